@@ -1,0 +1,256 @@
+"""The typed tree-ensemble IR.
+
+Every frontend lowers into an :class:`Ensemble`, every pass maps one to another and
+every backend reads one. Trees are struct-of-arrays numpy tables with explicit dtypes
+(never per-node Python objects), so the whole compiler stays vectorised and a
+quantization pass changes a dtype rather than a code path.
+
+Semantics (the reference interpreter in :mod:`emlc.ir.interpret` is the executable
+definition):
+
+* Features are first cast to ``input_type`` (float32 by default, as every supported
+  library does before comparing), then compared in float64, which is exact for
+  float32 and all integer input types.
+* A decision node on feature ``f`` with threshold ``t`` sends a row left when
+  ``x[f] <= t`` (``Op.LE``) or ``x[f] < t`` (``Op.LT``); a NaN goes to the side given
+  by ``default_left``. A categorical node (``Op.CAT``) sends ``x`` left when
+  ``c = trunc(x)`` is a valid category (``0 <= c < 32 * words``) whose bit is set in
+  ``cat_sets[node.cat]``, and right otherwise; NaN again follows ``default_left``.
+* If ``feature_ranks[f]`` is set, values of feature ``f`` are replaced by their rank
+  among the edges before comparing (see :class:`FeatureRank`), so thresholds are
+  small integers.
+* A leaf refers to a row of the shared leaf table ``leaves``; tree ``i`` adds that row
+  to outputs ``tree_output[i] : tree_output[i] + leaf_width``. Rows are accumulated
+  in tree order in ``accum_dtype`` (integer leaf tables accumulate exactly in int64
+  and are scaled by ``leaf_scale`` at the end). ``Aggregation.MEAN`` divides by the
+  number of trees; ``Aggregation.VOTE`` gives each tree one vote for the argmax of
+  its leaf row. ``base_score`` is added, then ``link`` maps raw margins to outputs,
+  and ``decision`` maps outputs to a class for classifiers.
+* A tree is a DAG rooted at node 0 (merged subtrees may share nodes); every node is
+  reachable from the root and there are no cycles.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+#: dtypes a threshold column may have (quantization passes narrow it).
+THRESHOLD_DTYPES = ("float64", "float32", "int32", "int16", "int8", "uint16", "uint8")
+#: dtypes a leaf table may have; integer tables are scaled by ``leaf_scale``.
+LEAF_DTYPES = ("float64", "float32", "int32", "int16", "int8", "uint16", "uint8")
+#: declared input types of the features.
+INPUT_TYPES = ("float32", "float64", "int32", "int16", "int8", "uint16", "uint8")
+
+
+class Op(enum.IntEnum):
+    """Node kind; the value is what the ``op`` column stores."""
+
+    LEAF = 0
+    LE = 1
+    LT = 2
+    CAT = 3
+
+
+class Task(enum.Enum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+    RANKING = "ranking"
+    ANOMALY = "anomaly"
+
+
+class Aggregation(enum.Enum):
+    SUM = "sum"
+    MEAN = "mean"
+    VOTE = "vote"
+
+
+class Link(enum.Enum):
+    """Post-transform from raw margins to outputs.
+
+    ``ISOLATION`` is scikit-learn's IsolationForest score:
+    ``-2 ** (-raw / link_params[0]) - link_params[1]`` (the decision function).
+    ``SIGMOID`` is ``1 / (1 + exp(-link_params[0] * raw))`` (``link_params`` defaults
+    to ``(1.0,)``).
+    """
+
+    IDENTITY = "identity"
+    SIGMOID = "sigmoid"
+    SOFTMAX = "softmax"
+    EXP = "exp"
+    ISOLATION = "isolation"
+
+
+class Decision(enum.Enum):
+    """How a classifier's outputs become a class index.
+
+    ``ARGMAX``: first maximum of the link outputs; with one output ``p`` the vector
+    is ``[1 - p, p]`` (LightGBM, HistGradientBoosting, forests).
+    ``RAW_ARGMAX``: first maximum of the raw margins; with one output, class 1 when
+    ``raw >= 0`` (scikit-learn GradientBoosting).
+    ``GT_HALF``: one output, class 1 when ``p > 0.5`` (XGBoost).
+    ``SIGN``: anomaly detection, ``1`` when the output is ``>= 0`` else ``-1``.
+    ``NONE``: regressors and rankers.
+    """
+
+    ARGMAX = "argmax"
+    RAW_ARGMAX = "raw_argmax"
+    GT_HALF = "gt_half"
+    SIGN = "sign"
+    NONE = "none"
+
+
+@dataclass(frozen=True, eq=False)
+class Tree:
+    """One tree as parallel node columns; node 0 is the root.
+
+    Columns (all of length ``n_nodes``):
+      ``op`` uint8 (:class:`Op`), ``feature`` int32 (-1 on leaves), ``threshold``
+      (ensemble threshold dtype, 0 on leaves and categorical nodes), ``default_left``
+      bool, ``left``/``right`` int32 child node (-1 on leaves), ``leaf`` int32 row of
+      the leaf table (-1 on decision nodes), ``cat`` int32 row of ``cat_sets``
+      (-1 unless ``op == CAT``).
+    """
+
+    op: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    default_left: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    leaf: np.ndarray
+    cat: np.ndarray
+
+    COLUMNS = ("op", "feature", "threshold", "default_left", "left", "right", "leaf", "cat")
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.op.shape[0])
+
+    @property
+    def is_leaf(self) -> np.ndarray:
+        return self.op == Op.LEAF
+
+    @property
+    def n_leaves(self) -> int:
+        return int(np.count_nonzero(self.is_leaf))
+
+    def replace(self, **changes: Any) -> "Tree":
+        return replace(self, **changes)
+
+    @staticmethod
+    def build(
+        *,
+        op,
+        feature,
+        threshold,
+        left,
+        right,
+        leaf,
+        default_left=None,
+        cat=None,
+        threshold_dtype: str = "float64",
+    ) -> "Tree":
+        """Make a tree from sequences, filling dtypes and optional columns."""
+        n = len(op)
+        return Tree(
+            op=np.asarray(op, dtype=np.uint8),
+            feature=np.asarray(feature, dtype=np.int32),
+            threshold=np.asarray(threshold, dtype=threshold_dtype),
+            default_left=(
+                np.zeros(n, dtype=bool) if default_left is None else np.asarray(default_left, dtype=bool)
+            ),
+            left=np.asarray(left, dtype=np.int32),
+            right=np.asarray(right, dtype=np.int32),
+            leaf=np.asarray(leaf, dtype=np.int32),
+            cat=np.full(n, -1, dtype=np.int32) if cat is None else np.asarray(cat, dtype=np.int32),
+        )
+
+    def same_as(self, other: "Tree") -> bool:
+        return all(
+            getattr(self, c).dtype == getattr(other, c).dtype
+            and np.array_equal(getattr(self, c), getattr(other, c))
+            for c in self.COLUMNS
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureRank:
+    """Replaces a float feature by its rank among sorted, unique ``edges``.
+
+    ``rank(x) = count(edges < x)`` (``strict=False``) or ``count(edges <= x)``
+    (``strict=True``); NaN stays NaN. Then ``x <= edges[k]`` is ``rank <= k`` when
+    ``strict`` is false, and ``x < edges[k]`` is ``rank <= k`` when it is true, so a
+    feature with at most 255 thresholds compares a uint8 exactly.
+    """
+
+    edges: np.ndarray
+    strict: bool = False
+
+    def rank(self, x: np.ndarray) -> np.ndarray:
+        side = "right" if self.strict else "left"
+        r = np.searchsorted(self.edges, x, side=side).astype(np.float64)
+        r[np.isnan(x)] = np.nan
+        return r
+
+
+@dataclass(frozen=True, eq=False)
+class Ensemble:
+    """A whole model: trees plus the metadata that turns leaf sums into predictions."""
+
+    n_features: int
+    task: Task
+    trees: tuple[Tree, ...]
+    tree_output: np.ndarray  # int32 [n_trees]: first output column each tree adds to
+    leaves: np.ndarray  # [n_leaf_rows, leaf_width], dtype in LEAF_DTYPES
+    n_outputs: int
+    aggregation: Aggregation = Aggregation.SUM
+    base_score: np.ndarray = field(default_factory=lambda: np.zeros(1))  # float64 [n_outputs]
+    link: Link = Link.IDENTITY
+    link_params: tuple[float, ...] = ()
+    decision: Decision = Decision.NONE
+    classes: np.ndarray | None = None  # labels, index = class index
+    accum_dtype: str = "float64"
+    input_type: str = "float32"
+    leaf_scale: np.ndarray | None = None  # float64 [leaf_width] for integer leaf tables
+    cat_sets: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.uint32))
+    feature_ranks: tuple[FeatureRank | None, ...] = ()
+    feature_names: tuple[str, ...] = ()
+    name: str = "model"
+
+    @property
+    def n_trees(self) -> int:
+        return len(self.trees)
+
+    @property
+    def leaf_width(self) -> int:
+        return int(self.leaves.shape[1])
+
+    @property
+    def n_nodes(self) -> int:
+        return sum(t.n_nodes for t in self.trees)
+
+    @property
+    def n_leaves(self) -> int:
+        return sum(t.n_leaves for t in self.trees)
+
+    @property
+    def n_classes(self) -> int:
+        return 0 if self.classes is None else len(self.classes)
+
+    @property
+    def threshold_dtype(self) -> np.dtype:
+        return self.trees[0].threshold.dtype if self.trees else np.dtype("float64")
+
+    def replace(self, **changes: Any) -> "Ensemble":
+        return replace(self, **changes)
+
+    def leaf_values(self) -> np.ndarray:
+        """The leaf table as float64 values (integer tables scaled)."""
+        values = self.leaves.astype(np.float64)
+        if self.leaf_scale is not None:
+            values = values * self.leaf_scale
+        return values

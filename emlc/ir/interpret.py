@@ -1,0 +1,192 @@
+"""Reference interpreter: the executable definition of the IR's semantics.
+
+Every pass and backend is tested against these functions. They are vectorised
+over rows and trees at once (all trees are flattened into one node table and
+walked level by level), so they also serve big models and large test sets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
+
+_CHUNK_CELLS = 1 << 22  # rows x trees walked at once; bounds peak memory
+
+
+def _flat(ens: Ensemble) -> dict[str, np.ndarray]:
+    """All trees as one node table; child indices made global, roots listed."""
+    sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    cols: dict[str, np.ndarray] = {}
+    for name in ("op", "feature", "default_left", "leaf", "cat"):
+        cols[name] = np.concatenate([getattr(t, name) for t in ens.trees])
+    cols["threshold"] = np.concatenate([t.threshold.astype(np.float64) for t in ens.trees])
+    for name in ("left", "right"):
+        parts = []
+        for t, s in zip(ens.trees, starts):
+            c = getattr(t, name).astype(np.int64)
+            parts.append(np.where(c >= 0, c + s, -1))
+        cols[name] = np.concatenate(parts)
+    cols["roots"] = starts
+    return cols
+
+
+def prepare_inputs(ens: Ensemble, X) -> np.ndarray:
+    """Cast rows to the declared input type, then to float64 (exactly), then ranks."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != ens.n_features:
+        raise ValueError(
+            f"expected a 2-D array with {ens.n_features} feature columns, got shape {X.shape}"
+        )
+    Xc = X.astype(ens.input_type).astype(np.float64)
+    for f, rank in enumerate(ens.feature_ranks):
+        if rank is not None:
+            Xc[:, f] = rank.rank(Xc[:, f])
+    return Xc
+
+
+def _category_member(x: np.ndarray, sets: np.ndarray) -> np.ndarray:
+    """Is trunc(x) a valid category whose bit is set in the given bitset rows?"""
+    n_bits = sets.shape[1] * 32
+    with np.errstate(invalid="ignore"):
+        valid = (x > -1) & (x < n_bits)
+    c = np.where(valid, np.trunc(np.where(valid, x, 0)), 0).astype(np.int64)
+    word = np.take_along_axis(sets, (c // 32)[:, None], axis=1)[:, 0] if sets.size else np.zeros_like(c)
+    return valid & (((word.astype(np.int64) >> (c % 32)) & 1) == 1)
+
+
+def leaf_indices(ens: Ensemble, X) -> np.ndarray:
+    """Leaf-table row reached in every tree: int array [n_rows, n_trees]."""
+    Xc = prepare_inputs(ens, X)
+    n = Xc.shape[0]
+    out = np.empty((n, ens.n_trees), dtype=np.int64)
+    if ens.n_trees == 0 or n == 0:
+        return out
+    flat = _flat(ens)
+    step = max(1, _CHUNK_CELLS // ens.n_trees)
+    for lo in range(0, n, step):
+        out[lo : lo + step] = _walk(flat, ens.cat_sets, Xc[lo : lo + step])
+    return out
+
+
+def _walk(flat: dict[str, np.ndarray], cat_sets: np.ndarray, Xc: np.ndarray) -> np.ndarray:
+    n = Xc.shape[0]
+    node = np.broadcast_to(flat["roots"], (n, flat["roots"].shape[0])).copy()
+    rows = np.broadcast_to(np.arange(n)[:, None], node.shape)
+    active = flat["op"][node] != Op.LEAF
+    while active.any():
+        r = rows[active]
+        nd = node[active]
+        op = flat["op"][nd]
+        x = Xc[r, flat["feature"][nd]]
+        t = flat["threshold"][nd]
+        go_left = np.where(op == Op.LT, x < t, x <= t)
+        is_cat = op == Op.CAT
+        if is_cat.any():
+            go_left[is_cat] = _category_member(x[is_cat], cat_sets[flat["cat"][nd[is_cat]]])
+        nan = np.isnan(x)
+        go_left[nan] = flat["default_left"][nd[nan]]
+        nxt = np.where(go_left, flat["left"][nd], flat["right"][nd])
+        node[active] = nxt
+        active[active] = flat["op"][nxt] != Op.LEAF
+    return flat["leaf"][node]
+
+
+def interpret_raw(ens: Ensemble, X) -> np.ndarray:
+    """Raw margins [n_rows, n_outputs]: aggregated leaves plus base score, before the link."""
+    leaf_rows = leaf_indices(ens, X)
+    n = leaf_rows.shape[0]
+    width = ens.leaf_width
+    if ens.aggregation is Aggregation.VOTE:
+        votes = np.zeros((n, ens.n_outputs), dtype=np.int64)
+        winners = np.argmax(ens.leaf_values(), axis=1)
+        for i in range(ens.n_trees):
+            cls = ens.tree_output[i] + winners[leaf_rows[:, i]]
+            np.add.at(votes, (np.arange(n), cls), 1)
+        raw = votes.astype(np.float64) / max(ens.n_trees, 1)
+        return raw + ens.base_score
+    integer = ens.leaves.dtype.kind in "iu"
+    acc_dtype = np.int64 if integer else np.dtype(ens.accum_dtype)
+    table = ens.leaves.astype(acc_dtype)
+    base = ens.base_score.astype(ens.accum_dtype)
+    start_from_base = ens.aggregation is Aggregation.SUM and not integer
+    acc = np.empty((n, ens.n_outputs), dtype=acc_dtype)
+    acc[...] = base if start_from_base else 0
+    for i in range(ens.n_trees):
+        o = int(ens.tree_output[i])
+        acc[:, o : o + width] += table[leaf_rows[:, i]]
+    if integer:
+        scale = np.ones(width) if ens.leaf_scale is None else ens.leaf_scale
+        acc = acc.astype(np.float64) * np.resize(scale, ens.n_outputs)
+        acc = acc.astype(ens.accum_dtype)
+    if ens.aggregation is Aggregation.MEAN:
+        acc = acc / acc.dtype.type(max(ens.n_trees, 1))
+    if not start_from_base:
+        acc = acc + base
+    return acc
+
+
+def apply_link(ens: Ensemble, raw: np.ndarray) -> np.ndarray:
+    dt = raw.dtype.type
+    p = ens.link_params
+    with np.errstate(over="ignore", under="ignore"):
+        if ens.link is Link.IDENTITY:
+            return raw
+        if ens.link is Link.SIGMOID:
+            alpha = dt(p[0] if p else 1.0)
+            return dt(1) / (dt(1) + np.exp(-alpha * raw))
+        if ens.link is Link.SOFTMAX:
+            e = np.exp(raw - raw.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        if ens.link is Link.EXP:
+            return np.exp(raw)
+        if ens.link is Link.ISOLATION:
+            return -np.power(dt(2), -raw / dt(p[0])) - dt(p[1])
+    raise ValueError(f"unknown link {ens.link}")
+
+
+def interpret_value(ens: Ensemble, X) -> np.ndarray:
+    """Link outputs [n_rows, n_outputs]: probabilities, regression values or anomaly scores."""
+    return apply_link(ens, interpret_raw(ens, X))
+
+
+def decide(ens: Ensemble, raw: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Class index per row (or +-1 for anomaly detection)."""
+    d = ens.decision
+    if d is Decision.ARGMAX:
+        if value.shape[1] == 1:
+            p = value[:, 0]
+            return ((1 - p) < p).astype(np.int64)
+        return np.argmax(value, axis=1)
+    if d is Decision.RAW_ARGMAX:
+        if raw.shape[1] == 1:
+            return (raw[:, 0] >= 0).astype(np.int64)
+        return np.argmax(raw, axis=1)
+    if d is Decision.GT_HALF:
+        return (value[:, 0] > 0.5).astype(np.int64)
+    if d is Decision.SIGN:
+        return np.where(value[:, 0] >= 0, 1, -1)
+    raise ValueError(f"{ens.task.value} model has no class decision")
+
+
+def interpret(ens: Ensemble, X) -> np.ndarray:
+    """What the source library's ``predict`` returns: labels for classifiers, values otherwise."""
+    raw = interpret_raw(ens, X)
+    value = apply_link(ens, raw)
+    if ens.task is Task.CLASSIFICATION:
+        idx = decide(ens, raw, value)
+        return idx if ens.classes is None else np.asarray(ens.classes)[idx]
+    if ens.task is Task.ANOMALY:
+        return decide(ens, raw, value)
+    return value[:, 0] if ens.n_outputs == 1 else value
+
+
+def interpret_proba(ens: Ensemble, X) -> np.ndarray:
+    """Class probabilities [n_rows, n_classes], as the library's ``predict_proba``."""
+    if ens.task is not Task.CLASSIFICATION:
+        raise ValueError(f"predict_proba needs a classifier, this model is a {ens.task.value} model")
+    value = interpret_value(ens, X)
+    if value.shape[1] == 1 and ens.n_classes == 2:
+        return np.hstack([1 - value, value])
+    return value

@@ -1,0 +1,33 @@
+"""Shared test configuration: bounded hypothesis profiles and toolchain checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "dev",
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def require_tool(*names: str) -> None:
+    """Skip when a toolchain program is missing, but fail under CI where it must exist."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        msg = f"missing toolchain program(s): {', '.join(missing)} (see .ci/run for the install)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
