@@ -254,3 +254,42 @@ class Ensemble:
         if self.leaf_scale is not None:
             values = values * self.leaf_scale
         return values
+
+    def same_as(self, other: "Ensemble") -> bool:
+        """Structural equality, dtypes included (what a text round-trip must preserve)."""
+
+        def arr_eq(a, b) -> bool:
+            if a is None or b is None:
+                return a is None and b is None
+            a, b = np.asarray(a), np.asarray(b)
+            same_kind = a.dtype == b.dtype or (a.dtype.kind in "UO" and b.dtype.kind in "UO")
+            return same_kind and a.shape == b.shape and np.array_equal(a, b)
+
+        def ranks_eq(a: FeatureRank | None, b: FeatureRank | None) -> bool:
+            if a is None or b is None:
+                return a is None and b is None
+            return a.strict == b.strict and arr_eq(a.edges, b.edges)
+
+        return (
+            self.n_features == other.n_features
+            and self.task == other.task
+            and self.n_outputs == other.n_outputs
+            and self.aggregation == other.aggregation
+            and self.link == other.link
+            and tuple(self.link_params) == tuple(other.link_params)
+            and self.decision == other.decision
+            and self.accum_dtype == other.accum_dtype
+            and self.input_type == other.input_type
+            and self.name == other.name
+            and tuple(self.feature_names) == tuple(other.feature_names)
+            and arr_eq(self.classes, other.classes)
+            and arr_eq(self.base_score, other.base_score)
+            and arr_eq(self.leaves, other.leaves)
+            and arr_eq(self.leaf_scale, other.leaf_scale)
+            and arr_eq(self.cat_sets, other.cat_sets)
+            and np.array_equal(self.tree_output, other.tree_output)
+            and len(self.feature_ranks) == len(other.feature_ranks)
+            and all(ranks_eq(a, b) for a, b in zip(self.feature_ranks, other.feature_ranks))
+            and self.n_trees == other.n_trees
+            and all(a.same_as(b) for a, b in zip(self.trees, other.trees))
+        )
