@@ -9,6 +9,7 @@ from .ir import (
     interpret_raw,
     interpret_value,
 )
+from .frontends import load
 
 __version__ = "0.1.0"
 
@@ -22,4 +23,5 @@ __all__ = [
     "interpret_proba",
     "interpret_raw",
     "interpret_value",
+    "load",
 ]

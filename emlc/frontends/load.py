@@ -1,0 +1,231 @@
+"""One entry point for every model: a fitted library object or a file, recognised by kind.
+
+Objects are dispatched by the library that defines their class; files by suffix,
+with the content checked against it (and sniffed when the suffix says nothing).
+Pickles run arbitrary code when loaded, so they are refused unless the caller
+opts in; skops files are loaded only when every type they need is one we lower.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import EmlcError
+from ..ir.ensemble import Ensemble
+
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+_FORMATS = ".emlir (emlc IR), .json/.ubj (XGBoost), .txt/.json (LightGBM), .onnx, .skops, .pkl/.joblib (with trust_pickle)"
+#: modules whose types a skops file may hold: what the scikit-learn lowerings read.
+_SKOPS_MODULES = (
+    "numpy",
+    "sklearn.tree",
+    "sklearn.ensemble",
+    "sklearn._loss",
+    "sklearn.dummy",
+    "sklearn.preprocessing._encoders",
+    "sklearn.compose._column_transformer",
+    "sklearn.preprocessing._function_transformer",
+    "sklearn.utils.validation.check_array",
+    "functools.partial",
+)
+
+
+def load(obj_or_path: Any, *, trust_pickle: bool = False) -> Ensemble:
+    """Lower a fitted model object or a model file into a verified :class:`Ensemble`."""
+    if isinstance(obj_or_path, Ensemble):
+        return obj_or_path
+    if isinstance(obj_or_path, (str, os.PathLike)):
+        return _load_file(Path(obj_or_path), trust_pickle)
+    return _load_object(obj_or_path)
+
+
+def _library(obj: Any) -> str | None:
+    """The top-level package defining ``obj``'s class or one of its bases."""
+    for cls in type(obj).__mro__:
+        top = cls.__module__.split(".")[0]
+        if top in _OBJECT_LOADERS:
+            return top
+    return None
+
+
+def _load_object(obj: Any) -> Ensemble:
+    library = _library(obj)
+    if library is None:
+        raise EmlcError(
+            f"cannot load a {type(obj).__module__}.{type(obj).__name__}: pass a fitted scikit-learn, "
+            f"XGBoost or LightGBM model, an ONNX ModelProto, or a model file ({_FORMATS})"
+        )
+    return _OBJECT_LOADERS[library](obj)
+
+
+def _from_sklearn(obj: Any) -> Ensemble:
+    from .sklearn import from_sklearn
+
+    return from_sklearn(obj)
+
+
+def _from_xgboost(obj: Any) -> Ensemble:
+    from .xgboost import from_xgboost
+
+    return from_xgboost(obj)
+
+
+def _from_lightgbm(obj: Any) -> Ensemble:
+    from .lightgbm import from_lightgbm
+
+    return from_lightgbm(obj)
+
+
+def _from_onnx(obj: Any) -> Ensemble:
+    from .onnx import from_onnx
+
+    return from_onnx(obj)
+
+
+_OBJECT_LOADERS: dict[str, Callable[[Any], Ensemble]] = {
+    "sklearn": _from_sklearn,
+    "xgboost": _from_xgboost,
+    "lightgbm": _from_lightgbm,
+    "onnx": _from_onnx,
+}
+
+
+def _load_file(path: Path, trust_pickle: bool) -> Ensemble:
+    if not path.exists():
+        raise EmlcError(f"model file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise EmlcError(f"{str(path)!r} is not a file; pass the model file itself")
+    with path.open("rb") as f:
+        head = f.read(4096)
+    if not head.strip():
+        raise EmlcError(f"model file {str(path)!r} is empty; save the model again")
+    kind = _kind_of(path, head)
+    if kind == "pickle":
+        return _load_pickle(path, trust_pickle)
+    return _FILE_LOADERS[kind](path)
+
+
+def _sniff(head: bytes) -> str | None:
+    """The format the first bytes of a file look like, if any."""
+    text = head.lstrip()
+    if text.startswith(b"emlc-ir"):
+        return "emlir"
+    if head.startswith(b"PK\x03\x04"):
+        return "skops"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "pickle"
+    if text.startswith(b"tree\n") or text.startswith(b"tree\r\n"):
+        return "lightgbm"
+    if text.startswith(b"{") and head.find(b"learner") != -1 and b"\x00" in head[:64]:
+        return "xgboost"
+    if text.startswith(b"{"):
+        return "json"
+    return None
+
+
+def _kind_of(path: Path, head: bytes) -> str:
+    """The loader for ``path``: its suffix decides, unless the content contradicts it."""
+    suffix = path.suffix.lower()
+    sniffed = _sniff(head)
+    if suffix == ".json" or (sniffed == "json" and suffix not in (".onnx",)):
+        return _json_kind(path)
+    by_suffix = {
+        ".emlir": "emlir",
+        ".ubj": "xgboost",
+        ".txt": "lightgbm",
+        ".onnx": "onnx",
+        ".skops": "skops",
+        **{s: "pickle" for s in _PICKLE_SUFFIXES},
+    }.get(suffix)
+    if by_suffix is None:
+        if sniffed is None:
+            raise EmlcError(
+                f"cannot tell the format of {str(path)!r} (suffix {suffix or 'none'!r}); "
+                f"use one of: {_FORMATS}"
+            )
+        return sniffed
+    if sniffed is not None and sniffed != by_suffix and by_suffix != "xgboost":
+        raise EmlcError(
+            f"{str(path)!r} has suffix {suffix} but its content looks like a {sniffed} file; "
+            f"rename it or save the model again"
+        )
+    return by_suffix
+
+
+def _json_kind(path: Path) -> str:
+    """XGBoost models have a ``learner``; LightGBM's ``dump_model`` has ``tree_info``."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EmlcError(f"{str(path)!r} is not valid JSON ({e}); the file is corrupt or truncated") from None
+    if isinstance(doc, dict) and "learner" in doc:
+        return "xgboost"
+    if isinstance(doc, dict) and "tree_info" in doc:
+        return "lightgbm"
+    raise EmlcError(
+        f"{str(path)!r} is JSON but neither an XGBoost model (no 'learner') nor a LightGBM "
+        f"dump (no 'tree_info'); save it with Booster.save_model / dump_model"
+    )
+
+
+def _load_emlir(path: Path) -> Ensemble:
+    from ..ir.text import parse_ir
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise EmlcError(f"{str(path)!r} is not UTF-8 text; an .emlir file is written by print_ir") from None
+    return parse_ir(text, source=str(path))
+
+
+def _load_pickle(path: Path, trust_pickle: bool) -> Ensemble:
+    if not trust_pickle:
+        raise EmlcError(
+            f"refusing to load pickle {str(path)!r}: unpickling runs arbitrary code from the file; "
+            f"if you trust it, pass --trust-pickle (trust_pickle=True), or save the model with skops"
+        )
+    import joblib
+
+    try:
+        obj = joblib.load(path)
+    except Exception as e:  # a corrupt pickle can raise nearly anything
+        raise EmlcError(f"cannot unpickle {str(path)!r}: {type(e).__name__}: {e}") from None
+    return _load_object(obj)
+
+
+def _load_skops(path: Path) -> Ensemble:
+    try:
+        import skops.io as sio
+    except ImportError:
+        raise EmlcError("loading .skops files needs the skops package: pip install skops") from None
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as e:  # skops reports corrupt archives with assorted exceptions
+        raise EmlcError(f"cannot read skops file {str(path)!r}: {type(e).__name__}: {e}") from None
+    foreign = [t for t in untrusted if not _skops_allowed(t)]
+    if foreign:
+        raise EmlcError(
+            f"skops file {str(path)!r} holds types emlc does not lower and will not load: "
+            f"{', '.join(sorted(foreign))}"
+        )
+    try:
+        obj = sio.load(path, trusted=untrusted)
+    except Exception as e:
+        raise EmlcError(f"cannot load skops file {str(path)!r}: {type(e).__name__}: {e}") from None
+    return _load_object(obj)
+
+
+def _skops_allowed(type_name: str) -> bool:
+    return any(type_name == m or type_name.startswith(m + ".") for m in _SKOPS_MODULES)
+
+
+_FILE_LOADERS: dict[str, Callable[[Path], Ensemble]] = {
+    "emlir": _load_emlir,
+    "xgboost": _from_xgboost,
+    "lightgbm": _from_lightgbm,
+    "onnx": _from_onnx,
+    "skops": _load_skops,
+}

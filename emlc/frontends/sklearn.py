@@ -1,0 +1,291 @@
+"""scikit-learn frontend: single trees, forests, gradient boosting and isolation forests.
+
+Each lowering reproduces what the estimator's ``predict`` computes, in the same
+order and dtype, so the reference interpreter agrees with scikit-learn bit for
+bit: trees compare the float32-cast input with float64 thresholds and route NaN
+by ``missing_go_to_left``; forests average per-tree probabilities (soft voting);
+gradient boosting starts from the init estimator's raw prediction and adds
+``learning_rate * leaf`` per stage. HistGradientBoosting lives in
+:mod:`emlc.frontends.sklearn_hist`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import EmlcError
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
+from ..ir.verify import verify
+
+_TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier", "ExtraTreeRegressor")
+_FORESTS = ("RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor")
+_BOOSTING = ("GradientBoostingClassifier", "GradientBoostingRegressor")
+_HIST = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor")
+SUPPORTED = _TREES + _FORESTS + _BOOSTING + _HIST + ("IsolationForest",)
+
+#: scikit-learn link classes (``estimator._loss.link``) and the IR link they are.
+_LINKS: dict[str, tuple[Link, tuple[float, ...]]] = {
+    "IdentityLink": (Link.IDENTITY, ()),
+    "LogLink": (Link.EXP, ()),
+    "LogitLink": (Link.SIGMOID, ()),
+    "HalfLogitLink": (Link.SIGMOID, (2.0,)),
+    "MultinomialLogit": (Link.SOFTMAX, ()),
+}
+#: Dummy init strategies whose prediction does not depend on the input row.
+_CONSTANT_INIT = {
+    "DummyClassifier": ("prior", "most_frequent", "constant", "uniform"),
+    "DummyRegressor": ("mean", "median", "quantile", "constant"),
+}
+
+
+def from_sklearn(estimator: Any) -> Ensemble:
+    """Lower a fitted scikit-learn tree estimator into a verified :class:`Ensemble`."""
+    kind = _kind(estimator)
+    _check_fitted(estimator, kind)
+    _check_single_output(estimator, kind)
+    return verify(_LOWERINGS[kind](estimator))
+
+
+def _kind(estimator: Any) -> str:
+    """The supported scikit-learn class ``estimator`` is (or derives from)."""
+    for cls in type(estimator).__mro__:
+        if cls.__name__ in SUPPORTED and cls.__module__.startswith("sklearn."):
+            return cls.__name__
+    name = type(estimator).__name__
+    hint = ""
+    if name == "Pipeline":
+        hint = " (lower the final step, pipeline[-1], and apply the preprocessing before prediction)"
+    raise EmlcError(
+        f"unsupported scikit-learn estimator {name}{hint}; supported: {', '.join(SUPPORTED)}"
+    )
+
+
+def _check_fitted(estimator: Any, kind: str) -> None:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        raise EmlcError(f"this {kind} is not fitted; call fit() before converting it") from None
+
+
+def _check_single_output(estimator: Any, kind: str) -> None:
+    if getattr(estimator, "n_outputs_", 1) != 1:
+        raise EmlcError(
+            f"multi-output {kind} ({estimator.n_outputs_} outputs) is unsupported; "
+            f"emlc lowers single-output models only: train one model per output"
+        )
+
+
+def _common(estimator: Any) -> dict[str, Any]:
+    """Ensemble fields every lowering shares: feature count, names and class labels."""
+    fields: dict[str, Any] = {"n_features": int(estimator.n_features_in_)}
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        fields["feature_names"] = tuple(str(n) for n in names)
+    return fields
+
+
+def _classes(estimator: Any) -> np.ndarray:
+    return np.asarray(estimator.classes_)
+
+
+def lower_nodes(
+    tree_: Any,
+    node_values: np.ndarray,
+    first_row: int,
+    features: np.ndarray | None = None,
+    nan_follows_missing: bool = True,
+) -> tuple[Tree, np.ndarray]:
+    """One ``sklearn.tree._tree.Tree`` as an IR tree plus the leaf rows it references.
+
+    ``node_values[i]`` is node ``i``'s leaf row; leaves take table rows from
+    ``first_row`` on, in node order. ``features`` maps the tree's feature indices to
+    model columns (bagging on a feature subset). Without ``nan_follows_missing``
+    NaN goes right, as ``x <= t`` does in gradient boosting's stage predictor.
+    """
+    left = tree_.children_left.astype(np.int64)
+    is_leaf = left == -1
+    leaf_nodes = np.flatnonzero(is_leaf)
+    leaf = np.full(left.shape[0], -1, dtype=np.int64)
+    leaf[leaf_nodes] = first_row + np.arange(leaf_nodes.size)
+    feature = tree_.feature.astype(np.int64)
+    if features is not None:
+        feature = np.asarray(features, dtype=np.int64)[np.where(is_leaf, 0, feature)]
+    missing_left = np.zeros(left.shape[0], dtype=bool)
+    if nan_follows_missing:
+        missing_left = np.asarray(tree_.missing_go_to_left, dtype=bool)
+    tree = Tree.build(
+        op=np.where(is_leaf, Op.LEAF, Op.LE),
+        feature=np.where(is_leaf, -1, feature),
+        threshold=np.where(is_leaf, 0.0, tree_.threshold),
+        default_left=missing_left & ~is_leaf,
+        left=np.where(is_leaf, -1, left),
+        right=np.where(is_leaf, -1, tree_.children_right),
+        leaf=leaf,
+    )
+    return tree, node_values[leaf_nodes]
+
+
+def _averaged(estimator: Any, trees: list[Any]) -> Ensemble:
+    """Trees whose ``tree_.value`` is averaged: one tree, or a forest's soft vote."""
+    is_classifier = hasattr(estimator, "classes_")
+    built, rows = [], []
+    offset = 0
+    for t in trees:
+        values = t.tree_.value[:, 0, :]
+        tree, leaf_rows = lower_nodes(t.tree_, values, offset)
+        built.append(tree)
+        rows.append(leaf_rows)
+        offset += leaf_rows.shape[0]
+    width = rows[0].shape[1]
+    fields = dict(
+        trees=tuple(built),
+        tree_output=np.zeros(len(built), dtype=np.int32),
+        leaves=np.concatenate(rows).astype(np.float64),
+        n_outputs=width,
+        aggregation=Aggregation.MEAN,
+        base_score=np.zeros(width),
+        **_common(estimator),
+    )
+    if is_classifier:
+        return Ensemble(
+            task=Task.CLASSIFICATION, decision=Decision.ARGMAX, classes=_classes(estimator), **fields
+        )
+    return Ensemble(task=Task.REGRESSION, **fields)
+
+
+def _single_tree(estimator: Any) -> Ensemble:
+    return _averaged(estimator, [estimator])
+
+
+def _forest(estimator: Any) -> Ensemble:
+    return _averaged(estimator, list(estimator.estimators_))
+
+
+def link_of(estimator: Any) -> tuple[Link, tuple[float, ...]]:
+    """The IR link for a boosting estimator's loss, or an error naming the loss."""
+    link = type(estimator._loss.link).__name__
+    if link not in _LINKS:
+        raise EmlcError(
+            f"{type(estimator).__name__} with loss {estimator.loss!r} (link {link}) is unsupported; "
+            f"supported links: {', '.join(_LINKS)}"
+        )
+    return _LINKS[link]
+
+
+def _init_raw(estimator: Any) -> np.ndarray:
+    """Gradient boosting's starting margin; only constant init estimators are supported."""
+    init = estimator.init_
+    k = estimator.estimators_.shape[1]
+    if isinstance(init, str) and init == "zero":
+        return np.zeros(k)
+    allowed = _CONSTANT_INIT.get(type(init).__name__, ())
+    if getattr(init, "strategy", None) not in allowed:
+        raise EmlcError(
+            f"{type(estimator).__name__} with init={type(init).__name__}"
+            f"(strategy={getattr(init, 'strategy', None)!r}) is unsupported: its start value depends "
+            f"on the input; supported init: None, 'zero', DummyClassifier(strategy in "
+            f"{_CONSTANT_INIT['DummyClassifier']}), DummyRegressor(any strategy)"
+        )
+    row = np.zeros((1, estimator.n_features_in_), dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(estimator._raw_predict_init(row), dtype=np.float64)[0]
+
+
+def _gradient_boosting(estimator: Any) -> Ensemble:
+    stages = estimator.estimators_
+    k = stages.shape[1]
+    scale = float(estimator.learning_rate)
+    built, rows, outputs = [], [], []
+    offset = 0
+    for stage in stages:
+        for out, t in enumerate(stage):
+            tree, leaf_rows = lower_nodes(t.tree_, scale * t.tree_.value[:, 0, :], offset, nan_follows_missing=False)
+            built.append(tree)
+            rows.append(leaf_rows)
+            outputs.append(out)
+            offset += leaf_rows.shape[0]
+    fields = dict(
+        trees=tuple(built),
+        tree_output=np.asarray(outputs, dtype=np.int32),
+        leaves=np.concatenate(rows).astype(np.float64),
+        n_outputs=k,
+        aggregation=Aggregation.SUM,
+        base_score=_init_raw(estimator),
+        **_common(estimator),
+    )
+    if hasattr(estimator, "classes_"):
+        link, params = link_of(estimator)
+        return Ensemble(
+            task=Task.CLASSIFICATION,
+            link=link,
+            link_params=params,
+            decision=Decision.RAW_ARGMAX,
+            classes=_classes(estimator),
+            **fields,
+        )
+    return Ensemble(task=Task.REGRESSION, **fields)
+
+
+def _path_length(n_samples: np.ndarray) -> np.ndarray:
+    """Average unsuccessful-search path length in a BST of ``n`` nodes, as IsolationForest uses."""
+    from sklearn.ensemble._iforest import _average_path_length
+
+    return _average_path_length(n_samples)
+
+
+def _isolation_forest(estimator: Any) -> Ensemble:
+    """Leaf value = depth + expected remaining depth - 1; the link turns the sum into a score."""
+    subset = estimator._max_features != estimator.n_features_in_
+    built, rows = [], []
+    offset = 0
+    for i, (t, features) in enumerate(zip(estimator.estimators_, estimator.estimators_features_)):
+        values = (
+            estimator._decision_path_lengths[i] + estimator._average_path_length_per_tree[i] - 1.0
+        )
+        tree, leaf_rows = lower_nodes(
+            t.tree_, np.asarray(values, dtype=np.float64)[:, None], offset, features if subset else None
+        )
+        built.append(tree)
+        rows.append(leaf_rows)
+        offset += leaf_rows.shape[0]
+    leaves = np.concatenate(rows)
+    base = np.zeros(1)
+    denominator = len(built) * float(_path_length(np.array([estimator._max_samples]))[0])
+    if denominator == 0:
+        # One training sample per tree: scikit-learn fixes the normalised depth at 1.
+        leaves, base, denominator = np.zeros_like(leaves), np.ones(1), 1.0
+    return Ensemble(
+        task=Task.ANOMALY,
+        trees=tuple(built),
+        tree_output=np.zeros(len(built), dtype=np.int32),
+        leaves=leaves,
+        n_outputs=1,
+        aggregation=Aggregation.SUM,
+        base_score=base,
+        link=Link.ISOLATION,
+        link_params=(denominator, float(estimator.offset_)),
+        decision=Decision.SIGN,
+        **_common(estimator),
+    )
+
+
+def _hist(estimator: Any) -> Ensemble:
+    from .sklearn_hist import lower_hist_gradient_boosting
+
+    return lower_hist_gradient_boosting(estimator)
+
+
+_LOWERINGS: dict[str, Callable[[Any], Ensemble]] = {
+    **{name: _single_tree for name in _TREES},
+    **{name: _forest for name in _FORESTS},
+    **{name: _gradient_boosting for name in _BOOSTING},
+    **{name: _hist for name in _HIST},
+    "IsolationForest": _isolation_forest,
+}
