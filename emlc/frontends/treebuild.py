@@ -60,6 +60,10 @@ class TreeBuilder:
             self.cols[name].append(value)
         return index
 
+    def link(self, index: int, side: str, target: int) -> None:
+        """Point an already added node's ``side`` child at IR node ``target``."""
+        self.cols[side][index] = target
+
     def leaf(self, row: int) -> int:
         return self.add(Op.LEAF, leaf=row)
 

@@ -221,7 +221,7 @@ def _tree(tree: dict, index: int, n_features: int, scale: np.float32 | None, tab
             return b.add(**cat), [lo, hi]
         # XGBoost calls (-1, 0) an invalid category (goes left); the IR truncates it to 0.
         guard = b.add(Op.LT, feature=f, threshold=0.0, default_left=False, left=Src(lo))
-        b.cols["right"][guard] = b.add(**cat)
+        b.link(guard, "right", b.add(**cat))
         return guard, [lo, hi]
 
     return build_tree(0, emit, "float32", what)
