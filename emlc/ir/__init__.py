@@ -3,6 +3,7 @@
 from .ensemble import (
     Aggregation,
     Decision,
+    EarlyExit,
     Ensemble,
     FeatureRank,
     Link,
@@ -15,6 +16,7 @@ from .interpret import interpret, interpret_proba, interpret_raw, interpret_valu
 __all__ = [
     "Aggregation",
     "Decision",
+    "EarlyExit",
     "Ensemble",
     "FeatureRank",
     "Link",

@@ -28,6 +28,9 @@ definition):
   and ``decision`` maps outputs to a class for classifiers.
 * A tree is a DAG rooted at node 0 (merged subtrees may share nodes); every node is
   reachable from the root and there are no cycles.
+* ``early_exit`` (optional, see :class:`EarlyExit`) lets a classifier's ``predict``
+  stop after fewer trees when the rest cannot change the class; it never changes any
+  result of the interpreter, which only reports how many trees such a run evaluates.
 """
 
 from __future__ import annotations
@@ -198,6 +201,32 @@ class FeatureRank:
 
 
 @dataclass(frozen=True, eq=False)
+class EarlyExit:
+    """Check points at which a classifier may stop evaluating trees, with exact bounds.
+
+    After the first ``checkpoints[j]`` trees (strictly increasing, in ``[1, n_trees)``)
+    take the running accumulator ``acc`` exactly as the interpreter has it at that
+    point (float tables: in ``accum_dtype``, starting from ``base_score`` under SUM;
+    integer tables: the exact integer sums) and add the bounds row ``j`` in the same
+    arithmetic (``lower``/``upper`` have dtype ``accum_dtype``, or int64 for integer
+    tables):
+
+    * one output: stop with class 1 if ``acc[0] + lower[j, 0] > 0``, with class 0 if
+      ``acc[0] + upper[j, 0] < 0``;
+    * several outputs: let ``c`` be the first index maximising ``acc + lower[j]``; stop
+      with class ``c`` if ``acc[c] + lower[j, c] > acc[o] + upper[j, o]`` for every
+      ``o != c``.
+
+    Whoever sets the bounds guarantees that the class on stopping is the one the full
+    ensemble predicts, including float rounding of the remaining sums and the link.
+    """
+
+    checkpoints: np.ndarray  # int32 [n_checks]
+    lower: np.ndarray  # [n_checks, n_outputs]
+    upper: np.ndarray  # [n_checks, n_outputs]
+
+
+@dataclass(frozen=True, eq=False)
 class Ensemble:
     """A whole model: trees plus the metadata that turns leaf sums into predictions."""
 
@@ -220,6 +249,7 @@ class Ensemble:
     feature_ranks: tuple[FeatureRank | None, ...] = ()
     feature_names: tuple[str, ...] = ()
     name: str = "model"
+    early_exit: EarlyExit | None = None
 
     @property
     def n_trees(self) -> int:

@@ -93,6 +93,26 @@ def _walk(flat: dict[str, np.ndarray], cat_sets: np.ndarray, Xc: np.ndarray) -> 
     return flat["leaf"][node]
 
 
+def _running_sums(ens: Ensemble, leaf_rows: np.ndarray):
+    """The accumulator after 0, 1, ..., n_trees trees (one array, updated in place).
+
+    Float tables accumulate in ``accum_dtype`` (from ``base_score`` under SUM, else
+    from 0); integer tables accumulate exactly in int64 from 0.
+    """
+    width = ens.leaf_width
+    integer = ens.leaves.dtype.kind in "iu"
+    acc_dtype = np.int64 if integer else np.dtype(ens.accum_dtype)
+    table = ens.leaves.astype(acc_dtype)
+    acc = np.empty((leaf_rows.shape[0], ens.n_outputs), dtype=acc_dtype)
+    start_from_base = ens.aggregation is Aggregation.SUM and not integer
+    acc[...] = ens.base_score.astype(ens.accum_dtype) if start_from_base else 0
+    yield acc
+    for i in range(ens.n_trees):
+        o = int(ens.tree_output[i])
+        acc[:, o : o + width] += table[leaf_rows[:, i]]
+        yield acc
+
+
 def interpret_raw(ens: Ensemble, X) -> np.ndarray:
     """Raw margins [n_rows, n_outputs]: aggregated leaves plus base score, before the link."""
     leaf_rows = leaf_indices(ens, X)
@@ -106,16 +126,10 @@ def interpret_raw(ens: Ensemble, X) -> np.ndarray:
             np.add.at(votes, (np.arange(n), cls), 1)
         raw = votes.astype(np.float64) / max(ens.n_trees, 1)
         return raw + ens.base_score
+    *_, acc = _running_sums(ens, leaf_rows)
     integer = ens.leaves.dtype.kind in "iu"
-    acc_dtype = np.int64 if integer else np.dtype(ens.accum_dtype)
-    table = ens.leaves.astype(acc_dtype)
     base = ens.base_score.astype(ens.accum_dtype)
     start_from_base = ens.aggregation is Aggregation.SUM and not integer
-    acc = np.empty((n, ens.n_outputs), dtype=acc_dtype)
-    acc[...] = base if start_from_base else 0
-    for i in range(ens.n_trees):
-        o = int(ens.tree_output[i])
-        acc[:, o : o + width] += table[leaf_rows[:, i]]
     if integer:
         scale = np.ones(width) if ens.leaf_scale is None else ens.leaf_scale
         acc = acc.astype(np.float64) * np.resize(scale, ens.n_outputs)
@@ -190,3 +204,54 @@ def interpret_proba(ens: Ensemble, X) -> np.ndarray:
     if value.shape[1] == 1 and ens.n_classes == 2:
         return np.hstack([1 - value, value])
     return value
+
+
+def _early_exit(ens: Ensemble, X) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: class index decided at an early-exit check point (-1 if none), trees evaluated."""
+    leaf_rows = leaf_indices(ens, X)
+    n = leaf_rows.shape[0]
+    cls = np.full(n, -1, dtype=np.int64)
+    evaluated = np.full(n, ens.n_trees, dtype=np.int64)
+    ee = ens.early_exit
+    if ee is None or n == 0:
+        return cls, evaluated
+    check = {int(k): j for j, k in enumerate(ee.checkpoints)}
+    for k, acc in enumerate(_running_sums(ens, leaf_rows)):
+        j = check.get(k)
+        if j is None:
+            continue
+        open_ = cls < 0
+        a = acc[open_].astype(ee.lower.dtype)
+        low = a + ee.lower[j]
+        if ens.n_outputs == 1:
+            up = a + ee.upper[j]
+            got = np.where(low[:, 0] > 0, 1, np.where(up[:, 0] < 0, 0, -1))
+        else:
+            c = np.argmax(low, axis=1)
+            rows = np.arange(a.shape[0])
+            up = a + ee.upper[j]
+            beats = (low[rows, c][:, None] > up) | (np.arange(ens.n_outputs)[None, :] == c[:, None])
+            got = np.where(beats.all(axis=1), c, -1)
+        idx = np.flatnonzero(open_)
+        cls[idx] = got
+        evaluated[idx[got >= 0]] = k
+    return cls, evaluated
+
+
+def interpret_trees_evaluated(ens: Ensemble, X) -> np.ndarray:
+    """Trees a predict with the ``early_exit`` check points evaluates per row (int64 [n_rows])."""
+    return _early_exit(ens, X)[1]
+
+
+def interpret_early_exit(ens: Ensemble, X) -> np.ndarray:
+    """``interpret`` computed as an early-exiting predict would: the class at the exit point.
+
+    Equal to :func:`interpret` whenever the ``early_exit`` bounds are sound, which is
+    what the tests of the pass that sets them check.
+    """
+    full = interpret(ens, X)
+    cls, _ = _early_exit(ens, X)
+    if ens.task is not Task.CLASSIFICATION or not (cls >= 0).any():
+        return full
+    labels = cls if ens.classes is None else np.asarray(ens.classes)[np.maximum(cls, 0)]
+    return np.where(cls >= 0, labels, full)
