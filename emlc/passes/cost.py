@@ -1,0 +1,69 @@
+"""Byte estimates of a model in the two code layouts, and the choice between them.
+
+``table``: one record per node (feature index, threshold, right child, and the left
+child unless every split's left child is the next node), plus the leaf table.
+``inline``: nested ``if``s, about ``target.inline_node_bytes`` of machine code per
+split and half that per leaf (which indexes the same leaf table).
+Both add rank edges, category bitsets and early-exit bounds. These are estimates
+for choosing a layout and comparing passes, not a promise of the linker's size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.ensemble import Ensemble, Op
+from ..targets import Target
+from .narrow_types import index_bytes
+
+LAYOUTS = ("inline", "table")
+#: at speed levels the inline layout is used while it takes at most this share of flash.
+INLINE_FLASH_SHARE = 0.5
+
+
+def _shared_bytes(ens: Ensemble, target: Target) -> int:
+    """Bytes both layouts need: leaf table, bitsets, rank edges, early-exit bounds."""
+    total = ens.leaves.size * ens.leaves.dtype.itemsize + ens.cat_sets.size * 4
+    edge_bytes = 4 if ens.input_type != "float64" else 8
+    total += sum(r.edges.size * edge_bytes for r in ens.feature_ranks if r is not None)
+    if ens.early_exit is not None:
+        ee = ens.early_exit
+        total += ee.checkpoints.size * index_bytes(ens.n_trees + 1)
+        total += (ee.lower.size + ee.upper.size) * ee.lower.dtype.itemsize
+    return int(total)
+
+
+def _threshold_bytes(ens: Ensemble, target: Target) -> int:
+    size = ens.threshold_dtype.itemsize
+    return min(size, target.double_bits // 8) if ens.threshold_dtype.kind == "f" else size
+
+
+def table_bytes(ens: Ensemble, target: Target) -> int:
+    biggest = max(t.n_nodes for t in ens.trees)
+    implicit_left = all(
+        (t.left[t.op != Op.LEAF] == np.flatnonzero(t.op != Op.LEAF) + 1).all() for t in ens.trees
+    )
+    child = index_bytes(max(biggest, ens.leaves.shape[0]))
+    node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + child * (1 if implicit_left else 2)
+    roots = ens.n_trees * index_bytes(ens.n_nodes)
+    return int(ens.n_nodes * node + roots + _shared_bytes(ens, target))
+
+
+def inline_bytes(ens: Ensemble, target: Target) -> int:
+    splits = ens.n_nodes - ens.n_leaves
+    code = splits * target.inline_node_bytes + ens.n_leaves * (target.inline_node_bytes // 2)
+    return int(code + _shared_bytes(ens, target))
+
+
+def model_bytes(ens: Ensemble, target: Target, layout: str) -> int:
+    return inline_bytes(ens, target) if layout == "inline" else table_bytes(ens, target)
+
+
+def choose_layout(ens: Ensemble, target: Target, level: str) -> str:
+    """Os: the smaller layout; other levels: inline (faster) unless it crowds the flash."""
+    inline, table = inline_bytes(ens, target), table_bytes(ens, target)
+    if level == "Os":
+        return "inline" if inline < table else "table"
+    if target.flash_bytes is None or inline <= INLINE_FLASH_SHARE * target.flash_bytes:
+        return "inline"
+    return "table"

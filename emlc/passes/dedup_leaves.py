@@ -1,0 +1,25 @@
+"""``dedup_leaves``: one leaf-table row per distinct row content across the ensemble.
+
+Rows are compared bit for bit (so ``-0.0`` and ``0.0`` stay apart), every leaf is
+pointed at the surviving copy and rows no leaf uses are dropped; surviving rows
+keep the order of their first use in tree order. Lossless: each leaf still adds the
+same numbers to the same outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.ensemble import Ensemble, Op
+from .treebuild import content_ids, remap_leaves
+
+
+def dedup_leaves(ens: Ensemble) -> Ensemble:
+    """Leaf table reduced to its distinct used rows, in order of first use."""
+    canon = content_ids(ens.leaves)
+    uses = np.concatenate([canon[t.leaf[t.op == Op.LEAF]] for t in ens.trees])
+    _, first = np.unique(uses, return_index=True)
+    kept = uses[np.sort(first)]
+    new_of_canon = np.full(ens.leaves.shape[0], -1, dtype=np.int64)
+    new_of_canon[kept] = np.arange(kept.size)
+    return remap_leaves(ens, new_of_canon[canon], ens.leaves[kept])

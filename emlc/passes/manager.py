@@ -1,0 +1,180 @@
+"""The pass manager: a registry of passes, optimisation levels and ``optimize``.
+
+A pass is a pure function ``Ensemble -> Ensemble`` wrapped in :class:`Pass` with its
+name and whether it is lossless (changes no prediction, probability or raw margin
+for any input); its module docstring states what it guarantees. The IR is verified
+before the first pass and after every pass, so a broken pass is caught where it
+breaks, not in a backend.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, TextIO
+
+from ..errors import EmlcError, IRError
+from ..ir.ensemble import Ensemble
+from ..ir.text import print_ir
+from ..ir.verify import verify
+from ..targets import Target, get_target
+from .cost import LAYOUTS, choose_layout, model_bytes
+from .dedup_leaves import dedup_leaves
+from .early_exit import early_exit
+from .fold_redundant_splits import fold_redundant_splits
+from .merge_subtrees import merge_subtrees
+from .narrow_types import narrow_types
+from .preorder_layout import preorder_layout
+from .prune_dead import prune_dead
+from .quantize_thresholds import quantize_thresholds
+from .rank_features import rank_features
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A named IR-to-IR rewrite; ``lossless`` passes keep every interpreter result bit for bit."""
+
+    name: str
+    run: Callable[[Ensemble], Ensemble]
+    lossless: bool = True
+
+    @property
+    def doc(self) -> str:
+        """What the pass guarantees: its module's docstring."""
+        return inspect.getdoc(sys.modules[self.run.__module__]) or ""
+
+    def __call__(self, ens: Ensemble) -> Ensemble:
+        return self.run(ens)
+
+
+PASSES: dict[str, Pass] = {
+    p.name: p
+    for p in (
+        Pass("prune_dead", prune_dead),
+        Pass("fold_redundant_splits", fold_redundant_splits),
+        Pass("quantize_thresholds", quantize_thresholds),
+        Pass("rank_features", rank_features),
+        Pass("merge_subtrees", merge_subtrees),
+        Pass("dedup_leaves", dedup_leaves),
+        Pass("narrow_types", narrow_types),
+        Pass("preorder_layout", preorder_layout),
+        Pass("early_exit", early_exit),
+    )
+}
+
+LEVELS = ("O0", "O1", "O2", "Os")
+
+
+def pipeline(level: str, target: Target) -> list[str]:
+    """The passes a level runs on a target, in order.
+
+    O1 is cheap and lossless; O2 and Os run every lossless pass. O2 ranks float
+    features only on targets without an FPU (integer compares replace soft-float
+    calls) and adds early exit; Os ranks features always (one-byte thresholds) and
+    leaves out early exit, whose bounds cost flash.
+    """
+    if level not in LEVELS:
+        raise EmlcError(f"unknown optimisation level {level!r}; choose one of: {', '.join(LEVELS)}")
+    if level == "O0":
+        return []
+    if level == "O1":
+        return ["prune_dead", "fold_redundant_splits", "dedup_leaves", "preorder_layout"]
+    rank = ["rank_features"] if level == "Os" or not target.has_fpu else []
+    tail = ["early_exit"] if level == "O2" else []
+    return [
+        "prune_dead", "fold_redundant_splits", "quantize_thresholds", *rank,
+        "merge_subtrees", "dedup_leaves", "narrow_types", "preorder_layout", *tail,
+    ]
+
+
+@dataclass(frozen=True)
+class PassReport:
+    """Sizes before and after one pass (bytes estimated in the result's layout)."""
+
+    name: str
+    nodes: tuple[int, int]
+    leaves: tuple[int, int]
+    leaf_rows: tuple[int, int]
+    bytes: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    ensemble: Ensemble
+    level: str
+    target: Target
+    layout: str
+    passes: tuple[PassReport, ...] = field(default_factory=tuple)
+
+    def table(self) -> str:
+        """The per-pass report as an aligned text table."""
+        head = f"{'pass':<24}{'nodes':>16}{'leaves':>16}{'leaf rows':>16}{'bytes':>18}"
+        lines = [head]
+        for r in self.passes:
+            cells = [f"{a} -> {b}" for a, b in (r.nodes, r.leaves, r.leaf_rows, r.bytes)]
+            lines.append(f"{r.name:<24}{cells[0]:>16}{cells[1]:>16}{cells[2]:>16}{cells[3]:>18}")
+        return "\n".join(lines)
+
+
+def check_pass_names(names: Iterable[str], what: str = "pass") -> list[str]:
+    names = list(names)
+    unknown = [n for n in names if n not in PASSES]
+    if unknown:
+        raise EmlcError(f"unknown {what} {unknown[0]!r}; valid passes: {', '.join(PASSES)}")
+    return names
+
+
+def _run_one(p: Pass, ens: Ensemble) -> Ensemble:
+    out = p(ens)
+    if not p.lossless and out.early_exit is ens.early_exit:
+        out = out.replace(early_exit=None)
+    try:
+        return verify(out)
+    except IRError as e:
+        raise IRError(f"internal error: pass {p.name} produced invalid IR: {e}") from e
+
+
+def optimize(
+    ens: Ensemble,
+    level: str = "O2",
+    target: Target | str = "host",
+    passes: list[str] | None = None,
+    print_ir_after: set[str] | str | None = None,
+    stream: TextIO | None = None,
+    layout: str | None = None,
+) -> OptimizeResult:
+    """Run a level's pipeline (or the given ``passes``) and pick the code layout.
+
+    ``print_ir_after`` names passes (or ``"all"``) after which the IR text is written
+    to ``stream`` (stderr by default); ``layout`` overrides the cost model's choice.
+    """
+    tgt = get_target(target)
+    names = check_pass_names(passes) if passes is not None else pipeline(level, tgt)
+    if level not in LEVELS:
+        raise EmlcError(f"unknown optimisation level {level!r}; choose one of: {', '.join(LEVELS)}")
+    if layout is not None and layout not in LAYOUTS:
+        raise EmlcError(f"unknown layout {layout!r}; choose one of: {', '.join(LAYOUTS)}")
+    show: set[str] = set(PASSES) if print_ir_after == "all" else set(print_ir_after or ())
+    check_pass_names(show, "pass in print_ir_after")
+    out = stream if stream is not None else sys.stderr
+    verify(ens)
+    steps = [(None, ens)]
+    for name in names:
+        ens = _run_one(PASSES[name], ens)
+        steps.append((name, ens))
+        if name in show:
+            out.write(f"// IR after {name}\n{print_ir(ens)}")
+    chosen = layout or choose_layout(ens, tgt, level)
+    sizes = [model_bytes(e, tgt, chosen) for _, e in steps]
+    reports = tuple(
+        PassReport(
+            name=name,
+            nodes=(before.n_nodes, after.n_nodes),
+            leaves=(before.n_leaves, after.n_leaves),
+            leaf_rows=(before.leaves.shape[0], after.leaves.shape[0]),
+            bytes=(sizes[i], sizes[i + 1]),
+        )
+        for i, ((_, before), (name, after)) in enumerate(zip(steps, steps[1:]))
+    )
+    return OptimizeResult(ensemble=ens, level=level, target=tgt, layout=chosen, passes=reports)

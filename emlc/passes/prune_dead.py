@@ -1,0 +1,42 @@
+"""``prune_dead``: drop what no input can reach.
+
+Removes nodes unreachable from their tree's root (keeping the surviving nodes in
+their original relative order), leaf-table rows no leaf refers to and category
+sets no categorical node refers to. Lossless: every reachable node keeps its
+test and its children, only indices change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.ensemble import Ensemble, Op, Tree
+from .treebuild import map_trees, preorder, remap_leaves, renumber, used_leaf_rows
+
+
+def _prune_tree(tree: Tree) -> Tree:
+    return renumber(tree, sorted(preorder(tree)))
+
+
+def _drop_unused_sets(ens: Ensemble) -> Ensemble:
+    used = np.unique(np.concatenate([t.cat[t.op == Op.CAT] for t in ens.trees]))
+    if used.size == ens.cat_sets.shape[0]:
+        return ens
+    new = np.full(ens.cat_sets.shape[0], -1, dtype=np.int64)
+    new[used] = np.arange(used.size)
+
+    def rewrite(t: Tree) -> Tree:
+        return t.replace(cat=np.where(t.cat >= 0, new[np.maximum(t.cat, 0)], -1).astype(np.int32))
+
+    return map_trees(ens, rewrite).replace(cat_sets=ens.cat_sets[used])
+
+
+def prune_dead(ens: Ensemble) -> Ensemble:
+    """Unreachable nodes, unused leaf rows and unused category sets removed."""
+    ens = map_trees(ens, _prune_tree)
+    used = used_leaf_rows(ens)
+    if used.size != ens.leaves.shape[0]:
+        new = np.full(ens.leaves.shape[0], -1, dtype=np.int64)
+        new[used] = np.arange(used.size)
+        ens = remap_leaves(ens, new, ens.leaves[used])
+    return _drop_unused_sets(ens)

@@ -1,0 +1,60 @@
+"""``rank_features``: compare small integer ranks instead of float feature values.
+
+For a float input feature compared only with ``<=`` (or only with ``<``) and never
+by a categorical node, its distinct thresholds become the sorted ``edges`` of a
+:class:`FeatureRank` and each threshold becomes its index ``k``: with
+``rank(x) = count(edges < x)``, ``x <= edges[k]`` holds exactly when
+``rank(x) <= k`` (and with ``rank(x) = count(edges <= x)``, ``x < edges[k]`` exactly
+when ``rank(x) <= k``); NaN stays NaN and keeps its default direction, +-inf rank
+past the ends. So the pass is lossless for every input. A feature with at most 255
+edges compares uint8 ranks, else uint16; features with more than 65535 distinct
+thresholds, mixed ``<=``/``<`` comparisons or categorical splits stay unranked.
+``narrow_types`` then stores the thresholds as integers when every feature is ranked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.ensemble import Ensemble, FeatureRank, Op, Tree
+from .treebuild import map_trees
+
+MAX_EDGES = 65535
+
+
+def _rankable(ens: Ensemble) -> dict[int, tuple[np.ndarray, bool]]:
+    """Feature -> (edges, strict) for every feature this pass can rank."""
+    ranks = ens.feature_ranks or (None,) * ens.n_features
+    ops = [np.concatenate([t.op[t.feature == f] for t in ens.trees]) for f in range(ens.n_features)]
+    out = {}
+    for f in range(ens.n_features):
+        kinds = set(np.unique(ops[f]).tolist())
+        if ranks[f] is not None or not kinds or len(kinds) != 1 or Op.CAT in kinds:
+            continue
+        edges = np.unique(np.concatenate([t.threshold[t.feature == f].astype(np.float64) for t in ens.trees]))
+        if edges.size <= MAX_EDGES:
+            out[f] = (edges, kinds == {Op.LT})
+    return out
+
+
+def rank_features(ens: Ensemble) -> Ensemble:
+    """Every rankable float feature replaced by its threshold rank."""
+    if not ens.input_type.startswith("float"):
+        return ens
+    todo = _rankable(ens)
+    if not todo:
+        return ens
+
+    def rewrite(t: Tree) -> Tree:
+        thr = t.threshold.astype(np.float64)
+        op = t.op.copy()
+        for f, (edges, _) in todo.items():
+            on = (t.feature == f) & (t.op != Op.LEAF)
+            thr[on] = np.searchsorted(edges, thr[on])
+            op[on] = Op.LE
+        return t.replace(op=op, threshold=thr.astype(t.threshold.dtype))
+
+    ranks = list(ens.feature_ranks or (None,) * ens.n_features)
+    for f, (edges, strict) in todo.items():
+        ranks[f] = FeatureRank(edges=edges, strict=strict)
+    return map_trees(ens, rewrite).replace(feature_ranks=tuple(ranks))
