@@ -1,0 +1,158 @@
+"""The C backend: one self-contained C99 header per model.
+
+``emit_c(ens, target, name, layout)`` returns a header that includes only
+``<stdint.h>`` (plus the target's flash header), declares everything ``static`` so
+several models can live in one program, and exposes::
+
+    int32_t NAME_predict(const float *features, int32_t n_features);   classifiers, anomaly
+    float   NAME_predict(const float *features, int32_t n_features);   regressors, rankers
+    int32_t NAME_predict_proba(features, n_features, float *out, int32_t n_out);  classifiers
+    int32_t NAME_predict_values(features, n_features, float *out, int32_t n_out); the others
+
+Layouts: ``inline`` (nested if/else, fastest) and ``table`` (node tables + one loop,
+smallest for big models). See :mod:`emlc.backends.c_model` for the code's shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import EmlcError
+from ..ir.ensemble import Ensemble, Op, Task
+from ..targets import Target, get_target
+from . import c_inline, c_table
+from .c_common import check_name, comment
+from .c_model import Model
+
+LAYOUTS = {"inline": c_inline.walk_body, "table": c_table.walk_body}
+
+
+def _pick_layout(ens: Ensemble, target: Target, layout: str | None) -> str:
+    if layout is None:
+        inline_bytes = ens.n_nodes * target.inline_node_bytes // 2
+        limit = target.flash_bytes
+        return "inline" if limit is None or inline_bytes <= limit // 2 else "table"
+    if layout not in LAYOUTS:
+        raise EmlcError(f"unknown C layout {layout!r}; use one of: {', '.join(LAYOUTS)}")
+    return layout
+
+
+def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None) -> tuple[Model, str, str]:
+    tgt = get_target(target)
+    prefix = check_name(name)
+    chosen = _pick_layout(ens, tgt, layout)
+    model = Model(ens, tgt, prefix)
+    model.emit_helpers()
+    decls, body = LAYOUTS[chosen](model)
+    raw = model.raw_function(body)
+    parts = [*model.helpers, *model.tables.decls, *decls, model.prepare_function(), raw]
+    if ens.n_outputs > 1 and (model.classifier or ens.task is Task.ANOMALY):
+        parts.append(model.argmax_function())
+    if model.needs_exp():
+        parts.append(model.exp_function())
+    parts.append(model.link_function())
+    parts.append(model.api_functions())
+    return model, chosen, "\n\n".join(p for p in parts if p)
+
+
+def _header_comment(model: Model, layout: str) -> str:
+    ens, p = model.ens, model.p
+    lines = [
+        f"emlc-generated model {p}: {ens.task.value}, {ens.n_trees} trees, {ens.n_nodes} nodes,",
+        f"{ens.n_features} features, {ens.n_outputs} output(s); target {model.target.name}, layout {layout}.",
+        f"Source model name: {comment(ens.name)}",
+        "",
+    ]
+    feat = f"const {model.in_t} *features"
+    if model.classifier or ens.task is Task.ANOMALY:
+        kind = "class index" if model.classifier else "1 (inlier) or -1 (outlier)"
+        err = "-1" if model.classifier else "0"
+        lines.append(f"int32_t {p}_predict({feat}, int32_t n_features): {kind}; {err} if n_features != {ens.n_features}.")
+    else:
+        lines.append(f"float {p}_predict({feat}, int32_t n_features): the prediction; NaN if n_features != {ens.n_features}.")
+    fn = "predict_proba" if model.classifier else "predict_values"
+    what = "class probabilities" if model.classifier else "output values (anomaly: scores)"
+    lines += [
+        f"int32_t {p}_{fn}({feat}, int32_t n_features, float *out, int32_t n_out):",
+        f"    writes {model.n_proba if model.classifier else model.n_out} {what} to out and returns that count;",
+        f"    error codes: -1 wrong n_features (need {ens.n_features}), -2 wrong n_out.",
+    ]
+    if ens.input_type == "float64" and not model.target.has_double:
+        lines.append("Note: double is 32-bit on this target; inputs are compared as float.")
+    if ens.accum_dtype == "float64" and model.acc_t == "float":
+        lines.append("Note: sums are float here (no 64-bit double); near-ties may differ from float64.")
+    if ens.classes is not None and model.classifier:
+        labels = ", ".join(comment(c) for c in list(ens.classes)[:32])
+        lines.append(f"Class labels by index: {labels}{' ...' if ens.n_classes > 32 else ''}")
+    if ens.feature_names:
+        names = ", ".join(comment(n) for n in ens.feature_names[:64])
+        lines.append(f"Features: {names}{' ...' if len(ens.feature_names) > 64 else ''}")
+    return "/*\n" + "\n".join((" * " + ln).rstrip() for ln in lines) + "\n */"
+
+
+def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: str | None = None) -> str:
+    """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit)."""
+    model, chosen, code = _build(ens, target, name, layout)
+    check_fit(model, chosen)
+    guard = f"EMLC_{name.upper()}_H"
+    includes = ["#include <stdint.h>"]
+    if model.target.flash.include:
+        includes.append(f"#include <{model.target.flash.include}>")
+    return (
+        f"{_header_comment(model, chosen)}\n#ifndef {guard}\n#define {guard}\n\n"
+        + "\n".join(includes) + "\n\n" + code + f"\n\n#endif /* {guard} */\n"
+    )
+
+
+def _estimate(model: Model, layout: str) -> dict[str, int]:
+    ens, tgt = model.ens, model.target
+    inner = ens.n_nodes - ens.n_leaves
+    data = model.tables.bytes
+    code = 600 + (inner * tgt.inline_node_bytes + ens.n_leaves * 4 if layout == "inline" else 200)
+    key_size = 8 if model.key_t == "int64_t" else 4
+    acc_size = 8 if model.acc_t == "double" else 4
+    stack = ens.n_features * key_size + 3 * ens.n_outputs * acc_size + 32
+    return {"flash": data + code, "ram": stack, "code": code, "data": data}
+
+
+def check_fit(model: Model, layout: str) -> None:
+    tgt = model.target
+    est = _estimate(model, layout)
+    if tgt.flash_bytes is not None and est["flash"] > tgt.flash_bytes:
+        hint = "--layout table, " if layout == "inline" else ""
+        raise EmlcError(
+            f"model needs about {est['flash']} bytes of flash ({est['data']} data + {est['code']} code) "
+            f"but {tgt.name} has {tgt.flash_bytes}; try {hint}-O2 (quantize thresholds/leaves), "
+            "fewer or shallower trees, or a larger target"
+        )
+    if tgt.ram_bytes is not None and est["ram"] > tgt.ram_bytes:
+        raise EmlcError(
+            f"model needs about {est['ram']} bytes of RAM (stack for {model.ens.n_features} features "
+            f"and {model.ens.n_outputs} outputs) but {tgt.name} has {tgt.ram_bytes}; "
+            "reduce the number of features or outputs, or pick a larger target"
+        )
+
+
+def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None = None) -> dict:
+    """Sizes the CLI prints for --report: nodes, leaves and estimated bytes on the target."""
+    model, chosen, _ = _build(ens, target, "model", layout)
+    est = _estimate(model, chosen)
+    inner = ens.n_nodes - ens.n_leaves
+    return {
+        "target": model.target.name,
+        "layout": chosen,
+        "trees": ens.n_trees,
+        "decision_nodes": inner,
+        "leaves": ens.n_leaves,
+        "leaf_rows": int(ens.leaves.shape[0]),
+        "flash_data_bytes": est["data"],
+        "flash_code_bytes_estimate": est["code"],
+        "flash_bytes_estimate": est["flash"],
+        "ram_bytes_model_data": 0,
+        "ram_bytes_stack_estimate": est["ram"],
+        "bytes_per_decision_node": round((est["flash"]) / max(inner, 1), 2),
+        "categorical_nodes": int(sum(int((t.op == Op.CAT).sum()) for t in ens.trees)),
+        "ranked_features": int(sum(r is not None for r in ens.feature_ranks)),
+        "uses_double": model.acc_t == "double" or model.key_t == "int64_t",
+        "leaf_dtype": str(np.asarray(ens.leaves).dtype),
+    }

@@ -1,0 +1,153 @@
+"""Small, pure helpers the C emitters share: names, comments, literals, flash tables.
+
+Everything that turns model data into C text goes through here, so there is one
+place that guarantees identifiers are valid, comments cannot be closed early, and
+numbers read back bit-exactly.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..errors import EmlcError
+from ..targets import Target
+
+C_KEYWORDS = frozenset(
+    """auto break case char const continue default do double else enum extern float for goto
+    if inline int long register restrict return short signed sizeof static struct switch typedef
+    union unsigned void volatile while _Bool _Complex _Imaginary""".split()
+)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+#: C integer type name for each numpy integer dtype name.
+C_INT = {
+    "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t",
+    "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t", "uint64": "uint64_t",
+}
+_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4,
+          "int64_t": 8, "uint64_t": 8, "float": 4, "double": 8}
+
+
+def check_name(name: str) -> str:
+    """A model name becomes a C prefix, so it must be a plain identifier."""
+    if not isinstance(name, str) or not _IDENT.match(name) or name in C_KEYWORDS:
+        raise EmlcError(
+            f"model name {name!r} is not a usable C identifier; use letters, digits and "
+            "underscores, starting with a letter (e.g. --name my_model)"
+        )
+    if name.startswith("__") or (len(name) > 1 and name[0] == "_" and name[1].isupper()):
+        raise EmlcError(f"model name {name!r} is reserved in C (leading __ or _X); pick another --name")
+    return name
+
+
+def comment(text: object) -> str:
+    """Make arbitrary text safe inside a /* */ comment: printable ASCII, no '*/', no '??'."""
+    out = []
+    for ch in str(text):
+        out.append(ch if 32 <= ord(ch) < 127 else f"\\u{ord(ch):04x}")
+    s = "".join(out)
+    s = s.replace("\\", "\\\\").replace("*/", "*\\/").replace("/*", "/\\*").replace("??", "?\\?")
+    return s
+
+
+def int_literal(value: int, ctype: str) -> str:
+    """An integer constant of the given C type, range-checked, that never overflows int."""
+    value = int(value)
+    lo, hi = int_range(ctype)
+    if not lo <= value <= hi:
+        raise AssertionError(f"{value} does not fit {ctype}")
+    if ctype in ("int64_t", "uint64_t"):
+        if value == lo and ctype == "int64_t":
+            return "INT64_MIN"
+        return f"INT64_C({value})" if ctype == "int64_t" else f"UINT64_C({value})"
+    if value == -(2**31):
+        return "INT32_MIN"
+    if abs(value) > 32767:
+        return f"{value}L"
+    return str(value)
+
+
+def int_range(ctype: str) -> tuple[int, int]:
+    info = np.iinfo(ctype.removesuffix("_t"))
+    return int(info.min), int(info.max)
+
+
+def smallest_int(lo: int, hi: int, signed: bool | None = None) -> str:
+    """The narrowest C integer type holding [lo, hi]."""
+    kinds = ("uint8_t", "int8_t", "uint16_t", "int16_t", "uint32_t", "int32_t", "int64_t")
+    for k in kinds:
+        if signed is True and k.startswith("u"):
+            continue
+        if signed is False and not k.startswith("u"):
+            continue
+        a, b = int_range(k)
+        if a <= lo and hi <= b:
+            return k
+    raise EmlcError(f"value range [{lo}, {hi}] needs more than 64 bits; the model is too large for C tables")
+
+
+def float_literal(value: float, ctype: str) -> str:
+    """A floating constant that reads back exactly as the given type; never inf or nan."""
+    value = float(value)
+    if not np.isfinite(value):
+        raise AssertionError("non-finite constants must be folded before printing")
+    if ctype == "float":
+        s = np.format_float_scientific(np.float32(value), unique=True, trim="0")
+        return s + "f"
+    return np.format_float_scientific(np.float64(value), unique=True, trim="0")
+
+
+def size_of(ctype: str) -> int:
+    return _SIZES[ctype]
+
+
+class FlashTables:
+    """Collects constant tables for one model and renders declarations and reads.
+
+    Tables go to flash on every target: PROGMEM + pgm_read_* on AVR, ``__code`` on
+    the 8051, plain ``static const`` where flash is memory-mapped.
+    """
+
+    def __init__(self, prefix: str, target: Target):
+        self.prefix = prefix
+        self.target = target
+        self.decls: list[str] = []
+        self.bytes = 0
+
+    def add(self, name: str, ctype: str, values, per_line: int = 12, note: str = "") -> str:
+        full = f"{self.prefix}_{name}"
+        vals = list(np.asarray(values).ravel())
+        if not vals:
+            raise AssertionError(f"empty table {full}")
+        if ctype in ("float", "double"):
+            items = [float_literal(v, ctype) for v in vals]
+        else:
+            items = [int_literal(v, ctype) for v in vals]
+        lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+        acc = self.target.flash
+        head = f"/* {note} */\n" if note else ""
+        self.decls.append(
+            f"{head}static const {acc.qualifier}{ctype} {full}[{len(vals)}]{acc.attribute} = {{\n    "
+            + ",\n    ".join(lines)
+            + "\n};"
+        )
+        self.bytes += len(vals) * self.elem_size(ctype)
+        return full
+
+    def elem_size(self, ctype: str) -> int:
+        if ctype == "double" and not self.target.has_double:
+            return 4
+        return size_of(ctype)
+
+    def read(self, ctype: str, table: str, index: str) -> str:
+        """C expression reading ``table[index]`` of the given element type."""
+        acc = self.target.flash
+        if acc.direct:
+            return f"{table}[{index}]"
+        size = self.elem_size(ctype)
+        if ctype in ("float", "double"):
+            return f"pgm_read_float(&{table}[{index}])"
+        fn = dict(acc.reads)[size]
+        return f"({ctype}){fn}(&{table}[{index}])"

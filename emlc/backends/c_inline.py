@@ -1,0 +1,110 @@
+"""Inline layout: every tree becomes nested if/else code that sets the leaf row.
+
+Sketch of one tree (``v`` are the prepared feature values)::
+
+    {   /* tree 3 */
+        uint8_t row;
+        if (v[2] <= 1065353216L) {
+            row = 7;
+        } else if ... 
+        P_add(acc, 0, row);
+    }
+
+Shared subtrees of a DAG are emitted once, under a label, and reached by ``goto``.
+Tests whose outcome is fixed at compile time are folded away.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.ensemble import Op
+from .c_common import int_literal
+from .c_model import Model, Test
+
+
+def condition(model: Model, test: Test) -> str:
+    """C expression true when the node sends the row left (the test is not folded)."""
+    p = model.p
+    v = f"v[{test.feature}]"
+    nan = int_literal(model.nan_key, model.key_t)
+    if test.cat:
+        plain = model.ranks[test.feature] is not None or not model.nan
+        member = f"{p}_member({model.category_expr(str(test.feature), v, plain)}, {test.k}u)"
+        if not model.nan:
+            return member
+        return f"{v} == {nan} || {member}" if test.nan_left else f"{v} != {nan} && {member}"
+    lo, hi = model.value_range(test.feature)
+    if test.k >= hi:
+        return f"{v} != {nan}"  # always left unless NaN, which goes right
+    if test.k < lo:
+        return f"{v} == {nan}"
+    cmp = f"{v} <= {int_literal(test.k, model.key_t)}"
+    if model.nan and not test.nan_left:
+        return f"{v} != {nan} && {cmp}"
+    return cmp
+
+
+def tree_code(model: Model, index: int) -> str:
+    """The block computing tree ``index``'s leaf row and adding it to the sums."""
+    ens = model.ens
+    tree = ens.trees[index]
+    indegree = np.bincount(
+        np.concatenate([tree.left[tree.op != Op.LEAF], tree.right[tree.op != Op.LEAF]]),
+        minlength=tree.n_nodes,
+    )
+    label = f"t{index}_n"
+    lines: list[str] = []
+    queued: list[int] = []
+    queued_set: set[int] = set()
+
+    def nest(root: int, depth: int) -> None:
+        stack: list[tuple[str, int, int | str]] = [("node", depth, root)]
+        while stack:
+            kind, d, item = stack.pop()
+            pad = "    " * d
+            if kind == "text":
+                lines.append(pad + str(item))
+                continue
+            node = int(item)
+            if node != root and indegree[node] > 1:
+                if node not in queued_set:
+                    queued_set.add(node)
+                    queued.append(node)
+                lines.append(f"{pad}goto {label}{node};")
+                continue
+            if tree.op[node] == Op.LEAF:
+                lines.append(f"{pad}row = {int(tree.leaf[node])};")
+                continue
+            test = model.test(tree, node)
+            fixed = model.folded(test)
+            if fixed is not None:
+                stack.append(("node", d, int(tree.left[node] if fixed else tree.right[node])))
+                continue
+            lines.append(f"{pad}if ({condition(model, test)}) {{")
+            stack.append(("text", d, "}"))
+            stack.append(("node", d + 1, int(tree.right[node])))
+            stack.append(("text", d, "} else {"))
+            stack.append(("node", d + 1, int(tree.left[node])))
+
+    nest(0, 2)
+    done = 0
+    while done < len(queued):
+        node = queued[done]
+        done += 1
+        lines.append(f"        goto t{index}_done;")
+        lines.append(f"    {label}{node}:")
+        nest(node, 2)
+    if queued:
+        lines.append(f"    t{index}_done:")
+    out = int(ens.tree_output[index])
+    return (
+        f"    {{   /* tree {index} */\n        {model.row_t} row;\n"
+        + "\n".join(lines)
+        + f"\n        {model.p}_add(@ACC, {out}u, row);\n    }}"
+    )
+
+
+def walk_body(model: Model) -> tuple[list[str], str]:
+    """(extra declarations, body) that add every tree's leaf row into @ACC."""
+    return [], "\n".join(tree_code(model, i) for i in range(model.ens.n_trees))

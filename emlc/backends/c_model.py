@@ -1,0 +1,392 @@
+"""What every C layout shares: feature values, node tests, accumulation and the API.
+
+The emitted header has this shape (``P`` is the model name)::
+
+    P_key / P_rank / P_member ...   runtime helpers from runtime/c/, only those needed
+    P_leaves, P_base, ...           constant tables in flash
+    P_prepare(features, v)          v[f] = integer value of feature f: an order key
+                                    for floats (NaN -> P_NAN), the rank for ranked ones
+    P_raw(features, raw)            walks every tree (layout specific), adds leaf rows,
+                                    applies MEAN/VOTE/leaf_scale/base_score
+    P_predict, P_predict_proba / P_predict_values    the public API
+
+All node tests are integer comparisons ``v[f] <= K`` decided exactly at compile time
+(:mod:`emlc.backends.c_numeric`), so targets without an FPU never touch float math
+on the decision path.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from string import Template
+
+import numpy as np
+
+from ..errors import EmlcError
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
+from ..ir.interpret import apply_link, decide
+from ..paths import runtime_dir
+from ..targets import Target
+from . import c_numeric as num
+from .c_common import C_INT, FlashTables, comment, float_literal, int_literal, int_range, smallest_int
+
+
+def runtime_source(name: str, **fields: object) -> str:
+    """A runtime/c/ snippet with its ${fields} filled in."""
+    text = (runtime_dir() / "c" / name).read_text()
+    return Template(text).substitute({k: str(v) for k, v in fields.items()})
+
+
+@dataclass(frozen=True)
+class Test:
+    """One decision node as the C code sees it: go left when ``v[feature] <= k``
+    (``cat`` False) or when the category is in bitset row ``k``; NaN goes to ``nan_left``."""
+
+    feature: int
+    k: int
+    cat: bool
+    nan_left: bool
+
+
+class Model:
+    """Facts about one ensemble on one target that all layouts need."""
+
+    def __init__(self, ens: Ensemble, target: Target, prefix: str):
+        self.ens = ens
+        self.target = target
+        self.p = prefix
+        self.tables = FlashTables(prefix, target)
+        self.helpers: list[str] = []
+        inp = ens.input_type
+        if inp.startswith("float"):
+            self.precision = "float64" if inp == "float64" and target.has_double else "float32"
+            self.in_t = "double" if inp == "float64" else "float"
+            self.real_in = "double" if self.precision == "float64" else "float"
+            self.key_t = "int64_t" if self.precision == "float64" else "int32_t"
+            self.nan = True
+            limit = num.key_limit(self.precision)
+            self.base_range = (-limit, limit)
+        else:
+            self.precision = None
+            self.in_t = C_INT[inp]
+            self.key_t = "int32_t"
+            self.nan = False
+            self.base_range = int_range(C_INT[inp])
+        self.nan_key = int_range(self.key_t)[0]
+        self.ranks = tuple(ens.feature_ranks) or (None,) * ens.n_features
+        raw_is_double = ens.aggregation is Aggregation.VOTE or ens.accum_dtype == "float64"
+        self.raw_dtype = "float64" if raw_is_double else "float32"
+        self.acc_t = "double" if raw_is_double and target.has_double else "float"
+        self.n_out = ens.n_outputs
+        self.classifier = ens.task is Task.CLASSIFICATION
+        self.n_proba = 2 if self.classifier and ens.n_outputs == 1 else ens.n_outputs
+        self.row_t = smallest_int(0, ens.leaves.shape[0] - 1, signed=False)
+
+    # ----- feature values and node tests -------------------------------------------
+    def value_range(self, f: int) -> tuple[int, int]:
+        rank = self.ranks[f]
+        return (0, int(rank.edges.size)) if rank is not None else self.base_range
+
+    def base_threshold(self, op: int, t: float) -> int:
+        """K for the unranked value: go left iff value <= K (clamped, NaN aside)."""
+        lo, hi = self.base_range
+        if self.precision is not None:
+            return num.float_threshold_key(op, t, self.precision)
+        return int(min(max(num.int_threshold(op, t), lo - 1), hi))
+
+    def test(self, tree, i: int) -> Test:
+        f = int(tree.feature[i])
+        nan_left = bool(tree.default_left[i])
+        if tree.op[i] == Op.CAT:
+            return Test(f, int(tree.cat[i]), True, nan_left)
+        t = float(tree.threshold[i])
+        op = int(tree.op[i])
+        if self.ranks[f] is not None:
+            lo, hi = self.value_range(f)
+            k = int(min(max(num.int_threshold(op, t), lo - 1), hi))
+        else:
+            k = self.base_threshold(op, t)
+        return Test(f, k, False, nan_left)
+
+    def folded(self, test: Test) -> bool | None:
+        """True/False when a numeric test has the same outcome for every value (and NaN)."""
+        if test.cat:
+            return None
+        lo, hi = self.value_range(test.feature)
+        if test.k >= hi and (test.nan_left or not self.nan):
+            return True
+        if test.k < lo and (not test.nan_left or not self.nan):
+            return False
+        return None
+
+    # ----- runtime pieces -----------------------------------------------------------
+    def emit_helpers(self) -> None:
+        p = self.p
+        if self.precision is not None:
+            wide = self.precision == "float64"
+            self.helpers.append(runtime_source(
+                "key.c", p=p, real=self.real_in, key_t=self.key_t,
+                bits_t="uint64_t" if wide else "uint32_t",
+                mag_mask="UINT64_C(0x7FFFFFFFFFFFFFFF)" if wide else "0x7FFFFFFFUL",
+                inf_bits="UINT64_C(0x7FF0000000000000)" if wide else "0x7F800000UL",
+                sign_shift=63 if wide else 31, nan_key=int_literal(self.nan_key, self.key_t),
+            ))
+        ranked = [(f, r) for f, r in enumerate(self.ranks) if r is not None]
+        self.rank_calls: list[str] = []
+        if ranked:
+            edges, offset = [], 0
+            op_of = {False: Op.LE, True: Op.LT}
+            for f, r in ranked:
+                keys = [self.base_threshold(op_of[bool(r.strict)], float(e)) for e in r.edges]
+                edges.extend(keys)
+                self.rank_calls.append(f"v[{f}] = {p}_rank(v[{f}], {offset}u, {offset + len(keys)}u);")
+                offset += len(keys)
+            if offset > 65535:
+                raise EmlcError(f"{offset} rank edges exceed the C backend's 65535; use fewer ranked features")
+            if not edges:
+                raise EmlcError("feature ranks without edges cannot be emitted; drop the empty rank")
+            et = smallest_int(min(edges), max(edges), signed=True)
+            table = self.tables.add("edges", et, edges, note="rank edges (keys), per ranked feature")
+            read = self.tables.read(et, table, "mid")
+            self.helpers.append(runtime_source(
+                "rank.c", p=p, key_t=self.key_t, read_edge=f"({self.key_t}){read}",
+                nan_check=(
+                    f"if (x == {int_literal(self.nan_key, self.key_t)}) {{\n        return x;\n    }}"
+                    if self.nan else "/* integer inputs: no NaN */"
+                ),
+            ))
+        if self.ens.cat_sets.shape[0] and self.uses_categories():
+            sets = self.ens.cat_sets
+            words = sets.shape[1]
+            table = self.tables.add("sets", "uint32_t", sets, note="category bitsets")
+            n_bits = 32 * words
+            self.helpers.append(runtime_source(
+                "category.c", p=p, n_bits=int_literal(n_bits, "int32_t"),
+                read_word=self.tables.read("uint32_t", table, f"(uint32_t)s * {words}u + (uint32_t)(c >> 5)"),
+            ))
+            if self.nan and any(self.ranks[f] is None for f in self.cat_features()):
+                self.helpers.append(runtime_source(
+                    "category_float.c", p=p, real=self.real_in, key_t=self.key_t,
+                    n_bits=n_bits,
+                    key_minus_one=int_literal(num.key(-1.0, self.precision), self.key_t),
+                    key_n_bits=int_literal(num.key(float(n_bits), self.precision), self.key_t),
+                ))
+
+    def cat_features(self) -> set[int]:
+        out: set[int] = set()
+        for t in self.ens.trees:
+            out.update(int(f) for f in t.feature[t.op == Op.CAT])
+        return out
+
+    def uses_categories(self) -> bool:
+        return any((t.op == Op.CAT).any() for t in self.ens.trees)
+
+    def category_expr(self, f: str, value: str, ranked_or_int: bool) -> str:
+        if ranked_or_int:
+            return f"(int32_t){value}"
+        return f"{self.p}_category(features[{f}], {value})"
+
+    def prepare_function(self) -> str:
+        p, nf = self.p, self.ens.n_features
+        conv = f"{p}_key(features[f])" if self.precision is not None else f"({self.key_t})features[f]"
+        body = [f"    for (f = 0; f < {nf}; ++f) {{", f"        v[f] = {conv};", "    }"]
+        body += [f"    {c}" for c in self.rank_calls]
+        ft = smallest_int(0, nf, signed=False)
+        return (
+            "/* v[f] = integer value of feature f: order key, rank or the integer itself. */\n"
+            f"static inline void {p}_prepare(const {self.in_t} *features, {self.key_t} *v)\n{{\n"
+            f"    {ft} f;\n" + "\n".join(body) + "\n}"
+        )
+
+    # ----- accumulation -------------------------------------------------------------
+    def accumulator(self) -> tuple[str, str]:
+        """(C type of the running sums, body of P_add(acc, o, row))."""
+        ens, p = self.ens, self.p
+        width = ens.leaf_width
+        if ens.aggregation is Aggregation.VOTE:
+            winners = np.argmax(ens.leaf_values(), axis=1)
+            wt = smallest_int(0, int(winners.max()), signed=False)
+            table = self.tables.add("winner", wt, winners, note="class each leaf row votes for")
+            vt = smallest_int(0, ens.n_trees, signed=False)
+            return vt, f"    acc[o + {self.tables.read(wt, table, 'row')}] += 1;"
+        leaves = ens.leaves
+        if leaves.dtype.kind in "iu":
+            lt = C_INT[str(leaves.dtype)]
+            bound = int(np.abs(leaves.astype(np.int64)).max()) * ens.n_trees
+            at = "int32_t" if bound < 2**31 else "int64_t"
+        else:
+            lt = "float" if leaves.dtype == np.float32 or self.acc_t == "float" else "double"
+            at = self.acc_t
+        table = self.tables.add("leaves", lt, leaves, note=f"leaf table, {width} value(s) per row")
+        if width == 1:
+            return at, f"    acc[o] += ({at}){self.tables.read(lt, table, 'row')};"
+        read = self.tables.read(lt, table, f"(uint32_t)row * {width}u + j")
+        return at, (
+            f"    uint16_t j;\n    for (j = 0; j < {width}u; ++j) {{\n"
+            f"        acc[o + j] += ({at}){read};\n    }}"
+        )
+
+    def raw_function(self, walk_body: str) -> str:
+        """P_raw: prepare values, run the layout's tree walks, finish raw margins."""
+        ens, p, acc_t, n = self.ens, self.p, self.acc_t, self.n_out
+        acc_type, add_body = self.accumulator()
+        base = np.asarray(ens.base_score, dtype=np.float64).astype(self.raw_dtype)
+        base_t = self.acc_t
+        base_tab = self.tables.add("base", base_t, base, note="base score per output")
+        rb = self.tables.read(base_t, base_tab, "k")
+        float_sum = acc_type == acc_t and ens.aggregation is Aggregation.SUM
+        lines = [f"    {self.key_t} v[{ens.n_features}];"]
+        if acc_type != acc_t:
+            lines.append(f"    {acc_type} acc[{n}];")
+        lines.append("    uint16_t k;")
+        lines.append(f"    {p}_prepare(features, v);")
+        target = "raw" if acc_type == acc_t else "acc"
+        init = rb if float_sum else "0"
+        lines.append(f"    for (k = 0; k < {n}u; ++k) {{\n        {target}[k] = {init};\n    }}")
+        lines.append(walk_body.replace("@ACC", target))
+        nt = int_literal(max(ens.n_trees, 1), "int32_t")
+        if ens.aggregation is Aggregation.VOTE:
+            fin = f"raw[k] = ({acc_t})acc[k] / ({acc_t}){nt} + {rb};"
+        elif acc_type != acc_t:
+            scale = np.ones(ens.leaf_width) if ens.leaf_scale is None else np.asarray(ens.leaf_scale, np.float64)
+            st = self.tables.add("scale", "double", scale, note="leaf_scale per leaf column")
+            rs = self.tables.read("double", st, f"k % {ens.leaf_width}u")
+            fin = f"raw[k] = ({acc_t})((double)acc[k] * {rs});"
+            if ens.aggregation is Aggregation.MEAN:
+                fin += f"\n        raw[k] = raw[k] / ({acc_t}){nt};"
+            fin += f"\n        raw[k] = raw[k] + {rb};"
+        elif ens.aggregation is Aggregation.MEAN:
+            fin = f"raw[k] = raw[k] / ({acc_t}){nt} + {rb};"
+        else:
+            fin = ""
+        if fin:
+            lines.append(f"    for (k = 0; k < {n}u; ++k) {{\n        {fin}\n    }}")
+        add = (
+            f"/* Add leaf row `row` to the running sums from output o on. */\n"
+            f"static inline void {p}_add({acc_type} *acc, uint16_t o, {self.row_t} row)\n{{\n{add_body}\n}}"
+        )
+        fn = (
+            "/* Raw margins (before the link) of one row. */\n"
+            f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n"
+            + "\n".join(lines) + "\n}"
+        )
+        return add + "\n\n" + fn
+
+    # ----- decisions and links ------------------------------------------------------
+    def class_expr(self) -> str:
+        """C expression of the class index (or +-1) from raw[]; exact w.r.t. the interpreter."""
+        ens = self.ens
+        if ens.n_outputs > 1:
+            return f"{self.p}_argmax(raw)"
+
+        def pred(r: float) -> bool:
+            raw = np.array([[r]], dtype=self.raw_dtype)
+            with np.errstate(all="ignore"):
+                return bool(decide(ens, raw, apply_link(ens, raw))[0] == 1)
+
+        kind, c = num.monotone_cutoff(pred, self.raw_dtype)
+        hit, miss = ("1", "-1") if ens.decision is Decision.SIGN else ("1", "0")
+        if kind in ("always", "never"):
+            return hit if kind == "always" else miss
+        prec = "float64" if self.acc_t == "double" else "float32"
+        if kind == "ge":
+            c = num.round_up(c, prec)
+            cond = f"raw[0] > {self.real(num.round_down(np.finfo(prec).max, prec))}" if math.isinf(c) else f"raw[0] >= {self.real(c)}"
+        else:
+            c = num.round_down(c, prec)
+            cond = f"raw[0] < {self.real(-np.finfo(prec).max)}" if math.isinf(c) else f"raw[0] <= {self.real(c)}"
+        return f"({cond}) ? {hit} : {miss}"
+
+    def real(self, x: float) -> str:
+        return float_literal(x, self.acc_t)
+
+    def argmax_function(self) -> str:
+        return (
+            "/* Index of the first largest raw margin (ties go to the lower class). */\n"
+            f"static inline int32_t {self.p}_argmax(const {self.acc_t} *raw)\n{{\n"
+            "    uint16_t k, best = 0;\n"
+            f"    for (k = 1; k < {self.n_out}u; ++k) {{\n"
+            "        if (raw[k] > raw[best]) {\n            best = k;\n        }\n    }\n"
+            "    return (int32_t)best;\n}"
+        )
+
+    def needs_exp(self) -> bool:
+        return self.ens.link in (Link.SIGMOID, Link.SOFTMAX, Link.EXP, Link.ISOLATION)
+
+    def exp_function(self) -> str:
+        r = self.real
+        double = self.acc_t == "double"
+        return runtime_source(
+            "exp.c", p=self.p, real=self.acc_t,
+            max_arg=r(709.78 if double else 88.72), min_arg=r(-745.2 if double else -103.98),
+            huge=r(1e300 if double else 1e30), zero=r(0.0), half=r(0.5), one=r(1.0), two=r(2.0),
+            log2e=r(1.4426950408889634), ln2_hi=r(0.693145751953125), ln2_lo=r(1.4286068203094173e-06),
+            terms=13 if double else 8,
+        )
+
+    def link_function(self) -> str:
+        """P_link: raw margins to outputs in place, as the interpreter's apply_link."""
+        ens, p, t, r, n = self.ens, self.p, self.acc_t, self.real, self.n_out
+        params = ens.link_params
+        body: str
+        if ens.link is Link.IDENTITY:
+            body = "    (void)raw;"
+        elif ens.link is Link.SIGMOID:
+            alpha = np.array(params[0] if params else 1.0, dtype=self.raw_dtype)
+            body = (f"    uint16_t k;\n    for (k = 0; k < {n}u; ++k) {{\n"
+                    f"        raw[k] = {r(1.0)} / ({r(1.0)} + {p}_exp(-{r(float(alpha))} * raw[k]));\n    }}")
+        elif ens.link is Link.EXP:
+            body = (f"    uint16_t k;\n    for (k = 0; k < {n}u; ++k) {{\n"
+                    f"        raw[k] = {p}_exp(raw[k]);\n    }}")
+        elif ens.link is Link.SOFTMAX:
+            body = (f"    uint16_t k;\n    {t} m = raw[0], s = {r(0.0)};\n"
+                    f"    for (k = 1; k < {n}u; ++k) {{\n        m = raw[k] > m ? raw[k] : m;\n    }}\n"
+                    f"    for (k = 0; k < {n}u; ++k) {{\n        raw[k] = {p}_exp(raw[k] - m);\n        s += raw[k];\n    }}\n"
+                    f"    for (k = 0; k < {n}u; ++k) {{\n        raw[k] = raw[k] / s;\n    }}")
+        else:  # ISOLATION: -2^(-raw / p0) - p1
+            body = (f"    uint16_t k;\n    for (k = 0; k < {n}u; ++k) {{\n"
+                    f"        raw[k] = -{p}_exp(-raw[k] / {r(params[0])} * {r(math.log(2.0))}) - {r(params[1])};\n    }}")
+        return (f"/* Outputs from raw margins ({comment(ens.link.value)} link), in place. */\n"
+                f"static inline void {p}_link({t} *raw)\n{{\n{body}\n}}")
+
+    def api_functions(self) -> str:
+        p, nf, t = self.p, self.ens.n_features, self.acc_t
+        sig = f"const {self.in_t} *features, int32_t n_features"
+        out = []
+        if self.classifier or self.ens.task is Task.ANOMALY:
+            miss = "0" if self.ens.task is Task.ANOMALY else "-1"
+            out.append(
+                f"static inline int32_t {p}_predict({sig})\n{{\n    {t} raw[{self.n_out}];\n"
+                f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
+                f"    {p}_raw(features, raw);\n    return {self.class_expr()};\n}}"
+            )
+        if self.classifier:
+            if self.n_proba == 2 and self.n_out == 1:
+                fill = "    out[0] = (float)(1 - raw[0]);\n    out[1] = (float)raw[0];"
+            else:
+                fill = f"    for (k = 0; k < {self.n_out}u; ++k) {{\n        out[k] = (float)raw[k];\n    }}"
+            fname, count = "predict_proba", self.n_proba
+        else:
+            fill = f"    for (k = 0; k < {self.n_out}u; ++k) {{\n        out[k] = (float)raw[k];\n    }}"
+            fname, count = "predict_values", self.n_out
+        decl_k = "    uint16_t k;\n" if "k <" in fill else ""
+        out.append(
+            f"static inline int32_t {p}_{fname}({sig}, float *out, int32_t n_out)\n{{\n"
+            f"    {t} raw[{self.n_out}];\n{decl_k}"
+            f"    if (n_features != {nf}) {{\n        return -1;\n    }}\n"
+            f"    if (n_out != {count}) {{\n        return -2;\n    }}\n"
+            f"    {p}_raw(features, raw);\n    {p}_link(raw);\n{fill}\n    return {count};\n}}"
+        )
+        if not (self.classifier or self.ens.task is Task.ANOMALY):
+            out.append(
+                "/* Not-a-number without <math.h>: the result for a wrong feature count. */\n"
+                f"static inline float {p}_nan(void)\n{{\n    union {{ uint32_t u; float f; }} b;\n"
+                "    b.u = 0x7FC00000UL;\n    return b.f;\n}"
+            )
+            out.append(
+                f"static inline float {p}_predict({sig})\n{{\n    float out[{self.n_out}];\n"
+                f"    if ({p}_predict_values(features, n_features, out, {self.n_out}) < 0) {{\n"
+                f"        return {p}_nan();\n    }}\n    return out[0];\n}}"
+            )
+        return "\n\n".join(out)

@@ -1,0 +1,130 @@
+"""Target profiles: what the C backend must know about a microcontroller.
+
+A :class:`Target` records the facts that change the emitted code or decide whether a
+model fits: word size, FPU, width of ``double``, how constant tables are placed in
+flash and read back, memory limits, and the compiler command that builds for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import EmlcError
+
+
+@dataclass(frozen=True)
+class FlashAccess:
+    """How constant tables live in flash and how one element is read back.
+
+    ``qualifier`` goes before the type in a declaration, ``attribute`` after the
+    declarator; ``reads`` maps an element size in bytes to a C macro/function taking
+    an address (e.g. ``pgm_read_word``), or is empty when flash is addressed directly.
+    """
+
+    name: str
+    include: str | None = None
+    qualifier: str = ""
+    attribute: str = ""
+    reads: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def direct(self) -> bool:
+        return not self.reads
+
+
+DIRECT = FlashAccess("direct")
+PROGMEM = FlashAccess(
+    "progmem",
+    include="avr/pgmspace.h",
+    attribute=" PROGMEM",
+    reads=((1, "pgm_read_byte"), (2, "pgm_read_word"), (4, "pgm_read_dword")),
+)
+CODE_SPACE = FlashAccess("code", qualifier="__code ")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One compilation target; sizes are bytes, ``None`` means unlimited (the host)."""
+
+    name: str
+    description: str
+    word_bits: int
+    has_fpu: bool
+    double_bits: int
+    flash: FlashAccess
+    flash_bytes: int | None
+    ram_bytes: int | None
+    compiler: str
+    cflags: tuple[str, ...]
+    #: rough bytes of machine code per decision node in the inline layout (estimates only)
+    inline_node_bytes: int = 16
+
+    @property
+    def has_double(self) -> bool:
+        return self.double_bits == 64
+
+
+_WARN = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Os")
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target(
+            "host", "the machine running emlc (gcc/clang, 64-bit double)",
+            word_bits=64, has_fpu=True, double_bits=64, flash=DIRECT,
+            flash_bytes=None, ram_bytes=None, compiler="gcc", cflags=_WARN, inline_node_bytes=12,
+        ),
+        Target(
+            "avr", "ATmega2560 (8-bit AVR, no FPU, 32-bit double, 256 KiB flash, 8 KiB RAM)",
+            word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
+            flash_bytes=256 * 1024, ram_bytes=8 * 1024, compiler="avr-gcc",
+            cflags=("-mmcu=atmega2560", *_WARN), inline_node_bytes=22,
+        ),
+        Target(
+            "atmega328p", "ATmega328P (8-bit AVR, no FPU, 32 KiB flash, 2 KiB RAM)",
+            word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
+            flash_bytes=32 * 1024, ram_bytes=2 * 1024, compiler="avr-gcc",
+            cflags=("-mmcu=atmega328p", *_WARN), inline_node_bytes=22,
+        ),
+        Target(
+            "cortex-m0", "Arm Cortex-M0 (32-bit, no FPU), e.g. nRF51 / micro:bit",
+            word_bits=32, has_fpu=False, double_bits=64, flash=DIRECT,
+            flash_bytes=256 * 1024, ram_bytes=16 * 1024, compiler="arm-none-eabi-gcc",
+            cflags=("-mcpu=cortex-m0", "-mthumb", *_WARN), inline_node_bytes=14,
+        ),
+        Target(
+            "cortex-m4f", "Arm Cortex-M4F (32-bit, single-precision FPU)",
+            word_bits=32, has_fpu=True, double_bits=64, flash=DIRECT,
+            flash_bytes=1024 * 1024, ram_bytes=128 * 1024, compiler="arm-none-eabi-gcc",
+            cflags=("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", *_WARN),
+            inline_node_bytes=12,
+        ),
+        Target(
+            "rv32ec", "WCH CH32V003 (RV32EC, no FPU, 16 KiB flash, 2 KiB RAM)",
+            word_bits=32, has_fpu=False, double_bits=64, flash=DIRECT,
+            flash_bytes=16 * 1024, ram_bytes=2 * 1024, compiler="riscv64-unknown-elf-gcc",
+            cflags=("-march=rv32ec", "-mabi=ilp32e", *_WARN), inline_node_bytes=14,
+        ),
+        Target(
+            "mcs51", "Intel 8051 (SDCC, 8-bit, code memory via __code, 64 KiB code space)",
+            word_bits=8, has_fpu=False, double_bits=32, flash=CODE_SPACE,
+            flash_bytes=64 * 1024, ram_bytes=8 * 1024, compiler="sdcc",
+            cflags=("-mmcs51", "--std-c99", "--model-large", "--stack-auto"), inline_node_bytes=30,
+        ),
+    )
+}
+
+
+def get_target(target: Target | str) -> Target:
+    """Look a target up by name (a :class:`Target` passes through unchanged)."""
+    if isinstance(target, Target):
+        return target
+    try:
+        return TARGETS[target]
+    except KeyError:
+        raise EmlcError(
+            f"unknown target {target!r}; choose one of: {', '.join(TARGETS)}"
+        ) from None
+
+
+__all__ = ["CODE_SPACE", "DIRECT", "PROGMEM", "TARGETS", "FlashAccess", "Target", "get_target"]
