@@ -218,12 +218,18 @@ class EarlyExit:
       ``o != c``.
 
     Whoever sets the bounds guarantees that the class on stopping is the one the full
-    ensemble predicts, including float rounding of the remaining sums and the link.
+    ensemble predicts, including float rounding of the remaining sums and the link,
+    when ``confidence`` is 1. A lossy confidence exit
+    (:mod:`emlc.passes.lossy.confidence_exit`) records a ``confidence`` in (0, 1): its
+    bounds were shrunk about their centre to that fraction of the exact width, so the
+    same check stops sooner and the class on stopping may differ from the full
+    ensemble's. Check points every ``b`` rounds of trees express a batch size ``b``.
     """
 
     checkpoints: np.ndarray  # int32 [n_checks]
     lower: np.ndarray  # [n_checks, n_outputs]
     upper: np.ndarray  # [n_checks, n_outputs]
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,91 @@
+"""``cluster_leaves``: the leaf table reduced to ``k`` representative rows (k-means).
+
+The distinct leaf rows in use are clustered with k-means (scikit-learn, fixed seed,
+each row weighted by the number of leaf nodes that use it); every leaf then points
+at its cluster's row, which is the weighted mean of the cluster's members computed
+in the table's own units (rounded back for integer tables, cast back for float32).
+With ``k`` at least the number of distinct rows the distinct rows themselves are the
+table, so the pass is exact. A table of at most 256 rows lets backends store the
+per-leaf row index in one byte.
+
+Error bound: every new leaf value lies between the smallest and the largest value
+its cluster's members hold in that column (a mean stays inside that interval, and
+rounding to an integer or float32 cannot leave an interval whose ends are such
+numbers), so a value moves by at most its cluster's spread in that column.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ...errors import EmlcError
+from ...ir.ensemble import Ensemble, Op
+from ..treebuild import content_ids, remap_leaves
+
+#: k-means restarts; small because leaf tables are small and the seed is fixed.
+N_INIT = 3
+
+
+def _distinct_used(ens: Ensemble) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct used rows, use count of each, distinct index of every table row or -1)."""
+    canon = content_ids(ens.leaves)
+    uses = np.concatenate([canon[t.leaf[t.op == Op.LEAF]] for t in ens.trees])
+    rows, counts = np.unique(uses, return_counts=True)
+    index = np.full(ens.leaves.shape[0], -1, dtype=np.int64)
+    index[rows] = np.arange(rows.size)
+    return rows, counts, index[canon]
+
+
+def distinct_leaf_rows(ens: Ensemble) -> int:
+    """Number of distinct leaf rows the trees use: the smallest lossless ``k``."""
+    return int(_distinct_used(ens)[0].size)
+
+
+def cluster_leaves(ens: Ensemble, k: int, random_state: int = 0) -> Ensemble:
+    """The ensemble with at most ``k`` leaf rows (exact when ``k >= distinct_leaf_rows``)."""
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise EmlcError(f"the number of leaf clusters must be a positive integer, got {k!r}")
+    rows, counts, member = _distinct_used(ens)
+    if k >= rows.size:
+        return remap_leaves(ens, np.maximum(member, 0), ens.leaves[rows])
+    from sklearn.cluster import KMeans
+
+    values = ens.leaf_values()[rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        labels = KMeans(n_clusters=int(k), random_state=random_state, n_init=N_INIT).fit(
+            values, sample_weight=counts.astype(np.float64)
+        ).labels_
+    used, labels = np.unique(labels, return_inverse=True)
+    stored = ens.leaves[rows].astype(np.float64)
+    weight = np.zeros((used.size, 1))
+    np.add.at(weight, labels, counts[:, None].astype(np.float64))
+    total = np.zeros((used.size, ens.leaf_width))
+    np.add.at(total, labels, stored * counts[:, None])
+    centres = total / weight
+    if ens.leaves.dtype.kind in "iu":
+        centres = np.rint(centres)
+    lo = np.full_like(centres, np.inf)
+    hi = np.full_like(centres, -np.inf)
+    np.minimum.at(lo, labels, stored)
+    np.maximum.at(hi, labels, stored)
+    table = np.clip(centres, lo, hi).astype(ens.leaves.dtype)
+    return remap_leaves(ens, labels[np.maximum(member, 0)], table)
+
+
+def leaves_per_class(ens: Ensemble, n: int) -> Ensemble:
+    """``cluster_leaves`` with ``n`` rows per class, the knob the literature tunes."""
+    if ens.n_classes == 0:
+        raise EmlcError(
+            "leaves per class needs a classifier; for a regression model use a total count (--leaf-clusters K)"
+        )
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise EmlcError(f"leaves per class must be a positive integer, got {n!r}")
+    return cluster_leaves(ens, int(n) * ens.n_classes)
+
+
+def leaves_per_class_2(ens: Ensemble) -> Ensemble:
+    """Registry entry: two leaf rows per class, enough for most published datasets."""
+    return leaves_per_class(ens, 2)
