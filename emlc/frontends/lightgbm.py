@@ -68,15 +68,14 @@ def from_lightgbm(model: Any) -> Ensemble:
         return _lower(_read_file(Path(model)), None, None)
     if isinstance(model, dict):
         return _lower(parse_dump(model, "JSON dump"), None, None)
-    if hasattr(model, "booster_") or hasattr(model, "fitted_"):
+    bases = {cls.__name__ for cls in type(model).__mro__}
+    if "LGBMModel" in bases:
         try:
             booster = model.booster_
         except Exception as exc:  # sklearn's NotFittedError, raised by lightgbm
             raise EmlcError(f"the LightGBM estimator is not fitted ({exc}); call fit() first") from exc
-        kind = getattr(model, "_estimator_type", None) or (
-            "ranker" if type(model).__name__ == "LGBMRanker" else "regressor"
-        )
-        classes = getattr(model, "classes_", None) if kind == "classifier" else None
+        kind = "classifier" if "LGBMClassifier" in bases else "ranker" if "LGBMRanker" in bases else "regressor"
+        classes = model.classes_ if kind == "classifier" else None
         return _lower(parse_text(booster.model_to_string(), "LightGBM model"), kind, classes)
     if hasattr(model, "model_to_string"):
         return _lower(parse_text(model.model_to_string(), "LightGBM model"), None, None)

@@ -48,8 +48,9 @@ def from_xgboost(model: Any) -> Ensemble:
             booster = model.get_booster()
         except Exception as exc:  # NotFittedError and friends, raised by xgboost
             raise EmlcError(f"the XGBoost estimator is not fitted ({exc}); call fit() first") from exc
-        kind = getattr(model, "_estimator_type", None)
-        return _from_document(_booster_json(booster), sklearn=kind or "regressor")
+        bases = {cls.__name__ for cls in type(model).__mro__}
+        kind = "classifier" if "XGBClassifier" in bases else "ranker" if "XGBRanker" in bases else "regressor"
+        return _from_document(_booster_json(booster), sklearn=kind)
     if hasattr(model, "save_raw"):
         return _from_document(_booster_json(model), sklearn=None)
     raise EmlcError(
