@@ -1,7 +1,9 @@
 """``cluster_leaves``: the leaf table reduced to ``k`` representative rows (k-means).
 
 The distinct leaf rows in use are clustered with k-means (scikit-learn, fixed seed,
-each row weighted by the number of leaf nodes that use it); every leaf then points
+each row weighted by the number of leaf nodes that use it plus, when given, how often
+calibration rows reach it, so the leaves that decide real inputs keep their values
+best); every leaf then points
 at its cluster's row, which is the weighted mean of the cluster's members computed
 in the table's own units (rounded back for integer tables, cast back for float32).
 With ``k`` at least the number of distinct rows the distinct rows themselves are the
@@ -43,8 +45,12 @@ def distinct_leaf_rows(ens: Ensemble) -> int:
     return int(_distinct_used(ens)[0].size)
 
 
-def cluster_leaves(ens: Ensemble, k: int, random_state: int = 0) -> Ensemble:
-    """The ensemble with at most ``k`` leaf rows (exact when ``k >= distinct_leaf_rows``)."""
+def cluster_leaves(ens: Ensemble, k: int, weights: np.ndarray | None = None, random_state: int = 0) -> Ensemble:
+    """The ensemble with at most ``k`` leaf rows (exact when ``k >= distinct_leaf_rows``).
+
+    ``weights`` (one non-negative number per leaf-table row, e.g. calibration hits)
+    adds to each row's weight in the k-means objective.
+    """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise EmlcError(f"the number of leaf clusters must be a positive integer, got {k!r}")
     rows, counts, member = _distinct_used(ens)
@@ -53,18 +59,21 @@ def cluster_leaves(ens: Ensemble, k: int, random_state: int = 0) -> Ensemble:
     from sklearn.cluster import KMeans
 
     values = ens.leaf_values()[rows]
+    weight = counts.astype(np.float64)
+    if weights is not None:
+        np.add.at(weight, member[member >= 0], np.asarray(weights, dtype=np.float64)[member >= 0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         labels = KMeans(n_clusters=int(k), random_state=random_state, n_init=N_INIT).fit(
-            values, sample_weight=counts.astype(np.float64)
+            values, sample_weight=weight
         ).labels_
     used, labels = np.unique(labels, return_inverse=True)
     stored = ens.leaves[rows].astype(np.float64)
-    weight = np.zeros((used.size, 1))
-    np.add.at(weight, labels, counts[:, None].astype(np.float64))
+    mass = np.zeros((used.size, 1))
+    np.add.at(mass, labels, weight[:, None])
     total = np.zeros((used.size, ens.leaf_width))
-    np.add.at(total, labels, stored * counts[:, None])
-    centres = total / weight
+    np.add.at(total, labels, stored * weight[:, None])
+    centres = total / mass
     if ens.leaves.dtype.kind in "iu":
         centres = np.rint(centres)
     lo = np.full_like(centres, np.inf)
@@ -75,7 +84,7 @@ def cluster_leaves(ens: Ensemble, k: int, random_state: int = 0) -> Ensemble:
     return remap_leaves(ens, labels[np.maximum(member, 0)], table)
 
 
-def leaves_per_class(ens: Ensemble, n: int) -> Ensemble:
+def leaves_per_class(ens: Ensemble, n: int, weights: np.ndarray | None = None) -> Ensemble:
     """``cluster_leaves`` with ``n`` rows per class, the knob the literature tunes."""
     if ens.n_classes == 0:
         raise EmlcError(
@@ -83,7 +92,7 @@ def leaves_per_class(ens: Ensemble, n: int) -> Ensemble:
         )
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise EmlcError(f"leaves per class must be a positive integer, got {n!r}")
-    return cluster_leaves(ens, int(n) * ens.n_classes)
+    return cluster_leaves(ens, int(n) * ens.n_classes, weights)
 
 
 def leaves_per_class_2(ens: Ensemble) -> Ensemble:
