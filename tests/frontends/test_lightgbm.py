@@ -160,11 +160,12 @@ def test_single_leaf_trees():
     assert all(t.n_nodes == 1 for t in ens.trees)
 
 
+@pytest.mark.filterwarnings("ignore:The argument 'eval_set' is deprecated")  # eval_y skips label encoding
 def test_sklearn_classifier_labels_and_best_iteration():
     X, s = data(n=600, seed=7)
     labels = np.array(["low", "mid", "high"])[np.clip(np.round(s), 0, 2).astype(int)]
     clf = lgb.LGBMClassifier(n_estimators=200, num_leaves=7, learning_rate=0.3, verbose=-1, n_jobs=1)
-    clf.fit(X[:400], labels[:400], eval_X=X[400:], eval_y=labels[400:], callbacks=[lgb.early_stopping(3, verbose=False)])
+    clf.fit(X[:400], labels[:400], eval_set=[(X[400:], labels[400:])], callbacks=[lgb.early_stopping(3, verbose=False)])
     assert 0 < clf.best_iteration_ < 200
     ens = verify(from_lightgbm(clf))
     assert ens.n_trees == 3 * clf.best_iteration_
