@@ -150,6 +150,12 @@ def measure(ens: Ensemble, original: Ensemble, target: str, layout: str, X=None,
 
 def compress(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2", target: str = "host") -> tuple[Ensemble, str]:
     """The lossy build of ``ens`` for settings ``s`` and its C layout."""
+    out, layout = compress_leaves(ens, s, X=X, level=level, target=target)
+    return add_exit(out, s, X), layout
+
+
+def compress_leaves(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2", target: str = "host") -> tuple[Ensemble, str]:
+    """Every step of :func:`compress` but the early exit (searches reuse it across thresholds)."""
     if s.leaf_clusters is not None and s.leaves_per_class is not None:
         raise EmlcError("give either a number of leaf clusters or leaves per class, not both")
     out = to_hard_vote(ens) if s.hard_vote else ens
@@ -161,12 +167,16 @@ def compress(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2", targ
     if s.leaf_bits is not None:
         out = quantize_leaves(out, s.leaf_bits, per_column=s.early_exit is None)
     result = optimize(verify(out), level=level, target=target)
-    out = result.ensemble
-    if s.early_exit is not None:
-        if s.reorder and X is not None:
-            out = reorder_trees(out, X)
-        out = confidence_exit(out, s.early_exit, s.early_exit_batch)
-    return verify(out), result.layout
+    return result.ensemble, result.layout
+
+
+def add_exit(ens: Ensemble, s: LossySettings, X=None) -> Ensemble:
+    """The confidence early exit of ``s`` (if any) on an optimised build."""
+    if s.early_exit is None:
+        return ens
+    if s.reorder and X is not None:
+        ens = reorder_trees(ens, X)
+    return verify(confidence_exit(ens, s.early_exit, s.early_exit_batch))
 
 
 def apply_lossy(
