@@ -29,6 +29,9 @@ from .preorder_layout import preorder_layout
 from .prune_dead import prune_dead
 from .quantize_thresholds import quantize_thresholds
 from .rank_features import rank_features
+from .lossy.cluster_leaves import leaves_per_class_2
+from .lossy.hard_vote import hard_vote
+from .lossy.quantize_leaves import quantize_leaves_4, quantize_leaves_8
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,10 @@ PASSES: dict[str, Pass] = {
         Pass("narrow_types", narrow_types),
         Pass("preorder_layout", preorder_layout),
         Pass("early_exit", early_exit),
+        Pass("hard_vote", hard_vote, lossless=False),
+        Pass("leaves_per_class_2", leaves_per_class_2, lossless=False),
+        Pass("quantize_leaves_8", quantize_leaves_8, lossless=False),
+        Pass("quantize_leaves_4", quantize_leaves_4, lossless=False),
     )
 }
 
