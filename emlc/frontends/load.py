@@ -18,19 +18,13 @@ from ..ir.ensemble import Ensemble
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 _FORMATS = ".emlir (emlc IR), .json/.ubj (XGBoost), .txt/.json (LightGBM), .onnx, .skops, .pkl/.joblib (with trust_pickle)"
-#: modules whose types a skops file may hold: what the scikit-learn lowerings read.
-_SKOPS_MODULES = (
-    "numpy",
-    "sklearn.tree",
-    "sklearn.ensemble",
-    "sklearn._loss",
-    "sklearn.dummy",
-    "sklearn.preprocessing._encoders",
-    "sklearn.compose._column_transformer",
-    "sklearn.preprocessing._function_transformer",
-    "sklearn.utils.validation.check_array",
+#: types a skops file may ask us to trust: those the scikit-learn lowerings read (the
+#: tree structures, HistGradientBoosting's input encoder check) and nothing that runs code.
+_SKOPS_TYPES = frozenset({
     "functools.partial",
-)
+    "sklearn.utils.validation.check_array",
+})
+_SKOPS_PACKAGES = ("sklearn.tree.", "sklearn.ensemble.", "sklearn._loss.", "sklearn.dummy.")
 
 
 def load(obj_or_path: Any, *, trust_pickle: bool = False) -> Ensemble:
@@ -108,8 +102,19 @@ def _load_file(path: Path, trust_pickle: bool) -> Ensemble:
     return _FILE_LOADERS[kind](path)
 
 
+_BY_SUFFIX = {
+    ".emlir": "emlir",
+    ".json": "json",
+    ".ubj": "xgboost",
+    ".txt": "lightgbm",
+    ".onnx": "onnx",
+    ".skops": "skops",
+    **{s: "pickle" for s in _PICKLE_SUFFIXES},
+}
+
+
 def _sniff(head: bytes) -> str | None:
-    """The format the first bytes of a file look like, if any."""
+    """The format the first bytes of a file look like, for files without a known suffix."""
     text = head.lstrip()
     if text.startswith(b"emlc-ir"):
         return "emlir"
@@ -117,42 +122,22 @@ def _sniff(head: bytes) -> str | None:
         return "skops"
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return "pickle"
-    if text.startswith(b"tree\n") or text.startswith(b"tree\r\n"):
+    if text.startswith((b"tree\n", b"tree\r\n")):
         return "lightgbm"
-    if text.startswith(b"{") and head.find(b"learner") != -1 and b"\x00" in head[:64]:
-        return "xgboost"
     if text.startswith(b"{"):
-        return "json"
+        return "json" if text[1:2].isspace() or text[1:2] in (b'"', b"}") else "xgboost"
     return None
 
 
 def _kind_of(path: Path, head: bytes) -> str:
-    """The loader for ``path``: its suffix decides, unless the content contradicts it."""
-    suffix = path.suffix.lower()
-    sniffed = _sniff(head)
-    if suffix == ".json" or (sniffed == "json" and suffix not in (".onnx",)):
-        return _json_kind(path)
-    by_suffix = {
-        ".emlir": "emlir",
-        ".ubj": "xgboost",
-        ".txt": "lightgbm",
-        ".onnx": "onnx",
-        ".skops": "skops",
-        **{s: "pickle" for s in _PICKLE_SUFFIXES},
-    }.get(suffix)
-    if by_suffix is None:
-        if sniffed is None:
-            raise EmlcError(
-                f"cannot tell the format of {str(path)!r} (suffix {suffix or 'none'!r}); "
-                f"use one of: {_FORMATS}"
-            )
-        return sniffed
-    if sniffed is not None and sniffed != by_suffix and by_suffix != "xgboost":
+    """The loader for ``path``: by suffix, else by content; JSON by its top-level keys."""
+    kind = _BY_SUFFIX.get(path.suffix.lower()) or _sniff(head)
+    if kind is None:
         raise EmlcError(
-            f"{str(path)!r} has suffix {suffix} but its content looks like a {sniffed} file; "
-            f"rename it or save the model again"
+            f"cannot tell the format of {str(path)!r} (suffix {path.suffix or 'none'!r}); "
+            f"use one of: {_FORMATS}"
         )
-    return by_suffix
+    return _json_kind(path) if kind == "json" else kind
 
 
 def _json_kind(path: Path) -> str:
@@ -219,7 +204,7 @@ def _load_skops(path: Path) -> Ensemble:
 
 
 def _skops_allowed(type_name: str) -> bool:
-    return any(type_name == m or type_name.startswith(m + ".") for m in _SKOPS_MODULES)
+    return type_name in _SKOPS_TYPES or type_name.startswith(_SKOPS_PACKAGES)
 
 
 _FILE_LOADERS: dict[str, Callable[[Path], Ensemble]] = {
