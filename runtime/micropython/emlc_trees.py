@@ -1,0 +1,420 @@
+"""emlc_trees: tree-ensemble inference in pure MicroPython.
+
+Loads the emlc tree CSV (``emlc-trees,1`` first line) and emlearn-micropython's tree
+CSV, both written by emlc, into flat ``array`` columns, then predicts::
+
+    import emlc_trees
+    model = emlc_trees.load("model.csv")
+    model.predict([5.1, 3.5, 1.4, 0.2])
+    model.predict_proba([5.1, 3.5, 1.4, 0.2])
+
+Every node is one test ``x[f] <= t`` on the input cast to the model's input type
+(emlc folds ranks, ``<`` and NaN routing into the thresholds; see
+``emlc/backends/micropython_csv.py`` for the format). Loading checks every count,
+index and value range and needs the final ``e`` line, so a damaged or truncated
+file raises ``ValueError("line N: ...")`` instead of predicting wrongly.
+If ``emlc_trees_native`` (the same walk compiled with ``@micropython.native``)
+imports, it is used; otherwise this plain-Python walk runs.
+"""
+
+from array import array
+import math
+
+_INT_CODES = "bBhHiI"
+_LEAF_CODES = "bBhHiIfd"
+_AGGREGATIONS = ("sum", "mean", "vote")
+_LINKS = ("identity", "sigmoid", "softmax", "exp", "isolation")
+_DECISIONS = ("argmax", "raw_argmax", "gt_half", "sign", "none")
+
+
+def _zeros(code, n):
+    """A zero-filled array of n items (MicroPython arrays cannot be multiplied)."""
+    size = len(bytes(array(code, [0])))
+    try:
+        return array(code, bytes(n * size))
+    except TypeError:
+        return array(code, [0]) * n
+
+
+def _walk_py(x, F, T, L, R, roots, out):
+    """Leaf row reached in each tree, written to ``out``."""
+    t = 0
+    for i in roots:
+        while i >= 0:
+            if x[F[i]] <= T[i]:
+                i = L[i]
+            else:
+                i = R[i]
+        out[t] = ~i
+        t += 1
+
+
+try:
+    from emlc_trees_native import walk as _walk
+except (ImportError, SyntaxError):
+    _walk = _walk_py
+
+
+class _Lines:
+    """Numbered CSV records, each checked for its kind and field count."""
+
+    def __init__(self, f):
+        self.f = f
+        self.n = 0
+        self.peeked = None
+
+    def error(self, msg):
+        return ValueError("line %d: %s" % (self.n, msg))
+
+    def raw(self):
+        if self.peeked is not None:
+            tok, self.peeked = self.peeked, None
+            return tok
+        line = self.f.readline()
+        if not line:
+            raise ValueError("line %d: file ends early (no end marker 'e'): truncated model" % self.n)
+        self.n += 1
+        return line.strip().split(",")
+
+    def peek(self):
+        if self.peeked is None:
+            self.peeked = self.raw()
+        return self.peeked[0]
+
+    def take(self, kind, count=None, at_least=None):
+        tok = self.raw()
+        if tok[0] != kind:
+            raise self.error("expected a '%s' record, found '%s'" % (kind, tok[0]))
+        args = tok[1:]
+        if count is not None and len(args) != count:
+            raise self.error("'%s' needs %d fields, found %d" % (kind, count, len(args)))
+        if at_least is not None and len(args) < at_least:
+            raise self.error("'%s' needs at least %d fields" % (kind, at_least))
+        return args
+
+    def int(self, text, lo, hi, what):
+        try:
+            v = int(text)
+        except ValueError:
+            raise self.error("%s '%s' is not an integer" % (what, text))
+        if v < lo or v > hi:
+            raise self.error("%s %d is outside %d..%d" % (what, v, lo, hi))
+        return v
+
+    def num(self, text, what):
+        try:
+            return float(text)
+        except ValueError:
+            raise self.error("%s '%s' is not a number" % (what, text))
+
+    def choice(self, text, options, what):
+        if text not in options:
+            raise self.error("unknown %s '%s'" % (what, text))
+        return text
+
+    def store(self, arr, code, i, text, what):
+        """arr[i] = text's value, refusing values the column would change."""
+        v = self.int(text, -(1 << 31), (1 << 32) - 1, what) if code in _INT_CODES else self.num(text, what)
+        try:
+            arr[i] = v
+        except OverflowError:
+            raise self.error("%s %s does not fit its column" % (what, text))
+        if arr[i] != v and v == v:
+            raise self.error("%s %s does not fit its column" % (what, text))
+
+    def end(self):
+        args = self.take("e", 1)
+        count = self.n - 1
+        if self.int(args[0], 0, count, "end marker count") != count:
+            raise self.error("end marker says %s records, file has %d" % (args[0], count))
+
+
+class Model:
+    """A loaded ensemble; see :func:`load`."""
+
+    def _set_nodes(self, n_nodes, n_leaves, tcode):
+        self.n_nodes = n_nodes
+        self.F = _zeros("H" if 2 * self.n_features < 65536 else "I", n_nodes)
+        self.T = _zeros(tcode, n_nodes)
+        code = "h" if n_nodes < 32768 and n_leaves <= 32768 else "i"
+        self.L = _zeros(code, n_nodes)
+        self.R = _zeros(code, n_nodes)
+
+    def _check_children(self, lines, node, left, right, n_leaves):
+        for c in (left, right):
+            if c < -n_leaves or (c >= 0 and (c <= node or c >= self.n_nodes)):
+                raise lines.error("child %d of node %d is not a later node or a leaf" % (c, node))
+
+    def _row(self, features):
+        if len(features) != self.n_features:
+            raise ValueError("expected %d features, got %d" % (self.n_features, len(features)))
+        x = features if self.kind == "i" else array(self.kind, features)
+        if self.negated:
+            for j in range(self.n_features):
+                x.append(-x[j])
+        return x
+
+    def raw(self, features):
+        """Aggregated leaves plus base score, before the link (one value per output)."""
+        rows = self._rows
+        _walk(self._row(features), self.F, self.T, self.L, self.R, self.roots, rows)
+        O = self.outs
+        V = self.leaves
+        w = self.width
+        n = len(rows)
+        if self.agg == "vote":
+            votes = [0] * self.n_outputs
+            for t in range(n):
+                votes[O[t] + V[rows[t]]] += 1
+            return [votes[j] / n + self.base[j] for j in range(self.n_outputs)]
+        if self.int_leaves:
+            acc = [0] * self.n_outputs
+        else:
+            acc = array(self.accum, self.base if self.agg == "sum" else [0.0] * self.n_outputs)
+        for t in range(n):
+            o = O[t]
+            r = rows[t] * w
+            for j in range(w):
+                acc[o + j] += V[r + j]
+        if self.int_leaves:
+            S = self.scale
+            acc = array(self.accum, [acc[j] * S[j % w] for j in range(self.n_outputs)])
+        if self.agg == "mean":
+            for j in range(self.n_outputs):
+                acc[j] = acc[j] / n
+        if self.agg != "sum" or self.int_leaves:
+            for j in range(self.n_outputs):
+                acc[j] += self.base[j]
+        return list(acc)
+
+    def _round(self, v):
+        if self.accum == "f" and self.agg != "vote":
+            self._f[0] = v
+            return self._f[0]
+        return v
+
+    def value(self, features):
+        """Link outputs: probabilities, regression values or anomaly scores."""
+        raw = self.raw(features)
+        link = self.link
+        r = self._round
+        if link == "identity":
+            return raw
+        if link == "sigmoid":
+            a = self.lp[0] if self.lp else 1.0
+            return [r(1.0 / r(1.0 + r(math.exp(-r(a * v))))) for v in raw]
+        if link == "softmax":
+            m = max(raw)
+            e = [r(math.exp(r(v - m))) for v in raw]
+            s = r(sum(e))
+            return [r(v / s) for v in e]
+        if link == "exp":
+            return [r(math.exp(v)) for v in raw]
+        return [r(-r(2.0 ** r(-v / self.lp[0])) - self.lp[1]) for v in raw]
+
+    def _decide(self, features):
+        raw = self.raw(features) if self.decision == "raw_argmax" else None
+        value = self.value(features)
+        d = self.decision
+        if d == "argmax":
+            if len(value) == 1:
+                return 1 if (1 - value[0]) < value[0] else 0
+            return _argmax(value)
+        if d == "raw_argmax":
+            if len(raw) == 1:
+                return 1 if raw[0] >= 0 else 0
+            return _argmax(raw)
+        if d == "gt_half":
+            return 1 if value[0] > 0.5 else 0
+        return 1 if value[0] >= 0 else -1
+
+    def predict(self, features):
+        """Class label (or index), +1/-1 for anomaly detection, or the regression value(s)."""
+        if self.decision == "none":
+            value = self.value(features)
+            return value[0] if len(value) == 1 else value
+        c = self._decide(features)
+        if self.decision != "sign" and self.classes:
+            return self.classes[c]
+        return c
+
+    def predict_proba(self, features):
+        """Class probabilities, as the library's ``predict_proba``."""
+        if self.decision in ("none", "sign"):
+            raise ValueError("predict_proba needs a classifier")
+        value = self.value(features)
+        if len(value) == 1 and self.n_classes == 2:
+            return [1 - value[0], value[0]]
+        return value
+
+
+def _argmax(v):
+    best = 0
+    for j in range(1, len(v)):
+        if v[j] > v[best]:
+            best = j
+    return best
+
+
+def _common_finish(m):
+    m._rows = _zeros("i", len(m.roots))
+    m._f = array("f", [0.0])
+    return m
+
+
+def _load_emlc(lines):
+    m = Model()
+    a = lines.take("f", 3)
+    m.n_features = lines.int(a[0], 1, 1 << 30, "feature count")
+    m.kind = lines.choice(a[1], ("i", "f", "d"), "input kind")
+    m.negated = lines.int(a[2], 0, 1, "negated flag") == 1
+    if m.negated and m.kind == "i":
+        raise lines.error("integer inputs cannot be NaN, negated features are invalid")
+    a = lines.take("o", 6)
+    m.n_outputs = lines.int(a[0], 1, 1 << 16, "output count")
+    m.width = lines.int(a[1], 1, m.n_outputs, "leaf width")
+    m.agg = lines.choice(a[2], _AGGREGATIONS, "aggregation")
+    m.accum = lines.choice(a[3], ("f", "d"), "accumulator type")
+    leaf_code = lines.choice(a[4], _LEAF_CODES, "leaf type")
+    tcode = lines.choice(a[5], "hidf", "threshold type")
+    m.int_leaves = leaf_code in _INT_CODES and m.agg != "vote"
+    a = lines.take("k", at_least=1)
+    m.link = lines.choice(a[0], _LINKS, "link")
+    m.lp = [lines.num(v, "link parameter") for v in a[1:]]
+    if m.link == "isolation" and len(m.lp) != 2:
+        raise lines.error("the isolation link needs 2 parameters")
+    m.decision = lines.choice(lines.take("d", 1)[0], _DECISIONS, "decision")
+    m.base = [lines.num(v, "base score") for v in lines.take("b", m.n_outputs)]
+    m.scale = None
+    if m.int_leaves:
+        m.scale = [lines.num(v, "leaf scale") for v in lines.take("s", m.width)]
+    m.classes = None
+    m.n_classes = 0
+    if lines.peek() == "y":
+        m.classes = [_label(v) for v in lines.take("y", at_least=1)]
+        m.n_classes = len(m.classes)
+    elif lines.peek() == "c":
+        m.n_classes = lines.int(lines.take("c", 1)[0], 0, 1 << 16, "class count")
+    n_rows = lines.int(lines.take("L", 1)[0], 1, 1 << 24, "leaf row count")
+    per_row = 1 if m.agg == "vote" else m.width
+    m.leaves = _zeros(leaf_code, n_rows * per_row)
+    for r in range(n_rows):
+        vals = lines.take("l", per_row)
+        for j in range(per_row):
+            lines.store(m.leaves, leaf_code, r * per_row + j, vals[j], "leaf value")
+            if m.agg == "vote" and not 0 <= m.leaves[r] < m.n_outputs:
+                raise lines.error("vote for output %s of %d" % (vals[0], m.n_outputs))
+    n_nodes = lines.int(lines.take("N", 1)[0], 0, 1 << 24, "node count")
+    m._set_nodes(n_nodes, n_rows, tcode)
+    n_feat_cols = m.n_features * (2 if m.negated else 1)
+    for i in range(n_nodes):
+        f, t, left, right = lines.take("n", 4)
+        m.F[i] = lines.int(f, 0, n_feat_cols - 1, "feature")
+        lines.store(m.T, tcode, i, t, "threshold")
+        left = lines.int(left, -n_rows, n_nodes - 1, "left child")
+        right = lines.int(right, -n_rows, n_nodes - 1, "right child")
+        m._check_children(lines, i, left, right, n_rows)
+        m.L[i] = left
+        m.R[i] = right
+    n_trees = lines.int(lines.take("T", 1)[0], 1, 1 << 20, "tree count")
+    m.roots = _zeros("i", n_trees)
+    m.outs = _zeros("H" if m.n_outputs < 65536 else "I", n_trees)
+    span = m.n_outputs - (1 + max(m.leaves) if m.agg == "vote" else m.width)
+    for t in range(n_trees):
+        root, out = lines.take("t", 2)
+        m.roots[t] = lines.int(root, -n_rows, n_nodes - 1, "root")
+        m.outs[t] = lines.int(out, 0, span, "output column")
+    lines.end()
+    return _common_finish(m)
+
+
+def _label(text):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _load_emlearn(lines):
+    """emlearn-micropython's format: int16 inputs, x < t, relative children."""
+    m = Model()
+    meta = {}
+    while lines.peek() in ("f", "c", "lf"):
+        tok = lines.raw()
+        if len(tok) != 2:
+            raise lines.error("'%s' needs 1 field" % tok[0])
+        meta[tok[0]] = lines.int(tok[1], 0, 1 << 16, tok[0])
+    if "f" not in meta or "c" not in meta:
+        raise lines.error("the 'f' and 'c' records must come first")
+    bits = meta.get("lf", 0)
+    if bits not in (0, 32):
+        raise lines.error("leaf bits %d are not supported (0 or 32)" % bits)
+    m.n_features = meta["f"]
+    if not 1 <= m.n_features <= 128:
+        raise lines.error("emlearn models have 1..128 features")
+    m.kind, m.negated, m.lp, m.link = "i", False, [], "identity"
+    m.n_classes = meta["c"]
+    m.classes = None
+    if bits == 0:
+        if m.n_classes < 1:
+            raise lines.error("a voting model needs at least one class")
+        m.agg, m.decision, m.accum, m.n_outputs, m.int_leaves = "vote", "argmax", "d", m.n_classes, False
+        leaves = array("B")
+    else:
+        m.agg, m.decision, m.accum, m.n_outputs, m.int_leaves = "mean", "none", "f", 1, False
+        leaves = array("f")
+    m.width = 1
+    m.base = [0.0] * m.n_outputs
+    while lines.peek() == "l":
+        v = lines.take("l", 1)[0]
+        if bits == 0:
+            leaves.append(lines.int(v, 0, m.n_classes - 1, "leaf class"))
+        else:
+            leaves.append(lines.num(v, "leaf value"))
+    m.leaves = leaves
+    n_leaves = len(leaves)
+    roots = []
+    while lines.peek() == "r":
+        roots.append(lines.int(lines.take("r", 1)[0], -n_leaves, 32767, "root"))
+    if not roots:
+        raise lines.error("no 'r' (tree root) records")
+    nodes = []
+    while lines.peek() == "n":
+        f, t, left, right = lines.take("n", 4)
+        nodes.append((
+            lines.int(f, 0, m.n_features - 1, "feature"),
+            lines.int(t, -32768, 32767, "threshold"),
+            lines.int(left, -n_leaves, 32767, "left child"),
+            lines.int(right, -n_leaves, 32767, "right child"),
+            lines.n,
+        ))
+    lines.end()
+    m._set_nodes(len(nodes), n_leaves, "i")
+    for i, (f, t, left, right, at) in enumerate(nodes):
+        lines.n = at
+        left = left + i if left >= 0 else left
+        right = right + i if right >= 0 else right
+        m._check_children(lines, i, left, right, n_leaves)
+        m.F[i], m.T[i], m.L[i], m.R[i] = f, t - 1, left, right
+    for r in roots:
+        if r >= len(nodes):
+            raise ValueError("root %d is not a node (%d nodes)" % (r, len(nodes)))
+    m.roots = array("i", roots)
+    m.outs = _zeros("H", len(roots))
+    return _common_finish(m)
+
+
+def load(source):
+    """A :class:`Model` from a path or an open text file (either CSV format)."""
+    f = open(source) if isinstance(source, str) else source
+    try:
+        lines = _Lines(f)
+        if lines.peek() == "emlc-trees":
+            version = lines.raw()
+            if version[1:] != ["1"]:
+                raise lines.error("unsupported emlc-trees version %s" % ",".join(version[1:]))
+            return _load_emlc(lines)
+        return _load_emlearn(lines)
+    finally:
+        if isinstance(source, str):
+            f.close()

@@ -1,0 +1,64 @@
+"""The emlc_trees runtime in real MicroPython agrees with the reference interpreter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emlc.backends.micropython_csv import emit_emlc_csv, label_literals
+from emlc.ir import Task, interpret, interpret_proba
+from emlc.paths import runtime_dir
+from tests.e2e.mpy import MicroPythonError, predict_batch, require_micropython, rows_text, run_micropython
+from tests.strategies import ensembles, inputs_for
+
+RUNTIME = {"emlc_trees.py": (runtime_dir() / "micropython" / "emlc_trees.py").read_text()}
+MODELS_PER_RUN = 12
+
+
+def expected(ens, X):
+    """What the device must print: labels when the CSV carries them, else class indices."""
+    pred = interpret(ens, X)
+    if ens.task is Task.CLASSIFICATION and label_literals(ens) is None:
+        index = {c: i for i, c in enumerate(np.asarray(ens.classes).tolist())}
+        pred = np.array([index[c] for c in pred.tolist()])
+    proba = interpret_proba(ens, X) if ens.task is Task.CLASSIFICATION else None
+    return pred, proba
+
+
+def assert_agrees(ens, X, got) -> None:
+    preds, probas = got
+    want, want_proba = expected(ens, X)
+    assert len(preds) == len(X)
+    if ens.task is Task.REGRESSION or ens.task is Task.RANKING:
+        np.testing.assert_allclose(np.asarray(preds, dtype=np.float64), want, rtol=1e-6, atol=1e-12)
+    else:
+        assert list(np.asarray(want).tolist()) == preds, f"predictions differ\n{ens}"
+    if want_proba is not None:
+        np.testing.assert_allclose(np.asarray(probas), want_proba, rtol=1e-5, atol=1e-7)
+
+
+def csv_case(ens, X, name: str) -> tuple[dict, dict]:
+    case = {
+        "setup": f"import emlc_trees\nmodel = emlc_trees.load('{name}.csv')",
+        "rows": rows_text(X),
+        "integer": np.asarray(X).dtype.kind in "iu",
+        "proba": ens.task is Task.CLASSIFICATION,
+    }
+    return case, {f"{name}.csv": emit_emlc_csv(ens)}
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.data())
+def test_emlc_csv_runtime_matches_interpreter(data):
+    require_micropython()
+    models = [data.draw(ensembles(categorical=False)) for _ in range(MODELS_PER_RUN)]
+    rows = [data.draw(inputs_for(ens)) for ens in models]
+    cases, files = [], dict(RUNTIME)
+    for k, (ens, X) in enumerate(zip(models, rows)):
+        case, f = csv_case(ens, X, f"m{k}")
+        cases.append(case)
+        files.update(f)
+    for ens, X, got in zip(models, rows, predict_batch(cases, files)):
+        assert_agrees(ens, X, got)
