@@ -1,0 +1,75 @@
+"""The command line: options documented, user mistakes as one line with exit code 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from emlc.cli import build_parser, main
+from tests.ir.test_text import IRIS_LIKE
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emlc.cli", *args], capture_output=True, text=True)
+
+
+def test_help_documents_every_option():
+    parser = build_parser()
+    text = parser.format_help()
+    for action in parser._actions:
+        for flag in action.option_strings:
+            assert flag in text
+        if action.option_strings and action.help != "==SUPPRESS==":
+            assert action.help, f"{action.option_strings} has no help text"
+
+
+def test_version():
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("emlc ")
+
+
+def test_broken_ir_is_one_line_with_line_and_column(tmp_path):
+    bad = tmp_path / "broken.emlir"
+    bad.write_text(IRIS_LIKE.replace("nodes 5", "nodez 5"))
+    r = run_cli(str(bad), "--emit", "ir", "-o", "-")
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("emlc: error: ")
+    assert "broken.emlir: line 18, column 17" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.json"], "missing.json"),
+        (["{model}", "--emit", "wasm"], "invalid choice: 'wasm'"),
+        (["{model}", "--input", "int12"], "invalid choice: 'int12'"),
+        (["{model}", "-O3"], "unrecognized arguments: -O3"),
+    ],
+)
+def test_user_mistakes_exit_1_with_one_line(tmp_path, args, message):
+    model = tmp_path / "iris.emlir"
+    model.write_text(IRIS_LIKE)
+    r = run_cli(*[a.format(model=model) for a in args])
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emlc: error: "), r.stderr
+    assert message in lines[0]
+
+
+def test_emit_ir_round_trips_through_the_cli(tmp_path, capsys):
+    model = tmp_path / "iris.emlir"
+    model.write_text(IRIS_LIKE)
+    assert main([str(model), "-O0", "--emit", "ir", "-o", "-"]) == 0
+    assert capsys.readouterr().out == IRIS_LIKE
+
+
+def test_default_output_is_named_after_the_model(tmp_path, monkeypatch):
+    model = tmp_path / "iris.emlir"
+    model.write_text(IRIS_LIKE)
+    monkeypatch.chdir(tmp_path)
+    assert main([str(model), "-O0", "--emit", "ir"]) == 0
+    assert (tmp_path / "iris.emlir").read_text() == IRIS_LIKE
