@@ -71,6 +71,8 @@ def _read_file(path: Path) -> dict:
     is_json = path.suffix.lower() == ".json" or (
         path.suffix.lower() != ".ubj" and data.lstrip()[:2] in (b'{"', b"{\n", b"{ ")
     )
+    if not data.lstrip()[:1] == b"{":
+        raise EmlcError(f"{path} is not an XGBoost model; expected a .json or .ubj file from Booster.save_model")
     try:
         doc = json.loads(data) if is_json else decode_ubjson(data)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -236,7 +236,7 @@ def test_errors_name_the_problem(tmp_path):
     with pytest.raises(EmlcError, match="not a valid XGBoost UBJSON.*truncated"):
         from_xgboost(tmp_path / "cut.ubj")
     (tmp_path / "lgb.txt").write_text("tree\nversion=v4\n")
-    with pytest.raises(EmlcError, match="not a valid XGBoost UBJSON"):
+    with pytest.raises(EmlcError, match="lgb.txt is not an XGBoost model"):
         from_xgboost(tmp_path / "lgb.txt")
     (tmp_path / "other.json").write_text('{"tree_info": []}')
     with pytest.raises(EmlcError, match="not an XGBoost model"):
