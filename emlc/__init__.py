@@ -1,6 +1,22 @@
-"""emlc: an optimizing compiler for tree ensembles on microcontrollers."""
+"""emlc: an optimizing compiler for tree ensembles on microcontrollers.
+
+The API in one breath::
+
+    ens = emlc.load(fitted_model_or_file)          # -> Ensemble (the IR)
+    result = emlc.optimize(ens, level="O2", target="avr")
+    header = emlc.emit_c(result.ensemble, target="avr", name="model")
+    emlc.interpret(ens, X)                           # the reference semantics
+    emlc.jit(ens).predict(X)                         # fast host predictions
+    emlc.compile(model, target="avr").code           # all of the above, as the CLI does
+
+Backends load lazily, so ``import emlc`` stays cheap.
+"""
+
+from importlib import import_module
+from typing import Any
 
 from .errors import EmlcError, IRError
+from .frontends import load
 from .ir import (
     Ensemble,
     Tree,
@@ -9,9 +25,33 @@ from .ir import (
     interpret_raw,
     interpret_value,
 )
-from .frontends import load
+from .ir.text import parse_ir, print_ir
+from .ir.verify import verify
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "optimize": "emlc.passes",
+    "compile": "emlc.api",
+    "convert": "emlc.api",
+    "emit": "emlc.api",
+    "declare_input": "emlc.api",
+    "emit_c": "emlc.backends.c",
+    "emit_csv": "emlc.backends.micropython",
+    "emit_micropython": "emlc.backends.micropython",
+    "emit_llvm": "emlc.backends.llvm",
+    "emit_obj": "emlc.backends.llvm",
+    "jit": "emlc.backends.llvm",
+    "get_target": "emlc.targets",
+    "TARGETS": "emlc.targets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'emlc' has no attribute {name!r}")
+
 
 __all__ = [
     "EmlcError",
@@ -24,4 +64,8 @@ __all__ = [
     "interpret_raw",
     "interpret_value",
     "load",
+    "parse_ir",
+    "print_ir",
+    "verify",
+    *_LAZY,
 ]

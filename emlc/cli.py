@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from . import __version__
+from .api import EMITTERS
 from .errors import EmlcError
 
-EMITTERS = ("c", "csv", "micropython", "llvm", "obj", "ir")
 SUFFIX = {"c": ".h", "csv": ".csv", "micropython": ".py", "llvm": ".ll", "obj": ".o", "ir": ".emlir"}
 LEVELS = ("O0", "O1", "O2", "Os")
 INPUTS = ("float32", "int16", "int8", "uint8")
@@ -94,52 +94,25 @@ def _bytes(n: int | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .frontends import load
-    from .passes import optimize
-    from .targets import get_target
+    from .api import compile
 
-    target = get_target(args.target)
-    ens = load(args.model, trust_pickle=args.trust_pickle)
-    if args.input:
-        ens = ens.replace(input_type=args.input)
     print_after: set[str] | str | None = "all" if args.print_ir_after_all else set(args.print_ir_after) or None
     passes = [p.strip() for p in args.passes.split(",") if p.strip()] if args.passes else None
-    result = optimize(ens, level=args.level, target=target, passes=passes, print_ir_after=print_after, stream=sys.stderr)
-    ens = result.ensemble
-    layout = args.layout or result.layout
-    code = _emit(args.emit, ens, target, args.name, layout)
-    _write(code, args.output or str(_default_output(args.model, args.emit)))
+    built = compile(
+        args.model, target=args.target, level=args.level, emit_as=args.emit, name=args.name,
+        input_type=args.input, layout=args.layout, passes=passes, print_ir_after=print_after,
+        stream=sys.stderr, trust_pickle=args.trust_pickle,
+    )
+    _write(built.code, args.output or str(_default_output(args.model, args.emit)))
     if args.report or args.report_json:
         from .report import build_report, format_report
 
-        report = build_report(result, target, layout)
+        report = build_report(built.result, built.target, built.layout or built.result.layout)
         if args.report:
             print(format_report(report), file=sys.stderr)
         if args.report_json:
             _write(json.dumps(report, indent=2) + "\n", args.report_json)
     return 0
-
-
-def _emit(emit: str, ens, target, name: str, layout: str | None) -> str | bytes:
-    if emit == "ir":
-        from .ir.text import print_ir
-
-        return print_ir(ens)
-    if emit == "c":
-        from .backends.c import emit_c
-
-        return emit_c(ens, target=target, name=name, layout=layout)
-    if emit == "csv":
-        from .backends.micropython import emit_csv
-
-        return emit_csv(ens)
-    if emit == "micropython":
-        from .backends.micropython import emit_micropython
-
-        return emit_micropython(ens, name=name)
-    from .backends.llvm import emit_llvm, emit_obj
-
-    return emit_llvm(ens, target=target, name=name) if emit == "llvm" else emit_obj(ens, target=target, name=name)
 
 
 def _write(data: str | bytes, path: str) -> None:

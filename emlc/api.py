@@ -1,0 +1,135 @@
+"""The Python API for tool authors: one call from a fitted model to code.
+
+``compile`` is exactly what the command line does (the CLI is a thin shell over it);
+``convert`` is a drop-in for emlearn's ``emlearn.convert`` for users moving over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from .errors import EmlcError
+from .ir.ensemble import Ensemble
+from .passes import OptimizeResult, optimize
+from .targets import Target, get_target
+
+EMITTERS = ("c", "csv", "micropython", "llvm", "obj", "ir")
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The emitted code plus what produced it (for reports)."""
+
+    code: str | bytes
+    result: OptimizeResult
+    target: Target
+    layout: str | None
+
+    @property
+    def ensemble(self) -> Ensemble:
+        return self.result.ensemble
+
+
+def emit(ens: Ensemble, emit: str = "c", *, target: Target | str = "host", name: str = "model", layout: str | None = None) -> str | bytes:
+    """Write ``ens`` in one of the output formats (no optimisation)."""
+    tgt = get_target(target)
+    if emit == "ir":
+        from .ir.text import print_ir
+
+        return print_ir(ens)
+    if emit == "c":
+        from .backends.c import emit_c
+
+        return emit_c(ens, target=tgt, name=name, layout=layout)
+    if emit == "csv":
+        from .backends.micropython import emit_csv
+
+        return emit_csv(ens)
+    if emit == "micropython":
+        from .backends.micropython import emit_micropython
+
+        return emit_micropython(ens, name=name)
+    if emit in ("llvm", "obj"):
+        from .backends.llvm import emit_llvm, emit_obj
+
+        return (emit_llvm if emit == "llvm" else emit_obj)(ens, target=tgt, name=name)
+    raise EmlcError(f"unknown output format {emit!r}; choose one of: {', '.join(EMITTERS)}")
+
+
+def compile(
+    model: Any,
+    *,
+    target: Target | str = "host",
+    level: str = "O2",
+    emit_as: str = "c",
+    name: str = "model",
+    input_type: str | None = None,
+    layout: str | None = None,
+    passes: list[str] | None = None,
+    print_ir_after: set[str] | str | None = None,
+    stream: TextIO | None = None,
+    trust_pickle: bool = False,
+) -> Compiled:
+    """Load ``model`` (object or file), optimise it for ``target`` and emit code."""
+    from .frontends import load
+
+    tgt = get_target(target)
+    ens = load(model, trust_pickle=trust_pickle)
+    if input_type is not None:
+        ens = declare_input(ens, input_type)
+    result = optimize(ens, level=level, target=tgt, passes=passes, print_ir_after=print_ir_after, stream=stream)
+    chosen = layout or result.layout
+    code = emit(result.ensemble, emit_as, target=tgt, name=name, layout=chosen)
+    return Compiled(code=code, result=result, target=tgt, layout=chosen)
+
+
+def declare_input(ens: Ensemble, input_type: str) -> Ensemble:
+    """State the type the device passes features in; integer types make thresholds integers.
+
+    Declaring ``int16`` means the caller promises integer feature values: emlc then
+    compares ``x <= 3.5`` as ``x <= 3`` (exact for integers) instead of converting.
+    """
+    from .ir.ensemble import INPUT_TYPES
+
+    if input_type not in INPUT_TYPES:
+        raise EmlcError(f"unknown input type {input_type!r}; choose one of: {', '.join(INPUT_TYPES)}")
+    return ens.replace(input_type=input_type)
+
+
+class Converted:
+    """What :func:`convert` returns: predicts like the model, saves a C header."""
+
+    def __init__(self, ens: Ensemble, layout: str | None):
+        self.ensemble = ens
+        self._layout = layout
+
+    def predict(self, X) -> np.ndarray:
+        from .ir.interpret import interpret
+
+        return interpret(self.ensemble, X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        from .ir.interpret import interpret_proba
+
+        return interpret_proba(self.ensemble, X)
+
+    def save(self, file: str | Path | None = None, name: str = "model", target: Target | str = "host") -> str:
+        """Write the C header (to ``file`` when given) and return its text."""
+        code = emit(self.ensemble, "c", target=target, name=name, layout=self._layout)
+        if file is not None:
+            Path(file).write_text(code)
+        return str(code)
+
+
+def convert(estimator: Any, method: str = "inline", dtype: str = "float", level: str = "O2", target: Target | str = "host") -> Converted:
+    """emlearn-style conversion: ``method`` 'inline' or 'loadable', ``dtype`` 'float' or an int type."""
+    layouts = {"inline": "inline", "loadable": "table", "table": "table"}
+    if method not in layouts:
+        raise EmlcError(f"unknown method {method!r}; choose 'inline' or 'loadable'")
+    input_type = {"float": None, "float32": None}.get(dtype, dtype)
+    compiled = compile(estimator, target=target, level=level, input_type=input_type, layout=layouts[method], emit_as="ir")
+    return Converted(compiled.ensemble, layouts[method])
