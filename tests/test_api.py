@@ -1,0 +1,63 @@
+"""The Python API: compile is what the CLI runs, convert is an emlearn drop-in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+
+import emlc
+from emlc.errors import EmlcError
+
+
+@pytest.fixture(scope="module")
+def iris_rf():
+    X, y = load_iris(return_X_y=True)
+    return RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, y), X
+
+
+def test_compile_returns_code_and_report(iris_rf):
+    model, X = iris_rf
+    built = emlc.compile(model, target="avr", level="Os", name="iris")
+    assert "int32_t iris_predict(const float *features, int32_t n_features)" in built.code
+    assert built.result.level == "Os"
+    assert built.target.name == "avr"
+    np.testing.assert_array_equal(emlc.interpret(built.ensemble, X), model.predict(X))
+
+
+def test_compile_to_ir_round_trips(iris_rf):
+    model, X = iris_rf
+    built = emlc.compile(model, level="O0", emit_as="ir")
+    assert emlc.parse_ir(built.code).same_as(built.ensemble)
+
+
+def test_convert_is_an_emlearn_drop_in(iris_rf, tmp_path):
+    model, X = iris_rf
+    converted = emlc.convert(model, method="loadable")
+    np.testing.assert_array_equal(converted.predict(X), model.predict(X))
+    np.testing.assert_allclose(converted.predict_proba(X), model.predict_proba(X), rtol=1e-12)
+    header = tmp_path / "iris.h"
+    text = converted.save(file=header, name="iris")
+    assert header.read_text() == text and "iris_predict" in text
+
+
+def test_declared_integer_input_changes_the_pointer_type(iris_rf):
+    model, _ = iris_rf
+    code = emlc.compile(model, input_type="int16", name="m").code
+    assert "m_predict(const int16_t *features" in code
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: emlc.convert(m, method="magic"), "unknown method 'magic'"),
+        (lambda m: emlc.compile(m, input_type="int12"), "unknown input type 'int12'"),
+        (lambda m: emlc.compile(m, target="z80"), "unknown target 'z80'"),
+        (lambda m: emlc.compile(m, emit_as="rust"), "unknown output format 'rust'"),
+        (lambda m: emlc.compile(m, level="O3"), "O3"),
+    ],
+)
+def test_api_mistakes_raise_emlc_error(iris_rf, call, message):
+    with pytest.raises(EmlcError, match=message):
+        call(iris_rf[0])
