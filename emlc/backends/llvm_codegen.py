@@ -1,0 +1,659 @@
+"""Textual LLVM IR for an ensemble: branchy code per tree, rows loop inside each tree.
+
+The emitted module, for a model called ``m`` (``W`` is the compare type, ``ACC`` the
+accumulator type, ``RAW`` the raw-margin type, ``IDX`` the pointer-sized integer)::
+
+    void m_tree_i(W *rows, IDX n, ACC *acc)     ; internal, one per tree:
+        for r < n: row = rows + r * n_features
+            n0: x = row[f]; br (fcmp ole|ule|olt|ult x, T), n_left, n_right   ; LE/LT
+                c = valid(x) & bit(trunc x); br c | (dl & isnan x), ...      ; CAT
+            leaf blocks: br done;  done: k = phi leaf-row; acc[r][o+j] += LEAVES[k][j]
+    void m_block(W *rows, IDX n, ACC *acc, RAW *raw)   ; init acc, trees in order, finish
+    void m_raw_batch(IN *X, i64 n, RAW *raw)           ; blocks of rows, prepared to W
+    i32|float m_predict(const float *x, i32 n_features)
+    i32 m_predict_proba(const float *x, i32 n_features, float *out, i32 n_out)
+
+Exactness: a feature is compared in ``W`` (float when the input type fits a float
+exactly), so each threshold ``t`` is rounded towards the side that keeps the test
+unchanged for every ``W`` value (down for ``<=``, up for ``<``); ranks use the same
+rule on their edges. Leaves are added with plain ``fadd`` (no fast-math, so no
+reassociation or contraction) in tree order, exactly as :mod:`emlc.ir.interpret`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
+
+#: rows handed to the trees at once by the batch entry point (fits L1/L2 with its inputs).
+BLOCK_ROWS = 128
+
+_INT_TYPES = {"int32": "i32", "int16": "i16", "int8": "i8", "uint16": "i16", "uint8": "i8"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Target facts the emitter needs: triple, data layout, pointer width, table space."""
+
+    triple: str
+    datalayout: str
+    index_bits: int
+    const_space: str = ""  # " addrspace(1)" puts tables in AVR flash
+
+    @property
+    def idx(self) -> str:
+        return f"i{self.index_bits}"
+
+
+def hex_float(value: float) -> str:
+    """An LLVM float literal that reads back exactly (double bit pattern, as LLVM wants)."""
+    bits = int(np.asarray(value, dtype=np.float64).view(np.uint64))
+    return f"0x{bits:016X}"
+
+
+def int_const(value: int, bits: int) -> str:
+    """An integer literal, checked to fit ``bits`` (signed or unsigned)."""
+    v = int(value)
+    if not -(1 << (bits - 1)) <= v < (1 << bits):
+        raise ValueError(f"constant {v} does not fit i{bits}")
+    return str(v)
+
+
+def round_for(values: np.ndarray, w: str, up: bool) -> np.ndarray:
+    """Round float64 thresholds to compare type ``w`` without changing any test.
+
+    ``x <= t`` equals ``x <= round_down(t)`` and ``x < t`` equals ``x < round_up(t)``
+    for every ``x`` representable in ``w``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if w == "double":
+        return values
+    with np.errstate(over="ignore"):
+        r = values.astype(np.float32)
+    wrong = (r.astype(np.float64) < values) if up else (r.astype(np.float64) > values)
+    r[wrong] = np.nextafter(r[wrong], np.float32(np.inf if up else -np.inf))
+    return r.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Types:
+    """LLVM types chosen for one ensemble."""
+
+    w: str  # compare type of prepared features
+    inp: str  # storage type of the batch input (the IR's input_type)
+    inp_signed: bool
+    acc: str  # accumulator: float, double, i32 or i64
+    raw: str  # raw margin type: accum_dtype, or double for votes
+
+    @property
+    def acc_is_int(self) -> bool:
+        return self.acc.startswith("i")
+
+
+def choose_types(ens: Ensemble) -> Types:
+    it = ens.input_type
+    w = "double" if it in ("float64", "int32") else "float"
+    inp = {"float32": "float", "float64": "double"}.get(it) or _INT_TYPES[it]
+    raw = "float" if ens.accum_dtype == "float32" else "double"
+    if ens.aggregation is Aggregation.VOTE:
+        return Types(w, inp, not it.startswith("u"), "i32", "double")
+    if ens.leaves.dtype.kind in "iu":
+        bound = float(np.abs(ens.leaves.astype(np.float64)).max()) * ens.n_trees
+        return Types(w, inp, not it.startswith("u"), "i32" if bound < 2**31 else "i64", raw)
+    return Types(w, inp, not it.startswith("u"), raw, raw)
+
+
+def leaf_table(ens: Ensemble, types: Types) -> np.ndarray:
+    """The table trees add from: leaves in ACC, or one-hot winners for votes."""
+    if ens.aggregation is Aggregation.VOTE:
+        values = ens.leaf_values()
+        table = np.zeros(values.shape, dtype=np.int64)
+        table[np.arange(values.shape[0]), np.argmax(values, axis=1)] = 1
+        return table
+    if types.acc_is_int:
+        return ens.leaves.astype(np.int64)
+    return ens.leaves.astype(np.float32 if types.acc == "float" else np.float64)
+
+
+def _const(types_acc: str, v) -> str:
+    return int_const(v, int(types_acc[1:])) if types_acc.startswith("i") else hex_float(float(v))
+
+
+def _array(elem: str, values: np.ndarray) -> str:
+    items = ", ".join(f"{elem} {_const(elem, v)}" for v in values.ravel())
+    return f"[{values.size} x {elem}] [{items}]"
+
+
+class _Fn:
+    """Collects one function's lines and hands out fresh SSA names."""
+
+    def __init__(self, prefix: str = "t") -> None:
+        self.lines: list[str] = []
+        self.prefix = prefix
+        self.n = 0
+
+    def tmp(self) -> str:
+        self.n += 1
+        return f"%{self.prefix}{self.n}"
+
+    def op(self, text: str) -> str:
+        name = self.tmp()
+        self.lines.append(f"  {name} = {text}")
+        return name
+
+    def do(self, text: str) -> None:
+        self.lines.append(f"  {text}")
+
+    def label(self, name: str) -> None:
+        self.lines.append(f"{name}:")
+
+
+class ModuleWriter:
+    """Writes the whole module for one ensemble and target layout."""
+
+    def __init__(self, ens: Ensemble, layout: Layout, name: str) -> None:
+        self.ens = ens
+        self.layout = layout
+        self.name = name
+        self.t = choose_types(ens)
+        self.nf = ens.n_features
+        self.nout = ens.n_outputs
+        self.ranks = [(f, r) for f, r in enumerate(ens.feature_ranks) if r is not None]
+        self.out: list[str] = []
+        self.cp = f"ptr{layout.const_space}"  # pointer type of constant tables
+        self.intrinsics: set[str] = set()
+
+    # ---------------------------------------------------------------- module
+    def module(self) -> str:
+        lay = self.layout
+        self.out += [
+            f'; emlc model "{self.name}": {self.ens.n_trees} trees, {self.ens.n_nodes} nodes',
+            f'target datalayout = "{lay.datalayout}"',
+            f'target triple = "{lay.triple}"',
+            "",
+        ]
+        self._globals()
+        for i, tree in enumerate(self.ens.trees):
+            self._tree(i, tree)
+        self._rank_fn()
+        self._prep_fn("in", self.t.inp)
+        self._prep_fn("f32", "float")
+        self._block_fn()
+        self._batch_fn()
+        self._c_api()
+        self.out += self._intrinsics()
+        return "\n".join(self.out) + "\n"
+
+    def _global(self, sym: str, elem: str, values: np.ndarray) -> None:
+        self.out.append(
+            f"@{self.name}_{sym} = internal unnamed_addr{self.layout.const_space} constant "
+            f"{_array(elem, values)}, align 4"
+        )
+
+    def _globals(self) -> None:
+        self.table = leaf_table(self.ens, self.t)
+        self._global("leaves", self.t.acc, self.table)
+        if self.ens.cat_sets.size and any((t.op == Op.CAT).any() for t in self.ens.trees):
+            self._global("cats", "i32", self.ens.cat_sets.view(np.int32))
+        for f, rank in self.ranks:
+            edges = round_for(rank.edges, self.t.w, up=rank.strict)
+            self._global(f"edges{f}", self.t.w, edges)
+        self.out.append("")
+
+    # ------------------------------------------------------------------ trees
+    def _tree(self, i: int, tree: Tree) -> None:
+        """Per tree: ``for r < n`` around the tree's branches; the leaf row is a phi."""
+        t, idx, fn = self.t, self.layout.idx, _Fn()
+        out = [
+            f"define internal void @{self.name}_tree{i}(ptr noalias %X, {idx} %n, ptr noalias %acc) noinline {{",
+            "entry:",
+            f"  %empty = icmp eq {idx} %n, 0",
+            "  br i1 %empty, label %exit, label %loop",
+            "loop:",
+            f"  %r = phi {idx} [0, %entry], [%rnext, %done]",
+            f"  %roff = mul {idx} %r, {self.nf}",
+            f"  %row = getelementptr inbounds {t.w}, ptr %X, {idx} %roff",
+            "  br label %n0",
+        ]
+        thr = tree.threshold.astype(np.float64)
+        le = round_for(thr, t.w, up=False)
+        lt = round_for(thr, t.w, up=True)
+        phi = []
+        for k in range(tree.n_nodes):
+            fn.label(f"n{k}")
+            op = int(tree.op[k])
+            if op == Op.LEAF:
+                phi.append(f"[{int(tree.leaf[k])}, %n{k}]")
+                fn.do("br label %done")
+                continue
+            p = fn.op(f"getelementptr inbounds {t.w}, ptr %row, {idx} {int(tree.feature[k])}")
+            x = fn.op(f"load {t.w}, ptr {p}, align 4")
+            dl = bool(tree.default_left[k])
+            if op == Op.CAT:
+                c = self._category(fn, x, int(tree.cat[k]), dl)
+            else:
+                pred = ("u" if dl else "o") + ("le" if op == Op.LE else "lt")
+                value = le[k] if op == Op.LE else lt[k]
+                c = fn.op(f"fcmp {pred} {t.w} {x}, {hex_float(value)}")
+            fn.do(f"br i1 {c}, label %n{int(tree.left[k])}, label %n{int(tree.right[k])}")
+        out += fn.lines
+        out += ["done:", f"  %leaf = phi i32 {', '.join(phi)}"]
+        out += self._accumulate(int(self.ens.tree_output[i]))
+        out += [
+            f"  %rnext = add nuw {idx} %r, 1",
+            f"  %more = icmp ult {idx} %rnext, %n",
+            "  br i1 %more, label %loop, label %exit",
+            "exit:",
+            "  ret void",
+            "}",
+            "",
+        ]
+        self.out += out
+
+    def _category(self, fn: _Fn, x: str, cat: int, default_left: bool) -> str:
+        """``0 <= trunc(x) < 32 * words`` and its bit set; NaN takes the default side."""
+        w, words = self.t.w, self.ens.cat_sets.shape[1]
+        lo = fn.op(f"fcmp ogt {w} {x}, {hex_float(-1.0)}")
+        hi = fn.op(f"fcmp olt {w} {x}, {hex_float(32.0 * words)}")
+        valid = fn.op(f"and i1 {lo}, {hi}")
+        safe = fn.op(f"select i1 {valid}, {w} {x}, {w} {hex_float(0.0)}")
+        c = fn.op(f"fptosi {w} {safe} to i32")
+        word = fn.op(f"lshr i32 {c}, 5")
+        slot = fn.op(f"add i32 {word}, {cat * words}")
+        p = fn.op(f"getelementptr inbounds i32, {self.cp} @{self.name}_cats, i32 {slot}")
+        bits = fn.op(f"load i32, {self.cp} {p}, align 4")
+        sh = fn.op(f"and i32 {c}, 31")
+        b = fn.op(f"lshr i32 {bits}, {sh}")
+        bit = fn.op(f"trunc i32 {b} to i1")
+        left = fn.op(f"and i1 {valid}, {bit}")
+        if not default_left:
+            return left
+        nan = fn.op(f"fcmp uno {w} {x}, {hex_float(0.0)}")
+        return fn.op(f"or i1 {left}, {nan}")
+
+    def _accumulate(self, o: int) -> list[str]:
+        t, idx, w = self.t, self.layout.idx, self.ens.leaf_width
+        add = "add" if t.acc_is_int else "fadd"
+        lines = [
+            f"  %lk = zext i32 %leaf to {idx}" if idx != "i32" else "  %lk = add i32 %leaf, 0",
+            f"  %lbase = mul {idx} %lk, {w}",
+            f"  %abase0 = mul {idx} %r, {self.nout}",
+            f"  %abase = add {idx} %abase0, {o}",
+        ]
+        for j in range(w):
+            lines += [
+                f"  %li{j} = add {idx} %lbase, {j}",
+                f"  %lp{j} = getelementptr inbounds {t.acc}, {self.cp} @{self.name}_leaves, {idx} %li{j}",
+                f"  %lv{j} = load {t.acc}, {self.cp} %lp{j}, align 4",
+                f"  %ai{j} = add {idx} %abase, {j}",
+                f"  %ap{j} = getelementptr inbounds {t.acc}, ptr %acc, {idx} %ai{j}",
+                f"  %av{j} = load {t.acc}, ptr %ap{j}, align 4",
+                f"  %as{j} = {add} {t.acc} %av{j}, %lv{j}",
+                f"  store {t.acc} %as{j}, ptr %ap{j}, align 4",
+            ]
+        return lines
+
+    # ------------------------------------------------------------ prepared rows
+    def needs_prep(self, src: str) -> bool:
+        return bool(self.ranks) or src != self.t.inp or self.t.inp != self.t.w
+
+    def _rank_fn(self) -> None:
+        """``count(edges < x)`` (or ``<=``) by binary search; NaN stays NaN."""
+        if not self.ranks:
+            return
+        w, cp = self.t.w, self.cp
+        for strict in sorted({r.strict for _, r in self.ranks}):
+            pred = "ole" if strict else "olt"  # edge (pred) x counts
+            self.out += [
+                f"define internal {w} @{self.name}_rank{int(strict)}({cp} %e, i32 %size, {w} %x) {{",
+                "entry:",
+                f"  %nan = fcmp uno {w} %x, 0.0",
+                "  br i1 %nan, label %isnan, label %loop",
+                "isnan:",
+                f"  ret {w} %x",
+                "loop:",
+                "  %lo = phi i32 [0, %entry], [%lo2, %step]",
+                "  %hi = phi i32 [%size, %entry], [%hi2, %step]",
+                "  %go = icmp ult i32 %lo, %hi",
+                "  br i1 %go, label %step, label %end",
+                "step:",
+                "  %sum = add i32 %lo, %hi",
+                "  %mid = lshr i32 %sum, 1",
+                f"  %p = getelementptr inbounds {w}, {cp} %e, i32 %mid",
+                f"  %ev = load {w}, {cp} %p, align 4",
+                f"  %below = fcmp {pred} {w} %ev, %x",
+                "  %mid1 = add i32 %mid, 1",
+                "  %lo2 = select i1 %below, i32 %mid1, i32 %lo",
+                "  %hi2 = select i1 %below, i32 %hi, i32 %mid",
+                "  br label %loop",
+                "end:",
+                f"  %rank = uitofp i32 %lo to {w}",
+                f"  ret {w} %rank",
+                "}",
+                "",
+            ]
+
+    def _prep_fn(self, tag: str, src: str) -> None:
+        """Row of ``src`` values -> row of ``W``: input-type cast, then ranks."""
+        if not self.needs_prep(src):
+            return
+        t, fn = self.t, _Fn()
+        ranks = dict(self.ranks)
+        for f in range(self.nf):
+            p = fn.op(f"getelementptr inbounds {src}, ptr %src, i32 {f}")
+            v = fn.op(f"load {src}, ptr {p}, align 4")
+            v = self._convert(fn, v, src, t.inp)
+            v = self._convert(fn, v, t.inp, t.w)
+            if f in ranks:
+                size = ranks[f].edges.size
+                v = fn.op(
+                    f"call {t.w} @{self.name}_rank{int(ranks[f].strict)}({self.cp} "
+                    f"@{self.name}_edges{f}, i32 {size}, {t.w} {v})"
+                )
+            q = fn.op(f"getelementptr inbounds {t.w}, ptr %dst, i32 {f}")
+            fn.do(f"store {t.w} {v}, ptr {q}, align 4")
+        self.out += [f"define internal void @{self.name}_prep_{tag}(ptr noalias %src, ptr noalias %dst) {{"]
+        self.out += fn.lines + ["  ret void", "}", ""]
+
+    def _convert(self, fn: _Fn, v: str, src: str, dst: str) -> str:
+        if src == dst:
+            return v
+        fsrc, fdst = not src.startswith("i"), not dst.startswith("i")
+        if fsrc and fdst:
+            return fn.op(f"{'fpext' if dst == 'double' else 'fptrunc'} {src} {v} to {dst}")
+        sign = "s" if self.t.inp_signed else "u"
+        if fsrc:  # float -> integer input type: saturating, NaN -> 0
+            self.intrinsics.add(f"declare {dst} @llvm.fpto{sign}i.sat.{dst}.{src}({src})")
+            return fn.op(f"call {dst} @llvm.fpto{sign}i.sat.{dst}.{src}({src} {v})")
+        return fn.op(f"{sign}itofp {src} {v} to {dst}")
+
+    # ---------------------------------------------------------------- blocks
+    def _block_fn(self) -> None:
+        """Init the accumulators, run every tree in order, turn sums into raw margins."""
+        t, idx, ens = self.t, self.layout.idx, self.ens
+        base = np.broadcast_to(np.asarray(ens.base_score, dtype=np.float64), (self.nout,))
+        from_base = ens.aggregation is Aggregation.SUM and not t.acc_is_int
+        acc_np = np.float32 if t.acc == "float" else np.float64
+        lines = [
+            f"define internal void @{self.name}_block(ptr noalias %rows, {idx} %n, ptr noalias %acc, ptr %raw) {{",
+            "entry:",
+        ]
+
+        def init(fn: _Fn, j: int, at: str) -> None:
+            v = _const(t.acc, acc_np(base[j]) if from_base else 0)
+            p = fn.op(f"getelementptr inbounds {t.acc}, ptr %acc, {idx} {at}")
+            fn.do(f"store {t.acc} {v}, ptr {p}, align 4")
+
+        lines += self._rows_loop("ini", "entry", init)
+        for i in range(ens.n_trees):
+            lines.append(f"  call void @{self.name}_tree{i}(ptr %rows, {idx} %n, ptr %acc)")
+        lines += self._rows_loop("fin", "inix", lambda fn, j, at: self._finish(fn, j, at, base[j]))
+        lines += ["  ret void", "}", ""]
+        self.out += lines
+
+    def _rows_loop(self, tag: str, before: str, column) -> list[str]:
+        """``for r < %n`` with ``column(fn, j, index)`` unrolled over the outputs."""
+        idx = self.layout.idx
+        fn = _Fn(tag)
+        base = fn.op(f"mul {idx} %{tag}r, {self.nout}")
+        for j in range(self.nout):
+            column(fn, j, fn.op(f"add {idx} {base}, {j}"))
+        return [
+            f"  %{tag}e = icmp eq {idx} %n, 0",
+            f"  br i1 %{tag}e, label %{tag}x, label %{tag}l",
+            f"{tag}l:",
+            f"  %{tag}r = phi {idx} [0, %{before}], [%{tag}n, %{tag}l]",
+            *fn.lines,
+            f"  %{tag}n = add nuw {idx} %{tag}r, 1",
+            f"  %{tag}m = icmp ult {idx} %{tag}n, %n",
+            f"  br i1 %{tag}m, label %{tag}l, label %{tag}x",
+            f"{tag}x:",
+        ]
+
+    def _finish(self, fn: _Fn, j: int, at: str, base: float) -> None:
+        """Column ``j``: scale integer sums, divide means, add the base score; store RAW."""
+        t, idx, ens = self.t, self.layout.idx, self.ens
+        n_trees = max(ens.n_trees, 1)
+        p = fn.op(f"getelementptr inbounds {t.acc}, ptr %acc, {idx} {at}")
+        v = fn.op(f"load {t.acc}, ptr {p}, align 4")
+        if ens.aggregation is Aggregation.VOTE:
+            v = fn.op(f"sitofp {t.acc} {v} to double")
+            v = fn.op(f"fdiv double {v}, {hex_float(n_trees)}")
+            v = fn.op(f"fadd double {v}, {hex_float(base)}")
+        else:
+            if t.acc_is_int:
+                scale = np.resize(np.ones(ens.leaf_width) if ens.leaf_scale is None
+                                  else np.asarray(ens.leaf_scale, dtype=np.float64), self.nout)
+                v = fn.op(f"sitofp {t.acc} {v} to double")
+                v = fn.op(f"fmul double {v}, {hex_float(scale[j])}")
+                if t.raw == "float":
+                    v = fn.op(f"fptrunc double {v} to float")
+            if ens.aggregation is Aggregation.MEAN:
+                v = fn.op(f"fdiv {t.raw} {v}, {hex_float(self._as_raw(n_trees))}")
+            if ens.aggregation is Aggregation.MEAN or t.acc_is_int:
+                v = fn.op(f"fadd {t.raw} {v}, {hex_float(self._as_raw(base))}")
+        q = fn.op(f"getelementptr inbounds {t.raw}, ptr %raw, {idx} {at}")
+        fn.do(f"store {t.raw} {v}, ptr {q}, align 4")
+
+    def _as_raw(self, v: float) -> float:
+        return float(np.float32(v)) if self.t.raw == "float" else float(v)
+
+    # ----------------------------------------------------------------- batch
+    def _batch_fn(self) -> None:
+        """``raw_batch(X, n, raw)``: rows in blocks; each block prepared, then ``block``."""
+        t, idx, b = self.t, self.layout.idx, BLOCK_ROWS
+        prep = self.needs_prep(t.inp)
+        lines = [
+            f"define void @{self.name}_raw_batch(ptr noalias %X, i64 %n64, ptr noalias %raw) {{",
+            "entry:",
+            f"  %n = trunc i64 %n64 to {idx}" if idx != "i64" else "  %n = add i64 %n64, 0",
+            f"  %acc = alloca {t.acc}, i32 {b * self.nout}, align 8",
+            f"  %buf = alloca {t.w}, i32 {b * self.nf if prep else 1}, align 8",
+            f"  %empty = icmp eq {idx} %n, 0",
+            "  br i1 %empty, label %exit, label %blk",
+            "blk:",
+            f"  %s = phi {idx} [0, %entry], [%s2, %after]",
+            f"  %left = sub {idx} %n, %s",
+            f"  %full = icmp ugt {idx} %left, {b}",
+            f"  %nb = select i1 %full, {idx} {b}, {idx} %left",
+            f"  %xo = mul {idx} %s, {self.nf}",
+            f"  %xs = getelementptr inbounds {t.inp}, ptr %X, {idx} %xo",
+            f"  %ro = mul {idx} %s, {self.nout}",
+            f"  %rs = getelementptr inbounds {t.raw}, ptr %raw, {idx} %ro",
+        ]
+        if prep:
+            lines += [
+                "  br label %prep",
+                "prep:",
+                f"  %r = phi {idx} [0, %blk], [%r2, %prep]",
+                f"  %po = mul {idx} %r, {self.nf}",
+                f"  %psrc = getelementptr inbounds {t.inp}, ptr %xs, {idx} %po",
+                f"  %pdst = getelementptr inbounds {t.w}, ptr %buf, {idx} %po",
+                f"  call void @{self.name}_prep_in(ptr %psrc, ptr %pdst)",
+                f"  %r2 = add nuw {idx} %r, 1",
+                f"  %pm = icmp ult {idx} %r2, %nb",
+                "  br i1 %pm, label %prep, label %run",
+                "run:",
+                f"  call void @{self.name}_block(ptr %buf, {idx} %nb, ptr %acc, ptr %rs)",
+            ]
+        else:
+            lines += [f"  call void @{self.name}_block(ptr %xs, {idx} %nb, ptr %acc, ptr %rs)"]
+        lines += [
+            "  br label %after",
+            "after:",
+            f"  %s2 = add nuw {idx} %s, %nb",
+            f"  %more = icmp ult {idx} %s2, %n",
+            "  br i1 %more, label %blk, label %exit",
+            "exit:",
+            "  ret void",
+            "}",
+            "",
+        ]
+        self.out += lines
+
+    # ----------------------------------------------------------------- C API
+    def _row(self, fn: _Fn) -> str:
+        """Raw margins of the float row ``%x`` in a fresh ``RAW[n_outputs]`` slot."""
+        t, idx = self.t, self.layout.idx
+        src = "%x"
+        if self.needs_prep("float"):
+            src = fn.op(f"alloca {t.w}, i32 {self.nf}, align 8")
+            fn.do(f"call void @{self.name}_prep_f32(ptr %x, ptr {src})")
+        acc = fn.op(f"alloca {t.acc}, i32 {self.nout}, align 8")
+        raw = fn.op(f"alloca {t.raw}, i32 {self.nout}, align 8")
+        fn.do(f"call void @{self.name}_block(ptr {src}, {idx} 1, ptr {acc}, ptr {raw})")
+        return raw
+
+    def _values(self, fn: _Fn, raw_ptr: str) -> tuple[list[str], list[str]]:
+        """Load the raw margins and apply the link: (raw values, link values)."""
+        r, ens = self.t.raw, self.ens
+        raw = []
+        for j in range(self.nout):
+            p = fn.op(f"getelementptr inbounds {r}, ptr {raw_ptr}, i32 {j}")
+            raw.append(fn.op(f"load {r}, ptr {p}, align 4"))
+        one = hex_float(1.0)
+        params = ens.link_params
+        if ens.link is Link.IDENTITY:
+            return raw, raw
+        if ens.link is Link.SIGMOID:
+            alpha = hex_float(self._as_raw(-(params[0] if params else 1.0)))
+            vals = []
+            for v in raw:
+                m = fn.op(f"fmul {r} {alpha}, {v}")
+                e = fn.op(f"call {r} @llvm.exp.{self._sfx()}({r} {m})")
+                d = fn.op(f"fadd {r} {one}, {e}")
+                vals.append(fn.op(f"fdiv {r} {one}, {d}"))
+            return raw, vals
+        if ens.link is Link.EXP:
+            return raw, [fn.op(f"call {r} @llvm.exp.{self._sfx()}({r} {v})") for v in raw]
+        if ens.link is Link.ISOLATION:
+            p0, p1 = hex_float(self._as_raw(params[0])), hex_float(self._as_raw(params[1]))
+            vals = []
+            for v in raw:
+                neg = fn.op(f"fneg {r} {v}")
+                q = fn.op(f"fdiv {r} {neg}, {p0}")
+                pw = fn.op(f"call {r} @llvm.pow.{self._sfx()}({r} {hex_float(2.0)}, {r} {q})")
+                npw = fn.op(f"fneg {r} {pw}")
+                vals.append(fn.op(f"fsub {r} {npw}, {p1}"))
+            return raw, vals
+        # softmax
+        m = raw[0]
+        for v in raw[1:]:
+            m = fn.op(f"call {r} @llvm.maxnum.{self._sfx()}({r} {m}, {r} {v})")
+        exps = []
+        for v in raw:
+            d = fn.op(f"fsub {r} {v}, {m}")
+            exps.append(fn.op(f"call {r} @llvm.exp.{self._sfx()}({r} {d})"))
+        s = exps[0]
+        for e in exps[1:]:
+            s = fn.op(f"fadd {r} {s}, {e}")
+        return raw, [fn.op(f"fdiv {r} {e}, {s}") for e in exps]
+
+    def _sfx(self) -> str:
+        return "f32" if self.t.raw == "float" else "f64"
+
+    def _argmax(self, fn: _Fn, vals: list[str]) -> str:
+        r = self.t.raw
+        best, idx = vals[0], "0"
+        for j, v in enumerate(vals[1:], start=1):
+            gt = fn.op(f"fcmp ogt {r} {v}, {best}")
+            best = fn.op(f"select i1 {gt}, {r} {v}, {r} {best}")
+            idx = fn.op(f"select i1 {gt}, i32 {j}, i32 {idx}")
+        return idx
+
+    def _decide(self, fn: _Fn, raw: list[str], vals: list[str]) -> str:
+        r, d = self.t.raw, self.ens.decision
+        one, zero = hex_float(1.0), hex_float(0.0)
+        if d is Decision.ARGMAX:
+            if len(vals) > 1:
+                return self._argmax(fn, vals)
+            q = fn.op(f"fsub {r} {one}, {vals[0]}")
+            c = fn.op(f"fcmp olt {r} {q}, {vals[0]}")
+            return fn.op(f"zext i1 {c} to i32")
+        if d is Decision.RAW_ARGMAX:
+            if len(raw) > 1:
+                return self._argmax(fn, raw)
+            c = fn.op(f"fcmp oge {r} {raw[0]}, {zero}")
+            return fn.op(f"zext i1 {c} to i32")
+        if d is Decision.GT_HALF:
+            c = fn.op(f"fcmp ogt {r} {vals[0]}, {hex_float(0.5)}")
+            return fn.op(f"zext i1 {c} to i32")
+        c = fn.op(f"fcmp oge {r} {vals[0]}, {zero}")  # SIGN
+        return fn.op(f"select i1 {c}, i32 1, i32 -1")
+
+    def n_proba(self) -> int:
+        """Length of ``predict_proba``'s output: classes, or the link outputs otherwise."""
+        if self.ens.task is Task.CLASSIFICATION:
+            return max(self.ens.n_classes, self.nout)
+        return self.nout
+
+    def _c_api(self) -> None:
+        r, nm = self.t.raw, self.name
+        regress = self.ens.task not in (Task.CLASSIFICATION, Task.ANOMALY)
+        ret = "float" if regress else "i32"
+        bad = hex_float(float("nan")) if regress else "-1"
+        fn = _Fn()
+        raw_ptr = self._row(fn)
+        raw, vals = self._values(fn, raw_ptr)
+        if regress:
+            res = vals[0] if r == "float" else fn.op(f"fptrunc double {vals[0]} to float")
+        else:
+            res = self._decide(fn, raw, vals)
+        self.out += [
+            f"define {ret} @{nm}_predict(ptr noalias %x, i32 %nf) {{",
+            "entry:",
+            f"  %ok = icmp eq i32 %nf, {self.nf}",
+            "  br i1 %ok, label %go, label %bad",
+            "bad:",
+            f"  ret {ret} {bad}",
+            "go:",
+            *fn.lines,
+            f"  ret {ret} {res}",
+            "}",
+            "",
+        ]
+        fn = _Fn()
+        raw_ptr = self._row(fn)
+        raw, vals = self._values(fn, raw_ptr)
+        if self.ens.task is Task.CLASSIFICATION and self.n_proba() == 2 and self.nout == 1:
+            vals = [fn.op(f"fsub {r} {hex_float(1.0)}, {vals[0]}"), vals[0]]
+        for j, v in enumerate(vals):
+            if r == "double":
+                v = fn.op(f"fptrunc double {v} to float")
+            p = fn.op(f"getelementptr inbounds float, ptr %out, i32 {j}")
+            fn.do(f"store float {v}, ptr {p}, align 4")
+        self.out += [
+            f"define i32 @{nm}_predict_proba(ptr noalias %x, i32 %nf, ptr noalias %out, i32 %no) {{",
+            "entry:",
+            f"  %ok = icmp eq i32 %nf, {self.nf}",
+            "  br i1 %ok, label %chk, label %badf",
+            "badf:",
+            "  ret i32 -1",
+            "chk:",
+            f"  %ok2 = icmp eq i32 %no, {self.n_proba()}",
+            "  br i1 %ok2, label %go, label %bado",
+            "bado:",
+            "  ret i32 -2",
+            "go:",
+            *fn.lines,
+            "  ret i32 0",
+            "}",
+            "",
+        ]
+
+    def _intrinsics(self) -> list[str]:
+        decl = set(self.intrinsics)
+        for ty, sfx in (("float", "f32"), ("double", "f64")):
+            decl.add(f"declare {ty} @llvm.exp.{sfx}({ty})")
+            decl.add(f"declare {ty} @llvm.pow.{sfx}({ty}, {ty})")
+            decl.add(f"declare {ty} @llvm.maxnum.{sfx}({ty}, {ty})")
+        return sorted(decl)
+
+
+
+def emit_module(ens: Ensemble, layout: Layout, name: str) -> str:
+    """The whole module as LLVM assembly text."""
+    return ModuleWriter(ens, layout, name).module()

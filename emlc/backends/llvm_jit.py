@@ -1,0 +1,180 @@
+"""Host JIT: compile an ensemble to machine code and predict numpy batches with it.
+
+The generated ``raw_batch`` entry point loops over rows inside LLVM and returns raw
+margins; the link and the class decision then run through the interpreter's own
+numpy functions, so predictions are bit-identical to :func:`emlc.interpret`.
+ctypes releases the GIL around the call, so ``n_jobs`` threads run row blocks in
+parallel. Object code is cached on disk under a key made of the emitted IR (the
+model), the CPU name and features, and the emlc, llvmlite and LLVM versions.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+import numpy as np
+
+from ..errors import EmlcError
+from ..ir.ensemble import Ensemble, Task
+from ..ir.interpret import apply_link, decide
+from . import llvm as backend
+from .llvm_codegen import BLOCK_ROWS, choose_types, emit_module
+
+_BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
+
+
+def default_cache_dir() -> Path:
+    """``$EMLC_CACHE_DIR``, else ``$XDG_CACHE_HOME/emlc/jit``, else ``~/.cache/emlc/jit``."""
+    if os.environ.get("EMLC_CACHE_DIR"):
+        return Path(os.environ["EMLC_CACHE_DIR"])
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "emlc" / "jit"
+
+
+def cache_key(text: str, target: backend.LlvmTarget, opt: int) -> str:
+    from .. import __version__
+
+    h = hashlib.sha256()
+    for part in (text, str(opt), target.triple, target.cpu, target.features, __version__,
+                 llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info))):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write atomically so concurrent processes never read half an object file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full cache only costs the next process a compile
+
+
+class Predictor:
+    """Compiled model for this machine; ``predict*`` take float32/float64 row batches."""
+
+    def __init__(self, ens: Ensemble, n_jobs: int = 1, cache_dir=None, opt: int = 2) -> None:
+        if not isinstance(n_jobs, int) or n_jobs < 1:
+            raise EmlcError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+        self.ensemble = ens
+        self.n_jobs = n_jobs
+        types = choose_types(ens)
+        self._raw_dtype = np.float32 if types.raw == "float" else np.float64
+        target = backend.host_target()
+        tm = backend.target_machine(target, jit=True, opt=opt)
+        text = emit_module(ens, backend.layout_for(target, tm), "emlc_jit")
+        folder = None if cache_dir is False else Path(cache_dir or default_cache_dir())
+        path = None if folder is None else folder / f"{cache_key(text, target, opt)}.o"
+        obj = None if path is None else _read(path)
+        self.cache_hit = obj is not None
+        if obj is None:
+            obj = tm.emit_object(backend.compile_module(text, tm, opt))
+            if path is not None:
+                _write(path, obj)
+        self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+        self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        self._engine.finalize_object()
+        self._batch = _BATCH(self._engine.get_function_address("emlc_jit_raw_batch"))
+
+    # ----------------------------------------------------------------- rows
+    def _rows(self, X) -> np.ndarray:
+        X = np.asarray(X)
+        ens = self.ensemble
+        if X.ndim == 1 and X.shape[0] == ens.n_features:
+            X = X[None, :]
+        if X.ndim != 2 or X.shape[1] != ens.n_features:
+            raise EmlcError(
+                f"expected rows of {ens.n_features} features, got an array of shape {X.shape}; "
+                "pass a 2-D array [n_rows, n_features]"
+            )
+        return np.ascontiguousarray(X.astype(ens.input_type, copy=False))
+
+    def predict_raw(self, X) -> np.ndarray:
+        """Raw margins [n_rows, n_outputs] (before the link), as :func:`emlc.interpret_raw`."""
+        Xc = self._rows(X)
+        n = Xc.shape[0]
+        out = np.empty((n, self.ensemble.n_outputs), dtype=self._raw_dtype)
+        if n == 0:
+            return out
+        jobs = min(self.n_jobs, -(-n // BLOCK_ROWS))
+        step = -(-n // jobs)
+        step = -(-step // BLOCK_ROWS) * BLOCK_ROWS
+        x0, o0 = Xc.ctypes.data, out.ctypes.data
+        xrow, orow = Xc.strides[0], out.strides[0]
+
+        def run(lo: int) -> None:
+            count = min(step, n - lo)
+            self._batch(x0 + lo * xrow, count, o0 + lo * orow)
+
+        starts = range(0, n, step)
+        if jobs == 1:
+            run(0)
+        else:
+            with ThreadPoolExecutor(jobs) as pool:
+                list(pool.map(run, starts))
+        return out
+
+    def predict_value(self, X) -> np.ndarray:
+        """Link outputs [n_rows, n_outputs]: probabilities, values or anomaly scores."""
+        return apply_link(self.ensemble, self.predict_raw(X))
+
+    def predict(self, X) -> np.ndarray:
+        """What the source library's ``predict`` returns (labels, values or +-1)."""
+        ens = self.ensemble
+        raw = self.predict_raw(X)
+        value = apply_link(ens, raw)
+        if ens.task is Task.CLASSIFICATION:
+            idx = decide(ens, raw, value)
+            return idx if ens.classes is None else np.asarray(ens.classes)[idx]
+        if ens.task is Task.ANOMALY:
+            return decide(ens, raw, value)
+        return value[:, 0] if ens.n_outputs == 1 else value
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities [n_rows, n_classes], as the library's ``predict_proba``."""
+        ens = self.ensemble
+        if ens.task is not Task.CLASSIFICATION:
+            raise EmlcError(f"predict_proba needs a classifier, this model is a {ens.task.value} model")
+        value = self.predict_value(X)
+        if value.shape[1] == 1 and ens.n_classes == 2:
+            return np.hstack([1 - value, value])
+        return value
+
+
+def _as_ensemble(model_or_ir) -> Ensemble:
+    if isinstance(model_or_ir, Ensemble):
+        ens = model_or_ir
+    else:
+        from ..frontends.load import load
+
+        ens = load(model_or_ir)
+    try:
+        from ..ir.verify import verify
+    except ImportError:  # verifier not installed yet
+        return ens
+    return verify(ens)
+
+
+def jit(model_or_ir, n_jobs: int = 1, cache_dir=None) -> Predictor:
+    """Compile an :class:`Ensemble` (or anything :func:`emlc.load` accepts) for this CPU.
+
+    ``cache_dir``: ``None`` for the default on-disk cache, a path, or ``False`` to
+    compile every time.
+    """
+    return Predictor(_as_ensemble(model_or_ir), n_jobs=n_jobs, cache_dir=cache_dir)
