@@ -70,6 +70,11 @@ def confidence_exit(ens: Ensemble, threshold: float, batch: int = 1) -> Ensemble
     """Early-exit check points every ``batch`` rounds with bounds shrunk to ``threshold``."""
     _check(threshold, batch)
     base = votes_as_mean(ens)
+    if base.leaf_scale is not None and base.leaves.dtype.kind in "iu" and np.ptp(base.leaf_scale) > 0:
+        raise EmlcError(
+            "confidence early exit needs one leaf scale for every output; quantize leaves with a "
+            "single scale (quantize_leaves(..., per_column=False)) before adding the early exit"
+        )
     if not supports(base):
         raise EmlcError(
             "confidence early exit needs a classifier whose class is a monotone function of "
