@@ -66,3 +66,65 @@ def test_unsupported_models_get_no_check_points():
     regression = ens.replace(task=Task.REGRESSION, decision=Decision.NONE, classes=None, n_outputs=2)
     for model in (vote, regression):
         assert not supports(model) and early_exit(model).early_exit is None
+
+
+def stumps(pairs, *, classes=2, tree_output=None, leaves_dtype="float64", **kwargs):
+    """Trees ``x[0] <= 0 ? row a : row b`` for each (a, b) pair of leaf rows."""
+    from emlc.ir import Ensemble, Tree
+
+    rows = [np.atleast_1d(v) for pair in pairs for v in pair]
+    trees = tuple(
+        Tree.build(op=[1, 0, 0], feature=[0, -1, -1], threshold=[0.0, 0, 0], left=[1, -1, -1],
+                   right=[2, -1, -1], leaf=[-1, 2 * i, 2 * i + 1], default_left=[True, False, False])
+        for i in range(len(pairs))
+    )
+    width = rows[0].size
+    n_outputs = kwargs.pop("n_outputs", width)
+    defaults = dict(
+        n_features=1, task=Task.CLASSIFICATION, trees=trees,
+        tree_output=np.asarray(tree_output if tree_output is not None else [0] * len(pairs), np.int32),
+        leaves=np.array(rows).astype(leaves_dtype), n_outputs=n_outputs,
+        base_score=np.zeros(n_outputs), classes=np.arange(classes), decision=Decision.ARGMAX,
+    )
+    from emlc.ir import Ensemble
+
+    return verify(Ensemble(**{**defaults, **kwargs}))
+
+
+def assert_exact(ens, X=np.array([[-1.0], [1.0]])):
+    out = verify(early_exit(ens))
+    assert out.early_exit is not None
+    assert np.array_equal(interpret_early_exit(out, X), interpret(ens, X))
+    return interpret_trees_evaluated(out, X)
+
+
+def test_float32_accumulation_error_is_covered():
+    """-0.75 + 2**25 - 2**25 is 0 in float32 (class 1 under raw >= 0), not -0.75."""
+    big = 2.0**25
+    ens = stumps([(-0.75, -0.75), (big, big), (-big, -big)], n_outputs=1, accum_dtype="float32",
+                 link=Link.SIGMOID, link_params=(1.0,), decision=Decision.RAW_ARGMAX)
+    assert list(interpret(ens, np.array([[-1.0]]))) == [1]
+    assert_exact(ens)
+
+
+def test_probability_cut_is_one_half():
+    """Identity probabilities: 0.3 + [0, 0.1] is below 0.5, so class 0 though positive."""
+    ens = stumps([(0.3, 0.3), (0.0, 0.1)], n_outputs=1, link=Link.IDENTITY)
+    assert list(assert_exact(ens)) == [1, 1]
+    assert list(interpret(ens, np.array([[-1.0], [1.0]]))) == [0, 0]
+
+
+def test_softmax_ties_after_rounding_are_covered():
+    """Margins 0 and 1e-8 give equal float32 softmax outputs: argmax picks class 0."""
+    ens = stumps([(0.0, 0.0), (1e-8, 1e-8), (0.0, 0.0), (0.0, 0.0)], n_outputs=2, tree_output=[0, 1, 0, 1],
+                 accum_dtype="float32", link=Link.SOFTMAX)
+    assert list(interpret(ens, np.array([[-1.0]]))) == [0]
+    assert_exact(ens)
+
+
+def test_rounding_after_scaling_and_base_is_covered():
+    """Integer sums [0, 8] scaled by 1/8 plus 2**24 round to a float32 tie: class 0."""
+    ens = stumps([([0, 8], [0, 8]), ([0, 0], [0, 0])], leaves_dtype="int8", leaf_scale=np.full(2, 0.125),
+                 accum_dtype="float32", base_score=np.full(2, 2.0**24))
+    assert list(interpret(ens, np.array([[-1.0]]))) == [0]
+    assert_exact(ens)
