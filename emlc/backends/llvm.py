@@ -1,16 +1,17 @@
 """LLVM backend: LLVM IR text and object files for the host and microcontrollers.
 
-Object files export the same C API as the C backend, so one harness links either::
+Object files export the same C API as the C backend (:mod:`emlc.backends.c`), so one
+harness links either; ``IN`` is the input type's C type (``double`` is ``float`` on
+targets without a 64-bit double, where sums are float as in the C backend)::
 
-    int32_t NAME_predict(const float *features, int32_t n_features);   /* float for regressors */
-    int32_t NAME_predict_proba(const float *features, int32_t n_features,
-                               float *out, int32_t n_out);             /* 0, -1 or -2 */
-    void NAME_raw_batch(const IN *X, int64_t n_rows, RAW *raw);         /* raw margins */
+    int32_t NAME_predict(const IN *features, int32_t n_features);  /* float for regressors */
+    int32_t NAME_predict_proba(const IN *features, int32_t n_features, float *out, int32_t n_out);
+    int32_t NAME_predict_values(...);       /* same, for regressors, rankers and anomaly */
+    void NAME_raw_batch(const IN *X, int64_t n_rows, RAW *raw);   /* raw margins of many rows */
 
-``predict`` returns -1 (NaN for regressors) when ``n_features`` is wrong;
-``predict_proba`` returns -1 for a wrong ``n_features`` and -2 for a wrong ``n_out``
-(the number of classes, or of outputs for non-classifiers). Integer input types
-convert the float features with saturation (NaN becomes 0).
+``predict`` returns -1 for classifiers (0 for anomaly, NaN for regressors) when
+``n_features`` is wrong; ``predict_proba``/``predict_values`` return the number of
+values written, -1 for a wrong ``n_features`` and -2 for a wrong ``n_out``.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def layout_for(target: LlvmTarget, tm: llvm.TargetMachine) -> Layout:
     data = str(tm.target_data)
     found = re.search(r"(?:^|-)p0?:(\d+)", data)
     bits = int(found.group(1)) if found else 64
-    return Layout(target.triple, data, bits, " addrspace(1)" if target.flash_tables else "")
+    return Layout(target.triple, data, bits, " addrspace(1)" if target.flash_tables else "",
+                  has_double=target.triple != "avr")
 
 
 def check_name(name: str) -> str:

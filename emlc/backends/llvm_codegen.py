@@ -10,8 +10,8 @@ accumulator type, ``RAW`` the raw-margin type, ``IDX`` the pointer-sized integer
             leaf blocks: br done;  done: k = phi leaf-row; acc[r][o+j] += LEAVES[k][j]
     void m_block(W *rows, IDX n, ACC *acc, RAW *raw)   ; init acc, trees in order, finish
     void m_raw_batch(IN *X, i64 n, RAW *raw)           ; blocks of rows, prepared to W
-    i32|float m_predict(const float *x, i32 n_features)
-    i32 m_predict_proba(const float *x, i32 n_features, float *out, i32 n_out)
+    i32|float m_predict(const IN *x, i32 n_features)
+    i32 m_predict_proba|m_predict_values(const IN *x, i32 n_features, float *out, i32 n_out)
 
 Exactness: a feature is compared in ``W`` (float when the input type fits a float
 exactly), so each threshold ``t`` is rounded towards the side that keeps the test
@@ -42,6 +42,7 @@ class Layout:
     datalayout: str
     index_bits: int
     const_space: str = ""  # " addrspace(1)" puts tables in AVR flash
+    has_double: bool = True  # False: 64-bit values become float, as the C backend does
 
     @property
     def idx(self) -> str:
@@ -93,7 +94,16 @@ class Types:
         return self.acc.startswith("i")
 
 
-def choose_types(ens: Ensemble) -> Types:
+def choose_types(ens: Ensemble, has_double: bool = True) -> Types:
+    """Types for ``ens``; without a 64-bit double every double becomes float."""
+    t = _types(ens)
+    if has_double:
+        return t
+    f = {"double": "float"}
+    return Types(f.get(t.w, t.w), f.get(t.inp, t.inp), t.inp_signed, f.get(t.acc, t.acc), f.get(t.raw, t.raw))
+
+
+def _types(ens: Ensemble) -> Types:
     it = ens.input_type
     w = "double" if it in ("float64", "int32") else "float"
     inp = {"float32": "float", "float64": "double"}.get(it) or _INT_TYPES[it]
@@ -158,13 +168,12 @@ class ModuleWriter:
         self.ens = ens
         self.layout = layout
         self.name = name
-        self.t = choose_types(ens)
+        self.t = choose_types(ens, layout.has_double)
         self.nf = ens.n_features
         self.nout = ens.n_outputs
         self.ranks = [(f, r) for f, r in enumerate(ens.feature_ranks) if r is not None]
         self.out: list[str] = []
         self.cp = f"ptr{layout.const_space}"  # pointer type of constant tables
-        self.intrinsics: set[str] = set()
 
     # ---------------------------------------------------------------- module
     def module(self) -> str:
@@ -179,8 +188,7 @@ class ModuleWriter:
         for i, tree in enumerate(self.ens.trees):
             self._tree(i, tree)
         self._rank_fn()
-        self._prep_fn("in", self.t.inp)
-        self._prep_fn("f32", "float")
+        self._prep_fn()
         self._block_fn()
         self._batch_fn()
         self._c_api()
@@ -240,7 +248,7 @@ class ModuleWriter:
                 c = fn.op(f"fcmp {pred} {t.w} {x}, {hex_float(value)}")
             fn.do(f"br i1 {c}, label %n{int(tree.left[k])}, label %n{int(tree.right[k])}")
         out += fn.lines
-        out += ["done:", f"  %leaf = phi i32 {', '.join(phi)}"]
+        out += ["done:", f"  %leaf = phi {idx} {', '.join(phi)}"]
         out += self._accumulate(int(self.ens.tree_output[i]))
         out += [
             f"  %rnext = add nuw {idx} %r, 1",
@@ -278,8 +286,7 @@ class ModuleWriter:
         t, idx, w = self.t, self.layout.idx, self.ens.leaf_width
         add = "add" if t.acc_is_int else "fadd"
         lines = [
-            f"  %lk = zext i32 %leaf to {idx}" if idx != "i32" else "  %lk = add i32 %leaf, 0",
-            f"  %lbase = mul {idx} %lk, {w}",
+            f"  %lbase = mul {idx} %leaf, {w}",
             f"  %abase0 = mul {idx} %r, {self.nout}",
             f"  %abase = add {idx} %abase0, {o}",
         ]
@@ -297,8 +304,8 @@ class ModuleWriter:
         return lines
 
     # ------------------------------------------------------------ prepared rows
-    def needs_prep(self, src: str) -> bool:
-        return bool(self.ranks) or src != self.t.inp or self.t.inp != self.t.w
+    def needs_prep(self) -> bool:
+        return bool(self.ranks) or self.t.inp != self.t.w
 
     def _rank_fn(self) -> None:
         """``count(edges < x)`` (or ``<=``) by binary search; NaN stays NaN."""
@@ -336,16 +343,15 @@ class ModuleWriter:
                 "",
             ]
 
-    def _prep_fn(self, tag: str, src: str) -> None:
-        """Row of ``src`` values -> row of ``W``: input-type cast, then ranks."""
-        if not self.needs_prep(src):
+    def _prep_fn(self) -> None:
+        """Row of input values -> row of ``W``: exact conversion, then ranks."""
+        if not self.needs_prep():
             return
         t, fn = self.t, _Fn()
         ranks = dict(self.ranks)
         for f in range(self.nf):
-            p = fn.op(f"getelementptr inbounds {src}, ptr %src, i32 {f}")
-            v = fn.op(f"load {src}, ptr {p}, align 4")
-            v = self._convert(fn, v, src, t.inp)
+            p = fn.op(f"getelementptr inbounds {t.inp}, ptr %src, i32 {f}")
+            v = fn.op(f"load {t.inp}, ptr {p}, align 4")
             v = self._convert(fn, v, t.inp, t.w)
             if f in ranks:
                 size = ranks[f].edges.size
@@ -355,20 +361,15 @@ class ModuleWriter:
                 )
             q = fn.op(f"getelementptr inbounds {t.w}, ptr %dst, i32 {f}")
             fn.do(f"store {t.w} {v}, ptr {q}, align 4")
-        self.out += [f"define internal void @{self.name}_prep_{tag}(ptr noalias %src, ptr noalias %dst) {{"]
+        self.out += [f"define internal void @{self.name}_prep(ptr noalias %src, ptr noalias %dst) {{"]
         self.out += fn.lines + ["  ret void", "}", ""]
 
     def _convert(self, fn: _Fn, v: str, src: str, dst: str) -> str:
         if src == dst:
             return v
-        fsrc, fdst = not src.startswith("i"), not dst.startswith("i")
-        if fsrc and fdst:
+        if not src.startswith("i"):
             return fn.op(f"{'fpext' if dst == 'double' else 'fptrunc'} {src} {v} to {dst}")
-        sign = "s" if self.t.inp_signed else "u"
-        if fsrc:  # float -> integer input type: saturating, NaN -> 0
-            self.intrinsics.add(f"declare {dst} @llvm.fpto{sign}i.sat.{dst}.{src}({src})")
-            return fn.op(f"call {dst} @llvm.fpto{sign}i.sat.{dst}.{src}({src} {v})")
-        return fn.op(f"{sign}itofp {src} {v} to {dst}")
+        return fn.op(f"{'s' if self.t.inp_signed else 'u'}itofp {src} {v} to {dst}")
 
     # ---------------------------------------------------------------- blocks
     def _block_fn(self) -> None:
@@ -445,7 +446,7 @@ class ModuleWriter:
     def _batch_fn(self) -> None:
         """``raw_batch(X, n, raw)``: rows in blocks; each block prepared, then ``block``."""
         t, idx, b = self.t, self.layout.idx, BLOCK_ROWS
-        prep = self.needs_prep(t.inp)
+        prep = self.needs_prep()
         lines = [
             f"define void @{self.name}_raw_batch(ptr noalias %X, i64 %n64, ptr noalias %raw) {{",
             "entry:",
@@ -472,7 +473,7 @@ class ModuleWriter:
                 f"  %po = mul {idx} %r, {self.nf}",
                 f"  %psrc = getelementptr inbounds {t.inp}, ptr %xs, {idx} %po",
                 f"  %pdst = getelementptr inbounds {t.w}, ptr %buf, {idx} %po",
-                f"  call void @{self.name}_prep_in(ptr %psrc, ptr %pdst)",
+                f"  call void @{self.name}_prep(ptr %psrc, ptr %pdst)",
                 f"  %r2 = add nuw {idx} %r, 1",
                 f"  %pm = icmp ult {idx} %r2, %nb",
                 "  br i1 %pm, label %prep, label %run",
@@ -496,12 +497,12 @@ class ModuleWriter:
 
     # ----------------------------------------------------------------- C API
     def _row(self, fn: _Fn) -> str:
-        """Raw margins of the float row ``%x`` in a fresh ``RAW[n_outputs]`` slot."""
+        """Raw margins of the input row ``%x`` in a fresh ``RAW[n_outputs]`` slot."""
         t, idx = self.t, self.layout.idx
         src = "%x"
-        if self.needs_prep("float"):
+        if self.needs_prep():
             src = fn.op(f"alloca {t.w}, i32 {self.nf}, align 8")
-            fn.do(f"call void @{self.name}_prep_f32(ptr %x, ptr {src})")
+            fn.do(f"call void @{self.name}_prep(ptr %x, ptr {src})")
         acc = fn.op(f"alloca {t.acc}, i32 {self.nout}, align 8")
         raw = fn.op(f"alloca {t.raw}, i32 {self.nout}, align 8")
         fn.do(f"call void @{self.name}_block(ptr {src}, {idx} 1, ptr {acc}, ptr {raw})")
@@ -584,17 +585,16 @@ class ModuleWriter:
         c = fn.op(f"fcmp oge {r} {vals[0]}, {zero}")  # SIGN
         return fn.op(f"select i1 {c}, i32 1, i32 -1")
 
-    def n_proba(self) -> int:
-        """Length of ``predict_proba``'s output: classes, or the link outputs otherwise."""
-        if self.ens.task is Task.CLASSIFICATION:
-            return max(self.ens.n_classes, self.nout)
-        return self.nout
+    def n_values(self) -> int:
+        """Length of ``predict_proba``'s (or ``predict_values``') output."""
+        binary = self.ens.task is Task.CLASSIFICATION and self.nout == 1
+        return 2 if binary else self.nout
 
     def _c_api(self) -> None:
         r, nm = self.t.raw, self.name
         regress = self.ens.task not in (Task.CLASSIFICATION, Task.ANOMALY)
         ret = "float" if regress else "i32"
-        bad = hex_float(float("nan")) if regress else "-1"
+        bad = {Task.CLASSIFICATION: "-1", Task.ANOMALY: "0"}.get(self.ens.task, hex_float(float("nan")))
         fn = _Fn()
         raw_ptr = self._row(fn)
         raw, vals = self._values(fn, raw_ptr)
@@ -615,10 +615,11 @@ class ModuleWriter:
             "}",
             "",
         ]
+        fname = "predict_proba" if self.ens.task is Task.CLASSIFICATION else "predict_values"
         fn = _Fn()
         raw_ptr = self._row(fn)
         raw, vals = self._values(fn, raw_ptr)
-        if self.ens.task is Task.CLASSIFICATION and self.n_proba() == 2 and self.nout == 1:
+        if self.n_values() == 2 and self.nout == 1:
             vals = [fn.op(f"fsub {r} {hex_float(1.0)}, {vals[0]}"), vals[0]]
         for j, v in enumerate(vals):
             if r == "double":
@@ -626,26 +627,26 @@ class ModuleWriter:
             p = fn.op(f"getelementptr inbounds float, ptr %out, i32 {j}")
             fn.do(f"store float {v}, ptr {p}, align 4")
         self.out += [
-            f"define i32 @{nm}_predict_proba(ptr noalias %x, i32 %nf, ptr noalias %out, i32 %no) {{",
+            f"define i32 @{nm}_{fname}(ptr noalias %x, i32 %nf, ptr noalias %out, i32 %no) {{",
             "entry:",
             f"  %ok = icmp eq i32 %nf, {self.nf}",
             "  br i1 %ok, label %chk, label %badf",
             "badf:",
             "  ret i32 -1",
             "chk:",
-            f"  %ok2 = icmp eq i32 %no, {self.n_proba()}",
+            f"  %ok2 = icmp eq i32 %no, {self.n_values()}",
             "  br i1 %ok2, label %go, label %bado",
             "bado:",
             "  ret i32 -2",
             "go:",
             *fn.lines,
-            "  ret i32 0",
+            f"  ret i32 {self.n_values()}",
             "}",
             "",
         ]
 
     def _intrinsics(self) -> list[str]:
-        decl = set(self.intrinsics)
+        decl = set()
         for ty, sfx in (("float", "f32"), ("double", "f64")):
             decl.add(f"declare {ty} @llvm.exp.{sfx}({ty})")
             decl.add(f"declare {ty} @llvm.pow.{sfx}({ty}, {ty})")
