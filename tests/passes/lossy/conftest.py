@@ -27,3 +27,17 @@ def boosted():
 
     X, y = load_iris(return_X_y=True)
     return from_sklearn(GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(X, y))
+
+
+@pytest.fixture(scope="session")
+def small_forest():
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestClassifier
+
+    from emlc.frontends.sklearn import from_sklearn
+
+    X, y = load_wine(return_X_y=True)
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(y))
+    model = RandomForestClassifier(n_estimators=6, max_depth=4, random_state=0).fit(X[idx[:90]], y[idx[:90]])
+    return from_sklearn(model), X[idx[90:]]
