@@ -27,10 +27,27 @@ def _halfway(ens: Ensemble, rng: np.random.Generator) -> Ensemble:
     return ens.replace(trees=tuple(rewrite(t) for t in ens.trees))
 
 
+def _crowd(ens: Ensemble, rng: np.random.Generator) -> Ensemble:
+    """Thresholds drawn from a few neighbouring values, so paths test the same values again."""
+    ranked = np.array([r is not None for r in ens.feature_ranks] or [False] * ens.n_features)
+    pool = np.array([-1.0, 0.0, 1.0, 2.0] if ens.threshold_dtype.kind in "iu" else [-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0])
+
+    def rewrite(t):
+        thr = t.threshold.copy()
+        on = ((t.op == Op.LE) | (t.op == Op.LT)) & ~ranked[np.maximum(t.feature, 0)]
+        thr[on] = pool[rng.integers(len(pool), size=int(on.sum()))]
+        return t.replace(threshold=thr)
+
+    return ens.replace(trees=tuple(rewrite(t) for t in ens.trees))
+
+
 @st.composite
 def pass_ensembles(draw, **kwargs) -> Ensemble:
-    """``ensembles(**kwargs)``; float64 threshold columns often moved off the float32 grid."""
+    """``ensembles(**kwargs)``; thresholds often crowded together or off the float32 grid."""
     ens = draw(ensembles(**kwargs))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if draw(st.booleans()):
+        ens = _crowd(ens, rng)
     if ens.threshold_dtype == np.float64 and ens.input_type.startswith("float") and draw(st.booleans()):
-        ens = _halfway(ens, np.random.default_rng(draw(st.integers(0, 2**32 - 1))))
+        ens = _halfway(ens, rng)
     return ens

@@ -356,3 +356,56 @@ def test_early_exit_records_one_check_per_tree_round():
     assert out.early_exit.checkpoints.tolist() == [1, 2]
     assert out.early_exit.lower.shape == out.early_exit.upper.shape == (2, 2)
     assert (out.early_exit.lower <= out.early_exit.upper).all()
+
+
+def test_fold_tightens_bounds_to_integers_on_integer_inputs():
+    """int16: right of x <= 0.5 means x >= 1, so x <= 1 stays and x <= 1.5 below it is decided."""
+    ens = model("""\
+        leaves float64 3 x 2
+          0: 1.0 0.0
+          1: 0.0 1.0
+          2: 0.5 0.5
+        catsets 0 x 1
+        thresholds float64
+        tree 0 output 0 nodes 7
+          0: if x[0] <= 0.5 then 1 else 2 missing right
+          1: leaf 0
+          2: if x[0] <= 1.0 then 3 else 4 missing right
+          3: leaf 1
+          4: if x[0] <= 1.5 then 5 else 6 missing right
+          5: leaf 0
+          6: leaf 2
+        """, input="int16")
+    out = PASSES["fold_redundant_splits"](ens)
+    assert body(out).endswith(textwrap.dedent("""\
+        tree 0 output 0 nodes 5
+          0: if x[0] <= 0.5 then 1 else 2 missing right
+          1: leaf 0
+          2: if x[0] <= 1.0 then 3 else 4 missing right
+          3: leaf 1
+          4: leaf 2
+        """))
+    X = np.arange(-3, 4, dtype=np.int16)[:, None]
+    assert_same_results(ens, out, X)
+
+
+def test_merge_keeps_subtrees_apart_when_only_the_missing_side_differs():
+    ens = model("""\
+        leaves float64 2 x 2
+          0: 1.0 0.0
+          1: 0.0 1.0
+        catsets 0 x 1
+        thresholds float64
+        tree 0 output 0 nodes 7
+          0: if x[0] <= 0.0 then 1 else 4 missing left
+          1: if x[1] <= 0.0 then 2 else 3 missing left
+          2: leaf 0
+          3: leaf 1
+          4: if x[1] <= 0.0 then 5 else 6 missing right
+          5: leaf 0
+          6: leaf 1
+        """, features=2)
+    out = PASSES["merge_subtrees"](ens)
+    assert out.trees[0].n_nodes == 5
+    X = np.array([[-1.0, np.nan], [1.0, np.nan], [1.0, -1.0], [-1.0, 1.0]])
+    assert_same_results(ens, out, X)

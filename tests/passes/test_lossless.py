@@ -57,3 +57,12 @@ def test_passes_are_idempotent_in_size(data):
     once = optimize(ens, level="O2").ensemble
     twice = optimize(once, level="O2").ensemble
     assert twice.n_nodes <= once.n_nodes and twice.leaves.shape[0] <= once.leaves.shape[0]
+
+
+@pytest.mark.parametrize("name", ["fold_redundant_splits", "quantize_thresholds", "merge_subtrees", "rank_features"])
+@given(data=st.data())
+def test_pass_on_one_feature_models(name, data):
+    """One feature makes every path test it again and again: implied splits everywhere."""
+    ens = data.draw(ensembles(max_features=1, max_depth=7, categorical=False))
+    out = verify(PASSES[name](ens))
+    assert_same_results(ens, out, data.draw(inputs_for(ens)))
