@@ -53,17 +53,21 @@ def comment(text: object) -> str:
 
 
 def int_literal(value: int, ctype: str) -> str:
-    """An integer constant of the given C type, range-checked, that never overflows int."""
+    """An integer constant of the given C type, range-checked, that never overflows int.
+
+    Plain suffixed literals rather than INT32_MIN / INT64_C: C++ (Arduino sketches)
+    only gets those macros when __STDC_LIMIT_MACROS was defined before <stdint.h>.
+    """
     value = int(value)
     lo, hi = int_range(ctype)
     if not lo <= value <= hi:
         raise AssertionError(f"{value} does not fit {ctype}")
     if ctype in ("int64_t", "uint64_t"):
         if value == lo and ctype == "int64_t":
-            return "INT64_MIN"
-        return f"INT64_C({value})" if ctype == "int64_t" else f"UINT64_C({value})"
+            return "(-9223372036854775807LL - 1)"
+        return f"{value}LL" if ctype == "int64_t" else f"{value}ULL"
     if value == -(2**31):
-        return "INT32_MIN"
+        return "(-2147483647L - 1)"
     if abs(value) > 32767:
         return f"{value}L"
     return str(value)
