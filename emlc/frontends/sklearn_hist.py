@@ -17,7 +17,7 @@ takes the tree's decision for it, every other rank goes to the missing side.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,49 +29,28 @@ from .sklearn import _common, link_of
 def lower_hist_gradient_boosting(estimator: Any) -> Ensemble:
     columns, categories = _input_columns(estimator)
     known, f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
-    ranks = {f: _rank_of(categories[f]) for f in categories}
+    ranks = {f: _rank_of(c) for f, c in categories.items()}
+
+    def category_set(node: np.void, raw_left: np.ndarray) -> np.ndarray:
+        internal = int(node["feature_idx"])
+        _, code_of_rank = ranks[int(columns[internal])]
+        n_codes = len(categories[int(columns[internal])])
+        return _rank_set(
+            code_of_rank,
+            _bits(raw_left[node["bitset_idx"]], n_codes),
+            _bits(known[f_idx_map[internal]], n_codes),
+            bool(node["missing_go_to_left"]),
+        )
+
     built, rows, outputs, sets = [], [], [], []
-    used: set[int] = set()
     offset = 0
     for iteration in estimator._predictors:
         for out, predictor in enumerate(iteration):
-            nodes = predictor.nodes
-            is_leaf = nodes["is_leaf"].astype(bool)
-            is_cat = nodes["is_categorical"].astype(bool) & ~is_leaf
-            feature = columns[np.where(is_leaf, 0, nodes["feature_idx"])]
-            cat = np.full(nodes.shape[0], -1, dtype=np.int64)
-            for node in np.flatnonzero(is_cat):
-                f = int(nodes["feature_idx"][node])
-                edges, code_of_rank = ranks[int(columns[f])]
-                cat[node] = len(sets)
-                sets.append(
-                    _rank_set(
-                        code_of_rank,
-                        _bits(predictor.raw_left_cat_bitsets[nodes["bitset_idx"][node]], len(categories[int(columns[f])])),
-                        _bits(known[f_idx_map[f]], len(categories[int(columns[f])])),
-                        bool(nodes["missing_go_to_left"][node]),
-                    )
-                )
-                used.add(int(columns[f]))
-            leaf_nodes = np.flatnonzero(is_leaf)
-            leaf = np.full(nodes.shape[0], -1, dtype=np.int64)
-            leaf[leaf_nodes] = offset + np.arange(leaf_nodes.size)
-            op = np.where(is_leaf, Op.LEAF, np.where(is_cat, Op.CAT, Op.LE))
-            built.append(
-                Tree.build(
-                    op=op,
-                    feature=np.where(is_leaf, -1, feature),
-                    threshold=np.where(is_leaf | is_cat, 0.0, nodes["num_threshold"]),
-                    default_left=nodes["missing_go_to_left"].astype(bool) & ~is_leaf,
-                    left=np.where(is_leaf, -1, nodes["left"].astype(np.int64)),
-                    right=np.where(is_leaf, -1, nodes["right"].astype(np.int64)),
-                    leaf=leaf,
-                    cat=cat,
-                )
-            )
-            rows.append(nodes["value"][leaf_nodes])
+            tree, leaf_rows = _lower_predictor(predictor, columns, offset, sets, category_set)
+            built.append(tree)
+            rows.append(leaf_rows)
             outputs.append(out)
-            offset += leaf_nodes.size
+            offset += leaf_rows.shape[0]
     k = int(estimator.n_trees_per_iteration_)
     fields = dict(
         trees=tuple(built),
@@ -84,10 +63,11 @@ def lower_hist_gradient_boosting(estimator: Any) -> Ensemble:
         cat_sets=_pack(sets),
         **_common(estimator),
     )
-    n = fields["n_features"]
+    used = {int(f) for t in built for f in t.feature[t.op == Op.CAT]}
     if used:
         fields["feature_ranks"] = tuple(
-            FeatureRank(ranks[f][0], strict=True) if f in used else None for f in range(n)
+            FeatureRank(ranks[f][0], strict=True) if f in used else None
+            for f in range(fields["n_features"])
         )
     link, params = link_of(estimator)
     if hasattr(estimator, "classes_"):
@@ -104,6 +84,37 @@ def lower_hist_gradient_boosting(estimator: Any) -> Ensemble:
     return Ensemble(task=Task.REGRESSION, link=link, link_params=params, **fields)
 
 
+def _lower_predictor(
+    predictor: Any,
+    columns: np.ndarray,
+    first_row: int,
+    sets: list[np.ndarray],
+    category_set: Callable[[np.void, np.ndarray], np.ndarray],
+) -> tuple[Tree, np.ndarray]:
+    """One ``TreePredictor`` as an IR tree (node numbering kept) and its leaf values."""
+    nodes = predictor.nodes
+    is_leaf = nodes["is_leaf"].astype(bool)
+    is_cat = nodes["is_categorical"].astype(bool) & ~is_leaf
+    cat = np.full(nodes.shape[0], -1, dtype=np.int64)
+    for i in np.flatnonzero(is_cat):
+        cat[i] = len(sets)
+        sets.append(category_set(nodes[i], predictor.raw_left_cat_bitsets))
+    leaf_nodes = np.flatnonzero(is_leaf)
+    leaf = np.full(nodes.shape[0], -1, dtype=np.int64)
+    leaf[leaf_nodes] = first_row + np.arange(leaf_nodes.size)
+    tree = Tree.build(
+        op=np.where(is_leaf, Op.LEAF, np.where(is_cat, Op.CAT, Op.LE)),
+        feature=np.where(is_leaf, -1, columns[np.where(is_leaf, 0, nodes["feature_idx"])]),
+        threshold=np.where(is_leaf | is_cat, 0.0, nodes["num_threshold"]),
+        default_left=nodes["missing_go_to_left"].astype(bool) & ~is_leaf,
+        left=np.where(is_leaf, -1, nodes["left"].astype(np.int64)),
+        right=np.where(is_leaf, -1, nodes["right"].astype(np.int64)),
+        leaf=leaf,
+        cat=cat,
+    )
+    return tree, nodes["value"][leaf_nodes]
+
+
 def _input_columns(estimator: Any) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Model column of each internal column, and each categorical column's categories."""
     n = int(estimator.n_features_in_)
@@ -111,8 +122,8 @@ def _input_columns(estimator: Any) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     if pre is None:
         if getattr(estimator, "is_categorical_", None) is not None and estimator.is_categorical_.any():
             raise EmlcError(
-                "this HistGradientBoosting model has categorical features without scikit-learn's "
-                "internal encoder (scikit-learn < 1.5?); refit it with scikit-learn >= 1.5"
+                "this HistGradientBoosting model was fitted by an older scikit-learn that kept no "
+                "encoder for its categorical features; refit it with the installed scikit-learn"
             )
         return np.arange(n), {}
     columns = np.zeros(n, dtype=np.int64)
@@ -120,9 +131,9 @@ def _input_columns(estimator: Any) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     for name, transformer, selection in pre.transformers_:
         if name == "remainder" and transformer == "drop":
             continue
-        source = np.flatnonzero(np.asarray(selection)) if np.asarray(selection).dtype == bool else np.asarray(selection)
-        out = pre.output_indices_[name]
-        columns[out] = source
+        selection = np.asarray(selection)
+        source = np.flatnonzero(selection) if selection.dtype == bool else selection
+        columns[pre.output_indices_[name]] = source
         if name == "encoder":
             for f, cats in zip(source, transformer.categories_):
                 categories[int(f)] = _numeric_categories(cats, estimator, int(f))
@@ -144,6 +155,8 @@ def _numeric_categories(cats: np.ndarray, estimator: Any, f: int) -> np.ndarray:
 def _rank_of(categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rank edges for a categorical feature, and the category code each rank stands for (-1: none)."""
     edges = np.unique(np.concatenate([categories, np.nextafter(categories, np.inf)]))
+    if not categories.size:
+        return edges, np.full(1, -1, dtype=np.int64)
     code_of_rank = np.full(edges.size + 1, -1, dtype=np.int64)
     # strict rank r holds edges[r-1] <= x < edges[r]: exactly one category when edges[r-1] is one.
     pos = np.searchsorted(categories, edges)
@@ -160,11 +173,9 @@ def _bits(words: np.ndarray, n: int) -> np.ndarray:
 
 def _rank_set(code_of_rank: np.ndarray, left: np.ndarray, known: np.ndarray, missing_left: bool) -> np.ndarray:
     """Which ranks go left: a category's own decision, unknown values the missing side."""
-    code = code_of_rank
-    has = code >= 0
-    c = np.where(has, code, 0)
-    goes_left = np.where(has, left[c] | (~known[c] & missing_left), missing_left)
-    return goes_left
+    has = code_of_rank >= 0
+    code = np.where(has, code_of_rank, 0)
+    return np.where(has, left[code] | (~known[code] & missing_left), missing_left)
 
 
 def _pack(sets: list[np.ndarray]) -> np.ndarray:
