@@ -45,7 +45,7 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None) -
     model.emit_helpers()
     decls, body = LAYOUTS[chosen](model)
     raw = model.raw_function(body)
-    parts = [*model.helpers, *model.tables.decls, *decls, model.prepare_function(), raw]
+    parts = [*model.tables.decls, *model.helpers, *decls, model.prepare_function(), raw]
     if ens.n_outputs > 1 and (model.classifier or ens.task is Task.ANOMALY):
         parts.append(model.argmax_function())
     if model.needs_exp():

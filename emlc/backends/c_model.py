@@ -70,7 +70,8 @@ class Model:
         else:
             self.precision = None
             self.in_t = C_INT[inp]
-            self.key_t = "int32_t"
+            # int32 inputs need room for the "never" threshold INT32_MIN - 1
+            self.key_t = "int64_t" if inp == "int32" else "int32_t"
             self.nan = False
             self.base_range = int_range(C_INT[inp])
         self.nan_key = int_range(self.key_t)[0]

@@ -34,6 +34,7 @@ import lark
 import numpy as np
 
 from ..errors import IRError
+from ..limits import MAX_FEATURES
 from .ensemble import (
     Aggregation,
     Decision,
@@ -189,10 +190,10 @@ def _number_tokens(trees) -> list[lark.Token]:
 
 
 def _count(token: lark.Token, limit: int = 1 << 31) -> int:
-    v = int(str(token))
-    if v >= limit:
-        raise _at(token, f"count {v} is too large")
-    return v
+    s = str(token)
+    if len(s) > len(str(limit)) or int(s) >= limit:
+        raise _at(token, f"count {s[:20]} is too large (at most {limit - 1})")
+    return int(s)
 
 
 def parse_ir(text: str, source: str = "<ir>") -> Ensemble:
@@ -226,12 +227,12 @@ def _build(root: lark.Tree) -> Ensemble:
         "version", "model", "task", "features", "names", "outputs", "link", "decision",
         "classes", "base", "leaves", "leaf_scale", "catsets", "thresholds")}
     version = one["version"].children[0]
-    if int(str(version)) != VERSION:
+    if _count(version) != VERSION:
         raise _at(version, f"unsupported IR version {version} (this emlc reads version {VERSION})")
     name = json.loads(str(one["model"].children[0]))
     task = _enum(Task, one["task"].children[0])
     n_features_tok, input_tok = one["features"].children
-    n_features = _count(n_features_tok)
+    n_features = _count(n_features_tok, MAX_FEATURES + 1)
     input_type = str(input_tok)
     names = tuple(json.loads(str(t)) for t in one["names"].children) if one["names"] else ()
     n_out_tok, agg_tok, accum_tok = one["outputs"].children

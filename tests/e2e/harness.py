@@ -202,7 +202,7 @@ static {in_t} cell(uint32_t i)
 {convert}
 }}
 
-static void put_hex(uint32_t v)
+static inline void put_hex(uint32_t v)
 {{
     int s;
     for (s = 28; s >= 0; s -= 4) {{
@@ -210,7 +210,7 @@ static void put_hex(uint32_t v)
     }}
 }}
 
-static void put_int(int32_t v)
+static inline void put_int(int32_t v)
 {{
     char d[12];
     int k = 0;
@@ -227,7 +227,7 @@ static void put_int(int32_t v)
     }}
 }}
 
-static void put_float(float y)
+static inline void put_float(float y)
 {{
     union {{ float f; uint32_t u; }} b;
     b.f = y;
@@ -280,7 +280,6 @@ def build(target_name: str, main_c: str, work: Path) -> Path:
         _check(_run([cc, "-O2", "-c", "platform.c", "-o", "platform.o"], work), "compile platform")
         _check(_run([cc, "main.o", "platform.o", "-o", str(out)], work), "link")
         return out
-    arch = [f for f in cflags if f.startswith(("-m", "--"))]
     if tgt.compiler == "avr-gcc":
         (work / "platform.c").write_text(_AVR_PLATFORM)
         link: list[str] = []
@@ -294,7 +293,9 @@ def build(target_name: str, main_c: str, work: Path) -> Path:
         (work / "platform.c").write_text(_RV_PLATFORM)
         (work / "link.ld").write_text(_RV_LD)
         extra = []
-        link = ["-nostartfiles", "--specs=picolibc.specs", "-T", "link.ld", "-Wl,--gc-sections"]
+        link = ["-nostartfiles", "-T", "link.ld", "-Wl,--gc-sections"]
+        cflags.insert(0, "--specs=picolibc.specs")
+    arch = [f for f in cflags if f.startswith(("-m", "--"))]
     _check(_run([cc, *cflags, "-ffunction-sections", "-fdata-sections", "-c", "main.c", "-o", "main.o"], work), "compile")
     _check(_run([cc, *arch, *extra, "-Os", "-c", "platform.c", "-o", "platform.o"], work), "compile platform")
     out = work / "fw.elf"
@@ -318,7 +319,7 @@ def execute(target_name: str, exe: Path) -> str:
         res = _run(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-serial", "none",
                     "-semihosting-config", "enable=on,target=native", "-kernel", str(exe)], cwd)
         _check(res, "qemu")
-        return res.stdout
+        return res.stdout + res.stderr
     res = _run(["qemu-system-riscv32", "-M", "virt", "-bios", "none", "-nographic", "-monitor", "none",
                 "-serial", "stdio", "-kernel", str(exe)], cwd)
     _check(res, "qemu")
@@ -331,7 +332,7 @@ def _simavr_text(text: str) -> str:
 
     out = []
     for line in text.splitlines():
-        line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip(".")
         m = re.match(r"^(?:.*?uart\w*:\s*)?([-0-9].*)$", line.strip())
         if m and re.fullmatch(r"-?\d+( [0-9a-f]{8})*|[0-9a-f]{8}( [0-9a-f]{8})*", m.group(1).strip()):
             out.append(m.group(1).strip())

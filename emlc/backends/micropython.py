@@ -1,0 +1,254 @@
+"""A self-contained MicroPython module with the model inlined as nested if/else.
+
+Sketch of the output (one function per tree keeps every function's bytecode small)::
+
+    from array import array
+    import math
+    N_FEATURES = 4
+    CLASSES = (0, 1, 2)
+
+    def _t0(x, a):
+        if x[2] <= 2.45:
+            a[0] += 1.0
+        else:
+            if x[3] > 1.75:          # a node that sends NaN left tests "go right"
+                a[2] += 1.0
+            else:
+                a[1] += 1.0
+
+    _TREES = (_t0, ...)
+
+    def raw(features): ...           # walk every tree, aggregate, add the base score
+    def predict(features): ...
+    def predict_proba(features): ...
+
+Interpreted MicroPython runs straight-line comparisons against constants faster than
+any table walk (see bench/bench_micropython.py). The arithmetic mirrors the
+reference interpreter: float32 models accumulate in an ``array('f')`` so every
+addition rounds like numpy's. Nothing from the model is pasted into code except
+numbers and ``repr`` literals of labels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import EmlcError
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Task
+from .micropython_lower import FlatForest, INT_RANGES, lower, number, vote_classes
+
+_MAX_LINES = 2_000_000
+_MAX_DEPTH = 60
+
+
+def _label_tuple(ens: Ensemble) -> str:
+    if ens.classes is None:
+        return "None"
+    items = []
+    for v in np.asarray(ens.classes).tolist():
+        if not isinstance(v, (bool, int, float, str)):
+            raise EmlcError(f"class label {v!r} is not a number or a string; relabel the classes")
+        items.append(repr(v))
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+class _TreeWriter:
+    """Nested if/else for one tree of the lowered forest."""
+
+    def __init__(self, ens: Ensemble, flat: FlatForest):
+        self.ens = ens
+        self.flat = flat
+        self.vote = ens.aggregation is Aggregation.VOTE
+        self.winners = vote_classes(ens) if self.vote else None
+        self.integer = ens.leaves.dtype.kind in "iu"
+        lo_hi = INT_RANGES.get(ens.input_type)
+        self.always = float(lo_hi[1]) if lo_hi else math.inf
+        self.never = float(lo_hi[0] - 1) if lo_hi else math.nan
+
+    def leaf(self, row: int, out: int, pad: str, lines: list[str]) -> None:
+        if self.vote:
+            lines.append(f"{pad}a[{out + int(self.winners[row])}] += 1")
+            return
+        kind = "i" if self.integer else "d"
+        adds = [
+            f"{pad}a[{out + j}] += {number(float(v), kind)}"
+            for j, v in enumerate(self.ens.leaves[row].tolist())
+            if v != 0
+        ]
+        lines.extend(adds or [f"{pad}pass"])
+
+    def node(self, ref: int, out: int, depth: int, lines: list[str]) -> None:
+        pad = "    " * (depth + 1)
+        if len(lines) > _MAX_LINES:
+            raise EmlcError(
+                "the inlined module would exceed 2 million lines (shared subtrees are copied); "
+                "use the emlc CSV with the emlc_trees runtime instead"
+            )
+        if ref < 0:
+            self.leaf(~ref, out, pad, lines)
+            return
+        if depth >= _MAX_DEPTH:
+            raise EmlcError(
+                f"a tree is deeper than {_MAX_DEPTH} levels, too deep to nest in MicroPython; "
+                "use the emlc CSV with the emlc_trees runtime instead"
+            )
+        flat = self.flat
+        f, t = int(flat.feature[ref]), float(flat.threshold[ref])
+        left, right = int(flat.left[ref]), int(flat.right[ref])
+        kind = "i" if flat.kind == "i" else "d"
+        if flat.nan_left[ref]:
+            if t == math.inf:
+                return self.node(left, out, depth, lines)
+            test, first, second = (
+                (f"x[{f}] == x[{f}]", right, left) if math.isnan(t) else (f"x[{f}] > {number(t, kind)}", right, left)
+            )
+        else:
+            if math.isnan(t) or t == self.never:
+                return self.node(right, out, depth, lines)
+            if flat.kind == "i" and t == self.always:
+                return self.node(left, out, depth, lines)
+            test, first, second = f"x[{f}] <= {number(t, kind)}", left, right
+        lines.append(f"{pad}if {test}:")
+        self.node(first, out, depth + 1, lines)
+        lines.append(f"{pad}else:")
+        self.node(second, out, depth + 1, lines)
+
+
+def _finish(ens: Ensemble) -> list[str]:
+    """Code turning the accumulator ``a`` into ``raw``, mirroring the interpreter's order."""
+    n, w = ens.n_trees, ens.leaf_width
+    accum = "f" if ens.accum_dtype == "float32" else "d"
+    if ens.aggregation is Aggregation.VOTE:
+        base = ", ".join(number(float(v)) for v in ens.base_score)
+        return [f"    b = ({base},)", f"    return [a[j] / {n} + b[j] for j in range({ens.n_outputs})]"]
+    out: list[str] = []
+    base = ", ".join(number(float(v)) for v in ens.base_score.astype(ens.accum_dtype).astype(np.float64))
+    integer = ens.leaves.dtype.kind in "iu"
+    if integer:
+        scale = np.ones(w) if ens.leaf_scale is None else ens.leaf_scale
+        s = ", ".join(number(float(v)) for v in scale)
+        out.append(f"    s = ({s},)")
+        out.append(f"    a = array('{accum}', [a[j] * s[j % {w}] for j in range({ens.n_outputs})])")
+    if ens.aggregation is Aggregation.MEAN:
+        out.append(f"    for j in range({ens.n_outputs}):")
+        out.append(f"        a[j] = a[j] / {n}")
+    if ens.aggregation is not Aggregation.SUM or integer:
+        out.append(f"    b = ({base},)")
+        out.append(f"    for j in range({ens.n_outputs}):")
+        out.append("        a[j] += b[j]")
+    out.append("    return list(a)")
+    return out
+
+
+def _start(ens: Ensemble) -> str:
+    if ens.aggregation is Aggregation.VOTE or ens.leaves.dtype.kind in "iu":
+        return f"[0] * {ens.n_outputs}"
+    accum = "f" if ens.accum_dtype == "float32" else "d"
+    if ens.aggregation is Aggregation.SUM:
+        base = ", ".join(number(float(v)) for v in ens.base_score.astype(ens.accum_dtype).astype(np.float64))
+        return f"array('{accum}', ({base},))"
+    return f"array('{accum}', [0.0] * {ens.n_outputs})"
+
+
+_LINKS = {
+    Link.IDENTITY: ["    return raw(features)"],
+    Link.SIGMOID: [
+        "    return [_r(1.0 / _r(1.0 + _r(math.exp(-_r({alpha} * v))))) for v in raw(features)]",
+    ],
+    Link.SOFTMAX: [
+        "    v = raw(features)",
+        "    m = max(v)",
+        "    e = [_r(math.exp(_r(u - m))) for u in v]",
+        "    s = _r(sum(e))",
+        "    return [_r(u / s) for u in e]",
+    ],
+    Link.EXP: ["    return [_r(math.exp(v)) for v in raw(features)]"],
+    Link.ISOLATION: ["    return [_r(-_r(2.0 ** _r(-v / {p0})) - {p1}) for v in raw(features)]"],
+}
+
+_DECISIONS = {
+    Decision.ARGMAX: [
+        "    v = value(features)",
+        "    if len(v) == 1:",
+        "        return 1 if (1 - v[0]) < v[0] else 0",
+        "    return _argmax(v)",
+    ],
+    Decision.RAW_ARGMAX: [
+        "    v = raw(features)",
+        "    if len(v) == 1:",
+        "        return 1 if v[0] >= 0 else 0",
+        "    return _argmax(v)",
+    ],
+    Decision.GT_HALF: ["    return 1 if value(features)[0] > 0.5 else 0"],
+    Decision.SIGN: ["    return 1 if value(features)[0] >= 0 else -1"],
+}
+
+
+def emit_micropython(ens: Ensemble, name: str = "model") -> str:
+    """The model as one MicroPython module with ``predict`` and ``predict_proba``."""
+    flat = lower(ens)
+    writer = _TreeWriter(ens, flat)
+    kind = flat.kind
+    lines = [
+        f"# MicroPython module generated by emlc from model {name!r}; do not edit.",
+        "from array import array",
+        "import math",
+        "",
+        f"N_FEATURES = {ens.n_features}",
+        f"CLASSES = {_label_tuple(ens)}",
+        "_F = array('f', [0.0])",
+        "",
+        "",
+        "def _r(v):",
+        "    # rounds to float32 when the model computes in float32, as the source library does",
+    ]
+    if ens.accum_dtype == "float32" and ens.aggregation is not Aggregation.VOTE:
+        lines += ["    _F[0] = v", "    return _F[0]"]
+    else:
+        lines += ["    return v"]
+    lines += ["", "", "def _argmax(v):", "    best = 0", "    for j in range(1, len(v)):",
+              "        if v[j] > v[best]:", "            best = j", "    return best"]
+    for i, root in enumerate(flat.roots.tolist()):
+        lines += ["", "", f"def _t{i}(x, a):"]
+        writer.node(int(root), int(ens.tree_output[i]), 0, lines)
+    trees = ", ".join(f"_t{i}" for i in range(ens.n_trees))
+    lines += ["", "", f"_TREES = ({trees}{',' if ens.n_trees == 1 else ''})", "", ""]
+    row = {"f": "array('f', features)", "d": "array('d', features)", "i": "features"}[kind]
+    lines += [
+        "def raw(features):",
+        '    """Aggregated leaves plus base score, before the link."""',
+        "    if len(features) != N_FEATURES:",
+        "        raise ValueError('expected %d features, got %d' % (N_FEATURES, len(features)))",
+        f"    x = {row}",
+        f"    a = {_start(ens)}",
+        "    for t in _TREES:",
+        "        t(x, a)",
+        *_finish(ens),
+        "",
+        "",
+        "def value(features):",
+        '    """Link outputs: probabilities, regression values or anomaly scores."""',
+    ]
+    p = ens.link_params
+    alpha = number(p[0] if p else 1.0)
+    lines += [s.format(alpha=alpha, p0=number(p[0]) if p else "", p1=number(p[1]) if len(p) > 1 else "")
+              for s in _LINKS[ens.link]]
+    lines += ["", ""]
+    if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
+        lines += ["def decide(features):", '    """Class index (or +1/-1 for anomalies)."""', *_DECISIONS[ens.decision], "", ""]
+    lines += ["def predict(features):", '    """What the source library\'s predict returns."""']
+    if ens.task is Task.CLASSIFICATION:
+        lines += ["    c = decide(features)", "    return c if CLASSES is None else CLASSES[c]"]
+    elif ens.task is Task.ANOMALY:
+        lines += ["    return decide(features)"]
+    else:
+        lines += ["    v = value(features)", "    return v[0] if len(v) == 1 else v"]
+    lines += ["", "", "def predict_proba(features):", '    """Class probabilities, as the library\'s predict_proba."""']
+    if ens.task is Task.CLASSIFICATION:
+        lines += ["    v = value(features)", f"    if len(v) == 1 and {ens.n_classes} == 2:",
+                  "        return [1 - v[0], v[0]]", "    return v"]
+    else:
+        lines += ["    raise ValueError('predict_proba needs a classifier')"]
+    return "\n".join(lines) + "\n"
