@@ -189,6 +189,13 @@ def _number_tokens(trees) -> list[lark.Token]:
     return [t.children[0] for t in trees]
 
 
+def _string(token: lark.Token) -> str:
+    try:
+        return json.loads(str(token))
+    except ValueError as e:
+        raise _at(token, f"bad string escape ({e.msg})") from None
+
+
 def _count(token: lark.Token, limit: int = 1 << 31) -> int:
     s = str(token)
     if len(s) > len(str(limit)) or int(s) >= limit:
@@ -229,12 +236,12 @@ def _build(root: lark.Tree) -> Ensemble:
     version = one["version"].children[0]
     if _count(version) != VERSION:
         raise _at(version, f"unsupported IR version {version} (this emlc reads version {VERSION})")
-    name = json.loads(str(one["model"].children[0]))
+    name = _string(one["model"].children[0])
     task = _enum(Task, one["task"].children[0])
     n_features_tok, input_tok = one["features"].children
     n_features = _count(n_features_tok, MAX_FEATURES + 1)
     input_type = str(input_tok)
-    names = tuple(json.loads(str(t)) for t in one["names"].children) if one["names"] else ()
+    names = tuple(_string(t) for t in one["names"].children) if one["names"] else ()
     n_out_tok, agg_tok, accum_tok = one["outputs"].children
     n_outputs = _count(n_out_tok)
     aggregation = _enum(Aggregation, agg_tok)
@@ -300,7 +307,7 @@ def _classes(node: lark.Tree) -> np.ndarray:
     if kind == "str":
         if any(t.type != "STRING" for t in labels):
             raise _at(kind_tok, "string classes must be quoted")
-        return np.array([json.loads(str(t)) for t in labels])
+        return np.array([_string(t) for t in labels])
     if any(t.type == "STRING" for t in labels):
         raise _at(kind_tok, f"quoted label in {kind} classes")
     toks = labels

@@ -157,7 +157,7 @@ def optimize(
     to ``stream`` (stderr by default); ``layout`` overrides the cost model's choice.
     """
     tgt = get_target(target)
-    names = check_pass_names(passes) if passes is not None else pipeline(level, tgt)
+    names = pipeline(level, tgt) if passes is None else check_pass_names(passes)
     if level not in LEVELS:
         raise EmlcError(f"unknown optimisation level {level!r}; choose one of: {', '.join(LEVELS)}")
     if layout is not None and layout not in LAYOUTS:
