@@ -43,6 +43,7 @@ class Shape:
     n_rows: int = 240
     nan: bool = True
     labels: str = "int"
+    noise: float = 0.0  # label noise makes trees grow to their depth limit
 
 
 SHAPES = {
@@ -52,7 +53,8 @@ SHAPES = {
     "one_feature": Shape(n_features=1),
     "wide": Shape(n_features=200, n_rows=150, n_trees=5),
     "stump": Shape(depth=1),
-    "deep": Shape(depth=20, n_rows=400, n_trees=3),
+    "deep": Shape(depth=20, n_rows=600, n_trees=3, noise=2.0),
+    "one_tree": Shape(n_trees=1),
     "many_trees": Shape(n_trees=500, depth=2, n_rows=60, n_classes=2),
     "string_labels": Shape(labels="str"),
     "no_nan": Shape(nan=False),
@@ -113,7 +115,7 @@ def make_data(s: Shape, task: str, nan: bool, seed: int = 0) -> tuple[np.ndarray
     if nan:
         X[rng.random(X.shape) < 0.1] = np.nan
         signal = signal + np.isnan(X[:, 0]) * 1.5  # missingness carries information
-    signal = np.nan_to_num(signal)
+    signal = np.nan_to_num(signal) + rng.normal(scale=s.noise, size=s.n_rows)
     if task == "anomaly":
         return X, None
     if task == "reg":
@@ -192,7 +194,7 @@ def _matrix() -> list[tuple[str, str]]:
         for shape, s in SHAPES.items():
             varies_classes = s.labels != "int" or s.n_classes != Shape.n_classes
             single_tree = kind.startswith(("Decision", "ExtraTree"))
-            if (varies_classes and task != "clf") or (s.n_trees == 500 and single_tree):
+            if (varies_classes and task != "clf") or (shape in ("one_tree", "many_trees") and single_tree):
                 continue
             cases.append((kind, shape))
     return cases
@@ -207,9 +209,20 @@ def test_matches_sklearn(kind: str, shape: str) -> None:
     est = make(s).fit(X, y) if y is not None else make(s).fit(X)
     ens = from_sklearn(est)
     assert ens.n_features == s.n_features
+    if shape == "deep" and task != "anomaly":  # isolation trees stop at log2(max_samples)
+        assert max(_depth(t) for t in ens.trees) >= 19, "the deep shape should grow deep trees"
     if task == "clf":
         assert list(ens.classes) == list(est.classes_)
     assert_matches(est, ens, probe_rows(ens, X, nan))
+
+
+def _depth(t) -> int:
+    """Longest root-to-leaf path, in edges."""
+    depth = np.zeros(t.n_nodes, dtype=np.int64)
+    for i in range(t.n_nodes):  # sklearn and HistGradientBoosting number children after parents
+        if t.op[i] != Op.LEAF:
+            depth[[t.left[i], t.right[i]]] = depth[i] + 1
+    return int(depth.max())
 
 
 def _fit(est, s: Shape = Shape(), task: str = "clf", nan: bool = False):
