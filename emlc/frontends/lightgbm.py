@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmlcError
+from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count, load_json
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
 from .treebuild import Src, Tables, TreeBuilder, build_tree
 
@@ -35,6 +36,8 @@ _RANK = {"lambdarank", "rank_xendcg"}
 _CLASSIFY = {"binary", "multiclass", "multiclassova"}
 SUPPORTED_OBJECTIVES = tuple(sorted(_IDENTITY | _EXP | _RANK | _CLASSIFY | {"cross_entropy"}))
 _MAX_LINES = 50_000_000
+#: LightGBM's own bound on num_leaves.
+MAX_LEAVES = 131_072
 
 
 @dataclass
@@ -96,11 +99,7 @@ def _read_file(path: Path) -> LgbModel:
         raise EmlcError(f"{path} is not a LightGBM model (not UTF-8 text); save it with Booster.save_model('model.txt')") from exc
     head = text.lstrip()
     if head.startswith("{"):
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise EmlcError(f"{path} is not valid JSON: {exc}") from exc
-        return parse_dump(doc, str(path))
+        return parse_dump(load_json(text, str(path)), str(path))
     if head.startswith("tree"):
         return parse_text(text, str(path))
     raise EmlcError(
@@ -244,7 +243,7 @@ def parse_dump(doc: Any, name: str) -> LgbModel:
 
 
 def _dump_tree(info: dict, where: str) -> LgbTree:
-    n_leaves = int(info["num_leaves"])
+    n_leaves = check_count(info["num_leaves"], MAX_LEAVES, "num_leaves", where)
     tree = LgbTree(leaf_value=[0.0] * n_leaves, where=where)
     n = n_leaves - 1
     for col in ("split_feature", "threshold", "decision_type", "left_child", "right_child"):
@@ -287,7 +286,9 @@ def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
         )
     if "sqrt" in options:
         raise EmlcError("LightGBM regression with reg_sqrt=True is not supported; retrain without reg_sqrt")
-    k = model.trees_per_iteration
+    k = check_count(model.trees_per_iteration, MAX_OUTPUTS, "num_tree_per_iteration", "LightGBM model")
+    check_count(model.num_class, MAX_OUTPUTS, "num_class", "LightGBM model")
+    check_count(model.n_features, MAX_FEATURES, "max_feature_idx + 1", "LightGBM model")
     if k < 1 or len(model.trees) % k:
         raise EmlcError(f"LightGBM model has {len(model.trees)} trees, not a multiple of num_tree_per_iteration={k}")
     tables = Tables()

@@ -17,7 +17,10 @@ from ..errors import EmlcError
 from ..ir.ensemble import Ensemble
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
-_FORMATS = ".emlir (emlc IR), .json/.ubj (XGBoost), .txt/.json (LightGBM), .onnx, .skops, .pkl/.joblib (with trust_pickle)"
+_FORMATS = (
+    ".emlir (emlc IR), .json/.ubj (XGBoost), .txt/.json (LightGBM), .onnx, .skops, "
+    ".pkl/.joblib (with trust_pickle)"
+)
 #: types a skops file may ask us to trust: those the scikit-learn lowerings read (the
 #: tree structures, HistGradientBoosting's input encoder check) and nothing that runs code.
 _SKOPS_TYPES = frozenset({
@@ -145,7 +148,9 @@ def _json_kind(path: Path) -> str:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise EmlcError(f"{str(path)!r} is not valid JSON ({e}); the file is corrupt or truncated") from None
+        raise EmlcError(
+            f"{str(path)!r} is not valid JSON ({e}); the file is corrupt or truncated"
+        ) from None
     if isinstance(doc, dict) and "learner" in doc:
         return "xgboost"
     if isinstance(doc, dict) and "tree_info" in doc:
@@ -162,7 +167,9 @@ def _load_emlir(path: Path) -> Ensemble:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise EmlcError(f"{str(path)!r} is not UTF-8 text; an .emlir file is written by print_ir") from None
+        raise EmlcError(
+            f"{str(path)!r} is not UTF-8 text; an .emlir file is written by print_ir"
+        ) from None
     return parse_ir(text, source=str(path))
 
 

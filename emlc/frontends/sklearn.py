@@ -21,7 +21,9 @@ from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from ..ir.verify import verify
 
 _TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier", "ExtraTreeRegressor")
-_FORESTS = ("RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor")
+_FORESTS = (
+    "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor",
+)
 _BOOSTING = ("GradientBoostingClassifier", "GradientBoostingRegressor")
 _HIST = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor")
 SUPPORTED = _TREES + _FORESTS + _BOOSTING + _HIST + ("IsolationForest",)
@@ -81,7 +83,7 @@ def _check_single_output(estimator: Any, kind: str) -> None:
         )
 
 
-def _common(estimator: Any) -> dict[str, Any]:
+def common_fields(estimator: Any) -> dict[str, Any]:
     """Ensemble fields every lowering shares: feature count, names and class labels."""
     fields: dict[str, Any] = {"n_features": int(estimator.n_features_in_)}
     names = getattr(estimator, "feature_names_in_", None)
@@ -150,7 +152,7 @@ def _averaged(estimator: Any, trees: list[Any]) -> Ensemble:
         n_outputs=width,
         aggregation=Aggregation.MEAN,
         base_score=np.zeros(width),
-        **_common(estimator),
+        **common_fields(estimator),
     )
     if is_classifier:
         return Ensemble(
@@ -206,7 +208,8 @@ def _gradient_boosting(estimator: Any) -> Ensemble:
     offset = 0
     for stage in stages:
         for out, t in enumerate(stage):
-            tree, leaf_rows = lower_nodes(t.tree_, scale * t.tree_.value[:, 0, :], offset, nan_follows_missing=False)
+            values = scale * t.tree_.value[:, 0, :]
+            tree, leaf_rows = lower_nodes(t.tree_, values, offset, nan_follows_missing=False)
             built.append(tree)
             rows.append(leaf_rows)
             outputs.append(out)
@@ -218,7 +221,7 @@ def _gradient_boosting(estimator: Any) -> Ensemble:
         n_outputs=k,
         aggregation=Aggregation.SUM,
         base_score=_init_raw(estimator),
-        **_common(estimator),
+        **common_fields(estimator),
     )
     if hasattr(estimator, "classes_"):
         link, params = link_of(estimator)
@@ -272,7 +275,7 @@ def _isolation_forest(estimator: Any) -> Ensemble:
         link=Link.ISOLATION,
         link_params=(denominator, float(estimator.offset_)),
         decision=Decision.SIGN,
-        **_common(estimator),
+        **common_fields(estimator),
     )
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import EmlcError
 from ..ir.ensemble import Aggregation, Decision, Ensemble, FeatureRank, Op, Task, Tree
-from .sklearn import _common, link_of
+from .sklearn import common_fields, link_of
 
 
 def lower_hist_gradient_boosting(estimator: Any) -> Ensemble:
@@ -61,7 +61,7 @@ def lower_hist_gradient_boosting(estimator: Any) -> Ensemble:
         base_score=np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(k),
         input_type="float64",
         cat_sets=_pack(sets),
-        **_common(estimator),
+        **common_fields(estimator),
     )
     used = {int(f) for t in built for f in t.feature[t.op == Op.CAT]}
     if used:
@@ -171,7 +171,9 @@ def _bits(words: np.ndarray, n: int) -> np.ndarray:
     return ((np.asarray(words, dtype=np.int64)[idx // 32] >> (idx % 32)) & 1).astype(bool)
 
 
-def _rank_set(code_of_rank: np.ndarray, left: np.ndarray, known: np.ndarray, missing_left: bool) -> np.ndarray:
+def _rank_set(
+    code_of_rank: np.ndarray, left: np.ndarray, known: np.ndarray, missing_left: bool
+) -> np.ndarray:
     """Which ranks go left: a category's own decision, unknown values the missing side."""
     has = code_of_rank >= 0
     code = np.where(has, code_of_rank, 0)

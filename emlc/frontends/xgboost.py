@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmlcError
+from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count, load_json
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
 from .treebuild import Src, Tables, TreeBuilder, build_tree
 
@@ -74,7 +75,7 @@ def _read_file(path: Path) -> dict:
     if not data.lstrip()[:1] == b"{":
         raise EmlcError(f"{path} is not an XGBoost model; expected a .json or .ubj file from Booster.save_model")
     try:
-        doc = json.loads(data) if is_json else decode_ubjson(data)
+        doc = load_json(data, str(path)) if is_json else decode_ubjson(data)
     except (ValueError, UnicodeDecodeError) as exc:
         kind = "JSON" if is_json else "UBJSON"
         raise EmlcError(f"{path} is not a valid XGBoost {kind} model: {exc}") from exc
@@ -112,8 +113,8 @@ def _convert(doc: dict, sklearn: str | None) -> Ensemble:
         raise EmlcError(
             f"XGBoost objective '{objective}' is not supported; supported: {', '.join(SUPPORTED_OBJECTIVES)}"
         )
-    n_features = int(params["num_feature"])
-    n_class = int(params.get("num_class", "0"))
+    n_features = check_count(params["num_feature"], MAX_FEATURES, "num_feature", "XGBoost model")
+    n_class = check_count(params.get("num_class", "0"), MAX_OUTPUTS, "num_class", "XGBoost model")
     n_outputs = max(n_class, 1)
 
     trees = gbm["trees"]
