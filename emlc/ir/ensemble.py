@@ -328,4 +328,16 @@ class Ensemble:
             and all(ranks_eq(a, b) for a, b in zip(self.feature_ranks, other.feature_ranks))
             and self.n_trees == other.n_trees
             and all(a.same_as(b) for a, b in zip(self.trees, other.trees))
+            and _exits_equal(self.early_exit, other.early_exit, arr_eq)
         )
+
+
+def _exits_equal(a: EarlyExit | None, b: EarlyExit | None, arr_eq) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return (
+        a.confidence == b.confidence
+        and arr_eq(a.checkpoints, b.checkpoints)
+        and arr_eq(a.lower, b.lower)
+        and arr_eq(a.upper, b.upper)
+    )

@@ -38,6 +38,7 @@ from ..limits import MAX_FEATURES
 from .ensemble import (
     Aggregation,
     Decision,
+    EarlyExit,
     Ensemble,
     FeatureRank,
     Link,
@@ -108,6 +109,13 @@ def print_ir(ens: Ensemble) -> str:
             side = "lt" if rank.strict else "le"
             edges = (" " + _fmt_row(rank.edges)) if rank.edges.size else ""
             out.append(f"rank x[{f}] {side}{edges}")
+    ee = ens.early_exit
+    if ee is not None:
+        out.append(f"early_exit {ee.lower.dtype} {len(ee.checkpoints)} confidence {float(ee.confidence)!r}")
+        out.extend(
+            f"  {int(c)}: lower {_fmt_row(lo)} upper {_fmt_row(hi)}"
+            for c, lo, hi in zip(ee.checkpoints, ee.lower, ee.upper)
+        )
     out.append(f"thresholds {ens.threshold_dtype}")
     for i, tree in enumerate(ens.trees):
         out.append(f"tree {i} output {int(ens.tree_output[i])} nodes {tree.n_nodes}")
@@ -232,7 +240,7 @@ def _section(tree: lark.Tree, name: str) -> list[lark.Tree]:
 def _build(root: lark.Tree) -> Ensemble:
     one = {name: (_section(root, name) or [None])[0] for name in (
         "version", "model", "task", "features", "names", "outputs", "link", "decision",
-        "classes", "base", "leaves", "leaf_scale", "catsets", "thresholds")}
+        "classes", "base", "leaves", "leaf_scale", "catsets", "early_exit", "thresholds")}
     version = one["version"].children[0]
     if _count(version) != VERSION:
         raise _at(version, f"unsupported IR version {version} (this emlc reads version {VERSION})")
@@ -296,6 +304,29 @@ def _build(root: lark.Tree) -> Ensemble:
         feature_ranks=tuple(ranks) if any(r is not None for r in ranks) else (),
         feature_names=names,
         name=name,
+        early_exit=_early_exit(one["early_exit"], n_outputs) if one["early_exit"] else None,
+    )
+
+
+def _early_exit(node: lark.Tree, n_outputs: int) -> EarlyExit:
+    dtype_tok, count_tok, confidence, *rows = node.children
+    dtype = _dtype(dtype_tok, ("float32", "float64", "int64"))
+    if len(rows) != _count(count_tok):
+        raise _at(count_tok, f"early_exit declares {count_tok} check points but lists {len(rows)}")
+    checkpoints, lower, upper = [], [], []
+    for row in rows:
+        at, low, high = row.children
+        if len(low.children) != n_outputs or len(high.children) != n_outputs:
+            raise _at(at, f"check point needs {n_outputs} lower and {n_outputs} upper bounds")
+        checkpoints.append(_count(at))
+        lower.append(_numbers(_number_tokens(low.children), dtype))
+        upper.append(_numbers(_number_tokens(high.children), dtype))
+    shape = (len(rows), n_outputs)
+    return EarlyExit(
+        checkpoints=np.array(checkpoints, dtype=np.int32),
+        lower=np.array(lower, dtype=dtype).reshape(shape),
+        upper=np.array(upper, dtype=dtype).reshape(shape),
+        confidence=float(str(confidence.children[0])),
     )
 
 

@@ -136,6 +136,28 @@ def _verify_header(ens: Ensemble) -> None:
             _fail(f"feature {f}: rank edges must be strictly increasing float64 numbers")
     if ens.feature_names and len(ens.feature_names) != ens.n_features:
         _fail(f"{len(ens.feature_names)} feature names for {ens.n_features} features")
+    if ens.early_exit is not None:
+        _verify_early_exit(ens)
+
+
+def _verify_early_exit(ens: Ensemble) -> None:
+    ee = ens.early_exit
+    if ens.task is not Task.CLASSIFICATION:
+        _fail("early exit needs a classifier")
+    cp = np.asarray(ee.checkpoints)
+    if cp.ndim != 1 or cp.dtype.kind not in "iu" or (cp.size and (cp[0] < 1 or cp[-1] >= ens.n_trees)):
+        _fail(f"early-exit check points must be integers in [1, {ens.n_trees})")
+    if (np.diff(cp) <= 0).any():
+        _fail("early-exit check points must be strictly increasing")
+    want = "int64" if ens.leaves.dtype.kind in "iu" else ens.accum_dtype
+    for name in ("lower", "upper"):
+        b = getattr(ee, name)
+        if b.shape != (cp.size, ens.n_outputs) or b.dtype != np.dtype(want):
+            _fail(f"early-exit {name} bounds must be {want} of shape ({cp.size}, {ens.n_outputs})")
+        if b.dtype.kind == "f" and not np.isfinite(b).all():
+            _fail(f"early-exit {name} bounds must be finite")
+    if not 0 < ee.confidence <= 1:
+        _fail(f"early-exit confidence must be in (0, 1], got {ee.confidence}")
 
 
 def _verify_classes(ens: Ensemble) -> None:

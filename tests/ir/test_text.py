@@ -111,3 +111,17 @@ def test_truncated_file_is_an_error_not_a_smaller_model():
     # dropping the last node line leaves a tree that declares more nodes than it lists
     with pytest.raises(IRError, match="declares 3 nodes but lists 2"):
         parse_ir(text[: text.rindex("  2: leaf 2")])
+
+
+@given(ensembles(tasks=(Task.CLASSIFICATION,)))
+def test_early_exit_annotations_round_trip(ens):
+    from emlc.passes import PASSES
+
+    annotated = PASSES["early_exit"](ens)
+    text = print_ir(annotated)
+    back = parse_ir(text)
+    assert back.same_as(annotated)
+    assert print_ir(back) == text
+    if annotated.early_exit is not None:
+        assert "early_exit " in text
+        assert not back.same_as(annotated.replace(early_exit=None))
