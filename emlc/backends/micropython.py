@@ -43,6 +43,13 @@ _MAX_LINES = 2_000_000
 _MAX_DEPTH = 60
 
 
+def _literal(value: float, kind: str = "d") -> str:
+    """A number as MicroPython source; infinities name the module constant ``_INF``."""
+    if math.isinf(value):
+        return "_INF" if value > 0 else "-_INF"
+    return number(value, kind)
+
+
 def _label_tuple(ens: Ensemble) -> str:
     if ens.classes is None:
         return "None"
@@ -73,7 +80,7 @@ class _TreeWriter:
             return
         kind = "i" if self.integer else "d"
         adds = [
-            f"{pad}a[{out + j}] += {number(float(v), kind)}"
+            f"{pad}a[{out + j}] += {_literal(float(v), kind)}"
             for j, v in enumerate(self.ens.leaves[row].tolist())
             if v != 0
         ]
@@ -102,14 +109,14 @@ class _TreeWriter:
             if t == math.inf:
                 return self.node(left, out, depth, lines)
             test, first, second = (
-                (f"x[{f}] == x[{f}]", right, left) if math.isnan(t) else (f"x[{f}] > {number(t, kind)}", right, left)
+                (f"x[{f}] == x[{f}]", right, left) if math.isnan(t) else (f"x[{f}] > {_literal(t, kind)}", right, left)
             )
         else:
             if math.isnan(t) or t == self.never:
                 return self.node(right, out, depth, lines)
             if flat.kind == "i" and t == self.always:
                 return self.node(left, out, depth, lines)
-            test, first, second = f"x[{f}] <= {number(t, kind)}", left, right
+            test, first, second = f"x[{f}] <= {_literal(t, kind)}", left, right
         lines.append(f"{pad}if {test}:")
         self.node(first, out, depth + 1, lines)
         lines.append(f"{pad}else:")
@@ -121,14 +128,14 @@ def _finish(ens: Ensemble) -> list[str]:
     n, w = ens.n_trees, ens.leaf_width
     accum = "f" if ens.accum_dtype == "float32" else "d"
     if ens.aggregation is Aggregation.VOTE:
-        base = ", ".join(number(float(v)) for v in ens.base_score)
+        base = ", ".join(_literal(float(v)) for v in ens.base_score)
         return [f"    b = ({base},)", f"    return [a[j] / {n} + b[j] for j in range({ens.n_outputs})]"]
     out: list[str] = []
-    base = ", ".join(number(float(v)) for v in ens.base_score.astype(ens.accum_dtype).astype(np.float64))
+    base = ", ".join(_literal(float(v)) for v in ens.base_score.astype(ens.accum_dtype).astype(np.float64))
     integer = ens.leaves.dtype.kind in "iu"
     if integer:
         scale = np.ones(w) if ens.leaf_scale is None else ens.leaf_scale
-        s = ", ".join(number(float(v)) for v in scale)
+        s = ", ".join(_literal(float(v)) for v in scale)
         out.append(f"    s = ({s},)")
         out.append(f"    a = array('{accum}', [a[j] * s[j % {w}] for j in range({ens.n_outputs})])")
     if ens.aggregation is Aggregation.MEAN:
@@ -147,7 +154,7 @@ def _start(ens: Ensemble) -> str:
         return f"[0] * {ens.n_outputs}"
     accum = "f" if ens.accum_dtype == "float32" else "d"
     if ens.aggregation is Aggregation.SUM:
-        base = ", ".join(number(float(v)) for v in ens.base_score.astype(ens.accum_dtype).astype(np.float64))
+        base = ", ".join(_literal(float(v)) for v in ens.base_score.astype(ens.accum_dtype).astype(np.float64))
         return f"array('{accum}', ({base},))"
     return f"array('{accum}', [0.0] * {ens.n_outputs})"
 
@@ -199,6 +206,7 @@ def emit_micropython(ens: Ensemble, name: str = "model") -> str:
         f"N_FEATURES = {ens.n_features}",
         f"CLASSES = {_label_tuple(ens)}",
         "_F = array('f', [0.0])",
+        "_INF = float('inf')",
         "",
         "",
         "def _r(v):",
@@ -232,8 +240,8 @@ def emit_micropython(ens: Ensemble, name: str = "model") -> str:
         '    """Link outputs: probabilities, regression values or anomaly scores."""',
     ]
     p = ens.link_params
-    alpha = number(p[0] if p else 1.0)
-    lines += [s.format(alpha=alpha, p0=number(p[0]) if p else "", p1=number(p[1]) if len(p) > 1 else "")
+    alpha = _literal(p[0] if p else 1.0)
+    lines += [s.format(alpha=alpha, p0=_literal(p[0]) if p else "", p1=_literal(p[1]) if len(p) > 1 else "")
               for s in _LINKS[ens.link]]
     lines += ["", ""]
     if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):

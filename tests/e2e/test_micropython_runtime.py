@@ -1,12 +1,13 @@
-"""The emlc_trees runtime in real MicroPython agrees with the reference interpreter."""
+"""The emlc_trees runtime and generated modules, run in real MicroPython, agree with the interpreter."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
+from emlc.backends.micropython import emit_micropython
 from emlc.backends.micropython_csv import emit_emlc_csv, label_literals
 from emlc.ir import Task, interpret, interpret_proba
 from emlc.paths import runtime_dir
@@ -15,21 +16,23 @@ from tests.strategies import ensembles, inputs_for
 
 RUNTIME = {"emlc_trees.py": (runtime_dir() / "micropython" / "emlc_trees.py").read_text()}
 MODELS_PER_RUN = 12
+# each example is one MicroPython run over many models: shrinking would rerun it for minutes
+NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
-def expected(ens, X):
-    """What the device must print: labels when the CSV carries them, else class indices."""
+def expected(ens, X, labels: bool):
+    """What the device must print: labels when the output carries them, else class indices."""
     pred = interpret(ens, X)
-    if ens.task is Task.CLASSIFICATION and label_literals(ens) is None:
+    if ens.task is Task.CLASSIFICATION and not labels and label_literals(ens) is None:
         index = {c: i for i, c in enumerate(np.asarray(ens.classes).tolist())}
         pred = np.array([index[c] for c in pred.tolist()])
     proba = interpret_proba(ens, X) if ens.task is Task.CLASSIFICATION else None
     return pred, proba
 
 
-def assert_agrees(ens, X, got) -> None:
+def assert_agrees(ens, X, got, labels: bool = False) -> None:
     preds, probas = got
-    want, want_proba = expected(ens, X)
+    want, want_proba = expected(ens, X, labels)
     assert len(preds) == len(X)
     if ens.task is Task.REGRESSION or ens.task is Task.RANKING:
         np.testing.assert_allclose(np.asarray(preds, dtype=np.float64), want, rtol=1e-6, atol=1e-12)
@@ -49,7 +52,7 @@ def csv_case(ens, X, name: str) -> tuple[dict, dict]:
     return case, {f"{name}.csv": emit_emlc_csv(ens)}
 
 
-@settings(max_examples=3, deadline=None)
+@settings(max_examples=3, deadline=None, phases=NO_SHRINK)
 @given(st.data())
 def test_emlc_csv_runtime_matches_interpreter(data):
     require_micropython()
@@ -62,3 +65,28 @@ def test_emlc_csv_runtime_matches_interpreter(data):
         files.update(f)
     for ens, X, got in zip(models, rows, predict_batch(cases, files)):
         assert_agrees(ens, X, got)
+
+
+def module_case(ens, X, name: str) -> tuple[dict, dict]:
+    case = {
+        "setup": f"import {name} as model",
+        "rows": rows_text(X),
+        "integer": np.asarray(X).dtype.kind in "iu",
+        "proba": ens.task is Task.CLASSIFICATION,
+    }
+    return case, {f"{name}.py": emit_micropython(ens, name=name)}
+
+
+@settings(max_examples=3, deadline=None, phases=NO_SHRINK)
+@given(st.data())
+def test_generated_module_matches_interpreter(data):
+    require_micropython()
+    models = [data.draw(ensembles(categorical=False)) for _ in range(MODELS_PER_RUN)]
+    rows = [data.draw(inputs_for(ens)) for ens in models]
+    cases, files = [], {}
+    for k, (ens, X) in enumerate(zip(models, rows)):
+        case, f = module_case(ens, X, f"g{k}")
+        cases.append(case)
+        files.update(f)
+    for ens, X, got in zip(models, rows, predict_batch(cases, files)):
+        assert_agrees(ens, X, got, labels=True)
