@@ -95,9 +95,13 @@ def _load_file(path: Path, trust_pickle: bool) -> Ensemble:
         raise EmlcError(f"model file {str(path)!r} does not exist")
     if not path.is_file():
         raise EmlcError(f"{str(path)!r} is not a file; pass the model file itself")
-    with path.open("rb") as f:
-        head = f.read(4096)
-    if not head.strip():
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+            blank = not head.strip() and not f.read().strip()
+    except OSError as e:
+        raise EmlcError(f"cannot read model file {str(path)!r}: {e.strerror or e}") from None
+    if blank:
         raise EmlcError(f"model file {str(path)!r} is empty; save the model again")
     kind = _kind_of(path, head)
     if kind == "pickle":

@@ -254,6 +254,18 @@ def test_empty_file(tmp_path, name: str, content: bytes) -> None:
         emlc.load(path, trust_pickle=True)
 
 
+def test_unreadable_file(forest, tmp_path, monkeypatch) -> None:
+    path = tmp_path / "m.skops"
+    sio.dump(forest, path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(path), "open", denied)  # chmod does not stop root
+    with pytest.raises(EmlcError, match="cannot read model file .*Permission denied"):
+        emlc.load(path)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
