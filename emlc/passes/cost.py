@@ -1,7 +1,9 @@
 """Byte estimates of a model in the two code layouts, and the choice between them.
 
-``table``: one record per node (feature index, threshold, right child, and the left
-child unless every split's left child is the next node), plus the leaf table.
+``table``: one record per split (feature index, threshold, right child reference,
+and the left one unless every split's left child is the next split), a root
+reference per tree, plus the leaf table; a child reference names a split or a
+leaf-table row.
 ``inline``: nested ``if``s, about ``target.inline_node_bytes`` of machine code per
 split and half that per leaf (which indexes the same leaf table).
 Both add rank edges, category bitsets and early-exit bounds. These are estimates
@@ -38,15 +40,22 @@ def _threshold_bytes(ens: Ensemble, target: Target) -> int:
     return min(size, target.double_bits // 8) if ens.threshold_dtype.kind == "f" else size
 
 
+def _left_is_next(ens: Ensemble) -> bool:
+    """Is every split's left child the next split (numbering splits only, trees back to back)?"""
+    for t in ens.trees:
+        inner = t.op != Op.LEAF
+        pos = np.cumsum(inner) - 1
+        left = t.left[inner]
+        if (t.op[left] == Op.LEAF).any() or (pos[left] != pos[inner] + 1).any():
+            return False
+    return True
+
+
 def table_bytes(ens: Ensemble, target: Target) -> int:
-    biggest = max(t.n_nodes for t in ens.trees)
-    implicit_left = all(
-        (t.left[t.op != Op.LEAF] == np.flatnonzero(t.op != Op.LEAF) + 1).all() for t in ens.trees
-    )
-    child = index_bytes(max(biggest, ens.leaves.shape[0]))
-    node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + child * (1 if implicit_left else 2)
-    roots = ens.n_trees * index_bytes(ens.n_nodes)
-    return int(ens.n_nodes * node + roots + _shared_bytes(ens, target))
+    splits = ens.n_nodes - ens.n_leaves
+    ref = index_bytes(2 * max(splits, ens.leaves.shape[0]))
+    node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
+    return int(splits * node + ens.n_trees * ref + _shared_bytes(ens, target))
 
 
 def inline_bytes(ens: Ensemble, target: Target) -> int:
