@@ -334,6 +334,19 @@ def test_tree_with_infinite_threshold_routes_nan_exactly() -> None:
     assert list(emlc.interpret(ens, T)) == [1, 0, 0, 0, 0, 0]
 
 
+def test_hist_gradient_boosting_binary_zero_margin_is_class_zero() -> None:
+    """Balanced leaves give raw == 0 exactly; scikit-learn's ``raw > 0`` then says class 0."""
+    X = np.repeat(np.arange(4.0), 50)[:, None]
+    y = np.tile([0, 1], 100)
+    y[:50], y[50:100] = 1, 0
+    est = ensemble.HistGradientBoostingClassifier(max_iter=1, min_samples_leaf=20).fit(X, y)
+    rows = np.array([[0.0], [1.0], [2.0], [3.0]])
+    assert list(est.decision_function(rows)[2:]) == [0.0, 0.0]
+    ens = from_sklearn(est)
+    assert list(emlc.interpret(ens, rows)) == [1, 0, 0, 0]
+    assert_matches(est, ens, rows)
+
+
 def test_isolation_forest_contamination_and_feature_subsets() -> None:
     X, _ = make_data(Shape(n_features=6), "anomaly", nan=False)
     est = ensemble.IsolationForest(n_estimators=30, max_features=3, contamination=0.1, random_state=0).fit(X)
