@@ -44,8 +44,8 @@ class LlvmTarget:
 
 TARGETS: dict[str, LlvmTarget] = {
     "avr": LlvmTarget("avr", "atmega2560", flash_tables=True),
-    "cortex-m0": LlvmTarget("thumbv6m-none-eabi", "cortex-m0"),
-    "cortex-m4f": LlvmTarget("thumbv7em-none-eabihf", "cortex-m4"),
+    "cortex-m0": LlvmTarget("thumbv6m-unknown-none-eabi", "cortex-m0"),
+    "cortex-m4f": LlvmTarget("thumbv7em-unknown-none-eabihf", "cortex-m4"),
     "rv32ec": LlvmTarget("riscv32-unknown-elf", "generic-rv32", "+e,+c", "ilp32e"),
 }
 _ALIASES = {

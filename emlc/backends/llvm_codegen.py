@@ -216,7 +216,7 @@ class ModuleWriter:
         """Per tree: ``for r < n`` around the tree's branches; the leaf row is a phi."""
         t, idx, fn = self.t, self.layout.idx, _Fn()
         out = [
-            f"define internal void @{self.name}_tree{i}(ptr noalias %X, {idx} %n, ptr noalias %acc) noinline {{",
+            f"define internal void @{self.name}_tree{i}(ptr noalias %X, {idx} %n, ptr noalias %acc) noinline nounwind {{",
             "entry:",
             f"  %empty = icmp eq {idx} %n, 0",
             "  br i1 %empty, label %exit, label %loop",
@@ -315,7 +315,7 @@ class ModuleWriter:
         for strict in sorted({r.strict for _, r in self.ranks}):
             pred = "ole" if strict else "olt"  # edge (pred) x counts
             self.out += [
-                f"define internal {w} @{self.name}_rank{int(strict)}({cp} %e, i32 %size, {w} %x) {{",
+                f"define internal {w} @{self.name}_rank{int(strict)}({cp} %e, i32 %size, {w} %x) nounwind {{",
                 "entry:",
                 f"  %nan = fcmp uno {w} %x, 0.0",
                 "  br i1 %nan, label %isnan, label %loop",
@@ -361,7 +361,7 @@ class ModuleWriter:
                 )
             q = fn.op(f"getelementptr inbounds {t.w}, ptr %dst, i32 {f}")
             fn.do(f"store {t.w} {v}, ptr {q}, align 4")
-        self.out += [f"define internal void @{self.name}_prep(ptr noalias %src, ptr noalias %dst) {{"]
+        self.out += [f"define internal void @{self.name}_prep(ptr noalias %src, ptr noalias %dst) nounwind {{"]
         self.out += fn.lines + ["  ret void", "}", ""]
 
     def _convert(self, fn: _Fn, v: str, src: str, dst: str) -> str:
@@ -379,7 +379,7 @@ class ModuleWriter:
         from_base = ens.aggregation is Aggregation.SUM and not t.acc_is_int
         acc_np = np.float32 if t.acc == "float" else np.float64
         lines = [
-            f"define internal void @{self.name}_block(ptr noalias %rows, {idx} %n, ptr noalias %acc, ptr %raw) {{",
+            f"define internal void @{self.name}_block(ptr noalias %rows, {idx} %n, ptr noalias %acc, ptr %raw) nounwind {{",
             "entry:",
         ]
 
@@ -448,7 +448,7 @@ class ModuleWriter:
         t, idx, b = self.t, self.layout.idx, BLOCK_ROWS
         prep = self.needs_prep()
         lines = [
-            f"define void @{self.name}_raw_batch(ptr noalias %X, i64 %n64, ptr noalias %raw) {{",
+            f"define void @{self.name}_raw_batch(ptr noalias %X, i64 %n64, ptr noalias %raw) nounwind {{",
             "entry:",
             f"  %n = trunc i64 %n64 to {idx}" if idx != "i64" else "  %n = add i64 %n64, 0",
             f"  %acc = alloca {t.acc}, i32 {b * self.nout}, align 8",
@@ -603,7 +603,7 @@ class ModuleWriter:
         else:
             res = self._decide(fn, raw, vals)
         self.out += [
-            f"define {ret} @{nm}_predict(ptr noalias %x, i32 %nf) {{",
+            f"define {ret} @{nm}_predict(ptr noalias %x, i32 %nf) nounwind {{",
             "entry:",
             f"  %ok = icmp eq i32 %nf, {self.nf}",
             "  br i1 %ok, label %go, label %bad",
@@ -627,7 +627,7 @@ class ModuleWriter:
             p = fn.op(f"getelementptr inbounds float, ptr %out, i32 {j}")
             fn.do(f"store float {v}, ptr {p}, align 4")
         self.out += [
-            f"define i32 @{nm}_{fname}(ptr noalias %x, i32 %nf, ptr noalias %out, i32 %no) {{",
+            f"define i32 @{nm}_{fname}(ptr noalias %x, i32 %nf, ptr noalias %out, i32 %no) nounwind {{",
             "entry:",
             f"  %ok = icmp eq i32 %nf, {self.nf}",
             "  br i1 %ok, label %chk, label %badf",
