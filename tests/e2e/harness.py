@@ -152,6 +152,8 @@ def _row_storage(ens: Ensemble, target_name: str) -> tuple[str, str, np.ndarray]
     inp = ens.input_type
     if inp == "float64" and tgt.has_double:
         return "uint64_t", "double", None  # type: ignore[return-value]
+    if inp == "float64":  # double is 32-bit on this target
+        return "uint32_t", "double", None  # type: ignore[return-value]
     if inp.startswith("float"):
         return "uint32_t", "float", None  # type: ignore[return-value]
     return f"{inp}_t", inp + "_t", None  # type: ignore[return-value]
@@ -333,7 +335,7 @@ def _simavr_text(text: str) -> str:
     out = []
     for line in text.splitlines():
         line = re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip(".")
-        m = re.match(r"^(?:.*?uart\w*:\s*)?([-0-9].*)$", line.strip())
+        m = re.match(r"^(?:.*?uart\w*:\s*)?([-0-9a-f].*)$", line.strip())
         if m and re.fullmatch(r"-?\d+( [0-9a-f]{8})*|[0-9a-f]{8}( [0-9a-f]{8})*", m.group(1).strip()):
             out.append(m.group(1).strip())
     return "\n".join(out) + "\n"
