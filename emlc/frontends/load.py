@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 from ..errors import EmlcError
 from ..ir.ensemble import Ensemble
+from ..ir.verify import verify
+from ..limits import load_json, read_bytes
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 _FORMATS = (
@@ -35,8 +37,8 @@ def load(obj_or_path: Any, *, trust_pickle: bool = False) -> Ensemble:
     if isinstance(obj_or_path, Ensemble):
         return obj_or_path
     if isinstance(obj_or_path, (str, os.PathLike)):
-        return _load_file(Path(obj_or_path), trust_pickle)
-    return _load_object(obj_or_path)
+        return verify(_load_file(Path(obj_or_path), trust_pickle))
+    return verify(_load_object(obj_or_path))
 
 
 def _library(obj: Any) -> str | None:
@@ -149,12 +151,7 @@ def _kind_of(path: Path, head: bytes) -> str:
 
 def _json_kind(path: Path) -> str:
     """XGBoost models have a ``learner``; LightGBM's ``dump_model`` has ``tree_info``."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise EmlcError(
-            f"{str(path)!r} is not valid JSON ({e}); the file is corrupt or truncated"
-        ) from None
+    doc = load_json(read_bytes(path), repr(str(path)))
     if isinstance(doc, dict) and "learner" in doc:
         return "xgboost"
     if isinstance(doc, dict) and "tree_info" in doc:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmlcError
-from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count, load_json
+from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
 from .treebuild import Src, Tables, TreeBuilder, build_tree
 
@@ -75,8 +75,8 @@ def _read_file(path: Path) -> dict:
     if not data.lstrip()[:1] == b"{":
         raise EmlcError(f"{path} is not an XGBoost model; expected a .json or .ubj file from Booster.save_model")
     try:
-        doc = load_json(data, str(path)) if is_json else decode_ubjson(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        doc = json.loads(data) if is_json else decode_ubjson(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         kind = "JSON" if is_json else "UBJSON"
         raise EmlcError(f"{path} is not a valid XGBoost {kind} model: {exc}") from exc
     if not isinstance(doc, dict) or "learner" not in doc:

@@ -127,6 +127,10 @@ class _Lines:
         count = self.n - 1
         if self.int(args[0], 0, count, "end marker count") != count:
             raise self.error("end marker says %s records, file has %d" % (args[0], count))
+        for line in self.f:
+            self.n += 1
+            if line.strip():
+                raise self.error("data after the end marker")
 
 
 class Model:
@@ -375,7 +379,7 @@ def _load_emlearn(lines):
     n_leaves = len(leaves)
     roots = []
     while lines.peek() == "r":
-        roots.append(lines.int(lines.take("r", 1)[0], -n_leaves, 32767, "root"))
+        roots.append((lines.int(lines.take("r", 1)[0], -n_leaves, 32767, "root"), lines.n))
     if not roots:
         raise lines.error("no 'r' (tree root) records")
     nodes = []
@@ -396,10 +400,11 @@ def _load_emlearn(lines):
         right = right + i if right >= 0 else right
         m._check_children(lines, i, left, right, n_leaves)
         m.F[i], m.T[i], m.L[i], m.R[i] = f, t - 1, left, right
-    for r in roots:
+    for r, at in roots:
         if r >= len(nodes):
-            raise ValueError("root %d is not a node (%d nodes)" % (r, len(nodes)))
-    m.roots = array("i", roots)
+            lines.n = at
+            raise lines.error("root %d is not a node (%d nodes)" % (r, len(nodes)))
+    m.roots = array("i", [r for r, _ in roots])
     m.outs = _zeros("H", len(roots))
     return _common_finish(m)
 
