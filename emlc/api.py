@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,17 +21,45 @@ EMITTERS = ("c", "csv", "micropython", "llvm", "obj", "ir")
 
 
 @dataclass(frozen=True)
-class Compiled:
-    """The emitted code plus what produced it (for reports)."""
+class Lossy:
+    """Opt-in lossy compression (never part of an -O level); see emlc/passes/lossy/.
 
-    code: str | bytes
-    result: OptimizeResult
-    target: Target
-    layout: str | None
+    ``max_accuracy_drop`` (a fraction: 0.01 is one percentage point) searches the
+    knobs on ``calibration`` data instead of taking them as given.
+    """
+
+    leaf_bits: int | None = None
+    leaf_clusters: int | None = None
+    leaves_per_class: int | None = None
+    hard_vote: bool = False
+    early_exit: float | None = None
+    early_exit_batch: int = 1
+    max_accuracy_drop: float | None = None
+    optimize_for: str = "size"
 
     @property
-    def ensemble(self) -> Ensemble:
-        return self.result.ensemble
+    def requested(self) -> bool:
+        return self.max_accuracy_drop is not None or any(
+            (self.leaf_bits, self.leaf_clusters, self.leaves_per_class, self.hard_vote, self.early_exit is not None)
+        )
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The emitted code plus what produced it (for reports).
+
+    ``result`` holds the per-pass report of an exact build; ``lossy`` and ``budget``
+    the measured cost of a lossy one.
+    """
+
+    code: str | bytes
+    ensemble: Ensemble
+    target: Target
+    layout: str | None
+    level: str
+    result: OptimizeResult | None = None
+    lossy: Any = None
+    budget: Any = None
 
 
 def emit(ens: Ensemble, emit: str = "c", *, target: Target | str = "host", name: str = "model", layout: str | None = None) -> str | bytes:
@@ -73,18 +101,51 @@ def compile(
     print_ir_after: set[str] | str | None = None,
     stream: TextIO | None = None,
     trust_pickle: bool = False,
+    lossy: Lossy | None = None,
+    calibration: tuple[Any, Any] | None = None,
+    progress: Any = None,
 ) -> Compiled:
-    """Load ``model`` (object or file), optimise it for ``target`` and emit code."""
+    """Load ``model`` (object or file), optimise it for ``target`` and emit code.
+
+    ``calibration`` is ``(X, y_or_None)``: the rows lossy compression is measured on.
+    """
     from .frontends import load
 
     tgt = get_target(target)
     ens = load(model, trust_pickle=trust_pickle)
     if input_type is not None:
         ens = declare_input(ens, input_type)
-    result = optimize(ens, level=level, target=tgt, passes=passes, print_ir_after=print_ir_after, stream=stream)
-    chosen = layout or result.layout
-    code = emit(result.ensemble, emit_as, target=tgt, name=name, layout=chosen)
-    return Compiled(code=code, result=result, target=tgt, layout=chosen)
+    if lossy is not None and lossy.requested:
+        if passes is not None:
+            raise EmlcError("--passes cannot be combined with lossy compression; use an -O level")
+        built = _compile_lossy(ens, lossy, calibration, level, tgt, progress)
+    else:
+        result = optimize(ens, level=level, target=tgt, passes=passes, print_ir_after=print_ir_after, stream=stream)
+        built = Compiled(code="", ensemble=result.ensemble, target=tgt, layout=result.layout, level=level, result=result)
+    chosen = layout or built.layout
+    code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen)
+    return replace(built, code=code, layout=chosen)
+
+
+def _compile_lossy(ens: Ensemble, lossy: Lossy, calibration, level: str, tgt: Target, progress) -> Compiled:
+    if lossy.max_accuracy_drop is not None:
+        from .budget import search_budget
+
+        if calibration is None:
+            raise EmlcError("an accuracy budget needs calibration data to measure the drop on (--calibration FILE)")
+        budget = search_budget(
+            ens, calibration[0], calibration[1], max_drop=lossy.max_accuracy_drop, target=tgt.name,
+            objective=lossy.optimize_for, level=level, progress=progress,
+        )
+        return Compiled(code="", ensemble=budget.ensemble, target=tgt, layout=budget.layout, level=level, budget=budget)
+    from .passes.lossy.apply import apply_lossy
+
+    out, report = apply_lossy(
+        ens, leaf_bits=lossy.leaf_bits, leaf_clusters=lossy.leaf_clusters,
+        leaves_per_class=lossy.leaves_per_class, hard_vote=lossy.hard_vote, early_exit=lossy.early_exit,
+        early_exit_batch=lossy.early_exit_batch, calibration=calibration, level=level, target=tgt.name,
+    )
+    return Compiled(code="", ensemble=out, target=tgt, layout=report.layout, level=level, lossy=report)
 
 
 def declare_input(ens: Ensemble, input_type: str) -> Ensemble:

@@ -67,9 +67,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS", help="print the IR after PASS (to stderr); repeatable")
     p.add_argument("--report", action="store_true", help="print a per-pass size table and the flash/RAM estimate (to stderr)")
     p.add_argument("--report-json", metavar="FILE", help="write the report as JSON ('-' for stdout)")
+    lossy = p.add_argument_group(
+        "lossy compression (opt-in: may change predictions; the cost is measured on --calibration data)"
+    )
+    lossy.add_argument("--leaf-bits", type=int, choices=(8, 4), help="quantize leaf values to 8 or 4 bits")
+    lossy.add_argument("--leaf-clusters", type=_positive_int, metavar="K", help="k-means the leaf vectors into K shared leaves")
+    lossy.add_argument("--leaves-per-class", type=_positive_int, metavar="N", help="like --leaf-clusters with K = N x classes")
+    lossy.add_argument("--hard-vote", action="store_true", help="each tree votes for one class (emlearn's default)")
+    lossy.add_argument("--early-exit", type=_fraction, metavar="THRESHOLD", help="stop evaluating trees once this confident (0-1]; 1 is exact")
+    lossy.add_argument("--early-exit-batch", type=_positive_int, default=1, metavar="B", help="check the early exit every B rounds of trees")
+    lossy.add_argument("--calibration", metavar="FILE", help="rows to measure agreement/accuracy on (.csv, .npy, .npz)")
+    lossy.add_argument("--calibration-labels", choices=("none", "first", "last"), default="none", help="which CSV column holds labels (default: none)")
+    lossy.add_argument("--max-accuracy-drop", type=float, metavar="P", help="search the knobs for the smallest/fastest model losing at most P percentage points on --calibration")
+    lossy.add_argument("--optimize-for", choices=("size", "speed"), default="size", help="what --max-accuracy-drop minimises (default: size)")
+    lossy.add_argument("--plot", metavar="FILE.png", help="with --max-accuracy-drop: draw size vs agreement")
     p.add_argument("--trust-pickle", action="store_true", help="allow loading .pkl/.joblib files (runs code from the file: only for files you trust)")
     p.add_argument("--version", action="version", version=f"emlc {__version__}")
     return p
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _lossy(args: argparse.Namespace):
+    from .api import Lossy
+
+    if args.max_accuracy_drop is not None and not 0 <= args.max_accuracy_drop <= 100:
+        raise EmlcError(f"--max-accuracy-drop is in percentage points (0-100), got {args.max_accuracy_drop:g}")
+    if args.plot and args.max_accuracy_drop is None:
+        raise EmlcError("--plot draws the --max-accuracy-drop search; add --max-accuracy-drop P")
+    return Lossy(
+        leaf_bits=args.leaf_bits, leaf_clusters=args.leaf_clusters, leaves_per_class=args.leaves_per_class,
+        hard_vote=args.hard_vote, early_exit=args.early_exit, early_exit_batch=args.early_exit_batch,
+        max_accuracy_drop=None if args.max_accuracy_drop is None else args.max_accuracy_drop / 100,
+        optimize_for=args.optimize_for,
+    )
+
+
+def _progress(i: int, total: int, row) -> None:
+    print(f"emlc: searching {i}/{total}: {row.settings.label()}", file=sys.stderr)
 
 
 def _default_output(model: str, emit: str) -> Path:
@@ -98,16 +145,32 @@ def run(args: argparse.Namespace) -> int:
 
     print_after: set[str] | str | None = "all" if args.print_ir_after_all else set(args.print_ir_after) or None
     passes = [p.strip() for p in args.passes.split(",") if p.strip()] if args.passes else None
+    lossy = _lossy(args)
+    calibration = None
+    if args.calibration:
+        from .calibration import load_calibration
+        from .frontends import load
+
+        n_features = load(args.model, trust_pickle=args.trust_pickle).n_features
+        calibration = load_calibration(args.calibration, n_features, labels=args.calibration_labels)
     built = compile(
         args.model, target=args.target, level=args.level, emit_as=args.emit, name=args.name,
         input_type=args.input, layout=args.layout, passes=passes, print_ir_after=print_after,
-        stream=sys.stderr, trust_pickle=args.trust_pickle,
+        stream=sys.stderr, trust_pickle=args.trust_pickle, lossy=lossy, calibration=calibration,
+        progress=_progress,
     )
     _write(built.code, args.output or str(_default_output(args.model, args.emit)))
+    if built.budget is not None:
+        print(built.budget.table(), file=sys.stderr)
+        print(f"emlc: chose {built.budget.chosen.label()}", file=sys.stderr)
+        if args.plot:
+            built.budget.plot(args.plot)
+    elif built.lossy is not None and not args.report:
+        print(built.lossy.table(), file=sys.stderr)
     if args.report or args.report_json:
         from .report import build_report, format_report
 
-        report = build_report(built.result, built.target, built.layout or built.result.layout)
+        report = build_report(built)
         if args.report:
             print(format_report(report), file=sys.stderr)
         if args.report_json:

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .passes import OptimizeResult
-from .targets import Target
+from .api import Compiled
 
 
-def build_report(result: OptimizeResult, target: Target, layout: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_report(built: Compiled) -> dict[str, Any]:
+    """Per-pass sizes (exact builds), measured cost (lossy builds) and the target's bill."""
     from .backends.c import size_report
 
+    target, result, layout = built.target, built.result, built.layout
     report: dict[str, Any] = {
-        "level": result.level,
+        "level": built.level,
         "target": target.name,
         "layout": layout,
-        "passes": [
+        "passes": [] if result is None else [
             {
                 "name": r.name,
                 "nodes": list(r.nodes),
@@ -29,13 +30,23 @@ def build_report(result: OptimizeResult, target: Target, layout: str, extra: dic
             }
             for r in result.passes
         ],
-        "size": size_report(result.ensemble, target, layout),
+        "size": size_report(built.ensemble, target, layout),
     }
     if target.flash_bytes is not None:
         report["size"]["flash_limit_bytes"] = target.flash_bytes
     if target.ram_bytes is not None:
         report["size"]["ram_limit_bytes"] = target.ram_bytes
-    report.update(extra or {})
+    if built.lossy is not None:
+        report["lossy"] = built.lossy.as_dict()
+        report["lossy_table"] = built.lossy.table()
+    if built.budget is not None:
+        report["budget"] = {
+            "chosen": built.budget.chosen.label(),
+            "max_drop": built.budget.max_drop,
+            "objective": built.budget.objective,
+            "rows": [r.as_dict() for r in built.budget.rows],
+        }
+        report["budget_table"] = built.budget.table()
     return report
 
 
@@ -69,7 +80,7 @@ def format_report(report: dict[str, Any]) -> str:
         ("bytes per decision node", str(size["bytes_per_decision_node"])),
     ]
     out += ["", _table([("size", "")] + rows)]
-    for key in ("lossy", "budget"):
-        if key in report and isinstance(report[key], str):
+    for key in ("lossy_table", "budget_table"):
+        if key in report:
             out += ["", report[key]]
     return "\n".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -73,3 +74,63 @@ def test_default_output_is_named_after_the_model(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main([str(model), "-O0", "--emit", "ir"]) == 0
     assert (tmp_path / "iris.emlir").read_text() == IRIS_LIKE
+
+
+@pytest.fixture(scope="module")
+def digits_files(tmp_path_factory):
+    import numpy as np
+    import skops.io as sio
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    d = tmp_path_factory.mktemp("digits")
+    X, y = load_digits(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=6, max_depth=6, random_state=0).fit(X[200:], y[200:])
+    sio.dump(model, d / "digits.skops")
+    np.savez(d / "cal.npz", X=X[:200], y=y[:200])
+    return d
+
+
+def test_lossy_build_reports_its_measured_cost(digits_files):
+    d = digits_files
+    r = run_cli(str(d / "digits.skops"), "--target", "avr", "--leaves-per-class", "2",
+                "--calibration", str(d / "cal.npz"), "-o", str(d / "m.h"), "--report-json", "-")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    report = json.loads(r.stdout)
+    assert report["lossy"]["after"]["bytes"] < report["lossy"]["before"]["bytes"]
+    assert 0.5 < report["lossy"]["after"]["agreement"] <= 1.0
+    assert "model_predict" in (d / "m.h").read_text()
+
+
+def test_budget_search_stays_within_budget_and_plots(digits_files):
+    d = digits_files
+    r = run_cli(str(d / "digits.skops"), "--target", "avr", "--max-accuracy-drop", "1",
+                "--calibration", str(d / "cal.npz"), "-o", str(d / "b.h"), "--plot", str(d / "curve.png"),
+                "--report-json", "-")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    budget = json.loads(r.stdout)["budget"]
+    chosen = [row for row in budget["rows"] if row["setting"] == budget["chosen"]]
+    assert chosen and chosen[0]["drop"] <= 0.01
+    assert "emlc: searching" in r.stderr
+    assert (d / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-accuracy-drop", "1"], "needs calibration data"),
+        (["--plot", "x.png", "--hard-vote"], "add --max-accuracy-drop"),
+        (["--early-exit", "1.5"], "must be in (0, 1]"),
+        (["--leaf-bits", "3"], "invalid choice: 3"),
+        (["--hard-vote", "--passes", "prune_dead"], "--passes cannot be combined"),
+    ],
+)
+def test_lossy_option_mistakes(digits_files, args, message):
+    r = run_cli(str(digits_files / "digits.skops"), "-o", os.devnull, *args)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith("emlc: error: ") and message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
