@@ -1,0 +1,172 @@
+"""MicroPython backends on the host: lowering exactness, emlearn CSV refusals, code hygiene, mpy-cross."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import emlc
+from emlc.backends.micropython import emit_micropython
+from emlc.backends.micropython_csv import emit_emlc_csv
+from emlc.backends.micropython_emlearn import emit_csv
+from emlc.backends.micropython_lower import lower
+from emlc.errors import EmlcError
+from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree, interpret
+from emlc.ir.interpret import leaf_indices, prepare_inputs
+from emlc.paths import runtime_dir
+from tests.conftest import require_tool
+from tests.strategies import ensembles, inputs_for
+
+RUNTIME_DIR = runtime_dir() / "micropython"
+
+
+def _flat_leaves(ens: Ensemble, X: np.ndarray) -> np.ndarray:
+    """Leaf rows reached by walking the lowered forest the way the device does."""
+    flat = lower(ens)
+    Xc = X.astype(ens.input_type).astype(np.float64)
+    out = np.empty((len(X), ens.n_trees), dtype=np.int64)
+    for r, x in enumerate(Xc):
+        for t, i in enumerate(flat.roots.tolist()):
+            while i >= 0:
+                v, th = x[flat.feature[i]], flat.threshold[i]
+                go_right = (v > th) if flat.nan_left[i] else not (v <= th)
+                if flat.nan_left[i] and np.isnan(th):
+                    go_right = not np.isnan(v)
+                i = int(flat.right[i] if go_right else flat.left[i])
+            out[r, t] = ~i
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_lowering_reaches_the_same_leaves(data):
+    """Folded ranks and <-to-<= rewriting on the input grid change no routing, NaN included."""
+    ens = data.draw(ensembles(categorical=False))
+    X = data.draw(inputs_for(ens))
+    assert np.array_equal(_flat_leaves(ens, X), leaf_indices(ens, X))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_children_point_forward(data):
+    flat = lower(data.draw(ensembles(categorical=False)))
+    idx = np.arange(flat.n_nodes)
+    for child in (flat.left, flat.right):
+        assert np.all((child < 0) | (child > idx))
+
+
+def _stump(**changes) -> Ensemble:
+    tree = Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[0, -1, -1], threshold=[2.5, 0, 0],
+                      left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 1])
+    base = dict(
+        n_features=1, task=Task.CLASSIFICATION, trees=(tree,), tree_output=np.zeros(1, np.int32),
+        leaves=np.eye(2), n_outputs=2, aggregation=Aggregation.VOTE, decision=Decision.ARGMAX,
+        classes=np.array([0, 1]), input_type="int16", base_score=np.zeros(2),
+    )
+    base.update(changes)
+    return Ensemble(**base)
+
+
+def test_emlearn_csv_format():
+    """x <= 2.5 on integers is x < 3; children are relative offsets or -leaf-1; an end marker closes."""
+    assert emit_csv(_stump()).splitlines() == ["f,1", "c,2", "lf,0", "l,0", "l,1", "r,0", "n,0,3,-1,-2", "e,7"]
+
+
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        (dict(input_type="float32"), "int16"),
+        (dict(aggregation=Aggregation.MEAN, leaves=np.array([[0.7, 0.3], [0.2, 0.8]])), "averages class probabilities"),
+        (dict(link=Link.SOFTMAX), "link softmax"),
+        (dict(base_score=np.array([0.5, 0.0])), "base score"),
+        (dict(task=Task.REGRESSION, aggregation=Aggregation.SUM, decision=Decision.NONE, classes=None,
+              n_outputs=1, leaves=np.array([[1.0], [2.0]]), base_score=np.zeros(1)), "regression"),
+        (dict(n_features=200), "int8"),
+    ],
+)
+def test_emlearn_csv_refuses_what_it_cannot_express(changes, problem):
+    with pytest.raises(EmlcError, match=problem) as err:
+        emit_csv(_stump(**changes))
+    assert "--emit micropython" in str(err.value)
+
+
+def test_emlearn_csv_refuses_thresholds_outside_int16():
+    tree = Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[0, -1, -1], threshold=[40000.0, 0, 0],
+                      left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 1])
+    with pytest.raises(EmlcError, match="outside int16"):
+        emit_csv(_stump(trees=(tree,), input_type="int16"))
+
+
+def test_model_names_and_labels_never_reach_code_unescaped():
+    evil = 'x"""\nimport os\nos.remove("main.py")\n#'
+    ens = _stump(classes=np.array(["a'b", 'c"\n)d']), name=evil)
+    src = emit_micropython(ens, name=evil)
+    tree = ast.parse(src)  # still one valid module
+    imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert sorted(a.name for n in imports for a in n.names) == ["array", "math"]
+    namespace: dict = {}
+    exec(compile(src, "m.py", "exec"), namespace)  # CPython runs the same code
+    assert namespace["CLASSES"] == ("a'b", 'c"\n)d')
+    assert namespace["predict"]([2]) == "a'b" and namespace["predict"]([3]) == 'c"\n)d'
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_generated_module_runs_under_cpython_too(data):
+    """The module is plain Python: CPython agrees with the interpreter (fast pre-check of the e2e test)."""
+    ens = data.draw(ensembles(categorical=False))
+    X = data.draw(inputs_for(ens))
+    namespace: dict = {}
+    exec(compile(emit_micropython(ens), "m.py", "exec"), namespace)
+    rows = X.tolist()
+    got = [namespace["predict"](r) for r in rows]
+    want = interpret(ens, X)
+    if ens.task in (Task.REGRESSION, Task.RANKING):
+        np.testing.assert_allclose(np.asarray(got, dtype=np.float64), want, rtol=1e-6, atol=1e-12)
+    else:
+        assert got == want.tolist()
+
+
+def test_categorical_splits_are_refused_clearly():
+    tree = Tree.build(op=[Op.CAT, Op.LEAF, Op.LEAF], feature=[0, -1, -1], threshold=[0, 0, 0],
+                      left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 1], cat=[0, -1, -1])
+    ens = _stump(trees=(tree,), input_type="float32", cat_sets=np.array([[5]], dtype=np.uint32))
+    for emit in (emit_micropython, emit_emlc_csv):
+        with pytest.raises(EmlcError, match="categorical"):
+            emit(ens)
+
+
+def _mpy_cross(path, arch: str | None) -> subprocess.CompletedProcess:
+    args = ["mpy-cross", *([f"-march={arch}"] if arch else []), "-o", str(path.with_suffix(".mpy")), str(path)]
+    return subprocess.run(args, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("arch", ["armv6m", "armv7emsp", "xtensawin"])
+def test_runtime_and_native_walk_compile_with_mpy_cross(tmp_path, arch):
+    require_tool("mpy-cross")
+    for name in ("emlc_trees.py", "emlc_trees_native.py"):
+        src = tmp_path / name
+        src.write_text((RUNTIME_DIR / name).read_text())
+        proc = _mpy_cross(src, arch)
+        assert proc.returncode == 0, proc.stderr
+        assert src.with_suffix(".mpy").stat().st_size > 0
+
+
+def test_generated_native_module_compiles_with_mpy_cross(tmp_path):
+    require_tool("mpy-cross")
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_iris(return_X_y=True)
+    ens = emlc.load(RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0).fit(X, y))
+    src = tmp_path / "iris_model.py"
+    src.write_text(emit_micropython(ens, native=True))
+    assert "@micropython.native" in src.read_text()
+    proc = _mpy_cross(src, "armv6m")
+    assert proc.returncode == 0, proc.stderr
