@@ -238,7 +238,7 @@ def parse_dump(doc: Any, name: str) -> LgbModel:
             feature_names=tuple(doc.get("feature_names", ())),
             trees=trees,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise EmlcError(f"{name}: malformed LightGBM JSON dump ({type(exc).__name__} {exc})") from exc
 
 

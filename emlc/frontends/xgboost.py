@@ -87,7 +87,7 @@ def _read_file(path: Path) -> dict:
 def _from_document(doc: dict, sklearn: str | None) -> Ensemble:
     try:
         return _convert(doc, sklearn)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise EmlcError(f"malformed XGBoost model: {type(exc).__name__} {exc}") from exc
 
 
