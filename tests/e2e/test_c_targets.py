@@ -106,3 +106,26 @@ def test_optimized_ir_on_target(models, target):
         meta.append((name, result.ensemble, model, rows))
     for (name, ens, model, rows), result in zip(meta, run_parallel(jobs, workers=2)):
         _check(name, ens, model, rows, result)
+
+
+def test_mcs51_headers_build_with_sdcc(models, tmp_path):
+    """8051: a classifier header (table layout) compiles and links with SDCC (not simulated; SDCC is slow)."""
+    require_tool("sdcc")
+    import subprocess
+
+    from emlc.backends.c import emit_c
+    from emlc.targets import get_target
+
+    headers, calls = [], []
+    for i, name in enumerate(("sk_gb_clf",)):
+        ens = emlc.load(models[name][0])
+        for layout in ("table",):
+            prefix = f"m{i}{layout[0]}"
+            headers.append(emit_c(ens, "mcs51", prefix, layout))
+            calls.append(f"(int)({prefix}_predict(x, {ens.n_features}) > 0)")
+    (tmp_path / "t.c").write_text(
+        "\n".join(headers) + "\ndouble x[5];\nint main(void)\n{\n    return " + " + ".join(calls) + ";\n}\n"
+    )
+    res = subprocess.run(["sdcc", *get_target("mcs51").cflags, "t.c"], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (tmp_path / "t.ihx").stat().st_size > 1000
