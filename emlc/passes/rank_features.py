@@ -6,9 +6,12 @@ by a categorical node, its distinct thresholds become the sorted ``edges`` of a
 ``rank(x) = count(edges < x)``, ``x <= edges[k]`` holds exactly when
 ``rank(x) <= k`` (and with ``rank(x) = count(edges <= x)``, ``x < edges[k]`` exactly
 when ``rank(x) <= k``); NaN stays NaN and keeps its default direction, +-inf rank
-past the ends. So the pass is lossless for every input. A feature with at most 255
-edges compares uint8 ranks, else uint16; features with more than 65535 distinct
-thresholds, mixed ``<=``/``<`` comparisons or categorical splits stay unranked.
+past the ends. So the pass is lossless for every input. A feature compared both ways
+first has each ``x < t`` rewritten as ``x <= p``, with ``p`` the largest value of the
+input type below ``t``: the same test for every value the input type can hold
+(features with ``x < -inf`` keep both kinds and stay unranked). A feature with at most
+255 edges compares uint8 ranks, else uint16; features with more than 65535 distinct
+thresholds or categorical splits stay unranked.
 ``narrow_types`` then stores the thresholds as integers when every feature is ranked.
 """
 
@@ -20,6 +23,32 @@ from ..ir.ensemble import Ensemble, FeatureRank, Op, Tree
 from .treebuild import map_trees
 
 MAX_EDGES = 65535
+
+
+def _below(t: np.ndarray, input_type: str) -> np.ndarray:
+    """Largest value of the float input type strictly below each ``t``."""
+    kind = np.dtype(input_type).type
+    with np.errstate(over="ignore"):
+        f = t.astype(kind)
+    f = np.where(f >= t, np.nextafter(f, kind(-np.inf)), f)
+    return f.astype(np.float64)
+
+
+def _only_le(ens: Ensemble) -> Ensemble:
+    """Features compared with both ``<=`` and ``<`` get ``<=`` only (when exact)."""
+    ops = [set(np.unique(np.concatenate([t.op[t.feature == f] for t in ens.trees])).tolist()) for f in range(ens.n_features)]
+    lt_minus_inf = {int(f) for t in ens.trees for f in t.feature[(t.op == Op.LT) & (t.threshold == -np.inf)]}
+    mixed = np.array([{Op.LE, Op.LT} <= k and Op.CAT not in k and f not in lt_minus_inf for f, k in enumerate(ops)])
+    if not mixed.any():
+        return ens
+
+    def rewrite(t: Tree) -> Tree:
+        on = (t.op == Op.LT) & mixed[np.maximum(t.feature, 0)]
+        thr = t.threshold.astype(np.float64)
+        thr[on] = _below(thr[on], ens.input_type)
+        return t.replace(op=np.where(on, np.uint8(Op.LE), t.op).astype(np.uint8), threshold=thr.astype(t.threshold.dtype))
+
+    return map_trees(ens, rewrite)
 
 
 def _rankable(ens: Ensemble) -> dict[int, tuple[np.ndarray, bool]]:
@@ -41,6 +70,7 @@ def rank_features(ens: Ensemble) -> Ensemble:
     """Every rankable float feature replaced by its threshold rank."""
     if not ens.input_type.startswith("float"):
         return ens
+    ens = _only_le(ens)
     todo = _rankable(ens)
     if not todo:
         return ens

@@ -41,13 +41,26 @@ def _crowd(ens: Ensemble, rng: np.random.Generator) -> Ensemble:
     return ens.replace(trees=tuple(rewrite(t) for t in ens.trees))
 
 
+def _mix_ops(ens: Ensemble, rng: np.random.Generator) -> Ensemble:
+    """Some ``<=`` nodes of unranked features become ``<`` and vice versa: mixed features."""
+    ranked = np.array([r is not None for r in ens.feature_ranks] or [False] * ens.n_features)
+
+    def rewrite(t):
+        flip = ((t.op == Op.LE) | (t.op == Op.LT)) & ~ranked[np.maximum(t.feature, 0)] & (rng.random(t.n_nodes) < 0.4)
+        return t.replace(op=np.where(flip, np.uint8(Op.LE + Op.LT) - t.op, t.op).astype(np.uint8))
+
+    return ens.replace(trees=tuple(rewrite(t) for t in ens.trees))
+
+
 @st.composite
 def pass_ensembles(draw, **kwargs) -> Ensemble:
-    """``ensembles(**kwargs)``; thresholds often crowded together or off the float32 grid."""
+    """``ensembles(**kwargs)``; thresholds often crowded, off the float32 grid, or mixing ``<=``/``<``."""
     ens = draw(ensembles(**kwargs))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     if draw(st.booleans()):
         ens = _crowd(ens, rng)
+    if draw(st.booleans()):
+        ens = _mix_ops(ens, rng)
     if ens.threshold_dtype == np.float64 and ens.input_type.startswith("float") and draw(st.booleans()):
         ens = _halfway(ens, rng)
     return ens

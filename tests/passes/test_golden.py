@@ -412,3 +412,25 @@ def test_merge_keeps_subtrees_apart_when_only_the_missing_side_differs():
     assert out.trees[0].n_nodes == 5
     X = np.array([[-1.0, np.nan], [1.0, np.nan], [1.0, -1.0], [-1.0, 1.0]])
     assert_same_results(ens, out, X)
+
+
+def test_rank_rewrites_strict_tests_on_features_compared_both_ways():
+    """float32 x < 1 is x <= 0.99999994 (the float32 below 1), so x[0] gets one edge list."""
+    ens = model("""\
+        leaves float64 2 x 2
+          0: 1.0 0.0
+          1: 0.0 1.0
+        catsets 0 x 1
+        thresholds float64
+        tree 0 output 0 nodes 5
+          0: if x[0] < 1.0 then 1 else 2 missing left
+          1: leaf 0
+          2: if x[0] <= 2.0 then 3 else 4 missing right
+          3: leaf 1
+          4: leaf 0
+        """)
+    out = PASSES["rank_features"](ens)
+    assert "rank x[0] le 0.9999999403953552 2.0\n" in body(out)
+    assert "0: if x[0] <= 0.0 then 1 else 2 missing left" in body(out)
+    X = np.array([0.5, 0.99999994, 1.0, 1.0000001, 2.0, 2.0000002, np.nan, np.inf, -np.inf], dtype=np.float32)
+    assert_same_results(ens, out, X[:, None])
