@@ -364,6 +364,8 @@ def _tree(tree: LgbTree, n_features: int, tables: Tables):
         dt = tree.decision_type[s]
         lo, hi = tree.left_child[s], tree.right_child[s]
         if dt & _CATEGORICAL:
+            if s not in tree.categories:
+                raise EmlcError(f"{where}: categorical split {s} has no category set; the model is corrupt")
             # NaN casts to INT_MIN (negative), so it always goes right.
             cat = tables.add_set(c for c in tree.categories[s] if c < 1 << 24)
             return b.add(Op.CAT, feature=f, cat=cat, default_left=False, left=Src(lo), right=Src(hi)), [lo, hi]
