@@ -115,7 +115,7 @@ def _json_op(draw, doc: Any) -> None:
     if kind == "delete":
         del node[key]
     elif kind == "replace":
-        node[key] = draw(st.sampled_from(HOSTILE_VALUES))
+        node[key] = copy.deepcopy(draw(st.sampled_from(HOSTILE_VALUES)))
     elif kind == "duplicate" and isinstance(node, dict):
         other = keys[_pos(draw, len(keys))]
         node[other] = copy.deepcopy(node[key])
