@@ -65,7 +65,7 @@ def _peer_env() -> tuple[Path | None, str]:
     if not py.exists():
         if subprocess.run([sys.executable, "-m", "venv", str(VENV)], capture_output=True).returncode:
             return None, "could not create a venv"
-    for pkg in ("lleaves", "tl2cgen treelite xgboost lightgbm"):
+    for pkg in ("lleaves llvmlite<0.45", "tl2cgen treelite xgboost lightgbm"):
         mod = pkg.split()[0]
         if subprocess.run([str(py), "-c", f"import {mod}"], capture_output=True).returncode == 0:
             continue
