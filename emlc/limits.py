@@ -37,17 +37,24 @@ _STEP[[ord("["), ord("{")]] = 1
 _STEP[[ord("]"), ord("}")]] = -1
 
 
-def read_bytes(path: str | Path, what: str = "model file") -> bytes:
-    """The file's bytes, refusing files too large to be a model before reading them."""
-    path = Path(path)
+def check_file_size(path: str | Path, what: str = "model file") -> None:
+    """Refuse a file too large to be a model before anything reads it."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise EmlcError(
-                f"{what} {str(path)!r} is {size:,} bytes, more than the {MAX_FILE_BYTES:,}-byte limit; "
-                "check that it is the right file"
-            )
-        return path.read_bytes()
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise EmlcError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
+    if size > MAX_FILE_BYTES:
+        raise EmlcError(
+            f"{what} {str(path)!r} is {size:,} bytes, more than the {MAX_FILE_BYTES:,}-byte limit; "
+            "check that it is the right file"
+        )
+
+
+def read_bytes(path: str | Path, what: str = "model file") -> bytes:
+    """The file's bytes, after :func:`check_file_size`."""
+    check_file_size(path, what)
+    try:
+        return Path(path).read_bytes()
     except OSError as exc:
         raise EmlcError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
 
@@ -101,6 +108,7 @@ __all__ = [
     "MAX_TREES",
     "MAX_TREE_NODES",
     "check_count",
+    "check_file_size",
     "json_depth",
     "load_json",
     "read_bytes",

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from ..errors import EmlcError
 from ..ir.ensemble import Ensemble
 from ..ir.verify import verify
-from ..limits import load_json, read_bytes
+from ..limits import check_file_size, load_json, read_bytes
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 _FORMATS = (
@@ -97,6 +97,7 @@ def _load_file(path: Path, trust_pickle: bool) -> Ensemble:
         raise EmlcError(f"model file {str(path)!r} does not exist")
     if not path.is_file():
         raise EmlcError(f"{str(path)!r} is not a file; pass the model file itself")
+    check_file_size(path)
     try:
         with path.open("rb") as f:
             head = f.read(4096)
