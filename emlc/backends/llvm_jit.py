@@ -21,8 +21,8 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from ..errors import EmlcError
-from ..ir.ensemble import Ensemble, Task
-from ..ir.interpret import apply_link, decide
+from ..ir.ensemble import Ensemble
+from ..ir.interpret import apply_link, predictions_from_raw, proba_from_raw
 from . import llvm as backend
 from .llvm_codegen import BLOCK_ROWS, choose_types, emit_module
 
@@ -136,25 +136,11 @@ class Predictor:
 
     def predict(self, X) -> np.ndarray:
         """What the source library's ``predict`` returns (labels, values or +-1)."""
-        ens = self.ensemble
-        raw = self.predict_raw(X)
-        value = apply_link(ens, raw)
-        if ens.task is Task.CLASSIFICATION:
-            idx = decide(ens, raw, value)
-            return idx if ens.classes is None else np.asarray(ens.classes)[idx]
-        if ens.task is Task.ANOMALY:
-            return decide(ens, raw, value)
-        return value[:, 0] if ens.n_outputs == 1 else value
+        return predictions_from_raw(self.ensemble, self.predict_raw(X))
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities [n_rows, n_classes], as the library's ``predict_proba``."""
-        ens = self.ensemble
-        if ens.task is not Task.CLASSIFICATION:
-            raise EmlcError(f"predict_proba needs a classifier, this model is a {ens.task.value} model")
-        value = self.predict_value(X)
-        if value.shape[1] == 1 and ens.n_classes == 2:
-            return np.hstack([1 - value, value])
-        return value
+        return proba_from_raw(self.ensemble, self.predict_raw(X))
 
 
 def _as_ensemble(model_or_ir) -> Ensemble:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import EmlcError
 from .ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
 
 _CHUNK_CELLS = 1 << 22  # rows x trees walked at once; bounds peak memory
@@ -184,9 +185,8 @@ def decide(ens: Ensemble, raw: np.ndarray, value: np.ndarray) -> np.ndarray:
     raise ValueError(f"{ens.task.value} model has no class decision")
 
 
-def interpret(ens: Ensemble, X) -> np.ndarray:
-    """What the source library's ``predict`` returns: labels for classifiers, values otherwise."""
-    raw = interpret_raw(ens, X)
+def predictions_from_raw(ens: Ensemble, raw: np.ndarray) -> np.ndarray:
+    """Raw margins to what ``predict`` returns; shared by every host predictor."""
     value = apply_link(ens, raw)
     if ens.task is Task.CLASSIFICATION:
         idx = decide(ens, raw, value)
@@ -196,14 +196,24 @@ def interpret(ens: Ensemble, X) -> np.ndarray:
     return value[:, 0] if ens.n_outputs == 1 else value
 
 
-def interpret_proba(ens: Ensemble, X) -> np.ndarray:
-    """Class probabilities [n_rows, n_classes], as the library's ``predict_proba``."""
+def proba_from_raw(ens: Ensemble, raw: np.ndarray) -> np.ndarray:
+    """Raw margins to ``predict_proba``'s class probabilities (binary: ``[1 - p, p]``)."""
     if ens.task is not Task.CLASSIFICATION:
-        raise ValueError(f"predict_proba needs a classifier, this model is a {ens.task.value} model")
-    value = interpret_value(ens, X)
+        raise EmlcError(f"predict_proba needs a classifier, this model is a {ens.task.value} model")
+    value = apply_link(ens, raw)
     if value.shape[1] == 1 and ens.n_classes == 2:
         return np.hstack([1 - value, value])
     return value
+
+
+def interpret(ens: Ensemble, X) -> np.ndarray:
+    """What the source library's ``predict`` returns: labels for classifiers, values otherwise."""
+    return predictions_from_raw(ens, interpret_raw(ens, X))
+
+
+def interpret_proba(ens: Ensemble, X) -> np.ndarray:
+    """Class probabilities [n_rows, n_classes], as the library's ``predict_proba``."""
+    return proba_from_raw(ens, interpret_raw(ens, X))
 
 
 def _early_exit(ens: Ensemble, X) -> tuple[np.ndarray, np.ndarray]:
