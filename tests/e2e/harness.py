@@ -269,8 +269,13 @@ def _check(res: subprocess.CompletedProcess, what: str) -> None:
         raise RuntimeError(f"{what} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
 
 
-def build(target_name: str, main_c: str, work: Path) -> Path:
-    """Compile the strict main file plus the target's platform file; return the executable."""
+def build(target_name: str, main_c: str, work: Path, objects: tuple[Path, ...] = ()) -> Path:
+    """Compile the strict main file plus the target's platform file; return the executable.
+
+    ``objects``: extra object files linked after ``main.o`` (with libm), e.g. LLVM output.
+    """
+    linked = ["main.o", *map(str, objects)]
+    libm = ["-lm"] if objects else []
     tgt = get_target(target_name)
     (work / "main.c").write_text(main_c)
     cc = tgt.compiler
@@ -280,7 +285,7 @@ def build(target_name: str, main_c: str, work: Path) -> Path:
         out = work / "prog"
         _check(_run([cc, *cflags, "-c", "main.c", "-o", "main.o"], work), "compile")
         _check(_run([cc, "-O2", "-c", "platform.c", "-o", "platform.o"], work), "compile platform")
-        _check(_run([cc, "main.o", "platform.o", "-o", str(out)], work), "link")
+        _check(_run([cc, *linked, "platform.o", "-o", str(out), *libm], work), "link")
         return out
     if tgt.compiler == "avr-gcc":
         (work / "platform.c").write_text(_AVR_PLATFORM)
@@ -301,7 +306,7 @@ def build(target_name: str, main_c: str, work: Path) -> Path:
     _check(_run([cc, *cflags, "-ffunction-sections", "-fdata-sections", "-c", "main.c", "-o", "main.o"], work), "compile")
     _check(_run([cc, *arch, *extra, "-Os", "-c", "platform.c", "-o", "platform.o"], work), "compile platform")
     out = work / "fw.elf"
-    _check(_run([cc, *arch, *link, "main.o", "platform.o", "-o", str(out), "-lgcc"], work), "link")
+    _check(_run([cc, *arch, *link, *linked, "platform.o", "-o", str(out), *libm, "-lgcc"], work), "link")
     return out
 
 
