@@ -2,8 +2,7 @@
 in the simulators; row-by-row agreement with the reference interpreter.
 
 The harness builds a program around a C header; here the header only declares the C
-API and the link step also takes the LLVM object (wrapped around ``harness._run``
-until the harness grows an ``objects=`` parameter).
+API and the link step also takes the LLVM object (``harness.build(objects=...)``).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from tests.e2e import harness
 
 _AVR_HANGS = pytest.mark.skip(reason="known bug: the LLVM AVR object links but hangs in simavr (ABI or start-up mismatch with avr-gcc 5.4, not yet diagnosed)")
 TARGETS = ["host", pytest.param("avr", marks=_AVR_HANGS), "cortex-m0", "cortex-m4f", "rv32ec"]
-_REAL_RUN = harness._run
 
 
 def _models():
@@ -50,29 +48,23 @@ def _header(ens, target: str, name: str) -> str:
             f"int32_t {name}_{fn}(const {in_t} *features, int32_t n_features, float *out, int32_t n_out);\n")
 
 
-def _run_with_object(ens, X, target: str, monkeypatch) -> harness.Result:
+def _run_with_object(ens, X, target: str) -> harness.Result:
     name = "m"
     with tempfile.TemporaryDirectory(prefix=f"emlc-llvm-{target}-") as tmp:
         work = Path(tmp)
         obj = work / "model_llvm.o"
         obj.write_bytes(emit_obj(ens, target, name))
-        def run(cmd, cwd, timeout=harness.TIMEOUT):
-            if "main.o" in cmd and "-c" not in cmd:  # the link step
-                at = cmd.index("main.o") + 1
-                cmd = [*cmd[:at], str(obj), *cmd[at:], "-lm"]
-            return _REAL_RUN(cmd, cwd, timeout)
-
-        monkeypatch.setattr(harness, "_run", run)
-        exe = harness.build(target, harness.program(ens, _header(ens, target, name), X, target, name), work)
+        main = harness.program(ens, _header(ens, target, name), X, target, name)
+        exe = harness.build(target, main, work, objects=(obj,))
         return harness.parse(ens, harness.execute(target, exe), X.shape[0])
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_llvm_object_runs_on_target(target, monkeypatch):
+def test_llvm_object_runs_on_target(target):
     require_tool(*harness.TOOLS[target])
     models, X = _models()
     for ens in models:
-        got = _run_with_object(ens, X, target, monkeypatch)
+        got = _run_with_object(ens, X, target)
         if ens.task is Task.CLASSIFICATION:
             want_idx = np.searchsorted(ens.classes, interpret(ens, X))
             assert np.array_equal(got.predict, want_idx)
