@@ -97,11 +97,10 @@ def tree_code(model: Model, index: int) -> str:
         nest(node, 2)
     if queued:
         lines.append(f"    t{index}_done:")
-    out = int(ens.tree_output[index])
     return (
         f"    {{   /* tree {index} */\n        {model.row_t} row;\n"
         + "\n".join(lines)
-        + f"\n        {model.p}_add(@ACC, {out}u, row);\n    }}"
+        + f"\n        {model.sink(str(index), 'row')}\n    }}"
     )
 
 

@@ -28,8 +28,9 @@ from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
 from ..ir.interpret import apply_link, decide
 from ..paths import runtime_dir
 from ..targets import Target
+from . import c_fixed
 from . import c_numeric as num
-from .c_common import C_INT, FlashTables, comment, float_literal, int_literal, int_range, smallest_int
+from .c_common import C_INT, FlashTables, comment, float_literal, int_literal, int_range, size_of, smallest_int
 
 
 def runtime_source(name: str, **fields: object) -> str:
@@ -83,6 +84,10 @@ class Model:
         self.classifier = ens.task is Task.CLASSIFICATION
         self.n_proba = 2 if self.classifier and ens.n_outputs == 1 else ens.n_outputs
         self.row_t = smallest_int(0, ens.leaves.shape[0] - 1, signed=False)
+        self._out_table: tuple[str, str] | None = None
+        rows_bytes = ens.n_trees * size_of(self.row_t)
+        self.record_rows = ens.n_trees > 0 and rows_bytes <= min(512, (target.ram_bytes or 1 << 20) // 16)
+        self.fixed = c_fixed.plan(ens, target) if self.record_rows else None
 
     # ----- feature values and node tests -------------------------------------------
     def value_range(self, f: int) -> tuple[int, int]:
@@ -228,8 +233,25 @@ class Model:
             f"        acc[o + j] += ({at}){read};\n    }}"
         )
 
+    def tree_offset(self, t: str) -> str:
+        """C expression of the first output column of tree ``t`` (a flash table if any is nonzero)."""
+        outs = np.asarray(self.ens.tree_output, dtype=np.int64)
+        if not outs.any():
+            return "0u"
+        if self._out_table is None:
+            ot = smallest_int(0, int(outs.max()), signed=False)
+            self._out_table = (ot, self.tables.add("out", ot, outs, note="first output column of each tree"))
+        ot, table = self._out_table
+        return f"(uint16_t){self.tables.read(ot, table, t)}"
+
+    def sink(self, t: str, row: str) -> str:
+        """Statement taking tree ``t``'s leaf row: recorded for P_sum/P_fast, or added at once."""
+        if self.record_rows:
+            return f"rows[{t}] = {row};"
+        return f"{self.p}_add(@ACC, {self.tree_offset(t)}, {row});"
+
     def raw_function(self, walk_body: str) -> str:
-        """P_raw: prepare values, run the layout's tree walks, finish raw margins."""
+        """P_raw (and, recording leaf rows, P_rows + P_sum): walks, sums, raw margins."""
         ens, p, acc_t, n = self.ens, self.p, self.acc_t, self.n_out
         acc_type, add_body = self.accumulator()
         base = np.asarray(ens.base_score, dtype=np.float64).astype(self.raw_dtype)
@@ -237,15 +259,23 @@ class Model:
         base_tab = self.tables.add("base", base_t, base, note="base score per output")
         rb = self.tables.read(base_t, base_tab, "k")
         float_sum = acc_type == acc_t and ens.aggregation is Aggregation.SUM
-        lines = [f"    {self.key_t} v[{ens.n_features}];"]
+        walk = [f"    {self.key_t} v[{ens.n_features}];", f"    {p}_prepare(features, v);"]
+        lines = []
         if acc_type != acc_t:
             lines.append(f"    {acc_type} acc[{n}];")
         lines.append("    uint16_t k;")
-        lines.append(f"    {p}_prepare(features, v);")
         target = "raw" if acc_type == acc_t else "acc"
         init = rb if float_sum else "0"
         lines.append(f"    for (k = 0; k < {n}u; ++k) {{\n        {target}[k] = {init};\n    }}")
-        lines.append(walk_body.replace("@ACC", target))
+        if self.record_rows:
+            tt = smallest_int(0, ens.n_trees, signed=False)
+            lines.append(
+                f"    {{\n        {tt} t;\n        for (t = 0; t < {ens.n_trees}u; ++t) {{\n"
+                f"            {p}_add({target}, {self.tree_offset('t')}, rows[t]);\n        }}\n    }}"
+            )
+        else:
+            lines[:0] = walk
+            lines.append(walk_body.replace("@ACC", target))
         nt = int_literal(max(ens.n_trees, 1), "int32_t")
         if ens.aggregation is Aggregation.VOTE:
             fin = f"raw[k] = ({acc_t})acc[k] / ({acc_t}){nt} + {rb};"
@@ -267,12 +297,57 @@ class Model:
             f"/* Add leaf row `row` to the running sums from output o on. */\n"
             f"static inline void {p}_add({acc_type} *acc, uint16_t o, {self.row_t} row)\n{{\n{add_body}\n}}"
         )
-        fn = (
-            "/* Raw margins (before the link) of one row. */\n"
-            f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n"
+        if not self.record_rows:
+            return add + "\n\n" + (
+                "/* Raw margins (before the link) of one row. */\n"
+                f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n"
+                + "\n".join(lines) + "\n}"
+            )
+        rows_fn = (
+            "/* The leaf row each tree reaches. */\n"
+            f"static inline void {p}_rows(const {self.in_t} *features, {self.row_t} *rows)\n{{\n"
+            + "\n".join(walk) + "\n" + walk_body + "\n}"
+        )
+        sum_fn = (
+            "/* Raw margins (before the link) from the trees' leaf rows. */\n"
+            f"static inline void {p}_sum(const {self.row_t} *rows, {acc_t} *raw)\n{{\n"
             + "\n".join(lines) + "\n}"
         )
-        return add + "\n\n" + fn
+        raw_fn = (
+            "/* Raw margins (before the link) of one row. */\n"
+            f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n"
+            f"    {self.row_t} rows[{ens.n_trees}];\n    {p}_rows(features, rows);\n    {p}_sum(rows, raw);\n}}"
+        )
+        parts = [add, rows_fn, sum_fn, raw_fn]
+        if self.fixed is not None:
+            parts.append(self.fast_function())
+        return "\n\n".join(parts)
+
+    def fast_function(self) -> str:
+        """P_fast: the class from integer leaf sums, or -1 when the margin is too thin (c_fixed)."""
+        ens, p, fx, n, w = self.ens, self.p, self.fixed, self.n_out, self.ens.leaf_width
+        assert fx is not None
+        table = self.tables.add("qleaves", fx.leaf_t, fx.leaves, note=f"leaves * 2^{fx.shift}, rounded")
+        read = self.tables.read(fx.leaf_t, table, f"(uint32_t)rows[t] * {w}u + j")
+        if fx.init.any():
+            it = self.tables.add("qinit", fx.acc_t, fx.init, note=f"base score * 2^{fx.shift}, rounded")
+            init = self.tables.read(fx.acc_t, it, "k")
+        else:
+            init = "0"
+        tt = smallest_int(0, ens.n_trees, signed=False)
+        return (
+            f"/* Class from fixed-point sums when best - second > {fx.margin} proves it; else -1. */\n"
+            f"static inline int32_t {p}_fast(const {self.row_t} *rows)\n{{\n"
+            f"    {fx.acc_t} q[{n}];\n    {tt} t;\n    uint16_t k, j, o, best = 0;\n"
+            f"    for (k = 0; k < {n}u; ++k) {{\n        q[k] = {init};\n    }}\n"
+            f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        o = {self.tree_offset('t')};\n"
+            f"        for (j = 0; j < {w}u; ++j) {{\n            q[o + j] = ({fx.acc_t})(q[o + j] + {read});\n"
+            "        }\n    }\n"
+            f"    for (k = 1; k < {n}u; ++k) {{\n        if (q[k] > q[best]) {{\n            best = k;\n        }}\n    }}\n"
+            f"    for (k = 0; k < {n}u; ++k) {{\n"
+            f"        if (k != best && ({fx.acc_t})(q[best] - q[k]) <= {fx.margin}) {{\n            return -1;\n        }}\n    }}\n"
+            "    return (int32_t)best;\n}"
+        )
 
     # ----- decisions and links ------------------------------------------------------
     def class_expr(self) -> str:
@@ -357,11 +432,21 @@ class Model:
         out = []
         if self.classifier or self.ens.task is Task.ANOMALY:
             miss = "0" if self.ens.task is Task.ANOMALY else "-1"
-            out.append(
-                f"static inline int32_t {p}_predict({sig})\n{{\n    {t} raw[{self.n_out}];\n"
-                f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
-                f"    {p}_raw(features, raw);\n    return {self.class_expr()};\n}}"
-            )
+            if self.fixed is None:
+                out.append(
+                    f"static inline int32_t {p}_predict({sig})\n{{\n    {t} raw[{self.n_out}];\n"
+                    f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
+                    f"    {p}_raw(features, raw);\n    return {self.class_expr()};\n}}"
+                )
+            else:
+                out.append(
+                    f"static inline int32_t {p}_predict({sig})\n{{\n"
+                    f"    {self.row_t} rows[{self.ens.n_trees}];\n    {t} raw[{self.n_out}];\n    int32_t c;\n"
+                    f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
+                    f"    {p}_rows(features, rows);\n    c = {p}_fast(rows);\n"
+                    f"    if (c < 0) {{\n        {p}_sum(rows, raw);\n        c = {self.class_expr()};\n    }}\n"
+                    "    return c;\n}"
+                )
         if self.classifier:
             if self.n_proba == 2 and self.n_out == 1:
                 fill = "    out[0] = (float)(1 - raw[0]);\n    out[1] = (float)raw[0];"

@@ -119,16 +119,9 @@ def walk_body(model: Model) -> tuple[list[str], str]:
         walk = f"({model.row_t})~{tables.read(ref_t, '@ROOT', 't')}"
     troot = tables.add("root", ref_t, cols["root"], note="root reference of each tree")
     walk = walk.replace("@ROOT", troot)
-    outs = np.asarray(ens.tree_output, dtype=np.int64)
-    if outs.any():
-        ot = smallest_int(0, int(outs.max()), signed=False)
-        to = tables.add("out", ot, outs, note="first output column of each tree")
-        offset = f"(uint16_t){tables.read(ot, to, 't')}"
-    else:
-        offset = "0u"
     tt_t = smallest_int(0, ens.n_trees, signed=False)
     body = (
         f"    {{\n        {tt_t} t;\n        for (t = 0; t < {ens.n_trees}u; ++t) {{\n"
-        f"            {p}_add(@ACC, {offset}, {walk});\n        }}\n    }}"
+        f"            {model.sink('t', walk)}\n        }}\n    }}"
     )
     return decls, body
