@@ -1,0 +1,129 @@
+"""The fixed-point fast path of predict: its margin rule never disagrees with the interpreter.
+
+The rule is checked in Python over random IR (cheap, many examples) by replaying what
+P_fast computes, and the emitted C is run on adversarial near-ties where the float
+fallback must decide.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emlc.backends.c import emit_c
+from emlc.backends.c_fixed import eligible, plan
+from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
+from emlc.ir.interpret import apply_link, decide, interpret, interpret_raw, leaf_indices
+from emlc.targets import get_target
+from tests.conftest import require_tool
+from tests.e2e.harness import run_model
+from tests.strategies import ensembles, inputs_for
+
+
+def fast_classes(ens: Ensemble, X, target: str) -> np.ndarray:
+    """What P_fast returns per row: the class, or -1 when the margin does not prove it."""
+    fx = plan(ens, get_target(target))
+    assert fx is not None
+    rows = leaf_indices(ens, X)
+    q = np.tile(fx.init, (rows.shape[0], 1))
+    w = ens.leaf_width
+    for t in range(ens.n_trees):
+        o = int(ens.tree_output[t])
+        q[:, o : o + w] += fx.leaves[rows[:, t]]
+    limit = 2 ** (15 if fx.acc_t == "int16_t" else 31) // 2
+    assert np.abs(q).max() <= limit
+    best = np.argmax(q, axis=1)
+    top = q[np.arange(len(q)), best]
+    others = np.where(np.arange(q.shape[1])[None, :] == best[:, None], np.iinfo(np.int64).min, q)
+    return np.where(top - others.max(axis=1) > fx.margin, best, -1)
+
+
+def _decided_equal(ens: Ensemble, X, target: str) -> int:
+    raw = interpret_raw(ens, X)
+    want = decide(ens, raw, apply_link(ens, raw))
+    got = fast_classes(ens, X, target)
+    decided = got >= 0
+    np.testing.assert_array_equal(got[decided], want[decided])
+    return int(decided.sum())
+
+
+@settings(max_examples=200)
+@given(st.data(), st.sampled_from(["avr", "host"]))
+def test_margin_rule_agrees_with_interpreter_on_random_ir(data, target):
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    if plan(ens, get_target(target)) is None:
+        return
+    _decided_equal(ens, data.draw(inputs_for(ens)), target)
+
+
+def _near_tie_forest(accum: str, aggregation: Aggregation, eps_scale: float) -> Ensemble:
+    """Trees over one feature whose class-0 and class-1 sums differ by about eps_scale ulps."""
+    rng = np.random.default_rng(7)
+    n_trees, width = 7, 3
+    trees, rows = [], []
+    for i in range(n_trees):
+        trees.append(Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[0, -1, -1], threshold=[float(i) - 3, 0, 0],
+                                left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 2 * i, 2 * i + 1]))
+        for _ in range(2):
+            a = rng.random()
+            rows.append([a, a * (1 + eps_scale * rng.normal() * 2**-52), rng.random() * 0.5])
+    return Ensemble(n_features=1, task=Task.CLASSIFICATION, trees=tuple(trees),
+                    tree_output=np.zeros(n_trees, np.int32), leaves=np.array(rows), n_outputs=width,
+                    aggregation=aggregation, base_score=np.zeros(width), decision=Decision.ARGMAX,
+                    classes=np.arange(width), accum_dtype=accum)
+
+
+@pytest.mark.parametrize("aggregation", [Aggregation.SUM, Aggregation.MEAN])
+@pytest.mark.parametrize("accum", ["float64", "float32"])
+def test_near_ties_fall_back_and_stay_exact(accum, aggregation):
+    """Sums equal up to a few ulps: the fast path must abstain, the C result equal the interpreter."""
+    require_tool("gcc")
+    X = np.arange(-5.0, 5.0, 0.5)[:, None]
+    for eps in (0.0, 1.0, 64.0, 1e9):
+        ens = _near_tie_forest(accum, aggregation, eps)
+        assert eligible(ens)
+        if eps < 1e9:
+            assert (fast_classes(ens, X, "host") < 0).all()
+        _decided_equal(ens, X, "host")
+        got = run_model(ens, X, "host", "inline").predict
+        np.testing.assert_array_equal(got, interpret(ens, X))
+
+
+def test_wide_margins_are_decided_and_code_uses_the_fast_path():
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    ens = emlc.load(RandomForestClassifier(n_estimators=6, max_depth=5, random_state=0).fit(X[:600], y[:600]))
+    for target in ("avr", "host"):
+        assert _decided_equal(ens, X[600:900], target) > 250
+    code = emit_c(ens, "avr", "m", "table")
+    assert "m_fast(rows)" in code and "int16_t q[10]" in code
+
+
+@pytest.mark.parametrize("kw", [
+    dict(decision=Decision.GT_HALF, n_outputs=1),
+    dict(aggregation=Aggregation.VOTE),
+    dict(link=Link.SOFTMAX),
+])
+def test_ineligible_models_keep_the_float_decision(kw):
+    ens = _near_tie_forest("float64", Aggregation.SUM, 1e9)
+    if kw.get("n_outputs") == 1:
+        ens = ens.replace(n_outputs=1, leaves=ens.leaves[:, :1], base_score=np.zeros(1), link=Link.SIGMOID, **{
+            "decision": Decision.GT_HALF})
+    else:
+        ens = ens.replace(**kw)
+    assert not eligible(ens) and "_fast(" not in emit_c(ens, "host", "m")
+
+
+def test_avr_near_ties_match_interpreter():
+    """On simavr (float32 fallback, int16 sums) near-ties and clear wins both equal the interpreter."""
+    require_tool("avr-gcc", "simavr")
+    X = np.arange(-5.0, 5.0, 0.5)[:, None]
+    ens = _near_tie_forest("float32", Aggregation.MEAN, 1e9)
+    got = run_model(ens, X, "avr", "table").predict
+    np.testing.assert_array_equal(got, interpret(ens, X))
