@@ -142,6 +142,7 @@ class _Fn:
 
     def __init__(self, prefix: str = "t") -> None:
         self.lines: list[str] = []
+        self.entry: list[str] = []  # static allocas, hoisted into the entry block
         self.prefix = prefix
         self.n = 0
 
@@ -152,6 +153,13 @@ class _Fn:
     def op(self, text: str) -> str:
         name = self.tmp()
         self.lines.append(f"  {name} = {text}")
+        return name
+
+    def alloca(self, text: str) -> str:
+        """A stack slot in the entry block: a fixed frame object, never a runtime SP
+        adjustment (LLVM's AVR backend gets dynamic allocas one byte off)."""
+        name = self.tmp()
+        self.entry.append(f"  {name} = alloca {text}")
         return name
 
     def do(self, text: str) -> None:
@@ -501,10 +509,10 @@ class ModuleWriter:
         t, idx = self.t, self.layout.idx
         src = "%x"
         if self.needs_prep():
-            src = fn.op(f"alloca {t.w}, i32 {self.nf}, align 8")
+            src = fn.alloca(f"{t.w}, i32 {self.nf}, align 8")
             fn.do(f"call void @{self.name}_prep(ptr %x, ptr {src})")
-        acc = fn.op(f"alloca {t.acc}, i32 {self.nout}, align 8")
-        raw = fn.op(f"alloca {t.raw}, i32 {self.nout}, align 8")
+        acc = fn.alloca(f"{t.acc}, i32 {self.nout}, align 8")
+        raw = fn.alloca(f"{t.raw}, i32 {self.nout}, align 8")
         fn.do(f"call void @{self.name}_block(ptr {src}, {idx} 1, ptr {acc}, ptr {raw})")
         return raw
 
@@ -605,6 +613,7 @@ class ModuleWriter:
         self.out += [
             f"define {ret} @{nm}_predict(ptr noalias %x, i32 %nf) nounwind {{",
             "entry:",
+            *fn.entry,
             f"  %ok = icmp eq i32 %nf, {self.nf}",
             "  br i1 %ok, label %go, label %bad",
             "bad:",
@@ -629,6 +638,7 @@ class ModuleWriter:
         self.out += [
             f"define i32 @{nm}_{fname}(ptr noalias %x, i32 %nf, ptr noalias %out, i32 %no) nounwind {{",
             "entry:",
+            *fn.entry,
             f"  %ok = icmp eq i32 %nf, {self.nf}",
             "  br i1 %ok, label %chk, label %badf",
             "badf:",
