@@ -22,8 +22,7 @@ from emlc.targets import get_target
 from tests.conftest import require_tool
 from tests.e2e import harness
 
-_AVR_HANGS = pytest.mark.skip(reason="known bug: the LLVM AVR object links but hangs in simavr (ABI or start-up mismatch with avr-gcc 5.4, not yet diagnosed)")
-TARGETS = ["host", pytest.param("avr", marks=_AVR_HANGS), "cortex-m0", "cortex-m4f", "rv32ec"]
+TARGETS = ["host", "avr", "cortex-m0", "cortex-m4f", "rv32ec"]
 
 
 def _models():
