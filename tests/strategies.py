@@ -78,7 +78,7 @@ def _random_tree(rng, depth, n_features, pools, ops, cat_features, n_sets, n_lea
 
 
 @st.composite
-def ensembles(
+def _plain_ensembles(
     draw,
     *,
     max_trees: int = 6,
@@ -206,6 +206,65 @@ def ensembles(
         feature_ranks=tuple(feature_ranks) if any(r is not None for r in feature_ranks) else (),
         name=draw(st.sampled_from(["model", "m2", "iris_rf"])),
     )
+
+
+def _unranked_splits(ens: Ensemble, t: Tree) -> np.ndarray:
+    ranked = np.array([r is not None for r in ens.feature_ranks] or [False] * ens.n_features)
+    return ((t.op == Op.LE) | (t.op == Op.LT)) & ~ranked[np.maximum(t.feature, 0)]
+
+
+def _halfway(ens: Ensemble, rng: np.random.Generator) -> Ensemble:
+    """Thresholds halfway between float32 values, as scikit-learn stores them."""
+
+    def rewrite(t: Tree) -> Tree:
+        thr = t.threshold.copy()
+        on = _unranked_splits(ens, t) & np.isfinite(thr) & (rng.random(t.n_nodes) < 0.7)
+        up = np.nextafter(thr.astype(np.float32), np.float32(np.inf)).astype(np.float64)
+        thr[on] = (thr[on] + up[on]) / 2
+        return t.replace(threshold=thr)
+
+    return ens.replace(trees=tuple(rewrite(t) for t in ens.trees))
+
+
+def _crowd(ens: Ensemble, rng: np.random.Generator) -> Ensemble:
+    """Thresholds from a few neighbouring values, so paths test the same values again."""
+    pool = np.array([-1.0, 0.0, 1.0, 2.0] if ens.threshold_dtype.kind in "iu" else [-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0])
+
+    def rewrite(t: Tree) -> Tree:
+        thr = t.threshold.copy()
+        on = _unranked_splits(ens, t)
+        thr[on] = pool[rng.integers(len(pool), size=int(on.sum()))]
+        return t.replace(threshold=thr)
+
+    return ens.replace(trees=tuple(rewrite(t) for t in ens.trees))
+
+
+def _mix_ops(ens: Ensemble, rng: np.random.Generator) -> Ensemble:
+    """Some ``<=`` nodes of unranked features become ``<`` and vice versa."""
+
+    def rewrite(t: Tree) -> Tree:
+        flip = _unranked_splits(ens, t) & (rng.random(t.n_nodes) < 0.4)
+        return t.replace(op=np.where(flip, np.uint8(Op.LE + Op.LT) - t.op, t.op).astype(np.uint8))
+
+    return ens.replace(trees=tuple(rewrite(t) for t in ens.trees))
+
+
+@st.composite
+def ensembles(draw, **kwargs) -> Ensemble:
+    """Random valid IR; thresholds often crowded, off the float32 grid, or mixing ``<=``/``<``.
+
+    Keyword arguments bound the shape (see ``_plain_ensembles``). The threshold
+    rewrites exist because float32-exact thresholds hide rounding bugs.
+    """
+    ens = draw(_plain_ensembles(**kwargs))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if draw(st.booleans()):
+        ens = _crowd(ens, rng)
+    if draw(st.booleans()):
+        ens = _mix_ops(ens, rng)
+    if ens.threshold_dtype == np.float64 and ens.input_type.startswith("float") and draw(st.booleans()):
+        ens = _halfway(ens, rng)
+    return ens
 
 
 def special_values(ens: Ensemble, f: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from emlc.ir.interpret import interpret, interpret_early_exit
 from emlc.ir.verify import verify
 from emlc.passes import LEVELS, PASSES, optimize
 from tests.passes.equivalence import assert_same_results
-from tests.passes.strategies import pass_ensembles as ensembles
+from tests.strategies import ensembles
 from tests.strategies import inputs_for
 
 LOSSLESS = sorted(name for name, p in PASSES.items() if p.lossless)
