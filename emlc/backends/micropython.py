@@ -1,31 +1,36 @@
 """A self-contained MicroPython module with the model inlined as nested if/else.
 
-Sketch of the output (one function per tree keeps every function's bytecode small)::
+Sketch of the output::
 
-    from array import array
-    import math
     N_FEATURES = 4
     CLASSES = (0, 1, 2)
 
-    def _t0(x, a):
-        if x[2] <= 2.45:
-            a[0] += 1.0
+    def _c0(f, a):                   # a run of trees, about 3000 lines at most
+        _, _, x2, x3 = f             # features into locals: the cheapest reads
+        a0, a1, a2 = a
+        # tree 0
+        if x2 <= 2.45:
+            a0 += 1.0
         else:
-            if x[3] > 1.75:          # a node that sends NaN left tests "go right"
-                a[2] += 1.0
+            if x3 > 1.75:            # a node that sends NaN left tests "go right"
+                a2 += 1.0
             else:
-                a[1] += 1.0
+                a1 += 1.0
+        ...
+        return [a0, a1, a2]
 
-    _TREES = (_t0, ...)
-
-    def raw(features): ...           # walk every tree, aggregate, add the base score
+    _CHUNKS = (_c0, ...)
+    def raw(features): ...           # run the chunks, average, add the base score
     def predict(features): ...
     def predict_proba(features): ...
 
-Interpreted MicroPython runs straight-line comparisons against constants faster than
-any table walk (see bench/bench_micropython.py). The arithmetic mirrors the
-reference interpreter: float32 models accumulate in an ``array('f')`` so every
-addition rounds like numpy's. Nothing from the model is pasted into code except
+Measured in MicroPython (bench/bench_micropython.py): comparing a local against a
+constant is about 4x cheaper than indexing the row, and converting a row to
+``array('f')`` costs as much as walking ten trees, so the float32 cast is folded
+into the thresholds (:mod:`.micropython_lower`) and the row is used as given.
+Sums stay in Python floats (doubles, exact for float64 models); float32 models
+accumulate in an ``array('f')`` so every addition rounds as numpy's does.
+Nothing from the model is pasted into code except
 numbers and ``repr`` literals of labels.
 """
 
@@ -70,17 +75,21 @@ class _TreeWriter:
         self.vote = ens.aggregation is Aggregation.VOTE
         self.winners = vote_classes(ens) if self.vote else None
         self.integer = ens.leaves.dtype.kind in "iu"
+        self.in_array = _in_array(ens)
         lo_hi = INT_RANGES.get(ens.input_type)
         self.always = float(lo_hi[1]) if lo_hi else math.inf
         self.never = float(lo_hi[0] - 1) if lo_hi else math.nan
 
+    def acc(self, j: int) -> str:
+        return f"a[{j}]" if self.in_array else f"a{j}"
+
     def leaf(self, row: int, out: int, pad: str, lines: list[str]) -> None:
         if self.vote:
-            lines.append(f"{pad}a[{out + int(self.winners[row])}] += 1")
+            lines.append(f"{pad}{self.acc(out + int(self.winners[row]))} += 1")
             return
         kind = "i" if self.integer else "d"
         adds = [
-            f"{pad}a[{out + j}] += {_literal(float(v), kind)}"
+            f"{pad}{self.acc(out + j)} += {_literal(float(v), kind)}"
             for j, v in enumerate(self.ens.leaves[row].tolist())
             if v != 0
         ]
@@ -109,18 +118,23 @@ class _TreeWriter:
             if t == math.inf:
                 return self.node(left, out, depth, lines)
             test, first, second = (
-                (f"x[{f}] == x[{f}]", right, left) if math.isnan(t) else (f"x[{f}] > {_literal(t, kind)}", right, left)
+                (f"x{f} == x{f}", right, left) if math.isnan(t) else (f"x{f} > {_literal(t, kind)}", right, left)
             )
         else:
             if math.isnan(t) or t == self.never:
                 return self.node(right, out, depth, lines)
             if flat.kind == "i" and t == self.always:
                 return self.node(left, out, depth, lines)
-            test, first, second = f"x[{f}] <= {_literal(t, kind)}", left, right
+            test, first, second = f"x{f} <= {_literal(t, kind)}", left, right
         lines.append(f"{pad}if {test}:")
         self.node(first, out, depth + 1, lines)
         lines.append(f"{pad}else:")
         self.node(second, out, depth + 1, lines)
+
+
+def _in_array(ens: Ensemble) -> bool:
+    """float32 sums go through an ``array('f')`` (each store rounds); others stay exact in locals."""
+    return ens.accum_dtype == "float32" and ens.aggregation is not Aggregation.VOTE and ens.leaves.dtype.kind == "f"
 
 
 def _finish(ens: Ensemble) -> list[str]:
@@ -152,11 +166,45 @@ def _finish(ens: Ensemble) -> list[str]:
 def _start(ens: Ensemble) -> str:
     if ens.aggregation is Aggregation.VOTE or ens.leaves.dtype.kind in "iu":
         return f"[0] * {ens.n_outputs}"
-    accum = "f" if ens.accum_dtype == "float32" else "d"
     if ens.aggregation is Aggregation.SUM:
-        base = ", ".join(_literal(float(v)) for v in ens.base_score.astype(ens.accum_dtype).astype(np.float64))
-        return f"array('{accum}', ({base},))"
-    return f"array('{accum}', [0.0] * {ens.n_outputs})"
+        start = ", ".join(_literal(float(v)) for v in ens.base_score.astype(ens.accum_dtype).astype(np.float64))
+    else:
+        start = ", ".join(["0.0"] * ens.n_outputs)
+    return f"array('f', ({start},))" if _in_array(ens) else f"[{start}]"
+
+
+_CHUNK_LINES = 3000  # trees per function until about this many lines: MicroPython compiles huge functions slowly
+
+
+def _chunks(ens: Ensemble, writer: _TreeWriter, flat: FlatForest, native: bool) -> tuple[list[str], int]:
+    """Functions ``_c<k>(f, a)`` that unpack the features into locals and run a run of trees."""
+    used = sorted(set(flat.feature.tolist()))
+    names = ", ".join(f"x{j}" if j in used else "_" for j in range(ens.n_features))
+    unpack = f"    {names}{',' if ens.n_features == 1 else ''} = f"
+    accs = ", ".join(f"a{j}" for j in range(ens.n_outputs))
+    out: list[str] = []
+    body: list[str] = []
+    n_chunks = 0
+
+    def close() -> None:
+        nonlocal body, n_chunks
+        if not body:
+            return
+        out.extend(["", "", *(["@micropython.native"] if native else []), f"def _c{n_chunks}(f, a):", unpack])
+        if writer.in_array:
+            out.extend([*body, "    return a"])
+        else:
+            out.extend([f"    {accs}{',' if ens.n_outputs == 1 else ''} = a", *body, f"    return [{accs}]"])
+        body, n_chunks = [], n_chunks + 1
+
+    for i, root in enumerate(flat.roots.tolist()):
+        tree: list[str] = [f"    # tree {i}"]
+        writer.node(int(root), int(ens.tree_output[i]), 0, tree)
+        if body and len(body) + len(tree) > _CHUNK_LINES:
+            close()
+        body.extend(tree)
+    close()
+    return out, n_chunks
 
 
 _LINKS = {
@@ -201,7 +249,6 @@ def emit_micropython(ens: Ensemble, name: str = "model", native: bool = False) -
     """
     flat = lower(ens)
     writer = _TreeWriter(ens, flat)
-    kind = flat.kind
     lines = [
         f"# MicroPython module generated by emlc from model {name!r}; do not edit.",
         "from array import array",
@@ -223,21 +270,18 @@ def emit_micropython(ens: Ensemble, name: str = "model", native: bool = False) -
         lines += ["    return v"]
     lines += ["", "", "def _argmax(v):", "    best = 0", "    for j in range(1, len(v)):",
               "        if v[j] > v[best]:", "            best = j", "    return best"]
-    for i, root in enumerate(flat.roots.tolist()):
-        lines += ["", "", *(["@micropython.native"] if native else []), f"def _t{i}(x, a):"]
-        writer.node(int(root), int(ens.tree_output[i]), 0, lines)
-    trees = ", ".join(f"_t{i}" for i in range(ens.n_trees))
-    lines += ["", "", f"_TREES = ({trees}{',' if ens.n_trees == 1 else ''})", "", ""]
-    row = {"f": "array('f', features)", "d": "array('d', features)", "i": "features"}[kind]
+    chunk_lines, n_chunks = _chunks(ens, writer, flat, native)
+    lines += chunk_lines
+    chunks = ", ".join(f"_c{i}" for i in range(n_chunks))
+    lines += ["", "", f"_CHUNKS = ({chunks}{',' if n_chunks == 1 else ''})", "", ""]
     lines += [
         "def raw(features):",
         '    """Aggregated leaves plus base score, before the link."""',
         "    if len(features) != N_FEATURES:",
         "        raise ValueError('expected %d features, got %d' % (N_FEATURES, len(features)))",
-        f"    x = {row}",
         f"    a = {_start(ens)}",
-        "    for t in _TREES:",
-        "        t(x, a)",
+        "    for c in _CHUNKS:",
+        "        a = c(features, a)",
         *_finish(ens),
         "",
         "",

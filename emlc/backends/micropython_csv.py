@@ -17,7 +17,8 @@ NaN routing, links and base scores. Records, in this order::
     T,<trees>     then one  t,<root>,<first output>  per tree
     e,<records before this one>
 
-A node sends the row left when ``x[feature] <= threshold`` on the cast input; a
+A node sends the row left when ``x[feature] <= threshold`` on the raw input (the
+cast to float32 is folded into the thresholds); a
 feature index ``n_features + j`` reads ``-x[j]``, which is how nodes that send NaN
 left are stored (``x > t`` is ``-x < -t``, with the children swapped), so the
 device never tests for NaN. Children are later node indices or ``-row-1``.
@@ -46,7 +47,7 @@ def negate_nan_left(flat: FlatForest, n_features: int) -> FlatForest:
     for i in np.flatnonzero(neg):
         t = float(flat.threshold[i])
         # right when x > t, i.e. -x < -t; a NaN threshold (never left) means always right
-        threshold[i] = math.inf if math.isnan(t) else _le_threshold(flat.kind, None, -t, True)
+        threshold[i] = math.inf if math.isnan(t) else _le_threshold("d", None, -t, True)
     return FlatForest(
         feature=np.where(neg, flat.feature + n_features, flat.feature),
         threshold=threshold,
@@ -61,7 +62,7 @@ def negate_nan_left(flat: FlatForest, n_features: int) -> FlatForest:
 def threshold_typecode(flat: FlatForest) -> str:
     """The narrowest array typecode holding every threshold exactly."""
     if flat.kind != "i":
-        return flat.kind
+        return "d"
     t = flat.threshold
     if t.size == 0 or (t.min() >= -32768 and t.max() <= 32767):
         return "h"

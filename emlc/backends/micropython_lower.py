@@ -7,8 +7,9 @@ for nodes that send NaN left):
 * feature ranks are folded into the thresholds (``rank(x) <= k`` is
   ``x <= edges[k]``), so the device never ranks a feature;
 * ``<`` becomes ``<=`` on the grid of the input type (largest float32 below ``t``
-  for float32 inputs, ``ceil(t) - 1`` for integers), which is exact because the
-  device compares the cast value;
+  for float32 inputs, ``ceil(t) - 1`` for integers), and for float32 inputs the
+  cast itself is folded in (see :func:`_uncast32`), so the device compares the raw
+  value it was given, without converting the row;
 * a test that holds for no value gets threshold NaN (``x <= nan`` is false), one
   that holds for every value gets ``+inf`` (or the input type's maximum).
 
@@ -54,7 +55,7 @@ class FlatForest:
     """
 
     feature: np.ndarray
-    threshold: np.ndarray  # float64; integral values for integer inputs
+    threshold: np.ndarray  # float64 on the raw (uncast) value; integral for integer inputs
     nan_left: np.ndarray
     left: np.ndarray
     right: np.ndarray
@@ -86,8 +87,29 @@ def _le_threshold(kind: str, lo_hi: tuple[int, int] | None, t: float, strict: bo
         g = _floor32(t)
         if strict and g == t:
             g = float(np.nextafter(np.float32(g), np.float32(-np.inf)))
-        return g
+        return _uncast32(g)
     return float(np.nextafter(t, -np.inf)) if strict else t
+
+
+_ROUNDS_TO_INF = 2.0**128 - 2.0**103  # doubles at or beyond this magnitude round to float32 infinity
+
+
+def _uncast32(g: float) -> float:
+    """The ``u`` with ``float32(x) <= g`` equal to ``x <= u`` for every double ``x``.
+
+    Values below the midpoint between ``g`` and the next float32 round to at most
+    ``g``; the midpoint itself rounds to the even one of the two. So the device can
+    compare its raw float (a double, or a float32 already) without casting.
+    """
+    if math.isnan(g) or g == math.inf:
+        return g
+    if g == -math.inf:
+        return -_ROUNDS_TO_INF
+    g32 = np.float32(g)
+    above = np.nextafter(g32, np.float32(np.inf))
+    mid = _ROUNDS_TO_INF if math.isinf(above) else (g + float(above)) / 2
+    even = int(g32.view(np.uint32)) & 1 == 0
+    return mid if even else float(np.nextafter(mid, -np.inf))
 
 
 def _unrank(ens: Ensemble, f: int, t: float, strict: bool) -> tuple[float, bool] | bool:

@@ -8,8 +8,8 @@ CSV, both written by emlc, into flat ``array`` columns, then predicts::
     model.predict([5.1, 3.5, 1.4, 0.2])
     model.predict_proba([5.1, 3.5, 1.4, 0.2])
 
-Every node is one test ``x[f] <= t`` on the input cast to the model's input type
-(emlc folds ranks, ``<`` and NaN routing into the thresholds; see
+Every node is one test ``x[f] <= t`` on the raw input (emlc folds ranks, ``<``,
+the float32 cast and NaN routing into the thresholds; see
 ``emlc/backends/micropython_csv.py`` for the format). Loading checks every count,
 index and value range and needs the final ``e`` line, so a damaged or truncated
 file raises ``ValueError("line N: ...")`` instead of predicting wrongly.
@@ -152,8 +152,9 @@ class Model:
     def _row(self, features):
         if len(features) != self.n_features:
             raise ValueError("expected %d features, got %d" % (self.n_features, len(features)))
-        x = features if self.kind == "i" else array(self.kind, features)
+        x = features
         if self.negated:
+            x = array("d", features)
             for j in range(self.n_features):
                 x.append(-x[j])
         return x

@@ -29,7 +29,7 @@ RUNTIME_DIR = runtime_dir() / "micropython"
 def _flat_leaves(ens: Ensemble, X: np.ndarray) -> np.ndarray:
     """Leaf rows reached by walking the lowered forest the way the device does."""
     flat = lower(ens)
-    Xc = X.astype(ens.input_type).astype(np.float64)
+    Xc = X.astype(ens.input_type).astype(np.float64) if flat.kind == "i" else X.astype(np.float64)
     out = np.empty((len(X), ens.n_trees), dtype=np.int64)
     for r, x in enumerate(Xc):
         for t, i in enumerate(flat.roots.tolist()):
@@ -46,10 +46,15 @@ def _flat_leaves(ens: Ensemble, X: np.ndarray) -> np.ndarray:
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_lowering_reaches_the_same_leaves(data):
-    """Folded ranks and <-to-<= rewriting on the input grid change no routing, NaN included."""
+    """Folded ranks, casts and <-to-<= rewriting change no routing, NaN included."""
     ens = data.draw(ensembles(categorical=False))
     X = data.draw(inputs_for(ens))
     assert np.array_equal(_flat_leaves(ens, X), leaf_indices(ens, X))
+    if ens.input_type == "float32":
+        # doubles between float32 values, and exactly halfway, round like numpy's cast
+        up = np.nextafter(X.astype(np.float32), np.float32(np.inf)).astype(np.float64)
+        for Xd in (X + (up - X) / 2, np.nextafter(X + (up - X) / 2, -np.inf), X * (1 + 1e-9)):
+            assert np.array_equal(_flat_leaves(ens, Xd), leaf_indices(ens, Xd))
 
 
 @settings(max_examples=40, deadline=None)
