@@ -296,7 +296,7 @@ def _load_emlc(lines):
     m.classes = None
     m.n_classes = 0
     if lines.peek() == "y":
-        m.classes = [_label(v) for v in lines.take("y", at_least=1)]
+        m.classes = [_label(lines, v) for v in lines.take("y", at_least=1)]
         m.n_classes = len(m.classes)
     elif lines.peek() == "c":
         m.n_classes = lines.int(lines.take("c", 1)[0], 0, 1 << 16, "class count")
@@ -333,11 +333,11 @@ def _load_emlc(lines):
     return _common_finish(m)
 
 
-def _label(text):
+def _label(lines, text):
     try:
         return int(text)
     except ValueError:
-        return float(text)
+        return lines.num(text, "class label")
 
 
 def _load_emlearn(lines):
