@@ -42,6 +42,7 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None) -
     prefix = check_name(name)
     chosen = _pick_layout(ens, tgt, layout)
     model = Model(ens, tgt, prefix)
+    model.direct = chosen == "inline" and c_inline.can_test_directly(model)
     model.emit_helpers()
     decls, body = LAYOUTS[chosen](model)
     raw = model.raw_function(body)

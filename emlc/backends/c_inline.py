@@ -23,9 +23,66 @@ from .c_common import int_literal
 from .c_model import Model, Test
 
 
+_NAN_BITS = 0x7F800000  # float32 bits above this (sign aside) are NaN
+_NEG_INF = -(2**31) + _NAN_BITS  # the bits of -inf as int32; -NaN lies in (_NEG_INF, 0)
+
+
+def can_test_directly(model: Model) -> bool:
+    """Can every test read the feature itself (float32 bits or the integer), without P_prepare?"""
+    if model.uses_categories():
+        return False
+    return model.precision == "float32" and model.in_t == "float" or model.precision is None
+
+
+def unranked(model: Model, test: Test) -> Test:
+    """The same test on the feature's own value: rank <= k is x <= edges[k] (x < edges[k] if strict)."""
+    rank = model.ranks[test.feature]
+    if rank is None:
+        return test
+    lo, hi = model.base_range
+    if test.k >= rank.edges.size:
+        return Test(test.feature, hi, False, test.nan_left)
+    if test.k < 0:
+        return Test(test.feature, lo - 1, False, test.nan_left)
+    op = Op.LT if rank.strict else Op.LE
+    return Test(test.feature, model.base_threshold(op, float(rank.edges[test.k])), False, test.nan_left)
+
+
+def direct_condition(model: Model, test: Test) -> str:
+    """C expression true when the node sends the row left, reading the feature directly.
+
+    Integers compare as they are. A float32's bits ``s`` (as int32) order non-negative
+    values like their keys, so for a key threshold ``K >= 0`` the test is ``s <= K``
+    (+NaN fails it, -NaN passes it); for ``K < 0`` the negative floats with key
+    ``<= K`` are the bits in ``[INT32_MIN - K, bits(-inf)]``.
+    """
+    lo, hi = model.base_range
+    f = test.feature
+    if model.precision is None:
+        return f"features[{f}] <= {int_literal(test.k, model.in_t)}"
+    s = f"{model.p}_bits(features[{f}])"
+    nan_bits = int_literal(_NAN_BITS, "int32_t")
+    is_nan = f"({s} & {int_literal(2**31 - 1, 'int32_t')}) > {nan_bits}"
+    if test.k >= hi:
+        return f"!({is_nan})"
+    if test.k < lo:
+        return is_nan
+    k = test.k
+    if k >= 0:
+        if test.nan_left:
+            return f"{s} <= {int_literal(k, 'int32_t')} || {s} > {nan_bits}"
+        return f"{s} <= {int_literal(k, 'int32_t')} && ({s} >= 0 || {s} <= {int_literal(_NEG_INF, 'int32_t')})"
+    start = int_literal(-(2**31) - k, "int32_t")
+    if test.nan_left:
+        return f"({s} >= {start} && {s} < 0) || {s} > {nan_bits}"
+    return f"{s} >= {start} && {s} <= {int_literal(_NEG_INF, 'int32_t')}"
+
+
 def condition(model: Model, test: Test) -> str:
     """C expression true when the node sends the row left (the test is not folded)."""
     p = model.p
+    if model.direct:
+        return direct_condition(model, test)
     v = f"v[{test.feature}]"
     nan = int_literal(model.nan_key, model.key_t)
     if test.cat:
@@ -77,6 +134,8 @@ def tree_code(model: Model, index: int) -> str:
                 lines.append(f"{pad}row = {int(tree.leaf[node])};")
                 continue
             test = model.test(tree, node)
+            if model.direct:
+                test = unranked(model, test)
             fixed = model.folded(test)
             if fixed is not None:
                 stack.append(("node", d, int(tree.left[node] if fixed else tree.right[node])))

@@ -85,6 +85,8 @@ class Model:
         self.n_proba = 2 if self.classifier and ens.n_outputs == 1 else ens.n_outputs
         self.row_t = smallest_int(0, ens.leaves.shape[0] - 1, signed=False)
         self._out_table: tuple[str, str] | None = None
+        #: tests read features directly (no P_prepare); the inline layout sets it when it can
+        self.direct = False
         rows_bytes = ens.n_trees * size_of(self.row_t)
         self.record_rows = ens.n_trees > 0 and rows_bytes <= min(512, (target.ram_bytes or 1 << 20) // 16)
         self.fixed = c_fixed.plan(ens, target) if self.record_rows else None
@@ -119,7 +121,7 @@ class Model:
         """True/False when a numeric test has the same outcome for every value (and NaN)."""
         if test.cat:
             return None
-        lo, hi = self.value_range(test.feature)
+        lo, hi = self.base_range if self.direct else self.value_range(test.feature)
         if test.k >= hi and (test.nan_left or not self.nan):
             return True
         if test.k < lo and (not test.nan_left or not self.nan):
@@ -129,6 +131,14 @@ class Model:
     # ----- runtime pieces -----------------------------------------------------------
     def emit_helpers(self) -> None:
         p = self.p
+        if self.direct:
+            if self.precision is not None:
+                self.helpers.append(
+                    "/* The bits of a float as a signed integer (tests compare them directly). */\n"
+                    f"static inline int32_t {p}_bits(float x)\n{{\n"
+                    "    union { float f; int32_t i; } b;\n    b.f = x;\n    return b.i;\n}"
+                )
+            return
         if self.precision is not None:
             wide = self.precision == "float64"
             self.helpers.append(runtime_source(
@@ -195,6 +205,8 @@ class Model:
 
     def prepare_function(self) -> str:
         p, nf = self.p, self.ens.n_features
+        if self.direct:
+            return ""
         conv = f"{p}_key(features[f])" if self.precision is not None else f"({self.key_t})features[f]"
         body = [f"    for (f = 0; f < {nf}; ++f) {{", f"        v[f] = {conv};", "    }"]
         body += [f"    {c}" for c in self.rank_calls]
@@ -259,7 +271,7 @@ class Model:
         base_tab = self.tables.add("base", base_t, base, note="base score per output")
         rb = self.tables.read(base_t, base_tab, "k")
         float_sum = acc_type == acc_t and ens.aggregation is Aggregation.SUM
-        walk = [f"    {self.key_t} v[{ens.n_features}];", f"    {p}_prepare(features, v);"]
+        walk = ["    (void)features;"] if self.direct else [f"    {self.key_t} v[{ens.n_features}];", f"    {p}_prepare(features, v);"]
         lines = []
         if acc_type != acc_t:
             lines.append(f"    {acc_type} acc[{n}];")
