@@ -207,14 +207,14 @@ class Model:
             return raw
         if link == "sigmoid":
             a = self.lp[0] if self.lp else 1.0
-            return [r(1.0 / r(1.0 + r(math.exp(-r(a * v))))) for v in raw]
+            return [r(1.0 / r(1.0 + r(_exp(-r(a * v))))) for v in raw]
         if link == "softmax":
             m = max(raw)
-            e = [r(math.exp(r(v - m))) for v in raw]
+            e = [r(_exp(r(v - m))) for v in raw]
             s = r(sum(e))
             return [r(v / s) for v in e]
         if link == "exp":
-            return [r(math.exp(v)) for v in raw]
+            return [r(_exp(v)) for v in raw]
         return [r(-r(2.0 ** r(-v / self.lp[0])) - self.lp[1]) for v in raw]
 
     def _decide(self, features):
@@ -251,6 +251,14 @@ class Model:
         if len(value) == 1 and self.n_classes == 2:
             return [1 - value[0], value[0]]
         return value
+
+
+def _exp(v):
+    """exp that overflows to inf, as MicroPython's and numpy's do (CPython raises)."""
+    try:
+        return math.exp(v)
+    except OverflowError:
+        return math.inf
 
 
 def _argmax(v):
