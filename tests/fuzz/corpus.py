@@ -84,3 +84,40 @@ def ir_texts() -> dict[str, bytes]:
             path.write_bytes(data)
             out[f"{Path(name).stem}_{Path(name).suffix[1:]}.emlir"] = print_ir(load(path)).encode()
     return out
+
+
+@lru_cache(maxsize=None)
+def csv_files() -> dict[str, bytes]:
+    """MicroPython runtime CSVs (emlc format for every seed model, emlearn format where it applies)."""
+    from emlc import load
+    from emlc.backends.micropython_csv import emit_emlc_csv
+    from emlc.backends.micropython_emlearn import emit_csv
+    from emlc.errors import EmlcError
+    from emlc.passes import optimize
+
+    out: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in {**xgboost_files(), **lightgbm_files()}.items():
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            ens = load(path)
+            integer = optimize(ens.replace(input_type="int16"), level="Os").ensemble
+            for fmt, emit, model in (("emlc", emit_emlc_csv, ens), ("emlearn", emit_csv, integer)):
+                try:
+                    out[f"{Path(name).stem}_{fmt}.csv"] = emit(model).encode()
+                except EmlcError:
+                    pass  # no categorical splits in either; emlearn's holds integer classifiers only
+    voting = optimize(load(_integer_forest()).replace(input_type="int16"), passes=["hard_vote"]).ensemble
+    forest = optimize(voting, level="Os").ensemble
+    out["rf_emlearn.csv"] = emit_csv(forest).encode()
+    out["rf_emlc.csv"] = emit_emlc_csv(forest).encode()
+    return out
+
+
+def _integer_forest():
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(2)
+    X = rng.integers(-300, 300, size=(150, 3))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 100)
+    return RandomForestClassifier(3, max_depth=3, random_state=0).fit(X, y)
