@@ -132,35 +132,42 @@ class _TreeWriter:
         self.node(second, out, depth + 1, lines)
 
 
+def _finish(ens: Ensemble) -> list[str]:
+    """Straight-line code turning the sums ``a`` into ``raw``, in the interpreter's order.
+
+    Each output is one expression (loops cost more than the trees in MicroPython);
+    ``_r`` rounds to float32 where the model computes in float32.
+    """
+    n, w = ens.n_trees, ens.leaf_width
+    vote = ens.aggregation is Aggregation.VOTE
+    integer = ens.leaves.dtype.kind in "iu" and not vote
+    f32 = ens.accum_dtype == "float32" and not vote
+
+    def r(expr: str) -> str:
+        return f"_r({expr})" if f32 else expr
+
+    base = ens.base_score.astype(np.float64) if vote else ens.base_score.astype(ens.accum_dtype).astype(np.float64)
+    scale = np.ones(w) if ens.leaf_scale is None else ens.leaf_scale
+    exprs = []
+    for j in range(ens.n_outputs):
+        v = f"a{j}"
+        if vote:
+            v = f"a{j} / {n}"
+        else:
+            if integer:
+                v = r(f"{v} * {_literal(float(scale[j % w]))}")
+            if ens.aggregation is Aggregation.MEAN:
+                v = r(f"{v} / {n}")
+        if (vote or integer or ens.aggregation is not Aggregation.SUM) and base[j] != 0:
+            v = r(f"{v} + {_literal(float(base[j]))}")
+        exprs.append(v)
+    accs = ", ".join(f"a{j}" for j in range(ens.n_outputs))
+    return [f"    {accs}{',' if ens.n_outputs == 1 else ''} = a", f"    return [{', '.join(exprs)}]"]
+
+
 def _in_array(ens: Ensemble) -> bool:
     """float32 sums go through an ``array('f')`` (each store rounds); others stay exact in locals."""
     return ens.accum_dtype == "float32" and ens.aggregation is not Aggregation.VOTE and ens.leaves.dtype.kind == "f"
-
-
-def _finish(ens: Ensemble) -> list[str]:
-    """Code turning the accumulator ``a`` into ``raw``, mirroring the interpreter's order."""
-    n, w = ens.n_trees, ens.leaf_width
-    accum = "f" if ens.accum_dtype == "float32" else "d"
-    if ens.aggregation is Aggregation.VOTE:
-        base = ", ".join(_literal(float(v)) for v in ens.base_score)
-        return [f"    b = ({base},)", f"    return [a[j] / {n} + b[j] for j in range({ens.n_outputs})]"]
-    out: list[str] = []
-    base = ", ".join(_literal(float(v)) for v in ens.base_score.astype(ens.accum_dtype).astype(np.float64))
-    integer = ens.leaves.dtype.kind in "iu"
-    if integer:
-        scale = np.ones(w) if ens.leaf_scale is None else ens.leaf_scale
-        s = ", ".join(_literal(float(v)) for v in scale)
-        out.append(f"    s = ({s},)")
-        out.append(f"    a = array('{accum}', [a[j] * s[j % {w}] for j in range({ens.n_outputs})])")
-    if ens.aggregation is Aggregation.MEAN:
-        out.append(f"    for j in range({ens.n_outputs}):")
-        out.append(f"        a[j] = a[j] / {n}")
-    if ens.aggregation is not Aggregation.SUM or integer:
-        out.append(f"    b = ({base},)")
-        out.append(f"    for j in range({ens.n_outputs}):")
-        out.append("        a[j] += b[j]")
-    out.append("    return list(a)")
-    return out
 
 
 def _start(ens: Ensemble) -> str:
@@ -208,7 +215,7 @@ def _chunks(ens: Ensemble, writer: _TreeWriter, flat: FlatForest, native: bool) 
 
 
 _LINKS = {
-    Link.IDENTITY: ["    return raw(features)"],
+    Link.IDENTITY: [],
     Link.SIGMOID: [
         "    return [_r(1.0 / _r(1.0 + _r(math.exp(-_r({alpha} * v))))) for v in raw(features)]",
     ],
@@ -228,13 +235,13 @@ _DECISIONS = {
         "    v = value(features)",
         "    if len(v) == 1:",
         "        return 1 if (1 - v[0]) < v[0] else 0",
-        "    return _argmax(v)",
+        "    return v.index(max(v))",
     ],
     Decision.RAW_ARGMAX: [
         "    v = raw(features)",
         "    if len(v) == 1:",
         "        return 1 if v[0] >= 0 else 0",
-        "    return _argmax(v)",
+        "    return v.index(max(v))",
     ],
     Decision.GT_HALF: ["    return 1 if value(features)[0] > 0.5 else 0"],
     Decision.SIGN: ["    return 1 if value(features)[0] >= 0 else -1"],
@@ -268,8 +275,6 @@ def emit_micropython(ens: Ensemble, name: str = "model", native: bool = False) -
         lines += ["    _F[0] = v", "    return _F[0]"]
     else:
         lines += ["    return v"]
-    lines += ["", "", "def _argmax(v):", "    best = 0", "    for j in range(1, len(v)):",
-              "        if v[j] > v[best]:", "            best = j", "    return best"]
     chunk_lines, n_chunks = _chunks(ens, writer, flat, native)
     lines += chunk_lines
     chunks = ", ".join(f"_c{i}" for i in range(n_chunks))
@@ -280,24 +285,31 @@ def emit_micropython(ens: Ensemble, name: str = "model", native: bool = False) -
         "    if len(features) != N_FEATURES:",
         "        raise ValueError('expected %d features, got %d' % (N_FEATURES, len(features)))",
         f"    a = {_start(ens)}",
-        "    for c in _CHUNKS:",
-        "        a = c(features, a)",
+        *(["    for c in _CHUNKS:", "        a = c(features, a)"] if n_chunks > 1 else ["    a = _c0(features, a)"]),
         *_finish(ens),
         "",
         "",
-        "def value(features):",
-        '    """Link outputs: probabilities, regression values or anomaly scores."""',
     ]
+    if ens.link is not Link.IDENTITY:
+        lines += [
+            "def value(features):",
+            '    """Link outputs: probabilities, regression values or anomaly scores."""',
+        ]
     p = ens.link_params
     alpha = _literal(p[0] if p else 1.0)
     lines += [s.format(alpha=alpha, p0=_literal(p[0]) if p else "", p1=_literal(p[1]) if len(p) > 1 else "")
               for s in _LINKS[ens.link]]
     lines += ["", ""]
+    if ens.link is Link.IDENTITY:
+        lines += ["value = raw  # one call less per prediction", "", ""]
     if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
         lines += ["def decide(features):", '    """Class index (or +1/-1 for anomalies)."""', *_DECISIONS[ens.decision], "", ""]
     lines += ["def predict(features):", '    """What the source library\'s predict returns."""']
-    if ens.task is Task.CLASSIFICATION:
-        lines += ["    c = decide(features)", "    return c if CLASSES is None else CLASSES[c]"]
+    if ens.task is Task.CLASSIFICATION and ens.decision is Decision.ARGMAX and ens.n_outputs > 1:
+        label = "i" if ens.classes is None else "CLASSES[i]"
+        lines += ["    v = value(features)", "    i = v.index(max(v))", f"    return {label}"]
+    elif ens.task is Task.CLASSIFICATION:
+        lines += ["    return decide(features)" if ens.classes is None else "    return CLASSES[decide(features)]"]
     elif ens.task is Task.ANOMALY:
         lines += ["    return decide(features)"]
     else:
