@@ -11,6 +11,7 @@ measured when their packages are installed; their code is generated at run time.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -26,7 +27,10 @@ from emlc.backends.c import emit_c  # noqa: E402
 from emlc.passes import optimize  # noqa: E402
 
 MCU = "atmega2560"
-CFLAGS = ["-mmcu=" + MCU, "-std=gnu99", "-Os", "-Wall"]
+CFLAGS = ["-mmcu=" + MCU, "-Os", "-Wall"]
+LANG = {"c": ("avr-gcc", "fw.c", ["-std=gnu99"]), "c++": ("avr-g++", "fw.cpp", ["-std=gnu++11"])}
+PEERS = ("emlearn", "m2cgen", "micromlgen")
+PEER_DIR = Path(tempfile.gettempdir()) / "emlc-bench-peers"
 
 FIRMWARE = r"""
 #include <stdint.h>
@@ -41,7 +45,7 @@ ISR(TIMER1_OVF_vect) { ++overflows; }
 static void put(char c) { loop_until_bit_is_set(UCSR0A, UDRE0); UDR0 = (uint8_t)c; }
 static void put_u32(uint32_t v) { char d[11]; int k = 0; do { d[k++] = (char)('0' + v % 10); v /= 10; } while (v); while (k) put(d[--k]); }
 int main(void) {
-    static volatile @IN_T@ x[64];
+    static @IN_T@ x[64];
     static int16_t pred[@N@];
     uint8_t r, j;
     uint32_t cycles = 0;
@@ -66,12 +70,15 @@ int main(void) {
 """
 
 
-def build_and_run(model_code: str, call: str, rows: np.ndarray, in_t: str, work: Path) -> tuple[list[int], int, int, int]:
+def build_and_run(model_code: str, call: str, rows: np.ndarray, in_t: str, work: Path, lang: str = "c",
+                  includes: tuple[str, ...] = ()) -> tuple[list[int], int, int, int]:
     cells = ",".join("{" + ",".join(f"{float(v):.9e}f" for v in r) + "}" for r in rows)
     src = (FIRMWARE.replace("@MODEL@", model_code).replace("@ROWS@", cells).replace("@N@", str(len(rows)))
            .replace("@CALL@", call).replace("@IN_T@", in_t))
-    (work / "fw.c").write_text(src)
-    subprocess.run(["avr-gcc", *CFLAGS, "fw.c", "-o", "fw.elf"], cwd=work, check=True, capture_output=True)
+    cc, name, std = LANG[lang]
+    (work / name).write_text(src)
+    inc = [f"-I{d}" for d in includes]
+    subprocess.run([cc, *CFLAGS, *std, *inc, name, "-o", "fw.elf"], cwd=work, check=True, capture_output=True)
     size = subprocess.run(["avr-size", "-A", "fw.elf"], cwd=work, check=True, capture_output=True, text=True).stdout
     sec = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\.(\w+)\s+(\d+)", size, re.M)}
     flash = sec.get("text", 0) + sec.get("data", 0)
@@ -85,6 +92,50 @@ def build_and_run(model_code: str, call: str, rows: np.ndarray, in_t: str, work:
     return [int(v) for v in m.group(1).split()], flash, ram, int(m.group(2))
 
 
+def _import_peers() -> dict[str, object]:
+    """The peer packages, pip-installed into a temporary folder when missing (not test dependencies)."""
+    import importlib
+
+    missing = [n for n in PEERS if importlib.util.find_spec(n) is None]
+    if missing:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(PEER_DIR), *missing],
+                       check=False, capture_output=True)
+        sys.path.append(str(PEER_DIR))
+    mods = {}
+    for n in PEERS:
+        try:
+            mods[n] = importlib.import_module(n)
+        except ImportError:
+            print(f"(peer {n} not installable here; skipped)")
+    return mods
+
+
+def peer_variants(clf) -> list[tuple]:
+    """(label, code, call, input C type, language, include dirs), generated now, never committed."""
+    mods = _import_peers()
+    out: list[tuple] = []
+    if "emlearn" in mods:
+        emlearn = mods["emlearn"]
+        for method in ("inline", "loadable"):
+            code = emlearn.convert(clf, method=method).save(name="peer", format="c")
+            out.append((f"emlearn {method} (int16 features)", code, "peer_predict(x, 64)", "int16_t", "c",
+                        (emlearn.includedir,)))
+    if "micromlgen" in mods:
+        code = mods["micromlgen"].port(clf).replace("#include <cstdarg>", "#include <stdarg.h>")
+        code += "\nstatic Eloquent::ML::Port::RandomForest peer;\n"
+        out.append(("micromlgen (float)", code, "peer.predict(x)", "float", "c++", ()))
+    if "m2cgen" in mods:
+        code = mods["m2cgen"].export_to_c(clf)
+        # double is float on AVR, so the float rows are passed as they are
+        code += (
+            "\nstatic int peer_predict(float *x)\n{\n    double out[10];\n    int k, best = 0;\n"
+            "    score((double *)x, out);\n    for (k = 1; k < 10; ++k) if (out[k] > out[best]) best = k;\n"
+            "    return best;\n}\n"
+        )
+        out.append(("m2cgen (float)", code, "peer_predict(x)", "float", "c", ()))
+    return out
+
+
 def main() -> None:
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
@@ -95,21 +146,29 @@ def main() -> None:
     clf = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(Xtr, ytr)
     want = clf.predict(Xte)
     ens = emlc.load(clf)
-    variants: list[tuple[str, str, str, str]] = []  # (label, code, call, input C type)
+    variants: list[tuple] = []  # (label, code, call, input C type, language, include dirs)
     for level, layout in (("O0", "inline"), ("O0", "table"), ("O2", None), ("Os", None)):
         res = optimize(ens, level=level, target="avr", layout=layout)
         code = emit_c(res.ensemble, "avr", "model", res.layout)
-        variants.append((f"emlc -{level} {res.layout}", code, "model_predict(x, 64)", "float"))
-    res = optimize(ens.replace(input_type="int16"), level="O2", target="avr")
-    variants.append((f"emlc -O2 --input int16 {res.layout}",
-                     emit_c(res.ensemble, "avr", "model", res.layout), "model_predict(x, 64)", "int16_t"))
+        variants.append((f"emlc -{level} {res.layout}", code, "model_predict(x, 64)", "float", "c", ()))
+    for level in ("O2", "Os"):
+        res = optimize(ens.replace(input_type="int16"), level=level, target="avr")
+        variants.append((f"emlc -{level} --input int16 {res.layout}",
+                         emit_c(res.ensemble, "avr", "model", res.layout), "model_predict(x, 64)", "int16_t", "c", ()))
+    variants += peer_variants(clf)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        _, base_flash, base_ram, _ = build_and_run("", "(int)x[0]", Xte, "float", work)
+        bases = {(lang, t): build_and_run("", "(int)x[0]", Xte, t, work, lang)[1:3]
+                 for lang in LANG for t in ("float", "int16_t")}
         print(f"{'variant':40s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} {'agree':>6s}")
-        for label, code, call, in_t in variants:
-            pred, flash, ram, cycles = build_and_run(code, call, Xte, in_t, work)
+        for label, code, call, in_t, lang, inc in variants:
+            try:
+                pred, flash, ram, cycles = build_and_run(code, call, Xte, in_t, work, lang, inc)
+            except subprocess.CalledProcessError as e:
+                print(f"{label:40s} does not build: {(e.stderr or b'').decode()[-200:].strip()!r}")
+                continue
             agree = np.mean(np.asarray(ens.classes)[pred] == want) * 100
+            base_flash, base_ram = bases[lang, in_t]
             print(f"{label:40s} {flash - base_flash:8d} {ram - base_ram:6d} {cycles:8d} {agree:5.1f}%")
 
 

@@ -339,8 +339,22 @@ class Model:
         """P_fast: the class from integer leaf sums, or -1 when the margin is too thin (c_fixed)."""
         ens, p, fx, n, w = self.ens, self.p, self.fixed, self.n_out, self.ens.leaf_width
         assert fx is not None
-        table = self.tables.add("qleaves", fx.leaf_t, fx.leaves, note=f"leaves * 2^{fx.shift}, rounded")
-        read = self.tables.read(fx.leaf_t, table, f"(uint32_t)rows[t] * {w}u + j")
+        q = fx.leaves
+        nz_row, nz_col = np.nonzero(q)
+        starts = np.concatenate([[0], np.cumsum(np.count_nonzero(q, axis=1))])
+        st_t = smallest_int(0, int(starts[-1]), signed=False)
+        ts = self.tables.add("qstart", st_t, starts, note="first nonzero entry of each leaf row")
+        if nz_row.size:
+            tc = self.tables.add("qcol", smallest_int(0, w - 1, signed=False), nz_col, note="output column of each entry")
+            tv = self.tables.add("qval", fx.leaf_t, q[nz_row, nz_col], note=f"nonzero leaf values * 2^{fx.shift}")
+            ct = smallest_int(0, w - 1, signed=False)
+            add = (
+                f"        for (e = {self.tables.read(st_t, ts, 'rows[t]')}; e < end; ++e) {{\n"
+                f"            k = {self.tables.read(ct, tc, 'e')};\n"
+                f"            a[k] = ({fx.acc_t})(a[k] + {self.tables.read(fx.leaf_t, tv, 'e')});\n        }}\n"
+            )
+        else:
+            add = "        (void)a;\n        (void)end;\n        e = 0;\n        (void)e;\n"
         if fx.init.any():
             it = self.tables.add("qinit", fx.acc_t, fx.init, note=f"base score * 2^{fx.shift}, rounded")
             init = self.tables.read(fx.acc_t, it, "k")
@@ -348,13 +362,14 @@ class Model:
             init = "0"
         tt = smallest_int(0, ens.n_trees, signed=False)
         return (
-            f"/* Class from fixed-point sums when best - second > {fx.margin} proves it; else -1. */\n"
+            f"/* Class from fixed-point sums (sparse leaf rows) when best - second > {fx.margin} proves it;\n"
+            " * else -1. */\n"
             f"static inline int32_t {p}_fast(const {self.row_t} *rows)\n{{\n"
-            f"    {fx.acc_t} q[{n}];\n    {tt} t;\n    uint16_t k, j, o, best = 0;\n"
+            f"    {fx.acc_t} q[{n}], *a;\n    {st_t} e, end;\n    {tt} t;\n    uint16_t k, best = 0;\n"
             f"    for (k = 0; k < {n}u; ++k) {{\n        q[k] = {init};\n    }}\n"
-            f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        o = {self.tree_offset('t')};\n"
-            f"        for (j = 0; j < {w}u; ++j) {{\n            q[o + j] = ({fx.acc_t})(q[o + j] + {read});\n"
-            "        }\n    }\n"
+            f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        a = q + {self.tree_offset('t')};\n"
+            f"        end = {self.tables.read(st_t, ts, 'rows[t] + 1u')};\n{add}"
+            "    }\n"
             f"    for (k = 1; k < {n}u; ++k) {{\n        if (q[k] > q[best]) {{\n            best = k;\n        }}\n    }}\n"
             f"    for (k = 0; k < {n}u; ++k) {{\n"
             f"        if (k != best && ({fx.acc_t})(q[best] - q[k]) <= {fx.margin}) {{\n            return -1;\n        }}\n    }}\n"
