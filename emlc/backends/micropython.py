@@ -183,35 +183,55 @@ def _start(ens: Ensemble) -> str:
 _CHUNK_LINES = 3000  # trees per function until about this many lines: MicroPython compiles huge functions slowly
 
 
-def _chunks(ens: Ensemble, writer: _TreeWriter, flat: FlatForest, native: bool) -> tuple[list[str], int]:
-    """Functions ``_c<k>(f, a)`` that unpack the features into locals and run a run of trees."""
-    used = sorted(set(flat.feature.tolist()))
-    names = ", ".join(f"x{j}" if j in used else "_" for j in range(ens.n_features))
-    unpack = f"    {names}{',' if ens.n_features == 1 else ''} = f"
-    accs = ", ".join(f"a{j}" for j in range(ens.n_outputs))
-    out: list[str] = []
-    body: list[str] = []
-    n_chunks = 0
-
-    def close() -> None:
-        nonlocal body, n_chunks
-        if not body:
-            return
-        out.extend(["", "", *(["@micropython.native"] if native else []), f"def _c{n_chunks}(f, a):", unpack])
-        if writer.in_array:
-            out.extend([*body, "    return a"])
-        else:
-            out.extend([f"    {accs}{',' if ens.n_outputs == 1 else ''} = a", *body, f"    return [{accs}]"])
-        body, n_chunks = [], n_chunks + 1
-
+def _tree_groups(ens: Ensemble, writer: _TreeWriter, flat: FlatForest) -> list[list[str]]:
+    """Tree code split into runs of about ``_CHUNK_LINES`` lines (a bigger tree stands alone)."""
+    groups: list[list[str]] = [[]]
     for i, root in enumerate(flat.roots.tolist()):
         tree: list[str] = [f"    # tree {i}"]
         writer.node(int(root), int(ens.tree_output[i]), 0, tree)
-        if body and len(body) + len(tree) > _CHUNK_LINES:
-            close()
-        body.extend(tree)
-    close()
-    return out, n_chunks
+        if groups[-1] and len(groups[-1]) + len(tree) > _CHUNK_LINES:
+            groups.append([])
+        groups[-1].extend(tree)
+    return groups
+
+
+def _unpack(ens: Ensemble, flat: FlatForest, row: str) -> str:
+    """Features into locals ``x<j>`` (unused ones into ``_``): the cheapest reads in MicroPython."""
+    used = set(flat.feature.tolist())
+    names = ", ".join(f"x{j}" if j in used else "_" for j in range(ens.n_features))
+    return f"    {names}{',' if ens.n_features == 1 else ''} = {row}"
+
+
+def _accs(ens: Ensemble) -> str:
+    return ", ".join(f"a{j}" for j in range(ens.n_outputs)) + ("," if ens.n_outputs == 1 else "")
+
+
+def _raw_function(ens: Ensemble, writer: _TreeWriter, flat: FlatForest, native: bool) -> list[str]:
+    """``raw(features)``: one function when the trees fit, else chunk functions it calls in turn."""
+    groups = _tree_groups(ens, writer, flat)
+    decorator = ["@micropython.native"] if native else []
+    head = [
+        "def raw(features):",
+        '    """Aggregated leaves plus base score, before the link."""',
+        "    if len(features) != N_FEATURES:",
+        "        raise ValueError('expected %d features, got %d' % (N_FEATURES, len(features)))",
+    ]
+    finish = _finish(ens)
+    if len(groups) == 1:
+        if writer.in_array:
+            return [*decorator, *head, _unpack(ens, flat, "features"), f"    a = {_start(ens)}", *groups[0], *finish]
+        start = f"    {_accs(ens)} = {_start(ens)}"
+        return [*decorator, *head, _unpack(ens, flat, "features"), start, *groups[0], *finish[1:]]
+    out: list[str] = []
+    for k, body in enumerate(groups):
+        out += [*decorator, f"def _c{k}(f, a):", _unpack(ens, flat, "f")]
+        if writer.in_array:
+            out += [*body, "    return a", "", ""]
+        else:
+            out += [f"    {_accs(ens)} = a", *body, f"    return [{_accs(ens)}]", "", ""]
+    chunks = ", ".join(f"_c{k}" for k in range(len(groups)))
+    out += [f"_CHUNKS = ({chunks})", "", ""]
+    return [*out, *head, f"    a = {_start(ens)}", "    for c in _CHUNKS:", "        a = c(features, a)", *finish]
 
 
 _LINKS = {
@@ -275,21 +295,7 @@ def emit_micropython(ens: Ensemble, name: str = "model", native: bool = False) -
         lines += ["    _F[0] = v", "    return _F[0]"]
     else:
         lines += ["    return v"]
-    chunk_lines, n_chunks = _chunks(ens, writer, flat, native)
-    lines += chunk_lines
-    chunks = ", ".join(f"_c{i}" for i in range(n_chunks))
-    lines += ["", "", f"_CHUNKS = ({chunks}{',' if n_chunks == 1 else ''})", "", ""]
-    lines += [
-        "def raw(features):",
-        '    """Aggregated leaves plus base score, before the link."""',
-        "    if len(features) != N_FEATURES:",
-        "        raise ValueError('expected %d features, got %d' % (N_FEATURES, len(features)))",
-        f"    a = {_start(ens)}",
-        *(["    for c in _CHUNKS:", "        a = c(features, a)"] if n_chunks > 1 else ["    a = _c0(features, a)"]),
-        *_finish(ens),
-        "",
-        "",
-    ]
+    lines += ["", "", *_raw_function(ens, writer, flat, native), "", ""]
     if ens.link is not Link.IDENTITY:
         lines += [
             "def value(features):",

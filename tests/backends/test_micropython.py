@@ -175,3 +175,28 @@ def test_generated_native_module_compiles_with_mpy_cross(tmp_path):
     assert "@micropython.native" in src.read_text()
     proc = _mpy_cross(src, "armv6m")
     assert proc.returncode == 0, proc.stderr
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.data())
+def test_trees_split_into_chunk_functions_agree(data):
+    """Big models are split into several functions; the split changes no result."""
+    import emlc.backends.micropython as mp
+
+    ens = data.draw(ensembles(categorical=False, max_trees=8))
+    X = data.draw(inputs_for(ens))
+    old = mp._CHUNK_LINES
+    mp._CHUNK_LINES = 5
+    try:
+        src = emit_micropython(ens)
+    finally:
+        mp._CHUNK_LINES = old
+    assert ens.n_trees < 2 or "_CHUNKS = " in src
+    namespace: dict = {}
+    exec(compile(src, "m.py", "exec"), namespace)
+    got = [namespace["predict"](r) for r in X.tolist()]
+    want = interpret(ens, X)
+    if ens.task in (Task.REGRESSION, Task.RANKING):
+        np.testing.assert_allclose(np.asarray(got, dtype=np.float64), want, rtol=1e-6, atol=1e-12)
+    else:
+        assert got == want.tolist()
