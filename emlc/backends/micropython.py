@@ -42,7 +42,33 @@ import numpy as np
 
 from ..errors import EmlcError
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Task
+from .micropython_csv import emit_emlc_csv
+from .micropython_emlearn import emit_emlearn_csv
 from .micropython_lower import FlatForest, INT_RANGES, lower, number, vote_classes
+
+__all__ = ["emit_csv", "emit_emlc_csv", "emit_emlearn_csv", "emit_micropython"]
+
+CSV_FLAVORS = ("auto", "emlearn", "emlc")
+
+
+def emit_csv(ens: Ensemble, flavor: str = "auto") -> str:
+    """A tree CSV for MicroPython.
+
+    ``emlearn``: emlearn-micropython's format (refuses models it cannot express
+    exactly); ``emlc``: the emlc format, which keeps every model; ``auto``: emlearn's
+    when it is exact, so the file also loads in ``emlearn_trees``, else emlc's. The
+    emlc_trees runtime reads both.
+    """
+    if flavor == "emlearn":
+        return emit_emlearn_csv(ens)
+    if flavor == "emlc":
+        return emit_emlc_csv(ens)
+    if flavor != "auto":
+        raise EmlcError(f"unknown CSV flavor {flavor!r}; choose one of: {', '.join(CSV_FLAVORS)}")
+    try:
+        return emit_emlearn_csv(ens)
+    except EmlcError:
+        return emit_emlc_csv(ens)
 
 _MAX_LINES = 2_000_000
 _MAX_DEPTH = 60

@@ -5,13 +5,13 @@ margin leaf vectors, integer (quantized) leaves with their scale, regression,
 NaN routing, links and base scores. Records, in this order::
 
     emlc-trees,1
-    f,<n_features>,<input i|f|d>,<negated 0|1>
+    x,<n_features>,<input i|f|d>,<negated 0|1>
     o,<n_outputs>,<leaf width>,<sum|mean|vote>,<accumulator f|d>,<leaf typecode>,<threshold typecode>
     k,<link>[,<parameter>...]
     d,<decision>
     b,<base score per output>
     s,<scale per leaf column>          only for integer leaves
-    y,<label>,...  or  c,<n_classes>   optional
+    y,<label>,...  or  nc,<n_classes>  optional
     L,<rows>      then one  l,<values>  per leaf row (vote: the output voted for)
     N,<nodes>     then one  n,<feature>,<threshold>,<left>,<right>  per node
     T,<trees>     then one  t,<root>,<first output>  per tree
@@ -22,6 +22,9 @@ cast to float32 is folded into the thresholds); a
 feature index ``n_features + j`` reads ``-x[j]``, which is how nodes that send NaN
 left are stored (``x > t`` is ``-x < -t``, with the children swapped), so the
 device never tests for NaN. Children are later node indices or ``-row-1``.
+
+The records avoid emlearn's ``f`` and ``c`` on purpose: emlearn's loader then stops
+at the first leaf ("missing metadata") instead of misreading this file.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ def emit_emlc_csv(ens: Ensemble) -> str:
         base = base.astype(ens.accum_dtype).astype(np.float64)
     lines = [
         "emlc-trees,1",
-        f"f,{ens.n_features},{flat.kind},{int(negated)}",
+        f"x,{ens.n_features},{flat.kind},{int(negated)}",
         f"o,{ens.n_outputs},{ens.leaf_width},{ens.aggregation.value},{accum},{leaf_code},{tcode}",
         ",".join(["k", ens.link.value, *(number(p) for p in ens.link_params)]),
         f"d,{ens.decision.value}",
@@ -109,7 +112,7 @@ def emit_emlc_csv(ens: Ensemble) -> str:
     if labels is not None:
         lines.append(",".join(["y", *labels]))
     elif ens.n_classes:
-        lines.append(f"c,{ens.n_classes}")
+        lines.append(f"nc,{ens.n_classes}")
     rows = vote_classes(ens)[:, None] if vote else ens.leaves
     lines.append(f"L,{rows.shape[0]}")
     leaf_kind = "i" if (vote or integer) else "d"

@@ -25,7 +25,10 @@ from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Task
 from .micropython_lower import FlatForest, lower, number, vote_classes
 
 _INT16 = (-32768, 32767)
-_ALTERNATIVE = "use --emit micropython or the emlc CSV (emlc_trees runtime) instead"
+_ALTERNATIVE = (
+    "use --emit micropython (the inlined module) or the emlc tree CSV "
+    "(emlc.backends.micropython.emit_emlc_csv, read by runtime/micropython/emlc_trees.py) instead"
+)
 
 
 def _refuse(problem: str) -> None:
@@ -85,7 +88,7 @@ def _child(flat: FlatForest, node: int, child: int, leaf_index: np.ndarray) -> i
     return offset
 
 
-def emit_csv(ens: Ensemble) -> str:
+def emit_emlearn_csv(ens: Ensemble) -> str:
     """The model as an emlearn-micropython tree CSV (see the module docstring)."""
     _check_common(ens)
     leaf_bits, leaves, leaf_index = _leaf_table(ens)

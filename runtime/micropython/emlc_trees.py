@@ -277,7 +277,7 @@ def _common_finish(m):
 
 def _load_emlc(lines):
     m = Model()
-    a = lines.take("f", 3)
+    a = lines.take("x", 3)
     m.n_features = lines.int(a[0], 1, 1 << 30, "feature count")
     m.kind = lines.choice(a[1], ("i", "f", "d"), "input kind")
     m.negated = lines.int(a[2], 0, 1, "negated flag") == 1
@@ -306,8 +306,8 @@ def _load_emlc(lines):
     if lines.peek() == "y":
         m.classes = [_label(lines, v) for v in lines.take("y", at_least=1)]
         m.n_classes = len(m.classes)
-    elif lines.peek() == "c":
-        m.n_classes = lines.int(lines.take("c", 1)[0], 0, 1 << 16, "class count")
+    elif lines.peek() == "nc":
+        m.n_classes = lines.int(lines.take("nc", 1)[0], 0, 1 << 16, "class count")
     n_rows = lines.int(lines.take("L", 1)[0], 1, 1 << 24, "leaf row count")
     per_row = 1 if m.agg == "vote" else m.width
     m.leaves = _zeros(leaf_code, n_rows * per_row)

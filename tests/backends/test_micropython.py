@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import emlc
 from emlc.backends.micropython import emit_micropython
 from emlc.backends.micropython_csv import emit_emlc_csv
-from emlc.backends.micropython_emlearn import emit_csv
+from emlc.backends.micropython_emlearn import emit_emlearn_csv
 from emlc.backends.micropython_lower import lower
 from emlc.errors import EmlcError
 from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree, interpret
@@ -80,7 +80,7 @@ def _stump(**changes) -> Ensemble:
 
 def test_emlearn_csv_format():
     """x <= 2.5 on integers is x < 3; children are relative offsets or -leaf-1; an end marker closes."""
-    assert emit_csv(_stump()).splitlines() == ["f,1", "c,2", "lf,0", "l,0", "l,1", "r,0", "n,0,3,-1,-2", "e,7"]
+    assert emit_emlearn_csv(_stump()).splitlines() == ["f,1", "c,2", "lf,0", "l,0", "l,1", "r,0", "n,0,3,-1,-2", "e,7"]
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ def test_emlearn_csv_format():
 )
 def test_emlearn_csv_refuses_what_it_cannot_express(changes, problem):
     with pytest.raises(EmlcError, match=problem) as err:
-        emit_csv(_stump(**changes))
+        emit_emlearn_csv(_stump(**changes))
     assert "--emit micropython" in str(err.value)
 
 
@@ -105,7 +105,7 @@ def test_emlearn_csv_refuses_thresholds_outside_int16():
     tree = Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[0, -1, -1], threshold=[40000.0, 0, 0],
                       left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 1])
     with pytest.raises(EmlcError, match="outside int16"):
-        emit_csv(_stump(trees=(tree,), input_type="int16"))
+        emit_emlearn_csv(_stump(trees=(tree,), input_type="int16"))
 
 
 def test_model_names_and_labels_never_reach_code_unescaped():
@@ -200,3 +200,20 @@ def test_trees_split_into_chunk_functions_agree(data):
         np.testing.assert_allclose(np.asarray(got, dtype=np.float64), want, rtol=1e-6, atol=1e-12)
     else:
         assert got == want.tolist()
+
+
+def test_csv_flavors():
+    """auto: emlearn's format when exact, else emlc's, which emlearn's loader cannot misread."""
+    from emlc.backends.micropython import emit_csv
+
+    assert emit_csv(_stump()) == emit_emlearn_csv(_stump())
+    soft = _stump(aggregation=Aggregation.MEAN, leaves=np.array([[0.7, 0.3], [0.2, 0.8]]))
+    text = emit_csv(soft)
+    assert text == emit_csv(soft, "emlc") == emit_emlc_csv(soft)
+    kinds = [line.split(",")[0] for line in text.splitlines()]
+    # emlearn's loader needs 'f' and 'c' before the first leaf; without them it stops there
+    assert not {"f", "c"} & set(kinds[: kinds.index("l")])
+    with pytest.raises(EmlcError, match="averages class probabilities"):
+        emit_csv(soft, "emlearn")
+    with pytest.raises(EmlcError, match="unknown CSV flavor"):
+        emit_csv(soft, "xml")

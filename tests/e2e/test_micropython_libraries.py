@@ -24,7 +24,7 @@ from sklearn.ensemble import (
 import emlc
 from emlc.backends.micropython import emit_micropython
 from emlc.backends.micropython_csv import emit_emlc_csv
-from emlc.backends.micropython_emlearn import emit_csv
+from emlc.backends.micropython_emlearn import emit_emlearn_csv
 from emlc.paths import runtime_dir
 from tests.e2e.mpy import predict_batch, require_micropython, rows_text
 
@@ -107,7 +107,7 @@ def _int16_vote_forest():
 def test_emlearn_csv_matches_sklearn_in_micropython():
     require_micropython()
     rf, ens, X = _int16_vote_forest()
-    csv = emit_csv(ens)
+    csv = emit_emlearn_csv(ens)
     assert csv.splitlines()[:3] == ["f,64", "c,10", "lf,0"]
     (preds, probas), = predict_batch(
         [_case("import emlc_trees\nmodel = emlc_trees.load('digits.csv')", X, True)],

@@ -8,7 +8,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 import emlc
 from emlc.backends.micropython_csv import emit_emlc_csv
-from emlc.backends.micropython_emlearn import emit_csv
+from emlc.backends.micropython_emlearn import emit_emlearn_csv
 from emlc.paths import runtime_dir
 from tests.e2e.mpy import require_micropython, run_micropython
 
@@ -22,7 +22,7 @@ def _models() -> dict[str, str]:
     pure = DecisionTreeClassifier(random_state=0).fit(Xi, y)
     return {
         "emlc": emit_emlc_csv(emlc.load(tree)),
-        "emlearn": emit_csv(emlc.load(pure).replace(input_type="int16")),
+        "emlearn": emit_emlearn_csv(emlc.load(pure).replace(input_type="int16")),
     }
 
 
