@@ -102,6 +102,7 @@ class _TreeWriter:
         self.winners = vote_classes(ens) if self.vote else None
         self.integer = ens.leaves.dtype.kind in "iu"
         self.in_array = _in_array(ens)
+        self.leaves = _summed_leaves(ens).astype(np.float64) if not self.integer else ens.leaves
         lo_hi = INT_RANGES.get(ens.input_type)
         self.always = float(lo_hi[1]) if lo_hi else math.inf
         self.never = float(lo_hi[0] - 1) if lo_hi else math.nan
@@ -116,7 +117,7 @@ class _TreeWriter:
         kind = "i" if self.integer else "d"
         adds = [
             f"{pad}{self.acc(out + j)} += {_literal(float(v), kind)}"
-            for j, v in enumerate(self.ens.leaves[row].tolist())
+            for j, v in enumerate(self.leaves[row].tolist())
             if v != 0
         ]
         lines.extend(adds or [f"{pad}pass"])
@@ -194,6 +195,11 @@ def _finish(ens: Ensemble) -> list[str]:
 def _in_array(ens: Ensemble) -> bool:
     """float32 sums go through an ``array('f')`` (each store rounds); others stay exact in locals."""
     return ens.accum_dtype == "float32" and ens.aggregation is not Aggregation.VOTE and ens.leaves.dtype.kind == "f"
+
+
+def _summed_leaves(ens: Ensemble) -> np.ndarray:
+    """The leaf values as the interpreter adds them: float leaves cast to the accumulator type."""
+    return ens.leaves.astype(ens.accum_dtype) if ens.leaves.dtype.kind == "f" else ens.leaves
 
 
 def _start(ens: Ensemble) -> str:

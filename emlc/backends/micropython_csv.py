@@ -92,7 +92,9 @@ def emit_emlc_csv(ens: Ensemble) -> str:
     vote = ens.aggregation is Aggregation.VOTE
     integer = ens.leaves.dtype.kind in "iu" and not vote
     accum = "f" if ens.accum_dtype == "float32" else "d"
-    leaf_code = "H" if vote else _LEAF_TYPECODES[str(ens.leaves.dtype)]
+    # float leaves are added in the accumulator's type, as the interpreter casts them
+    leaves = ens.leaves.astype(ens.accum_dtype) if ens.leaves.dtype.kind == "f" else ens.leaves
+    leaf_code = "H" if vote else _LEAF_TYPECODES[str(leaves.dtype)]
     tcode = threshold_typecode(flat)
     base = ens.base_score.astype(np.float64)
     if not vote:
@@ -113,7 +115,7 @@ def emit_emlc_csv(ens: Ensemble) -> str:
         lines.append(",".join(["y", *labels]))
     elif ens.n_classes:
         lines.append(f"nc,{ens.n_classes}")
-    rows = vote_classes(ens)[:, None] if vote else ens.leaves
+    rows = vote_classes(ens)[:, None] if vote else leaves
     lines.append(f"L,{rows.shape[0]}")
     leaf_kind = "i" if (vote or integer) else "d"
     lines += [",".join(["l", *(number(float(v), leaf_kind) for v in row)]) for row in rows]

@@ -27,38 +27,40 @@ def content_ids(table: np.ndarray) -> np.ndarray:
 
 def preorder(tree: Tree, root: int = 0) -> list[int]:
     """Nodes reachable from ``root`` in depth-first, left-first preorder; shared nodes listed once."""
-    seen = np.zeros(tree.n_nodes, dtype=bool)
+    seen = [False] * tree.n_nodes
     order: list[int] = []
     stack = [root]
-    op, left, right = tree.op, tree.left, tree.right
+    # Python lists and a local constant: numpy scalar indexing and enum lookups dominate otherwise.
+    op, left, right, leaf = tree.op.tolist(), tree.left.tolist(), tree.right.tolist(), int(Op.LEAF)
     while stack:
         i = stack.pop()
         if seen[i]:
             continue
         seen[i] = True
         order.append(i)
-        if op[i] != Op.LEAF:
-            stack.append(int(right[i]))
-            stack.append(int(left[i]))
+        if op[i] != leaf:
+            stack.append(right[i])
+            stack.append(left[i])
     return order
 
 
 def postorder(tree: Tree) -> list[int]:
     """Reachable nodes with every node after both of its children (a topological order)."""
-    done = np.zeros(tree.n_nodes, dtype=bool)
+    done = [False] * tree.n_nodes
     order: list[int] = []
     stack: list[tuple[int, bool]] = [(0, False)]
+    op, left, right, leaf = tree.op.tolist(), tree.left.tolist(), tree.right.tolist(), int(Op.LEAF)
     while stack:
         i, expanded = stack.pop()
         if done[i]:
             continue
-        if expanded or tree.op[i] == Op.LEAF:
+        if expanded or op[i] == leaf:
             done[i] = True
             order.append(i)
             continue
         stack.append((i, True))
-        stack.append((int(tree.right[i]), False))
-        stack.append((int(tree.left[i]), False))
+        stack.append((right[i], False))
+        stack.append((left[i], False))
     return order
 
 
