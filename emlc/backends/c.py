@@ -21,7 +21,7 @@ from ..errors import EmlcError
 from ..ir.ensemble import Ensemble, Op, Task
 from ..targets import Target, get_target
 from . import c_inline, c_table
-from .c_common import check_name, comment
+from .c_common import check_name, comment, size_of
 from .c_model import Model
 
 LAYOUTS = {"inline": c_inline.walk_body, "table": c_table.walk_body}
@@ -112,7 +112,9 @@ def _estimate(model: Model, layout: str) -> dict[str, int]:
     code = 600 + (inner * tgt.inline_node_bytes + ens.n_leaves * 4 if layout == "inline" else 200)
     key_size = 8 if model.key_t == "int64_t" else 4
     acc_size = 8 if model.acc_t == "double" else 4
-    stack = ens.n_features * key_size + 3 * ens.n_outputs * acc_size + 32
+    stack = (0 if model.direct else ens.n_features * key_size) + 3 * ens.n_outputs * acc_size + 32
+    if model.record_rows:
+        stack += ens.n_trees * size_of(model.row_t) + (2 * ens.n_outputs if model.fixed else 0)
     return {"flash": data + code, "ram": stack, "code": code, "data": data}
 
 

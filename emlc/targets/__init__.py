@@ -78,13 +78,13 @@ TARGETS: dict[str, Target] = {
             "avr", "ATmega2560 (8-bit AVR, no FPU, 32-bit double, 256 KiB flash, 8 KiB RAM)",
             word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
             flash_bytes=256 * 1024, ram_bytes=8 * 1024, compiler="avr-gcc",
-            cflags=("-mmcu=atmega2560", *_WARN), inline_node_bytes=22,
+            cflags=("-mmcu=atmega2560", *_WARN), inline_node_bytes=40,
         ),
         Target(
             "atmega328p", "ATmega328P (8-bit AVR, no FPU, 32 KiB flash, 2 KiB RAM)",
             word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
             flash_bytes=32 * 1024, ram_bytes=2 * 1024, compiler="avr-gcc",
-            cflags=("-mmcu=atmega328p", *_WARN), inline_node_bytes=22,
+            cflags=("-mmcu=atmega328p", *_WARN), inline_node_bytes=40,
         ),
         Target(
             "cortex-m0", "Arm Cortex-M0 (32-bit, no FPU), e.g. nRF51 / micro:bit",
