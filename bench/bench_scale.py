@@ -1,0 +1,134 @@
+"""Compile time and peak memory against model size: emlc (-O2 + C) and its peers.
+
+For 10, 100, 1,000 and 2,000 trees the table shows, per tool, the seconds to turn a
+trained model into C source and the peak resident memory of the process doing it.
+Every measurement runs in a fresh subprocess (``resource.getrusage`` peak RSS, so
+imports count too; the "idle" row is the same process doing nothing). Models:
+LightGBM binary (num_leaves=--leaves, 20 features, learning_rate 0.05) for emlc,
+m2cgen and tl2cgen; emlearn reads only scikit-learn, so it gets a RandomForest with
+the same tree count and max_depth=--depth (emlc is run on that forest too).
+Peers are imported if installed (``pip install emlearn m2cgen tl2cgen treelite``);
+a tool that is missing or fails says so in its cell.
+Run: ``python bench/bench_scale.py [--trees 10,100,1000,2000] [--leaves 63] [--depth 8]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 1800
+
+
+def _train(kind: str, n_trees: int, leaves: int, depth: int, path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 20)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] * X[:, 2] - X[:, 3] ** 2 + rng.normal(0, 0.5, size=len(X)) > 0).astype(int)
+    if kind == "lightgbm":
+        import lightgbm as lgb
+
+        model = lgb.LGBMClassifier(
+            n_estimators=n_trees, num_leaves=leaves, learning_rate=0.05, verbose=-1,
+            min_child_samples=5, n_jobs=1,
+        ).fit(X, y)
+    else:
+        from sklearn.ensemble import RandomForestClassifier
+
+        model = RandomForestClassifier(n_trees, max_depth=depth, random_state=0, n_jobs=1).fit(X[:5000], y[:5000])
+    path.write_bytes(pickle.dumps(model))
+
+
+def _convert(tool: str, model, work: Path) -> int:
+    """Generate C source for ``model`` with ``tool``; returns the bytes written."""
+    if tool == "idle":
+        return 0
+    if tool == "emlc":
+        sys.path.insert(0, str(ROOT))
+        from emlc import load
+        from emlc.backends.c import emit_c
+        from emlc.passes import optimize
+
+        result = optimize(load(model), level="O2")
+        return len(emit_c(result.ensemble, "host", "model", result.layout))
+    if tool == "m2cgen":
+        import m2cgen
+
+        return len(m2cgen.export_to_c(model))
+    if tool == "emlearn":
+        import emlearn
+
+        code = emlearn.convert(model, method="inline").save(name="model", format="c")
+        return len(code)
+    if tool == "tl2cgen":
+        import tl2cgen
+        import treelite
+
+        tl = (treelite.frontend.from_lightgbm(model.booster_) if hasattr(model, "booster_")
+              else treelite.sklearn.import_model(model))
+        tl2cgen.generate_c_code(tl, dirpath=str(work / "tl2cgen"), params={})
+        return sum(p.stat().st_size for p in (work / "tl2cgen").iterdir())
+    raise ValueError(tool)
+
+
+def worker(tool: str, model_path: str) -> None:
+    model = pickle.loads(Path(model_path).read_bytes())
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        size = _convert(tool, model, Path(tmp))
+        seconds = time.perf_counter() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mib": peak_mib, "bytes": size}))
+
+
+def _measure(tool: str, model_path: Path) -> str:
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", tool, str(model_path)],
+            capture_output=True, text=True, timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        return f"> {TIMEOUT} s"
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["failed"])[-1]
+        return "not installed" if "ModuleNotFoundError" in last else f"failed: {last[:40]}"
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return f"{r['seconds']:.2f} s, {r['peak_mib']:.0f} MiB"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--trees", default="10,100,1000,2000")
+    p.add_argument("--leaves", type=int, default=63)
+    p.add_argument("--depth", type=int, default=8)
+    p.add_argument("--worker", nargs=2, metavar=("TOOL", "MODEL"))
+    args = p.parse_args()
+    if args.worker:
+        worker(*args.worker)
+        return
+    families = {
+        f"LightGBM {args.leaves} leaves": ("lightgbm", ["idle", "emlc", "m2cgen", "tl2cgen"]),
+        f"RandomForest depth {args.depth}": ("forest", ["idle", "emlc", "emlearn", "m2cgen", "tl2cgen"]),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for title, (kind, tools) in families.items():
+            print(f"\n{title}: C generation time, peak RSS of the converting process")
+            print(f"{'trees':>6}  " + "  ".join(f"{t:>24}" for t in tools))
+            for n in [int(v) for v in args.trees.split(",")]:
+                path = Path(tmp) / f"{kind}_{n}.pkl"
+                _train(kind, n, args.leaves, args.depth, path)
+                cells = [_measure(t, path) for t in tools]
+                print(f"{n:>6}  " + "  ".join(f"{c:>24}" for c in cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
