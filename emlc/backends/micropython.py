@@ -242,12 +242,8 @@ def _raw_function(ens: Ensemble, writer: _TreeWriter, flat: FlatForest, native: 
     """``raw(features)``: one function when the trees fit, else chunk functions it calls in turn."""
     groups = _tree_groups(ens, writer, flat)
     decorator = ["@micropython.native"] if native else []
-    head = [
-        "def raw(features):",
-        '    """Aggregated leaves plus base score, before the link."""',
-        "    if len(features) != N_FEATURES:",
-        "        raise ValueError('expected %d features, got %d' % (N_FEATURES, len(features)))",
-    ]
+    # a row of the wrong length fails the unpacking below with ValueError
+    head = ["def raw(features):", '    """Aggregated leaves plus base score, before the link."""']
     finish = _finish(ens)
     if len(groups) == 1:
         if writer.in_array:
@@ -353,9 +349,10 @@ def emit_micropython(ens: Ensemble, name: str = "model", native: bool = False) -
     else:
         lines += ["    v = value(features)", "    return v[0] if len(v) == 1 else v"]
     lines += ["", "", "def predict_proba(features):", '    """Class probabilities, as the library\'s predict_proba."""']
-    if ens.task is Task.CLASSIFICATION:
-        lines += ["    v = value(features)", f"    if len(v) == 1 and {ens.n_classes} == 2:",
-                  "        return [1 - v[0], v[0]]", "    return v"]
+    if ens.task is Task.CLASSIFICATION and ens.n_outputs == 1 and ens.n_classes == 2:
+        lines += ["    p = value(features)[0]", "    return [1 - p, p]"]
+    elif ens.task is Task.CLASSIFICATION:
+        lines += ["    return value(features)"]
     else:
         lines += ["    raise ValueError('predict_proba needs a classifier')"]
     return "\n".join(lines) + "\n"
