@@ -164,10 +164,10 @@ class Model:
         rows = self._rows
         _walk(self._row(features), self.F, self.T, self.L, self.R, self.roots, rows)
         O = self.outs
-        V = self.leaves
         w = self.width
         n = len(rows)
         if self.agg == "vote":
+            V = self.leaves
             votes = [0] * self.n_outputs
             for t in range(n):
                 votes[O[t] + V[rows[t]]] += 1
@@ -176,11 +176,12 @@ class Model:
             acc = [0] * self.n_outputs
         else:
             acc = array(self.accum, self.base if self.agg == "sum" else [0.0] * self.n_outputs)
+        P, J, V = self._sp, self._sj, self._sv
         for t in range(n):
             o = O[t]
-            r = rows[t] * w
-            for j in range(w):
-                acc[o + j] += V[r + j]
+            r = rows[t]
+            for k in range(P[r], P[r + 1]):
+                acc[o + J[k]] += V[k]
         if self.int_leaves:
             S = self.scale
             acc = array(self.accum, [acc[j] * S[j % w] for j in range(self.n_outputs)])
@@ -218,17 +219,17 @@ class Model:
         return [r(-r(2.0 ** r(-v / self.lp[0])) - self.lp[1]) for v in raw]
 
     def _decide(self, features):
-        raw = self.raw(features) if self.decision == "raw_argmax" else None
-        value = self.value(features)
         d = self.decision
+        if d == "raw_argmax":
+            raw = self.raw(features)
+            if len(raw) == 1:
+                return 1 if raw[0] >= 0 else 0
+            return raw.index(max(raw))
+        value = self.value(features)
         if d == "argmax":
             if len(value) == 1:
                 return 1 if (1 - value[0]) < value[0] else 0
-            return _argmax(value)
-        if d == "raw_argmax":
-            if len(raw) == 1:
-                return 1 if raw[0] >= 0 else 0
-            return _argmax(raw)
+            return value.index(max(value))
         if d == "gt_half":
             return 1 if value[0] > 0.5 else 0
         return 1 if value[0] >= 0 else -1
@@ -261,18 +262,28 @@ def _exp(v):
         return math.inf
 
 
-def _argmax(v):
-    best = 0
-    for j in range(1, len(v)):
-        if v[j] > v[best]:
-            best = j
-    return best
-
-
 def _common_finish(m):
     m._rows = _zeros("i", len(m.roots))
     m._f = array("f", [0.0])
+    if m.agg != "vote":
+        _sparse_leaves(m)
     return m
+
+
+def _sparse_leaves(m):
+    """Leaf rows without their zeros (adding 0 changes no sum): row r is _sj/_sv[_sp[r]:_sp[r+1]]."""
+    V, w = m.leaves, m.width
+    rows = len(V) // w
+    m._sp = _zeros("i", rows + 1)
+    m._sj = array("H" if w < 65536 else "I")
+    m._sv = array(m.leaf_code)
+    for r in range(rows):
+        for j in range(w):
+            v = V[r * w + j]
+            if v != 0:
+                m._sj.append(j)
+                m._sv.append(v)
+        m._sp[r + 1] = len(m._sj)
 
 
 def _load_emlc(lines):
@@ -310,6 +321,7 @@ def _load_emlc(lines):
         m.n_classes = lines.int(lines.take("nc", 1)[0], 0, 1 << 16, "class count")
     n_rows = lines.int(lines.take("L", 1)[0], 1, 1 << 24, "leaf row count")
     per_row = 1 if m.agg == "vote" else m.width
+    m.leaf_code = leaf_code
     m.leaves = _zeros(leaf_code, n_rows * per_row)
     for r in range(n_rows):
         vals = lines.take("l", per_row)
@@ -376,6 +388,7 @@ def _load_emlearn(lines):
     else:
         m.agg, m.decision, m.accum, m.n_outputs, m.int_leaves = "mean", "none", "f", 1, False
         leaves = array("f")
+    m.leaf_code = "B" if bits == 0 else "f"
     m.width = 1
     m.base = [0.0] * m.n_outputs
     while lines.peek() == "l":
