@@ -67,6 +67,18 @@ def _models():
     ]
 
 
+def _chunked(ens, name: str) -> str:
+    import emlc.backends.micropython as backend
+
+    old, backend._CHUNK_LINES = backend._CHUNK_LINES, 40
+    try:
+        src = emit_micropython(ens, name=name)
+    finally:
+        backend._CHUNK_LINES = old
+    assert "_CHUNKS = " in src
+    return src
+
+
 def _case(setup: str, X, proba: bool) -> dict:
     return {"setup": setup, "rows": rows_text(X), "integer": X.dtype.kind in "iu", "proba": proba}
 
@@ -91,7 +103,10 @@ def test_library_models_match_in_micropython():
         files[f"{name}.py"] = emit_micropython(ens, name=name)
         cases.append(_case(f"import emlc_trees\nmodel = emlc_trees.load('{name}.csv')", X, classifier))
         cases.append(_case(f"import {name} as model", X, classifier))
-        expect += [(model, X, classifier)] * 2
+        # the same model split into many chunk functions, as big models are
+        files[f"{name}_chunked.py"] = _chunked(ens, f"{name}_chunked")
+        cases.append(_case(f"import {name}_chunked as model", X, classifier))
+        expect += [(model, X, classifier)] * 3
     for (model, X, classifier), got in zip(expect, predict_batch(cases, files)):
         _check(model, X, got, classifier)
 

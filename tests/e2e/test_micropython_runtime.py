@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from emlc.backends.micropython import emit_micropython
 from emlc.backends.micropython_csv import emit_emlc_csv, label_literals
+from emlc.backends.micropython_emlearn import emit_emlearn_csv
+from emlc.errors import EmlcError
 from emlc.ir import Link, Task, interpret, interpret_proba
 from emlc.paths import runtime_dir
 from tests.e2e.mpy import MicroPythonError, predict_batch, require_micropython, rows_text, run_micropython
@@ -30,9 +32,13 @@ def expected(ens, X, labels: bool):
     return pred, proba
 
 
-def assert_agrees(ens, X, got, labels: bool = False) -> None:
+def assert_agrees(ens, X, got, labels: bool = False, emlearn: bool = False) -> None:
+    """``emlearn``: that format has no labels, the device returns class indices."""
     preds, probas = got
     want, want_proba = expected(ens, X, labels)
+    if emlearn and ens.task is Task.CLASSIFICATION:
+        index = {c: i for i, c in enumerate(np.asarray(ens.classes).tolist())}
+        want = np.array([index[c] for c in interpret(ens, X).tolist()])
     assert len(preds) == len(X)
     if ens.task is Task.REGRESSION or ens.task is Task.RANKING:
         # sums are bit-exact; only exp links may differ in the last bits (libm vs numpy)
@@ -92,3 +98,35 @@ def test_generated_module_matches_interpreter(data):
         files.update(f)
     for ens, X, got in zip(models, rows, predict_batch(cases, files)):
         assert_agrees(ens, X, got, labels=True)
+
+
+@settings(max_examples=3, deadline=None, phases=NO_SHRINK)
+@given(st.data())
+def test_emlearn_csv_matches_interpreter_when_it_is_emitted(data):
+    """Every model the emlearn writer accepts predicts exactly; the rest are refused."""
+    require_micropython()
+    models = [
+        data.draw(ensembles(categorical=False, ranks=False, tasks=(Task.CLASSIFICATION, Task.REGRESSION)))
+        for _ in range(4 * MODELS_PER_RUN)
+    ]
+    cases, files, kept = [], dict(RUNTIME), []
+    for k, ens in enumerate(models):
+        if ens.task is Task.REGRESSION:  # a float32 forest, the regression emlearn can hold
+            ens = ens.replace(accum_dtype="float32", leaves=ens.leaves.astype(np.float32),
+                              aggregation=ens.aggregation.MEAN, base_score=np.zeros(1), link=Link.IDENTITY,
+                              leaf_scale=None)
+        try:
+            text = emit_emlearn_csv(ens)
+        except EmlcError:
+            continue
+        X = data.draw(inputs_for(ens))
+        files[f"e{k}.csv"] = text
+        cases.append({
+            "setup": f"import emlc_trees\nmodel = emlc_trees.load('e{k}.csv')",
+            "rows": rows_text(X), "integer": True, "proba": ens.task is Task.CLASSIFICATION,
+        })
+        kept.append((ens, X))
+    if not cases:
+        return
+    for (ens, X), got in zip(kept, predict_batch(cases, files)):
+        assert_agrees(ens, X, got, labels=False, emlearn=True)
