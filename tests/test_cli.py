@@ -134,3 +134,64 @@ def test_lossy_option_mistakes(digits_files, args, message):
     assert r.returncode == 1, r.stderr
     assert r.stderr.startswith("emlc: error: ") and message in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_targets_lists_every_target_with_limits():
+    from emlc.targets import TARGETS
+
+    r = run_cli("targets")
+    assert r.returncode == 0
+    for name in TARGETS:
+        assert f"\n{name} " in "\n" + r.stdout
+    assert "16 KiB" in r.stdout and "2 KiB" in r.stdout  # rv32ec flash and RAM
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    import joblib
+    import numpy as np
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    d = tmp_path_factory.mktemp("models")
+    X, y = load_iris(return_X_y=True)
+    joblib.dump(RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y), d / "rf.joblib")
+    joblib.dump(LogisticRegression(max_iter=200).fit(X, y), d / "linear.joblib")
+    big = RandomForestClassifier(n_estimators=300, random_state=0).fit(X, y)
+    joblib.dump(big, d / "big.joblib")
+    np.save(d / "wrong_width.npy", np.zeros((5, 7)))
+    return d
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{d}/rf.joblib"], "refusing to load pickle"),
+        (["{d}/rf.joblib", "--trust-pickle", "--target", "pdp11"], "unknown target 'pdp11'"),
+        (["{d}/linear.joblib", "--trust-pickle"], "LogisticRegression"),
+        (["{d}/rf.joblib", "--trust-pickle", "--name", "int"], "--name"),
+        (["{d}/rf.joblib", "--trust-pickle", "--name", "my-model"], "C identifier"),
+        (["{d}/big.joblib", "--trust-pickle", "--target", "rv32ec"], "does not fit"),
+        (["{d}/rf.joblib", "--trust-pickle", "--hard-vote", "--calibration", "{d}/wrong_width.npy"], "has 7 feature columns but the model takes 4"),
+    ],
+)
+def test_each_user_error_is_one_line_with_the_fix(model_files, args, message):
+    r = run_cli(*[a.format(d=model_files) for a in args], "-o", os.devnull)
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emlc: error: "), r.stderr
+    assert message in lines[0]
+
+
+def test_internal_errors_exit_2_with_a_bug_report_hint(monkeypatch, capsys, tmp_path):
+    import emlc.api
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(emlc.api, "compile", broken)
+    model = tmp_path / "iris.emlir"
+    model.write_text(IRIS_LIKE)
+    assert main([str(model)]) == 2
+    assert "emlc: internal error:" in capsys.readouterr().err

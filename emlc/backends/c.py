@@ -124,13 +124,14 @@ def check_fit(model: Model, layout: str) -> None:
     if tgt.flash_bytes is not None and est["flash"] > tgt.flash_bytes:
         hint = "--layout table, " if layout == "inline" else ""
         raise EmlcError(
-            f"model needs about {est['flash']} bytes of flash ({est['data']} data + {est['code']} code) "
-            f"but {tgt.name} has {tgt.flash_bytes}; try {hint}-O2 (quantize thresholds/leaves), "
+            f"model does not fit: it needs about {est['flash']} bytes of flash ({est['data']} data + "
+            f"{est['code']} code) but {tgt.name} has {tgt.flash_bytes}; try {hint}-Os, lossy "
+            "--leaves-per-class 2 or --leaf-bits 8 (with --calibration to measure the cost), "
             "fewer or shallower trees, or a larger target"
         )
     if tgt.ram_bytes is not None and est["ram"] > tgt.ram_bytes:
         raise EmlcError(
-            f"model needs about {est['ram']} bytes of RAM (stack for {model.ens.n_features} features "
+            f"model does not fit: it needs about {est['ram']} bytes of RAM (stack for {model.ens.n_features} features "
             f"and {model.ens.n_outputs} outputs) but {tgt.name} has {tgt.ram_bytes}; "
             "reduce the number of features or outputs, or pick a larger target"
         )
