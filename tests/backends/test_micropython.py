@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from emlc.backends.micropython_emlearn import emit_emlearn_csv
 from emlc.backends.micropython_lower import lower
 from emlc.errors import EmlcError
 from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree, interpret
-from emlc.ir.interpret import leaf_indices, prepare_inputs
+from emlc.ir.interpret import leaf_indices
 from emlc.paths import runtime_dir
 from tests.conftest import require_tool
 from tests.strategies import ensembles, inputs_for

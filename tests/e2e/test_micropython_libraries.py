@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import lightgbm as lgb
 import numpy as np
-import pytest
 import xgboost as xgb
 from sklearn.datasets import load_digits, make_classification, make_regression
 from sklearn.ensemble import (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +12,7 @@ from emlc.backends.micropython_emlearn import emit_emlearn_csv
 from emlc.errors import EmlcError
 from emlc.ir import Link, Task, interpret, interpret_proba
 from emlc.paths import runtime_dir
-from tests.e2e.mpy import MicroPythonError, predict_batch, require_micropython, rows_text, run_micropython
+from tests.e2e.mpy import predict_batch, require_micropython, rows_text
 from tests.strategies import ensembles, inputs_for
 
 RUNTIME = {"emlc_trees.py": (runtime_dir() / "micropython" / "emlc_trees.py").read_text()}
