@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -15,6 +15,7 @@ import numpy as np
 from .errors import EmlcError
 from .ir.ensemble import Ensemble
 from .passes import OptimizeResult, optimize
+from .passes.lossy.apply import LossySettings, apply_lossy
 from .targets import Target, get_target
 
 EMITTERS = ("c", "csv", "micropython", "llvm", "obj", "ir")
@@ -24,24 +25,17 @@ EMITTERS = ("c", "csv", "micropython", "llvm", "obj", "ir")
 class Lossy:
     """Opt-in lossy compression (never part of an -O level); see emlc/passes/lossy/.
 
-    ``max_accuracy_drop`` (a fraction: 0.01 is one percentage point) searches the
-    knobs on ``calibration`` data instead of taking them as given.
+    ``settings`` are the knobs; ``max_accuracy_drop`` (a fraction: 0.01 is one
+    percentage point) instead searches the knobs on the calibration data.
     """
 
-    leaf_bits: int | None = None
-    leaf_clusters: int | None = None
-    leaves_per_class: int | None = None
-    hard_vote: bool = False
-    early_exit: float | None = None
-    early_exit_batch: int = 1
+    settings: LossySettings = LossySettings()
     max_accuracy_drop: float | None = None
     optimize_for: str = "size"
 
     @property
     def requested(self) -> bool:
-        return self.max_accuracy_drop is not None or any(
-            (self.leaf_bits, self.leaf_clusters, self.leaves_per_class, self.hard_vote, self.early_exit is not None)
-        )
+        return self.max_accuracy_drop is not None or self.settings != LossySettings()
 
 
 @dataclass(frozen=True)
@@ -138,13 +132,7 @@ def _compile_lossy(ens: Ensemble, lossy: Lossy, calibration, level: str, tgt: Ta
             objective=lossy.optimize_for, level=level, progress=progress,
         )
         return Compiled(code="", ensemble=budget.ensemble, target=tgt, layout=budget.layout, level=level, budget=budget)
-    from .passes.lossy.apply import apply_lossy
-
-    out, report = apply_lossy(
-        ens, leaf_bits=lossy.leaf_bits, leaf_clusters=lossy.leaf_clusters,
-        leaves_per_class=lossy.leaves_per_class, hard_vote=lossy.hard_vote, early_exit=lossy.early_exit,
-        early_exit_batch=lossy.early_exit_batch, calibration=calibration, level=level, target=tgt.name,
-    )
+    out, report = apply_lossy(ens, **asdict(lossy.settings), calibration=calibration, level=level, target=tgt.name)
     return Compiled(code="", ensemble=out, target=tgt, layout=report.layout, level=level, lossy=report)
 
 

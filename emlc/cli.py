@@ -102,14 +102,18 @@ def _fraction(text: str) -> float:
 
 def _lossy(args: argparse.Namespace):
     from .api import Lossy
+    from .passes.lossy.apply import LossySettings
 
     if args.max_accuracy_drop is not None and not 0 <= args.max_accuracy_drop <= 100:
         raise EmlcError(f"--max-accuracy-drop is in percentage points (0-100), got {args.max_accuracy_drop:g}")
     if args.plot and args.max_accuracy_drop is None:
         raise EmlcError("--plot draws the --max-accuracy-drop search; add --max-accuracy-drop P")
-    return Lossy(
+    settings = LossySettings(
         leaf_bits=args.leaf_bits, leaf_clusters=args.leaf_clusters, leaves_per_class=args.leaves_per_class,
         hard_vote=args.hard_vote, early_exit=args.early_exit, early_exit_batch=args.early_exit_batch,
+    )
+    return Lossy(
+        settings=settings,
         max_accuracy_drop=None if args.max_accuracy_drop is None else args.max_accuracy_drop / 100,
         optimize_for=args.optimize_for,
     )
