@@ -353,37 +353,31 @@ def _classes(node: lark.Tree) -> np.ndarray:
     return _numbers(toks, dtype)
 
 
+def _table(rows_tok, cols_tok, rows: list, dtype: np.dtype, what: str, parse_row) -> np.ndarray:
+    """A numbered table section: declared size checked, rows numbered 0.. in order."""
+    n_rows, n_cols = _count(rows_tok), _count(cols_tok, 1 << 16)
+    if len(rows) != n_rows:
+        raise _at(rows_tok, f"{what} table declares {n_rows} rows but lists {len(rows)}")
+    table = np.zeros((n_rows, n_cols), dtype=dtype)
+    for i, row in enumerate(rows):
+        idx_tok, *cells = row.children
+        if _count(idx_tok) != i:
+            raise _at(idx_tok, f"expected {what} row {i}, got {idx_tok}")
+        if len(cells) != n_cols:
+            raise _at(idx_tok, f"{what} row {i} has {len(cells)} values, expected {n_cols}")
+        table[i] = parse_row(cells)
+    return table
+
+
 def _leaves(node: lark.Tree) -> tuple[np.ndarray, np.dtype]:
     dtype_tok, rows_tok, cols_tok, *rows = node.children
     dtype = _dtype(dtype_tok, ("float64", "float32", "int32", "int16", "int8", "uint16", "uint8"))
-    n_rows, n_cols = _count(rows_tok), _count(cols_tok)
-    if len(rows) != n_rows:
-        raise _at(rows_tok, f"leaf table declares {n_rows} rows but lists {len(rows)}")
-    table = np.zeros((n_rows, n_cols), dtype=dtype)
-    for i, row in enumerate(rows):
-        idx_tok, *vals = row.children
-        if _count(idx_tok) != i:
-            raise _at(idx_tok, f"expected leaf row {i}, got {idx_tok}")
-        if len(vals) != n_cols:
-            raise _at(idx_tok, f"leaf row {i} has {len(vals)} values, expected {n_cols}")
-        table[i] = _numbers(_number_tokens(vals), dtype)
-    return table, dtype
+    return _table(rows_tok, cols_tok, rows, dtype, "leaf", lambda cells: _numbers(_number_tokens(cells), dtype)), dtype
 
 
 def _catsets(node: lark.Tree) -> np.ndarray:
     rows_tok, words_tok, *rows = node.children
-    n_rows, n_words = _count(rows_tok), _count(words_tok, 1 << 16)
-    if len(rows) != n_rows:
-        raise _at(rows_tok, f"catsets declares {n_rows} sets but lists {len(rows)}")
-    table = np.zeros((n_rows, n_words), dtype=np.uint32)
-    for i, row in enumerate(rows):
-        idx_tok, *words = row.children
-        if _count(idx_tok) != i:
-            raise _at(idx_tok, f"expected category set {i}, got {idx_tok}")
-        if len(words) != n_words:
-            raise _at(idx_tok, f"category set {i} has {len(words)} words, expected {n_words}")
-        table[i] = [int(str(w), 16) for w in words]
-    return table
+    return _table(rows_tok, words_tok, rows, np.dtype(np.uint32), "category set", lambda cells: [int(str(w), 16) for w in cells])
 
 
 def _tree(node: lark.Tree, n_nodes: int, thr_dtype: np.dtype) -> Tree:
