@@ -1,23 +1,35 @@
-"""Textual LLVM IR for an ensemble: branchy code per tree, rows loop inside each tree.
+"""Textual LLVM IR for an ensemble: per-tree code with the rows loop inside each tree.
 
 The emitted module, for a model called ``m`` (``W`` is the compare type, ``ACC`` the
 accumulator type, ``RAW`` the raw-margin type, ``IDX`` the pointer-sized integer)::
 
-    void m_tree_i(W *rows, IDX n, ACC *acc)     ; internal, one per tree:
-        for r < n: row = rows + r * n_features
-            n0: x = row[f]; br (fcmp ole|ule|olt|ult x, T), n_left, n_right   ; LE/LT
+    void m_tree_i(W *rows, IDX n, ACC *acc)     ; internal, one per tree, either
+      branches:  for r < n: row = rows + r * row_stride
+            n0: x = row[f * feature_stride]; br (fcmp ole|ule|olt|ult x, T), n_left, n_right
                 c = valid(x) & bit(trunc x); br c | (dl & isnan x), ...      ; CAT
             leaf blocks: br done;  done: k = phi leaf-row; acc[r][o+j] += LEAVES[k][j]
+      or vector (blocked layouts, small trees): for g < n step LANES:
+            per node, the mask of lanes reaching it: left = mask & fcmp(x_f, T),
+            right = mask & !fcmp(...); per leaf: leaf-row = select(mask, k, leaf-row);
+            acc[o+j][g..g+LANES] += gather(LEAVES, leaf-row + j)
     void m_block(W *rows, IDX n, ACC *acc, RAW *raw)   ; init acc, trees in order, finish
     void m_raw_batch(IN *X, i64 n, RAW *raw)           ; blocks of rows, prepared to W
     i32|float m_predict(const IN *x, i32 n_features)
     i32 m_predict_proba|m_predict_values(const IN *x, i32 n_features, float *out, i32 n_out)
 
+Microcontroller objects keep rows as given and every tree branchy. The host JIT uses a
+blocked layout: ``raw_batch`` transposes each block of rows to feature-major order and
+keeps sums output-major, so a vector tree loads a feature of 16 rows with one load and
+never mispredicts a branch; its cost grows with the tree's size instead of its depth,
+so trees above ``Layout.vector_max_nodes`` stay branchy.
+
 Exactness: a feature is compared in ``W`` (float when the input type fits a float
 exactly), so each threshold ``t`` is rounded towards the side that keeps the test
 unchanged for every ``W`` value (down for ``<=``, up for ``<``); ranks use the same
 rule on their edges. Leaves are added with plain ``fadd`` (no fast-math, so no
-reassociation or contraction) in tree order, exactly as :mod:`emlc.ir.interpret`.
+reassociation or contraction) in tree order, exactly as :mod:`emlc.ir.interpret`; the
+vector code compares with the same predicates and adds the same values in the same
+order per lane.
 """
 
 from __future__ import annotations
@@ -30,6 +42,12 @@ from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 
 #: rows handed to the trees at once by the batch entry point (fits L1/L2 with its inputs).
 BLOCK_ROWS = 128
+#: rows a vector tree evaluates at once (one AVX-512 register of floats; LLVM splits it
+#: on narrower hosts); divides BLOCK_ROWS.
+LANES = 16
+#: host JIT default for ``Layout.vector_max_nodes``: vector code evaluates every node,
+#: branches only a path, so big trees keep branches.
+VECTOR_MAX_NODES = 255
 
 _INT_TYPES = {"int32": "i32", "int16": "i16", "int8": "i8", "uint16": "i16", "uint8": "i8"}
 
@@ -43,6 +61,13 @@ class Layout:
     index_bits: int
     const_space: str = ""  # " addrspace(1)" puts tables in AVR flash
     has_double: bool = True  # False: 64-bit values become float, as the C backend does
+    #: distance between one row's features in prepared blocks: 1 keeps rows as given
+    #: (microcontrollers); BLOCK_ROWS stores a block feature-major (host JIT), so a node
+    #: reads its feature for consecutive rows from one cache line instead of one per row.
+    feature_stride: int = 1
+    #: on blocked layouts, trees with at most this many nodes and no categorical split
+    #: become branch-free vector code (0: every tree keeps branches)
+    vector_max_nodes: int = 0
 
     @property
     def idx(self) -> str:
@@ -182,6 +207,9 @@ class ModuleWriter:
         self.ranks = [(f, r) for f, r in enumerate(ens.feature_ranks) if r is not None]
         self.out: list[str] = []
         self.cp = f"ptr{layout.const_space}"  # pointer type of constant tables
+        self.fs = layout.feature_stride
+        self.blocked = self.fs != 1  # feature-major row blocks, output-major sums
+        self.rs = 1 if self.blocked else self.nf  # distance between rows in a block
 
     # ---------------------------------------------------------------- module
     def module(self) -> str:
@@ -194,7 +222,10 @@ class ModuleWriter:
         ]
         self._globals()
         for i, tree in enumerate(self.ens.trees):
-            self._tree(i, tree)
+            if self.vectorised(tree):
+                self._vector_tree(i, tree)
+            else:
+                self._tree(i, tree)
         self._rank_fn()
         self._prep_fn()
         self._block_fn()
@@ -230,7 +261,7 @@ class ModuleWriter:
             "  br i1 %empty, label %exit, label %loop",
             "loop:",
             f"  %r = phi {idx} [0, %entry], [%rnext, %done]",
-            f"  %roff = mul {idx} %r, {self.nf}",
+            f"  %roff = mul {idx} %r, {self.rs}",
             f"  %row = getelementptr inbounds {t.w}, ptr %X, {idx} %roff",
             "  br label %n0",
         ]
@@ -245,7 +276,7 @@ class ModuleWriter:
                 phi.append(f"[{int(tree.leaf[k])}, %n{k}]")
                 fn.do("br label %done")
                 continue
-            p = fn.op(f"getelementptr inbounds {t.w}, ptr %row, {idx} {int(tree.feature[k])}")
+            p = fn.op(f"getelementptr inbounds {t.w}, ptr %row, {idx} {int(tree.feature[k]) * self.fs}")
             x = fn.op(f"load {t.w}, ptr {p}, align 4")
             dl = bool(tree.default_left[k])
             if op == Op.CAT:
@@ -268,6 +299,83 @@ class ModuleWriter:
             "",
         ]
         self.out += out
+
+    def vectorised(self, tree: Tree) -> bool:
+        return (self.blocked and tree.n_nodes <= self.layout.vector_max_nodes
+                and not (tree.op == Op.CAT).any())
+
+    @staticmethod
+    def _vsfx(ty: str) -> str:
+        return {"float": "f32", "double": "f64"}.get(ty, ty)
+
+    def _acc_strides(self) -> tuple[int, int]:
+        """(distance between outputs, distance between rows) in the accumulator block."""
+        return (self.fs, 1) if self.blocked else (1, self.nout)
+
+    def _vector_tree(self, i: int, tree: Tree) -> None:
+        """Branch-free: LANES rows at once, every node evaluated, no mispredictions.
+
+        Each node gets the lane mask of rows reaching it (nodes in topological order, so
+        DAG nodes OR their parents' masks); a node's test splits its mask between its
+        children; each leaf's mask selects its values. Every row reaches exactly one
+        leaf, and the sums are the same ``fadd`` in the same tree order as the scalar
+        code, so results are bit-identical.
+        """
+        t, idx, fn, v = self.t, self.layout.idx, _Fn(), LANES
+        vw, vb = f"<{v} x {t.w}>", f"<{v} x i1>"
+        thr = tree.threshold.astype(np.float64)
+        le, lt = round_for(thr, t.w, up=False), round_for(thr, t.w, up=True)
+        xs = {}
+        for f in sorted({int(f) for f in tree.feature[tree.op != Op.LEAF]}):
+            p = fn.op(f"getelementptr inbounds {t.w}, ptr %xg, {idx} {f * self.fs}")
+            xs[f] = fn.op(f"load {vw}, ptr {p}, align 4")
+        reach: dict[int, str | None] = {0: None}  # None: every lane
+        width = self.ens.leaf_width
+        vi = f"<{v} x i32>"
+        leaf = "zeroinitializer"
+        for k in _topological(tree):
+            mask = reach.pop(k)
+            op = int(tree.op[k])
+            if op == Op.LEAF:
+                c = f"splat (i32 {int(tree.leaf[k]) * width})"
+                leaf = c if mask is None else fn.op(f"select {vb} {mask}, {vi} {c}, {vi} {leaf}")
+                continue
+            pred = ("u" if tree.default_left[k] else "o") + ("le" if op == Op.LE else "lt")
+            value = le[k] if op == Op.LE else lt[k]
+            go = fn.op(f"fcmp {pred} {vw} {xs[int(tree.feature[k])]}, splat ({t.w} {hex_float(value)})")
+            other = fn.op(f"xor {vb} {go}, splat (i1 true)")
+            for child, c in ((int(tree.left[k]), go), (int(tree.right[k]), other)):
+                part = c if mask is None else fn.op(f"and {vb} {mask}, {c}")
+                reach[child] = fn.op(f"or {vb} {reach[child]}, {part}") if child in reach else part
+        add = "add" if t.acc_is_int else "fadd"
+        va = f"<{v} x {t.acc}>"
+        o = int(self.ens.tree_output[i])
+        for j in range(width):
+            at = leaf if j == 0 else fn.op(f"add {vi} {leaf}, splat (i32 {j})")
+            ptrs = fn.op(f"getelementptr inbounds {t.acc}, ptr @{self.name}_leaves, {vi} {at}")
+            val = fn.op(f"call {va} @llvm.masked.gather.v{v}{self._vsfx(t.acc)}.v{v}p0(<{v} x ptr> {ptrs}, "
+                        f"i32 4, {vb} splat (i1 true), {va} poison)")
+            p = fn.op(f"getelementptr inbounds {t.acc}, ptr %ag, {idx} {(o + j) * self.fs}")
+            a = fn.op(f"load {va}, ptr {p}, align 4")
+            fn.do(f"store {va} {fn.op(f'{add} {va} {a}, {val}')}, ptr {p}, align 4")
+        self.out += [
+            f"define internal void @{self.name}_tree{i}(ptr noalias %X, {idx} %n, ptr noalias %acc) noinline nounwind {{",
+            "entry:",
+            f"  %empty = icmp eq {idx} %n, 0",
+            "  br i1 %empty, label %exit, label %loop",
+            "loop:",
+            f"  %g = phi {idx} [0, %entry], [%gnext, %loop]",
+            f"  %xg = getelementptr inbounds {t.w}, ptr %X, {idx} %g",
+            f"  %ag = getelementptr inbounds {t.acc}, ptr %acc, {idx} %g",
+            *fn.lines,
+            f"  %gnext = add nuw {idx} %g, {v}",
+            f"  %more = icmp ult {idx} %gnext, %n",
+            "  br i1 %more, label %loop, label %exit",
+            "exit:",
+            "  ret void",
+            "}",
+            "",
+        ]
 
     def _category(self, fn: _Fn, x: str, cat: int, default_left: bool) -> str:
         """``0 <= trunc(x) < 32 * words`` and its bit set; NaN takes the default side."""
@@ -293,17 +401,18 @@ class ModuleWriter:
     def _accumulate(self, o: int) -> list[str]:
         t, idx, w = self.t, self.layout.idx, self.ens.leaf_width
         add = "add" if t.acc_is_int else "fadd"
+        cs, ars = self._acc_strides()
         lines = [
             f"  %lbase = mul {idx} %leaf, {w}",
-            f"  %abase0 = mul {idx} %r, {self.nout}",
-            f"  %abase = add {idx} %abase0, {o}",
+            f"  %abase0 = mul {idx} %r, {ars}",
+            f"  %abase = add {idx} %abase0, {o * cs}",
         ]
         for j in range(w):
             lines += [
                 f"  %li{j} = add {idx} %lbase, {j}",
                 f"  %lp{j} = getelementptr inbounds {t.acc}, {self.cp} @{self.name}_leaves, {idx} %li{j}",
                 f"  %lv{j} = load {t.acc}, {self.cp} %lp{j}, align 4",
-                f"  %ai{j} = add {idx} %abase, {j}",
+                f"  %ai{j} = add {idx} %abase, {j * cs}",
                 f"  %ap{j} = getelementptr inbounds {t.acc}, ptr %acc, {idx} %ai{j}",
                 f"  %av{j} = load {t.acc}, ptr %ap{j}, align 4",
                 f"  %as{j} = {add} {t.acc} %av{j}, %lv{j}",
@@ -313,7 +422,7 @@ class ModuleWriter:
 
     # ------------------------------------------------------------ prepared rows
     def needs_prep(self) -> bool:
-        return bool(self.ranks) or self.t.inp != self.t.w
+        return bool(self.ranks) or self.t.inp != self.t.w or self.fs != 1
 
     def _rank_fn(self) -> None:
         """``count(edges < x)`` (or ``<=``) by binary search; NaN stays NaN."""
@@ -367,7 +476,7 @@ class ModuleWriter:
                     f"call {t.w} @{self.name}_rank{int(ranks[f].strict)}({self.cp} "
                     f"@{self.name}_edges{f}, i32 {size}, {t.w} {v})"
                 )
-            q = fn.op(f"getelementptr inbounds {t.w}, ptr %dst, i32 {f}")
+            q = fn.op(f"getelementptr inbounds {t.w}, ptr %dst, i32 {f * self.fs}")
             fn.do(f"store {t.w} {v}, ptr {q}, align 4")
         self.out += [f"define internal void @{self.name}_prep(ptr noalias %src, ptr noalias %dst) nounwind {{"]
         self.out += fn.lines + ["  ret void", "}", ""]
@@ -391,25 +500,29 @@ class ModuleWriter:
             "entry:",
         ]
 
-        def init(fn: _Fn, j: int, at: str) -> None:
+        def init(fn: _Fn, j: int, r: str) -> None:
             v = _const(t.acc, acc_np(base[j]) if from_base else 0)
-            p = fn.op(f"getelementptr inbounds {t.acc}, ptr %acc, {idx} {at}")
+            p = fn.op(f"getelementptr inbounds {t.acc}, ptr %acc, {idx} {self._acc_at(fn, r, j)}")
             fn.do(f"store {t.acc} {v}, ptr {p}, align 4")
 
         lines += self._rows_loop("ini", "entry", init)
         for i in range(ens.n_trees):
             lines.append(f"  call void @{self.name}_tree{i}(ptr %rows, {idx} %n, ptr %acc)")
-        lines += self._rows_loop("fin", "inix", lambda fn, j, at: self._finish(fn, j, at, base[j]))
+        lines += self._rows_loop("fin", "inix", lambda fn, j, r: self._finish(fn, j, r, base[j]))
         lines += ["  ret void", "}", ""]
         self.out += lines
 
+    def _acc_at(self, fn: _Fn, r: str, j: int) -> str:
+        """Index of row ``r``'s output ``j`` in the accumulator block."""
+        cs, ars = self._acc_strides()
+        return fn.op(f"add {self.layout.idx} {fn.op(f'mul {self.layout.idx} {r}, {ars}')}, {j * cs}")
+
     def _rows_loop(self, tag: str, before: str, column) -> list[str]:
-        """``for r < %n`` with ``column(fn, j, index)`` unrolled over the outputs."""
+        """``for r < %n`` with ``column(fn, j, r)`` unrolled over the outputs."""
         idx = self.layout.idx
         fn = _Fn(tag)
-        base = fn.op(f"mul {idx} %{tag}r, {self.nout}")
         for j in range(self.nout):
-            column(fn, j, fn.op(f"add {idx} {base}, {j}"))
+            column(fn, j, f"%{tag}r")
         return [
             f"  %{tag}e = icmp eq {idx} %n, 0",
             f"  br i1 %{tag}e, label %{tag}x, label %{tag}l",
@@ -422,11 +535,11 @@ class ModuleWriter:
             f"{tag}x:",
         ]
 
-    def _finish(self, fn: _Fn, j: int, at: str, base: float) -> None:
+    def _finish(self, fn: _Fn, j: int, r: str, base: float) -> None:
         """Column ``j``: scale integer sums, divide means, add the base score; store RAW."""
         t, idx, ens = self.t, self.layout.idx, self.ens
         n_trees = max(ens.n_trees, 1)
-        p = fn.op(f"getelementptr inbounds {t.acc}, ptr %acc, {idx} {at}")
+        p = fn.op(f"getelementptr inbounds {t.acc}, ptr %acc, {idx} {self._acc_at(fn, r, j)}")
         v = fn.op(f"load {t.acc}, ptr {p}, align 4")
         if ens.aggregation is Aggregation.VOTE:
             v = fn.op(f"sitofp {t.acc} {v} to double")
@@ -444,6 +557,7 @@ class ModuleWriter:
                 v = fn.op(f"fdiv {t.raw} {v}, {hex_float(self._as_raw(n_trees))}")
             if ens.aggregation is Aggregation.MEAN or t.acc_is_int:
                 v = fn.op(f"fadd {t.raw} {v}, {hex_float(self._as_raw(base))}")
+        at = fn.op(f"add {idx} {fn.op(f'mul {idx} {r}, {self.nout}')}, {j}")
         q = fn.op(f"getelementptr inbounds {t.raw}, ptr %raw, {idx} {at}")
         fn.do(f"store {t.raw} {v}, ptr {q}, align 4")
 
@@ -459,8 +573,9 @@ class ModuleWriter:
             f"define void @{self.name}_raw_batch(ptr noalias %X, i64 %n64, ptr noalias %raw) nounwind {{",
             "entry:",
             f"  %n = trunc i64 %n64 to {idx}" if idx != "i64" else "  %n = add i64 %n64, 0",
-            f"  %acc = alloca {t.acc}, i32 {b * self.nout}, align 8",
-            f"  %buf = alloca {t.w}, i32 {b * self.nf if prep else 1}, align 8",
+            f"  %acc = alloca {t.acc}, i32 {b * self.nout}, align 64",
+            f"  %buf = alloca {t.w}, i32 {b * self.nf if prep else 1}, align 64",
+            *self._zero_blocks(b),
             f"  %empty = icmp eq {idx} %n, 0",
             "  br i1 %empty, label %exit, label %blk",
             "blk:",
@@ -480,7 +595,8 @@ class ModuleWriter:
                 f"  %r = phi {idx} [0, %blk], [%r2, %prep]",
                 f"  %po = mul {idx} %r, {self.nf}",
                 f"  %psrc = getelementptr inbounds {t.inp}, ptr %xs, {idx} %po",
-                f"  %pdst = getelementptr inbounds {t.w}, ptr %buf, {idx} %po",
+                f"  %bo = mul {idx} %r, {self.rs}",
+                f"  %pdst = getelementptr inbounds {t.w}, ptr %buf, {idx} %bo",
                 f"  call void @{self.name}_prep(ptr %psrc, ptr %pdst)",
                 f"  %r2 = add nuw {idx} %r, 1",
                 f"  %pm = icmp ult {idx} %r2, %nb",
@@ -503,13 +619,27 @@ class ModuleWriter:
         ]
         self.out += lines
 
+    def _zero_blocks(self, b: int) -> list[str]:
+        """Vector trees read and write whole lane groups, past a short block's last row:
+        start those lanes from zeros, not from uninitialised stack."""
+        if not self.blocked:
+            return []
+        acc_bytes = b * self.nout * (4 if self.t.acc in ("float", "i32") else 8)
+        w_bytes = b * self.nf * (4 if self.t.w == "float" else 8)
+        return [f"  call void @llvm.memset.p0.i64(ptr align 64 %acc, i8 0, i64 {acc_bytes}, i1 false)",
+                f"  call void @llvm.memset.p0.i64(ptr align 64 %buf, i8 0, i64 {w_bytes}, i1 false)"]
+
     # ----------------------------------------------------------------- C API
     def _row(self, fn: _Fn) -> str:
         """Raw margins of the input row ``%x`` in a fresh ``RAW[n_outputs]`` slot."""
         t, idx = self.t, self.layout.idx
+        if self.blocked:  # a block of one row, laid out as the batch entry point does
+            raw = fn.alloca(f"{t.raw}, i32 {self.nout}, align 8")
+            fn.do(f"call void @{self.name}_raw_batch(ptr %x, i64 1, ptr {raw})")
+            return raw
         src = "%x"
         if self.needs_prep():
-            src = fn.alloca(f"{t.w}, i32 {self.nf}, align 8")
+            src = fn.alloca(f"{t.w}, i32 {self.nf * self.fs}, align 8")
             fn.do(f"call void @{self.name}_prep(ptr %x, ptr {src})")
         acc = fn.alloca(f"{t.acc}, i32 {self.nout}, align 8")
         raw = fn.alloca(f"{t.raw}, i32 {self.nout}, align 8")
@@ -661,8 +791,30 @@ class ModuleWriter:
             decl.add(f"declare {ty} @llvm.exp.{sfx}({ty})")
             decl.add(f"declare {ty} @llvm.pow.{sfx}({ty}, {ty})")
             decl.add(f"declare {ty} @llvm.maxnum.{sfx}({ty}, {ty})")
+        decl.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
+        if self.blocked:
+            va = f"<{LANES} x {self.t.acc}>"
+            decl.add(f"declare {va} @llvm.masked.gather.v{LANES}{self._vsfx(self.t.acc)}.v{LANES}p0("
+                     f"<{LANES} x ptr>, i32, <{LANES} x i1>, {va})")
         return sorted(decl)
 
+
+
+def _topological(tree: Tree) -> list[int]:
+    """Nodes with every parent before its children (reverse DFS post-order; DAG-safe)."""
+    order: list[int] = []
+    seen: set[int] = set()
+    stack = [(0, False)]
+    while stack:
+        k, finished = stack.pop()
+        if finished:
+            order.append(k)
+        elif k not in seen:
+            seen.add(k)
+            stack.append((k, True))
+            if tree.op[k] != Op.LEAF:
+                stack += [(c, False) for c in (int(tree.right[k]), int(tree.left[k])) if c not in seen]
+    return order[::-1]
 
 
 def emit_module(ens: Ensemble, layout: Layout, name: str) -> str:

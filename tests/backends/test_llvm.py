@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import subprocess
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.llvm import TARGETS, emit_llvm, emit_obj, jit
-from emlc.backends.llvm_codegen import round_for
+from emlc.backends.llvm import host_target, layout_for, target_machine
+from emlc.backends.llvm_codegen import BLOCK_ROWS, LANES, VECTOR_MAX_NODES, emit_module, round_for
+from emlc.backends.llvm_jit import Predictor
 from emlc.errors import EmlcError
 from emlc.ir import Aggregation, Decision, Ensemble, Link, Task, Tree
 from emlc.ir.interpret import interpret, interpret_proba, interpret_raw, interpret_value
@@ -25,12 +28,14 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
 
 
-@settings(max_examples=25)
+@pytest.mark.parametrize("vector_max_nodes", [0, VECTOR_MAX_NODES], ids=["branches", "vector"])
+@settings(max_examples=20)
 @given(data=st.data())
-def test_jit_matches_interpreter_on_random_ir(data):
+def test_jit_matches_interpreter_on_random_ir(vector_max_nodes, data):
+    """Both tree kernels, over several row blocks and a partial lane group."""
     ens = data.draw(ensembles())
-    X = data.draw(inputs_for(ens))
-    p = jit(ens, cache_dir=False)
+    X = data.draw(inputs_for(ens, max_rows=300))
+    p = Predictor(ens, cache_dir=False, vector_max_nodes=vector_max_nodes)
     assert _same(p.predict_raw(X), interpret_raw(ens, X))
     assert _same(p.predict(X), interpret(ens, X))
     if ens.task is Task.CLASSIFICATION:
@@ -54,6 +59,29 @@ def test_threshold_rounding_keeps_every_float32_test():
     down, up = round_for(t, "float", up=False), round_for(t, "float", up=True)
     assert np.array_equal(x <= t, x <= down) and np.array_equal(x < t, x < up)
     assert np.array_equal(down.astype(np.float32).astype(np.float64), down)
+
+
+def test_small_trees_become_vector_code_big_and_categorical_ones_keep_branches():
+    big = Tree.build(op=[1] * 127 + [0] * 128, feature=[0] * 255, threshold=np.linspace(-1, 1, 255),
+                     left=[2 * k + 1 for k in range(127)] + [-1] * 128,
+                     right=[2 * k + 2 for k in range(127)] + [-1] * 128,
+                     leaf=[-1] * 127 + [0, 1] * 64)
+    cat = Tree.build(op=[3, 0, 0], feature=[1, -1, -1], threshold=[0, 0, 0], left=[1, -1, -1],
+                     right=[2, -1, -1], leaf=[-1, 0, 1], cat=[0, -1, -1])
+    ens = _stump(trees=(_stump().trees[0], big, cat), cat_sets=np.array([[5]], np.uint32))
+    tm = target_machine(host_target(), jit=True)
+    layout = layout_for(host_target(), tm)
+    blocked = replace(layout, feature_stride=BLOCK_ROWS, vector_max_nodes=254)
+    text = emit_module(ens, blocked, "m")
+    bodies = text.split("define internal void @m_tree")[1:]
+    assert [f"<{LANES} x float>" in b.split("\n}")[0] for b in bodies] == [True, False, False]
+    grown = emit_module(ens, replace(blocked, vector_max_nodes=255), "m")
+    assert [f"<{LANES} x float>" in b.split("\n}")[0] for b in grown.split("define internal void @m_tree")[1:]] == [True, True, False]
+    assert f"<{LANES} x" not in emit_module(ens, layout, "m")  # microcontroller layouts keep branches
+    X = np.random.default_rng(2).normal(0, 2, size=(1000, 2)).astype(np.float32)
+    X[::5, 0] = np.nan
+    X[::3, 1] = np.arange(0, 1000, 3) % 5
+    assert _same(jit(ens, cache_dir=False).predict_raw(X), interpret_raw(ens, X))
 
 
 def test_float32_sums_and_mean_follow_tree_order():
