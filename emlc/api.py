@@ -56,8 +56,20 @@ class Compiled:
     budget: Any = None
 
 
-def emit(ens: Ensemble, emit: str = "c", *, target: Target | str = "host", name: str = "model", layout: str | None = None) -> str | bytes:
-    """Write ``ens`` in one of the output formats (no optimisation)."""
+def emit(
+    ens: Ensemble,
+    emit: str = "c",
+    *,
+    target: Target | str = "host",
+    name: str = "model",
+    layout: str | None = None,
+    csv_flavor: str = "auto",
+) -> str | bytes:
+    """Write ``ens`` in one of the output formats (no optimisation).
+
+    ``csv_flavor``: ``emlearn`` (emlearn-micropython's loader), ``emlc`` (the emlc_trees
+    runtime's richer format) or ``auto`` (emlearn's when it is exact, else emlc's).
+    """
     tgt = get_target(target)
     if emit == "ir":
         from .ir.text import print_ir
@@ -70,7 +82,7 @@ def emit(ens: Ensemble, emit: str = "c", *, target: Target | str = "host", name:
     if emit == "csv":
         from .backends.micropython import emit_csv
 
-        return emit_csv(ens)
+        return emit_csv(ens, flavor=csv_flavor)
     if emit == "micropython":
         from .backends.micropython import emit_micropython
 
@@ -95,6 +107,7 @@ def compile(
     print_ir_after: set[str] | str | None = None,
     stream: TextIO | None = None,
     trust_pickle: bool = False,
+    csv_flavor: str = "auto",
     lossy: Lossy | None = None,
     calibration: tuple[Any, Any] | None = None,
     progress: Any = None,
@@ -117,7 +130,7 @@ def compile(
         result = optimize(ens, level=level, target=tgt, passes=passes, print_ir_after=print_ir_after, stream=stream)
         built = Compiled(code="", ensemble=result.ensemble, target=tgt, layout=result.layout, level=level, result=result)
     chosen = layout or built.layout
-    code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen)
+    code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen, csv_flavor=csv_flavor)
     return replace(built, code=code, layout=chosen)
 
 

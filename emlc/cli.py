@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(level="O2")
     p.add_argument("--target", default="host", help="target to compile for (default: host; see `emlc targets`)")
     p.add_argument("--emit", choices=EMITTERS, default="c", help="what to write (default: c)")
+    p.add_argument(
+        "--csv-flavor", choices=("auto", "emlearn", "emlc"), default="auto",
+        help="with --emit csv: emlearn-micropython's format, emlc_trees' richer one, or auto (emlearn's when exact)",
+    )
     p.add_argument("--name", default="model", help="C/Python identifier prefix of the generated API (default: model)")
     p.add_argument(
         "--input", choices=INPUTS, default=None,
@@ -160,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     built = compile(
         args.model, target=args.target, level=args.level, emit_as=args.emit, name=args.name,
         input_type=args.input, layout=args.layout, passes=passes, print_ir_after=print_after,
-        stream=sys.stderr, trust_pickle=args.trust_pickle, lossy=lossy, calibration=calibration,
+        stream=sys.stderr, trust_pickle=args.trust_pickle, csv_flavor=args.csv_flavor, lossy=lossy, calibration=calibration,
         progress=_progress,
     )
     _write(built.code, args.output or str(_default_output(args.model, args.emit)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -195,3 +196,23 @@ def test_internal_errors_exit_2_with_a_bug_report_hint(monkeypatch, capsys, tmp_
     model.write_text(IRIS_LIKE)
     assert main([str(model)]) == 2
     assert "emlc: internal error:" in capsys.readouterr().err
+
+
+def test_csv_flavors(tmp_path):
+    model = Path(__file__).resolve().parents[1] / "examples" / "models" / "iris_xgb.json"
+    r = run_cli(str(model), "--emit", "csv", "-o", str(tmp_path / "auto.csv"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "auto.csv").read_text().startswith("emlc-trees,1")
+    r = run_cli(str(model), "--emit", "csv", "--csv-flavor", "emlearn", "-o", str(tmp_path / "e.csv"))
+    assert r.returncode == 1 and r.stderr.startswith("emlc: error: ")
+    assert "--csv-flavor emlc" in r.stderr
+    import skops.io as sio
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True)
+    sio.dump(DecisionTreeClassifier(random_state=0).fit(X * 10, y), tmp_path / "tree.skops")
+    r = run_cli(str(tmp_path / "tree.skops"), "--emit", "csv", "--input", "int16", "--csv-flavor", "emlearn",
+                "-o", str(tmp_path / "i.csv"))
+    assert r.returncode == 0, r.stderr
+    assert "\nlf," in (tmp_path / "i.csv").read_text()

@@ -26,8 +26,8 @@ from .micropython_lower import FlatForest, lower, number, vote_classes
 
 _INT16 = (-32768, 32767)
 _ALTERNATIVE = (
-    "use --emit micropython (the inlined module) or the emlc tree CSV "
-    "(emlc.backends.micropython.emit_emlc_csv, read by runtime/micropython/emlc_trees.py) instead"
+    "use --emit micropython (the inlined module) or --csv-flavor emlc "
+    "(the emlc tree CSV, read by runtime/micropython/emlc_trees.py) instead"
 )
 
 
