@@ -43,6 +43,7 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None) -
     chosen = _pick_layout(ens, tgt, layout)
     model = Model(ens, tgt, prefix)
     model.direct = chosen == "inline" and c_inline.can_test_directly(model)
+    model.lazy = chosen == "table"
     model.emit_helpers()
     decls, body = LAYOUTS[chosen](model)
     raw = model.raw_function(body)
@@ -112,7 +113,7 @@ def _estimate(model: Model, layout: str) -> dict[str, int]:
     code = 600 + (inner * tgt.inline_node_bytes + ens.n_leaves * 4 if layout == "inline" else 200)
     key_size = 8 if model.key_t == "int64_t" else 4
     acc_size = 8 if model.acc_t == "double" else 4
-    stack = (0 if model.direct else ens.n_features * key_size) + 3 * ens.n_outputs * acc_size + 32
+    stack = (0 if model.direct or model.lazy else ens.n_features * key_size) + 3 * ens.n_outputs * acc_size + 32
     if model.record_rows:
         stack += ens.n_trees * size_of(model.row_t) + (2 * ens.n_outputs if model.fixed else 0)
     return {"flash": data + code, "ram": stack, "code": code, "data": data}
@@ -142,6 +143,15 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None
     model, chosen, _ = _build(ens, target, "model", layout)
     est = _estimate(model, chosen)
     inner = ens.n_nodes - ens.n_leaves
+    records = model.records
+    table = {}
+    if records is not None:
+        table = {
+            "table_records": int(records.kind.size),
+            "table_record_bytes": size_of(records.kind_t) + size_of(records.thr_t) + size_of(records.right_t),
+            "node_table_bytes": records.bytes,
+            "node_bytes_per_decision_node": round(records.bytes / max(inner, 1), 2),
+        }
     return {
         "target": model.target.name,
         "layout": chosen,
@@ -159,4 +169,5 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None
         "ranked_features": int(sum(r is not None for r in ens.feature_ranks)),
         "uses_double": model.acc_t == "double" or model.key_t == "int64_t",
         "leaf_dtype": str(np.asarray(ens.leaves).dtype),
+        **table,
     }

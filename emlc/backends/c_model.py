@@ -85,8 +85,13 @@ class Model:
         self.n_proba = 2 if self.classifier and ens.n_outputs == 1 else ens.n_outputs
         self.row_t = smallest_int(0, ens.leaves.shape[0] - 1, signed=False)
         self._out_table: tuple[str, str] | None = None
+        self._sparse: tuple[str, str, str, str] | None = None
         #: tests read features directly (no P_prepare); the inline layout sets it when it can
         self.direct = False
+        #: the table layout computes a feature's key when a node reads it (no P_prepare)
+        self.lazy = False
+        #: the table layout's record encoding (c_table.Records), once emitted
+        self.records = None
         rows_bytes = ens.n_trees * size_of(self.row_t)
         self.record_rows = ens.n_trees > 0 and rows_bytes <= min(512, (target.ram_bytes or 1 << 20) // 16)
         self.fixed = c_fixed.plan(ens, target) if self.record_rows else None
@@ -121,7 +126,7 @@ class Model:
         """True/False when a numeric test has the same outcome for every value (and NaN)."""
         if test.cat:
             return None
-        lo, hi = self.base_range if self.direct else self.value_range(test.feature)
+        lo, hi = self.base_range if self.direct or self.lazy else self.value_range(test.feature)
         if test.k >= hi and (test.nan_left or not self.nan):
             return True
         if test.k < lo and (not test.nan_left or not self.nan):
@@ -149,7 +154,11 @@ class Model:
                 sign_shift=63 if wide else 31, nan_key=int_literal(self.nan_key, self.key_t),
             ))
         ranked = [(f, r) for f, r in enumerate(self.ranks) if r is not None]
+        if self.lazy:
+            ranked = [(f, r) for f, r in ranked if f in self.cat_features()]
         self.rank_calls: list[str] = []
+        #: ranked feature -> its [lo, hi) span of P_edges
+        self.rank_spans: dict[int, tuple[int, int]] = {}
         if ranked:
             edges, offset = [], 0
             op_of = {False: Op.LE, True: Op.LT}
@@ -157,6 +166,7 @@ class Model:
                 keys = [self.base_threshold(op_of[bool(r.strict)], float(e)) for e in r.edges]
                 edges.extend(keys)
                 self.rank_calls.append(f"v[{f}] = {p}_rank(v[{f}], {offset}u, {offset + len(keys)}u);")
+                self.rank_spans[f] = (offset, offset + len(keys))
                 offset += len(keys)
             if offset > 65535:
                 raise EmlcError(f"{offset} rank edges exceed the C backend's 65535; use fewer ranked features")
@@ -205,7 +215,7 @@ class Model:
 
     def prepare_function(self) -> str:
         p, nf = self.p, self.ens.n_features
-        if self.direct:
+        if self.direct or self.lazy:
             return ""
         conv = f"{p}_key(features[f])" if self.precision is not None else f"({self.key_t})features[f]"
         body = [f"    for (f = 0; f < {nf}; ++f) {{", f"        v[f] = {conv};", "    }"]
@@ -236,6 +246,15 @@ class Model:
         else:
             lt = "float" if leaves.dtype == np.float32 or self.acc_t == "float" else "double"
             at = self.acc_t
+        if self.sparse_exact(lt):
+            nz = leaves != 0
+            vals = self.tables.add("lval", lt, leaves[nz], note="nonzero leaf values, row by row")
+            st_t, start, col_t, col = self.sparse_pattern()
+            return at, (
+                f"    {st_t} e = {self.tables.read(st_t, start, 'row')}, end = {self.tables.read(st_t, start, 'row + 1u')};\n"
+                f"    for (; e < end; ++e) {{\n"
+                f"        acc[o + {self.tables.read(col_t, col, 'e')}] += ({at}){self.tables.read(lt, vals, 'e')};\n    }}"
+            )
         table = self.tables.add("leaves", lt, leaves, note=f"leaf table, {width} value(s) per row")
         if width == 1:
             return at, f"    acc[o] += ({at}){self.tables.read(lt, table, 'row')};"
@@ -244,6 +263,34 @@ class Model:
             f"    uint16_t j;\n    for (j = 0; j < {width}u; ++j) {{\n"
             f"        acc[o + j] += ({at}){read};\n    }}"
         )
+
+    def sparse_pattern(self) -> tuple[str, str, str, str]:
+        """(start type, start table, column type, column table) of the leaf table's nonzero
+        entries, row by row: shared by the float sums and the fixed-point fast path."""
+        if self._sparse is None:
+            nz = np.asarray(self.ens.leaves) != 0
+            starts = np.concatenate([[0], np.cumsum(nz.sum(axis=1))])
+            st_t = smallest_int(0, int(starts[-1]), signed=False)
+            col_t = smallest_int(0, max(self.ens.leaf_width - 1, 0), signed=False)
+            start = self.tables.add("lstart", st_t, starts, note="first nonzero entry of each leaf row")
+            cols = np.nonzero(nz)[1] if nz.any() else np.zeros(1, dtype=np.int64)
+            self._sparse = (st_t, start, col_t, self.tables.add("lcol", col_t, cols, note="output column of each entry"))
+        return self._sparse
+
+    def sparse_exact(self, lt: str) -> bool:
+        """Store float leaves sparsely (zeros skipped)? Only when smaller, and exact: adding
+        +0 changes a sum only when it is -0, which needs a -0 base score to start from."""
+        ens = self.ens
+        leaves = np.asarray(ens.leaves)
+        if leaves.dtype.kind != "f" or ens.leaf_width < 2:
+            return False
+        base = np.asarray(ens.base_score, dtype=np.float64).astype(self.raw_dtype)
+        if ens.aggregation is Aggregation.SUM and bool(((base == 0) & np.signbit(base)).any()):
+            return False
+        nnz = int(np.count_nonzero(leaves))
+        lsize = self.tables.elem_size(lt)
+        sparse = (leaves.shape[0] + 1) * 2 + nnz * (lsize + 1)
+        return sparse < leaves.size * lsize
 
     def tree_offset(self, t: str) -> str:
         """C expression of the first output column of tree ``t`` (a flash table if any is nonzero)."""
@@ -271,7 +318,7 @@ class Model:
         base_tab = self.tables.add("base", base_t, base, note="base score per output")
         rb = self.tables.read(base_t, base_tab, "k")
         float_sum = acc_type == acc_t and ens.aggregation is Aggregation.SUM
-        walk = ["    (void)features;"] if self.direct else [f"    {self.key_t} v[{ens.n_features}];", f"    {p}_prepare(features, v);"]
+        walk = ["    (void)features;"] if self.direct or self.lazy else [f"    {self.key_t} v[{ens.n_features}];", f"    {p}_prepare(features, v);"]
         lines = []
         if acc_type != acc_t:
             lines.append(f"    {acc_type} acc[{n}];")
@@ -339,15 +386,10 @@ class Model:
         """P_fast: the class from integer leaf sums, or -1 when the margin is too thin (c_fixed)."""
         ens, p, fx, n, w = self.ens, self.p, self.fixed, self.n_out, self.ens.leaf_width
         assert fx is not None
-        q = fx.leaves
-        nz_row, nz_col = np.nonzero(q)
-        starts = np.concatenate([[0], np.cumsum(np.count_nonzero(q, axis=1))])
-        st_t = smallest_int(0, int(starts[-1]), signed=False)
-        ts = self.tables.add("qstart", st_t, starts, note="first nonzero entry of each leaf row")
-        if nz_row.size:
-            tc = self.tables.add("qcol", smallest_int(0, w - 1, signed=False), nz_col, note="output column of each entry")
-            tv = self.tables.add("qval", fx.leaf_t, q[nz_row, nz_col], note=f"nonzero leaf values * 2^{fx.shift}")
-            ct = smallest_int(0, w - 1, signed=False)
+        nz = np.asarray(ens.leaves) != 0
+        st_t, ts, ct, tc = self.sparse_pattern()
+        if nz.any():
+            tv = self.tables.add("qval", fx.leaf_t, fx.leaves[nz], note=f"nonzero leaf values * 2^{fx.shift}")
             add = (
                 f"        for (e = {self.tables.read(st_t, ts, 'rows[t]')}; e < end; ++e) {{\n"
                 f"            k = {self.tables.read(ct, tc, 'e')};\n"

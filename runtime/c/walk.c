@@ -1,16 +1,24 @@
-/* Walk one tree of the node tables from reference r: r >= 0 is a decision node, r < 0
- * the leaf row ~r. Node r tests feature ${p}_feat[r] & ${feat_mask} against threshold
- * ${p}_thr[r] (a key; for categorical nodes a bitset row) and goes left when the value is
- * <= the threshold. Flag ${flag_nan_left} sends NaN left, ${flag_cat} marks a categorical node. */
-static inline ${row_t} ${p}_walk(${ref_t} r, const ${key_t} *v, const ${in_t} *features)
+/* Walk one tree's records from record r and return the leaf row it reaches. Record r
+ * holds slot | flags in ${p}_kind: slots below ${leaf} test a feature, slot ${leaf} is a leaf
+ * record and slot ${leaf} + 1 a jump record. A node's left child is the next record. */
+static inline ${row_t} ${p}_walk(${idx_t} r, const ${in_t} *features)
 {
-    (void)features;
-    while (r >= 0) {
-        ${feat_t} f = ${read_feat};
-        ${key_t} x = v[f & ${feat_mask}];
+    for (;;) {
+        ${kind_t} k = ${read_kind};
+        ${kind_t} s = (${kind_t})(k & ${slot_mask});
+        ${f_t} f;
+        ${key_t} x;
         uint8_t left;
+        if (s >= ${leaf}) {
+            ${special}
+        }
+        f = (${f_t})${feature};
+        x = ${value};
         ${test}
-        r = left ? ${read_left} : ${read_right};
+        if (left) {
+            ++r;
+        } else {
+            ${go_right}
+        }
     }
-    return (${row_t})~r;
 }
