@@ -15,13 +15,12 @@ integer, so ``x < 3.5`` below ``x > 3`` is known on an int16 input.
 from __future__ import annotations
 
 import math
-import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import TreeBuilder, map_trees
+from .treebuild import ContentClasses, TreeBuilder
 
 INT_RANGES = {
     name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
@@ -29,8 +28,7 @@ INT_RANGES = {
 }
 
 
-@dataclass(frozen=True)
-class Range:
+class Range(NamedTuple):
     """Values a feature can still take: ``lo <(=) x <(=) hi``, plus NaN if ``nan``."""
 
     lo: float
@@ -80,46 +78,96 @@ def input_ranges(ens: Ensemble) -> list[Range]:
     return out
 
 
-def fold_tree(ens: Ensemble, tree: Tree) -> Tree:
-    """``tree`` rebuilt with every decided or redundant split replaced by its child."""
-    b = TreeBuilder(ens, share=False)
-    start = input_ranges(ens)
+# Work items of fold_tree's walk: visit a node; enter a split's right child; emit a split.
+_VISIT, _RIGHT, _EMIT = 0, 1, 2
+
+
+def _shared(tree: Tree) -> bool:
+    """Has some node two parents (a DAG)? Only then can a node be reached in two contexts."""
+    inner = tree.op != Op.LEAF
+    children = np.concatenate([tree.left[inner], tree.right[inner]])
+    return bool(children.size) and int(np.bincount(children).max()) > 1
+
+
+def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
+    """``tree`` rebuilt with every decided or redundant split replaced by its child.
+
+    A depth-first walk with an explicit stack (trees may be thousands deep) keeps the
+    ranges implied by the path in ``known`` (feature -> range), changing one entry on
+    the way down and restoring it on the way up. On a DAG a node may be reached
+    again with the same ranges; ``memo`` then reuses what that context built.
+    """
+    b = TreeBuilder(classes, tree, share=False)
+    op, feature, default_left = tree.op.tolist(), tree.feature.tolist(), tree.default_left.tolist()
+    threshold = tree.threshold.astype(np.float64).tolist()
+    left, right = tree.left.tolist(), tree.right.tolist()
+    leaf_op, lt_op, cat_op = int(Op.LEAF), int(Op.LT), int(Op.CAT)
+    dag = _shared(tree)
     memo: dict[tuple, int] = {}
-    op, feature, threshold = tree.op, tree.feature, tree.threshold
-    default_left, left, right = tree.default_left, tree.left, tree.right
+    known: dict[int, Range] = {}
+    built: list[int] = []
+    absent = object()
 
-    def visit(i: int, known: tuple) -> int:
-        key = (i, known)
-        if key in memo:
-            return memo[key]
-        if op[i] == Op.LEAF:
-            memo[key] = b.leaf(int(tree.leaf[i]))
-            return memo[key]
-        f = int(feature[i])
-        ranges = dict(known)
-        r = ranges.get(f, start[f])
-        dl = bool(default_left[i])
-        if op[i] == Op.CAT:
-            lr, rr = r.with_nan(r.nan and dl), r.with_nan(r.nan and not dl)
-        else:
-            t, strict = float(threshold[i]), op[i] == Op.LT
-            if r.all_below(t, strict) and (dl or not r.nan):
-                memo[key] = visit(int(left[i]), known)
-                return memo[key]
-            if r.all_above(t, not strict) and (not dl or not r.nan):
-                memo[key] = visit(int(right[i]), known)
-                return memo[key]
-            lr, rr = r.below(t, strict, r.nan and dl), r.above(t, not strict, r.nan and not dl)
-        lk = tuple(sorted({**ranges, f: lr}.items()))
-        rk = tuple(sorted({**ranges, f: rr}.items()))
-        node = b.split(op[i], f, threshold[i], dl, visit(int(left[i]), lk), visit(int(right[i]), rk), int(tree.cat[i]))
-        memo[key] = node
-        return node
+    def key(i: int) -> tuple | None:
+        return (i, tuple(sorted(known.items()))) if dag else None
 
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * tree.n_nodes + 1000))
-    return b.tree(visit(0, ()))
+    def done(node: int, keys: list) -> None:
+        if dag:
+            for k in keys:
+                memo[k] = node
+        built.append(node)
+
+    tasks: list[tuple] = [(_VISIT, 0)]
+    while tasks:
+        task = tasks.pop()
+        if task[0] == _RIGHT:
+            _, i, f, rr = task
+            known[f] = rr
+            tasks.append((_VISIT, right[i]))
+            continue
+        if task[0] == _EMIT:
+            _, i, keys, f, prev = task
+            if prev is absent:
+                del known[f]
+            else:
+                known[f] = prev
+            r_node = built.pop()
+            done(b.split(i, built.pop(), r_node), keys)
+            continue
+        i = task[1]
+        keys: list = []
+        while True:
+            k = key(i)
+            if dag and k in memo:
+                done(memo[k], keys)
+                break
+            keys.append(k)
+            if op[i] == leaf_op:
+                done(b.leaf(i), keys)
+                break
+            f = feature[i]
+            r = known.get(f, start[f])
+            dl = default_left[i]
+            if op[i] == cat_op:
+                lr, rr = r.with_nan(r.nan and dl), r.with_nan(r.nan and not dl)
+            else:
+                t, strict = threshold[i], op[i] == lt_op
+                if r.all_below(t, strict) and (dl or not r.nan):
+                    i = left[i]
+                    continue
+                if r.all_above(t, not strict) and (not dl or not r.nan):
+                    i = right[i]
+                    continue
+                lr, rr = r.below(t, strict, r.nan and dl), r.above(t, not strict, r.nan and not dl)
+            tasks.append((_EMIT, i, keys, f, known.get(f, absent)))
+            tasks.append((_RIGHT, i, f, rr))
+            known[f] = lr
+            tasks.append((_VISIT, left[i]))
+            break
+    return b.tree(built.pop())
 
 
 def fold_redundant_splits(ens: Ensemble) -> Ensemble:
     """Splits implied by the path above them, or with equal children, replaced by their child."""
-    return map_trees(ens, lambda t: fold_tree(ens, t))
+    classes, start = ContentClasses.of(ens), input_ranges(ens)
+    return ens.replace(trees=tuple(fold_tree(classes, start, t) for t in ens.trees))

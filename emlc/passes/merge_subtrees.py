@@ -10,23 +10,20 @@ other, since each tree keeps its own root and output offset.
 from __future__ import annotations
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import TreeBuilder, map_trees, postorder
+from .treebuild import ContentClasses, TreeBuilder, map_trees, postorder
 
 
-def _merge_tree(ens: Ensemble, tree: Tree) -> Tree:
-    b = TreeBuilder(ens, share=True)
-    new: dict[int, int] = {}
+def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
+    b = TreeBuilder(classes, tree, share=True)
+    is_leaf = (tree.op == Op.LEAF).tolist()
+    left, right = tree.left.tolist(), tree.right.tolist()
+    new = [0] * tree.n_nodes
     for i in postorder(tree):
-        if tree.op[i] == Op.LEAF:
-            new[i] = b.leaf(int(tree.leaf[i]))
-        else:
-            new[i] = b.split(
-                tree.op[i], tree.feature[i], tree.threshold[i], tree.default_left[i],
-                new[int(tree.left[i])], new[int(tree.right[i])], int(tree.cat[i]),
-            )
+        new[i] = b.leaf(i) if is_leaf[i] else b.split(i, new[left[i]], new[right[i]])
     return b.tree(new[0])
 
 
 def merge_subtrees(ens: Ensemble) -> Ensemble:
     """Each tree hash-consed into a DAG of distinct subtrees."""
-    return map_trees(ens, lambda t: _merge_tree(ens, t))
+    classes = ContentClasses.of(ens)
+    return map_trees(ens, lambda t: _merge_tree(classes, t))

@@ -4,7 +4,7 @@ With an integer ``input_type`` every compared value is an integer ``x``, so
 ``x <= t`` is ``x <= floor(t)`` and ``x < t`` is ``x <= ceil(t) - 1``. The pass
 rewrites every comparison on an unranked feature into that ``<=`` form, folds the
 splits whose threshold now lies outside the input type's range (they always go one
-way, and integer inputs are never NaN) with :func:`fold_tree`, and stores the
+way, and integer inputs are never NaN) with :func:`fold_redundant_splits`, and stores the
 thresholds in the smallest integer dtype holding them all. A no-op for float inputs
 (see ``rank_features``). Lossless by the two identities above.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .fold_redundant_splits import fold_tree
+from .fold_redundant_splits import fold_redundant_splits
 from .treebuild import map_trees
 
 #: integer threshold dtypes, smallest first.
@@ -57,7 +57,7 @@ def quantize_thresholds(ens: Ensemble) -> Ensemble:
     if ens.input_type.startswith("float"):
         return ens
     ens = map_trees(ens, lambda t: _integer_form(ens, t))
-    ens = map_trees(ens, lambda t: fold_tree(ens, t))
+    ens = fold_redundant_splits(ens)
     dtype = smallest_int_dtype(decision_thresholds(ens))
     if dtype is None:
         return ens

@@ -9,6 +9,7 @@ each class once (hash-consing, which turns equal subtrees into one DAG node).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -76,57 +77,89 @@ def renumber(tree: Tree, order: Iterable[int]) -> Tree:
     return Tree(**cols)
 
 
-class TreeBuilder:
-    """Emits nodes bottom-up and assembles them into a :class:`Tree` rooted at a chosen node.
+@dataclass(frozen=True, eq=False)
+class ContentClasses:
+    """Content ids of an ensemble's leaf rows and category sets, shared by all its trees.
 
-    Node structural classes compare leaves by leaf-row content and categorical
-    nodes by bitset content, so two subtrees with the same class route every input
-    to equal leaf rows.
+    Computed once per ensemble (as Python lists, read per node): sorting the whole
+    leaf table for every tree made tree rewrites quadratic in the model size.
     """
 
-    def __init__(self, ens: Ensemble, *, share: bool) -> None:
+    leaf: list[int]
+    cat: np.ndarray
+
+    @staticmethod
+    def of(ens: Ensemble) -> "ContentClasses":
+        return ContentClasses(content_ids(ens.leaves).tolist(), content_ids(ens.cat_sets))
+
+
+class TreeBuilder:
+    """Emits copies of a source tree's nodes bottom-up and assembles them into a :class:`Tree`.
+
+    A leaf is copied as is; a split keeps its test and gets new children. Node
+    structural classes compare leaves by leaf-row content and categorical nodes by
+    bitset content, so two subtrees with the same class route every input to equal
+    leaf rows. The node columns are read once as Python lists and the new tree is
+    gathered from the source columns in one step, so emitting costs a dict look-up.
+    """
+
+    def __init__(self, classes: ContentClasses, source: Tree, *, share: bool) -> None:
         self.share = share
-        self.threshold_dtype = ens.threshold_dtype
-        self._leaf_class = content_ids(ens.leaves)
-        self._cat_class = content_ids(ens.cat_sets)
-        self._rows: list[tuple] = []
+        self.source = source
+        self._leaf_class = classes.leaf
+        self._leaf = source.leaf.tolist()
+        thr = np.ascontiguousarray(source.threshold)
+        bits = thr.view(f"u{thr.dtype.itemsize}")
+        cat_class = np.where(source.cat >= 0, classes.cat[np.maximum(source.cat, 0)] if classes.cat.size else -1, -1)
+        # A split's test, with the threshold by bit pattern (so -0.0 and 0.0 stay apart).
+        self._test = list(zip(
+            source.op.tolist(), source.feature.tolist(), bits.tolist(),
+            source.default_left.tolist(), cat_class.tolist(),
+        ))
+        self._src: list[int] = []
+        self._left: list[int] = []
+        self._right: list[int] = []
         self._klass: list[int] = []
         self._classes: dict[tuple, int] = {}
         self._first: dict[int, int] = {}
 
-    def klass(self, node: int) -> int:
-        return self._klass[node]
-
-    def _emit(self, key: tuple, row: tuple) -> int:
+    def _emit(self, key: tuple, src: int, left: int, right: int) -> int:
         k = self._classes.setdefault(key, len(self._classes))
         if self.share and k in self._first:
             return self._first[k]
-        self._rows.append(row)
+        node = len(self._src)
+        self._src.append(src)
+        self._left.append(left)
+        self._right.append(right)
         self._klass.append(k)
-        self._first.setdefault(k, len(self._rows) - 1)
-        return len(self._rows) - 1
+        self._first.setdefault(k, node)
+        return node
 
-    def leaf(self, row: int) -> int:
-        return self._emit(("leaf", int(self._leaf_class[row])), (Op.LEAF, -1, 0, False, -1, -1, row, -1))
+    def leaf(self, i: int) -> int:
+        """A copy of source leaf ``i``."""
+        return self._emit((self._leaf_class[self._leaf[i]],), i, -1, -1)
 
-    def split(self, op: int, feature: int, threshold, default_left: bool, left: int, right: int, cat: int) -> int:
-        """A decision node; if both children are structurally equal, that child instead."""
-        if self._klass[left] == self._klass[right]:
+    def split(self, i: int, left: int, right: int) -> int:
+        """Source split ``i`` over new children; if they are structurally equal, that child instead."""
+        kl, kr = self._klass[left], self._klass[right]
+        if kl == kr:
             return left
-        t = np.asarray(threshold, dtype=self.threshold_dtype)
-        cat_key = -1 if cat < 0 else int(self._cat_class[cat])
-        missing = bool(default_left)
-        key = ("split", int(op), int(feature), t.tobytes(), missing, self._klass[left], self._klass[right], cat_key)
-        return self._emit(key, (int(op), int(feature), t[()], missing, left, right, -1, int(cat)))
+        return self._emit((*self._test[i], kl, kr), i, left, right)
 
     def tree(self, root: int) -> Tree:
         """The nodes reachable from ``root``, renumbered in preorder."""
-        cols = list(zip(*self._rows))
-        raw = Tree.build(
-            op=cols[0], feature=cols[1], threshold=np.array(cols[2], dtype=self.threshold_dtype),
-            default_left=cols[3], left=cols[4], right=cols[5], leaf=cols[6], cat=cols[7],
-            threshold_dtype=str(self.threshold_dtype),
-        )
+        src = np.asarray(self._src, dtype=np.int64)
+        s = self.source
+        is_leaf = s.op[src] == Op.LEAF
+        cols = {c: getattr(s, c)[src] for c in Tree.COLUMNS}
+        cols["left"] = np.asarray(self._left, dtype=np.int32)
+        cols["right"] = np.asarray(self._right, dtype=np.int32)
+        cols["feature"][is_leaf] = -1
+        cols["threshold"][is_leaf] = 0
+        cols["default_left"][is_leaf] = False
+        cols["cat"][is_leaf] = -1
+        cols["leaf"][~is_leaf] = -1
+        raw = Tree(**cols)
         return renumber(raw, preorder(raw, root))
 
 
