@@ -54,30 +54,126 @@ def _fail(msg: str) -> None:
 
 
 def verify(ens: Ensemble) -> Ensemble:
-    """Return ``ens`` unchanged if it is well formed, else raise :class:`IRError`."""
+    """Return ``ens`` unchanged if it is well formed, else raise :class:`IRError`.
+
+    Every tree's node checks run at once on the concatenated node tables; of all
+    defects found the one reported is the first tree's first, in the order the
+    checks are listed (column layout, node fields, shape, thresholds, output offset).
+    """
     _verify_header(ens)
-    n_sets = ens.cat_sets.shape[0]
-    n_rows = ens.leaves.shape[0]
+    first_bad, layout_error = _verify_layouts(ens)
+    forest = _Forest(ens.trees[:first_bad])
+    errors = _node_errors(ens, forest)
+    # Shape and threshold checks index through the node fields, so they run only on
+    # the trees before the first one with a bad field (which is reported before them).
+    fields_ok = forest.head(min((e[0] for e in errors), default=first_bad))
+    errors += _shape_errors(fields_ok) + _threshold_errors(ens, fields_ok) + _offset_errors(ens, first_bad)
+    if layout_error is not None:
+        errors.append((first_bad, _LAYOUT, layout_error))
+    if errors:
+        _fail(min(errors, key=lambda e: (e[0], e[1]))[2])
+    return ens
+
+
+class _Forest:
+    """Trees' node columns back to back; ``start``/``size`` per tree, ``local`` node numbers."""
+
+    def __init__(self, trees: tuple[Tree, ...]) -> None:
+        self.trees = trees
+        self.size = np.array([t.n_nodes for t in trees], dtype=np.int64)
+        self.start = np.cumsum(self.size) - self.size
+        self.n_trees = len(trees)
+        self.cols = {
+            name: (np.concatenate([getattr(t, name) for t in trees]) if trees else np.zeros(0, np.int64))
+            for name in Tree.COLUMNS
+        }
+        self.tree_of = np.repeat(np.arange(self.n_trees), self.size)
+        self.local = np.arange(self.size.sum()) - np.repeat(self.start, self.size)
+
+    def head(self, k: int) -> "_Forest":
+        """The first ``k`` trees."""
+        return self if k == self.n_trees else _Forest(self.trees[:k])
+
+    def first(self, mask: np.ndarray) -> tuple[int, int] | None:
+        """(tree, local node) of the first node where ``mask`` holds, or None."""
+        if not mask.any():
+            return None
+        g = int(np.argmax(mask))
+        return int(self.tree_of[g]), int(self.local[g])
+
+
+# Ranks of the defect kinds within one tree: the first tree's lowest rank is reported.
+_LAYOUT, _NODE, _SHAPE, _THRESHOLD, _OFFSET = 0, 100, 200, 300, 400
+
+
+def _verify_layouts(ens: Ensemble) -> tuple[int, str | None]:
+    """The first tree whose column layout is wrong (or ``n_trees``) and the reason."""
     threshold_dtype = ens.threshold_dtype
-    ranked = np.array(
-        [r is not None for r in ens.feature_ranks] or [False] * ens.n_features, dtype=bool
-    )
+    wants = [(name, np.dtype(_COLUMN_DTYPES[name]) if name in _COLUMN_DTYPES else None) for name in Tree.COLUMNS]
     for i, tree in enumerate(ens.trees):
         where = f"tree {i}"
         if tree.threshold.dtype != threshold_dtype:
-            _fail(
+            return i, (
                 f"{where}: threshold dtype {tree.threshold.dtype} differs from tree 0's "
                 f"{threshold_dtype}; all trees share one threshold dtype"
             )
-        _verify_tree(tree, where, ens.n_features, n_rows, n_sets)
-        _verify_thresholds(ens, tree, where, ranked)
-        off = int(ens.tree_output[i])
-        if off < 0 or off + ens.leaf_width > ens.n_outputs:
-            _fail(
-                f"{where}: output offset {off} plus leaf width {ens.leaf_width} exceeds "
-                f"{ens.n_outputs} outputs"
-            )
-    return ens
+        n = tree.n_nodes
+        if n < 1:
+            return i, f"{where}: a tree needs at least one node"
+        for name, want in wants:
+            col = getattr(tree, name)
+            if col.ndim != 1 or col.shape[0] != n:
+                return i, f"{where}: column {name} has shape {col.shape}, expected ({n},)"
+            if want is not None and col.dtype != want:
+                return i, f"{where}: column {name} has dtype {col.dtype}, expected {want}"
+    return ens.n_trees, None
+
+
+def _node_errors(ens: Ensemble, forest: _Forest) -> list[tuple[int | None, int, str]]:
+    """Per kind of field defect, its first occurrence as (tree, rank, message)."""
+    c = forest.cols
+    n_rows, n_sets, n_features = ens.leaves.shape[0], ens.cat_sets.shape[0], ens.n_features
+    op, left, right, leaf, cat = c["op"], c["left"], c["right"], c["leaf"], c["cat"]
+    n = np.repeat(forest.size, forest.size)
+    is_leaf = op == Op.LEAF
+    inner = ~is_leaf
+    is_cat = op == Op.CAT
+    checks = [
+        (op > max(Op), None),
+        (is_leaf & ((left != -1) | (right != -1)), "a leaf must have no children (-1)"),
+        (is_leaf & ((leaf < 0) | (leaf >= n_rows)), f"leaf row out of range [0, {n_rows})"),
+        (inner & (leaf != -1), "a decision node must have leaf -1"),
+        (inner & ((c["feature"] < 0) | (c["feature"] >= n_features)), f"feature index out of range [0, {n_features})"),
+        (inner & ((left < 0) | (left >= n)), "left child out of range [0, {n})"),
+        (inner & ((right < 0) | (right >= n)), "right child out of range [0, {n})"),
+        (inner & (left == right), "left and right child are the same node"),
+        (is_cat & ((cat < 0) | (cat >= n_sets)), f"category set out of range [0, {n_sets})"),
+        (~is_cat & (cat != -1), "only categorical nodes may reference a category set"),
+    ]
+    if c["threshold"].dtype.kind == "f":
+        checks.append((inner & np.isnan(c["threshold"]), "NaN threshold"))
+    errors = []
+    for rank, (mask, msg) in enumerate(checks):
+        hit = forest.first(mask)
+        if hit is None:
+            continue
+        tree, node = hit
+        if msg is None:
+            msg = f"unknown op code {op[forest.start[tree] + node]}"
+        errors.append((tree, _NODE + rank, f"tree {tree} node {node}: {msg.format(n=forest.size[tree])}"))
+    return errors
+
+
+def _offset_errors(ens: Ensemble, n_trees: int) -> list[tuple[int | None, int, str]]:
+    off = np.asarray(ens.tree_output[:n_trees]).astype(np.int64)
+    bad = np.flatnonzero((off < 0) | (off + ens.leaf_width > ens.n_outputs))
+    if not bad.size:
+        return []
+    i = int(bad[0])
+    return [(i, _OFFSET, (
+        f"tree {i}: output offset {off[i]} plus leaf width {ens.leaf_width} exceeds "
+        f"{ens.n_outputs} outputs"
+    ))]
 
 
 def _verify_header(ens: Ensemble) -> None:
@@ -177,103 +273,64 @@ def _verify_classes(ens: Ensemble) -> None:
         _fail("vote aggregation needs one output per class")
 
 
-def _verify_tree(tree: Tree, where: str, n_features: int, n_rows: int, n_sets: int) -> None:
-    n = tree.n_nodes
-    if n < 1:
-        _fail(f"{where}: a tree needs at least one node")
-    for name in Tree.COLUMNS:
-        col = getattr(tree, name)
-        if col.ndim != 1 or col.shape[0] != n:
-            _fail(f"{where}: column {name} has shape {col.shape}, expected ({n},)")
-        want = _COLUMN_DTYPES.get(name)
-        if want is not None and col.dtype != np.dtype(want):
-            _fail(f"{where}: column {name} has dtype {col.dtype}, expected {want}")
-    op = tree.op
-    bad = np.flatnonzero(op > max(Op))
-    if bad.size:
-        _fail(f"{where} node {bad[0]}: unknown op code {op[bad[0]]}")
-    leaf = op == Op.LEAF
-    inner = ~leaf
-
-    def first(mask: np.ndarray, msg: str) -> None:
-        idx = np.flatnonzero(mask)
-        if idx.size:
-            _fail(f"{where} node {idx[0]}: {msg}")
-
-    first(leaf & ((tree.left != -1) | (tree.right != -1)), "a leaf must have no children (-1)")
-    first(leaf & ((tree.leaf < 0) | (tree.leaf >= n_rows)), f"leaf row out of range [0, {n_rows})")
-    first(inner & (tree.leaf != -1), "a decision node must have leaf -1")
-    first(inner & ((tree.feature < 0) | (tree.feature >= n_features)), f"feature index out of range [0, {n_features})")
-    first(inner & ((tree.left < 0) | (tree.left >= n)), f"left child out of range [0, {n})")
-    first(inner & ((tree.right < 0) | (tree.right >= n)), f"right child out of range [0, {n})")
-    first(inner & (tree.left == tree.right), "left and right child are the same node")
-    is_cat = op == Op.CAT
-    first(is_cat & ((tree.cat < 0) | (tree.cat >= n_sets)), f"category set out of range [0, {n_sets})")
-    first(~is_cat & (tree.cat != -1), "only categorical nodes may reference a category set")
-    if tree.threshold.dtype.kind == "f":
-        first(inner & np.isnan(tree.threshold), "NaN threshold")
-    _verify_shape(tree, where)
-
-
-def _verify_shape(tree: Tree, where: str) -> None:
-    """Every node reachable from the root, no cycles (Kahn's algorithm, one level at a time)."""
-    n = tree.n_nodes
-    inner = tree.op != Op.LEAF
-    src = np.concatenate([np.flatnonzero(inner), np.flatnonzero(inner)])
-    dst = np.concatenate([tree.left[inner], tree.right[inner]]).astype(np.int64)
-    indegree = np.bincount(dst, minlength=n)
-    if indegree[0]:
-        _fail(f"{where}: the root (node 0) is a child of node {src[np.flatnonzero(dst == 0)[0]]}; this makes a cycle")
-    orphans = np.flatnonzero(indegree[1:] == 0) + 1
-    if orphans.size:
-        _fail(f"{where} node {orphans[0]}: unreachable from the root")
-    order = np.argsort(src, kind="stable")
-    src_sorted, dst_sorted = src[order], dst[order]
-    starts = np.searchsorted(src_sorted, np.arange(n))
-    ends = np.searchsorted(src_sorted, np.arange(n), side="right")
-    remaining = indegree.copy()
-    frontier = np.array([0])
-    seen = 0
+def _shape_errors(forest: _Forest) -> list[tuple[int, int, str]]:
+    """Every node reachable from its root, no cycles (Kahn's algorithm, one level at a time)."""
+    c = forest.cols
+    inner = c["op"] != Op.LEAF
+    base = np.repeat(forest.start, forest.size)
+    left = np.where(inner, c["left"] + base, -1)
+    right = np.where(inner, c["right"] + base, -1)
+    indegree = np.bincount(np.concatenate([left[inner], right[inner]]), minlength=c["op"].size)
+    errors = []
+    root_has_parent = indegree[forest.start] > 0
+    if root_has_parent.any():
+        t = int(np.argmax(root_has_parent))
+        tree = forest.trees[t]
+        parents = np.concatenate([np.flatnonzero((tree.op != Op.LEAF) & (tree.left == 0)),
+                                  np.flatnonzero((tree.op != Op.LEAF) & (tree.right == 0))])
+        errors.append((t, _SHAPE, f"tree {t}: the root (node 0) is a child of node {parents[0]}; this makes a cycle"))
+    orphan = forest.first((indegree == 0) & (forest.local != 0))
+    if orphan is not None:
+        errors.append((orphan[0], _SHAPE + 1, f"tree {orphan[0]} node {orphan[1]}: unreachable from the root"))
+    remaining = indegree
+    frontier = forest.start
     while frontier.size:
-        seen += frontier.size
-        counts = ends[frontier] - starts[frontier]
-        if counts.sum() == 0:
+        split = frontier[inner[frontier]]
+        if not split.size:
             break
-        idx = np.repeat(starts[frontier], counts) + (
-            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        )
-        children = dst_sorted[idx]
-        np.subtract.at(remaining, children, 1)
-        uniq = np.unique(children)
-        frontier = uniq[remaining[uniq] == 0]
-    if seen != n:
-        stuck = np.flatnonzero(remaining > 0)
-        _fail(f"{where} node {stuck[0]}: part of a cycle")
+        children, counts = np.unique(np.concatenate([left[split], right[split]]), return_counts=True)
+        remaining[children] -= counts
+        frontier = children[remaining[children] == 0]
+    stuck = forest.first(remaining > 0)
+    if stuck is not None:
+        errors.append((stuck[0], _SHAPE + 2, f"tree {stuck[0]} node {stuck[1]}: part of a cycle"))
+    return errors
 
 
-def _verify_thresholds(ens: Ensemble, tree: Tree, where: str, ranked: np.ndarray) -> None:
-    inner = (tree.op == Op.LE) | (tree.op == Op.LT)
-    if not inner.any():
-        return
-    feat = tree.feature[inner]
-    thr = tree.threshold[inner]
-    on_ranked = ranked[feat]
+def _threshold_errors(ens: Ensemble, forest: _Forest) -> list[tuple[int, int, str]]:
+    c = forest.cols
+    op = c["op"]
+    compare = (op == Op.LE) | (op == Op.LT)
+    ranked = np.array(
+        [r is not None for r in ens.feature_ranks] or [False] * ens.n_features, dtype=bool
+    )
+    feat = np.where(compare, c["feature"], 0)
+    on_ranked = compare & ranked[feat]
+    checks = []
     if on_ranked.any():
         sizes = np.array([0 if r is None else r.edges.size for r in ens.feature_ranks])
-        t = thr[on_ranked].astype(np.float64)
-        bad = (t != np.round(t)) | (t < 0) | (t > sizes[feat[on_ranked]])
-        if bad.any():
-            node = np.flatnonzero(inner)[np.flatnonzero(on_ranked)[np.flatnonzero(bad)[0]]]
-            _fail(f"{where} node {node}: rank threshold outside the feature's rank range")
-        lt = (tree.op[inner] == Op.LT) & on_ranked
-        if lt.any():
-            node = np.flatnonzero(inner)[np.flatnonzero(lt)[0]]
-            _fail(f"{where} node {node}: a ranked feature is compared with <=, not <")
-    if tree.threshold.dtype.kind in "iu" and ens.input_type.startswith("float"):
-        unranked = ~on_ranked
-        if unranked.any():
-            node = np.flatnonzero(inner)[np.flatnonzero(unranked)[0]]
-            _fail(
-                f"{where} node {node}: integer threshold on an unranked float feature; "
-                "integer thresholds need integer inputs or feature ranks"
-            )
+        t = c["threshold"].astype(np.float64)
+        outside = (t != np.round(t)) | (t < 0) | (t > sizes[feat])
+        checks.append((on_ranked & outside, "rank threshold outside the feature's rank range"))
+        checks.append((on_ranked & (op == Op.LT), "a ranked feature is compared with <=, not <"))
+    if c["threshold"].dtype.kind in "iu" and ens.input_type.startswith("float"):
+        checks.append((
+            compare & ~on_ranked,
+            "integer threshold on an unranked float feature; integer thresholds need integer inputs or feature ranks",
+        ))
+    errors = []
+    for rank, (mask, msg) in enumerate(checks):
+        hit = forest.first(mask)
+        if hit is not None:
+            errors.append((hit[0], _THRESHOLD + rank, f"tree {hit[0]} node {hit[1]}: {msg}"))
+    return errors
