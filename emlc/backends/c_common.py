@@ -7,6 +7,7 @@ numbers read back bit-exactly.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -73,7 +74,9 @@ def int_literal(value: int, ctype: str) -> str:
     return str(value)
 
 
+@functools.lru_cache(maxsize=None)
 def int_range(ctype: str) -> tuple[int, int]:
+    """(min, max) of a C integer type; cached, as every emitted constant asks."""
     info = np.iinfo(ctype.removesuffix("_t"))
     return int(info.min), int(info.max)
 

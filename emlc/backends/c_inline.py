@@ -111,6 +111,9 @@ def tree_code(model: Model, index: int) -> str:
         minlength=tree.n_nodes,
     )
     label = f"t{index}_n"
+    # Python lists and a local constant: numpy scalar indexing and enum look-ups dominate otherwise.
+    op, left, right, leaf = tree.op.tolist(), tree.left.tolist(), tree.right.tolist(), tree.leaf.tolist()
+    leaf_op, shared = int(Op.LEAF), (indegree > 1).tolist()
     lines: list[str] = []
     queued: list[int] = []
     queued_set: set[int] = set()
@@ -124,27 +127,27 @@ def tree_code(model: Model, index: int) -> str:
                 lines.append(pad + str(item))
                 continue
             node = int(item)
-            if node != root and indegree[node] > 1:
+            if node != root and shared[node]:
                 if node not in queued_set:
                     queued_set.add(node)
                     queued.append(node)
                 lines.append(f"{pad}goto {label}{node};")
                 continue
-            if tree.op[node] == Op.LEAF:
-                lines.append(f"{pad}row = {int(tree.leaf[node])};")
+            if op[node] == leaf_op:
+                lines.append(f"{pad}row = {leaf[node]};")
                 continue
             test = model.test(tree, node)
             if model.direct:
                 test = unranked(model, test)
             fixed = model.folded(test)
             if fixed is not None:
-                stack.append(("node", d, int(tree.left[node] if fixed else tree.right[node])))
+                stack.append(("node", d, left[node] if fixed else right[node]))
                 continue
             lines.append(f"{pad}if ({condition(model, test)}) {{")
             stack.append(("text", d, "}"))
-            stack.append(("node", d + 1, int(tree.right[node])))
+            stack.append(("node", d + 1, right[node]))
             stack.append(("text", d, "} else {"))
-            stack.append(("node", d + 1, int(tree.left[node])))
+            stack.append(("node", d + 1, left[node]))
 
     nest(0, 2)
     done = 0
