@@ -46,8 +46,10 @@ BLOCK_ROWS = 128
 #: on narrower hosts); divides BLOCK_ROWS.
 LANES = 16
 #: host JIT default for ``Layout.vector_max_nodes``: vector code evaluates every node,
-#: branches only a path, so big trees keep branches.
-VECTOR_MAX_NODES = 255
+#: branches only a path, so big trees keep branches. Measured on random forests (30
+#: trees, 20 features, CPU time): 510 nodes a tree 2.4x faster as vectors, 1916 even,
+#: 5665 2.5x slower; deep, unbalanced boosted trees favour vectors more.
+VECTOR_MAX_NODES = 1023
 
 _INT_TYPES = {"int32": "i32", "int16": "i16", "int8": "i8", "uint16": "i16", "uint8": "i8"}
 
