@@ -47,14 +47,16 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None) -
     model.emit_helpers()
     decls, body = LAYOUTS[chosen](model)
     raw = model.raw_function(body)
-    parts = [*model.tables.decls, *model.helpers, *decls, model.prepare_function(), raw]
+    parts = [*model.helpers, *decls, model.prepare_function(), raw]
     if ens.n_outputs > 1 and (model.classifier or ens.task is Task.ANOMALY):
         parts.append(model.argmax_function())
     if model.needs_exp():
         parts.append(model.exp_function())
+    if model.exit_plan() is not None:
+        parts.append(model.exit_functions(body))
     parts.append(model.link_function())
     parts.append(model.api_functions())
-    return model, chosen, "\n\n".join(p for p in parts if p)
+    return model, chosen, "\n\n".join(p for p in [*model.tables.decls, *parts] if p)
 
 
 def _header_comment(model: Model, layout: str) -> str:
@@ -83,6 +85,12 @@ def _header_comment(model: Model, layout: str) -> str:
         lines.append("Note: double is 32-bit on this target; inputs are compared as float.")
     if ens.accum_dtype == "float64" and model.acc_t == "float":
         lines.append("Note: sums are float here (no 64-bit double); near-ties may differ from float64.")
+    exit_plan = model.exit_plan()
+    if exit_plan is not None:
+        lines.append(f"predict stops early at {exit_plan.checkpoints.size} check point(s) "
+                     f"(confidence {ens.early_exit.confidence:g}, {exit_plan.mode} check).")
+        if exit_plan.mode == "approx":
+            lines.append("Note: the early-exit check runs on float sums; float64 near-ties at check points may differ.")
     if ens.classes is not None and model.classifier:
         labels = ", ".join(comment(c) for c in list(ens.classes)[:32])
         lines.append(f"Class labels by index: {labels}{' ...' if ens.n_classes > 32 else ''}")

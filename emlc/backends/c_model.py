@@ -18,8 +18,10 @@ on the decision path.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from string import Template
+from typing import Callable
 
 import numpy as np
 
@@ -28,9 +30,14 @@ from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
 from ..ir.interpret import apply_link, decide
 from ..paths import runtime_dir
 from ..targets import Target
-from . import c_fixed
+from . import c_exit, c_fixed
+from .c_exit import ExitPlan
 from . import c_numeric as num
 from .c_common import C_INT, FlashTables, comment, float_literal, int_literal, int_range, size_of, smallest_int
+
+
+#: marks where a layout's walk hands over a tree's leaf row (filled per function)
+_SINK = ("\x01", "\x02", "\x03")
 
 
 def runtime_source(name: str, **fields: object) -> str:
@@ -86,6 +93,9 @@ class Model:
         self.row_t = smallest_int(0, ens.leaves.shape[0] - 1, signed=False)
         self._out_table: tuple[str, str] | None = None
         self._sparse: tuple[str, str, str, str] | None = None
+        self._qinit: str | None = None
+        self._exit: ExitPlan | None | bool = False
+        self._sums: tuple[str, str, list[str], list[str]] = ("", "", [], [])
         #: tests read features directly (no P_prepare); the inline layout sets it when it can
         self.direct = False
         #: the table layout computes a feature's key when a node reads it (no P_prepare)
@@ -304,10 +314,21 @@ class Model:
         return f"(uint16_t){self.tables.read(ot, table, t)}"
 
     def sink(self, t: str, row: str) -> str:
-        """Statement taking tree ``t``'s leaf row: recorded for P_sum/P_fast, or added at once."""
+        """Placeholder for the statement taking tree ``t``'s leaf row ``row``; each function
+        built from a layout's walk fills it in (:meth:`fill_sinks`)."""
+        return f"{_SINK[0]}{t}{_SINK[1]}{row}{_SINK[2]}"
+
+    @staticmethod
+    def fill_sinks(body: str, statement: Callable[[str, str], str]) -> str:
+        """``body`` with every sink placeholder replaced by ``statement(t, row)``."""
+        pattern = re.compile(f"{_SINK[0]}(.*?){_SINK[1]}(.*?){_SINK[2]}", re.S)
+        return pattern.sub(lambda m: statement(m.group(1), m.group(2)), body)
+
+    def default_sink(self, target: str) -> Callable[[str, str], str]:
+        """Recorded for P_sum/P_fast, or added to ``target`` at once."""
         if self.record_rows:
-            return f"rows[{t}] = {row};"
-        return f"{self.p}_add(@ACC, {self.tree_offset(t)}, {row});"
+            return lambda t, row: f"rows[{t}] = {row};"
+        return lambda t, row: f"{self.p}_add({target}, {self.tree_offset(t)}, {row});"
 
     def raw_function(self, walk_body: str) -> str:
         """P_raw (and, recording leaf rows, P_rows + P_sum): walks, sums, raw margins."""
@@ -326,6 +347,7 @@ class Model:
         target = "raw" if acc_type == acc_t else "acc"
         init = rb if float_sum else "0"
         lines.append(f"    for (k = 0; k < {n}u; ++k) {{\n        {target}[k] = {init};\n    }}")
+        head = list(lines)
         if self.record_rows:
             tt = smallest_int(0, ens.n_trees, signed=False)
             lines.append(
@@ -334,7 +356,7 @@ class Model:
             )
         else:
             lines[:0] = walk
-            lines.append(walk_body.replace("@ACC", target))
+            lines.append(self.fill_sinks(walk_body, self.default_sink(target)))
         nt = int_literal(max(ens.n_trees, 1), "int32_t")
         if ens.aggregation is Aggregation.VOTE:
             fin = f"raw[k] = ({acc_t})acc[k] / ({acc_t}){nt} + {rb};"
@@ -350,8 +372,9 @@ class Model:
             fin = f"raw[k] = raw[k] / ({acc_t}){nt} + {rb};"
         else:
             fin = ""
-        if fin:
-            lines.append(f"    for (k = 0; k < {n}u; ++k) {{\n        {fin}\n    }}")
+        fin_lines = [f"    for (k = 0; k < {n}u; ++k) {{\n        {fin}\n    }}"] if fin else []
+        lines += fin_lines
+        self._sums = (acc_type, target, head, fin_lines)
         add = (
             f"/* Add leaf row `row` to the running sums from output o on. */\n"
             f"static inline void {p}_add({acc_type} *acc, uint16_t o, {self.row_t} row)\n{{\n{add_body}\n}}"
@@ -365,7 +388,7 @@ class Model:
         rows_fn = (
             "/* The leaf row each tree reaches. */\n"
             f"static inline void {p}_rows(const {self.in_t} *features, {self.row_t} *rows)\n{{\n"
-            + "\n".join(walk) + "\n" + walk_body + "\n}"
+            + "\n".join(walk) + "\n" + self.fill_sinks(walk_body, self.default_sink(target)) + "\n}"
         )
         sum_fn = (
             "/* Raw margins (before the link) from the trees' leaf rows. */\n"
@@ -383,39 +406,107 @@ class Model:
         return "\n\n".join(parts)
 
     def fast_function(self) -> str:
-        """P_fast: the class from integer leaf sums, or -1 when the margin is too thin (c_fixed)."""
-        ens, p, fx, n, w = self.ens, self.p, self.fixed, self.n_out, self.ens.leaf_width
+        """P_qadd, P_qdecide and P_fast: the class from integer leaf sums, or -1 when the
+        margin is too thin (c_fixed)."""
+        ens, p, fx, n = self.ens, self.p, self.fixed, self.n_out
         assert fx is not None
         nz = np.asarray(ens.leaves) != 0
         st_t, ts, ct, tc = self.sparse_pattern()
         if nz.any():
             tv = self.tables.add("qval", fx.leaf_t, fx.leaves[nz], note=f"nonzero leaf values * 2^{fx.shift}")
             add = (
-                f"        for (e = {self.tables.read(st_t, ts, 'rows[t]')}; e < end; ++e) {{\n"
-                f"            k = {self.tables.read(ct, tc, 'e')};\n"
-                f"            a[k] = ({fx.acc_t})(a[k] + {self.tables.read(fx.leaf_t, tv, 'e')});\n        }}\n"
+                f"    {st_t} e = {self.tables.read(st_t, ts, 'row')}, end = {self.tables.read(st_t, ts, 'row + 1u')};\n"
+                f"    for (; e < end; ++e) {{\n        uint16_t k = (uint16_t)(o + {self.tables.read(ct, tc, 'e')});\n"
+                f"        q[k] = ({fx.acc_t})(q[k] + {self.tables.read(fx.leaf_t, tv, 'e')});\n    }}"
             )
         else:
-            add = "        (void)a;\n        (void)end;\n        e = 0;\n        (void)e;\n"
-        if fx.init.any():
-            it = self.tables.add("qinit", fx.acc_t, fx.init, note=f"base score * 2^{fx.shift}, rounded")
-            init = self.tables.read(fx.acc_t, it, "k")
-        else:
-            init = "0"
+            add = "    (void)q;\n    (void)o;\n    (void)row;"
         tt = smallest_int(0, ens.n_trees, signed=False)
         return (
-            f"/* Class from fixed-point sums (sparse leaf rows) when best - second > {fx.margin} proves it;\n"
-            " * else -1. */\n"
-            f"static inline int32_t {p}_fast(const {self.row_t} *rows)\n{{\n"
-            f"    {fx.acc_t} q[{n}], *a;\n    {st_t} e, end;\n    {tt} t;\n    uint16_t k, best = 0;\n"
-            f"    for (k = 0; k < {n}u; ++k) {{\n        q[k] = {init};\n    }}\n"
-            f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        a = q + {self.tree_offset('t')};\n"
-            f"        end = {self.tables.read(st_t, ts, 'rows[t] + 1u')};\n{add}"
-            "    }\n"
+            "/* Add leaf row `row`, fixed point, to the integer sums from output o on. */\n"
+            f"static inline void {p}_qadd({fx.acc_t} *q, uint16_t o, {self.row_t} row)\n{{\n{add}\n}}\n\n"
+            f"/* Class from fixed-point sums when best - second > {fx.margin} proves it; else -1. */\n"
+            f"static inline int32_t {p}_qdecide(const {fx.acc_t} *q)\n{{\n    uint16_t k, best = 0;\n"
             f"    for (k = 1; k < {n}u; ++k) {{\n        if (q[k] > q[best]) {{\n            best = k;\n        }}\n    }}\n"
             f"    for (k = 0; k < {n}u; ++k) {{\n"
             f"        if (k != best && ({fx.acc_t})(q[best] - q[k]) <= {fx.margin}) {{\n            return -1;\n        }}\n    }}\n"
-            "    return (int32_t)best;\n}"
+            "    return (int32_t)best;\n}\n\n"
+            "/* Class from the fixed-point sums of the recorded leaf rows, or -1 (P_qdecide). */\n"
+            f"static inline int32_t {p}_fast(const {self.row_t} *rows)\n{{\n"
+            f"    {fx.acc_t} q[{n}];\n    {tt} t;\n"
+            f"{self.qinit_loop()}"
+            f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        {p}_qadd(q, {self.tree_offset('t')}, rows[t]);\n    }}\n"
+            f"    return {p}_qdecide(q);\n}}"
+        )
+
+    def qinit_loop(self) -> str:
+        fx = self.fixed
+        assert fx is not None
+        if fx.init.any():
+            if self._qinit is None:
+                self._qinit = self.tables.add("qinit", fx.acc_t, fx.init, note=f"base score * 2^{fx.shift}, rounded")
+            init = self.tables.read(fx.acc_t, self._qinit, "k")
+        else:
+            init = "0"
+        return f"    {{\n        uint16_t k;\n        for (k = 0; k < {self.n_out}u; ++k) {{\n            q[k] = {init};\n        }}\n    }}\n"
+
+    # ----- early exit ---------------------------------------------------------------
+    def exit_plan(self) -> ExitPlan | None:
+        """How predict stops early (c_exit), or None when it evaluates every tree."""
+        if self._exit is False:
+            self._exit = c_exit.plan(self)
+        return self._exit
+
+    def exit_functions(self, walk_body: str) -> str:
+        """P_exit (the check) and P_classify (walk, add, check at each check point, decide)."""
+        plan = self.exit_plan()
+        assert plan is not None
+        ens, p = self.ens, self.p
+        lo = self.tables.add("exlo", plan.bound_t, plan.lower, note="early exit: lower bounds per check point and output")
+        hi = self.tables.add("exhi", plan.bound_t, plan.upper, note="early exit: upper bounds per check point and output")
+        check = c_exit.check_function(self, plan, lo, hi)
+        checkpoints = [int(c) for c in plan.checkpoints]
+        ct = smallest_int(0, ens.n_trees, signed=False)
+        chk_table = None
+
+        def stop(t: str) -> str:
+            nonlocal chk_table
+            if t.isdigit():
+                if int(t) + 1 not in checkpoints:
+                    return ""
+                j = checkpoints.index(int(t) + 1)
+                return f"\n        c = {p}_exit({plan.sums}, {j}u);\n        if (c >= 0) {{\n            return c;\n        }}"
+            if chk_table is None:
+                chk_table = self.tables.add("exat", ct, [*checkpoints, 0], note="early exit: trees before each check point")
+            return (
+                f"\n            if ({t} + 1u == ({ct}){self.tables.read(ct, chk_table, 'j')}) {{\n"
+                f"                c = {p}_exit({plan.sums}, j);\n                if (c >= 0) {{\n                    return c;\n                }}\n"
+                "                ++j;\n            }"
+            )
+
+        acc_type, target, sum_head, sum_fin = self._sums
+        off = self.tree_offset
+        if plan.mode == "fixed":
+            fx = self.fixed
+            assert fx is not None
+            sink = lambda t, row: f"rows[{t}] = {row};\n        {p}_qadd(q, {off(t)}, rows[{t}]);{stop(t)}"  # noqa: E731
+            decls = f"    {self.row_t} rows[{ens.n_trees}];\n    {fx.acc_t} q[{self.n_out}];\n    {self.acc_t} raw[{self.n_out}];\n"
+            head = self.qinit_loop()
+            tail = (f"    c = {p}_qdecide(q);\n    if (c < 0) {{\n        {p}_sum(rows, raw);\n"
+                    f"        c = {self.class_expr()};\n    }}\n    return c;")
+        else:
+            sink = lambda t, row: f"{p}_add({target}, {off(t)}, {row});{stop(t)}"  # noqa: E731
+            decls = f"    {self.acc_t} raw[{self.n_out}];\n"
+            head = "\n".join(sum_head) + "\n"
+            tail = "\n".join(sum_fin) + ("\n" if sum_fin else "") + f"    return {self.class_expr()};"
+        body = self.fill_sinks(walk_body, sink)
+        j = f"    {ct} j = 0;\n" if chk_table is not None else ""
+        return check + "\n\n" + (
+            "/* Class of one row; stops at the first early-exit check point that decides it. */\n"
+            f"static inline int32_t {p}_classify(const {self.in_t} *features)\n{{\n{decls}{j}    int32_t c;\n"
+            + ("    (void)features;\n" if self.direct or self.lazy else
+               f"    {self.key_t} v[{ens.n_features}];\n    {p}_prepare(features, v);\n")
+            + head + body + "\n" + tail + "\n}"
         )
 
     # ----- decisions and links ------------------------------------------------------
@@ -501,7 +592,13 @@ class Model:
         out = []
         if self.classifier or self.ens.task is Task.ANOMALY:
             miss = "0" if self.ens.task is Task.ANOMALY else "-1"
-            if self.fixed is None:
+            if self.exit_plan() is not None:
+                out.append(
+                    f"static inline int32_t {p}_predict({sig})\n{{\n"
+                    f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
+                    f"    return {p}_classify(features);\n}}"
+                )
+            elif self.fixed is None:
                 out.append(
                     f"static inline int32_t {p}_predict({sig})\n{{\n    {t} raw[{self.n_out}];\n"
                     f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"

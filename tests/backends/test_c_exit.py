@@ -1,0 +1,153 @@
+"""Early exit in C: predict equals ``interpret_early_exit`` (exact and lossy), host and AVR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from emlc.backends.c import emit_c
+from emlc.backends.c_exit import _fixed_bounds
+from emlc.backends.c_model import Model
+from emlc.errors import EmlcError
+from emlc.ir import Aggregation, Ensemble, Task
+from emlc.ir.interpret import interpret, interpret_early_exit, interpret_trees_evaluated, leaf_indices
+from emlc.passes import PASSES
+from emlc.passes.lossy.confidence_exit import confidence_exit
+from emlc.targets import get_target
+from tests.backends.test_c import _forest
+from tests.conftest import require_tool
+from tests.e2e.harness import run_model, run_parallel
+from tests.strategies import ensembles, inputs_for
+
+
+def _with_exit(ens: Ensemble, threshold: float, batch: int) -> Ensemble:
+    """The exact early exit (threshold 1) or a lossy confidence exit; assume it applies."""
+    if threshold == 1:
+        out = PASSES["early_exit"](ens)
+    else:
+        try:
+            out = confidence_exit(ens, threshold, batch)
+        except EmlcError:
+            out = ens
+    assume(out.early_exit is not None)
+    return out
+
+
+def _class_indices(ens: Ensemble, labels: np.ndarray) -> np.ndarray:
+    if ens.classes is None:
+        return np.asarray(labels)
+    index = {c: i for i, c in enumerate(np.asarray(ens.classes).tolist())}
+    return np.array([index[c] for c in np.asarray(labels).tolist()])
+
+
+@settings(max_examples=25)
+@given(st.data(), st.sampled_from([1.0, 0.7, 0.3]), st.integers(1, 2))
+def test_random_ir_stops_where_the_interpreter_does(data, threshold, batch):
+    require_tool("gcc")
+    ens = _with_exit(data.draw(ensembles(tasks=(Task.CLASSIFICATION,))), threshold, batch)
+    X = data.draw(inputs_for(ens))
+    want = _class_indices(ens, interpret_early_exit(ens, X))
+    for layout in ("inline", "table"):
+        assert "_exit(" in emit_c(ens, "host", "m", layout)
+        np.testing.assert_array_equal(run_model(ens, X, "host", layout).predict, want)
+
+
+def test_lossy_exit_changes_classes_and_c_follows():
+    """At a low confidence some rows stop with another class than the full forest: C stops there too."""
+    require_tool("gcc")
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = make_classification(n_samples=300, n_features=5, n_informative=4, n_redundant=0, n_classes=3,
+                               random_state=0)
+    forest = RandomForestClassifier(n_estimators=12, max_depth=4, random_state=0).fit(X, y)
+    ens = confidence_exit(emlc.load(forest), 0.2)
+    early, full = interpret_early_exit(ens, X), interpret(ens, X)
+    assert (early != full).any() and interpret_trees_evaluated(ens, X).mean() < ens.n_trees
+    for layout in ("inline", "table"):
+        np.testing.assert_array_equal(run_model(ens, X, "host", layout).predict, early)
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.data(), st.sampled_from([1.0, 0.4]))
+def test_avr_float32_and_integer_sums_stop_where_the_interpreter_does(data, threshold):
+    """On AVR float32 sums (and integer leaf sums) are the interpreter's: the ir check, exactly."""
+    require_tool("avr-gcc", "simavr")
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), max_trees=5, max_depth=4))
+    if ens.leaves.dtype.kind == "f":
+        ens = ens.replace(accum_dtype="float32")
+    ens = _with_exit(ens, threshold, 1)
+    X = data.draw(inputs_for(ens))
+    want = _class_indices(ens, interpret_early_exit(ens, X))
+    assert "ir check)" in emit_c(ens, "avr", "m", "table")
+    results = run_parallel([(ens, X, "avr", "inline"), (ens, X, "avr", "table")], workers=2)
+    for got in results:
+        np.testing.assert_array_equal(got.predict, want)
+
+
+def _fixed_decisions(ens: Ensemble, X, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """Replay of P_classify's fixed check: (class at the first deciding check point or -1, its index)."""
+    model = Model(ens, get_target(target), "m")
+    fx = model.fixed
+    assert fx is not None
+    cps = np.asarray(ens.early_exit.checkpoints)
+    lower, upper = _fixed_bounds(model, cps)
+    rows = leaf_indices(ens, X)
+    q = np.tile(fx.init, (rows.shape[0], 1))
+    cls = np.full(rows.shape[0], -1)
+    w = ens.leaf_width
+    for t in range(ens.n_trees):
+        o = int(ens.tree_output[t])
+        q[:, o : o + w] += fx.leaves[rows[:, t]]
+        if t + 1 in cps:
+            j = int(np.flatnonzero(cps == t + 1)[0])
+            low, up = q + lower[j], q + upper[j]
+            c = np.argmax(low, axis=1)
+            beats = (low[np.arange(len(c)), c][:, None] > up) | (np.arange(q.shape[1])[None, :] == c[:, None])
+            cls = np.where((cls < 0) & beats.all(axis=1), c, cls)
+    return cls, q
+
+
+@settings(max_examples=100)
+@given(st.data())
+def test_fixed_check_never_decides_another_class_than_the_interpreter(data):
+    """The integer check AVR uses for float64 sums (exact exits): whenever it stops, the class is right."""
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    ens = ens.replace(accum_dtype="float64")
+    ens = PASSES["early_exit"](ens)
+    assume(ens.early_exit is not None and Model(ens, get_target("avr"), "m").fixed is not None)
+    X = data.draw(inputs_for(ens))
+    cls, _ = _fixed_decisions(ens, X, "avr")
+    want = _class_indices(ens, interpret(ens, X))
+    np.testing.assert_array_equal(cls[cls >= 0], want[cls >= 0])
+
+
+def test_avr_digits_forest_exits_early_on_fixed_point_sums():
+    require_tool("avr-gcc", "simavr")
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    ens = PASSES["early_exit"](emlc.load(RandomForestClassifier(n_estimators=8, max_depth=5, random_state=0)
+                                         .fit(X[:600], y[:600])))
+    rows = X[600:640]
+    cls, _ = _fixed_decisions(ens, rows, "avr")
+    assert (cls >= 0).mean() > 0.5  # most rows stop before the last tree
+    code = emit_c(ens, "avr", "m", "table")
+    assert "fixed check)" in code and "m_qadd(q" in code
+    want = _class_indices(ens, interpret(ens, rows))
+    for got in run_parallel([(ens, rows, "avr", "inline"), (ens, rows, "avr", "table")], workers=2):
+        np.testing.assert_array_equal(got.predict, want)
+
+
+@pytest.mark.parametrize("threshold", [0.5])
+def test_lossy_float64_exit_on_avr_is_the_approximate_float_check(threshold):
+    ens = confidence_exit(_forest(n_trees=6, width=3, aggregation=Aggregation.MEAN), threshold)
+    code = emit_c(ens, "avr", "m", "table")
+    assert "approx check)" in code and "float64 near-ties at check points may differ" in code
