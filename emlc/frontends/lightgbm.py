@@ -88,6 +88,11 @@ def from_lightgbm(model: Any) -> Ensemble:
     )
 
 
+def from_lightgbm_dump(doc: Any, source: str) -> Ensemble:
+    """Lower an already parsed ``dump_model()`` document; errors name ``source``."""
+    return _lower(parse_dump(doc, source), None, None)
+
+
 def _read_file(path: Path) -> LgbModel:
     try:
         data = path.read_bytes()
@@ -391,4 +396,4 @@ def _numerical(b: TreeBuilder, f: int, t: float, dt: int, lo: int, hi: int) -> i
     return outer
 
 
-__all__ = ["SUPPORTED_OBJECTIVES", "from_lightgbm", "parse_dump", "parse_text"]
+__all__ = ["SUPPORTED_OBJECTIVES", "from_lightgbm", "from_lightgbm_dump", "parse_dump", "parse_text"]

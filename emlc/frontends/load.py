@@ -140,23 +140,30 @@ def _sniff(head: bytes) -> str | None:
 
 
 def _kind_of(path: Path, head: bytes) -> str:
-    """The loader for ``path``: by suffix, else by content; JSON by its top-level keys."""
+    """The loader for ``path``: by suffix, else by content (``json`` covers XGBoost and LightGBM)."""
     kind = _BY_SUFFIX.get(path.suffix.lower()) or _sniff(head)
     if kind is None:
         raise EmlcError(
             f"cannot tell the format of {str(path)!r} (suffix {path.suffix or 'none'!r}); "
             f"use one of: {_FORMATS}"
         )
-    return _json_kind(path) if kind == "json" else kind
+    return kind
 
 
-def _json_kind(path: Path) -> str:
-    """XGBoost models have a ``learner``; LightGBM's ``dump_model`` has ``tree_info``."""
+def _load_json(path: Path) -> Ensemble:
+    """XGBoost models have a ``learner``; LightGBM's ``dump_model`` has ``tree_info``.
+
+    The document is parsed once and handed to the frontend (big models take seconds to parse).
+    """
     doc = load_json(read_bytes(path), repr(str(path)))
     if isinstance(doc, dict) and "learner" in doc:
-        return "xgboost"
+        from .xgboost import from_xgboost_document
+
+        return from_xgboost_document(doc)
     if isinstance(doc, dict) and "tree_info" in doc:
-        return "lightgbm"
+        from .lightgbm import from_lightgbm_dump
+
+        return from_lightgbm_dump(doc, str(path))
     raise EmlcError(
         f"{str(path)!r} is JSON but neither an XGBoost model (no 'learner') nor a LightGBM "
         f"dump (no 'tree_info'); save it with Booster.save_model / dump_model"
@@ -217,6 +224,7 @@ def _skops_allowed(type_name: str) -> bool:
 
 
 _FILE_LOADERS: dict[str, Callable[[Path], Ensemble]] = {
+    "json": _load_json,
     "emlir": _load_emlir,
     "xgboost": _from_xgboost,
     "lightgbm": _from_lightgbm,

@@ -60,6 +60,11 @@ def from_xgboost(model: Any) -> Ensemble:
     )
 
 
+def from_xgboost_document(doc: dict) -> Ensemble:
+    """Lower an already parsed XGBoost JSON model (a dict with a ``learner``)."""
+    return _from_document(doc, sklearn=None)
+
+
 def _booster_json(booster: Any) -> dict:
     return json.loads(bytes(booster.save_raw("json")))
 
@@ -319,4 +324,4 @@ def _ubj_container(data: memoryview, pos: int, is_object: bool, depth: int) -> t
     return out, pos
 
 
-__all__ = ["SUPPORTED_OBJECTIVES", "decode_ubjson", "from_xgboost"]
+__all__ = ["SUPPORTED_OBJECTIVES", "decode_ubjson", "from_xgboost", "from_xgboost_document"]
