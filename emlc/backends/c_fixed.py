@@ -7,44 +7,21 @@ output, so the C code first adds integer leaves ``q = round(x * 2**s)`` and only
 when the top two integer sums are close falls back to the exact float path (the same
 code ``predict_proba`` runs, from the same recorded leaf rows).
 
-Why the fast answer equals the interpreter's (``decide`` on ``interpret_raw``):
-let ``x_t`` be tree ``t``'s leaf value for output ``c`` as the interpreter adds it
-(the table cast to ``accum_dtype``), ``b`` the base score in ``accum_dtype``,
-``D`` the tree count under MEAN and 1 under SUM, ``n_c`` the number of trees adding
-to output ``c`` and ``R_c = sum_t x_t / D + b_c`` the exact real raw margin.
-
-1. Scaling by ``2**s`` is exact in binary floating point, so each rounded leaf obeys
-   ``|q_t - 2**s x_t| <= 1/2``; the start value ``init_c = round(2**s D b_c)`` is
-   computed with exact rationals, so ``|init_c - 2**s D b_c| <= 1/2``. The integer
-   sum ``Q_c = init_c + sum_t q_t`` never overflows (``s`` is chosen so
-   ``|Q_c| <= acc_max / 2``), hence ``|Q_c - 2**s D R_c| <= (n_c + 1) / 2``.
-2. The interpreter's float result ``V_c`` (recursive summation of at most ``N + 1``
-   terms, one division, one addition, unit roundoff ``u`` of ``accum_dtype``) obeys
-   ``|V_c - R_c| <= E_c = gamma(N + 2) * (A_c / D + |b_c|)`` with ``gamma(k) =
-   k u / (1 - k u)`` and ``A_c = n_c max|x|`` bounding the sum of absolute leaves
-   (Higham, *Accuracy and Stability of Numerical Algorithms*, Lemma 3.1 and 4.1).
-3. Let ``c`` be the first index of the largest ``Q``. If ``Q_c - Q_o > M`` with
-   ``M >= (n_c + n_o) / 2 + 1 + 2**s D (E_c + E_o)`` for every ``o != c``, then
-   ``2**s D (R_c - R_o) > 2**s D (E_c + E_o)``, so ``V_c > V_o``: ``c`` is the
-   unique maximum of the interpreter's outputs, and its first-maximum rule picks it.
-   Otherwise (near-ties, including exact ties) the float path decides, exactly as
-   before.
-
-Applies to ARGMAX with the identity link and to RAW_ARGMAX (decided on raw
-margins), for SUM and MEAN over float leaf tables with at least two outputs.
+The margin rule and why it never disagrees with the interpreter: :mod:`.fixed_point`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
-from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Task
+from ..ir.ensemble import Ensemble
 from ..targets import Target
 from .c_common import smallest_int
+from .fixed_point import eligible, fixed_point
+
+__all__ = ["FixedPlan", "eligible", "plan"]
 
 #: accumulator C type and its largest value per target word size.
 _ACC = {8: ("int16_t", 32767), 16: ("int16_t", 32767)}
@@ -63,50 +40,11 @@ class FixedPlan:
     margin: int
 
 
-def eligible(ens: Ensemble) -> bool:
-    """Does the class depend only on the order of the raw margins, with float leaves?"""
-    if ens.task is not Task.CLASSIFICATION or ens.n_outputs < 2 or ens.n_trees == 0:
-        return False
-    if ens.aggregation not in (Aggregation.SUM, Aggregation.MEAN) or ens.leaves.dtype.kind != "f":
-        return False
-    return ens.decision is Decision.RAW_ARGMAX or (ens.decision is Decision.ARGMAX and ens.link is Link.IDENTITY)
-
-
-def _gamma(k: int, u: float) -> float:
-    return k * u / (1.0 - k * u)
-
-
 def plan(ens: Ensemble, target: Target) -> FixedPlan | None:
     """The fixed-point plan for ``ens`` on ``target``, or None when it cannot help."""
-    if not eligible(ens):
-        return None
-    acc = np.dtype(ens.accum_dtype)
-    x = ens.leaves.astype(acc).astype(np.float64)
-    b = np.asarray(ens.base_score, dtype=np.float64).astype(acc).astype(np.float64)
-    n_c = np.zeros(ens.n_outputs, dtype=np.int64)
-    for o in np.asarray(ens.tree_output, dtype=np.int64):
-        n_c[o : o + ens.leaf_width] += 1
-    d = ens.n_trees if ens.aggregation is Aggregation.MEAN else 1
-    xm = float(np.abs(x).max()) if x.size else 0.0
-    bm = float(np.abs(b).max())
-    nmax = int(n_c.max())
-    if xm == 0.0 or not math.isfinite(xm * nmax + bm * d) or xm * nmax + bm > float(np.finfo(acc).max) / 4:
-        return None
     acc_t, amax = _ACC.get(target.word_bits, _ACC_WIDE)
-    limit = amax // 2  # differences of two sums then fit the type too
-    shift = math.floor(math.log2((limit - nmax - 2) / (d * bm + nmax * xm)))
-    while True:
-        q = np.rint(np.ldexp(x, shift)).astype(np.int64)
-        init = np.array([round(Fraction(float(v)) * d * 2**shift) for v in b], dtype=np.int64) if bm else np.zeros(
-            ens.n_outputs, dtype=np.int64)
-        if int(np.abs(init).max()) + nmax * int(np.abs(q).max()) <= limit:
-            break
-        shift -= 1
-    u = float(np.finfo(acc).eps) / 2
-    err = _gamma(ens.n_trees + 2, u) * (n_c * xm / d + np.abs(b))
-    worst = float(np.sort(err)[-2:].sum()) if err.size > 1 else float(err.sum())
-    rhs = nmax + 1 + math.ldexp(worst * d, shift)
-    margin = math.ceil(rhs * (1 + 1e-9)) + 1
-    if margin >= limit // 4:
+    fx = fixed_point(ens, amax)
+    if fx is None:
         return None
-    return FixedPlan(shift, q, smallest_int(int(q.min()), int(q.max())), acc_t, init, margin)
+    q = fx.leaves
+    return FixedPlan(fx.shift, q, smallest_int(int(q.min()), int(q.max())), acc_t, fx.init, fx.margin)

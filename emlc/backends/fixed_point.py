@@ -1,0 +1,102 @@
+"""Fixed-point class scores for ``predict``, shared by the C and MicroPython backends.
+
+``predict`` only needs the index of the largest output, so a backend may add integer
+leaves ``q = round(x * 2**s)`` and decide from those sums when the winning margin
+provably survives every rounding, falling back to the exact float sums on near-ties.
+:func:`fixed_point` picks ``s`` for an accumulator that holds ``|v| <= acc_max`` and
+computes the margin.
+
+Why the fast answer equals the interpreter's (``decide`` on ``interpret_raw``):
+let ``x_t`` be tree ``t``'s leaf value for output ``c`` as the interpreter adds it
+(the table cast to ``accum_dtype``), ``b`` the base score in ``accum_dtype``,
+``D`` the tree count under MEAN and 1 under SUM, ``n_c`` the number of trees adding
+to output ``c`` and ``R_c = sum_t x_t / D + b_c`` the exact real raw margin.
+
+1. Scaling by ``2**s`` is exact in binary floating point, so each rounded leaf obeys
+   ``|q_t - 2**s x_t| <= 1/2``; the start value ``init_c = round(2**s D b_c)`` is
+   computed with exact rationals, so ``|init_c - 2**s D b_c| <= 1/2``. The integer
+   sum ``Q_c = init_c + sum_t q_t`` never overflows (``s`` is chosen so
+   ``|Q_c| <= acc_max / 2``), hence ``|Q_c - 2**s D R_c| <= (n_c + 1) / 2``.
+2. The interpreter's float result ``V_c`` (recursive summation of at most ``N + 1``
+   terms, one division, one addition, unit roundoff ``u`` of ``accum_dtype``) obeys
+   ``|V_c - R_c| <= E_c = gamma(N + 2) * (A_c / D + |b_c|)`` with ``gamma(k) =
+   k u / (1 - k u)`` and ``A_c = n_c max|x|`` bounding the sum of absolute leaves
+   (Higham, *Accuracy and Stability of Numerical Algorithms*, Lemma 3.1 and 4.1).
+3. Let ``c`` be the first index of the largest ``Q``. If ``Q_c - Q_o > M`` with
+   ``M >= (n_c + n_o) / 2 + 1 + 2**s D (E_c + E_o)`` for every ``o != c``, then
+   ``2**s D (R_c - R_o) > 2**s D (E_c + E_o)``, so ``V_c > V_o``: ``c`` is the
+   unique maximum of the interpreter's outputs, and its first-maximum rule picks it.
+   Otherwise (near-ties, including exact ties) the float path decides, exactly as
+   before.
+
+Applies to ARGMAX with the identity link and to RAW_ARGMAX (decided on raw
+margins), for SUM and MEAN over float leaf tables with at least two outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Task
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """Integer leaves ``q = round(x * 2**shift)``; decided when best - second > ``margin``."""
+
+    shift: int
+    leaves: np.ndarray  # int64 [rows, width]
+    init: np.ndarray  # int64 [n_outputs]
+    margin: int
+
+
+def eligible(ens: Ensemble) -> bool:
+    """Does the class depend only on the order of the raw margins, with float leaves?"""
+    if ens.task is not Task.CLASSIFICATION or ens.n_outputs < 2 or ens.n_trees == 0:
+        return False
+    if ens.aggregation not in (Aggregation.SUM, Aggregation.MEAN) or ens.leaves.dtype.kind != "f":
+        return False
+    return ens.decision is Decision.RAW_ARGMAX or (ens.decision is Decision.ARGMAX and ens.link is Link.IDENTITY)
+
+
+def _gamma(k: int, u: float) -> float:
+    return k * u / (1.0 - k * u)
+
+
+def fixed_point(ens: Ensemble, acc_max: int) -> FixedPoint | None:
+    """The fixed-point plan for sums held in ``[-acc_max, acc_max]``, or None when it cannot help."""
+    if not eligible(ens):
+        return None
+    acc = np.dtype(ens.accum_dtype)
+    x = ens.leaves.astype(acc).astype(np.float64)
+    b = np.asarray(ens.base_score, dtype=np.float64).astype(acc).astype(np.float64)
+    n_c = np.zeros(ens.n_outputs, dtype=np.int64)
+    for o in np.asarray(ens.tree_output, dtype=np.int64):
+        n_c[o : o + ens.leaf_width] += 1
+    d = ens.n_trees if ens.aggregation is Aggregation.MEAN else 1
+    xm = float(np.abs(x).max()) if x.size else 0.0
+    bm = float(np.abs(b).max())
+    nmax = int(n_c.max())
+    if xm == 0.0 or not math.isfinite(xm * nmax + bm * d) or xm * nmax + bm > float(np.finfo(acc).max) / 4:
+        return None
+    limit = acc_max // 2  # differences of two sums then fit the type too
+    shift = math.floor(math.log2((limit - nmax - 2) / (d * bm + nmax * xm)))
+    while True:
+        q = np.rint(np.ldexp(x, shift)).astype(np.int64)
+        init = np.array([round(Fraction(float(v)) * d * 2**shift) for v in b], dtype=np.int64) if bm else np.zeros(
+            ens.n_outputs, dtype=np.int64)
+        if int(np.abs(init).max()) + nmax * int(np.abs(q).max()) <= limit:
+            break
+        shift -= 1
+    u = float(np.finfo(acc).eps) / 2
+    err = _gamma(ens.n_trees + 2, u) * (n_c * xm / d + np.abs(b))
+    worst = float(np.sort(err)[-2:].sum()) if err.size > 1 else float(err.sum())
+    rhs = nmax + 1 + math.ldexp(worst * d, shift)
+    margin = math.ceil(rhs * (1 + 1e-9)) + 1
+    if margin >= limit // 4:
+        return None
+    return FixedPoint(shift, q, init, margin)
