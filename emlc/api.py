@@ -15,7 +15,8 @@ import numpy as np
 from .errors import EmlcError
 from .ir.ensemble import Ensemble
 from .passes import OptimizeResult, optimize
-from .passes.lossy.apply import LossySettings, apply_lossy
+from .calibration import check_calibration
+from .passes.lossy.apply import LossySettings, Measure, apply_lossy, measure
 from .targets import Target, get_target
 
 EMITTERS = ("c", "csv", "micropython", "llvm", "obj", "ir")
@@ -54,6 +55,7 @@ class Compiled:
     result: OptimizeResult | None = None
     lossy: Any = None
     budget: Any = None
+    measured: Measure | None = None
 
 
 def emit(
@@ -128,7 +130,14 @@ def compile(
         built = _compile_lossy(ens, lossy, calibration, level, tgt, progress)
     else:
         result = optimize(ens, level=level, target=tgt, passes=passes, print_ir_after=print_ir_after, stream=stream)
-        built = Compiled(code="", ensemble=result.ensemble, target=tgt, layout=result.layout, level=level, result=result)
+        measured = None
+        if calibration is not None:
+            X, y = check_calibration(calibration[0], calibration[1], ens.n_features)
+            measured = measure(result.ensemble, ens, tgt.name, layout or result.layout, X, y)
+        built = Compiled(
+            code="", ensemble=result.ensemble, target=tgt, layout=result.layout, level=level,
+            result=result, measured=measured,
+        )
     chosen = layout or built.layout
     code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen, csv_flavor=csv_flavor)
     return replace(built, code=code, layout=chosen)

@@ -6,6 +6,7 @@ can never disagree.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from .api import Compiled
@@ -36,6 +37,8 @@ def build_report(built: Compiled) -> dict[str, Any]:
         report["size"]["flash_limit_bytes"] = target.flash_bytes
     if target.ram_bytes is not None:
         report["size"]["ram_limit_bytes"] = target.ram_bytes
+    if built.measured is not None:
+        report["calibration"] = asdict(built.measured)
     if built.lossy is not None:
         report["lossy"] = built.lossy.as_dict()
         report["lossy_table"] = built.lossy.table()
@@ -80,6 +83,13 @@ def format_report(report: dict[str, Any]) -> str:
         ("bytes per decision node", str(size["bytes_per_decision_node"])),
     ]
     out += ["", _table([("size", "")] + rows)]
+    if "calibration" in report:
+        m = report["calibration"]
+        cal = [("agreement with the source model", f"{100 * m['agreement']:.2f}%")]
+        if m.get("accuracy") is not None:
+            cal.append(("accuracy on the labels", f"{100 * m['accuracy']:.2f}%"))
+        cal.append(("mean trees evaluated", f"{m['mean_trees']:.2f}"))
+        out += ["", _table([("calibration data", "")] + cal)]
     for key in ("lossy_table", "budget_table"):
         if key in report:
             out += ["", report[key]]

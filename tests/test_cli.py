@@ -216,3 +216,16 @@ def test_csv_flavors(tmp_path):
                 "-o", str(tmp_path / "i.csv"))
     assert r.returncode == 0, r.stderr
     assert "\nlf," in (tmp_path / "i.csv").read_text()
+
+
+def test_exact_build_reports_agreement_on_calibration_data(digits_files):
+    import json
+
+    d = digits_files
+    r = run_cli(str(d / "digits.skops"), "--target", "avr", "-O2", "--calibration", str(d / "cal.npz"),
+                "-o", os.devnull, "--report-json", "-")
+    assert r.returncode == 0, r.stderr
+    calibration = json.loads(r.stdout)["calibration"]
+    assert calibration["agreement"] == 1.0  # lossless passes: every row agrees
+    assert 0.5 < calibration["accuracy"] <= 1.0
+    assert calibration["mean_trees"] < 6  # -O2's exact early exit stops some rows early
