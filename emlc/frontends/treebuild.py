@@ -47,17 +47,23 @@ class TreeBuilder:
         leaf: int = -1,
         cat: int = -1,
     ) -> int:
-        index = len(self.cols["op"])
-        values = dict(
-            op=int(op), feature=feature, threshold=threshold, default_left=default_left,
-            left=left, right=right, leaf=leaf, cat=cat,
-        )
-        for side in ("left", "right"):
-            if isinstance(values[side], Src):
-                self.pending.append((index, side, values[side].key))
-                values[side] = -1
-        for name, value in values.items():
-            self.cols[name].append(value)
+        cols = self.cols
+        index = len(cols["op"])
+        # Plain appends, no per-node dict: converters call this for every node of big models.
+        if isinstance(left, Src):
+            self.pending.append((index, "left", left.key))
+            left = -1
+        if isinstance(right, Src):
+            self.pending.append((index, "right", right.key))
+            right = -1
+        cols["op"].append(int(op))
+        cols["feature"].append(feature)
+        cols["threshold"].append(threshold)
+        cols["default_left"].append(default_left)
+        cols["left"].append(left)
+        cols["right"].append(right)
+        cols["leaf"].append(leaf)
+        cols["cat"].append(cat)
         return index
 
     def link(self, index: int, side: str, target: int) -> None:
