@@ -9,6 +9,11 @@ targets without a 64-bit double, where sums are float as in the C backend)::
     int32_t NAME_predict_values(...);       /* same, for regressors, rankers and anomaly */
     void NAME_raw_batch(const IN *X, int64_t n_rows, RAW *raw);   /* raw margins of many rows */
 
+A classifier with an early exit (``Ensemble.early_exit``) returns from ``predict`` at
+the first check point that decides the row, with the class
+:func:`emlc.ir.interpret.interpret_early_exit` gives (see
+:mod:`emlc.backends.llvm_exit`); ``predict_proba`` and ``raw_batch`` sum every tree.
+
 ``predict`` returns -1 for classifiers (0 for anomaly, NaN for regressors) when
 ``n_features`` is wrong; ``predict_proba``/``predict_values`` return the number of
 values written, -1 for a wrong ``n_features`` and -2 for a wrong ``n_out``.

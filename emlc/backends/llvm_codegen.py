@@ -14,7 +14,11 @@ accumulator type, ``RAW`` the raw-margin type, ``IDX`` the pointer-sized integer
             acc[o+j][g..g+LANES] += gather(LEAVES, leaf-row + j)
     void m_block(W *rows, IDX n, ACC *acc, RAW *raw)   ; init acc, trees in order, finish
     void m_raw_batch(IN *X, i64 n, RAW *raw)           ; blocks of rows, prepared to W
-    i32|float m_predict(const IN *x, i32 n_features)
+    i32 m_check(ACC *acc, IDX n, i32 *cls, i32 j)      ; early exit only (llvm_exit)
+    void m_exit_block(W *rows, IDX n, ACC *acc, RAW *raw, i32 *cls)
+        ; as block, m_check after each check point's trees; returns once no row is open
+    void m_exit_batch(IN *X, i64 n, RAW *raw, i32 *cls) ; early exit, blocked layouts only
+    i32|float m_predict(const IN *x, i32 n_features)  ; via exit_block with an early exit
     i32 m_predict_proba|m_predict_values(const IN *x, i32 n_features, float *out, i32 n_out)
 
 Microcontroller objects keep rows as given and every tree branchy. The host JIT uses a
@@ -39,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
+from . import llvm_exit
 
 #: rows handed to the trees at once by the batch entry point (fits L1/L2 with its inputs).
 BLOCK_ROWS = 128
@@ -212,6 +217,7 @@ class ModuleWriter:
         self.fs = layout.feature_stride
         self.blocked = self.fs != 1  # feature-major row blocks, output-major sums
         self.rs = 1 if self.blocked else self.nf  # distance between rows in a block
+        self.exits = llvm_exit.plan(ens, self.t, layout.has_double)
 
     # ---------------------------------------------------------------- module
     def module(self) -> str:
@@ -232,6 +238,11 @@ class ModuleWriter:
         self._prep_fn()
         self._block_fn()
         self._batch_fn()
+        if self.exits is not None:
+            self.out += llvm_exit.check_fn(self, self.exits)
+            self._block_fn(exits=True)
+            if self.blocked:
+                self._batch_fn(exits=True)
         self._c_api()
         self.out += self._intrinsics()
         return "\n".join(self.out) + "\n"
@@ -250,6 +261,9 @@ class ModuleWriter:
         for f, rank in self.ranks:
             edges = round_for(rank.edges, self.t.w, up=rank.strict)
             self._global(f"edges{f}", self.t.w, edges)
+        if self.exits is not None:
+            self._global("exlo", self.exits.check_type, self.exits.lower)
+            self._global("exhi", self.exits.check_type, self.exits.upper)
         self.out.append("")
 
     # ------------------------------------------------------------------ trees
@@ -491,14 +505,20 @@ class ModuleWriter:
         return fn.op(f"{'s' if self.t.inp_signed else 'u'}itofp {src} {v} to {dst}")
 
     # ---------------------------------------------------------------- blocks
-    def _block_fn(self) -> None:
-        """Init the accumulators, run every tree in order, turn sums into raw margins."""
+    def _block_fn(self, exits: bool = False) -> None:
+        """Init the accumulators, run every tree in order, turn sums into raw margins.
+
+        ``exits``: ``exit_block``, which also takes ``i32 *cls``: every row starts open
+        (-1), ``check`` runs after each check point's trees and the block returns as
+        soon as no row is open; raw margins are then written for every row, meaningful
+        for the rows still open."""
         t, idx, ens = self.t, self.layout.idx, self.ens
         base = np.broadcast_to(np.asarray(ens.base_score, dtype=np.float64), (self.nout,))
         from_base = ens.aggregation is Aggregation.SUM and not t.acc_is_int
         acc_np = np.float32 if t.acc == "float" else np.float64
+        sym, cls = ("exit_block", ", ptr noalias %cls") if exits else ("block", "")
         lines = [
-            f"define internal void @{self.name}_block(ptr noalias %rows, {idx} %n, ptr noalias %acc, ptr %raw) nounwind {{",
+            f"define internal void @{self.name}_{sym}(ptr noalias %rows, {idx} %n, ptr noalias %acc, ptr %raw{cls}) nounwind {{",
             "entry:",
         ]
 
@@ -506,12 +526,25 @@ class ModuleWriter:
             v = _const(t.acc, acc_np(base[j]) if from_base else 0)
             p = fn.op(f"getelementptr inbounds {t.acc}, ptr %acc, {idx} {self._acc_at(fn, r, j)}")
             fn.do(f"store {t.acc} {v}, ptr {p}, align 4")
+            if exits and j == 0:
+                fn.do(f"store i32 -1, ptr {fn.op(f'getelementptr inbounds i32, ptr %cls, {idx} {r}')}, align 4")
 
         lines += self._rows_loop("ini", "entry", init)
+        checks = {int(k): j for j, k in enumerate(self.exits.checkpoints)} if exits and self.exits else {}
+        at = "inix"
         for i in range(ens.n_trees):
             lines.append(f"  call void @{self.name}_tree{i}(ptr %rows, {idx} %n, ptr %acc)")
-        lines += self._rows_loop("fin", "inix", lambda fn, j, r: self._finish(fn, j, r, base[j]))
-        lines += ["  ret void", "}", ""]
+            j = checks.get(i + 1)
+            if j is not None:
+                at = f"open{j}"
+                lines += [
+                    f"  %left{j} = call i32 @{self.name}_check(ptr %acc, {idx} %n, ptr %cls, i32 {j})",
+                    f"  %none{j} = icmp eq i32 %left{j}, 0",
+                    f"  br i1 %none{j}, label %decided, label %{at}",
+                    f"{at}:",
+                ]
+        lines += self._rows_loop("fin", at, lambda fn, j, r: self._finish(fn, j, r, base[j]))
+        lines += ["  ret void", *(["decided:", "  ret void"] if checks else []), "}", ""]
         self.out += lines
 
     def _acc_at(self, fn: _Fn, r: str, j: int) -> str:
@@ -567,12 +600,16 @@ class ModuleWriter:
         return float(np.float32(v)) if self.t.raw == "float" else float(v)
 
     # ----------------------------------------------------------------- batch
-    def _batch_fn(self) -> None:
-        """``raw_batch(X, n, raw)``: rows in blocks; each block prepared, then ``block``."""
+    def _batch_fn(self, exits: bool = False) -> None:
+        """``raw_batch(X, n, raw)``: rows in blocks; each block prepared, then ``block``.
+
+        ``exits``: ``exit_batch(X, n, raw, cls)`` runs ``exit_block`` instead, which
+        also writes each row's class index decided at a check point, or -1."""
         t, idx, b = self.t, self.layout.idx, BLOCK_ROWS
         prep = self.needs_prep()
+        sym, cls = ("exit", ", ptr noalias %cls") if exits else ("raw", "")
         lines = [
-            f"define void @{self.name}_raw_batch(ptr noalias %X, i64 %n64, ptr noalias %raw) nounwind {{",
+            f"define void @{self.name}_{sym}_batch(ptr noalias %X, i64 %n64, ptr noalias %raw{cls}) nounwind {{",
             "entry:",
             f"  %n = trunc i64 %n64 to {idx}" if idx != "i64" else "  %n = add i64 %n64, 0",
             f"  %acc = alloca {t.acc}, i32 {b * self.nout}, align 64",
@@ -590,6 +627,10 @@ class ModuleWriter:
             f"  %ro = mul {idx} %s, {self.nout}",
             f"  %rs = getelementptr inbounds {t.raw}, ptr %raw, {idx} %ro",
         ]
+        if exits:
+            lines.append(f"  %cs = getelementptr inbounds i32, ptr %cls, {idx} %s")
+        block, extra = ("exit_block", ", ptr %cs") if exits else ("block", "")
+        call = f"call void @{self.name}_{block}(ptr {{}}, {idx} %nb, ptr %acc, ptr %rs{extra})"
         if prep:
             lines += [
                 "  br label %prep",
@@ -604,10 +645,10 @@ class ModuleWriter:
                 f"  %pm = icmp ult {idx} %r2, %nb",
                 "  br i1 %pm, label %prep, label %run",
                 "run:",
-                f"  call void @{self.name}_block(ptr %buf, {idx} %nb, ptr %acc, ptr %rs)",
+                "  " + call.format("%buf"),
             ]
         else:
-            lines += [f"  call void @{self.name}_block(ptr %xs, {idx} %nb, ptr %acc, ptr %rs)"]
+            lines += ["  " + call.format("%xs")]
         lines += [
             "  br label %after",
             "after:",
@@ -632,21 +673,24 @@ class ModuleWriter:
                 f"  call void @llvm.memset.p0.i64(ptr align 64 %buf, i8 0, i64 {w_bytes}, i1 false)"]
 
     # ----------------------------------------------------------------- C API
-    def _row(self, fn: _Fn) -> str:
-        """Raw margins of the input row ``%x`` in a fresh ``RAW[n_outputs]`` slot."""
+    def _row(self, fn: _Fn, exits: bool = False) -> tuple[str, str | None]:
+        """Raw margins of the input row ``%x`` in a fresh ``RAW[n_outputs]`` slot, and
+        with ``exits`` an ``i32`` slot for the class decided at a check point (or -1)."""
         t, idx = self.t, self.layout.idx
+        raw = fn.alloca(f"{t.raw}, i32 {self.nout}, align 8")
+        cls = fn.alloca("i32, align 4") if exits else None
+        extra = f", ptr {cls}" if exits else ""
         if self.blocked:  # a block of one row, laid out as the batch entry point does
-            raw = fn.alloca(f"{t.raw}, i32 {self.nout}, align 8")
-            fn.do(f"call void @{self.name}_raw_batch(ptr %x, i64 1, ptr {raw})")
-            return raw
+            fn.do(f"call void @{self.name}_{'exit' if exits else 'raw'}_batch(ptr %x, i64 1, ptr {raw}{extra})")
+            return raw, cls
         src = "%x"
         if self.needs_prep():
             src = fn.alloca(f"{t.w}, i32 {self.nf * self.fs}, align 8")
             fn.do(f"call void @{self.name}_prep(ptr %x, ptr {src})")
         acc = fn.alloca(f"{t.acc}, i32 {self.nout}, align 8")
-        raw = fn.alloca(f"{t.raw}, i32 {self.nout}, align 8")
-        fn.do(f"call void @{self.name}_block(ptr {src}, {idx} 1, ptr {acc}, ptr {raw})")
-        return raw
+        block = "exit_block" if exits else "block"
+        fn.do(f"call void @{self.name}_{block}(ptr {src}, {idx} 1, ptr {acc}, ptr {raw}{extra})")
+        return raw, cls
 
     def _values(self, fn: _Fn, raw_ptr: str) -> tuple[list[str], list[str]]:
         """Load the raw margins and apply the link: (raw values, link values)."""
@@ -696,27 +740,29 @@ class ModuleWriter:
     def _sfx(self) -> str:
         return "f32" if self.t.raw == "float" else "f64"
 
-    def _argmax(self, fn: _Fn, vals: list[str]) -> str:
-        r = self.t.raw
+    def _argmax(self, fn: _Fn, vals: list[str], ty: str | None = None) -> tuple[str, str]:
+        """(index, value) of the first maximum of ``vals`` (type ``ty``, default RAW)."""
+        r = ty or self.t.raw
+        cmp = "icmp sgt" if r.startswith("i") else "fcmp ogt"
         best, idx = vals[0], "0"
         for j, v in enumerate(vals[1:], start=1):
-            gt = fn.op(f"fcmp ogt {r} {v}, {best}")
+            gt = fn.op(f"{cmp} {r} {v}, {best}")
             best = fn.op(f"select i1 {gt}, {r} {v}, {r} {best}")
             idx = fn.op(f"select i1 {gt}, i32 {j}, i32 {idx}")
-        return idx
+        return idx, best
 
     def _decide(self, fn: _Fn, raw: list[str], vals: list[str]) -> str:
         r, d = self.t.raw, self.ens.decision
         one, zero = hex_float(1.0), hex_float(0.0)
         if d is Decision.ARGMAX:
             if len(vals) > 1:
-                return self._argmax(fn, vals)
+                return self._argmax(fn, vals)[0]
             q = fn.op(f"fsub {r} {one}, {vals[0]}")
             c = fn.op(f"fcmp olt {r} {q}, {vals[0]}")
             return fn.op(f"zext i1 {c} to i32")
         if d is Decision.RAW_ARGMAX:
             if len(raw) > 1:
-                return self._argmax(fn, raw)
+                return self._argmax(fn, raw)[0]
             c = fn.op(f"fcmp oge {r} {raw[0]}, {zero}")
             return fn.op(f"zext i1 {c} to i32")
         if d is Decision.GT_HALF:
@@ -736,7 +782,13 @@ class ModuleWriter:
         ret = "float" if regress else "i32"
         bad = {Task.CLASSIFICATION: "-1", Task.ANOMALY: "0"}.get(self.ens.task, hex_float(float("nan")))
         fn = _Fn()
-        raw_ptr = self._row(fn)
+        raw_ptr, cls = self._row(fn, exits=self.exits is not None)
+        if cls is not None:  # a class decided at a check point, else the full decision
+            c = fn.op(f"load i32, ptr {cls}, align 4")
+            fn.do(f"br i1 {fn.op(f'icmp sge i32 {c}, 0')}, label %early, label %full")
+            fn.label("early")
+            fn.do(f"ret i32 {c}")
+            fn.label("full")
         raw, vals = self._values(fn, raw_ptr)
         if regress:
             res = vals[0] if r == "float" else fn.op(f"fptrunc double {vals[0]} to float")
@@ -758,7 +810,7 @@ class ModuleWriter:
         ]
         fname = "predict_proba" if self.ens.task is Task.CLASSIFICATION else "predict_values"
         fn = _Fn()
-        raw_ptr = self._row(fn)
+        raw_ptr, _ = self._row(fn)
         raw, vals = self._values(fn, raw_ptr)
         if self.n_values() == 2 and self.nout == 1:
             vals = [fn.op(f"fsub {r} {hex_float(1.0)}, {vals[0]}"), vals[0]]

@@ -4,7 +4,11 @@ The generated ``raw_batch`` entry point loops over rows inside LLVM and returns 
 margins. Rows are prepared into feature-major blocks, so small trees run as branch-free
 vector code on 16 rows at once (see :mod:`emlc.backends.llvm_codegen`); the link and
 the class decision then run through the interpreter's own numpy functions, so
-predictions are bit-identical to :func:`emlc.interpret`.
+predictions are bit-identical to :func:`emlc.interpret`. A model with an early exit
+predicts through ``exit_batch`` instead, which stops each block of rows once every
+row's class is decided at a check point, so ``predict`` equals
+:func:`emlc.ir.interpret.interpret_early_exit` (``predict_raw``/``predict_proba``
+still sum every tree).
 ctypes releases the GIL around the call, so ``n_jobs`` threads run row blocks in
 parallel. Object code is cached on disk under a key made of the emitted IR (the
 model), the CPU name and features, and the emlc, llvmlite and LLVM versions.
@@ -27,9 +31,11 @@ from ..errors import EmlcError
 from ..ir.ensemble import Ensemble
 from ..ir.interpret import apply_link, predictions_from_raw, proba_from_raw
 from . import llvm as backend
+from . import llvm_exit
 from .llvm_codegen import BLOCK_ROWS, VECTOR_MAX_NODES, choose_types, emit_module
 
 _BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
+_EXIT_BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
 
 
 def default_cache_dir() -> Path:
@@ -101,6 +107,9 @@ class Predictor:
         self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self._engine.finalize_object()
         self._batch = _BATCH(self._engine.get_function_address("emlc_jit_raw_batch"))
+        exits = llvm_exit.plan(ens, types) is not None
+        self._exit_batch = (_EXIT_BATCH(self._engine.get_function_address("emlc_jit_exit_batch"))
+                            if exits else None)
 
     # ----------------------------------------------------------------- rows
     def _rows(self, X) -> np.ndarray:
@@ -115,22 +124,27 @@ class Predictor:
             )
         return np.ascontiguousarray(X.astype(ens.input_type, copy=False))
 
-    def predict_raw(self, X) -> np.ndarray:
-        """Raw margins [n_rows, n_outputs] (before the link), as :func:`emlc.interpret_raw`."""
+    def _run(self, X, exits: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(raw margins, classes decided at check points or -1) from ``raw_batch`` or
+        ``exit_batch``, row ranges split between ``n_jobs`` threads."""
         Xc = self._rows(X)
         n = Xc.shape[0]
         out = np.empty((n, self.ensemble.n_outputs), dtype=self._raw_dtype)
+        cls = np.full(n, -1, dtype=np.int32)
         if n == 0:
-            return out
+            return out, cls
         jobs = min(self.n_jobs, -(-n // BLOCK_ROWS))
         step = -(-n // jobs)
         step = -(-step // BLOCK_ROWS) * BLOCK_ROWS
-        x0, o0 = Xc.ctypes.data, out.ctypes.data
+        x0, o0, c0 = Xc.ctypes.data, out.ctypes.data, cls.ctypes.data
         xrow, orow = Xc.strides[0], out.strides[0]
 
         def run(lo: int) -> None:
             count = min(step, n - lo)
-            self._batch(x0 + lo * xrow, count, o0 + lo * orow)
+            if exits:
+                self._exit_batch(x0 + lo * xrow, count, o0 + lo * orow, c0 + lo * 4)
+            else:
+                self._batch(x0 + lo * xrow, count, o0 + lo * orow)
 
         starts = range(0, n, step)
         if jobs == 1:
@@ -138,15 +152,30 @@ class Predictor:
         else:
             with ThreadPoolExecutor(jobs) as pool:
                 list(pool.map(run, starts))
-        return out
+        return out, cls
+
+    def predict_raw(self, X) -> np.ndarray:
+        """Raw margins [n_rows, n_outputs] (before the link), as :func:`emlc.interpret_raw`."""
+        return self._run(X)[0]
 
     def predict_value(self, X) -> np.ndarray:
         """Link outputs [n_rows, n_outputs]: probabilities, values or anomaly scores."""
         return apply_link(self.ensemble, self.predict_raw(X))
 
     def predict(self, X) -> np.ndarray:
-        """What the source library's ``predict`` returns (labels, values or +-1)."""
-        return predictions_from_raw(self.ensemble, self.predict_raw(X))
+        """What the source library's ``predict`` returns (labels, values or +-1); with an
+        early exit, the class decided at the first deciding check point, as
+        :func:`emlc.ir.interpret.interpret_early_exit`."""
+        ens = self.ensemble
+        if self._exit_batch is None:
+            return predictions_from_raw(ens, self.predict_raw(X))
+        raw, cls = self._run(X, exits=True)
+        early = cls.astype(np.int64)
+        out = early if ens.classes is None else np.asarray(ens.classes)[np.maximum(early, 0)]
+        full = early < 0
+        if full.any():
+            out[full] = predictions_from_raw(ens, raw[full])
+        return out
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities [n_rows, n_classes], as the library's ``predict_proba``."""
