@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import emlc  # noqa: E402
 from emlc.backends.c import emit_c  # noqa: E402
 from emlc.passes import optimize  # noqa: E402
+from emlc.passes.lossy.confidence_exit import confidence_exit  # noqa: E402
 
 MCU = "atmega2560"
 CFLAGS = ["-mmcu=" + MCU, "-Os", "-Wall"]
@@ -147,10 +148,19 @@ def main() -> None:
     want = clf.predict(Xte)
     ens = emlc.load(clf)
     variants: list[tuple] = []  # (label, code, call, input C type, language, include dirs)
-    for level, layout in (("O0", "inline"), ("O0", "table"), ("O2", None), ("Os", None)):
+    for level, layout in (("O0", "inline"), ("O0", "table"), ("O2", "inline"), ("O2", "table"), ("Os", None)):
         res = optimize(ens, level=level, target="avr", layout=layout)
+        exit_note = " (exact exit)" if res.ensemble.early_exit is not None else ""
         code = emit_c(res.ensemble, "avr", "model", res.layout)
-        variants.append((f"emlc -{level} {res.layout}", code, "model_predict(x, 64)", "float", "c", ()))
+        variants.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
+        if res.ensemble.early_exit is not None:
+            plain = res.ensemble.replace(early_exit=None)
+            variants.append((f"emlc -{level} {res.layout} (no exit)", emit_c(plain, "avr", "model", res.layout),
+                             "model_predict(x, 64)", "float", "c", ()))
+            for threshold in (0.5,):
+                lossy = confidence_exit(res.ensemble, threshold)
+                variants.append((f"emlc -{level} --early-exit {threshold:g} {res.layout}",
+                                 emit_c(lossy, "avr", "model", res.layout), "model_predict(x, 64)", "float", "c", ()))
     for level in ("O2", "Os"):
         res = optimize(ens.replace(input_type="int16"), level=level, target="avr")
         variants.append((f"emlc -{level} --input int16 {res.layout}",

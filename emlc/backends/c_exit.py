@@ -14,11 +14,16 @@ Three ways to run the check, chosen per model and target:
   for every ``o != c`` then the final ``Q_c - Q_o > M`` and the fast path would return
   ``c``: the early class is the full predict's, by integer arithmetic alone.
 * ``approx``: float64 sums with 32-bit ``double`` and a lossy confidence exit: the IR's
-  bounds rounded to float and checked on the float sums. Like every float64 sum on such
-  a target, a check that is a near-tie in float64 may decide differently (the header
-  notes it).
+  bounds scaled onto the fixed-point sums (rounded outwards), or rounded to float and
+  checked on the float sums when there is no fixed-point path. Like every float64 sum
+  on such a target, a check that is a near-tie in float64 may decide differently (the
+  header notes it).
 
-Models without ``early_exit``, or with bounds that are not finite, evaluate every tree.
+Integer checks (integer leaf tables, ``fixed``, ``approx`` on fixed point) leave out
+check points that no row can pass (the largest reachable lead is too small; exact
+integer reasoning), and when the bounds are the same for every output the check is
+one comparison of the lead over the runner-up. Models without ``early_exit``, or with
+bounds that are not finite, evaluate every tree.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..ir.ensemble import Op
+from ..ir.ensemble import Aggregation, Ensemble, Op
 from .c_common import smallest_int
 
 if TYPE_CHECKING:
@@ -38,31 +43,72 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ExitPlan:
     mode: str  # "ir", "fixed" or "approx"
-    checkpoints: np.ndarray
-    lower: np.ndarray  # [n_checks, n_outputs] in bound_t
+    checkpoints: np.ndarray  # trees before each check that can ever stop
+    lower: np.ndarray  # [n_checks, n_outputs]
     upper: np.ndarray
     bound_t: str  # C type of the bounds tables
     check_t: str  # C type the check adds and compares in
     sums: str  # C array the check reads: raw, acc or q
     sums_t: str
 
+    @property
+    def uniform(self) -> bool:
+        """Integer bounds equal across outputs: the check is best - second > upper - lower."""
+        return (
+            self.check_t.startswith("int") and self.lower.shape[1] > 1
+            and bool((self.lower == self.lower[:, :1]).all() and (self.upper == self.upper[:, :1]).all())
+        )
 
-def _fixed_bounds(model: "Model", checkpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per check point: integer range the remaining trees can add to each fixed-point sum,
-    the upper end raised by the fast path's margin."""
-    ens, fx = model.ens, model.fixed
-    assert fx is not None
+
+def _tree_ranges(ens: Ensemble, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per tree and output, min and max of the integer leaf values the tree can add."""
     lo = np.zeros((ens.n_trees, ens.n_outputs), dtype=np.int64)
     hi = np.zeros((ens.n_trees, ens.n_outputs), dtype=np.int64)
     w = ens.leaf_width
     for i, t in enumerate(ens.trees):
-        rows = fx.leaves[np.unique(t.leaf[t.op == Op.LEAF])]
+        rows = table[np.unique(t.leaf[t.op == Op.LEAF])]
         o = int(ens.tree_output[i])
         lo[i, o : o + w] = rows.min(axis=0)
         hi[i, o : o + w] = rows.max(axis=0)
+    return lo, hi
+
+
+def _fixed_bounds(model: "Model", checkpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per check point: integer range the remaining trees can add to each fixed-point sum,
+    the upper end raised by the fast path's margin."""
+    fx = model.fixed
+    assert fx is not None
+    lo, hi = _tree_ranges(model.ens, fx.leaves)
     rlo = np.cumsum(lo[::-1], axis=0)[::-1]
     rhi = np.cumsum(hi[::-1], axis=0)[::-1]
     return rlo[checkpoints], rhi[checkpoints] + fx.margin
+
+
+def _fixed_from_ir(model: "Model", lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The IR's (lossy) bounds on float sums as bounds on the fixed-point sums ``q``:
+    ``q`` is about ``2**shift`` times the float sum, plus the scaled base under MEAN."""
+    fx = model.fixed
+    assert fx is not None
+    offset = fx.init if model.ens.aggregation is Aggregation.MEAN else 0
+    lo = np.floor(np.ldexp(lower.astype(np.float64), fx.shift)).astype(np.int64) + offset
+    hi = np.ceil(np.ldexp(upper.astype(np.float64), fx.shift)).astype(np.int64) + offset
+    return lo, hi
+
+
+def _can_fire(ens: Ensemble, table: np.ndarray, init: np.ndarray, checkpoints: np.ndarray,
+              lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Which integer checks some row could pass: a class whose largest reachable sum plus its
+    lower bound beats every other class's smallest sum plus its upper bound."""
+    lo, hi = _tree_ranges(ens, table)
+    smin = init + np.concatenate([np.zeros((1, ens.n_outputs), np.int64), np.cumsum(lo, axis=0)])[checkpoints]
+    smax = init + np.concatenate([np.zeros((1, ens.n_outputs), np.int64), np.cumsum(hi, axis=0)])[checkpoints]
+    best = smax + lower  # [checks, outputs]
+    worst = smin + upper
+    if ens.n_outputs == 1:
+        return (best[:, 0] > 0) | (smin[:, 0] + upper[:, 0] < 0)
+    beats = best[:, :, None] > worst[:, None, :]  # [checks, c, o]
+    beats |= np.eye(ens.n_outputs, dtype=bool)[None]
+    return beats.all(axis=2).any(axis=1)
 
 
 def plan(model: "Model") -> ExitPlan | None:
@@ -74,30 +120,48 @@ def plan(model: "Model") -> ExitPlan | None:
     integer = ens.leaves.dtype.kind in "iu"
     exact_floats = not integer and np.dtype(ens.accum_dtype) == np.dtype(model.raw_dtype) and (
         model.acc_t == ("double" if ens.accum_dtype == "float64" else "float"))
-    if integer or exact_floats:
-        mode, lower, upper = "ir", np.asarray(ee.lower), np.asarray(ee.upper)
-    elif ee.confidence == 1 and model.fixed is not None:
-        mode = "fixed"
-        lower, upper = _fixed_bounds(model, checkpoints)
-    else:
-        mode, lower, upper = "approx", np.asarray(ee.lower), np.asarray(ee.upper)
-    if lower.dtype.kind == "f" and not (np.isfinite(lower).all() and np.isfinite(upper).all()):
+    lower, upper = np.asarray(ee.lower), np.asarray(ee.upper)
+    if not (np.isfinite(lower).all() and np.isfinite(upper).all()):
         return None
-    if mode == "fixed":
-        fx = model.fixed
-        assert fx is not None
-        wide = "int32_t" if fx.acc_t == "int16_t" else "int64_t"
-        bt = smallest_int(int(min(lower.min(), upper.min())), int(max(lower.max(), upper.max())))
-        return ExitPlan(mode, checkpoints, lower, upper, bt, wide, "q", fx.acc_t)
+    if exact_floats:
+        return ExitPlan("ir", checkpoints, lower, upper, model.acc_t, model.acc_t, target, acc_type)
     if integer:
-        bt = smallest_int(int(min(lower.min(), upper.min())), int(max(lower.max(), upper.max())))
-        return ExitPlan(mode, checkpoints, lower.astype(np.int64), upper.astype(np.int64), bt, "int64_t", target, acc_type)
-    return ExitPlan(mode, checkpoints, lower, upper, model.acc_t, model.acc_t, target, acc_type)
+        mode, table, init, sums, sums_t = "ir", ens.leaves.astype(np.int64), np.zeros(ens.n_outputs, np.int64), target, acc_type
+        lower, upper = lower.astype(np.int64), upper.astype(np.int64)
+    elif model.fixed is not None:
+        fx = model.fixed
+        mode, table, init, sums, sums_t = ("fixed" if ee.confidence == 1 else "approx"), fx.leaves, fx.init, "q", fx.acc_t
+        lower, upper = _fixed_bounds(model, checkpoints) if ee.confidence == 1 else _fixed_from_ir(model, lower, upper)
+    else:
+        return ExitPlan("approx", checkpoints, lower, upper, model.acc_t, model.acc_t, target, acc_type)
+    keep = _can_fire(ens, table, init, checkpoints, lower, upper)
+    if not keep.any():
+        return None
+    lower, upper, checkpoints = lower[keep], upper[keep], checkpoints[keep]
+    span = int(np.abs(np.concatenate([lower.ravel(), upper.ravel()])).max()) + int(
+        np.abs(init).max() + np.maximum(np.abs(_tree_ranges(ens, table)[0]), np.abs(_tree_ranges(ens, table)[1])).sum(axis=0).max())
+    check_t = "int32_t" if 2 * span < 2**31 else "int64_t"
+    bt = smallest_int(int(min(lower.min(), upper.min(), 0)), int(max(lower.max(), upper.max(), 0)))
+    return ExitPlan(mode, checkpoints, lower, upper, bt, check_t, sums, sums_t)
 
 
-def check_function(model: "Model", plan: ExitPlan, lo: str, hi: str) -> str:
+def check_function(model: "Model", plan: ExitPlan) -> str:
     """P_exit(a, j): the class decided at check point j from the sums a[], else -1."""
     p, n, ct, tables = model.p, model.n_out, plan.check_t, model.tables
+    what = f"/* Early exit ({plan.mode} check): the class decided at check point j from the sums a, else -1. */\n"
+    head = f"static inline int32_t {p}_exit(const {plan.sums_t} *a, uint16_t j)\n{{\n"
+    if plan.uniform:
+        gap = tables.add("exgap", plan.bound_t, plan.upper[:, 0] - plan.lower[:, 0],
+                         note="early exit: lead the best class needs per check point")
+        body = (
+            f"    uint16_t k, c = 0;\n    {ct} need = ({ct}){tables.read(plan.bound_t, gap, 'j')};\n"
+            f"    for (k = 1; k < {n}u; ++k) {{\n        if (a[k] > a[c]) {{\n            c = k;\n        }}\n    }}\n"
+            f"    for (k = 0; k < {n}u; ++k) {{\n        if (k != c && ({ct})a[c] - ({ct})a[k] <= need) {{\n"
+            "            return -1;\n        }\n    }\n    return (int32_t)c;"
+        )
+        return what + head + body + "\n}"
+    lo = tables.add("exlo", plan.bound_t, plan.lower, note="early exit: lower bounds per check point and output")
+    hi = tables.add("exhi", plan.bound_t, plan.upper, note="early exit: upper bounds per check point and output")
     low = f"({ct})a[{{k}}] + ({ct}){tables.read(plan.bound_t, lo, f'(uint16_t)(j * {n}u + {{k}})')}"
     up = f"({ct})a[{{k}}] + ({ct}){tables.read(plan.bound_t, hi, f'(uint16_t)(j * {n}u + {{k}})')}"
     zero = "0" if ct.startswith("int") else model.real(0.0)
@@ -114,7 +178,4 @@ def check_function(model: "Model", plan: ExitPlan, lo: str, hi: str) -> str:
             f"    for (k = 0; k < {n}u; ++k) {{\n        if (k != c && !(best > {up.format(k='k')})) {{\n"
             "            return -1;\n        }\n    }\n    return (int32_t)c;"
         )
-    return (
-        f"/* Early exit ({plan.mode}): the class decided at check point j from the sums a, else -1. */\n"
-        f"static inline int32_t {p}_exit(const {plan.sums_t} *a, uint16_t j)\n{{\n{body}\n}}"
-    )
+    return what + head + body + "\n}"

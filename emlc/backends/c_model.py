@@ -462,9 +462,7 @@ class Model:
         plan = self.exit_plan()
         assert plan is not None
         ens, p = self.ens, self.p
-        lo = self.tables.add("exlo", plan.bound_t, plan.lower, note="early exit: lower bounds per check point and output")
-        hi = self.tables.add("exhi", plan.bound_t, plan.upper, note="early exit: upper bounds per check point and output")
-        check = c_exit.check_function(self, plan, lo, hi)
+        check = c_exit.check_function(self, plan)
         checkpoints = [int(c) for c in plan.checkpoints]
         ct = smallest_int(0, ens.n_trees, signed=False)
         chk_table = None
@@ -486,7 +484,7 @@ class Model:
 
         acc_type, target, sum_head, sum_fin = self._sums
         off = self.tree_offset
-        if plan.mode == "fixed":
+        if plan.sums == "q":
             fx = self.fixed
             assert fx is not None
             sink = lambda t, row: f"rows[{t}] = {row};\n        {p}_qadd(q, {off(t)}, rows[{t}]);{stop(t)}"  # noqa: E731
