@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import emlc
-from emlc.backends.micropython import emit_micropython
+from emlc.backends.micropython import emit_micropython, fixed_plan
 from emlc.backends.micropython_csv import emit_emlc_csv
 from emlc.backends.micropython_emlearn import emit_emlearn_csv
 from emlc.backends.micropython_lower import lower
@@ -171,7 +171,7 @@ def test_generated_native_module_compiles_with_mpy_cross(tmp_path):
     X, y = load_iris(return_X_y=True)
     ens = emlc.load(RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0).fit(X, y))
     src = tmp_path / "iris_model.py"
-    src.write_text(emit_micropython(ens, native=True))
+    src.write_text(emit_micropython(ens, emitter="native"))
     assert "@micropython.native" in src.read_text()
     proc = _mpy_cross(src, "armv6m")
     assert proc.returncode == 0, proc.stderr
@@ -218,3 +218,73 @@ def test_csv_flavors():
         emit_csv(soft, "emlearn")
     with pytest.raises(EmlcError, match="unknown CSV flavor"):
         emit_csv(soft, "xml")
+
+
+def _predict_counting_fallbacks(src: str, X: np.ndarray) -> tuple[list, int]:
+    """Predictions of the module under CPython, and how often the exact float path decided."""
+    namespace: dict = {}
+    exec(compile(src, "m.py", "exec"), namespace)
+    calls = []
+    decide = namespace["decide"]
+    namespace["decide"] = lambda f: calls.append(1) or decide(f)
+    return [namespace["predict"](r) for r in X.tolist()], len(calls)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data(), st.sampled_from([(3000, 16), (1, 16), (3000, 0)]))
+def test_integer_predict_agrees_with_interpreter(data, limits):
+    """Fixed-point predict (inline or chunked, winner found with or without a list) equals the interpreter."""
+    import emlc.backends.micropython as mp
+
+    ens = data.draw(ensembles(categorical=False, tasks=(Task.CLASSIFICATION,)))
+    X = data.draw(inputs_for(ens))
+    old = mp._CHUNK_LINES, mp._CHAIN_OUTPUTS
+    mp._CHUNK_LINES, mp._CHAIN_OUTPUTS = limits
+    try:
+        src = emit_micropython(ens)
+    finally:
+        mp._CHUNK_LINES, mp._CHAIN_OUTPUTS = old
+    got, _ = _predict_counting_fallbacks(src, X)
+    assert got == interpret(ens, X).tolist()
+
+
+def test_integer_predict_decides_most_rows_and_returns_labels():
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versi'color", 'vir"ginica'])[y]
+    rf = RandomForestClassifier(n_estimators=7, max_depth=4, random_state=0).fit(X, names)
+    ens = emlc.load(rf)
+    assert fixed_plan(ens) is not None
+    src = emit_micropython(ens)
+    assert "return 'setosa'" in src  # labels are literals, no lookup per prediction
+    got, fallbacks = _predict_counting_fallbacks(src, X)
+    assert got == rf.predict(X).tolist()
+    assert fallbacks < len(X) // 20
+
+
+def _two_stumps(leaves: np.ndarray) -> Ensemble:
+    """Two one-split trees over feature 0 (rows 0/1 and 2/3 of ``leaves``), averaged."""
+    tree = lambda a, b: Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[0, -1, -1], threshold=[0.5, 0, 0],  # noqa: E731
+                                   left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, a, b])
+    return Ensemble(
+        n_features=1, task=Task.CLASSIFICATION, trees=(tree(0, 1), tree(2, 3)), tree_output=np.zeros(2, np.int32),
+        leaves=leaves, n_outputs=2, aggregation=Aggregation.MEAN, decision=Decision.ARGMAX,
+        classes=np.array([10, 20]), input_type="float32", base_score=np.zeros(2),
+    )
+
+
+def test_ties_and_near_ties_take_the_exact_float_path():
+    """Exact ties (first class wins) and sums 1 ulp apart cannot be told apart in fixed point."""
+    ulp = np.spacing(0.5)
+    leaves = np.array([[1.0, 0.0], [0.5, 0.5 + ulp], [0.0, 1.0], [0.5 + ulp, 0.5]])
+    ens = _two_stumps(leaves)
+    X = np.array([[0.0], [1.0]])  # 1 : 1, and 1 + ulp/2 on both outputs, which rounds to 1 : 1
+    got, fallbacks = _predict_counting_fallbacks(emit_micropython(ens), X)
+    assert got == interpret(ens, X).tolist() == [10, 10]
+    assert fallbacks == 2
+    near = _two_stumps(np.array([[0.5, 0.5 + ulp], [0.5, 0.5], [0.0, 0.0], [0.0, 0.0]]))
+    got, fallbacks = _predict_counting_fallbacks(emit_micropython(near), np.array([[0.0]]))
+    assert got == interpret(near, np.array([[0.0]])).tolist() == [20]
+    assert fallbacks == 1
