@@ -139,18 +139,23 @@ def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Recor
     right: list[int] = []
     payload: dict[int, int] = {}  # leaf and jump records
     roots: list[int] = []
+    leaf_op = int(Op.LEAF)
     for t, (tree, tests, goto) in enumerate(zip(model.ens.trees, trees_tests, gotos)):
+        # Python lists: numpy scalar indexing and enum look-ups per record dominate otherwise.
+        is_leaf = (tree.op == leaf_op).tolist()
+        leaf, go, row_values = tree.leaf.tolist(), goto.tolist(), values[t].tolist()
+        go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
         placed: dict[int, int] = {}
         roots.append(len(kind))
-        stack: list[tuple[int, int]] = [(int(goto[0]), -1)]
+        stack: list[tuple[int, int]] = [(go[0], -1)]
         while stack:
             node, parent = stack.pop()
             here = len(kind)
             if parent >= 0:
                 right[parent] = here - parent
-            if tree.op[node] == Op.LEAF or node in placed:
-                payload[here] = int(tree.leaf[node]) if tree.op[node] == Op.LEAF else placed[node]
-                kind.append(leaf_code if tree.op[node] == Op.LEAF else jump_code)
+            if is_leaf[node] or node in placed:
+                payload[here] = leaf[node] if is_leaf[node] else placed[node]
+                kind.append(leaf_code if is_leaf[node] else jump_code)
                 thr.append(0)
                 right.append(0)
                 continue
@@ -160,15 +165,15 @@ def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Recor
             code |= flags["nan"] if test.nan_left and "nan" in flags else 0
             code |= flags["cat"] if test.cat else 0
             kind.append(code)
-            thr.append(values[t, node])
+            thr.append(row_values[node])
             right.append(0)
-            r_node = int(goto[tree.right[node]])
-            if rl and tree.op[r_node] == Op.LEAF and int(tree.leaf[r_node]) <= rmax:
+            r_node = go_right[node]
+            if rl and is_leaf[r_node] and leaf[r_node] <= rmax:
                 kind[-1] |= flags["rl"]
-                right[-1] = int(tree.leaf[r_node])
+                right[-1] = leaf[r_node]
             else:
                 stack.append((r_node, here))
-            stack.append((int(goto[tree.left[node]]), -1))
+            stack.append((go_left[node], -1))
     kind_a = np.array(kind, dtype=np.int64)
     thr_a = np.array(thr, dtype=np.int64)
     right_a = np.array(right, dtype=np.int64)
