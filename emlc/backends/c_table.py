@@ -143,7 +143,7 @@ def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Recor
     for t, (tree, tests, goto) in enumerate(zip(model.ens.trees, trees_tests, gotos)):
         # Python lists: numpy scalar indexing and enum look-ups per record dominate otherwise.
         is_leaf = (tree.op == leaf_op).tolist()
-        leaf, go, row_values = tree.leaf.tolist(), goto.tolist(), values[t].tolist()
+        leaf, go = tree.leaf.tolist(), goto.tolist()
         go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
         placed: dict[int, int] = {}
         roots.append(len(kind))
@@ -165,7 +165,7 @@ def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Recor
             code |= flags["nan"] if test.nan_left and "nan" in flags else 0
             code |= flags["cat"] if test.cat else 0
             kind.append(code)
-            thr.append(row_values[node])
+            thr.append(values[t, node])
             right.append(0)
             r_node = go_right[node]
             if rl and is_leaf[r_node] and leaf[r_node] <= rmax:
