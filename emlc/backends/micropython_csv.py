@@ -11,7 +11,7 @@ NaN routing, links and base scores. Records, in this order::
     d,<decision>
     b,<base score per output>
     s,<scale per leaf column>          only for integer leaves
-    y,<label>,...  or  nc,<n_classes>  optional
+    y,<label>,...  or  nc,<n_classes>  optional (labels: see label_fields)
     L,<rows>      then one  l,<values>  per leaf row (vote: the output voted for)
     N,<nodes>     then one  n,<feature>,<threshold>,<left>,<right>  per node
     T,<trees>     then one  t,<root>,<first output>  per tree
@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from ..errors import EmlcError
 from ..ir.ensemble import Aggregation, Ensemble
 from .micropython_lower import FlatForest, _le_threshold, lower, number, vote_classes
 
@@ -72,16 +73,28 @@ def threshold_typecode(flat: FlatForest) -> str:
     return "i" if t.min() >= -(2**31) and t.max() <= 2**31 - 1 else "d"
 
 
-def label_literals(ens: Ensemble) -> list[str] | None:
-    """Class labels as CSV fields when they are plain numbers, else None (indices are returned)."""
+def label_fields(ens: Ensemble) -> list[str] | None:
+    """Class labels as CSV fields, or None without labels.
+
+    Numbers as written, booleans ``b0``/``b1``, strings ``s`` + the hex of their UTF-8
+    bytes, so no label can contain a comma, a newline or anything the device could
+    take for code.
+    """
     if ens.classes is None:
         return None
-    labels = np.asarray(ens.classes)
-    if labels.dtype.kind in "iub":
-        return [str(int(v)) for v in labels]
-    if labels.dtype.kind == "f":
-        return [number(float(v)) for v in labels]
-    return None
+    fields = []
+    for v in np.asarray(ens.classes).tolist():
+        if isinstance(v, bool):
+            fields.append(f"b{int(v)}")
+        elif isinstance(v, int):
+            fields.append(str(v))
+        elif isinstance(v, float):
+            fields.append(number(v))
+        elif isinstance(v, str):
+            fields.append("s" + v.encode("utf-8").hex())
+        else:
+            raise EmlcError(f"class label {v!r} is not a number or a string; relabel the classes")
+    return fields
 
 
 def emit_emlc_csv(ens: Ensemble) -> str:
@@ -110,7 +123,7 @@ def emit_emlc_csv(ens: Ensemble) -> str:
     if integer:
         scale = np.ones(ens.leaf_width) if ens.leaf_scale is None else ens.leaf_scale
         lines.append(",".join(["s", *(number(float(v)) for v in scale)]))
-    labels = label_literals(ens)
+    labels = label_fields(ens)
     if labels is not None:
         lines.append(",".join(["y", *labels]))
     elif ens.n_classes:

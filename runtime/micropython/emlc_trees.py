@@ -354,6 +354,14 @@ def _load_emlc(lines):
 
 
 def _label(lines, text):
+    """A class label field: a number, b0/b1 (a boolean) or s + the hex of a UTF-8 string."""
+    if text[:1] == "s":
+        try:
+            return bytes.fromhex(text[1:]).decode()
+        except ValueError:  # UnicodeError is a ValueError too
+            raise lines.error("class label '%s' is not hex-encoded UTF-8" % text)
+    if text in ("b0", "b1"):
+        return text == "b1"
     try:
         return int(text)
     except ValueError:

@@ -129,3 +129,27 @@ def test_emlearn_csv_matches_sklearn_in_micropython():
     )
     assert np.array_equal(np.asarray(preds), np.arange(10)[rf.predict(X)])
     np.testing.assert_allclose(np.asarray(probas), rf.predict_proba(X), atol=1e-12)
+
+
+def test_class_labels_come_back_as_the_library_returns_them():
+    """String (with commas, quotes, newlines, non-ASCII), float and bool labels, CSV and module alike."""
+    require_micropython()
+    X, y = _data("classification")
+    X = np.nan_to_num(X)
+    label_sets = {
+        "str": np.array(["a,b", "it's \"x\"\nnext", "caf\u00e9 \u2713"])[y],
+        "float": np.array([-1.0, 2.0, 16.0])[y],  # sklearn only takes integral floats as classes
+        "bool": y == 1,
+    }
+    cases, files, expect = [], dict(RUNTIME), []
+    for kind, labels in label_sets.items():
+        model = RandomForestClassifier(n_estimators=5, max_depth=5, random_state=0).fit(X, labels)
+        ens = emlc.load(model)
+        files[f"lab_{kind}.csv"] = emit_emlc_csv(ens)
+        files[f"lab_{kind}.py"] = emit_micropython(ens, name=kind)
+        cases.append(_case(f"import emlc_trees\nmodel = emlc_trees.load('lab_{kind}.csv')", X, False))
+        cases.append(_case(f"import lab_{kind} as model", X, False))
+        expect += [model.predict(X).tolist()] * 2
+    for want, (preds, _) in zip(expect, predict_batch(cases, files)):
+        assert preds == want
+        assert [type(p) for p in preds] == [type(w) for w in want]

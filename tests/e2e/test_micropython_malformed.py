@@ -58,6 +58,8 @@ def _damaged(name: str, text: str) -> dict[str, str]:
         out["emlc_version"] = _replace_record(text, "emlc-trees", 1, "2")
         out["emlc_link"] = _replace_record(text, "k", 1, "tanh")
         out["emlc_output"] = _replace_record(text, "t", 2, "5")
+        out["emlc_label_hex"] = _replace_record(text, "y", 1, "s6z")
+        out["emlc_label_utf8"] = _replace_record(text, "y", 1, "sff")
     return out
 
 

@@ -7,7 +7,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.micropython import emit_micropython
-from emlc.backends.micropython_csv import emit_emlc_csv, label_literals
+from emlc.backends.micropython_csv import emit_emlc_csv
 from emlc.backends.micropython_emlearn import emit_emlearn_csv
 from emlc.errors import EmlcError
 from emlc.ir import Link, Task, interpret, interpret_proba
@@ -21,23 +21,14 @@ MODELS_PER_RUN = 12
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
-def expected(ens, X, labels: bool):
-    """What the device must print: labels when the output carries them, else class indices."""
-    pred = interpret(ens, X)
-    if ens.task is Task.CLASSIFICATION and not labels and label_literals(ens) is None:
-        index = {c: i for i, c in enumerate(np.asarray(ens.classes).tolist())}
-        pred = np.array([index[c] for c in pred.tolist()])
-    proba = interpret_proba(ens, X) if ens.task is Task.CLASSIFICATION else None
-    return pred, proba
-
-
-def assert_agrees(ens, X, got, labels: bool = False, emlearn: bool = False) -> None:
-    """``emlearn``: that format has no labels, the device returns class indices."""
+def assert_agrees(ens, X, got, emlearn: bool = False) -> None:
+    """The device returns the IR's labels; ``emlearn``: that format has none, it returns class indices."""
     preds, probas = got
-    want, want_proba = expected(ens, X, labels)
+    want = interpret(ens, X)
+    want_proba = interpret_proba(ens, X) if ens.task is Task.CLASSIFICATION else None
     if emlearn and ens.task is Task.CLASSIFICATION:
         index = {c: i for i, c in enumerate(np.asarray(ens.classes).tolist())}
-        want = np.array([index[c] for c in interpret(ens, X).tolist()])
+        want = np.array([index[c] for c in want.tolist()])
     assert len(preds) == len(X)
     if ens.task is Task.REGRESSION or ens.task is Task.RANKING:
         # sums are bit-exact; only exp links may differ in the last bits (libm vs numpy)
@@ -96,7 +87,7 @@ def test_generated_module_matches_interpreter(data):
         cases.append(case)
         files.update(f)
     for ens, X, got in zip(models, rows, predict_batch(cases, files)):
-        assert_agrees(ens, X, got, labels=True)
+        assert_agrees(ens, X, got)
 
 
 @settings(max_examples=3, deadline=None, phases=NO_SHRINK)
@@ -128,4 +119,4 @@ def test_emlearn_csv_matches_interpreter_when_it_is_emitted(data):
     if not cases:
         return
     for (ens, X), got in zip(kept, predict_batch(cases, files)):
-        assert_agrees(ens, X, got, labels=False, emlearn=True)
+        assert_agrees(ens, X, got, emlearn=True)

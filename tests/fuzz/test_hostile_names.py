@@ -94,7 +94,7 @@ def test_micropython_module_imports_and_returns_the_labels():
     assert got == list(interpret(ens, rows()))
 
 
-def test_runtime_csv_keeps_string_labels_out_and_returns_indices():
+def test_runtime_csv_keeps_string_labels_inert_and_returns_them():
     from emlc.backends.micropython_csv import emit_emlc_csv
     from tests.fuzz.runtime import emlc_trees
 
@@ -102,7 +102,7 @@ def test_runtime_csv_keeps_string_labels_out_and_returns_indices():
     text = emit_emlc_csv(ens)
     assert "PWNED" not in text
     model = emlc_trees().load(io.StringIO(text))
-    assert [model.predict([float(v) for v in r]) for r in rows()] == list(_indices(ens))
+    assert [model.predict([float(v) for v in r]) for r in rows()] == list(interpret(ens, rows()))
 
 
 def test_llvm_ir_parses_and_verifies():
