@@ -7,13 +7,16 @@ accumulator's float type, or ``i64`` for integer leaf sums)::
       for r < n with cls[r] < 0:
         low[o] = (CT) acc[r][o] + EXLO[j][o];  up[o] = (CT) acc[r][o] + EXHI[j][o]
         one output:  cls[r] = low[0] > 0 ? 1 : up[0] < 0 ? 0 : -1
-        several:     c = first argmax of low; cls[r] = c if low[c] > up[o] for every o != c
-                     (and no low is NaN, as numpy's argmax picks a NaN first), else -1
+        several:     c = first argmax of low; cls[r] = c if low[c] > up[o] for every o != c,
+                     else -1
 
 The sums it reads are the interpreter's own (float leaves summed in ``accum_dtype`` from
 the same start, integer leaves summed exactly), and each bound is added in the bounds'
 dtype, so rows stop exactly where :func:`emlc.ir.interpret.interpret_early_exit` stops
-them, with its class, for exact and lossy (``confidence`` < 1) exits alike. The one
+them, with its class, for exact and lossy (``confidence`` < 1) exits alike. NaN sums
+need no special case: the IR's bounds are finite, so ``low[o]`` is NaN only when
+``acc[o]`` is, and then ``up[o]`` is NaN as well and no ordered comparison decides,
+just as no row stops in the interpreter (whose argmax picks the NaN). The one
 approximation: float64 sums on a target without a 64-bit double (AVR) are float sums in
 this backend already; there the bounds are rounded to float too, so a near-tie at a
 check point may decide differently, as a near-tie of the full sums may.
@@ -92,8 +95,6 @@ def check_fn(w: "ModuleWriter", p: ExitPlan) -> list[str]:
             beats = fn.op(f"{cmp}gt {ct} {best}, {ups[o]}")
             is_c = fn.op(f"icmp eq i32 {c}, {o}")
             ok = fn.op(f"and i1 {ok}, {fn.op(f'or i1 {beats}, {is_c}')}")
-            if not integer:
-                ok = fn.op(f"and i1 {ok}, {fn.op(f'fcmp ord {ct} {lows[o]}, {zero}')}")
         res = fn.op(f"select i1 {ok}, i32 {c}, i32 -1")
     return [
         f"define internal i32 @{w.name}_check(ptr noalias %acc, {idx} %n, ptr noalias %cls, i32 %j) nounwind {{",
