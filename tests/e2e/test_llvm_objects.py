@@ -17,7 +17,8 @@ from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 import emlc
 from emlc.backends.llvm import emit_obj
 from emlc.ir import Task
-from emlc.ir.interpret import interpret, interpret_proba, interpret_value
+from emlc.ir.interpret import interpret, interpret_early_exit, interpret_proba, interpret_trees_evaluated, interpret_value
+from emlc.passes.lossy.confidence_exit import confidence_exit
 from emlc.targets import get_target
 from tests.conftest import require_tool
 from tests.e2e import harness
@@ -72,3 +73,25 @@ def test_llvm_object_runs_on_target(target):
             want = interpret_value(ens, X).astype(np.float32)
             np.testing.assert_allclose(got.predict, want[:, 0], rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(got.values, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("target,accum", [("cortex-m0", "float64"), ("avr", "float32")])
+def test_llvm_object_predict_exits_early_on_target(target, accum):
+    """Exact and lossy confidence exits: predict on the device stops where the interpreter does,
+    row by row (float64 soft-float sums on the M0; float32 sums on AVR, which has no 64-bit double)."""
+    require_tool(*harness.TOOLS[target])
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.3)
+    forest = emlc.load(RandomForestClassifier(n_estimators=8, max_depth=4, random_state=0).fit(X, y))
+    Xt = rng.normal(size=(40, 4)).astype(np.float32)
+    Xt[0, 0] = np.nan
+    for threshold in (1.0, 0.3):
+        ens = confidence_exit(forest.replace(accum_dtype=accum), threshold)
+        early = interpret_early_exit(ens, Xt)
+        assert (interpret_trees_evaluated(ens, Xt) < ens.n_trees).any()
+        if threshold < 1:
+            assert (early != interpret(ens, Xt)).any()
+        got = _run_with_object(ens, Xt, target)
+        np.testing.assert_array_equal(got.predict, np.searchsorted(ens.classes, early))
+        np.testing.assert_allclose(got.values, interpret_proba(ens, Xt), rtol=1e-5, atol=1e-6)
