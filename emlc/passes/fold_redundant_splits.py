@@ -82,11 +82,21 @@ def input_ranges(ens: Ensemble) -> list[Range]:
 _VISIT, _RIGHT, _EMIT = 0, 1, 2
 
 
-def _shared(tree: Tree) -> bool:
-    """Has some node two parents (a DAG)? Only then can a node be reached in two contexts."""
+def _revisitable(tree: Tree) -> list[bool] | None:
+    """Per node, can the walk reach it twice (it or an ancestor has two parents)? None: no node can."""
     inner = tree.op != Op.LEAF
     children = np.concatenate([tree.left[inner], tree.right[inner]])
-    return bool(children.size) and int(np.bincount(children).max()) > 1
+    indegree = np.bincount(children, minlength=tree.n_nodes)
+    mark = indegree > 1
+    if not mark.any():
+        return None
+    frontier = np.flatnonzero(mark)
+    while frontier.size:
+        frontier = frontier[inner[frontier]]
+        below = np.concatenate([tree.left[frontier], tree.right[frontier]])
+        frontier = np.unique(below[~mark[below]])
+        mark[frontier] = True
+    return mark.tolist()
 
 
 def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
@@ -94,27 +104,24 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
 
     A depth-first walk with an explicit stack (trees may be thousands deep) keeps the
     ranges implied by the path in ``known`` (feature -> range), changing one entry on
-    the way down and restoring it on the way up. On a DAG a node may be reached
-    again with the same ranges; ``memo`` then reuses what that context built.
+    the way down and restoring it on the way up. On a DAG a node below a shared one
+    may be reached again with the same ranges; ``memo`` then reuses what that context
+    built (other nodes are reached once, so they skip the look-up).
     """
     b = TreeBuilder(classes, tree, share=False)
     op, feature, default_left = tree.op.tolist(), tree.feature.tolist(), tree.default_left.tolist()
     threshold = tree.threshold.astype(np.float64).tolist()
     left, right = tree.left.tolist(), tree.right.tolist()
     leaf_op, lt_op, cat_op = int(Op.LEAF), int(Op.LT), int(Op.CAT)
-    dag = _shared(tree)
+    revisit = _revisitable(tree) or [False] * tree.n_nodes
     memo: dict[tuple, int] = {}
     known: dict[int, Range] = {}
     built: list[int] = []
     absent = object()
 
-    def key(i: int) -> tuple | None:
-        return (i, tuple(sorted(known.items()))) if dag else None
-
     def done(node: int, keys: list) -> None:
-        if dag:
-            for k in keys:
-                memo[k] = node
+        for k in keys:
+            memo[k] = node
         built.append(node)
 
     tasks: list[tuple] = [(_VISIT, 0)]
@@ -137,21 +144,23 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
         i = task[1]
         keys: list = []
         while True:
-            k = key(i)
-            if dag and k in memo:
-                done(memo[k], keys)
-                break
-            keys.append(k)
-            if op[i] == leaf_op:
+            if revisit[i]:
+                k = (i, tuple(sorted(known.items())))
+                if k in memo:
+                    done(memo[k], keys)
+                    break
+                keys.append(k)
+            o = op[i]
+            if o == leaf_op:
                 done(b.leaf(i), keys)
                 break
             f = feature[i]
             r = known.get(f, start[f])
             dl = default_left[i]
-            if op[i] == cat_op:
+            if o == cat_op:
                 lr, rr = r.with_nan(r.nan and dl), r.with_nan(r.nan and not dl)
             else:
-                t, strict = threshold[i], op[i] == lt_op
+                t, strict = threshold[i], o == lt_op
                 if r.all_below(t, strict) and (dl or not r.nan):
                     i = left[i]
                     continue
