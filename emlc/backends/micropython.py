@@ -125,8 +125,11 @@ def _label_tuple(ens: Ensemble) -> str:
 class _TreeWriter:
     """Nested if/else for one tree of the lowered forest; a leaf adds its nonzero ``leaves`` entries."""
 
-    def __init__(self, ens: Ensemble, flat: FlatForest, leaves: np.ndarray, in_array: bool = False):
+    def __init__(self, ens: Ensemble, flat: FlatForest, leaves: np.ndarray, in_array: bool = False,
+                 float_thresholds: bool = False):
         self.flat = flat
+        # viper compares objects with objects only: integer thresholds then as float constants
+        self.test_kind = "d" if float_thresholds or flat.kind != "i" else "i"
         self.leaves = leaves
         self.kind = "i" if leaves.dtype.kind in "iu" else "d"
         self.in_array = in_array
@@ -163,7 +166,7 @@ class _TreeWriter:
         flat = self.flat
         f, t = int(flat.feature[ref]), float(flat.threshold[ref])
         left, right = int(flat.left[ref]), int(flat.right[ref])
-        kind = "i" if flat.kind == "i" else "d"
+        kind = self.test_kind
         if flat.nan_left[ref]:
             if t == math.inf:
                 return self.node(left, out, depth, lines)
@@ -253,52 +256,66 @@ def _tree_groups(ens: Ensemble, writer: _TreeWriter, flat: FlatForest) -> list[l
     return groups
 
 
-def _unpack(ens: Ensemble, flat: FlatForest, row: str) -> str:
-    """Features into locals ``x<j>`` (unused ones into ``_``): the cheapest reads in MicroPython."""
-    used = set(flat.feature.tolist())
-    names = ", ".join(f"x{j}" if j in used else "_" for j in range(ens.n_features))
-    return f"    {names}{',' if ens.n_features == 1 else ''} = {row}"
+def _unpack(ens: Ensemble, flat: FlatForest, row: str, machine_ints: bool = False) -> list[str]:
+    """Features into locals ``x<j>`` (unused ones into ``_``): the cheapest reads in MicroPython.
+
+    ``machine_ints`` (viper, small integer inputs): unpacked as ``y<j>``, then
+    ``x<j> = int(y<j>)`` so every test is one machine comparison.
+    """
+    used = sorted(set(flat.feature.tolist()))
+    prefix = "y" if machine_ints else "x"
+    names = ", ".join(f"{prefix}{j}" if j in used else "_" for j in range(ens.n_features))
+    lines = [f"    {names}{',' if ens.n_features == 1 else ''} = {row}"]
+    return lines + ([f"    x{j} = int(y{j})" for j in used] if machine_ints else [])
+
+
+def viper_machine_ints(ens: Ensemble, flat: FlatForest) -> bool:
+    """Under viper, integer inputs up to 16 bits become machine integers (wider ones stay objects)."""
+    return flat.kind == "i" and ens.input_type != "int32"
 
 
 def _accs(ens: Ensemble) -> str:
     return ", ".join(f"a{j}" for j in range(ens.n_outputs)) + ("," if ens.n_outputs == 1 else "")
 
 
-def _set_locals(start: list[str]) -> list[str]:
-    """``a0 = ... = v`` when every start value is equal (no list built), else one store each."""
-    if len(set(start)) == 1:
+def _set_locals(start: list[str], viper: bool) -> list[str]:
+    """``a0 = ... = v`` when every start value is equal (no list built), else one store each
+    (always under viper, which types only a plain ``a0 = 0`` as a machine integer)."""
+    if len(set(start)) == 1 and not viper:
         return ["    " + " = ".join(f"a{j}" for j in range(len(start))) + f" = {start[0]}"]
     return [f"    a{j} = {v}" for j, v in enumerate(start)]
 
 
 def _summing_function(
     ens: Ensemble, flat: FlatForest, writer: _TreeWriter, head: list[str], start: list[str], chunk: str,
-    table: str, decorator: list[str],
+    table: str, decorator: list[str], viper: bool = False,
 ) -> list[str]:
     """A function that sums the trees into locals ``a0..`` and then runs the rest of its body.
 
     ``head`` is the ``def`` line and docstring; the caller appends the code that uses the
     sums. The trees are inline when they fit one function, else in chunk functions
     ``_<chunk><k>(f, a)``, listed in ``table``, passing the sums along in a list (an ``array('f')`` when
-    every float32 addition must round).
+    every float32 addition must round). Under ``viper`` the sums taken from that list
+    become machine integers with ``int()``, which plain MicroPython reads as a no-op.
     """
     groups = _tree_groups(ens, writer, flat)
     array = f"array('f', ({', '.join(start)},))" if writer.in_array else f"[{', '.join(start)}]"
-    take = f"    {_accs(ens)} = a"
+    machine = viper and viper_machine_ints(ens, flat)
+    take = ([f"    a{j} = int(a[{j}])" for j in range(ens.n_outputs)] if viper else [f"    {_accs(ens)} = a"])
     # a row of the wrong length fails the unpacking with ValueError
     if len(groups) == 1:
-        init = [f"    a = {array}"] if writer.in_array else _set_locals(start)
-        return [*decorator, *head, _unpack(ens, flat, "features"), *init, *groups[0],
-                *([take] if writer.in_array else [])]
+        init = [f"    a = {array}"] if writer.in_array else _set_locals(start, viper)
+        return [*decorator, *head, *_unpack(ens, flat, "features", machine), *init, *groups[0],
+                *(take if writer.in_array else [])]
     out: list[str] = []
     for k, body in enumerate(groups):
-        out += [*decorator, f"def _{chunk}{k}(f, a):", _unpack(ens, flat, "f")]
+        out += [*decorator, f"def _{chunk}{k}(f, a):", *_unpack(ens, flat, "f", machine)]
         if writer.in_array:
             out += [*body, "    return a", "", ""]
         else:
-            out += [take, *body, f"    return [{_accs(ens)}]", "", ""]
+            out += [*take, *body, f"    return [{_accs(ens)}]", "", ""]
     out += [f"{table} = ({', '.join(f'_{chunk}{k}' for k in range(len(groups)))},)", "", ""]
-    return [*out, *decorator, *head, f"    a = {array}", f"    for c in {table}:", "        a = c(features, a)", take]
+    return [*out, *decorator, *head, f"    a = {array}", f"    for c in {table}:", "        a = c(features, a)", *take]
 
 
 def _raw_function(ens: Ensemble, flat: FlatForest, decorator: list[str]) -> list[str]:
@@ -326,38 +343,52 @@ def fixed_plan(ens: Ensemble) -> FixedPoint | None:
     return FixedPoint(0, _raw_leaves(ens), np.zeros(ens.n_outputs, dtype=np.int64), 0)
 
 
-def _fixed_predict(ens: Ensemble, flat: FlatForest, fx: FixedPoint, decorator: list[str]) -> list[str]:
+def _fixed_predict(ens: Ensemble, flat: FlatForest, fx: FixedPoint, decorator: list[str], viper: bool) -> list[str]:
     """``predict`` from integer sums: the first largest sum wins when every other one is more
     than ``fx.margin`` below it; otherwise ``decide`` runs the exact float path.
 
     Integer additions never allocate, and ``max`` over arguments avoids both the list
-    and ``max`` over an iterable, which is ten times slower in MicroPython.
+    and ``max`` over an iterable, which is ten times slower in MicroPython. ``viper``
+    keeps the sums in machine registers: the code only differs by ``int()`` around
+    values coming back from calls and by returning labels from the tuple ``_OUT``
+    (viper returns objects, not integer literals).
     """
-    writer = _TreeWriter(ens, flat, fx.leaves)
+    writer = _TreeWriter(ens, flat, fx.leaves, float_thresholds=viper and not viper_machine_ints(ens, flat))
     head = ["def predict(features):", '    """What the source library\'s predict returns."""']
-    lines = _summing_function(ens, flat, writer, head, [str(int(v)) for v in fx.init], "q", "_QCHUNKS", decorator)
+    start = [str(int(v)) for v in fx.init]
+    lines = _summing_function(ens, flat, writer, head, start, "q", "_QCHUNKS", decorator, viper)
     n, accs = ens.n_outputs, [f"a{j}" for j in range(ens.n_outputs)]
     labels = _label_literals(ens)
-    fallback = "decide(features)" if labels is None else "CLASSES[decide(features)]"
+
+    def typed(expr: str) -> str:
+        return f"int({expr})" if viper else expr
+
+    def label(j: str) -> str:
+        if viper:
+            return f"_OUT[{j}]"
+        return j if labels is None else labels[int(j)] if j.isdigit() else f"CLASSES[{j}]"
+
     if n <= _CHAIN_OUTPUTS:
-        lines.append(f"    m = max({', '.join(accs)})")
+        every = ", ".join(accs)
+        lines.append(f"    m = {typed(f'max({every})')}")
         for j in range(n):
             others = [a for a in accs if a != accs[j]]
-            second = others[0] if len(others) == 1 else f"max({', '.join(others)})"
+            second = others[0] if len(others) == 1 else typed(f"max({', '.join(others)})")
             lines += [
                 f"    {'elif' if j else 'if'} a{j} == m:",
                 f"        if {second} < m - {fx.margin}:",
-                f"            return {str(j) if labels is None else labels[j]}",
+                f"            return {label(str(j))}",
             ]
     else:
         lines += [
             f"    v = [{', '.join(accs)}]",
-            "    m = max(*v)",
+            f"    m = {typed('max(*v)')}",
             "    i = v.index(m)",
             f"    v[i] = m - {fx.margin + 1}",
-            f"    if max(*v) < m - {fx.margin}:",
-            f"        return {'i' if labels is None else 'CLASSES[i]'}",
+            f"    if {typed('max(*v)')} < m - {fx.margin}:",
+            f"        return {label('i')}",
         ]
+    fallback = "decide(features)" if labels is None else "CLASSES[decide(features)]"
     return [*lines, f"    return {fallback}"]
 
 
@@ -395,11 +426,13 @@ _DECISIONS = {
 }
 
 
-def _predict(ens: Ensemble, flat: FlatForest, decorator: list[str]) -> list[str]:
+def _predict(ens: Ensemble, flat: FlatForest, emitter: str) -> list[str]:
     """``predict``: integer sums where :func:`fixed_plan` applies, else from ``value``/``decide``."""
     fx = fixed_plan(ens)
     if fx is not None:
-        return _fixed_predict(ens, flat, fx, decorator)
+        viper = emitter == "viper"
+        out = [f"_OUT = {'CLASSES' if ens.classes is not None else tuple(range(ens.n_outputs))}", "", ""] if viper else []
+        return [*out, *_fixed_predict(ens, flat, fx, _decorator(emitter), viper)]
     head = ["def predict(features):", '    """What the source library\'s predict returns."""']
     if ens.task is Task.CLASSIFICATION and ens.decision is Decision.ARGMAX and ens.n_outputs > 1:
         label = "i" if ens.classes is None else "CLASSES[i]"
@@ -411,19 +444,24 @@ def _predict(ens: Ensemble, flat: FlatForest, decorator: list[str]) -> list[str]
     return [*head, "    v = value(features)", "    return v[0] if len(v) == 1 else v"]
 
 
-EMITTERS = ("bytecode", "native")
+EMITTERS = ("bytecode", "native", "viper")
+
+
+def _decorator(emitter: str) -> list[str]:
+    return [] if emitter == "bytecode" else [f"@micropython.{emitter}"]
 
 
 def emit_micropython(ens: Ensemble, name: str = "model", emitter: str = "bytecode") -> str:
     """The model as one MicroPython module with ``predict`` and ``predict_proba``.
 
-    ``emitter="native"`` compiles the tree functions to machine code
-    (``@micropython.native``) for boards whose firmware has the native emitter; ports
-    without it refuse the module.
+    ``emitter``: ``bytecode`` runs everywhere; ``native`` compiles the tree functions
+    to machine code (``@micropython.native``); ``viper`` also keeps the integer class
+    scores of ``predict`` in machine registers (viper has no float type, so the float
+    functions stay ``native``). Ports without these emitters refuse the module.
     """
     if emitter not in EMITTERS:
         raise EmlcError(f"unknown MicroPython emitter {emitter!r}; choose one of: {', '.join(EMITTERS)}")
-    decorator = [f"@micropython.{emitter}"] if emitter != "bytecode" else []
+    decorator = _decorator("native" if emitter == "viper" else emitter)
     flat = lower(ens)
     lines = [
         f"# MicroPython module generated by emlc from model {name!r}; do not edit.",
@@ -461,7 +499,7 @@ def emit_micropython(ens: Ensemble, name: str = "model", emitter: str = "bytecod
         lines += ["value = raw  # one call less per prediction", "", ""]
     if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
         lines += ["def decide(features):", '    """Class index (or +1/-1 for anomalies)."""', *_DECISIONS[ens.decision], "", ""]
-    lines += _predict(ens, flat, decorator)
+    lines += _predict(ens, flat, emitter)
     lines += ["", "", "def predict_proba(features):", '    """Class probabilities, as the library\'s predict_proba."""']
     if ens.task is Task.CLASSIFICATION and ens.n_outputs == 1 and ens.n_classes == 2:
         lines += ["    p = value(features)[0]", "    return [1 - p, p]"]

@@ -163,18 +163,69 @@ def test_runtime_and_native_walk_compile_with_mpy_cross(tmp_path, arch):
         assert src.with_suffix(".mpy").stat().st_size > 0
 
 
-def test_generated_native_module_compiles_with_mpy_cross(tmp_path):
-    require_tool("mpy-cross")
+def _compiled_variants() -> dict[str, Ensemble]:
+    """Models covering every shape of emitted predict: chain or list winner, inline or chunked, vote, no labels."""
     from sklearn.datasets import load_iris
-    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 
     X, y = load_iris(return_X_y=True)
-    ens = emlc.load(RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0).fit(X, y))
-    src = tmp_path / "iris_model.py"
-    src.write_text(emit_micropython(ens, emitter="native"))
-    assert "@micropython.native" in src.read_text()
-    proc = _mpy_cross(src, "armv6m")
-    assert proc.returncode == 0, proc.stderr
+    rf = emlc.load(RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0).fit(X, y))
+    return {
+        "rf": rf,
+        "vote": _stump(),
+        "unlabelled": rf.replace(classes=None),
+        "regression": emlc.load(GradientBoostingRegressor(n_estimators=3, max_depth=2, random_state=0).fit(X, y)),
+    }
+
+
+def _emit_with_limits(ens: Ensemble, emitter: str, chunk_lines: int, chain: int) -> str:
+    import emlc.backends.micropython as mp
+
+    old = mp._CHUNK_LINES, mp._CHAIN_OUTPUTS
+    mp._CHUNK_LINES, mp._CHAIN_OUTPUTS = chunk_lines, chain
+    try:
+        return emit_micropython(ens, emitter=emitter)
+    finally:
+        mp._CHUNK_LINES, mp._CHAIN_OUTPUTS = old
+
+
+@pytest.mark.parametrize("arch", ["armv6m", "armv7emsp", "xtensawin"])
+def test_native_and_viper_modules_compile_with_mpy_cross(tmp_path, arch):
+    """mpy-cross runs the viper type checker: every shape of predict must pass it."""
+    require_tool("mpy-cross")
+    for name, ens in _compiled_variants().items():
+        for emitter in ("native", "viper"):
+            for chunk_lines, chain in ((3000, 16), (20, 0)):
+                src = tmp_path / f"{name}_{emitter}_{chunk_lines}.py"
+                src.write_text(_emit_with_limits(ens, emitter, chunk_lines, chain))
+                assert f"@micropython.{emitter}" in src.read_text() or (emitter == "viper" and name == "regression")
+                proc = _mpy_cross(src, arch)
+                assert proc.returncode == 0, f"{src.name}: {proc.stderr}"
+
+
+def _plain(src: str) -> str:
+    """The module without its emitter decorators: what CPython (and the WebAssembly port) can run."""
+    lines = [line for line in src.splitlines() if not line.startswith("@micropython.")]
+    return "\n".join(line for line in lines if line != "import micropython") + "\n"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data(), st.sampled_from(["native", "viper"]), st.sampled_from([(3000, 16), (1, 0)]))
+def test_native_and_viper_modules_are_the_tested_algorithm(data, emitter, limits):
+    """Without decorators the compiled variants are plain Python that equals the interpreter."""
+    ens = data.draw(ensembles(categorical=False))
+    X = data.draw(inputs_for(ens))
+    src = _emit_with_limits(ens, emitter, *limits)
+    assert src.count("@micropython.") >= 1
+    namespace: dict = {}
+    exec(compile(_plain(src), "m.py", "exec"), namespace)
+    got = [namespace["predict"](r) for r in X.tolist()]
+    want = interpret(ens, X)
+    if ens.task in (Task.REGRESSION, Task.RANKING):
+        tol = 0 if ens.link is Link.IDENTITY else 1e-6
+        np.testing.assert_allclose(np.asarray(got, dtype=np.float64), want, rtol=tol, atol=tol * 1e-6)
+    else:
+        assert got == want.tolist()
 
 
 @settings(max_examples=15, deadline=None)
