@@ -41,14 +41,18 @@ def _threshold_bytes(ens: Ensemble, target: Target) -> int:
 
 
 def _left_is_next(ens: Ensemble) -> bool:
-    """Is every split's left child the next split (numbering splits only, trees back to back)?"""
-    for t in ens.trees:
-        inner = t.op != Op.LEAF
-        pos = np.cumsum(inner) - 1
-        left = t.left[inner]
-        if (t.op[left] == Op.LEAF).any() or (pos[left] != pos[inner] + 1).any():
-            return False
-    return True
+    """Is every split's left child the next split (numbering splits only, trees back to back)?
+
+    Checked on all trees at once: with trees back to back a split's global split
+    number is its tree-local one plus its tree's offset, so "next" means the same.
+    """
+    op = np.concatenate([t.op for t in ens.trees])
+    offset = np.repeat(np.cumsum([0] + [t.n_nodes for t in ens.trees[:-1]]), [t.n_nodes for t in ens.trees])
+    left = np.concatenate([t.left for t in ens.trees]) + offset
+    inner = op != Op.LEAF
+    pos = np.cumsum(inner) - 1
+    child = left[inner]
+    return not ((op[child] == Op.LEAF).any() or (pos[child] != pos[inner] + 1).any())
 
 
 def table_bytes(ens: Ensemble, target: Target) -> int:
