@@ -5,11 +5,13 @@ trained model into C source and the peak resident memory of the process doing it
 Every measurement runs in a fresh subprocess (``resource.getrusage`` peak RSS, so
 imports count too; the "idle" row is the same process doing nothing). Models:
 LightGBM binary (num_leaves=--leaves, 20 features, learning_rate 0.05) for emlc,
-m2cgen and tl2cgen; emlearn reads only scikit-learn, so it gets a RandomForest with
-the same tree count and max_depth=--depth (emlc is run on that forest too).
+m2cgen and tl2cgen; emlearn reads only scikit-learn, so it gets RandomForests with
+the same tree counts and each max_depth in --depth (emlc is run on them too).
 Peers are imported if installed (``pip install emlearn m2cgen tl2cgen treelite``);
-a tool that is missing or fails says so in its cell.
-Run: ``python bench/bench_scale.py [--trees 10,100,1000,2000] [--leaves 63] [--depth 8]``.
+a tool that is missing, fails or runs past --timeout seconds says so in its cell.
+``--tools`` limits the columns (emlearn and m2cgen take minutes on big forests).
+Run: ``python bench/bench_scale.py [--trees 10,100,1000,2000] [--leaves 63] [--depth 8,12]
+[--tools idle,emlc,tl2cgen] [--timeout 600]``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 1800
 
 
 def _train(kind: str, n_trees: int, leaves: int, depth: int, path: Path) -> None:
@@ -90,14 +91,14 @@ def worker(tool: str, model_path: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mib": peak_mib, "bytes": size}))
 
 
-def _measure(tool: str, model_path: Path) -> str:
+def _measure(tool: str, model_path: Path, timeout: float) -> str:
     try:
         out = subprocess.run(
             [sys.executable, __file__, "--worker", tool, str(model_path)],
-            capture_output=True, text=True, timeout=TIMEOUT,
+            capture_output=True, text=True, timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        return f"> {TIMEOUT} s"
+        return f"> {timeout:g} s"
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["failed"])[-1]
         return "not installed" if "ModuleNotFoundError" in last else f"failed: {last[:40]}"
@@ -109,24 +110,27 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--trees", default="10,100,1000,2000")
     p.add_argument("--leaves", type=int, default=63)
-    p.add_argument("--depth", type=int, default=8)
+    p.add_argument("--depth", default="8,12", help="RandomForest max_depth values, comma-separated")
+    p.add_argument("--tools", default="idle,emlc,emlearn,m2cgen,tl2cgen")
+    p.add_argument("--timeout", type=float, default=600, help="seconds per measurement")
     p.add_argument("--worker", nargs=2, metavar=("TOOL", "MODEL"))
     args = p.parse_args()
     if args.worker:
         worker(*args.worker)
         return
-    families = {
-        f"LightGBM {args.leaves} leaves": ("lightgbm", ["idle", "emlc", "m2cgen", "tl2cgen"]),
-        f"RandomForest depth {args.depth}": ("forest", ["idle", "emlc", "emlearn", "m2cgen", "tl2cgen"]),
-    }
+    wanted = args.tools.split(",")
+    families = {f"LightGBM {args.leaves} leaves": ("lightgbm", 0, ["idle", "emlc", "m2cgen", "tl2cgen"])}
+    for depth in (int(d) for d in args.depth.split(",")):
+        families[f"RandomForest depth {depth}"] = ("forest", depth, ["idle", "emlc", "emlearn", "m2cgen", "tl2cgen"])
     with tempfile.TemporaryDirectory() as tmp:
-        for title, (kind, tools) in families.items():
+        for title, (kind, depth, tools) in families.items():
+            tools = [t for t in tools if t in wanted]
             print(f"\n{title}: C generation time, peak RSS of the converting process")
             print(f"{'trees':>6}  " + "  ".join(f"{t:>24}" for t in tools))
             for n in [int(v) for v in args.trees.split(",")]:
-                path = Path(tmp) / f"{kind}_{n}.pkl"
-                _train(kind, n, args.leaves, args.depth, path)
-                cells = [_measure(t, path) for t in tools]
+                path = Path(tmp) / f"{kind}_{depth}_{n}.pkl"
+                _train(kind, n, args.leaves, depth, path)
+                cells = [_measure(t, path, args.timeout) for t in tools]
                 print(f"{n:>6}  " + "  ".join(f"{c:>24}" for c in cells), flush=True)
 
 
