@@ -8,7 +8,7 @@ entry is warmed up, then timed in interleaved rounds keeping its fastest round.
 everywhereml and m2cgen are pip-installed on first use; a peer that cannot be
 installed or converted is reported in the table instead of timed.
 
-    python bench/bench_micropython.py [--reps 5]
+    python bench/bench_micropython.py [--reps 8]
 """
 
 from __future__ import annotations
@@ -43,19 +43,23 @@ def _argmax(v):
             best = j
     return best
 rows = [[float(v) for v in line.split(',')] for line in open('rows.txt') if line.strip()]
-def once(predict):
-    t0 = time.ticks_us()
-    for r in rows:
-        predict(r)
-    return time.ticks_diff(time.ticks_us(), t0) / len(rows)
+def once(predict, passes):
+    t0 = time.ticks_ms()
+    for _ in range(passes):
+        for r in rows:
+            predict(r)
+    return time.ticks_diff(time.ticks_ms(), t0) * 1000 / (passes * len(rows))
 def bench(entries, reps):
     # warm up every entry (WebAssembly tiers up while running), then interleave rounds
-    # and keep each entry's fastest: other processes on the machine only add time
+    # and keep each entry's fastest: other processes on the machine only add time.
+    # This port's clock ticks in whole milliseconds, so a round repeats the rows
+    # until it lasts about 200 ms.
     preds = {name: [predict(r) for r in rows] for name, predict in entries}
-    best = {name: once(predict) for name, predict in entries}
+    passes = {name: max(1, int(200 / (once(predict, 1) * len(rows) / 1000 + 1))) for name, predict in entries}
+    best = {name: 1e9 for name, _ in entries}
     for _ in range(reps):
         for name, predict in entries:
-            best[name] = min(best[name], once(predict))
+            best[name] = min(best[name], once(predict, passes[name]))
     for name, _ in entries:
         print(name, best[name], ','.join(str(p) for p in preds[name]))
 """
@@ -83,7 +87,7 @@ def _mpy_size(name: str, source: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=5, help="timed rounds per entry")
+    parser.add_argument("--reps", type=int, default=8, help="timed rounds per entry")
     args = parser.parse_args()
 
     X, y = load_digits(return_X_y=True)
