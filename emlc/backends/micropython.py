@@ -62,10 +62,10 @@ import numpy as np
 
 from ..errors import EmlcError
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Task
+from .fixed_point import FixedPoint, fixed_point
 from .micropython_csv import emit_emlc_csv
 from .micropython_emlearn import emit_emlearn_csv
-from .fixed_point import FixedPoint, fixed_point
-from .micropython_lower import FlatForest, INT_RANGES, lower, number, vote_classes
+from .micropython_lower import INT_RANGES, FlatForest, lower, number, vote_classes
 
 __all__ = ["emit_csv", "emit_emlc_csv", "emit_emlearn_csv", "emit_micropython"]
 

@@ -317,7 +317,7 @@ def test_integer_predict_decides_most_rows_and_returns_labels():
 
 def _two_stumps(leaves: np.ndarray) -> Ensemble:
     """Two one-split trees over feature 0 (rows 0/1 and 2/3 of ``leaves``), averaged."""
-    tree = lambda a, b: Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[0, -1, -1], threshold=[0.5, 0, 0],  # noqa: E731
+    tree = lambda a, b: Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[0, -1, -1], threshold=[0.5, 0, 0],
                                    left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, a, b])
     return Ensemble(
         n_features=1, task=Task.CLASSIFICATION, trees=(tree(0, 1), tree(2, 3)), tree_output=np.zeros(2, np.int32),
