@@ -608,6 +608,7 @@ class ModuleWriter:
         t, idx, b = self.t, self.layout.idx, BLOCK_ROWS
         prep = self.needs_prep()
         sym, cls = ("exit", ", ptr noalias %cls") if exits else ("raw", "")
+        step = self.exit_rows() if exits else b
         lines = [
             f"define void @{self.name}_{sym}_batch(ptr noalias %X, i64 %n64, ptr noalias %raw{cls}) nounwind {{",
             "entry:",
@@ -620,8 +621,8 @@ class ModuleWriter:
             "blk:",
             f"  %s = phi {idx} [0, %entry], [%s2, %after]",
             f"  %left = sub {idx} %n, %s",
-            f"  %full = icmp ugt {idx} %left, {b}",
-            f"  %nb = select i1 %full, {idx} {b}, {idx} %left",
+            f"  %full = icmp ugt {idx} %left, {step}",
+            f"  %nb = select i1 %full, {idx} {step}, {idx} %left",
             f"  %xo = mul {idx} %s, {self.nf}",
             f"  %xs = getelementptr inbounds {t.inp}, ptr %X, {idx} %xo",
             f"  %ro = mul {idx} %s, {self.nout}",
@@ -661,6 +662,15 @@ class ModuleWriter:
             "",
         ]
         self.out += lines
+
+    def exit_rows(self) -> int:
+        """Rows ``exit_batch`` hands to ``exit_block`` at once, which stops when all are
+        decided: one row when every tree branches (skipped trees are saved work), else
+        one lane group (a vector tree costs the same for 1 row as for 16). Measured on a
+        60-tree, 3-class forest needing 33 trees a row (confidence 0.5), CPU time: branchy
+        0.86 M rows/s (1 row) vs 0.52 (16) vs 0.56 without the exit; vector 1.55 (16),
+        1.53 (128), 0.26 (1) vs 2.48 without: the check's own cost is not recovered there."""
+        return LANES if any(self.vectorised(t) for t in self.ens.trees) else 1
 
     def _zero_blocks(self, b: int) -> list[str]:
         """Vector trees read and write whole lane groups, past a short block's last row:

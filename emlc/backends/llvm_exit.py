@@ -72,18 +72,18 @@ def check_fn(w: "ModuleWriter", p: ExitPlan) -> list[str]:
     integer = ct.startswith("i")
     add, cmp = ("add", "icmp s") if integer else ("fadd", "fcmp o")
     zero = "0" if integer else hex_float(0.0)
-    fn = _Fn("k")
-    base = fn.op(f"mul i32 %j, {n}")
+    bounds, fn = _Fn("b"), _Fn("k")  # check point j's bounds are loaded once, before the rows
+    base = bounds.op(f"mul i32 %j, {n}")
     lows, ups = [], []
     for o in range(n):
+        at = bounds.op(f"add i32 {base}, {o}")
         q = fn.op(f"getelementptr inbounds {acc}, ptr %acc, {idx} {w._acc_at(fn, '%r', o)}")
         a = fn.op(f"load {acc}, ptr {q}, align 4")
         if acc != ct:
             a = fn.op(f"sext {acc} {a} to {ct}")
-        at = fn.op(f"add i32 {base}, {o}")
         for table, out in (("exlo", lows), ("exhi", ups)):
-            b = fn.op(f"getelementptr inbounds {ct}, {w.cp} @{w.name}_{table}, i32 {at}")
-            out.append(fn.op(f"{add} {ct} {a}, {fn.op(f'load {ct}, {w.cp} {b}, align 4')}"))
+            b = bounds.op(f"getelementptr inbounds {ct}, {w.cp} @{w.name}_{table}, i32 {at}")
+            out.append(fn.op(f"{add} {ct} {a}, {bounds.op(f'load {ct}, {w.cp} {b}, align 4')}"))
     if n == 1:
         above = fn.op(f"{cmp}gt {ct} {lows[0]}, {zero}")
         below = fn.op(f"{cmp}lt {ct} {ups[0]}, {zero}")
@@ -100,10 +100,13 @@ def check_fn(w: "ModuleWriter", p: ExitPlan) -> list[str]:
         f"define internal i32 @{w.name}_check(ptr noalias %acc, {idx} %n, ptr noalias %cls, i32 %j) nounwind {{",
         "entry:",
         f"  %empty = icmp eq {idx} %n, 0",
-        "  br i1 %empty, label %exit, label %loop",
+        "  br i1 %empty, label %exit, label %bounds",
+        "bounds:",
+        *bounds.lines,
+        "  br label %loop",
         "loop:",
-        f"  %r = phi {idx} [0, %entry], [%rnext, %next]",
-        "  %open = phi i32 [0, %entry], [%open2, %next]",
+        f"  %r = phi {idx} [0, %bounds], [%rnext, %next]",
+        "  %open = phi i32 [0, %bounds], [%open2, %next]",
         f"  %cp = getelementptr inbounds i32, ptr %cls, {idx} %r",
         "  %was = load i32, ptr %cp, align 4",
         "  %todo = icmp slt i32 %was, 0",
