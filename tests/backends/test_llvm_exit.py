@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import emlc
-from emlc.backends.llvm import emit_llvm, jit
+from emlc.backends.llvm import TARGETS, emit_llvm, emit_obj, jit
 from emlc.backends.llvm_codegen import VECTOR_MAX_NODES, choose_types
 from emlc.backends.llvm_exit import plan
 from emlc.backends.llvm_jit import Predictor
@@ -143,6 +143,12 @@ def test_exit_block_returns_at_every_check_point():
     assert text.count("label %decided") == n_checks
     assert "call void @m_exit_block(" in text.split("define i32 @m_predict(")[1].split("\n}")[0]
     assert "@m_exit_batch" not in text  # the batch entry with exits is the host JIT's
+
+
+@pytest.mark.parametrize("target", ["host", *TARGETS])
+def test_objects_with_an_early_exit_build_for_every_target(target):
+    ens, _ = _forest_exit(0.5)
+    assert emit_obj(ens, target, "m")[:4] == b"\x7fELF"
 
 
 def test_without_a_64_bit_double_float64_bounds_are_an_approximate_float_check():
