@@ -57,6 +57,7 @@ numbers and ``repr`` literals of labels.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -65,7 +66,7 @@ from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Task
 from .fixed_point import FixedPoint, fixed_point
 from .micropython_csv import emit_emlc_csv
 from .micropython_emlearn import emit_emlearn_csv
-from .micropython_lower import INT_RANGES, FlatForest, lower, number, vote_classes
+from .micropython_lower import INT_RANGES, FlatForest, early_exit, lower, number, vote_classes
 
 __all__ = ["emit_csv", "emit_emlc_csv", "emit_emlearn_csv", "emit_micropython"]
 
@@ -185,8 +186,8 @@ class _TreeWriter:
         self.node(second, out, depth + 1, lines)
 
 
-def _finish(ens: Ensemble) -> list[str]:
-    """Straight-line code turning the sums ``a`` into ``raw``, in the interpreter's order.
+def _finish(ens: Ensemble) -> str:
+    """A list expression turning the sums ``a0..`` into ``raw``, in the interpreter's order.
 
     Each output is one expression (loops cost more than the trees in MicroPython);
     ``_r`` rounds to float32 where the model computes in float32.
@@ -214,7 +215,7 @@ def _finish(ens: Ensemble) -> list[str]:
         if (vote or integer or ens.aggregation is not Aggregation.SUM) and base[j] != 0:
             v = r(f"{v} + {_literal(float(base[j]))}")
         exprs.append(v)
-    return [f"    return [{', '.join(exprs)}]"]
+    return f"[{', '.join(exprs)}]"
 
 
 def _in_array(ens: Ensemble) -> bool:
@@ -244,12 +245,17 @@ def _raw_start(ens: Ensemble) -> list[str]:
 _CHUNK_LINES = 3000  # trees per function until about this many lines: MicroPython compiles huge functions slowly
 
 
-def _tree_groups(ens: Ensemble, writer: _TreeWriter, flat: FlatForest) -> list[list[str]]:
-    """Tree code split into runs of about ``_CHUNK_LINES`` lines (a bigger tree stands alone)."""
+def _tree_groups(
+    ens: Ensemble, writer: _TreeWriter, flat: FlatForest, checks: Callable[[int], list[str]] | None = None
+) -> list[list[str]]:
+    """Tree code split into runs of about ``_CHUNK_LINES`` lines (a bigger tree stands alone);
+    ``checks(i)`` are lines run right after tree ``i``, kept in the same run."""
     groups: list[list[str]] = [[]]
     for i, root in enumerate(flat.roots.tolist()):
         tree: list[str] = [f"    # tree {i}"]
         writer.node(int(root), int(ens.tree_output[i]), 0, tree)
+        if checks is not None:
+            tree += checks(i)
         if groups[-1] and len(groups[-1]) + len(tree) > _CHUNK_LINES:
             groups.append([])
         groups[-1].extend(tree)
@@ -288,7 +294,7 @@ def _set_locals(start: list[str], viper: bool) -> list[str]:
 
 def _summing_function(
     ens: Ensemble, flat: FlatForest, writer: _TreeWriter, head: list[str], start: list[str], chunk: str,
-    table: str, decorator: list[str], viper: bool = False,
+    table: str, decorator: list[str], viper: bool = False, checks: Callable[[int], list[str]] | None = None,
 ) -> list[str]:
     """A function that sums the trees into locals ``a0..`` and then runs the rest of its body.
 
@@ -297,8 +303,10 @@ def _summing_function(
     ``_<chunk><k>(f, a)``, listed in ``table``, passing the sums along in a list (an ``array('f')`` when
     every float32 addition must round). Under ``viper`` the sums taken from that list
     become machine integers with ``int()``, which plain MicroPython reads as a no-op.
+    With ``checks`` (early exit), whose lines may return a label, chunks update the sums
+    in place and return None to go on, or the label to stop.
     """
-    groups = _tree_groups(ens, writer, flat)
+    groups = _tree_groups(ens, writer, flat, checks)
     array = f"array('f', ({', '.join(start)},))" if writer.in_array else f"[{', '.join(start)}]"
     machine = viper and viper_machine_ints(ens, flat)
     take = ([f"    a{j} = int(a[{j}])" for j in range(ens.n_outputs)] if viper else [f"    {_accs(ens)} = a"])
@@ -311,18 +319,23 @@ def _summing_function(
     for k, body in enumerate(groups):
         out += [*decorator, f"def _{chunk}{k}(f, a):", *_unpack(ens, flat, "f", machine)]
         if writer.in_array:
-            out += [*body, "    return a", "", ""]
+            out += [*body, *([] if checks else ["    return a"]), "", ""]
+        elif checks:
+            out += [*take, *body, *(f"    a[{j}] = a{j}" for j in range(ens.n_outputs)), "", ""]
         else:
             out += [*take, *body, f"    return [{_accs(ens)}]", "", ""]
     out += [f"{table} = ({', '.join(f'_{chunk}{k}' for k in range(len(groups)))},)", "", ""]
-    return [*out, *decorator, *head, f"    a = {array}", f"    for c in {table}:", "        a = c(features, a)", *take]
+    run = (["        k = c(features, a)", "        if k is not None:", "            return k"] if checks
+           else ["        a = c(features, a)"])
+    return [*out, *decorator, *head, f"    a = {array}", f"    for c in {table}:", *run, *take]
 
 
 def _raw_function(ens: Ensemble, flat: FlatForest, decorator: list[str]) -> list[str]:
     """``raw(features)``: aggregated leaves plus base score, exactly as the interpreter computes them."""
     writer = _TreeWriter(ens, flat, _raw_leaves(ens), in_array=_in_array(ens))
     head = ["def raw(features):", '    """Aggregated leaves plus base score, before the link."""']
-    return [*_summing_function(ens, flat, writer, head, _raw_start(ens), "c", "_CHUNKS", decorator), *_finish(ens)]
+    return [*_summing_function(ens, flat, writer, head, _raw_start(ens), "c", "_CHUNKS", decorator),
+            f"    return {_finish(ens)}"]
 
 
 _SMALL_INT_MAX = 2**29 - 1  # MicroPython's small ints hold 30 bits on every 32-bit port: sums never allocate
@@ -393,41 +406,135 @@ def _fixed_predict(ens: Ensemble, flat: FlatForest, fx: FixedPoint, decorator: l
 
 
 _LINKS = {
-    Link.IDENTITY: [],
-    Link.SIGMOID: [
-        "    return [_r(1.0 / _r(1.0 + _r(math.exp(-_r({alpha} * v))))) for v in raw(features)]",
-    ],
+    Link.SIGMOID: ["    return [_r(1.0 / _r(1.0 + _r(math.exp(-_r({alpha} * u))))) for u in v]"],
     Link.SOFTMAX: [
-        "    v = raw(features)",
         "    m = {vmax}",
         "    e = [_r(math.exp(_r(u - m))) for u in v]",
         "    s = _r(sum(e))",
         "    return [_r(u / s) for u in e]",
     ],
-    Link.EXP: ["    return [_r(math.exp(v)) for v in raw(features)]"],
-    Link.ISOLATION: ["    return [_r(-_r(2.0 ** _r(-v / {p0})) - {p1}) for v in raw(features)]"],
+    Link.EXP: ["    return [_r(math.exp(u)) for u in v]"],
+    Link.ISOLATION: ["    return [_r(-_r(2.0 ** _r(-u / {p0})) - {p1}) for u in v]"],
 }
 
+# on the raw margins r; {value} is r after the link
 _DECISIONS = {
     Decision.ARGMAX: [
-        "    v = value(features)",
+        "    v = {value}",
         "    if len(v) == 1:",
         "        return 1 if (1 - v[0]) < v[0] else 0",
         "    return v.index(max(*v))  # max over arguments: max over a list is ten times slower",
     ],
     Decision.RAW_ARGMAX: [
-        "    v = raw(features)",
-        "    if len(v) == 1:",
-        "        return 1 if v[0] >= 0 else 0",
-        "    return v.index(max(*v))",
+        "    if len(r) == 1:",
+        "        return 1 if r[0] >= 0 else 0",
+        "    return r.index(max(*r))",
     ],
-    Decision.GT_HALF: ["    return 1 if value(features)[0] > 0.5 else 0"],
-    Decision.SIGN: ["    return 1 if value(features)[0] >= 0 else -1"],
+    Decision.GT_HALF: ["    return 1 if {value}[0] > 0.5 else 0"],
+    Decision.SIGN: ["    return 1 if {value}[0] >= 0 else -1"],
 }
 
 
+def _link_and_decision(ens: Ensemble) -> list[str]:
+    """``value``/``decide`` of the features, and ``_link``/``_decide`` of raw margins that an
+    early-exit ``predict`` applies to the sums it already has."""
+    lines: list[str] = []
+    if ens.link is Link.IDENTITY:
+        lines += ["value = raw  # one call less per prediction", "", ""]
+    else:
+        p = ens.link_params
+        fields = dict(alpha=_literal(p[0] if p else 1.0), p0=_literal(p[0]) if p else "",
+                      p1=_literal(p[1]) if len(p) > 1 else "", vmax="max(*v)" if ens.n_outputs > 1 else "v[0]")
+        lines += ["def _link(v):", '    """Link outputs of the raw margins v."""',
+                  *(s.format(**fields) for s in _LINKS[ens.link]), "", "",
+                  "def value(features):", '    """Link outputs: probabilities, regression values or anomaly scores."""',
+                  "    return _link(raw(features))", "", ""]
+    if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
+        value = "r" if ens.link is Link.IDENTITY else "_link(r)"
+        lines += ["def _decide(r):", '    """Class index (or +1/-1 for anomalies) of the raw margins r."""',
+                  *(s.format(value=value) for s in _DECISIONS[ens.decision]), "", "",
+                  "def decide(features):", '    """Class index (or +1/-1 for anomalies)."""',
+                  "    return _decide(raw(features))", "", ""]
+    return lines
+
+
+def _exit_checks(ens: Ensemble, writer: _TreeWriter) -> tuple[Callable[[int], list[str]], list[str]]:
+    """The early-exit check after each check point's last tree, and helpers it needs.
+
+    The sums are the interpreter's accumulator, and each bound is added in the bounds'
+    arithmetic (``_r`` rounds float32 sums; integers are exact), so a row stops where
+    :func:`emlc.ir.interpret.interpret_early_exit` stops it, with its class. The IR's
+    bounds are finite, so a NaN sum makes every comparison false: no exit, as there.
+    """
+    ee = early_exit(ens)
+    assert ee is not None
+    integer = ee.lower.dtype.kind in "iu"
+    r = "_r" if ee.lower.dtype == np.float32 else ""
+    n = ens.n_outputs
+    labels = _label_literals(ens) or [str(j) for j in range(max(n, 2))]
+    at = {int(k) - 1: j for j, k in enumerate(ee.checkpoints.tolist())}
+
+    def plus(o: int, bound) -> str:
+        b = str(int(bound)) if integer else _literal(float(bound))
+        return f"{r}({writer.acc(o)} + {b})"
+
+    def check(i: int) -> list[str]:
+        j = at.get(i)
+        if j is None:
+            return []
+        lo, up = ee.lower[j].tolist(), ee.upper[j].tolist()
+        head = f"    # early exit after {i + 1} trees"
+        if n == 1:
+            return [head, f"    if {plus(0, lo[0])} > 0:", f"        return {labels[1]}",
+                    f"    if {plus(0, up[0])} < 0:", f"        return {labels[0]}"]
+        if n > _CHAIN_OUTPUTS:
+            found = "c" if ens.classes is None else "CLASSES[c]"
+            return [head, f"    c = _exit_class([{', '.join(plus(o, lo[o]) for o in range(n))}], "
+                          f"[{', '.join(plus(o, up[o]) for o in range(n))}])",
+                    "    if c >= 0:", f"        return {found}"]
+        lines = [head, *(f"    l{o} = {plus(o, lo[o])}" for o in range(n)),
+                 f"    m = max({', '.join(f'l{o}' for o in range(n))})"]
+        for c in range(n):
+            beats = " and ".join(f"l{c} > {plus(o, up[o])}" for o in range(n) if o != c)
+            lines += [f"    {'elif' if c else 'if'} l{c} == m:", f"        if {beats}:", f"            return {labels[c]}"]
+        return lines
+
+    helpers = [] if n <= _CHAIN_OUTPUTS else [
+        "def _exit_class(lo, up):",
+        '    """First c maximising lo if lo[c] beats up of every other output, else -1."""',
+        "    c = 0",
+        "    for j in range(1, len(lo)):",
+        "        if lo[j] > lo[c]:",
+        "            c = j",
+        "    for o in range(len(up)):",
+        "        if o != c and not lo[c] > up[o]:",
+        "            return -1",
+        "    return c",
+        "",
+        "",
+    ]
+    return check, helpers
+
+
+def _exit_predict(ens: Ensemble, flat: FlatForest, decorator: list[str]) -> list[str]:
+    """``predict`` with early exit: ``raw``'s sums, checked after each check point's trees
+    (see :func:`_exit_checks`), then the full decision on the sums it has.
+
+    It bypasses the integer class scores: a lossy check must see the interpreter's sums.
+    """
+    writer = _TreeWriter(ens, flat, _raw_leaves(ens), in_array=_in_array(ens))
+    check, helpers = _exit_checks(ens, writer)
+    head = ["def predict(features):", '    """What the source library\'s predict returns, stopping early."""']
+    lines = _summing_function(ens, flat, writer, head, _raw_start(ens), "x", "_XCHUNKS", decorator, checks=check)
+    decided = "_decide(v)" if ens.classes is None else "CLASSES[_decide(v)]"
+    return [*helpers, *lines, f"    v = {_finish(ens)}", f"    return {decided}"]
+
+
 def _predict(ens: Ensemble, flat: FlatForest, emitter: str) -> list[str]:
-    """``predict``: integer sums where :func:`fixed_plan` applies, else from ``value``/``decide``."""
+    """``predict``: with early exit, or integer sums where :func:`fixed_plan` applies, else
+    from ``value``/``decide``."""
+    if early_exit(ens) is not None:
+        return _exit_predict(ens, flat, _decorator("native" if emitter == "viper" else emitter))
     fx = fixed_plan(ens)
     if fx is not None:
         viper = emitter == "viper"
@@ -482,23 +589,7 @@ def emit_micropython(ens: Ensemble, name: str = "model", emitter: str = "bytecod
         lines += ["    _F[0] = v", "    return _F[0]"]
     else:
         lines += ["    return v"]
-    lines += ["", "", *_raw_function(ens, flat, decorator), "", ""]
-    if ens.link is not Link.IDENTITY:
-        lines += [
-            "def value(features):",
-            '    """Link outputs: probabilities, regression values or anomaly scores."""',
-        ]
-    p = ens.link_params
-    alpha = _literal(p[0] if p else 1.0)
-    vmax = "max(*v)" if ens.n_outputs > 1 else "v[0]"
-    lines += [s.format(alpha=alpha, p0=_literal(p[0]) if p else "", p1=_literal(p[1]) if len(p) > 1 else "",
-                       vmax=vmax)
-              for s in _LINKS[ens.link]]
-    lines += ["", ""]
-    if ens.link is Link.IDENTITY:
-        lines += ["value = raw  # one call less per prediction", "", ""]
-    if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
-        lines += ["def decide(features):", '    """Class index (or +1/-1 for anomalies)."""', *_DECISIONS[ens.decision], "", ""]
+    lines += ["", "", *_raw_function(ens, flat, decorator), "", "", *_link_and_decision(ens)]
     lines += _predict(ens, flat, emitter)
     lines += ["", "", "def predict_proba(features):", '    """Class probabilities, as the library\'s predict_proba."""']
     if ens.task is Task.CLASSIFICATION and ens.n_outputs == 1 and ens.n_classes == 2:

@@ -4,7 +4,7 @@ Unlike emlearn's CSV it keeps the whole model: float thresholds, probability or
 margin leaf vectors, integer (quantized) leaves with their scale, regression,
 NaN routing, links and base scores. Records, in this order::
 
-    emlc-trees,1
+    emlc-trees,<version: 1, or 2 with an early exit>
     x,<n_features>,<input i|f|d>,<negated 0|1>
     o,<n_outputs>,<leaf width>,<sum|mean|vote>,<accumulator f|d>,<leaf typecode>,<threshold typecode>
     k,<link>[,<parameter>...]
@@ -15,6 +15,8 @@ NaN routing, links and base scores. Records, in this order::
     L,<rows>      then one  l,<values>  per leaf row (vote: the output voted for)
     N,<nodes>     then one  n,<feature>,<threshold>,<left>,<right>  per node
     T,<trees>     then one  t,<root>,<first output>  per tree
+    P,<checks>,<arithmetic i|f|d>   only in version 2, then one
+      p,<trees before the check>,<lower bound per output...>,<upper bound per output...>  per check
     e,<records before this one>
 
 A node sends the row left when ``x[feature] <= threshold`` on the raw input (the
@@ -22,6 +24,12 @@ cast to float32 is folded into the thresholds); a
 feature index ``n_features + j`` reads ``-x[j]``, which is how nodes that send NaN
 left are stored (``x > t`` is ``-x < -t``, with the children swapped), so the
 device never tests for NaN. Children are later node indices or ``-row-1``.
+
+The ``P``/``p`` records carry the IR's early exit (:class:`emlc.ir.EarlyExit`): its
+bounds are added to the sums in their arithmetic (``i`` exact integers, ``f``
+float32, ``d`` float64), the accumulator's. A file with them says version 2, so an
+older runtime refuses it rather than evaluating every tree and predicting otherwise
+than a lossy exit was measured; files without them stay version 1.
 
 The records avoid emlearn's ``f`` and ``c`` on purpose: emlearn's loader then stops
 at the first leaf ("missing metadata") instead of misreading this file.
@@ -34,8 +42,8 @@ import math
 import numpy as np
 
 from ..errors import EmlcError
-from ..ir.ensemble import Aggregation, Ensemble
-from .micropython_lower import FlatForest, _le_threshold, lower, number, vote_classes
+from ..ir.ensemble import Aggregation, EarlyExit, Ensemble
+from .micropython_lower import FlatForest, _le_threshold, early_exit, lower, number, vote_classes
 
 _LEAF_TYPECODES = {
     "float64": "d", "float32": "f", "int32": "i", "int16": "h", "int8": "b", "uint16": "H", "uint8": "B",
@@ -112,8 +120,9 @@ def emit_emlc_csv(ens: Ensemble) -> str:
     base = ens.base_score.astype(np.float64)
     if not vote:
         base = base.astype(ens.accum_dtype).astype(np.float64)
+    ee = early_exit(ens)
     lines = [
-        "emlc-trees,1",
+        f"emlc-trees,{1 if ee is None else 2}",
         f"x,{ens.n_features},{flat.kind},{int(negated)}",
         f"o,{ens.n_outputs},{ens.leaf_width},{ens.aggregation.value},{accum},{leaf_code},{tcode}",
         ",".join(["k", ens.link.value, *(number(p) for p in ens.link_params)]),
@@ -142,5 +151,21 @@ def emit_emlc_csv(ens: Ensemble) -> str:
     ]
     lines.append(f"T,{ens.n_trees}")
     lines += [f"t,{r},{o}" for r, o in zip(flat.roots.tolist(), ens.tree_output.tolist())]
+    if ee is not None:
+        lines += _exit_records(ee)
     lines.append(f"e,{len(lines)}")
     return "\n".join(lines) + "\n"
+
+
+def _exit_records(ee: EarlyExit) -> list[str]:
+    """``P`` and one ``p`` per check point, the bounds written so they read back exactly."""
+    code = "i" if ee.lower.dtype.kind in "iu" else "f" if ee.lower.dtype == np.float32 else "d"
+
+    def text(v) -> str:
+        return str(int(v)) if code == "i" else number(float(v))
+
+    rows = [
+        ",".join(["p", str(int(k)), *(text(v) for v in lo), *(text(v) for v in up)])
+        for k, lo, up in zip(ee.checkpoints.tolist(), ee.lower, ee.upper)
+    ]
+    return [f"P,{len(rows)},{code}", *rows]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import EmlcError
-from ..ir.ensemble import Ensemble, Op, Tree
+from ..ir.ensemble import Aggregation, EarlyExit, Ensemble, Op, Task, Tree
 
 INT_RANGES = {
     "int8": (-128, 127),
@@ -203,3 +203,26 @@ def number(value: float, kind: str = "d") -> str:
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return repr(float(value))
+
+
+def early_exit(ens: Ensemble) -> EarlyExit | None:
+    """The check points a MicroPython ``predict`` runs, or None when it evaluates every tree.
+
+    Both MicroPython outputs check on the sums they already keep for ``raw`` (the
+    interpreter's accumulator), so the bounds must be in that arithmetic. Votes are
+    counted, not summed: on a VOTE model an exact exit (which never changes a
+    prediction) is dropped and a lossy one refused (confidence_exit rewrites votes first).
+    """
+    ee = ens.early_exit
+    if ee is None or ens.task is not Task.CLASSIFICATION or ee.checkpoints.size == 0:
+        return None
+    want = np.dtype(np.int64) if ens.leaves.dtype.kind in "iu" else np.dtype(ens.accum_dtype)
+    if ens.aggregation is not Aggregation.VOTE and ee.lower.dtype == want and ee.upper.dtype == want:
+        return ee
+    if ee.confidence == 1:
+        return None
+    raise EmlcError(
+        "the MicroPython outputs support a lossy early exit on summed or averaged leaves with bounds in "
+        "the accumulator's type; add it with confidence_exit (--early-exit), which rewrites votes as a "
+        "mean of one-hot rows"
+    )
