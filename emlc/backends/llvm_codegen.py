@@ -666,10 +666,11 @@ class ModuleWriter:
     def exit_rows(self) -> int:
         """Rows ``exit_batch`` hands to ``exit_block`` at once, which stops when all are
         decided: one row when every tree branches (skipped trees are saved work), else
-        one lane group (a vector tree costs the same for 1 row as for 16). Measured on a
-        60-tree, 3-class forest needing 33 trees a row (confidence 0.5), CPU time: branchy
-        0.86 M rows/s (1 row) vs 0.52 (16) vs 0.56 without the exit; vector 1.55 (16),
-        1.53 (128), 0.26 (1) vs 2.48 without: the check's own cost is not recovered there."""
+        one lane group (a vector tree costs the same for 1 row as for 16), checked on all
+        lanes at once. Measured on a 60-tree, 3-class forest needing 33 trees a row
+        (confidence 0.5), CPU time: branchy 0.86 M rows/s (1 row) vs 0.52 (16) vs 0.56
+        without the exit; vector 2.40 (16, lane check), 1.55 (16, row check), 1.53 (128),
+        0.26 (1) vs 2.48 without (bench/bench_jit_exit.py)."""
         return LANES if any(self.vectorised(t) for t in self.ens.trees) else 1
 
     def _zero_blocks(self, b: int) -> list[str]:
@@ -750,29 +751,27 @@ class ModuleWriter:
     def _sfx(self) -> str:
         return "f32" if self.t.raw == "float" else "f64"
 
-    def _argmax(self, fn: _Fn, vals: list[str], ty: str | None = None) -> tuple[str, str]:
-        """(index, value) of the first maximum of ``vals`` (type ``ty``, default RAW)."""
-        r = ty or self.t.raw
-        cmp = "icmp sgt" if r.startswith("i") else "fcmp ogt"
+    def _argmax(self, fn: _Fn, vals: list[str]) -> str:
+        r = self.t.raw
         best, idx = vals[0], "0"
         for j, v in enumerate(vals[1:], start=1):
-            gt = fn.op(f"{cmp} {r} {v}, {best}")
+            gt = fn.op(f"fcmp ogt {r} {v}, {best}")
             best = fn.op(f"select i1 {gt}, {r} {v}, {r} {best}")
             idx = fn.op(f"select i1 {gt}, i32 {j}, i32 {idx}")
-        return idx, best
+        return idx
 
     def _decide(self, fn: _Fn, raw: list[str], vals: list[str]) -> str:
         r, d = self.t.raw, self.ens.decision
         one, zero = hex_float(1.0), hex_float(0.0)
         if d is Decision.ARGMAX:
             if len(vals) > 1:
-                return self._argmax(fn, vals)[0]
+                return self._argmax(fn, vals)
             q = fn.op(f"fsub {r} {one}, {vals[0]}")
             c = fn.op(f"fcmp olt {r} {q}, {vals[0]}")
             return fn.op(f"zext i1 {c} to i32")
         if d is Decision.RAW_ARGMAX:
             if len(raw) > 1:
-                return self._argmax(fn, raw)[0]
+                return self._argmax(fn, raw)
             c = fn.op(f"fcmp oge {r} {raw[0]}, {zero}")
             return fn.op(f"zext i1 {c} to i32")
         if d is Decision.GT_HALF:
