@@ -33,8 +33,11 @@ import numpy as np
 from ..errors import EmlcError
 from ..ir.ensemble import Aggregation, Ensemble, Task
 
+# llvm_codegen imports this module too; its names are looked up at call time
+from . import llvm_codegen as cg
+
 if TYPE_CHECKING:
-    from .llvm_codegen import ModuleWriter, Types
+    from .llvm_codegen import ModuleWriter, Types, _Fn
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class ExitPlan:
     exact: bool  # False: float64 bounds checked on float sums (no 64-bit double)
 
 
-def plan(ens: Ensemble, types: "Types", has_double: bool = True) -> ExitPlan | None:
+def plan(ens: Ensemble, types: Types, has_double: bool = True) -> ExitPlan | None:
     """How ``predict`` checks for an early exit, or None when it evaluates every tree."""
     ee = ens.early_exit
     if ee is None or ens.task is not Task.CLASSIFICATION or ee.checkpoints.size == 0:
@@ -65,7 +68,7 @@ def plan(ens: Ensemble, types: "Types", has_double: bool = True) -> ExitPlan | N
     return ExitPlan(checkpoints, ee.lower.astype(dtype), ee.upper.astype(dtype), types.acc, exact)
 
 
-def check_fn(w: "ModuleWriter", p: ExitPlan) -> list[str]:
+def check_fn(w: ModuleWriter, p: ExitPlan) -> list[str]:
     """``m_check`` (see the module docstring): decides open rows, returns how many stay open.
 
     Row by row, or, when ``exit_block`` gets one lane group at a time (vector trees,
@@ -74,7 +77,7 @@ def check_fn(w: "ModuleWriter", p: ExitPlan) -> list[str]:
     return _lanes_check(w, p) if w.exit_rows() > 1 else _rows_check(w, p)
 
 
-def _bounds(w: "ModuleWriter", p: ExitPlan, fn: "_Fn") -> list[tuple[str, str]]:
+def _bounds(w: ModuleWriter, p: ExitPlan, fn: _Fn) -> list[tuple[str, str]]:
     """Check point ``%j``'s (lower, upper) per output, loaded once."""
     base = fn.op(f"mul i32 %j, {w.nout}")
     out = []
@@ -88,10 +91,8 @@ def _bounds(w: "ModuleWriter", p: ExitPlan, fn: "_Fn") -> list[tuple[str, str]]:
     return out
 
 
-def _decision(fn: "_Fn", ct: str, lows: list[str], ups: list[str], lanes: int) -> str:
+def _decision(fn: _Fn, ct: str, lows: list[str], ups: list[str], lanes: int) -> str:
     """Class index decided from ``acc + lower``/``acc + upper``, or -1, per lane."""
-    from .llvm_codegen import hex_float
-
     integer = ct.startswith("i")
     cmp = "icmp s" if integer else "fcmp o"
 
@@ -102,7 +103,7 @@ def _decision(fn: "_Fn", ct: str, lows: list[str], ups: list[str], lanes: int) -
         return f"splat ({t} {c})" if lanes > 1 else str(c)
 
     b, i32, tt = ty("i1"), ty("i32"), ty(ct)
-    zero = k(ct, "0" if integer else hex_float(0.0))
+    zero = k(ct, "0" if integer else cg.hex_float(0.0))
     if len(lows) == 1:
         above = fn.op(f"{cmp}gt {tt} {lows[0]}, {zero}")
         below = fn.op(f"{cmp}lt {tt} {ups[0]}, {zero}")
@@ -121,19 +122,17 @@ def _decision(fn: "_Fn", ct: str, lows: list[str], ups: list[str], lanes: int) -
     return fn.op(f"select {b} {ok}, {i32} {c}, {i32} {k('i32', -1)}")
 
 
-def _widen(fn: "_Fn", acc: str, ct: str, a: str, lanes: int) -> str:
+def _widen(fn: _Fn, acc: str, ct: str, a: str, lanes: int) -> str:
     if acc == ct:
         return a
     v = (lambda t: f"<{lanes} x {t}>") if lanes > 1 else (lambda t: t)
     return fn.op(f"sext {v(acc)} {a} to {v(ct)}")
 
 
-def _rows_check(w: "ModuleWriter", p: ExitPlan) -> list[str]:
-    from .llvm_codegen import _Fn
-
+def _rows_check(w: ModuleWriter, p: ExitPlan) -> list[str]:
     idx, ct, acc = w.layout.idx, p.check_type, w.t.acc
     add = "add" if ct.startswith("i") else "fadd"
-    bounds, fn = _Fn("b"), _Fn("k")
+    bounds, fn = cg._Fn("b"), cg._Fn("k")
     lows, ups = [], []
     for o, (lo, hi) in enumerate(_bounds(w, p, bounds)):
         q = fn.op(f"getelementptr inbounds {acc}, ptr %acc, {idx} {w._acc_at(fn, '%r', o)}")
@@ -176,13 +175,11 @@ def _rows_check(w: "ModuleWriter", p: ExitPlan) -> list[str]:
     ]
 
 
-def _lanes_check(w: "ModuleWriter", p: ExitPlan) -> list[str]:
+def _lanes_check(w: ModuleWriter, p: ExitPlan) -> list[str]:
     """The check on one lane group: rows ``0 <= r < n <= lanes`` of a blocked layout."""
-    from .llvm_codegen import _Fn
-
     idx, ct, acc, lanes = w.layout.idx, p.check_type, w.t.acc, w.exit_rows()
     add = "add" if ct.startswith("i") else "fadd"
-    fn = _Fn("k")
+    fn = cg._Fn("k")
     vt, vi, vb = f"<{lanes} x {ct}>", f"<{lanes} x i32>", f"<{lanes} x i1>"
 
     def splat(t: str, x: str) -> str:

@@ -17,7 +17,13 @@ from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 import emlc
 from emlc.backends.llvm import emit_obj
 from emlc.ir import Task
-from emlc.ir.interpret import interpret, interpret_early_exit, interpret_proba, interpret_trees_evaluated, interpret_value
+from emlc.ir.interpret import (
+    interpret,
+    interpret_early_exit,
+    interpret_proba,
+    interpret_trees_evaluated,
+    interpret_value,
+)
 from emlc.passes.lossy.confidence_exit import confidence_exit
 from emlc.targets import get_target
 from tests.conftest import require_tool
