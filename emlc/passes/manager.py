@@ -173,15 +173,16 @@ def optimize(
         if name in show:
             out.write(f"// IR after {name}\n{print_ir(ens)}")
     chosen = layout or choose_layout(ens, tgt, level)
-    sizes = [model_bytes(e, tgt, chosen) for _, e in steps]
+    # Each step's sizes once (every step is one pass's result and the next one's input).
+    sizes = [(e.n_nodes, e.n_leaves, e.leaves.shape[0], model_bytes(e, tgt, chosen)) for _, e in steps]
     reports = tuple(
         PassReport(
             name=name,
-            nodes=(before.n_nodes, after.n_nodes),
-            leaves=(before.n_leaves, after.n_leaves),
-            leaf_rows=(before.leaves.shape[0], after.leaves.shape[0]),
-            bytes=(sizes[i], sizes[i + 1]),
+            nodes=(sizes[i][0], sizes[i + 1][0]),
+            leaves=(sizes[i][1], sizes[i + 1][1]),
+            leaf_rows=(sizes[i][2], sizes[i + 1][2]),
+            bytes=(sizes[i][3], sizes[i + 1][3]),
         )
-        for i, ((_, before), (name, after)) in enumerate(zip(steps, steps[1:]))
+        for i, (name, _) in enumerate(steps[1:])
     )
     return OptimizeResult(ensemble=ens, level=level, target=tgt, layout=chosen, passes=reports)

@@ -28,18 +28,21 @@ def content_ids(table: np.ndarray) -> np.ndarray:
 
 def preorder(tree: Tree, root: int = 0) -> list[int]:
     """Nodes reachable from ``root`` in depth-first, left-first preorder; shared nodes listed once."""
-    seen = [False] * tree.n_nodes
+    return _preorder(tree.left.tolist(), tree.right.tolist(), root)
+
+
+def _preorder(left: list[int], right: list[int], root: int) -> list[int]:
+    """:func:`preorder` on child lists (-1 on leaves), read as Python lists for speed."""
+    seen = [False] * len(left)
     order: list[int] = []
     stack = [root]
-    # Python lists and a local constant: numpy scalar indexing and enum lookups dominate otherwise.
-    op, left, right, leaf = tree.op.tolist(), tree.left.tolist(), tree.right.tolist(), int(Op.LEAF)
     while stack:
         i = stack.pop()
         if seen[i]:
             continue
         seen[i] = True
         order.append(i)
-        if op[i] != leaf:
+        if left[i] >= 0:
             stack.append(right[i])
             stack.append(left[i])
     return order
@@ -121,19 +124,17 @@ class TreeBuilder:
         self._right: list[int] = []
         self._klass: list[int] = []
         self._classes: dict[tuple, int] = {}
-        self._first: dict[int, int] = {}
 
     def _emit(self, key: tuple, src: int, left: int, right: int) -> int:
         k = self._classes.setdefault(key, len(self._classes))
-        if self.share and k in self._first:
-            return self._first[k]
-        node = len(self._src)
+        # Sharing emits one node per class, in class order, so node k is class k's node.
+        if self.share and k < len(self._src):
+            return k
         self._src.append(src)
         self._left.append(left)
         self._right.append(right)
         self._klass.append(k)
-        self._first.setdefault(k, node)
-        return node
+        return len(self._src) - 1
 
     def leaf(self, i: int) -> int:
         """A copy of source leaf ``i``."""
@@ -148,19 +149,21 @@ class TreeBuilder:
 
     def tree(self, root: int) -> Tree:
         """The nodes reachable from ``root``, renumbered in preorder."""
-        src = np.asarray(self._src, dtype=np.int64)
+        order = np.asarray(_preorder(self._left, self._right, root), dtype=np.int64)
+        src = np.asarray(self._src, dtype=np.int64)[order]
+        remap = np.full(len(self._src) + 1, -1, dtype=np.int32)  # index -1 (no child) stays -1
+        remap[order] = np.arange(order.size, dtype=np.int32)
         s = self.source
         is_leaf = s.op[src] == Op.LEAF
         cols = {c: getattr(s, c)[src] for c in Tree.COLUMNS}
-        cols["left"] = np.asarray(self._left, dtype=np.int32)
-        cols["right"] = np.asarray(self._right, dtype=np.int32)
+        cols["left"] = remap[np.asarray(self._left, dtype=np.int64)[order]]
+        cols["right"] = remap[np.asarray(self._right, dtype=np.int64)[order]]
         cols["feature"][is_leaf] = -1
         cols["threshold"][is_leaf] = 0
         cols["default_left"][is_leaf] = False
         cols["cat"][is_leaf] = -1
         cols["leaf"][~is_leaf] = -1
-        raw = Tree(**cols)
-        return renumber(raw, preorder(raw, root))
+        return Tree(**cols)
 
 
 def map_trees(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:
