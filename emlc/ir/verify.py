@@ -240,6 +240,8 @@ def _verify_early_exit(ens: Ensemble) -> None:
     ee = ens.early_exit
     if ens.task is not Task.CLASSIFICATION:
         _fail("early exit needs a classifier")
+    if ens.aggregation is Aggregation.VOTE:
+        _fail("early exit bounds apply to summed or averaged leaves, not votes (rewrite votes as a mean first)")
     cp = np.asarray(ee.checkpoints)
     if cp.ndim != 1 or cp.dtype.kind not in "iu" or (cp.size and (cp[0] < 1 or cp[-1] >= ens.n_trees)):
         _fail(f"early-exit check points must be integers in [1, {ens.n_trees})")
