@@ -12,8 +12,9 @@ A row goes left when ``x[feature] < threshold`` on int16 inputs; a child ``>= 0`
 offset from the current node, a negative child is leaf ``-child-1``. With ``lf,0``
 each tree votes for its leaf's class and the outputs are votes / trees; with
 ``lf,32`` the output is the mean of the float32 leaves. Anything else the format
-cannot say (floats, NaN routing, soft voting, boosting, links) is refused with
-:class:`EmlcError` rather than approximated.
+cannot say (floats, NaN routing, soft voting, boosting, links, a lossy early exit) is
+refused with :class:`EmlcError` rather than approximated. An exact early exit is left
+out: it never changes a prediction, so every tree is evaluated instead.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def _check_common(ens: Ensemble) -> None:
         _refuse(f"link {ens.link.value} and a base score are not part of the format")
     if ens.n_trees == 0:
         _refuse("it has no trees")
+    ee = ens.early_exit
+    if ee is not None and ee.checkpoints.size and ee.confidence < 1:
+        _refuse(
+            f"its lossy early exit (confidence {ee.confidence:g}) would stop at check points emlearn "
+            "cannot store, so predictions would differ from the ones measured"
+        )
 
 
 def _leaf_table(ens: Ensemble) -> tuple[int, list[str], np.ndarray]:

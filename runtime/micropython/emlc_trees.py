@@ -13,6 +13,9 @@ the float32 cast and NaN routing into the thresholds; see
 ``emlc/backends/micropython_csv.py`` for the format). Loading checks every count,
 index and value range and needs the final ``e`` line, so a damaged or truncated
 file raises ``ValueError("line N: ...")`` instead of predicting wrongly.
+A model with an early exit (version 2 files) stops adding trees in ``predict`` at
+the first check point whose bounds decide the class, exactly where emlc's
+interpreter stops (``predict_proba`` still sums every tree).
 If ``emlc_trees_native`` (the same walk compiled with ``@micropython.native``)
 imports, it is used; otherwise this plain-Python walk runs.
 """
@@ -36,17 +39,16 @@ def _zeros(code, n):
         return array(code, [0]) * n
 
 
-def _walk_py(x, F, T, L, R, roots, out):
-    """Leaf row reached in each tree, written to ``out``."""
-    t = 0
-    for i in roots:
+def _walk_py(x, F, T, L, R, roots, out, start, stop):
+    """Leaf row reached in trees start..stop-1, written to ``out`` at the same index."""
+    for t in range(start, stop):
+        i = roots[t]
         while i >= 0:
             if x[F[i]] <= T[i]:
                 i = L[i]
             else:
                 i = R[i]
         out[t] = ~i
-        t += 1
 
 
 try:
@@ -133,8 +135,14 @@ class _Lines:
                 raise self.error("data after the end marker")
 
 
+def _same(v):
+    return v
+
+
 class Model:
     """A loaded ensemble; see :func:`load`."""
+
+    ex_at = None  # early exit: trees before each check point (array), or None
 
     def _set_nodes(self, n_nodes, n_leaves, tcode):
         self.n_nodes = n_nodes
@@ -161,27 +169,42 @@ class Model:
 
     def raw(self, features):
         """Aggregated leaves plus base score, before the link (one value per output)."""
-        rows = self._rows
-        _walk(self._row(features), self.F, self.T, self.L, self.R, self.roots, rows)
-        O = self.outs
-        w = self.width
-        n = len(rows)
+        x = self._row(features)
+        n = len(self.roots)
         if self.agg == "vote":
-            V = self.leaves
+            rows = self._rows
+            _walk(x, self.F, self.T, self.L, self.R, self.roots, rows, 0, n)
+            O, V = self.outs, self.leaves
             votes = [0] * self.n_outputs
             for t in range(n):
                 votes[O[t] + V[rows[t]]] += 1
             return [votes[j] / n + self.base[j] for j in range(self.n_outputs)]
+        acc = self._start()
+        self._sums(x, acc, 0, n)
+        return self._finish(acc)
+
+    def _start(self):
+        """The sums before the first tree, as the interpreter starts them."""
         if self.int_leaves:
-            acc = [0] * self.n_outputs
-        else:
-            acc = array(self.accum, self.base if self.agg == "sum" else [0.0] * self.n_outputs)
+            return [0] * self.n_outputs
+        return array(self.accum, self.base if self.agg == "sum" else [0.0] * self.n_outputs)
+
+    def _sums(self, x, acc, start, stop):
+        """Adds the leaves that trees start..stop-1 reach to ``acc``, in tree order."""
+        rows = self._rows
+        _walk(x, self.F, self.T, self.L, self.R, self.roots, rows, start, stop)
+        O = self.outs
         P, J, V = self._sp, self._sj, self._sv
-        for t in range(n):
+        for t in range(start, stop):
             o = O[t]
             r = rows[t]
             for k in range(P[r], P[r + 1]):
                 acc[o + J[k]] += V[k]
+
+    def _finish(self, acc):
+        """Raw margins from the sums of every tree: scale, mean, base score."""
+        n = len(self.roots)
+        w = self.width
         if self.int_leaves:
             S = self.scale
             acc = array(self.accum, [acc[j] * S[j % w] for j in range(self.n_outputs)])
@@ -193,6 +216,41 @@ class Model:
                 acc[j] += self.base[j]
         return list(acc)
 
+    def _exit_class(self, x):
+        """Class index decided at the first early-exit check point that decides, else the full one.
+
+        Each bound is added to the sums in the bounds' arithmetic (``_exr`` rounds float32),
+        as ``emlc.ir.interpret.interpret_early_exit`` does; a NaN sum fails every comparison.
+        """
+        acc = self._start()
+        lo, up, n, r = self.ex_lo, self.ex_hi, self.n_outputs, self._exr
+        done = 0
+        for j in range(len(self.ex_at)):
+            k = self.ex_at[j]
+            self._sums(x, acc, done, k)
+            done = k
+            b = j * n
+            if n == 1:
+                if r(acc[0] + lo[b]) > 0:
+                    return 1
+                if r(acc[0] + up[b]) < 0:
+                    return 0
+                continue
+            c = 0
+            best = r(acc[0] + lo[b])
+            for o in range(1, n):
+                v = r(acc[o] + lo[b + o])
+                if v > best:
+                    best = v
+                    c = o
+            for o in range(n):
+                if o != c and not best > r(acc[o] + up[b + o]):
+                    break
+            else:
+                return c
+        self._sums(x, acc, done, len(self.roots))
+        return self._decide_raw(self._finish(acc))
+
     def _round(self, v):
         if self.accum == "f" and self.agg != "vote":
             self._f[0] = v
@@ -201,7 +259,9 @@ class Model:
 
     def value(self, features):
         """Link outputs: probabilities, regression values or anomaly scores."""
-        raw = self.raw(features)
+        return self._link(self.raw(features))
+
+    def _link(self, raw):
         link = self.link
         r = self._round
         if link == "identity":
@@ -218,14 +278,14 @@ class Model:
             return [r(_exp(v)) for v in raw]
         return [r(-r(2.0 ** r(-v / self.lp[0])) - self.lp[1]) for v in raw]
 
-    def _decide(self, features):
+    def _decide_raw(self, raw):
+        """Class index (or +1/-1) of the raw margins."""
         d = self.decision
         if d == "raw_argmax":
-            raw = self.raw(features)
             if len(raw) == 1:
                 return 1 if raw[0] >= 0 else 0
             return raw.index(max(*raw))  # max over arguments: over a list it is ten times slower
-        value = self.value(features)
+        value = self._link(raw)
         if d == "argmax":
             if len(value) == 1:
                 return 1 if (1 - value[0]) < value[0] else 0
@@ -239,7 +299,10 @@ class Model:
         if self.decision == "none":
             value = self.value(features)
             return value[0] if len(value) == 1 else value
-        c = self._decide(features)
+        if self.ex_at is None:
+            c = self._decide_raw(self.raw(features))
+        else:
+            c = self._exit_class(self._row(features))
         if self.decision != "sign" and self.classes:
             return self.classes[c]
         return c
@@ -286,7 +349,7 @@ def _sparse_leaves(m):
         m._sp[r + 1] = len(m._sj)
 
 
-def _load_emlc(lines):
+def _load_emlc(lines, version):
     m = Model()
     a = lines.take("x", 3)
     m.n_features = lines.int(a[0], 1, 1 << 30, "feature count")
@@ -349,8 +412,41 @@ def _load_emlc(lines):
         root, out = lines.take("t", 2)
         m.roots[t] = lines.int(root, -n_rows, n_nodes - 1, "root")
         m.outs[t] = lines.int(out, 0, span, "output column")
+    if version == 2:
+        _load_exit(lines, m)
     lines.end()
     return _common_finish(m)
+
+
+def _load_exit(lines, m):
+    """The early-exit records: check points and bounds in the accumulator's arithmetic."""
+    a = lines.take("P", 2)
+    n_trees = len(m.roots)
+    n_checks = lines.int(a[0], 1, n_trees - 1, "check point count")
+    code = lines.choice(a[1], ("i", "f", "d"), "bound arithmetic")
+    if m.agg == "vote":
+        raise lines.error("early exit needs summed or averaged leaves, this model votes")
+    if code != ("i" if m.int_leaves else m.accum):
+        raise lines.error("bounds in '%s' arithmetic do not match the sums" % code)
+    n = m.n_outputs
+    m.ex_at = _zeros("i", n_checks)
+    if code == "i":
+        m.ex_lo, m.ex_hi = [0] * (n_checks * n), [0] * (n_checks * n)
+    else:
+        m.ex_lo, m.ex_hi = _zeros(code, n_checks * n), _zeros(code, n_checks * n)
+    m._exr = m._round if code == "f" else _same
+    last = 0
+    for j in range(n_checks):
+        f = lines.take("p", 1 + 2 * n)
+        last = m.ex_at[j] = lines.int(f[0], last + 1, n_trees - 1, "check point")
+        for o in range(n):
+            for col, text in ((m.ex_lo, f[1 + o]), (m.ex_hi, f[1 + n + o])):
+                if code == "i":
+                    col[j * n + o] = lines.int(text, -(1 << 63), (1 << 63) - 1, "bound")
+                else:
+                    lines.store(col, code, j * n + o, text, "bound")
+                    if col[j * n + o] - col[j * n + o] != 0:
+                        raise lines.error("bound %s is not finite" % text)
 
 
 def _label(lines, text):
@@ -446,9 +542,9 @@ def load(source):
         lines = _Lines(f)
         if lines.peek() == "emlc-trees":
             version = lines.raw()
-            if version[1:] != ["1"]:
+            if version[1:] not in (["1"], ["2"]):
                 raise lines.error("unsupported emlc-trees version %s" % ",".join(version[1:]))
-            return _load_emlc(lines)
+            return _load_emlc(lines, int(version[1]))
         return _load_emlearn(lines)
     finally:
         if isinstance(source, str):

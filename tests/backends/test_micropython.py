@@ -164,16 +164,20 @@ def test_runtime_and_native_walk_compile_with_mpy_cross(tmp_path, arch):
 
 
 def _compiled_variants() -> dict[str, Ensemble]:
-    """Models covering every shape of emitted predict: chain or list winner, inline or chunked, vote, no labels."""
+    """Models covering every shape of emitted predict: chain or list winner, inline or chunked, vote, no labels,
+    early exit."""
     from sklearn.datasets import load_iris
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 
     X, y = load_iris(return_X_y=True)
     rf = emlc.load(RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0).fit(X, y))
+    from emlc.passes.lossy import confidence_exit
+
     return {
         "rf": rf,
         "vote": _stump(),
         "unlabelled": rf.replace(classes=None),
+        "exit": confidence_exit(rf, 0.6),  # predict stays native under viper: its sums are floats
         "regression": emlc.load(GradientBoostingRegressor(n_estimators=3, max_depth=2, random_state=0).fit(X, y)),
     }
 
@@ -198,7 +202,7 @@ def test_native_and_viper_modules_compile_with_mpy_cross(tmp_path, arch):
             for chunk_lines, chain in ((3000, 16), (20, 0)):
                 src = tmp_path / f"{name}_{emitter}_{chunk_lines}.py"
                 src.write_text(_emit_with_limits(ens, emitter, chunk_lines, chain))
-                assert f"@micropython.{emitter}" in src.read_text() or (emitter == "viper" and name == "regression")
+                assert f"@micropython.{emitter}" in src.read_text() or (emitter == "viper" and name in ("regression", "exit"))
                 proc = _mpy_cross(src, arch)
                 assert proc.returncode == 0, f"{src.name}: {proc.stderr}"
 
