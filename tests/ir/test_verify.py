@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 
 from emlc.errors import IRError
-from emlc.ir import FeatureRank
+from emlc.ir import Aggregation, FeatureRank
+from emlc.ir.ensemble import EarlyExit
 from emlc.ir.text import parse_ir
 from emlc.ir.verify import verify
 from tests.ir.test_text import IRIS_LIKE
@@ -31,6 +32,11 @@ def _patched(col, changes):
     for i, v in changes.items():
         col[i] = v
     return col
+
+
+def _exit(ens, checkpoint=1):
+    bounds = np.zeros((1, ens.n_outputs))
+    return EarlyExit(np.array([checkpoint], np.int32), bounds, bounds.copy())
 
 
 CORRUPTIONS = {
@@ -73,6 +79,12 @@ CORRUPTIONS = {
     ),
     "tree_output length": (lambda e: e.replace(tree_output=np.zeros(5, np.int32)), "tree_output must be"),
     "base score shape": (lambda e: e.replace(base_score=np.zeros(2)), "base_score must be"),
+    "early exit on votes": (
+        lambda e: e.replace(aggregation=Aggregation.VOTE, early_exit=_exit(e)), "not votes"
+    ),
+    "early exit past the last tree": (
+        lambda e: e.replace(early_exit=_exit(e, checkpoint=2)), "check points must be integers in"
+    ),
 }
 
 
