@@ -53,11 +53,13 @@ def comment(text: object) -> str:
     return s
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def int_literal(value: int, ctype: str) -> str:
     """An integer constant of the given C type, range-checked, that never overflows int.
 
     Plain suffixed literals rather than INT32_MIN / INT64_C: C++ (Arduino sketches)
     only gets those macros when __STDC_LIMIT_MACROS was defined before <stdint.h>.
+    Cached: emitters print the same few constants for every node of big models.
     """
     value = int(value)
     lo, hi = int_range(ctype)
