@@ -119,14 +119,16 @@ def tree_code(model: Model, index: int) -> str:
     queued_set: set[int] = set()
 
     def nest(root: int, depth: int) -> None:
-        stack: list[tuple[str, int, int | str]] = [("node", depth, root)]
+        # Items are finished lines (str) or (depth, node) still to print.
+        stack: list[str | tuple[int, int]] = [(depth, root)]
+        direct = model.direct
         while stack:
-            kind, d, item = stack.pop()
-            pad = "    " * d
-            if kind == "text":
-                lines.append(pad + str(item))
+            item = stack.pop()
+            if item.__class__ is str:
+                lines.append(item)
                 continue
-            node = int(item)
+            d, node = item
+            pad = "    " * d
             if node != root and shared[node]:
                 if node not in queued_set:
                     queued_set.add(node)
@@ -137,17 +139,17 @@ def tree_code(model: Model, index: int) -> str:
                 lines.append(f"{pad}row = {leaf[node]};")
                 continue
             test = model.test(tree, node)
-            if model.direct:
+            if direct:
                 test = unranked(model, test)
             fixed = model.folded(test)
             if fixed is not None:
-                stack.append(("node", d, left[node] if fixed else right[node]))
+                stack.append((d, left[node] if fixed else right[node]))
                 continue
             lines.append(f"{pad}if ({condition(model, test)}) {{")
-            stack.append(("text", d, "}"))
-            stack.append(("node", d + 1, right[node]))
-            stack.append(("text", d, "} else {"))
-            stack.append(("node", d + 1, left[node]))
+            stack.append(pad + "}")
+            stack.append((d + 1, right[node]))
+            stack.append(pad + "} else {")
+            stack.append((d + 1, left[node]))
 
     nest(0, 2)
     done = 0
