@@ -78,8 +78,8 @@ def input_ranges(ens: Ensemble) -> list[Range]:
     return out
 
 
-# Work items of fold_tree's walk: visit a node; enter a split's right child; emit a split.
-_VISIT, _RIGHT, _EMIT = 0, 1, 2
+# Work items of fold_tree's walk: enter a split's right child; emit a split.
+_RIGHT, _EMIT = 0, 1
 
 
 def _revisitable(tree: Tree) -> list[bool] | None:
@@ -118,41 +118,20 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
     known: dict[int, Range] = {}
     built: list[int] = []
     absent = object()
-
-    def done(node: int, keys: list) -> None:
-        for k in keys:
-            memo[k] = node
-        built.append(node)
-
-    tasks: list[tuple] = [(_VISIT, 0)]
-    while tasks:
-        task = tasks.pop()
-        if task[0] == _RIGHT:
-            _, i, f, rr = task
-            known[f] = rr
-            tasks.append((_VISIT, right[i]))
-            continue
-        if task[0] == _EMIT:
-            _, i, keys, f, prev = task
-            if prev is absent:
-                del known[f]
-            else:
-                known[f] = prev
-            r_node = built.pop()
-            done(b.split(i, built.pop(), r_node), keys)
-            continue
-        i = task[1]
+    tasks: list[tuple] = []  # (_RIGHT, node, feature, range) or (_EMIT, split, memo keys, feature, range before)
+    i: int | None = 0
+    while i is not None:
         keys: list = []
-        while True:
+        while True:  # descend from i along left children until a node is built
             if revisit[i]:
                 k = (i, tuple(sorted(known.items())))
                 if k in memo:
-                    done(memo[k], keys)
+                    node = memo[k]
                     break
                 keys.append(k)
             o = op[i]
             if o == leaf_op:
-                done(b.leaf(i), keys)
+                node = b.leaf(i)
                 break
             f = feature[i]
             r = known.get(f, start[f])
@@ -169,10 +148,28 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
                     continue
                 lr, rr = r.below(t, strict, r.nan and dl), r.above(t, not strict, r.nan and not dl)
             tasks.append((_EMIT, i, keys, f, known.get(f, absent)))
-            tasks.append((_RIGHT, i, f, rr))
+            tasks.append((_RIGHT, right[i], f, rr))
             known[f] = lr
-            tasks.append((_VISIT, left[i]))
-            break
+            i, keys = left[i], []
+        i = None
+        while True:  # record what was built, then emit finished splits until a right child is pending
+            for k in keys:
+                memo[k] = node
+            built.append(node)
+            if not tasks:
+                break
+            task = tasks.pop()
+            if task[0] == _RIGHT:
+                _, i, f, rr = task
+                known[f] = rr
+                break
+            _, split, keys, f, prev = task
+            if prev is absent:
+                del known[f]
+            else:
+                known[f] = prev
+            r_node = built.pop()
+            node = b.split(split, built.pop(), r_node)
     return b.tree(built.pop())
 
 
