@@ -183,7 +183,7 @@ def _array(values: dict[str, tuple[str, int]], key: str, n: int, kind: type, whe
         raise EmlcError(f"{where}: '{key}=' is missing (truncated model?)")
     text, line = values[key]
     try:
-        out = [kind(v) for v in text.split()]
+        out = list(map(kind, text.split()))
     except ValueError:
         raise EmlcError(f"{where}: line {line}: '{key}' holds a value that is not a {kind.__name__}") from None
     if n >= 0 and len(out) != n:

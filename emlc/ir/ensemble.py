@@ -58,6 +58,10 @@ class Op(enum.IntEnum):
     CAT = 3
 
 
+#: ``Op.LEAF`` as a plain int: an enum member look-up costs more than counting a small tree's leaves.
+_LEAF = int(Op.LEAF)
+
+
 class Task(enum.Enum):
     CLASSIFICATION = "classification"
     REGRESSION = "regression"
@@ -135,7 +139,7 @@ class Tree:
 
     @property
     def is_leaf(self) -> np.ndarray:
-        return self.op == Op.LEAF
+        return self.op == _LEAF
 
     @property
     def n_leaves(self) -> int:
