@@ -18,6 +18,25 @@ def _prune_tree(tree: Tree) -> Tree:
     return renumber(tree, sorted(preorder(tree)))
 
 
+def _reachable(ens: Ensemble) -> np.ndarray:
+    """Per tree, is every node reachable from its root? (One walk over all trees at once.)"""
+    sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    base = np.repeat(starts, sizes)
+    inner = np.concatenate([t.op for t in ens.trees]) != Op.LEAF
+    left = np.concatenate([t.left for t in ens.trees]) + base
+    right = np.concatenate([t.right for t in ens.trees]) + base
+    seen = np.zeros(inner.size, dtype=bool)
+    seen[starts] = True
+    frontier = starts
+    while frontier.size:
+        frontier = frontier[inner[frontier]]
+        children = np.concatenate([left[frontier], right[frontier]])
+        frontier = np.unique(children[~seen[children]])
+        seen[frontier] = True
+    return np.logical_and.reduceat(seen, starts) if seen.size else np.ones(0, dtype=bool)
+
+
 def _drop_unused_sets(ens: Ensemble) -> Ensemble:
     used = np.unique(np.concatenate([t.cat[t.op == Op.CAT] for t in ens.trees]))
     if used.size == ens.cat_sets.shape[0]:
@@ -33,7 +52,8 @@ def _drop_unused_sets(ens: Ensemble) -> Ensemble:
 
 def prune_dead(ens: Ensemble) -> Ensemble:
     """Unreachable nodes, unused leaf rows and unused category sets removed."""
-    ens = map_trees(ens, _prune_tree)
+    whole = _reachable(ens)
+    ens = ens.replace(trees=tuple(t if ok else _prune_tree(t) for t, ok in zip(ens.trees, whole)))
     used = used_leaf_rows(ens)
     if used.size != ens.leaves.shape[0]:
         new = np.full(ens.leaves.shape[0], -1, dtype=np.int64)
