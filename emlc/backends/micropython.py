@@ -50,6 +50,10 @@ accumulate in an ``array('f')`` so every addition rounds as numpy's does.
 ``max`` over arguments (0.3 us; ``max`` over a list costs 3 us), with no division;
 the C backend's margin rule (:mod:`.fixed_point`) proves the winner or hands
 near-ties to the float path. That costs a second copy of the trees in the module.
+A lossy early exit (:func:`.micropython_lower.early_exit`) instead makes ``predict``
+sum like ``raw`` and check the IR's bounds after each check point's trees, returning
+the label where :func:`emlc.ir.interpret.interpret_early_exit` stops; exact exits are
+left out (measured slower than evaluating every tree with integer scores).
 Nothing from the model is pasted into code except
 numbers and ``repr`` literals of labels.
 """

@@ -1,6 +1,7 @@
 """Early exit in the MicroPython outputs, on the host: the generated module and the emlc_trees
-runtime (both plain Python, run here by CPython) stop where ``interpret_early_exit`` stops,
-with its class; the emlearn CSV keeps exact exits out and refuses lossy ones."""
+runtime (both plain Python, run here by CPython) stop where a lossy ``interpret_early_exit``
+stops, with its class; exact exits are left out (every tree evaluated, same predictions),
+and the emlearn CSV refuses lossy ones."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from tests.strategies import ensembles, inputs_for
 sys.path.insert(0, str(runtime_dir() / "micropython"))
 import emlc_trees  # noqa: E402  (the device runtime, plain Python)
 
-EXITS = ("exact", 1.0, 0.6, 0.3)
+EXITS = ("exact", 1.0, 0.8, 0.6, 0.45, 0.3)  # mostly lossy: the exits the outputs keep
 
 
 @st.composite
@@ -88,7 +89,18 @@ def _forest(threshold: float | None, batch: int = 1) -> tuple[Ensemble, np.ndarr
     return ens, X
 
 
-@pytest.mark.parametrize("threshold, batch", [(None, 1), (0.3, 1), (0.6, 2)])
+def test_exact_exits_are_left_out():
+    """They never change a prediction and cost more than they save in MicroPython: the outputs
+    are the ones without the exit (integer class scores included), version 1 CSV."""
+    for threshold in (None, 1.0):
+        ens, X = _forest(threshold)
+        assert ens.early_exit is not None and interpret_trees_evaluated(ens, X).min() < ens.n_trees
+        bare = ens.replace(early_exit=None)
+        assert emit_micropython(ens) == emit_micropython(bare)
+        assert emit_emlc_csv(ens) == emit_emlc_csv(bare) and emit_emlc_csv(ens).startswith("emlc-trees,1\n")
+
+
+@pytest.mark.parametrize("threshold, batch", [(0.3, 1), (0.6, 2)])
 def test_both_outputs_evaluate_only_the_trees_the_interpreter_counts(threshold, batch):
     """One tree per chunk function counts the module's trees; the runtime's walk counts its own."""
     ens, X = _forest(threshold, batch)
@@ -191,7 +203,7 @@ def test_vote_models_drop_exact_exits_and_refuse_lossy_ones():
     from tests.backends.test_micropython import _stump
 
     stump = _stump(trees=_stump().trees * 3, tree_output=np.zeros(3, np.int32), input_type="float32")
-    bounds = np.zeros((1, 2))
+    bounds = np.zeros((1, 2))  # float64, as a vote's sums are not
     exact = stump.replace(early_exit=EarlyExit(np.array([1], np.int32), bounds, bounds, 1.0))
     assert emit_micropython(exact) == emit_micropython(stump)
     assert emit_emlc_csv(exact) == emit_emlc_csv(stump)
