@@ -135,10 +135,6 @@ class _Lines:
                 raise self.error("data after the end marker")
 
 
-def _same(v):
-    return v
-
-
 class Model:
     """A loaded ensemble; see :func:`load`."""
 
@@ -219,33 +215,38 @@ class Model:
     def _exit_class(self, x):
         """Class index decided at the first early-exit check point that decides, else the full one.
 
-        Each bound is added to the sums in the bounds' arithmetic (``_exr`` rounds float32),
-        as ``emlc.ir.interpret.interpret_early_exit`` does; a NaN sum fails every comparison.
+        Each bound is added to the sums in the bounds' arithmetic: the results are stored in
+        ``_low``/``_up`` (one at a time), arrays of that type (a float32 store rounds) or lists of exact
+        integers, as ``emlc.ir.interpret.interpret_early_exit`` adds them; a NaN sum fails
+        every comparison.
         """
         acc = self._start()
-        lo, up, n, r = self.ex_lo, self.ex_hi, self.n_outputs, self._exr
+        lo, hi, n, low, up = self.ex_lo, self.ex_hi, self.n_outputs, self._low, self._up
         done = 0
         for j in range(len(self.ex_at)):
             k = self.ex_at[j]
             self._sums(x, acc, done, k)
             done = k
             b = j * n
+            for o in range(n):
+                low[o] = acc[o] + lo[b + o]
             if n == 1:
-                if r(acc[0] + lo[b]) > 0:
+                if low[0] > 0:
                     return 1
-                if r(acc[0] + up[b]) < 0:
+                up[0] = acc[0] + hi[b]
+                if up[0] < 0:
                     return 0
                 continue
             c = 0
-            best = r(acc[0] + lo[b])
             for o in range(1, n):
-                v = r(acc[o] + lo[b + o])
-                if v > best:
-                    best = v
+                if low[o] > low[c]:
                     c = o
+            best = low[c]
             for o in range(n):
-                if o != c and not best > r(acc[o] + up[b + o]):
-                    break
+                if o != c:
+                    up[0] = acc[o] + hi[b + o]
+                    if not best > up[0]:
+                        break
             else:
                 return c
         self._sums(x, acc, done, len(self.roots))
@@ -434,7 +435,8 @@ def _load_exit(lines, m):
         m.ex_lo, m.ex_hi = [0] * (n_checks * n), [0] * (n_checks * n)
     else:
         m.ex_lo, m.ex_hi = _zeros(code, n_checks * n), _zeros(code, n_checks * n)
-    m._exr = m._round if code == "f" else _same
+    m._low = [0] * n if code == "i" else _zeros(code, n)
+    m._up = [0] if code == "i" else _zeros(code, 1)
     last = 0
     for j in range(n_checks):
         f = lines.take("p", 1 + 2 * n)
