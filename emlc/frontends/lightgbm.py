@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import EmlcError
 from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count, load_json
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
-from .treebuild import Src, Tables, TreeBuilder, build_tree
+from .treebuild import LE, Src, Tables, TreeBuilder, build_tree
 
 #: LightGBM's kZeroThreshold, a float literal widened to double.
 ZERO = float(np.float32(1e-35))
@@ -386,7 +386,7 @@ def _numerical(b: TreeBuilder, f: int, t: float, dt: int, lo: int, hi: int) -> i
     band_left = default_left if missing == _MISSING_ZERO else 0.0 <= t
     nan_left = default_left if missing != _MISSING_NONE else 0.0 <= t
     if (band_left and t >= ZERO) or (not band_left and t < -ZERO):
-        return b.add(Op.LE, feature=f, threshold=t, default_left=nan_left, left=Src(lo), right=Src(hi))
+        return b.add(LE, feature=f, threshold=t, default_left=nan_left, left=Src(lo), right=Src(hi))
     outer = b.add(Op.LT, feature=f, threshold=-ZERO, default_left=True)
     band = b.add(Op.LE, feature=f, threshold=ZERO, default_left=False, left=Src(lo if band_left else hi))
     compare = b.add(Op.LE, feature=f, threshold=t, default_left=nan_left, left=Src(lo), right=Src(hi))

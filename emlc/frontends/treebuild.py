@@ -25,6 +25,9 @@ class Src:
 
 Child = int | Src
 
+#: op codes as plain ints for the per-node paths (an enum member look-up costs about a microsecond).
+_LEAF, LE = int(Op.LEAF), int(Op.LE)
+
 
 @dataclass
 class TreeBuilder:
@@ -71,7 +74,7 @@ class TreeBuilder:
         self.cols[side][index] = target
 
     def leaf(self, row: int) -> int:
-        return self.add(Op.LEAF, leaf=row)
+        return self.add(_LEAF, leaf=row)
 
     def finish(self, entry: dict[Hashable, int], threshold_dtype: str) -> Tree:
         for index, side, key in self.pending:
