@@ -86,7 +86,6 @@ def stumps(pairs, *, classes=2, tree_output=None, leaves_dtype="float64", **kwar
         leaves=np.array(rows).astype(leaves_dtype), n_outputs=n_outputs,
         base_score=np.zeros(n_outputs), classes=np.arange(classes), decision=Decision.ARGMAX,
     )
-    from emlc.ir import Ensemble
 
     return verify(Ensemble(**{**defaults, **kwargs}))
 
