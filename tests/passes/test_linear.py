@@ -1,0 +1,57 @@
+"""Passes do per-ensemble work once, not once per tree, and leave the interpreter alone.
+
+Compile time on big models used to grow with trees x leaf rows because every tree
+re-sorted the whole leaf table; these tests pin the structure that keeps it linear
+(timings themselves live in bench/bench_scale.py).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from emlc.ir import Ensemble, Op, Task, Tree, interpret
+from emlc.ir.verify import verify
+from emlc.passes import PASSES, treebuild
+from tests.fuzz.test_deep_trees import chain, rows
+
+
+def stump(i: int) -> Tree:
+    return Tree.build(
+        op=[Op.LE, Op.LEAF, Op.LEAF], feature=[i % 3, -1, -1], threshold=[0.5 * i, 0, 0],
+        left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 2 * i, 2 * i + 1],
+    )
+
+
+def stumps(n_trees: int) -> Ensemble:
+    """``n_trees`` stumps, each with its own two leaf rows (the table grows with the trees)."""
+    return verify(Ensemble(
+        n_features=3, task=Task.REGRESSION, trees=tuple(stump(i) for i in range(n_trees)),
+        tree_output=np.zeros(n_trees, np.int32), leaves=np.arange(2.0 * n_trees)[:, None] % 7,
+        n_outputs=1,
+    ))
+
+
+@pytest.mark.parametrize("name", ["fold_redundant_splits", "merge_subtrees"])
+def test_leaf_table_classified_once_per_pass(name, monkeypatch):
+    calls = []
+    real = treebuild.content_ids
+    monkeypatch.setattr(treebuild, "content_ids", lambda table: calls.append(table.shape) or real(table))
+    ens = stumps(40)
+    out = PASSES[name](ens)
+    assert calls == [ens.leaves.shape, ens.cat_sets.shape]
+    X = np.random.default_rng(0).uniform(-1, 25, size=(50, 3))
+    np.testing.assert_array_equal(interpret(out, X), interpret(ens, X))
+
+
+@pytest.mark.parametrize("name", ["fold_redundant_splits", "quantize_thresholds", "merge_subtrees"])
+def test_deep_trees_leave_the_recursion_limit_alone(name):
+    ens = chain().replace(input_type="int16")  # integer inputs: quantize_thresholds folds too
+    limit = sys.getrecursionlimit()
+    out = PASSES[name](ens)
+    assert sys.getrecursionlimit() == limit
+    X = rows()
+    X[np.isnan(X)] = 0
+    np.testing.assert_array_equal(interpret(out, X), interpret(ens, X))
