@@ -106,8 +106,29 @@ class _Forest:
 _LAYOUT, _NODE, _SHAPE, _THRESHOLD, _OFFSET = 0, 100, 200, 300, 400
 
 
+def _layouts_ok(ens: Ensemble) -> bool:
+    """Do all trees have non-empty 1-D columns of one length and the expected dtypes?
+
+    One comprehension per column over all trees: the well-formed case, which every
+    pass hits twice, then needs no per-tree branching.
+    """
+    trees = ens.trees
+    shapes = [t.op.shape for t in trees]
+    if any(len(s) != 1 or s[0] < 1 for s in shapes):
+        return False
+    for name in Tree.COLUMNS:
+        want = np.dtype(_COLUMN_DTYPES[name]) if name in _COLUMN_DTYPES else ens.threshold_dtype
+        if {getattr(t, name).dtype for t in trees} != {want}:
+            return False
+        if [getattr(t, name).shape for t in trees] != shapes:
+            return False
+    return True
+
+
 def _verify_layouts(ens: Ensemble) -> tuple[int, str | None]:
     """The first tree whose column layout is wrong (or ``n_trees``) and the reason."""
+    if _layouts_ok(ens):
+        return ens.n_trees, None
     threshold_dtype = ens.threshold_dtype
     wants = [(name, np.dtype(_COLUMN_DTYPES[name]) if name in _COLUMN_DTYPES else None) for name in Tree.COLUMNS]
     for i, tree in enumerate(ens.trees):
@@ -295,14 +316,22 @@ def _shape_errors(forest: _Forest) -> list[tuple[int, int, str]]:
     if orphan is not None:
         errors.append((orphan[0], _SHAPE + 1, f"tree {orphan[0]} node {orphan[1]}: unreachable from the root"))
     remaining = indegree
+    shared = indegree > 1  # only these can appear twice among one level's children
     frontier = forest.start
     while frontier.size:
         split = frontier[inner[frontier]]
         if not split.size:
             break
-        children, counts = np.unique(np.concatenate([left[split], right[split]]), return_counts=True)
-        remaining[children] -= counts
+        children = np.concatenate([left[split], right[split]])
+        twice = shared[children]
+        if twice.any():
+            multi, counts = np.unique(children[twice], return_counts=True)
+            remaining[multi] -= counts
+            children = children[~twice]
+        remaining[children] -= 1
         frontier = children[remaining[children] == 0]
+        if twice.any():
+            frontier = np.concatenate([frontier, multi[remaining[multi] == 0]])
     stuck = forest.first(remaining > 0)
     if stuck is not None:
         errors.append((stuck[0], _SHAPE + 2, f"tree {stuck[0]} node {stuck[1]}: part of a cycle"))
