@@ -31,6 +31,8 @@ def can_test_directly(model: Model) -> bool:
     """Can every test read the feature itself (float32 bits or the integer), without P_prepare?"""
     if model.uses_categories():
         return False
+    if model.precision is not None and not model.target.direct_float_tests:
+        return False
     return model.precision == "float32" and model.in_t == "float" or model.precision is None
 
 

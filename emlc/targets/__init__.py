@@ -58,6 +58,10 @@ class Target:
     cflags: tuple[str, ...]
     #: rough bytes of machine code per decision node in the inline layout (estimates only)
     inline_node_bytes: int = 16
+    #: inline tests may compare a float feature's bits directly (no key preparation); off
+    #: where the compiler expands each such test into far more code (SDCC: 2x the code, 8x
+    #: the compile time)
+    direct_float_tests: bool = True
 
     @property
     def has_double(self) -> bool:
@@ -106,10 +110,11 @@ TARGETS: dict[str, Target] = {
             cflags=("-march=rv32ec", "-mabi=ilp32e", *_WARN), inline_node_bytes=14,
         ),
         Target(
-            "mcs51", "Intel 8051 (SDCC, 8-bit, code memory via __code, 64 KiB code space)",
+            "mcs51", "Intel 8051 (SDCC, 8-bit, code memory via __code, 64 KiB code space; stack in the 256 B internal RAM)",
             word_bits=8, has_fpu=False, double_bits=32, flash=CODE_SPACE,
-            flash_bytes=64 * 1024, ram_bytes=8 * 1024, compiler="sdcc",
+            flash_bytes=64 * 1024, ram_bytes=224, compiler="sdcc",
             cflags=("-mmcs51", "--std-c99", "--model-large", "--stack-auto"), inline_node_bytes=30,
+            direct_float_tests=False,
         ),
     )
 }

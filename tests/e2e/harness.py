@@ -32,6 +32,7 @@ TOOLS = {
     "cortex-m0": ("arm-none-eabi-gcc", "qemu-system-arm"),
     "cortex-m4f": ("arm-none-eabi-gcc", "qemu-system-arm"),
     "rv32ec": ("riscv64-unknown-elf-gcc", "qemu-system-riscv32"),
+    "mcs51": ("sdcc", "s51"),
 }
 
 _HOST_PLATFORM = r"""
@@ -134,6 +135,28 @@ SECTIONS {
   .data : { *(.data*) *(.sdata*) } > RAM
   .bss : { *(.bss*) *(.sbss*) *(COMMON) } > RAM
   _stack_top = ORIGIN(RAM) + LENGTH(RAM);
+}
+"""
+
+
+# 8051 under s51: output and the final stop go through ucsim's simulator interface
+# (a byte in XRAM: 'p' then a character prints it, 's' stops; s51 -G then quits).
+_MCS51_PLATFORM = r"""
+#include <stdint.h>
+#define SIMIF (*(volatile __xdata uint8_t *)0xFFFF)
+void run_all(void);
+void out_char(char c) {
+    SIMIF = 'p';
+    SIMIF = (uint8_t)c;
+}
+void out_done(void) {
+    SIMIF = 's';
+    for (;;) {}
+}
+int main(void) {
+    run_all();
+    out_done();
+    return 0;
 }
 """
 
@@ -260,7 +283,7 @@ void run_all(void)
 
 
 def _run(cmd: list[str], cwd: Path, timeout: int = TIMEOUT) -> subprocess.CompletedProcess:
-    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     return res
 
 
@@ -287,6 +310,11 @@ def build(target_name: str, main_c: str, work: Path, objects: tuple[Path, ...] =
         _check(_run([cc, "-O2", "-c", "platform.c", "-o", "platform.o"], work), "compile platform")
         _check(_run([cc, *linked, "platform.o", "-o", str(out), *libm], work), "link")
         return out
+    if tgt.compiler == "sdcc":
+        (work / "platform.c").write_text(_MCS51_PLATFORM)
+        _check(_run([cc, *cflags, "-c", "main.c"], work, timeout=600), "compile")
+        _check(_run([cc, *cflags, "platform.c", "main.rel", "-o", "fw.ihx"], work), "link")
+        return work / "fw.ihx"
     if tgt.compiler == "avr-gcc":
         (work / "platform.c").write_text(_AVR_PLATFORM)
         link: list[str] = []
@@ -321,6 +349,10 @@ def execute(target_name: str, exe: Path) -> str:
         mcu = "atmega2560" if target_name == "avr" else "atmega328p"
         res = _run(["simavr", "-m", mcu, "-f", "16000000", str(exe)], cwd)
         return _simavr_text(res.stdout + res.stderr)
+    if target_name == "mcs51":
+        res = _run(["s51", "-t", "8052", "-I", "if=xram[0xffff]", "-G", str(exe)], cwd)
+        _check(res, "s51")
+        return res.stdout.split(" words read from ", 1)[-1].split("\n", 1)[-1]
     if target_name.startswith("cortex"):
         board = "microbit" if target_name == "cortex-m0" else "mps2-an386"
         res = _run(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-serial", "none",

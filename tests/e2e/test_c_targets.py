@@ -108,24 +108,29 @@ def test_optimized_ir_on_target(models, target):
         _check(name, ens, model, rows, result)
 
 
-def test_mcs51_headers_build_with_sdcc(models, tmp_path):
-    """8051: a classifier header (table layout) compiles and links with SDCC (not simulated; SDCC is slow)."""
-    require_tool("sdcc")
-    import subprocess
+def test_mcs51_runs_in_s51():
+    """8051: tiny models (3 trees, depth 3; SDCC compiles big headers very slowly) built with
+    SDCC and run in ucsim's s51, which prints through its simulator interface and quits on
+    the program's stop command. Both layouts, raw models and an -O2 one (ranks, early exit;
+    its inline layout is left out: SDCC needs over a minute for it)."""
+    require_tool(*TOOLS["mcs51"])
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 
-    from emlc.backends.c import emit_c
-    from emlc.targets import get_target
+    from emlc.ir.interpret import interpret_proba
 
-    headers, calls = [], []
-    for i, name in enumerate(("sk_gb_clf",)):
-        ens = emlc.load(models[name][0])
-        for layout in ("table",):
-            prefix = f"m{i}{layout[0]}"
-            headers.append(emit_c(ens, "mcs51", prefix, layout))
-            calls.append(f"(int)({prefix}_predict(x, {ens.n_features}) > 0)")
-    (tmp_path / "t.c").write_text(
-        "\n".join(headers) + "\ndouble x[5];\nint main(void)\n{\n    return " + " + ".join(calls) + ";\n}\n"
-    )
-    res = subprocess.run(["sdcc", *get_target("mcs51").cflags, "t.c"], cwd=tmp_path, capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert (tmp_path / "t.ihx").stat().st_size > 1000
+    Xn, y3 = _data()
+    X0 = np.nan_to_num(Xn)
+    gb = GradientBoostingClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X0, (y3 > 0).astype(int))
+    rf = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(Xn, y3)
+    rf_o2 = optimize(emlc.load(rf), level="O2", target="mcs51").ensemble
+    assert rf_o2.early_exit is not None
+    jobs, meta = [], []
+    for model, ens, X, layouts in ((gb, emlc.load(gb), X0, ("inline", "table")), (rf, emlc.load(rf), Xn, ("inline",)),
+                                   (rf, rf_o2, Xn, ("table",))):
+        rows = _test_rows(ens, X, n=12)
+        for layout in layouts:
+            jobs.append((ens, rows, "mcs51", layout))
+            meta.append((model, ens, rows))
+    for (model, ens, rows), result in zip(meta, run_parallel(jobs, workers=2)):
+        _check("mcs51", ens, model, rows, result)
+        np.testing.assert_allclose(result.values, interpret_proba(ens, rows), rtol=1e-5, atol=1e-6)
