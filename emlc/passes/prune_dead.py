@@ -32,7 +32,7 @@ def _reachable(ens: Ensemble) -> np.ndarray:
     while frontier.size:
         frontier = frontier[inner[frontier]]
         children = np.concatenate([left[frontier], right[frontier]])
-        frontier = np.unique(children[~seen[children]])
+        frontier = children[~seen[children]]  # a node with two parents here may appear twice: harmless
         seen[frontier] = True
     return np.logical_and.reduceat(seen, starts) if seen.size else np.ones(0, dtype=bool)
 
