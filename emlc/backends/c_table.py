@@ -7,8 +7,9 @@ Records (struct of arrays, trees back to back, each tree in preorder)::
                 leaf record, slot S + 1 a jump record. Flags: NaN goes left, categorical
                 node, right child is a leaf (only the flags the model needs).
     P_thr[r]    threshold: index into the slot's sorted keys P_keys[P_kbase[s] ...] (a
-                byte for up to 256 distinct thresholds per feature), or the key itself
-                when that is smaller; categorical nodes: the bitset row
+                byte for up to 256 distinct thresholds per feature; keys stored without
+                the trailing zero bits they all share), or the key itself when that is
+                smaller; categorical nodes: the bitset row
     P_right[r]  how many records ahead the right child is, or (flag) its leaf row
     P_root[t]   first record of tree t
 
@@ -68,8 +69,24 @@ class Records:
         return total
 
     @property
+    def key_shift(self) -> int:
+        """Trailing zero bits every palette key shares (float thresholds such as 12.5 have
+        16): keys are stored shifted right by that much and scaled back exactly."""
+        if self.keys is None or not self.keys.any():
+            return 0
+        nonzero = np.abs(self.keys[self.keys != 0])
+        return min(int((int(k) & -int(k)).bit_length()) - 1 for k in nonzero)
+
+    @property
+    def stored_keys(self) -> np.ndarray:
+        assert self.keys is not None
+        return self.keys >> self.key_shift
+
+    @property
     def key_t(self) -> str:
-        return smallest_int(int(self.keys.min()), int(self.keys.max())) if self.keys is not None and self.keys.size else "int8_t"
+        if self.keys is None or not self.keys.size:
+            return "int8_t"
+        return smallest_int(int(self.stored_keys.min()), int(self.stored_keys.max()))
 
     @property
     def kbase_t(self) -> str:
@@ -242,11 +259,15 @@ def walk_body(model: Model) -> tuple[list[str], str]:
         value = f"({key_t})features[f]"
     if rec.keys is not None:
         kt, bt = rec.key_t, rec.kbase_t
-        tkeys = tables.add("keys", kt, rec.keys if rec.keys.size else [0], note="sorted key thresholds per slot")
+        shift = rec.key_shift
+        note = "sorted key thresholds per slot" + (f", divided by 2^{shift}" if shift else "")
+        tkeys = tables.add("keys", kt, rec.stored_keys if rec.keys.size else [0], note=note)
         tb = tables.add("kbase", bt, rec.kbase, note="first key of each slot")
         it = "uint16_t" if rec.keys.size <= 65535 else "uint32_t"
         idx = f"({it})({tables.read(bt, tb, 's')} + {read_t})"
         threshold = f"({key_t}){tables.read(kt, tkeys, idx)}"
+        if shift:
+            threshold = f"{threshold} * {int_literal(1 << shift, key_t)}"
     else:
         threshold = f"({key_t}){read_t}"
     steps = []

@@ -68,6 +68,8 @@ def test_small_model_takes_three_bytes_per_decision_record():
     rec = _records(ens)
     assert (rec.kind_t, rec.thr_t, rec.right_t) == ("uint8_t", "uint8_t", "uint8_t")
     assert "rl" in rec.flags
+    # thresholds -3..3 (and 0.5) as float32 keys share 22 trailing zero bits: two bytes in the palette
+    assert rec.keys is not None and rec.key_shift == 22 and rec.key_t == "int16_t"
     decision = int(sum((t.op != Op.LEAF).sum() for t in ens.trees))
     # the chain's right leaves are in their parents' records: one leaf record per tree end
     assert rec.kind.size <= decision + 3 * ens.n_trees
@@ -75,6 +77,15 @@ def test_small_model_takes_three_bytes_per_decision_record():
     assert rep["table_record_bytes"] == 3
     assert rep["node_table_bytes"] == rec.bytes
     assert rep["node_bytes_per_decision_node"] == round(rec.bytes / decision, 2)
+
+
+def test_small_model_with_shifted_keys_runs_exactly():
+    require_tool("gcc")
+    ens = _regressor([_chain(20), _chain(30)], n_features=3, n_rows=4)
+    assert " * 4194304L" in emit_c(ens, "host", "m", "table")
+    X = _rows(3)
+    X[:5] = [[-3.0, 3.0, 0.0], [-0.0, -3.0, 2.0], [np.inf, -np.inf, 1.0], [2.9999998, -2.9999998, 1e-45], [-1e-45, 0, 0]]
+    check_agrees(ens, X, "table")
 
 
 def test_wide_offsets_rows_and_features_widen_their_fields():
