@@ -70,12 +70,13 @@ class Records:
 
     @property
     def key_shift(self) -> int:
-        """Trailing zero bits every palette key shares (float thresholds such as 12.5 have
-        16): keys are stored shifted right by that much and scaled back exactly."""
+        """Whole bytes of trailing zero bits every palette key shares (float thresholds such
+        as 12.5 have two): keys are stored without them and shifted back, which costs
+        byte moves, not a multiplication, on 8-bit targets."""
         if self.keys is None or not self.keys.any():
             return 0
         nonzero = np.abs(self.keys[self.keys != 0])
-        return min(int((int(k) & -int(k)).bit_length()) - 1 for k in nonzero)
+        return 8 * (min(int((int(k) & -int(k)).bit_length()) - 1 for k in nonzero) // 8)
 
     @property
     def stored_keys(self) -> np.ndarray:
@@ -266,8 +267,9 @@ def walk_body(model: Model) -> tuple[list[str], str]:
         it = "uint16_t" if rec.keys.size <= 65535 else "uint32_t"
         idx = f"({it})({tables.read(bt, tb, 's')} + {read_t})"
         threshold = f"({key_t}){tables.read(kt, tkeys, idx)}"
-        if shift:
-            threshold = f"{threshold} * {int_literal(1 << shift, key_t)}"
+        if shift:  # unsigned shift, then back to signed (two's complement on every C target here)
+            ukey = "uint64_t" if key_t == "int64_t" else "uint32_t"
+            threshold = f"({key_t})(({ukey}){threshold} << {shift})"
     else:
         threshold = f"({key_t}){read_t}"
     steps = []
