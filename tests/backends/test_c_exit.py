@@ -167,3 +167,24 @@ def test_lossy_float64_exit_on_avr_is_the_approximate_float_check(threshold):
     ens = confidence_exit(_forest(n_trees=6, width=3, aggregation=Aggregation.MEAN), threshold)
     code = emit_c(ens, "avr", "m", "table")
     assert "approx check)" in code and "float64 near-ties at check points may differ" in code
+
+
+def test_avr_lossy_exit_without_fixed_point_checks_float_sums():
+    """A one-output boosted model (no fixed-point path) with float64 sums on AVR: the lossy
+    check runs on float sums; it stops early and agrees with the float64 interpreter here."""
+    require_tool("avr-gcc", "simavr")
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    import emlc
+
+    X, y = make_classification(n_samples=300, n_features=4, random_state=1)
+    ens = confidence_exit(emlc.load(GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0)
+                                    .fit(X, y)), 0.5)
+    assert ens.accum_dtype == "float64" and ens.n_outputs == 1
+    code = emit_c(ens, "avr", "m", "table")
+    assert "approx check)" in code and "m_qadd" not in code
+    rows = X[:40]
+    assert interpret_trees_evaluated(ens, rows).mean() < ens.n_trees
+    got = run_model(ens, rows, "avr", "table").predict
+    np.testing.assert_array_equal(got, _class_indices(ens, interpret_early_exit(ens, rows)))
