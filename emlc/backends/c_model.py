@@ -3,16 +3,22 @@
 The emitted header has this shape (``P`` is the model name)::
 
     P_key / P_rank / P_member ...   runtime helpers from runtime/c/, only those needed
-    P_leaves, P_base, ...           constant tables in flash
+    P_leaves or P_lval, P_base ...  constant tables in flash (float leaves sparse when
+                                    that is smaller and exact)
     P_prepare(features, v)          v[f] = integer value of feature f: an order key
                                     for floats (NaN -> P_NAN), the rank for ranked ones
+                                    (inline layout when tests cannot read features
+                                    directly; the table layout keys a feature per visit)
     P_raw(features, raw)            walks every tree (layout specific), adds leaf rows,
                                     applies MEAN/VOTE/leaf_scale/base_score
+    P_fast / P_classify             predict's integer fast path (c_fixed) and early exit
+                                    (c_exit), when they apply
     P_predict, P_predict_proba / P_predict_values    the public API
 
 All node tests are integer comparisons ``v[f] <= K`` decided exactly at compile time
 (:mod:`emlc.backends.c_numeric`), so targets without an FPU never touch float math
-on the decision path.
+on the decision path. Layouts hand each tree's leaf row to a placeholder (:meth:`Model.sink`)
+that every function built from the walk fills in its own way (record, add, add and check).
 """
 
 from __future__ import annotations
