@@ -142,7 +142,8 @@ def check_fit(model: Model, layout: str) -> None:
         raise EmlcError(
             f"model does not fit: it needs about {est['ram']} bytes of RAM (stack for {model.ens.n_features} features "
             f"and {model.ens.n_outputs} outputs) but {tgt.name} has {tgt.ram_bytes}; "
-            "reduce the number of features or outputs, or pick a larger target"
+            + ("try --layout table (it keeps no per-feature values), " if layout == "inline" and not model.direct else "")
+            + "reduce the number of features or outputs, or pick a larger target"
         )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from emlc.backends.c import emit_c, size_report
 from emlc.backends.c_model import Model
 from emlc.backends.c_table import encode
+from emlc.errors import EmlcError
 from emlc.ir import Decision, Ensemble, FeatureRank, Op, Task, Tree
 from emlc.targets import get_target
 from tests.backends.test_c import check_agrees, expected
@@ -149,3 +151,13 @@ def test_float_leaves_are_stored_sparse_unless_a_negative_zero_base_forbids_it()
             check_agrees(e, X, layout)
             got = run_model(e, X, "host", layout).values
             np.testing.assert_array_equal(np.signbit(got), np.signbit(expected(e, X)[1]))
+
+
+def test_many_features_fit_the_8051_stack_only_in_the_table_layout():
+    """Inline keys need 4 bytes of stack per feature (P_prepare); the table layout keys a
+    feature when a node reads it, so 60 features fit the 8051's internal-RAM stack."""
+    ens = _regressor([_chain(10, n_features=60)], n_features=60, n_rows=4)
+    with pytest.raises(EmlcError, match=r"bytes of RAM .* try --layout table"):
+        emit_c(ens, "mcs51", "m", "inline")
+    assert "m_prepare" not in emit_c(ens, "mcs51", "m", "table")
+    assert size_report(ens, "mcs51", "table")["ram_bytes_stack_estimate"] < 100
