@@ -80,8 +80,10 @@ def format_report(report: dict[str, Any]) -> str:
         ("flash estimate (data + code)", f"{size['flash_bytes_estimate']} B" + (f" of {limit} B" if limit else "")),
         ("RAM for model data", f"{size['ram_bytes_model_data']} B"),
         ("RAM estimate (stack)", f"{size['ram_bytes_stack_estimate']} B" + (f" of {ram_limit} B" if ram_limit else "")),
-        ("bytes per decision node", str(size["bytes_per_decision_node"])),
+        ("bytes per decision node (all flash)", str(size["bytes_per_decision_node"])),
     ]
+    if "node_bytes_per_decision_node" in size:
+        rows.append(("node table bytes per decision node", str(size["node_bytes_per_decision_node"])))
     out += ["", _table([("size", "")] + rows)]
     if "calibration" in report:
         m = report["calibration"]
