@@ -32,7 +32,6 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys

@@ -248,7 +248,7 @@ class Model:
     # ----- accumulation -------------------------------------------------------------
     def accumulator(self) -> tuple[str, str]:
         """(C type of the running sums, body of P_add(acc, o, row))."""
-        ens, p = self.ens, self.p
+        ens = self.ens
         width = ens.leaf_width
         if ens.aggregation is Aggregation.VOTE:
             winners = np.argmax(ens.leaf_values(), axis=1)

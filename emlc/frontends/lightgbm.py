@@ -14,7 +14,6 @@ default child, *NaN* sends NaN there.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -8,7 +8,6 @@ opts in; skops files are loaded only when every type they need is one we lower.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from emlc.backends.c import emit_c, size_report
 from emlc.errors import EmlcError
 from emlc.ir import Aggregation, Decision, Ensemble, FeatureRank, Link, Op, Task, Tree
-from emlc.ir.interpret import apply_link, decide, interpret_raw, interpret_value
+from emlc.ir.interpret import apply_link, decide, interpret_raw
 from tests.conftest import require_tool
 from tests.e2e.harness import STRICT, run_model
 from tests.strategies import ensembles, inputs_for
