@@ -149,21 +149,31 @@ class TreeBuilder:
 
     def tree(self, root: int) -> Tree:
         """The nodes reachable from ``root``, renumbered in preorder."""
-        order = np.asarray(_preorder(self._left, self._right, root), dtype=np.int64)
-        src = np.asarray(self._src, dtype=np.int64)[order]
-        remap = np.full(len(self._src) + 1, -1, dtype=np.int32)  # index -1 (no child) stays -1
-        remap[order] = np.arange(order.size, dtype=np.int32)
-        s = self.source
-        is_leaf = s.op[src] == Op.LEAF
-        cols = {c: getattr(s, c)[src] for c in Tree.COLUMNS}
-        cols["left"] = remap[np.asarray(self._left, dtype=np.int64)[order]]
-        cols["right"] = remap[np.asarray(self._right, dtype=np.int64)[order]]
-        cols["feature"][is_leaf] = -1
-        cols["threshold"][is_leaf] = 0
-        cols["default_left"][is_leaf] = False
-        cols["cat"][is_leaf] = -1
-        cols["leaf"][~is_leaf] = -1
-        return Tree(**cols)
+        order = _preorder(self._left, self._right, root)
+        return copy_nodes(self.source, np.asarray(self._src, dtype=np.int64), self._left, self._right, order)
+
+
+def copy_nodes(source: Tree, src: np.ndarray, left, right, order: list[int]) -> Tree:
+    """A tree of new nodes ``order`` (in that order), node ``k`` a copy of source node
+    ``src[k]`` with children ``left[k]``/``right[k]`` (new numbers, -1 on leaves).
+
+    Copies are normalised as the IR expects: leaves without feature, threshold,
+    default or category set, splits without leaf row.
+    """
+    order_a = np.asarray(order, dtype=np.int64)
+    src = src[order_a]
+    remap = np.full(len(left) + 1, -1, dtype=np.int32)  # index -1 (no child) stays -1
+    remap[order_a] = np.arange(order_a.size, dtype=np.int32)
+    is_leaf = source.op[src] == Op.LEAF
+    cols = {c: getattr(source, c)[src] for c in Tree.COLUMNS}
+    cols["left"] = remap[np.asarray(left, dtype=np.int64)[order_a]]
+    cols["right"] = remap[np.asarray(right, dtype=np.int64)[order_a]]
+    cols["feature"][is_leaf] = -1
+    cols["threshold"][is_leaf] = 0
+    cols["default_left"][is_leaf] = False
+    cols["cat"][is_leaf] = -1
+    cols["leaf"][~is_leaf] = -1
+    return Tree(**cols)
 
 
 def map_trees(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:

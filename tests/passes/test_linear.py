@@ -1,4 +1,4 @@
-"""Passes do per-ensemble work once, not once per tree, and leave the interpreter alone.
+"""Passes do per-ensemble work once, not once per tree, and keep deep trees off the call stack.
 
 Compile time on big models used to grow with trees x leaf rows because every tree
 re-sorted the whole leaf table; these tests pin the structure that keeps it linear
@@ -11,11 +11,16 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from emlc.ir import Ensemble, Op, Task, Tree, interpret
 from emlc.ir.verify import verify
 from emlc.passes import PASSES, treebuild
+from emlc.passes.fold_redundant_splits import _nothing_to_fold, _renumbered, fold_tree, input_ranges
+from emlc.passes.treebuild import ContentClasses
 from tests.fuzz.test_deep_trees import chain, rows
+from tests.strategies import ensembles
 
 
 def stump(i: int) -> Tree:
@@ -55,3 +60,29 @@ def test_deep_trees_leave_the_recursion_limit_alone(name):
     X = rows()
     X[np.isnan(X)] = 0
     np.testing.assert_array_equal(interpret(out, X), interpret(ens, X))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"max_features": 1, "max_depth": 7, "categorical": False}])
+@given(data=st.data())
+def test_trees_with_nothing_to_fold_are_only_renumbered(kwargs, data):
+    """The all-trees-at-once check never claims a tree the walk would change."""
+    ens = data.draw(ensembles(**kwargs))
+    classes, start = ContentClasses.of(ens), input_ranges(ens)
+    for tree, still in zip(ens.trees, _nothing_to_fold(ens, classes, start)):
+        if still:
+            assert fold_tree(classes, start, tree).same_as(_renumbered(tree))
+
+
+def test_nothing_to_fold_finds_decided_and_redundant_splits():
+    ens = stumps(4)
+    implied = Tree.build(  # x0 <= 1 then x0 <= 2 (always true there)
+        op=[Op.LE, Op.LE, Op.LEAF, Op.LEAF, Op.LEAF], feature=[0, 0, -1, -1, -1], threshold=[1, 2, 0, 0, 0],
+        left=[1, 2, -1, -1, -1], right=[4, 3, -1, -1, -1], leaf=[-1, -1, 0, 1, 2],
+    )
+    twins = Tree.build(  # both children are leaves with equal rows (0 and 7 both hold 0.0)
+        op=[Op.LE, Op.LEAF, Op.LEAF], feature=[1, -1, -1], threshold=[0, 0, 0],
+        left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 7],
+    )
+    ens = ens.replace(trees=ens.trees + (implied, twins), tree_output=np.zeros(6, np.int32))
+    still = _nothing_to_fold(verify(ens), ContentClasses.of(ens), input_ranges(ens))
+    assert still.tolist() == [True, True, True, True, False, False]
