@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..ir.ensemble import Aggregation, Ensemble, Op
+from ..ir.ensemble import Aggregation, Ensemble
+from ..passes.early_exit import tree_ranges
 from .c_common import smallest_int
 
 if TYPE_CHECKING:
@@ -60,25 +61,12 @@ class ExitPlan:
         )
 
 
-def _tree_ranges(ens: Ensemble, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per tree and output, min and max of the integer leaf values the tree can add."""
-    lo = np.zeros((ens.n_trees, ens.n_outputs), dtype=np.int64)
-    hi = np.zeros((ens.n_trees, ens.n_outputs), dtype=np.int64)
-    w = ens.leaf_width
-    for i, t in enumerate(ens.trees):
-        rows = table[np.unique(t.leaf[t.op == Op.LEAF])]
-        o = int(ens.tree_output[i])
-        lo[i, o : o + w] = rows.min(axis=0)
-        hi[i, o : o + w] = rows.max(axis=0)
-    return lo, hi
-
-
 def _fixed_bounds(model: "Model", checkpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per check point: integer range the remaining trees can add to each fixed-point sum,
     the upper end raised by the fast path's margin."""
     fx = model.fixed
     assert fx is not None
-    lo, hi = _tree_ranges(model.ens, fx.leaves)
+    lo, hi = tree_ranges(model.ens, fx.leaves)
     rlo = np.cumsum(lo[::-1], axis=0)[::-1]
     rhi = np.cumsum(hi[::-1], axis=0)[::-1]
     return rlo[checkpoints], rhi[checkpoints] + fx.margin
@@ -99,7 +87,7 @@ def _can_fire(ens: Ensemble, table: np.ndarray, init: np.ndarray, checkpoints: n
               lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Which integer checks some row could pass: a class whose largest reachable sum plus its
     lower bound beats every other class's smallest sum plus its upper bound."""
-    lo, hi = _tree_ranges(ens, table)
+    lo, hi = tree_ranges(ens, table)
     smin = init + np.concatenate([np.zeros((1, ens.n_outputs), np.int64), np.cumsum(lo, axis=0)])[checkpoints]
     smax = init + np.concatenate([np.zeros((1, ens.n_outputs), np.int64), np.cumsum(hi, axis=0)])[checkpoints]
     best = smax + lower  # [checks, outputs]
@@ -139,7 +127,7 @@ def plan(model: "Model") -> ExitPlan | None:
         return None
     lower, upper, checkpoints = lower[keep], upper[keep], checkpoints[keep]
     span = int(np.abs(np.concatenate([lower.ravel(), upper.ravel()])).max()) + int(
-        np.abs(init).max() + np.maximum(np.abs(_tree_ranges(ens, table)[0]), np.abs(_tree_ranges(ens, table)[1])).sum(axis=0).max())
+        np.abs(init).max() + np.maximum(np.abs(tree_ranges(ens, table)[0]), np.abs(tree_ranges(ens, table)[1])).sum(axis=0).max())
     check_t = "int32_t" if 2 * span < 2**31 else "int64_t"
     bt = smallest_int(int(min(lower.min(), upper.min(), 0)), int(max(lower.max(), upper.max(), 0)))
     return ExitPlan(mode, checkpoints, lower, upper, bt, check_t, sums, sums_t)

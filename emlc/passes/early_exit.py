@@ -63,10 +63,15 @@ def _scale(ens: Ensemble) -> float | None:
     return float(s[0]) if s[0] > 0 and (s == s[0]).all() else None
 
 
-def _tree_ranges(ens: Ensemble, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per tree and output, min and max of what the tree can add (0 where it adds nothing)."""
-    lo = np.zeros((ens.n_trees, ens.n_outputs))
-    hi = np.zeros((ens.n_trees, ens.n_outputs))
+def tree_ranges(ens: Ensemble, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per tree and output, min and max of what the tree can add (0 where it adds nothing).
+
+    ``values`` is any leaf table aligned with ``ens.leaves`` (float values, or the C
+    backend's fixed-point integers); the ranges keep its dtype kind.
+    """
+    dtype = np.int64 if values.dtype.kind in "iu" else np.float64
+    lo = np.zeros((ens.n_trees, ens.n_outputs), dtype=dtype)
+    hi = np.zeros((ens.n_trees, ens.n_outputs), dtype=dtype)
     w = ens.leaf_width
     for i, t in enumerate(ens.trees):
         rows = values[np.unique(t.leaf[t.op == Op.LEAF])]
@@ -105,7 +110,7 @@ def early_exit(ens: Ensemble) -> Ensemble:
     base_in_acc = ens.aggregation is Aggregation.SUM and not integer
     b_post = np.zeros_like(base) if base_in_acc else base
     nd = float(n) if ens.aggregation is Aggregation.MEAN else 1.0
-    lo, hi = _tree_ranges(ens, values)
+    lo, hi = tree_ranges(ens, values)
     magnitude = np.abs(base if base_in_acc else 0.0) + np.maximum(np.abs(lo), np.abs(hi)).sum(axis=0)
     rmin = np.cumsum(lo[::-1], axis=0)[::-1][checkpoints]
     rmax = np.cumsum(hi[::-1], axis=0)[::-1][checkpoints]
