@@ -305,3 +305,33 @@ def inputs_for(draw, ens: Ensemble, max_rows: int = 40) -> np.ndarray:
         pick = rng.random(n) < 0.6
         X[:, f] = np.where(pick, special[rng.integers(len(special), size=n)], random)
     return X.astype(ens.input_type) if ens.input_type in INT_RANGES else X
+
+
+def with_early_exit(ens: Ensemble, threshold: float | None, batch: int = 1) -> Ensemble:
+    """``ens`` with the exact early exit (``threshold=None``) or a lossy confidence exit.
+
+    Draws where neither applies are rejected with ``assume``.
+    """
+    from hypothesis import assume
+
+    from emlc.errors import EmlcError
+    from emlc.passes import PASSES
+    from emlc.passes.lossy import confidence_exit
+
+    if threshold is None:
+        out = PASSES["early_exit"](ens)
+    else:
+        try:
+            out = confidence_exit(ens, threshold, batch)
+        except EmlcError:
+            out = ens
+    assume(out.early_exit is not None)
+    return out
+
+
+def class_indices(ens: Ensemble, labels) -> np.ndarray:
+    """Class labels back to class indices (what a C or LLVM ``predict`` returns)."""
+    if ens.classes is None:
+        return np.asarray(labels)
+    index = {c: i for i, c in enumerate(np.asarray(ens.classes).tolist())}
+    return np.array([index[c] for c in np.asarray(labels).tolist()])

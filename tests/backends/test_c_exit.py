@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from emlc.backends.c import emit_c
 from emlc.backends.c_exit import _fixed_bounds
 from emlc.backends.c_model import Model
-from emlc.errors import EmlcError
 from emlc.ir import Aggregation, Ensemble, Task
 from emlc.ir.interpret import interpret, interpret_early_exit, interpret_trees_evaluated, leaf_indices
 from emlc.passes import PASSES
@@ -19,36 +18,16 @@ from emlc.targets import get_target
 from tests.backends.test_c import _forest
 from tests.conftest import require_tool
 from tests.e2e.harness import run_model, run_parallel
-from tests.strategies import ensembles, inputs_for
-
-
-def _with_exit(ens: Ensemble, threshold: float, batch: int) -> Ensemble:
-    """The exact early exit (threshold 1) or a lossy confidence exit; assume it applies."""
-    if threshold == 1:
-        out = PASSES["early_exit"](ens)
-    else:
-        try:
-            out = confidence_exit(ens, threshold, batch)
-        except EmlcError:
-            out = ens
-    assume(out.early_exit is not None)
-    return out
-
-
-def _class_indices(ens: Ensemble, labels: np.ndarray) -> np.ndarray:
-    if ens.classes is None:
-        return np.asarray(labels)
-    index = {c: i for i, c in enumerate(np.asarray(ens.classes).tolist())}
-    return np.array([index[c] for c in np.asarray(labels).tolist()])
+from tests.strategies import class_indices, ensembles, inputs_for, with_early_exit
 
 
 @settings(max_examples=25)
-@given(st.data(), st.sampled_from([1.0, 0.7, 0.3]), st.integers(1, 2))
+@given(st.data(), st.sampled_from([None, 0.7, 0.3]), st.integers(1, 2))
 def test_random_ir_stops_where_the_interpreter_does(data, threshold, batch):
     require_tool("gcc")
-    ens = _with_exit(data.draw(ensembles(tasks=(Task.CLASSIFICATION,))), threshold, batch)
+    ens = with_early_exit(data.draw(ensembles(tasks=(Task.CLASSIFICATION,))), threshold, batch)
     X = data.draw(inputs_for(ens))
-    want = _class_indices(ens, interpret_early_exit(ens, X))
+    want = class_indices(ens, interpret_early_exit(ens, X))
     for layout in ("inline", "table"):
         if ens.leaves.dtype.kind == "f":  # integer checks that can never pass are left out
             assert "_exit(" in emit_c(ens, "host", "m", layout)
@@ -74,16 +53,16 @@ def test_lossy_exit_changes_classes_and_c_follows():
 
 
 @settings(max_examples=4, deadline=None)
-@given(st.data(), st.sampled_from([1.0, 0.4]))
+@given(st.data(), st.sampled_from([None, 0.4]))
 def test_avr_float32_and_integer_sums_stop_where_the_interpreter_does(data, threshold):
     """On AVR float32 sums (and integer leaf sums) are the interpreter's: the ir check, exactly."""
     require_tool("avr-gcc", "simavr")
     ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), max_trees=5, max_depth=4))
     if ens.leaves.dtype.kind == "f":
         ens = ens.replace(accum_dtype="float32")
-    ens = _with_exit(ens, threshold, 1)
+    ens = with_early_exit(ens, threshold, 1)
     X = data.draw(inputs_for(ens))
-    want = _class_indices(ens, interpret_early_exit(ens, X))
+    want = class_indices(ens, interpret_early_exit(ens, X))
     code = emit_c(ens, "avr", "m", "table")
     assert "approx check" not in code and "fixed check" not in code
     results = run_parallel([(ens, X, "avr", "inline"), (ens, X, "avr", "table")], workers=2)
@@ -128,7 +107,7 @@ def test_fixed_check_never_decides_another_class_than_the_interpreter(data):
     assume(ens.early_exit is not None and Model(ens, get_target("avr"), "m").fixed is not None)
     X = data.draw(inputs_for(ens))
     cls, fired = _fixed_decisions(ens, X, "avr")
-    want = _class_indices(ens, interpret(ens, X))
+    want = class_indices(ens, interpret(ens, X))
     np.testing.assert_array_equal(cls[cls >= 0], want[cls >= 0])
     model = Model(ens, get_target("avr"), "m")
     model.raw_function("")
@@ -151,7 +130,7 @@ def test_avr_digits_forest_exits_early_on_fixed_point_sums():
     assert (cls >= 0).mean() > 0.5  # most rows stop before the last tree
     code = emit_c(ens, "avr", "m", "table")
     assert "fixed check)" in code and "m_qadd(q" in code
-    want = _class_indices(ens, interpret(ens, rows))
+    want = class_indices(ens, interpret(ens, rows))
     lossy = confidence_exit(ens, 0.5)
     assert "approx check)" in emit_c(lossy, "avr", "m", "table")
     jobs = [(ens, rows, "avr", "inline"), (ens, rows, "avr", "table"), (lossy, rows, "avr", "table")]
@@ -159,7 +138,7 @@ def test_avr_digits_forest_exits_early_on_fixed_point_sums():
     np.testing.assert_array_equal(exact_inline.predict, want)
     np.testing.assert_array_equal(exact_table.predict, want)
     # the lossy check on fixed-point sums: equal to the interpreter's float64 check except near-ties
-    assert np.mean(approx.predict == _class_indices(lossy, interpret_early_exit(lossy, rows))) >= 0.95
+    assert np.mean(approx.predict == class_indices(lossy, interpret_early_exit(lossy, rows))) >= 0.95
 
 
 @pytest.mark.parametrize("threshold", [0.5])
@@ -187,4 +166,4 @@ def test_avr_lossy_exit_without_fixed_point_checks_float_sums():
     rows = X[:40]
     assert interpret_trees_evaluated(ens, rows).mean() < ens.n_trees
     got = run_model(ens, rows, "avr", "table").predict
-    np.testing.assert_array_equal(got, _class_indices(ens, interpret_early_exit(ens, rows)))
+    np.testing.assert_array_equal(got, class_indices(ens, interpret_early_exit(ens, rows)))

@@ -6,7 +6,7 @@ import ctypes
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import emlc
@@ -23,30 +23,9 @@ from emlc.ir.interpret import (
     interpret_raw,
     interpret_trees_evaluated,
 )
-from emlc.passes import PASSES
 from emlc.passes.lossy.confidence_exit import confidence_exit
 from tests.backends.test_llvm import _host_c_api, _same
-from tests.strategies import ensembles, inputs_for
-
-
-def _with_exit(ens: Ensemble, threshold: float | None, batch: int) -> Ensemble:
-    """The exact early-exit pass (``None``) or a confidence exit; assume one applies."""
-    if threshold is None:
-        out = PASSES["early_exit"](ens)
-    else:
-        try:
-            out = confidence_exit(ens, threshold, batch)
-        except EmlcError:
-            out = ens
-    assume(out.early_exit is not None)
-    return out
-
-
-def _class_indices(ens: Ensemble, labels) -> np.ndarray:
-    if ens.classes is None:
-        return np.asarray(labels)
-    index = {c: i for i, c in enumerate(np.asarray(ens.classes).tolist())}
-    return np.array([index[c] for c in np.asarray(labels).tolist()])
+from tests.strategies import class_indices, ensembles, inputs_for, with_early_exit
 
 
 @pytest.mark.parametrize("vector_max_nodes", [0, VECTOR_MAX_NODES], ids=["branches", "vector"])
@@ -54,7 +33,7 @@ def _class_indices(ens: Ensemble, labels) -> np.ndarray:
 @given(st.data(), st.sampled_from([None, 1.0, 0.6, 0.3]), st.integers(1, 2))
 def test_jit_predict_stops_where_the_interpreter_does(vector_max_nodes, data, threshold, batch):
     """Over several row blocks; raw margins and probabilities still sum every tree."""
-    ens = _with_exit(data.draw(ensembles(tasks=(Task.CLASSIFICATION,))), threshold, batch)
+    ens = with_early_exit(data.draw(ensembles(tasks=(Task.CLASSIFICATION,))), threshold, batch)
     X = data.draw(inputs_for(ens, max_rows=300))
     p = Predictor(ens, cache_dir=False, vector_max_nodes=vector_max_nodes)
     assert _same(p.predict(X), interpret_early_exit(ens, X))
@@ -66,12 +45,12 @@ def test_jit_predict_stops_where_the_interpreter_does(vector_max_nodes, data, th
 @given(data=st.data(), threshold=st.sampled_from([None, 0.6, 0.3]))
 def test_host_object_predict_stops_where_the_interpreter_does(data, threshold, tmp_path_factory):
     """The object files' C API (rows as given, branchy trees), one call per row."""
-    ens = _with_exit(data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_inputs=False)), threshold, 1)
+    ens = with_early_exit(data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_inputs=False)), threshold, 1)
     X = data.draw(inputs_for(ens)).astype(np.float32)
     lib = _host_c_api(ens, tmp_path_factory.mktemp("obj"))
     lib.m_predict.restype = ctypes.c_int32
     got = [lib.m_predict(row.ctypes.data_as(ctypes.c_void_p), ens.n_features) for row in X]
-    np.testing.assert_array_equal(got, _class_indices(ens, interpret_early_exit(ens, X)))
+    np.testing.assert_array_equal(got, class_indices(ens, interpret_early_exit(ens, X)))
     assert lib.m_predict(X[0].ctypes.data_as(ctypes.c_void_p), ens.n_features + 1) == -1
 
 
@@ -111,7 +90,7 @@ def test_ties_and_both_sides_of_the_check(n_outputs, leaf_dtype, accum, margin, 
         assert _same(Predictor(ens, cache_dir=False, vector_max_nodes=vector_max_nodes).predict(X), want)
     lib = _host_c_api(ens, tmp_path)
     got = [lib.m_predict(row.ctypes.data_as(ctypes.c_void_p), 3) for row in X]
-    np.testing.assert_array_equal(got, _class_indices(ens, want))
+    np.testing.assert_array_equal(got, class_indices(ens, want))
 
 
 def _forest_exit(threshold: float) -> tuple[Ensemble, np.ndarray]:
