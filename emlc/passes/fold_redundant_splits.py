@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import ContentClasses, TreeBuilder, _preorder, copy_nodes
+from .treebuild import ContentClasses, Forest, TreeBuilder, renumbered
 
 INT_RANGES = {
     name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
@@ -178,62 +178,36 @@ def fold_redundant_splits(ens: Ensemble) -> Ensemble:
     classes, start = ContentClasses.of(ens), input_ranges(ens)
     still = _nothing_to_fold(ens, classes, start)
     return ens.replace(trees=tuple(
-        _renumbered(t) if keep else fold_tree(classes, start, t) for t, keep in zip(ens.trees, still)
+        renumbered(t) if keep else fold_tree(classes, start, t) for t, keep in zip(ens.trees, still)
     ))
-
-
-def _renumbered(tree: Tree) -> Tree:
-    """What :func:`fold_tree` returns for a tree in which it folds nothing: the same nodes in preorder."""
-    left, right = tree.left.tolist(), tree.right.tolist()
-    return copy_nodes(tree, np.arange(tree.n_nodes), left, right, _preorder(left, right, 0))
-
-
-#: levels checked at once by :func:`_nothing_to_fold`; deeper trees are left to the walk.
-_MAX_LEVELS = 64
 
 
 def _nothing_to_fold(ens: Ensemble, classes: ContentClasses, start: list[Range]) -> np.ndarray:
     """Per tree, is it certain that :func:`fold_tree` folds nothing (checked on all trees at once)?
 
-    True for a tree (no shared node) where no split is decided by the ranges above
-    it and no split has children with equal structural hashes (equal classes imply
-    equal hashes, so different hashes rule a collapse out). The ranges follow
-    :class:`Range` exactly, one tree level at a time: the range of a node's feature
-    is what its nearest ancestor on that feature passes down (a decided ancestor
-    passes its own range, so it needs no special case), else the input's range.
-    Everything else goes through the walk, which is exact by construction.
+    True for a plain tree (see :class:`Forest`) where no split is decided by the
+    ranges above it and no split has children with equal structural hashes. The
+    ranges follow :class:`Range` exactly, one level at a time: the range of a node's
+    feature is what its nearest ancestor on that feature passes down (a decided
+    ancestor passes its own range, so it needs no special case), else the input's
+    range. Everything else goes through the walk, which is exact by construction.
     """
-    sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
-    starts = np.cumsum(sizes) - sizes
-    base = np.repeat(starts, sizes)
-    op, feature = _column(ens, "op").astype(np.int64), _column(ens, "feature").astype(np.int64)
-    dl = _column(ens, "default_left")
+    fo = Forest(ens)
+    n = fo.op.size
     threshold = np.concatenate([t.threshold.astype(np.float64) for t in ens.trees])
-    inner = op != Op.LEAF
-    left = np.where(inner, _column(ens, "left") + base, -1)
-    right = np.where(inner, _column(ens, "right") + base, -1)
-    n = op.size
-    indegree = np.bincount(np.concatenate([left[inner], right[inner]]), minlength=n)
-    ok = ~np.logical_or.reduceat(indegree > 1, starts)
     parent = np.full(n, -1, dtype=np.int64)
     side = np.zeros(n, dtype=bool)  # True: right child
-    splits = np.flatnonzero(inner)
-    parent[left[splits]], parent[right[splits]] = splits, splits
-    side[right[splits]] = True
+    splits = np.flatnonzero(fo.inner)
+    parent[fo.left[splits]], parent[fo.right[splits]] = splits, splits
+    side[fo.right[splits]] = True
     # Per feature: the input's range; per split: the ranges it passes to its left and right child.
-    s_lo, s_los, s_hi, s_his, s_nan, integral = (np.array(c) for c in zip(*start)) if start else ([],) * 6
+    s_lo, s_los, s_hi, s_his, s_nan, integral = (np.array(c) for c in zip(*start))
     passed = {k: np.zeros((2, n)) for k in ("lo", "hi")}
     passed.update({k: np.zeros((2, n), dtype=bool) for k in ("los", "his", "nan")})
     decided = np.zeros(n, dtype=bool)
-    levels = []
-    frontier = starts[ok]  # trees with shared nodes are left to the walk (a level walk would repeat them)
-    while frontier.size:
-        if len(levels) == _MAX_LEVELS:  # deeper trees go through the walk (the ancestor search is per level)
-            ok[np.unique(np.searchsorted(starts, frontier, side="right") - 1)] = False
-            break
-        levels.append(frontier)
-        v = frontier[inner[frontier]]
-        frontier = np.concatenate([left[v], right[v]])
+    feature = fo.feature
+    for level in fo.levels:
+        v = level[fo.inner[level]]
         if not v.size:
             continue
         f = feature[v]
@@ -248,14 +222,10 @@ def _nothing_to_fold(ens: Ensemble, classes: ContentClasses, start: list[Range])
         a0, sd0 = np.maximum(a, 0), sd.astype(np.int64)
         r = {k: np.where(found, passed[k][sd0, a0], s[f]) for k, s in
              (("lo", s_lo), ("los", s_los), ("hi", s_hi), ("his", s_his), ("nan", s_nan))}
-        _pass_down(r, op[v], threshold[v], dl[v], integral[f], passed, v, decided)
-    hashes = _subtree_hashes(ens, classes, levels, op, feature, dl, left, right)
-    equal = inner & (hashes[np.maximum(left, 0)] == hashes[np.maximum(right, 0)])
-    return ok & ~np.logical_or.reduceat(decided | equal, starts)
-
-
-def _column(ens: Ensemble, name: str) -> np.ndarray:
-    return np.concatenate([getattr(t, name) for t in ens.trees])
+        _pass_down(r, fo.op[v], threshold[v], fo.dl[v], integral[f], passed, v, decided)
+    hashes = fo.hashes(ens, classes)
+    equal = fo.inner & (hashes[np.maximum(fo.left, 0)] == hashes[np.maximum(fo.right, 0)])
+    return fo.plain & ~fo.per_tree(decided | equal)
 
 
 def _pass_down(r: dict, op, t, dl, integral, passed: dict, v, decided) -> None:
@@ -281,32 +251,3 @@ def _pass_down(r: dict, op, t, dl, integral, passed: dict, v, decided) -> None:
     )):
         passed["lo"][s, v], passed["los"][s, v], passed["hi"][s, v] = new_lo, new_los, new_hi
         passed["his"][s, v], passed["nan"][s, v] = new_his, new_nan
-
-
-def _subtree_hashes(ens, classes: ContentClasses, levels, op, feature, dl, left, right) -> np.ndarray:
-    """A 64-bit hash per node of its subtree's structure (equal structural classes, equal hashes)."""
-    n = op.size
-    leaf, cat = _column(ens, "leaf"), _column(ens, "cat")
-    bits = np.concatenate([np.ascontiguousarray(t.threshold).view(f"u{t.threshold.dtype.itemsize}") for t in ens.trees])
-    leaf_class = np.asarray(classes.leaf, dtype=np.int64)
-    cat_class = classes.cat[np.maximum(cat, 0)] if classes.cat.size else np.zeros(n, np.int64)
-    h = np.zeros(n, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for v in reversed(levels):
-            is_leaf = op[v] == Op.LEAF
-            lv, sv = v[is_leaf], v[~is_leaf]
-            h[lv] = _mix(np.full(lv.size, 1, np.uint64), leaf_class[leaf[lv]])
-            parts = (op[sv], feature[sv], bits[sv], dl[sv], np.where(cat[sv] >= 0, cat_class[sv], -1))
-            acc = np.full(sv.size, 2, np.uint64)
-            for p in parts:
-                acc = _mix(acc, p)
-            h[sv] = _mix(_mix(acc, h[left[sv]]), h[right[sv]])
-    return h
-
-
-def _mix(h: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """One splitmix64-style round of ``x`` into ``h`` (uint64, wrapping)."""
-    z = (h ^ np.asarray(x).astype(np.int64).view(np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))

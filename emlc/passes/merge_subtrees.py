@@ -9,8 +9,10 @@ other, since each tree keeps its own root and output offset.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import ContentClasses, TreeBuilder, map_trees, postorder
+from .treebuild import ContentClasses, Forest, TreeBuilder, postorder, renumbered
 
 
 def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
@@ -23,7 +25,27 @@ def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
     return b.tree(new[0])
 
 
+def _nothing_to_merge(ens: Ensemble, classes: ContentClasses) -> np.ndarray:
+    """Per tree, checked on all at once: plain (see :class:`Forest`) with pairwise different
+    subtree hashes, so no two nodes share a class and no split collapses."""
+    fo = Forest(ens)
+    if not fo.levels:
+        return fo.plain
+    nodes = np.concatenate(fo.levels)
+    hashes = fo.hashes(ens, classes)[nodes]
+    tree = fo.tree_of[nodes]
+    order = np.lexsort((hashes, tree))
+    tree, hashes = tree[order], hashes[order]
+    twins = (tree[1:] == tree[:-1]) & (hashes[1:] == hashes[:-1])
+    plain = fo.plain.copy()
+    plain[tree[1:][twins]] = False
+    return plain
+
+
 def merge_subtrees(ens: Ensemble) -> Ensemble:
     """Each tree hash-consed into a DAG of distinct subtrees."""
     classes = ContentClasses.of(ens)
-    return map_trees(ens, lambda t: _merge_tree(classes, t))
+    distinct = _nothing_to_merge(ens, classes)
+    return ens.replace(trees=tuple(
+        renumbered(t) if keep else _merge_tree(classes, t) for t, keep in zip(ens.trees, distinct)
+    ))

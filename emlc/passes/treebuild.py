@@ -176,6 +176,87 @@ def copy_nodes(source: Tree, src: np.ndarray, left, right, order: list[int]) -> 
     return Tree(**cols)
 
 
+def renumbered(tree: Tree) -> Tree:
+    """What a rebuild returns when it changes no node: the same nodes, copied in preorder."""
+    left, right = tree.left.tolist(), tree.right.tolist()
+    return copy_nodes(tree, np.arange(tree.n_nodes), left, right, _preorder(left, right, 0))
+
+
+class Forest:
+    """All trees' nodes back to back (global child numbers), for checks on every tree at once.
+
+    A tree is *plain* when no node has two parents and it is at most
+    :attr:`MAX_LEVELS` deep; ``levels`` lists the plain trees' nodes level by level.
+    """
+
+    MAX_LEVELS = 64
+
+    def __init__(self, ens: Ensemble) -> None:
+        sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
+        self.starts = np.cumsum(sizes) - sizes
+        base = np.repeat(self.starts, sizes)
+        self.tree_of = np.repeat(np.arange(len(ens.trees)), sizes)
+
+        def column(name: str) -> np.ndarray:
+            return np.concatenate([getattr(t, name) for t in ens.trees])
+
+        self.op, self.feature = column("op").astype(np.int64), column("feature").astype(np.int64)
+        self.dl, self.leaf, self.cat = column("default_left"), column("leaf"), column("cat")
+        self.inner = self.op != Op.LEAF
+        self.left = np.where(self.inner, column("left") + base, -1)
+        self.right = np.where(self.inner, column("right") + base, -1)
+        self.bits = np.concatenate([
+            np.ascontiguousarray(t.threshold).view(f"u{t.threshold.dtype.itemsize}").astype(np.uint64)
+            for t in ens.trees
+        ])
+        children = np.concatenate([self.left[self.inner], self.right[self.inner]])
+        self.plain = ~self.per_tree(np.bincount(children, minlength=self.op.size) > 1)
+        self.levels: list[np.ndarray] = []
+        frontier = self.starts[self.plain]  # a level walk would repeat shared nodes
+        while frontier.size:
+            if len(self.levels) == self.MAX_LEVELS:
+                self.plain[np.unique(np.searchsorted(self.starts, frontier, side="right") - 1)] = False
+                break
+            self.levels.append(frontier)
+            split = frontier[self.inner[frontier]]
+            frontier = np.concatenate([self.left[split], self.right[split]])
+
+    def per_tree(self, mask: np.ndarray) -> np.ndarray:
+        """Per tree, does ``mask`` hold at some node?"""
+        return np.logical_or.reduceat(mask, self.starts)
+
+    def hashes(self, ens: Ensemble, classes: ContentClasses) -> np.ndarray:
+        """A 64-bit hash of each plain tree node's subtree; equal structural classes hash equal.
+
+        Leaves hash their leaf-row class, splits their test (threshold by bit
+        pattern, category set by class) and their children's hashes, so two
+        subtrees with different hashes are never structurally equal.
+        """
+        h = np.zeros(self.op.size, dtype=np.uint64)
+        leaf_class = np.asarray(classes.leaf, dtype=np.int64)
+        cat_class = classes.cat[np.maximum(self.cat, 0)] if classes.cat.size else np.zeros(self.op.size, np.int64)
+        with np.errstate(over="ignore"):
+            for v in reversed(self.levels):
+                lv, sv = v[~self.inner[v]], v[self.inner[v]]
+                h[lv] = _mix(np.full(lv.size, 1, np.uint64), leaf_class[self.leaf[lv]])
+                acc = np.full(sv.size, 2, np.uint64)
+                tests = (self.op[sv], self.feature[sv], self.bits[sv], self.dl[sv],
+                         np.where(self.cat[sv] >= 0, cat_class[sv], -1))
+                for part in tests:
+                    acc = _mix(acc, part)
+                h[sv] = _mix(_mix(acc, h[self.left[sv]]), h[self.right[sv]])
+        return h
+
+
+def _mix(h: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """One splitmix64-style round of ``x`` into ``h`` (uint64, wrapping)."""
+    x = np.asarray(x)
+    z = (h ^ (x if x.dtype == np.uint64 else x.astype(np.int64).view(np.uint64))) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 def map_trees(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:
     return ens.replace(trees=tuple(rewrite(t) for t in ens.trees))
 

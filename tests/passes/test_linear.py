@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from emlc.ir import Ensemble, Op, Task, Tree, interpret
 from emlc.ir.verify import verify
 from emlc.passes import PASSES, treebuild
-from emlc.passes.fold_redundant_splits import _nothing_to_fold, _renumbered, fold_tree, input_ranges
-from emlc.passes.treebuild import ContentClasses
+from emlc.passes.fold_redundant_splits import _nothing_to_fold, fold_tree, input_ranges
+from emlc.passes.merge_subtrees import _merge_tree, _nothing_to_merge
+from emlc.passes.treebuild import ContentClasses, renumbered
 from tests.fuzz.test_deep_trees import chain, rows
 from tests.strategies import ensembles
 
@@ -70,7 +71,7 @@ def test_trees_with_nothing_to_fold_are_only_renumbered(kwargs, data):
     classes, start = ContentClasses.of(ens), input_ranges(ens)
     for tree, still in zip(ens.trees, _nothing_to_fold(ens, classes, start)):
         if still:
-            assert fold_tree(classes, start, tree).same_as(_renumbered(tree))
+            assert fold_tree(classes, start, tree).same_as(renumbered(tree))
 
 
 def test_nothing_to_fold_finds_decided_and_redundant_splits():
@@ -86,3 +87,13 @@ def test_nothing_to_fold_finds_decided_and_redundant_splits():
     ens = ens.replace(trees=ens.trees + (implied, twins), tree_output=np.zeros(6, np.int32))
     still = _nothing_to_fold(verify(ens), ContentClasses.of(ens), input_ranges(ens))
     assert still.tolist() == [True, True, True, True, False, False]
+    assert _nothing_to_merge(ens, ContentClasses.of(ens)).tolist() == [True, True, True, True, True, False]
+
+
+@given(data=st.data())
+def test_trees_with_nothing_to_merge_are_only_renumbered(data):
+    ens = data.draw(ensembles())
+    classes = ContentClasses.of(ens)
+    for tree, distinct in zip(ens.trees, _nothing_to_merge(ens, classes)):
+        if distinct:
+            assert _merge_tree(classes, tree).same_as(renumbered(tree))
