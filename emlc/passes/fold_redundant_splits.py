@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import ContentClasses, Forest, TreeBuilder, renumbered
+from .treebuild import ContentClasses, Forest, TreeBuilder
 
 INT_RANGES = {
     name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
@@ -175,14 +175,15 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
 
 def fold_redundant_splits(ens: Ensemble) -> Ensemble:
     """Splits implied by the path above them, or with equal children, replaced by their child."""
-    classes, start = ContentClasses.of(ens), input_ranges(ens)
-    still = _nothing_to_fold(ens, classes, start)
+    classes, start, forest = ContentClasses.of(ens), input_ranges(ens), Forest(ens)
+    still = _nothing_to_fold(ens, forest, classes, start)
+    copies = forest.in_preorder(ens)
     return ens.replace(trees=tuple(
-        renumbered(t) if keep else fold_tree(classes, start, t) for t, keep in zip(ens.trees, still)
+        copy if keep else fold_tree(classes, start, t) for t, keep, copy in zip(ens.trees, still, copies)
     ))
 
 
-def _nothing_to_fold(ens: Ensemble, classes: ContentClasses, start: list[Range]) -> np.ndarray:
+def _nothing_to_fold(ens: Ensemble, fo: Forest, classes: ContentClasses, start: list[Range]) -> np.ndarray:
     """Per tree, is it certain that :func:`fold_tree` folds nothing (checked on all trees at once)?
 
     True for a plain tree (see :class:`Forest`) where no split is decided by the
@@ -192,7 +193,6 @@ def _nothing_to_fold(ens: Ensemble, classes: ContentClasses, start: list[Range])
     ancestor passes its own range, so it needs no special case), else the input's
     range. Everything else goes through the walk, which is exact by construction.
     """
-    fo = Forest(ens)
     n = fo.op.size
     threshold = np.concatenate([t.threshold.astype(np.float64) for t in ens.trees])
     parent = np.full(n, -1, dtype=np.int64)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import ContentClasses, Forest, TreeBuilder, postorder, renumbered
+from .treebuild import ContentClasses, Forest, TreeBuilder, postorder
 
 
 def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
@@ -25,10 +25,9 @@ def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
     return b.tree(new[0])
 
 
-def _nothing_to_merge(ens: Ensemble, classes: ContentClasses) -> np.ndarray:
+def _nothing_to_merge(ens: Ensemble, fo: Forest, classes: ContentClasses) -> np.ndarray:
     """Per tree, checked on all at once: plain (see :class:`Forest`) with pairwise different
     subtree hashes, so no two nodes share a class and no split collapses."""
-    fo = Forest(ens)
     if not fo.levels:
         return fo.plain
     nodes = np.concatenate(fo.levels)
@@ -44,8 +43,9 @@ def _nothing_to_merge(ens: Ensemble, classes: ContentClasses) -> np.ndarray:
 
 def merge_subtrees(ens: Ensemble) -> Ensemble:
     """Each tree hash-consed into a DAG of distinct subtrees."""
-    classes = ContentClasses.of(ens)
-    distinct = _nothing_to_merge(ens, classes)
+    classes, forest = ContentClasses.of(ens), Forest(ens)
+    distinct = _nothing_to_merge(ens, forest, classes)
+    copies = forest.in_preorder(ens)
     return ens.replace(trees=tuple(
-        renumbered(t) if keep else _merge_tree(classes, t) for t, keep in zip(ens.trees, distinct)
+        copy if keep else _merge_tree(classes, t) for t, keep, copy in zip(ens.trees, distinct, copies)
     ))

@@ -8,9 +8,15 @@ test ``left[i] == i + 1`` per node. Lossless: a renumbering.
 from __future__ import annotations
 
 from ..ir.ensemble import Ensemble
-from .treebuild import map_trees, preorder, renumber
+from .treebuild import Forest, preorder, renumber
 
 
 def preorder_layout(ens: Ensemble) -> Ensemble:
-    """Every tree renumbered in preorder (left child next whenever possible)."""
-    return map_trees(ens, lambda t: renumber(t, preorder(t)))
+    """Every tree renumbered in preorder (left child next whenever possible).
+
+    Trees without shared nodes are renumbered all at once (:meth:`Forest.in_preorder`).
+    """
+    copies = Forest(ens).in_preorder(ens, normalize=False)
+    return ens.replace(trees=tuple(
+        copy if copy is not None else renumber(t, preorder(t)) for t, copy in zip(ens.trees, copies)
+    ))

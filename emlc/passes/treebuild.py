@@ -220,6 +220,47 @@ class Forest:
             self.levels.append(frontier)
             split = frontier[self.inner[frontier]]
             frontier = np.concatenate([self.left[split], self.right[split]])
+        seen = np.zeros(self.op.size, dtype=bool)
+        for level in self.levels:
+            seen[level] = True
+        self.plain &= np.logical_and.reduceat(seen, self.starts)  # unreachable nodes: not plain
+
+    def in_preorder(self, ens: Ensemble, normalize: bool = True) -> list[Tree | None]:
+        """Each plain tree copied in preorder (None for the others): as :func:`renumbered`
+        does, or as :func:`renumber` with :func:`preorder` does when not ``normalize``.
+
+        Subtree sizes bottom-up, then positions top-down (left child next, right child
+        after the left subtree), one level of all trees at a time.
+        """
+        n = self.op.size
+        size = np.ones(n, dtype=np.int64)
+        for v in reversed(self.levels):
+            sv = v[self.inner[v]]
+            size[sv] = 1 + size[self.left[sv]] + size[self.right[sv]]
+        pos = np.zeros(n, dtype=np.int64)
+        for v in self.levels:
+            sv = v[self.inner[v]]
+            pos[self.left[sv]] = pos[sv] + 1
+            pos[self.right[sv]] = pos[sv] + 1 + size[self.left[sv]]
+        nodes = np.concatenate(self.levels) if self.levels else np.zeros(0, np.int64)
+        old = np.zeros(n, dtype=np.int64)
+        old[self.starts[self.tree_of[nodes]] + pos[nodes]] = nodes
+        new_pos = pos.astype(np.int32)
+        cols = {c: np.concatenate([getattr(t, c) for t in ens.trees])[old] for c in Tree.COLUMNS}
+        inner = self.inner[old]
+        cols["left"] = np.where(inner, new_pos[np.maximum(self.left[old], 0)], -1).astype(np.int32)
+        cols["right"] = np.where(inner, new_pos[np.maximum(self.right[old], 0)], -1).astype(np.int32)
+        if normalize:
+            cols["feature"][~inner] = -1
+            cols["threshold"][~inner] = 0
+            cols["default_left"][~inner] = False
+            cols["cat"][~inner] = -1
+            cols["leaf"][inner] = -1
+        ends = self.starts + np.array([t.n_nodes for t in ens.trees])
+        return [
+            Tree(**{c: col[a:b] for c, col in cols.items()}) if ok else None
+            for a, b, ok in zip(self.starts.tolist(), ends.tolist(), self.plain.tolist())
+        ]
 
     def per_tree(self, mask: np.ndarray) -> np.ndarray:
         """Per tree, does ``mask`` hold at some node?"""

@@ -19,7 +19,7 @@ from emlc.ir.verify import verify
 from emlc.passes import PASSES, treebuild
 from emlc.passes.fold_redundant_splits import _nothing_to_fold, fold_tree, input_ranges
 from emlc.passes.merge_subtrees import _merge_tree, _nothing_to_merge
-from emlc.passes.treebuild import ContentClasses, renumbered
+from emlc.passes.treebuild import ContentClasses, Forest, renumbered
 from tests.fuzz.test_deep_trees import chain, rows
 from tests.strategies import ensembles
 
@@ -69,7 +69,7 @@ def test_trees_with_nothing_to_fold_are_only_renumbered(kwargs, data):
     """The all-trees-at-once check never claims a tree the walk would change."""
     ens = data.draw(ensembles(**kwargs))
     classes, start = ContentClasses.of(ens), input_ranges(ens)
-    for tree, still in zip(ens.trees, _nothing_to_fold(ens, classes, start)):
+    for tree, still in zip(ens.trees, _nothing_to_fold(ens, Forest(ens), classes, start)):
         if still:
             assert fold_tree(classes, start, tree).same_as(renumbered(tree))
 
@@ -85,15 +85,23 @@ def test_nothing_to_fold_finds_decided_and_redundant_splits():
         left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 7],
     )
     ens = ens.replace(trees=ens.trees + (implied, twins), tree_output=np.zeros(6, np.int32))
-    still = _nothing_to_fold(verify(ens), ContentClasses.of(ens), input_ranges(ens))
+    still = _nothing_to_fold(verify(ens), Forest(ens), ContentClasses.of(ens), input_ranges(ens))
     assert still.tolist() == [True, True, True, True, False, False]
-    assert _nothing_to_merge(ens, ContentClasses.of(ens)).tolist() == [True, True, True, True, True, False]
+    assert _nothing_to_merge(ens, Forest(ens), ContentClasses.of(ens)).tolist() == [True, True, True, True, True, False]
 
 
 @given(data=st.data())
 def test_trees_with_nothing_to_merge_are_only_renumbered(data):
     ens = data.draw(ensembles())
     classes = ContentClasses.of(ens)
-    for tree, distinct in zip(ens.trees, _nothing_to_merge(ens, classes)):
+    for tree, distinct in zip(ens.trees, _nothing_to_merge(ens, Forest(ens), classes)):
         if distinct:
             assert _merge_tree(classes, tree).same_as(renumbered(tree))
+
+
+@given(data=st.data())
+def test_all_trees_at_once_preorder_matches_the_walk(data):
+    ens = data.draw(ensembles())
+    for tree, fast in zip(ens.trees, Forest(ens).in_preorder(ens)):
+        if fast is not None:
+            assert fast.same_as(renumbered(tree))
