@@ -116,6 +116,7 @@ def tree_code(model: Model, index: int) -> str:
     # Python lists and a local constant: numpy scalar indexing and enum look-ups dominate otherwise.
     op, left, right, leaf = tree.op.tolist(), tree.left.tolist(), tree.right.tolist(), tree.leaf.tolist()
     leaf_op, shared = int(Op.LEAF), (indegree > 1).tolist()
+    tests = model.tests(tree)
     lines: list[str] = []
     queued: list[int] = []
     queued_set: set[int] = set()
@@ -140,7 +141,7 @@ def tree_code(model: Model, index: int) -> str:
             if op[node] == leaf_op:
                 lines.append(f"{pad}row = {leaf[node]};")
                 continue
-            test = model.test(tree, node)
+            test = tests[node]
             if direct:
                 test = unranked(model, test)
             fixed = model.folded(test)

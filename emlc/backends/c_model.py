@@ -41,7 +41,7 @@ from .c_exit import ExitPlan
 from . import c_numeric as num
 from .c_common import C_INT, FlashTables, comment, float_literal, int_literal, int_range, size_of, smallest_int
 
-_CAT = int(Op.CAT)  # an enum look-up per node shows in the profile of big models
+_CAT, _LEAF = int(Op.CAT), int(Op.LEAF)  # an enum look-up per node shows in the profile of big models
 
 
 #: marks where a layout's walk hands over a tree's leaf row (filled per function)
@@ -139,6 +139,24 @@ class Model:
         else:
             k = self.base_threshold(op, t)
         return Test(f, k, False, nan_left)
+
+    def tests(self, tree) -> list[Test | None]:
+        """:meth:`test` of every node (None for leaves): the keys of unranked float
+        features come from one numpy step, as per-node scalar work dominates big models."""
+        op = tree.op.tolist()
+        if self.precision is None or not tree.n_nodes:
+            return [None if o == _LEAF else self.test(tree, i) for i, o in enumerate(op)]
+        keys = num.float_threshold_keys(tree.op, tree.threshold, self.precision).tolist()
+        feature, nan_left, ranks = tree.feature.tolist(), tree.default_left.tolist(), self.ranks
+        out: list[Test | None] = []
+        for i, o in enumerate(op):
+            if o == _LEAF:
+                out.append(None)
+            elif o == _CAT or ranks[feature[i]] is not None:
+                out.append(self.test(tree, i))
+            else:
+                out.append(Test(feature[i], keys[i], False, nan_left[i]))
+        return out
 
     def folded(self, test: Test) -> bool | None:
         """True/False when a numeric test has the same outcome for every value (and NaN)."""

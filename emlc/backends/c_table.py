@@ -98,8 +98,10 @@ def _tests(model: Model, tree: Tree) -> tuple[dict[int, Test], np.ndarray]:
     """Each unfolded decision node's test on the feature's own key, and where folded nodes lead."""
     tests: dict[int, Test] = {}
     goto = np.arange(tree.n_nodes)
+    every = model.tests(tree)
     for i in np.flatnonzero(tree.op != Op.LEAF):
-        test = model.test(tree, int(i))
+        test = every[i]
+        assert test is not None
         if not test.cat:
             test = unranked(model, test)
         fixed = model.folded(test)
