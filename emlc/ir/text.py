@@ -27,6 +27,8 @@ exact: every number is written so it reads back to the same value in its dtype
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -212,7 +214,135 @@ def _count(token: lark.Token, limit: int = 1 << 31) -> int:
 
 
 def parse_ir(text: str, source: str = "<ir>") -> Ensemble:
-    """Parse IR text; errors name the source, line and column."""
+    """Parse IR text; errors name the source, line and column.
+
+    Tree sections in the canonical layout ``print_ir`` writes are read by a strict
+    line matcher (big models have millions of node lines); anything else, including
+    every error, goes through the lark grammar, which stays the definition.
+    """
+    lark_text, bulk = _read_bulk(text)
+    if bulk.leaves is not None or bulk.trees is not None:
+        try:
+            return _parse(lark_text, source, bulk)
+        except (IRError, _FastPathFailed):
+            pass
+    return _parse(text, source, _Bulk())
+
+
+class _FastPathFailed(Exception):
+    """The fast tree reader met something only the grammar can judge."""
+
+
+_LEAVES_LINE = re.compile(r"leaves \w+ (\d+) x (\d+)")
+_NUMBER = r"[+-]?(?:inf|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+_LEAF_ROW = re.compile(rf"  (\d+): ({_NUMBER}(?: {_NUMBER})*)")
+
+
+@dataclass
+class _Bulk:
+    """Sections read by the line matcher: leaf rows as number strings, trees as raw columns."""
+
+    leaves: list[list[str]] | None = None
+    trees: list[tuple[int, list]] | None = None
+
+
+def _read_bulk(text: str) -> tuple[str, _Bulk]:
+    """Read canonical leaf rows and tree sections; blank their lines for lark (keeping line numbers)."""
+    lines = text.split("\n")
+    bulk = _Bulk()
+    head = next((i for i, line in enumerate(lines) if line.startswith("leaves ")), None)
+    m = _LEAVES_LINE.fullmatch(lines[head]) if head is not None else None
+    if m is not None:
+        n_rows, n_cols = int(m[1]), int(m[2])
+        rows = lines[head + 1 : head + 1 + n_rows]
+        values: list[list[str]] = []
+        for k, line in enumerate(rows):
+            row = _LEAF_ROW.fullmatch(line)
+            if row is None or int(row[1]) != k:
+                break
+            cells = row[2].split(" ")
+            if len(cells) != n_cols:
+                break
+            values.append(cells)
+        if len(values) == n_rows == len(rows):
+            bulk.leaves = values
+            lines[head + 1 : head + 1 + n_rows] = [""] * n_rows
+    start = next((i for i, line in enumerate(lines) if line.startswith("tree ")), None)
+    if start is not None:
+        bulk.trees = _fast_trees(lines[start:])
+        if bulk.trees is not None:
+            lines[start:] = [""] * (len(lines) - start)
+    return "\n".join(lines), bulk
+
+
+_TREE_LINE = re.compile(r"tree (\d+) output (\d+) nodes (\d+)")
+_NODE_LINE = re.compile(
+    rf"  (\d+): (?:leaf (\d+)|if x\[(\d+)\] (?:(<=|<) ({_NUMBER})"
+    r"|in set (\d+)) then (\d+) else (\d+) missing (left|right))"
+)
+
+
+def _fast_trees(lines: list[str]) -> list[tuple[int, list]] | None:
+    """(output, raw node columns) per tree if every line to the end is canonical, else None."""
+    lines = lines[:-1] if lines and lines[-1] == "" else lines
+    trees: list[tuple[int, list]] = []
+    i = 0
+    while i < len(lines):
+        head = _TREE_LINE.fullmatch(lines[i])
+        if head is None or int(head[1]) != len(trees):
+            return None
+        n = int(head[3])
+        body = lines[i + 1 : i + 1 + n]
+        if len(body) != n:
+            return None
+        cols: list[list] = [[] for _ in range(8)]
+        for k, line in enumerate(body):
+            m = _NODE_LINE.fullmatch(line)
+            if m is None or int(m[1]) != k:
+                return None
+            leaf, feat, cmp, thr, cat, left, right, side = m.group(2, 3, 4, 5, 6, 7, 8, 9)
+            if leaf is not None:
+                row = (Op.LEAF, -1, None, False, -1, -1, int(leaf), -1)
+            else:
+                op = Op.CAT if cat is not None else (Op.LE if cmp == "<=" else Op.LT)
+                row = (op, int(feat), thr, side == "left", int(left), int(right), -1, -1 if cat is None else int(cat))
+            for col, v in zip(cols, row):
+                col.append(v)
+        trees.append((int(head[2]), cols))
+        i += 1 + n
+    return trees
+
+
+def _fast_tree(cols: list, thr_dtype: np.dtype) -> Tree:
+    op, feature, thr, default_left, left, right, leaf, cat = cols
+    limit = 1 << 31
+    if any(v >= limit for c in (feature, left, right, leaf, cat) for v in c):
+        raise _FastPathFailed
+    threshold = np.zeros(len(op), dtype=thr_dtype)
+    split = [k for k, t in enumerate(thr) if t is not None]
+    if split:
+        threshold[split] = _strings_as(np.array([thr[k] for k in split]), thr_dtype)
+    return Tree(
+        np.array(op, np.uint8), np.array(feature, np.int32), threshold, np.array(default_left, bool),
+        np.array(left, np.int32), np.array(right, np.int32), np.array(leaf, np.int32), np.array(cat, np.int32),
+    )
+
+
+def _strings_as(strings: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Number strings in ``dtype``, read as the grammar path reads them (floats via float64)."""
+    if dtype.kind == "f":
+        return strings.astype(np.float64).astype(dtype)
+    try:
+        values = np.array([int(t) for t in strings.ravel()], dtype=object).reshape(strings.shape)
+    except ValueError:
+        raise _FastPathFailed from None
+    info = np.iinfo(dtype)
+    if values.size and not (info.min <= values.min() and values.max() <= info.max):
+        raise _FastPathFailed
+    return values.astype(dtype)
+
+
+def _parse(text: str, source: str, fast: _Bulk) -> Ensemble:
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as e:
@@ -226,7 +356,7 @@ def parse_ir(text: str, source: str = "<ir>") -> Ensemble:
             got = f"unexpected character {e.char!r}"
         raise IRError(f"{source}: line {e.line}, column {e.column}: {got or 'syntax error'}{hint}") from None
     try:
-        return verify(_build(tree))
+        return verify(_build(tree, fast))
     except _Located as e:
         raise IRError(f"{source}: {e}") from None
     except IRError as e:
@@ -237,7 +367,7 @@ def _section(tree: lark.Tree, name: str) -> list[lark.Tree]:
     return [c for c in tree.children if isinstance(c, lark.Tree) and c.data == name]
 
 
-def _build(root: lark.Tree) -> Ensemble:
+def _build(root: lark.Tree, fast: _Bulk) -> Ensemble:
     one = {name: (_section(root, name) or [None])[0] for name in (
         "version", "model", "task", "features", "names", "outputs", "link", "decision",
         "classes", "base", "leaves", "leaf_scale", "catsets", "early_exit", "thresholds")}
@@ -260,7 +390,7 @@ def _build(root: lark.Tree) -> Ensemble:
     decision = _enum(Decision, one["decision"].children[0])
     classes = _classes(one["classes"]) if one["classes"] else None
     base = _numbers(_number_tokens(one["base"].children), np.dtype("float64"))
-    leaves, leaf_dtype = _leaves(one["leaves"])
+    leaves, leaf_dtype = _leaves(one["leaves"], fast.leaves)
     leaf_scale = (
         _numbers(_number_tokens(one["leaf_scale"].children), np.dtype("float64")) if one["leaf_scale"] else None
     )
@@ -284,6 +414,11 @@ def _build(root: lark.Tree) -> Ensemble:
             raise _at(idx_tok, f"expected tree {i}, got tree {idx_tok}")
         outputs.append(_count(out_tok))
         trees.append(_tree(t, _count(n_tok), thr_dtype))
+    for output, cols in fast.trees or ():
+        if output >= 1 << 31:
+            raise _FastPathFailed
+        outputs.append(output)
+        trees.append(_fast_tree(cols, thr_dtype))
     return Ensemble(
         n_features=n_features,
         task=task,
@@ -369,9 +504,12 @@ def _table(rows_tok, cols_tok, rows: list, dtype: np.dtype, what: str, parse_row
     return table
 
 
-def _leaves(node: lark.Tree) -> tuple[np.ndarray, np.dtype]:
+def _leaves(node: lark.Tree, fast_rows: list[list[str]] | None) -> tuple[np.ndarray, np.dtype]:
     dtype_tok, rows_tok, cols_tok, *rows = node.children
     dtype = _dtype(dtype_tok, ("float64", "float32", "int32", "int16", "int8", "uint16", "uint8"))
+    if fast_rows is not None:
+        shape = (_count(rows_tok), _count(cols_tok, 1 << 16))
+        return _strings_as(np.array(fast_rows, dtype=str).reshape(shape), dtype), dtype
     return _table(rows_tok, cols_tok, rows, dtype, "leaf", lambda cells: _numbers(_number_tokens(cells), dtype)), dtype
 
 

@@ -125,3 +125,35 @@ def test_early_exit_annotations_round_trip(ens):
     if annotated.early_exit is not None:
         assert "early_exit " in text
         assert not back.same_as(annotated.replace(early_exit=None))
+
+
+@given(ensembles())
+def test_fast_line_reader_agrees_with_the_grammar(ens):
+    """Canonical leaf rows and trees skip lark; the result must be what the grammar builds."""
+    from emlc.ir.text import _Bulk, _parse, _read_bulk
+
+    text = print_ir(ens)
+    lark_text, bulk = _read_bulk(text)
+    assert bulk.leaves is not None and bulk.trees is not None
+    assert lark_text.count("\n") == text.count("\n")  # line numbers preserved
+    assert parse_ir(text).same_as(_parse(text, "<ir>", _Bulk()))
+
+
+def test_non_canonical_layout_still_parses_through_the_grammar():
+    loose = IRIS_LIKE.replace("  0: 1.0 0.0 0.0", "  0:   1.0  0.0 0.0   # comment").replace(
+        "  1: leaf 0\n  2: if", "  1: leaf 0\n\n  2:   if"
+    )
+    assert parse_ir(loose).same_as(parse_ir(IRIS_LIKE))
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda t: t.replace("  2: 0.0 0.02 0.98\n", "  2: 0.0 0.02\n"), "line 14, column 3: leaf row 2 has 2 values, expected 3"),
+        (lambda t: t.replace("  3: leaf 1", "  3: leaf"), "line 22"),
+        (lambda t: t.replace("then 3 else 4", "then 3 else 40"), "right child out of range"),
+    ],
+)
+def test_errors_in_bulk_sections_keep_their_positions(mutate, message):
+    with pytest.raises(IRError, match=message):
+        parse_ir(mutate(IRIS_LIKE), "broken.emlir")
