@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import EmlcError
 from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count, load_json
-from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from .treebuild import LE, Src, Tables, TreeBuilder, build_tree
 
 #: LightGBM's kZeroThreshold, a float literal widened to double.
@@ -350,7 +350,75 @@ def _objective(name: str, options: list[str]) -> tuple[Link, tuple[float, ...], 
     return Link.IDENTITY, (), Task.REGRESSION, Decision.NONE
 
 
-def _tree(tree: LgbTree, n_features: int, tables: Tables):
+def _tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
+    plain = _plain_tree(tree, n_features, tables)
+    return plain if plain is not None else _guarded_tree(tree, n_features, tables)
+
+
+def _plain_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree | None:
+    """The IR of a tree whose every split is one plain comparison (no categorical split,
+    no zero-band guard, valid references), built in numpy steps as per-node lowering
+    dominates loading big models; None otherwise. Nodes and leaf rows come in the
+    per-node path's order (preorder), so both paths give the same IR."""
+    n, n_leaves = len(tree.split_feature), len(tree.leaf_value)
+    if n == 0:
+        return None
+    dt = np.asarray(tree.decision_type, dtype=np.int64)
+    t = np.asarray(tree.threshold, dtype=np.float64)
+    f = np.asarray(tree.split_feature, dtype=np.int64)
+    lc, rc = np.asarray(tree.left_child, dtype=np.int64), np.asarray(tree.right_child, dtype=np.int64)
+    missing = (dt >> 2) & 3
+    default_left = (dt & _DEFAULT_LEFT) != 0
+    band_left = np.where(missing == _MISSING_ZERO, default_left, 0.0 <= t)
+    nan_left = np.where(missing != _MISSING_NONE, default_left, 0.0 <= t)
+    plain = (band_left & (t >= ZERO)) | (~band_left & (t < -ZERO))
+    children = np.concatenate([lc, rc])
+    if ((dt & _CATEGORICAL).any() or not plain.all() or f.min() < 0 or f.max() >= n_features
+            or children.min() < -n_leaves or children.max() >= n):
+        return None
+    left_of, right_of = tree.left_child, tree.right_child
+    order: list[int] = []
+    seen: set[int] = set()
+    stack = [0]
+    while stack:
+        s = stack.pop()
+        if s in seen:
+            return None  # the per-node path reports the corrupt tree
+        seen.add(s)
+        order.append(s)
+        if s >= 0:
+            stack.append(right_of[s])
+            stack.append(left_of[s])
+    src = np.asarray(order, dtype=np.int64)
+    is_leaf = src < 0
+    index = np.arange(src.size)
+    split_at = np.zeros(n, dtype=np.int64)
+    split_at[src[~is_leaf]] = index[~is_leaf]
+    leaf_at = np.zeros(n_leaves, dtype=np.int64)
+    leaf_at[~src[is_leaf]] = index[is_leaf]
+    s = np.where(is_leaf, 0, src)
+
+    def child(c: np.ndarray) -> np.ndarray:
+        c = c[s]
+        return np.where(is_leaf, -1, np.where(c >= 0, split_at[np.maximum(c, 0)], leaf_at[~np.minimum(c, -1)]))
+
+    first = len(tables.leaf_rows)
+    tables.leaf_rows.extend([tree.leaf_value[~k]] for k in order if k < 0)
+    return Tree.build(
+        op=np.where(is_leaf, int(Op.LEAF), LE),
+        feature=np.where(is_leaf, -1, f[s]),
+        threshold=np.where(is_leaf, 0.0, t[s]),
+        default_left=np.where(is_leaf, False, nan_left[s]),
+        left=child(lc),
+        right=child(rc),
+        leaf=np.where(is_leaf, first + np.cumsum(is_leaf) - 1, -1),
+        cat=np.full(src.size, -1),
+        threshold_dtype="float64",
+    )
+
+
+def _guarded_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
+    """Per-node lowering: zero-band guards, categorical splits and the corrupt-model errors."""
     where = tree.where
     n = len(tree.split_feature)
     n_leaves = len(tree.leaf_value)
