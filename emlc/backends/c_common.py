@@ -8,6 +8,7 @@ numbers read back bit-exactly.
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 import numpy as np
@@ -100,7 +101,7 @@ def smallest_int(lo: int, hi: int, signed: bool | None = None) -> str:
 def float_literal(value: float, ctype: str) -> str:
     """A floating constant that reads back exactly as the given type; never inf or nan."""
     value = float(value)
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         raise AssertionError("non-finite constants must be folded before printing")
     if ctype == "float":
         s = np.format_float_scientific(np.float32(value), unique=True, trim="0")
@@ -127,7 +128,7 @@ class FlashTables:
 
     def add(self, name: str, ctype: str, values, per_line: int = 12, note: str = "") -> str:
         full = f"{self.prefix}_{name}"
-        vals = list(np.asarray(values).ravel())
+        vals = np.asarray(values).ravel().tolist()  # Python numbers: per-item numpy scalars are slow
         if not vals:
             raise AssertionError(f"empty table {full}")
         if ctype in ("float", "double"):

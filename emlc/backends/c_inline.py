@@ -16,6 +16,8 @@ Tests whose outcome is fixed at compile time are folded away.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..ir.ensemble import Op
@@ -50,6 +52,16 @@ def unranked(model: Model, test: Test) -> Test:
     return Test(test.feature, model.base_threshold(op, float(rank.edges[test.k])), False, test.nan_left)
 
 
+_NAN_LITERAL = int_literal(_NAN_BITS, "int32_t")
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _bits_exprs(prefix: str, f: int) -> tuple[str, str]:
+    """(bits of feature f, is-NaN test): the same strings for every node on f."""
+    s = f"{prefix}_bits(features[{f}])"
+    return s, f"({s} & {int_literal(2**31 - 1, 'int32_t')}) > {_NAN_LITERAL}"
+
+
 def direct_condition(model: Model, test: Test) -> str:
     """C expression true when the node sends the row left, reading the feature directly.
 
@@ -62,9 +74,8 @@ def direct_condition(model: Model, test: Test) -> str:
     f = test.feature
     if model.precision is None:
         return f"features[{f}] <= {int_literal(test.k, model.in_t)}"
-    s = f"{model.p}_bits(features[{f}])"
-    nan_bits = int_literal(_NAN_BITS, "int32_t")
-    is_nan = f"({s} & {int_literal(2**31 - 1, 'int32_t')}) > {nan_bits}"
+    s, is_nan = _bits_exprs(model.p, f)
+    nan_bits = _NAN_LITERAL
     if test.k >= hi:
         return f"!({is_nan})"
     if test.k < lo:

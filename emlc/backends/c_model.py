@@ -24,7 +24,6 @@ that every function built from the walk fills in its own way (record, add, add a
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from string import Template
 from typing import Callable
@@ -347,8 +346,13 @@ class Model:
     @staticmethod
     def fill_sinks(body: str, statement: Callable[[str, str], str]) -> str:
         """``body`` with every sink placeholder replaced by ``statement(t, row)``."""
-        pattern = re.compile(f"{_SINK[0]}(.*?){_SINK[1]}(.*?){_SINK[2]}", re.S)
-        return pattern.sub(lambda m: statement(m.group(1), m.group(2)), body)
+        pieces = body.split(_SINK[0])  # str.split: a regex over big models' bodies is slower
+        out = [pieces[0]]
+        for piece in pieces[1:]:
+            t, rest = piece.split(_SINK[1], 1)
+            row, tail = rest.split(_SINK[2], 1)
+            out += (statement(t, row), tail)
+        return "".join(out)
 
     def default_sink(self, target: str) -> Callable[[str, str], str]:
         """Recorded for P_sum/P_fast, or added to ``target`` at once."""
