@@ -135,7 +135,8 @@ def tree_code(model: Model, index: int) -> str:
     def nest(root: int, depth: int) -> None:
         # Items are finished lines (str) or (depth, node) still to print.
         stack: list[str | tuple[int, int]] = [(depth, root)]
-        direct = model.direct
+        unrank = model.direct and any(r is not None for r in model.ranks)
+        cond = direct_condition if model.direct else condition
         while stack:
             item = stack.pop()
             if item.__class__ is str:
@@ -153,13 +154,13 @@ def tree_code(model: Model, index: int) -> str:
                 lines.append(f"{pad}row = {leaf[node]};")
                 continue
             test = tests[node]
-            if direct:
+            if unrank:
                 test = unranked(model, test)
             fixed = model.folded(test)
             if fixed is not None:
                 stack.append((d, left[node] if fixed else right[node]))
                 continue
-            lines.append(f"{pad}if ({condition(model, test)}) {{")
+            lines.append(f"{pad}if ({cond(model, test)}) {{")
             stack.append(pad + "}")
             stack.append((d + 1, right[node]))
             stack.append(pad + "} else {")
