@@ -40,54 +40,49 @@ def assert_agrees(ens, X, got, emlearn: bool = False) -> None:
         np.testing.assert_allclose(np.asarray(probas), want_proba, rtol=1e-5, atol=1e-7)
 
 
-def csv_case(ens, X, name: str) -> tuple[dict, dict]:
-    case = {
-        "setup": f"import emlc_trees\nmodel = emlc_trees.load('{name}.csv')",
+def _case(ens, X, setup: str) -> dict:
+    """One model's job for the MicroPython driver: how to get ``model``, and its rows."""
+    return {
+        "setup": setup,
         "rows": rows_text(X),
         "integer": np.asarray(X).dtype.kind in "iu",
         "proba": ens.task is Task.CLASSIFICATION,
     }
+
+
+def csv_case(ens, X, name: str) -> tuple[dict, dict]:
+    case = _case(ens, X, f"import emlc_trees\nmodel = emlc_trees.load('{name}.csv')")
     return case, {f"{name}.csv": emit_emlc_csv(ens)}
+
+
+def module_case(ens, X, name: str) -> tuple[dict, dict]:
+    return _case(ens, X, f"import {name} as model"), {f"{name}.py": emit_micropython(ens, name=name)}
+
+
+def _random_models_agree(data, make_case, prefix: str, files: dict) -> None:
+    """Random models, each emitted by ``make_case``, run in one MicroPython process."""
+    require_micropython()
+    models = [data.draw(ensembles(categorical=False)) for _ in range(MODELS_PER_RUN)]
+    rows = [data.draw(inputs_for(ens)) for ens in models]
+    cases, files = [], dict(files)
+    for k, (ens, X) in enumerate(zip(models, rows)):
+        case, f = make_case(ens, X, f"{prefix}{k}")
+        cases.append(case)
+        files.update(f)
+    for ens, X, got in zip(models, rows, predict_batch(cases, files)):
+        assert_agrees(ens, X, got)
 
 
 @settings(max_examples=3, deadline=None, phases=NO_SHRINK)
 @given(st.data())
 def test_emlc_csv_runtime_matches_interpreter(data):
-    require_micropython()
-    models = [data.draw(ensembles(categorical=False)) for _ in range(MODELS_PER_RUN)]
-    rows = [data.draw(inputs_for(ens)) for ens in models]
-    cases, files = [], dict(RUNTIME)
-    for k, (ens, X) in enumerate(zip(models, rows)):
-        case, f = csv_case(ens, X, f"m{k}")
-        cases.append(case)
-        files.update(f)
-    for ens, X, got in zip(models, rows, predict_batch(cases, files)):
-        assert_agrees(ens, X, got)
-
-
-def module_case(ens, X, name: str) -> tuple[dict, dict]:
-    case = {
-        "setup": f"import {name} as model",
-        "rows": rows_text(X),
-        "integer": np.asarray(X).dtype.kind in "iu",
-        "proba": ens.task is Task.CLASSIFICATION,
-    }
-    return case, {f"{name}.py": emit_micropython(ens, name=name)}
+    _random_models_agree(data, csv_case, "m", RUNTIME)
 
 
 @settings(max_examples=3, deadline=None, phases=NO_SHRINK)
 @given(st.data())
 def test_generated_module_matches_interpreter(data):
-    require_micropython()
-    models = [data.draw(ensembles(categorical=False)) for _ in range(MODELS_PER_RUN)]
-    rows = [data.draw(inputs_for(ens)) for ens in models]
-    cases, files = [], {}
-    for k, (ens, X) in enumerate(zip(models, rows)):
-        case, f = module_case(ens, X, f"g{k}")
-        cases.append(case)
-        files.update(f)
-    for ens, X, got in zip(models, rows, predict_batch(cases, files)):
-        assert_agrees(ens, X, got)
+    _random_models_agree(data, module_case, "g", {})
 
 
 @settings(max_examples=3, deadline=None, phases=NO_SHRINK)
@@ -111,10 +106,7 @@ def test_emlearn_csv_matches_interpreter_when_it_is_emitted(data):
             continue
         X = data.draw(inputs_for(ens))
         files[f"e{k}.csv"] = text
-        cases.append({
-            "setup": f"import emlc_trees\nmodel = emlc_trees.load('e{k}.csv')",
-            "rows": rows_text(X), "integer": True, "proba": ens.task is Task.CLASSIFICATION,
-        })
+        cases.append(_case(ens, X, f"import emlc_trees\nmodel = emlc_trees.load('e{k}.csv')"))
         kept.append((ens, X))
     if not cases:
         return
