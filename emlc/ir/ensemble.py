@@ -275,7 +275,10 @@ class Ensemble:
 
     @property
     def n_leaves(self) -> int:
-        return sum(t.n_leaves for t in self.trees)
+        # One count over all trees' op columns: per-tree counts cost a call each on big models.
+        if not self.trees:
+            return 0
+        return int(np.count_nonzero(np.concatenate([t.op for t in self.trees]) == _LEAF))
 
     @property
     def n_classes(self) -> int:

@@ -31,8 +31,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lark
 import numpy as np
 
 from ..errors import IRError
@@ -49,6 +49,9 @@ from .ensemble import (
     Tree,
 )
 from .verify import verify
+
+if TYPE_CHECKING:  # lark is imported where text is parsed: printing IR must not pay for it
+    import lark
 
 VERSION = 1
 _CMP = {Op.LE: "<=", Op.LT: "<"}
@@ -148,6 +151,8 @@ def _node_lines(tree: Tree) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
+    import lark
+
     grammar = (Path(__file__).with_name("text.lark")).read_text()
     return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
@@ -343,6 +348,8 @@ def _strings_as(strings: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _parse(text: str, source: str, fast: _Bulk) -> Ensemble:
+    import lark
+
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as e:
@@ -364,6 +371,8 @@ def _parse(text: str, source: str, fast: _Bulk) -> Ensemble:
 
 
 def _section(tree: lark.Tree, name: str) -> list[lark.Tree]:
+    import lark
+
     return [c for c in tree.children if isinstance(c, lark.Tree) and c.data == name]
 
 
@@ -466,6 +475,8 @@ def _early_exit(node: lark.Tree, n_outputs: int) -> EarlyExit:
 
 
 def _classes(node: lark.Tree) -> np.ndarray:
+    import lark
+
     kind_tok, *labels = node.children
     kind = str(kind_tok)
     labels = [lab.children[0] for lab in labels if lab is not None]
