@@ -54,6 +54,59 @@ class LgbTree:
 
 
 @dataclass
+class LgbForest:
+    """All trees' arrays back to back: tree ``i``'s splits start at ``split_start[i]``,
+    its leaves at ``leaf_start[i]``; child numbers stay tree-local as LightGBM writes them.
+    Big models are parsed and lowered as these few arrays, not per tree."""
+
+    n_splits: np.ndarray  # int64 per tree
+    n_leaves: np.ndarray  # int64 per tree
+    split_feature: np.ndarray  # int64
+    threshold: np.ndarray  # float64
+    decision_type: np.ndarray  # int64
+    left_child: np.ndarray  # int64
+    right_child: np.ndarray  # int64
+    leaf_value: np.ndarray  # float64
+    categories: dict[int, dict[int, list[int]]]  # tree -> its categorical splits' categories
+    where: list[str]
+
+    SPLIT_COLUMNS = ("split_feature", "threshold", "decision_type", "left_child", "right_child")
+
+    def __len__(self) -> int:
+        return len(self.where)
+
+    @property
+    def split_start(self) -> np.ndarray:
+        return np.cumsum(self.n_splits) - self.n_splits
+
+    @property
+    def leaf_start(self) -> np.ndarray:
+        return np.cumsum(self.n_leaves) - self.n_leaves
+
+    def tree(self, i: int) -> LgbTree:
+        """Tree ``i`` as lists, for the per-node lowering."""
+        a, b = int(self.split_start[i]), int(self.split_start[i] + self.n_splits[i])
+        c, d = int(self.leaf_start[i]), int(self.leaf_start[i] + self.n_leaves[i])
+        cols = {name: getattr(self, name)[a:b].tolist() for name in self.SPLIT_COLUMNS}
+        return LgbTree(**cols, leaf_value=self.leaf_value[c:d].tolist(),
+                       categories=self.categories.get(i, {}), where=self.where[i])
+
+    @staticmethod
+    def of(trees: list[LgbTree]) -> "LgbForest":
+        def column(name: str, dtype: type) -> np.ndarray:
+            return np.array([v for t in trees for v in getattr(t, name)], dtype=dtype)
+
+        return LgbForest(
+            n_splits=np.array([len(t.split_feature) for t in trees], dtype=np.int64),
+            n_leaves=np.array([len(t.leaf_value) for t in trees], dtype=np.int64),
+            **{name: column(name, np.float64 if name == "threshold" else np.int64) for name in LgbForest.SPLIT_COLUMNS},
+            leaf_value=column("leaf_value", np.float64),
+            categories={i: t.categories for i, t in enumerate(trees) if t.categories},
+            where=[t.where for t in trees],
+        )
+
+
+@dataclass
 class LgbModel:
     objective: str  # LightGBM's objective string: name then options, e.g. "binary sigmoid:1"
     num_class: int
@@ -61,7 +114,7 @@ class LgbModel:
     n_features: int
     average_output: bool
     feature_names: tuple[str, ...]
-    trees: list[LgbTree]
+    trees: LgbForest
 
 
 def from_lightgbm(model: Any) -> Ensemble:
@@ -114,6 +167,10 @@ def _read_file(path: Path) -> LgbModel:
 # ---------------------------------------------------------------- text format
 
 
+#: one ``Tree=`` section: {key: (value, line number)} and how errors name the tree.
+Section = tuple[dict[str, tuple[str, int]], str]
+
+
 def parse_text(text: str, name: str) -> LgbModel:
     """Parse LightGBM's text model strictly; errors name the offending line."""
     lines = text.split("\n")
@@ -125,20 +182,13 @@ def parse_text(text: str, name: str) -> LgbModel:
     if pos >= len(lines) or lines[pos].strip() != "tree":
         raise EmlcError(f"{name}: line {pos + 1}: expected 'tree', the first line of a LightGBM text model")
     header, pos = _key_values(lines, pos + 1, name)
-    trees = []
-    while True:
-        while pos < len(lines) and not lines[pos].strip():
-            pos += 1
-        if pos >= len(lines):
-            raise EmlcError(f"{name}: truncated after line {len(lines)}: 'end of trees' is missing")
-        line = lines[pos].strip()
-        if line == "end of trees":
-            break
-        if not line.startswith("Tree="):
-            raise EmlcError(f"{name}: line {pos + 1}: expected 'Tree=<n>' or 'end of trees', got {line[:40]!r}")
-        start = pos + 1
-        values, pos = _key_values(lines, pos + 1, name)
-        trees.append(_text_tree(values, f"{name}: tree at line {start}"))
+    sections: list[Section] = []
+    try:
+        _scan_trees(lines, pos, name, sections)
+    except EmlcError:
+        _text_forest(sections)  # a defect in an earlier tree is reported first
+        raise
+    trees = _text_forest(sections)
     return LgbModel(
         objective=header.get("objective", ("custom", 0))[0] or "custom",
         num_class=_int(header, "num_class", name),
@@ -148,6 +198,23 @@ def parse_text(text: str, name: str) -> LgbModel:
         feature_names=tuple(header.get("feature_names", ("", 0))[0].split()),
         trees=trees,
     )
+
+
+def _scan_trees(lines: list[str], pos: int, name: str, sections: list[Section]) -> None:
+    """Append each ``Tree=`` section's key/value lines up to ``end of trees``."""
+    while True:
+        while pos < len(lines) and not lines[pos].strip():
+            pos += 1
+        if pos >= len(lines):
+            raise EmlcError(f"{name}: truncated after line {len(lines)}: 'end of trees' is missing")
+        line = lines[pos].strip()
+        if line == "end of trees":
+            return
+        if not line.startswith("Tree="):
+            raise EmlcError(f"{name}: line {pos + 1}: expected 'Tree=<n>' or 'end of trees', got {line[:40]!r}")
+        start = pos + 1
+        values, pos = _key_values(lines, pos + 1, name)
+        sections.append((values, f"{name}: tree at line {start}"))
 
 
 def _key_values(lines: list[str], pos: int, name: str) -> tuple[dict[str, tuple[str, int]], int]:
@@ -187,6 +254,8 @@ def _array(values: dict[str, tuple[str, int]], key: str, n: int, kind: type, whe
         raise EmlcError(f"{where}: line {line}: '{key}' holds a value that is not a {kind.__name__}") from None
     if n >= 0 and len(out) != n:
         raise EmlcError(f"{where}: line {line}: '{key}' has {len(out)} values, expected {n} (truncated model?)")
+    if kind is int and out and not (-(2**31) <= min(out) and max(out) < 2**31):
+        raise EmlcError(f"{where}: line {line}: '{key}' holds a value outside the 32-bit range; the model is corrupt")
     return out
 
 
@@ -218,6 +287,64 @@ def _text_tree(values: dict[str, tuple[str, int]], where: str) -> LgbTree:
     return tree
 
 
+#: characters of the numbers LightGBM writes; anything else goes through the per-tree parser.
+_NUMBER_CHARS = {np.int64: b"0123456789- ", np.float64: b"0123456789.-+eE "}
+_INT64_LIMITS = (np.iinfo(np.int64).min, np.iinfo(np.int64).max)
+
+
+def _text_forest(sections: list[Section]) -> LgbForest:
+    """The trees' arrays, each key parsed for all trees at once; any irregularity (and
+    so every error) goes through :func:`_text_tree`, which judges one tree at a time."""
+    bulk = _bulk_forest(sections)
+    return bulk if bulk is not None else LgbForest.of([_text_tree(v, where) for v, where in sections])
+
+
+def _bulk_forest(sections: list[Section]) -> LgbForest | None:
+    n_leaves = []
+    for values, _ in sections:
+        try:
+            n = int(values["num_leaves"][0])
+        except (KeyError, ValueError):
+            return None
+        if n < 1 or values.get("is_linear", ("0", 0))[0] != "0":
+            return None
+        n_leaves.append(n)
+    leaves = np.array(n_leaves, dtype=np.int64)
+    splitting = [v for (v, _), n in zip(sections, n_leaves) if n > 1]
+    cols = {"leaf_value": _bulk_numbers([v for v, _ in sections], "leaf_value", leaves, np.float64)}
+    for name in LgbForest.SPLIT_COLUMNS:
+        cols[name] = _bulk_numbers(splitting, name, leaves[leaves > 1] - 1, np.float64 if name == "threshold" else np.int64)
+    if any(c is None for c in cols.values()):
+        return None
+    forest = LgbForest(n_splits=leaves - 1, n_leaves=leaves, **cols, categories={}, where=[w for _, w in sections])
+    for i, (values, where) in enumerate(sections):
+        if "num_cat" in values and values["num_cat"][0] != "0":
+            forest.categories[i] = _text_tree(values, where).categories
+    return forest
+
+
+def _bulk_numbers(sections: list[dict], key: str, counts: np.ndarray, dtype: type) -> np.ndarray | None:
+    """``key``'s values of all ``sections`` as one array, or None unless each holds exactly
+    ``counts[i]`` plain numbers separated by single spaces."""
+    try:
+        texts = [v[key][0] for v in sections]
+    except KeyError:
+        return None
+    if [t.count(" ") + 1 for t in texts] != counts.tolist():
+        return None
+    joined = " ".join(texts)
+    if joined.encode().translate(None, _NUMBER_CHARS[dtype]):
+        return None
+    try:
+        out = np.fromstring(joined, dtype=dtype, sep=" ") if joined else np.zeros(0, dtype)
+    except ValueError:  # a token that is not a number
+        return None
+    # fewer values than single spaces: an empty token; int64 saturates instead of failing.
+    if out.size != counts.sum() or (dtype is np.int64 and np.isin(_INT64_LIMITS, out).any()):
+        return None
+    return out
+
+
 def _bits(words: list[int]) -> list[int]:
     return [32 * w + b for w, word in enumerate(words) for b in range(32) if (word >> b) & 1]
 
@@ -232,7 +359,7 @@ def parse_dump(doc: Any, name: str) -> LgbModel:
     if not isinstance(doc, dict) or "tree_info" not in doc:
         raise EmlcError(f"{name} is not a LightGBM dump_model() JSON (no 'tree_info')")
     try:
-        trees = [_dump_tree(t, f"{name}: tree {i}") for i, t in enumerate(doc["tree_info"])]
+        trees = LgbForest.of([_dump_tree(t, f"{name}: tree {i}") for i, t in enumerate(doc["tree_info"])])
         return LgbModel(
             objective=str(doc.get("objective") or "custom"),
             num_class=int(doc["num_class"]),
@@ -295,10 +422,8 @@ def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
     check_count(model.n_features, MAX_FEATURES, "max_feature_idx + 1", "LightGBM model")
     if k < 1 or len(model.trees) % k:
         raise EmlcError(f"LightGBM model has {len(model.trees)} trees, not a multiple of num_tree_per_iteration={k}")
-    tables = Tables()
-    trees = tuple(_tree(t, model.n_features, tables) for t in model.trees)
+    trees, leaves, cat_sets = _lower_trees(model.trees, model.n_features)
     n_iter = len(trees) // k
-    leaves = tables.leaves(1, "float64")
     aggregation = Aggregation.SUM
     if model.average_output:
         if k == 1:
@@ -328,7 +453,7 @@ def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
         classes=classes,
         accum_dtype="float64",
         input_type="float32",
-        cat_sets=tables.cat_sets(),
+        cat_sets=cat_sets,
         feature_names=model.feature_names if len(model.feature_names) == model.n_features else (),
         name="lightgbm",
     )
@@ -350,71 +475,164 @@ def _objective(name: str, options: list[str]) -> tuple[Link, tuple[float, ...], 
     return Link.IDENTITY, (), Task.REGRESSION, Decision.NONE
 
 
-def _tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
-    plain = _plain_tree(tree, n_features, tables)
-    return plain if plain is not None else _guarded_tree(tree, n_features, tables)
+def _lower_trees(forest: LgbForest, n_features: int) -> tuple[tuple[Tree, ...], np.ndarray, np.ndarray]:
+    """Every tree's IR, the leaf table (rows in order of use) and the category bitsets.
+
+    Trees of plain and zero-band splits are lowered together in numpy steps (per-node
+    lowering dominates loading big models); trees with categorical splits or corrupt
+    references go through :func:`_guarded_tree`, which reports what is wrong. Both
+    give the same IR: nodes in preorder of the source splits, a split's guard nodes
+    first, leaf rows in the order leaves are reached.
+    """
+    fast = _fast_trees(forest, n_features)
+    slow: dict[int, tuple[Tree, Tables]] = {}
+    for i in np.flatnonzero(~fast).tolist():
+        tables = Tables()
+        slow[i] = (_guarded_tree(forest.tree(i), n_features, tables), tables)
+    rows = forest.n_leaves.copy()
+    for i, (_, tables) in slow.items():
+        rows[i] = len(tables.leaf_rows)
+    first_row = np.cumsum(rows) - rows
+    columns, node_start, values, value_rows = _lower_fast(forest, fast, first_row)
+    leaves = np.zeros((int(rows.sum()), 1))
+    leaves[value_rows, 0] = values
+    sets = Tables()
+    trees: list[Tree] = []
+    for i, ok in enumerate(fast.tolist()):
+        if ok:
+            a, b = node_start[i], node_start[i + 1]
+            trees.append(Tree(**{c: col[a:b] for c, col in columns.items()}))
+            continue
+        tree, tables = slow[i]
+        if tables.leaf_rows:
+            leaves[first_row[i] : first_row[i] + rows[i], 0] = np.asarray(tables.leaf_rows, dtype=np.float64)[:, 0]
+        shift_row, shift_set = int(first_row[i]), len(sets.sets)
+        sets.sets.extend(tables.sets)
+        trees.append(tree.replace(
+            leaf=np.where(tree.leaf >= 0, tree.leaf + shift_row, -1).astype(np.int32),
+            cat=np.where(tree.cat >= 0, tree.cat + shift_set, -1).astype(np.int32),
+        ))
+    return tuple(trees), leaves, sets.cat_sets()
 
 
-def _plain_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree | None:
-    """The IR of a tree whose every split is one plain comparison (no categorical split,
-    no zero-band guard, valid references), built in numpy steps as per-node lowering
-    dominates loading big models; None otherwise. Nodes and leaf rows come in the
-    per-node path's order (preorder), so both paths give the same IR."""
-    n, n_leaves = len(tree.split_feature), len(tree.leaf_value)
-    if n == 0:
-        return None
-    dt = np.asarray(tree.decision_type, dtype=np.int64)
-    t = np.asarray(tree.threshold, dtype=np.float64)
-    f = np.asarray(tree.split_feature, dtype=np.int64)
-    lc, rc = np.asarray(tree.left_child, dtype=np.int64), np.asarray(tree.right_child, dtype=np.int64)
+def _fast_trees(forest: LgbForest, n_features: int) -> np.ndarray:
+    """Per tree: no categorical split, every reference in range and the splits form a tree."""
+    n, n_leaves = forest.n_splits, forest.n_leaves
+    of_split = np.repeat(np.arange(len(forest)), n)
+    ns, nl = n[of_split], n_leaves[of_split]
+    f, lc, rc = forest.split_feature, forest.left_child, forest.right_child
+    bad = ((forest.decision_type & _CATEGORICAL) != 0) | (f < 0) | (f >= n_features)
+    bad |= (lc < -nl) | (lc >= ns) | (rc < -nl) | (rc >= ns)
+    fast = n_leaves == n + 1
+    fast[of_split[bad]] = False
+    # Each node but the root has one parent; with that, reaching every node rules out cycles.
+    ok = fast[of_split]
+    lg, rg = _global_children(forest, of_split)
+    total = int(n.sum() + n_leaves.sum())
+    parents = np.bincount(np.concatenate([lg[ok], rg[ok]]), minlength=total)
+    roots = _roots(forest)
+    want = np.ones(total, dtype=np.int64)
+    want[roots] = 0
+    of_node = np.concatenate([of_split, np.repeat(np.arange(len(forest)), n_leaves)])
+    fast[of_node[parents != want]] = False
+    reached = np.zeros(total, dtype=bool)
+    for level in _levels(forest, fast):
+        reached[level] = True
+    fast[of_node[~reached]] = False
+    return fast
+
+
+def _global_children(forest: LgbForest, of_split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Children as forest-wide node numbers: splits first, then leaves (references may be corrupt)."""
+    s_start, l_start, total_splits = forest.split_start[of_split], forest.leaf_start[of_split], int(forest.n_splits.sum())
+
+    def glob(c: np.ndarray) -> np.ndarray:
+        return np.where(c >= 0, s_start + c, total_splits + l_start + ~c)
+
+    return glob(forest.left_child), glob(forest.right_child)
+
+
+def _roots(forest: LgbForest) -> np.ndarray:
+    return np.where(forest.n_splits > 0, forest.split_start, int(forest.n_splits.sum()) + forest.leaf_start)
+
+
+def _levels(forest: LgbForest, fast: np.ndarray) -> list[np.ndarray]:
+    """The ``fast`` trees' nodes level by level from the roots (forest-wide numbers)."""
+    of_split = np.repeat(np.arange(len(forest)), forest.n_splits)
+    lg, rg = _global_children(forest, of_split)
+    total_splits = lg.size
+    levels = []
+    frontier = _roots(forest)[fast]
+    while frontier.size:
+        levels.append(frontier)
+        split = frontier[frontier < total_splits]
+        frontier = np.concatenate([lg[split], rg[split]])
+    return levels
+
+
+def _lower_fast(forest: LgbForest, fast: np.ndarray, first_row: np.ndarray):
+    """The ``fast`` trees' IR columns back to back, each tree's first node, and the leaf
+    values with their rows of the leaf table (tree ``i``'s rows from ``first_row[i]``)."""
+    n_trees, total_splits = len(forest), int(forest.n_splits.sum())
+    of_split = np.repeat(np.arange(n_trees), forest.n_splits)
+    of_node = np.concatenate([of_split, np.repeat(np.arange(n_trees), forest.n_leaves)])
+    lg, rg = _global_children(forest, of_split)
+    dt, t, f = forest.decision_type, forest.threshold, forest.split_feature
     missing = (dt >> 2) & 3
     default_left = (dt & _DEFAULT_LEFT) != 0
     band_left = np.where(missing == _MISSING_ZERO, default_left, 0.0 <= t)
     nan_left = np.where(missing != _MISSING_NONE, default_left, 0.0 <= t)
-    plain = (band_left & (t >= ZERO)) | (~band_left & (t < -ZERO))
-    children = np.concatenate([lc, rc])
-    if ((dt & _CATEGORICAL).any() or not plain.all() or f.min() < 0 or f.max() >= n_features
-            or children.min() < -n_leaves or children.max() >= n):
-        return None
-    left_of, right_of = tree.left_child, tree.right_child
-    order: list[int] = []
-    seen: set[int] = set()
-    stack = [0]
-    while stack:
-        s = stack.pop()
-        if s in seen:
-            return None  # the per-node path reports the corrupt tree
-        seen.add(s)
-        order.append(s)
-        if s >= 0:
-            stack.append(right_of[s])
-            stack.append(left_of[s])
-    src = np.asarray(order, dtype=np.int64)
-    is_leaf = src < 0
-    index = np.arange(src.size)
-    split_at = np.zeros(n, dtype=np.int64)
-    split_at[src[~is_leaf]] = index[~is_leaf]
-    leaf_at = np.zeros(n_leaves, dtype=np.int64)
-    leaf_at[~src[is_leaf]] = index[is_leaf]
-    s = np.where(is_leaf, 0, src)
+    guarded = ~((band_left & (t >= ZERO)) | (~band_left & (t < -ZERO)))
+    # IR nodes per source node (a guarded split emits outer, band and compare nodes) and
+    # leaves per subtree, bottom-up; then each node's preorder position and leaf rank.
+    total = of_node.size
+    width = np.ones(total, dtype=np.int64)
+    width[:total_splits] += 2 * guarded
+    levels = _levels(forest, fast)
+    size, n_below = width.copy(), np.zeros(total, dtype=np.int64)
+    n_below[total_splits:] = 1
+    for level in reversed(levels):
+        s = level[level < total_splits]
+        size[s] += size[lg[s]] + size[rg[s]]
+        n_below[s] = n_below[lg[s]] + n_below[rg[s]]
+    pos, rank = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.int64)
+    for level in levels:
+        s = level[level < total_splits]
+        pos[lg[s]] = pos[s] + width[s]
+        pos[rg[s]] = pos[s] + width[s] + size[lg[s]]
+        rank[lg[s]] = rank[s]
+        rank[rg[s]] = rank[s] + n_below[lg[s]]
+    n_nodes = np.where(fast, size[_roots(forest)], 0)
+    node_start = np.concatenate([[0], np.cumsum(n_nodes)])
+    at = node_start[of_node] + pos  # each source node's first IR node, ensemble-wide
+    n = int(node_start[-1])
+    cols = {
+        "op": np.zeros(n, dtype=np.uint8), "feature": np.full(n, -1, dtype=np.int32),
+        "threshold": np.zeros(n), "default_left": np.zeros(n, dtype=bool),
+        "left": np.full(n, -1, dtype=np.int32), "right": np.full(n, -1, dtype=np.int32),
+        "leaf": np.full(n, -1, dtype=np.int32), "cat": np.full(n, -1, dtype=np.int32),
+    }
+    use = fast[of_node]
+    leaf = np.flatnonzero(use[total_splits:]) + total_splits
+    leaf_rows = first_row[of_node[leaf]] + rank[leaf]
+    cols["leaf"][at[leaf]] = leaf_rows
+    values = forest.leaf_value[leaf - total_splits]
 
-    def child(c: np.ndarray) -> np.ndarray:
-        c = c[s]
-        return np.where(is_leaf, -1, np.where(c >= 0, split_at[np.maximum(c, 0)], leaf_at[~np.minimum(c, -1)]))
+    def put(nodes, offset, op, threshold, dl, left, right) -> None:
+        where = at[nodes] + offset
+        cols["op"][where], cols["feature"][where] = op, f[nodes]
+        cols["threshold"][where], cols["default_left"][where] = threshold, dl
+        cols["left"][where], cols["right"][where] = left, right
 
-    first = len(tables.leaf_rows)
-    tables.leaf_rows.extend([tree.leaf_value[~k]] for k in order if k < 0)
-    return Tree.build(
-        op=np.where(is_leaf, int(Op.LEAF), LE),
-        feature=np.where(is_leaf, -1, f[s]),
-        threshold=np.where(is_leaf, 0.0, t[s]),
-        default_left=np.where(is_leaf, False, nan_left[s]),
-        left=child(lc),
-        right=child(rc),
-        leaf=np.where(is_leaf, first + np.cumsum(is_leaf) - 1, -1),
-        cat=np.full(src.size, -1),
-        threshold_dtype="float64",
-    )
+    split = np.flatnonzero(use[:total_splits])
+    plain, guard = split[~guarded[split]], split[guarded[split]]
+    put(plain, 0, LE, t[plain], nan_left[plain], pos[lg[plain]], pos[rg[plain]])
+    p = pos[guard]
+    put(guard, 0, int(Op.LT), -ZERO, True, p + 2, p + 1)
+    band_to = np.where(band_left[guard], lg[guard], rg[guard])
+    put(guard, 1, LE, ZERO, False, pos[band_to], p + 2)
+    put(guard, 2, LE, t[guard], nan_left[guard], pos[lg[guard]], pos[rg[guard]])
+    return cols, node_start.tolist(), values, leaf_rows
 
 
 def _guarded_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
