@@ -7,6 +7,8 @@ tree (no per-node Python loops), so verifying millions of nodes stays cheap.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 
 from ..errors import IRError
@@ -32,6 +34,8 @@ _COLUMN_DTYPES = {
     "leaf": "int32",
     "cat": "int32",
 }
+
+_columns = attrgetter(*Tree.COLUMNS)
 
 _DECISIONS = {
     Task.CLASSIFICATION: {Decision.ARGMAX, Decision.RAW_ARGMAX, Decision.GT_HALF},
@@ -109,18 +113,18 @@ _LAYOUT, _NODE, _SHAPE, _THRESHOLD, _OFFSET = 0, 100, 200, 300, 400
 def _layouts_ok(ens: Ensemble) -> bool:
     """Do all trees have non-empty 1-D columns of one length and the expected dtypes?
 
-    One comprehension per column over all trees: the well-formed case, which every
-    pass hits twice, then needs no per-tree branching.
+    One signature per tree (every column's dtype and shape), compared with the one
+    the ensemble wants: the well-formed case, which every pass hits, then costs one
+    tuple per tree.
     """
-    trees = ens.trees
-    shapes = [t.op.shape for t in trees]
-    if any(len(s) != 1 or s[0] < 1 for s in shapes):
-        return False
-    for name in Tree.COLUMNS:
-        want = np.dtype(_COLUMN_DTYPES[name]) if name in _COLUMN_DTYPES else ens.threshold_dtype
-        if {getattr(t, name).dtype for t in trees} != {want}:
+    dtypes = tuple(np.dtype(_COLUMN_DTYPES[name]) if name in _COLUMN_DTYPES else ens.threshold_dtype
+                   for name in Tree.COLUMNS)
+    for t in ens.trees:
+        shape = t.op.shape
+        if len(shape) != 1 or shape[0] < 1:
             return False
-        if [getattr(t, name).shape for t in trees] != shapes:
+        cols = _columns(t)
+        if tuple(c.dtype for c in cols) != dtypes or any(c.shape != shape for c in cols):
             return False
     return True
 
@@ -315,9 +319,14 @@ def _shape_errors(forest: _Forest) -> list[tuple[int, int, str]]:
     orphan = forest.first((indegree == 0) & (forest.local != 0))
     if orphan is not None:
         errors.append((orphan[0], _SHAPE + 1, f"tree {orphan[0]} node {orphan[1]}: unreachable from the root"))
-    remaining = indegree
+    # A tree whose every child is numbered after its parent has no cycle, so the walk
+    # runs only on the others: a stuck node elsewhere has an orphan above it, reported first.
+    backward = inner & ((left <= np.arange(left.size)) | (right <= np.arange(left.size)))
+    walk = np.zeros(forest.n_trees, dtype=bool)
+    walk[forest.tree_of[backward]] = True
+    remaining = np.where(walk[forest.tree_of], indegree, 0)
     shared = indegree > 1  # only these can appear twice among one level's children
-    frontier = forest.start
+    frontier = forest.start[walk]
     while frontier.size:
         split = frontier[inner[frontier]]
         if not split.size:

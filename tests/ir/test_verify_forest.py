@@ -99,3 +99,27 @@ def test_threshold_and_offset_defects():
     assert message(late.replace(tree_output=offsets)) == (
         "tree 5: output offset 1 plus leaf width 3 exceeds 3 outputs"
     )
+
+
+def _cycle_in(ens, k: int):
+    return broken(ens, k, op={4: 1}, feature={4: 0}, leaf={4: -1}, left={4: 3}, right={4: 2})
+
+
+def test_cycles_are_found_among_forward_numbered_trees():
+    """Trees numbering every child after its parent skip the cycle walk; the others still get it."""
+    assert message(_cycle_in(forest(20), 16)) == "tree 16 node 2: part of a cycle"
+    # An orphan (whose children then look stuck) in an earlier forward-numbered tree wins.
+    assert message(_cycle_in(broken(forest(), 0, right={0: 3}), 4)) == "tree 0 node 2: unreachable from the root"
+
+
+def test_a_dag_sharing_an_earlier_node_is_accepted():
+    from emlc.ir import Tree
+
+    dag = Tree.build(op=[1, 0, 1, 0], feature=[0, -1, 1, -1], threshold=[0.5, 0, 0.5, 0],
+                     left=[1, -1, 1, -1], right=[2, -1, 3, -1], leaf=[-1, 0, -1, 1])
+    ens = forest(2)
+    assert verify(ens.replace(trees=(ens.trees[0], dag) * 2)) is not None
+    looped = dag.replace(left=np.array([1, -1, 0, -1], dtype=np.int32))  # node 2 back to the root
+    assert message(ens.replace(trees=(ens.trees[0], looped) * 2)) == (
+        "tree 1: the root (node 0) is a child of node 2; this makes a cycle"
+    )
