@@ -35,7 +35,7 @@ _COLUMN_DTYPES = {
     "cat": "int32",
 }
 
-_columns = attrgetter(*Tree.COLUMNS)
+_columns, _dtype, _shape = attrgetter(*Tree.COLUMNS), attrgetter("dtype"), attrgetter("shape")
 
 _DECISIONS = {
     Task.CLASSIFICATION: {Decision.ARGMAX, Decision.RAW_ARGMAX, Decision.GT_HALF},
@@ -124,7 +124,7 @@ def _layouts_ok(ens: Ensemble) -> bool:
         if len(shape) != 1 or shape[0] < 1:
             return False
         cols = _columns(t)
-        if tuple(c.dtype for c in cols) != dtypes or any(c.shape != shape for c in cols):
+        if tuple(map(_dtype, cols)) != dtypes or tuple(map(_shape, cols)) != (shape,) * len(cols):
             return False
     return True
 
