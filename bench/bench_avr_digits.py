@@ -137,9 +137,11 @@ def peer_variants(clf) -> list[tuple]:
     out: list[tuple] = []
     if "emlearn" in mods:
         emlearn = mods["emlearn"]
-        for method in ("inline", "loadable"):
-            code = emlearn.convert(clf, method=method).save(name="peer", format="c")
-            out.append((f"emlearn {method} (int16 features)", code, "peer_predict(x, 64)", "int16_t", "c",
+        for method, dtype, in_t in (("inline", "float", "float"), ("inline", "int16_t", "int16_t"),
+                                    ("loadable", "int16_t", "int16_t")):
+            code = emlearn.convert(clf, method=method, dtype=dtype).save(name="peer", format="c")
+            kind = "float" if dtype == "float" else "int16"
+            out.append((f"emlearn {method} ({kind} features)", code, "peer_predict(x, 64)", in_t, "c",
                         (emlearn.includedir,)))
     if "micromlgen" in mods:
         code = mods["micromlgen"].port(clf).replace("#include <cstdarg>", "#include <stdarg.h>")

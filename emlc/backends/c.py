@@ -44,6 +44,7 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None) -
     model = Model(ens, tgt, prefix)
     model.direct = chosen == "inline" and c_inline.can_test_directly(model)
     model.lazy = chosen == "table"
+    model.leaf_sums = model.direct and tgt.leaf_sums_inline and model.fixed is not None
     model.emit_helpers()
     decls, body = LAYOUTS[chosen](model)
     raw = model.raw_function(body)

@@ -161,3 +161,19 @@ class FlashTables:
             return f"pgm_read_float(&{table}[{index}])"
         fn = dict(acc.reads)[size]
         return f"({ctype}){fn}(&{table}[{index}])"
+
+
+def top_two(a: str, n: int, index: str | None = None) -> str:
+    """Statements leaving the largest of ``a[0..n)`` in ``best`` and the largest of the
+    others in ``second`` (``index``, if given, gets the first largest's position), one
+    pass. (Two branches for the first pair: SDCC 4 miscompiled a swap after initialised
+    declarations.)"""
+    i1, i0 = (f"\n        {index} = 1;", f"\n        {index} = 0;") if index else ("", "")
+    keep = f"\n            {index} = k;" if index else ""
+    return (
+        f"    if ({a}[1] > {a}[0]) {{\n        best = {a}[1];\n        second = {a}[0];{i1}\n"
+        f"    }} else {{\n        best = {a}[0];\n        second = {a}[1];{i0}\n    }}\n"
+        f"    for (k = 2; k < {n}u; ++k) {{\n        if ({a}[k] > best) {{\n            second = best;\n"
+        f"            best = {a}[k];{keep}\n        }} else if ({a}[k] > second) {{\n            second = {a}[k];\n"
+        "        }\n    }\n"
+    )

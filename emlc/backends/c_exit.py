@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..ir.ensemble import Aggregation, Ensemble
+from ..ir.ensemble import Aggregation, Ensemble, Op
 from ..passes.early_exit import tree_ranges
-from .c_common import smallest_int
+from .c_common import smallest_int, top_two
 
 if TYPE_CHECKING:
     from .c_model import Model
@@ -99,6 +99,23 @@ def _can_fire(ens: Ensemble, table: np.ndarray, init: np.ndarray, checkpoints: n
     return beats.all(axis=2).any(axis=1)
 
 
+#: cost of one node visit in units of one output's share of a check (integer sums, 8-bit
+#: cores: an inline node and one output of P_exit take about as long; a table node 3x)
+_NODE_COST = {"inline": 1.0, "table": 3.0}
+
+
+def _pays_off(model: "Model", checkpoints: np.ndarray) -> np.ndarray:
+    """Checks worth their cost: the nodes the remaining trees would visit (log2 of their
+    leaf counts) must outweigh twice the check's work (two passes over the outputs), so
+    a check that fires half the time saves what it costs (digits forest on AVR: the
+    inline layout's last checks never paid, the table layout's do)."""
+    ens = model.ens
+    depth = np.array([np.log2(max(int((t.op == Op.LEAF).sum()), 1)) for t in ens.trees])
+    remaining = np.concatenate([np.cumsum(depth[::-1])[::-1], [0.0]])[checkpoints]
+    node = _NODE_COST["table" if model.lazy else "inline"]
+    return remaining * node > 2 * 2 * ens.n_outputs
+
+
 def plan(model: "Model") -> ExitPlan | None:
     ens, ee = model.ens, model.ens.early_exit
     if ee is None or not model.classifier or ens.n_trees == 0:
@@ -122,7 +139,7 @@ def plan(model: "Model") -> ExitPlan | None:
         lower, upper = _fixed_bounds(model, checkpoints) if ee.confidence == 1 else _fixed_from_ir(model, lower, upper)
     else:
         return ExitPlan("approx", checkpoints, lower, upper, model.acc_t, model.acc_t, target, acc_type)
-    keep = _can_fire(ens, table, init, checkpoints, lower, upper)
+    keep = _can_fire(ens, table, init, checkpoints, lower, upper) & _pays_off(model, checkpoints)
     if not keep.any():
         return None
     lower, upper, checkpoints = lower[keep], upper[keep], checkpoints[keep]
@@ -159,8 +176,54 @@ def check_function(model: "Model", plan: ExitPlan) -> str:
             f"    if ({up.format(k='0')} < {zero}) {{\n        return 0;\n    }}\n    return -1;"
         )
     else:
+        # Necessary for any class c to win: a[c] - a[o] > upper[o] - lower[c] for all o != c,
+        # so the lead of the largest sum over the runner-up must exceed the least such gap.
+        gaps = plan.upper[:, :, None] - plan.lower[:, None, :]  # [check, o, c]
+        gaps = np.where(np.eye(n, dtype=bool)[None], np.iinfo(np.int64).max, gaps) if ct.startswith("int") else gaps
+        need = gaps.reshape(gaps.shape[0], -1).min(axis=1) if ct.startswith("int") else None
+        decl, quick = "", ""
+        if need is not None:
+            nt = smallest_int(int(min(need.min(), 0)), int(max(need.max(), 0)))
+            tn = tables.add("exneed", nt, need, note="early exit: least lead over the runner-up that can decide")
+            decl = f"    {plan.sums_t} best, second;\n"
+            quick = top_two("a", n) + (
+                f"    if (({ct})best - ({ct})second <= ({ct}){tables.read(nt, tn, 'j')}) {{\n        return -1;\n    }}\n"
+            )
         body = (
-            f"    uint16_t k, c = 0;\n    {ct} best = {low.format(k='0')}, x;\n"
+            f"    uint16_t k, c = 0;\n{decl}    {ct} lead, x;\n{quick}    lead = {low.format(k='0')};\n"
+            f"    for (k = 1; k < {n}u; ++k) {{\n        x = {low.format(k='k')};\n"
+            "        if (x > lead) {\n            lead = x;\n            c = k;\n        }\n    }\n"
+            f"    for (k = 0; k < {n}u; ++k) {{\n        if (k != c && !(lead > {up.format(k='k')})) {{\n"
+            "            return -1;\n        }\n    }\n    return (int32_t)c;"
+        )
+    return what + head + body + "\n}"
+    lo = tables.add("exlo", plan.bound_t, plan.lower, note="early exit: lower bounds per check point and output")
+    hi = tables.add("exhi", plan.bound_t, plan.upper, note="early exit: upper bounds per check point and output")
+    low = f"({ct})a[{{k}}] + ({ct}){tables.read(plan.bound_t, lo, f'(uint16_t)(j * {n}u + {{k}})')}"
+    up = f"({ct})a[{{k}}] + ({ct}){tables.read(plan.bound_t, hi, f'(uint16_t)(j * {n}u + {{k}})')}"
+    zero = "0" if ct.startswith("int") else model.real(0.0)
+    if n == 1:
+        body = (
+            f"    if ({low.format(k='0')} > {zero}) {{\n        return 1;\n    }}\n"
+            f"    if ({up.format(k='0')} < {zero}) {{\n        return 0;\n    }}\n    return -1;"
+        )
+    else:
+        # Necessary for any class c to win: a[c] - a[o] > upper[o] - lower[c] for all o != c,
+        # so the lead of the largest sum over the runner-up must exceed the least such gap.
+        gaps = plan.upper[:, :, None] - plan.lower[:, None, :]  # [check, o, c]
+        gaps = np.where(np.eye(n, dtype=bool)[None], np.iinfo(np.int64).max, gaps) if ct.startswith("int") else gaps
+        need = gaps.reshape(gaps.shape[0], -1).min(axis=1) if ct.startswith("int") else None
+        quick = ""
+        if need is not None:
+            nt = smallest_int(int(min(need.min(), 0)), int(max(need.max(), 0)))
+            tn = tables.add("exneed", nt, need, note="early exit: least lead over the runner-up that can decide")
+            quick = (
+                f"    {plan.sums_t} best, second;\n" + top_two("a", n)
+                + f"    if (({ct})best - ({ct})second <= ({ct}){tables.read(nt, tn, 'j')}) {{\n        return -1;\n    }}\n"
+                "    {\n"
+            )
+        body = (
+            f"    uint16_t k, c = 0;\n{quick}    {ct} top = {low.format(k='0')}, x;\n"
             f"    for (k = 1; k < {n}u; ++k) {{\n        x = {low.format(k='k')};\n"
             "        if (x > best) {\n            best = x;\n            c = k;\n        }\n    }\n"
             f"    for (k = 0; k < {n}u; ++k) {{\n        if (k != c && !(best > {up.format(k='k')})) {{\n"

@@ -62,6 +62,52 @@ def _bits_exprs(prefix: str, f: int) -> tuple[str, str]:
     return s, f"({s} & {int_literal(2**31 - 1, 'int32_t')}) > {_NAN_LITERAL}"
 
 
+_I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
+
+
+def _left_intervals(k: int, nan_left: bool, lo: int, hi: int) -> list[tuple[int, int]]:
+    """The float32 bit patterns (as int32) a key test ``key <= k`` sends left: at most two
+    intervals, the one holding ordinary non-negative values first (the common case)."""
+    nan, neg_inf = _NAN_BITS, _NEG_INF
+    if k >= hi:
+        return [(0, nan), (_I32_MIN, neg_inf)]
+    if k < lo:
+        return [(nan + 1, _I32_MAX), (neg_inf + 1, -1)]
+    if k >= 0:
+        return [(_I32_MIN, k), (nan + 1, _I32_MAX)] if nan_left else [(0, k), (_I32_MIN, neg_inf)]
+    start = _I32_MIN - k
+    return [(start, -1), (nan + 1, _I32_MAX)] if nan_left else [(start, neg_inf)]
+
+
+def _half_interval(h: str, lo16: str, a: int, b: int) -> str:
+    """``a <= bits <= b`` from the halves: the low half is read only when the high half
+    equals a bound's, so most tests load and compare 16 bits."""
+    parts = []
+    if a != _I32_MIN:
+        ah, al = a >> 16, a & 0xFFFF
+        if al == 0:
+            parts.append(f"{h} >= {int_literal(ah, 'int16_t')}")
+        else:
+            parts.append(f"({h} > {int_literal(ah, 'int16_t')} || ({h} == {int_literal(ah, 'int16_t')} && {lo16} >= {al}u))")
+    if b != _I32_MAX:
+        bh, bl = b >> 16, b & 0xFFFF
+        if bl == 0xFFFF:
+            parts.append(f"{h} <= {int_literal(bh, 'int16_t')}")
+        else:
+            low = f"{lo16} == 0u" if bl == 0 else f"{lo16} <= {bl}u"
+            parts.append(f"({h} < {int_literal(bh, 'int16_t')} || ({h} == {int_literal(bh, 'int16_t')} && {low}))")
+    return " && ".join(parts) or "1"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _half_condition(macro: str, f: int, k: int, nan_left: bool, lo: int, hi: int) -> str:
+    h, lo16 = f"{macro}_HI({f})", f"{macro}_LO({f})"
+    spans = _left_intervals(k, nan_left, lo, hi)
+    if len(spans) == 1:
+        return _half_interval(h, lo16, *spans[0])
+    return " || ".join(f"({_half_interval(h, lo16, a, b)})" for a, b in spans)
+
+
 def direct_condition(model: Model, test: Test) -> str:
     """C expression true when the node sends the row left, reading the feature directly.
 
@@ -74,6 +120,8 @@ def direct_condition(model: Model, test: Test) -> str:
     f = test.feature
     if model.precision is None:
         return f"features[{f}] <= {int_literal(test.k, model.in_t)}"
+    if model.target.half_word_tests and model.precision == "float32":
+        return _half_condition(model.p.upper(), f, test.k, test.nan_left, lo, hi)
     s, is_nan = _bits_exprs(model.p, f)
     nan_bits = _NAN_LITERAL
     if test.k >= hi:
@@ -115,8 +163,22 @@ def condition(model: Model, test: Test) -> str:
     return cmp
 
 
+def _leaf_sum_lines(model: Model, index: int, row: int, pad: str) -> list[str]:
+    """``q[c] += v`` for the nonzero fixed-point values of leaf row ``row`` (tree ``index``)."""
+    fx = model.fixed
+    assert fx is not None
+    o = int(model.ens.tree_output[index])
+    out = []
+    for c in np.flatnonzero(fx.leaves[row]).tolist():
+        v = int(fx.leaves[row, c])
+        out.append(f"{pad}q[{o + c}] {'+' if v > 0 else '-'}= {abs(v)};")
+    return out
+
+
 def tree_code(model: Model, index: int) -> str:
-    """The block computing tree ``index``'s leaf row and adding it to the sums."""
+    """Tree ``index``: a block that sets the leaf row and hands it to the sink, or (with
+    :attr:`Model.leaf_sums`) a function whose leaves add their fixed-point values to ``q``
+    and return the row."""
     ens = model.ens
     tree = ens.trees[index]
     indegree = np.bincount(
@@ -131,6 +193,8 @@ def tree_code(model: Model, index: int) -> str:
     lines: list[str] = []
     queued: list[int] = []
     queued_set: set[int] = set()
+    sums = model.leaf_sums
+    base = 1 if sums else 2
 
     def nest(root: int, depth: int) -> None:
         # Items are finished lines (str) or (depth, node) still to print.
@@ -151,7 +215,11 @@ def tree_code(model: Model, index: int) -> str:
                 lines.append(f"{pad}goto {label}{node};")
                 continue
             if op[node] == leaf_op:
-                lines.append(f"{pad}row = {leaf[node]};")
+                if sums:
+                    lines.extend(_leaf_sum_lines(model, index, leaf[node], pad))
+                    lines.append(f"{pad}return {leaf[node]};")
+                else:
+                    lines.append(f"{pad}row = {leaf[node]};")
                 continue
             test = tests[node]
             if unrank:
@@ -166,14 +234,24 @@ def tree_code(model: Model, index: int) -> str:
             stack.append(pad + "} else {")
             stack.append((d + 1, left[node]))
 
-    nest(0, 2)
+    nest(0, base)
     done = 0
     while done < len(queued):
         node = queued[done]
         done += 1
-        lines.append(f"        goto t{index}_done;")
-        lines.append(f"    {label}{node}:")
-        nest(node, 2)
+        if not sums:
+            lines.append(f"        goto t{index}_done;")
+        lines.append(f"{'    ' * (base - 1)}{label}{node}:")
+        nest(node, base)
+    if sums:
+        fx = model.fixed
+        assert fx is not None
+        return (
+            f"/* Tree {index}: adds its leaf's fixed-point values to q, returns the leaf row. */\n"
+            f"{model.p.upper()}_TREE {model.row_t} {model.p}_tree{index}(const {model.in_t} *features, {fx.acc_t} *q)\n{{\n"
+            "    (void)features;\n    (void)q;\n"
+            + "\n".join(lines) + "\n}"
+        )
     if queued:
         lines.append(f"    t{index}_done:")
     return (
@@ -184,5 +262,9 @@ def tree_code(model: Model, index: int) -> str:
 
 
 def walk_body(model: Model) -> tuple[list[str], str]:
-    """(extra declarations, body) that add every tree's leaf row into @ACC."""
-    return [], "\n".join(tree_code(model, i) for i in range(model.ens.n_trees))
+    """(extra declarations, body) that hand every tree's leaf row to the sinks."""
+    trees = [tree_code(model, i) for i in range(model.ens.n_trees)]
+    if not model.leaf_sums:
+        return [], "\n".join(trees)
+    calls = (model.sink(str(i), f"{model.p}_tree{i}(features, q)") for i in range(model.ens.n_trees))
+    return trees, "\n".join(f"    {c}" for c in calls)

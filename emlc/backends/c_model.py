@@ -37,7 +37,7 @@ from ..targets import Target
 from . import c_exit, c_fixed
 from .c_exit import ExitPlan
 from . import c_numeric as num
-from .c_common import C_INT, FlashTables, comment, float_literal, int_literal, int_range, size_of, smallest_int
+from .c_common import C_INT, FlashTables, comment, float_literal, int_literal, int_range, size_of, smallest_int, top_two
 
 _CAT, _LEAF = int(Op.CAT), int(Op.LEAF)  # an enum look-up per node shows in the profile of big models
 
@@ -108,6 +108,8 @@ class Model:
         self.lazy = False
         #: the table layout's record encoding (c_table.Records), once emitted
         self.records = None
+        #: inline trees are functions whose leaves add fixed-point values to q (c_inline)
+        self.leaf_sums = False
         rows_bytes = ens.n_trees * size_of(self.row_t)
         self.record_rows = ens.n_trees > 0 and rows_bytes <= min(512, (target.ram_bytes or 1 << 20) // 16)
         self.fixed = c_fixed.plan(ens, target) if self.record_rows else None
@@ -170,7 +172,25 @@ class Model:
     # ----- runtime pieces -----------------------------------------------------------
     def emit_helpers(self) -> None:
         p = self.p
+        if self.leaf_sums:
+            m = p.upper()
+            self.helpers.append(
+                "/* Tree functions stay out of line: one function of every tree would need\n"
+                " * branches beyond the reach some compilers assume. */\n"
+                f"#if defined(__GNUC__)\n#define {m}_TREE static __attribute__((noinline))\n#else\n"
+                f"#define {m}_TREE static\n#endif"
+            )
         if self.direct:
+            if self.precision == "float32" and self.target.half_word_tests:
+                m = p.upper()
+                byte = "((const unsigned char *)features)[4u * (f) + "
+                self.helpers.append(
+                    "/* Upper and lower 16 bits of float feature f's bits (little-endian bytes: no\n"
+                    " * aliasing); tests compare the upper half and read the lower only on a tie. */\n"
+                    f"#define {m}_HI(f) ((int16_t)(((uint16_t){byte}3u] << 8) | {byte}2u]))\n"
+                    f"#define {m}_LO(f) ((uint16_t)(((uint16_t){byte}1u] << 8) | {byte}0u]))"
+                )
+                return
             if self.precision is not None:
                 self.helpers.append(
                     "/* The bits of a float as a signed integer (tests compare them directly). */\n"
@@ -414,9 +434,16 @@ class Model:
                 f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n"
                 + "\n".join(lines) + "\n}"
             )
+        q_param, q_arg, q_decl = "", "", ""
+        if self.leaf_sums:
+            fx = self.fixed
+            assert fx is not None
+            q_param, q_arg, q_decl = f", {fx.acc_t} *q", ", q", f"    {fx.acc_t} q[{self.n_out}];\n"
+            walk = [*walk, self.qinit_loop().rstrip("\n")]
         rows_fn = (
-            "/* The leaf row each tree reaches. */\n"
-            f"static inline void {p}_rows(const {self.in_t} *features, {self.row_t} *rows)\n{{\n"
+            "/* The leaf row each tree reaches"
+            + (" (and q, the fixed-point class sums)" if self.leaf_sums else "") + ". */\n"
+            f"static inline void {p}_rows(const {self.in_t} *features, {self.row_t} *rows{q_param})\n{{\n"
             + "\n".join(walk) + "\n" + self.fill_sinks(walk_body, self.default_sink(target)) + "\n}"
         )
         sum_fn = (
@@ -427,7 +454,7 @@ class Model:
         raw_fn = (
             "/* Raw margins (before the link) of one row. */\n"
             f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n"
-            f"    {self.row_t} rows[{ens.n_trees}];\n    {p}_rows(features, rows);\n    {p}_sum(rows, raw);\n}}"
+            f"    {self.row_t} rows[{ens.n_trees}];\n{q_decl}    {p}_rows(features, rows{q_arg});\n    {p}_sum(rows, raw);\n}}"
         )
         parts = [add, rows_fn, sum_fn, raw_fn]
         if self.fixed is not None:
@@ -439,6 +466,16 @@ class Model:
         margin is too thin (c_fixed)."""
         ens, p, fx, n = self.ens, self.p, self.fixed, self.n_out
         assert fx is not None
+        kt, at = smallest_int(0, n, signed=False), fx.acc_t
+        decide = (
+            f"/* Class from fixed-point sums when best - second > {fx.margin} proves it; else -1\n"
+            " * (one pass: c is the first largest sum, second the largest of the others). */\n"
+            f"static inline int32_t {p}_qdecide(const {at} *q)\n{{\n    {kt} k, c;\n    {at} best, second;\n"
+            + top_two("q", n, "c")
+            + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return (int32_t)c;\n}}"
+        )
+        if self.leaf_sums:
+            return decide
         nz = np.asarray(ens.leaves) != 0
         st_t, ts, ct, tc = self.sparse_pattern()
         if nz.any():
@@ -454,12 +491,7 @@ class Model:
         return (
             "/* Add leaf row `row`, fixed point, to the integer sums from output o on. */\n"
             f"static inline void {p}_qadd({fx.acc_t} *q, uint16_t o, {self.row_t} row)\n{{\n{add}\n}}\n\n"
-            f"/* Class from fixed-point sums when best - second > {fx.margin} proves it; else -1. */\n"
-            f"static inline int32_t {p}_qdecide(const {fx.acc_t} *q)\n{{\n    uint16_t k, best = 0;\n"
-            f"    for (k = 1; k < {n}u; ++k) {{\n        if (q[k] > q[best]) {{\n            best = k;\n        }}\n    }}\n"
-            f"    for (k = 0; k < {n}u; ++k) {{\n"
-            f"        if (k != best && ({fx.acc_t})(q[best] - q[k]) <= {fx.margin}) {{\n            return -1;\n        }}\n    }}\n"
-            "    return (int32_t)best;\n}\n\n"
+            f"{decide}\n\n"
             "/* Class from the fixed-point sums of the recorded leaf rows, or -1 (P_qdecide). */\n"
             f"static inline int32_t {p}_fast(const {self.row_t} *rows)\n{{\n"
             f"    {fx.acc_t} q[{n}];\n    {tt} t;\n"
@@ -516,7 +548,10 @@ class Model:
         if plan.sums == "q":
             fx = self.fixed
             assert fx is not None
-            sink = lambda t, row: f"rows[{t}] = {row};\n        {p}_qadd(q, {off(t)}, rows[{t}]);{stop(t)}"  # noqa: E731
+            if self.leaf_sums:
+                sink = lambda t, row: f"rows[{t}] = {row};{stop(t)}"  # noqa: E731
+            else:
+                sink = lambda t, row: f"rows[{t}] = {row};\n        {p}_qadd(q, {off(t)}, rows[{t}]);{stop(t)}"  # noqa: E731
             decls = f"    {self.row_t} rows[{ens.n_trees}];\n    {fx.acc_t} q[{self.n_out}];\n    {self.acc_t} raw[{self.n_out}];\n"
             head = self.qinit_loop()
             tail = (f"    c = {p}_qdecide(q);\n    if (c < 0) {{\n        {p}_sum(rows, raw);\n"
@@ -526,6 +561,9 @@ class Model:
             decls = f"    {self.acc_t} raw[{self.n_out}];\n"
             head = "\n".join(sum_head) + "\n"
             tail = "\n".join(sum_fin) + ("\n" if sum_fin else "") + f"    return {self.class_expr()};"
+        if self.leaf_sums and plan.sums != "q":  # the tree functions add to q all the same
+            decls += f"    {self.fixed.acc_t} q[{self.n_out}];\n"
+            head += self.qinit_loop()
         body = self.fill_sinks(walk_body, sink)
         j = f"    {ct} j = 0;\n" if chk_table is not None else ""
         return check + "\n\n" + (
@@ -632,11 +670,15 @@ class Model:
                     f"    {p}_raw(features, raw);\n    return {self.class_expr()};\n}}"
                 )
             else:
+                if self.leaf_sums:
+                    q_decl, fast = f"    {self.fixed.acc_t} q[{self.n_out}];\n", f"{p}_rows(features, rows, q);\n    c = {p}_qdecide(q);"
+                else:
+                    q_decl, fast = "", f"{p}_rows(features, rows);\n    c = {p}_fast(rows);"
                 out.append(
                     f"static inline int32_t {p}_predict({sig})\n{{\n"
-                    f"    {self.row_t} rows[{self.ens.n_trees}];\n    {t} raw[{self.n_out}];\n    int32_t c;\n"
+                    f"    {self.row_t} rows[{self.ens.n_trees}];\n{q_decl}    {t} raw[{self.n_out}];\n    int32_t c;\n"
                     f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
-                    f"    {p}_rows(features, rows);\n    c = {p}_fast(rows);\n"
+                    f"    {fast}\n"
                     f"    if (c < 0) {{\n        {p}_sum(rows, raw);\n        c = {self.class_expr()};\n    }}\n"
                     "    return c;\n}"
                 )

@@ -62,6 +62,14 @@ class Target:
     #: where the compiler expands each such test into far more code (SDCC: 2x the code, 8x
     #: the compile time)
     direct_float_tests: bool = True
+    #: little-endian 8-bit cores: a float test loads and compares the upper 16 bits of the
+    #: feature and reads the lower half only when they equal the threshold's (AVR: about
+    #: half the cycles of a 32-bit compare)
+    half_word_tests: bool = False
+    #: the inline layout puts each tree in its own function whose leaves add their
+    #: fixed-point values to the class sums at once (8-bit cores: no table loop per leaf
+    #: entry; separate functions keep every branch within the compiler's reach)
+    leaf_sums_inline: bool = False
 
     @property
     def has_double(self) -> bool:
@@ -83,12 +91,14 @@ TARGETS: dict[str, Target] = {
             word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
             flash_bytes=256 * 1024, ram_bytes=8 * 1024, compiler="avr-gcc",
             cflags=("-mmcu=atmega2560", *_WARN), inline_node_bytes=40,
+            half_word_tests=True, leaf_sums_inline=True,
         ),
         Target(
             "atmega328p", "ATmega328P (8-bit AVR, no FPU, 32 KiB flash, 2 KiB RAM)",
             word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
             flash_bytes=32 * 1024, ram_bytes=2 * 1024, compiler="avr-gcc",
             cflags=("-mmcu=atmega328p", *_WARN), inline_node_bytes=40,
+            half_word_tests=True, leaf_sums_inline=True,
         ),
         Target(
             "cortex-m0", "Arm Cortex-M0 (32-bit, no FPU), e.g. nRF51 / micro:bit",
