@@ -34,8 +34,8 @@ def expected(ens: Ensemble, X) -> tuple[np.ndarray, np.ndarray]:
     return pred, value
 
 
-def check_agrees(ens: Ensemble, X, layout: str) -> None:
-    got = run_model(ens, X, "host", layout)
+def check_agrees(ens: Ensemble, X, layout: str, target: str = "host") -> None:
+    got = run_model(ens, X, target, layout)
     pred, values = expected(ens, X)
     if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
         np.testing.assert_array_equal(got.predict, pred)

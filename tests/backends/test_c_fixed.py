@@ -127,3 +127,23 @@ def test_avr_near_ties_match_interpreter():
     ens = _near_tie_forest("float32", Aggregation.MEAN, 1e9)
     got = run_model(ens, X, "avr", "table").predict
     np.testing.assert_array_equal(got, interpret(ens, X))
+
+
+@pytest.mark.parametrize("input_type", ["float32", "int16"])
+def test_avr_inline_trees_add_fixed_point_leaves_and_match_sklearn(input_type):
+    """AVR inline: each tree is a function whose leaves add their integer class values (no
+    leaf-table loop); predict on simavr equals scikit-learn on every row, near-ties included."""
+    require_tool("avr-gcc", "simavr")
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    clf = RandomForestClassifier(n_estimators=6, max_depth=5, random_state=0).fit(X[:600], y[:600])
+    ens = emlc.load(clf).replace(input_type=input_type)
+    code = emit_c(ens, "avr", "m", "inline")
+    assert "M_TREE uint8_t m_tree5(const" in code and "q[" in code and "m_qadd" not in code
+    rows = X[600:680]
+    got = run_model(ens, rows, "avr", "inline").predict
+    np.testing.assert_array_equal(np.asarray(ens.classes)[got], clf.predict(rows))

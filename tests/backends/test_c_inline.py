@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c
+from emlc.backends.c_inline import _half_condition
+from emlc.backends.c_numeric import key, key_limit
 from emlc.ir import FeatureRank, Op
-from tests.backends.test_c import _probe, check_agrees
+from tests.backends.test_c import _probe, check_agrees, expected
 from tests.conftest import require_tool
+from tests.e2e.harness import run_parallel
 
 NEG_NAN = np.array(0xFFC00001, dtype=np.uint32).view(np.float32)
 POS_NAN_PAYLOAD = np.array(0x7F800001, dtype=np.uint32).view(np.float32)
@@ -57,3 +64,49 @@ def test_integer_features_compare_in_their_own_type(input_type):
     X = np.repeat(np.array([info.min, -2, -1, 0, 3, 4, 254, 255, info.max])[:, None], ens.n_features, axis=1)
     X = np.clip(X, info.min, info.max)
     check_agrees(ens, X, "inline")
+
+
+def _bits(u: int) -> np.float32:
+    return np.array(u, dtype=np.uint32).view(np.float32)
+
+
+# thresholds whose lower 16 bits are zero, all ones, or neither, with values on both sides
+HALF_THRESHOLDS = [1.0, -1.0, 1.1, -1.1, float(_bits(0x3F80FFFF)), float(_bits(0xBF80FFFF)), 8.5]
+HALF_VALUES = [_bits(u) for u in (0x3F800000, 0x3F800001, 0x3F7FFFFF, 0x3F8CCCCC, 0x3F8CCCCD, 0x3F8CCCCE,
+                                  0x3F80FFFF, 0x3F80FFFE, 0x3F810000, 0xBF8CCCCD, 0xBF8CCCCE, 0xBF80FFFF,
+                                  0xBF810000, 0x41080000, 0x41080001, 0x4107FFFF, 0xFF800000, 0xFF800001,
+                                  0x7F800000, 0x7F800001, 0xFFFFFFFF, 0x80000000)]
+
+
+def test_avr_half_word_tests_agree_on_every_sign_nan_and_half_boundary():
+    """AVR compares the upper 16 bits and reads the lower half only on a tie (simavr run)."""
+    require_tool("avr-gcc", "simavr")
+    specs = [(t, op, dl) for t in [*THRESHOLDS, *HALF_THRESHOLDS] for op in (Op.LE, Op.LT) for dl in (False, True)]
+    probes = [_probe(specs[i : i + 24]) for i in range(0, len(specs), 24)]  # simavr wraps long lines
+    assert all("MODEL_HI(" in (c := emit_c(e, "avr", "model", "inline")) and "model_bits(" not in c for e in probes)
+    col = np.array([*VALUES, *HALF_VALUES], dtype=np.float32)[:, None]
+    jobs = [(e, np.repeat(col, e.n_features, axis=1), "avr", "inline") for e in probes]
+    for (ens, X, _, _), got in zip(jobs, run_parallel(jobs, workers=2)):
+        np.testing.assert_array_equal(got.values, expected(ens, X)[1].astype(np.float32))
+
+
+def _eval_c(expr: str, h: int, lo: int) -> bool:
+    py = re.sub(r"\bM_HI\(\d+\)", "h", expr)
+    py = re.sub(r"\bM_LO\(\d+\)", "lo", py)
+    py = re.sub(r"(\d+)[uL]+\b", r"\1", py).replace("&&", " and ").replace("||", " or ")
+    return bool(eval(py, {}, {"h": h, "lo": lo}))
+
+
+@settings(max_examples=300)
+@given(st.integers(-(2**31), 2**31 - 1), st.integers(0, 2**32 - 1), st.booleans())
+def test_half_word_condition_is_the_key_test(k, bits, nan_left):
+    """The 16-bit expression sends exactly the floats left whose key is <= k (NaN to its side)."""
+    limit = key_limit("float32")
+    k = max(min(k, limit), -limit - 1)
+    if (k >= limit and nan_left) or (k < -limit and not nan_left):
+        return  # the same side for every value: folded at compile time, never emitted
+    expr = _half_condition("M", 0, k, nan_left, -limit, limit)
+    x = _bits(bits)
+    want = nan_left if np.isnan(x) else key(float(x), "float32") <= k
+    signed = bits - 2**32 if bits >= 2**31 else bits
+    assert _eval_c(expr, signed >> 16, bits & 0xFFFF) == want
