@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import ContentClasses, Forest, TreeBuilder, postorder
+from .treebuild import ContentClasses, Forest, TreeBuilder, _mix, postorder
 
 
 def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
@@ -25,27 +25,142 @@ def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
     return b.tree(new[0])
 
 
-def _nothing_to_merge(ens: Ensemble, fo: Forest, classes: ContentClasses) -> np.ndarray:
-    """Per tree, checked on all at once: plain (see :class:`Forest`) with pairwise different
-    subtree hashes, so no two nodes share a class and no split collapses."""
+def _node_keys(fo: Forest, classes: ContentClasses) -> list[np.ndarray]:
+    """What a node's class is made of besides its children: kind, then a leaf's row class
+    or a split's test (threshold by bit pattern, category set by class); unused fields 0."""
+    inner = fo.inner
+    leaf_class = np.asarray(classes.leaf, dtype=np.int64)[np.where(inner, 0, fo.leaf)]
+    cat_class = classes.cat[np.maximum(fo.cat, 0)] if classes.cat.size else np.zeros(fo.op.size, np.int64)
+    return [
+        inner.astype(np.int64), np.where(inner, 0, leaf_class),
+        *(np.where(inner, c, 0) for c in (fo.op, fo.feature, fo.bits.view(np.int64), fo.dl.astype(np.int64))),
+        np.where(inner & (fo.cat >= 0), cat_class, -1),
+    ]
+
+
+def _class_hashes(fo: Forest, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per node of the plain trees, bottom-up one level at a time: its structural class
+    as a 64-bit hash, whether it collapses (equal children: it is its left child) and
+    the node it resolves to."""
+    n = fo.op.size
+    h = np.zeros(n, dtype=np.uint64)
+    collapsed = np.zeros(n, dtype=bool)
+    resolved = np.arange(n)
+    with np.errstate(over="ignore"):
+        own = np.full(n, 1, dtype=np.uint64)
+        for k in keys:
+            own = _mix(own, k)
+        for v in reversed(fo.levels):
+            lv, sv = v[~fo.inner[v]], v[fo.inner[v]]
+            h[lv] = own[lv]
+            hl, hr = h[fo.left[sv]], h[fo.right[sv]]
+            same = hl == hr
+            h[sv] = np.where(same, hl, _mix(_mix(own[sv], hl), hr))
+            collapsed[sv] = same
+            resolved[sv] = np.where(same, resolved[fo.left[sv]], sv)
+    return h, collapsed, resolved
+
+
+def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> list[Tree | None]:
+    """:func:`_merge_tree` on every plain tree at once (None for the others), or all None
+    if two different classes share a hash (then the walk decides).
+
+    A class is emitted once, as its first node in postorder (whose leaf row and category
+    set the copy keeps); the result lists the classes met in a preorder walk of the tree
+    with collapsed splits replaced by their left child, each at its first visit.
+    """
+    none: list[Tree | None] = [None] * ens.n_trees
     if not fo.levels:
-        return fo.plain
+        return none
+    keys = _node_keys(fo, classes)
+    h, collapsed, resolved = _class_hashes(fo, keys)
     nodes = np.concatenate(fo.levels)
-    hashes = fo.hashes(ens, classes)[nodes]
-    tree = fo.tree_of[nodes]
-    order = np.lexsort((hashes, tree))
-    tree, hashes = tree[order], hashes[order]
-    twins = (tree[1:] == tree[:-1]) & (hashes[1:] == hashes[:-1])
-    plain = fo.plain.copy()
-    plain[tree[1:][twins]] = False
-    return plain
+    tree, n = fo.tree_of, fo.op.size
+    # Postorder rank within each tree (a subtree occupies [start, start + size)), then
+    # all plain trees' nodes in postorder, tree after tree.
+    size = np.ones(n, dtype=np.int64)
+    for v in reversed(fo.levels):
+        sv = v[fo.inner[v]]
+        size[sv] = 1 + size[fo.left[sv]] + size[fo.right[sv]]
+    start = np.zeros(n, dtype=np.int64)
+    for v in fo.levels:
+        sv = v[fo.inner[v]]
+        start[fo.left[sv]] = start[sv]
+        start[fo.right[sv]] = start[sv] + size[fo.left[sv]]
+    by_post = _in_order(fo.starts[tree[nodes]] + start[nodes] + size[nodes] - 1, nodes, n)
+    # Class groups (tree, class) among uncollapsed nodes, which every class has (collapsed
+    # nodes resolve to one): a stable sort by a hash of both keeps postorder within a group,
+    # so a group's representative comes first. Equal hashes must mean equal keys.
+    keyed = by_post[~collapsed[by_post]]
+    with np.errstate(over="ignore"):
+        group_hash = _mix(h, tree)
+    order = keyed[np.argsort(group_hash[keyed], kind="stable")]
+    pair = group_hash[order[1:]] == group_hash[order[:-1]]
+    x, y = order[1:][pair], order[:-1][pair]
+    differ = (tree[x] != tree[y]) | (h[x] != h[y])
+    for k in keys:
+        differ |= k[x] != k[y]
+    differ |= fo.inner[x] & ((h[fo.left[x]] != h[fo.left[y]]) | (h[fo.right[x]] != h[fo.right[y]]))
+    if differ.any():
+        return none
+    new_group = np.concatenate([[True], ~pair])
+    group = np.full(n, -1, dtype=np.int64)
+    group[order] = np.cumsum(new_group) - 1
+    rep = order[new_group]
+    group[nodes] = group[resolved[nodes]]
+    # Preorder of the collapsed tree (effective children skip collapsed splits); each
+    # class is kept at its first visit.
+    eff_left = np.where(fo.inner, resolved[np.maximum(fo.left, 0)], -1)
+    eff_right = np.where(fo.inner, resolved[np.maximum(fo.right, 0)], -1)
+    esize = np.ones(n, dtype=np.int64)
+    for v in reversed(fo.levels):
+        sv = v[fo.inner[v] & ~collapsed[v]]
+        esize[sv] = 1 + esize[eff_left[sv]] + esize[eff_right[sv]]
+    live = np.zeros(n, dtype=bool)
+    pos = np.zeros(n, dtype=np.int64)
+    live[resolved[fo.starts[fo.plain]]] = True
+    for v in fo.levels:
+        sv = v[fo.inner[v] & live[v]]
+        live[eff_left[sv]] = live[eff_right[sv]] = True
+        pos[eff_left[sv]] = pos[sv] + 1
+        pos[eff_right[sv]] = pos[sv] + 1 + esize[eff_left[sv]]
+    seen = nodes[live[nodes]]
+    by_pre = _in_order(fo.starts[tree[seen]] + pos[seen], seen, n)
+    first = np.full(rep.size, by_pre.size)
+    np.minimum.at(first, group[by_pre], np.arange(by_pre.size))
+    kept = by_pre[first[group[by_pre]] == np.arange(by_pre.size)]
+    counts = np.bincount(tree[kept], minlength=ens.n_trees)
+    local = np.arange(kept.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    number = np.zeros(rep.size, dtype=np.int64)
+    number[group[kept]] = local
+    src = rep[group[kept]]
+    is_inner = fo.inner[src]
+    cols = {c: np.concatenate([getattr(t, c) for t in ens.trees])[src] for c in Tree.COLUMNS}
+    cols["left"] = np.where(is_inner, number[group[np.maximum(fo.left[src], 0)]], -1).astype(np.int32)
+    cols["right"] = np.where(is_inner, number[group[np.maximum(fo.right[src], 0)]], -1).astype(np.int32)
+    cols["feature"][~is_inner] = -1
+    cols["threshold"][~is_inner] = 0
+    cols["default_left"][~is_inner] = False
+    cols["cat"][~is_inner] = -1
+    cols["leaf"][is_inner] = -1
+    ends = np.cumsum(counts)
+    return [
+        Tree(**{c: col[b - k:b] for c, col in cols.items()}) if ok else None
+        for k, b, ok in zip(counts.tolist(), ends.tolist(), fo.plain.tolist())
+    ]
+
+
+def _in_order(rank: np.ndarray, nodes: np.ndarray, n: int) -> np.ndarray:
+    """``nodes`` sorted by their distinct ranks in ``[0, n)`` (a scatter, not a sort)."""
+    slots = np.full(n, -1, dtype=np.int64)
+    slots[rank] = nodes
+    return slots[slots >= 0]
 
 
 def merge_subtrees(ens: Ensemble) -> Ensemble:
     """Each tree hash-consed into a DAG of distinct subtrees."""
     classes, forest = ContentClasses.of(ens), Forest(ens)
-    distinct = _nothing_to_merge(ens, forest, classes)
-    copies = forest.in_preorder(ens)
+    merged = _merge_plain(ens, forest, classes)
     return ens.replace(trees=tuple(
-        copy if keep else _merge_tree(classes, t) for t, keep, copy in zip(ens.trees, distinct, copies)
+        m if m is not None else _merge_tree(classes, t) for t, m in zip(ens.trees, merged)
     ))

@@ -18,7 +18,8 @@ from emlc.ir import Ensemble, Op, Task, Tree, interpret
 from emlc.ir.verify import verify
 from emlc.passes import PASSES, treebuild
 from emlc.passes.fold_redundant_splits import _nothing_to_fold, fold_tree, input_ranges
-from emlc.passes.merge_subtrees import _merge_tree, _nothing_to_merge
+from emlc.passes import merge_subtrees
+from emlc.passes.merge_subtrees import _merge_plain, _merge_tree
 from emlc.passes.treebuild import ContentClasses, Forest, renumbered
 from tests.fuzz.test_deep_trees import chain, rows
 from tests.strategies import ensembles
@@ -87,16 +88,39 @@ def test_nothing_to_fold_finds_decided_and_redundant_splits():
     ens = ens.replace(trees=ens.trees + (implied, twins), tree_output=np.zeros(6, np.int32))
     still = _nothing_to_fold(verify(ens), Forest(ens), ContentClasses.of(ens), input_ranges(ens))
     assert still.tolist() == [True, True, True, True, False, False]
-    assert _nothing_to_merge(ens, Forest(ens), ContentClasses.of(ens)).tolist() == [True, True, True, True, True, False]
+    merged = _merge_plain(ens, Forest(ens), ContentClasses.of(ens))
+    assert [m.n_nodes for m in merged] == [3, 3, 3, 3, 5, 1]
 
 
 @given(data=st.data())
-def test_trees_with_nothing_to_merge_are_only_renumbered(data):
+def test_all_trees_at_once_merge_matches_the_walk(data):
+    """Hash-consing every plain tree at once gives the per-tree walk's DAG exactly."""
     ens = data.draw(ensembles())
     classes = ContentClasses.of(ens)
-    for tree, distinct in zip(ens.trees, _nothing_to_merge(ens, Forest(ens), classes)):
-        if distinct:
-            assert _merge_tree(classes, tree).same_as(renumbered(tree))
+    forest = Forest(ens)
+    for tree, merged, plain in zip(ens.trees, _merge_plain(ens, forest, classes), forest.plain):
+        assert (merged is not None) == plain
+        if merged is not None:
+            assert merged.same_as(_merge_tree(classes, tree))
+
+
+def test_merge_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
+    """Hashes stand for classes only after an exact check; a collision hands the trees to the walk."""
+    ens = stumps(6)
+    twins = Tree.build(
+        op=[Op.LE, Op.LE, Op.LEAF, Op.LEAF, Op.LE, Op.LEAF, Op.LEAF], feature=[0, 1, -1, -1, 1, -1, -1],
+        threshold=[1, 2, 0, 0, 2, 0, 0], left=[1, 2, -1, -1, 5, -1, -1], right=[4, 3, -1, -1, 6, -1, -1],
+        leaf=[-1, -1, 0, 1, -1, 7, 8],  # rows 7 and 8 hold 0.0 and 1.0, as rows 0 and 1 do
+    )
+    ens = verify(ens.replace(trees=ens.trees + (twins,), tree_output=np.zeros(7, np.int32)))
+    classes = ContentClasses.of(ens)
+    expected = [_merge_tree(classes, t) for t in ens.trees]
+    assert expected[-1].n_nodes == 3  # the root's two equal subtrees collapse into one
+    assert all(m.same_as(e) for m, e in zip(_merge_plain(ens, Forest(ens), classes), expected))
+    monkeypatch.setattr(merge_subtrees, "_mix", lambda h, x: h & np.uint64(0))  # every class hashes to 0
+    assert _merge_plain(ens, Forest(ens), classes) == [None] * 7
+    out = PASSES["merge_subtrees"](ens)
+    assert all(m.same_as(e) for m, e in zip(out.trees, expected))
 
 
 @given(data=st.data())
