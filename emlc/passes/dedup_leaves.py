@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.ensemble import Ensemble, Op
-from .treebuild import content_ids, remap_leaves
+from ..ir.ensemble import Ensemble
+from .treebuild import content_ids, remap_leaves, used_leaves
 
 
 def dedup_leaves(ens: Ensemble) -> Ensemble:
     """Leaf table reduced to its distinct used rows, in order of first use."""
     canon = content_ids(ens.leaves)
-    uses = np.concatenate([canon[t.leaf[t.op == Op.LEAF]] for t in ens.trees])
+    uses = canon[used_leaves(ens)]
     _, first = np.unique(uses, return_index=True)
     kept = uses[np.sort(first)]
     new_of_canon = np.full(ens.leaves.shape[0], -1, dtype=np.int64)

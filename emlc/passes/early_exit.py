@@ -72,12 +72,16 @@ def tree_ranges(ens: Ensemble, values: np.ndarray) -> tuple[np.ndarray, np.ndarr
     dtype = np.int64 if values.dtype.kind in "iu" else np.float64
     lo = np.zeros((ens.n_trees, ens.n_outputs), dtype=dtype)
     hi = np.zeros((ens.n_trees, ens.n_outputs), dtype=dtype)
-    w = ens.leaf_width
-    for i, t in enumerate(ens.trees):
-        rows = values[np.unique(t.leaf[t.op == Op.LEAF])]
-        o = int(ens.tree_output[i])
-        lo[i, o : o + w] = rows.min(axis=0)
-        hi[i, o : o + w] = rows.max(axis=0)
+    # Every tree's leaf rows back to back (each tree has one), reduced per tree at once.
+    op, leaf = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "leaf"))
+    is_leaf = op == Op.LEAF
+    counts = np.add.reduceat(is_leaf, np.cumsum([0] + [t.n_nodes for t in ens.trees[:-1]]))
+    rows = values[leaf[is_leaf]].astype(dtype)
+    starts = np.cumsum(counts) - counts
+    cols = np.asarray(ens.tree_output, dtype=np.int64)[:, None] + np.arange(ens.leaf_width)
+    trees = np.arange(ens.n_trees)[:, None]
+    lo[trees, cols] = np.minimum.reduceat(rows, starts, axis=0)
+    hi[trees, cols] = np.maximum.reduceat(rows, starts, axis=0)
     return lo, hi
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
 from .quantize_thresholds import decision_thresholds, smallest_int_dtype, with_threshold_dtype
-from .treebuild import map_trees
+from .treebuild import map_nodes
 
 #: inputs whose every value is a float32 number.
 FLOAT32_EXACT_INPUTS = ("float32", "int8", "uint8", "int16", "uint16")
@@ -57,7 +57,8 @@ def _integer_valued(ens: Ensemble) -> bool:
     if not ens.input_type.startswith("float"):
         return True
     ranked = _ranked(ens)
-    return all(ranked[t.feature[(t.op == Op.LE) | (t.op == Op.LT)]].all() for t in ens.trees)
+    op, feature = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "feature"))
+    return bool(ranked[feature[(op == Op.LE) | (op == Op.LT)]].all())
 
 
 def _to_float32(ens: Ensemble, tree: Tree) -> Tree:
@@ -70,15 +71,15 @@ def narrow_thresholds(ens: Ensemble) -> Ensemble:
     if _integer_valued(ens):
         dtype = smallest_int_dtype(decision_thresholds(ens))
         if dtype is not None and np.dtype(dtype).itemsize < ens.threshold_dtype.itemsize:
-            return map_trees(ens, lambda t: with_threshold_dtype(t, dtype))
+            return map_nodes(ens, lambda t: with_threshold_dtype(t, dtype))
     if ens.threshold_dtype != np.float64:
         return ens
     ranks_f32 = all(r is None or r.edges.size < 2**24 for r in ens.feature_ranks)
     if ens.input_type in FLOAT32_EXACT_INPUTS and ranks_f32:
-        return map_trees(ens, lambda t: _to_float32(ens, t))
+        return map_nodes(ens, lambda t: _to_float32(ens, t))
     thr = decision_thresholds(ens)
     if np.array_equal(thr.astype(np.float32).astype(np.float64), thr):
-        return map_trees(ens, lambda t: t.replace(threshold=t.threshold.astype(np.float32)))
+        return map_nodes(ens, lambda t: t.replace(threshold=t.threshold.astype(np.float32)))
     return ens
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import map_trees, preorder, remap_leaves, renumber, used_leaf_rows
+from .treebuild import map_nodes, preorder, remap_leaves, renumber, used_leaf_rows
 
 
 def _prune_tree(tree: Tree) -> Tree:
@@ -38,7 +38,8 @@ def _reachable(ens: Ensemble) -> np.ndarray:
 
 
 def _drop_unused_sets(ens: Ensemble) -> Ensemble:
-    used = np.unique(np.concatenate([t.cat[t.op == Op.CAT] for t in ens.trees]))
+    op, cat = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "cat"))
+    used = np.unique(cat[op == Op.CAT])
     if used.size == ens.cat_sets.shape[0]:
         return ens
     new = np.full(ens.cat_sets.shape[0], -1, dtype=np.int64)
@@ -47,7 +48,7 @@ def _drop_unused_sets(ens: Ensemble) -> Ensemble:
     def rewrite(t: Tree) -> Tree:
         return t.replace(cat=np.where(t.cat >= 0, new[np.maximum(t.cat, 0)], -1).astype(np.int32))
 
-    return map_trees(ens, rewrite).replace(cat_sets=ens.cat_sets[used])
+    return map_nodes(ens, rewrite).replace(cat_sets=ens.cat_sets[used])
 
 
 def prune_dead(ens: Ensemble) -> Ensemble:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
 from .fold_redundant_splits import fold_redundant_splits
-from .treebuild import map_trees
+from .treebuild import map_nodes
 
 #: integer threshold dtypes, smallest first.
 INT_THRESHOLD_DTYPES = ("int8", "uint8", "int16", "uint16", "int32")
@@ -35,9 +35,8 @@ def smallest_int_dtype(values: np.ndarray) -> str | None:
 
 def decision_thresholds(ens: Ensemble) -> np.ndarray:
     """Thresholds of every ``<=``/``<`` node in the ensemble, as float64."""
-    return np.concatenate(
-        [t.threshold[(t.op == Op.LE) | (t.op == Op.LT)].astype(np.float64) for t in ens.trees]
-    )
+    op, threshold = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "threshold"))
+    return threshold[(op == Op.LE) | (op == Op.LT)].astype(np.float64)
 
 
 def _integer_form(ens: Ensemble, tree: Tree) -> Tree:
@@ -56,12 +55,12 @@ def quantize_thresholds(ens: Ensemble) -> Ensemble:
     """On integer inputs: ``<=`` with integer thresholds in the smallest integer dtype."""
     if ens.input_type.startswith("float"):
         return ens
-    ens = map_trees(ens, lambda t: _integer_form(ens, t))
+    ens = map_nodes(ens, lambda t: _integer_form(ens, t))
     ens = fold_redundant_splits(ens)
     dtype = smallest_int_dtype(decision_thresholds(ens))
     if dtype is None:
         return ens
-    return map_trees(ens, lambda t: with_threshold_dtype(t, dtype))
+    return map_nodes(ens, lambda t: with_threshold_dtype(t, dtype))
 
 
 def with_threshold_dtype(tree: Tree, dtype: str) -> Tree:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, FeatureRank, Op, Tree
-from .treebuild import map_trees
+from .treebuild import map_nodes
 
 MAX_EDGES = 65535
 
@@ -36,8 +36,9 @@ def _below(t: np.ndarray, input_type: str) -> np.ndarray:
 
 def _only_le(ens: Ensemble) -> Ensemble:
     """Features compared with both ``<=`` and ``<`` get ``<=`` only (when exact)."""
-    ops = [set(np.unique(np.concatenate([t.op[t.feature == f] for t in ens.trees])).tolist()) for f in range(ens.n_features)]
-    lt_minus_inf = {int(f) for t in ens.trees for f in t.feature[(t.op == Op.LT) & (t.threshold == -np.inf)]}
+    op, feature, threshold = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "feature", "threshold"))
+    ops = [set(np.unique(op[feature == f]).tolist()) for f in range(ens.n_features)]
+    lt_minus_inf = set(feature[(op == Op.LT) & (threshold == -np.inf)].tolist())
     mixed = np.array([{Op.LE, Op.LT} <= k and Op.CAT not in k and f not in lt_minus_inf for f, k in enumerate(ops)])
     if not mixed.any():
         return ens
@@ -48,19 +49,20 @@ def _only_le(ens: Ensemble) -> Ensemble:
         thr[on] = _below(thr[on], ens.input_type)
         return t.replace(op=np.where(on, np.uint8(Op.LE), t.op).astype(np.uint8), threshold=thr.astype(t.threshold.dtype))
 
-    return map_trees(ens, rewrite)
+    return map_nodes(ens, rewrite)
 
 
 def _rankable(ens: Ensemble) -> dict[int, tuple[np.ndarray, bool]]:
     """Feature -> (edges, strict) for every feature this pass can rank."""
     ranks = ens.feature_ranks or (None,) * ens.n_features
-    ops = [np.concatenate([t.op[t.feature == f] for t in ens.trees]) for f in range(ens.n_features)]
+    op, feature, threshold = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "feature", "threshold"))
     out = {}
     for f in range(ens.n_features):
-        kinds = set(np.unique(ops[f]).tolist())
+        on = feature == f
+        kinds = set(np.unique(op[on]).tolist())
         if ranks[f] is not None or not kinds or len(kinds) != 1 or Op.CAT in kinds:
             continue
-        edges = np.unique(np.concatenate([t.threshold[t.feature == f].astype(np.float64) for t in ens.trees]))
+        edges = np.unique(threshold[on].astype(np.float64))
         if edges.size <= MAX_EDGES:
             out[f] = (edges, kinds == {Op.LT})
     return out
@@ -87,4 +89,4 @@ def rank_features(ens: Ensemble) -> Ensemble:
     ranks = list(ens.feature_ranks or (None,) * ens.n_features)
     for f, (edges, strict) in todo.items():
         ranks[f] = FeatureRank(edges=edges, strict=strict)
-    return map_trees(ens, rewrite).replace(feature_ranks=tuple(ranks))
+    return map_nodes(ens, rewrite).replace(feature_ranks=tuple(ranks))

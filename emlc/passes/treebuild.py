@@ -298,13 +298,29 @@ def _mix(h: np.ndarray, x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def map_trees(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:
-    return ens.replace(trees=tuple(rewrite(t) for t in ens.trees))
+def map_nodes(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:
+    """``rewrite`` applied to every tree's nodes at once, for rewrites that treat each node
+    on its own (never through its child links): it gets all node columns back to back as
+    one table, and the columns it changes are split back per tree (one numpy step per
+    column instead of one per tree and column)."""
+    trees = ens.trees
+    flat = Tree(**{c: np.concatenate([getattr(t, c) for t in trees]) for c in Tree.COLUMNS})
+    out = rewrite(flat)
+    changed = [c for c in Tree.COLUMNS if getattr(out, c) is not getattr(flat, c)]
+    bounds = np.cumsum([t.n_nodes for t in trees])[:-1]
+    parts = {c: np.split(getattr(out, c), bounds) for c in changed}
+    return ens.replace(trees=tuple(t.replace(**{c: parts[c][i] for c in changed}) for i, t in enumerate(trees)))
+
+
+def used_leaves(ens: Ensemble) -> np.ndarray:
+    """The leaf-table row of every leaf node, in tree and node order."""
+    op, leaf = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "leaf"))
+    return leaf[op == Op.LEAF]
 
 
 def used_leaf_rows(ens: Ensemble) -> np.ndarray:
     """Sorted leaf-table rows referenced by some leaf node."""
-    return np.unique(np.concatenate([t.leaf[t.op == Op.LEAF] for t in ens.trees]))
+    return np.unique(used_leaves(ens))
 
 
 def remap_leaves(ens: Ensemble, new_row: np.ndarray, table: np.ndarray) -> Ensemble:
@@ -315,4 +331,4 @@ def remap_leaves(ens: Ensemble, new_row: np.ndarray, table: np.ndarray) -> Ensem
         leaf = np.where(is_leaf, new_row[np.maximum(t.leaf, 0)], -1).astype(np.int32)
         return t.replace(leaf=leaf)
 
-    return map_trees(ens, rewrite).replace(leaves=table)
+    return map_nodes(ens, rewrite).replace(leaves=table)
