@@ -172,13 +172,14 @@ def main() -> None:
     variants: list[tuple] = []  # (label, code, call, input C type, language, include dirs)
     for level, layout in (("O0", "inline"), ("O0", "table"), ("O2", "inline"), ("O2", "table"), ("Os", None)):
         res = optimize(ens, level=level, target="avr", layout=layout)
-        exit_note = " (exact exit)" if res.ensemble.early_exit is not None else ""
         code = emit_c(res.ensemble, "avr", "model", res.layout)
+        exit_note = " (exact exit)" if "predict stops early" in code else ""
         variants.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
-        if res.ensemble.early_exit is not None:
+        if exit_note:
             plain = res.ensemble.replace(early_exit=None)
             variants.append((f"emlc -{level} {res.layout} (no exit)", emit_c(plain, "avr", "model", res.layout),
                              "model_predict(x, 64)", "float", "c", ()))
+        if res.ensemble.early_exit is not None:
             for threshold in (0.5,):
                 lossy = confidence_exit(res.ensemble, threshold)
                 variants.append((f"emlc -{level} --early-exit {threshold:g} {res.layout}",

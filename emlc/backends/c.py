@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import EmlcError
 from ..ir.ensemble import Ensemble, Op, Task
 from ..targets import Target, get_target
-from . import c_inline, c_table
+from . import c_fixed, c_inline, c_table
 from .c_common import check_name, comment, size_of
 from .c_model import Model
 
@@ -44,6 +44,8 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None) -
     model = Model(ens, tgt, prefix)
     model.direct = chosen == "inline" and c_inline.can_test_directly(model)
     model.lazy = chosen == "table"
+    if model.lazy and model.fixed is not None:
+        model.fixed = c_fixed.plan(ens, tgt, byte_leaves=True)
     model.leaf_sums = model.direct and tgt.leaf_sums_inline and model.fixed is not None
     model.emit_helpers()
     decls, body = LAYOUTS[chosen](model)

@@ -139,7 +139,9 @@ def plan(model: "Model") -> ExitPlan | None:
         lower, upper = _fixed_bounds(model, checkpoints) if ee.confidence == 1 else _fixed_from_ir(model, lower, upper)
     else:
         return ExitPlan("approx", checkpoints, lower, upper, model.acc_t, model.acc_t, target, acc_type)
-    keep = _can_fire(ens, table, init, checkpoints, lower, upper) & _pays_off(model, checkpoints)
+    keep = _can_fire(ens, table, init, checkpoints, lower, upper)
+    if ee.confidence == 1:  # a lossy exit was asked for: it fires far more often
+        keep &= _pays_off(model, checkpoints)
     if not keep.any():
         return None
     lower, upper, checkpoints = lower[keep], upper[keep], checkpoints[keep]

@@ -40,10 +40,13 @@ class FixedPlan:
     margin: int
 
 
-def plan(ens: Ensemble, target: Target) -> FixedPlan | None:
-    """The fixed-point plan for ``ens`` on ``target``, or None when it cannot help."""
+def plan(ens: Ensemble, target: Target, byte_leaves: bool = False) -> FixedPlan | None:
+    """The fixed-point plan for ``ens`` on ``target``, or None when it cannot help.
+    ``byte_leaves``: integer leaves that fit 8 bits (the size-minded table layout: half
+    the table for a margin that grows from about 1/1000 to 1/100 of a tree's vote)."""
     acc_t, amax = _ACC.get(target.word_bits, _ACC_WIDE)
-    fx = fixed_point(ens, amax)
+    signed = bool((np.asarray(ens.leaves) < 0).any()) or bool((np.asarray(ens.base_score) < 0).any())
+    fx = fixed_point(ens, amax, (127 if signed else 255) if byte_leaves else None)
     if fx is None:
         return None
     q = fx.leaves

@@ -187,52 +187,65 @@ def tree_code(model: Model, index: int) -> str:
     )
     label = f"t{index}_n"
     # Python lists and a local constant: numpy scalar indexing and enum look-ups dominate otherwise.
-    op, left, right, leaf = tree.op.tolist(), tree.left.tolist(), tree.right.tolist(), tree.leaf.tolist()
-    leaf_op, shared = int(Op.LEAF), (indegree > 1).tolist()
+    left, right, leaf = tree.left.tolist(), tree.right.tolist(), tree.leaf.tolist()
+    shared = (indegree > 1).tolist()
     tests = model.tests(tree)
+    unrank = model.direct and any(r is not None for r in model.ranks)
+    cond = direct_condition if model.direct else condition
+    # per node: None (leaf), the child every value reaches (folded test), or the C condition
+    conds: list[str | int | None] = []
+    for node, test in enumerate(tests):
+        if test is None:
+            conds.append(None)
+            continue
+        if unrank:
+            test = unranked(model, test)
+        fixed = model.folded(test)
+        conds.append(cond(model, test) if fixed is None else (left[node] if fixed else right[node]))
     lines: list[str] = []
     queued: list[int] = []
     queued_set: set[int] = set()
     sums = model.leaf_sums
     base = 1 if sums else 2
+    leaf_lines = [f"row = {r};" for r in leaf] if not sums else []
+    wide = tree.n_nodes + base + 2  # stack items pack node * wide + depth (depth < wide)
+    pads: list[str] = []
 
     def nest(root: int, depth: int) -> None:
-        # Items are finished lines (str) or (depth, node) still to print.
-        stack: list[str | tuple[int, int]] = [(depth, root)]
-        unrank = model.direct and any(r is not None for r in model.ranks)
-        cond = direct_condition if model.direct else condition
+        # Items are finished lines (str) or node * wide + depth (int) still to print.
+        stack: list[str | int] = [root * wide + depth]
+        append, push = lines.append, stack.append
         while stack:
             item = stack.pop()
             if item.__class__ is str:
-                lines.append(item)
+                append(item)
                 continue
-            d, node = item
-            pad = "    " * d
+            node, d = divmod(item, wide)
+            while len(pads) <= d:
+                pads.append("    " * len(pads))
+            pad = pads[d]
             if node != root and shared[node]:
                 if node not in queued_set:
                     queued_set.add(node)
                     queued.append(node)
-                lines.append(f"{pad}goto {label}{node};")
+                append(f"{pad}goto {label}{node};")
                 continue
-            if op[node] == leaf_op:
+            c = conds[node]
+            if c is None:
                 if sums:
                     lines.extend(_leaf_sum_lines(model, index, leaf[node], pad))
-                    lines.append(f"{pad}return {leaf[node]};")
+                    append(f"{pad}return {leaf[node]};")
                 else:
-                    lines.append(f"{pad}row = {leaf[node]};")
+                    append(pad + leaf_lines[node])
                 continue
-            test = tests[node]
-            if unrank:
-                test = unranked(model, test)
-            fixed = model.folded(test)
-            if fixed is not None:
-                stack.append((d, left[node] if fixed else right[node]))
+            if c.__class__ is int:
+                push(c * wide + d)
                 continue
-            lines.append(f"{pad}if ({cond(model, test)}) {{")
-            stack.append(pad + "}")
-            stack.append((d + 1, right[node]))
-            stack.append(pad + "} else {")
-            stack.append((d + 1, left[node]))
+            append(f"{pad}if ({c}) {{")
+            push(pad + "}")
+            push(right[node] * wide + d + 1)
+            push(pad + "} else {")
+            push(left[node] * wide + d + 1)
 
     nest(0, base)
     done = 0

@@ -24,6 +24,7 @@ that every function built from the walk fills in its own way (record, add, add a
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from string import Template
 from typing import Callable, NamedTuple
 
@@ -302,8 +303,21 @@ class Model:
             at = self.acc_t
         if self.sparse_exact(lt):
             nz = leaves != 0
-            vals = self.tables.add("lval", lt, leaves[nz], note="nonzero leaf values, row by row")
             st_t, start, col_t, col = self.sparse_pattern()
+            counts = self.rational_leaves(lt) if self.lazy else None
+            if counts is not None:
+                ct = smallest_int(0, int(counts.max()), signed=False)
+                nt = smallest_int(0, int(counts.sum(axis=1).max()), signed=False)
+                cnt = self.tables.add("lcount", ct, counts[nz], note="leaf values as counts: value = count / row total")
+                read = self.tables.read(ct, cnt, "e")
+                return at, (
+                    f"    {st_t} e, first = {self.tables.read(st_t, start, 'row')}, end = {self.tables.read(st_t, start, 'row + 1u')};\n"
+                    f"    {nt} n = 0;\n"
+                    f"    for (e = first; e < end; ++e) {{\n        n = ({nt})(n + {read});\n    }}\n"
+                    f"    for (e = first; e < end; ++e) {{\n"
+                    f"        acc[o + {self.tables.read(col_t, col, 'e')}] += ({at}){read} / ({at})n;\n    }}"
+                )
+            vals = self.tables.add("lval", lt, leaves[nz], note="nonzero leaf values, row by row")
             return at, (
                 f"    {st_t} e = {self.tables.read(st_t, start, 'row')}, end = {self.tables.read(st_t, start, 'row + 1u')};\n"
                 f"    for (; e < end; ++e) {{\n"
@@ -330,6 +344,32 @@ class Model:
             cols = np.nonzero(nz)[1] if nz.any() else np.zeros(1, dtype=np.int64)
             self._sparse = (st_t, start, col_t, self.tables.add("lcol", col_t, cols, note="output column of each entry"))
         return self._sparse
+
+    def rational_leaves(self, lt: str) -> np.ndarray | None:
+        """Integer counts ``c`` [rows, width] with every leaf value exactly ``c / sum(row c)``
+        in the C sums' precision (scikit-learn forests: class fractions of a leaf's samples),
+        or None. A correctly rounded division then rebuilds each value, so a count table of
+        bytes replaces one of floats."""
+        leaves = np.asarray(self.ens.leaves, dtype=np.float64)
+        uniq = np.unique(leaves[leaves != 0])
+        if uniq.size == 0 or uniq.size > 1 << 16 or (uniq < 0).any():
+            return None
+        den = {}
+        for u in uniq.tolist():
+            fr = Fraction(u).limit_denominator(65535)
+            if float(fr) != u:
+                return None
+            den[u] = fr.denominator
+        totals = np.array([math.lcm(1, *(den[v] for v in row if v)) for row in leaves.tolist()],
+                          dtype=np.int64)
+        if totals.max() > 65535:
+            return None
+        counts = np.rint(leaves * totals[:, None]).astype(np.int64)
+        if (counts.sum(axis=1) != totals).any():
+            return None
+        typ = np.float32 if lt == "float" else np.float64
+        rebuilt = counts.astype(typ) / totals[:, None].astype(typ)
+        return counts if np.array_equal(rebuilt, leaves.astype(typ)) else None
 
     def sparse_exact(self, lt: str) -> bool:
         """Store float leaves sparsely (zeros skipped)? Only when smaller, and exact: adding
@@ -385,9 +425,15 @@ class Model:
         acc_type, add_body = self.accumulator()
         base = np.asarray(ens.base_score, dtype=np.float64).astype(self.raw_dtype)
         base_t = self.acc_t
-        base_tab = self.tables.add("base", base_t, base, note="base score per output")
-        rb = self.tables.read(base_t, base_tab, "k")
         float_sum = acc_type == acc_t and ens.aggregation is Aggregation.SUM
+        scaled = acc_type != acc_t and ens.aggregation is not Aggregation.VOTE
+        # A +0 base adds nothing to a sum that starts at +0 (such a sum is never -0); a
+        # scaled integer sum can be -0 (0 times a negative scale), where + 0 makes it +0.
+        if not base.any() and not np.signbit(base).any() and not scaled:
+            rb, plus_rb = "0", ""
+        else:
+            rb = self.tables.read(base_t, self.tables.add("base", base_t, base, note="base score per output"), "k")
+            plus_rb = f" + {rb}"
         walk = ["    (void)features;"] if self.direct or self.lazy else [f"    {self.key_t} v[{ens.n_features}];", f"    {p}_prepare(features, v);"]
         lines = []
         if acc_type != acc_t:
@@ -408,7 +454,7 @@ class Model:
             lines.append(self.fill_sinks(walk_body, self.default_sink(target)))
         nt = int_literal(max(ens.n_trees, 1), "int32_t")
         if ens.aggregation is Aggregation.VOTE:
-            fin = f"raw[k] = ({acc_t})acc[k] / ({acc_t}){nt} + {rb};"
+            fin = f"raw[k] = ({acc_t})acc[k] / ({acc_t}){nt}{plus_rb};"
         elif acc_type != acc_t:
             scale = np.ones(ens.leaf_width) if ens.leaf_scale is None else np.asarray(ens.leaf_scale, np.float64)
             st = self.tables.add("scale", "double", scale, note="leaf_scale per leaf column")
@@ -418,7 +464,7 @@ class Model:
                 fin += f"\n        raw[k] = raw[k] / ({acc_t}){nt};"
             fin += f"\n        raw[k] = raw[k] + {rb};"
         elif ens.aggregation is Aggregation.MEAN:
-            fin = f"raw[k] = raw[k] / ({acc_t}){nt} + {rb};"
+            fin = f"raw[k] = raw[k] / ({acc_t}){nt}{plus_rb};"
         else:
             fin = ""
         fin_lines = [f"    for (k = 0; k < {n}u; ++k) {{\n        {fin}\n    }}"] if fin else []

@@ -67,8 +67,10 @@ def _gamma(k: int, u: float) -> float:
     return k * u / (1.0 - k * u)
 
 
-def fixed_point(ens: Ensemble, acc_max: int) -> FixedPoint | None:
-    """The fixed-point plan for sums held in ``[-acc_max, acc_max]``, or None when it cannot help."""
+def fixed_point(ens: Ensemble, acc_max: int, leaf_max: int | None = None) -> FixedPoint | None:
+    """The fixed-point plan for sums held in ``[-acc_max, acc_max]`` (and leaves in
+    ``[-leaf_max, leaf_max]`` when given: narrower tables, wider margins), or None when it
+    cannot help."""
     if not eligible(ens):
         return None
     acc = np.dtype(ens.accum_dtype)
@@ -85,6 +87,8 @@ def fixed_point(ens: Ensemble, acc_max: int) -> FixedPoint | None:
         return None
     limit = acc_max // 2  # differences of two sums then fit the type too
     shift = math.floor(math.log2((limit - nmax - 2) / (d * bm + nmax * xm)))
+    if leaf_max is not None:
+        shift = min(shift, math.floor(math.log2((leaf_max - 0.5) / xm)))
     while True:
         q = np.rint(np.ldexp(x, shift)).astype(np.int64)
         init = np.array([round(Fraction(float(v)) * d * 2**shift) for v in b], dtype=np.int64) if bm else np.zeros(

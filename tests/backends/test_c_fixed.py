@@ -22,9 +22,9 @@ from tests.e2e.harness import run_model
 from tests.strategies import ensembles, inputs_for
 
 
-def fast_classes(ens: Ensemble, X, target: str) -> np.ndarray:
+def fast_classes(ens: Ensemble, X, target: str, byte_leaves: bool = False) -> np.ndarray:
     """What P_fast returns per row: the class, or -1 when the margin does not prove it."""
-    fx = plan(ens, get_target(target))
+    fx = plan(ens, get_target(target), byte_leaves)
     assert fx is not None
     rows = leaf_indices(ens, X)
     q = np.tile(fx.init, (rows.shape[0], 1))
@@ -40,22 +40,25 @@ def fast_classes(ens: Ensemble, X, target: str) -> np.ndarray:
     return np.where(top - others.max(axis=1) > fx.margin, best, -1)
 
 
-def _decided_equal(ens: Ensemble, X, target: str) -> int:
+def _decided_equal(ens: Ensemble, X, target: str, byte_leaves: bool = False) -> int:
     raw = interpret_raw(ens, X)
     want = decide(ens, raw, apply_link(ens, raw))
-    got = fast_classes(ens, X, target)
+    got = fast_classes(ens, X, target, byte_leaves)
     decided = got >= 0
     np.testing.assert_array_equal(got[decided], want[decided])
     return int(decided.sum())
 
 
 @settings(max_examples=200)
-@given(st.data(), st.sampled_from(["avr", "host"]))
-def test_margin_rule_agrees_with_interpreter_on_random_ir(data, target):
+@given(st.data(), st.sampled_from(["avr", "host"]), st.booleans())
+def test_margin_rule_agrees_with_interpreter_on_random_ir(data, target, byte_leaves):
     ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
-    if plan(ens, get_target(target)) is None:
+    fx = plan(ens, get_target(target), byte_leaves)
+    if fx is None:
         return
-    _decided_equal(ens, data.draw(inputs_for(ens)), target)
+    if byte_leaves:
+        assert fx.leaf_t in ("uint8_t", "int8_t")
+    _decided_equal(ens, data.draw(inputs_for(ens)), target, byte_leaves)
 
 
 def _near_tie_forest(accum: str, aggregation: Aggregation, eps_scale: float) -> Ensemble:
@@ -101,6 +104,7 @@ def test_wide_margins_are_decided_and_code_uses_the_fast_path():
     ens = emlc.load(RandomForestClassifier(n_estimators=6, max_depth=5, random_state=0).fit(X[:600], y[:600]))
     for target in ("avr", "host"):
         assert _decided_equal(ens, X[600:900], target) > 250
+        assert _decided_equal(ens, X[600:900], target, byte_leaves=True) > 250
     code = emit_c(ens, "avr", "m", "table")
     assert "m_fast(rows)" in code and "int16_t q[10]" in code
 

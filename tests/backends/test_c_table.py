@@ -13,7 +13,7 @@ from emlc.ir import Decision, Ensemble, FeatureRank, Op, Task, Tree
 from emlc.targets import get_target
 from tests.backends.test_c import check_agrees, expected
 from tests.conftest import require_tool
-from tests.e2e.harness import run_model
+from tests.e2e.harness import run_model, run_parallel
 
 
 def _records(ens: Ensemble, target: str = "avr"):
@@ -161,3 +161,45 @@ def test_many_features_fit_the_8051_stack_only_in_the_table_layout():
         emit_c(ens, "mcs51", "m", "inline")
     assert "m_prepare" not in emit_c(ens, "mcs51", "m", "table")
     assert size_report(ens, "mcs51", "table")["ram_bytes_stack_estimate"] < 100
+
+
+def _forest_classifier(kind: str):
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    cls = RandomForestClassifier if kind == "rf" else ExtraTreesClassifier
+    return emlc.load(cls(n_estimators=4, max_depth=5, random_state=0).fit(X[:500], y[:500])), X[500:560]
+
+
+def test_forest_leaves_are_stored_as_counts_rebuilt_exactly():
+    """scikit-learn forests' leaf fractions become byte counts (value = count / row total);
+    the rebuilt values are the same floats, so both sums stay the interpreter's."""
+    ens, _ = _forest_classifier("rf")
+    for target, typ in (("host", np.float64), ("avr", np.float32)):
+        model = Model(ens, get_target(target), "m")
+        counts = model.rational_leaves("double" if typ is np.float64 else "float")
+        assert counts is not None and counts.max() <= 255
+        rebuilt = counts.astype(typ) / counts.sum(axis=1, keepdims=True).astype(typ)
+        np.testing.assert_array_equal(rebuilt, np.asarray(ens.leaves).astype(typ))
+    off = np.asarray(ens.leaves).copy()
+    off[0, np.flatnonzero(off[0])[0]] = np.nextafter(off[0, np.flatnonzero(off[0])[0]], 2.0)
+    assert Model(ens.replace(leaves=off), get_target("host"), "m").rational_leaves("double") is None
+    code = emit_c(ens, "avr", "m", "table")
+    assert "m_lcount" in code and "m_lval" not in code and "static const uint8_t m_qval" in code
+    assert "m_lcount" not in emit_c(ens, "avr", "m", "inline")
+
+
+@pytest.mark.parametrize("kind", ["rf", "et"])
+def test_count_leaves_give_the_interpreters_probabilities_on_host_and_avr(kind):
+    require_tool("gcc")
+    require_tool("avr-gcc", "simavr")
+    ens, X = _forest_classifier(kind)
+    check_agrees(ens, X, "table")
+    # AVR sums in float (no 64-bit double): the counts must give the very floats the
+    # float leaf table of the inline layout gives
+    counts, floats = run_parallel([(ens, X, "avr", "table"), (ens, X, "avr", "inline")], workers=2)
+    np.testing.assert_array_equal(counts.predict, expected(ens, X)[0])
+    np.testing.assert_array_equal(counts.values, floats.values)
