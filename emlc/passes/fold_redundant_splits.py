@@ -20,7 +20,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import ContentClasses, Forest, TreeBuilder
+from .treebuild import (
+    ContentClasses, Forest, TreeBuilder, _mix, hash_collision, in_rank_order, node_keys, own_hashes,
+)
 
 INT_RANGES = {
     name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
@@ -175,23 +177,191 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
 
 def fold_redundant_splits(ens: Ensemble) -> Ensemble:
     """Splits implied by the path above them, or with equal children, replaced by their child."""
-    classes, start, forest = ContentClasses.of(ens), input_ranges(ens), Forest(ens)
-    still = _nothing_to_fold(ens, forest, classes, start)
-    copies = forest.in_preorder(ens)
+    classes, start = ContentClasses.of(ens), input_ranges(ens)
+    expanded, copies = _expand_dags(ens, Forest(ens))
+    folded = _fold_plain(expanded, Forest(expanded), classes, start, copies)
     return ens.replace(trees=tuple(
-        copy if keep else fold_tree(classes, start, t) for t, keep, copy in zip(ens.trees, still, copies)
+        f if f is not None else fold_tree(classes, start, t) for t, f in zip(ens.trees, folded)
     ))
 
 
-def _nothing_to_fold(ens: Ensemble, fo: Forest, classes: ContentClasses, start: list[Range]) -> np.ndarray:
-    """Per tree, is it certain that :func:`fold_tree` folds nothing (checked on all trees at once)?
+#: a DAG is expanded into a tree for the all-at-once fold while that takes at most this many copies per node.
+MAX_COPIES = 8
 
-    True for a plain tree (see :class:`Forest`) where no split is decided by the
-    ranges above it and no split has children with equal structural hashes. The
-    ranges follow :class:`Range` exactly, one level at a time: the range of a node's
+
+def _expand_dags(ens: Ensemble, fo: Forest) -> tuple[Ensemble, np.ndarray]:
+    """``ens`` with each tree that shares nodes replaced by its expansion (every shared
+    subtree copied once per path to it, copies in level order), where the expansion is
+    at most :data:`MAX_COPIES` times the tree and :attr:`Forest.MAX_LEVELS` deep; and per
+    node of the result's trees back to back, the ``fo`` node it copies (-1 in trees kept).
+
+    Without memoised contexts :func:`fold_tree` walks a DAG exactly as it walks the
+    expansion, so a fold of the expansion is the walk's result (see :func:`_fold_plain`).
+    """
+    children = np.concatenate([fo.left[fo.inner], fo.right[fo.inner]])
+    dag = fo.per_tree(np.bincount(children, minlength=fo.op.size) > 1)
+    sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
+    n_trees = ens.n_trees
+    ok = dag.copy()
+    count = np.ones(n_trees, dtype=np.int64)
+    orig = [fo.starts[dag]]  # per level: the nodes copied, their tree and local copy numbers
+    tree = [np.flatnonzero(dag)]
+    local = [np.zeros(int(dag.sum()), dtype=np.int64)]
+    links: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (tree, parent copy, child copy) per side
+    for _ in range(Forest.MAX_LEVELS):
+        split = fo.inner[orig[-1]] & ok[tree[-1]]
+        if not split.any():
+            break
+        o, t, c = orig[-1][split], tree[-1][split], local[-1][split]
+        kids = np.concatenate([fo.left[o], fo.right[o]])
+        kid_tree = np.concatenate([t, t])
+        order = np.argsort(kid_tree, kind="stable")
+        per_tree = np.bincount(kid_tree, minlength=n_trees)
+        first = np.cumsum(per_tree) - per_tree
+        numbers = np.empty(kids.size, dtype=np.int64)
+        numbers[order] = count[kid_tree[order]] + np.arange(kids.size) - first[kid_tree[order]]
+        count += per_tree
+        ok &= count <= MAX_COPIES * sizes
+        links.append((np.concatenate([c, c]), numbers, np.repeat([0, 1], o.size)))
+        orig.append(kids)
+        tree.append(kid_tree)
+        local.append(numbers)
+    else:
+        ok &= ~np.isin(np.arange(n_trees), tree[-1][fo.inner[orig[-1]]])  # deeper than the level limit
+    if not ok.any():
+        return ens, np.full(fo.op.size, -1, dtype=np.int64)
+    o, t, c = (np.concatenate(x) for x in (orig, tree, local))
+    keep = ok[t]
+    o, t, c = o[keep], t[keep], c[keep]
+    base = np.cumsum(count * ok) - count * ok
+    at = base[t] + c  # each copy's place among all expanded trees' nodes
+    total = int((count * ok).sum())
+    src = np.empty(total, dtype=np.int64)
+    src[at] = o
+    cols = {name: np.concatenate([getattr(tr, name) for tr in ens.trees])[src] for name in Tree.COLUMNS}
+    for (parent, child, side), kt in zip(links, tree[1:]):
+        use = ok[kt]
+        where, child, side = base[kt[use]] + parent[use], child[use].astype(np.int32), side[use]
+        cols["left"][where[side == 0]] = child[side == 0]
+        cols["right"][where[side == 1]] = child[side == 1]
+    ends = np.cumsum(count * ok)
+    trees = list(ens.trees)
+    for i in np.flatnonzero(ok).tolist():
+        trees[i] = Tree(**{name: col[ends[i] - count[i]:ends[i]] for name, col in cols.items()})
+    expanded = ens.replace(trees=tuple(trees))
+    copies = np.full(sum(tr.n_nodes for tr in trees), -1, dtype=np.int64)
+    starts = np.cumsum([tr.n_nodes for tr in trees]) - np.array([tr.n_nodes for tr in trees])
+    copies[starts[t] + c] = o
+    return expanded, copies
+
+
+def _fold_plain(
+    ens: Ensemble, fo: Forest, classes: ContentClasses, start: list[Range], copies: np.ndarray | None = None,
+) -> list[Tree | None]:
+    """:func:`fold_tree` on every plain tree at once (None for the others), or all None if
+    two different structural classes share a hash (then the walk decides).
+
+    Bottom-up, each node resolves to the node the walk builds for it: a decided split to
+    its taken child's, a split whose children resolve to equal classes to its left
+    child's, any other node to itself. The result is the resolved tree in preorder.
+    ``copies`` marks expanded DAGs (see :func:`_expand_dags`): where the walk of the DAG
+    would meet a node twice with the same ``known`` ranges (and reuse what it built),
+    that tree is left to the walk too.
+    """
+    none: list[Tree | None] = [None] * ens.n_trees
+    if not fo.levels:
+        return none
+    track = copies >= 0 if copies is not None and (copies >= 0).any() else None
+    decided, go_left, state = _decisions(ens, fo, start, track)
+    plain = fo.plain.copy()
+    if track is not None:
+        plain[_memo_hits(fo, decided, go_left, state, copies)] = False
+    keys = node_keys(fo, classes)
+    own = own_hashes(keys)
+    n = fo.op.size
+    h = np.zeros(n, dtype=np.uint64)
+    resolved = np.arange(n)
+    emits = np.zeros(n, dtype=bool)  # a leaf, or a split the walk builds
+    with np.errstate(over="ignore"):
+        for v in reversed(fo.levels):
+            lv, sv = v[~fo.inner[v]], v[fo.inner[v]]
+            h[lv], emits[lv] = own[lv], True
+            taken = np.where(go_left[sv], fo.left[sv], fo.right[sv])
+            rl, rr = resolved[fo.left[sv]], resolved[fo.right[sv]]
+            same = h[rl] == h[rr]
+            d = decided[sv]
+            resolved[sv] = np.where(d, resolved[taken], np.where(same, rl, sv))
+            h[sv] = np.where(d, h[taken], np.where(same, h[rl], _mix(_mix(own[sv], h[rl]), h[rr])))
+            emits[sv] = ~d & ~same
+    nodes = np.concatenate(fo.levels)
+    built = nodes[emits[nodes]]
+    order = built[np.argsort(h[built], kind="stable")]
+    if hash_collision(fo, h, keys, order, h):
+        return none
+    # The resolved tree: a built split's children are its children's resolved nodes.
+    res_left = np.where(fo.inner, resolved[np.maximum(fo.left, 0)], -1)
+    res_right = np.where(fo.inner, resolved[np.maximum(fo.right, 0)], -1)
+    size = np.ones(n, dtype=np.int64)
+    for v in reversed(fo.levels):
+        sv = v[fo.inner[v] & emits[v]]
+        size[sv] = 1 + size[res_left[sv]] + size[res_right[sv]]
+    live = np.zeros(n, dtype=bool)
+    pos = np.zeros(n, dtype=np.int64)
+    live[resolved[fo.starts[fo.plain]]] = True
+    for v in fo.levels:
+        sv = v[fo.inner[v] & emits[v] & live[v]]
+        live[res_left[sv]] = live[res_right[sv]] = True
+        pos[res_left[sv]] = pos[sv] + 1
+        pos[res_right[sv]] = pos[sv] + 1 + size[res_left[sv]]
+    kept = nodes[live[nodes]]
+    src = in_rank_order(fo.starts[fo.tree_of[kept]] + pos[kept], kept, n)
+    counts = np.bincount(fo.tree_of[src], minlength=ens.n_trees)
+    inner = fo.inner[src]
+    cols = {c: np.concatenate([getattr(t, c) for t in ens.trees])[src] for c in Tree.COLUMNS}
+    cols["left"] = np.where(inner, pos[res_left[src]], -1).astype(np.int32)
+    cols["right"] = np.where(inner, pos[res_right[src]], -1).astype(np.int32)
+    cols["feature"][~inner] = -1
+    cols["threshold"][~inner] = 0
+    cols["default_left"][~inner] = False
+    cols["cat"][~inner] = -1
+    cols["leaf"][inner] = -1
+    ends = np.cumsum(counts)
+    return [
+        Tree(**{c: col[b - k:b] for c, col in cols.items()}) if ok else None
+        for k, b, ok in zip(counts.tolist(), ends.tolist(), plain.tolist())
+    ]
+
+
+def _memo_hits(fo: Forest, decided: np.ndarray, go_left: np.ndarray, state: np.ndarray, copies: np.ndarray) -> np.ndarray:
+    """Trees where the walk visits two copies of one DAG node with equal ``known`` state
+    hashes (a memo hit, or a hash collision: either way the walk decides)."""
+    visited = np.zeros(fo.op.size, dtype=bool)
+    visited[fo.starts[fo.plain]] = True
+    for v in fo.levels:
+        sv = v[fo.inner[v] & visited[v]]
+        visited[fo.left[sv]] = ~decided[sv] | go_left[sv]
+        visited[fo.right[sv]] = ~decided[sv] | ~go_left[sv]
+    c = np.flatnonzero(visited & (copies >= 0))
+    with np.errstate(over="ignore"):
+        key = _mix(state[c], copies[c])
+    order = np.argsort(key)
+    twice = key[order][1:] == key[order][:-1]
+    return np.unique(fo.tree_of[c[order][1:][twice]])
+
+
+def _decisions(
+    ens: Ensemble, fo: Forest, start: list[Range], track: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per node of the plain trees (see :class:`Forest`), all at once: is it a split the
+    walk finds decided by the ranges above it, does it then go left, and a hash of the
+    walk's ``known`` ranges when it arrives (equal ``known`` dicts hash equal).
+
+    The ranges follow :class:`Range` exactly, one level at a time: the range of a node's
     feature is what its nearest ancestor on that feature passes down (a decided
-    ancestor passes its own range, so it needs no special case), else the input's
-    range. Everything else goes through the walk, which is exact by construction.
+    ancestor passes its own range to the child it takes, so it needs no special case),
+    else the input's range. ``known`` holds a feature once an undecided split on it is
+    passed; each such split swaps its feature's entry in the (xor) hash. Hashes are
+    kept only for the nodes ``track`` marks (none by default).
     """
     n = fo.op.size
     threshold = np.concatenate([t.threshold.astype(np.float64) for t in ens.trees])
@@ -205,6 +375,9 @@ def _nothing_to_fold(ens: Ensemble, fo: Forest, classes: ContentClasses, start: 
     passed = {k: np.zeros((2, n)) for k in ("lo", "hi")}
     passed.update({k: np.zeros((2, n), dtype=bool) for k in ("los", "his", "nan")})
     decided = np.zeros(n, dtype=bool)
+    go_left = np.zeros(n, dtype=bool)
+    present = np.zeros(n, dtype=bool)  # per split: was its feature in ``known`` on arrival?
+    state = np.zeros(n, dtype=np.uint64)
     feature = fo.feature
     for level in fo.levels:
         v = level[fo.inner[level]]
@@ -222,20 +395,38 @@ def _nothing_to_fold(ens: Ensemble, fo: Forest, classes: ContentClasses, start: 
         a0, sd0 = np.maximum(a, 0), sd.astype(np.int64)
         r = {k: np.where(found, passed[k][sd0, a0], s[f]) for k, s in
              (("lo", s_lo), ("los", s_los), ("hi", s_hi), ("his", s_his), ("nan", s_nan))}
-        _pass_down(r, fo.op[v], threshold[v], fo.dl[v], integral[f], passed, v, decided)
-    hashes = fo.hashes(ens, classes)
-    equal = fo.inner & (hashes[np.maximum(fo.left, 0)] == hashes[np.maximum(fo.right, 0)])
-    return fo.plain & ~fo.per_tree(decided | equal)
+        _pass_down(r, fo.op[v], threshold[v], fo.dl[v], integral[f], passed, v, decided, go_left)
+        if track is None:
+            continue
+        present[v] = found & (~decided[a0] | present[a0])
+        on = track[v]
+        w, f, found = v[on], f[on], present[v[on]]
+        before = np.where(found, _entry_hash(f, *(r[k][on] for k in ("lo", "los", "hi", "his", "nan"))), 0)
+        for sd_, child in ((0, fo.left[w]), (1, fo.right[w])):
+            after = _entry_hash(f, *(passed[k][sd_, w] for k in ("lo", "los", "hi", "his", "nan")))
+            state[child] = np.where(decided[w], state[w], state[w] ^ before ^ after)
+    return decided, go_left, state
 
 
-def _pass_down(r: dict, op, t, dl, integral, passed: dict, v, decided) -> None:
-    """:meth:`Range.below`/:meth:`Range.above` (or a categorical split's NaN split) for splits ``v``."""
+def _entry_hash(f: np.ndarray, lo, los, hi, his, nan) -> np.ndarray:
+    """Hash of ``known[f] = Range(...)`` (``-0.0`` counts as ``0.0``, as Range equality does)."""
+    h = np.asarray(f, dtype=np.int64).view(np.uint64) + np.uint64(7)
+    with np.errstate(over="ignore"):
+        for part in ((lo + 0.0).view(np.uint64), (hi + 0.0).view(np.uint64), los, his, nan):
+            h = _mix(h, part)
+    return h
+
+
+def _pass_down(r: dict, op, t, dl, integral, passed: dict, v, decided, go_left) -> None:
+    """:meth:`Range.below`/:meth:`Range.above` (or a categorical split's NaN split) for splits ``v``,
+    and whether each is decided (left first, as the walk checks)."""
     lo, los, hi, his, nan = r["lo"], r["los"], r["hi"], r["his"], r["nan"]
     compare = op != Op.CAT
     strict = op == Op.LT
     all_below = (hi < t) | ((hi == t) & (his | ~strict))
     all_above = (lo > t) | ((lo == t) & (los | strict))
-    decided[v] = compare & ((all_below & (dl | ~nan)) | (all_above & (~dl | ~nan)))
+    go_left[v] = compare & all_below & (dl | ~nan)
+    decided[v] = go_left[v] | (compare & all_above & (~dl | ~nan))
     whole = integral & np.isfinite(t)
     with np.errstate(invalid="ignore"):
         on_int = t == np.floor(t)

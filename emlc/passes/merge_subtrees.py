@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import ContentClasses, Forest, TreeBuilder, _mix, postorder
+from .treebuild import (
+    ContentClasses, Forest, TreeBuilder, _mix, hash_collision, in_rank_order, node_keys, own_hashes, postorder,
+)
 
 
 def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
@@ -25,19 +27,6 @@ def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
     return b.tree(new[0])
 
 
-def _node_keys(fo: Forest, classes: ContentClasses) -> list[np.ndarray]:
-    """What a node's class is made of besides its children: kind, then a leaf's row class
-    or a split's test (threshold by bit pattern, category set by class); unused fields 0."""
-    inner = fo.inner
-    leaf_class = np.asarray(classes.leaf, dtype=np.int64)[np.where(inner, 0, fo.leaf)]
-    cat_class = classes.cat[np.maximum(fo.cat, 0)] if classes.cat.size else np.zeros(fo.op.size, np.int64)
-    return [
-        inner.astype(np.int64), np.where(inner, 0, leaf_class),
-        *(np.where(inner, c, 0) for c in (fo.op, fo.feature, fo.bits.view(np.int64), fo.dl.astype(np.int64))),
-        np.where(inner & (fo.cat >= 0), cat_class, -1),
-    ]
-
-
 def _class_hashes(fo: Forest, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per node of the plain trees, bottom-up one level at a time: its structural class
     as a 64-bit hash, whether it collapses (equal children: it is its left child) and
@@ -46,10 +35,8 @@ def _class_hashes(fo: Forest, keys: list[np.ndarray]) -> tuple[np.ndarray, np.nd
     h = np.zeros(n, dtype=np.uint64)
     collapsed = np.zeros(n, dtype=bool)
     resolved = np.arange(n)
+    own = own_hashes(keys)
     with np.errstate(over="ignore"):
-        own = np.full(n, 1, dtype=np.uint64)
-        for k in keys:
-            own = _mix(own, k)
         for v in reversed(fo.levels):
             lv, sv = v[~fo.inner[v]], v[fo.inner[v]]
             h[lv] = own[lv]
@@ -72,7 +59,7 @@ def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> list[Tre
     none: list[Tree | None] = [None] * ens.n_trees
     if not fo.levels:
         return none
-    keys = _node_keys(fo, classes)
+    keys = node_keys(fo, classes)
     h, collapsed, resolved = _class_hashes(fo, keys)
     nodes = np.concatenate(fo.levels)
     tree, n = fo.tree_of, fo.op.size
@@ -87,7 +74,7 @@ def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> list[Tre
         sv = v[fo.inner[v]]
         start[fo.left[sv]] = start[sv]
         start[fo.right[sv]] = start[sv] + size[fo.left[sv]]
-    by_post = _in_order(fo.starts[tree[nodes]] + start[nodes] + size[nodes] - 1, nodes, n)
+    by_post = in_rank_order(fo.starts[tree[nodes]] + start[nodes] + size[nodes] - 1, nodes, n)
     # Class groups (tree, class) among uncollapsed nodes, which every class has (collapsed
     # nodes resolve to one): a stable sort by a hash of both keeps postorder within a group,
     # so a group's representative comes first. Equal hashes must mean equal keys.
@@ -95,14 +82,9 @@ def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> list[Tre
     with np.errstate(over="ignore"):
         group_hash = _mix(h, tree)
     order = keyed[np.argsort(group_hash[keyed], kind="stable")]
-    pair = group_hash[order[1:]] == group_hash[order[:-1]]
-    x, y = order[1:][pair], order[:-1][pair]
-    differ = (tree[x] != tree[y]) | (h[x] != h[y])
-    for k in keys:
-        differ |= k[x] != k[y]
-    differ |= fo.inner[x] & ((h[fo.left[x]] != h[fo.left[y]]) | (h[fo.right[x]] != h[fo.right[y]]))
-    if differ.any():
+    if hash_collision(fo, h, keys, order, group_hash):
         return none
+    pair = group_hash[order[1:]] == group_hash[order[:-1]]
     new_group = np.concatenate([[True], ~pair])
     group = np.full(n, -1, dtype=np.int64)
     group[order] = np.cumsum(new_group) - 1
@@ -125,7 +107,7 @@ def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> list[Tre
         pos[eff_left[sv]] = pos[sv] + 1
         pos[eff_right[sv]] = pos[sv] + 1 + esize[eff_left[sv]]
     seen = nodes[live[nodes]]
-    by_pre = _in_order(fo.starts[tree[seen]] + pos[seen], seen, n)
+    by_pre = in_rank_order(fo.starts[tree[seen]] + pos[seen], seen, n)
     first = np.full(rep.size, by_pre.size)
     np.minimum.at(first, group[by_pre], np.arange(by_pre.size))
     kept = by_pre[first[group[by_pre]] == np.arange(by_pre.size)]
@@ -148,13 +130,6 @@ def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> list[Tre
         Tree(**{c: col[b - k:b] for c, col in cols.items()}) if ok else None
         for k, b, ok in zip(counts.tolist(), ends.tolist(), fo.plain.tolist())
     ]
-
-
-def _in_order(rank: np.ndarray, nodes: np.ndarray, n: int) -> np.ndarray:
-    """``nodes`` sorted by their distinct ranks in ``[0, n)`` (a scatter, not a sort)."""
-    slots = np.full(n, -1, dtype=np.int64)
-    slots[rank] = nodes
-    return slots[slots >= 0]
 
 
 def merge_subtrees(ens: Ensemble) -> Ensemble:

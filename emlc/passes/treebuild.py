@@ -289,6 +289,51 @@ class Forest:
         return h
 
 
+def node_keys(fo: Forest, classes: ContentClasses) -> list[np.ndarray]:
+    """What a node's class is made of besides its children: kind, then a leaf's row class
+    or a split's test (threshold by bit pattern, category set by class); unused fields 0."""
+    inner = fo.inner
+    leaf_class = np.asarray(classes.leaf, dtype=np.int64)[np.where(inner, 0, fo.leaf)]
+    cat_class = classes.cat[np.maximum(fo.cat, 0)] if classes.cat.size else np.zeros(fo.op.size, np.int64)
+    return [
+        inner.astype(np.int64), np.where(inner, 0, leaf_class),
+        *(np.where(inner, c, 0) for c in (fo.op, fo.feature, fo.bits.view(np.int64), fo.dl.astype(np.int64))),
+        np.where(inner & (fo.cat >= 0), cat_class, -1),
+    ]
+
+
+def own_hashes(keys: list[np.ndarray]) -> np.ndarray:
+    """A 64-bit hash of each node's key (see :func:`node_keys`)."""
+    own = np.full(keys[0].size, 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in keys:
+            own = _mix(own, k)
+    return own
+
+
+def hash_collision(fo: Forest, h: np.ndarray, keys: list[np.ndarray], order: np.ndarray, by: np.ndarray) -> bool:
+    """Do hashes fail to stand for classes? ``order`` lists nodes sorted by the hash ``by``
+    (``h``, or ``h`` mixed with the tree when classes are per tree); neighbours with equal
+    ``by`` must have equal keys, equal class hashes ``h`` and equal children's ``h``
+    (and the same tree, when ``by`` is not ``h``). Checking neighbours checks every group."""
+    pair = by[order[1:]] == by[order[:-1]]
+    x, y = order[1:][pair], order[:-1][pair]
+    differ = h[x] != h[y]
+    if by is not h:
+        differ |= fo.tree_of[x] != fo.tree_of[y]
+    for k in keys:
+        differ |= k[x] != k[y]
+    differ |= fo.inner[x] & ((h[fo.left[x]] != h[fo.left[y]]) | (h[fo.right[x]] != h[fo.right[y]]))
+    return bool(differ.any())
+
+
+def in_rank_order(rank: np.ndarray, nodes: np.ndarray, n: int) -> np.ndarray:
+    """``nodes`` sorted by their distinct ranks in ``[0, n)`` (a scatter, not a sort)."""
+    slots = np.full(n, -1, dtype=np.int64)
+    slots[rank] = nodes
+    return slots[slots >= 0]
+
+
 def _mix(h: np.ndarray, x: np.ndarray) -> np.ndarray:
     """One splitmix64-style round of ``x`` into ``h`` (uint64, wrapping)."""
     x = np.asarray(x)

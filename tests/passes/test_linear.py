@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from emlc.ir import Ensemble, Op, Task, Tree, interpret
 from emlc.ir.verify import verify
 from emlc.passes import PASSES, treebuild
-from emlc.passes.fold_redundant_splits import _nothing_to_fold, fold_tree, input_ranges
+from emlc.passes.fold_redundant_splits import _fold_plain, fold_tree, input_ranges
 from emlc.passes import merge_subtrees
 from emlc.passes.merge_subtrees import _merge_plain, _merge_tree
 from emlc.passes.treebuild import ContentClasses, Forest, renumbered
@@ -65,17 +65,21 @@ def test_deep_trees_leave_the_recursion_limit_alone(name):
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"max_features": 1, "max_depth": 7, "categorical": False}])
-@given(data=st.data())
-def test_trees_with_nothing_to_fold_are_only_renumbered(kwargs, data):
-    """The all-trees-at-once check never claims a tree the walk would change."""
+@given(data=st.data(), int_input=st.booleans())
+def test_all_trees_at_once_fold_matches_the_walk(kwargs, data, int_input):
+    """Folding every plain tree at once gives the per-tree walk's tree exactly (one-feature
+    models and integer inputs decide many splits)."""
     ens = data.draw(ensembles(**kwargs))
-    classes, start = ContentClasses.of(ens), input_ranges(ens)
-    for tree, still in zip(ens.trees, _nothing_to_fold(ens, Forest(ens), classes, start)):
-        if still:
-            assert fold_tree(classes, start, tree).same_as(renumbered(tree))
+    if int_input and not ens.feature_ranks:
+        ens = ens.replace(input_type="int8")
+    classes, start, forest = ContentClasses.of(ens), input_ranges(ens), Forest(ens)
+    for tree, folded, plain in zip(ens.trees, _fold_plain(ens, forest, classes, start), forest.plain):
+        assert (folded is not None) == plain
+        if folded is not None:
+            assert folded.same_as(fold_tree(classes, start, tree))
 
 
-def test_nothing_to_fold_finds_decided_and_redundant_splits():
+def test_fold_finds_decided_and_redundant_splits():
     ens = stumps(4)
     implied = Tree.build(  # x0 <= 1 then x0 <= 2 (always true there)
         op=[Op.LE, Op.LE, Op.LEAF, Op.LEAF, Op.LEAF], feature=[0, 0, -1, -1, -1], threshold=[1, 2, 0, 0, 0],
@@ -85,9 +89,12 @@ def test_nothing_to_fold_finds_decided_and_redundant_splits():
         op=[Op.LE, Op.LEAF, Op.LEAF], feature=[1, -1, -1], threshold=[0, 0, 0],
         left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 7],
     )
-    ens = ens.replace(trees=ens.trees + (implied, twins), tree_output=np.zeros(6, np.int32))
-    still = _nothing_to_fold(verify(ens), Forest(ens), ContentClasses.of(ens), input_ranges(ens))
-    assert still.tolist() == [True, True, True, True, False, False]
+    ens = verify(ens.replace(trees=ens.trees + (implied, twins), tree_output=np.zeros(6, np.int32)))
+    classes, start = ContentClasses.of(ens), input_ranges(ens)
+    folded = _fold_plain(ens, Forest(ens), classes, start)
+    assert [t.n_nodes for t in folded] == [3, 3, 3, 3, 3, 1]
+    assert folded[4].leaf.tolist() == [-1, 0, 2]  # the implied split's right leaf (row 1) is gone
+    assert all(f.same_as(fold_tree(classes, start, t)) for f, t in zip(folded, ens.trees))
     merged = _merge_plain(ens, Forest(ens), ContentClasses.of(ens))
     assert [m.n_nodes for m in merged] == [3, 3, 3, 3, 5, 1]
 
@@ -129,3 +136,32 @@ def test_all_trees_at_once_preorder_matches_the_walk(data):
     for tree, fast in zip(ens.trees, Forest(ens).in_preorder(ens)):
         if fast is not None:
             assert fast.same_as(renumbered(tree))
+
+
+@given(data=st.data())
+def test_fold_of_dags_matches_the_walk(data):
+    """DAGs (here made by merging) are folded through their expansion unless the walk would
+    reuse a subtree it built in the same context; either way the result is the walk's."""
+    ens = data.draw(ensembles(max_features=2, categorical=False))
+    dags = PASSES["merge_subtrees"](ens)
+    classes, start = ContentClasses.of(dags), input_ranges(dags)
+    out = PASSES["fold_redundant_splits"](dags)
+    assert all(a.same_as(fold_tree(classes, start, t)) for a, t in zip(out.trees, dags.trees))
+
+
+def test_fold_leaves_memo_hits_to_the_walk():
+    """A categorical split on an integer feature passes the same ranges to both children, so
+    the walk meets the shared node 3 twice in one context and builds it once (a DAG)."""
+    ens = stumps(2).replace(input_type="int8", cat_sets=np.array([[5]], dtype=np.uint32))
+    shared = Tree.build(
+        op=[Op.CAT, Op.LE, Op.CAT, Op.LE, Op.LEAF, Op.LEAF, Op.LEAF, Op.LEAF], feature=[0, 1, 0, 2, -1, -1, -1, -1],
+        threshold=[0, 1000, 0, 0, 0, 0, 0, 0], left=[1, 3, 3, 5, -1, -1, -1, -1], right=[2, 4, 7, 6, -1, -1, -1, -1],
+        leaf=[-1, -1, -1, -1, 0, 1, 2, 3], cat=[0, -1, 0, -1, -1, -1, -1, -1],
+    )
+    ens = verify(ens.replace(trees=ens.trees + (shared,), tree_output=np.zeros(3, np.int32)))
+    classes, start = ContentClasses.of(ens), input_ranges(ens)
+    expected = fold_tree(classes, start, shared)
+    assert expected.n_nodes == 6  # x1 <= 1000 always holds on int8; node 3's copy is shared
+    out = PASSES["fold_redundant_splits"](ens)
+    assert out.trees[2].same_as(expected)
+    assert all(a.same_as(fold_tree(classes, start, t)) for a, t in zip(out.trees, ens.trees))
