@@ -275,10 +275,26 @@ class Ensemble:
 
     @property
     def n_leaves(self) -> int:
-        # One count over all trees' op columns: per-tree counts cost a call each on big models.
-        if not self.trees:
-            return 0
-        return int(np.count_nonzero(np.concatenate([t.op for t in self.trees]) == _LEAF))
+        return int(np.count_nonzero(self.column("op") == _LEAF)) if self.trees else 0
+
+    def column(self, name: str) -> np.ndarray:
+        """Node column ``name`` of every tree back to back (read-only).
+
+        Concatenated once per ensemble: the verifier, the cost model and most passes read
+        all trees' nodes at once, and a pass's output is verified before the next pass
+        reads it. Needs at least one tree.
+        """
+        cache = self.__dict__.setdefault("_columns", {})
+        col = cache.get(name)
+        if col is None:
+            col = np.concatenate([getattr(t, name) for t in self.trees])
+            col.flags.writeable = False
+            cache[name] = col
+        return col
+
+    def __getstate__(self) -> dict:
+        """Pickles and copies leave the column cache out."""
+        return {k: v for k, v in self.__dict__.items() if k != "_columns"}
 
     @property
     def n_classes(self) -> int:

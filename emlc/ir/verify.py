@@ -66,7 +66,7 @@ def verify(ens: Ensemble) -> Ensemble:
     """
     _verify_header(ens)
     first_bad, layout_error = _verify_layouts(ens)
-    forest = _Forest(ens.trees[:first_bad])
+    forest = _Forest(ens.trees, ens) if first_bad == ens.n_trees else _Forest(ens.trees[:first_bad])
     errors = _node_errors(ens, forest)
     # Shape and threshold checks index through the node fields, so they run only on
     # the trees before the first one with a bad field (which is reported before them).
@@ -82,13 +82,17 @@ def verify(ens: Ensemble) -> Ensemble:
 class _Forest:
     """Trees' node columns back to back; ``start``/``size`` per tree, ``local`` node numbers."""
 
-    def __init__(self, trees: tuple[Tree, ...]) -> None:
+    def __init__(self, trees: tuple[Tree, ...], whole: Ensemble | None = None) -> None:
+        """``whole``: the ensemble whose trees these all are, to read its cached columns."""
         self.trees = trees
         self.size = np.array([t.n_nodes for t in trees], dtype=np.int64)
         self.start = np.cumsum(self.size) - self.size
         self.n_trees = len(trees)
         self.cols = {
-            name: (np.concatenate([getattr(t, name) for t in trees]) if trees else np.zeros(0, np.int64))
+            name: (
+                whole.column(name) if whole is not None and trees
+                else np.concatenate([getattr(t, name) for t in trees]) if trees else np.zeros(0, np.int64)
+            )
             for name in Tree.COLUMNS
         }
         self.tree_of = np.repeat(np.arange(self.n_trees), self.size)

@@ -46,9 +46,9 @@ def _left_is_next(ens: Ensemble) -> bool:
     Checked on all trees at once: with trees back to back a split's global split
     number is its tree-local one plus its tree's offset, so "next" means the same.
     """
-    op = np.concatenate([t.op for t in ens.trees])
+    op = ens.column("op")
     offset = np.repeat(np.cumsum([0] + [t.n_nodes for t in ens.trees[:-1]]), [t.n_nodes for t in ens.trees])
-    left = np.concatenate([t.left for t in ens.trees]) + offset
+    left = ens.column("left") + offset
     inner = op != Op.LEAF
     pos = np.cumsum(inner) - 1
     child = left[inner]

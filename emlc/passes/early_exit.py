@@ -73,7 +73,7 @@ def tree_ranges(ens: Ensemble, values: np.ndarray) -> tuple[np.ndarray, np.ndarr
     lo = np.zeros((ens.n_trees, ens.n_outputs), dtype=dtype)
     hi = np.zeros((ens.n_trees, ens.n_outputs), dtype=dtype)
     # Every tree's leaf rows back to back (each tree has one), reduced per tree at once.
-    op, leaf = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "leaf"))
+    op, leaf = ens.column("op"), ens.column("leaf")
     is_leaf = op == Op.LEAF
     counts = np.add.reduceat(is_leaf, np.cumsum([0] + [t.n_nodes for t in ens.trees[:-1]]))
     rows = values[leaf[is_leaf]].astype(dtype)

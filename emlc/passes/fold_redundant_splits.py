@@ -238,7 +238,7 @@ def _expand_dags(ens: Ensemble, fo: Forest) -> tuple[Ensemble, np.ndarray]:
     total = int((count * ok).sum())
     src = np.empty(total, dtype=np.int64)
     src[at] = o
-    cols = {name: np.concatenate([getattr(tr, name) for tr in ens.trees])[src] for name in Tree.COLUMNS}
+    cols = {name: ens.column(name)[src] for name in Tree.COLUMNS}
     for (parent, child, side), kt in zip(links, tree[1:]):
         use = ok[kt]
         where, child, side = base[kt[use]] + parent[use], child[use].astype(np.int32), side[use]
@@ -317,7 +317,7 @@ def _fold_plain(
     src = in_rank_order(fo.starts[fo.tree_of[kept]] + pos[kept], kept, n)
     counts = np.bincount(fo.tree_of[src], minlength=ens.n_trees)
     inner = fo.inner[src]
-    cols = {c: np.concatenate([getattr(t, c) for t in ens.trees])[src] for c in Tree.COLUMNS}
+    cols = {c: ens.column(c)[src] for c in Tree.COLUMNS}
     cols["left"] = np.where(inner, pos[res_left[src]], -1).astype(np.int32)
     cols["right"] = np.where(inner, pos[res_right[src]], -1).astype(np.int32)
     cols["feature"][~inner] = -1
@@ -364,7 +364,7 @@ def _decisions(
     kept only for the nodes ``track`` marks (none by default).
     """
     n = fo.op.size
-    threshold = np.concatenate([t.threshold.astype(np.float64) for t in ens.trees])
+    threshold = ens.column("threshold").astype(np.float64)
     parent = np.full(n, -1, dtype=np.int64)
     side = np.zeros(n, dtype=bool)  # True: right child
     splits = np.flatnonzero(fo.inner)

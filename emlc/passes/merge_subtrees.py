@@ -117,7 +117,7 @@ def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> list[Tre
     number[group[kept]] = local
     src = rep[group[kept]]
     is_inner = fo.inner[src]
-    cols = {c: np.concatenate([getattr(t, c) for t in ens.trees])[src] for c in Tree.COLUMNS}
+    cols = {c: ens.column(c)[src] for c in Tree.COLUMNS}
     cols["left"] = np.where(is_inner, number[group[np.maximum(fo.left[src], 0)]], -1).astype(np.int32)
     cols["right"] = np.where(is_inner, number[group[np.maximum(fo.right[src], 0)]], -1).astype(np.int32)
     cols["feature"][~is_inner] = -1

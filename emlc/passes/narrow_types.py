@@ -57,7 +57,7 @@ def _integer_valued(ens: Ensemble) -> bool:
     if not ens.input_type.startswith("float"):
         return True
     ranked = _ranked(ens)
-    op, feature = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "feature"))
+    op, feature = ens.column("op"), ens.column("feature")
     return bool(ranked[feature[(op == Op.LE) | (op == Op.LT)]].all())
 
 

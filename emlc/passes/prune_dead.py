@@ -23,9 +23,9 @@ def _reachable(ens: Ensemble) -> np.ndarray:
     sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
     starts = np.cumsum(sizes) - sizes
     base = np.repeat(starts, sizes)
-    inner = np.concatenate([t.op for t in ens.trees]) != Op.LEAF
-    left = np.concatenate([t.left for t in ens.trees]) + base
-    right = np.concatenate([t.right for t in ens.trees]) + base
+    inner = ens.column("op") != Op.LEAF
+    left = ens.column("left") + base
+    right = ens.column("right") + base
     seen = np.zeros(inner.size, dtype=bool)
     seen[starts] = True
     frontier = starts
@@ -38,7 +38,7 @@ def _reachable(ens: Ensemble) -> np.ndarray:
 
 
 def _drop_unused_sets(ens: Ensemble) -> Ensemble:
-    op, cat = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "cat"))
+    op, cat = ens.column("op"), ens.column("cat")
     used = np.unique(cat[op == Op.CAT])
     if used.size == ens.cat_sets.shape[0]:
         return ens

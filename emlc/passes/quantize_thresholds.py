@@ -35,7 +35,7 @@ def smallest_int_dtype(values: np.ndarray) -> str | None:
 
 def decision_thresholds(ens: Ensemble) -> np.ndarray:
     """Thresholds of every ``<=``/``<`` node in the ensemble, as float64."""
-    op, threshold = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "threshold"))
+    op, threshold = ens.column("op"), ens.column("threshold")
     return threshold[(op == Op.LE) | (op == Op.LT)].astype(np.float64)
 
 

@@ -36,7 +36,7 @@ def _below(t: np.ndarray, input_type: str) -> np.ndarray:
 
 def _only_le(ens: Ensemble) -> Ensemble:
     """Features compared with both ``<=`` and ``<`` get ``<=`` only (when exact)."""
-    op, feature, threshold = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "feature", "threshold"))
+    op, feature, threshold = ens.column("op"), ens.column("feature"), ens.column("threshold")
     ops = [set(np.unique(op[feature == f]).tolist()) for f in range(ens.n_features)]
     lt_minus_inf = set(feature[(op == Op.LT) & (threshold == -np.inf)].tolist())
     mixed = np.array([{Op.LE, Op.LT} <= k and Op.CAT not in k and f not in lt_minus_inf for f, k in enumerate(ops)])
@@ -55,7 +55,7 @@ def _only_le(ens: Ensemble) -> Ensemble:
 def _rankable(ens: Ensemble) -> dict[int, tuple[np.ndarray, bool]]:
     """Feature -> (edges, strict) for every feature this pass can rank."""
     ranks = ens.feature_ranks or (None,) * ens.n_features
-    op, feature, threshold = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "feature", "threshold"))
+    op, feature, threshold = ens.column("op"), ens.column("feature"), ens.column("threshold")
     out = {}
     for f in range(ens.n_features):
         on = feature == f

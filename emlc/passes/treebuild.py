@@ -198,7 +198,7 @@ class Forest:
         self.tree_of = np.repeat(np.arange(len(ens.trees)), sizes)
 
         def column(name: str) -> np.ndarray:
-            return np.concatenate([getattr(t, name) for t in ens.trees])
+            return ens.column(name)
 
         self.op, self.feature = column("op").astype(np.int64), column("feature").astype(np.int64)
         self.dl, self.leaf, self.cat = column("default_left"), column("leaf"), column("cat")
@@ -246,7 +246,7 @@ class Forest:
         old = np.zeros(n, dtype=np.int64)
         old[self.starts[self.tree_of[nodes]] + pos[nodes]] = nodes
         new_pos = pos.astype(np.int32)
-        cols = {c: np.concatenate([getattr(t, c) for t in ens.trees])[old] for c in Tree.COLUMNS}
+        cols = {c: ens.column(c)[old] for c in Tree.COLUMNS}
         inner = self.inner[old]
         cols["left"] = np.where(inner, new_pos[np.maximum(self.left[old], 0)], -1).astype(np.int32)
         cols["right"] = np.where(inner, new_pos[np.maximum(self.right[old], 0)], -1).astype(np.int32)
@@ -349,7 +349,7 @@ def map_nodes(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:
     one table, and the columns it changes are split back per tree (one numpy step per
     column instead of one per tree and column)."""
     trees = ens.trees
-    flat = Tree(**{c: np.concatenate([getattr(t, c) for t in trees]) for c in Tree.COLUMNS})
+    flat = Tree(**{c: ens.column(c) for c in Tree.COLUMNS})
     out = rewrite(flat)
     changed = [c for c in Tree.COLUMNS if getattr(out, c) is not getattr(flat, c)]
     bounds = np.cumsum([t.n_nodes for t in trees])[:-1]
@@ -359,7 +359,7 @@ def map_nodes(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:
 
 def used_leaves(ens: Ensemble) -> np.ndarray:
     """The leaf-table row of every leaf node, in tree and node order."""
-    op, leaf = (np.concatenate([getattr(t, c) for t in ens.trees]) for c in ("op", "leaf"))
+    op, leaf = ens.column("op"), ens.column("leaf")
     return leaf[op == Op.LEAF]
 
 
