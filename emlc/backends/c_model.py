@@ -474,6 +474,8 @@ class Model:
             f"/* Add leaf row `row` to the running sums from output o on. */\n"
             f"static inline void {p}_add({acc_type} *acc, uint16_t o, {self.row_t} row)\n{{\n{add_body}\n}}"
         )
+        if self.walk_shared():  # P_run (exit_functions) serves predict and predict_proba
+            return add
         if not self.record_rows:
             return add + "\n\n" + (
                 "/* Raw margins (before the link) of one row. */\n"
@@ -564,11 +566,20 @@ class Model:
             self._exit = c_exit.plan(self)
         return self._exit
 
+    def walk_shared(self) -> bool:
+        """Do predict and predict_proba share one walk, P_run(features, raw, stop)? Yes when
+        the early-exit check reads float or integer sums built during the walk: the walk is
+        then emitted once (half the code of big models) and only P_classify stops early."""
+        plan = self.exit_plan()
+        return plan is not None and plan.sums != "q"
+
     def exit_functions(self, walk_body: str) -> str:
-        """P_exit (the check) and P_classify (walk, add, check at each check point, decide)."""
+        """P_exit (the check) and P_classify (walk, add, check at each check point, decide);
+        with :meth:`walk_shared`, the walk is P_run and P_raw calls it without stopping."""
         plan = self.exit_plan()
         assert plan is not None
         ens, p = self.ens, self.p
+        shared = self.walk_shared()
         check = c_exit.check_function(self, plan)
         checkpoints = [int(c) for c in plan.checkpoints]
         ct = smallest_int(0, ens.n_trees, signed=False)
@@ -580,11 +591,14 @@ class Model:
                 if int(t) + 1 not in checkpoints:
                     return ""
                 j = checkpoints.index(int(t) + 1)
+                if shared:
+                    return (f"\n        if (stop) {{\n            c = {p}_exit({plan.sums}, {j}u);\n"
+                            "            if (c >= 0) {\n                return c;\n            }\n        }")
                 return f"\n        c = {p}_exit({plan.sums}, {j}u);\n        if (c >= 0) {{\n            return c;\n        }}"
             if chk_table is None:
                 chk_table = self.tables.add("exat", ct, [*checkpoints, 0], note="early exit: trees before each check point")
             return (
-                f"\n            if ({t} + 1u == ({ct}){self.tables.read(ct, chk_table, 'j')}) {{\n"
+                f"\n            if ({'stop && ' if shared else ''}{t} + 1u == ({ct}){self.tables.read(ct, chk_table, 'j')}) {{\n"
                 f"                c = {p}_exit({plan.sums}, j);\n                if (c >= 0) {{\n                    return c;\n                }}\n"
                 "                ++j;\n            }"
             )
@@ -612,12 +626,28 @@ class Model:
             head += self.qinit_loop()
         body = self.fill_sinks(walk_body, sink)
         j = f"    {ct} j = 0;\n" if chk_table is not None else ""
+        prepare = ("    (void)features;\n" if self.direct or self.lazy else
+                   f"    {self.key_t} v[{ens.n_features}];\n    {p}_prepare(features, v);\n")
+        if shared:
+            q = f"    {self.fixed.acc_t} q[{self.n_out}];\n" if self.leaf_sums else ""
+            fin = "\n".join(sum_fin) + ("\n" if sum_fin else "")
+            return check + "\n\n" + (
+                "/* Raw margins of one row; with stop, the class at the first early-exit check\n"
+                " * point that decides it (else -1, raw complete). */\n"
+                f"static inline int32_t {p}_run(const {self.in_t} *features, {self.acc_t} *raw, uint8_t stop)\n{{\n"
+                f"{q}{j}    int32_t c;\n" + prepare + head + body + "\n" + fin + "    (void)c;\n    return -1;\n}\n\n"
+                "/* Raw margins (before the link) of one row. */\n"
+                f"static inline void {p}_raw(const {self.in_t} *features, {self.acc_t} *raw)\n{{\n"
+                f"    (void){p}_run(features, raw, 0);\n}}\n\n"
+                "/* Class of one row; stops at the first early-exit check point that decides it. */\n"
+                f"static inline int32_t {p}_classify(const {self.in_t} *features)\n{{\n"
+                f"    {self.acc_t} raw[{self.n_out}];\n    int32_t c = {p}_run(features, raw, 1);\n"
+                f"    if (c >= 0) {{\n        return c;\n    }}\n    return {self.class_expr()};\n}}"
+            )
         return check + "\n\n" + (
             "/* Class of one row; stops at the first early-exit check point that decides it. */\n"
             f"static inline int32_t {p}_classify(const {self.in_t} *features)\n{{\n{decls}{j}    int32_t c;\n"
-            + ("    (void)features;\n" if self.direct or self.lazy else
-               f"    {self.key_t} v[{ens.n_features}];\n    {p}_prepare(features, v);\n")
-            + head + body + "\n" + tail + "\n}"
+            + prepare + head + body + "\n" + tail + "\n}"
         )
 
     # ----- decisions and links ------------------------------------------------------
