@@ -295,7 +295,7 @@ def _fold_plain(
             emits[sv] = ~d & ~same
     nodes = np.concatenate(fo.levels)
     built = nodes[emits[nodes]]
-    order = built[np.argsort(h[built], kind="stable")]
+    order = built[np.argsort(h[built])]
     if hash_collision(fo, h, keys, order, h):
         return none
     # The resolved tree: a built split's children are its children's resolved nodes.

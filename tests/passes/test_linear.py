@@ -165,3 +165,17 @@ def test_fold_leaves_memo_hits_to_the_walk():
     out = PASSES["fold_redundant_splits"](ens)
     assert out.trees[2].same_as(expected)
     assert all(a.same_as(fold_tree(classes, start, t)) for a, t in zip(out.trees, ens.trees))
+
+
+@pytest.mark.parametrize("dtype,width", [("float64", 1), ("float32", 2), ("uint8", 3), ("int16", 2), ("float64", 3)])
+def test_content_ids_compare_rows_bit_for_bit(dtype, width):
+    """Rows read as one integer (up to 8 bytes) or as raw bytes: first equal row, -0.0 apart from 0.0."""
+    rng = np.random.default_rng(width)
+    table = rng.integers(0, 3, size=(200, width)).astype(dtype)
+    if table.dtype.kind == "f":
+        table[rng.random(table.shape) < 0.2] = -0.0
+    ids = treebuild.content_ids(table)
+    bits = [row.tobytes() for row in table]
+    first = {}
+    expected = [first.setdefault(b, i) for i, b in enumerate(bits)]
+    assert ids.tolist() == expected
