@@ -178,7 +178,7 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
 def fold_redundant_splits(ens: Ensemble) -> Ensemble:
     """Splits implied by the path above them, or with equal children, replaced by their child."""
     classes, start = ContentClasses.of(ens), input_ranges(ens)
-    expanded, copies = _expand_dags(ens, Forest(ens))
+    expanded, copies = _expand_dags(ens)
     folded = _fold_plain(expanded, Forest(expanded), classes, start, copies)
     return ens.replace(trees=tuple(
         f if f is not None else fold_tree(classes, start, t) for t, f in zip(ens.trees, folded)
@@ -189,18 +189,22 @@ def fold_redundant_splits(ens: Ensemble) -> Ensemble:
 MAX_COPIES = 8
 
 
-def _expand_dags(ens: Ensemble, fo: Forest) -> tuple[Ensemble, np.ndarray]:
+def _expand_dags(ens: Ensemble) -> tuple[Ensemble, np.ndarray]:
     """``ens`` with each tree that shares nodes replaced by its expansion (every shared
     subtree copied once per path to it, copies in level order), where the expansion is
     at most :data:`MAX_COPIES` times the tree and :attr:`Forest.MAX_LEVELS` deep; and per
-    node of the result's trees back to back, the ``fo`` node it copies (-1 in trees kept).
+    node of the result's trees back to back, the node it copies (ensemble-wide number;
+    -1 in trees kept).
 
     Without memoised contexts :func:`fold_tree` walks a DAG exactly as it walks the
     expansion, so a fold of the expansion is the walk's result (see :func:`_fold_plain`).
     """
-    children = np.concatenate([fo.left[fo.inner], fo.right[fo.inner]])
-    dag = fo.per_tree(np.bincount(children, minlength=fo.op.size) > 1)
     sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
+    fo = _Links(ens, sizes)
+    children = np.concatenate([fo.left[fo.inner], fo.right[fo.inner]])
+    dag = np.logical_or.reduceat(np.bincount(children, minlength=fo.inner.size) > 1, fo.starts)
+    if not dag.any():
+        return ens, np.full(fo.inner.size, -1, dtype=np.int64)
     n_trees = ens.n_trees
     ok = dag.copy()
     count = np.ones(n_trees, dtype=np.int64)
@@ -229,7 +233,7 @@ def _expand_dags(ens: Ensemble, fo: Forest) -> tuple[Ensemble, np.ndarray]:
     else:
         ok &= ~np.isin(np.arange(n_trees), tree[-1][fo.inner[orig[-1]]])  # deeper than the level limit
     if not ok.any():
-        return ens, np.full(fo.op.size, -1, dtype=np.int64)
+        return ens, np.full(fo.inner.size, -1, dtype=np.int64)
     o, t, c = (np.concatenate(x) for x in (orig, tree, local))
     keep = ok[t]
     o, t, c = o[keep], t[keep], c[keep]
@@ -253,6 +257,17 @@ def _expand_dags(ens: Ensemble, fo: Forest) -> tuple[Ensemble, np.ndarray]:
     starts = np.cumsum([tr.n_nodes for tr in trees]) - np.array([tr.n_nodes for tr in trees])
     copies[starts[t] + c] = o
     return expanded, copies
+
+
+class _Links:
+    """All trees' child links with ensemble-wide node numbers (what expansion needs of a :class:`Forest`)."""
+
+    def __init__(self, ens: Ensemble, sizes: np.ndarray) -> None:
+        self.starts = np.cumsum(sizes) - sizes
+        base = np.repeat(self.starts, sizes)
+        self.inner = ens.column("op") != Op.LEAF
+        self.left = np.where(self.inner, ens.column("left") + base, -1)
+        self.right = np.where(self.inner, ens.column("right") + base, -1)
 
 
 def _fold_plain(

@@ -200,18 +200,14 @@ class Forest:
         base = np.repeat(self.starts, sizes)
         self.tree_of = np.repeat(np.arange(len(ens.trees)), sizes)
 
-        def column(name: str) -> np.ndarray:
-            return ens.column(name)
-
+        column = ens.column
         self.op, self.feature = column("op").astype(np.int64), column("feature").astype(np.int64)
         self.dl, self.leaf, self.cat = column("default_left"), column("leaf"), column("cat")
         self.inner = self.op != Op.LEAF
         self.left = np.where(self.inner, column("left") + base, -1)
         self.right = np.where(self.inner, column("right") + base, -1)
-        self.bits = np.concatenate([
-            np.ascontiguousarray(t.threshold).view(f"u{t.threshold.dtype.itemsize}").astype(np.uint64)
-            for t in ens.trees
-        ])
+        threshold = column("threshold")
+        self.bits = threshold.view(f"u{threshold.dtype.itemsize}").astype(np.uint64)
         children = np.concatenate([self.left[self.inner], self.right[self.inner]])
         self.plain = ~self.per_tree(np.bincount(children, minlength=self.op.size) > 1)
         self.levels: list[np.ndarray] = []
