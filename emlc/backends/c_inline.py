@@ -17,10 +17,12 @@ Tests whose outcome is fixed at compile time are folded away.
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 import numpy as np
 
 from ..ir.ensemble import Op
+from . import c_numeric as num
 from .c_common import int_literal
 from .c_model import Model, Test
 
@@ -109,34 +111,83 @@ def _half_condition(macro: str, f: int, k: int, nan_left: bool, lo: int, hi: int
 
 
 def direct_condition(model: Model, test: Test) -> str:
-    """C expression true when the node sends the row left, reading the feature directly.
+    """C expression true when the node sends the row left, reading the feature directly."""
+    return direct_condition_fn(model)(test.feature, test.k, test.nan_left)
+
+
+def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
+    """(feature, key threshold, NaN goes left) -> the direct test's C expression, specialised
+    once per model (big models call it for every node).
 
     Integers compare as they are. A float32's bits ``s`` (as int32) order non-negative
     values like their keys, so for a key threshold ``K >= 0`` the test is ``s <= K``
     (+NaN fails it, -NaN passes it); for ``K < 0`` the negative floats with key
     ``<= K`` are the bits in ``[INT32_MIN - K, bits(-inf)]``.
     """
+    cached = getattr(model, "_direct_fn", None)
+    if cached is not None:
+        return cached
     lo, hi = model.base_range
-    f = test.feature
+    prefix, in_t = model.p, model.in_t
+    nan_bits, neg_inf = _NAN_LITERAL, int_literal(_NEG_INF, "int32_t")
+    macro = model.p.upper()
+
+    def integer(f: int, k: int, nan_left: bool) -> str:
+        return f"features[{f}] <= {int_literal(k, in_t)}"
+
+    def half(f: int, k: int, nan_left: bool) -> str:
+        return _half_condition(macro, f, k, nan_left, lo, hi)
+
+    def bits(f: int, k: int, nan_left: bool) -> str:
+        s, is_nan = _bits_exprs(prefix, f)
+        if k >= hi:
+            return f"!({is_nan})"
+        if k < lo:
+            return is_nan
+        if k >= 0:
+            if nan_left:
+                return f"{s} <= {int_literal(k, 'int32_t')} || {s} > {nan_bits}"
+            return f"{s} <= {int_literal(k, 'int32_t')} && ({s} >= 0 || {s} <= {neg_inf})"
+        start = int_literal(-(2**31) - k, "int32_t")
+        if nan_left:
+            return f"({s} >= {start} && {s} < 0) || {s} > {nan_bits}"
+        return f"{s} >= {start} && {s} <= {neg_inf}"
+
     if model.precision is None:
-        return f"features[{f}] <= {int_literal(test.k, model.in_t)}"
-    if model.target.half_word_tests and model.precision == "float32":
-        return _half_condition(model.p.upper(), f, test.k, test.nan_left, lo, hi)
-    s, is_nan = _bits_exprs(model.p, f)
-    nan_bits = _NAN_LITERAL
-    if test.k >= hi:
-        return f"!({is_nan})"
-    if test.k < lo:
-        return is_nan
-    k = test.k
-    if k >= 0:
-        if test.nan_left:
-            return f"{s} <= {int_literal(k, 'int32_t')} || {s} > {nan_bits}"
-        return f"{s} <= {int_literal(k, 'int32_t')} && ({s} >= 0 || {s} <= {int_literal(_NEG_INF, 'int32_t')})"
-    start = int_literal(-(2**31) - k, "int32_t")
-    if test.nan_left:
-        return f"({s} >= {start} && {s} < 0) || {s} > {nan_bits}"
-    return f"{s} >= {start} && {s} <= {int_literal(_NEG_INF, 'int32_t')}"
+        fn = integer
+    elif model.target.half_word_tests and model.precision == "float32":
+        fn = half
+    else:
+        fn = bits
+    model._direct_fn = fn
+    return fn
+
+
+def _bulk_conditions(model: Model, tree, left: list[int], right: list[int]) -> list[str | int | None] | None:
+    """Every node's condition in one pass for direct tests without ranks or categories:
+    None for a leaf, the child a folded test always takes, else the C expression."""
+    op = tree.op
+    if (op == Op.CAT).any() or any(r is not None for r in model.ranks):
+        return None
+    lo, hi = model.base_range
+    if model.precision is None:
+        t = np.asarray(tree.threshold, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            k = np.clip(np.where(op == Op.LE, np.floor(t), np.ceil(t) - 1), lo - 1, hi).astype(np.int64)
+    else:
+        k = num.float_threshold_keys(op, tree.threshold, model.precision)
+    nl = tree.default_left
+    can_nan = model.nan
+    fold_left = ((k >= hi) & (nl | (not can_nan))).tolist()
+    fold_right = ((k < lo) & (~nl | (not can_nan))).tolist()
+    fn = direct_condition_fn(model)
+    leaf = (op == Op.LEAF).tolist()
+    return [
+        None if lf else left[i] if fl else right[i] if fr else fn(f, kk, n)
+        for i, (lf, fl, fr, f, kk, n) in enumerate(
+            zip(leaf, fold_left, fold_right, tree.feature.tolist(), k.tolist(), nl.tolist())
+        )
+    ]
 
 
 def condition(model: Model, test: Test) -> str:
@@ -189,19 +240,20 @@ def tree_code(model: Model, index: int) -> str:
     # Python lists and a local constant: numpy scalar indexing and enum look-ups dominate otherwise.
     left, right, leaf = tree.left.tolist(), tree.right.tolist(), tree.leaf.tolist()
     shared = (indegree > 1).tolist()
-    tests = model.tests(tree)
-    unrank = model.direct and any(r is not None for r in model.ranks)
-    cond = direct_condition if model.direct else condition
     # per node: None (leaf), the child every value reaches (folded test), or the C condition
-    conds: list[str | int | None] = []
-    for node, test in enumerate(tests):
-        if test is None:
-            conds.append(None)
-            continue
-        if unrank:
-            test = unranked(model, test)
-        fixed = model.folded(test)
-        conds.append(cond(model, test) if fixed is None else (left[node] if fixed else right[node]))
+    conds = _bulk_conditions(model, tree, left, right) if model.direct else None
+    if conds is None:
+        unrank = model.direct and any(r is not None for r in model.ranks)
+        cond = direct_condition if model.direct else condition
+        conds = []
+        for node, test in enumerate(model.tests(tree)):
+            if test is None:
+                conds.append(None)
+                continue
+            if unrank:
+                test = unranked(model, test)
+            fixed = model.folded(test)
+            conds.append(cond(model, test) if fixed is None else (left[node] if fixed else right[node]))
     lines: list[str] = []
     queued: list[int] = []
     queued_set: set[int] = set()
