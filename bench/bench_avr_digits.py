@@ -13,21 +13,24 @@ is the same build without it, "--early-exit 0.5" the lossy confidence exit.
 Last run (simavr, avr-gcc 5.4 -Os):
 
     variant                                   flash B  RAM B   cycles  agree
-    emlc -O0 inline                             40426      0     4442 100.0%
-    emlc -O0 table                              15576      0     9422 100.0%
-    emlc -O2 inline (exact exit)                33120      0     4184 100.0%
-    emlc -O2 inline (no exit)                   37620      0     4445 100.0%
-    emlc -O2 --early-exit 0.5 inline            33236      0     3776 100.0%
-    emlc -O2 table (exact exit)                 13742      0     8114 100.0%
-    emlc -O2 table (no exit)                    13310      0     9368 100.0%
-    emlc -O2 --early-exit 0.5 table             13824      0     6834 100.0%
-    emlc -Os table                              13310      0     9368 100.0%
-    emlc -O2 --input int16 inline               19498      0     3746 100.0%
-    emlc -Os --input int16 table                12508      0     6756 100.0%
+    emlc -O0 inline                             56940      0     1893 100.0%
+    emlc -O0 table                              10328      0     8708 100.0%
+    emlc -O2 inline                             54078      0     1895 100.0%
+    emlc -O2 --early-exit 0.5 inline            54818      0     2454 100.0%
+    emlc -O2 table (exact exit)                  9350      0     7783 100.0%
+    emlc -O2 table (no exit)                     8930      0     8654 100.0%
+    emlc -O2 --early-exit 0.5 table              9522      0     6278 100.0%
+    emlc -Os table                               8930      0     8654 100.0%
+    emlc -O2 --input int16 inline               29386      0     1550 100.0%
+    emlc -Os --input int16 table                 8130      0     6043 100.0%
+    emlearn inline (float features)             17958      0     5252  96.7%
     emlearn inline (int16 features)              8592      0     1560  83.3%
     emlearn loadable (int16 features)            6226   3710    11573  83.3%
     micromlgen (float)                          15310      1     5366  96.7%
     m2cgen (float)                           does not build (RAM overflow)
+
+The -O2 inline build has no exact exit: on 10 trees its checks cost more than the trees
+they could skip (the backend's cost rule drops them); the table layout keeps one.
 """
 
 from __future__ import annotations
