@@ -14,6 +14,7 @@ default child, *NaN* sends NaN there.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,13 +132,29 @@ def from_lightgbm(model: Any) -> Ensemble:
             raise EmlcError(f"the LightGBM estimator is not fitted ({exc}); call fit() first") from exc
         kind = "classifier" if "LGBMClassifier" in bases else "ranker" if "LGBMRanker" in bases else "regressor"
         classes = model.classes_ if kind == "classifier" else None
-        return _lower(parse_text(booster.model_to_string(), "LightGBM model"), kind, classes)
+        return _lower(parse_text(_booster_text(booster), "LightGBM model"), kind, classes)
     if hasattr(model, "model_to_string"):
-        return _lower(parse_text(model.model_to_string(), "LightGBM model"), None, None)
+        return _lower(parse_text(_booster_text(model), "LightGBM model"), None, None)
     raise EmlcError(
         f"cannot read a LightGBM model from {type(model).__name__}; pass a Booster, "
         "an LGBMClassifier/LGBMRegressor/LGBMRanker, a model.txt or a dump_model() .json file"
     )
+
+
+def _booster_text(booster: Any) -> str:
+    """The booster's text model, as ``model_to_string`` gives it.
+
+    Saved to a temporary file and read back: LightGBM then writes the model once, where
+    ``model_to_string`` writes a model over 1 MiB twice (a first try into a 1 MiB
+    buffer, then again at full size), which dominates loading big models.
+    """
+    try:
+        with tempfile.TemporaryDirectory(prefix="emlc-") as tmp:
+            path = Path(tmp) / "model.txt"
+            booster.save_model(str(path))
+            return path.read_text(encoding="utf-8")
+    except Exception:  # no writable temporary directory (or a stand-in without save_model): the in-memory way
+        return booster.model_to_string()
 
 
 def from_lightgbm_dump(doc: Any, source: str) -> Ensemble:

@@ -136,3 +136,30 @@ def test_corrupt_tree_still_reports_through_per_node_path() -> None:
     assert not lgbf._fast_trees(parsed.trees, parsed.n_features)[i]
     with pytest.raises(lgbf.EmlcError, match="reached twice"):
         lgbf._lower_trees(parsed.trees, parsed.n_features)
+
+
+def _classifier(n_estimators: int):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 4))
+    return lgb.LGBMClassifier(n_estimators=n_estimators, num_leaves=31, min_child_samples=2, verbose=-1).fit(
+        X, (X[:, 0] + X[:, 1] ** 2 > 0.5).astype(int))
+
+
+def test_booster_text_is_model_to_string_through_a_file(monkeypatch):
+    booster = _classifier(20).booster_
+    text = booster.model_to_string()
+    assert lgbf._booster_text(booster) == text
+    calls = []
+    monkeypatch.setattr(type(booster), "model_to_string", lambda self, *a, **k: calls.append(1) or text)
+    lgbf._booster_text(booster)
+    assert calls == []
+
+
+def test_booster_text_falls_back_to_memory(monkeypatch):
+    booster = _classifier(3).booster_
+
+    def no_temp(*args, **kwargs):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(lgbf.tempfile, "TemporaryDirectory", no_temp)
+    assert lgbf._booster_text(booster) == booster.model_to_string()
