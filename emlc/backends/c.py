@@ -121,7 +121,10 @@ def _estimate(model: Model, layout: str) -> dict[str, int]:
     ens, tgt = model.ens, model.target
     inner = ens.n_nodes - ens.n_leaves
     data = model.tables.bytes
-    code = 600 + (inner * tgt.inline_node_bytes + ens.n_leaves * 4 if layout == "inline" else 200)
+    node = tgt.inline_node_bytes // (2 if model.precision is None and tgt.half_word_tests else 1)
+    code = 600 + (inner * node + ens.n_leaves * 4 if layout == "inline" else 200)
+    if layout == "inline" and model.leaf_sums and model.fixed is not None:
+        code += 8 * int(sum(np.count_nonzero(model.fixed.leaves[t.leaf[t.op == Op.LEAF]]) for t in ens.trees))
     key_size = 8 if model.key_t == "int64_t" else 4
     acc_size = 8 if model.acc_t == "double" else 4
     stack = (0 if model.direct or model.lazy else ens.n_features * key_size) + 3 * ens.n_outputs * acc_size + 32
