@@ -21,7 +21,7 @@ import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
 from .treebuild import (
-    ContentClasses, Forest, TreeBuilder, _mix, hash_collision, in_rank_order, node_keys, own_hashes,
+    ContentClasses, Forest, TreeBuilder, _mix, expand_dags, hash_collision, in_rank_order, node_keys, own_hashes,
 )
 
 INT_RANGES = {
@@ -178,96 +178,11 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
 def fold_redundant_splits(ens: Ensemble) -> Ensemble:
     """Splits implied by the path above them, or with equal children, replaced by their child."""
     classes, start = ContentClasses.of(ens), input_ranges(ens)
-    expanded, copies = _expand_dags(ens)
+    expanded, copies = expand_dags(ens)
     folded = _fold_plain(expanded, Forest(expanded), classes, start, copies)
     return ens.replace(trees=tuple(
         f if f is not None else fold_tree(classes, start, t) for t, f in zip(ens.trees, folded)
     ))
-
-
-#: a DAG is expanded into a tree for the all-at-once fold while that takes at most this many copies per node.
-MAX_COPIES = 8
-
-
-def _expand_dags(ens: Ensemble) -> tuple[Ensemble, np.ndarray]:
-    """``ens`` with each tree that shares nodes replaced by its expansion (every shared
-    subtree copied once per path to it, copies in level order), where the expansion is
-    at most :data:`MAX_COPIES` times the tree and :attr:`Forest.MAX_LEVELS` deep; and per
-    node of the result's trees back to back, the node it copies (ensemble-wide number;
-    -1 in trees kept).
-
-    Without memoised contexts :func:`fold_tree` walks a DAG exactly as it walks the
-    expansion, so a fold of the expansion is the walk's result (see :func:`_fold_plain`).
-    """
-    sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
-    fo = _Links(ens, sizes)
-    children = np.concatenate([fo.left[fo.inner], fo.right[fo.inner]])
-    dag = np.logical_or.reduceat(np.bincount(children, minlength=fo.inner.size) > 1, fo.starts)
-    if not dag.any():
-        return ens, np.full(fo.inner.size, -1, dtype=np.int64)
-    n_trees = ens.n_trees
-    ok = dag.copy()
-    count = np.ones(n_trees, dtype=np.int64)
-    orig = [fo.starts[dag]]  # per level: the nodes copied, their tree and local copy numbers
-    tree = [np.flatnonzero(dag)]
-    local = [np.zeros(int(dag.sum()), dtype=np.int64)]
-    links: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (tree, parent copy, child copy) per side
-    for _ in range(Forest.MAX_LEVELS):
-        split = fo.inner[orig[-1]] & ok[tree[-1]]
-        if not split.any():
-            break
-        o, t, c = orig[-1][split], tree[-1][split], local[-1][split]
-        kids = np.concatenate([fo.left[o], fo.right[o]])
-        kid_tree = np.concatenate([t, t])
-        order = np.argsort(kid_tree, kind="stable")
-        per_tree = np.bincount(kid_tree, minlength=n_trees)
-        first = np.cumsum(per_tree) - per_tree
-        numbers = np.empty(kids.size, dtype=np.int64)
-        numbers[order] = count[kid_tree[order]] + np.arange(kids.size) - first[kid_tree[order]]
-        count += per_tree
-        ok &= count <= MAX_COPIES * sizes
-        links.append((np.concatenate([c, c]), numbers, np.repeat([0, 1], o.size)))
-        orig.append(kids)
-        tree.append(kid_tree)
-        local.append(numbers)
-    else:
-        ok &= ~np.isin(np.arange(n_trees), tree[-1][fo.inner[orig[-1]]])  # deeper than the level limit
-    if not ok.any():
-        return ens, np.full(fo.inner.size, -1, dtype=np.int64)
-    o, t, c = (np.concatenate(x) for x in (orig, tree, local))
-    keep = ok[t]
-    o, t, c = o[keep], t[keep], c[keep]
-    base = np.cumsum(count * ok) - count * ok
-    at = base[t] + c  # each copy's place among all expanded trees' nodes
-    total = int((count * ok).sum())
-    src = np.empty(total, dtype=np.int64)
-    src[at] = o
-    cols = {name: ens.column(name)[src] for name in Tree.COLUMNS}
-    for (parent, child, side), kt in zip(links, tree[1:]):
-        use = ok[kt]
-        where, child, side = base[kt[use]] + parent[use], child[use].astype(np.int32), side[use]
-        cols["left"][where[side == 0]] = child[side == 0]
-        cols["right"][where[side == 1]] = child[side == 1]
-    ends = np.cumsum(count * ok)
-    trees = list(ens.trees)
-    for i in np.flatnonzero(ok).tolist():
-        trees[i] = Tree(**{name: col[ends[i] - count[i]:ends[i]] for name, col in cols.items()})
-    expanded = ens.replace(trees=tuple(trees))
-    copies = np.full(sum(tr.n_nodes for tr in trees), -1, dtype=np.int64)
-    starts = np.cumsum([tr.n_nodes for tr in trees]) - np.array([tr.n_nodes for tr in trees])
-    copies[starts[t] + c] = o
-    return expanded, copies
-
-
-class _Links:
-    """All trees' child links with ensemble-wide node numbers (what expansion needs of a :class:`Forest`)."""
-
-    def __init__(self, ens: Ensemble, sizes: np.ndarray) -> None:
-        self.starts = np.cumsum(sizes) - sizes
-        base = np.repeat(self.starts, sizes)
-        self.inner = ens.column("op") != Op.LEAF
-        self.left = np.where(self.inner, ens.column("left") + base, -1)
-        self.right = np.where(self.inner, ens.column("right") + base, -1)
 
 
 def _fold_plain(
@@ -279,7 +194,7 @@ def _fold_plain(
     Bottom-up, each node resolves to the node the walk builds for it: a decided split to
     its taken child's, a split whose children resolve to equal classes to its left
     child's, any other node to itself. The result is the resolved tree in preorder.
-    ``copies`` marks expanded DAGs (see :func:`_expand_dags`): where the walk of the DAG
+    ``copies`` marks expanded DAGs (see :func:`expand_dags`): where the walk of the DAG
     would meet a node twice with the same ``known`` ranges (and reuse what it built),
     that tree is left to the walk too.
     """

@@ -200,6 +200,7 @@ class Forest:
         base = np.repeat(self.starts, sizes)
         self.tree_of = np.repeat(np.arange(len(ens.trees)), sizes)
 
+        self._positions: np.ndarray | None = None
         column = ens.column
         self.op, self.feature = column("op").astype(np.int64), column("feature").astype(np.int64)
         self.dl, self.leaf, self.cat = column("default_left"), column("leaf"), column("cat")
@@ -232,15 +233,7 @@ class Forest:
         after the left subtree), one level of all trees at a time.
         """
         n = self.op.size
-        size = np.ones(n, dtype=np.int64)
-        for v in reversed(self.levels):
-            sv = v[self.inner[v]]
-            size[sv] = 1 + size[self.left[sv]] + size[self.right[sv]]
-        pos = np.zeros(n, dtype=np.int64)
-        for v in self.levels:
-            sv = v[self.inner[v]]
-            pos[self.left[sv]] = pos[sv] + 1
-            pos[self.right[sv]] = pos[sv] + 1 + size[self.left[sv]]
+        pos = self.positions()
         nodes = np.concatenate(self.levels) if self.levels else np.zeros(0, np.int64)
         old = np.zeros(n, dtype=np.int64)
         old[self.starts[self.tree_of[nodes]] + pos[nodes]] = nodes
@@ -260,6 +253,24 @@ class Forest:
             Tree(**{c: col[a:b] for c, col in cols.items()}) if ok else None
             for a, b, ok in zip(self.starts.tolist(), ends.tolist(), self.plain.tolist())
         ]
+
+    def positions(self) -> np.ndarray:
+        """Each plain tree node's preorder position within its tree (0 elsewhere; read-only)."""
+        if self._positions is not None:
+            return self._positions
+        n = self.op.size
+        size = np.ones(n, dtype=np.int64)
+        for v in reversed(self.levels):
+            sv = v[self.inner[v]]
+            size[sv] = 1 + size[self.left[sv]] + size[self.right[sv]]
+        pos = np.zeros(n, dtype=np.int64)
+        for v in self.levels:
+            sv = v[self.inner[v]]
+            pos[self.left[sv]] = pos[sv] + 1
+            pos[self.right[sv]] = pos[sv] + 1 + size[self.left[sv]]
+        pos.flags.writeable = False
+        self._positions = pos
+        return pos
 
     def per_tree(self, mask: np.ndarray) -> np.ndarray:
         """Per tree, does ``mask`` hold at some node?"""
@@ -340,6 +351,91 @@ def _mix(h: np.ndarray, x: np.ndarray) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
+
+
+#: a DAG is expanded into a tree for all-at-once rewrites while that takes at most this many copies per node.
+MAX_COPIES = 8
+
+
+def expand_dags(ens: Ensemble) -> tuple[Ensemble, np.ndarray]:
+    """``ens`` with each tree that shares nodes replaced by its expansion (every shared
+    subtree copied once per path to it, copies in level order), where the expansion is
+    at most :data:`MAX_COPIES` times the tree and :attr:`Forest.MAX_LEVELS` deep; and per
+    node of the result's trees back to back, the node it copies (ensemble-wide number;
+    -1 in trees kept).
+
+    Rewrites of plain trees then cover DAGs: a preorder of the expansion lists each
+    node's first visit, and the fold walk, without memoised contexts, walks a DAG
+    exactly as it walks the expansion.
+    """
+    sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
+    fo = _Links(ens, sizes)
+    children = np.concatenate([fo.left[fo.inner], fo.right[fo.inner]])
+    dag = np.logical_or.reduceat(np.bincount(children, minlength=fo.inner.size) > 1, fo.starts)
+    if not dag.any():
+        return ens, np.full(fo.inner.size, -1, dtype=np.int64)
+    n_trees = ens.n_trees
+    ok = dag.copy()
+    count = np.ones(n_trees, dtype=np.int64)
+    orig = [fo.starts[dag]]  # per level: the nodes copied, their tree and local copy numbers
+    tree = [np.flatnonzero(dag)]
+    local = [np.zeros(int(dag.sum()), dtype=np.int64)]
+    links: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (tree, parent copy, child copy) per side
+    for _ in range(Forest.MAX_LEVELS):
+        split = fo.inner[orig[-1]] & ok[tree[-1]]
+        if not split.any():
+            break
+        # Copies stay grouped by tree, in tree order, level after level: number them by rank in the group.
+        o, t, c = orig[-1][split], tree[-1][split], local[-1][split]
+        kids = np.stack([fo.left[o], fo.right[o]], axis=1).ravel()
+        kid_tree = np.repeat(t, 2)
+        per_tree = np.bincount(kid_tree, minlength=n_trees)
+        first = np.cumsum(per_tree) - per_tree
+        numbers = count[kid_tree] + np.arange(kids.size) - first[kid_tree]
+        count += per_tree
+        ok &= count <= MAX_COPIES * sizes
+        links.append((np.repeat(c, 2), numbers, np.tile([0, 1], o.size)))
+        orig.append(kids)
+        tree.append(kid_tree)
+        local.append(numbers)
+    else:
+        ok &= ~np.isin(np.arange(n_trees), tree[-1][fo.inner[orig[-1]]])  # deeper than the level limit
+    if not ok.any():
+        return ens, np.full(fo.inner.size, -1, dtype=np.int64)
+    o, t, c = (np.concatenate(x) for x in (orig, tree, local))
+    keep = ok[t]
+    o, t, c = o[keep], t[keep], c[keep]
+    base = np.cumsum(count * ok) - count * ok
+    at = base[t] + c  # each copy's place among all expanded trees' nodes
+    total = int((count * ok).sum())
+    src = np.empty(total, dtype=np.int64)
+    src[at] = o
+    cols = {name: ens.column(name)[src] for name in Tree.COLUMNS}
+    for (parent, child, side), kt in zip(links, tree[1:]):
+        use = ok[kt]
+        where, child, side = base[kt[use]] + parent[use], child[use].astype(np.int32), side[use]
+        cols["left"][where[side == 0]] = child[side == 0]
+        cols["right"][where[side == 1]] = child[side == 1]
+    ends = np.cumsum(count * ok)
+    trees = list(ens.trees)
+    for i in np.flatnonzero(ok).tolist():
+        trees[i] = Tree(**{name: col[ends[i] - count[i]:ends[i]] for name, col in cols.items()})
+    expanded = ens.replace(trees=tuple(trees))
+    copies = np.full(sum(tr.n_nodes for tr in trees), -1, dtype=np.int64)
+    starts = np.cumsum([tr.n_nodes for tr in trees]) - np.array([tr.n_nodes for tr in trees])
+    copies[starts[t] + c] = o
+    return expanded, copies
+
+
+class _Links:
+    """All trees' child links with ensemble-wide node numbers (what expansion needs of a :class:`Forest`)."""
+
+    def __init__(self, ens: Ensemble, sizes: np.ndarray) -> None:
+        self.starts = np.cumsum(sizes) - sizes
+        base = np.repeat(self.starts, sizes)
+        self.inner = ens.column("op") != Op.LEAF
+        self.left = np.where(self.inner, ens.column("left") + base, -1)
+        self.right = np.where(self.inner, ens.column("right") + base, -1)
 
 
 def map_nodes(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:

@@ -179,3 +179,12 @@ def test_content_ids_compare_rows_bit_for_bit(dtype, width):
     first = {}
     expected = [first.setdefault(b, i) for i, b in enumerate(bits)]
     assert ids.tolist() == expected
+
+
+@given(data=st.data())
+def test_preorder_of_dags_matches_the_walk(data):
+    """DAGs (made by merging) are renumbered through their expansion: each node at its first visit."""
+    ens = data.draw(ensembles())
+    dags = PASSES["merge_subtrees"](ens)
+    out = PASSES["preorder_layout"](dags)
+    assert all(a.same_as(treebuild.renumber(t, treebuild.preorder(t))) for a, t in zip(out.trees, dags.trees))
