@@ -21,7 +21,7 @@ import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
 from .treebuild import (
-    ContentClasses, Forest, TreeBuilder, _mix, expand_dags, hash_collision, in_rank_order, node_keys, own_hashes,
+    ContentClasses, Forest, TreeBuilder, _mix, expand_dags, in_rank_order, node_keys, own_hashes,
 )
 
 INT_RANGES = {
@@ -189,7 +189,7 @@ def _fold_plain(
     ens: Ensemble, fo: Forest, classes: ContentClasses, start: list[Range], copies: np.ndarray | None = None,
 ) -> list[Tree | None]:
     """:func:`fold_tree` on every plain tree at once (None for the others), or all None if
-    two different structural classes share a hash (then the walk decides).
+    a split would collapse on a hash collision (then the walk decides).
 
     Bottom-up, each node resolves to the node the walk builds for it: a decided split to
     its taken child's, a split whose children resolve to equal classes to its left
@@ -212,6 +212,7 @@ def _fold_plain(
     h = np.zeros(n, dtype=np.uint64)
     resolved = np.arange(n)
     emits = np.zeros(n, dtype=bool)  # a leaf, or a split the walk builds
+    twins: list[tuple[np.ndarray, np.ndarray]] = []  # children a split collapses for equal hashes
     with np.errstate(over="ignore"):
         for v in reversed(fo.levels):
             lv, sv = v[~fo.inner[v]], v[fo.inner[v]]
@@ -223,11 +224,10 @@ def _fold_plain(
             resolved[sv] = np.where(d, resolved[taken], np.where(same, rl, sv))
             h[sv] = np.where(d, h[taken], np.where(same, h[rl], _mix(_mix(own[sv], h[rl]), h[rr])))
             emits[sv] = ~d & ~same
-    nodes = np.concatenate(fo.levels)
-    built = nodes[emits[nodes]]
-    order = built[np.argsort(h[built])]
-    if hash_collision(fo, h, keys, order, h):
+            twins.append((rl[~d & same], rr[~d & same]))
+    if not _equal_subtrees(fo, keys, resolved, *(np.concatenate(x) for x in zip(*twins))):
         return none
+    nodes = np.concatenate(fo.levels)
     # The resolved tree: a built split's children are its children's resolved nodes.
     res_left = np.where(fo.inner, resolved[np.maximum(fo.left, 0)], -1)
     res_right = np.where(fo.inner, resolved[np.maximum(fo.right, 0)], -1)
@@ -260,6 +260,20 @@ def _fold_plain(
         Tree(**{c: col[b - k:b] for c, col in cols.items()}) if ok else None
         for k, b, ok in zip(counts.tolist(), ends.tolist(), plain.tolist())
     ]
+
+
+def _equal_subtrees(fo: Forest, keys: list[np.ndarray], resolved: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """Are the built subtrees at ``a[i]`` and ``b[i]`` structurally equal, as their equal
+    hashes claim? Compared pair by pair, a level at a time (unequal hashes need no check:
+    equal classes always hash equal)."""
+    while a.size:
+        if any((k[a] != k[b]).any() for k in keys):
+            return False
+        split = fo.inner[a]
+        a, b = a[split], b[split]
+        a = np.concatenate([resolved[fo.left[a]], resolved[fo.right[a]]])
+        b = np.concatenate([resolved[fo.left[b]], resolved[fo.right[b]]])
+    return True
 
 
 def _memo_hits(fo: Forest, decided: np.ndarray, go_left: np.ndarray, state: np.ndarray, copies: np.ndarray) -> np.ndarray:

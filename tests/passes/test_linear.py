@@ -188,3 +188,23 @@ def test_preorder_of_dags_matches_the_walk(data):
     dags = PASSES["merge_subtrees"](ens)
     out = PASSES["preorder_layout"](dags)
     assert all(a.same_as(treebuild.renumber(t, treebuild.preorder(t))) for a, t in zip(out.trees, dags.trees))
+
+
+def test_fold_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
+    """A collapse claimed by equal hashes is checked subtree against subtree before it is trusted."""
+    from emlc.passes import fold_redundant_splits as fold
+
+    ens = stumps(2)
+    siblings = Tree.build(  # x0 <= 1, then x1 <= 2 or x1 <= 3 over the same leaves: different subtrees
+        op=[Op.LE, Op.LE, Op.LEAF, Op.LEAF, Op.LE, Op.LEAF, Op.LEAF], feature=[0, 1, -1, -1, 1, -1, -1],
+        threshold=[1, 2, 0, 0, 3, 0, 0], left=[1, 2, -1, -1, 5, -1, -1], right=[4, 3, -1, -1, 6, -1, -1],
+        leaf=[-1, -1, 0, 1, -1, 0, 1],
+    )
+    ens = verify(ens.replace(trees=ens.trees + (siblings,), tree_output=np.zeros(3, np.int32)))
+    classes, start = ContentClasses.of(ens), input_ranges(ens)
+    expected = [fold_tree(classes, start, t) for t in ens.trees]
+    assert expected[-1].n_nodes == 7
+    monkeypatch.setattr(fold, "_mix", lambda h, x: h & np.uint64(0))  # every split hashes to 0
+    assert _fold_plain(ens, Forest(ens), classes, start) == [None] * 3
+    out = PASSES["fold_redundant_splits"](ens)
+    assert all(a.same_as(e) for a, e in zip(out.trees, expected))
