@@ -156,7 +156,8 @@ def check_function(model: "Model", plan: ExitPlan) -> str:
     """P_exit(a, j): the class decided at check point j from the sums a[], else -1."""
     p, n, ct, tables = model.p, model.n_out, plan.check_t, model.tables
     what = f"/* Early exit ({plan.mode} check): the class decided at check point j from the sums a, else -1. */\n"
-    head = f"static inline int32_t {p}_exit(const {plan.sums_t} *a, uint16_t j)\n{{\n"
+    qual = f"{p.upper()}_NOINLINE" if model.leaf_sums else "inline"  # called from P_rows (see its note)
+    head = f"static {qual} int32_t {p}_exit(const {plan.sums_t} *a, uint16_t j)\n{{\n"
     if plan.uniform:
         gap = tables.add("exgap", plan.bound_t, plan.upper[:, 0] - plan.lower[:, 0],
                          note="early exit: lead the best class needs per check point")

@@ -64,50 +64,42 @@ def _bits_exprs(prefix: str, f: int) -> tuple[str, str]:
     return s, f"({s} & {int_literal(2**31 - 1, 'int32_t')}) > {_NAN_LITERAL}"
 
 
-_I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
-
-
-def _left_intervals(k: int, nan_left: bool, lo: int, hi: int) -> list[tuple[int, int]]:
-    """The float32 bit patterns (as int32) a key test ``key <= k`` sends left: at most two
-    intervals, the one holding ordinary non-negative values first (the common case)."""
-    nan, neg_inf = _NAN_BITS, _NEG_INF
-    if k >= hi:
-        return [(0, nan), (_I32_MIN, neg_inf)]
-    if k < lo:
-        return [(nan + 1, _I32_MAX), (neg_inf + 1, -1)]
-    if k >= 0:
-        return [(_I32_MIN, k), (nan + 1, _I32_MAX)] if nan_left else [(0, k), (_I32_MIN, neg_inf)]
-    start = _I32_MIN - k
-    return [(start, -1), (nan + 1, _I32_MAX)] if nan_left else [(start, neg_inf)]
-
-
-def _half_interval(h: str, lo16: str, a: int, b: int) -> str:
-    """``a <= bits <= b`` from the halves: the low half is read only when the high half
-    equals a bound's, so most tests load and compare 16 bits."""
-    parts = []
-    if a != _I32_MIN:
-        ah, al = a >> 16, a & 0xFFFF
-        if al == 0:
-            parts.append(f"{h} >= {int_literal(ah, 'int16_t')}")
-        else:
-            parts.append(f"({h} > {int_literal(ah, 'int16_t')} || ({h} == {int_literal(ah, 'int16_t')} && {lo16} >= {al}u))")
-    if b != _I32_MAX:
-        bh, bl = b >> 16, b & 0xFFFF
-        if bl == 0xFFFF:
-            parts.append(f"{h} <= {int_literal(bh, 'int16_t')}")
-        else:
-            low = f"{lo16} == 0u" if bl == 0 else f"{lo16} <= {bl}u"
-            parts.append(f"({h} < {int_literal(bh, 'int16_t')} || ({h} == {int_literal(bh, 'int16_t')} && {low}))")
-    return " && ".join(parts) or "1"
+_NAN_HI, _NEG_INF_HI = _NAN_BITS >> 16, _NEG_INF >> 16  # upper halves of +inf and -inf
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _half_condition(macro: str, f: int, k: int, nan_left: bool, lo: int, hi: int) -> str:
-    h, lo16 = f"{macro}_HI({f})", f"{macro}_LO({f})"
-    spans = _left_intervals(k, nan_left, lo, hi)
-    if len(spans) == 1:
-        return _half_interval(h, lo16, *spans[0])
-    return " || ".join(f"({_half_interval(h, lo16, a, b)})" for a, b in spans)
+    """The key test ``key <= k`` on the halves of the float's bits (``h`` signed upper,
+    ``l`` lower): ordered so that ordinary values are decided by two compares of ``h``,
+    ``l`` read only when ``h`` equals a bound's upper half."""
+    h, low = f"{macro}_HI({f})", f"{macro}_LO({f})"
+    lit = functools.partial(int_literal, ctype="int16_t")
+    not_neg_nan = f"{h} < {_NEG_INF_HI} || ({h} == {_NEG_INF_HI} && {low} == 0u)"  # for h < 0
+    pos_nan = f"({h} >= {_NAN_HI} && ({h} > {_NAN_HI} || {low} != 0u))"  # for h >= 0
+    if k >= hi:  # not NaN
+        return f"({h} >= 0 && ({h} < {_NAN_HI} || ({h} == {_NAN_HI} && {low} == 0u))) || {not_neg_nan}"
+    if k < lo:  # NaN
+        return f"{pos_nan} || ({h} < 0 && ({h} > {_NEG_INF_HI} || ({h} == {_NEG_INF_HI} && {low} != 0u)))"
+    if k >= 0:  # the bits of [0, k] (and of the negatives, NaN aside)
+        kh, kl = k >> 16, k & 0xFFFF
+        if kl == 0xFFFF:
+            head, tie = f"{h} <= {lit(kh)}", ""
+        else:
+            head, tie = f"{h} < {lit(kh)}", f"{h} == {lit(kh)} && " + (f"{low} == 0u" if kl == 0 else f"{low} <= {kl}u")
+        if nan_left:
+            return " || ".join([head, *([f"({tie})"] if tie else []), pos_nan])
+        left = f"{head} && ({h} >= 0 || {not_neg_nan})"
+        return f"({left}) || ({tie})" if tie else left
+    # k < 0: the negative floats from start up to -inf (as signed bits)
+    start = -(2**31) - k
+    sh, sl = start >> 16, start & 0xFFFF
+    if sl == 0:
+        span = f"{h} >= {lit(sh)}"
+    else:
+        span = f"({h} > {lit(sh)} || ({h} == {lit(sh)} && {low} >= {sl}u))"
+    if nan_left:
+        return f"({h} < 0 && {span}) || {pos_nan}"
+    return f"{h} < 0 && {span} && ({not_neg_nan})"
 
 
 def direct_condition(model: Model, test: Test) -> str:
@@ -215,21 +207,21 @@ def condition(model: Model, test: Test) -> str:
 
 
 def _leaf_sum_lines(model: Model, index: int, row: int, pad: str) -> list[str]:
-    """``q[c] += v`` for the nonzero fixed-point values of leaf row ``row`` (tree ``index``)."""
+    """``qC += v`` for the nonzero fixed-point values of leaf row ``row`` (tree ``index``):
+    the class sums are plain locals, which the compiler can keep in registers."""
     fx = model.fixed
     assert fx is not None
     o = int(model.ens.tree_output[index])
     out = []
     for c in np.flatnonzero(fx.leaves[row]).tolist():
         v = int(fx.leaves[row, c])
-        out.append(f"{pad}q[{o + c}] {'+' if v > 0 else '-'}= {abs(v)};")
+        out.append(f"{pad}q{o + c} {'+' if v > 0 else '-'}= {abs(v)};")
     return out
 
 
 def tree_code(model: Model, index: int) -> str:
-    """Tree ``index``: a block that sets the leaf row and hands it to the sink, or (with
-    :attr:`Model.leaf_sums`) a function whose leaves add their fixed-point values to ``q``
-    and return the row."""
+    """Tree ``index``: a block that sets the leaf row and hands it to the sink (with
+    :attr:`Model.leaf_sums`, each leaf first adds its fixed-point values to the sums)."""
     ens = model.ens
     tree = ens.trees[index]
     indegree = np.bincount(
@@ -258,8 +250,8 @@ def tree_code(model: Model, index: int) -> str:
     queued: list[int] = []
     queued_set: set[int] = set()
     sums = model.leaf_sums
-    base = 1 if sums else 2
-    leaf_lines = [f"row = {r};" for r in leaf] if not sums else []
+    base = 2
+    leaf_lines = [f"row = {r};" for r in leaf]
     wide = tree.n_nodes + base + 2  # stack items pack node * wide + depth (depth < wide)
     pads: list[str] = []
 
@@ -286,9 +278,7 @@ def tree_code(model: Model, index: int) -> str:
             if c is None:
                 if sums:
                     lines.extend(_leaf_sum_lines(model, index, leaf[node], pad))
-                    append(f"{pad}return {leaf[node]};")
-                else:
-                    append(pad + leaf_lines[node])
+                append(pad + leaf_lines[node])
                 continue
             if c.__class__ is int:
                 push(c * wide + d)
@@ -304,19 +294,9 @@ def tree_code(model: Model, index: int) -> str:
     while done < len(queued):
         node = queued[done]
         done += 1
-        if not sums:
-            lines.append(f"        goto t{index}_done;")
-        lines.append(f"{'    ' * (base - 1)}{label}{node}:")
+        lines.append(f"        goto t{index}_done;")
+        lines.append(f"    {label}{node}:")
         nest(node, base)
-    if sums:
-        fx = model.fixed
-        assert fx is not None
-        return (
-            f"/* Tree {index}: adds its leaf's fixed-point values to q, returns the leaf row. */\n"
-            f"{model.p.upper()}_TREE {model.row_t} {model.p}_tree{index}(const {model.in_t} *features, {fx.acc_t} *q)\n{{\n"
-            "    (void)features;\n    (void)q;\n"
-            + "\n".join(lines) + "\n}"
-        )
     if queued:
         lines.append(f"    t{index}_done:")
     return (
@@ -328,8 +308,4 @@ def tree_code(model: Model, index: int) -> str:
 
 def walk_body(model: Model) -> tuple[list[str], str]:
     """(extra declarations, body) that hand every tree's leaf row to the sinks."""
-    trees = [tree_code(model, i) for i in range(model.ens.n_trees)]
-    if not model.leaf_sums:
-        return [], "\n".join(trees)
-    calls = (model.sink(str(i), f"{model.p}_tree{i}(features, q)") for i in range(model.ens.n_trees))
-    return trees, "\n".join(f"    {c}" for c in calls)
+    return [], "\n".join(tree_code(model, i) for i in range(model.ens.n_trees))

@@ -176,10 +176,10 @@ class Model:
         if self.leaf_sums:
             m = p.upper()
             self.helpers.append(
-                "/* Tree functions stay out of line: one function of every tree would need\n"
-                " * branches beyond the reach some compilers assume. */\n"
-                f"#if defined(__GNUC__)\n#define {m}_TREE static __attribute__((noinline))\n#else\n"
-                f"#define {m}_TREE static\n#endif"
+                "/* The walk stays one function of its own: next to inline assembly (flash reads)\n"
+                " * avr-gcc misjudges the length of long branches and the link fails. */\n"
+                f"#if defined(__GNUC__)\n#define {m}_NOINLINE __attribute__((noinline))\n#else\n"
+                f"#define {m}_NOINLINE\n#endif"
             )
         if self.direct:
             if self.precision == "float32" and self.target.half_word_tests:
@@ -482,18 +482,17 @@ class Model:
                 f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n"
                 + "\n".join(lines) + "\n}"
             )
-        q_param, q_arg, q_decl = "", "", ""
         if self.leaf_sums:
-            fx = self.fixed
-            assert fx is not None
-            q_param, q_arg, q_decl = f", {fx.acc_t} *q", ", q", f"    {fx.acc_t} q[{self.n_out}];\n"
-            walk = [*walk, self.qinit_loop().rstrip("\n")]
-        rows_fn = (
-            "/* The leaf row each tree reaches"
-            + (" (and q, the fixed-point class sums)" if self.leaf_sums else "") + ". */\n"
-            f"static inline void {p}_rows(const {self.in_t} *features, {self.row_t} *rows{q_param})\n{{\n"
-            + "\n".join(walk) + "\n" + self.fill_sinks(walk_body, self.default_sink(target)) + "\n}"
-        )
+            rows_fn, call = self.leaf_sums_rows(walk_body), f"(void){p}_rows(features, rows{self.stop_arg(0)});"
+            if self.stop_arg(0):  # P_rows checks, so P_exit comes first
+                rows_fn = c_exit.check_function(self, self.exit_plan()) + "\n\n" + rows_fn
+        else:
+            rows_fn = (
+                "/* The leaf row each tree reaches. */\n"
+                f"static inline void {p}_rows(const {self.in_t} *features, {self.row_t} *rows)\n{{\n"
+                + "\n".join(walk) + "\n" + self.fill_sinks(walk_body, self.default_sink(target)) + "\n}"
+            )
+            call = f"{p}_rows(features, rows);"
         sum_fn = (
             "/* Raw margins (before the link) from the trees' leaf rows. */\n"
             f"static inline void {p}_sum(const {self.row_t} *rows, {acc_t} *raw)\n{{\n"
@@ -502,12 +501,65 @@ class Model:
         raw_fn = (
             "/* Raw margins (before the link) of one row. */\n"
             f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n"
-            f"    {self.row_t} rows[{ens.n_trees}];\n{q_decl}    {p}_rows(features, rows{q_arg});\n    {p}_sum(rows, raw);\n}}"
+            f"    {self.row_t} rows[{ens.n_trees}];\n    {call}\n    {p}_sum(rows, raw);\n}}"
         )
         parts = [add, rows_fn, sum_fn, raw_fn]
-        if self.fixed is not None:
+        if self.fixed is not None and not self.leaf_sums:
             parts.append(self.fast_function())
         return "\n\n".join(parts)
+
+    def stop_arg(self, value: int) -> str:
+        """The stop argument of P_rows when leaf sums carry an early exit."""
+        plan = self.exit_plan()
+        return f", {value}" if self.leaf_sums and plan is not None and plan.sums == "q" else ""
+
+    def sum_locals(self) -> str:
+        """Declarations of the fixed-point class sums q0, q1, ... at their start values."""
+        fx = self.fixed
+        assert fx is not None
+        return f"    {fx.acc_t} " + ", ".join(f"q{k} = {int(v)}" for k, v in enumerate(fx.init.tolist())) + ";\n"
+
+    def leaf_sums_rows(self, walk_body: str) -> str:
+        """P_rows with leaf sums: one function walks every tree, each leaf adding its
+        fixed-point values to locals q0, q1, ... (kept in registers where the compiler can;
+        on AVR a third of the cycles of adds through memory) and recording its row; then
+        the class if best - second > margin proves it, else -1."""
+        p, fx, n = self.p, self.fixed, self.n_out
+        assert fx is not None
+        at = fx.acc_t
+        stop = self.stop_arg(0) != ""
+        sink = self.default_sink("q")
+        body = self.fill_sinks(walk_body, (lambda t, row: sink(t, row) + self.exit_stop(t)) if stop else sink)
+        decide = [
+            "    if (q1 > q0) {\n        best = q1;\n        second = q0;\n        c = 1;\n"
+            "    } else {\n        best = q0;\n        second = q1;\n        c = 0;\n    }"
+        ]
+        for k in range(2, n):
+            decide.append(f"    if (q{k} > best) {{\n        second = best;\n        best = q{k};\n        c = {k};\n"
+                          f"    }} else if (q{k} > second) {{\n        second = q{k};\n    }}")
+        return (
+            "/* The leaf row each tree reaches; the class when the fixed-point sums prove it\n"
+            f" * (best - second > {fx.margin}), else -1"
+            + (" (with stop, the class at the first early-exit check point that decides it)" if stop else "")
+            + ". */\n"
+            f"static {p.upper()}_NOINLINE int32_t {p}_rows(const {self.in_t} *features, {self.row_t} *rows"
+            + (", uint8_t stop" if stop else "") + ")\n{\n"
+            + self.sum_locals() + f"    {at} best, second;\n    int32_t c;\n    (void)features;\n"
+            + body + "\n" + "\n".join(decide)
+            + f"\n    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return c;\n}}"
+        )
+
+    def exit_stop(self, t: str) -> str:
+        """The check after tree ``t`` in P_rows with leaf sums (guarded by its stop flag)."""
+        plan = self.exit_plan()
+        assert plan is not None and t.isdigit()
+        checkpoints = plan.checkpoints.tolist()
+        if int(t) + 1 not in checkpoints:
+            return ""
+        j = checkpoints.index(int(t) + 1)
+        sums = ", ".join(f"q{k}" for k in range(self.n_out))
+        return (f"\n        if (stop) {{\n            {plan.sums_t} a[{self.n_out}] = {{{sums}}};\n"
+                f"            c = {self.p}_exit(a, {j}u);\n            if (c >= 0) {{\n                return c;\n            }}\n        }}")
 
     def fast_function(self) -> str:
         """P_qadd, P_qdecide and P_fast: the class from integer leaf sums, or -1 when the
@@ -522,8 +574,6 @@ class Model:
             + top_two("q", n, "c")
             + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return (int32_t)c;\n}}"
         )
-        if self.leaf_sums:
-            return decide
         nz = np.asarray(ens.leaves) != 0
         st_t, ts, ct, tc = self.sparse_pattern()
         if nz.any():
@@ -580,6 +630,14 @@ class Model:
         assert plan is not None
         ens, p = self.ens, self.p
         shared = self.walk_shared()
+        if self.leaf_sums and plan.sums == "q":  # P_rows walks, adds and checks (leaf_sums_rows)
+            return (
+                "/* Class of one row; stops at the first early-exit check point that decides it. */\n"
+                f"static inline int32_t {p}_classify(const {self.in_t} *features)\n{{\n"
+                f"    {self.row_t} rows[{ens.n_trees}];\n    {self.acc_t} raw[{self.n_out}];\n"
+                f"    int32_t c = {p}_rows(features, rows, 1);\n"
+                f"    if (c < 0) {{\n        {p}_sum(rows, raw);\n        c = {self.class_expr()};\n    }}\n    return c;\n}}"
+            )
         check = c_exit.check_function(self, plan)
         checkpoints = [int(c) for c in plan.checkpoints]
         ct = smallest_int(0, ens.n_trees, signed=False)
@@ -608,10 +666,7 @@ class Model:
         if plan.sums == "q":
             fx = self.fixed
             assert fx is not None
-            if self.leaf_sums:
-                sink = lambda t, row: f"rows[{t}] = {row};{stop(t)}"  # noqa: E731
-            else:
-                sink = lambda t, row: f"rows[{t}] = {row};\n        {p}_qadd(q, {off(t)}, rows[{t}]);{stop(t)}"  # noqa: E731
+            sink = lambda t, row: f"rows[{t}] = {row};\n        {p}_qadd(q, {off(t)}, rows[{t}]);{stop(t)}"  # noqa: E731
             decls = f"    {self.row_t} rows[{ens.n_trees}];\n    {fx.acc_t} q[{self.n_out}];\n    {self.acc_t} raw[{self.n_out}];\n"
             head = self.qinit_loop()
             tail = (f"    c = {p}_qdecide(q);\n    if (c < 0) {{\n        {p}_sum(rows, raw);\n"
@@ -621,15 +676,13 @@ class Model:
             decls = f"    {self.acc_t} raw[{self.n_out}];\n"
             head = "\n".join(sum_head) + "\n"
             tail = "\n".join(sum_fin) + ("\n" if sum_fin else "") + f"    return {self.class_expr()};"
-        if self.leaf_sums and plan.sums != "q":  # the tree functions add to q all the same
-            decls += f"    {self.fixed.acc_t} q[{self.n_out}];\n"
-            head += self.qinit_loop()
         body = self.fill_sinks(walk_body, sink)
         j = f"    {ct} j = 0;\n" if chk_table is not None else ""
         prepare = ("    (void)features;\n" if self.direct or self.lazy else
                    f"    {self.key_t} v[{ens.n_features}];\n    {p}_prepare(features, v);\n")
         if shared:
-            q = f"    {self.fixed.acc_t} q[{self.n_out}];\n" if self.leaf_sums else ""
+            # leaves add to the fixed-point sums all the same (unused here)
+            q = self.sum_locals() + "".join(f"    (void)q{k};\n" for k in range(self.n_out)) if self.leaf_sums else ""
             fin = "\n".join(sum_fin) + ("\n" if sum_fin else "")
             return check + "\n\n" + (
                 "/* Raw margins of one row; with stop, the class at the first early-exit check\n"
@@ -747,12 +800,12 @@ class Model:
                 )
             else:
                 if self.leaf_sums:
-                    q_decl, fast = f"    {self.fixed.acc_t} q[{self.n_out}];\n", f"{p}_rows(features, rows, q);\n    c = {p}_qdecide(q);"
+                    fast = f"c = {p}_rows(features, rows);"
                 else:
-                    q_decl, fast = "", f"{p}_rows(features, rows);\n    c = {p}_fast(rows);"
+                    fast = f"{p}_rows(features, rows);\n    c = {p}_fast(rows);"
                 out.append(
                     f"static inline int32_t {p}_predict({sig})\n{{\n"
-                    f"    {self.row_t} rows[{self.ens.n_trees}];\n{q_decl}    {t} raw[{self.n_out}];\n    int32_t c;\n"
+                    f"    {self.row_t} rows[{self.ens.n_trees}];\n    {t} raw[{self.n_out}];\n    int32_t c;\n"
                     f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
                     f"    {fast}\n"
                     f"    if (c < 0) {{\n        {p}_sum(rows, raw);\n        c = {self.class_expr()};\n    }}\n"
