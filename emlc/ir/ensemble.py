@@ -58,6 +58,10 @@ class Op(enum.IntEnum):
     CAT = 3
 
 
+def _same(a: Any, b: Any) -> bool:
+    return a is b
+
+
 #: ``Op.LEAF`` as a plain int: an enum member look-up costs more than counting a small tree's leaves.
 _LEAF = int(Op.LEAF)
 
@@ -305,7 +309,25 @@ class Ensemble:
         return self.trees[0].threshold.dtype if self.trees else np.dtype("float64")
 
     def replace(self, **changes: Any) -> "Ensemble":
-        return replace(self, **changes)
+        out = replace(self, **changes)
+        trees = changes.get("trees", self.trees)
+        if "_columns" in self.__dict__ and len(trees) == len(self.trees) and all(map(_same, trees, self.trees)):
+            out.__dict__["_columns"] = self.__dict__["_columns"]  # same trees, same columns
+        return out
+
+    def with_node_columns(self, columns: dict[str, np.ndarray], sizes: list[int]) -> "Ensemble":
+        """The ensemble with trees cut from whole-ensemble node columns (tree ``i`` holds the
+        next ``sizes[i]`` nodes), which also serve as its :meth:`column` cache."""
+        ends = np.cumsum(sizes).tolist()
+        trees = tuple(Tree(**{c: col[e - k:e] for c, col in columns.items()}) for k, e in zip(sizes, ends))
+        out = replace(self, trees=trees)
+        cache = {}
+        for name, col in columns.items():
+            view = col.view()
+            view.flags.writeable = False
+            cache[name] = view
+        out.__dict__["_columns"] = cache
+        return out
 
     def leaf_values(self) -> np.ndarray:
         """The leaf table as float64 values (integer tables scaled)."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
 from .treebuild import (
-    ContentClasses, Forest, TreeBuilder, _mix, expand_dags, in_rank_order, node_keys, own_hashes,
+    ContentClasses, Forest, NodeTable, TreeBuilder, _mix, expand_dags, in_rank_order, node_keys, own_hashes,
 )
 
 INT_RANGES = {
@@ -180,16 +180,14 @@ def fold_redundant_splits(ens: Ensemble) -> Ensemble:
     classes, start = ContentClasses.of(ens), input_ranges(ens)
     expanded, copies = expand_dags(ens)
     folded = _fold_plain(expanded, Forest(expanded), classes, start, copies)
-    return ens.replace(trees=tuple(
-        f if f is not None else fold_tree(classes, start, t) for t, f in zip(ens.trees, folded)
-    ))
+    return folded.apply(ens, lambda t: fold_tree(classes, start, t))
 
 
 def _fold_plain(
     ens: Ensemble, fo: Forest, classes: ContentClasses, start: list[Range], copies: np.ndarray | None = None,
-) -> list[Tree | None]:
-    """:func:`fold_tree` on every plain tree at once (None for the others), or all None if
-    a split would collapse on a hash collision (then the walk decides).
+) -> NodeTable:
+    """:func:`fold_tree` on every plain tree at once (not the others), or on none if a
+    split would collapse on a hash collision (then the walk decides).
 
     Bottom-up, each node resolves to the node the walk builds for it: a decided split to
     its taken child's, a split whose children resolve to equal classes to its left
@@ -198,7 +196,7 @@ def _fold_plain(
     would meet a node twice with the same ``known`` ranges (and reuse what it built),
     that tree is left to the walk too.
     """
-    none: list[Tree | None] = [None] * ens.n_trees
+    none = NodeTable.empty(ens.n_trees)
     if not fo.levels:
         return none
     track = copies >= 0 if copies is not None and (copies >= 0).any() else None
@@ -255,11 +253,7 @@ def _fold_plain(
     cols["default_left"][~inner] = False
     cols["cat"][~inner] = -1
     cols["leaf"][inner] = -1
-    ends = np.cumsum(counts)
-    return [
-        Tree(**{c: col[b - k:b] for c, col in cols.items()}) if ok else None
-        for k, b, ok in zip(counts.tolist(), ends.tolist(), plain.tolist())
-    ]
+    return NodeTable(cols, counts, plain)
 
 
 def _equal_subtrees(fo: Forest, keys: list[np.ndarray], resolved: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:

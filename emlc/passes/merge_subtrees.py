@@ -13,7 +13,8 @@ import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
 from .treebuild import (
-    ContentClasses, Forest, TreeBuilder, _mix, hash_collision, in_rank_order, node_keys, own_hashes, postorder,
+    ContentClasses, Forest, NodeTable, TreeBuilder, _mix, hash_collision, in_rank_order, node_keys, own_hashes,
+    postorder,
 )
 
 
@@ -48,15 +49,15 @@ def _class_hashes(fo: Forest, keys: list[np.ndarray]) -> tuple[np.ndarray, np.nd
     return h, collapsed, resolved
 
 
-def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> list[Tree | None]:
-    """:func:`_merge_tree` on every plain tree at once (None for the others), or all None
-    if two different classes share a hash (then the walk decides).
+def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> NodeTable:
+    """:func:`_merge_tree` on every plain tree at once (not the others), or on none if two
+    different classes share a hash (then the walk decides).
 
     A class is emitted once, as its first node in postorder (whose leaf row and category
     set the copy keeps); the result lists the classes met in a preorder walk of the tree
     with collapsed splits replaced by their left child, each at its first visit.
     """
-    none: list[Tree | None] = [None] * ens.n_trees
+    none = NodeTable.empty(ens.n_trees)
     if not fo.levels:
         return none
     keys = node_keys(fo, classes)
@@ -125,17 +126,10 @@ def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> list[Tre
     cols["default_left"][~is_inner] = False
     cols["cat"][~is_inner] = -1
     cols["leaf"][is_inner] = -1
-    ends = np.cumsum(counts)
-    return [
-        Tree(**{c: col[b - k:b] for c, col in cols.items()}) if ok else None
-        for k, b, ok in zip(counts.tolist(), ends.tolist(), fo.plain.tolist())
-    ]
+    return NodeTable(cols, counts, fo.plain)
 
 
 def merge_subtrees(ens: Ensemble) -> Ensemble:
     """Each tree hash-consed into a DAG of distinct subtrees."""
     classes, forest = ContentClasses.of(ens), Forest(ens)
-    merged = _merge_plain(ens, forest, classes)
-    return ens.replace(trees=tuple(
-        m if m is not None else _merge_tree(classes, t) for t, m in zip(ens.trees, merged)
-    ))
+    return _merge_plain(ens, forest, classes).apply(ens, lambda t: _merge_tree(classes, t))

@@ -16,7 +16,4 @@ def preorder_layout(ens: Ensemble) -> Ensemble:
 
     Trees without shared nodes are renumbered all at once (:meth:`Forest.in_preorder`).
     """
-    copies = Forest(ens).in_preorder(ens, normalize=False)
-    return ens.replace(trees=tuple(
-        copy if copy is not None else renumber(t, preorder(t)) for t, copy in zip(ens.trees, copies)
-    ))
+    return Forest(ens).in_preorder(ens, normalize=False).apply(ens, lambda t: renumber(t, preorder(t)))

@@ -225,8 +225,8 @@ class Forest:
             seen[level] = True
         self.plain &= np.logical_and.reduceat(seen, self.starts)  # unreachable nodes: not plain
 
-    def in_preorder(self, ens: Ensemble, normalize: bool = True) -> list[Tree | None]:
-        """Each plain tree copied in preorder (None for the others): as :func:`renumbered`
+    def in_preorder(self, ens: Ensemble, normalize: bool = True) -> "NodeTable":
+        """Each plain tree copied in preorder (the others not): as :func:`renumbered`
         does, or as :func:`renumber` with :func:`preorder` does when not ``normalize``.
 
         Subtree sizes bottom-up, then positions top-down (left child next, right child
@@ -248,11 +248,7 @@ class Forest:
             cols["default_left"][~inner] = False
             cols["cat"][~inner] = -1
             cols["leaf"][inner] = -1
-        ends = self.starts + np.array([t.n_nodes for t in ens.trees])
-        return [
-            Tree(**{c: col[a:b] for c, col in cols.items()}) if ok else None
-            for a, b, ok in zip(self.starts.tolist(), ends.tolist(), self.plain.tolist())
-        ]
+        return NodeTable(cols, np.array([t.n_nodes for t in ens.trees], dtype=np.int64), self.plain)
 
     def positions(self) -> np.ndarray:
         """Each plain tree node's preorder position within its tree (0 elsewhere; read-only)."""
@@ -438,18 +434,43 @@ class _Links:
         self.right = np.where(self.inner, ens.column("right") + base, -1)
 
 
+@dataclass(frozen=True, eq=False)
+class NodeTable:
+    """Rewritten trees as whole-ensemble node columns: tree ``i`` is the next ``sizes[i]``
+    nodes where ``ok[i]``; the other trees are left to a per-tree path."""
+
+    columns: dict[str, np.ndarray]
+    sizes: np.ndarray
+    ok: np.ndarray
+
+    @staticmethod
+    def empty(n_trees: int) -> "NodeTable":
+        return NodeTable({}, np.zeros(n_trees, dtype=np.int64), np.zeros(n_trees, dtype=bool))
+
+    def trees(self) -> list[Tree | None]:
+        ends = np.cumsum(self.sizes).tolist()
+        return [
+            Tree(**{c: col[e - k:e] for c, col in self.columns.items()}) if ok else None
+            for k, e, ok in zip(self.sizes.tolist(), ends, self.ok.tolist())
+        ]
+
+    def apply(self, ens: Ensemble, per_tree: Callable[[Tree], Tree]) -> Ensemble:
+        """``ens`` with these trees, and ``per_tree`` of the original for the others; when
+        every tree is here the columns become the result's :meth:`Ensemble.column` cache."""
+        if self.ok.all():
+            return ens.with_node_columns(self.columns, self.sizes.tolist())
+        return ens.replace(trees=tuple(
+            new if new is not None else per_tree(old) for old, new in zip(ens.trees, self.trees())
+        ))
+
+
 def map_nodes(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:
     """``rewrite`` applied to every tree's nodes at once, for rewrites that treat each node
     on its own (never through its child links): it gets all node columns back to back as
-    one table, and the columns it changes are split back per tree (one numpy step per
-    column instead of one per tree and column)."""
-    trees = ens.trees
-    flat = Tree(**{c: ens.column(c) for c in Tree.COLUMNS})
-    out = rewrite(flat)
-    changed = [c for c in Tree.COLUMNS if getattr(out, c) is not getattr(flat, c)]
-    bounds = np.cumsum([t.n_nodes for t in trees])[:-1]
-    parts = [np.split(getattr(out, c), bounds) if c in changed else [getattr(t, c) for t in trees] for c in Tree.COLUMNS]
-    return ens.replace(trees=tuple(Tree(**dict(zip(Tree.COLUMNS, cols))) for cols in zip(*parts)))
+    one table, whose columns are cut back into trees (one numpy step per column instead
+    of one per tree and column)."""
+    out = rewrite(Tree(**{c: ens.column(c) for c in Tree.COLUMNS}))
+    return ens.with_node_columns({c: getattr(out, c) for c in Tree.COLUMNS}, [t.n_nodes for t in ens.trees])
 
 
 def used_leaves(ens: Ensemble) -> np.ndarray:

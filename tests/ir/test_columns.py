@@ -27,7 +27,25 @@ def test_column_is_the_trees_back_to_back(ens):
 @given(ensembles())
 def test_copies_and_pickles_leave_the_cache_out(ens):
     ens.column("op")
-    for other in (pickle.loads(pickle.dumps(ens)), copy.copy(ens), ens.replace(name="other")):
+    for other in (pickle.loads(pickle.dumps(ens)), copy.copy(ens)):
         assert "_columns" not in vars(other)
         assert np.array_equal(other.column("op"), ens.column("op"))
+    more = ens.replace(trees=ens.trees + ens.trees[:1])  # other trees: a cache of its own
+    assert "_columns" not in vars(more) and more.column("op").size == ens.column("op").size + ens.trees[0].n_nodes
     assert len(pickle.dumps(ens)) == len(pickle.dumps(pickle.loads(pickle.dumps(ens))))
+
+
+@given(ensembles())
+def test_same_trees_share_the_cache(ens):
+    op = ens.column("op")
+    assert ens.replace(name="other").column("op") is op
+    assert ens.replace(trees=tuple(ens.trees)).column("op") is op
+
+
+@given(ensembles())
+def test_trees_cut_from_columns_are_their_cache(ens):
+    cols = {c: np.concatenate([getattr(t, c) for t in ens.trees]) for c in Tree.COLUMNS}
+    out = ens.with_node_columns(cols, [t.n_nodes for t in ens.trees])
+    assert out.same_as(ens)
+    for c in Tree.COLUMNS:
+        assert np.shares_memory(out.column(c), cols[c]) and not out.column(c).flags.writeable

@@ -73,7 +73,7 @@ def test_all_trees_at_once_fold_matches_the_walk(kwargs, data, int_input):
     if int_input and not ens.feature_ranks:
         ens = ens.replace(input_type="int8")
     classes, start, forest = ContentClasses.of(ens), input_ranges(ens), Forest(ens)
-    for tree, folded, plain in zip(ens.trees, _fold_plain(ens, forest, classes, start), forest.plain):
+    for tree, folded, plain in zip(ens.trees, _fold_plain(ens, forest, classes, start).trees(), forest.plain):
         assert (folded is not None) == plain
         if folded is not None:
             assert folded.same_as(fold_tree(classes, start, tree))
@@ -91,11 +91,11 @@ def test_fold_finds_decided_and_redundant_splits():
     )
     ens = verify(ens.replace(trees=ens.trees + (implied, twins), tree_output=np.zeros(6, np.int32)))
     classes, start = ContentClasses.of(ens), input_ranges(ens)
-    folded = _fold_plain(ens, Forest(ens), classes, start)
+    folded = _fold_plain(ens, Forest(ens), classes, start).trees()
     assert [t.n_nodes for t in folded] == [3, 3, 3, 3, 3, 1]
     assert folded[4].leaf.tolist() == [-1, 0, 2]  # the implied split's right leaf (row 1) is gone
     assert all(f.same_as(fold_tree(classes, start, t)) for f, t in zip(folded, ens.trees))
-    merged = _merge_plain(ens, Forest(ens), ContentClasses.of(ens))
+    merged = _merge_plain(ens, Forest(ens), ContentClasses.of(ens)).trees()
     assert [m.n_nodes for m in merged] == [3, 3, 3, 3, 5, 1]
 
 
@@ -105,7 +105,7 @@ def test_all_trees_at_once_merge_matches_the_walk(data):
     ens = data.draw(ensembles())
     classes = ContentClasses.of(ens)
     forest = Forest(ens)
-    for tree, merged, plain in zip(ens.trees, _merge_plain(ens, forest, classes), forest.plain):
+    for tree, merged, plain in zip(ens.trees, _merge_plain(ens, forest, classes).trees(), forest.plain):
         assert (merged is not None) == plain
         if merged is not None:
             assert merged.same_as(_merge_tree(classes, tree))
@@ -123,9 +123,9 @@ def test_merge_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
     classes = ContentClasses.of(ens)
     expected = [_merge_tree(classes, t) for t in ens.trees]
     assert expected[-1].n_nodes == 3  # the root's two equal subtrees collapse into one
-    assert all(m.same_as(e) for m, e in zip(_merge_plain(ens, Forest(ens), classes), expected))
+    assert all(m.same_as(e) for m, e in zip(_merge_plain(ens, Forest(ens), classes).trees(), expected))
     monkeypatch.setattr(merge_subtrees, "_mix", lambda h, x: h & np.uint64(0))  # every class hashes to 0
-    assert _merge_plain(ens, Forest(ens), classes) == [None] * 7
+    assert _merge_plain(ens, Forest(ens), classes).trees() == [None] * 7
     out = PASSES["merge_subtrees"](ens)
     assert all(m.same_as(e) for m, e in zip(out.trees, expected))
 
@@ -133,7 +133,7 @@ def test_merge_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
 @given(data=st.data())
 def test_all_trees_at_once_preorder_matches_the_walk(data):
     ens = data.draw(ensembles())
-    for tree, fast in zip(ens.trees, Forest(ens).in_preorder(ens)):
+    for tree, fast in zip(ens.trees, Forest(ens).in_preorder(ens).trees()):
         if fast is not None:
             assert fast.same_as(renumbered(tree))
 
@@ -205,6 +205,6 @@ def test_fold_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
     expected = [fold_tree(classes, start, t) for t in ens.trees]
     assert expected[-1].n_nodes == 7
     monkeypatch.setattr(fold, "_mix", lambda h, x: h & np.uint64(0))  # every split hashes to 0
-    assert _fold_plain(ens, Forest(ens), classes, start) == [None] * 3
+    assert _fold_plain(ens, Forest(ens), classes, start).trees() == [None] * 3
     out = PASSES["fold_redundant_splits"](ens)
     assert all(a.same_as(e) for a, e in zip(out.trees, expected))
