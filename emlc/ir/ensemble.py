@@ -58,6 +58,10 @@ class Op(enum.IntEnum):
     CAT = 3
 
 
+#: what an ensemble caches about its trees (never pickled, kept while the trees stay).
+_CACHES = ("_columns", "_cut")
+
+
 def _same(a: Any, b: Any) -> bool:
     return a is b
 
@@ -298,7 +302,7 @@ class Ensemble:
 
     def __getstate__(self) -> dict:
         """Pickles and copies leave the column cache out."""
-        return {k: v for k, v in self.__dict__.items() if k != "_columns"}
+        return {k: v for k, v in self.__dict__.items() if k not in _CACHES}
 
     @property
     def n_classes(self) -> int:
@@ -312,8 +316,16 @@ class Ensemble:
         out = replace(self, **changes)
         trees = changes.get("trees", self.trees)
         if "_columns" in self.__dict__ and len(trees) == len(self.trees) and all(map(_same, trees, self.trees)):
-            out.__dict__["_columns"] = self.__dict__["_columns"]  # same trees, same columns
+            for key in _CACHES:  # same trees, same columns
+                if key in self.__dict__:
+                    out.__dict__[key] = self.__dict__[key]
         return out
+
+    @property
+    def cut_from_columns(self) -> bool:
+        """Were the trees cut from whole-ensemble columns (:meth:`with_node_columns`)? Then
+        every tree's columns are 1-D slices of those, so they share their dtypes."""
+        return "_cut" in self.__dict__
 
     def with_node_columns(self, columns: dict[str, np.ndarray], sizes: list[int]) -> "Ensemble":
         """The ensemble with trees cut from whole-ensemble node columns (tree ``i`` holds the
@@ -327,6 +339,8 @@ class Ensemble:
             view.flags.writeable = False
             cache[name] = view
         out.__dict__["_columns"] = cache
+        if all(col.ndim == 1 and col.size == ends[-1] for col in columns.values()) if ends else False:
+            out.__dict__["_cut"] = True
         return out
 
     def leaf_values(self) -> np.ndarray:

@@ -123,6 +123,9 @@ def _layouts_ok(ens: Ensemble) -> bool:
     """
     dtypes = tuple(np.dtype(_COLUMN_DTYPES[name]) if name in _COLUMN_DTYPES else ens.threshold_dtype
                    for name in Tree.COLUMNS)
+    if ens.cut_from_columns:  # one dtype per column for all trees: check the columns and tree sizes
+        sizes_ok = all(t.n_nodes >= 1 for t in ens.trees)
+        return sizes_ok and tuple(ens.column(name).dtype for name in Tree.COLUMNS) == dtypes
     for t in ens.trees:
         shape = t.op.shape
         if len(shape) != 1 or shape[0] < 1:

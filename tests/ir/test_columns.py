@@ -49,3 +49,22 @@ def test_trees_cut_from_columns_are_their_cache(ens):
     assert out.same_as(ens)
     for c in Tree.COLUMNS:
         assert np.shares_memory(out.column(c), cols[c]) and not out.column(c).flags.writeable
+
+
+@given(ensembles())
+def test_trees_cut_from_columns_are_verified_by_their_columns(ens):
+    """The verifier checks a cut ensemble's layout on its columns, with the per-tree messages."""
+    from emlc.errors import IRError
+    from emlc.ir.verify import verify
+
+    sizes = [t.n_nodes for t in ens.trees]
+    cols = {c: np.concatenate([getattr(t, c) for t in ens.trees]) for c in Tree.COLUMNS}
+    cut = ens.with_node_columns(cols, sizes)
+    assert cut.cut_from_columns and not ens.replace(trees=tuple(cut.trees)).cut_from_columns
+    verify(cut)
+    bad = ens.with_node_columns({**cols, "left": cols["left"].astype(np.int64)}, sizes)
+    with pytest.raises(IRError) as cut_error:
+        verify(bad)
+    with pytest.raises(IRError) as tree_error:
+        verify(ens.replace(trees=tuple(bad.trees)))
+    assert str(cut_error.value) == str(tree_error.value) == "tree 0: column left has dtype int64, expected int32"
