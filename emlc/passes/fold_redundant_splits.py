@@ -21,7 +21,8 @@ import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
 from .treebuild import (
-    ContentClasses, Forest, NodeTable, TreeBuilder, _mix, expand_dags, in_rank_order, node_keys, own_hashes,
+    ContentClasses, Forest, NodeKeys, NodeTable, TreeBuilder, _mix, copied_nodes, expand_dags, in_rank_order,
+    resolved_preorder,
 )
 
 INT_RANGES = {
@@ -204,12 +205,26 @@ def _fold_plain(
     plain = fo.plain.copy()
     if track is not None:
         plain[_memo_hits(fo, decided, go_left, state, copies)] = False
-    keys = node_keys(fo, classes)
-    own = own_hashes(keys)
+    resolved, emits = _resolve(fo, NodeKeys(fo, classes), decided, go_left)
+    if resolved is None:
+        return none
+    del decided, go_left, state
+    pos, held = resolved_preorder(fo, resolved, emits)
+    kept = np.flatnonzero(held)
+    src = in_rank_order(fo.starts[fo.tree_of[kept]] + pos[kept], kept, fo.op.size)
+    left, right = (pos[resolved[np.maximum(side[src], 0)]] for side in (fo.left, fo.right))
+    return NodeTable(copied_nodes(ens, src, left, right), np.bincount(fo.tree_of[src], minlength=ens.n_trees), plain)
+
+
+def _resolve(fo: Forest, keys: NodeKeys, decided: np.ndarray, go_left: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Per node, bottom-up: the node the walk builds for it, and whether it builds that node
+    itself (a leaf, or a split neither decided nor collapsed); None if a collapse rests on
+    a hash collision."""
     n = fo.op.size
+    own = keys.hashes()
     h = np.zeros(n, dtype=np.uint64)
     resolved = np.arange(n)
-    emits = np.zeros(n, dtype=bool)  # a leaf, or a split the walk builds
+    emits = np.zeros(n, dtype=bool)
     twins: list[tuple[np.ndarray, np.ndarray]] = []  # children a split collapses for equal hashes
     with np.errstate(over="ignore"):
         for v in reversed(fo.levels):
@@ -224,44 +239,16 @@ def _fold_plain(
             emits[sv] = ~d & ~same
             twins.append((rl[~d & same], rr[~d & same]))
     if not _equal_subtrees(fo, keys, resolved, *(np.concatenate(x) for x in zip(*twins))):
-        return none
-    nodes = np.concatenate(fo.levels)
-    # The resolved tree: a built split's children are its children's resolved nodes.
-    res_left = np.where(fo.inner, resolved[np.maximum(fo.left, 0)], -1)
-    res_right = np.where(fo.inner, resolved[np.maximum(fo.right, 0)], -1)
-    size = np.ones(n, dtype=np.int64)
-    for v in reversed(fo.levels):
-        sv = v[fo.inner[v] & emits[v]]
-        size[sv] = 1 + size[res_left[sv]] + size[res_right[sv]]
-    live = np.zeros(n, dtype=bool)
-    pos = np.zeros(n, dtype=np.int64)
-    live[resolved[fo.starts[fo.plain]]] = True
-    for v in fo.levels:
-        sv = v[fo.inner[v] & emits[v] & live[v]]
-        live[res_left[sv]] = live[res_right[sv]] = True
-        pos[res_left[sv]] = pos[sv] + 1
-        pos[res_right[sv]] = pos[sv] + 1 + size[res_left[sv]]
-    kept = nodes[live[nodes]]
-    src = in_rank_order(fo.starts[fo.tree_of[kept]] + pos[kept], kept, n)
-    counts = np.bincount(fo.tree_of[src], minlength=ens.n_trees)
-    inner = fo.inner[src]
-    cols = {c: ens.column(c)[src] for c in Tree.COLUMNS}
-    cols["left"] = np.where(inner, pos[res_left[src]], -1).astype(np.int32)
-    cols["right"] = np.where(inner, pos[res_right[src]], -1).astype(np.int32)
-    cols["feature"][~inner] = -1
-    cols["threshold"][~inner] = 0
-    cols["default_left"][~inner] = False
-    cols["cat"][~inner] = -1
-    cols["leaf"][inner] = -1
-    return NodeTable(cols, counts, plain)
+        return None, emits
+    return resolved, emits
 
 
-def _equal_subtrees(fo: Forest, keys: list[np.ndarray], resolved: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+def _equal_subtrees(fo: Forest, keys: NodeKeys, resolved: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
     """Are the built subtrees at ``a[i]`` and ``b[i]`` structurally equal, as their equal
     hashes claim? Compared pair by pair, a level at a time (unequal hashes need no check:
     equal classes always hash equal)."""
     while a.size:
-        if any((k[a] != k[b]).any() for k in keys):
+        if keys.differ(a, b).any():
             return False
         split = fo.inner[a]
         a, b = a[split], b[split]
@@ -302,7 +289,7 @@ def _decisions(
     kept only for the nodes ``track`` marks (none by default).
     """
     n = fo.op.size
-    threshold = ens.column("threshold").astype(np.float64)
+    threshold = np.asarray(ens.column("threshold"), dtype=np.float64)
     parent = np.full(n, -1, dtype=np.int64)
     side = np.zeros(n, dtype=bool)  # True: right child
     splits = np.flatnonzero(fo.inner)
@@ -314,8 +301,9 @@ def _decisions(
     passed.update({k: np.zeros((2, n), dtype=bool) for k in ("los", "his", "nan")})
     decided = np.zeros(n, dtype=bool)
     go_left = np.zeros(n, dtype=bool)
-    present = np.zeros(n, dtype=bool)  # per split: was its feature in ``known`` on arrival?
-    state = np.zeros(n, dtype=np.uint64)
+    tracked = 0 if track is None else n
+    present = np.zeros(tracked, dtype=bool)  # per split: was its feature in ``known`` on arrival?
+    state = np.zeros(tracked, dtype=np.uint64)
     feature = fo.feature
     for level in fo.levels:
         v = level[fo.inner[level]]

@@ -166,23 +166,28 @@ def optimize(
     check_pass_names(show, "pass in print_ir_after")
     out = stream if stream is not None else sys.stderr
     verify(ens)
-    steps = [(None, ens)]
+    # Each step's sizes once (every step is one pass's result and the next one's input),
+    # in both layouts, so no intermediate ensemble outlives the pass that reads it.
+    sizes = [_sizes(ens, tgt)]
     for name in names:
         ens = _run_one(PASSES[name], ens)
-        steps.append((name, ens))
+        sizes.append(_sizes(ens, tgt))
         if name in show:
             out.write(f"// IR after {name}\n{print_ir(ens)}")
     chosen = layout or choose_layout(ens, tgt, level)
-    # Each step's sizes once (every step is one pass's result and the next one's input).
-    sizes = [(e.n_nodes, e.n_leaves, e.leaves.shape[0], model_bytes(e, tgt, chosen)) for _, e in steps]
     reports = tuple(
         PassReport(
             name=name,
             nodes=(sizes[i][0], sizes[i + 1][0]),
             leaves=(sizes[i][1], sizes[i + 1][1]),
             leaf_rows=(sizes[i][2], sizes[i + 1][2]),
-            bytes=(sizes[i][3], sizes[i + 1][3]),
+            bytes=(sizes[i][3][chosen], sizes[i + 1][3][chosen]),
         )
-        for i, (name, _) in enumerate(steps[1:])
+        for i, name in enumerate(names)
     )
     return OptimizeResult(ensemble=ens, level=level, target=tgt, layout=chosen, passes=reports)
+
+
+def _sizes(ens: Ensemble, target: Target) -> tuple[int, int, int, dict[str, int]]:
+    """Nodes, leaves, leaf rows and the bytes in each layout."""
+    return ens.n_nodes, ens.n_leaves, ens.leaves.shape[0], {lay: model_bytes(ens, target, lay) for lay in LAYOUTS}

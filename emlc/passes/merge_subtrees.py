@@ -13,8 +13,8 @@ import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
 from .treebuild import (
-    ContentClasses, Forest, NodeTable, TreeBuilder, _mix, hash_collision, in_rank_order, node_keys, own_hashes,
-    postorder,
+    ContentClasses, Forest, NodeKeys, NodeTable, TreeBuilder, _mix, copied_nodes, hash_collision, in_rank_order,
+    postorder, resolved_preorder,
 )
 
 
@@ -28,7 +28,7 @@ def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
     return b.tree(new[0])
 
 
-def _class_hashes(fo: Forest, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _class_hashes(fo: Forest, keys: NodeKeys) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per node of the plain trees, bottom-up one level at a time: its structural class
     as a 64-bit hash, whether it collapses (equal children: it is its left child) and
     the node it resolves to."""
@@ -36,7 +36,7 @@ def _class_hashes(fo: Forest, keys: list[np.ndarray]) -> tuple[np.ndarray, np.nd
     h = np.zeros(n, dtype=np.uint64)
     collapsed = np.zeros(n, dtype=bool)
     resolved = np.arange(n)
-    own = own_hashes(keys)
+    own = keys.hashes()
     with np.errstate(over="ignore"):
         for v in reversed(fo.levels):
             lv, sv = v[~fo.inner[v]], v[fo.inner[v]]
@@ -60,12 +60,41 @@ def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> NodeTabl
     none = NodeTable.empty(ens.n_trees)
     if not fo.levels:
         return none
-    keys = node_keys(fo, classes)
+    keys = NodeKeys(fo, classes)
     h, collapsed, resolved = _class_hashes(fo, keys)
+    grouped = _groups(fo, keys, h, collapsed, resolved)
+    if grouped is None:
+        return none
+    group, rep = grouped
+    del h
+    # Each class is kept at its first visit in the preorder of the collapsed trees.
+    pos, held = resolved_preorder(fo, resolved, ~collapsed)
+    seen = np.flatnonzero(held)
+    by_pre = in_rank_order(fo.starts[fo.tree_of[seen]] + pos[seen], seen, fo.op.size)
+    first = np.full(rep.size, by_pre.size)
+    np.minimum.at(first, group[by_pre], np.arange(by_pre.size))
+    kept = by_pre[first[group[by_pre]] == np.arange(by_pre.size)]
+    counts = np.bincount(fo.tree_of[kept], minlength=ens.n_trees)
+    local = np.arange(kept.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    number = np.zeros(rep.size, dtype=np.int64)
+    number[group[kept]] = local
+    src = rep[group[kept]]
+    left, right = (number[group[np.maximum(side[src], 0)]] for side in (fo.left, fo.right))
+    return NodeTable(copied_nodes(ens, src, left, right), counts, fo.plain)
+
+
+def _groups(
+    fo: Forest, keys: NodeKeys, h: np.ndarray, collapsed: np.ndarray, resolved: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per node of the plain trees its class group (tree, class), and per group its
+    representative, the group's first uncollapsed node in postorder; None on a hash collision.
+
+    Every class has uncollapsed nodes (collapsed ones resolve to one): a stable sort of
+    those, in postorder, by a hash of tree and class keeps postorder within a group.
+    """
     nodes = np.concatenate(fo.levels)
     tree, n = fo.tree_of, fo.op.size
-    # Postorder rank within each tree (a subtree occupies [start, start + size)), then
-    # all plain trees' nodes in postorder, tree after tree.
+    # Postorder rank within each tree: a subtree occupies [start, start + size).
     size = np.ones(n, dtype=np.int64)
     for v in reversed(fo.levels):
         sv = v[fo.inner[v]]
@@ -76,57 +105,18 @@ def _merge_plain(ens: Ensemble, fo: Forest, classes: ContentClasses) -> NodeTabl
         start[fo.left[sv]] = start[sv]
         start[fo.right[sv]] = start[sv] + size[fo.left[sv]]
     by_post = in_rank_order(fo.starts[tree[nodes]] + start[nodes] + size[nodes] - 1, nodes, n)
-    # Class groups (tree, class) among uncollapsed nodes, which every class has (collapsed
-    # nodes resolve to one): a stable sort by a hash of both keeps postorder within a group,
-    # so a group's representative comes first. Equal hashes must mean equal keys.
+    del size, start
     keyed = by_post[~collapsed[by_post]]
     with np.errstate(over="ignore"):
         group_hash = _mix(h, tree)
     order = keyed[np.argsort(group_hash[keyed], kind="stable")]
     if hash_collision(fo, h, keys, order, group_hash):
-        return none
-    pair = group_hash[order[1:]] == group_hash[order[:-1]]
-    new_group = np.concatenate([[True], ~pair])
+        return None
+    new_group = np.concatenate([[True], group_hash[order[1:]] != group_hash[order[:-1]]])
     group = np.full(n, -1, dtype=np.int64)
     group[order] = np.cumsum(new_group) - 1
-    rep = order[new_group]
     group[nodes] = group[resolved[nodes]]
-    # Preorder of the collapsed tree (effective children skip collapsed splits); each
-    # class is kept at its first visit.
-    eff_left = np.where(fo.inner, resolved[np.maximum(fo.left, 0)], -1)
-    eff_right = np.where(fo.inner, resolved[np.maximum(fo.right, 0)], -1)
-    esize = np.ones(n, dtype=np.int64)
-    for v in reversed(fo.levels):
-        sv = v[fo.inner[v] & ~collapsed[v]]
-        esize[sv] = 1 + esize[eff_left[sv]] + esize[eff_right[sv]]
-    live = np.zeros(n, dtype=bool)
-    pos = np.zeros(n, dtype=np.int64)
-    live[resolved[fo.starts[fo.plain]]] = True
-    for v in fo.levels:
-        sv = v[fo.inner[v] & live[v]]
-        live[eff_left[sv]] = live[eff_right[sv]] = True
-        pos[eff_left[sv]] = pos[sv] + 1
-        pos[eff_right[sv]] = pos[sv] + 1 + esize[eff_left[sv]]
-    seen = nodes[live[nodes]]
-    by_pre = in_rank_order(fo.starts[tree[seen]] + pos[seen], seen, n)
-    first = np.full(rep.size, by_pre.size)
-    np.minimum.at(first, group[by_pre], np.arange(by_pre.size))
-    kept = by_pre[first[group[by_pre]] == np.arange(by_pre.size)]
-    counts = np.bincount(tree[kept], minlength=ens.n_trees)
-    local = np.arange(kept.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    number = np.zeros(rep.size, dtype=np.int64)
-    number[group[kept]] = local
-    src = rep[group[kept]]
-    is_inner = fo.inner[src]
-    cols = {c: ens.column(c)[src] for c in Tree.COLUMNS}
-    cols["left"] = np.where(is_inner, number[group[np.maximum(fo.left[src], 0)]], -1).astype(np.int32)
-    cols["right"] = np.where(is_inner, number[group[np.maximum(fo.right[src], 0)]], -1).astype(np.int32)
-    cols["feature"][~is_inner] = -1
-    cols["threshold"][~is_inner] = 0
-    cols["default_left"][~is_inner] = False
-    cols["cat"][~is_inner] = -1
-    cols["leaf"][is_inner] = -1
-    return NodeTable(cols, counts, fo.plain)
+    return group, order[new_group]
 
 
 def merge_subtrees(ens: Ensemble) -> Ensemble:

@@ -10,7 +10,7 @@ each class once (hash-consing, which turns equal subtrees into one DAG node).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -179,6 +179,45 @@ def copy_nodes(source: Tree, src: np.ndarray, left, right, order: list[int]) -> 
     return Tree(**cols)
 
 
+def copied_nodes(ens: Ensemble, src: np.ndarray, left: np.ndarray, right: np.ndarray, normalize: bool = True) -> dict[str, np.ndarray]:
+    """Node columns of new trees back to back, node ``k`` a copy of ensemble node ``src[k]``
+    (ensemble-wide number) with children ``left[k]``/``right[k]`` (new tree-local numbers;
+    ignored on leaves), normalised as :func:`copy_nodes` does unless not ``normalize``."""
+    cols = {c: ens.column(c)[src] for c in Tree.COLUMNS}
+    inner = cols["op"] != Op.LEAF
+    cols["left"] = np.where(inner, left, -1).astype(np.int32)
+    cols["right"] = np.where(inner, right, -1).astype(np.int32)
+    if normalize:
+        cols["feature"][~inner] = -1
+        cols["threshold"][~inner] = 0
+        cols["default_left"][~inner] = False
+        cols["cat"][~inner] = -1
+        cols["leaf"][inner] = -1
+    return cols
+
+
+def resolved_preorder(fo: Forest, resolved: np.ndarray, emits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Preorder positions in the plain trees with every node replaced by the node it resolves
+    to (``emits`` marks the nodes that stand for themselves; a split's children are its
+    children's resolved nodes), and which nodes that tree holds: (position, held)."""
+    n = fo.op.size
+    res_left = np.where(fo.inner, resolved[np.maximum(fo.left, 0)], -1)
+    res_right = np.where(fo.inner, resolved[np.maximum(fo.right, 0)], -1)
+    size = np.ones(n, dtype=np.int64)
+    for v in reversed(fo.levels):
+        sv = v[fo.inner[v] & emits[v]]
+        size[sv] = 1 + size[res_left[sv]] + size[res_right[sv]]
+    held = np.zeros(n, dtype=bool)
+    pos = np.zeros(n, dtype=np.int64)
+    held[resolved[fo.starts[fo.plain]]] = True
+    for v in fo.levels:
+        sv = v[fo.inner[v] & emits[v] & held[v]]
+        held[res_left[sv]] = held[res_right[sv]] = True
+        pos[res_left[sv]] = pos[sv] + 1
+        pos[res_right[sv]] = pos[sv] + 1 + size[res_left[sv]]
+    return pos, held
+
+
 def renumbered(tree: Tree) -> Tree:
     """What a rebuild returns when it changes no node: the same nodes, copied in preorder."""
     left, right = tree.left.tolist(), tree.right.tolist()
@@ -237,18 +276,8 @@ class Forest:
         nodes = np.concatenate(self.levels) if self.levels else np.zeros(0, np.int64)
         old = np.zeros(n, dtype=np.int64)
         old[self.starts[self.tree_of[nodes]] + pos[nodes]] = nodes
-        new_pos = pos.astype(np.int32)
-        cols = {c: ens.column(c)[old] for c in Tree.COLUMNS}
-        inner = self.inner[old]
-        cols["left"] = np.where(inner, new_pos[np.maximum(self.left[old], 0)], -1).astype(np.int32)
-        cols["right"] = np.where(inner, new_pos[np.maximum(self.right[old], 0)], -1).astype(np.int32)
-        if normalize:
-            cols["feature"][~inner] = -1
-            cols["threshold"][~inner] = 0
-            cols["default_left"][~inner] = False
-            cols["cat"][~inner] = -1
-            cols["leaf"][inner] = -1
-        return NodeTable(cols, np.array([t.n_nodes for t in ens.trees], dtype=np.int64), self.plain)
+        left, right = pos[np.maximum(self.left[old], 0)], pos[np.maximum(self.right[old], 0)]
+        return NodeTable(copied_nodes(ens, old, left, right, normalize), np.array([t.n_nodes for t in ens.trees], dtype=np.int64), self.plain)
 
     def positions(self) -> np.ndarray:
         """Each plain tree node's preorder position within its tree (0 elsewhere; read-only)."""
@@ -295,29 +324,45 @@ class Forest:
         return h
 
 
-def node_keys(fo: Forest, classes: ContentClasses) -> list[np.ndarray]:
-    """What a node's class is made of besides its children: kind, then a leaf's row class
-    or a split's test (threshold by bit pattern, category set by class); unused fields 0."""
-    inner = fo.inner
-    leaf_class = np.asarray(classes.leaf, dtype=np.int64)[np.where(inner, 0, fo.leaf)]
-    cat_class = classes.cat[np.maximum(fo.cat, 0)] if classes.cat.size else np.zeros(fo.op.size, np.int64)
-    return [
-        inner.astype(np.int64), np.where(inner, 0, leaf_class),
-        *(np.where(inner, c, 0) for c in (fo.op, fo.feature, fo.bits.view(np.int64), fo.dl.astype(np.int64))),
-        np.where(inner & (fo.cat >= 0), cat_class, -1),
-    ]
+class NodeKeys:
+    """What a node's structural class is made of besides its children: kind, then a leaf's
+    row class or a split's test (threshold by bit pattern, category set by class), unused
+    fields 0. Computed a column at a time for the nodes asked about: seven 8-byte columns
+    for every node would dominate a pass's memory."""
+
+    def __init__(self, fo: Forest, classes: ContentClasses) -> None:
+        self.fo = fo
+        self.leaf_class = np.asarray(classes.leaf, dtype=np.int64)
+        self.cat_class = classes.cat
+
+    def columns(self, nodes: np.ndarray | slice = slice(None)) -> Iterator[np.ndarray]:
+        fo = self.fo
+        inner = fo.inner[nodes]
+        yield inner.astype(np.int64)
+        yield np.where(inner, 0, self.leaf_class[np.where(inner, 0, fo.leaf[nodes])])
+        for col in (fo.op, fo.feature, fo.bits.view(np.int64), fo.dl):
+            yield np.where(inner, col[nodes], 0)
+        cat = fo.cat[nodes]
+        cat_class = self.cat_class[np.maximum(cat, 0)] if self.cat_class.size else np.zeros(cat.size, np.int64)
+        yield np.where(inner & (cat >= 0), cat_class, -1)
+
+    def hashes(self) -> np.ndarray:
+        """A 64-bit hash of every node's key."""
+        own = np.full(self.fo.op.size, 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for k in self.columns():
+                own = _mix(own, k)
+        return own
+
+    def differ(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per pair, do nodes ``a[i]`` and ``b[i]`` have different keys?"""
+        out = np.zeros(a.size, dtype=bool)
+        for ka, kb in zip(self.columns(a), self.columns(b)):
+            out |= ka != kb
+        return out
 
 
-def own_hashes(keys: list[np.ndarray]) -> np.ndarray:
-    """A 64-bit hash of each node's key (see :func:`node_keys`)."""
-    own = np.full(keys[0].size, 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for k in keys:
-            own = _mix(own, k)
-    return own
-
-
-def hash_collision(fo: Forest, h: np.ndarray, keys: list[np.ndarray], order: np.ndarray, by: np.ndarray) -> bool:
+def hash_collision(fo: Forest, h: np.ndarray, keys: NodeKeys, order: np.ndarray, by: np.ndarray) -> bool:
     """Do hashes fail to stand for classes? ``order`` lists nodes sorted by the hash ``by``
     (``h``, or ``h`` mixed with the tree when classes are per tree); neighbours with equal
     ``by`` must have equal keys, equal class hashes ``h`` and equal children's ``h``
@@ -327,8 +372,7 @@ def hash_collision(fo: Forest, h: np.ndarray, keys: list[np.ndarray], order: np.
     differ = h[x] != h[y]
     if by is not h:
         differ |= fo.tree_of[x] != fo.tree_of[y]
-    for k in keys:
-        differ |= k[x] != k[y]
+    differ |= keys.differ(x, y)
     differ |= fo.inner[x] & ((h[fo.left[x]] != h[fo.left[y]]) | (h[fo.right[x]] != h[fo.right[y]]))
     return bool(differ.any())
 
