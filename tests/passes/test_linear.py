@@ -208,3 +208,10 @@ def test_fold_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
     assert _fold_plain(ens, Forest(ens), classes, start).trees() == [None] * 3
     out = PASSES["fold_redundant_splits"](ens)
     assert all(a.same_as(e) for a, e in zip(out.trees, expected))
+
+
+def test_content_ids_of_wide_rows_survive_hash_collisions(monkeypatch):
+    table = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0], [3.0, 4.0], [-0.0, 0.0], [0.0, 0.0]])
+    assert treebuild.content_ids(table).tolist() == [0, 1, 0, 1, 4, 5]
+    monkeypatch.setattr(treebuild, "_mix", lambda h, x: h & np.uint64(0))  # every row hashes alike
+    assert treebuild.content_ids(table).tolist() == [0, 1, 0, 1, 4, 5]
