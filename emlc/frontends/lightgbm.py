@@ -501,7 +501,7 @@ def _lower_trees(forest: LgbForest, n_features: int) -> tuple[tuple[Tree, ...], 
     give the same IR: nodes in preorder of the source splits, a split's guard nodes
     first, leaf rows in the order leaves are reached.
     """
-    fast = _fast_trees(forest, n_features)
+    fast, levels = _fast_trees(forest, n_features)
     slow: dict[int, tuple[Tree, Tables]] = {}
     for i in np.flatnonzero(~fast).tolist():
         tables = Tables()
@@ -510,7 +510,7 @@ def _lower_trees(forest: LgbForest, n_features: int) -> tuple[tuple[Tree, ...], 
     for i, (_, tables) in slow.items():
         rows[i] = len(tables.leaf_rows)
     first_row = np.cumsum(rows) - rows
-    columns, node_start, values, value_rows = _lower_fast(forest, fast, first_row)
+    columns, node_start, values, value_rows = _lower_fast(forest, fast, levels, first_row)
     leaves = np.zeros((int(rows.sum()), 1))
     leaves[value_rows, 0] = values
     sets = Tables()
@@ -532,8 +532,9 @@ def _lower_trees(forest: LgbForest, n_features: int) -> tuple[tuple[Tree, ...], 
     return tuple(trees), leaves, sets.cat_sets()
 
 
-def _fast_trees(forest: LgbForest, n_features: int) -> np.ndarray:
-    """Per tree: no categorical split, every reference in range and the splits form a tree."""
+def _fast_trees(forest: LgbForest, n_features: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per tree: no categorical split, every reference in range and the splits form a tree;
+    and the nodes of those trees level by level (see :func:`_levels`)."""
     n, n_leaves = forest.n_splits, forest.n_leaves
     of_split = np.repeat(np.arange(len(forest)), n)
     ns, nl = n[of_split], n_leaves[of_split]
@@ -553,10 +554,11 @@ def _fast_trees(forest: LgbForest, n_features: int) -> np.ndarray:
     of_node = np.concatenate([of_split, np.repeat(np.arange(len(forest)), n_leaves)])
     fast[of_node[parents != want]] = False
     reached = np.zeros(total, dtype=bool)
-    for level in _levels(forest, fast):
+    levels = _levels(forest, fast)
+    for level in levels:
         reached[level] = True
     fast[of_node[~reached]] = False
-    return fast
+    return fast, levels  # nodes of trees found unreachable here are listed but never used
 
 
 def _global_children(forest: LgbForest, of_split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -587,7 +589,7 @@ def _levels(forest: LgbForest, fast: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-def _lower_fast(forest: LgbForest, fast: np.ndarray, first_row: np.ndarray):
+def _lower_fast(forest: LgbForest, fast: np.ndarray, levels: list[np.ndarray], first_row: np.ndarray):
     """The ``fast`` trees' IR columns back to back, each tree's first node, and the leaf
     values with their rows of the leaf table (tree ``i``'s rows from ``first_row[i]``)."""
     n_trees, total_splits = len(forest), int(forest.n_splits.sum())
@@ -605,7 +607,6 @@ def _lower_fast(forest: LgbForest, fast: np.ndarray, first_row: np.ndarray):
     total = of_node.size
     width = np.ones(total, dtype=np.int64)
     width[:total_splits] += 2 * guarded
-    levels = _levels(forest, fast)
     size, n_below = width.copy(), np.zeros(total, dtype=np.int64)
     n_below[total_splits:] = 1
     for level in reversed(levels):

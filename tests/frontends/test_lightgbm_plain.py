@@ -58,7 +58,7 @@ def test_bulk_lowering_matches_per_node_lowering(case: dict) -> None:
     assert len(trees) == len(ref_trees)
     assert all(a.same_as(b) for a, b in zip(trees, ref_trees))
     assert _same(leaves, ref_leaves) and _same(sets, ref_sets)
-    fast = lgbf._fast_trees(parsed.trees, parsed.n_features)
+    fast, _ = lgbf._fast_trees(parsed.trees, parsed.n_features)
     assert fast.any()
     assert fast.all() is not bool(case.get("categorical"))  # categorical trees take the per-node path
 
@@ -68,7 +68,7 @@ def test_single_leaf_and_stump_trees_are_lowered_in_bulk() -> None:
     parsed = lgbf.parse_text(text, "model")
     one = lgbf.LgbTree(leaf_value=[0.25], where="one")
     forest = lgbf.LgbForest.of([parsed.trees.tree(0), one, parsed.trees.tree(1), one])
-    assert lgbf._fast_trees(forest, parsed.n_features).all()
+    assert lgbf._fast_trees(forest, parsed.n_features)[0].all()
     trees, leaves, _ = lgbf._lower_trees(forest, parsed.n_features)
     ref_trees, ref_leaves, _ = _per_node(forest, parsed.n_features)
     assert all(a.same_as(b) for a, b in zip(trees, ref_trees)) and _same(leaves, ref_leaves)
@@ -133,7 +133,7 @@ def test_corrupt_tree_still_reports_through_per_node_path() -> None:
     parsed = lgbf.parse_text(_text(), "model")
     i = next(i for i in range(len(parsed.trees)) if parsed.trees.n_splits[i] > 1)
     parsed.trees.left_child[parsed.trees.split_start[i] + 1] = 0  # a cycle back to the root
-    assert not lgbf._fast_trees(parsed.trees, parsed.n_features)[i]
+    assert not lgbf._fast_trees(parsed.trees, parsed.n_features)[0][i]
     with pytest.raises(lgbf.EmlcError, match="reached twice"):
         lgbf._lower_trees(parsed.trees, parsed.n_features)
 
