@@ -60,6 +60,8 @@ class Op(enum.IntEnum):
 
 #: what an ensemble caches about its trees (never pickled, kept while the trees stay).
 _CACHES = ("_columns", "_cut")
+#: the key of :meth:`Ensemble.node_counts` among the cached columns.
+_COUNTS = "#nodes"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -279,7 +281,17 @@ class Ensemble:
 
     @property
     def n_nodes(self) -> int:
-        return sum(t.n_nodes for t in self.trees)
+        return int(self.node_counts().sum())
+
+    def node_counts(self) -> np.ndarray:
+        """Nodes per tree (int64, read-only; counted once per ensemble, like :meth:`column`)."""
+        cache = self.__dict__.setdefault("_columns", {})
+        counts = cache.get(_COUNTS)
+        if counts is None:
+            counts = np.array([t.n_nodes for t in self.trees], dtype=np.int64)
+            counts.flags.writeable = False
+            cache[_COUNTS] = counts
+        return counts
 
     @property
     def n_leaves(self) -> int:
@@ -338,6 +350,9 @@ class Ensemble:
             view = col.view()
             view.flags.writeable = False
             cache[name] = view
+        counts = np.array(sizes, dtype=np.int64)
+        counts.flags.writeable = False
+        cache[_COUNTS] = counts
         out.__dict__["_columns"] = cache
         if all(col.ndim == 1 and col.size == ends[-1] for col in columns.values()) if ends else False:
             out.__dict__["_cut"] = True

@@ -85,7 +85,7 @@ class _Forest:
     def __init__(self, trees: tuple[Tree, ...], whole: Ensemble | None = None) -> None:
         """``whole``: the ensemble whose trees these all are, to read its cached columns."""
         self.trees = trees
-        self.size = np.array([t.n_nodes for t in trees], dtype=np.int64)
+        self.size = whole.node_counts() if whole is not None else np.array([t.n_nodes for t in trees], dtype=np.int64)
         self.start = np.cumsum(self.size) - self.size
         self.n_trees = len(trees)
         self.cols = {

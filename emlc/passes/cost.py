@@ -47,7 +47,8 @@ def _left_is_next(ens: Ensemble) -> bool:
     number is its tree-local one plus its tree's offset, so "next" means the same.
     """
     op = ens.column("op")
-    offset = np.repeat(np.cumsum([0] + [t.n_nodes for t in ens.trees[:-1]]), [t.n_nodes for t in ens.trees])
+    counts = ens.node_counts()
+    offset = np.repeat(np.cumsum(counts) - counts, counts)
     left = ens.column("left") + offset
     inner = op != Op.LEAF
     pos = np.cumsum(inner) - 1

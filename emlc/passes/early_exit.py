@@ -75,7 +75,8 @@ def tree_ranges(ens: Ensemble, values: np.ndarray) -> tuple[np.ndarray, np.ndarr
     # Every tree's leaf rows back to back (each tree has one), reduced per tree at once.
     op, leaf = ens.column("op"), ens.column("leaf")
     is_leaf = op == Op.LEAF
-    counts = np.add.reduceat(is_leaf, np.cumsum([0] + [t.n_nodes for t in ens.trees[:-1]]))
+    sizes = ens.node_counts()
+    counts = np.add.reduceat(is_leaf, np.cumsum(sizes) - sizes)
     rows = values[leaf[is_leaf]].astype(dtype)
     starts = np.cumsum(counts) - counts
     cols = np.asarray(ens.tree_output, dtype=np.int64)[:, None] + np.arange(ens.leaf_width)

@@ -20,7 +20,7 @@ def _prune_tree(tree: Tree) -> Tree:
 
 def _reachable(ens: Ensemble) -> np.ndarray:
     """Per tree, is every node reachable from its root? (One walk over all trees at once.)"""
-    sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
+    sizes = ens.node_counts()
     starts = np.cumsum(sizes) - sizes
     base = np.repeat(starts, sizes)
     inner = ens.column("op") != Op.LEAF

@@ -250,7 +250,7 @@ class Forest:
     MAX_LEVELS = 64
 
     def __init__(self, ens: Ensemble) -> None:
-        sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
+        sizes = ens.node_counts()
         self.starts = np.cumsum(sizes) - sizes
         base = np.repeat(self.starts, sizes)
         self.tree_of = np.repeat(np.arange(len(ens.trees)), sizes)
@@ -293,7 +293,7 @@ class Forest:
         old = np.zeros(n, dtype=np.int64)
         old[self.starts[self.tree_of[nodes]] + pos[nodes]] = nodes
         left, right = pos[np.maximum(self.left[old], 0)], pos[np.maximum(self.right[old], 0)]
-        return NodeTable(copied_nodes(ens, old, left, right, normalize), np.array([t.n_nodes for t in ens.trees], dtype=np.int64), self.plain)
+        return NodeTable(copied_nodes(ens, old, left, right, normalize), ens.node_counts(), self.plain)
 
     def positions(self) -> np.ndarray:
         """Each plain tree node's preorder position within its tree (0 elsewhere; read-only)."""
@@ -424,7 +424,7 @@ def expand_dags(ens: Ensemble) -> tuple[Ensemble, np.ndarray]:
     node's first visit, and the fold walk, without memoised contexts, walks a DAG
     exactly as it walks the expansion.
     """
-    sizes = np.array([t.n_nodes for t in ens.trees], dtype=np.int64)
+    sizes = ens.node_counts()
     fo = _Links(ens, sizes)
     children = np.concatenate([fo.left[fo.inner], fo.right[fo.inner]])
     dag = np.logical_or.reduceat(np.bincount(children, minlength=fo.inner.size) > 1, fo.starts)
@@ -477,8 +477,9 @@ def expand_dags(ens: Ensemble) -> tuple[Ensemble, np.ndarray]:
     for i in np.flatnonzero(ok).tolist():
         trees[i] = Tree(**{name: col[ends[i] - count[i]:ends[i]] for name, col in cols.items()})
     expanded = ens.replace(trees=tuple(trees))
-    copies = np.full(sum(tr.n_nodes for tr in trees), -1, dtype=np.int64)
-    starts = np.cumsum([tr.n_nodes for tr in trees]) - np.array([tr.n_nodes for tr in trees])
+    counts = expanded.node_counts()
+    copies = np.full(int(counts.sum()), -1, dtype=np.int64)
+    starts = np.cumsum(counts) - counts
     copies[starts[t] + c] = o
     return expanded, copies
 
@@ -530,7 +531,7 @@ def map_nodes(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:
     one table, whose columns are cut back into trees (one numpy step per column instead
     of one per tree and column)."""
     out = rewrite(Tree(**{c: ens.column(c) for c in Tree.COLUMNS}))
-    return ens.with_node_columns({c: getattr(out, c) for c in Tree.COLUMNS}, [t.n_nodes for t in ens.trees])
+    return ens.with_node_columns({c: getattr(out, c) for c in Tree.COLUMNS}, ens.node_counts().tolist())
 
 
 def used_leaves(ens: Ensemble) -> np.ndarray:

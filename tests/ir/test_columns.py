@@ -68,3 +68,12 @@ def test_trees_cut_from_columns_are_verified_by_their_columns(ens):
     with pytest.raises(IRError) as tree_error:
         verify(ens.replace(trees=tuple(bad.trees)))
     assert str(cut_error.value) == str(tree_error.value) == "tree 0: column left has dtype int64, expected int32"
+
+
+@given(ensembles())
+def test_node_counts_are_cached_per_tree_sizes(ens):
+    counts = ens.node_counts()
+    assert counts.tolist() == [t.n_nodes for t in ens.trees] and counts is ens.node_counts()
+    assert not counts.flags.writeable and ens.n_nodes == sum(t.n_nodes for t in ens.trees)
+    cut = ens.with_node_columns({c: ens.column(c) for c in Tree.COLUMNS}, counts.tolist())
+    assert cut.node_counts().tolist() == counts.tolist()
