@@ -176,8 +176,8 @@ class Model:
         if self.leaf_sums:
             m = p.upper()
             self.helpers.append(
-                "/* The walk stays one function of its own: next to inline assembly (flash reads)\n"
-                " * avr-gcc misjudges the length of long branches and the link fails. */\n"
+                "/* The walk stays a function of its own (avr-gcc 5 misjudges the length of long\n"
+                " * branches in huge functions, next to the inline assembly of flash reads most). */\n"
                 f"#if defined(__GNUC__)\n#define {m}_NOINLINE __attribute__((noinline))\n#else\n"
                 f"#define {m}_NOINLINE\n#endif"
             )
@@ -511,7 +511,8 @@ class Model:
     def stop_arg(self, value: int) -> str:
         """The stop argument of P_rows when leaf sums carry an early exit."""
         plan = self.exit_plan()
-        return f", {value}" if self.leaf_sums and plan is not None and plan.sums == "q" else ""
+        exits = self.leaf_sums and plan is not None and plan.sums == "q"
+        return f", {value}" if exits else ""
 
     def sum_locals(self) -> str:
         """Declarations of the fixed-point class sums q0, q1, ... at their start values."""
@@ -530,13 +531,14 @@ class Model:
         stop = self.stop_arg(0) != ""
         sink = self.default_sink("q")
         body = self.fill_sinks(walk_body, (lambda t, row: sink(t, row) + self.exit_stop(t)) if stop else sink)
+        qk = [f"q{k}" for k in range(n)]
         decide = [
-            "    if (q1 > q0) {\n        best = q1;\n        second = q0;\n        c = 1;\n"
-            "    } else {\n        best = q0;\n        second = q1;\n        c = 0;\n    }"
+            f"    if ({qk[1]} > {qk[0]}) {{\n        best = {qk[1]};\n        second = {qk[0]};\n        c = 1;\n"
+            f"    }} else {{\n        best = {qk[0]};\n        second = {qk[1]};\n        c = 0;\n    }}"
         ]
         for k in range(2, n):
-            decide.append(f"    if (q{k} > best) {{\n        second = best;\n        best = q{k};\n        c = {k};\n"
-                          f"    }} else if (q{k} > second) {{\n        second = q{k};\n    }}")
+            decide.append(f"    if ({qk[k]} > best) {{\n        second = best;\n        best = {qk[k]};\n        c = {k};\n"
+                          f"    }} else if ({qk[k]} > second) {{\n        second = {qk[k]};\n    }}")
         return (
             "/* The leaf row each tree reaches; the class when the fixed-point sums prove it\n"
             f" * (best - second > {fx.margin}), else -1"

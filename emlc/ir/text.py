@@ -238,9 +238,9 @@ class _FastPathFailed(Exception):
     """The fast tree reader met something only the grammar can judge."""
 
 
-_LEAVES_LINE = re.compile(r"leaves \w+ (\d+) x (\d+)")
+_LEAVES_LINE = re.compile(r"leaves \w+ (\d{1,18}) x (\d{1,18})")
 _NUMBER = r"[+-]?(?:inf|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-_LEAF_ROW = re.compile(rf"  (\d+): ({_NUMBER}(?: {_NUMBER})*)")
+_LEAF_ROW = re.compile(rf"  (\d{{1,18}}): ({_NUMBER}(?: {_NUMBER})*)")
 
 
 @dataclass
@@ -280,10 +280,10 @@ def _read_bulk(text: str) -> tuple[str, _Bulk]:
     return "\n".join(lines), bulk
 
 
-_TREE_LINE = re.compile(r"tree (\d+) output (\d+) nodes (\d+)")
+_TREE_LINE = re.compile(r"tree (\d{1,18}) output (\d{1,18}) nodes (\d{1,18})")
 _NODE_LINE = re.compile(
-    rf"  (\d+): (?:leaf (\d+)|if x\[(\d+)\] (?:(<=|<) ({_NUMBER})"
-    r"|in set (\d+)) then (\d+) else (\d+) missing (left|right))"
+    rf"  (\d{{1,18}}): (?:leaf (\d{{1,18}})|if x\[(\d{{1,18}})\] (?:(<=|<) ({_NUMBER})"
+    r"|in set (\d{1,18})) then (\d{1,18}) else (\d{1,18}) missing (left|right))"
 )
 
 

@@ -157,3 +157,18 @@ def test_non_canonical_layout_still_parses_through_the_grammar():
 def test_errors_in_bulk_sections_keep_their_positions(mutate, message):
     with pytest.raises(IRError, match=message):
         parse_ir(mutate(IRIS_LIKE), "broken.emlir")
+
+
+@pytest.mark.parametrize("line", ["leaves", "  0:", "tree"])
+def test_huge_integers_are_an_ir_error_not_a_crash(line):
+    """Python refuses int() of over 4,300 digits; a damaged file must still get IRError."""
+    text = IRIS_LIKE
+    huge = "9" * 5000
+    if line == "leaves":
+        text = text.replace("leaves float64 3 x 3", f"leaves float64 {huge} x 3")
+    elif line == "  0:":
+        text = text.replace("\n  0: ", f"\n  {huge}: ", 1)
+    else:
+        text = text.replace("tree 0 output", f"tree {huge} output")
+    with pytest.raises(IRError):
+        parse_ir(text)
