@@ -5,6 +5,12 @@ of a tree in a chosen order (:func:`renumber`) or emit a fresh tree bottom-up th
 :class:`TreeBuilder`, which gives every emitted node a *structural class* (equal
 classes compute the same leaf for every input) and, with ``share=True``, emits
 each class once (hash-consing, which turns equal subtrees into one DAG node).
+
+Big models go through the same rewrites on all trees at once: :class:`Forest` holds
+every node back to back, level by level; structural classes become 64-bit hashes
+that are checked against the nodes' keys before anything rests on them; DAGs are
+expanded into trees (:func:`expand_dags`); results come back as whole-ensemble
+columns (:class:`NodeTable`). Per-tree walks remain for what those cannot decide.
 """
 
 from __future__ import annotations
@@ -316,28 +322,6 @@ class Forest:
     def per_tree(self, mask: np.ndarray) -> np.ndarray:
         """Per tree, does ``mask`` hold at some node?"""
         return np.logical_or.reduceat(mask, self.starts)
-
-    def hashes(self, ens: Ensemble, classes: ContentClasses) -> np.ndarray:
-        """A 64-bit hash of each plain tree node's subtree; equal structural classes hash equal.
-
-        Leaves hash their leaf-row class, splits their test (threshold by bit
-        pattern, category set by class) and their children's hashes, so two
-        subtrees with different hashes are never structurally equal.
-        """
-        h = np.zeros(self.op.size, dtype=np.uint64)
-        leaf_class = np.asarray(classes.leaf, dtype=np.int64)
-        cat_class = classes.cat[np.maximum(self.cat, 0)] if classes.cat.size else np.zeros(self.op.size, np.int64)
-        with np.errstate(over="ignore"):
-            for v in reversed(self.levels):
-                lv, sv = v[~self.inner[v]], v[self.inner[v]]
-                h[lv] = _mix(np.full(lv.size, 1, np.uint64), leaf_class[self.leaf[lv]])
-                acc = np.full(sv.size, 2, np.uint64)
-                tests = (self.op[sv], self.feature[sv], self.bits[sv], self.dl[sv],
-                         np.where(self.cat[sv] >= 0, cat_class[sv], -1))
-                for part in tests:
-                    acc = _mix(acc, part)
-                h[sv] = _mix(_mix(acc, h[self.left[sv]]), h[self.right[sv]])
-        return h
 
 
 class NodeKeys:
