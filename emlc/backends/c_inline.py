@@ -60,7 +60,7 @@ _NAN_LITERAL = int_literal(_NAN_BITS, "int32_t")
 @functools.lru_cache(maxsize=1 << 12)
 def _bits_exprs(prefix: str, f: int) -> tuple[str, str]:
     """(bits of feature f, is-NaN test): the same strings for every node on f."""
-    s = f"{prefix}_bits(features[{f}])"
+    s = f"{prefix.upper()}_BITS({f})"
     return s, f"({s} & {int_literal(2**31 - 1, 'int32_t')}) > {_NAN_LITERAL}"
 
 

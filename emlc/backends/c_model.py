@@ -196,7 +196,8 @@ class Model:
                 self.helpers.append(
                     "/* The bits of a float as a signed integer (tests compare them directly). */\n"
                     f"static inline int32_t {p}_bits(float x)\n{{\n"
-                    "    union { float f; int32_t i; } b;\n    b.f = x;\n    return b.i;\n}"
+                    "    union { float f; int32_t i; } b;\n    b.f = x;\n    return b.i;\n}\n"
+                    f"#define {p.upper()}_BITS(f) {p}_bits(features[f])"
                 )
             return
         if self.precision is not None:

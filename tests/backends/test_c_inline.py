@@ -35,7 +35,7 @@ def test_float_bits_compare_like_keys_for_every_sign_and_nan():
     specs = [(t, op, dl) for t in THRESHOLDS for op in (Op.LE, Op.LT) for dl in (False, True)]
     ens = _probe(specs)
     code = emit_c(ens, "host", "model", "inline")
-    assert "model_bits(features[" in code and "model_prepare" not in code
+    assert "MODEL_BITS(" in code and "model_prepare" not in code
     assert np.signbit(_rows(1)[0, 0]) and np.isnan(_rows(1)[0, 0])
     check_agrees(ens, _rows(ens.n_features), "inline")
 
