@@ -17,7 +17,7 @@ Tests whose outcome is fixed at compile time are folded away.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -157,7 +157,8 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
 
 def _bulk_conditions(model: Model, tree, left: list[int], right: list[int]) -> list[str | int | None] | None:
     """Every node's condition in one pass for direct tests without ranks or categories:
-    None for a leaf, the child a folded test always takes, else the C expression."""
+    None for a leaf, the child a folded test always takes, else the C expression.
+    ``tree``: a tree, or anything with its node columns (all trees back to back)."""
     op = tree.op
     if (op == Op.CAT).any() or any(r is not None for r in model.ranks):
         return None
@@ -219,6 +220,110 @@ def _leaf_sum_lines(model: Model, index: int, row: int, pad: str) -> list[str]:
     return out
 
 
+class _Columns(NamedTuple):
+    op: np.ndarray
+    threshold: np.ndarray
+    feature: np.ndarray
+    default_left: np.ndarray
+
+
+def _plain_blocks(model: Model) -> list[str | None]:
+    """The blocks of all plain trees at once: trees numbered in preorder whose only shared
+    nodes are leaves and which have no folded test (what -O2 leaves), built from
+    whole-forest numpy columns instead of a walk per node. A split opens at its own
+    position, its ``} else {`` follows the last node of its left subtree and its ``}``
+    the last node of its right one (deeper closes first); a child leaf stored elsewhere
+    (shared) is printed in its place. Other trees get None (:func:`tree_code` walks them)."""
+    ens = model.ens
+    n_trees = ens.n_trees
+    if not model.direct or n_trees == 0:
+        return [None] * n_trees
+    op, lc, rc = ens.column("op"), ens.column("left"), ens.column("right")
+    counts = ens.node_counts()
+    starts = np.cumsum(counts) - counts
+    tree_of = np.repeat(np.arange(n_trees), counts)
+    off = starts[tree_of]
+    n = op.size
+    dec = op != Op.LEAF
+    gl, gr = np.where(dec, lc + off, -1), np.where(dec, rc + off, -1)
+    conds = _bulk_conditions(model, _Columns(op, ens.column("threshold"), ens.column("feature"),
+                                             ens.column("default_left")), gl.tolist(), gr.tolist())
+    if conds is None:
+        return [None] * n_trees
+    bad = np.zeros(n_trees, dtype=bool)
+    bad[tree_of[np.array([c.__class__ is int for c in conds], dtype=bool)]] = True
+    idx = np.flatnonzero(dec)
+    left_in = np.zeros(n, dtype=bool)
+    left_in[idx] = gl[idx] == idx + 1
+    bad[tree_of[idx[~left_in[idx] & dec[gl[idx]]]]] = True  # a split out of place
+    # split depths level by level from the roots, then subtree ends from the deepest level up
+    depth = np.full(n, -1, dtype=np.int64)
+    depth[starts] = 2
+    levels, frontier = [], starts[~bad & dec[starts]]
+    while frontier.size:
+        levels.append(frontier)
+        kids = np.concatenate([gl[frontier], gr[frontier]])
+        keep = dec[kids]
+        depth[kids[keep]] = np.concatenate([depth[frontier], depth[frontier]])[keep] + 1
+        frontier = kids[keep]
+    end = np.arange(n)
+    right_in = np.zeros(n, dtype=bool)
+    for level in reversed(levels):
+        left_end = np.where(left_in[level], end[gl[level]], level)
+        right_in[level] = gr[level] == left_end + 1
+        end[level] = np.where(right_in[level], end[gr[level]], left_end)
+    bad[tree_of[idx[~right_in[idx] & dec[gr[idx]]]]] = True  # a split out of place
+    bad[tree_of[idx[depth[idx] < 0]]] = True  # a split no root reaches
+    good = ~bad[tree_of]
+    splits = idx[good[idx]]
+    for side, inplace in ((gl, left_in), (gr, right_in)):  # leaves printed where they are stored
+        s_in = splits[inplace[splits] & ~dec[side[splits]]]
+        depth[side[s_in]] = depth[s_in] + 1
+    roots = starts[~bad & ~dec[starts]]
+    placed = np.sort(np.concatenate([splits, roots, np.flatnonzero(good & ~dec & (depth >= 0) & ~np.isin(
+        np.arange(n), roots))]))
+    vl = splits[~left_in[splits]]  # splits whose left leaf is stored elsewhere: printed here
+    vr = splits[~right_in[splits]]
+    left_end = np.where(left_in[splits], end[gl[splits]], splits)
+    # events sorted by (position, after the node, -depth, order): 0 split, 1 leaf, 2 else, 3 close, 4 left leaf, 5 right leaf
+    pos = np.concatenate([placed, left_end, end[splits], vl, np.where(left_in[vr], end[gl[vr]], vr)])
+    after = np.concatenate([np.zeros(placed.size, np.int64), np.ones(2 * splits.size + vl.size + vr.size, np.int64)])
+    kind = np.concatenate([np.where(dec[placed], 0, 1), np.full(splits.size, 2), np.full(splits.size, 3),
+                           np.full(vl.size, 4), np.full(vr.size, 5)])
+    node = np.concatenate([placed, splits, splits, vl, vr])
+    rank = np.array([0, 0, 1, 3, 0, 2])[kind]  # among one split's events at one position
+    order = np.lexsort((rank, -depth[node], after, pos))
+    pads = ["    " * d for d in range(int(depth.max()) + 2)]
+    leaf, sums, tl = ens.column("leaf").tolist(), model.leaf_sums, tree_of.tolist()
+
+    def leaf_text(v: int, d: int) -> str:
+        pad = pads[d]
+        row = f"{pad}row = {leaf[v]};"
+        return "\n".join([*_leaf_sum_lines(model, tl[v], leaf[v], pad), row]) if sums else row
+
+    # the text of every event, filled kind by kind (else and close lines depend on depth only)
+    text = np.empty(node.size, dtype=object)
+    by_depth = [np.array([pad + line for pad in pads], dtype=object) for line in ("} else {", "}")]
+    for k, table in ((2, by_depth[0]), (3, by_depth[1])):
+        at = kind == k
+        text[at] = table[depth[node[at]]]
+    at = np.flatnonzero(kind == 0)
+    text[at] = [f"{pads[d]}if ({conds[v]}) {{" for v, d in zip(node[at].tolist(), depth[node[at]].tolist())]
+    at = np.flatnonzero(kind == 1)
+    text[at] = [leaf_text(v, d) for v, d in zip(node[at].tolist(), depth[node[at]].tolist())]
+    at = np.flatnonzero(kind >= 4)
+    child = np.where(kind[at] == 4, gl[node[at]], gr[node[at]])
+    text[at] = [leaf_text(v, d) for v, d in zip(child.tolist(), (depth[node[at]] + 1).tolist())]
+    lines = text[order].tolist()
+    bounds = np.searchsorted(tree_of[node[order]], np.arange(n_trees + 1)).tolist()
+    return [
+        None if bad[t] else
+        f"    {{   /* tree {t} */\n        {model.row_t} row;\n" + "\n".join(lines[bounds[t]:bounds[t + 1]])
+        + f"\n        {model.sink(str(t), 'row')}\n    }}"
+        for t in range(n_trees)
+    ]
+
+
 def tree_code(model: Model, index: int) -> str:
     """Tree ``index``: a block that sets the leaf row and hands it to the sink (with
     :attr:`Model.leaf_sums`, each leaf first adds its fixed-point values to the sums)."""
@@ -231,7 +336,8 @@ def tree_code(model: Model, index: int) -> str:
     label = f"t{index}_n"
     # Python lists and a local constant: numpy scalar indexing and enum look-ups dominate otherwise.
     left, right, leaf = tree.left.tolist(), tree.right.tolist(), tree.leaf.tolist()
-    shared = (indegree > 1).tolist()
+    # leaves reached twice are repeated (an assignment is no bigger than a jump to it)
+    shared = ((indegree > 1) & (tree.op != Op.LEAF)).tolist()
     # per node: None (leaf), the child every value reaches (folded test), or the C condition
     conds = _bulk_conditions(model, tree, left, right) if model.direct else None
     if conds is None:
@@ -306,6 +412,8 @@ def tree_code(model: Model, index: int) -> str:
     )
 
 
-def walk_body(model: Model) -> tuple[list[str], str]:
-    """(extra declarations, body) that hand every tree's leaf row to the sinks."""
-    return [], "\n".join(tree_code(model, i) for i in range(model.ens.n_trees))
+def walk_body(model: Model, plain: bool = True) -> tuple[list[str], str]:
+    """(extra declarations, body) that hand every tree's leaf row to the sinks
+    (``plain``: plain trees from :func:`_plain_blocks`, the same text as the walk's)."""
+    blocks = _plain_blocks(model) if plain else [None] * model.ens.n_trees
+    return [], "\n".join(b if b is not None else tree_code(model, i) for i, b in enumerate(blocks))

@@ -110,3 +110,42 @@ def test_half_word_condition_is_the_key_test(k, bits, nan_left):
     want = nan_left if np.isnan(x) else key(float(x), "float32") <= k
     signed = bits - 2**32 if bits >= 2**31 else bits
     assert _eval_c(expr, signed >> 16, bits & 0xFFFF) == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), st.sampled_from(["O0", "O2"]), st.sampled_from(["host", "avr"]))
+def test_plain_trees_built_at_once_read_exactly_like_the_walk(data, level, target):
+    """The whole-forest builder of plain trees (preorder, shared leaves only, nothing
+    folded) prints the very text the per-node walk prints."""
+    from emlc.backends.c_inline import can_test_directly, walk_body
+    from emlc.backends.c_model import Model
+    from emlc.passes import optimize
+    from emlc.targets import get_target
+    from tests.strategies import ensembles
+
+    ens = optimize(data.draw(ensembles()), level=level, target=target).ensemble
+    texts = []
+    for plain in (True, False):
+        model = Model(ens, get_target(target), "m")
+        model.direct = can_test_directly(model)
+        texts.append(walk_body(model, plain=plain)[1])
+    assert texts[0] == texts[1]
+
+
+def test_most_optimized_lightgbm_trees_take_the_whole_forest_builder():
+    import lightgbm as lgb
+
+    import emlc
+    from emlc.backends.c_inline import _plain_blocks
+    from emlc.backends.c_model import Model
+    from emlc.passes import optimize
+    from emlc.targets import get_target
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 6))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
+    model = lgb.LGBMClassifier(n_estimators=40, num_leaves=15, verbose=-1).fit(X, y)
+    ens = optimize(emlc.load(model), level="O2").ensemble
+    m = Model(ens, get_target("host"), "m")
+    m.direct = True
+    assert sum(b is not None for b in _plain_blocks(m)) >= 0.8 * ens.n_trees
