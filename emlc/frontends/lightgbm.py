@@ -271,7 +271,7 @@ def _array(values: dict[str, tuple[str, int]], key: str, n: int, kind: type, whe
         raise EmlcError(f"{where}: line {line}: '{key}' holds a value that is not a {kind.__name__}") from None
     if n >= 0 and len(out) != n:
         raise EmlcError(f"{where}: line {line}: '{key}' has {len(out)} values, expected {n} (truncated model?)")
-    if kind is int and out and not (-(2**31) <= min(out) and max(out) < 2**31):
+    if kind is int and out and not (_INT32[0] <= min(out) and max(out) < _INT32[1]):
         raise EmlcError(f"{where}: line {line}: '{key}' holds a value outside the 32-bit range; the model is corrupt")
     return out
 
@@ -306,7 +306,7 @@ def _text_tree(values: dict[str, tuple[str, int]], where: str) -> LgbTree:
 
 #: characters of the numbers LightGBM writes; anything else goes through the per-tree parser.
 _NUMBER_CHARS = {np.int64: b"0123456789- ", np.float64: b"0123456789.-+eE "}
-_INT64_LIMITS = (np.iinfo(np.int64).min, np.iinfo(np.int64).max)
+_INT32 = (-(2**31), 2**31)
 
 
 def _text_forest(sections: list[Section]) -> LgbForest:
@@ -356,8 +356,9 @@ def _bulk_numbers(sections: list[dict], key: str, counts: np.ndarray, dtype: typ
         out = np.fromstring(joined, dtype=dtype, sep=" ") if joined else np.zeros(0, dtype)
     except ValueError:  # a token that is not a number
         return None
-    # fewer values than single spaces: an empty token; int64 saturates instead of failing.
-    if out.size != counts.sum() or (dtype is np.int64 and np.isin(_INT64_LIMITS, out).any()):
+    # Fewer values than single spaces: an empty token. Integers outside 32 bits (int64
+    # saturates instead of failing) are for the per-tree parser to report.
+    if out.size != counts.sum() or (dtype is np.int64 and out.size and not _INT32[0] <= out.min() <= out.max() < _INT32[1]):
         return None
     return out
 

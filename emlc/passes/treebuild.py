@@ -420,7 +420,7 @@ def expand_dags(ens: Ensemble) -> tuple[Ensemble, np.ndarray]:
     orig = [fo.starts[dag]]  # per level: the nodes copied, their tree and local copy numbers
     tree = [np.flatnonzero(dag)]
     local = [np.zeros(int(dag.sum()), dtype=np.int64)]
-    links: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (tree, parent copy, child copy) per side
+    links: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per level: (parent copy, child copy, side)
     for _ in range(Forest.MAX_LEVELS):
         split = fo.inner[orig[-1]] & ok[tree[-1]]
         if not split.any():

@@ -110,6 +110,7 @@ def test_bulk_parse_matches_per_tree_parse(case: dict) -> None:
     ("threshold", lambda v: v.replace(" ", "\t", 1)),
     ("leaf_value", lambda v: "1_0 " + v.split(" ", 1)[1]),  # Python reads it, the bulk reader does not
     ("left_child", lambda v: "99999999999999999999 " + v.split(" ", 1)[1]),
+    ("split_feature", lambda v: "3000000000 " + v.split(" ", 1)[1]),
     ("decision_type", lambda v: "2x " + v.split(" ", 1)[1]),
     ("split_feature", lambda v: v + " 1"),
 ])
