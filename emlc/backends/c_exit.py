@@ -152,6 +152,18 @@ def plan(model: "Model") -> ExitPlan | None:
     return ExitPlan(mode, checkpoints, lower, upper, bt, check_t, sums, sums_t)
 
 
+def least_lead(plan: ExitPlan) -> np.ndarray | None:
+    """Per check point, the lead of the largest sum over the runner-up that a class needs
+    before the check can pass (integer checks only): a[c] - a[o] > upper[o] - lower[c] for
+    all o != c, so the lead must exceed the least such gap. A cheap test before the full one."""
+    if not plan.check_t.startswith("int") or plan.lower.shape[1] < 2:
+        return None
+    n = plan.lower.shape[1]
+    gaps = plan.upper[:, :, None] - plan.lower[:, None, :]  # [check, o, c]
+    gaps = np.where(np.eye(n, dtype=bool)[None], np.iinfo(np.int64).max, gaps)
+    return gaps.reshape(gaps.shape[0], -1).min(axis=1)
+
+
 def check_function(model: "Model", plan: ExitPlan) -> str:
     """P_exit(a, j): the class decided at check point j from the sums a[], else -1."""
     p, n, ct, tables = model.p, model.n_out, plan.check_t, model.tables
@@ -179,11 +191,7 @@ def check_function(model: "Model", plan: ExitPlan) -> str:
             f"    if ({up.format(k='0')} < {zero}) {{\n        return 0;\n    }}\n    return -1;"
         )
     else:
-        # Necessary for any class c to win: a[c] - a[o] > upper[o] - lower[c] for all o != c,
-        # so the lead of the largest sum over the runner-up must exceed the least such gap.
-        gaps = plan.upper[:, :, None] - plan.lower[:, None, :]  # [check, o, c]
-        gaps = np.where(np.eye(n, dtype=bool)[None], np.iinfo(np.int64).max, gaps) if ct.startswith("int") else gaps
-        need = gaps.reshape(gaps.shape[0], -1).min(axis=1) if ct.startswith("int") else None
+        need = least_lead(plan)
         decl, quick = "", ""
         if need is not None:
             nt = smallest_int(int(min(need.min(), 0)), int(max(need.max(), 0)))
@@ -197,39 +205,6 @@ def check_function(model: "Model", plan: ExitPlan) -> str:
             f"    for (k = 1; k < {n}u; ++k) {{\n        x = {low.format(k='k')};\n"
             "        if (x > lead) {\n            lead = x;\n            c = k;\n        }\n    }\n"
             f"    for (k = 0; k < {n}u; ++k) {{\n        if (k != c && !(lead > {up.format(k='k')})) {{\n"
-            "            return -1;\n        }\n    }\n    return (int32_t)c;"
-        )
-    return what + head + body + "\n}"
-    lo = tables.add("exlo", plan.bound_t, plan.lower, note="early exit: lower bounds per check point and output")
-    hi = tables.add("exhi", plan.bound_t, plan.upper, note="early exit: upper bounds per check point and output")
-    low = f"({ct})a[{{k}}] + ({ct}){tables.read(plan.bound_t, lo, f'(uint16_t)(j * {n}u + {{k}})')}"
-    up = f"({ct})a[{{k}}] + ({ct}){tables.read(plan.bound_t, hi, f'(uint16_t)(j * {n}u + {{k}})')}"
-    zero = "0" if ct.startswith("int") else model.real(0.0)
-    if n == 1:
-        body = (
-            f"    if ({low.format(k='0')} > {zero}) {{\n        return 1;\n    }}\n"
-            f"    if ({up.format(k='0')} < {zero}) {{\n        return 0;\n    }}\n    return -1;"
-        )
-    else:
-        # Necessary for any class c to win: a[c] - a[o] > upper[o] - lower[c] for all o != c,
-        # so the lead of the largest sum over the runner-up must exceed the least such gap.
-        gaps = plan.upper[:, :, None] - plan.lower[:, None, :]  # [check, o, c]
-        gaps = np.where(np.eye(n, dtype=bool)[None], np.iinfo(np.int64).max, gaps) if ct.startswith("int") else gaps
-        need = gaps.reshape(gaps.shape[0], -1).min(axis=1) if ct.startswith("int") else None
-        quick = ""
-        if need is not None:
-            nt = smallest_int(int(min(need.min(), 0)), int(max(need.max(), 0)))
-            tn = tables.add("exneed", nt, need, note="early exit: least lead over the runner-up that can decide")
-            quick = (
-                f"    {plan.sums_t} best, second;\n" + top_two("a", n)
-                + f"    if (({ct})best - ({ct})second <= ({ct}){tables.read(nt, tn, 'j')}) {{\n        return -1;\n    }}\n"
-                "    {\n"
-            )
-        body = (
-            f"    uint16_t k, c = 0;\n{quick}    {ct} top = {low.format(k='0')}, x;\n"
-            f"    for (k = 1; k < {n}u; ++k) {{\n        x = {low.format(k='k')};\n"
-            "        if (x > best) {\n            best = x;\n            c = k;\n        }\n    }\n"
-            f"    for (k = 0; k < {n}u; ++k) {{\n        if (k != c && !(best > {up.format(k='k')})) {{\n"
             "            return -1;\n        }\n    }\n    return (int32_t)c;"
         )
     return what + head + body + "\n}"

@@ -560,9 +560,22 @@ class Model:
         if int(t) + 1 not in checkpoints:
             return ""
         j = checkpoints.index(int(t) + 1)
-        sums = ", ".join(f"q{k}" for k in range(self.n_out))
-        return (f"\n        if (stop) {{\n            {plan.sums_t} a[{self.n_out}] = {{{sums}}};\n"
-                f"            c = {self.p}_exit(a, {j}u);\n            if (c >= 0) {{\n                return c;\n            }}\n        }}")
+        n, ct = self.n_out, plan.check_t
+        sums = ", ".join(f"q{k}" for k in range(n))
+        call = (f"{{\n            {plan.sums_t} a[{n}] = {{{sums}}};\n            c = {self.p}_exit(a, {j}u);\n"
+                "            if (c >= 0) {\n                return c;\n            }\n        }")
+        need = c_exit.least_lead(plan)
+        if need is None:
+            return f"\n        if (stop) {call}"
+        # the lead of the sums is checked in registers first: most check points end there
+        rest = "".join(
+            f"\n            if (q{k} > best) {{\n                second = best;\n                best = q{k};\n"
+            f"            }} else if (q{k} > second) {{\n                second = q{k};\n            }}"
+            for k in range(2, n)
+        )
+        return (f"\n        if (stop) {{\n            if (q1 > q0) {{\n                best = q1;\n                second = q0;\n"
+                f"            }} else {{\n                best = q0;\n                second = q1;\n            }}{rest}\n"
+                f"            if (({ct})best - ({ct})second > ({ct}){int(need[j])}) {call}\n        }}")
 
     def fast_function(self) -> str:
         """P_qadd, P_qdecide and P_fast: the class from integer leaf sums, or -1 when the

@@ -191,3 +191,23 @@ def test_predict_and_predict_proba_share_one_walk():
     got = run_model(ens, X, "host", "inline")
     np.testing.assert_array_equal(got.predict, interpret_early_exit(ens, X))
     np.testing.assert_allclose(got.values, interpret_proba(ens, X).astype(np.float32), rtol=2e-6, atol=1e-7)
+
+
+def test_avr_inline_leaf_sums_stop_where_the_interpreter_does():
+    """AVR inline keeps the class sums in locals; its checks (a lossy exit here, so that rows
+    do stop) test the lead in registers, then the bounds: classes equal interpret_early_exit."""
+    require_tool("avr-gcc", "simavr")
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    forest = RandomForestClassifier(n_estimators=6, max_depth=5, random_state=0).fit(X[:600], y[:600])
+    ens = confidence_exit(PASSES["early_exit"](emlc.load(forest)), 0.4)
+    rows = X[600:660]
+    want = interpret_early_exit(ens, rows)
+    assert interpret_trees_evaluated(ens, rows).mean() < ens.n_trees
+    code = emit_c(ens, "avr", "m", "inline")
+    assert "m_rows(features, rows, 1)" in code and "if (stop) {" in code
+    np.testing.assert_array_equal(run_model(ens, rows, "avr", "inline").predict, want)
