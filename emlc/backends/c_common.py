@@ -158,7 +158,9 @@ class FlashTables:
         vals = np.asarray(values).ravel().tolist()  # Python numbers: per-item numpy scalars are slow
         if not vals:
             raise AssertionError(f"empty table {full}")
-        if ctype in ("float", "double"):
+        if ctype == "double" and all(map(math.isfinite, vals)):
+            items = list(map(repr, vals))  # float_literal's double form, without a call per value
+        elif ctype in ("float", "double"):
             items = [float_literal(v, ctype) for v in vals]
         else:
             items = [int_literal(v, ctype) for v in vals]

@@ -137,9 +137,10 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
         if k < lo:
             return is_nan
         if k >= 0:
+            lit = f"{k}L" if k > 32767 else str(k)  # int_literal of a non-negative int32, inline
             if nan_left:
-                return f"{s} <= {int_literal(k, 'int32_t')} || {s} > {nan_bits}"
-            return f"{s} <= {int_literal(k, 'int32_t')} && ({s} >= 0 || {s} <= {neg_inf})"
+                return f"{s} <= {lit} || {s} > {nan_bits}"
+            return f"{s} <= {lit} && ({s} >= 0 || {s} <= {neg_inf})"
         start = int_literal(-(2**31) - k, "int32_t")
         if nan_left:
             return f"({s} >= {start} && {s} < 0) || {s} > {nan_bits}"
