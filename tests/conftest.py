@@ -20,6 +20,7 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+os.environ.setdefault("EMLC_VERIFY_EACH", "1")  # every pass verified in the tests (optimize's verify_each)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 

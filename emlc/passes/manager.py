@@ -10,6 +10,7 @@ breaks, not in a backend.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, TextIO
@@ -132,10 +133,12 @@ def check_pass_names(names: Iterable[str], what: str = "pass") -> list[str]:
     return names
 
 
-def _run_one(p: Pass, ens: Ensemble) -> Ensemble:
+def _run_one(p: Pass, ens: Ensemble, check: bool) -> Ensemble:
     out = p(ens)
     if not p.lossless and out.early_exit is ens.early_exit:
         out = out.replace(early_exit=None)
+    if not check:
+        return out
     try:
         return verify(out)
     except IRError as e:
@@ -150,11 +153,15 @@ def optimize(
     print_ir_after: set[str] | str | None = None,
     stream: TextIO | None = None,
     layout: str | None = None,
+    verify_each: bool | None = None,
 ) -> OptimizeResult:
     """Run a level's pipeline (or the given ``passes``) and pick the code layout.
 
     ``print_ir_after`` names passes (or ``"all"``) after which the IR text is written
     to ``stream`` (stderr by default); ``layout`` overrides the cost model's choice.
+    The input and the result are verified; ``verify_each`` (default: the environment
+    variable ``EMLC_VERIFY_EACH`` set, as the tests do) verifies after every pass too,
+    naming the pass that broke the IR (a fifth of the time of big models otherwise).
     """
     tgt = get_target(target)
     names = pipeline(level, tgt) if passes is None else check_pass_names(passes)
@@ -166,14 +173,20 @@ def optimize(
     check_pass_names(show, "pass in print_ir_after")
     out = stream if stream is not None else sys.stderr
     verify(ens)
+    each = bool(os.environ.get("EMLC_VERIFY_EACH")) if verify_each is None else verify_each
     # Each step's sizes once (every step is one pass's result and the next one's input),
     # in both layouts, so no intermediate ensemble outlives the pass that reads it.
     sizes = [_sizes(ens, tgt)]
     for name in names:
-        ens = _run_one(PASSES[name], ens)
+        ens = _run_one(PASSES[name], ens, each)
         sizes.append(_sizes(ens, tgt))
         if name in show:
             out.write(f"// IR after {name}\n{print_ir(ens)}")
+    if not each and names:
+        try:
+            verify(ens)
+        except IRError as e:
+            raise IRError(f"internal error: the optimized IR is invalid ({e}); EMLC_VERIFY_EACH=1 names the pass") from e
     chosen = layout or choose_layout(ens, tgt, level)
     reports = tuple(
         PassReport(

@@ -67,7 +67,7 @@ def test_chosen_passes_run_in_the_given_order_and_print_ir():
     assert everything.getvalue().count("// IR after") == len(pipeline("O1", get_target("host")))
 
 
-def test_ir_is_verified_before_and_after_every_pass():
+def test_ir_is_verified_before_and_after_every_pass_or_at_the_end():
     bad = stump_forest().replace(n_outputs=3)
     with pytest.raises(IRError):
         optimize(bad, level="O0")
@@ -75,7 +75,10 @@ def test_ir_is_verified_before_and_after_every_pass():
     PASSES["break_leaves"] = broken
     try:
         with pytest.raises(IRError, match="internal error: pass break_leaves produced invalid IR"):
-            optimize(stump_forest(), passes=["break_leaves"])
+            optimize(stump_forest(), passes=["break_leaves"], verify_each=True)
+        # without verify_each only the result is checked: still an error, naming the switch
+        with pytest.raises(IRError, match="optimized IR is invalid.*EMLC_VERIFY_EACH"):
+            optimize(stump_forest(), passes=["break_leaves"], verify_each=False)
     finally:
         del PASSES["break_leaves"]
 
