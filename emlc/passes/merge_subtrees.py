@@ -95,10 +95,7 @@ def _groups(
     nodes = np.concatenate(fo.levels)
     tree, n = fo.tree_of, fo.op.size
     # Postorder rank within each tree: a subtree occupies [start, start + size).
-    size = np.ones(n, dtype=np.int64)
-    for v in reversed(fo.levels):
-        sv = v[fo.inner[v]]
-        size[sv] = 1 + size[fo.left[sv]] + size[fo.right[sv]]
+    size = fo.subtree_sizes()
     start = np.zeros(n, dtype=np.int64)
     for v in fo.levels:
         sv = v[fo.inner[v]]

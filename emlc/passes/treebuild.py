@@ -301,15 +301,20 @@ class Forest:
         left, right = pos[np.maximum(self.left[old], 0)], pos[np.maximum(self.right[old], 0)]
         return NodeTable(copied_nodes(ens, old, left, right, normalize), ens.node_counts(), self.plain)
 
+    def subtree_sizes(self) -> np.ndarray:
+        """Nodes in each plain tree node's subtree (1 elsewhere), from the deepest level up."""
+        size = np.ones(self.op.size, dtype=np.int64)
+        for v in reversed(self.levels):
+            sv = v[self.inner[v]]
+            size[sv] = 1 + size[self.left[sv]] + size[self.right[sv]]
+        return size
+
     def positions(self) -> np.ndarray:
         """Each plain tree node's preorder position within its tree (0 elsewhere; read-only)."""
         if self._positions is not None:
             return self._positions
         n = self.op.size
-        size = np.ones(n, dtype=np.int64)
-        for v in reversed(self.levels):
-            sv = v[self.inner[v]]
-            size[sv] = 1 + size[self.left[sv]] + size[self.right[sv]]
+        size = self.subtree_sizes()
         pos = np.zeros(n, dtype=np.int64)
         for v in self.levels:
             sv = v[self.inner[v]]
