@@ -3,7 +3,8 @@
 ``table``: one record per split (feature index, threshold, right child reference,
 and the left one unless every split's left child is the next split), a root
 reference per tree, plus the leaf table; a child reference names a split or a
-leaf-table row.
+leaf-table row. Leaf tables are counted as the backend stores them (target widths,
+sparse rows when smaller).
 ``inline``: nested ``if``s, about ``target.inline_node_bytes`` of machine code per
 split and half that per leaf (which indexes the same leaf table).
 Both add rank edges, category bitsets and early-exit bounds. These are estimates
@@ -23,9 +24,24 @@ LAYOUTS = ("inline", "table")
 INLINE_FLASH_SHARE = 0.5
 
 
+def _leaf_bytes(ens: Ensemble, target: Target) -> int:
+    """The leaf table as the C backend stores it: each value in the target's width
+    (``double`` is 4 bytes where it is 32-bit), and multi-output float rows sparsely
+    (row starts, a column byte and a value per nonzero entry) when that is smaller."""
+    leaves = np.asarray(ens.leaves)
+    size = leaves.dtype.itemsize
+    if leaves.dtype.kind == "f" and size == 8 and not target.has_double:
+        size = 4
+    dense = leaves.size * size
+    if leaves.dtype.kind != "f" or ens.leaf_width < 2:
+        return int(dense)
+    sparse = (leaves.shape[0] + 1) * 2 + int(np.count_nonzero(leaves)) * (size + 1)
+    return int(min(dense, sparse))
+
+
 def _shared_bytes(ens: Ensemble, target: Target) -> int:
     """Bytes both layouts need: leaf table, bitsets, rank edges, early-exit bounds."""
-    total = ens.leaves.size * ens.leaves.dtype.itemsize + ens.cat_sets.size * 4
+    total = _leaf_bytes(ens, target) + ens.cat_sets.size * 4
     edge_bytes = 4 if ens.input_type != "float64" else 8
     total += sum(r.edges.size * edge_bytes for r in ens.feature_ranks if r is not None)
     if ens.early_exit is not None:

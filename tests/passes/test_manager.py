@@ -103,3 +103,21 @@ def test_layout_follows_level_and_flash_and_can_be_forced():
     assert inline_bytes(big, tiny) > tiny.flash_bytes / 2
     assert choose_layout(big, tiny, "O2") == "table"
     assert optimize(ens, layout="table").layout == "table"
+
+
+def test_table_estimate_follows_the_backends_leaf_storage():
+    """The cost model counts leaves as the C backend stores them (sparse float rows, 4-byte
+    doubles on AVR): its table estimate stays near the backend's own (which may go lower
+    still with byte counts for forest leaves, which the cost model does not analyse)."""
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+    from emlc.backends.c import size_report
+
+    X, y = load_digits(return_X_y=True)
+    ens = optimize(emlc.load(RandomForestClassifier(n_estimators=6, max_depth=6, random_state=0).fit(X, y)),
+                   level="Os", target="avr").ensemble
+    for target in ("avr", "host"):
+        backend = size_report(ens, target, "table")["flash_bytes_estimate"]
+        assert 0.7 * backend <= table_bytes(ens, get_target(target)) <= 2 * backend
