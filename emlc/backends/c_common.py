@@ -206,3 +206,15 @@ def top_two(a: str, n: int, index: str | None = None) -> str:
         f"            best = {a}[k];{keep}\n        }} else if ({a}[k] > second) {{\n            second = {a}[k];\n"
         "        }\n    }\n"
     )
+
+
+def top_two_locals(n: int, pad: str = "    ", index: str | None = None) -> str:
+    """:func:`top_two` over the locals q0 .. q{n-1}, unrolled (sums kept in registers)."""
+    i1, i0 = (f"\n{pad}    {index} = 1;", f"\n{pad}    {index} = 0;") if index else ("", "")
+    out = [f"{pad}if (q1 > q0) {{\n{pad}    best = q1;\n{pad}    second = q0;{i1}\n"
+           f"{pad}}} else {{\n{pad}    best = q0;\n{pad}    second = q1;{i0}\n{pad}}}"]
+    for k in range(2, n):
+        keep = f"\n{pad}    {index} = {k};" if index else ""
+        out.append(f"{pad}if (q{k} > best) {{\n{pad}    second = best;\n{pad}    best = q{k};{keep}\n"
+                   f"{pad}}} else if (q{k} > second) {{\n{pad}    second = q{k};\n{pad}}}")
+    return "\n".join(out) + "\n"

@@ -38,7 +38,8 @@ from ..targets import Target
 from . import c_exit, c_fixed
 from .c_exit import ExitPlan
 from . import c_numeric as num
-from .c_common import C_INT, FlashTables, comment, float_literal, int_literal, int_range, size_of, smallest_int, top_two
+from .c_common import (C_INT, FlashTables, comment, float_literal, int_literal, int_range, size_of, smallest_int,
+                       top_two, top_two_locals)
 
 _CAT, _LEAF = int(Op.CAT), int(Op.LEAF)  # an enum look-up per node shows in the profile of big models
 
@@ -532,14 +533,6 @@ class Model:
         stop = self.stop_arg(0) != ""
         sink = self.default_sink("q")
         body = self.fill_sinks(walk_body, (lambda t, row: sink(t, row) + self.exit_stop(t)) if stop else sink)
-        qk = [f"q{k}" for k in range(n)]
-        decide = [
-            f"    if ({qk[1]} > {qk[0]}) {{\n        best = {qk[1]};\n        second = {qk[0]};\n        c = 1;\n"
-            f"    }} else {{\n        best = {qk[0]};\n        second = {qk[1]};\n        c = 0;\n    }}"
-        ]
-        for k in range(2, n):
-            decide.append(f"    if ({qk[k]} > best) {{\n        second = best;\n        best = {qk[k]};\n        c = {k};\n"
-                          f"    }} else if ({qk[k]} > second) {{\n        second = {qk[k]};\n    }}")
         return (
             "/* The leaf row each tree reaches; the class when the fixed-point sums prove it\n"
             f" * (best - second > {fx.margin}), else -1"
@@ -548,8 +541,8 @@ class Model:
             f"static {p.upper()}_NOINLINE int32_t {p}_rows(const {self.in_t} *features, {self.row_t} *rows"
             + (", uint8_t stop" if stop else "") + ")\n{\n"
             + self.sum_locals() + f"    {at} best, second;\n    int32_t c;\n    (void)features;\n"
-            + body + "\n" + "\n".join(decide)
-            + f"\n    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return c;\n}}"
+            + body + "\n" + top_two_locals(n, index="c")
+            + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return c;\n}}"
         )
 
     def exit_stop(self, t: str) -> str:
@@ -568,13 +561,7 @@ class Model:
         if need is None:
             return f"\n        if (stop) {call}"
         # the lead of the sums is checked in registers first: most check points end there
-        rest = "".join(
-            f"\n            if (q{k} > best) {{\n                second = best;\n                best = q{k};\n"
-            f"            }} else if (q{k} > second) {{\n                second = q{k};\n            }}"
-            for k in range(2, n)
-        )
-        return (f"\n        if (stop) {{\n            if (q1 > q0) {{\n                best = q1;\n                second = q0;\n"
-                f"            }} else {{\n                best = q0;\n                second = q1;\n            }}{rest}\n"
+        return (f"\n        if (stop) {{\n{top_two_locals(n, '            ')}"
                 f"            if (({ct})best - ({ct})second > ({ct}){int(need[j])}) {call}\n        }}")
 
     def fast_function(self) -> str:
