@@ -103,6 +103,7 @@ class Model:
         self._sparse: tuple[str, str, str, str] | None = None
         self._qinit: str | None = None
         self._exit: ExitPlan | None | bool = False
+        self._check_index: dict[int, int] | None = None
         self._sums: tuple[str, str, list[str], list[str]] = ("", "", [], [])
         #: tests read features directly (no P_prepare); the inline layout sets it when it can
         self.direct = False
@@ -545,14 +546,21 @@ class Model:
             + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return c;\n}}"
         )
 
+    def check_index(self) -> dict[int, int]:
+        """Trees evaluated at each early-exit check point -> its index (a check per tree)."""
+        if self._check_index is None:
+            plan = self.exit_plan()
+            assert plan is not None
+            self._check_index = {int(c): j for j, c in enumerate(plan.checkpoints.tolist())}
+        return self._check_index
+
     def exit_stop(self, t: str) -> str:
         """The check after tree ``t`` in P_rows with leaf sums (guarded by its stop flag)."""
         plan = self.exit_plan()
         assert plan is not None and t.isdigit()
-        checkpoints = plan.checkpoints.tolist()
-        if int(t) + 1 not in checkpoints:
+        j = self.check_index().get(int(t) + 1)
+        if j is None:
             return ""
-        j = checkpoints.index(int(t) + 1)
         n, ct = self.n_out, plan.check_t
         sums = ", ".join(f"q{k}" for k in range(n))
         call = (f"{{\n            {plan.sums_t} a[{n}] = {{{sums}}};\n            c = {self.p}_exit(a, {j}u);\n"
@@ -643,15 +651,16 @@ class Model:
             )
         check = c_exit.check_function(self, plan)
         checkpoints = [int(c) for c in plan.checkpoints]
+        at_check = self.check_index()
         ct = smallest_int(0, ens.n_trees, signed=False)
         chk_table = None
 
         def stop(t: str) -> str:
             nonlocal chk_table
             if t.isdigit():
-                if int(t) + 1 not in checkpoints:
+                j = at_check.get(int(t) + 1)
+                if j is None:
                     return ""
-                j = checkpoints.index(int(t) + 1)
                 if shared:
                     return (f"\n        if (stop) {{\n            c = {p}_exit({plan.sums}, {j}u);\n"
                             "            if (c >= 0) {\n                return c;\n            }\n        }")
