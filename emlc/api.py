@@ -18,6 +18,7 @@ from .passes import OptimizeResult, optimize
 from .calibration import check_calibration
 from .passes.lossy.apply import LossySettings, Measure, apply_lossy, measure
 from .targets import Target, get_target
+from .float_traps import traps_off
 
 EMITTERS = ("c", "csv", "micropython", "llvm", "obj", "ir")
 
@@ -58,6 +59,7 @@ class Compiled:
     measured: Measure | None = None
 
 
+@traps_off
 def emit(
     ens: Ensemble,
     emit: str = "c",
@@ -96,6 +98,7 @@ def emit(
     raise EmlcError(f"unknown output format {emit!r}; choose one of: {', '.join(EMITTERS)}")
 
 
+@traps_off
 def compile(
     model: Any,
     *,
@@ -196,6 +199,7 @@ class Converted:
         return str(code)
 
 
+@traps_off
 def convert(estimator: Any, method: str = "inline", dtype: str = "float", level: str = "O2", target: Target | str = "host") -> Converted:
     """emlearn-style conversion: ``method`` 'inline' or 'loadable', ``dtype`` 'float' or an int type."""
     layouts = {"inline": "inline", "loadable": "table", "table": "table"}

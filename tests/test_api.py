@@ -61,3 +61,21 @@ def test_declared_integer_input_changes_the_pointer_type(iris_rf):
 def test_api_mistakes_raise_emlc_error(iris_rf, call, message):
     with pytest.raises(EmlcError, match=message):
         call(iris_rf[0])
+
+
+def test_numpy_float_traps_set_by_the_caller_do_not_break_compilation():
+    """Thresholds at the edges of float32 (denormal, beyond the range) need casts and
+    nextafter steps that underflow or overflow on purpose; np.seterr(all="raise") in the
+    caller (some libraries set it) must not make emlc raise, and is left as it was."""
+    from emlc.backends.c import emit_c
+    from emlc.backends.micropython import emit_csv
+    from emlc.ir import Op
+    from tests.backends.test_c import _probe
+
+    specs = [(t, op, dl) for t in (1e-46, -1e-46, 1e39, -1e39, 0.1) for op in (Op.LE, Op.LT) for dl in (False, True)]
+    ens = _probe(specs)
+    with np.errstate(all="raise"):
+        for target, layout in (("avr", "table"), ("host", "inline"), ("cortex-m0", "table")):
+            assert "_predict" in emit_c(emlc.optimize(ens, level="O2", target=target).ensemble, target, "m", layout)
+        assert emit_csv(ens)
+        assert np.geterr()["under"] == "raise"

@@ -23,6 +23,7 @@ from ..targets import Target, get_target
 from . import c_fixed, c_inline, c_table
 from .c_common import check_name, comment, size_of
 from .c_model import Model
+from ..float_traps import traps_off
 
 LAYOUTS = {"inline": c_inline.walk_body, "table": c_table.walk_body}
 
@@ -106,6 +107,7 @@ def _header_comment(model: Model, layout: str) -> str:
     return "/*\n" + "\n".join((" * " + ln).rstrip() for ln in lines) + "\n */"
 
 
+@traps_off
 def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: str | None = None) -> str:
     """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit)."""
     model, chosen, code = _build(ens, target, name, layout)
@@ -156,6 +158,7 @@ def check_fit(model: Model, layout: str) -> None:
         )
 
 
+@traps_off
 def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None = None) -> dict:
     """Sizes the CLI prints for --report: nodes, leaves and estimated bytes on the target."""
     model, chosen, _ = _build(ens, target, "model", layout)

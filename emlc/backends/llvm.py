@@ -30,6 +30,7 @@ import llvmlite.binding as llvm
 from ..errors import EmlcError
 from ..ir.ensemble import Ensemble
 from .llvm_codegen import Layout, emit_module
+from ..float_traps import traps_off
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INIT = threading.Lock()
@@ -116,6 +117,7 @@ def check_name(name: str) -> str:
     return name
 
 
+@traps_off
 def emit_llvm(ens: Ensemble, target: str = "host", name: str = "model") -> str:
     """Textual LLVM IR of ``ens`` for ``target`` (see the module docstring for the API)."""
     tgt = resolve_target(target)
@@ -151,6 +153,7 @@ def compile_module(text: str, tm: llvm.TargetMachine, level: int = 2) -> llvm.Mo
     return module
 
 
+@traps_off
 def emit_obj(ens: Ensemble, target: str = "host", name: str = "model", opt: int = 2) -> bytes:
     """An ELF object file exporting the C API, for the host or a microcontroller."""
     tgt = resolve_target(target)
@@ -159,6 +162,7 @@ def emit_obj(ens: Ensemble, target: str = "host", name: str = "model", opt: int 
     return tm.emit_object(compile_module(text, tm, opt))
 
 
+@traps_off
 def jit(model_or_ir, n_jobs: int = 1, cache_dir=None):
     """Compile a model for this machine; see :func:`emlc.backends.llvm_jit.jit`."""
     from .llvm_jit import jit as _jit

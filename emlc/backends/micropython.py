@@ -71,12 +71,14 @@ from .fixed_point import FixedPoint, fixed_point
 from .micropython_csv import emit_emlc_csv
 from .micropython_emlearn import emit_emlearn_csv
 from .micropython_lower import INT_RANGES, FlatForest, early_exit, lower, number, vote_classes
+from ..float_traps import traps_off
 
 __all__ = ["emit_csv", "emit_emlc_csv", "emit_emlearn_csv", "emit_micropython"]
 
 CSV_FLAVORS = ("auto", "emlearn", "emlc")
 
 
+@traps_off
 def emit_csv(ens: Ensemble, flavor: str = "auto") -> str:
     """A tree CSV for MicroPython.
 
@@ -562,6 +564,7 @@ def _decorator(emitter: str) -> list[str]:
     return [] if emitter == "bytecode" else [f"@micropython.{emitter}"]
 
 
+@traps_off
 def emit_micropython(ens: Ensemble, name: str = "model", emitter: str = "bytecode") -> str:
     """The model as one MicroPython module with ``predict`` and ``predict_proba``.
 

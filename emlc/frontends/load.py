@@ -16,6 +16,7 @@ from ..errors import EmlcError
 from ..ir.ensemble import Ensemble
 from ..ir.verify import verify
 from ..limits import check_file_size, load_json, read_bytes
+from ..float_traps import traps_off
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 _FORMATS = (
@@ -31,6 +32,7 @@ _SKOPS_TYPES = frozenset({
 _SKOPS_PACKAGES = ("sklearn.tree.", "sklearn.ensemble.", "sklearn._loss.", "sklearn.dummy.")
 
 
+@traps_off
 def load(obj_or_path: Any, *, trust_pickle: bool = False) -> Ensemble:
     """Lower a fitted model object or a model file into a verified :class:`Ensemble`."""
     if isinstance(obj_or_path, Ensemble):

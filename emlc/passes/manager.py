@@ -33,6 +33,7 @@ from .rank_features import rank_features
 from .lossy.cluster_leaves import leaves_per_class_2
 from .lossy.hard_vote import hard_vote
 from .lossy.quantize_leaves import quantize_leaves_4, quantize_leaves_8
+from ..float_traps import traps_off
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def _run_one(p: Pass, ens: Ensemble, check: bool) -> Ensemble:
         raise IRError(f"internal error: pass {p.name} produced invalid IR: {e}") from e
 
 
+@traps_off
 def optimize(
     ens: Ensemble,
     level: str = "O2",
