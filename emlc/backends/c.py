@@ -89,9 +89,6 @@ def _header_comment(model: Model, layout: str) -> str:
         lines.append("Note: double is 32-bit on this target; inputs are compared as float.")
     if ens.accum_dtype == "float64" and model.acc_t == "float":
         lines.append("Note: sums are float here (no 64-bit double); near-ties may differ from float64.")
-    if layout == "inline" and model.target.flash.name == "progmem" and _estimate(model, layout)["code"] > 64 * 1024:
-        lines.append("Note: avr-gcc 5 can misjudge long branches in big functions and fail to link")
-        lines.append("('relocation truncated to fit: R_AVR_13_PCREL'); emit with --layout table (-Os) then.")
     exit_plan = model.exit_plan()
     if exit_plan is not None:
         lines.append(f"predict stops early at {exit_plan.checkpoints.size} check point(s) "

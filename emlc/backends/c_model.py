@@ -178,8 +178,8 @@ class Model:
         if self.leaf_sums:
             m = p.upper()
             self.helpers.append(
-                "/* The walk stays a function of its own (avr-gcc 5 misjudges the length of long\n"
-                " * branches in huge functions, next to the inline assembly of flash reads most). */\n"
+                "/* The walk stays a function of its own: one copy serves predict and predict_proba,\n"
+                " * and its callers' flash reads stay out of its big body. */\n"
                 f"#if defined(__GNUC__)\n#define {m}_NOINLINE __attribute__((noinline))\n#else\n"
                 f"#define {m}_NOINLINE\n#endif"
             )
