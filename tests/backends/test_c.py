@@ -169,13 +169,17 @@ def test_sigmoid_gt_half_decided_on_exact_cutoff():
             check_agrees(ens, X, layout)
 
 
-def test_dag_shared_subtree_inline_uses_labels():
-    require_tool("gcc")
-    # node 1 and node 2 both lead to the shared node 3
-    tree = Tree.build(op=[Op.LE, Op.LE, Op.LE, Op.LE, Op.LEAF, Op.LEAF, Op.LEAF, Op.LEAF],
+def shared_subtree_tree() -> Tree:
+    """A DAG over two features: node 3 is the left child of node 1 and the right child of node 2."""
+    return Tree.build(op=[Op.LE, Op.LE, Op.LE, Op.LE, Op.LEAF, Op.LEAF, Op.LEAF, Op.LEAF],
                       feature=[0, 1, 1, 0, -1, -1, -1, -1], threshold=[0.0, 1.0, -1.0, 5.0, 0, 0, 0, 0],
                       left=[1, 3, 6, 4, -1, -1, -1, -1], right=[2, 7, 3, 5, -1, -1, -1, -1],
                       leaf=[-1, -1, -1, -1, 0, 1, 2, 3])
+
+
+def test_dag_shared_subtree_inline_uses_labels():
+    require_tool("gcc")
+    tree = shared_subtree_tree()
     ens = Ensemble(n_features=2, task=Task.REGRESSION, trees=(tree,), tree_output=np.zeros(1, np.int32),
                    leaves=np.array([[1.0], [2.0], [3.0], [4.0]]), n_outputs=1, base_score=np.zeros(1))
     code = emit_c(ens, "host", "m", "inline")

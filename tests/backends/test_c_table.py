@@ -11,7 +11,7 @@ from emlc.backends.c_table import encode
 from emlc.errors import EmlcError
 from emlc.ir import Decision, Ensemble, FeatureRank, Op, Task, Tree
 from emlc.targets import get_target
-from tests.backends.test_c import check_agrees, expected
+from tests.backends.test_c import check_agrees, expected, shared_subtree_tree
 from tests.conftest import require_tool
 from tests.e2e.harness import run_model, run_parallel
 
@@ -105,14 +105,8 @@ def test_wide_offsets_rows_and_features_widen_their_fields():
 
 def test_shared_subtree_is_reached_by_a_jump_record():
     require_tool("gcc")
-    # node 3 is the left child of node 1 and the right child of node 2: placed once
-    tree = Tree.build(op=[Op.LE, Op.LE, Op.LE, Op.LE, Op.LEAF, Op.LEAF, Op.LEAF, Op.LEAF],
-                      feature=[0, 1, 1, 0, -1, -1, -1, -1], threshold=[0.0, 1.0, -1.0, 5.0, 0, 0, 0, 0],
-                      left=[1, 6, 3, 4, -1, -1, -1, -1], right=[2, 3, 3, 5, -1, -1, -1, -1],
-                      leaf=[-1, -1, -1, -1, 0, 1, 2, 3])
-    tree = tree.replace(left=np.array([1, 3, 6, 4, -1, -1, -1, -1], np.int32),
-                        right=np.array([2, 7, 3, 5, -1, -1, -1, -1], np.int32))
-    ens = _regressor([tree], n_features=2, n_rows=4)
+    # the shared node 3 is placed once
+    ens = _regressor([shared_subtree_tree()], n_features=2, n_rows=4)
     rec = _records(ens)
     assert rec.has_jump
     check_agrees(ens, np.random.default_rng(3).normal(0, 4, (80, 2)), "table")
