@@ -22,7 +22,7 @@ import numpy as np
 from ..ir.ensemble import Ensemble, Op, Tree
 from .treebuild import (
     ContentClasses, Forest, NodeKeys, NodeTable, TreeBuilder, _mix, copied_nodes, expand_dags, in_rank_order,
-    resolved_preorder,
+    resolved_preorder, settled,
 )
 
 INT_RANGES = {
@@ -177,15 +177,58 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
 
 
 def fold_redundant_splits(ens: Ensemble) -> Ensemble:
-    """Splits implied by the path above them, or with equal children, replaced by their child."""
+    """Splits implied by the path above them, or with equal children, replaced by their child.
+
+    The decisions are found for all trees at once; a tree with nothing to fold that is
+    already built as a fold builds it (see :func:`settled`) is kept as it is, so only the
+    trees that change are rebuilt (big boosted models change in a few trees).
+    """
     classes, start = ContentClasses.of(ens), input_ranges(ens)
     expanded, copies = expand_dags(ens)
-    folded = _fold_plain(expanded, Forest(expanded), classes, start, copies)
+    fo = Forest(expanded)
+    if not fo.levels:
+        return _fold_trees(ens, expanded, classes, start, copies, None)
+    track = copies >= 0 if (copies >= 0).any() else None
+    decisions = _decisions(expanded, fo, start, track)
+    keep = settled(fo, expanded) & ~fo.per_tree(copies >= 0) & ~fo.per_tree(decisions[0])
+    keep &= ~fo.per_tree(_twin_children(fo, NodeKeys(fo, classes)))
+    if keep.all():
+        return ens
+    rest = np.flatnonzero(~keep)
+    nodes = fo.nodes_of(rest)
+    pick = (lambda e: e.replace(trees=tuple(e.trees[i] for i in rest.tolist()))) if keep.any() else (lambda e: e)
+    decided, go_left, state = decisions
+    known = decided[nodes], go_left[nodes], state[nodes] if track is not None else state
+    folded = _fold_trees(pick(ens), pick(expanded), classes, start, copies[nodes], known)
+    if not keep.any():
+        return folded
+    trees = list(ens.trees)
+    for i, tree in zip(rest.tolist(), folded.trees):
+        trees[i] = tree
+    return ens.replace(trees=tuple(trees))
+
+
+def _fold_trees(
+    ens: Ensemble, expanded: Ensemble, classes: ContentClasses, start: list[Range], copies: np.ndarray,
+    decisions: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+) -> Ensemble:
+    """``ens`` folded: the plain trees of its DAG expansion ``expanded`` at once, the others by the walk."""
+    folded = _fold_plain(expanded, Forest(expanded), classes, start, copies, decisions)
     return folded.apply(ens, lambda t: fold_tree(classes, start, t))
+
+
+def _twin_children(fo: Forest, keys: NodeKeys) -> np.ndarray:
+    """Per node: a split whose children have equal keys. Where no split is decided, a split
+    collapses only below such a one (the lowest collapse has two uncollapsed, equal children)."""
+    splits = np.flatnonzero(fo.inner)
+    twin = np.zeros(fo.op.size, dtype=bool)
+    twin[splits] = ~keys.differ(fo.left[splits], fo.right[splits])
+    return twin
 
 
 def _fold_plain(
     ens: Ensemble, fo: Forest, classes: ContentClasses, start: list[Range], copies: np.ndarray | None = None,
+    decisions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> NodeTable:
     """:func:`fold_tree` on every plain tree at once (not the others), or on none if a
     split would collapse on a hash collision (then the walk decides).
@@ -195,13 +238,14 @@ def _fold_plain(
     child's, any other node to itself. The result is the resolved tree in preorder.
     ``copies`` marks expanded DAGs (see :func:`expand_dags`): where the walk of the DAG
     would meet a node twice with the same ``known`` ranges (and reuse what it built),
-    that tree is left to the walk too.
+    that tree is left to the walk too. ``decisions``: what :func:`_decisions` returns
+    for these nodes (with ``copies`` tracked), if already known.
     """
     none = NodeTable.empty(ens.n_trees)
     if not fo.levels:
         return none
     track = copies >= 0 if copies is not None and (copies >= 0).any() else None
-    decided, go_left, state = _decisions(ens, fo, start, track)
+    decided, go_left, state = decisions if decisions is not None else _decisions(ens, fo, start, track)
     plain = fo.plain.copy()
     if track is not None:
         plain[_memo_hits(fo, decided, go_left, state, copies)] = False

@@ -328,6 +328,20 @@ class Forest:
         """Per tree, does ``mask`` hold at some node?"""
         return np.logical_or.reduceat(mask, self.starts)
 
+    def nodes_of(self, trees: np.ndarray) -> np.ndarray:
+        """The nodes of ``trees`` (sorted tree numbers), back to back."""
+        sizes = np.diff(np.append(self.starts, self.op.size))[trees]
+        return np.arange(int(sizes.sum())) + np.repeat(self.starts[trees] - (np.cumsum(sizes) - sizes), sizes)
+
+
+def settled(fo: Forest, ens: Ensemble) -> np.ndarray:
+    """Per tree of ``ens``: plain, numbered in preorder and normalised (leaves without feature,
+    threshold bits or default), so a rebuild that keeps every node returns it unchanged."""
+    local = np.arange(fo.op.size) - np.repeat(fo.starts, ens.node_counts())
+    leaf = ~fo.inner
+    loose = leaf & ((fo.feature != -1) | (fo.bits != 0) | fo.dl)
+    return fo.plain & ~fo.per_tree((fo.positions() != local) | loose)
+
 
 class NodeKeys:
     """What a node's structural class is made of besides its children: kind, then a leaf's
