@@ -22,7 +22,7 @@ import numpy as np
 from ..ir.ensemble import Ensemble, Op, Tree
 from .treebuild import (
     ContentClasses, Forest, NodeKeys, NodeTable, TreeBuilder, _mix, copied_nodes, expand_dags, in_rank_order,
-    resolved_preorder, settled,
+    rebuild_some, resolved_preorder, settled,
 )
 
 INT_RANGES = {
@@ -187,33 +187,31 @@ def fold_redundant_splits(ens: Ensemble) -> Ensemble:
     expanded, copies = expand_dags(ens)
     fo = Forest(expanded)
     if not fo.levels:
-        return _fold_trees(ens, expanded, classes, start, copies, None)
+        return _fold_trees(ens, expanded, classes, start, copies, None, fo)
     track = copies >= 0 if (copies >= 0).any() else None
     decisions = _decisions(expanded, fo, start, track)
     keep = settled(fo, expanded) & ~fo.per_tree(copies >= 0) & ~fo.per_tree(decisions[0])
     keep &= ~fo.per_tree(_twin_children(fo, NodeKeys(fo, classes)))
-    if keep.all():
-        return ens
-    rest = np.flatnonzero(~keep)
-    nodes = fo.nodes_of(rest)
-    pick = (lambda e: e.replace(trees=tuple(e.trees[i] for i in rest.tolist()))) if keep.any() else (lambda e: e)
     decided, go_left, state = decisions
-    known = decided[nodes], go_left[nodes], state[nodes] if track is not None else state
-    folded = _fold_trees(pick(ens), pick(expanded), classes, start, copies[nodes], known)
-    if not keep.any():
-        return folded
-    trees = list(ens.trees)
-    for i, tree in zip(rest.tolist(), folded.trees):
-        trees[i] = tree
-    return ens.replace(trees=tuple(trees))
+
+    def fold(part: Ensemble, trees: np.ndarray) -> Ensemble:
+        if trees.size == ens.n_trees:
+            return _fold_trees(part, expanded, classes, start, copies, decisions, fo)
+        nodes = fo.nodes_of(trees)
+        known = decided[nodes], go_left[nodes], state[nodes] if track is not None else state
+        expanded_part = expanded.replace(trees=tuple(expanded.trees[i] for i in trees.tolist()))
+        return _fold_trees(part, expanded_part, classes, start, copies[nodes], known)
+
+    return rebuild_some(ens, keep, fold)
 
 
 def _fold_trees(
     ens: Ensemble, expanded: Ensemble, classes: ContentClasses, start: list[Range], copies: np.ndarray,
-    decisions: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    decisions: tuple[np.ndarray, np.ndarray, np.ndarray] | None, forest: Forest | None = None,
 ) -> Ensemble:
-    """``ens`` folded: the plain trees of its DAG expansion ``expanded`` at once, the others by the walk."""
-    folded = _fold_plain(expanded, Forest(expanded), classes, start, copies, decisions)
+    """``ens`` folded: the plain trees of its DAG expansion ``expanded`` (whose :class:`Forest`
+    is ``forest``, if built) at once, the others by the walk."""
+    folded = _fold_plain(expanded, forest or Forest(expanded), classes, start, copies, decisions)
     return folded.apply(ens, lambda t: fold_tree(classes, start, t))
 
 

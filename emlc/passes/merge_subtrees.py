@@ -14,7 +14,7 @@ import numpy as np
 from ..ir.ensemble import Ensemble, Op, Tree
 from .treebuild import (
     ContentClasses, Forest, NodeKeys, NodeTable, TreeBuilder, _mix, copied_nodes, hash_collision, in_rank_order,
-    postorder, resolved_preorder,
+    postorder, rebuild_some, resolved_preorder, settled,
 )
 
 
@@ -117,6 +117,27 @@ def _groups(
 
 
 def merge_subtrees(ens: Ensemble) -> Ensemble:
-    """Each tree hash-consed into a DAG of distinct subtrees."""
+    """Each tree hash-consed into a DAG of distinct subtrees.
+
+    A tree merges or collapses nothing unless two of its leaves have equal rows (equal
+    subtrees have equal leftmost leaves, a collapsing split equal children); such trees,
+    when settled (see :func:`settled`), are kept as they are and only the others rebuilt.
+    """
     classes, forest = ContentClasses.of(ens), Forest(ens)
-    return _merge_plain(ens, forest, classes).apply(ens, lambda t: _merge_tree(classes, t))
+    keep = settled(forest, ens) & ~_leaf_twins(forest, classes)
+
+    def merge(part: Ensemble, trees: np.ndarray) -> Ensemble:
+        fo = forest if trees.size == ens.n_trees else Forest(part)
+        return _merge_plain(part, fo, classes).apply(part, lambda t: _merge_tree(classes, t))
+
+    return rebuild_some(ens, keep, merge)
+
+
+def _leaf_twins(fo: Forest, classes: ContentClasses) -> np.ndarray:
+    """Per tree: do two of its leaf nodes have equal leaf rows?"""
+    leaves = np.flatnonzero(~fo.inner)
+    row_class = np.asarray(classes.leaf, dtype=np.int64)[fo.leaf[leaves]]
+    key = np.sort(fo.tree_of[leaves] * len(classes.leaf) + row_class)
+    twins = np.zeros(fo.starts.size, dtype=bool)
+    twins[key[1:][key[1:] == key[:-1]] // len(classes.leaf)] = True
+    return twins

@@ -7,13 +7,46 @@ test ``left[i] == i + 1`` per node. Lossless: a renumbering.
 
 from __future__ import annotations
 
-from ..ir.ensemble import Ensemble
-from .treebuild import Forest, preorder, renumber
+import numpy as np
+
+from ..ir.ensemble import Ensemble, Op, Tree
+from .treebuild import preorder, preorder_numbers, renumber
 
 
 def preorder_layout(ens: Ensemble) -> Ensemble:
     """Every tree renumbered in preorder (left child next whenever possible).
 
-    Trees without shared nodes are renumbered all at once (:meth:`Forest.in_preorder`).
+    The numbers come for all trees at once (:func:`preorder_numbers`, DAGs through their
+    expansion); trees already in preorder stay as they are, the others are renumbered
+    together, and the few the expansion does not cover one by one.
     """
-    return Forest(ens).in_preorder(ens, normalize=False).apply(ens, lambda t: renumber(t, preorder(t)))
+    number, found = preorder_numbers(ens)
+    sizes = ens.node_counts()
+    starts = np.cumsum(sizes) - sizes
+    moved = np.logical_or.reduceat(number != np.arange(number.size) - np.repeat(starts, sizes), starts)
+    redo = np.flatnonzero(found & moved)
+    if found.all() and not redo.size:
+        return ens
+    new = iter(_renumbered(ens, number, redo))
+    return ens.replace(trees=tuple(
+        (next(new) if moved[i] else tree) if found[i] else renumber(tree, preorder(tree))
+        for i, tree in enumerate(ens.trees)
+    ))
+
+
+def _renumbered(ens: Ensemble, number: np.ndarray, trees: np.ndarray) -> list[Tree]:
+    """``trees`` with node ``v`` renumbered ``number[v]`` (what :func:`renumber` makes), all at once."""
+    sizes = ens.node_counts()
+    starts = np.cumsum(sizes) - sizes
+    size = sizes[trees]
+    base = np.cumsum(size) - size
+    nodes = np.arange(int(size.sum())) + np.repeat(starts[trees] - base, size)
+    old = np.empty(nodes.size, dtype=np.int64)
+    old[np.repeat(base, size) + number[nodes]] = nodes
+    cols = {c: ens.column(c)[old] for c in Tree.COLUMNS}
+    inner = cols["op"] != Op.LEAF
+    shift = np.repeat(starts[trees], size)
+    for side in ("left", "right"):
+        cols[side] = np.where(inner, number[np.maximum(cols[side] + shift, 0)], -1).astype(np.int32)
+    ends = (base + size).tolist()
+    return [Tree(**{c: col[e - k:e] for c, col in cols.items()}) for k, e in zip(size.tolist(), ends)]

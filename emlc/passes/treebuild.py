@@ -330,8 +330,28 @@ class Forest:
 
     def nodes_of(self, trees: np.ndarray) -> np.ndarray:
         """The nodes of ``trees`` (sorted tree numbers), back to back."""
-        sizes = np.diff(np.append(self.starts, self.op.size))[trees]
-        return np.arange(int(sizes.sum())) + np.repeat(self.starts[trees] - (np.cumsum(sizes) - sizes), sizes)
+        return _nodes(self.starts, np.diff(np.append(self.starts, self.op.size)), trees)
+
+
+def _nodes(starts: np.ndarray, sizes: np.ndarray, trees: np.ndarray) -> np.ndarray:
+    """The nodes of ``trees`` (sorted), back to back, for trees of ``sizes`` nodes from ``starts``."""
+    size = sizes[trees]
+    return np.arange(int(size.sum())) + np.repeat(starts[trees] - (np.cumsum(size) - size), size)
+
+
+def rebuild_some(ens: Ensemble, keep: np.ndarray, rebuild: Callable[[Ensemble, np.ndarray], Ensemble]) -> Ensemble:
+    """``ens`` with the trees ``keep`` marks as they are and the others replaced by
+    ``rebuild(part, trees)``'s trees, ``part`` being ``ens`` with just those ``trees``."""
+    if keep.all():
+        return ens
+    rest = np.flatnonzero(~keep)
+    if not keep.any():
+        return rebuild(ens, rest)
+    part = ens.replace(trees=tuple(ens.trees[i] for i in rest.tolist()), tree_output=ens.tree_output[rest])
+    trees = list(ens.trees)
+    for i, tree in zip(rest.tolist(), rebuild(part, rest).trees):
+        trees[i] = tree
+    return ens.replace(trees=tuple(trees))
 
 
 def settled(fo: Forest, ens: Ensemble) -> np.ndarray:
@@ -485,6 +505,37 @@ def expand_dags(ens: Ensemble) -> tuple[Ensemble, np.ndarray]:
     starts = np.cumsum(counts) - counts
     copies[starts[t] + c] = o
     return expanded, copies
+
+
+def preorder_numbers(ens: Ensemble) -> tuple[np.ndarray, np.ndarray]:
+    """Per node (trees back to back) its number in its tree's :func:`preorder`, and per
+    tree whether that was found here (not for trees too deep, or DAGs whose expansion
+    is too big; their numbers are 0).
+
+    A DAG's preorder lists each node at its first visit, and the walk visits a node's
+    whole subtree on its first visit, so the order is that of each node's first copy in
+    the preorder of the expansion (:func:`expand_dags`).
+    """
+    expanded, copies = expand_dags(ens)
+    fo = Forest(expanded)
+    pos = fo.positions()
+    sizes = ens.node_counts()
+    starts = np.cumsum(sizes) - sizes
+    number = np.zeros(int(sizes.sum()), dtype=np.int64)
+    copied = copies >= 0
+    dag = fo.per_tree(copied)
+    kept = np.flatnonzero(fo.plain & ~dag)
+    nodes = fo.nodes_of(kept)
+    number[nodes - np.repeat(fo.starts[kept] - starts[kept], sizes[kept])] = pos[nodes]
+    trees = np.flatnonzero(fo.plain & dag)
+    if trees.size:
+        c = np.flatnonzero(copied & fo.plain[fo.tree_of])
+        first = np.full(number.size, fo.op.size, dtype=np.int64)
+        np.minimum.at(first, copies[c], fo.starts[fo.tree_of[c]] + pos[c])
+        own = _nodes(starts, sizes, trees)
+        ordered = in_rank_order(first[own], own, fo.op.size)
+        number[ordered] = np.arange(ordered.size) - np.repeat(np.cumsum(sizes[trees]) - sizes[trees], sizes[trees])
+    return number, fo.plain
 
 
 class _Links:
