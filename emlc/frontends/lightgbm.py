@@ -440,7 +440,7 @@ def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
     check_count(model.n_features, MAX_FEATURES, "max_feature_idx + 1", "LightGBM model")
     if k < 1 or len(model.trees) % k:
         raise EmlcError(f"LightGBM model has {len(model.trees)} trees, not a multiple of num_tree_per_iteration={k}")
-    trees, leaves, cat_sets = _lower_trees(model.trees, model.n_features)
+    trees, leaves, cat_sets, columns = _lower_trees(model.trees, model.n_features)
     n_iter = len(trees) // k
     aggregation = Aggregation.SUM
     if model.average_output:
@@ -456,7 +456,7 @@ def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
         classes = None
         if sklearn == "ranker":
             task = Task.RANKING
-    return Ensemble(
+    ens = Ensemble(
         n_features=model.n_features,
         task=task,
         trees=trees,
@@ -475,6 +475,7 @@ def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
         feature_names=model.feature_names if len(model.feature_names) == model.n_features else (),
         name="lightgbm",
     )
+    return ens if columns is None else ens.with_node_columns(columns, [t.n_nodes for t in trees])
 
 
 def _objective(name: str, options: list[str]) -> tuple[Link, tuple[float, ...], Task, Decision]:
@@ -493,8 +494,11 @@ def _objective(name: str, options: list[str]) -> tuple[Link, tuple[float, ...], 
     return Link.IDENTITY, (), Task.REGRESSION, Decision.NONE
 
 
-def _lower_trees(forest: LgbForest, n_features: int) -> tuple[tuple[Tree, ...], np.ndarray, np.ndarray]:
-    """Every tree's IR, the leaf table (rows in order of use) and the category bitsets.
+def _lower_trees(
+    forest: LgbForest, n_features: int,
+) -> tuple[tuple[Tree, ...], np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
+    """Every tree's IR, the leaf table (rows in order of use), the category bitsets and,
+    when every tree was lowered in numpy steps, the trees' node columns back to back.
 
     Trees of plain and zero-band splits are lowered together in numpy steps (per-node
     lowering dominates loading big models); trees with categorical splits or corrupt
@@ -515,11 +519,13 @@ def _lower_trees(forest: LgbForest, n_features: int) -> tuple[tuple[Tree, ...], 
     leaves = np.zeros((int(rows.sum()), 1))
     leaves[value_rows, 0] = values
     sets = Tables()
+    cut = Tree.cut(columns, np.diff(node_start).tolist())
+    if not slow:
+        return tuple(cut), leaves, sets.cat_sets(), columns
     trees: list[Tree] = []
     for i, ok in enumerate(fast.tolist()):
         if ok:
-            a, b = node_start[i], node_start[i + 1]
-            trees.append(Tree(**{c: col[a:b] for c, col in columns.items()}))
+            trees.append(cut[i])
             continue
         tree, tables = slow[i]
         if tables.leaf_rows:
@@ -530,7 +536,7 @@ def _lower_trees(forest: LgbForest, n_features: int) -> tuple[tuple[Tree, ...], 
             leaf=np.where(tree.leaf >= 0, tree.leaf + shift_row, -1).astype(np.int32),
             cat=np.where(tree.cat >= 0, tree.cat + shift_set, -1).astype(np.int32),
         ))
-    return tuple(trees), leaves, sets.cat_sets()
+    return tuple(trees), leaves, sets.cat_sets(), None
 
 
 def _fast_trees(forest: LgbForest, n_features: int) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -48,5 +48,4 @@ def _renumbered(ens: Ensemble, number: np.ndarray, trees: np.ndarray) -> list[Tr
     shift = np.repeat(starts[trees], size)
     for side in ("left", "right"):
         cols[side] = np.where(inner, number[np.maximum(cols[side] + shift, 0)], -1).astype(np.int32)
-    ends = (base + size).tolist()
-    return [Tree(**{c: col[e - k:e] for c, col in cols.items()}) for k, e in zip(size.tolist(), ends)]
+    return Tree.cut(cols, size.tolist())

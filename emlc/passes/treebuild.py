@@ -563,11 +563,7 @@ class NodeTable:
         return NodeTable({}, np.zeros(n_trees, dtype=np.int64), np.zeros(n_trees, dtype=bool))
 
     def trees(self) -> list[Tree | None]:
-        ends = np.cumsum(self.sizes).tolist()
-        return [
-            Tree(**{c: col[e - k:e] for c, col in self.columns.items()}) if ok else None
-            for k, e, ok in zip(self.sizes.tolist(), ends, self.ok.tolist())
-        ]
+        return [t if ok else None for t, ok in zip(Tree.cut(self.columns, self.sizes.tolist()), self.ok.tolist())]
 
     def apply(self, ens: Ensemble, per_tree: Callable[[Tree], Tree]) -> Ensemble:
         """``ens`` with these trees, and ``per_tree`` of the original for the others; when

@@ -53,7 +53,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[",".join(c) or "plain" for c in CASES])
 def test_bulk_lowering_matches_per_node_lowering(case: dict) -> None:
     parsed = lgbf.parse_text(_text(**case), "model")
-    trees, leaves, sets = lgbf._lower_trees(parsed.trees, parsed.n_features)
+    trees, leaves, sets, _ = lgbf._lower_trees(parsed.trees, parsed.n_features)
     ref_trees, ref_leaves, ref_sets = _per_node(parsed.trees, parsed.n_features)
     assert len(trees) == len(ref_trees)
     assert all(a.same_as(b) for a, b in zip(trees, ref_trees))
@@ -69,10 +69,11 @@ def test_single_leaf_and_stump_trees_are_lowered_in_bulk() -> None:
     one = lgbf.LgbTree(leaf_value=[0.25], where="one")
     forest = lgbf.LgbForest.of([parsed.trees.tree(0), one, parsed.trees.tree(1), one])
     assert lgbf._fast_trees(forest, parsed.n_features)[0].all()
-    trees, leaves, _ = lgbf._lower_trees(forest, parsed.n_features)
+    trees, leaves, _, columns = lgbf._lower_trees(forest, parsed.n_features)
     ref_trees, ref_leaves, _ = _per_node(forest, parsed.n_features)
     assert all(a.same_as(b) for a, b in zip(trees, ref_trees)) and _same(leaves, ref_leaves)
     assert trees[1].n_nodes == 1 and leaves[trees[1].leaf[0], 0] == 0.25
+    assert all(np.array_equal(columns[c], np.concatenate([getattr(t, c) for t in trees])) for c in columns)
 
 
 def _sections(text: str) -> list:
