@@ -175,22 +175,24 @@ def main() -> None:
     variants: list[tuple] = []  # (label, code, call, input C type, language, include dirs)
     for level, layout in (("O0", "inline"), ("O0", "table"), ("O2", "inline"), ("O2", "table"), ("Os", None)):
         res = optimize(ens, level=level, target="avr", layout=layout)
-        code = emit_c(res.ensemble, "avr", "model", res.layout)
+        speed = level != "Os"
+        code = emit_c(res.ensemble, "avr", "model", res.layout, speed=speed)
         exit_note = " (exact exit)" if "predict stops early" in code else ""
         variants.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
         if exit_note:
             plain = res.ensemble.replace(early_exit=None)
-            variants.append((f"emlc -{level} {res.layout} (no exit)", emit_c(plain, "avr", "model", res.layout),
+            variants.append((f"emlc -{level} {res.layout} (no exit)", emit_c(plain, "avr", "model", res.layout, speed=speed),
                              "model_predict(x, 64)", "float", "c", ()))
         if res.ensemble.early_exit is not None:
             for threshold in (0.5,):
                 lossy = confidence_exit(res.ensemble, threshold)
                 variants.append((f"emlc -{level} --early-exit {threshold:g} {res.layout}",
-                                 emit_c(lossy, "avr", "model", res.layout), "model_predict(x, 64)", "float", "c", ()))
+                                 emit_c(lossy, "avr", "model", res.layout, speed=speed), "model_predict(x, 64)", "float", "c", ()))
     for level in ("O2", "Os"):
         res = optimize(ens.replace(input_type="int16"), level=level, target="avr")
         variants.append((f"emlc -{level} --input int16 {res.layout}",
-                         emit_c(res.ensemble, "avr", "model", res.layout), "model_predict(x, 64)", "int16_t", "c", ()))
+                         emit_c(res.ensemble, "avr", "model", res.layout, speed=level != "Os"), "model_predict(x, 64)",
+                         "int16_t", "c", ()))
     variants += peer_variants(clf)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -201,7 +203,9 @@ def main() -> None:
             try:
                 pred, flash, ram, cycles = build_and_run(code, call, Xte, in_t, work, lang, inc)
             except subprocess.CalledProcessError as e:
-                print(f"{label:40s} does not build: {(e.stderr or b'').decode()[-200:].strip()!r}")
+                err = (e.stderr or b"").decode().strip()
+                why = "RAM overflow" if "region `data'" in err else (err.splitlines() or ["failed"])[-1][:60]
+                print(f"{label:40s} does not build ({why})")
                 continue
             agree = np.mean(np.asarray(ens.classes)[pred] == want) * 100
             base_flash, base_ram = bases[lang, in_t]

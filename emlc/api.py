@@ -68,11 +68,13 @@ def emit(
     name: str = "model",
     layout: str | None = None,
     csv_flavor: str = "auto",
+    speed: bool = True,
 ) -> str | bytes:
     """Write ``ens`` in one of the output formats (no optimisation).
 
     ``csv_flavor``: ``emlearn`` (emlearn-micropython's loader), ``emlc`` (the emlc_trees
     runtime's richer format) or ``auto`` (emlearn's when it is exact, else emlc's).
+    ``speed`` (False at -Os): C may trade flash for speed (a second walk on AVR).
     """
     tgt = get_target(target)
     if emit == "ir":
@@ -82,7 +84,7 @@ def emit(
     if emit == "c":
         from .backends.c import emit_c
 
-        return emit_c(ens, target=tgt, name=name, layout=layout)
+        return emit_c(ens, target=tgt, name=name, layout=layout, speed=speed)
     if emit == "csv":
         from .backends.micropython import emit_csv
 
@@ -142,7 +144,8 @@ def compile(
             result=result, measured=measured,
         )
     chosen = layout or built.layout
-    code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen, csv_flavor=csv_flavor)
+    code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen, csv_flavor=csv_flavor,
+                speed=level != "Os")
     return replace(built, code=code, layout=chosen)
 
 

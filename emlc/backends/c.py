@@ -38,7 +38,8 @@ def _pick_layout(ens: Ensemble, target: Target, layout: str | None) -> str:
     return layout
 
 
-def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None) -> tuple[Model, str, str]:
+def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None,
+           speed: bool = True) -> tuple[Model, str, str]:
     tgt = get_target(target)
     prefix = check_name(name)
     chosen = _pick_layout(ens, tgt, layout)
@@ -51,7 +52,11 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None) -
     model.emit_helpers()
     decls, body = LAYOUTS[chosen](model)
     raw = model.raw_function(body)
+    if speed and model.leaf_sums and model.exit_plan() is None:  # the plan needs raw_function first
+        _add_quick_pass(model, chosen)
     parts = [*model.helpers, *decls, model.prepare_function(), raw]
+    if model.quick is not None:
+        parts.append(model.quick_function(c_inline.sums_body(model, model.quick)))
     if ens.n_outputs > 1 and (model.classifier or ens.task is Task.ANOMALY):
         parts.append(model.argmax_function())
     if model.needs_exp():
@@ -61,6 +66,15 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None) -
     parts.append(model.link_function())
     parts.append(model.api_functions())
     return model, chosen, "\n\n".join(p for p in [*model.tables.decls, *parts] if p)
+
+
+def _add_quick_pass(model: Model, layout: str) -> None:
+    """Give ``model`` a first walk on byte sums (c_fixed.quick_plan) when the target has
+    one and the model still fits with it (it never makes :func:`check_fit` refuse)."""
+    model.quick = c_fixed.quick_plan(model.ens, model.target)
+    limit = model.target.flash_bytes
+    if model.quick is not None and limit is not None and _estimate(model, layout)["flash"] > limit:
+        model.quick = None
 
 
 def _header_comment(model: Model, layout: str) -> str:
@@ -105,9 +119,11 @@ def _header_comment(model: Model, layout: str) -> str:
 
 
 @traps_off
-def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: str | None = None) -> str:
-    """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit)."""
-    model, chosen, code = _build(ens, target, name, layout)
+def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: str | None = None,
+           speed: bool = True) -> str:
+    """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit).
+    ``speed`` (the -O levels but -Os) allows code that is faster but bigger."""
+    model, chosen, code = _build(ens, target, name, layout, speed)
     check_fit(model, chosen)
     guard = f"EMLC_{name.upper()}_H"
     includes = ["#include <stdint.h>"]
@@ -126,13 +142,20 @@ def _estimate(model: Model, layout: str) -> dict[str, int]:
     node = tgt.inline_node_bytes // (2 if model.precision is None and tgt.half_word_tests else 1)
     code = 600 + (inner * node + ens.n_leaves * 4 if layout == "inline" else 200)
     if layout == "inline" and model.leaf_sums and model.fixed is not None:
-        code += 8 * int(sum(np.count_nonzero(model.fixed.leaves[t.leaf[t.op == Op.LEAF]]) for t in ens.trees))
+        code += 8 * _leaf_adds(ens, model.fixed)
+    if model.quick is not None:  # a second inline walk, adding bytes and recording nothing
+        code += inner * node + 4 * _leaf_adds(ens, model.quick)
     key_size = 8 if model.key_t == "int64_t" else 4
     acc_size = 8 if model.acc_t == "double" else 4
     stack = (0 if model.direct or model.lazy else ens.n_features * key_size) + 3 * ens.n_outputs * acc_size + 32
     if model.record_rows:
         stack += ens.n_trees * size_of(model.row_t) + (2 * ens.n_outputs if model.fixed else 0)
     return {"flash": data + code, "ram": stack, "code": code, "data": data}
+
+
+def _leaf_adds(ens: Ensemble, fx: c_fixed.FixedPlan) -> int:
+    """How many ``q += v`` statements an inline walk with leaf sums of plan ``fx`` has."""
+    return int(sum(np.count_nonzero(fx.leaves[t.leaf[t.op == Op.LEAF]]) for t in ens.trees))
 
 
 def check_fit(model: Model, layout: str) -> None:
@@ -156,9 +179,9 @@ def check_fit(model: Model, layout: str) -> None:
 
 
 @traps_off
-def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None = None) -> dict:
+def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None = None, speed: bool = True) -> dict:
     """Sizes the CLI prints for --report: nodes, leaves and estimated bytes on the target."""
-    model, chosen, _ = _build(ens, target, "model", layout)
+    model, chosen, _ = _build(ens, target, "model", layout, speed)
     est = _estimate(model, chosen)
     inner = ens.n_nodes - ens.n_leaves
     records = model.records

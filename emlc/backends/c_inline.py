@@ -25,6 +25,7 @@ import numpy as np
 from ..ir.ensemble import Op
 from . import c_numeric as num
 from .c_common import int_literal
+from .c_fixed import FixedPlan
 from .c_model import Model, Test
 
 
@@ -236,11 +237,10 @@ def length_pad(model: Model) -> tuple[list[str], str]:
     return [decl], f"{m}_LEN_PAD;"
 
 
-def _leaf_sum_lines(model: Model, index: int, row: int, pad: str) -> list[str]:
-    """``qC += v`` for the nonzero fixed-point values of leaf row ``row`` (tree ``index``):
-    the class sums are plain locals, which the compiler can keep in registers."""
-    fx = model.fixed
-    assert fx is not None
+def _leaf_sum_lines(model: Model, fx: FixedPlan, index: int, row: int, pad: str) -> list[str]:
+    """``qC += v`` for the nonzero fixed-point values (plan ``fx``) of leaf row ``row``
+    (tree ``index``): the class sums are plain locals, which the compiler can keep in
+    registers."""
     o = int(model.ens.tree_output[index])
     out = []
     for c in np.flatnonzero(fx.leaves[row]).tolist():
@@ -256,13 +256,14 @@ class _Columns(NamedTuple):
     default_left: np.ndarray
 
 
-def _plain_blocks(model: Model) -> list[str | None]:
+def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> list[str | None]:
     """The blocks of all plain trees at once: trees numbered in preorder whose only shared
     nodes are leaves and which have no folded test (what -O2 leaves), built from
     whole-forest numpy columns instead of a walk per node. A split opens at its own
     position, its ``} else {`` follows the last node of its left subtree and its ``}``
     the last node of its right one (deeper closes first); a child leaf stored elsewhere
-    (shared) is printed in its place. Other trees get None (:func:`tree_code` walks them)."""
+    (shared) is printed in its place. Other trees get None (:func:`tree_code` walks them).
+    Leaves add their values of plan ``sums`` (if any) and, with ``rows``, set the row."""
     ens = model.ens
     n_trees = ens.n_trees
     if not model.direct or n_trees == 0:
@@ -323,14 +324,18 @@ def _plain_blocks(model: Model) -> list[str | None]:
     rank = np.array([0, 0, 1, 3, 0, 2])[kind]  # among one split's events at one position
     order = np.lexsort((rank, -depth[node], after, pos))
     pads = ["    " * d for d in range(int(depth.max()) + 2)]
-    leaf, sums, tl = ens.column("leaf").tolist(), model.leaf_sums, tree_of.tolist()
+    leaf, tl = ens.column("leaf").tolist(), tree_of.tolist()
 
     mark = length_pad(model)[1]
 
     def leaf_text(v: int, d: int) -> str:
         pad = pads[d]
-        row = f"{pad}row = {leaf[v]};" + (f"\n{pad}{mark}" if mark else "")
-        return "\n".join([*_leaf_sum_lines(model, tl[v], leaf[v], pad), row]) if sums else row
+        lines = _leaf_sum_lines(model, sums, tl[v], leaf[v], pad) if sums is not None else []
+        if rows:
+            lines.append(f"{pad}row = {leaf[v]};")
+        if mark:
+            lines.append(pad + mark)
+        return "\n".join(lines)
 
     # the text of every event, filled kind by kind (else and close lines depend on depth only)
     text = np.empty(node.size, dtype=object)
@@ -347,17 +352,25 @@ def _plain_blocks(model: Model) -> list[str | None]:
     text[at] = [leaf_text(v, d) for v, d in zip(child.tolist(), (depth[node[at]] + 1).tolist())]
     lines = text[order].tolist()
     bounds = np.searchsorted(tree_of[node[order]], np.arange(n_trees + 1)).tolist()
+    head, tail = _block_ends(model, rows)
     return [
-        None if bad[t] else
-        f"    {{   /* tree {t} */\n        {model.row_t} row;\n" + "\n".join(lines[bounds[t]:bounds[t + 1]])
-        + f"\n        {model.sink(str(t), 'row')}\n    }}"
+        None if bad[t] else head(t) + "\n".join(lines[bounds[t]:bounds[t + 1]]) + tail(t)
         for t in range(n_trees)
     ]
 
 
-def tree_code(model: Model, index: int) -> str:
-    """Tree ``index``: a block that sets the leaf row and hands it to the sink (with
-    :attr:`Model.leaf_sums`, each leaf first adds its fixed-point values to the sums)."""
+def _block_ends(model: Model, rows: bool) -> tuple[Callable[[int], str], Callable[[int], str]]:
+    """Opening and closing text of tree ``t``'s block: with ``rows``, a local leaf row
+    handed to the sink at the end."""
+    if not rows:
+        return (lambda t: f"    {{   /* tree {t} */\n"), (lambda t: "\n    }")
+    return ((lambda t: f"    {{   /* tree {t} */\n        {model.row_t} row;\n"),
+            (lambda t: f"\n        {model.sink(str(t), 'row')}\n    }}"))
+
+
+def tree_code(model: Model, index: int, sums: FixedPlan | None, rows: bool = True) -> str:
+    """Tree ``index``: a block whose leaves add their values of plan ``sums`` (if any)
+    and, with ``rows``, set the leaf row that the block hands to the sink."""
     ens = model.ens
     tree = ens.trees[index]
     indegree = np.bincount(
@@ -386,10 +399,9 @@ def tree_code(model: Model, index: int) -> str:
     lines: list[str] = []
     queued: list[int] = []
     queued_set: set[int] = set()
-    sums = model.leaf_sums
     base = 2
     mark = length_pad(model)[1]
-    leaf_lines = [f"row = {r};" for r in leaf]
+    leaf_lines = [f"row = {r};" for r in leaf] if rows else None
     wide = tree.n_nodes + base + 2  # stack items pack node * wide + depth (depth < wide)
     pads: list[str] = []
 
@@ -414,9 +426,10 @@ def tree_code(model: Model, index: int) -> str:
                 continue
             c = conds[node]
             if c is None:
-                if sums:
-                    lines.extend(_leaf_sum_lines(model, index, leaf[node], pad))
-                append(pad + leaf_lines[node])
+                if sums is not None:
+                    lines.extend(_leaf_sum_lines(model, sums, index, leaf[node], pad))
+                if leaf_lines is not None:
+                    append(pad + leaf_lines[node])
                 if mark:
                     append(pad + mark)
                 continue
@@ -439,15 +452,22 @@ def tree_code(model: Model, index: int) -> str:
         nest(node, base)
     if queued:
         lines.append(f"    t{index}_done:")
-    return (
-        f"    {{   /* tree {index} */\n        {model.row_t} row;\n"
-        + "\n".join(lines)
-        + f"\n        {model.sink(str(index), 'row')}\n    }}"
-    )
+    head, tail = _block_ends(model, rows)
+    return head(index) + "\n".join(lines) + tail(index)
 
 
 def walk_body(model: Model, plain: bool = True) -> tuple[list[str], str]:
     """(extra declarations, body) that hand every tree's leaf row to the sinks
-    (``plain``: plain trees from :func:`_plain_blocks`, the same text as the walk's)."""
-    blocks = _plain_blocks(model) if plain else [None] * model.ens.n_trees
-    return length_pad(model)[0], "\n".join(b if b is not None else tree_code(model, i) for i, b in enumerate(blocks))
+    (``plain``: plain trees from :func:`_plain_blocks`, the same text as the walk's);
+    with :attr:`Model.leaf_sums` the leaves first add their :attr:`Model.fixed` values."""
+    return length_pad(model)[0], _walk(model, plain, model.fixed if model.leaf_sums else None, True)
+
+
+def sums_body(model: Model, sums: FixedPlan) -> str:
+    """A walk whose leaves only add their values of plan ``sums`` (no rows, no sinks)."""
+    return _walk(model, True, sums, False)
+
+
+def _walk(model: Model, plain: bool, sums: FixedPlan | None, rows: bool) -> str:
+    blocks = _plain_blocks(model, sums, rows) if plain else [None] * model.ens.n_trees
+    return "\n".join(b if b is not None else tree_code(model, i, sums, rows) for i, b in enumerate(blocks))

@@ -29,6 +29,10 @@ to output ``c`` and ``R_c = sum_t x_t / D + b_c`` the exact real raw margin.
    Otherwise (near-ties, including exact ties) the float path decides, exactly as
    before.
 
+With ``nonnegative`` (no negative leaf or base), sums lie in ``[0, acc_max]`` and so
+does ``best - second``: an unsigned accumulator uses its whole range (8-bit sums on
+AVR: twice the resolution of a signed byte).
+
 Applies to ARGMAX with the identity link and to RAW_ARGMAX (decided on raw
 margins), for SUM and MEAN over float leaf tables with at least two outputs.
 """
@@ -67,10 +71,12 @@ def _gamma(k: int, u: float) -> float:
     return k * u / (1.0 - k * u)
 
 
-def fixed_point(ens: Ensemble, acc_max: int, leaf_max: int | None = None) -> FixedPoint | None:
+def fixed_point(ens: Ensemble, acc_max: int, leaf_max: int | None = None,
+                nonnegative: bool = False) -> FixedPoint | None:
     """The fixed-point plan for sums held in ``[-acc_max, acc_max]`` (and leaves in
     ``[-leaf_max, leaf_max]`` when given: narrower tables, wider margins), or None when it
-    cannot help."""
+    cannot help. ``nonnegative``: sums in ``[0, acc_max]`` (None if a leaf or base is
+    negative)."""
     if not eligible(ens):
         return None
     acc = np.dtype(ens.accum_dtype)
@@ -85,7 +91,11 @@ def fixed_point(ens: Ensemble, acc_max: int, leaf_max: int | None = None) -> Fix
     nmax = int(n_c.max())
     if xm == 0.0 or not math.isfinite(xm * nmax + bm * d) or xm * nmax + bm > float(np.finfo(acc).max) / 4:
         return None
-    limit = acc_max // 2  # differences of two sums then fit the type too
+    if nonnegative and (bool((x < 0).any()) or bool((b < 0).any())):
+        return None
+    limit = acc_max if nonnegative else acc_max // 2  # differences of two sums then fit the type too
+    if limit - nmax - 2 <= 0:
+        return None
     shift = math.floor(math.log2((limit - nmax - 2) / (d * bm + nmax * xm)))
     if leaf_max is not None:
         shift = min(shift, math.floor(math.log2((leaf_max - 0.5) / xm)))

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c
-from emlc.backends.c_fixed import eligible, plan
+from emlc.backends.c_fixed import FixedPlan, eligible, plan, quick_plan
 from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from emlc.ir.interpret import apply_link, decide, interpret, interpret_raw, leaf_indices
 from emlc.targets import get_target
@@ -26,24 +26,31 @@ def fast_classes(ens: Ensemble, X, target: str, byte_leaves: bool = False) -> np
     """What P_fast returns per row: the class, or -1 when the margin does not prove it."""
     fx = plan(ens, get_target(target), byte_leaves)
     assert fx is not None
+    return plan_classes(ens, X, fx)
+
+
+def plan_classes(ens: Ensemble, X, fx: FixedPlan) -> np.ndarray:
+    """What a walk adding plan ``fx``'s sums returns per row: the class, or -1."""
     rows = leaf_indices(ens, X)
     q = np.tile(fx.init, (rows.shape[0], 1))
     w = ens.leaf_width
     for t in range(ens.n_trees):
         o = int(ens.tree_output[t])
         q[:, o : o + w] += fx.leaves[rows[:, t]]
-    limit = 2 ** (15 if fx.acc_t == "int16_t" else 31) // 2
-    assert np.abs(q).max() <= limit
+    if fx.acc_t == "uint8_t":
+        assert 0 <= q.min() and q.max() <= 255
+    else:
+        assert np.abs(q).max() <= 2 ** (15 if fx.acc_t == "int16_t" else 31) // 2
     best = np.argmax(q, axis=1)
     top = q[np.arange(len(q)), best]
     others = np.where(np.arange(q.shape[1])[None, :] == best[:, None], np.iinfo(np.int64).min, q)
     return np.where(top - others.max(axis=1) > fx.margin, best, -1)
 
 
-def _decided_equal(ens: Ensemble, X, target: str, byte_leaves: bool = False) -> int:
+def _decided_equal(ens: Ensemble, X, target: str, byte_leaves: bool = False, fx: FixedPlan | None = None) -> int:
     raw = interpret_raw(ens, X)
     want = decide(ens, raw, apply_link(ens, raw))
-    got = fast_classes(ens, X, target, byte_leaves)
+    got = fast_classes(ens, X, target, byte_leaves) if fx is None else plan_classes(ens, X, fx)
     decided = got >= 0
     np.testing.assert_array_equal(got[decided], want[decided])
     return int(decided.sum())
@@ -59,6 +66,22 @@ def test_margin_rule_agrees_with_interpreter_on_random_ir(data, target, byte_lea
     if byte_leaves:
         assert fx.leaf_t in ("uint8_t", "int8_t")
     _decided_equal(ens, data.draw(inputs_for(ens)), target, byte_leaves)
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_byte_sums_of_the_first_avr_walk_agree_with_interpreter_on_random_ir(data):
+    """AVR's first walk adds unsigned byte sums: they never leave [0, 255] and a class
+    they decide is the interpreter's (leaves and base made non-negative, as forests' are)."""
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    if ens.leaves.dtype.kind == "f":
+        ens = ens.replace(leaves=np.abs(ens.leaves), base_score=np.abs(np.asarray(ens.base_score)))
+    fx = quick_plan(ens, get_target("avr"))
+    assert quick_plan(ens, get_target("host")) is None
+    if fx is None:
+        return
+    assert fx.acc_t == "uint8_t" and fx.leaf_t == "uint8_t"
+    _decided_equal(ens, data.draw(inputs_for(ens)), "avr", fx=fx)
 
 
 def _near_tie_forest(accum: str, aggregation: Aggregation, eps_scale: float) -> Ensemble:
@@ -135,8 +158,10 @@ def test_avr_near_ties_match_interpreter():
 
 @pytest.mark.parametrize("input_type", ["float32", "int16"])
 def test_avr_inline_trees_add_fixed_point_leaves_and_match_sklearn(input_type):
-    """AVR inline: one function walks every tree, each leaf adding its integer class values
-    to local sums (no leaf-table loop); predict on simavr equals scikit-learn on every row."""
+    """AVR inline: a first walk adds byte class sums and decides most rows; the rest go
+    to a second walk adding 16-bit sums and recording leaf rows, and its near-ties to the
+    float sums (no leaf-table loop in either walk). predict on simavr equals
+    scikit-learn on every row, and the rows reach each of the three deciders."""
     require_tool("avr-gcc", "simavr")
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
@@ -147,7 +172,38 @@ def test_avr_inline_trees_add_fixed_point_leaves_and_match_sklearn(input_type):
     clf = RandomForestClassifier(n_estimators=6, max_depth=5, random_state=0).fit(X[:600], y[:600])
     ens = emlc.load(clf).replace(input_type=input_type)
     code = emit_c(ens, "avr", "m", "inline")
-    assert "static M_NOINLINE int32_t m_rows(const" in code and "q3 += " in code and "m_qadd" not in code
+    assert "static M_NOINLINE int32_t m_rows(const" in code and "static M_NOINLINE int32_t m_quick(const" in code
+    assert "q3 += " in code and "m_qadd" not in code
+    assert ("const volatile int16_t *features = row;" in code) == (input_type == "int16")
     rows = X[600:680]
+    rows = np.concatenate([rows, X[680:][fast_classes(ens, X[680:], "avr") < 0][:4]])  # near-ties: float decides
+    quick = plan_classes(ens, rows, quick_plan(ens, get_target("avr")))
+    second = fast_classes(ens, rows, "avr")
+    assert (quick >= 0).sum() > len(rows) // 2 and ((quick < 0) & (second >= 0)).any() and (second < 0).any()
     got = run_model(ens, rows, "avr", "inline").predict
     np.testing.assert_array_equal(np.asarray(ens.classes)[got], clf.predict(rows))
+
+
+def test_first_walk_only_at_speed_levels_and_where_it_fits():
+    """-Os (speed=False) keeps the single walk; so does a target whose flash the second
+    walk would overflow, and a model whose predict stops early (checks read P_rows' sums)."""
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+    from emlc.backends.c import size_report
+
+    X, y = load_digits(return_X_y=True)
+    ens = emlc.load(RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0).fit(X, y))
+    assert "m_quick(" in emit_c(ens, "avr", "m", "inline")
+    assert "m_quick(" not in emit_c(ens, "avr", "m", "inline", speed=False)
+    assert "m_quick(" not in emlc.compile(ens, target="avr", level="Os", layout="inline", name="m").code
+    fast, small = (size_report(ens, "avr", "inline", speed=s)["flash_bytes_estimate"] for s in (True, False))
+    assert fast > small
+    big = emlc.load(RandomForestClassifier(n_estimators=4, max_depth=5, random_state=0).fit(X, y))
+    need = size_report(big, "avr", "inline")["flash_bytes_estimate"]
+    assert need > 32 * 1024 > size_report(big, "atmega328p", "inline", speed=False)["flash_bytes_estimate"]
+    assert "m_quick(" in emit_c(big, "avr", "m", "inline") and "m_quick(" not in emit_c(big, "atmega328p", "m", "inline")
+    from emlc.passes.lossy.confidence_exit import confidence_exit
+
+    assert "m_quick(" not in emit_c(confidence_exit(ens, 0.5), "avr", "m", "inline")

@@ -116,20 +116,22 @@ def test_half_word_condition_is_the_key_test(k, bits, nan_left):
 @given(st.data(), st.sampled_from(["O0", "O2"]), st.sampled_from(["host", "avr"]))
 def test_plain_trees_built_at_once_read_exactly_like_the_walk(data, level, target):
     """The whole-forest builder of plain trees (preorder, shared leaves only, nothing
-    folded) prints the very text the per-node walk prints."""
-    from emlc.backends.c_inline import can_test_directly, walk_body
+    folded) prints the very text the per-node walk prints: leaves setting rows, adding
+    fixed-point sums and setting rows (AVR), or only adding byte sums (AVR's first walk)."""
+    from emlc.backends.c_fixed import quick_plan
+    from emlc.backends.c_inline import _walk, can_test_directly
     from emlc.backends.c_model import Model
     from emlc.passes import optimize
     from emlc.targets import get_target
     from tests.strategies import ensembles
 
     ens = optimize(data.draw(ensembles()), level=level, target=target).ensemble
-    texts = []
-    for plain in (True, False):
-        model = Model(ens, get_target(target), "m")
-        model.direct = can_test_directly(model)
-        texts.append(walk_body(model, plain=plain)[1])
-    assert texts[0] == texts[1]
+    model = Model(ens, get_target(target), "m")
+    model.direct = can_test_directly(model)
+    for sums, rows in ((None, True), (model.fixed, True), (quick_plan(ens, model.target), False)):
+        if sums is None and not rows:
+            continue
+        assert _walk(model, True, sums, rows) == _walk(model, False, sums, rows)
 
 
 def test_most_optimized_lightgbm_trees_take_the_whole_forest_builder():
@@ -148,4 +150,4 @@ def test_most_optimized_lightgbm_trees_take_the_whole_forest_builder():
     ens = optimize(emlc.load(model), level="O2").ensemble
     m = Model(ens, get_target("host"), "m")
     m.direct = True
-    assert sum(b is not None for b in _plain_blocks(m)) >= 0.8 * ens.n_trees
+    assert sum(b is not None for b in _plain_blocks(m, None)) >= 0.8 * ens.n_trees
