@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -60,6 +60,8 @@ class Op(enum.IntEnum):
 
 #: what an ensemble caches about its trees (never pickled, kept while the trees stay).
 _CACHES = ("_columns", "_cut")
+#: set in an ensemble's ``__dict__`` once :func:`emlc.ir.verify.verify` accepted it (never copied or pickled).
+VERIFIED = "_verified"
 #: the key of :meth:`Ensemble.node_counts` among the cached columns.
 _COUNTS = "#nodes"
 
@@ -312,7 +314,15 @@ class Ensemble:
 
     @property
     def n_leaves(self) -> int:
-        return int(np.count_nonzero(self.column("op") == _LEAF)) if self.trees else 0
+        return self.trees_fact("#leaves", lambda e: int(np.count_nonzero(e.column("op") == _LEAF)) if e.trees else 0)
+
+    def trees_fact(self, key: str, compute: Callable[["Ensemble"], Any]) -> Any:
+        """``compute(self)``, a fact about the trees alone, kept with the column cache (so
+        shared by every ensemble with these trees, e.g. the pass manager's size reports)."""
+        cache = self.__dict__.setdefault("_columns", {})
+        if key not in cache:
+            cache[key] = compute(self)
+        return cache[key]
 
     def column(self, name: str) -> np.ndarray:
         """Node column ``name`` of every tree back to back (read-only).
@@ -330,8 +340,8 @@ class Ensemble:
         return col
 
     def __getstate__(self) -> dict:
-        """Pickles and copies leave the column cache out."""
-        return {k: v for k, v in self.__dict__.items() if k not in _CACHES}
+        """Pickles and copies leave the column cache and the verifier's mark out."""
+        return {k: v for k, v in self.__dict__.items() if k not in _CACHES and k != VERIFIED}
 
     @property
     def n_classes(self) -> int:

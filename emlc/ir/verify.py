@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import IRError
 from .ensemble import (
     INPUT_TYPES,
+    VERIFIED,
     LEAF_DTYPES,
     THRESHOLD_DTYPES,
     Aggregation,
@@ -63,7 +64,11 @@ def verify(ens: Ensemble) -> Ensemble:
     Every tree's node checks run at once on the concatenated node tables; of all
     defects found the one reported is the first tree's first, in the order the
     checks are listed (column layout, node fields, shape, thresholds, output offset).
+    An ensemble once accepted is marked and not checked again (ensembles are immutable:
+    loading verifies, and the pass manager verifies what it is given).
     """
+    if ens.__dict__.get(VERIFIED):
+        return ens
     _verify_header(ens)
     first_bad, layout_error = _verify_layouts(ens)
     forest = _Forest(ens.trees, ens) if first_bad == ens.n_trees else _Forest(ens.trees[:first_bad])
@@ -76,6 +81,7 @@ def verify(ens: Ensemble) -> Ensemble:
         errors.append((first_bad, _LAYOUT, layout_error))
     if errors:
         _fail(min(errors, key=lambda e: (e[0], e[1]))[2])
+    ens.__dict__[VERIFIED] = True
     return ens
 
 

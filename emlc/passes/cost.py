@@ -62,6 +62,10 @@ def _left_is_next(ens: Ensemble) -> bool:
     Checked on all trees at once: with trees back to back a split's global split
     number is its tree-local one plus its tree's offset, so "next" means the same.
     """
+    return ens.trees_fact("#left_is_next", _find_left_is_next)
+
+
+def _find_left_is_next(ens: Ensemble) -> bool:
     op = ens.column("op")
     counts = ens.node_counts()
     offset = np.repeat(np.cumsum(counts) - counts, counts)

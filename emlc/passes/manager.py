@@ -180,8 +180,8 @@ def optimize(
     # in both layouts, so no intermediate ensemble outlives the pass that reads it.
     sizes = [_sizes(ens, tgt)]
     for name in names:
-        ens = _run_one(PASSES[name], ens, each)
-        sizes.append(_sizes(ens, tgt))
+        before, ens = ens, _run_one(PASSES[name], ens, each)
+        sizes.append(sizes[-1] if ens is before else _sizes(ens, tgt))
         if name in show:
             out.write(f"// IR after {name}\n{print_ir(ens)}")
     if not each and names:
