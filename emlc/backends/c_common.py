@@ -78,6 +78,19 @@ def int_literal(value: int, ctype: str) -> str:
     return str(value)
 
 
+def int_literal_formats(values: np.ndarray, ctype: str) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+    """:func:`int_literal` of many values at once, for big models' per-node constants:
+    (per value an index into the %-formats returned second, those formats, and a mask of
+    the values only :func:`int_literal` prints: the type's minimum)."""
+    values = np.asarray(values, dtype=np.int64)
+    lo, hi = int_range(ctype)
+    if values.size and (values.min() < lo or values.max() > hi):
+        raise AssertionError(f"a value does not fit {ctype}")
+    if ctype in ("int64_t", "uint64_t"):
+        return np.zeros(values.shape, np.int64), ("%dLL" if ctype == "int64_t" else "%dULL",), values == lo
+    return (np.abs(values) > 32767).astype(np.int64), ("%d", "%dL"), values == -(2**31)
+
+
 @functools.lru_cache(maxsize=None)
 def int_range(ctype: str) -> tuple[int, int]:
     """(min, max) of a C integer type; cached, as every emitted constant asks."""
@@ -155,16 +168,19 @@ class FlashTables:
 
     def add(self, name: str, ctype: str, values, per_line: int = 12, note: str = "") -> str:
         full = f"{self.prefix}_{name}"
-        vals = np.asarray(values).ravel().tolist()  # Python numbers: per-item numpy scalars are slow
+        array = np.asarray(values).ravel()
+        vals = array.tolist()  # Python numbers: per-item numpy scalars are slow
         if not vals:
             raise AssertionError(f"empty table {full}")
-        if ctype == "double" and all(map(math.isfinite, vals)):
-            items = list(map(repr, vals))  # float_literal's double form, without a call per value
-        elif ctype in ("float", "double"):
-            items = [float_literal(v, ctype) for v in vals]
+        if ctype == "double" and np.isfinite(array.astype(np.float64)).all():
+            # float_literal's double form is repr, which a list's repr applies to each value
+            lines = [repr(vals[i : i + per_line])[1:-1] for i in range(0, len(vals), per_line)]
         else:
-            items = [int_literal(v, ctype) for v in vals]
-        lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+            if ctype in ("float", "double"):
+                items = [float_literal(v, ctype) for v in vals]
+            else:
+                items = [int_literal(v, ctype) for v in vals]
+            lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
         acc = self.target.flash
         head = f"/* {note} */\n" if note else ""
         self.decls.append(

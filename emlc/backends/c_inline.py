@@ -24,7 +24,7 @@ import numpy as np
 
 from ..ir.ensemble import Op
 from . import c_numeric as num
-from .c_common import int_literal
+from .c_common import int_literal, int_literal_formats
 from .c_fixed import FixedPlan
 from .c_model import Model, Test
 
@@ -60,10 +60,26 @@ _NAN_LITERAL = int_literal(_NAN_BITS, "int32_t")
 
 
 @functools.lru_cache(maxsize=1 << 12)
-def _bits_exprs(prefix: str, f: int) -> tuple[str, str]:
-    """(bits of feature f, is-NaN test): the same strings for every node on f."""
+def _bits_forms(prefix: str, f: int) -> tuple[str, ...]:
+    """The C forms of a test on float feature f's bits, numbered as :func:`direct_condition_fn`
+    picks them: 0 not NaN, 1 NaN (no literal), then 2 + (K < 0) * 2 + (NaN goes right),
+    each with ``%s`` for its literal (K if K >= 0, else INT32_MIN - K)."""
     s = f"{prefix.upper()}_BITS({f})"
-    return s, f"({s} & {int_literal(2**31 - 1, 'int32_t')}) > {_NAN_LITERAL}"
+    is_nan = f"({s} & {int_literal(2**31 - 1, 'int32_t')}) > {_NAN_LITERAL}"
+    nan, neg_inf = _NAN_LITERAL, int_literal(_NEG_INF, "int32_t")
+    return (
+        f"!({is_nan})",
+        is_nan,
+        f"{s} <= %s || {s} > {nan}",
+        f"{s} <= %s && ({s} >= 0 || {s} <= {neg_inf})",
+        f"({s} >= %s && {s} < 0) || {s} > {nan}",
+        f"{s} >= %s && {s} <= {neg_inf}",
+    )
+
+
+def _integer_forms(f: int) -> tuple[str]:
+    """The C form of a test on integer feature f (``%s``: its literal)."""
+    return (f"features[{f}] <= %s",)
 
 
 _NAN_HI, _NEG_INF_HI = _NAN_BITS >> 16, _NEG_INF >> 16  # upper halves of +inf and -inf
@@ -111,7 +127,7 @@ def direct_condition(model: Model, test: Test) -> str:
 
 def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
     """(feature, key threshold, NaN goes left) -> the direct test's C expression, specialised
-    once per model (big models call it for every node).
+    once per model (:func:`_condition_texts` prints many at once, from the same forms).
 
     Integers compare as they are. A float32's bits ``s`` (as int32) order non-negative
     values like their keys, so for a key threshold ``K >= 0`` the test is ``s <= K``
@@ -123,45 +139,48 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
         return cached
     lo, hi = model.base_range
     prefix, in_t = model.p, model.in_t
-    nan_bits, neg_inf = _NAN_LITERAL, int_literal(_NEG_INF, "int32_t")
     macro = model.p.upper()
 
     def integer(f: int, k: int, nan_left: bool) -> str:
-        return f"features[{f}] <= {int_literal(k, in_t)}"
+        return _integer_forms(f)[0] % int_literal(k, in_t)
 
     def half(f: int, k: int, nan_left: bool) -> str:
         return _half_condition(macro, f, k, nan_left, lo, hi)
 
     def bits(f: int, k: int, nan_left: bool) -> str:
-        s, is_nan = _bits_exprs(prefix, f)
+        forms = _bits_forms(prefix, f)
         if k >= hi:
-            return f"!({is_nan})"
+            return forms[0]
         if k < lo:
-            return is_nan
+            return forms[1]
         if k >= 0:
-            lit = f"{k}L" if k > 32767 else str(k)  # int_literal of a non-negative int32, inline
-            if nan_left:
-                return f"{s} <= {lit} || {s} > {nan_bits}"
-            return f"{s} <= {lit} && ({s} >= 0 || {s} <= {neg_inf})"
-        start = int_literal(-(2**31) - k, "int32_t")
-        if nan_left:
-            return f"({s} >= {start} && {s} < 0) || {s} > {nan_bits}"
-        return f"{s} >= {start} && {s} <= {neg_inf}"
+            return forms[3 - nan_left] % int_literal(k, "int32_t")
+        return forms[5 - nan_left] % int_literal(-(2**31) - k, "int32_t")
 
-    if model.precision is None:
-        fn = integer
-    elif model.target.half_word_tests and model.precision == "float32":
-        fn = half
-    else:
-        fn = bits
+    fn = {"integer": integer, "half": half, "bits": bits}[_direct_kind(model)]
     model._direct_fn = fn
     return fn
 
 
-def _bulk_conditions(model: Model, tree, left: list[int], right: list[int]) -> list[str | int | None] | None:
-    """Every node's condition in one pass for direct tests without ranks or categories:
-    None for a leaf, the child a folded test always takes, else the C expression.
-    ``tree``: a tree, or anything with its node columns (all trees back to back)."""
+def _direct_kind(model: Model) -> str:
+    """How direct tests read a feature: the integer itself, the float's bits, or (targets
+    with :attr:`half_word_tests`) the two 16-bit halves of those bits."""
+    if model.precision is None:
+        return "integer"
+    return "half" if model.target.half_word_tests and model.precision == "float32" else "bits"
+
+
+class _Folds(NamedTuple):
+    """Key thresholds of a forest's nodes and the decision nodes every value sends one way."""
+
+    k: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+
+
+def _folds(model: Model, tree) -> _Folds | None:
+    """:class:`_Folds` of ``tree`` (a tree, or anything with its node columns: all trees back
+    to back) for direct tests, None with ranks or categories."""
     op = tree.op
     if (op == Op.CAT).any() or any(r is not None for r in model.ranks):
         return None
@@ -172,18 +191,62 @@ def _bulk_conditions(model: Model, tree, left: list[int], right: list[int]) -> l
             k = np.clip(np.where(op == Op.LE, np.floor(t), np.ceil(t) - 1), lo - 1, hi).astype(np.int64)
     else:
         k = num.float_threshold_keys(op, tree.threshold, model.precision)
-    nl = tree.default_left
-    can_nan = model.nan
-    fold_left = ((k >= hi) & (nl | (not can_nan))).tolist()
-    fold_right = ((k < lo) & (~nl | (not can_nan))).tolist()
-    fn = direct_condition_fn(model)
-    leaf = (op == Op.LEAF).tolist()
-    return [
-        None if lf else left[i] if fl else right[i] if fr else fn(f, kk, n)
-        for i, (lf, fl, fr, f, kk, n) in enumerate(
-            zip(leaf, fold_left, fold_right, tree.feature.tolist(), k.tolist(), nl.tolist())
-        )
-    ]
+    nl, dec, can_nan = tree.default_left, op != Op.LEAF, model.nan
+    return _Folds(k, dec & (k >= hi) & (nl | (not can_nan)), dec & (k < lo) & (~nl | (not can_nan)))
+
+
+def _condition_texts(model: Model, tree, k: np.ndarray, nodes: np.ndarray, outer: list[str],
+                     outer_of: np.ndarray) -> list[str]:
+    """``outer[outer_of[i]] % condition`` of each of ``nodes`` (unfolded direct tests, key
+    thresholds ``k``), printed group by group: nodes sharing a feature, a form and a literal
+    suffix share one %-format, so a big forest costs one formatting step per node."""
+    f, kk, nl = tree.feature[nodes].astype(np.int64), k[nodes], tree.default_left[nodes]
+    lo, hi = model.base_range
+    fn, kind = direct_condition_fn(model), _direct_kind(model)
+    if kind == "half":  # one call per node
+        return [outer[o] % fn(*a) for o, a in zip(outer_of.tolist(), zip(f.tolist(), kk.tolist(), nl.tolist()))]
+    if kind == "bits":  # the choice of direct_condition_fn's bits(), for many nodes
+        form = np.where(kk >= 0, 3, 5) - nl
+        value = np.where(kk >= 0, kk, -(2**31) - kk)
+        forms, ctype, special = functools.partial(_bits_forms, model.p), "int32_t", (kk >= hi) | (kk < lo)
+    else:
+        form, value, ctype = np.zeros_like(kk), kk, model.in_t
+        forms, special = _integer_forms, np.zeros(kk.shape, dtype=bool)
+    value = np.where(special, 0, value)
+    suffix, formats, own = int_literal_formats(value, ctype)
+    special |= own
+    n_forms, n_outer = 6, len(outer)
+    code = ((f * n_forms + form) * len(formats) + suffix) * n_outer + outer_of
+    if code.max(initial=0) < 4 * code.size + (1 << 16):  # np.unique by counting (a sort takes longer)
+        present = np.bincount(code) > 0
+        groups, group_of = np.flatnonzero(present), (np.cumsum(present) - 1)[code]
+    else:
+        groups, group_of = np.unique(code, return_inverse=True)
+    table = []
+    for c in groups.tolist():
+        rest, o = divmod(c, n_outer)
+        rest, sfx = divmod(rest, len(formats))
+        feature, fo = divmod(rest, n_forms)
+        table.append(outer[o] % (forms(feature)[fo] % formats[sfx]))
+    texts = [table[g] % v for g, v in zip(group_of.tolist(), value.tolist())]
+    for i in np.flatnonzero(special).tolist():
+        texts[i] = outer[int(outer_of[i])] % fn(int(f[i]), int(kk[i]), bool(nl[i]))
+    return texts
+
+
+def _bulk_conditions(model: Model, tree, left: list[int], right: list[int]) -> list[str | int | None] | None:
+    """Every node's condition in one pass for direct tests without ranks or categories:
+    None for a leaf, the child a folded test always takes, else the C expression."""
+    folds = _folds(model, tree)
+    if folds is None:
+        return None
+    out = np.full(tree.op.size, None, dtype=object)
+    for fold, child in ((folds.left, left), (folds.right, right)):
+        at = np.flatnonzero(fold).tolist()
+        out[at] = [child[i] for i in at]
+    nodes = np.flatnonzero((tree.op != Op.LEAF) & ~folds.left & ~folds.right)
+    out[nodes] = _condition_texts(model, tree, folds.k, nodes, ["%s"], np.zeros(nodes.size, dtype=np.int64))
+    return out.tolist()
 
 
 def condition(model: Model, test: Test) -> str:
@@ -276,12 +339,12 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
     n = op.size
     dec = op != Op.LEAF
     gl, gr = np.where(dec, lc + off, -1), np.where(dec, rc + off, -1)
-    conds = _bulk_conditions(model, _Columns(op, ens.column("threshold"), ens.column("feature"),
-                                             ens.column("default_left")), gl.tolist(), gr.tolist())
-    if conds is None:
+    cols = _Columns(op, ens.column("threshold"), ens.column("feature"), ens.column("default_left"))
+    folds = _folds(model, cols)
+    if folds is None:
         return [None] * n_trees
     bad = np.zeros(n_trees, dtype=bool)
-    bad[tree_of[np.array([c.__class__ is int for c in conds], dtype=bool)]] = True
+    bad[tree_of[folds.left | folds.right]] = True
     idx = np.flatnonzero(dec)
     left_in = np.zeros(n, dtype=bool)
     left_in[idx] = gl[idx] == idx + 1
@@ -309,9 +372,9 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
     for side, inplace in ((gl, left_in), (gr, right_in)):  # leaves printed where they are stored
         s_in = splits[inplace[splits] & ~dec[side[splits]]]
         depth[side[s_in]] = depth[s_in] + 1
-    roots = starts[~bad & ~dec[starts]]
-    placed = np.sort(np.concatenate([splits, roots, np.flatnonzero(good & ~dec & (depth >= 0) & ~np.isin(
-        np.arange(n), roots))]))
+    shown = good & ~dec & (depth >= 0)  # leaves printed where they are stored (a leaf root too)
+    shown[splits] = True
+    placed = np.flatnonzero(shown)
     vl = splits[~left_in[splits]]  # splits whose left leaf is stored elsewhere: printed here
     vr = splits[~right_in[splits]]
     left_end = np.where(left_in[splits], end[gl[splits]], splits)
@@ -322,7 +385,8 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
                            np.full(vl.size, 4), np.full(vr.size, 5)])
     node = np.concatenate([placed, splits, splits, vl, vr])
     rank = np.array([0, 0, 1, 3, 0, 2])[kind]  # among one split's events at one position
-    order = np.lexsort((rank, -depth[node], after, pos))
+    deep = int(depth.max()) + 1  # one sort key: a stable sort finds the runs the events come in
+    order = np.argsort(((pos * 2 + after) * deep + deep - 1 - depth[node]) * 4 + rank, kind="stable")
     pads = ["    " * d for d in range(int(depth.max()) + 2)]
     leaf, tl = ens.column("leaf").tolist(), tree_of.tolist()
 
@@ -337,20 +401,24 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
             lines.append(pad + mark)
         return "\n".join(lines)
 
-    # the text of every event, filled kind by kind (else and close lines depend on depth only)
+    # the text of every event, filled kind by kind into its slot in the output (else and
+    # close lines depend on depth only)
+    slot = np.empty_like(order)
+    slot[order] = np.arange(order.size)
     text = np.empty(node.size, dtype=object)
     by_depth = [np.array([pad + line for pad in pads], dtype=object) for line in ("} else {", "}")]
     for k, table in ((2, by_depth[0]), (3, by_depth[1])):
         at = kind == k
-        text[at] = table[depth[node[at]]]
+        text[slot[at]] = table[depth[node[at]]]
     at = np.flatnonzero(kind == 0)
-    text[at] = [f"{pads[d]}if ({conds[v]}) {{" for v, d in zip(node[at].tolist(), depth[node[at]].tolist())]
+    text[slot[at]] = _condition_texts(model, cols, folds.k, node[at], [pad + "if (%s) {" for pad in pads],
+                                      depth[node[at]])
     at = np.flatnonzero(kind == 1)
-    text[at] = [leaf_text(v, d) for v, d in zip(node[at].tolist(), depth[node[at]].tolist())]
+    text[slot[at]] = [leaf_text(v, d) for v, d in zip(node[at].tolist(), depth[node[at]].tolist())]
     at = np.flatnonzero(kind >= 4)
     child = np.where(kind[at] == 4, gl[node[at]], gr[node[at]])
-    text[at] = [leaf_text(v, d) for v, d in zip(child.tolist(), (depth[node[at]] + 1).tolist())]
-    lines = text[order].tolist()
+    text[slot[at]] = [leaf_text(v, d) for v, d in zip(child.tolist(), (depth[node[at]] + 1).tolist())]
+    lines = text.tolist()
     bounds = np.searchsorted(tree_of[node[order]], np.arange(n_trees + 1)).tolist()
     head, tail = _block_ends(model, rows)
     return [

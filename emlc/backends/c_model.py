@@ -266,7 +266,7 @@ class Model:
         return out
 
     def uses_categories(self) -> bool:
-        return any((t.op == Op.CAT).any() for t in self.ens.trees)
+        return self.ens.n_trees > 0 and bool((self.ens.column("op") == Op.CAT).any())
 
     def category_expr(self, f: str, value: str, ranked_or_int: bool) -> str:
         if ranked_or_int:
@@ -393,14 +393,15 @@ class Model:
 
     def tree_offset(self, t: str) -> str:
         """C expression of the first output column of tree ``t`` (a flash table if any is nonzero)."""
-        outs = np.asarray(self.ens.tree_output, dtype=np.int64)
-        if not outs.any():
-            return "0u"
-        if self._out_table is None:
-            ot = smallest_int(0, int(outs.max()), signed=False)
-            self._out_table = (ot, self.tables.add("out", ot, outs, note="first output column of each tree"))
+        if self._out_table is None:  # decided once: every tree's sink asks
+            outs = np.asarray(self.ens.tree_output, dtype=np.int64)
+            if not outs.any():
+                self._out_table = ("", "")
+            else:
+                ot = smallest_int(0, int(outs.max()), signed=False)
+                self._out_table = (ot, self.tables.add("out", ot, outs, note="first output column of each tree"))
         ot, table = self._out_table
-        return f"(uint16_t){self.tables.read(ot, table, t)}"
+        return f"(uint16_t){self.tables.read(ot, table, t)}" if table else "0u"
 
     def sink(self, t: str, row: str) -> str:
         """Placeholder for the statement taking tree ``t``'s leaf row ``row``; each function
@@ -410,13 +411,25 @@ class Model:
     @staticmethod
     def fill_sinks(body: str, statement: Callable[[str, str], str]) -> str:
         """``body`` with every sink placeholder replaced by ``statement(t, row)``."""
-        pieces = body.split(_SINK[0])  # str.split: a regex over big models' bodies is slower
-        out = [pieces[0]]
-        for piece in pieces[1:]:
-            t, rest = piece.split(_SINK[1], 1)
-            row, tail = rest.split(_SINK[2], 1)
-            out += (statement(t, row), tail)
-        return "".join(out)
+        return "".join(Model.sink_pieces(body, statement))
+
+    @staticmethod
+    def sink_pieces(body: str, statement: Callable[[str, str], str]) -> list[str]:
+        """:meth:`fill_sinks` as pieces to join: big models' bodies run to megabytes, and
+        each whole copy of one costs more than all the sinks' statements."""
+        out: list[str] = []
+        find, append = body.find, out.append
+        start, mark, sep, end = 0, *_SINK
+        at = find(mark)
+        while at >= 0:
+            mid = find(sep, at)
+            stop = find(end, mid)
+            append(body[start:at])
+            append(statement(body[at + 1:mid], body[mid + 1:stop]))
+            start = stop + 1
+            at = find(mark, start)
+        append(body[start:])
+        return out
 
     def default_sink(self, target: str) -> Callable[[str, str], str]:
         """Recorded for P_sum/P_fast, or added to ``target`` at once."""
@@ -448,15 +461,14 @@ class Model:
         init = rb if float_sum else "0"
         lines.append(f"    for (k = 0; k < {n}u; ++k) {{\n        {target}[k] = {init};\n    }}")
         head = list(lines)
+        # the output-column table (if any) is declared here, where the sums first read it
+        offset = self.tree_offset("t")
         if self.record_rows:
             tt = smallest_int(0, ens.n_trees, signed=False)
             lines.append(
                 f"    {{\n        {tt} t;\n        for (t = 0; t < {ens.n_trees}u; ++t) {{\n"
-                f"            {p}_add({target}, {self.tree_offset('t')}, rows[t]);\n        }}\n    }}"
+                f"            {p}_add({target}, {offset}, rows[t]);\n        }}\n    }}"
             )
-        else:
-            lines[:0] = walk
-            lines.append(self.fill_sinks(walk_body, self.default_sink(target)))
         nt = int_literal(max(ens.n_trees, 1), "int32_t")
         if ens.aggregation is Aggregation.VOTE:
             fin = f"raw[k] = ({acc_t})acc[k] / ({acc_t}){nt}{plus_rb};"
@@ -473,7 +485,6 @@ class Model:
         else:
             fin = ""
         fin_lines = [f"    for (k = 0; k < {n}u; ++k) {{\n        {fin}\n    }}"] if fin else []
-        lines += fin_lines
         self._sums = (acc_type, target, head, fin_lines)
         add = (
             f"/* Add leaf row `row` to the running sums from output o on. */\n"
@@ -482,21 +493,25 @@ class Model:
         if self.walk_shared():  # P_run (exit_functions) serves predict and predict_proba
             return add
         if not self.record_rows:
-            return add + "\n\n" + (
-                "/* Raw margins (before the link) of one row. */\n"
-                f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n"
-                + "\n".join(lines) + "\n}"
-            )
+            # one join: the walk of big models runs to megabytes
+            return "".join([
+                add, "\n\n/* Raw margins (before the link) of one row. */\n"
+                f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n",
+                *(line + "\n" for line in walk + lines),
+                *self.sink_pieces(walk_body, self.default_sink(target)),
+                *("\n" + line for line in fin_lines), "\n}",
+            ])
+        lines += fin_lines
         if self.leaf_sums:
             rows_fn, call = self.leaf_sums_rows(walk_body), f"(void){p}_rows(features, rows{self.stop_arg(0)});"
             if self.stop_arg(0):  # P_rows checks, so P_exit comes first
                 rows_fn = c_exit.check_function(self, self.exit_plan()) + "\n\n" + rows_fn
         else:
-            rows_fn = (
+            rows_fn = "".join([
                 "/* The leaf row each tree reaches. */\n"
-                f"static inline void {p}_rows(const {self.in_t} *features, {self.row_t} *rows)\n{{\n"
-                + "\n".join(walk) + "\n" + self.fill_sinks(walk_body, self.default_sink(target)) + "\n}"
-            )
+                f"static inline void {p}_rows(const {self.in_t} *features, {self.row_t} *rows)\n{{\n",
+                *(line + "\n" for line in walk), *self.sink_pieces(walk_body, self.default_sink(target)), "\n}",
+            ])
             call = f"{p}_rows(features, rows);"
         sum_fn = (
             "/* Raw margins (before the link) from the trees' leaf rows. */\n"
@@ -710,7 +725,7 @@ class Model:
             decls = f"    {self.acc_t} raw[{self.n_out}];\n"
             head = "\n".join(sum_head) + "\n"
             tail = "\n".join(sum_fin) + ("\n" if sum_fin else "") + f"    return {self.class_expr()};"
-        body = self.fill_sinks(walk_body, sink)
+        body = self.sink_pieces(walk_body, sink)  # joined once with the rest: big models' walks are megabytes
         j = f"    {ct} j = 0;\n" if chk_table is not None else ""
         prepare = ("    (void)features;\n" if self.direct or self.lazy else
                    f"    {self.key_t} v[{ens.n_features}];\n    {p}_prepare(features, v);\n")
@@ -718,11 +733,11 @@ class Model:
             # leaves add to the fixed-point sums all the same (unused here)
             q = self.sum_locals() + "".join(f"    (void)q{k};\n" for k in range(self.n_out)) if self.leaf_sums else ""
             fin = "\n".join(sum_fin) + ("\n" if sum_fin else "")
-            return check + "\n\n" + (
-                "/* Raw margins of one row; with stop, the class at the first early-exit check\n"
+            return "".join([
+                check, "\n\n/* Raw margins of one row; with stop, the class at the first early-exit check\n"
                 " * point that decides it (else -1, raw complete). */\n"
                 f"static inline int32_t {p}_run(const {self.in_t} *features, {self.acc_t} *raw, uint8_t stop)\n{{\n"
-                f"{q}{j}    int32_t c;\n" + prepare + head + body + "\n" + fin + "    (void)c;\n    return -1;\n}\n\n"
+                f"{q}{j}    int32_t c;\n", prepare, head, *body, "\n", fin, "    (void)c;\n    return -1;\n}\n\n"
                 "/* Raw margins (before the link) of one row. */\n"
                 f"static inline void {p}_raw(const {self.in_t} *features, {self.acc_t} *raw)\n{{\n"
                 f"    (void){p}_run(features, raw, 0);\n}}\n\n"
@@ -730,12 +745,12 @@ class Model:
                 f"static inline int32_t {p}_classify(const {self.in_t} *features)\n{{\n"
                 f"    {self.acc_t} raw[{self.n_out}];\n    int32_t c = {p}_run(features, raw, 1);\n"
                 f"    if (c >= 0) {{\n        return c;\n    }}\n    return {self.class_expr()};\n}}"
-            )
-        return check + "\n\n" + (
-            "/* Class of one row; stops at the first early-exit check point that decides it. */\n"
-            f"static inline int32_t {p}_classify(const {self.in_t} *features)\n{{\n{decls}{j}    int32_t c;\n"
-            + prepare + head + body + "\n" + tail + "\n}"
-        )
+            ])
+        return "".join([
+            check, "\n\n/* Class of one row; stops at the first early-exit check point that decides it. */\n"
+            f"static inline int32_t {p}_classify(const {self.in_t} *features)\n{{\n{decls}{j}    int32_t c;\n",
+            prepare, head, *body, "\n", tail, "\n}",
+        ])
 
     # ----- decisions and links ------------------------------------------------------
     def class_expr(self) -> str:
