@@ -70,6 +70,8 @@ def _same(a: Any, b: Any) -> bool:
     return a is b
 
 
+#: the mark :meth:`Tree.mark_preorder` sets in a tree's ``__dict__``.
+_PREORDER = "_preorder"
 #: ``Op.LEAF`` as a plain int: an enum member look-up costs more than counting a small tree's leaves.
 _LEAF = int(Op.LEAF)
 
@@ -159,6 +161,18 @@ class Tree:
 
     def replace(self, **changes: Any) -> "Tree":
         return replace(self, **changes)
+
+    @property
+    def in_preorder(self) -> bool:
+        """Is the tree known to be numbered in depth-first, left-first preorder, each node
+        at its first visit? (Builders that number so say it with :meth:`mark_preorder`;
+        False means not known.)"""
+        return _PREORDER in self.__dict__
+
+    def mark_preorder(self) -> "Tree":
+        """Record that the tree is in preorder (a fact about its columns, which never change)."""
+        self.__dict__[_PREORDER] = True
+        return self
 
     @staticmethod
     def build(

@@ -10,26 +10,33 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import preorder, preorder_numbers, renumber
+from .treebuild import preorder, preorder_numbers, rebuild_some, renumber
 
 
 def preorder_layout(ens: Ensemble) -> Ensemble:
     """Every tree renumbered in preorder (left child next whenever possible).
 
-    The numbers come for all trees at once (:func:`preorder_numbers`, DAGs through their
-    expansion); trees already in preorder stay as they are, the others are renumbered
-    together, and the few the expansion does not cover one by one.
+    Trees known to be in preorder (:attr:`Tree.in_preorder`, as every rebuilding pass
+    leaves them) stay as they are. The others get their numbers all at once
+    (:func:`preorder_numbers`, DAGs through their expansion): those already in preorder
+    stay too, the rest are renumbered together, and the few the expansion does not
+    cover one by one.
     """
+    return rebuild_some(ens, np.array([t.in_preorder for t in ens.trees]), _layout)
+
+
+def _layout(ens: Ensemble, _trees: np.ndarray) -> Ensemble:
     number, found = preorder_numbers(ens)
     sizes = ens.node_counts()
     starts = np.cumsum(sizes) - sizes
     moved = np.logical_or.reduceat(number != np.arange(number.size) - np.repeat(starts, sizes), starts)
-    redo = np.flatnonzero(found & moved)
-    if found.all() and not redo.size:
+    if found.all() and not moved.any():
+        for tree in ens.trees:
+            tree.mark_preorder()
         return ens
-    new = iter(_renumbered(ens, number, redo))
+    new = iter(_renumbered(ens, number, np.flatnonzero(found & moved)))
     return ens.replace(trees=tuple(
-        (next(new) if moved[i] else tree) if found[i] else renumber(tree, preorder(tree))
+        ((next(new) if moved[i] else tree) if found[i] else renumber(tree, preorder(tree))).mark_preorder()
         for i, tree in enumerate(ens.trees)
     ))
 

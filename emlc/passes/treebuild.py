@@ -175,7 +175,7 @@ class TreeBuilder:
     def tree(self, root: int) -> Tree:
         """The nodes reachable from ``root``, renumbered in preorder."""
         order = _preorder(self._left, self._right, root)
-        return copy_nodes(self.source, np.asarray(self._src, dtype=np.int64), self._left, self._right, order)
+        return copy_nodes(self.source, np.asarray(self._src, dtype=np.int64), self._left, self._right, order).mark_preorder()
 
 
 def copy_nodes(source: Tree, src: np.ndarray, left, right, order: list[int]) -> Tree:
@@ -243,7 +243,7 @@ def resolved_preorder(fo: Forest, resolved: np.ndarray, emits: np.ndarray) -> tu
 def renumbered(tree: Tree) -> Tree:
     """What a rebuild returns when it changes no node: the same nodes, copied in preorder."""
     left, right = tree.left.tolist(), tree.right.tolist()
-    return copy_nodes(tree, np.arange(tree.n_nodes), left, right, _preorder(left, right, 0))
+    return copy_nodes(tree, np.arange(tree.n_nodes), left, right, _preorder(left, right, 0)).mark_preorder()
 
 
 class Forest:
@@ -358,9 +358,12 @@ def settled(fo: Forest, ens: Ensemble) -> np.ndarray:
     """Per tree of ``ens``: plain, numbered in preorder and normalised (leaves without feature,
     threshold bits or default), so a rebuild that keeps every node returns it unchanged."""
     local = np.arange(fo.op.size) - np.repeat(fo.starts, ens.node_counts())
+    ordered = fo.plain & ~fo.per_tree(fo.positions() != local)
+    for i in np.flatnonzero(ordered).tolist():
+        ens.trees[i].mark_preorder()
     leaf = ~fo.inner
     loose = leaf & ((fo.feature != -1) | (fo.bits != 0) | fo.dl)
-    return fo.plain & ~fo.per_tree((fo.positions() != local) | loose)
+    return ordered & ~fo.per_tree(loose)
 
 
 class NodeKeys:
@@ -552,7 +555,8 @@ class _Links:
 @dataclass(frozen=True, eq=False)
 class NodeTable:
     """Rewritten trees as whole-ensemble node columns: tree ``i`` is the next ``sizes[i]``
-    nodes where ``ok[i]``; the other trees are left to a per-tree path."""
+    nodes where ``ok[i]``; the other trees are left to a per-tree path. Every rewrite
+    numbers its trees in preorder (each node at its first visit)."""
 
     columns: dict[str, np.ndarray]
     sizes: np.ndarray
@@ -563,13 +567,16 @@ class NodeTable:
         return NodeTable({}, np.zeros(n_trees, dtype=np.int64), np.zeros(n_trees, dtype=bool))
 
     def trees(self) -> list[Tree | None]:
-        return [t if ok else None for t, ok in zip(Tree.cut(self.columns, self.sizes.tolist()), self.ok.tolist())]
+        return [t.mark_preorder() if ok else None for t, ok in zip(Tree.cut(self.columns, self.sizes.tolist()), self.ok.tolist())]
 
     def apply(self, ens: Ensemble, per_tree: Callable[[Tree], Tree]) -> Ensemble:
         """``ens`` with these trees, and ``per_tree`` of the original for the others; when
         every tree is here the columns become the result's :meth:`Ensemble.column` cache."""
         if self.ok.all():
-            return ens.with_node_columns(self.columns, self.sizes.tolist())
+            out = ens.with_node_columns(self.columns, self.sizes.tolist())
+            for tree in out.trees:
+                tree.mark_preorder()
+            return out
         return ens.replace(trees=tuple(
             new if new is not None else per_tree(old) for old, new in zip(ens.trees, self.trees())
         ))
@@ -581,7 +588,11 @@ def map_nodes(ens: Ensemble, rewrite: Callable[[Tree], Tree]) -> Ensemble:
     one table, whose columns are cut back into trees (one numpy step per column instead
     of one per tree and column)."""
     out = rewrite(Tree(**{c: ens.column(c) for c in Tree.COLUMNS}))
-    return ens.with_node_columns({c: getattr(out, c) for c in Tree.COLUMNS}, ens.node_counts().tolist())
+    result = ens.with_node_columns({c: getattr(out, c) for c in Tree.COLUMNS}, ens.node_counts().tolist())
+    for old, new in zip(ens.trees, result.trees):  # the same numbering
+        if old.in_preorder:
+            new.mark_preorder()
+    return result
 
 
 def used_leaves(ens: Ensemble) -> np.ndarray:

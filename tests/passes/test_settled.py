@@ -69,7 +69,7 @@ def test_preorder_renumbers_plain_trees_and_dags_as_the_walk_does(data, seed, me
 
 def test_settled_trees_with_nothing_to_do_are_kept():
     ens = stumps(5)
-    for name in ("fold_redundant_splits", "merge_subtrees", "preorder_layout"):
+    for name in ("preorder_layout", "fold_redundant_splits", "merge_subtrees", "preorder_layout"):
         assert PASSES[name](ens) is ens
     implied = Tree.build(  # x0 <= 1 then x0 <= 2 (always true there): folds
         op=[Op.LE, Op.LE, Op.LEAF, Op.LEAF, Op.LEAF], feature=[0, 0, -1, -1, -1], threshold=[1, 2, 0, 0, 0],
@@ -98,3 +98,19 @@ def test_settled_needs_preorder_and_normalised_leaves():
     ens = ens.replace(trees=(swapped, dl, feature, t))
     ens = ens.replace(tree_output=np.zeros(4, np.int32))
     assert treebuild.settled(treebuild.Forest(ens), ens).tolist() == [False, False, False, True]
+
+
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_trees_marked_in_preorder_are(data, seed):
+    """Every pass's trees that say they are in preorder are (the layout skips them)."""
+    ens = data.draw(ensembles())
+    if data.draw(st.booleans()):
+        ens = ens.replace(input_type="int8") if not ens.feature_ranks else ens
+    ens = verify(mixed(ens, seed))
+    for name in ("prune_dead", "fold_redundant_splits", "quantize_thresholds", "rank_features",
+                 "merge_subtrees", "dedup_leaves", "narrow_types", "preorder_layout"):
+        ens = verify(PASSES[name](ens))
+        for t in ens.trees:
+            if t.in_preorder:
+                assert preorder(t) == list(range(t.n_nodes)), name
+    assert all(t.in_preorder for t in ens.trees)
