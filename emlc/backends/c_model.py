@@ -546,9 +546,8 @@ class Model:
         fixed-point values to locals q0, q1, ... (kept in registers where the compiler can;
         on AVR a third of the cycles of adds through memory) and recording its row; then
         the class if best - second > margin proves it, else -1."""
-        p, fx, n = self.p, self.fixed, self.n_out
+        fx = self.fixed
         assert fx is not None
-        at = fx.acc_t
         stop = self.stop_arg(0) != ""
         sink = self.default_sink("q")
         body = self.fill_sinks(walk_body, (lambda t, row: sink(t, row) + self.exit_stop(t)) if stop else sink)
