@@ -11,15 +11,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble
-from .treebuild import content_ids, remap_leaves, used_leaves
+from .treebuild import content_ids, in_rank_order, remap_leaves, used_leaves
 
 
 def dedup_leaves(ens: Ensemble) -> Ensemble:
     """Leaf table reduced to its distinct used rows, in order of first use."""
     canon = content_ids(ens.leaves)
     uses = canon[used_leaves(ens)]
-    _, first = np.unique(uses, return_index=True)
-    kept = uses[np.sort(first)]
+    first = np.full(canon.size, uses.size, dtype=np.int64)
+    np.minimum.at(first, uses, np.arange(uses.size))
+    used = np.flatnonzero(first < uses.size)
+    kept = in_rank_order(first[used], used, uses.size)
+    if kept.size == canon.size and (kept == np.arange(kept.size)).all():
+        return ens  # every row distinct, used and in order of first use already
     new_of_canon = np.full(ens.leaves.shape[0], -1, dtype=np.int64)
     new_of_canon[kept] = np.arange(kept.size)
     return remap_leaves(ens, new_of_canon[canon], ens.leaves[kept])

@@ -219,8 +219,13 @@ def _twin_children(fo: Forest, keys: NodeKeys) -> np.ndarray:
     """Per node: a split whose children have equal keys. Where no split is decided, a split
     collapses only below such a one (the lowest collapse has two uncollapsed, equal children)."""
     splits = np.flatnonzero(fo.inner)
+    a, b = fo.left[splits], fo.right[splits]
+    inner = fo.inner[a]
+    rows = keys.leaf_class[np.where(inner, 0, fo.leaf[a])], keys.leaf_class[np.where(fo.inner[b], 0, fo.leaf[b])]
+    maybe = (inner == fo.inner[b]) & np.where(inner, fo.feature[a] == fo.feature[b], rows[0] == rows[1])
+    splits, a, b = splits[maybe], a[maybe], b[maybe]  # equal keys need these equal: compare the rest here
     twin = np.zeros(fo.op.size, dtype=bool)
-    twin[splits] = ~keys.differ(fo.left[splits], fo.right[splits])
+    twin[splits] = ~keys.differ(a, b)
     return twin
 
 

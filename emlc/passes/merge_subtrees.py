@@ -136,8 +136,8 @@ def merge_subtrees(ens: Ensemble) -> Ensemble:
 def _leaf_twins(fo: Forest, classes: ContentClasses) -> np.ndarray:
     """Per tree: do two of its leaf nodes have equal leaf rows?"""
     leaves = np.flatnonzero(~fo.inner)
-    row_class = np.asarray(classes.leaf, dtype=np.int64)[fo.leaf[leaves]]
-    key = np.sort(fo.tree_of[leaves] * len(classes.leaf) + row_class)
+    rows = classes.rows.size
+    key = np.sort(fo.tree_of[leaves] * rows + classes.rows[fo.leaf[leaves]])
     twins = np.zeros(fo.starts.size, dtype=bool)
-    twins[key[1:][key[1:] == key[:-1]] // len(classes.leaf)] = True
+    twins[key[1:][key[1:] == key[:-1]] // rows] = True
     return twins

@@ -54,7 +54,8 @@ def _drop_unused_sets(ens: Ensemble) -> Ensemble:
 def prune_dead(ens: Ensemble) -> Ensemble:
     """Unreachable nodes, unused leaf rows and unused category sets removed."""
     whole = _reachable(ens)
-    ens = ens.replace(trees=tuple(t if ok else _prune_tree(t) for t, ok in zip(ens.trees, whole)))
+    if not whole.all():
+        ens = ens.replace(trees=tuple(t if ok else _prune_tree(t) for t, ok in zip(ens.trees, whole)))
     used = used_leaf_rows(ens)
     if used.size != ens.leaves.shape[0]:
         new = np.full(ens.leaves.shape[0], -1, dtype=np.int64)

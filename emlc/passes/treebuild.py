@@ -15,7 +15,9 @@ columns (:class:`NodeTable`). Per-tree walks remain for what those cannot decide
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -23,8 +25,23 @@ import numpy as np
 from ..ir.ensemble import Ensemble, Op, Tree
 
 
+#: the last tables :func:`content_ids` classified (weakly held) and their ids: consecutive
+#: passes classify the same leaf table, which only the leaf passes replace.
+_RECENT: list[tuple[weakref.ref, np.ndarray]] = []
+
+
 def content_ids(table: np.ndarray) -> np.ndarray:
-    """Per row of a 2-D table, the id of its first bitwise-equal row (-0.0 != 0.0)."""
+    """Per row of a 2-D table, the id of its first bitwise-equal row (-0.0 != 0.0; read-only)."""
+    for ref, ids in _RECENT:
+        if ref() is table:
+            return ids
+    ids = _content_ids(table)
+    ids.flags.writeable = False
+    _RECENT[:] = [(weakref.ref(table), ids), *_RECENT[:1]]
+    return ids
+
+
+def _content_ids(table: np.ndarray) -> np.ndarray:
     if table.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     raw = np.ascontiguousarray(table)
@@ -109,16 +126,21 @@ def renumber(tree: Tree, order: Iterable[int]) -> Tree:
 class ContentClasses:
     """Content ids of an ensemble's leaf rows and category sets, shared by all its trees.
 
-    Computed once per ensemble (as Python lists, read per node): sorting the whole
-    leaf table for every tree made tree rewrites quadratic in the model size.
+    Computed once per ensemble: sorting the whole leaf table for every tree made tree
+    rewrites quadratic in the model size.
     """
 
-    leaf: list[int]
+    rows: np.ndarray
     cat: np.ndarray
+
+    @cached_property
+    def leaf(self) -> list[int]:
+        """:attr:`rows` as a list, read per node by the per-tree builders."""
+        return self.rows.tolist()
 
     @staticmethod
     def of(ens: Ensemble) -> "ContentClasses":
-        return ContentClasses(content_ids(ens.leaves).tolist(), content_ids(ens.cat_sets))
+        return ContentClasses(content_ids(ens.leaves), content_ids(ens.cat_sets))
 
 
 class TreeBuilder:
@@ -374,7 +396,7 @@ class NodeKeys:
 
     def __init__(self, fo: Forest, classes: ContentClasses) -> None:
         self.fo = fo
-        self.leaf_class = np.asarray(classes.leaf, dtype=np.int64)
+        self.leaf_class = classes.rows
         self.cat_class = classes.cat
 
     def columns(self, nodes: np.ndarray | slice = slice(None)) -> Iterator[np.ndarray]:
@@ -603,7 +625,9 @@ def used_leaves(ens: Ensemble) -> np.ndarray:
 
 def used_leaf_rows(ens: Ensemble) -> np.ndarray:
     """Sorted leaf-table rows referenced by some leaf node."""
-    return np.unique(used_leaves(ens))
+    used = np.zeros(ens.leaves.shape[0], dtype=bool)
+    used[used_leaves(ens)] = True
+    return np.flatnonzero(used)
 
 
 def remap_leaves(ens: Ensemble, new_row: np.ndarray, table: np.ndarray) -> Ensemble:

@@ -114,3 +114,13 @@ def test_trees_marked_in_preorder_are(data, seed):
             if t.in_preorder:
                 assert preorder(t) == list(range(t.n_nodes)), name
     assert all(t.in_preorder for t in ens.trees)
+
+
+def test_content_ids_are_remembered_for_the_same_table_only():
+    table = np.array([[1.0], [2.0], [1.0]])
+    ids = treebuild.content_ids(table)
+    assert ids.tolist() == [0, 1, 0] and treebuild.content_ids(table) is ids
+    assert not ids.flags.writeable
+    other = table.copy()
+    other[2, 0] = 3.0
+    assert treebuild.content_ids(other).tolist() == [0, 1, 2]
