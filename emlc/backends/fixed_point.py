@@ -31,7 +31,10 @@ to output ``c`` and ``R_c = sum_t x_t / D + b_c`` the exact real raw margin.
 
 With ``nonnegative`` (no negative leaf or base), sums lie in ``[0, acc_max]`` and so
 does ``best - second``: an unsigned accumulator uses its whole range (8-bit sums on
-AVR: twice the resolution of a signed byte).
+AVR: twice the resolution of a signed byte). Such a plan takes the largest integer
+scale ``S`` that fits rather than a power of two (10 trees in a byte: 24 instead of
+16). ``x_t S`` then rounds once in float64 (unit roundoff ``v``), so step 1 becomes
+``|q_t - S x_t| <= 1/2 + S max|x| v`` and the margin adds ``(n_c + n_o) S max|x| v``.
 
 Applies to ARGMAX with the identity link and to RAW_ARGMAX (decided on raw
 margins), for SUM and MEAN over float leaf tables with at least two outputs.
@@ -50,12 +53,19 @@ from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Task
 
 @dataclass(frozen=True)
 class FixedPoint:
-    """Integer leaves ``q = round(x * 2**shift)``; decided when best - second > ``margin``."""
+    """Integer leaves ``q = round(x * scale)``; decided when best - second > ``margin``."""
 
-    shift: int
+    scale: float  # a power of two, or an integer >= 2 for nonnegative plans
     leaves: np.ndarray  # int64 [rows, width]
     init: np.ndarray  # int64 [n_outputs]
     margin: int
+
+    @property
+    def shift(self) -> int:
+        """``log2(scale)``, for the code that needs a power of two (exit bounds, table notes)."""
+        mantissa, exponent = math.frexp(self.scale)
+        assert mantissa == 0.5, "not a power-of-two scale"
+        return exponent - 1
 
 
 def eligible(ens: Ensemble) -> bool:
@@ -96,21 +106,24 @@ def fixed_point(ens: Ensemble, acc_max: int, leaf_max: int | None = None,
     limit = acc_max if nonnegative else acc_max // 2  # differences of two sums then fit the type too
     if limit - nmax - 2 <= 0:
         return None
-    shift = math.floor(math.log2((limit - nmax - 2) / (d * bm + nmax * xm)))
+    room = (limit - nmax - 2) / (d * bm + nmax * xm)
+    integer = nonnegative and leaf_max is None and room >= 2
+    scale = float(math.floor(room)) if integer else math.ldexp(1.0, math.floor(math.log2(room)))
     if leaf_max is not None:
-        shift = min(shift, math.floor(math.log2((leaf_max - 0.5) / xm)))
+        scale = min(scale, math.ldexp(1.0, math.floor(math.log2((leaf_max - 0.5) / xm))))
     while True:
-        q = np.rint(np.ldexp(x, shift)).astype(np.int64)
-        init = np.array([round(Fraction(float(v)) * d * 2**shift) for v in b], dtype=np.int64) if bm else np.zeros(
+        q = np.rint(x * scale).astype(np.int64)
+        init = np.array([round(Fraction(float(v)) * d * Fraction(scale)) for v in b], dtype=np.int64) if bm else np.zeros(
             ens.n_outputs, dtype=np.int64)
         if int(np.abs(init).max()) + nmax * int(np.abs(q).max()) <= limit:
             break
-        shift -= 1
+        scale = scale - 1 if integer and scale > 2 else scale / 2
     u = float(np.finfo(acc).eps) / 2
     err = _gamma(ens.n_trees + 2, u) * (n_c * xm / d + np.abs(b))
     worst = float(np.sort(err)[-2:].sum()) if err.size > 1 else float(err.sum())
-    rhs = nmax + 1 + math.ldexp(worst * d, shift)
+    exact = math.frexp(scale)[0] == 0.5  # a power of two scales exactly
+    rhs = nmax + 1 + worst * d * scale + (0.0 if exact else 2 * nmax * scale * xm * 2.0**-53)
     margin = math.ceil(rhs * (1 + 1e-9)) + 1
     if margin >= limit // 4:
         return None
-    return FixedPoint(shift, q, init, margin)
+    return FixedPoint(scale, q, init, margin)
