@@ -18,6 +18,7 @@ also carries ``P_LEN_PAD`` (see :func:`length_pad`).
 from __future__ import annotations
 
 import functools
+import operator
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -228,7 +229,7 @@ def _condition_texts(model: Model, tree, k: np.ndarray, nodes: np.ndarray, outer
         rest, sfx = divmod(rest, len(formats))
         feature, fo = divmod(rest, n_forms)
         table.append(outer[o] % (forms(feature)[fo] % formats[sfx]))
-    texts = [table[g] % v for g, v in zip(group_of.tolist(), value.tolist())]
+    texts = list(map(operator.mod, np.array(table, dtype=object)[group_of].tolist(), value.tolist()))
     for i in np.flatnonzero(special).tolist():
         texts[i] = outer[int(outer_of[i])] % fn(int(f[i]), int(kk[i]), bool(nl[i]))
     return texts
@@ -334,8 +335,8 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
     op, lc, rc = ens.column("op"), ens.column("left"), ens.column("right")
     counts = ens.node_counts()
     starts = np.cumsum(counts) - counts
-    tree_of = np.repeat(np.arange(n_trees), counts)
-    off = starts[tree_of]
+    tree_of = np.repeat(np.arange(n_trees, dtype=np.int32), counts)  # int32 node columns: half the memory
+    off = starts.astype(np.int32)[tree_of]
     n = op.size
     dec = op != Op.LEAF
     gl, gr = np.where(dec, lc + off, -1), np.where(dec, rc + off, -1)
@@ -350,7 +351,7 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
     left_in[idx] = gl[idx] == idx + 1
     bad[tree_of[idx[~left_in[idx] & dec[gl[idx]]]]] = True  # a split out of place
     # split depths level by level from the roots, then subtree ends from the deepest level up
-    depth = np.full(n, -1, dtype=np.int64)
+    depth = np.full(n, -1, dtype=np.int32)
     depth[starts] = 2
     levels, frontier = [], starts[~bad & dec[starts]]
     while frontier.size:
@@ -359,7 +360,7 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
         keep = dec[kids]
         depth[kids[keep]] = np.concatenate([depth[frontier], depth[frontier]])[keep] + 1
         frontier = kids[keep]
-    end = np.arange(n)
+    end = np.arange(n, dtype=np.int32)
     right_in = np.zeros(n, dtype=bool)
     for level in reversed(levels):
         left_end = np.where(left_in[level], end[gl[level]], level)
@@ -422,7 +423,7 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
     bounds = np.searchsorted(tree_of[node[order]], np.arange(n_trees + 1)).tolist()
     head, tail = _block_ends(model, rows)
     return [
-        None if bad[t] else head(t) + "\n".join(lines[bounds[t]:bounds[t + 1]]) + tail(t)
+        None if bad[t] else "".join((head(t), "\n".join(lines[bounds[t]:bounds[t + 1]]), tail(t)))
         for t in range(n_trees)
     ]
 
