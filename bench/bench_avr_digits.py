@@ -13,15 +13,15 @@ is the same build without it, "--early-exit 0.5" the lossy confidence exit.
 Last run (simavr, avr-gcc 5.4 -Os):
 
     variant                                   flash B  RAM B   cycles  agree
-    emlc -O0 inline                             90272      0     1057 100.0%
+    emlc -O0 inline                             90436      0     1061 100.0%
     emlc -O0 table                              10328      0     8708 100.0%
-    emlc -O2 inline                             87296      0     1057 100.0%
+    emlc -O2 inline                             87460      0     1061 100.0%
     emlc -O2 --early-exit 0.5 inline            53350      0     2233 100.0%
     emlc -O2 table (exact exit)                  9350      0     7783 100.0%
     emlc -O2 table (no exit)                     8930      0     8654 100.0%
     emlc -O2 --early-exit 0.5 table              9522      0     6278 100.0%
     emlc -Os table                               8930      0     8654 100.0%
-    emlc -O2 --input int16 inline               33180      0      705 100.0%
+    emlc -O2 --input int16 inline               33336      0      706 100.0%
     emlc -Os --input int16 table                 8130      0     6043 100.0%
     emlearn inline (float features)             17958      0     5252  96.7%
     emlearn inline (int16 features)              8592      0     1560  83.3%
