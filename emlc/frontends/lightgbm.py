@@ -353,7 +353,9 @@ def _bulk_numbers(sections: list[dict], key: str, counts: np.ndarray, dtype: typ
     if joined.encode().translate(None, _NUMBER_CHARS[dtype]):
         return None
     try:
-        out = np.fromstring(joined, dtype=dtype, sep=" ") if joined else np.zeros(0, dtype)
+        out = _few_distinct(joined) if key in _BINNED else None
+        if out is None:
+            out = np.fromstring(joined, dtype=dtype, sep=" ") if joined else np.zeros(0, dtype)
     except ValueError:  # a token that is not a number
         return None
     # Fewer values than single spaces: an empty token. Integers outside 32 bits (int64
@@ -361,6 +363,25 @@ def _bulk_numbers(sections: list[dict], key: str, counts: np.ndarray, dtype: typ
     if out.size != counts.sum() or (dtype is np.int64 and out.size and not _INT32[0] <= out.min() <= out.max() < _INT32[1]):
         return None
     return out
+
+
+#: columns whose values repeat: LightGBM's thresholds are bin bounds, a few hundred per feature.
+_BINNED = ("threshold",)
+
+
+def _few_distinct(joined: str) -> np.ndarray | None:
+    """The float64 numbers of ``joined`` (single spaces between them), each distinct token
+    parsed once, or None when fewer than half the tokens repeat (parsing dominates loading
+    big models; every value is still the correctly rounded double of its token)."""
+    tokens = joined.split(" ")
+    distinct = dict.fromkeys(tokens)
+    if len(distinct) * 2 > len(tokens) or "" in distinct:
+        return None
+    values = np.fromstring(" ".join(distinct), dtype=np.float64, sep=" ")
+    if values.size != len(distinct):
+        return None
+    index = dict(zip(distinct, range(len(distinct))))
+    return values[np.fromiter(map(index.__getitem__, tokens), dtype=np.int64, count=len(tokens))]
 
 
 def _bits(words: list[int]) -> list[int]:
@@ -475,7 +496,7 @@ def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
         feature_names=model.feature_names if len(model.feature_names) == model.n_features else (),
         name="lightgbm",
     )
-    return ens if columns is None else ens.with_node_columns(columns, [t.n_nodes for t in trees])
+    return ens if columns is None else ens.with_node_columns(columns, [t.n_nodes for t in trees], trees)
 
 
 def _objective(name: str, options: list[str]) -> tuple[Link, tuple[float, ...], Task, Decision]:

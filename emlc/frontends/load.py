@@ -17,6 +17,7 @@ from ..ir.ensemble import Ensemble
 from ..ir.verify import verify
 from ..limits import check_file_size, load_json, read_bytes
 from ..float_traps import traps_off
+from ..gc_pause import gc_paused
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 _FORMATS = (
@@ -33,6 +34,7 @@ _SKOPS_PACKAGES = ("sklearn.tree.", "sklearn.ensemble.", "sklearn._loss.", "skle
 
 
 @traps_off
+@gc_paused
 def load(obj_or_path: Any, *, trust_pickle: bool = False) -> Ensemble:
     """Lower a fitted model object or a model file into a verified :class:`Ensemble`."""
     if isinstance(obj_or_path, Ensemble):

@@ -380,10 +380,13 @@ class Ensemble:
         every tree's columns are 1-D slices of those, so they share their dtypes."""
         return "_cut" in self.__dict__
 
-    def with_node_columns(self, columns: dict[str, np.ndarray], sizes: list[int]) -> "Ensemble":
+    def with_node_columns(
+        self, columns: dict[str, np.ndarray], sizes: list[int], trees: tuple[Tree, ...] | None = None,
+    ) -> "Ensemble":
         """The ensemble with trees cut from whole-ensemble node columns (tree ``i`` holds the
-        next ``sizes[i]`` nodes), which also serve as its :meth:`column` cache."""
-        out = replace(self, trees=tuple(Tree.cut(columns, sizes)))
+        next ``sizes[i]`` nodes), which also serve as its :meth:`column` cache. ``trees``:
+        those trees, when already cut (:meth:`Tree.cut`)."""
+        out = replace(self, trees=tuple(Tree.cut(columns, sizes)) if trees is None else trees)
         total = sum(sizes)
         cache = {}
         for name, col in columns.items():

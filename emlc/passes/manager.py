@@ -34,6 +34,7 @@ from .lossy.cluster_leaves import leaves_per_class_2
 from .lossy.hard_vote import hard_vote
 from .lossy.quantize_leaves import quantize_leaves_4, quantize_leaves_8
 from ..float_traps import traps_off
+from ..gc_pause import gc_paused
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def _run_one(p: Pass, ens: Ensemble, check: bool) -> Ensemble:
 
 
 @traps_off
+@gc_paused
 def optimize(
     ens: Ensemble,
     level: str = "O2",
