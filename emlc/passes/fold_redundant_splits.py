@@ -338,14 +338,14 @@ def _decisions(
     n = fo.op.size
     threshold = np.asarray(ens.column("threshold"), dtype=np.float64)
     parent = np.full(n, -1, dtype=np.int64)
-    side = np.zeros(n, dtype=bool)  # True: right child
+    side = np.zeros(n, dtype=np.int64)  # 1: right child
     splits = np.flatnonzero(fo.inner)
     parent[fo.left[splits]], parent[fo.right[splits]] = splits, splits
-    side[fo.right[splits]] = True
-    # Per feature: the input's range; per split: the ranges it passes to its left and right child.
-    s_lo, s_los, s_hi, s_his, s_nan, integral = (np.array(c) for c in zip(*start))
-    passed = {k: np.zeros((2, n)) for k in ("lo", "hi")}
-    passed.update({k: np.zeros((2, n), dtype=bool) for k in ("los", "his", "nan")})
+    side[fo.right[splits]] = 1
+    # Per feature: the input's range; per split and side (at 2 * split + side): the range it passes down.
+    *inputs, integral = (np.array(c) for c in zip(*start))
+    first = dict(zip(_FIELDS, inputs))
+    passed = {k: np.zeros(2 * n, dtype=first[k].dtype) for k in _FIELDS}
     decided = np.zeros(n, dtype=bool)
     go_left = np.zeros(n, dtype=bool)
     tracked = 0 if track is None else n
@@ -365,27 +365,32 @@ def _decisions(
             walk = walk[a[walk] >= 0]
             walk = walk[feature[a[walk]] != f[walk]]
         found = a >= 0
-        a0, sd0 = np.maximum(a, 0), sd.astype(np.int64)
-        r = {k: np.where(found, passed[k][sd0, a0], s[f]) for k, s in
-             (("lo", s_lo), ("los", s_los), ("hi", s_hi), ("his", s_his), ("nan", s_nan))}
+        a0 = np.maximum(a, 0)
+        at = 2 * a0 + sd
+        r = {k: np.where(found, passed[k][at], first[k][f]) for k in _FIELDS}
         _pass_down(r, fo.op[v], threshold[v], fo.dl[v], integral[f], passed, v, decided, go_left)
         if track is None:
             continue
         present[v] = found & (~decided[a0] | present[a0])
         on = track[v]
         w, f, found = v[on], f[on], present[v[on]]
-        before = np.where(found, _entry_hash(f, *(r[k][on] for k in ("lo", "los", "hi", "his", "nan"))), 0)
+        before = np.where(found, _entry_hash(f, *(r[k][on] for k in _FIELDS)), 0)
         for sd_, child in ((0, fo.left[w]), (1, fo.right[w])):
-            after = _entry_hash(f, *(passed[k][sd_, w] for k in ("lo", "los", "hi", "his", "nan")))
+            after = _entry_hash(f, *(passed[k][2 * w + sd_] for k in _FIELDS))
             state[child] = np.where(decided[w], state[w], state[w] ^ before ^ after)
     return decided, go_left, state
 
 
+#: a range's fields, in :class:`Range` order.
+_FIELDS = ("lo", "los", "hi", "his", "nan")
+
+
 def _entry_hash(f: np.ndarray, lo, los, hi, his, nan) -> np.ndarray:
     """Hash of ``known[f] = Range(...)`` (``-0.0`` counts as ``0.0``, as Range equality does)."""
-    h = np.asarray(f, dtype=np.int64).view(np.uint64) + np.uint64(7)
+    flags = np.asarray(f, dtype=np.int64) << 3 | los.astype(np.int64) | his.astype(np.int64) << 1 | nan.astype(np.int64) << 2
+    h = flags.view(np.uint64) + np.uint64(7)
     with np.errstate(over="ignore"):
-        for part in ((lo + 0.0).view(np.uint64), (hi + 0.0).view(np.uint64), los, his, nan):
+        for part in ((lo + 0.0).view(np.uint64), (hi + 0.0).view(np.uint64)):
             h = _mix(h, part)
     return h
 
@@ -409,9 +414,10 @@ def _pass_down(r: dict, op, t, dl, integral, passed: dict, v, decided, go_left) 
     sa = ~whole & ~strict
     take_b = compare & ((tb < hi) | ((tb == hi) & sb))
     take_a = compare & ((ta > lo) | ((ta == lo) & sa))
-    for s, (new_lo, new_los, new_hi, new_his, new_nan) in enumerate((
+    for s, values in enumerate((
         (lo, los, np.where(take_b, tb, hi), np.where(take_b, sb, his), nan & dl),
         (np.where(take_a, ta, lo), np.where(take_a, sa, los), hi, his, nan & ~dl),
     )):
-        passed["lo"][s, v], passed["los"][s, v], passed["hi"][s, v] = new_lo, new_los, new_hi
-        passed["his"][s, v], passed["nan"][s, v] = new_his, new_nan
+        at = 2 * v + s
+        for k, value in zip(_FIELDS, values):
+            passed[k][at] = value

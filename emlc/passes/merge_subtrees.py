@@ -120,11 +120,13 @@ def merge_subtrees(ens: Ensemble) -> Ensemble:
     """Each tree hash-consed into a DAG of distinct subtrees.
 
     A tree merges or collapses nothing unless two of its leaves have equal rows (equal
-    subtrees have equal leftmost leaves, a collapsing split equal children); such trees,
-    when settled (see :func:`settled`), are kept as they are and only the others rebuilt.
+    subtrees have equal leftmost leaves, a collapsing split equal children); the other
+    trees, when settled (see :func:`settled`), are kept as they are and only the rest rebuilt.
     """
     classes, forest = ContentClasses.of(ens), Forest(ens)
-    keep = settled(forest, ens) & ~_leaf_twins(forest, classes)
+    keep = ~_leaf_twins(forest, classes)
+    if keep.any():
+        keep &= settled(forest, ens)
 
     def merge(part: Ensemble, trees: np.ndarray) -> Ensemble:
         fo = forest if trees.size == ens.n_trees else Forest(part)

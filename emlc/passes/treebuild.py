@@ -284,6 +284,7 @@ class Forest:
         self.tree_of = np.repeat(np.arange(len(ens.trees)), sizes)
 
         self._positions: np.ndarray | None = None
+        self._sizes: np.ndarray | None = None
         column = ens.column
         self.op, self.feature = column("op").astype(np.int64), column("feature").astype(np.int64)
         self.dl, self.leaf, self.cat = column("default_left"), column("leaf"), column("cat")
@@ -324,11 +325,15 @@ class Forest:
         return NodeTable(copied_nodes(ens, old, left, right, normalize), ens.node_counts(), self.plain)
 
     def subtree_sizes(self) -> np.ndarray:
-        """Nodes in each plain tree node's subtree (1 elsewhere), from the deepest level up."""
+        """Nodes in each plain tree node's subtree (1 elsewhere), from the deepest level up (read-only)."""
+        if self._sizes is not None:
+            return self._sizes
         size = np.ones(self.op.size, dtype=np.int64)
         for v in reversed(self.levels):
             sv = v[self.inner[v]]
             size[sv] = 1 + size[self.left[sv]] + size[self.right[sv]]
+        size.flags.writeable = False
+        self._sizes = size
         return size
 
     def positions(self) -> np.ndarray:
