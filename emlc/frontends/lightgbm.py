@@ -527,7 +527,8 @@ def _lower_trees(
     give the same IR: nodes in preorder of the source splits, a split's guard nodes
     first, leaf rows in the order leaves are reached.
     """
-    fast, levels = _fast_trees(forest, n_features)
+    links = _links(forest)
+    fast, levels = _fast_trees(forest, n_features, links)
     slow: dict[int, tuple[Tree, Tables]] = {}
     for i in np.flatnonzero(~fast).tolist():
         tables = Tables()
@@ -536,7 +537,7 @@ def _lower_trees(
     for i, (_, tables) in slow.items():
         rows[i] = len(tables.leaf_rows)
     first_row = np.cumsum(rows) - rows
-    columns, node_start, values, value_rows = _lower_fast(forest, fast, levels, first_row)
+    columns, node_start, values, value_rows = _lower_fast(forest, fast, levels, first_row, links)
     leaves = np.zeros((int(rows.sum()), 1))
     leaves[value_rows, 0] = values
     sets = Tables()
@@ -560,11 +561,14 @@ def _lower_trees(
     return tuple(trees), leaves, sets.cat_sets(), None
 
 
-def _fast_trees(forest: LgbForest, n_features: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def _fast_trees(
+    forest: LgbForest, n_features: int, links: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Per tree: no categorical split, every reference in range and the splits form a tree;
-    and the nodes of those trees level by level (see :func:`_levels`)."""
+    and the nodes of those trees level by level (see :func:`_levels`). ``links``: what
+    :func:`_links` gives, if known."""
     n, n_leaves = forest.n_splits, forest.n_leaves
-    of_split = np.repeat(np.arange(len(forest)), n)
+    of_split, lg, rg = links or _links(forest)
     ns, nl = n[of_split], n_leaves[of_split]
     f, lc, rc = forest.split_feature, forest.left_child, forest.right_child
     bad = ((forest.decision_type & _CATEGORICAL) != 0) | (f < 0) | (f >= n_features)
@@ -573,7 +577,6 @@ def _fast_trees(forest: LgbForest, n_features: int) -> tuple[np.ndarray, list[np
     fast[of_split[bad]] = False
     # Each node but the root has one parent; with that, reaching every node rules out cycles.
     ok = fast[of_split]
-    lg, rg = _global_children(forest, of_split)
     total = int(n.sum() + n_leaves.sum())
     parents = np.bincount(np.concatenate([lg[ok], rg[ok]]), minlength=total)
     roots = _roots(forest)
@@ -582,31 +585,32 @@ def _fast_trees(forest: LgbForest, n_features: int) -> tuple[np.ndarray, list[np
     of_node = np.concatenate([of_split, np.repeat(np.arange(len(forest)), n_leaves)])
     fast[of_node[parents != want]] = False
     reached = np.zeros(total, dtype=bool)
-    levels = _levels(forest, fast)
+    levels = _levels(forest, fast, lg, rg)
     for level in levels:
         reached[level] = True
     fast[of_node[~reached]] = False
     return fast, levels  # nodes of trees found unreachable here are listed but never used
 
 
-def _global_children(forest: LgbForest, of_split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Children as forest-wide node numbers: splits first, then leaves (references may be corrupt)."""
+def _links(forest: LgbForest) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each split's tree, and its children as forest-wide node numbers: splits first, then
+    leaves (references may be corrupt)."""
+    of_split = np.repeat(np.arange(len(forest)), forest.n_splits)
     s_start, l_start, total_splits = forest.split_start[of_split], forest.leaf_start[of_split], int(forest.n_splits.sum())
 
     def glob(c: np.ndarray) -> np.ndarray:
         return np.where(c >= 0, s_start + c, total_splits + l_start + ~c)
 
-    return glob(forest.left_child), glob(forest.right_child)
+    return of_split, glob(forest.left_child), glob(forest.right_child)
 
 
 def _roots(forest: LgbForest) -> np.ndarray:
     return np.where(forest.n_splits > 0, forest.split_start, int(forest.n_splits.sum()) + forest.leaf_start)
 
 
-def _levels(forest: LgbForest, fast: np.ndarray) -> list[np.ndarray]:
-    """The ``fast`` trees' nodes level by level from the roots (forest-wide numbers)."""
-    of_split = np.repeat(np.arange(len(forest)), forest.n_splits)
-    lg, rg = _global_children(forest, of_split)
+def _levels(forest: LgbForest, fast: np.ndarray, lg: np.ndarray, rg: np.ndarray) -> list[np.ndarray]:
+    """The ``fast`` trees' nodes level by level from the roots (forest-wide numbers; children
+    ``lg``/``rg`` from :func:`_links`)."""
     total_splits = lg.size
     levels = []
     frontier = _roots(forest)[fast]
@@ -617,13 +621,15 @@ def _levels(forest: LgbForest, fast: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-def _lower_fast(forest: LgbForest, fast: np.ndarray, levels: list[np.ndarray], first_row: np.ndarray):
+def _lower_fast(
+    forest: LgbForest, fast: np.ndarray, levels: list[np.ndarray], first_row: np.ndarray,
+    links: tuple[np.ndarray, np.ndarray, np.ndarray],
+):
     """The ``fast`` trees' IR columns back to back, each tree's first node, and the leaf
     values with their rows of the leaf table (tree ``i``'s rows from ``first_row[i]``)."""
     n_trees, total_splits = len(forest), int(forest.n_splits.sum())
-    of_split = np.repeat(np.arange(n_trees), forest.n_splits)
+    of_split, lg, rg = links
     of_node = np.concatenate([of_split, np.repeat(np.arange(n_trees), forest.n_leaves)])
-    lg, rg = _global_children(forest, of_split)
     dt, t, f = forest.decision_type, forest.threshold, forest.split_feature
     missing = (dt >> 2) & 3
     default_left = (dt & _DEFAULT_LEFT) != 0
