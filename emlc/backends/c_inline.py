@@ -407,20 +407,21 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
     slot = np.empty_like(order)
     slot[order] = np.arange(order.size)
     text = np.empty(node.size, dtype=object)
-    by_depth = [np.array([pad + line for pad in pads], dtype=object) for line in ("} else {", "}")]
-    for k, table in ((2, by_depth[0]), (3, by_depth[1])):
-        at = kind == k
-        text[slot[at]] = table[depth[node[at]]]
-    at = np.flatnonzero(kind == 0)
-    text[slot[at]] = _condition_texts(model, cols, folds.k, node[at], [pad + "if (%s) {" for pad in pads],
-                                      depth[node[at]])
-    at = np.flatnonzero(kind == 1)
-    text[slot[at]] = [leaf_text(v, d) for v, d in zip(node[at].tolist(), depth[node[at]].tolist())]
-    at = np.flatnonzero(kind >= 4)
-    child = np.where(kind[at] == 4, gl[node[at]], gr[node[at]])
-    text[slot[at]] = [leaf_text(v, d) for v, d in zip(child.tolist(), (depth[node[at]] + 1).tolist())]
+    # the events come kind by kind: placed nodes, then else, close, left and right leaf
+    n_placed, n_splits = placed.size, splits.size
+    for i, line in enumerate(("} else {", "}")):
+        table = np.array([pad + line for pad in pads], dtype=object)
+        text[slot[n_placed + i * n_splits:n_placed + (i + 1) * n_splits]] = table[depth[splits]]
+    is_split = dec[placed]
+    ifs, shown_leaves = placed[is_split], placed[~is_split]
+    text[slot[:n_placed][is_split]] = _condition_texts(model, cols, folds.k, ifs, [pad + "if (%s) {" for pad in pads],
+                                                       depth[ifs])
+    text[slot[:n_placed][~is_split]] = [leaf_text(v, d) for v, d in zip(shown_leaves.tolist(),
+                                                                          depth[shown_leaves].tolist())]
+    parents, child = node[n_placed + 2 * n_splits:], np.concatenate([gl[vl], gr[vr]])
+    text[slot[n_placed + 2 * n_splits:]] = [leaf_text(v, d) for v, d in zip(child.tolist(), (depth[parents] + 1).tolist())]
     lines = text.tolist()
-    bounds = np.searchsorted(tree_of[node[order]], np.arange(n_trees + 1)).tolist()
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(tree_of[node], minlength=n_trees))]).tolist()
     head, tail = _block_ends(model, rows)
     return [
         None if bad[t] else "".join((head(t), "\n".join(lines[bounds[t]:bounds[t + 1]]), tail(t)))
