@@ -96,69 +96,74 @@ def _classes(estimator: Any) -> np.ndarray:
     return np.asarray(estimator.classes_)
 
 
-def lower_nodes(
-    tree_: Any,
-    node_values: np.ndarray,
-    first_row: int,
-    features: np.ndarray | None = None,
+def lower_trees(
+    trees_: list[Any],
+    node_values: list[np.ndarray],
+    features: list[np.ndarray] | None = None,
     nan_follows_missing: bool = True,
-) -> tuple[Tree, np.ndarray]:
-    """One ``sklearn.tree._tree.Tree`` as an IR tree plus the leaf rows it references.
+) -> tuple[dict[str, np.ndarray], list[int], np.ndarray]:
+    """``sklearn.tree._tree.Tree`` objects as IR node columns back to back (tree ``i`` is
+    the next ``sizes[i]`` nodes), their sizes and the leaf rows they reference.
 
-    ``node_values[i]`` is node ``i``'s leaf row; leaves take table rows from
-    ``first_row`` on, in node order. ``features`` maps the tree's feature indices to
-    model columns (bagging on a feature subset). Without ``nan_follows_missing``
-    NaN goes right, as ``x <= t`` does in gradient boosting's stage predictor.
+    ``node_values[i][j]`` is node ``j`` of tree ``i``'s leaf row; leaves take table rows
+    in tree and node order. ``features[i]`` maps tree ``i``'s feature indices to model
+    columns (bagging on a feature subset). Without ``nan_follows_missing`` NaN goes
+    right, as ``x <= t`` does in gradient boosting's stage predictor. All trees are
+    lowered in a few numpy steps: per-tree steps dominated loading big forests.
     """
-    left = tree_.children_left.astype(np.int64)
+    sizes = [int(t.node_count) for t in trees_]
+    left = np.concatenate([t.children_left for t in trees_]).astype(np.int64)
     is_leaf = left == -1
-    leaf_nodes = np.flatnonzero(is_leaf)
-    leaf = np.full(left.shape[0], -1, dtype=np.int64)
-    leaf[leaf_nodes] = first_row + np.arange(leaf_nodes.size)
-    feature = tree_.feature.astype(np.int64)
+    feature = np.concatenate([t.feature for t in trees_]).astype(np.int64)
     if features is not None:
-        feature = np.asarray(features, dtype=np.int64)[np.where(is_leaf, 0, feature)]
-    missing_left = np.zeros(left.shape[0], dtype=bool)
+        maps = [np.asarray(f, dtype=np.int64) for f in features]
+        offset = np.repeat(np.cumsum([m.size for m in maps]) - [m.size for m in maps], sizes)
+        feature = np.concatenate(maps)[offset + np.where(is_leaf, 0, feature)]
     if nan_follows_missing:
-        missing_left = np.asarray(tree_.missing_go_to_left, dtype=bool)
-    tree = Tree.build(
-        op=np.where(is_leaf, Op.LEAF, Op.LE),
-        feature=np.where(is_leaf, -1, feature),
-        threshold=np.where(is_leaf, 0.0, tree_.threshold),
-        default_left=missing_left & ~is_leaf,
-        left=np.where(is_leaf, -1, left),
-        right=np.where(is_leaf, -1, tree_.children_right),
-        leaf=leaf,
-    )
-    return tree, node_values[leaf_nodes]
+        missing_left = np.concatenate([np.asarray(t.missing_go_to_left, dtype=bool) for t in trees_])
+    else:
+        missing_left = np.zeros(left.size, dtype=bool)
+    leaf_nodes = np.flatnonzero(is_leaf)
+    leaf = np.full(left.size, -1, dtype=np.int32)
+    leaf[leaf_nodes] = np.arange(leaf_nodes.size)
+    columns = {
+        "op": np.where(is_leaf, Op.LEAF, Op.LE).astype(np.uint8),
+        "feature": np.where(is_leaf, -1, feature).astype(np.int32),
+        "threshold": np.where(is_leaf, 0.0, np.concatenate([t.threshold for t in trees_])).astype(np.float64),
+        "default_left": missing_left & ~is_leaf,
+        "left": np.where(is_leaf, -1, left).astype(np.int32),
+        "right": np.where(is_leaf, -1, np.concatenate([t.children_right for t in trees_])).astype(np.int32),
+        "leaf": leaf,
+        "cat": np.full(left.size, -1, dtype=np.int32),
+    }
+    return columns, sizes, np.concatenate(node_values)[leaf_nodes]
+
+
+def _cut(columns: dict[str, np.ndarray], sizes: list[int], **fields: Any) -> Ensemble:
+    """An ensemble of the trees in ``columns`` (see :func:`lower_trees`), which become its column cache."""
+    trees = tuple(Tree.cut(columns, sizes))
+    return Ensemble(trees=trees, **fields).with_node_columns(columns, sizes, trees)
 
 
 def _averaged(estimator: Any, trees: list[Any]) -> Ensemble:
     """Trees whose ``tree_.value`` is averaged: one tree, or a forest's soft vote."""
     is_classifier = hasattr(estimator, "classes_")
-    built, rows = [], []
-    offset = 0
-    for t in trees:
-        values = t.tree_.value[:, 0, :]
-        tree, leaf_rows = lower_nodes(t.tree_, values, offset)
-        built.append(tree)
-        rows.append(leaf_rows)
-        offset += leaf_rows.shape[0]
-    width = rows[0].shape[1]
+    structures = [t.tree_ for t in trees]
+    columns, sizes, rows = lower_trees(structures, [s.value[:, 0, :] for s in structures])
+    width = rows.shape[1]
     fields = dict(
-        trees=tuple(built),
-        tree_output=np.zeros(len(built), dtype=np.int32),
-        leaves=np.concatenate(rows).astype(np.float64),
+        tree_output=np.zeros(len(sizes), dtype=np.int32),
+        leaves=rows.astype(np.float64),
         n_outputs=width,
         aggregation=Aggregation.MEAN,
         base_score=np.zeros(width),
         **common_fields(estimator),
     )
     if is_classifier:
-        return Ensemble(
-            task=Task.CLASSIFICATION, decision=Decision.ARGMAX, classes=_classes(estimator), **fields
+        return _cut(
+            columns, sizes, task=Task.CLASSIFICATION, decision=Decision.ARGMAX, classes=_classes(estimator), **fields
         )
-    return Ensemble(task=Task.REGRESSION, **fields)
+    return _cut(columns, sizes, task=Task.REGRESSION, **fields)
 
 
 def _single_tree(estimator: Any) -> Ensemble:
@@ -204,20 +209,13 @@ def _gradient_boosting(estimator: Any) -> Ensemble:
     stages = estimator.estimators_
     k = stages.shape[1]
     scale = float(estimator.learning_rate)
-    built, rows, outputs = [], [], []
-    offset = 0
-    for stage in stages:
-        for out, t in enumerate(stage):
-            values = scale * t.tree_.value[:, 0, :]
-            tree, leaf_rows = lower_nodes(t.tree_, values, offset, nan_follows_missing=False)
-            built.append(tree)
-            rows.append(leaf_rows)
-            outputs.append(out)
-            offset += leaf_rows.shape[0]
+    structures = [t.tree_ for stage in stages for t in stage]
+    columns, sizes, rows = lower_trees(
+        structures, [scale * s.value[:, 0, :] for s in structures], nan_follows_missing=False
+    )
     fields = dict(
-        trees=tuple(built),
-        tree_output=np.asarray(outputs, dtype=np.int32),
-        leaves=np.concatenate(rows).astype(np.float64),
+        tree_output=np.tile(np.arange(k, dtype=np.int32), len(stages)),
+        leaves=rows.astype(np.float64),
         n_outputs=k,
         aggregation=Aggregation.SUM,
         base_score=_init_raw(estimator),
@@ -225,7 +223,8 @@ def _gradient_boosting(estimator: Any) -> Ensemble:
     )
     if hasattr(estimator, "classes_"):
         link, params = link_of(estimator)
-        return Ensemble(
+        return _cut(
+            columns, sizes,
             task=Task.CLASSIFICATION,
             link=link,
             link_params=params,
@@ -233,7 +232,7 @@ def _gradient_boosting(estimator: Any) -> Ensemble:
             classes=_classes(estimator),
             **fields,
         )
-    return Ensemble(task=Task.REGRESSION, **fields)
+    return _cut(columns, sizes, task=Task.REGRESSION, **fields)
 
 
 def _path_length(n_samples: np.ndarray) -> np.ndarray:
@@ -246,28 +245,22 @@ def _path_length(n_samples: np.ndarray) -> np.ndarray:
 def _isolation_forest(estimator: Any) -> Ensemble:
     """Leaf value = depth + expected remaining depth - 1; the link turns the sum into a score."""
     subset = estimator._max_features != estimator.n_features_in_
-    built, rows = [], []
-    offset = 0
-    for i, (t, features) in enumerate(zip(estimator.estimators_, estimator.estimators_features_)):
-        values = (
-            estimator._decision_path_lengths[i] + estimator._average_path_length_per_tree[i] - 1.0
-        )
-        tree, leaf_rows = lower_nodes(
-            t.tree_, np.asarray(values, dtype=np.float64)[:, None], offset, features if subset else None
-        )
-        built.append(tree)
-        rows.append(leaf_rows)
-        offset += leaf_rows.shape[0]
-    leaves = np.concatenate(rows)
+    values = [
+        np.asarray(depths + remaining - 1.0, dtype=np.float64)[:, None]
+        for depths, remaining in zip(estimator._decision_path_lengths, estimator._average_path_length_per_tree)
+    ]
+    columns, sizes, leaves = lower_trees(
+        [t.tree_ for t in estimator.estimators_], values, list(estimator.estimators_features_) if subset else None
+    )
     base = np.zeros(1)
-    denominator = len(built) * float(_path_length(np.array([estimator._max_samples]))[0])
+    denominator = len(sizes) * float(_path_length(np.array([estimator._max_samples]))[0])
     if denominator == 0:
         # One training sample per tree: scikit-learn fixes the normalised depth at 1.
         leaves, base, denominator = np.zeros_like(leaves), np.ones(1), 1.0
-    return Ensemble(
+    return _cut(
+        columns, sizes,
         task=Task.ANOMALY,
-        trees=tuple(built),
-        tree_output=np.zeros(len(built), dtype=np.int32),
+        tree_output=np.zeros(len(sizes), dtype=np.int32),
         leaves=leaves,
         n_outputs=1,
         aggregation=Aggregation.SUM,
