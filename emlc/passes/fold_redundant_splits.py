@@ -22,7 +22,7 @@ import numpy as np
 from ..ir.ensemble import Ensemble, Op, Tree
 from .treebuild import (
     ContentClasses, Forest, NodeKeys, NodeTable, TreeBuilder, _mix, copied_nodes, expand_dags, in_rank_order,
-    rebuild_some, resolved_preorder, settled,
+    mark_settled, rebuild_some, resolved_preorder, settled,
 )
 
 INT_RANGES = {
@@ -212,7 +212,11 @@ def _fold_trees(
     """``ens`` folded: the plain trees of its DAG expansion ``expanded`` (whose :class:`Forest`
     is ``forest``, if built) at once, the others by the walk."""
     folded = _fold_plain(expanded, forest or Forest(expanded), classes, start, copies, decisions)
-    return folded.apply(ens, lambda t: fold_tree(classes, start, t))
+    out = folded.apply(ens, lambda t: fold_tree(classes, start, t))
+    for tree, plain in zip(out.trees, folded.ok.tolist()):
+        if plain:  # a plain tree in preorder, normalised
+            mark_settled(tree)
+    return out
 
 
 def _twin_children(fo: Forest, keys: NodeKeys) -> np.ndarray:

@@ -381,16 +381,36 @@ def rebuild_some(ens: Ensemble, keep: np.ndarray, rebuild: Callable[[Ensemble, n
     return ens.replace(trees=tuple(trees))
 
 
+#: the mark :func:`mark_settled` sets in a tree's ``__dict__`` (a fact about its columns, which never change).
+_SETTLED = "_settled"
+
+
+def mark_settled(tree: Tree) -> Tree:
+    """Record that ``tree`` is settled (see :func:`settled`), as its builder knows."""
+    tree.__dict__[_SETTLED] = True
+    return tree.mark_preorder()
+
+
 def settled(fo: Forest, ens: Ensemble) -> np.ndarray:
     """Per tree of ``ens``: plain, numbered in preorder and normalised (leaves without feature,
-    threshold bits or default), so a rebuild that keeps every node returns it unchanged."""
+    threshold bits or default), so a rebuild that keeps every node returns it unchanged.
+
+    Found trees are marked, so when every tree is (fold keeps or builds only such trees,
+    and merge runs next) the check costs one look per tree.
+    """
+    known = np.array([_SETTLED in t.__dict__ for t in ens.trees], dtype=bool)
+    if known.all():
+        return known
     local = np.arange(fo.op.size) - np.repeat(fo.starts, ens.node_counts())
     ordered = fo.plain & ~fo.per_tree(fo.positions() != local)
     for i in np.flatnonzero(ordered).tolist():
         ens.trees[i].mark_preorder()
     leaf = ~fo.inner
     loose = leaf & ((fo.feature != -1) | (fo.bits != 0) | fo.dl)
-    return ordered & ~fo.per_tree(loose)
+    found = ordered & ~fo.per_tree(loose)
+    for i in np.flatnonzero(found).tolist():
+        mark_settled(ens.trees[i])
+    return found
 
 
 class NodeKeys:
