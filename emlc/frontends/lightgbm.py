@@ -230,25 +230,41 @@ def _scan_trees(lines: list[str], pos: int, name: str, sections: list[Section]) 
         if not line.startswith("Tree="):
             raise EmlcError(f"{name}: line {pos + 1}: expected 'Tree=<n>' or 'end of trees', got {line[:40]!r}")
         start = pos + 1
-        values, pos = _key_values(lines, pos + 1, name)
+        values, pos = _key_values(lines, pos + 1, name, _TREE_KEYS)
         sections.append((values, f"{name}: tree at line {start}"))
 
 
-def _key_values(lines: list[str], pos: int, name: str) -> tuple[dict[str, tuple[str, int]], int]:
-    """``key=value`` lines up to a blank line: {key: (value, line number)}."""
+def _key_values(
+    lines: list[str], pos: int, name: str, keys: frozenset[str] | None = None,
+) -> tuple[dict[str, tuple[str, int]], int]:
+    """``key=value`` lines up to a blank line: {key: (value, line number)}, for the given
+    ``keys`` only (all by default; every line is still checked)."""
     out: dict[str, tuple[str, int]] = {}
-    while pos < len(lines) and lines[pos].strip():
+    end = len(lines)
+    while pos < end:
         line = lines[pos].strip()
-        key, sep, value = line.partition("=")
-        if not sep:
+        if not line:
+            break
+        k = line.find("=")
+        if k < 0:
             if line == "average_output":
                 out[line] = ("", pos + 1)
                 pos += 1
                 continue
             raise EmlcError(f"{name}: line {pos + 1}: expected 'key=value', got {line[:40]!r}")
-        out[key] = (value, pos + 1)
+        key = line[:k]
+        if keys is None or key in keys:
+            out[key] = (line[k + 1:], pos + 1)
         pos += 1
     return out, pos
+
+
+#: the keys of a tree section the lowering reads (the others, gains, weights and counts,
+#: are most of a model's text and never copied).
+_TREE_KEYS = frozenset({
+    "num_leaves", "is_linear", "num_cat", "split_feature", "threshold", "decision_type", "left_child",
+    "right_child", "leaf_value", "cat_boundaries", "cat_threshold",
+})
 
 
 def _int(values: dict[str, tuple[str, int]], key: str, where: str) -> int:
