@@ -165,3 +165,22 @@ def test_booster_text_falls_back_to_memory(monkeypatch):
 
     monkeypatch.setattr(lgbf.tempfile, "TemporaryDirectory", no_temp)
     assert lgbf._booster_text(booster) == booster.model_to_string()
+
+
+def test_repeated_thresholds_are_parsed_once_each(monkeypatch) -> None:
+    """Thresholds (bin bounds) repeat across trees: each distinct token is parsed once, to
+    the same doubles; mostly distinct tokens, empty ones or junk go the usual way."""
+    calls = []
+    real = lgbf._few_distinct
+    monkeypatch.setattr(lgbf, "_few_distinct", lambda joined: calls.append(real(joined)) or calls[-1])
+    sections = _sections(_text(n_estimators=60))
+    bulk = lgbf._bulk_forest(sections)
+    assert calls and calls[0] is not None  # the threshold column took the shortcut
+    assert _forests_equal(bulk, _per_tree(sections))
+    tokens = ["0.10000000000000001", "-2.5", "1e-35", "0.10000000000000001", "-2.5", "-2.5", "1e-35", "7"]
+    joined = " ".join(tokens)
+    assert np.array_equal(real(joined), np.array([float(t) for t in tokens]))
+    assert real("1 2 3 4") is None  # nothing repeats
+    assert real("1 1  2 2") is None  # an empty token
+    with pytest.raises(ValueError):
+        real("1.5.2 1.5.2 3 3")
