@@ -223,20 +223,19 @@ def copy_nodes(source: Tree, src: np.ndarray, left, right, order: list[int]) -> 
     return Tree(**cols)
 
 
-def copied_nodes(ens: Ensemble, src: np.ndarray, left: np.ndarray, right: np.ndarray, normalize: bool = True) -> dict[str, np.ndarray]:
+def copied_nodes(ens: Ensemble, src: np.ndarray, left: np.ndarray, right: np.ndarray) -> dict[str, np.ndarray]:
     """Node columns of new trees back to back, node ``k`` a copy of ensemble node ``src[k]``
     (ensemble-wide number) with children ``left[k]``/``right[k]`` (new tree-local numbers;
-    ignored on leaves), normalised as :func:`copy_nodes` does unless not ``normalize``."""
+    ignored on leaves), normalised as :func:`copy_nodes` does."""
     cols = {c: ens.column(c)[src] for c in Tree.COLUMNS}
     inner = cols["op"] != Op.LEAF
     cols["left"] = np.where(inner, left, -1).astype(np.int32)
     cols["right"] = np.where(inner, right, -1).astype(np.int32)
-    if normalize:
-        cols["feature"][~inner] = -1
-        cols["threshold"][~inner] = 0
-        cols["default_left"][~inner] = False
-        cols["cat"][~inner] = -1
-        cols["leaf"][inner] = -1
+    cols["feature"][~inner] = -1
+    cols["threshold"][~inner] = 0
+    cols["default_left"][~inner] = False
+    cols["cat"][~inner] = -1
+    cols["leaf"][inner] = -1
     return cols
 
 
@@ -260,12 +259,6 @@ def resolved_preorder(fo: Forest, resolved: np.ndarray, emits: np.ndarray) -> tu
         pos[res_left[sv]] = pos[sv] + 1
         pos[res_right[sv]] = pos[sv] + 1 + size[res_left[sv]]
     return pos, held
-
-
-def renumbered(tree: Tree) -> Tree:
-    """What a rebuild returns when it changes no node: the same nodes, copied in preorder."""
-    left, right = tree.left.tolist(), tree.right.tolist()
-    return copy_nodes(tree, np.arange(tree.n_nodes), left, right, _preorder(left, right, 0)).mark_preorder()
 
 
 class Forest:
@@ -308,21 +301,6 @@ class Forest:
         for level in self.levels:
             seen[level] = True
         self.plain &= np.logical_and.reduceat(seen, self.starts)  # unreachable nodes: not plain
-
-    def in_preorder(self, ens: Ensemble, normalize: bool = True) -> "NodeTable":
-        """Each plain tree copied in preorder (the others not): as :func:`renumbered`
-        does, or as :func:`renumber` with :func:`preorder` does when not ``normalize``.
-
-        Subtree sizes bottom-up, then positions top-down (left child next, right child
-        after the left subtree), one level of all trees at a time.
-        """
-        n = self.op.size
-        pos = self.positions()
-        nodes = np.concatenate(self.levels) if self.levels else np.zeros(0, np.int64)
-        old = np.zeros(n, dtype=np.int64)
-        old[self.starts[self.tree_of[nodes]] + pos[nodes]] = nodes
-        left, right = pos[np.maximum(self.left[old], 0)], pos[np.maximum(self.right[old], 0)]
-        return NodeTable(copied_nodes(ens, old, left, right, normalize), ens.node_counts(), self.plain)
 
     def subtree_sizes(self) -> np.ndarray:
         """Nodes in each plain tree node's subtree (1 elsewhere), from the deepest level up (read-only)."""
