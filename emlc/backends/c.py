@@ -39,7 +39,7 @@ def _pick_layout(ens: Ensemble, target: Target, layout: str | None) -> str:
 
 
 def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None,
-           speed: bool = True) -> tuple[Model, str, str]:
+           speed: bool = True) -> tuple[Model, str, list[str]]:
     tgt = get_target(target)
     prefix = check_name(name)
     chosen = _pick_layout(ens, tgt, layout)
@@ -65,7 +65,16 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None,
         parts.append(model.exit_functions(body))
     parts.append(model.link_function())
     parts.append(model.api_functions())
-    return model, chosen, "\n\n".join(p for p in [*model.tables.decls, *parts] if p)
+    code: list[str] = []  # pieces emit_c joins once: big models' walks run to megabytes
+    for part in [*model.tables.decls, *parts]:
+        if part:
+            if code:
+                code.append("\n\n")
+            if isinstance(part, list):
+                code.extend(part)
+            else:
+                code.append(part)
+    return model, chosen, code
 
 
 def _add_quick_pass(model: Model, layout: str) -> None:
@@ -129,10 +138,10 @@ def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", la
     includes = ["#include <stdint.h>"]
     if model.target.flash.include:
         includes.append(f"#include <{model.target.flash.include}>")
-    return (
-        f"{_header_comment(model, chosen)}\n#ifndef {guard}\n#define {guard}\n\n"
-        + "\n".join(includes) + "\n\n" + code + f"\n\n#endif /* {guard} */\n"
-    )
+    return "".join([
+        f"{_header_comment(model, chosen)}\n#ifndef {guard}\n#define {guard}\n\n",
+        "\n".join(includes), "\n\n", *code, f"\n\n#endif /* {guard} */\n",
+    ])
 
 
 def _estimate(model: Model, layout: str) -> dict[str, int]:

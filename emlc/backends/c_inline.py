@@ -320,13 +320,14 @@ class _Columns(NamedTuple):
     default_left: np.ndarray
 
 
-def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> list[str | None]:
+def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> list[tuple[str, str, str] | None]:
     """The blocks of all plain trees at once: trees numbered in preorder whose only shared
     nodes are leaves and which have no folded test (what -O2 leaves), built from
     whole-forest numpy columns instead of a walk per node. A split opens at its own
     position, its ``} else {`` follows the last node of its left subtree and its ``}``
     the last node of its right one (deeper closes first); a child leaf stored elsewhere
-    (shared) is printed in its place. Other trees get None (:func:`tree_code` walks them).
+    (shared) is printed in its place. A block comes as (head, lines, tail). Other trees get
+    None (:func:`tree_code` walks them).
     Leaves add their values of plan ``sums`` (if any) and, with ``rows``, set the row."""
     ens = model.ens
     n_trees = ens.n_trees
@@ -424,7 +425,7 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
     bounds = np.concatenate([[0], np.cumsum(np.bincount(tree_of[node], minlength=n_trees))]).tolist()
     head, tail = _block_ends(model, rows)
     return [
-        None if bad[t] else "".join((head(t), "\n".join(lines[bounds[t]:bounds[t + 1]]), tail(t)))
+        None if bad[t] else (head(t), "\n".join(lines[bounds[t]:bounds[t + 1]]), tail(t))
         for t in range(n_trees)
     ]
 
@@ -526,8 +527,8 @@ def tree_code(model: Model, index: int, sums: FixedPlan | None, rows: bool = Tru
     return head(index) + "\n".join(lines) + tail(index)
 
 
-def walk_body(model: Model, plain: bool = True) -> tuple[list[str], str]:
-    """(extra declarations, body) that hand every tree's leaf row to the sinks
+def walk_body(model: Model, plain: bool = True) -> tuple[list[str], list[str]]:
+    """(extra declarations, body as pieces to join) that hand every tree's leaf row to the sinks
     (``plain``: plain trees from :func:`_plain_blocks`, the same text as the walk's);
     with :attr:`Model.leaf_sums` the leaves first add their :attr:`Model.fixed` values."""
     return length_pad(model)[0], _walk(model, plain, model.fixed if model.leaf_sums else None, True)
@@ -535,9 +536,19 @@ def walk_body(model: Model, plain: bool = True) -> tuple[list[str], str]:
 
 def sums_body(model: Model, sums: FixedPlan) -> str:
     """A walk whose leaves only add their values of plan ``sums`` (no rows, no sinks)."""
-    return _walk(model, True, sums, False)
+    return "".join(_walk(model, True, sums, False))
 
 
-def _walk(model: Model, plain: bool, sums: FixedPlan | None, rows: bool) -> str:
+def _walk(model: Model, plain: bool, sums: FixedPlan | None, rows: bool) -> list[str]:
+    """The walk as pieces to join once: big models' walks run to megabytes, and every
+    whole copy costs (a plain block comes as its head, lines and tail, the tail with the sink)."""
     blocks = _plain_blocks(model, sums, rows) if plain else [None] * model.ens.n_trees
-    return "\n".join(b if b is not None else tree_code(model, i, sums, rows) for i, b in enumerate(blocks))
+    out: list[str] = []
+    for i, b in enumerate(blocks):
+        if out:
+            out.append("\n")
+        if b is None:
+            out.append(tree_code(model, i, sums, rows))
+        else:
+            out += b
+    return out

@@ -409,26 +409,30 @@ class Model:
         return f"{_SINK[0]}{t}{_SINK[1]}{row}{_SINK[2]}"
 
     @staticmethod
-    def fill_sinks(body: str, statement: Callable[[str, str], str]) -> str:
-        """``body`` with every sink placeholder replaced by ``statement(t, row)``."""
+    def fill_sinks(body: str | list[str], statement: Callable[[str, str], str]) -> str:
+        """``body`` (a string or pieces of one) with every sink placeholder replaced by
+        ``statement(t, row)``."""
         return "".join(Model.sink_pieces(body, statement))
 
     @staticmethod
-    def sink_pieces(body: str, statement: Callable[[str, str], str]) -> list[str]:
+    def sink_pieces(body: str | list[str], statement: Callable[[str, str], str]) -> list[str]:
         """:meth:`fill_sinks` as pieces to join: big models' bodies run to megabytes, and
-        each whole copy of one costs more than all the sinks' statements."""
+        each whole copy of one costs more than all the sinks' statements (a piece without
+        a sink passes through as it is)."""
         out: list[str] = []
-        find, append = body.find, out.append
-        start, mark, sep, end = 0, *_SINK
-        at = find(mark)
-        while at >= 0:
-            mid = find(sep, at)
-            stop = find(end, mid)
-            append(body[start:at])
-            append(statement(body[at + 1:mid], body[mid + 1:stop]))
-            start = stop + 1
-            at = find(mark, start)
-        append(body[start:])
+        append = out.append
+        mark, sep, end = _SINK
+        for text in [body] if isinstance(body, str) else body:
+            start, find = 0, text.find
+            at = find(mark)
+            while at >= 0:
+                mid = find(sep, at)
+                stop = find(end, mid)
+                append(text[start:at])
+                append(statement(text[at + 1:mid], text[mid + 1:stop]))
+                start = stop + 1
+                at = find(mark, start)
+            append(text[start:])
         return out
 
     def default_sink(self, target: str) -> Callable[[str, str], str]:
@@ -437,8 +441,9 @@ class Model:
             return lambda t, row: f"rows[{t}] = {row};"
         return lambda t, row: f"{self.p}_add({target}, {self.tree_offset(t)}, {row});"
 
-    def raw_function(self, walk_body: str) -> str:
-        """P_raw (and, recording leaf rows, P_rows + P_sum): walks, sums, raw margins."""
+    def raw_function(self, walk_body: str | list[str]) -> str | list[str]:
+        """P_raw (and, recording leaf rows, P_rows + P_sum): walks, sums, raw margins; pieces
+        to join when the walk is in P_raw."""
         ens, p, acc_t, n = self.ens, self.p, self.acc_t, self.n_out
         acc_type, add_body = self.accumulator()
         base = np.asarray(ens.base_score, dtype=np.float64).astype(self.raw_dtype)
@@ -493,14 +498,13 @@ class Model:
         if self.walk_shared():  # P_run (exit_functions) serves predict and predict_proba
             return add
         if not self.record_rows:
-            # one join: the walk of big models runs to megabytes
-            return "".join([
+            return [
                 add, "\n\n/* Raw margins (before the link) of one row. */\n"
                 f"static inline void {p}_raw(const {self.in_t} *features, {acc_t} *raw)\n{{\n",
                 *(line + "\n" for line in walk + lines),
                 *self.sink_pieces(walk_body, self.default_sink(target)),
                 *("\n" + line for line in fin_lines), "\n}",
-            ])
+            ]
         lines += fin_lines
         if self.leaf_sums:
             rows_fn, call = self.leaf_sums_rows(walk_body), f"(void){p}_rows(features, rows{self.stop_arg(0)});"
@@ -670,9 +674,10 @@ class Model:
         plan = self.exit_plan()
         return plan is not None and plan.sums != "q"
 
-    def exit_functions(self, walk_body: str) -> str:
+    def exit_functions(self, walk_body: str | list[str]) -> str | list[str]:
         """P_exit (the check) and P_classify (walk, add, check at each check point, decide);
-        with :meth:`walk_shared`, the walk is P_run and P_raw calls it without stopping."""
+        with :meth:`walk_shared`, the walk is P_run and P_raw calls it without stopping.
+        Pieces to join when the walk is in them."""
         plan = self.exit_plan()
         assert plan is not None
         ens, p = self.ens, self.p
@@ -724,7 +729,7 @@ class Model:
             decls = f"    {self.acc_t} raw[{self.n_out}];\n"
             head = "\n".join(sum_head) + "\n"
             tail = "\n".join(sum_fin) + ("\n" if sum_fin else "") + f"    return {self.class_expr()};"
-        body = self.sink_pieces(walk_body, sink)  # joined once with the rest: big models' walks are megabytes
+        body = self.sink_pieces(walk_body, sink)
         j = f"    {ct} j = 0;\n" if chk_table is not None else ""
         prepare = ("    (void)features;\n" if self.direct or self.lazy else
                    f"    {self.key_t} v[{ens.n_features}];\n    {p}_prepare(features, v);\n")
@@ -732,7 +737,7 @@ class Model:
             # leaves add to the fixed-point sums all the same (unused here)
             q = self.sum_locals() + "".join(f"    (void)q{k};\n" for k in range(self.n_out)) if self.leaf_sums else ""
             fin = "\n".join(sum_fin) + ("\n" if sum_fin else "")
-            return "".join([
+            return [
                 check, "\n\n/* Raw margins of one row; with stop, the class at the first early-exit check\n"
                 " * point that decides it (else -1, raw complete). */\n"
                 f"static inline int32_t {p}_run(const {self.in_t} *features, {self.acc_t} *raw, uint8_t stop)\n{{\n"
@@ -744,12 +749,12 @@ class Model:
                 f"static inline int32_t {p}_classify(const {self.in_t} *features)\n{{\n"
                 f"    {self.acc_t} raw[{self.n_out}];\n    int32_t c = {p}_run(features, raw, 1);\n"
                 f"    if (c >= 0) {{\n        return c;\n    }}\n    return {self.class_expr()};\n}}"
-            ])
-        return "".join([
+            ]
+        return [
             check, "\n\n/* Class of one row; stops at the first early-exit check point that decides it. */\n"
             f"static inline int32_t {p}_classify(const {self.in_t} *features)\n{{\n{decls}{j}    int32_t c;\n",
             prepare, head, *body, "\n", tail, "\n}",
-        ])
+        ]
 
     # ----- decisions and links ------------------------------------------------------
     def class_expr(self) -> str:
