@@ -403,6 +403,12 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
             lines.append(pad + mark)
         return "\n".join(lines)
 
+    def leaf_texts(nodes: list[int], depths: list[int]) -> list[str]:
+        if sums is not None or not rows:
+            return [leaf_text(v, d) for v, d in zip(nodes, depths)]
+        forms = [pad + "row = %d;" + (f"\n{pad}{mark}" if mark else "") for pad in pads]  # leaf_text's text
+        return [forms[d] % leaf[v] for v, d in zip(nodes, depths)]
+
     # the text of every event, filled kind by kind into its slot in the output (else and
     # close lines depend on depth only)
     slot = np.empty_like(order)
@@ -417,10 +423,9 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
     ifs, shown_leaves = placed[is_split], placed[~is_split]
     text[slot[:n_placed][is_split]] = _condition_texts(model, cols, folds.k, ifs, [pad + "if (%s) {" for pad in pads],
                                                        depth[ifs])
-    text[slot[:n_placed][~is_split]] = [leaf_text(v, d) for v, d in zip(shown_leaves.tolist(),
-                                                                          depth[shown_leaves].tolist())]
+    text[slot[:n_placed][~is_split]] = leaf_texts(shown_leaves.tolist(), depth[shown_leaves].tolist())
     parents, child = node[n_placed + 2 * n_splits:], np.concatenate([gl[vl], gr[vr]])
-    text[slot[n_placed + 2 * n_splits:]] = [leaf_text(v, d) for v, d in zip(child.tolist(), (depth[parents] + 1).tolist())]
+    text[slot[n_placed + 2 * n_splits:]] = leaf_texts(child.tolist(), (depth[parents] + 1).tolist())
     lines = text.tolist()
     bounds = np.concatenate([[0], np.cumsum(np.bincount(tree_of[node], minlength=n_trees))]).tolist()
     head, tail = _block_ends(model, rows)
