@@ -179,28 +179,27 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
 def fold_redundant_splits(ens: Ensemble) -> Ensemble:
     """Splits implied by the path above them, or with equal children, replaced by their child.
 
-    The decisions are found for all trees at once; a tree with nothing to fold that is
+    The plain trees' decisions are found all at once; a tree with nothing to fold that is
     already built as a fold builds it (see :func:`settled`) is kept as it is, so only the
-    trees that change are rebuilt (big boosted models change in a few trees).
+    trees that change, and the DAGs, are rebuilt (big boosted models change in a few trees).
     """
     classes, start = ContentClasses.of(ens), input_ranges(ens)
-    expanded, copies = expand_dags(ens)
-    fo = Forest(expanded)
-    if not fo.levels:
-        return _fold_trees(ens, expanded, classes, start, copies, None, fo)
-    track = copies >= 0 if (copies >= 0).any() else None
-    decisions = _decisions(expanded, fo, start, track)
-    keep = settled(fo, expanded) & ~fo.per_tree(copies >= 0) & ~fo.per_tree(decisions[0])
-    keep &= ~fo.per_tree(_twin_children(fo, NodeKeys(fo, classes)))
-    decided, go_left, state = decisions
+    fo = Forest(ens)
+    decisions = _decisions(ens, fo, start) if fo.levels else None
+    keep = np.zeros(ens.n_trees, dtype=bool)
+    if decisions is not None:
+        keep = settled(fo, ens) & ~fo.per_tree(decisions[0])
+        keep &= ~fo.per_tree(_twin_children(fo, NodeKeys(fo, classes)))
 
     def fold(part: Ensemble, trees: np.ndarray) -> Ensemble:
+        expanded, copies = expand_dags(part)
+        if decisions is None or (copies >= 0).any():  # DAGs: decided on their expansion
+            return _fold_trees(part, expanded, classes, start, copies, None)
         if trees.size == ens.n_trees:
             return _fold_trees(part, expanded, classes, start, copies, decisions, fo)
         nodes = fo.nodes_of(trees)
-        known = decided[nodes], go_left[nodes], state[nodes] if track is not None else state
-        expanded_part = expanded.replace(trees=tuple(expanded.trees[i] for i in trees.tolist()))
-        return _fold_trees(part, expanded_part, classes, start, copies[nodes], known)
+        decided, go_left, state = decisions
+        return _fold_trees(part, expanded, classes, start, copies, (decided[nodes], go_left[nodes], state))
 
     return rebuild_some(ens, keep, fold)
 
