@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import preorder, preorder_numbers, rebuild_some, renumber
+from .treebuild import preorder, preorder_numbers, rebuild_some, renumber, tree_nodes
 
 
 def preorder_layout(ens: Ensemble) -> Ensemble:
@@ -47,7 +47,7 @@ def _renumbered(ens: Ensemble, number: np.ndarray, trees: np.ndarray) -> list[Tr
     starts = np.cumsum(sizes) - sizes
     size = sizes[trees]
     base = np.cumsum(size) - size
-    nodes = np.arange(int(size.sum())) + np.repeat(starts[trees] - base, size)
+    nodes = tree_nodes(starts, sizes, trees)
     old = np.empty(nodes.size, dtype=np.int64)
     old[np.repeat(base, size) + number[nodes]] = nodes
     cols = {c: ens.column(c)[old] for c in Tree.COLUMNS}

@@ -335,10 +335,10 @@ class Forest:
 
     def nodes_of(self, trees: np.ndarray) -> np.ndarray:
         """The nodes of ``trees`` (sorted tree numbers), back to back."""
-        return _nodes(self.starts, np.diff(np.append(self.starts, self.op.size)), trees)
+        return tree_nodes(self.starts, np.diff(np.append(self.starts, self.op.size)), trees)
 
 
-def _nodes(starts: np.ndarray, sizes: np.ndarray, trees: np.ndarray) -> np.ndarray:
+def tree_nodes(starts: np.ndarray, sizes: np.ndarray, trees: np.ndarray) -> np.ndarray:
     """The nodes of ``trees`` (sorted), back to back, for trees of ``sizes`` nodes from ``starts``."""
     size = sizes[trees]
     return np.arange(int(size.sum())) + np.repeat(starts[trees] - (np.cumsum(size) - size), size)
@@ -560,7 +560,7 @@ def preorder_numbers(ens: Ensemble) -> tuple[np.ndarray, np.ndarray]:
         c = np.flatnonzero(copied & fo.plain[fo.tree_of])
         first = np.full(number.size, fo.op.size, dtype=np.int64)
         np.minimum.at(first, copies[c], fo.starts[fo.tree_of[c]] + pos[c])
-        own = _nodes(starts, sizes, trees)
+        own = tree_nodes(starts, sizes, trees)
         ordered = in_rank_order(first[own], own, fo.op.size)
         number[ordered] = np.arange(ordered.size) - np.repeat(np.cumsum(sizes[trees]) - sizes[trees], sizes[trees])
     return number, fo.plain
