@@ -14,9 +14,9 @@ import numpy as np
 from ..errors import IRError
 from .ensemble import (
     INPUT_TYPES,
-    VERIFIED,
     LEAF_DTYPES,
     THRESHOLD_DTYPES,
+    VERIFIED,
     Aggregation,
     Decision,
     Ensemble,
