@@ -211,3 +211,27 @@ def test_avr_inline_leaf_sums_stop_where_the_interpreter_does():
     code = emit_c(ens, "avr", "m", "inline")
     assert "m_rows(features, rows, 1)" in code and "if (stop) {" in code
     np.testing.assert_array_equal(run_model(ens, rows, "avr", "inline").predict, want)
+
+
+def test_avr_inline_leaf_sums_leave_out_exact_exits_for_the_byte_walk():
+    """On AVR inline an exact exit's checks cost more than the trees they skip (the sums
+    leave their registers for each check), so predict runs the byte-sum first walk instead;
+    the table layout keeps its exit, and a lossy exit (it changes classes) is kept."""
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    ens = PASSES["early_exit"](emlc.load(RandomForestClassifier(n_estimators=20, max_depth=5,
+                                                                random_state=0).fit(X, y)))
+    assert ens.early_exit is not None
+    model = Model(ens, get_target("avr"), "m")
+    cps = np.asarray(ens.early_exit.checkpoints)
+    assert _pays_off(model, cps).any()  # by the node-count rule
+    model.leaf_sums = True
+    assert not _pays_off(model, cps).any()
+    inline = emit_c(ens, "avr", "m", "inline")
+    assert "stops early" not in inline and "m_quick(features)" in inline
+    assert "stops early" in emit_c(ens, "avr", "m", "table")
+    assert "stops early" in emit_c(confidence_exit(ens, 0.5), "avr", "m", "inline")
