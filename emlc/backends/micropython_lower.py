@@ -106,7 +106,8 @@ def _uncast32(g: float) -> float:
     if g == -math.inf:
         return -_ROUNDS_TO_INF
     g32 = np.float32(g)
-    above = np.nextafter(g32, np.float32(np.inf))
+    with np.errstate(over="ignore"):  # the largest float32 steps to inf, which is handled below
+        above = np.nextafter(g32, np.float32(np.inf))
     mid = _ROUNDS_TO_INF if math.isinf(above) else (g + float(above)) / 2
     even = int(g32.view(np.uint32)) & 1 == 0
     return mid if even else float(np.nextafter(mid, -np.inf))
