@@ -156,7 +156,7 @@ def _estimate(model: Model, layout: str) -> dict[str, int]:
     # predict_proba, 2.4-3.3 KB of a digits forest or boosting model on AVR
     soft = tgt.word_bits == 8 and not tgt.has_fpu
     code = 600 + (1400 if soft else 0)
-    code += inner * node + ens.n_leaves * 6 if layout == "inline" else (1300 if soft else 200)
+    code += (inner * node + ens.n_leaves * 6) if layout == "inline" else (1300 if soft else 200)
     if model.needs_exp():  # the link's e^x: soft-float multiply and divide besides
         code += 500 if soft else 100
     if layout == "inline" and model.leaf_sums and model.fixed is not None:
