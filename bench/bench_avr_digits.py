@@ -35,8 +35,9 @@ Its first walk adds byte sums and decides 29 of the 30 rows; the other goes on t
 16-bit walk that records leaf rows (the lossy exit's checks read that walk's sums, so
 that build has only the second walk). Bigger digits forests, -O2 inline, float / int16
 cycles before and after that rule and the first walk: 20x5 2,665 / 2,200 -> 1,954 /
-1,256; 30x6 4,210 / 3,660 -> 3,654 / 1,883 (float: the second walk would not fit);
-50x5 7,685 / 6,920 -> 5,213 / 3,926 (bytes too coarse for 50 trees: no first walk).
+1,256; 30x6 4,210 / 3,660 -> 3,654 / 2,582 (no first walk: with it the estimate passes
+half the flash; int16 with it 1,883); 50x5 7,685 / 6,920 -> 5,213 / 3,926 (bytes too
+coarse for 50 trees: no first walk).
 """
 
 from __future__ import annotations

@@ -79,10 +79,11 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None,
 
 def _add_quick_pass(model: Model, layout: str) -> None:
     """Give ``model`` a first walk on byte sums (c_fixed.quick_plan) when the target has
-    one and the model still fits with it (it never makes :func:`check_fit` refuse)."""
+    one and the model with it takes at most half the flash (the share up to which the
+    speed levels choose the inline layout), leaving room for the program around it."""
     model.quick = c_fixed.quick_plan(model.ens, model.target)
     limit = model.target.flash_bytes
-    if model.quick is not None and limit is not None and _estimate(model, layout)["flash"] > limit:
+    if model.quick is not None and limit is not None and _estimate(model, layout)["flash"] > limit // 2:
         model.quick = None
 
 
@@ -161,8 +162,8 @@ def _estimate(model: Model, layout: str) -> dict[str, int]:
         code += 500 if soft else 100
     if layout == "inline" and model.leaf_sums and model.fixed is not None:
         code += 4 * _leaf_adds(ens, model.fixed)
-    if model.quick is not None:  # a second inline walk, adding bytes and recording nothing
-        code += inner * node * 5 // 6 + ens.n_leaves * 4 + 2 * _leaf_adds(ens, model.quick)
+    if model.quick is not None:  # a second inline walk, adding bytes and recording no rows
+        code += inner * (node - 12) + ens.n_leaves * 4 + 2 * _leaf_adds(ens, model.quick)
     key_size = 8 if model.key_t == "int64_t" else 4
     acc_size = 8 if model.acc_t == "double" else 4
     stack = (0 if model.direct or model.lazy else ens.n_features * key_size) + 3 * ens.n_outputs * acc_size + 32

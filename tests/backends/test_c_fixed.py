@@ -185,8 +185,9 @@ def test_avr_inline_trees_add_fixed_point_leaves_and_match_sklearn(input_type):
 
 
 def test_first_walk_only_at_speed_levels_and_where_it_fits():
-    """-Os (speed=False) keeps the single walk; so does a target whose flash the second
-    walk would overflow, and a model whose predict stops early (checks read P_rows' sums)."""
+    """-Os (speed=False) keeps the single walk; so does a target of which the model would
+    take more than half the flash with it, and a model whose predict stops early (checks
+    read P_rows' sums)."""
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
 
