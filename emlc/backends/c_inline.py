@@ -526,8 +526,8 @@ def tree_code(model: Model, index: int, sums: FixedPlan | None, rows: bool = Tru
         lines.append(f"        goto t{index}_done;")
         lines.append(f"    {label}{node}:")
         nest(node, base)
-    if queued:
-        lines.append(f"    t{index}_done:")
+    if queued:  # without rows nothing follows the label: a null statement does
+        lines.append(f"    t{index}_done:" + ("" if rows else " ;"))
     head, tail = _block_ends(model, rows)
     return head(index) + "\n".join(lines) + tail(index)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c
@@ -82,6 +82,24 @@ def test_byte_sums_of_the_first_avr_walk_agree_with_interpreter_on_random_ir(dat
         return
     assert fx.acc_t == "uint8_t" and fx.leaf_t == "uint8_t"
     _decided_equal(ens, data.draw(inputs_for(ens)), "avr", fx=fx)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.data())
+def test_avr_two_walks_on_random_ir_equal_the_interpreter(data):
+    """Random classifiers with non-negative leaves (shared subtrees, NaN, categories, ranks,
+    integer inputs as drawn) on simavr: the byte-sum first walk, the 16-bit walk and the
+    float sums together predict what the interpreter does on every row."""
+    require_tool("avr-gcc", "simavr")
+    from emlc.ir.interpret import interpret
+    from tests.strategies import class_indices
+
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    ens = ens.replace(leaves=np.abs(ens.leaves), base_score=np.abs(np.asarray(ens.base_score)))
+    assume("m_quick(" in emit_c(ens, "avr", "m", "inline"))
+    X = data.draw(inputs_for(ens))
+    got = run_model(ens, X, "avr", "inline", name="m").predict
+    np.testing.assert_array_equal(got, class_indices(ens, interpret(ens, X)))
 
 
 def _near_tie_forest(accum: str, aggregation: Aggregation, eps_scale: float) -> Ensemble:
