@@ -359,7 +359,7 @@ def fixed_plan(ens: Ensemble) -> FixedPoint | None:
     if (ens.task is not Task.CLASSIFICATION or ens.decision is not Decision.ARGMAX or ens.link is not Link.IDENTITY
             or ens.n_outputs < 2 or ens.n_trees == 0 or np.any(ens.base_score != 0)):
         return None
-    return FixedPoint(0, _raw_leaves(ens), np.zeros(ens.n_outputs, dtype=np.int64), 0)
+    return FixedPoint(1.0, _raw_leaves(ens), np.zeros(ens.n_outputs, dtype=np.int64), 0)  # votes, scale 1
 
 
 def _fixed_predict(ens: Ensemble, flat: FlatForest, fx: FixedPoint, decorator: list[str], viper: bool) -> list[str]:
