@@ -19,7 +19,7 @@ import numpy as np
 from ..ir.ensemble import Ensemble
 from ..targets import Target
 from .c_common import smallest_int
-from .fixed_point import FixedPoint, eligible, fixed_point
+from .fixed_point import FixedPoint, eligible, fixed_point, trees_per_output
 
 __all__ = ["FixedPlan", "eligible", "plan", "quick_plan"]
 
@@ -67,10 +67,7 @@ def quick_plan(ens: Ensemble, target: Target) -> FixedPlan | None:
     if fx is None:
         return None
     q = fx.leaves
-    n_c = np.zeros(ens.n_outputs, dtype=np.int64)
-    for o in np.asarray(ens.tree_output, dtype=np.int64).tolist():
-        n_c[o : o + ens.leaf_width] += 1
-    reach = int((fx.init + n_c * int(q.max())).max())
+    reach = int((fx.init + trees_per_output(ens) * int(q.max())).max())
     if fx.margin > QUICK_MARGIN_SHARE * reach:
         return None
     return FixedPlan(fx.scale, q, fx.init, fx.margin, smallest_int(int(q.min()), int(q.max()), signed=False), "uint8_t")

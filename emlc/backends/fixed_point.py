@@ -77,6 +77,14 @@ def eligible(ens: Ensemble) -> bool:
     return ens.decision is Decision.RAW_ARGMAX or (ens.decision is Decision.ARGMAX and ens.link is Link.IDENTITY)
 
 
+def trees_per_output(ens: Ensemble) -> np.ndarray:
+    """How many trees add to each output (``n_c``)."""
+    n_c = np.zeros(ens.n_outputs, dtype=np.int64)
+    for o in np.asarray(ens.tree_output, dtype=np.int64).tolist():
+        n_c[o : o + ens.leaf_width] += 1
+    return n_c
+
+
 def _gamma(k: int, u: float) -> float:
     return k * u / (1.0 - k * u)
 
@@ -92,9 +100,7 @@ def fixed_point(ens: Ensemble, acc_max: int, leaf_max: int | None = None,
     acc = np.dtype(ens.accum_dtype)
     x = ens.leaves.astype(acc).astype(np.float64)
     b = np.asarray(ens.base_score, dtype=np.float64).astype(acc).astype(np.float64)
-    n_c = np.zeros(ens.n_outputs, dtype=np.int64)
-    for o in np.asarray(ens.tree_output, dtype=np.int64):
-        n_c[o : o + ens.leaf_width] += 1
+    n_c = trees_per_output(ens)
     d = ens.n_trees if ens.aggregation is Aggregation.MEAN else 1
     xm = float(np.abs(x).max()) if x.size else 0.0
     bm = float(np.abs(b).max())
