@@ -149,9 +149,7 @@ def _estimate(model: Model, layout: str) -> dict[str, int]:
     ens, tgt = model.ens, model.target
     inner = ens.n_nodes - ens.n_leaves
     data = model.tables.bytes
-    node = tgt.inline_node_bytes
-    if model.precision is None and tgt.half_word_tests:
-        node = node * 3 // 8  # one compare of the integer instead of two on a float's halves
+    node = tgt.inline_bytes_per_node(ens.input_type)
     # fixed code (API, decide, float fallback; the table layout's loop); 8-bit cores without
     # an FPU link soft-float add, divide and compare and read tables byte by byte: with
     # predict_proba, 2.4-3.3 KB of a digits forest or boosting model on AVR

@@ -5,7 +5,7 @@ and the left one unless every split's left child is the next split), a root
 reference per tree, plus the leaf table; a child reference names a split or a
 leaf-table row. Leaf tables are counted as the backend stores them (target widths,
 sparse rows when smaller).
-``inline``: nested ``if``s, about ``target.inline_node_bytes`` of machine code per
+``inline``: nested ``if``s, about ``target.inline_bytes_per_node`` of machine code per
 split and half that per leaf (which indexes the same leaf table).
 Both add rank edges, category bitsets and early-exit bounds. These are estimates
 for choosing a layout and comparing passes, not a promise of the linker's size.
@@ -85,7 +85,8 @@ def table_bytes(ens: Ensemble, target: Target) -> int:
 
 def inline_bytes(ens: Ensemble, target: Target) -> int:
     splits = ens.n_nodes - ens.n_leaves
-    code = splits * target.inline_node_bytes + ens.n_leaves * (target.inline_node_bytes // 2)
+    node = target.inline_bytes_per_node(ens.input_type)
+    code = splits * node + ens.n_leaves * (node // 2)
     return int(code + _shared_bytes(ens, target))
 
 

@@ -312,3 +312,26 @@ def test_avr_estimate_covers_the_linked_code_and_refuses_what_cannot_fit():
     with pytest.raises(EmlcError, match="does not fit.*atmega328p"):
         emit_c(big, "atmega328p", "m", "inline")
 
+
+
+def test_atmega328p_gets_the_inline_walk_for_integer_features_when_it_fits():
+    """Integer features make AVR inline code about 3/8 the size of float ones, and the layout
+    choice (passes/cost.py) counts it as the fit check (backends/c.py) does: at -O2 an
+    ATmega328P gets the fast inline walk for a digits forest with int16 features (its float
+    twin stays a table), and it links, runs and equals scikit-learn."""
+    require_tool("avr-gcc", "simavr")
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+    from emlc.passes import optimize
+    from tests.e2e.harness import run_model
+
+    X, y = load_digits(return_X_y=True)
+    clf = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0).fit(X[:1200], y[:1200])
+    ens = emlc.load(clf)
+    assert optimize(ens, level="O2", target="atmega328p").layout == "table"
+    res = optimize(ens.replace(input_type="int16"), level="O2", target="atmega328p")
+    assert res.layout == "inline"
+    got = run_model(res.ensemble, X[1200:1260], "atmega328p", "inline").predict
+    np.testing.assert_array_equal(np.asarray(ens.classes)[got], clf.predict(X[1200:1260]))
