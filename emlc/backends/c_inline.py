@@ -313,6 +313,18 @@ def _leaf_sum_lines(model: Model, fx: FixedPlan, index: int, row: int, pad: str)
     return out
 
 
+def _leaf_lines(model: Model, sums: FixedPlan | None, rows: bool, mark: str, index: int, row: int,
+                pad: str) -> list[str]:
+    """A leaf's statements in tree ``index``: its values of plan ``sums`` added (if any),
+    with ``rows`` its leaf row set, then the length pad ``mark`` (if any)."""
+    lines = _leaf_sum_lines(model, sums, index, row, pad) if sums is not None else []
+    if rows:
+        lines.append(f"{pad}row = {row};")
+    if mark:
+        lines.append(pad + mark)
+    return lines
+
+
 class _Columns(NamedTuple):
     op: np.ndarray
     threshold: np.ndarray
@@ -394,19 +406,11 @@ def _plain_blocks(model: Model, sums: FixedPlan | None, rows: bool = True) -> li
 
     mark = length_pad(model)[1]
 
-    def leaf_text(v: int, d: int) -> str:
-        pad = pads[d]
-        lines = _leaf_sum_lines(model, sums, tl[v], leaf[v], pad) if sums is not None else []
-        if rows:
-            lines.append(f"{pad}row = {leaf[v]};")
-        if mark:
-            lines.append(pad + mark)
-        return "\n".join(lines)
-
     def leaf_texts(nodes: list[int], depths: list[int]) -> list[str]:
         if sums is not None or not rows:
-            return [leaf_text(v, d) for v, d in zip(nodes, depths)]
-        forms = [pad + "row = %d;" + (f"\n{pad}{mark}" if mark else "") for pad in pads]  # leaf_text's text
+            return ["\n".join(_leaf_lines(model, sums, rows, mark, tl[v], leaf[v], pads[d]))
+                    for v, d in zip(nodes, depths)]
+        forms = [pad + "row = %d;" + (f"\n{pad}{mark}" if mark else "") for pad in pads]  # _leaf_lines' text
         return [forms[d] % leaf[v] for v, d in zip(nodes, depths)]
 
     # the text of every event, filled kind by kind into its slot in the output (else and
@@ -477,7 +481,6 @@ def tree_code(model: Model, index: int, sums: FixedPlan | None, rows: bool = Tru
     queued_set: set[int] = set()
     base = 2
     mark = length_pad(model)[1]
-    leaf_lines = [f"row = {r};" for r in leaf] if rows else None
     wide = tree.n_nodes + base + 2  # stack items pack node * wide + depth (depth < wide)
     pads: list[str] = []
 
@@ -502,12 +505,7 @@ def tree_code(model: Model, index: int, sums: FixedPlan | None, rows: bool = Tru
                 continue
             c = conds[node]
             if c is None:
-                if sums is not None:
-                    lines.extend(_leaf_sum_lines(model, sums, index, leaf[node], pad))
-                if leaf_lines is not None:
-                    append(pad + leaf_lines[node])
-                if mark:
-                    append(pad + mark)
+                lines.extend(_leaf_lines(model, sums, rows, mark, index, leaf[node], pad))
                 continue
             if c.__class__ is int:
                 push(c * wide + d)
