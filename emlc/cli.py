@@ -19,7 +19,7 @@ from .errors import EmlcError
 
 SUFFIX = {"c": ".h", "csv": ".csv", "micropython": ".py", "llvm": ".ll", "obj": ".o", "ir": ".emlir"}
 LEVELS = ("O0", "O1", "O2", "Os")
-INPUTS = ("float32", "int16", "int8", "uint8")
+INPUTS = ("float32", "float64", "int16", "int8", "uint8")
 BUG_HINT = "this is a bug in emlc; please report it with the command line and model file"
 
 
@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="model", help="C/Python identifier prefix of the generated API (default: model)")
     p.add_argument(
         "--input", choices=INPUTS, default=None,
-        help="declare the feature type the device passes in (default float32); integer inputs make thresholds integers",
+        help="declare the feature type the device passes in (default: float32 on microcontrollers, the library's own "
+             "type on the host; float64 where double is 64-bit and the library compares float64); "
+             "integer inputs make thresholds integers",
     )
     p.add_argument("-o", "--output", help="output file ('-' for stdout; default: the model's name with the emitter's suffix)")
     p.add_argument("--layout", choices=("inline", "table"), help="force the C code shape (default: chosen per target)")

@@ -14,13 +14,15 @@ from .api import Compiled
 
 def build_report(built: Compiled) -> dict[str, Any]:
     """Per-pass sizes (exact builds), measured cost (lossy builds) and the target's bill."""
-    from .backends.c import size_report
+    from .backends.c import input_line, size_report
 
     target, result, layout = built.target, built.result, built.layout
     report: dict[str, Any] = {
         "level": built.level,
         "target": target.name,
         "layout": layout,
+        "input_type": built.ensemble.input_type,
+        "inputs": input_line(built.ensemble.input_type),
         "passes": [] if result is None else [
             {
                 "name": r.name,
@@ -63,7 +65,7 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text rendering of :func:`build_report`'s dict."""
-    out = [f"emlc {report['level']} for {report['target']} ({report['layout']} layout)"]
+    out = [f"emlc {report['level']} for {report['target']} ({report['layout']} layout)", report["inputs"]]
     if report["passes"]:
         rows = [("pass", "nodes", "leaves", "leaf rows", "bytes")]
         for p in report["passes"]:

@@ -162,7 +162,23 @@ def model_files(tmp_path_factory):
     big = RandomForestClassifier(n_estimators=300, random_state=0).fit(X, y)
     joblib.dump(big, d / "big.joblib")
     np.save(d / "wrong_width.npy", np.zeros((5, 7)))
+    import lightgbm
+
+    lightgbm.LGBMRegressor(n_estimators=3, verbose=-1).fit(X, y).booster_.save_model(d / "lgb.txt")
     return d
+
+
+@pytest.mark.parametrize("args, c_type, line", [
+    ((), "float", "Inputs: float features; exact for every float32 value"),
+    (("--input", "float64"), "double", "Inputs: double features, compared in float64 exactly as the library"),
+])
+def test_report_and_header_say_the_input_type(model_files, tmp_path, args, c_type, line):
+    """A device build of a LightGBM model takes float32 unless --input float64 says otherwise."""
+    header = tmp_path / "m.h"
+    r = run_cli(str(model_files / "lgb.txt"), "--target", "cortex-m0", "--report", *args, "-o", str(header))
+    assert r.returncode == 0, r.stderr
+    assert line in r.stdout + r.stderr
+    assert f"const {c_type} *features" in header.read_text()
 
 
 @pytest.mark.parametrize(
@@ -175,6 +191,9 @@ def model_files(tmp_path_factory):
         (["{d}/rf.joblib", "--trust-pickle", "--name", "my-model"], "C identifier"),
         (["{d}/big.joblib", "--trust-pickle", "--target", "rv32ec"], "does not fit"),
         (["{d}/rf.joblib", "--trust-pickle", "--hard-vote", "--calibration", "{d}/wrong_width.npy"], "has 7 feature columns but the model takes 4"),
+        (["{d}/lgb.txt", "--target", "avr", "--input", "float64"], "avr's double is 32-bit; use --input float32"),
+        (["{d}/lgb.txt", "--target", "mcs51", "--input", "float64"], "mcs51's double is 32-bit; use --input float32"),
+        (["{d}/rf.joblib", "--trust-pickle", "--input", "float64"], "compares float32 features"),
     ],
 )
 def test_each_user_error_is_one_line_with_the_fix(model_files, args, message):

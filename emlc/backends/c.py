@@ -21,7 +21,7 @@ from ..errors import EmlcError
 from ..ir.ensemble import Ensemble, Op, Task
 from ..targets import Target, get_target
 from . import c_fixed, c_inline, c_table
-from .c_common import check_name, comment, size_of
+from .c_common import C_INT, check_name, comment, size_of
 from .c_model import Model
 from ..float_traps import traps_off
 
@@ -87,13 +87,13 @@ def _add_quick_pass(model: Model, layout: str) -> None:
         model.quick = None
 
 
-def _input_line(input_type: str, c_type: str) -> str:
-    """What the build's ``features`` are and for which values it is exact."""
+def input_line(input_type: str) -> str:
+    """What the build's ``features`` are and for which values it is exact (header and --report)."""
     if input_type == "float64":
         return "Inputs: double features, compared in float64 exactly as the library compares them."
     if input_type == "float32":
         return "Inputs: float features; exact for every float32 value (a library comparing float64 may differ on values float cannot hold)."
-    return f"Inputs: {c_type} features (declared {input_type}): exact for integer values; scale or round fractional values first."
+    return f"Inputs: {C_INT[input_type]} features (declared {input_type}): exact for integer values; scale or round fractional values first."
 
 
 def _header_comment(model: Model, layout: str) -> str:
@@ -118,7 +118,7 @@ def _header_comment(model: Model, layout: str) -> str:
         f"    writes {model.n_proba if model.classifier else model.n_out} {what} to out and returns that count;",
         f"    error codes: -1 wrong n_features (need {ens.n_features}), -2 wrong n_out.",
     ]
-    lines.append(_input_line(ens.input_type, model.in_t))
+    lines.append(input_line(ens.input_type))
     if ens.accum_dtype == "float64" and model.acc_t == "float":
         lines.append("Note: sums are float here (no 64-bit double); near-ties may differ from float64.")
     exit_plan = model.exit_plan()
