@@ -20,6 +20,7 @@ from .treebuild import Src, Tables, TreeBuilder, build_tree
 _KINDS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
 _LINKS = {"NONE": Link.IDENTITY, "LOGISTIC": Link.SIGMOID, "SOFTMAX": Link.SOFTMAX}
 _AGGREGATES = {"SUM": Aggregation.SUM, "AVERAGE": Aggregation.MEAN}
+_ONNX_DOUBLE = 11  # onnx.TensorProto.DOUBLE
 
 
 def from_onnx(model: Any) -> Ensemble:
@@ -45,7 +46,7 @@ def from_onnx(model: Any) -> Ensemble:
     node = nodes[0]
     atts = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
     try:
-        return _lower(node.op_type == "TreeEnsembleClassifier", atts, _n_features(model, node))
+        return _lower(node.op_type == "TreeEnsembleClassifier", atts, _n_features(model, node), _input_type(model, node))
     except (KeyError, IndexError, ValueError) as exc:
         raise EmlcError(f"malformed ONNX {node.op_type}: {type(exc).__name__} {exc}") from exc
 
@@ -57,6 +58,16 @@ def _n_features(model: Any, node: Any) -> int | None:
             if len(dims) == 2 and dims[1].dim_value > 0:
                 return int(dims[1].dim_value)
     return None
+
+
+def _input_type(model: Any, node: Any) -> str:
+    """What onnxruntime compares: its TreeEnsemble kernels read each feature in the graph
+    input's own type (``ITYPE val = x_data[feature_id]``) and compare it with the threshold
+    widened to that type, so a double input is compared in float64, a float one in float32."""
+    for value in model.graph.input:
+        if value.name == node.input[0] and value.type.tensor_type.elem_type == _ONNX_DOUBLE:
+            return "float64"
+    return "float32"
 
 
 def _values(atts: dict, name: str) -> list:
@@ -75,13 +86,14 @@ def _text(values: list) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
-def _lower(classifier: bool, atts: dict, n_features: int | None) -> Ensemble:
+def _lower(classifier: bool, atts: dict, n_features: int | None, input_type: str) -> Ensemble:
     prefix = "class" if classifier else "target"
     tree_ids = list(atts["nodes_treeids"])
     node_ids = list(atts["nodes_nodeids"])
     modes = _text(atts["nodes_modes"])
     features = list(atts["nodes_featureids"])
-    thresholds = np.asarray(_values(atts, "nodes_values"), dtype=np.float32)
+    # float attributes hold float32 numbers; nodes_values_as_tensor may hold doubles
+    thresholds = np.asarray(_values(atts, "nodes_values"), dtype=np.float64)
     true_ids = list(atts["nodes_truenodeids"])
     false_ids = list(atts["nodes_falsenodeids"])
     tracks = list(atts.get("nodes_missing_value_tracks_true", [])) or [0] * len(modes)
@@ -145,7 +157,7 @@ def _lower(classifier: bool, atts: dict, n_features: int | None) -> Ensemble:
         return emit
 
     roots = sorted({t for t in tree_ids})
-    trees = tuple(build_tree(min(n for t, n in index if t == tid), emit_for(tid), "float32", f"ONNX tree {tid}") for tid in roots)
+    trees = tuple(build_tree(min(n for t, n in index if t == tid), emit_for(tid), "float64", f"ONNX tree {tid}") for tid in roots)
     base = np.asarray(_values(atts, "base_values") or np.zeros(n_outputs), dtype=np.float64)
     if base.size != n_outputs:
         raise EmlcError(f"ONNX base_values has {base.size} values for {n_outputs} outputs")
@@ -164,7 +176,7 @@ def _lower(classifier: bool, atts: dict, n_features: int | None) -> Ensemble:
         decision=Decision.ARGMAX if classifier else Decision.NONE,
         classes=np.asarray(labels) if classifier else None,
         accum_dtype="float32",
-        input_type="float32",
+        input_type=input_type,
         name="onnx",
     )
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor  # noqa: E402
 
@@ -56,7 +56,7 @@ def forest_attributes(forest, classifier: bool) -> dict:
     return out
 
 
-def model(op: str, n_features: int, n_outputs: int, **attributes):
+def model(op: str, n_features: int, n_outputs: int, x_type: int = TensorProto.FLOAT, **attributes):
     node = helper.make_node(op, ["X"], ["label", "scores"] if op.endswith("Classifier") else ["Y"],
                             domain="ai.onnx.ml", **attributes)
     outputs = (
@@ -64,7 +64,7 @@ def model(op: str, n_features: int, n_outputs: int, **attributes):
          helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, n_outputs])]
         if op.endswith("Classifier") else [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, n_outputs])]
     )
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, n_features])], outputs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", x_type, [None, n_features])], outputs)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)])
 
 
@@ -133,3 +133,28 @@ def test_errors():
         from_onnx(3)
     with pytest.raises(EmlcError, match="0 TreeEnsembleClassifier/Regressor nodes"):
         from_onnx(helper.make_model(helper.make_graph([], "g", [], [])))
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_double_inputs_are_compared_in_float64(as_tensor):
+    """onnxruntime reads features in the graph input's type: a double row between two float32
+    numbers around a threshold goes the way float64 sends it (a float32 cast would move it)."""
+    t = 0.1 if as_tensor else float(np.float32(0.1))
+    values = {"nodes_values_as_tensor": numpy_helper.from_array(np.array([t, 0.0, 0.0]))} if as_tensor else \
+        {"nodes_values": [t, 0.0, 0.0]}
+    m = model("TreeEnsembleRegressor", 1, 1, x_type=TensorProto.DOUBLE, nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2],
+              nodes_featureids=[0, 0, 0], nodes_modes=["BRANCH_LEQ", "LEAF", "LEAF"], nodes_truenodeids=[1, 0, 0],
+              nodes_falsenodeids=[2, 0, 0], target_treeids=[0, 0], target_nodeids=[1, 2], target_ids=[0, 0],
+              nodes_missing_value_tracks_true=[0, 0, 0], target_weights=[1.0, -1.0], n_targets=1, **values)
+    ens = verify(from_onnx(m))
+    assert ens.input_type == "float64" and from_onnx(model("TreeEnsembleRegressor", 4, 1, **forest_attributes(
+        RandomForestRegressor(n_estimators=1, max_depth=2, random_state=0).fit(rows(), rows()[:, 0]), False))).input_type == "float32"
+    f = np.float32(t)
+    X = np.array([[t], [np.nextafter(t, 1)], [np.nextafter(t, -1)], [(float(f) + float(np.nextafter(f, np.float32(1)))) / 2],
+                  [(float(f) + float(np.nextafter(f, np.float32(-1)))) / 2], [np.nan]])
+    want = np.where(X[:, 0] <= t, 1.0, -1.0)
+    assert len(set(want[:5])) == 2
+    np.testing.assert_array_equal(interpret_value(ens, X).ravel(), np.r_[want[:5], -1.0])
+    if not as_tensor:  # onnx's reference evaluator reads no *_as_tensor thresholds
+        (ref,) = ReferenceEvaluator(m).run(None, {"X": X})
+        np.testing.assert_array_equal(interpret_value(ens, X).ravel(), ref.ravel())
