@@ -15,6 +15,9 @@ import numpy as np
 from ..errors import EmlcError
 from ..ir.ensemble import Op, Tree
 
+#: categories a bitset row may hold (2 MiB per row at the bound).
+MAX_CATEGORY = 1 << 24
+
 
 @dataclass(frozen=True)
 class Src:
@@ -121,7 +124,7 @@ class Tables:
     def add_set(self, categories: Iterable[int]) -> int:
         """Register a category set (non-negative integers) as a bitset row."""
         cats = np.asarray(sorted(set(int(c) for c in categories)), dtype=np.int64)
-        if cats.size and (cats[0] < 0 or cats[-1] >= 1 << 24):
+        if cats.size and (cats[0] < 0 or cats[-1] >= MAX_CATEGORY):
             raise EmlcError(f"category {cats[0] if cats[0] < 0 else cats[-1]} is out of range [0, 2^24)")
         words = np.zeros(max(1, (int(cats[-1]) // 32 + 1) if cats.size else 1), dtype=np.uint32)
         np.bitwise_or.at(words, cats // 32, (np.uint32(1) << (cats % 32).astype(np.uint32)))

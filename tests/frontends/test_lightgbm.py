@@ -12,7 +12,7 @@ lgb = pytest.importorskip("lightgbm")
 
 from emlc.errors import EmlcError  # noqa: E402
 from emlc.frontends.lightgbm import ZERO, from_lightgbm  # noqa: E402
-from emlc.ir import Aggregation, Op, Task, interpret, interpret_proba, interpret_value  # noqa: E402
+from emlc.ir import Aggregation, Op, Task, interpret, interpret_proba, interpret_raw, interpret_value  # noqa: E402
 from emlc.ir.text import print_ir  # noqa: E402
 from emlc.ir.verify import verify  # noqa: E402
 
@@ -233,6 +233,47 @@ def test_errors_name_the_problem(tmp_path):
         from_lightgbm(lgb.LGBMRegressor())
     with pytest.raises(EmlcError, match="cannot read a LightGBM model from list"):
         from_lightgbm([1])
+
+
+def _many_categories(rounds: int = 6):
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.integers(0, 700, 3000).astype(float), rng.normal(size=3000)])
+    y = ((X[:, 0] % 7 < 3) ^ (X[:, 1] > 0)).astype(float)
+    params = {**BASE, "objective": "binary", "max_cat_to_onehot": 2, "max_cat_threshold": 256, "num_leaves": 8}
+    return lgb.train(params, lgb.Dataset(X, y, categorical_feature=[0]), rounds), X
+
+
+def test_categorical_bitsets_are_uint32_words_in_text_and_json_dumps():
+    """700 categories: cat_threshold words with bit 31 set load from text and from the JSON
+    dump and agree with LightGBM on codes above 31 and 600, negative, NaN and fractional ones."""
+    booster, X = _many_categories()
+    text = booster.model_to_string()
+    words = [int(w) for line in text.splitlines() if line.startswith("cat_threshold=") for w in line[14:].split()]
+    assert max(words) >= 2**31
+    codes = np.r_[np.arange(-3, 720), [np.nan, -0.5, -1e-40, 1e-40, 31.5, 31.999999999, 32.0, 600.5, 699.9, 1e6, 3e9]]
+    rows = np.column_stack([codes, np.linspace(-2, 2, codes.size)])
+    want = booster.predict(rows, raw_score=True)
+    for ens in (from_lightgbm(booster), from_lightgbm(booster.dump_model())):
+        assert ens.input_type == "float64" and ens.cat_sets.shape[1] * 32 > 600
+        np.testing.assert_array_equal(interpret_raw(ens, rows).ravel(), want)
+
+
+def test_category_words_outside_uint32_and_huge_categories_are_refused(tmp_path):
+    """Words outside uint32 are corrupt; a category emlc's bitsets cannot hold is an error
+    naming the split (it was dropped, sending that code the wrong way)."""
+    booster, _ = _many_categories(rounds=1)
+    text = booster.model_to_string()
+    for word in ("4294967296", "-1"):
+        (tmp_path / "m.txt").write_text(text.replace("cat_threshold=", f"cat_threshold={word} ", 1))
+        with pytest.raises(EmlcError, match=r"'cat_threshold' holds a value outside \[0, 4294967296\)"):
+            from_lightgbm(tmp_path / "m.txt")
+    dump = booster.dump_model()
+    node = dump["tree_info"][0]["tree_structure"]
+    while node.get("decision_type") != "==":
+        node = node["left_child"] if "split_index" in node["left_child"] else node["right_child"]
+    node["threshold"] = "3||16777216"
+    with pytest.raises(EmlcError, match="lists category 16777216; emlc's bitsets hold categories below 16,777,216"):
+        from_lightgbm(dump)
 
 
 def test_unsupported_models_are_rejected():
