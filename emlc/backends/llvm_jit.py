@@ -20,6 +20,7 @@ predictor pickles (and saves to a file) as its IR text and object code, see
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ import numpy as np
 from ..errors import EmlcError
 from ..ir.ensemble import Ensemble
 from ..ir.interpret import apply_link, predictions_from_raw, proba_from_raw
+from ..ir.text import print_ir
 from . import llvm as backend
 from . import llvm_exit
 from .llvm_codegen import BLOCK_ROWS, VECTOR_MAX_NODES, choose_types, emit_module
@@ -174,6 +176,15 @@ class Predictor:
         exits = llvm_exit.plan(ens, types) is not None
         self._exit_batch = (_EXIT_BATCH(self._engine.get_function_address("emlc_jit_exit_batch"))
                             if exits else None)
+
+    @functools.cached_property
+    def ir_text(self) -> str:
+        """The ensemble's IR text, printed once (Dask pickles a task's function per graph)."""
+        return print_ir(self.ensemble)
+
+    def __dask_tokenize__(self) -> tuple:
+        """Dask names tasks by the model and object code instead of pickling the predictor."""
+        return hashlib.sha256(self.ir_text.encode()).hexdigest(), hashlib.sha256(self.object_code).hexdigest(), self.n_jobs
 
     def __reduce__(self):
         """Pickles as the bytes :meth:`save` writes (IR text, object code, build)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import EmlcError, RecompileWarning
 from ..float_traps import traps_off
-from ..ir.text import parse_ir, print_ir
+from ..ir.text import parse_ir
 from .llvm_jit import Build, Predictor
 
 MAGIC = b"emlc-jit\n"
@@ -36,7 +36,7 @@ def _digest(data: bytes) -> str:
 
 def dumps(predictor: Predictor) -> bytes:
     """The bytes :func:`loads` turns back into an equal predictor."""
-    ir = print_ir(predictor.ensemble).encode()
+    ir = predictor.ir_text.encode()
     obj = predictor.object_code
     header = {
         "format": FORMAT,

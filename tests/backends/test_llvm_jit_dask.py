@@ -21,6 +21,7 @@ def test_dask_local_cluster_map_partitions_equals_lightgbm():
     require_module("distributed")
     import dask.array as da
     import dask.dataframe as dd
+    from dask.base import tokenize
     from dask.distributed import Client, LocalCluster
 
     rng = np.random.default_rng(0)
@@ -28,6 +29,7 @@ def test_dask_local_cluster_map_partitions_equals_lightgbm():
     y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
     model = lgb.LGBMClassifier(n_estimators=40, num_leaves=15, verbose=-1, n_jobs=1).fit(X, y)
     predictor = jit(model, cache_dir=False)
+    assert tokenize(predictor.predict) == tokenize(jit(model, cache_dir=False).predict)  # stable task names
     with (LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
           Client(cluster)):
         rows = da.random.default_rng(1).normal(size=(ROWS, FEATURES), chunks=(ROWS // 8, FEATURES))
