@@ -92,5 +92,5 @@ def format_report(report: dict[str, Any]) -> str:
             out += ["", report[key]]
     if "output" in report:
         path, size = report["output"]["path"], report["output"]["bytes"]
-        out += ["", f"wrote {'to stdout' if path == '-' else path} (a {size}-byte file)"]
+        out += ["", f"wrote {size} bytes to stdout" if path == "-" else f"wrote {path} (a {size}-byte file)"]
     return "\n".join(out)
