@@ -11,6 +11,8 @@ from __future__ import annotations
 from importlib import import_module
 from types import ModuleType
 
+from .errors import EmlcError
+
 #: top-level module -> the extra (or package) that installs it.
 EXTRAS = {
     "sklearn": "emlc[sklearn]",
@@ -29,16 +31,14 @@ def install_hint(module: str) -> str | None:
     return None if extra is None else f"pip install '{extra}'"
 
 
-def missing(exc: ModuleNotFoundError, purpose: str) -> Exception:
-    """The one-line error for ``exc`` raised while doing ``purpose`` (``exc`` itself when
-    the module is not one an extra installs: then it is a bug, not a missing extra)."""
-    from .errors import EmlcError
-
-    name = exc.name or ""
-    hint = install_hint(name)
+def missing(exc: ModuleNotFoundError, purpose: str) -> EmlcError:
+    """The one-line error for ``exc`` raised while doing ``purpose``: the extra to install
+    when an extra brings the module, else the module's name (a pickle of another library)."""
+    top = (exc.name or str(exc)).split(".")[0]
+    hint = install_hint(top)
     if hint is None:
-        return exc
-    return EmlcError(f"{purpose} needs {name.split('.')[0]}, which is not installed; {hint}")
+        return EmlcError(f"{purpose} needs the module {top!r}, which is not installed")
+    return EmlcError(f"{purpose} needs {top}, which is not installed; {hint}")
 
 
 def require(module: str, purpose: str) -> ModuleType:

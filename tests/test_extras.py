@@ -88,8 +88,7 @@ def test_leaf_clustering_without_sklearn_names_the_extra():
     assert "needs sklearn, which is not installed; pip install 'emlc[sklearn]'" in r.stdout, r.stderr
 
 
-def test_a_module_no_extra_installs_stays_a_bug():
-    from emlc.extras import missing
-
-    exc = ModuleNotFoundError("No module named 'not_a_library'", name="not_a_library")
-    assert missing(exc, "loading") is exc
+def test_a_pickle_of_another_library_names_the_module(tmp_path):
+    (tmp_path / "m.pkl").write_bytes(b"\x80\x04\x95\x15\x00\x00\x00\x00\x00\x00\x00\x8c\x0bnot_a_lib.x\x94\x8c\x01C\x94\x93\x94.")
+    line = _cli_error((), str(tmp_path / "m.pkl"), "--trust-pickle", "-o", "-")
+    assert line.endswith("unpickling '%s' needs the module 'not_a_lib', which is not installed" % (tmp_path / "m.pkl"))
