@@ -217,15 +217,20 @@ def parse_text(text: str, name: str) -> LgbModel:
     )
 
 
+_AFTER_TREES = frozenset({"end of trees", "feature importances:", "parameters:"})
+
+
 def _scan_trees(lines: list[str], pos: int, name: str, sections: list[Section]) -> None:
-    """Append each ``Tree=`` section's key/value lines up to ``end of trees``."""
+    """Append each ``Tree=`` section's key/value lines up to ``end of trees`` (or, in files
+    written without that line, the next section LightGBM writes: feature importances or
+    parameters)."""
     while True:
         while pos < len(lines) and not lines[pos].strip():
             pos += 1
         if pos >= len(lines):
             raise EmlcError(f"{name}: truncated after line {len(lines)}: 'end of trees' is missing")
         line = lines[pos].strip()
-        if line == "end of trees":
+        if line in _AFTER_TREES:
             return
         if not line.startswith("Tree="):
             raise EmlcError(f"{name}: line {pos + 1}: expected 'Tree=<n>' or 'end of trees', got {line[:40]!r}")
