@@ -105,3 +105,17 @@ def test_host_c_link_equals_library_bit_for_bit(case):
     assert np.array_equal(linked, expected, equal_nan=True)
     with np.errstate(over="ignore"):
         assert np.array_equal(api, expected.astype(np.float32), equal_nan=True)
+
+
+def test_headers_say_what_their_exp_promises():
+    xgb_case = cases()[0]
+    ens = emlc.load(xgb_case.model)
+    host = emit_c(ens, "host", "m")
+    assert "#include <math.h>" in host and "XGBoost's steps with the C library's exp" in host
+    for target in ("avr", "cortex-m4f", "mcs51"):
+        device = emit_c(ens, target, "m")
+        assert "#include <math.h>" not in device and "emlc's own exp" in device and "not bit-identical" in device
+    sk = emlc.load(next(c for c in cases() if "HistGradientBoostingClassifier multiclass" in c.name).model)
+    assert "numpy's" in emit_c(sk, "host", "m")
+    forest = emlc.load(cases()[-1].model)
+    assert "#include <math.h>" not in emit_c(forest, "host", "m")
