@@ -87,6 +87,15 @@ def _add_quick_pass(model: Model, layout: str) -> None:
         model.quick = None
 
 
+def _input_line(input_type: str, c_type: str) -> str:
+    """What the build's ``features`` are and for which values it is exact."""
+    if input_type == "float64":
+        return "Inputs: double features, compared in float64 exactly as the library compares them."
+    if input_type == "float32":
+        return "Inputs: float features; exact for every float32 value (a library comparing float64 may differ on values float cannot hold)."
+    return f"Inputs: {c_type} features (declared {input_type}): exact for integer values; scale or round fractional values first."
+
+
 def _header_comment(model: Model, layout: str) -> str:
     ens, p = model.ens, model.p
     lines = [
@@ -109,8 +118,7 @@ def _header_comment(model: Model, layout: str) -> str:
         f"    writes {model.n_proba if model.classifier else model.n_out} {what} to out and returns that count;",
         f"    error codes: -1 wrong n_features (need {ens.n_features}), -2 wrong n_out.",
     ]
-    if ens.input_type == "float64" and not model.target.has_double:
-        lines.append("Note: double is 32-bit on this target; inputs are compared as float.")
+    lines.append(_input_line(ens.input_type, model.in_t))
     lines += _link_note(model)
     if ens.accum_dtype == "float64" and model.acc_t == "float":
         lines.append("Note: sums are float here (no 64-bit double); near-ties may differ from float64.")

@@ -76,6 +76,11 @@ class Target:
     #: the one LightGBM, XGBoost and SciPy call, so probabilities are bit-identical;
     #: elsewhere emlc's own exp (a few ulp from it) keeps libm out of the firmware
     libm_exp: bool = False
+    #: the feature type a model whose library compares float64 (LightGBM,
+    #: HistGradientBoosting) takes here unless ``--input`` says otherwise. Devices pass
+    #: ``float``: the build is exact for every float32 value (thresholds are rounded to
+    #: float32 the way each comparison needs). ``None`` keeps the library's float64.
+    default_float_input: str | None = "float32"
 
     @property
     def has_double(self) -> bool:
@@ -100,6 +105,7 @@ TARGETS: dict[str, Target] = {
             word_bits=64, has_fpu=True, double_bits=64, flash=DIRECT,
             flash_bytes=None, ram_bytes=None, compiler="gcc", cflags=_WARN, inline_node_bytes=12,
             libm_exp=True,
+            default_float_input=None,
         ),
         Target(
             "avr", "ATmega2560 (8-bit AVR, no FPU, 32-bit double, 256 KiB flash, 8 KiB RAM)",
