@@ -21,12 +21,17 @@ from emlc.ir import Link, LinkMath, Task
 from emlc.ir.interpret import interpret, interpret_proba
 from tests.conftest import require_tool
 from tests.e2e.harness import STRICT
-from tests.link_cases import Case, cases, ids
+from tests.link_cases import cases, ids
 
 
-def _program(header: str, ens, X: np.ndarray, double: bool) -> str:
-    """Print, per row, the linked outputs (binary classifiers: 1 - p and p) in hex bits
-    and then what the public float API wrote."""
+def _double(ens) -> bool:
+    return ens.accum_dtype == "float64" and ens.link_math is not LinkMath.XGBOOST
+
+
+def _check_rows(ens, X: np.ndarray, name: str, own: str) -> str:
+    """C that prints, per row of ``X``, the linked outputs (binary classifiers: 1 - p and
+    p) in hex bits, then what the public float API wrote. ``name``: the model's prefix,
+    ``own``: this function's (``own``_check)."""
     n, f = X.shape
     if ens.input_type == "float64":
         in_t, in_bits = "double", "uint64_t"
@@ -34,34 +39,34 @@ def _program(header: str, ens, X: np.ndarray, double: bool) -> str:
     else:
         in_t, in_bits = "float", "uint32_t"
         cells = ", ".join(f"0x{v:08x}UL" for v in X.astype(np.float32).view(np.uint32).ravel())
-    real, bits, fmt = ("double", "uint64_t", "%016llx") if double else ("float", "uint32_t", "%08llx")
+    real, bits, fmt = ("double", "uint64_t", "%016llx") if _double(ens) else ("float", "uint32_t", "%08llx")
     pairs = ens.task is Task.CLASSIFICATION and ens.n_outputs == 1
-    api = "m_predict_proba" if ens.task is Task.CLASSIFICATION else "m_predict_values"
+    api = f"{name}_predict_proba" if ens.task is Task.CLASSIFICATION else f"{name}_predict_values"
     n_api = 2 if pairs else ens.n_outputs
-    return f"""{header}
-#include <stdio.h>
-static const {in_bits} rows[{n * f}] = {{ {cells} }};
-static void put(const {real} v) {{
+    return f"""
+static const {in_bits} {own}_rows[{n * f}] = {{ {cells} }};
+static void {own}_put(const {real} v) {{
     union {{ {real} x; {bits} u; }} b;
     b.x = v;
     printf("{fmt} ", (unsigned long long)b.u);
 }}
-int main(void) {{
+static void {own}_check(void) {{
     union {{ {in_bits} u; {in_t} x; }} c;
     {in_t} features[{f}];
     float api[{n_api}];
     {real} raw[{ens.n_outputs}];
     int i, j;
+    printf("#\\n");
     for (i = 0; i < {n}; ++i) {{
         for (j = 0; j < {f}; ++j) {{
-            c.u = rows[i * {f} + j];
+            c.u = {own}_rows[i * {f} + j];
             features[j] = c.x;
         }}
-        m_raw(features, raw);
-        m_link(raw);
-        {"put(1 - raw[0]);" if pairs else ""}
+        {name}_raw(features, raw);
+        {name}_link(raw);
+        {f"{own}_put(1 - raw[0]);" if pairs else ""}
         for (j = 0; j < {ens.n_outputs}; ++j) {{
-            put(raw[j]);
+            {own}_put(raw[j]);
         }}
         {api}(features, {f}, api, {n_api});
         for (j = 0; j < {n_api}; ++j) {{
@@ -71,32 +76,40 @@ int main(void) {{
         }}
         printf("\\n");
     }}
-    return 0;
 }}
 """
 
 
-def _run_host(case: Case, ens) -> tuple[np.ndarray, np.ndarray]:
-    """(linked outputs in the link's type, the float API's outputs) per row."""
-    double = ens.accum_dtype == "float64" and ens.link_math is not LinkMath.XGBOOST
+@pytest.fixture(scope="module")
+def host_outputs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per case: (linked outputs in the link's type, the float API's outputs) per row,
+    from one host program holding every case's header (one compile)."""
+    require_tool("gcc")
+    models = [emlc.load(c.model) for c in cases()]
+    parts = ["#include <stdio.h>"]
+    for i, (case, ens) in enumerate(zip(cases(), models)):
+        parts += [emit_c(ens, "host", f"m{i}"), _check_rows(ens, case.X, f"m{i}", f"t{i}")]
+    calls = "".join(f"    t{i}_check();\n" for i in range(len(models)))
+    parts.append(f"int main(void)\n{{\n{calls}    return 0;\n}}\n")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        (d / "t.c").write_text(_program(emit_c(ens, "host", "m"), ens, case.X, double))
+        (d / "t.c").write_text("\n".join(parts))
         subprocess.run(["gcc", *STRICT, "t.c", "-o", "t", "-lm"], cwd=d, check=True, capture_output=True)
         out = subprocess.run([str(d / "t")], check=True, capture_output=True, text=True).stdout
-    words = np.array([[int(w, 16) for w in line.split()] for line in out.splitlines()], dtype=np.uint64)
-    width = case.expected.shape[1] if case.expected.ndim == 2 else 1
-    linked = words[:, :width].astype(np.uint64 if double else np.uint32)
-    linked = linked.view(np.float64 if double else np.float32)
-    api = words[:, width:].astype(np.uint32).view(np.float32)
-    return linked, api
+    results = {}
+    for case, ens, block in zip(cases(), models, out.split("#\n")[1:]):
+        words = np.array([[int(w, 16) for w in line.split()] for line in block.splitlines()], dtype=np.uint64)
+        width = case.expected.shape[1] if case.expected.ndim == 2 else 1
+        double = _double(ens)
+        linked = words[:, :width].astype(np.uint64 if double else np.uint32).view(np.float64 if double else np.float32)
+        results[case.name] = linked, words[:, width:].astype(np.uint32).view(np.float32)
+    return results
 
 
 @pytest.mark.parametrize("case", cases(), ids=ids())
-def test_host_c_link_equals_library_bit_for_bit(case):
-    require_tool("gcc")
+def test_host_c_link_equals_library_bit_for_bit(case, host_outputs):
     ens = emlc.load(case.model)
-    linked, api = _run_host(case, ens)
+    linked, api = host_outputs[case.name]
     expected = case.expected.reshape(linked.shape)
     if ens.link_math is LinkMath.NUMPY and ens.link is not Link.IDENTITY:
         # numpy's exp is not C's: the C equals the same steps with the C library's exp
