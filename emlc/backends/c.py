@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EmlcError
-from ..ir.ensemble import Ensemble, Op, Task
+from ..ir.ensemble import Ensemble, LinkMath, Op, Task
 from ..targets import Target, get_target
 from . import c_fixed, c_inline, c_table
 from .c_common import check_name, comment, size_of
@@ -121,6 +121,7 @@ def _header_comment(model: Model, layout: str) -> str:
         f"    error codes: -1 wrong n_features (need {ens.n_features}), -2 wrong n_out.",
     ]
     lines.append(_input_line(ens.input_type, model.in_t))
+    lines += _link_note(model)
     if ens.accum_dtype == "float64" and model.acc_t == "float":
         lines.append("Note: sums are float here (no 64-bit double); near-ties may differ from float64.")
     exit_plan = model.exit_plan()
@@ -149,10 +150,28 @@ def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", la
     includes = ["#include <stdint.h>"]
     if model.target.flash.include:
         includes.append(f"#include <{model.target.flash.include}>")
+    if model.libm_exp:
+        includes.append("#include <math.h>")
     return "".join([
         f"{_header_comment(model, chosen)}\n#ifndef {guard}\n#define {guard}\n\n",
         "\n".join(includes), "\n\n", *code, f"\n\n#endif /* {guard} */\n",
     ])
+
+
+def _link_note(model: Model) -> list[str]:
+    """What the link's exp promises: the library's bits only where it is the library's exp."""
+    if not model.needs_exp():
+        return []
+    if not model.libm_exp:
+        return ["Note: the link uses emlc's own exp (no libm), a few ulp from the library's;",
+                "    probabilities and values are close to the library's, not bit-identical."]
+    if model.ens.link_math is LinkMath.NUMPY:
+        return ["Note: the link calls the C library's exp (link with -lm); the library uses numpy's",
+                "    exp, which can differ from it in the last bit."]
+    narrowed = " (P_link's raw[] holds them; the float out[] rounds them)" if model.acc_t == "double" else ""
+    whose = {LinkMath.LIBM: "LightGBM's and SciPy's", LinkMath.XGBOOST: "XGBoost's"}[model.ens.link_math]
+    return [f"Note: the link follows {whose} steps with the C library's exp (link with -lm):",
+            f"    on the machine the library runs on, its outputs are bit-identical{narrowed}."]
 
 
 def _estimate(model: Model, layout: str) -> dict[str, int]:

@@ -236,7 +236,7 @@ def _compile_run(code: str, main: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         (d / "t.c").write_text(code + main)
-        subprocess.run(["gcc", *STRICT, "t.c", "-o", "t"], cwd=d, check=True, capture_output=True)
+        subprocess.run(["gcc", *STRICT, "t.c", "-o", "t", "-lm"], cwd=d, check=True, capture_output=True)
         return subprocess.run([str(d / "t")], cwd=d, check=True, capture_output=True, text=True).stdout
 
 
