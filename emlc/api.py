@@ -96,7 +96,7 @@ def emit(
     if emit in ("llvm", "obj"):
         from .backends.llvm import emit_llvm, emit_obj
 
-        return (emit_llvm if emit == "llvm" else emit_obj)(ens, target=tgt, name=name)
+        return (emit_llvm if emit == "llvm" else emit_obj)(ens, target=tgt.name, name=name)
     raise EmlcError(f"unknown output format {emit!r}; choose one of: {', '.join(EMITTERS)}")
 
 
