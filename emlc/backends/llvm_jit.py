@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import EmlcError
 from ..ir.ensemble import Ensemble
 from ..ir.interpret import apply_link, predictions_from_raw, proba_from_raw
+from ..ir.verify import verify
 from . import llvm as backend
 from . import llvm_exit
 from .llvm_codegen import BLOCK_ROWS, VECTOR_MAX_NODES, choose_types, emit_module
@@ -189,10 +190,6 @@ def _as_ensemble(model_or_ir) -> Ensemble:
         from ..frontends.load import load
 
         ens = load(model_or_ir)
-    try:
-        from ..ir.verify import verify
-    except ImportError:  # verifier not installed yet
-        return ens
     return verify(ens)
 
 
