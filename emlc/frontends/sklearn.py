@@ -196,12 +196,13 @@ def _gradient_boosting(estimator: Any) -> Ensemble:
         **common_fields(estimator),
     )
     if hasattr(estimator, "classes_"):
-        link, params = link_of(estimator)
+        link, params, math = link_of(estimator)
         return _cut(
             columns, sizes,
             task=Task.CLASSIFICATION,
             link=link,
             link_params=params,
+            link_math=math,
             decision=Decision.RAW_ARGMAX,
             classes=_classes(estimator),
             **fields,

@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import EmlcError
-from ..ir.ensemble import Link
+from ..ir.ensemble import Link, LinkMath
 
-#: scikit-learn link classes (``estimator._loss.link``) and the IR link they are.
-LINKS: dict[str, tuple[Link, tuple[float, ...]]] = {
-    "IdentityLink": (Link.IDENTITY, ()),
-    "LogLink": (Link.EXP, ()),
-    "LogitLink": (Link.SIGMOID, ()),
-    "HalfLogitLink": (Link.SIGMOID, (2.0,)),
-    "MultinomialLogit": (Link.SOFTMAX, ()),
+#: scikit-learn link classes (``estimator._loss.link``) and the IR link they are: the
+#: logistic ones call SciPy's ``expit`` (C exp), the others numpy's ``exp``.
+LINKS: dict[str, tuple[Link, tuple[float, ...], LinkMath]] = {
+    "IdentityLink": (Link.IDENTITY, (), LinkMath.NUMPY),
+    "LogLink": (Link.EXP, (), LinkMath.NUMPY),
+    "LogitLink": (Link.SIGMOID, (), LinkMath.LIBM),
+    "HalfLogitLink": (Link.SIGMOID, (2.0,), LinkMath.LIBM),
+    "MultinomialLogit": (Link.SOFTMAX, (), LinkMath.NUMPY),
 }
 
 
@@ -32,8 +33,9 @@ def common_fields(estimator: Any) -> dict[str, Any]:
     return fields
 
 
-def link_of(estimator: Any) -> tuple[Link, tuple[float, ...]]:
-    """The IR link for a boosting estimator's loss, or an error naming the loss."""
+def link_of(estimator: Any) -> tuple[Link, tuple[float, ...], LinkMath]:
+    """The IR link, its parameters and arithmetic for a boosting estimator's loss, or an
+    error naming the loss."""
     link = type(estimator._loss.link).__name__
     if link not in LINKS:
         raise EmlcError(
