@@ -26,6 +26,18 @@ def test_compile_returns_code_and_report(iris_rf):
     np.testing.assert_array_equal(emlc.interpret(built.ensemble, X), model.predict(X))
 
 
+@pytest.mark.parametrize("target", ["host", "avr", "cortex-m0"])
+def test_compile_emits_llvm_for_the_named_target(iris_rf, target):
+    """compile/emit (and so ``emlc --emit llvm|obj``) hand the LLVM backend the target's name."""
+    from emlc.backends.llvm import emit_llvm
+
+    model, _ = iris_rf
+    built = emlc.compile(model, target=target, emit_as="llvm", name="iris")
+    assert built.code == emit_llvm(built.ensemble, target=target, name="iris")
+    assert "define" in built.code and "iris_predict" in built.code
+    assert isinstance(emlc.compile(model, target=target, emit_as="obj").code, bytes)
+
+
 def test_compile_to_ir_round_trips(iris_rf):
     model, X = iris_rf
     built = emlc.compile(model, level="O0", emit_as="ir")

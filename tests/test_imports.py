@@ -83,3 +83,18 @@ def test_file_loaders_import_no_training_library(tmp_path):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         assert out.stdout.split() == [], f"loading {name} imported {out.stdout.strip()}"
+
+
+def test_sklearn_frontends_import_each_other_at_the_top():
+    """sklearn and sklearn_hist share sklearn_common, so neither hides an import in a function."""
+    import ast
+    from pathlib import Path
+
+    import emlc.frontends as fe
+
+    for name in ("sklearn.py", "sklearn_hist.py", "sklearn_common.py"):
+        tree = ast.parse((Path(fe.__file__).parent / name).read_text())
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef):
+                local = [n.module for n in ast.walk(fn) if isinstance(n, ast.ImportFrom) and n.level > 0]
+                assert not local, f"{name}:{fn.name} imports {local} inside the function"

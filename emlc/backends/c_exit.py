@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir.ensemble import Aggregation, Ensemble, Op
-from ..passes.early_exit import tree_ranges
+from ..ir.ranges import tree_ranges
 from .c_common import smallest_int, top_two
 
 if TYPE_CHECKING:

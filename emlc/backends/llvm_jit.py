@@ -35,6 +35,7 @@ from ..errors import EmlcError
 from ..ir.ensemble import Ensemble
 from ..ir.interpret import apply_link, predictions_from_raw, proba_from_raw
 from ..ir.text import print_ir
+from ..ir.verify import verify
 from . import llvm as backend
 from . import llvm_exit
 from .llvm_codegen import BLOCK_ROWS, VECTOR_MAX_NODES, choose_types, emit_module
@@ -276,10 +277,6 @@ def _as_ensemble(model_or_ir) -> Ensemble:
         from ..frontends.load import load
 
         ens = load(model_or_ir)
-    try:
-        from ..ir.verify import verify
-    except ImportError:  # verifier not installed yet
-        return ens
     return verify(ens)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import EmlcError
 from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count, load_json
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task, Tree
-from .treebuild import LE, MAX_CATEGORY, Src, Tables, TreeBuilder, build_tree
+from .treebuild import LE, MAX_CATEGORY, Src, Tables, SourceTreeBuilder, build_tree
 
 #: LightGBM's kZeroThreshold, a float literal widened to double.
 ZERO = float(np.float32(1e-35))
@@ -721,7 +721,7 @@ def _guarded_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
     n = len(tree.split_feature)
     n_leaves = len(tree.leaf_value)
 
-    def emit(b: TreeBuilder, s: int) -> tuple[int, list[int]]:
+    def emit(b: SourceTreeBuilder, s: int) -> tuple[int, list[int]]:
         if s < 0:
             if ~s >= n_leaves:
                 raise EmlcError(f"{where}: child refers to leaf {~s}, but the tree has {n_leaves} leaves")
@@ -748,7 +748,7 @@ def _guarded_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
     return build_tree(0 if n else ~0, emit, "float64", where)
 
 
-def _numerical(b: TreeBuilder, f: int, t: float, dt: int, lo: int, hi: int) -> int:
+def _numerical(b: SourceTreeBuilder, f: int, t: float, dt: int, lo: int, hi: int) -> int:
     """``x <= t`` with LightGBM's zero band and missing rules, guarded only where they differ."""
     missing = (dt >> 2) & 3
     default_left = bool(dt & _DEFAULT_LEFT)

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import EmlcError
 from ..extras import require
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
-from .treebuild import Src, Tables, TreeBuilder, build_tree
+from .treebuild import Src, Tables, SourceTreeBuilder, build_tree
 
 _KINDS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
 _LINKS = {"NONE": Link.IDENTITY, "LOGISTIC": Link.SIGMOID, "SOFTMAX": Link.SOFTMAX}
@@ -124,7 +124,7 @@ def _lower(classifier: bool, atts: dict, n_features: int | None, input_type: str
     tables = Tables()
 
     def emit_for(tid: int):
-        def emit(b: TreeBuilder, nid: int) -> tuple[int, list[int]]:
+        def emit(b: SourceTreeBuilder, nid: int) -> tuple[int, list[int]]:
             i = index.get((tid, nid))
             if i is None:
                 raise EmlcError(f"ONNX tree {tid} refers to node {nid}, which does not exist")

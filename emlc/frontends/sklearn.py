@@ -6,7 +6,7 @@ bit: trees compare the float32-cast input with float64 thresholds and route NaN
 by ``missing_go_to_left``; forests average per-tree probabilities (soft voting);
 gradient boosting starts from the init estimator's raw prediction and adds
 ``learning_rate * leaf`` per stage. HistGradientBoosting lives in
-:mod:`emlc.frontends.sklearn_hist`.
+:mod:`emlc.frontends.sklearn_hist`; what both share, in :mod:`emlc.frontends.sklearn_common`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import EmlcError
-from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task, Tree
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from ..ir.verify import verify
+from .sklearn_common import common_fields, link_of
+from .sklearn_hist import lower_hist_gradient_boosting
 
 _TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier", "ExtraTreeRegressor")
 _FORESTS = (
@@ -28,15 +30,6 @@ _BOOSTING = ("GradientBoostingClassifier", "GradientBoostingRegressor")
 _HIST = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor")
 SUPPORTED = _TREES + _FORESTS + _BOOSTING + _HIST + ("IsolationForest",)
 
-#: scikit-learn link classes (``estimator._loss.link``) and the IR link they are: the
-#: logistic ones call SciPy's ``expit`` (C exp), the others numpy's ``exp``.
-_LINKS: dict[str, tuple[Link, tuple[float, ...], LinkMath]] = {
-    "IdentityLink": (Link.IDENTITY, (), LinkMath.NUMPY),
-    "LogLink": (Link.EXP, (), LinkMath.NUMPY),
-    "LogitLink": (Link.SIGMOID, (), LinkMath.LIBM),
-    "HalfLogitLink": (Link.SIGMOID, (2.0,), LinkMath.LIBM),
-    "MultinomialLogit": (Link.SOFTMAX, (), LinkMath.NUMPY),
-}
 #: Dummy init strategies whose prediction does not depend on the input row.
 _CONSTANT_INIT = {
     "DummyClassifier": ("prior", "most_frequent", "constant", "uniform"),
@@ -82,15 +75,6 @@ def _check_single_output(estimator: Any, kind: str) -> None:
             f"multi-output {kind} ({estimator.n_outputs_} outputs) is unsupported; "
             f"emlc lowers single-output models only: train one model per output"
         )
-
-
-def common_fields(estimator: Any) -> dict[str, Any]:
-    """Ensemble fields every lowering shares: feature count, names and class labels."""
-    fields: dict[str, Any] = {"n_features": int(estimator.n_features_in_)}
-    names = getattr(estimator, "feature_names_in_", None)
-    if names is not None:
-        fields["feature_names"] = tuple(str(n) for n in names)
-    return fields
 
 
 def _classes(estimator: Any) -> np.ndarray:
@@ -173,18 +157,6 @@ def _single_tree(estimator: Any) -> Ensemble:
 
 def _forest(estimator: Any) -> Ensemble:
     return _averaged(estimator, list(estimator.estimators_))
-
-
-def link_of(estimator: Any) -> tuple[Link, tuple[float, ...], LinkMath]:
-    """The IR link, its parameters and arithmetic for a boosting estimator's loss, or an
-    error naming the loss."""
-    link = type(estimator._loss.link).__name__
-    if link not in _LINKS:
-        raise EmlcError(
-            f"{type(estimator).__name__} with loss {estimator.loss!r} (link {link}) is unsupported; "
-            f"supported links: {', '.join(_LINKS)}"
-        )
-    return _LINKS[link]
 
 
 def _init_raw(estimator: Any) -> np.ndarray:
@@ -275,16 +247,10 @@ def _isolation_forest(estimator: Any) -> Ensemble:
     )
 
 
-def _hist(estimator: Any) -> Ensemble:
-    from .sklearn_hist import lower_hist_gradient_boosting
-
-    return lower_hist_gradient_boosting(estimator)
-
-
 _LOWERINGS: dict[str, Callable[[Any], Ensemble]] = {
     **{name: _single_tree for name in _TREES},
     **{name: _forest for name in _FORESTS},
     **{name: _gradient_boosting for name in _BOOSTING},
-    **{name: _hist for name in _HIST},
+    **{name: lower_hist_gradient_boosting for name in _HIST},
     "IsolationForest": _isolation_forest,
 }

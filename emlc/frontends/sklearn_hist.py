@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import EmlcError
 from ..ir.ensemble import Aggregation, Decision, Ensemble, FeatureRank, Op, Task, Tree
-from .sklearn import common_fields, link_of
+from .sklearn_common import common_fields, link_of
 
 
 def lower_hist_gradient_boosting(estimator: Any) -> Ensemble:

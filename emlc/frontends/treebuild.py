@@ -33,8 +33,8 @@ _LEAF, LE = int(Op.LEAF), int(Op.LE)
 
 
 @dataclass
-class TreeBuilder:
-    """The IR columns of one tree, filled node by node."""
+class SourceTreeBuilder:
+    """An IR tree built from a library's source nodes: its columns, filled node by node."""
 
     cols: dict[str, list] = field(
         default_factory=lambda: {c: [] for c in Tree.COLUMNS}
@@ -85,7 +85,7 @@ class TreeBuilder:
         return Tree.build(threshold_dtype=threshold_dtype, **self.cols)
 
 
-Emit = Callable[[TreeBuilder, Hashable], tuple[int, Sequence[Hashable]]]
+Emit = Callable[[SourceTreeBuilder, Hashable], tuple[int, Sequence[Hashable]]]
 
 
 def build_tree(root: Hashable, emit: Emit, threshold_dtype: str, what: str) -> Tree:
@@ -95,7 +95,7 @@ def build_tree(root: Hashable, emit: Emit, threshold_dtype: str, what: str) -> T
     source children it referenced. Source models are trees, so a node reached twice
     means a corrupt model (``what`` names the tree in the error).
     """
-    builder = TreeBuilder()
+    builder = SourceTreeBuilder()
     entry: dict[Hashable, int] = {}
     seen = {root}
     stack = [root]

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import EmlcError
 from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task
-from .treebuild import Src, Tables, TreeBuilder, build_tree
+from .treebuild import Src, Tables, SourceTreeBuilder, build_tree
 
 _LOGISTIC = {"binary:logistic", "binary:logitraw", "reg:logistic"}
 _EXP = {"count:poisson", "reg:gamma", "reg:tweedie"}
@@ -212,7 +212,7 @@ def _tree(tree: dict, index: int, n_features: int, scale: np.float32 | None, tab
         cats[int(node)] = [int(c) for c in values[int(segments[k]) : int(segments[k]) + int(sizes[k])]]
     n = len(left)
 
-    def emit(b: TreeBuilder, s: int) -> tuple[int, list[int]]:
+    def emit(b: SourceTreeBuilder, s: int) -> tuple[int, list[int]]:
         if not 0 <= s < n:
             raise EmlcError(f"{what}: child index {s} is outside its {n} nodes; the model is corrupt")
         lo, hi = int(left[s]), int(right[s])

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble
-from .treebuild import content_ids, in_rank_order, remap_leaves, used_leaves
+from .trees.hashing import content_ids, in_rank_order
+from .trees.tables import remap_leaves, used_leaves
 
 
 def dedup_leaves(ens: Ensemble) -> Ensemble:

@@ -20,10 +20,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import (
-    ContentClasses, Forest, NodeKeys, NodeTable, TreeBuilder, _mix, copied_nodes, expand_dags, in_rank_order,
-    mark_settled, rebuild_some, resolved_preorder, settled,
-)
+from .trees.dags import expand_dags
+from .trees.forest import Forest, mark_settled, settled
+from .trees.hashing import ContentClasses, in_rank_order, mix, NodeKeys
+from .trees.rewrite import copied_nodes, rebuild_some, resolved_preorder, RewrittenTreeBuilder
+from .trees.tables import NodeTable
 
 INT_RANGES = {
     name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
@@ -111,7 +112,7 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
     may be reached again with the same ranges; ``memo`` then reuses what that context
     built (other nodes are reached once, so they skip the look-up).
     """
-    b = TreeBuilder(classes, tree, share=False)
+    b = RewrittenTreeBuilder(classes, tree, share=False)
     op, feature, default_left = tree.op.tolist(), tree.feature.tolist(), tree.default_left.tolist()
     threshold = tree.threshold.astype(np.float64).tolist()
     left, right = tree.left.tolist(), tree.right.tolist()
@@ -285,7 +286,7 @@ def _resolve(fo: Forest, keys: NodeKeys, decided: np.ndarray, go_left: np.ndarra
             same = h[rl] == h[rr]
             d = decided[sv]
             resolved[sv] = np.where(d, resolved[taken], np.where(same, rl, sv))
-            h[sv] = np.where(d, h[taken], np.where(same, h[rl], _mix(_mix(own[sv], h[rl]), h[rr])))
+            h[sv] = np.where(d, h[taken], np.where(same, h[rl], mix(mix(own[sv], h[rl]), h[rr])))
             emits[sv] = ~d & ~same
             twins.append((rl[~d & same], rr[~d & same]))
     if not _equal_subtrees(fo, keys, resolved, *(np.concatenate(x) for x in zip(*twins))):
@@ -318,7 +319,7 @@ def _memo_hits(fo: Forest, decided: np.ndarray, go_left: np.ndarray, state: np.n
         visited[fo.right[sv]] = ~decided[sv] | ~go_left[sv]
     c = np.flatnonzero(visited & (copies >= 0))
     with np.errstate(over="ignore"):
-        key = _mix(state[c], copies[c])
+        key = mix(state[c], copies[c])
     order = np.argsort(key)
     twice = key[order][1:] == key[order][:-1]
     return np.unique(fo.tree_of[c[order][1:][twice]])
@@ -394,7 +395,7 @@ def _entry_hash(f: np.ndarray, lo, los, hi, his, nan) -> np.ndarray:
     h = flags.view(np.uint64) + np.uint64(7)
     with np.errstate(over="ignore"):
         for part in ((lo + 0.0).view(np.uint64), (hi + 0.0).view(np.uint64)):
-            h = _mix(h, part)
+            h = mix(h, part)
     return h
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import (
-    ContentClasses, Forest, NodeKeys, NodeTable, TreeBuilder, _mix, copied_nodes, hash_collision, in_rank_order,
-    postorder, rebuild_some, resolved_preorder, settled,
-)
+from .trees.forest import Forest, settled
+from .trees.hashing import ContentClasses, hash_collision, in_rank_order, mix, NodeKeys
+from .trees.rewrite import copied_nodes, rebuild_some, resolved_preorder, RewrittenTreeBuilder
+from .trees.tables import NodeTable
+from .trees.walk import postorder
 
 
 def _merge_tree(classes: ContentClasses, tree: Tree) -> Tree:
-    b = TreeBuilder(classes, tree, share=True)
+    b = RewrittenTreeBuilder(classes, tree, share=True)
     is_leaf = (tree.op == Op.LEAF).tolist()
     left, right = tree.left.tolist(), tree.right.tolist()
     new = [0] * tree.n_nodes
@@ -43,7 +44,7 @@ def _class_hashes(fo: Forest, keys: NodeKeys) -> tuple[np.ndarray, np.ndarray, n
             h[lv] = own[lv]
             hl, hr = h[fo.left[sv]], h[fo.right[sv]]
             same = hl == hr
-            h[sv] = np.where(same, hl, _mix(_mix(own[sv], hl), hr))
+            h[sv] = np.where(same, hl, mix(mix(own[sv], hl), hr))
             collapsed[sv] = same
             resolved[sv] = np.where(same, resolved[fo.left[sv]], sv)
     return h, collapsed, resolved
@@ -105,7 +106,7 @@ def _groups(
     del size, start
     keyed = by_post[~collapsed[by_post]]
     with np.errstate(over="ignore"):
-        group_hash = _mix(h, tree)
+        group_hash = mix(h, tree)
     order = keyed[np.argsort(group_hash[keyed], kind="stable")]
     if hash_collision(fo, h, keys, order, group_hash):
         return None

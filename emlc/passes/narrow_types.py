@@ -28,7 +28,7 @@ import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
 from .quantize_thresholds import decision_thresholds, smallest_int_dtype, with_threshold_dtype
-from .treebuild import map_nodes
+from .trees.tables import map_nodes
 
 #: inputs whose every value is a float32 number.
 FLOAT32_EXACT_INPUTS = ("float32", "int8", "uint8", "int16", "uint16")

@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import preorder, preorder_numbers, rebuild_some, renumber, tree_nodes
+from .trees.dags import preorder_numbers
+from .trees.forest import tree_nodes
+from .trees.rewrite import rebuild_some
+from .trees.walk import preorder, renumber
 
 
 def preorder_layout(ens: Ensemble) -> Ensemble:

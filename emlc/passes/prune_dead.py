@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .treebuild import map_nodes, preorder, remap_leaves, renumber, used_leaf_rows
+from .trees.tables import map_nodes, remap_leaves, used_leaf_rows
+from .trees.walk import preorder, renumber
 
 
 def _prune_tree(tree: Tree) -> Tree:

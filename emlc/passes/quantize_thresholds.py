@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
 from .fold_redundant_splits import fold_redundant_splits
-from .treebuild import map_nodes
+from .trees.tables import map_nodes
 
 #: integer threshold dtypes, smallest first.
 INT_THRESHOLD_DTYPES = ("int8", "uint8", "int16", "uint16", "int32")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ensemble import Ensemble, FeatureRank, Op, Tree
-from .treebuild import map_nodes
+from .trees.tables import map_nodes
 
 MAX_EDGES = 65535
 

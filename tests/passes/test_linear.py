@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 
 from emlc.ir import Ensemble, Op, Task, Tree, interpret
 from emlc.ir.verify import verify
-from emlc.passes import PASSES, treebuild
+from emlc.passes import PASSES
 from emlc.passes.fold_redundant_splits import _fold_plain, fold_tree, input_ranges
 from emlc.passes import merge_subtrees
 from emlc.passes.merge_subtrees import _merge_plain, _merge_tree
-from emlc.passes.treebuild import ContentClasses, Forest
+from emlc.passes.trees import dags, hashing, walk
+from emlc.passes.trees.forest import Forest
+from emlc.passes.trees.hashing import ContentClasses
 from tests.fuzz.test_deep_trees import chain, rows
 from tests.strategies import ensembles
 
@@ -44,8 +46,8 @@ def stumps(n_trees: int) -> Ensemble:
 @pytest.mark.parametrize("name", ["fold_redundant_splits", "merge_subtrees"])
 def test_leaf_table_classified_once_per_pass(name, monkeypatch):
     calls = []
-    real = treebuild.content_ids
-    monkeypatch.setattr(treebuild, "content_ids", lambda table: calls.append(table.shape) or real(table))
+    real = hashing.content_ids
+    monkeypatch.setattr(hashing, "content_ids", lambda table: calls.append(table.shape) or real(table))
     ens = stumps(40)
     out = PASSES[name](ens)
     assert calls == [ens.leaves.shape, ens.cat_sets.shape]
@@ -124,7 +126,7 @@ def test_merge_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
     expected = [_merge_tree(classes, t) for t in ens.trees]
     assert expected[-1].n_nodes == 3  # the root's two equal subtrees collapse into one
     assert all(m.same_as(e) for m, e in zip(_merge_plain(ens, Forest(ens), classes).trees(), expected))
-    monkeypatch.setattr(merge_subtrees, "_mix", lambda h, x: h & np.uint64(0))  # every class hashes to 0
+    monkeypatch.setattr(merge_subtrees, "mix", lambda h, x: h & np.uint64(0))  # every class hashes to 0
     assert _merge_plain(ens, Forest(ens), classes).trees() == [None] * 7
     out = PASSES["merge_subtrees"](ens)
     assert all(m.same_as(e) for m, e in zip(out.trees, expected))
@@ -134,11 +136,11 @@ def test_merge_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
 def test_all_trees_at_once_preorder_matches_the_walk(data):
     """Preorder numbers of every tree at once (DAGs through their expansion) are the walk's."""
     ens = data.draw(ensembles())
-    number, found = treebuild.preorder_numbers(ens)
+    number, found = dags.preorder_numbers(ens)
     start = 0
     for tree, ok in zip(ens.trees, found):
         if ok:
-            order = treebuild.preorder(tree)
+            order = walk.preorder(tree)
             assert number[start + np.array(order)].tolist() == list(range(tree.n_nodes))
         start += tree.n_nodes
 
@@ -179,7 +181,7 @@ def test_content_ids_compare_rows_bit_for_bit(dtype, width):
     table = rng.integers(0, 3, size=(200, width)).astype(dtype)
     if table.dtype.kind == "f":
         table[rng.random(table.shape) < 0.2] = -0.0
-    ids = treebuild.content_ids(table)
+    ids = hashing.content_ids(table)
     bits = [row.tobytes() for row in table]
     first = {}
     expected = [first.setdefault(b, i) for i, b in enumerate(bits)]
@@ -192,7 +194,7 @@ def test_preorder_of_dags_matches_the_walk(data):
     ens = data.draw(ensembles())
     dags = PASSES["merge_subtrees"](ens)
     out = PASSES["preorder_layout"](dags)
-    assert all(a.same_as(treebuild.renumber(t, treebuild.preorder(t))) for a, t in zip(out.trees, dags.trees))
+    assert all(a.same_as(walk.renumber(t, walk.preorder(t))) for a, t in zip(out.trees, dags.trees))
 
 
 def test_fold_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
@@ -209,7 +211,7 @@ def test_fold_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
     classes, start = ContentClasses.of(ens), input_ranges(ens)
     expected = [fold_tree(classes, start, t) for t in ens.trees]
     assert expected[-1].n_nodes == 7
-    monkeypatch.setattr(fold, "_mix", lambda h, x: h & np.uint64(0))  # every split hashes to 0
+    monkeypatch.setattr(fold, "mix", lambda h, x: h & np.uint64(0))  # every split hashes to 0
     assert _fold_plain(ens, Forest(ens), classes, start).trees() == [None] * 3
     out = PASSES["fold_redundant_splits"](ens)
     assert all(a.same_as(e) for a, e in zip(out.trees, expected))
@@ -217,6 +219,6 @@ def test_fold_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
 
 def test_content_ids_of_wide_rows_survive_hash_collisions(monkeypatch):
     table = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0], [3.0, 4.0], [-0.0, 0.0], [0.0, 0.0]])
-    assert treebuild.content_ids(table).tolist() == [0, 1, 0, 1, 4, 5]
-    monkeypatch.setattr(treebuild, "_mix", lambda h, x: h & np.uint64(0))  # every row hashes alike
-    assert treebuild.content_ids(table.copy()).tolist() == [0, 1, 0, 1, 4, 5]  # a new table: classified anew
+    assert hashing.content_ids(table).tolist() == [0, 1, 0, 1, 4, 5]
+    monkeypatch.setattr(hashing, "mix", lambda h, x: h & np.uint64(0))  # every row hashes alike
+    assert hashing.content_ids(table.copy()).tolist() == [0, 1, 0, 1, 4, 5]  # a new table: classified anew

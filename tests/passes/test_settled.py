@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 
 from emlc.ir import Ensemble, Op, Tree
 from emlc.ir.verify import verify
-from emlc.passes import PASSES, treebuild
+from emlc.passes import PASSES
 from emlc.passes.fold_redundant_splits import fold_tree, input_ranges
 from emlc.passes.merge_subtrees import _merge_tree
-from emlc.passes.treebuild import ContentClasses, preorder, renumber
+from emlc.passes.trees import forest
+from emlc.passes.trees.hashing import ContentClasses, content_ids
+from emlc.passes.trees.walk import preorder, renumber
 from tests.passes.test_linear import stumps
 from tests.strategies import ensembles
 
@@ -97,7 +99,7 @@ def test_settled_needs_preorder_and_normalised_leaves():
     feature = t.replace(feature=np.array([0, 2, -1], dtype=np.int32))
     ens = ens.replace(trees=(swapped, dl, feature, t))
     ens = ens.replace(tree_output=np.zeros(4, np.int32))
-    assert treebuild.settled(treebuild.Forest(ens), ens).tolist() == [False, False, False, True]
+    assert forest.settled(forest.Forest(ens), ens).tolist() == [False, False, False, True]
 
 
 @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
@@ -113,18 +115,18 @@ def test_trees_marked_in_preorder_are(data, seed):
         for t in ens.trees:
             if t.in_preorder:
                 assert preorder(t) == list(range(t.n_nodes)), name
-        marked = [i for i, t in enumerate(ens.trees) if treebuild._SETTLED in vars(t)]
+        marked = [i for i, t in enumerate(ens.trees) if forest._SETTLED in vars(t)]
         if marked:  # the marks agree with the check on unmarked copies
             fresh = ens.replace(trees=tuple(Tree(**{c: getattr(t, c) for c in Tree.COLUMNS}) for t in ens.trees))
-            assert treebuild.settled(treebuild.Forest(fresh), fresh)[marked].all(), name
+            assert forest.settled(forest.Forest(fresh), fresh)[marked].all(), name
     assert all(t.in_preorder for t in ens.trees)
 
 
 def test_content_ids_are_remembered_for_the_same_table_only():
     table = np.array([[1.0], [2.0], [1.0]])
-    ids = treebuild.content_ids(table)
-    assert ids.tolist() == [0, 1, 0] and treebuild.content_ids(table) is ids
+    ids = content_ids(table)
+    assert ids.tolist() == [0, 1, 0] and content_ids(table) is ids
     assert not ids.flags.writeable
     other = table.copy()
     other[2, 0] = 3.0
-    assert treebuild.content_ids(other).tolist() == [0, 1, 2]
+    assert content_ids(other).tolist() == [0, 1, 2]

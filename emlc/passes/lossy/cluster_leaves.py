@@ -25,7 +25,8 @@ import numpy as np
 from ...errors import EmlcError
 from ...extras import require
 from ...ir.ensemble import Ensemble, Op
-from ..treebuild import content_ids, remap_leaves
+from ..trees.hashing import content_ids
+from ..trees.tables import remap_leaves
 
 #: k-means restarts; small because leaf tables are small and the seed is fixed.
 N_INIT = 3

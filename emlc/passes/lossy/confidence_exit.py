@@ -29,7 +29,7 @@ from ...ir.ensemble import Aggregation, EarlyExit, Ensemble
 from ...ir.interpret import interpret, leaf_indices
 from ..early_exit import early_exit, supports
 from ..narrow_types import round_down_f32, round_up_f32
-from ..treebuild import remap_leaves
+from ..trees.tables import remap_leaves
 from .hard_vote import check_forest
 
 

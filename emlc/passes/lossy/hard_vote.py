@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Link, Task
-from ..treebuild import remap_leaves
+from ..trees.tables import remap_leaves
 
 
 def check_forest(ens: Ensemble, what: str) -> None:
