@@ -394,9 +394,10 @@ def parse(ens: Ensemble, text: str, n_rows: int) -> Result:
 
 
 def run_model(ens: Ensemble, X, target_name: str, layout: str | None = None, name: str = "model",
-              keep: str | None = None) -> Result:
-    """Emit, build, run and parse: predictions of ``ens`` on target for every row of X."""
-    header = emit_c(ens, target_name, name, layout)
+              keep: str | None = None, **options) -> Result:
+    """Emit, build, run and parse: predictions of ``ens`` on target for every row of X
+    (``options``: more emit_c arguments)."""
+    header = emit_c(ens, target_name, name, layout, **options)
     X = np.asarray(X)
     with tempfile.TemporaryDirectory(prefix=f"emlc-{target_name}-") as tmp:
         work = Path(keep) if keep else Path(tmp)
