@@ -31,7 +31,7 @@ def build_report(built: Compiled) -> dict[str, Any]:
             }
             for r in result.passes
         ],
-        "size": size_report(built.ensemble, target, layout, speed=built.level != "Os"),
+        "size": size_report(built.ensemble, target, layout, speed=built.level != "Os", float32_sums=built.float32_sums),
     }
     if target.flash_bytes is not None:
         report["size"]["flash_limit_bytes"] = target.flash_bytes

@@ -191,7 +191,8 @@ def check_fit(model: Model, layout: str) -> None:
         raise EmlcError(
             f"model does not fit: it needs about {est['flash']} bytes of flash ({est['data']} data + "
             f"{est['code']} code) but {tgt.name} has {tgt.flash_bytes}; try {hint}-Os, lossy "
-            "--leaves-per-class 2 or --leaf-bits 8 (with --calibration to measure the cost), "
+            + ("--float32-sums (drops the exact float64 near-tie step), " if model.soft64 else "")
+            + "--leaves-per-class 2 or --leaf-bits 8 (with --calibration to measure the cost), "
             "fewer or shallower trees, or a larger target"
         )
     if tgt.ram_bytes is not None and est["ram"] > tgt.ram_bytes:
