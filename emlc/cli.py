@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     lossy.add_argument("--leaves-per-class", type=_positive_int, metavar="N", help="like --leaf-clusters with K = N x classes")
     lossy.add_argument("--float32-sums", action="store_true",
                        help="lossy: without a 64-bit double (AVR), leave float64 near-ties to float sums "
-                            "instead of exact binary64 integer arithmetic (saves ~6 KB of flash)")
+                            "instead of exact binary64 integer arithmetic (saves 4-5 KB of flash)")
     lossy.add_argument("--hard-vote", action="store_true", help="each tree votes for one class (emlearn's default)")
     lossy.add_argument("--early-exit", type=_fraction, metavar="THRESHOLD", help="stop evaluating trees once this confident (0-1]; 1 is exact")
     lossy.add_argument("--early-exit-batch", type=_positive_int, default=1, metavar="B", help="check the early exit every B rounds of trees")

@@ -129,10 +129,10 @@ void run_all(void)
 """
 
 
-@pytest.mark.parametrize("target, n", [("host", 3000), ("avr", 40), ("mcs51", 12)])
+@pytest.mark.parametrize("target, n", [("host", 3000), ("avr", 40)])
 def test_c_soft_float64_equals_the_scalar_form(target, n):
-    """Compiled strictly for the host and run on simavr and s51 (bounded sets: the simulators
-    take about a millisecond of wall time per soft division)."""
+    """Compiled strictly for the host and run on simavr (a bounded set). Not the 8051: SDCC
+    4.2's uint64_t code is wrong there (Target.soft_float64)."""
     require_tool(*TOOLS[target])
     pairs = _pairs(n, seed=n)
     with tempfile.TemporaryDirectory(prefix="emlc-f64-") as tmp:
