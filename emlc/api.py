@@ -132,9 +132,7 @@ def compile(
     from .frontends import load
 
     tgt = get_target(target)
-    ens = load(model, trust_pickle=trust_pickle)
-    if input_type is not None:
-        ens = declare_input(ens, input_type)
+    ens = declare_for_target(load(model, trust_pickle=trust_pickle), tgt, input_type)
     if lossy is not None and lossy.requested:
         if passes is not None:
             raise EmlcError("--passes cannot be combined with lossy compression; use an -O level")
@@ -175,20 +173,44 @@ def declare_input(ens: Ensemble, input_type: str) -> Ensemble:
 
     Declaring ``int16`` means the caller promises integer feature values: emlc then
     compares ``x <= 3.5`` as ``x <= 3`` (exact for integers) instead of converting.
+    ``float64`` only where the library itself compares float64: a library that casts
+    features to float32 first (scikit-learn trees, XGBoost) would see other values.
     """
     from .ir.ensemble import INPUT_TYPES
 
     if input_type not in INPUT_TYPES:
         raise EmlcError(f"unknown input type {input_type!r}; choose one of: {', '.join(INPUT_TYPES)}")
+    if input_type == "float64" and ens.input_type != "float64":
+        raise EmlcError(
+            f"--input float64: this model's library compares {ens.input_type} features, so float64 "
+            f"values would not be exact; pass {ens.input_type} values (--input {ens.input_type})"
+        )
     return ens.replace(input_type=input_type)
+
+
+def declare_for_target(ens: Ensemble, target: Target, input_type: str | None) -> Ensemble:
+    """The input type ``target``'s build takes: ``input_type`` when given, else the
+    target's default for float64-comparing models (float32 on devices), else the library's."""
+    if input_type is None:
+        if ens.input_type != "float64" or target.default_float_input is None:
+            return ens
+        input_type = target.default_float_input
+    if input_type == "float64" and not target.has_double:
+        raise EmlcError(
+            f"--input float64 needs a 64-bit double, and {target.name}'s double is {target.double_bits}-bit; "
+            "use --input float32 (exact for every float32 feature value)"
+        )
+    return declare_input(ens, input_type)
 
 
 class Converted:
     """What :func:`convert` returns: predicts like the model, saves a C header."""
 
-    def __init__(self, ens: Ensemble, layout: str | None):
-        self.ensemble = ens
-        self._layout = layout
+    def __init__(self, compiled: Compiled, source: Ensemble, input_type: str | None):
+        self.ensemble = compiled.ensemble
+        self._compiled = compiled
+        self._source = source
+        self._input_type = input_type
 
     def predict(self, X) -> np.ndarray:
         from .ir.interpret import interpret
@@ -200,9 +222,16 @@ class Converted:
 
         return interpret_proba(self.ensemble, X)
 
-    def save(self, file: str | Path | None = None, name: str = "model", target: Target | str = "host") -> str:
-        """Write the C header (to ``file`` when given) and return its text."""
-        code = emit(self.ensemble, "c", target=target, name=name, layout=self._layout)
+    def save(self, file: str | Path | None = None, name: str = "model", target: Target | str | None = None) -> str:
+        """Write the C header (to ``file`` when given) and return its text: for the target
+        :func:`convert` was given, or rebuilt from the source model for another one (its
+        input type and passes may differ)."""
+        built = self._compiled
+        if target is not None and get_target(target) != built.target:
+            built = compile(self._source, target=target, level=built.level, input_type=self._input_type,
+                            layout=built.layout, emit_as="ir")
+        code = emit(built.ensemble, "c", target=built.target, name=name, layout=built.layout,
+                    speed=built.level != "Os")
         if file is not None:
             Path(file).write_text(code)
         return str(code)
@@ -211,9 +240,12 @@ class Converted:
 @traps_off
 def convert(estimator: Any, method: str = "inline", dtype: str = "float", level: str = "O2", target: Target | str = "host") -> Converted:
     """emlearn-style conversion: ``method`` 'inline' or 'loadable', ``dtype`` 'float' or an int type."""
+    from .frontends import load
+
     layouts = {"inline": "inline", "loadable": "table", "table": "table"}
     if method not in layouts:
         raise EmlcError(f"unknown method {method!r}; choose 'inline' or 'loadable'")
     input_type = {"float": None, "float32": None}.get(dtype, dtype)
-    compiled = compile(estimator, target=target, level=level, input_type=input_type, layout=layouts[method], emit_as="ir")
-    return Converted(compiled.ensemble, layouts[method])
+    source = load(estimator)
+    compiled = compile(source, target=target, level=level, input_type=input_type, layout=layouts[method], emit_as="ir")
+    return Converted(compiled, source, input_type)

@@ -286,7 +286,28 @@ def special_values(ens: Ensemble, f: int) -> np.ndarray:
     big = np.float32(3.0e38)
     near = np.concatenate([f32, np.nextafter(f32, -big), np.nextafter(f32, big)]) if f32.size else f32
     cats = np.array([-1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, 7.0, 31.0, 32.0, 33.0, 63.0, 64.0, 1e9], np.float32)
-    return np.concatenate([near, cats, np.array([np.nan, np.inf, -np.inf], np.float32)]).astype(np.float64)
+    out = np.concatenate([near, cats, np.array([np.nan, np.inf, -np.inf], np.float32)]).astype(np.float64)
+    if ens.input_type == "float64":
+        out = np.concatenate([out, float64_neighbours(np.array([v for v in vals if np.isfinite(v)]))])
+    return out
+
+
+#: the zero band: LightGBM drops |x| <= 1e-35f from a row, and values either side of it
+ZERO_BAND = np.array([1e-36, -1e-36, 1e-35, -1e-35, 1.0000001e-35, 1e-40, -1e-40, 5e-324, -5e-324, 1e-30])
+
+
+def float64_neighbours(t: np.ndarray) -> np.ndarray:
+    """float64 values a float32 cast would move across ``t``: ``t``'s float64 neighbours,
+    the float32 numbers around it and the midpoints between those (float64-input models)."""
+    t = np.asarray(t, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        f = t.astype(np.float32)
+    lo = np.minimum(f, np.nextafter(f, np.float32(-np.inf))).astype(np.float64)
+    hi = np.maximum(f, np.nextafter(f, np.float32(np.inf))).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mids = [(lo + f) / 2, (f + hi) / 2, (t + f) / 2]
+    out = np.concatenate([t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf), lo, hi, *mids, ZERO_BAND])
+    return out[np.isfinite(out)]
 
 
 @st.composite
@@ -301,7 +322,9 @@ def inputs_for(draw, ens: Ensemble, max_rows: int = 40) -> np.ndarray:
             lo, hi = INT_RANGES[ens.input_type]
             random = rng.integers(lo, hi + 1, size=n).astype(np.float64)
         else:
-            random = rng.normal(0, 12, size=n).astype(np.float32).astype(np.float64)
+            random = rng.normal(0, 12, size=n)
+            if ens.input_type != "float64":
+                random = random.astype(np.float32).astype(np.float64)
         pick = rng.random(n) < 0.6
         X[:, f] = np.where(pick, special[rng.integers(len(special), size=n)], random)
     return X.astype(ens.input_type) if ens.input_type in INT_RANGES else X

@@ -89,6 +89,15 @@ def _add_quick_pass(model: Model, layout: str) -> None:
         model.quick = None
 
 
+def _input_line(input_type: str, c_type: str) -> str:
+    """What the build's ``features`` are and for which values it is exact."""
+    if input_type == "float64":
+        return "Inputs: double features, compared in float64 exactly as the library compares them."
+    if input_type == "float32":
+        return "Inputs: float features; exact for every float32 value (a library comparing float64 may differ on values float cannot hold)."
+    return f"Inputs: {c_type} features (declared {input_type}): exact for integer values; scale or round fractional values first."
+
+
 def _header_comment(model: Model, layout: str) -> str:
     ens, p = model.ens, model.p
     lines = [
@@ -111,8 +120,7 @@ def _header_comment(model: Model, layout: str) -> str:
         f"    writes {model.n_proba if model.classifier else model.n_out} {what} to out and returns that count;",
         f"    error codes: -1 wrong n_features (need {ens.n_features}), -2 wrong n_out.",
     ]
-    if ens.input_type == "float64" and not model.target.has_double:
-        lines.append("Note: double is 32-bit on this target; inputs are compared as float.")
+    lines.append(_input_line(ens.input_type, model.in_t))
     if model.soft64:
         lines.append("No 64-bit double here: predict decides float64 near-ties with binary64 integer arithmetic")
         lines.append("(exact); predict_proba/predict_values are the float sums.")

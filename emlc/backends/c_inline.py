@@ -30,17 +30,30 @@ from .c_fixed import FixedPlan
 from .c_model import Model, Test
 
 
-_NAN_BITS = 0x7F800000  # float32 bits above this (sign aside) are NaN
-_NEG_INF = -(2**31) + _NAN_BITS  # the bits of -inf as int32; -NaN lies in (_NEG_INF, 0)
+class _Bits(NamedTuple):
+    """A float precision's bits read as a signed integer: ``nan`` is +inf's bits (anything
+    above, sign aside, is NaN), ``neg_inf`` the bits of -inf; -NaN lies in (neg_inf, 0)."""
+
+    ctype: str
+    sign: int  # 2**(width - 1)
+    nan: int
+    neg_inf: int
+
+
+_BITS = {
+    "float32": _Bits("int32_t", 2**31, 0x7F800000, -(2**31) + 0x7F800000),
+    "float64": _Bits("int64_t", 2**63, 0x7FF0000000000000, -(2**63) + 0x7FF0000000000000),
+}
+_NAN_BITS, _NEG_INF = _BITS["float32"].nan, _BITS["float32"].neg_inf
 
 
 def can_test_directly(model: Model) -> bool:
-    """Can every test read the feature itself (float32 bits or the integer), without P_prepare?"""
+    """Can every test read the feature itself (a float's bits or the integer), without P_prepare?"""
     if model.uses_categories():
         return False
     if model.precision is not None and not model.target.direct_float_tests:
         return False
-    return model.precision == "float32" and model.in_t == "float" or model.precision is None
+    return model.precision is None or model.in_t == model.real_in
 
 
 def unranked(model: Model, test: Test) -> Test:
@@ -57,17 +70,15 @@ def unranked(model: Model, test: Test) -> Test:
     return Test(test.feature, model.base_threshold(op, float(rank.edges[test.k])), False, test.nan_left)
 
 
-_NAN_LITERAL = int_literal(_NAN_BITS, "int32_t")
-
-
 @functools.lru_cache(maxsize=1 << 12)
-def _bits_forms(prefix: str, f: int) -> tuple[str, ...]:
+def _bits_forms(prefix: str, f: int, precision: str = "float32") -> tuple[str, ...]:
     """The C forms of a test on float feature f's bits, numbered as :func:`direct_condition_fn`
     picks them: 0 not NaN, 1 NaN (no literal), then 2 + (K < 0) * 2 + (NaN goes right),
-    each with ``%s`` for its literal (K if K >= 0, else INT32_MIN - K)."""
+    each with ``%s`` for its literal (K if K >= 0, else the sign bit's value less K)."""
+    b = _BITS[precision]
     s = f"{prefix.upper()}_BITS({f})"
-    is_nan = f"({s} & {int_literal(2**31 - 1, 'int32_t')}) > {_NAN_LITERAL}"
-    nan, neg_inf = _NAN_LITERAL, int_literal(_NEG_INF, "int32_t")
+    nan, neg_inf = int_literal(b.nan, b.ctype), int_literal(b.neg_inf, b.ctype)
+    is_nan = f"({s} & {int_literal(b.sign - 1, b.ctype)}) > {nan}"
     return (
         f"!({is_nan})",
         is_nan,
@@ -141,6 +152,7 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
     lo, hi = model.base_range
     prefix, in_t = model.p, model.in_t
     macro = model.p.upper()
+    b = _BITS.get(model.precision or "float32")
 
     def integer(f: int, k: int, nan_left: bool) -> str:
         return _integer_forms(f)[0] % int_literal(k, in_t)
@@ -149,14 +161,14 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
         return _half_condition(macro, f, k, nan_left, lo, hi)
 
     def bits(f: int, k: int, nan_left: bool) -> str:
-        forms = _bits_forms(prefix, f)
+        forms = _bits_forms(prefix, f, model.precision)
         if k >= hi:
             return forms[0]
         if k < lo:
             return forms[1]
         if k >= 0:
-            return forms[3 - nan_left] % int_literal(k, "int32_t")
-        return forms[5 - nan_left] % int_literal(-(2**31) - k, "int32_t")
+            return forms[3 - nan_left] % int_literal(k, b.ctype)
+        return forms[5 - nan_left] % int_literal(-b.sign - k, b.ctype)
 
     fn = {"integer": integer, "half": half, "bits": bits}[_direct_kind(model)]
     model._direct_fn = fn
@@ -208,8 +220,10 @@ def _condition_texts(model: Model, tree, k: np.ndarray, nodes: np.ndarray, outer
         return [outer[o] % fn(*a) for o, a in zip(outer_of.tolist(), zip(f.tolist(), kk.tolist(), nl.tolist()))]
     if kind == "bits":  # the choice of direct_condition_fn's bits(), for many nodes
         form = np.where(kk >= 0, 3, 5) - nl
-        value = np.where(kk >= 0, kk, -(2**31) - kk)
-        forms, ctype, special = functools.partial(_bits_forms, model.p), "int32_t", (kk >= hi) | (kk < lo)
+        b = _BITS[model.precision]
+        value = np.where(kk >= 0, kk, -b.sign - np.minimum(kk, 0))
+        forms = functools.partial(_bits_forms, model.p, precision=model.precision)
+        ctype, special = b.ctype, (kk >= hi) | (kk < lo)
     else:
         form, value, ctype = np.zeros_like(kk), kk, model.in_t
         forms, special = _integer_forms, np.zeros(kk.shape, dtype=bool)

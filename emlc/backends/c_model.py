@@ -79,8 +79,13 @@ class Model:
         self._count_table: tuple[str, str, str] | None = None
         self._soft64: bool | None = None
         inp = ens.input_type
+        if inp == "float64" and not target.has_double:
+            raise EmlcError(
+                f"this model compares float64 features and {target.name}'s double is {target.double_bits}-bit; "
+                "declare float32 inputs (--input float32, exact for every float32 feature value)"
+            )
         if inp.startswith("float"):
-            self.precision = "float64" if inp == "float64" and target.has_double else "float32"
+            self.precision = "float64" if inp == "float64" else "float32"
             self.in_t = "double" if inp == "float64" else "float"
             self.real_in = "double" if self.precision == "float64" else "float"
             self.key_t = "int64_t" if self.precision == "float64" else "int32_t"
@@ -202,9 +207,9 @@ class Model:
                 return
             if self.precision is not None:
                 self.helpers.append(
-                    "/* The bits of a float as a signed integer (tests compare them directly). */\n"
-                    f"static inline int32_t {p}_bits(float x)\n{{\n"
-                    "    union { float f; int32_t i; } b;\n    b.f = x;\n    return b.i;\n}\n"
+                    f"/* The bits of a {self.real_in} as a signed integer (tests compare them directly). */\n"
+                    f"static inline {self.key_t} {p}_bits({self.real_in} x)\n{{\n"
+                    f"    union {{ {self.real_in} f; {self.key_t} i; }} b;\n    b.f = x;\n    return b.i;\n}}\n"
                     f"#define {p.upper()}_BITS(f) {p}_bits(features[f])"
                 )
             return

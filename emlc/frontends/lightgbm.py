@@ -217,15 +217,20 @@ def parse_text(text: str, name: str) -> LgbModel:
     )
 
 
+_AFTER_TREES = frozenset({"end of trees", "feature importances:", "parameters:"})
+
+
 def _scan_trees(lines: list[str], pos: int, name: str, sections: list[Section]) -> None:
-    """Append each ``Tree=`` section's key/value lines up to ``end of trees``."""
+    """Append each ``Tree=`` section's key/value lines up to ``end of trees`` (or, in files
+    written without that line, the next section LightGBM writes: feature importances or
+    parameters)."""
     while True:
         while pos < len(lines) and not lines[pos].strip():
             pos += 1
         if pos >= len(lines):
             raise EmlcError(f"{name}: truncated after line {len(lines)}: 'end of trees' is missing")
         line = lines[pos].strip()
-        if line == "end of trees":
+        if line in _AFTER_TREES:
             return
         if not line.startswith("Tree="):
             raise EmlcError(f"{name}: line {pos + 1}: expected 'Tree=<n>' or 'end of trees', got {line[:40]!r}")
@@ -277,7 +282,11 @@ def _int(values: dict[str, tuple[str, int]], key: str, where: str) -> int:
         raise EmlcError(f"{where}: line {line}: '{key}' should be an integer, got {text[:40]!r}") from None
 
 
-def _array(values: dict[str, tuple[str, int]], key: str, n: int, kind: type, where: str) -> list:
+def _array(
+    values: dict[str, tuple[str, int]], key: str, n: int, kind: type, where: str, bounds: tuple[int, int] | None = None
+) -> list:
+    """``key``'s ``n`` values (any count when ``n`` < 0); integers must lie in ``bounds``
+    (default int32: node and feature numbers; ``cat_threshold`` words are uint32 bitsets)."""
     if key not in values:
         raise EmlcError(f"{where}: '{key}=' is missing (truncated model?)")
     text, line = values[key]
@@ -287,8 +296,9 @@ def _array(values: dict[str, tuple[str, int]], key: str, n: int, kind: type, whe
         raise EmlcError(f"{where}: line {line}: '{key}' holds a value that is not a {kind.__name__}") from None
     if n >= 0 and len(out) != n:
         raise EmlcError(f"{where}: line {line}: '{key}' has {len(out)} values, expected {n} (truncated model?)")
-    if kind is int and out and not (_INT32[0] <= min(out) and max(out) < _INT32[1]):
-        raise EmlcError(f"{where}: line {line}: '{key}' holds a value outside the 32-bit range; the model is corrupt")
+    lo, hi = bounds or _INT32
+    if kind is int and out and not (lo <= min(out) and max(out) < hi):
+        raise EmlcError(f"{where}: line {line}: '{key}' holds a value outside [{lo}, {hi}); the model is corrupt")
     return out
 
 
@@ -310,7 +320,7 @@ def _text_tree(values: dict[str, tuple[str, int]], where: str) -> LgbTree:
     n_cat = _int(values, "num_cat", where) if "num_cat" in values else 0
     if n_cat > 0:
         bounds = _array(values, "cat_boundaries", n_cat + 1, int, where)
-        words = _array(values, "cat_threshold", -1, int, where)
+        words = _array(values, "cat_threshold", -1, int, where, _UINT32)
         for i, dt in enumerate(tree.decision_type):
             if dt & _CATEGORICAL:
                 k = int(tree.threshold[i])
@@ -323,6 +333,7 @@ def _text_tree(values: dict[str, tuple[str, int]], where: str) -> LgbTree:
 #: characters of the numbers LightGBM writes; anything else goes through the per-tree parser.
 _NUMBER_CHARS = {np.int64: b"0123456789- ", np.float64: b"0123456789.-+eE "}
 _INT32 = (-(2**31), 2**31)
+_UINT32 = (0, 2**32)
 
 
 def _text_forest(sections: list[Section]) -> LgbForest:
@@ -507,7 +518,7 @@ def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
         decision=decision,
         classes=classes,
         accum_dtype="float64",
-        input_type="float32",
+        input_type="float64",
         cat_sets=cat_sets,
         feature_names=model.feature_names if len(model.feature_names) == model.n_features else (),
         name="lightgbm",

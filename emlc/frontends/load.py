@@ -142,9 +142,18 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
+#: suffixes XGBoost's legacy binary models were saved under (``.model`` may also be LightGBM text)
+_LEGACY_XGBOOST_SUFFIXES = (".model", ".bst", ".bin", ".deprecated")
+
+
 def _kind_of(path: Path, head: bytes) -> str:
     """The loader for ``path``: by suffix, else by content (``json`` covers XGBoost and LightGBM)."""
     kind = _BY_SUFFIX.get(path.suffix.lower()) or _sniff(head)
+    if kind is None and path.suffix.lower() in _LEGACY_XGBOOST_SUFFIXES:
+        raise EmlcError(
+            f"{str(path)!r} looks like XGBoost's legacy binary format, which emlc (and XGBoost 3) "
+            "cannot read; load it with xgboost<3 and save it with save_model('model.json')"
+        )
     if kind is None:
         raise EmlcError(
             f"cannot tell the format of {str(path)!r} (suffix {path.suffix or 'none'!r}); "

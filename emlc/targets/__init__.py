@@ -77,6 +77,11 @@ class Target:
     #: are wrong (SDCC 4.2 on the 8051 compares with 64-bit constants on their low 32 bits
     #: and computed some 64-bit sums wrong in the tests), so there float sums decide
     soft_float64: bool = True
+    #: the feature type a model whose library compares float64 (LightGBM,
+    #: HistGradientBoosting) takes here unless ``--input`` says otherwise. Devices pass
+    #: ``float``: the build is exact for every float32 value (thresholds are rounded to
+    #: float32 the way each comparison needs). ``None`` keeps the library's float64.
+    default_float_input: str | None = "float32"
 
     @property
     def has_double(self) -> bool:
@@ -100,6 +105,7 @@ TARGETS: dict[str, Target] = {
             "host", "the machine running emlc (gcc/clang, 64-bit double)",
             word_bits=64, has_fpu=True, double_bits=64, flash=DIRECT,
             flash_bytes=None, ram_bytes=None, compiler="gcc", cflags=_WARN, inline_node_bytes=12,
+            default_float_input=None,
         ),
         Target(
             "avr", "ATmega2560 (8-bit AVR, no FPU, 32-bit double, 256 KiB flash, 8 KiB RAM)",

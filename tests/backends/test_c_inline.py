@@ -40,6 +40,28 @@ def test_float_bits_compare_like_keys_for_every_sign_and_nan():
     check_agrees(ens, _rows(ens.n_features), "inline")
 
 
+def _bits64(u: int) -> float:
+    return float(np.array(u, dtype=np.uint64).view(np.float64))
+
+
+# float64 NaNs of both signs with payloads, subnormals, and neighbours of float32 grid points
+VALUES64 = [_bits64(0xFFF8000000000001), _bits64(0x7FF0000000000001), _bits64(0xFFF0000000000001), np.nan,
+            -0.0, 0.0, 5e-324, -5e-324, 0.5, -0.5, np.nextafter(-0.5, 0.0), np.nextafter(0.5, 1.0), 2.0, -2.0,
+            np.inf, -np.inf, 1.7e308, -1.7e308, 1e39, -1e39, float(np.float32(0.1)), 0.1, np.nextafter(0.1, 1.0)]
+
+
+def test_double_bits_compare_like_keys_for_every_sign_and_nan():
+    """float64 inputs (LightGBM, HistGradientBoosting on the host) test a double's bits as int64."""
+    require_tool("gcc")
+    specs = [(t, op, dl) for t in [*THRESHOLDS, 0.1, np.nextafter(0.1, 1.0), 5e-324, -1.7e308]
+             for op in (Op.LE, Op.LT) for dl in (False, True)]
+    ens = _probe(specs, input_type="float64")
+    code = emit_c(ens, "host", "model", "inline")
+    assert "MODEL_BITS(" in code and "model_prepare" not in code and "int64_t model_bits(double x)" in code
+    X = np.repeat(np.array(VALUES64, dtype=np.float64)[:, None], ens.n_features, axis=1)
+    check_agrees(ens, X, "inline")
+
+
 @pytest.mark.parametrize("strict", [False, True])
 def test_ranked_features_are_unranked_in_inline_code(strict):
     require_tool("gcc")

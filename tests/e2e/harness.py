@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from emlc.api import declare_for_target
 from emlc.backends.c import emit_c
-from emlc.ir.ensemble import Ensemble, Task
 from emlc.targets import get_target
+from emlc.ir.ensemble import Ensemble, Task
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Os"]
 TIMEOUT = 120
@@ -171,12 +172,9 @@ class Result:
 
 def _row_storage(ens: Ensemble, target_name: str) -> tuple[str, str, np.ndarray]:
     """(C element type of the embedded rows, conversion to the input type, the elements)."""
-    tgt = get_target(target_name)
     inp = ens.input_type
-    if inp == "float64" and tgt.has_double:
+    if inp == "float64":  # only on targets with a 64-bit double (emit_c refuses others)
         return "uint64_t", "double", None  # type: ignore[return-value]
-    if inp == "float64":  # double is 32-bit on this target
-        return "uint32_t", "double", None  # type: ignore[return-value]
     if inp.startswith("float"):
         return "uint32_t", "float", None  # type: ignore[return-value]
     return f"{inp}_t", inp + "_t", None  # type: ignore[return-value]
@@ -395,8 +393,10 @@ def parse(ens: Ensemble, text: str, n_rows: int) -> Result:
 
 def run_model(ens: Ensemble, X, target_name: str, layout: str | None = None, name: str = "model",
               keep: str | None = None, **options) -> Result:
-    """Emit, build, run and parse: predictions of ``ens`` on target for every row of X
+    """Emit, build, run and parse: predictions of ``ens`` on target for every row of X,
+    with the input type a compile for that target declares (float32 on devices)
     (``options``: more emit_c arguments)."""
+    ens = declare_for_target(ens, get_target(target_name), None)
     header = emit_c(ens, target_name, name, layout, **options)
     X = np.asarray(X)
     with tempfile.TemporaryDirectory(prefix=f"emlc-{target_name}-") as tmp:
