@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from emlc.backends import c_soft64
 from emlc.backends.c import emit_c, size_report
 from emlc.backends.c_model import Model
-from emlc.ir import Aggregation, Decision, Ensemble, Op, Task, Tree
+from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from emlc.ir.interpret import interpret, interpret_raw
 from emlc.targets import get_target
 from tests.conftest import require_tool
@@ -90,3 +90,27 @@ def test_float_lead_never_contradicts_float64(a, n_trees):
     got = _decided(ens, raw32)
     sure = got >= 0
     np.testing.assert_array_equal(got[sure], interpret(ens, X)[sure])
+
+
+def boosted_tie() -> Ensemble:
+    """Binary boosting (sigmoid, p > 0.5): three trees whose float64 sum is exactly 0 for
+    the row taking every first leaf (class 0) while the float32 sum is positive (class 1)."""
+    x, y = 1.5696186573391127, 1.9720920749269704
+    values = [x, y, -(x + y)]
+    trees = tuple(Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[i, -1, -1], threshold=[0.0, 0, 0],
+                             left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 2 * i, 2 * i + 1]) for i in range(3))
+    leaves = np.array([[v] for t in values for v in (t, -1.0)])
+    return Ensemble(n_features=3, task=Task.CLASSIFICATION, trees=trees, tree_output=np.zeros(3, np.int32),
+                    leaves=leaves, n_outputs=1, aggregation=Aggregation.SUM, base_score=np.zeros(1),
+                    link=Link.SIGMOID, decision=Decision.ARGMAX, classes=np.arange(2), accum_dtype="float64")
+
+
+def test_avr_binary_cutoff_equals_float64_on_the_tie():
+    """One output: the float sum decides only beyond the cutoff +- its error bound."""
+    require_tool("avr-gcc", "simavr")
+    ens = boosted_tie()
+    X = np.array(list(itertools.product([-1.0, 1.0], repeat=3)), dtype=np.float32)
+    want = interpret(ens, X)
+    assert want[0] != interpret(ens.replace(accum_dtype="float32"), X)[0]
+    np.testing.assert_array_equal(run_model(ens, X, "avr", name="m").predict, want)
+    assert (run_model(ens, X, "avr", name="m", float32_sums=True).predict != want).any()
