@@ -6,12 +6,14 @@ Every measurement runs in a fresh subprocess (peak RSS from ``VmHWM``, so import
 and the loaded model count too; the "idle" column is the same process doing nothing). Models:
 LightGBM binary (num_leaves=--leaves, 20 features, learning_rate 0.05) for emlc,
 m2cgen and tl2cgen; emlearn reads only scikit-learn, so it gets RandomForests with
-the same tree counts and each max_depth in --depth (emlc is run on them too).
+the same tree counts and each max_depth in --depth (emlc is run on them too). A
+big-leaf LightGBM family (num_leaves=255, max_depth=12, min_child_samples=1; --big-trees
+trees) also times ``emlc.jit``'s compile (load + LLVM object code, no disk cache).
 Peers are imported if installed (``pip install emlearn m2cgen tl2cgen treelite``);
 a tool that is missing, fails or runs past --timeout seconds says so in its cell.
 ``--tools`` limits the columns (emlearn and m2cgen take minutes on big forests).
 Run: ``python bench/bench_scale.py [--trees 10,100,1000,2000] [--leaves 63] [--depth 8,12]
-[--tools idle,emlc,tl2cgen] [--timeout 600]``.
+[--big-trees 1000] [--tools idle,emlc,emlc-jit,tl2cgen] [--timeout 600]``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ def _train(kind: str, n_trees: int, leaves: int, depth: int, path: Path) -> None
             n_estimators=n_trees, num_leaves=leaves, learning_rate=0.05, verbose=-1,
             min_child_samples=5, n_jobs=1,
         ).fit(X, y)
+    elif kind == "lightgbm-big":
+        import lightgbm as lgb
+
+        model = lgb.LGBMClassifier(
+            n_estimators=n_trees, num_leaves=255, max_depth=12, learning_rate=0.05, verbose=-1,
+            min_child_samples=1, min_child_weight=1e-3, n_jobs=1,
+        ).fit(X, y)
     else:
         from sklearn.ensemble import RandomForestClassifier
 
@@ -61,6 +70,11 @@ def _convert(tool: str, model, work: Path) -> int:
 
         result = optimize(load(model), level="O2")
         return len(emit_c(result.ensemble, "host", "model", result.layout))
+    if tool == "emlc-jit":
+        sys.path.insert(0, str(ROOT))
+        import emlc
+
+        return len(emlc.jit(model, cache_dir=False).object_code)
     if tool == "m2cgen":
         import m2cgen
 
@@ -122,7 +136,8 @@ def main() -> None:
     p.add_argument("--trees", default="10,100,1000,2000")
     p.add_argument("--leaves", type=int, default=63)
     p.add_argument("--depth", default="8,12", help="RandomForest max_depth values, comma-separated")
-    p.add_argument("--tools", default="idle,emlc,emlearn,m2cgen,tl2cgen")
+    p.add_argument("--big-trees", default="1000", help="tree counts of the 255-leaf LightGBM family")
+    p.add_argument("--tools", default="idle,emlc,emlc-jit,emlearn,m2cgen,tl2cgen")
     p.add_argument("--timeout", type=float, default=600, help="seconds per measurement")
     p.add_argument("--worker", nargs=2, metavar=("TOOL", "MODEL"))
     args = p.parse_args()
@@ -130,15 +145,20 @@ def main() -> None:
         worker(*args.worker)
         return
     wanted = args.tools.split(",")
-    families = {f"LightGBM {args.leaves} leaves": ("lightgbm", 0, ["idle", "emlc", "m2cgen", "tl2cgen"])}
-    for depth in (int(d) for d in args.depth.split(",")):
-        families[f"RandomForest depth {depth}"] = ("forest", depth, ["idle", "emlc", "emlearn", "m2cgen", "tl2cgen"])
+    families = {f"LightGBM {args.leaves} leaves": ("lightgbm", 0, args.trees, ["idle", "emlc", "m2cgen", "tl2cgen"])}
+    for depth in (int(d) for d in args.depth.split(",") if d):
+        families[f"RandomForest depth {depth}"] = ("forest", depth, args.trees,
+                                                   ["idle", "emlc", "emlearn", "m2cgen", "tl2cgen"])
+    families["LightGBM 255 leaves, depth 12"] = ("lightgbm-big", 12, args.big_trees,
+                                                 ["idle", "emlc", "emlc-jit", "tl2cgen"])
     with tempfile.TemporaryDirectory() as tmp:
-        for title, (kind, depth, tools) in families.items():
+        for title, (kind, depth, counts, tools) in families.items():
             tools = [t for t in tools if t in wanted]
+            if not counts:
+                continue
             print(f"\n{title}: C generation time, peak RSS of the converting process")
             print(f"{'trees':>6}  " + "  ".join(f"{t:>24}" for t in tools))
-            for n in [int(v) for v in args.trees.split(",")]:
+            for n in [int(v) for v in counts.split(",") if v]:
                 path = Path(tmp) / f"{kind}_{depth}_{n}.pkl"
                 _train(kind, n, args.leaves, depth, path)
                 cells = [_measure(t, path, args.timeout) for t in tools]

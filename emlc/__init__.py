@@ -7,6 +7,7 @@ The API in one breath::
     header = emlc.emit_c(result.ensemble, target="avr", name="model")
     emlc.interpret(ens, X)                           # the reference semantics
     emlc.jit(ens).predict(X)                         # fast host predictions
+    emlc.load_predictor(path)                        # a predictor saved with .save(path)
     emlc.compile(model, target="avr").code           # all of the above, as the CLI does
 
 Backends load lazily, so ``import emlc`` stays cheap.
@@ -15,7 +16,7 @@ Backends load lazily, so ``import emlc`` stays cheap.
 from importlib import import_module
 from typing import Any
 
-from .errors import EmlcError, IRError
+from .errors import EmlcError, IRError, RecompileWarning
 from .frontends import load
 from .ir import (
     Ensemble,
@@ -42,6 +43,7 @@ _LAZY = {
     "emit_llvm": "emlc.backends.llvm",
     "emit_obj": "emlc.backends.llvm",
     "jit": "emlc.backends.llvm",
+    "load_predictor": "emlc.backends.llvm_jit_file",
     "get_target": "emlc.targets",
     "TARGETS": "emlc.targets",
 }
@@ -57,6 +59,7 @@ __all__ = [
     "EmlcError",
     "Ensemble",
     "IRError",
+    "RecompileWarning",
     "Tree",
     "__version__",
     "interpret",

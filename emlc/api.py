@@ -19,6 +19,7 @@ from .calibration import check_calibration
 from .passes.lossy.apply import LossySettings, Measure, apply_lossy, measure
 from .targets import Target, get_target
 from .float_traps import traps_off
+from .input_note import InputNote, input_note
 
 EMITTERS = ("c", "csv", "micropython", "llvm", "obj", "ir")
 
@@ -45,7 +46,8 @@ class Compiled:
     """The emitted code plus what produced it (for reports).
 
     ``result`` holds the per-pass report of an exact build; ``lossy`` and ``budget``
-    the measured cost of a lossy one.
+    the measured cost of a lossy one; ``input_note`` what an integer ``input_type``
+    costs (fractional or out-of-range thresholds, agreement on calibration rows).
     """
 
     code: str | bytes
@@ -57,6 +59,7 @@ class Compiled:
     lossy: Any = None
     budget: Any = None
     measured: Measure | None = None
+    input_note: InputNote | None = None
     float32_sums: bool = False
 
 
@@ -100,7 +103,7 @@ def emit(
     if emit in ("llvm", "obj"):
         from .backends.llvm import emit_llvm, emit_obj
 
-        return (emit_llvm if emit == "llvm" else emit_obj)(ens, target=tgt, name=name)
+        return (emit_llvm if emit == "llvm" else emit_obj)(ens, target=tgt.name, name=name)
     raise EmlcError(f"unknown output format {emit!r}; choose one of: {', '.join(EMITTERS)}")
 
 
@@ -132,7 +135,12 @@ def compile(
     from .frontends import load
 
     tgt = get_target(target)
-    ens = declare_for_target(load(model, trust_pickle=trust_pickle), tgt, input_type)
+    source = load(model, trust_pickle=trust_pickle)
+    ens = declare_for_target(source, tgt, input_type)
+    note = None
+    if ens.input_type != source.input_type:
+        X = None if calibration is None else check_calibration(calibration[0], None, source.n_features)[0]
+        note = input_note(source, ens.input_type, X)
     if lossy is not None and lossy.requested:
         if passes is not None:
             raise EmlcError("--passes cannot be combined with lossy compression; use an -O level")
@@ -150,7 +158,7 @@ def compile(
     chosen = layout or built.layout
     code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen, csv_flavor=csv_flavor,
                 speed=level != "Os", float32_sums=float32_sums)
-    return replace(built, code=code, layout=chosen, float32_sums=float32_sums)
+    return replace(built, code=code, layout=chosen, input_note=note, float32_sums=float32_sums)
 
 
 def _compile_lossy(ens: Ensemble, lossy: Lossy, calibration, level: str, tgt: Target, progress) -> Compiled:

@@ -18,6 +18,7 @@ from typing import Callable
 
 from .calibration import check_calibration
 from .errors import EmlcError
+from .extras import require
 from .ir.ensemble import Ensemble, Task
 from .ir.verify import verify
 from .passes.lossy.apply import LossySettings, add_exit, compress_leaves, measure
@@ -77,13 +78,8 @@ class BudgetResult:
 
     def plot(self, path: str) -> None:
         """Model bytes against agreement, one point per setting (needs matplotlib)."""
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise EmlcError("plotting needs matplotlib; install it (pip install matplotlib) or leave out --plot") from None
+        require("matplotlib", "--plot").use("Agg")
+        plt = require("matplotlib.pyplot", "--plot")
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for r in self.rows:
             colour = "tab:red" if r.settings == self.chosen else "tab:blue" if r.within else "tab:gray"

@@ -16,6 +16,7 @@ from typing import NoReturn, Sequence
 from . import __version__
 from .api import EMITTERS
 from .errors import EmlcError
+from .frontends.load import PickleRefused
 
 SUFFIX = {"c": ".h", "csv": ".csv", "micropython": ".py", "llvm": ".ll", "obj": ".o", "ir": ".emlir"}
 LEVELS = ("O0", "O1", "O2", "Os")
@@ -170,7 +171,10 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr, trust_pickle=args.trust_pickle, csv_flavor=args.csv_flavor, lossy=lossy, calibration=calibration,
         progress=_progress, float32_sums=args.float32_sums,
     )
-    _write(built.code, args.output or str(_default_output(args.model, args.emit)))
+    output = args.output or str(_default_output(args.model, args.emit))
+    _write(built.code, output)
+    if built.input_note is not None:
+        print(f"emlc: note: {built.input_note.text()}", file=sys.stderr)
     if built.budget is not None:
         print(built.budget.table(), file=sys.stderr)
         print(f"emlc: chose {built.budget.chosen.label()}", file=sys.stderr)
@@ -181,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
     if args.report or args.report_json:
         from .report import build_report, format_report
 
-        report = build_report(built)
+        size = len(built.code.encode() if isinstance(built.code, str) else built.code)
+        report = build_report(built, written=(output, size))
         if args.report:
             print(format_report(report), file=sys.stderr)
         if args.report_json:
@@ -210,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         args = build_parser().parse_args(argv)
         return run(args)
+    except PickleRefused as e:
+        print(f"emlc: error: {e.for_switch('--trust-pickle')}", file=sys.stderr)
+        return 1
     except EmlcError as e:
         print(f"emlc: error: {e}", file=sys.stderr)
         return 1

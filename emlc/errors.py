@@ -7,3 +7,7 @@ class EmlcError(Exception):
 
 class IRError(EmlcError):
     """Malformed IR: raised by the verifier and the text parser."""
+
+
+class RecompileWarning(UserWarning):
+    """A saved JIT predictor was compiled for another CPU or toolchain, so it was recompiled."""

@@ -10,10 +10,21 @@ from dataclasses import asdict
 from typing import Any
 
 from .api import Compiled
+from .passes.manager import PassReport, pass_table
+from .text_table import aligned
+
+#: printed under the pass table: why its bytes and the size block's differ.
+IR_ESTIMATE_NOTE = (
+    "IR estimate: the cost model that compares passes and picks the layout (emlc/passes/cost.py); "
+    "the size block below is the C backend's estimate of what it emits."
+)
 
 
-def build_report(built: Compiled) -> dict[str, Any]:
-    """Per-pass sizes (exact builds), measured cost (lossy builds) and the target's bill."""
+def build_report(built: Compiled, written: tuple[str, int] | None = None) -> dict[str, Any]:
+    """Per-pass sizes (exact builds), measured cost (lossy builds) and the target's bill.
+
+    ``written`` is the output's path (``-`` for stdout) and size, which the report ends with.
+    """
     from .backends.c import size_report
 
     target, result, layout = built.target, built.result, built.layout
@@ -21,16 +32,7 @@ def build_report(built: Compiled) -> dict[str, Any]:
         "level": built.level,
         "target": target.name,
         "layout": layout,
-        "passes": [] if result is None else [
-            {
-                "name": r.name,
-                "nodes": list(r.nodes),
-                "leaves": list(r.leaves),
-                "leaf_rows": list(r.leaf_rows),
-                "bytes": list(r.bytes),
-            }
-            for r in result.passes
-        ],
+        "passes": [] if result is None else [asdict(r) for r in result.passes],
         "size": size_report(built.ensemble, target, layout, speed=built.level != "Os", float32_sums=built.float32_sums),
     }
     if target.flash_bytes is not None:
@@ -50,25 +52,18 @@ def build_report(built: Compiled) -> dict[str, Any]:
             "rows": [r.as_dict() for r in built.budget.rows],
         }
         report["budget_table"] = built.budget.table()
+    if built.input_note is not None:
+        report["input_note"] = {**asdict(built.input_note), "text": built.input_note.text()}
+    if written is not None:
+        report["output"] = {"path": written[0], "bytes": written[1]}
     return report
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-        for r in rows
-    )
 
 
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text rendering of :func:`build_report`'s dict."""
     out = [f"emlc {report['level']} for {report['target']} ({report['layout']} layout)"]
     if report["passes"]:
-        rows = [("pass", "nodes", "leaves", "leaf rows", "bytes")]
-        for p in report["passes"]:
-            rows.append((p["name"], *(f"{a} -> {b}" for a, b in (p["nodes"], p["leaves"], p["leaf_rows"], p["bytes"]))))
-        out += ["", _table(rows)]
+        out += ["", pass_table(PassReport(**p) for p in report["passes"]), IR_ESTIMATE_NOTE]
     size = report["size"]
     limit = size.get("flash_limit_bytes")
     ram_limit = size.get("ram_limit_bytes")
@@ -77,22 +72,25 @@ def format_report(report: dict[str, Any]) -> str:
         ("decision nodes", str(size["decision_nodes"])),
         ("leaves (rows in leaf table)", f"{size['leaves']} ({size['leaf_rows']})"),
         ("model data in flash", f"{size['flash_data_bytes']} B"),
-        ("flash estimate (data + code)", f"{size['flash_bytes_estimate']} B" + (f" of {limit} B" if limit else "")),
+        ("flash (data + code)", f"{size['flash_bytes_estimate']} B" + (f" of {limit} B" if limit else "")),
         ("RAM for model data", f"{size['ram_bytes_model_data']} B"),
         ("RAM estimate (stack)", f"{size['ram_bytes_stack_estimate']} B" + (f" of {ram_limit} B" if ram_limit else "")),
         ("bytes per decision node (all flash)", str(size["bytes_per_decision_node"])),
     ]
     if "node_bytes_per_decision_node" in size:
         rows.append(("node table bytes per decision node", str(size["node_bytes_per_decision_node"])))
-    out += ["", _table([("size", "")] + rows)]
+    out += ["", aligned([("size (C backend estimate)", "")] + rows)]
     if "calibration" in report:
         m = report["calibration"]
         cal = [("agreement with the source model", f"{100 * m['agreement']:.2f}%")]
         if m.get("accuracy") is not None:
             cal.append(("accuracy on the labels", f"{100 * m['accuracy']:.2f}%"))
         cal.append(("mean trees evaluated", f"{m['mean_trees']:.2f}"))
-        out += ["", _table([("calibration data", "")] + cal)]
+        out += ["", aligned([("calibration data", "")] + cal)]
     for key in ("lossy_table", "budget_table"):
         if key in report:
             out += ["", report[key]]
+    if "output" in report:
+        path, size = report["output"]["path"], report["output"]["bytes"]
+        out += ["", f"wrote {size} bytes to stdout" if path == "-" else f"wrote {path} (a {size}-byte file)"]
     return "\n".join(out)

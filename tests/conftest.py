@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 
@@ -22,6 +23,13 @@ settings.register_profile(
 )
 os.environ.setdefault("EMLC_VERIFY_EACH", "1")  # every pass verified in the tests (optimize's verify_each)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def require_module(name: str):
+    """Import an optional test dependency: skip when missing, fail under CI (``pip install .[test]``)."""
+    if os.environ.get("CI"):
+        return importlib.import_module(name)
+    return pytest.importorskip(name)
 
 
 def require_tool(*names: str) -> None:

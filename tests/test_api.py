@@ -79,3 +79,10 @@ def test_numpy_float_traps_set_by_the_caller_do_not_break_compilation():
             assert "_predict" in emit_c(emlc.optimize(ens, level="O2", target=target).ensemble, target, "m", layout)
         assert emit_csv(ens)
         assert np.geterr()["under"] == "raise"
+
+
+@pytest.mark.parametrize("target", ["host", "cortex-m0"])
+def test_compile_emits_llvm_ir_and_objects_for_a_named_target(iris_rf, target):
+    model, _ = iris_rf
+    assert "define" in emlc.compile(model, target=target, emit_as="llvm").code
+    assert emlc.compile(model, target=target, emit_as="obj").code.startswith(b"\x7fELF")

@@ -184,6 +184,7 @@ def model_files(tmp_path_factory):
     "args, message",
     [
         (["{d}/rf.joblib"], "refusing to load pickle"),
+        (["{d}/rf.joblib"], "if you trust it, pass --trust-pickle, or save the model with skops"),
         (["{d}/rf.joblib", "--trust-pickle", "--target", "pdp11"], "unknown target 'pdp11'"),
         (["{d}/linear.joblib", "--trust-pickle"], "LogisticRegression"),
         (["{d}/rf.joblib", "--trust-pickle", "--name", "int"], "--name"),

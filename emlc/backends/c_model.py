@@ -31,7 +31,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from ..errors import EmlcError
-from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task
 from ..ir.interpret import apply_link, decide
 from ..paths import runtime_dir
 from ..targets import Target
@@ -838,11 +838,35 @@ class Model:
     def needs_exp(self) -> bool:
         return self.ens.link in (Link.SIGMOID, Link.SOFTMAX, Link.EXP, Link.ISOLATION)
 
+    @property
+    def libm_exp(self) -> bool:
+        """Does the link call the C library's exp (``<math.h>``, link with ``-lm``)? On the
+        host, where it is the exp LightGBM, XGBoost and SciPy call; microcontrollers get
+        emlc's own exp instead (their libm differs anyway, and none is needed)."""
+        return self.needs_exp() and self.target.libm_exp
+
+    def exp_name(self) -> str:
+        """The C function computing e^x in the link's type."""
+        if not self.libm_exp:
+            return f"{self.p}_exp"
+        return "expf" if self.link_t == "float" else "exp"
+
+    @property
+    def link_t(self) -> str:
+        """The link's C type: XGBoost's steps are float32, the others the raw margins' type."""
+        return "float" if self.ens.link_math is LinkMath.XGBOOST else self.acc_t
+
     def exp_function(self) -> str:
-        r = self.real
-        double = self.acc_t == "double"
+        """emlc's exp for targets without the C library's (empty when the link calls libm)."""
+        if self.libm_exp:
+            return ""
+        double = self.link_t == "double"
+
+        def r(x: float) -> str:
+            return float_literal(x, self.link_t)
+
         return runtime_source(
-            "exp.c", p=self.p, real=self.acc_t,
+            "exp.c", p=self.p, real=self.link_t,
             max_arg=r(709.78 if double else 88.72), min_arg=r(-745.2 if double else -103.98),
             huge=r(1e300 if double else 1e30), zero=r(0.0), half=r(0.5), one=r(1.0), two=r(2.0),
             log2e=r(1.4426950408889634), ln2_hi=r(0.693145751953125), ln2_lo=r(1.4286068203094173e-06),
@@ -850,28 +874,37 @@ class Model:
         )
 
     def link_function(self) -> str:
-        """P_link: raw margins to outputs in place, as the interpreter's apply_link."""
-        ens, p, t, r, n = self.ens, self.p, self.acc_t, self.real, self.n_out
+        """P_link: raw margins to outputs in place, the steps of the interpreter's apply_link
+        for ``link_math`` (bit-identical where exp is the library's: the host)."""
+        ens, p, t, n, exp = self.ens, self.p, self.acc_t, self.n_out, self.exp_name()
         params = ens.link_params
+
+        def r(x: float) -> str:
+            return float_literal(x, self.link_t)
+
+        loop = f"    uint16_t k;\n    for (k = 0; k < {n}u; ++k) {{\n"
+        xgboost = ens.link_math is LinkMath.XGBOOST
         body: str
         if ens.link is Link.IDENTITY:
             body = "    (void)raw;"
+        elif ens.link is Link.SIGMOID and xgboost:  # common::Sigmoid
+            body = (f"    uint16_t k;\n    float x;\n    for (k = 0; k < {n}u; ++k) {{\n"
+                    f"        x = -raw[k];\n        x = {r(88.7)} < x ? {r(88.7)} : x;\n"
+                    f"        raw[k] = {r(1.0)} / ({exp}(x) + {r(1.0)} + {r(1e-16)});\n    }}")
         elif ens.link is Link.SIGMOID:
             alpha = np.array(params[0] if params else 1.0, dtype=self.raw_dtype)
-            body = (f"    uint16_t k;\n    for (k = 0; k < {n}u; ++k) {{\n"
-                    f"        raw[k] = {r(1.0)} / ({r(1.0)} + {p}_exp(-{r(float(alpha))} * raw[k]));\n    }}")
+            body = f"{loop}        raw[k] = {r(1.0)} / ({r(1.0)} + {exp}(-{r(float(alpha))} * raw[k]));\n    }}"
         elif ens.link is Link.EXP:
-            body = (f"    uint16_t k;\n    for (k = 0; k < {n}u; ++k) {{\n"
-                    f"        raw[k] = {p}_exp(raw[k]);\n    }}")
+            body = f"{loop}        raw[k] = {exp}(raw[k]);\n    }}"
         elif ens.link is Link.SOFTMAX:
-            body = (f"    uint16_t k;\n    {t} m = raw[0], s = {r(0.0)};\n"
+            s_t = "double" if xgboost else t  # XGBoost sums float32 exps in double
+            body = (f"    uint16_t k;\n    {t} m = raw[0];\n    {s_t} s = {float_literal(0.0, s_t)};\n"
                     f"    for (k = 1; k < {n}u; ++k) {{\n        m = raw[k] > m ? raw[k] : m;\n    }}\n"
-                    f"    for (k = 0; k < {n}u; ++k) {{\n        raw[k] = {p}_exp(raw[k] - m);\n        s += raw[k];\n    }}\n"
-                    f"    for (k = 0; k < {n}u; ++k) {{\n        raw[k] = raw[k] / s;\n    }}")
+                    f"    for (k = 0; k < {n}u; ++k) {{\n        raw[k] = {exp}(raw[k] - m);\n        s += raw[k];\n    }}\n"
+                    f"    for (k = 0; k < {n}u; ++k) {{\n        raw[k] = raw[k] / ({t})s;\n    }}")
         else:  # ISOLATION: -2^(-raw / p0) - p1
-            body = (f"    uint16_t k;\n    for (k = 0; k < {n}u; ++k) {{\n"
-                    f"        raw[k] = -{p}_exp(-raw[k] / {r(params[0])} * {r(math.log(2.0))}) - {r(params[1])};\n    }}")
-        return (f"/* Outputs from raw margins ({comment(ens.link.value)} link), in place. */\n"
+            body = (f"{loop}        raw[k] = -{exp}(-raw[k] / {r(params[0])} * {r(math.log(2.0))}) - {r(params[1])};\n    }}")
+        return (f"/* Outputs from raw margins ({comment(ens.link.value)} link, {ens.link_math.value} steps), in place. */\n"
                 f"static inline void {p}_link({t} *raw)\n{{\n{body}\n}}")
 
     def api_functions(self) -> str:

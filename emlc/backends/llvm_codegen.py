@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task, Tree
 from . import llvm_exit
 
 #: rows handed to the trees at once by the batch entry point (fits L1/L2 with its inputs).
@@ -704,7 +704,8 @@ class ModuleWriter:
         return raw, cls
 
     def _values(self, fn: _Fn, raw_ptr: str) -> tuple[list[str], list[str]]:
-        """Load the raw margins and apply the link: (raw values, link values)."""
+        """Load the raw margins and apply the link: (raw values, link values), in the steps
+        of the interpreter's rule for ``link_math``, with the C library's exp."""
         r, ens = self.t.raw, self.ens
         raw = []
         for j in range(self.nout):
@@ -712,19 +713,33 @@ class ModuleWriter:
             raw.append(fn.op(f"load {r}, ptr {p}, align 4"))
         one = hex_float(1.0)
         params = ens.link_params
+        exp = "expf" if r == "float" else "exp"
+        xgboost = ens.link_math is LinkMath.XGBOOST
         if ens.link is Link.IDENTITY:
             return raw, raw
+        if ens.link is Link.SIGMOID and xgboost:  # common::Sigmoid: min(-x, 88.7f), + 1e-16f
+            cap, eps = hex_float(float(np.float32(88.7))), hex_float(float(np.float32(1e-16)))
+            vals = []
+            for v in raw:
+                neg = fn.op(f"fneg float {v}")
+                over = fn.op(f"fcmp olt float {cap}, {neg}")
+                x = fn.op(f"select i1 {over}, float {cap}, float {neg}")
+                e = fn.op(f"call float @expf(float {x})")
+                d = fn.op(f"fadd float {e}, {one}")
+                d = fn.op(f"fadd float {d}, {eps}")
+                vals.append(fn.op(f"fdiv float {one}, {d}"))
+            return raw, vals
         if ens.link is Link.SIGMOID:
             alpha = hex_float(self._as_raw(-(params[0] if params else 1.0)))
             vals = []
             for v in raw:
                 m = fn.op(f"fmul {r} {alpha}, {v}")
-                e = fn.op(f"call {r} @llvm.exp.{self._sfx()}({r} {m})")
+                e = fn.op(f"call {r} @{exp}({r} {m})")
                 d = fn.op(f"fadd {r} {one}, {e}")
                 vals.append(fn.op(f"fdiv {r} {one}, {d}"))
             return raw, vals
         if ens.link is Link.EXP:
-            return raw, [fn.op(f"call {r} @llvm.exp.{self._sfx()}({r} {v})") for v in raw]
+            return raw, [fn.op(f"call {r} @{exp}({r} {v})") for v in raw]
         if ens.link is Link.ISOLATION:
             p0, p1 = hex_float(self._as_raw(params[0])), hex_float(self._as_raw(params[1]))
             vals = []
@@ -735,17 +750,21 @@ class ModuleWriter:
                 npw = fn.op(f"fneg {r} {pw}")
                 vals.append(fn.op(f"fsub {r} {npw}, {p1}"))
             return raw, vals
-        # softmax
+        # softmax: exp(x - max) over the sum in class order (XGBoost: the sum in double)
         m = raw[0]
         for v in raw[1:]:
             m = fn.op(f"call {r} @llvm.maxnum.{self._sfx()}({r} {m}, {r} {v})")
         exps = []
         for v in raw:
             d = fn.op(f"fsub {r} {v}, {m}")
-            exps.append(fn.op(f"call {r} @llvm.exp.{self._sfx()}({r} {d})"))
-        s = exps[0]
-        for e in exps[1:]:
-            s = fn.op(f"fadd {r} {s}, {e}")
+            exps.append(fn.op(f"call {r} @{exp}({r} {d})"))
+        s_t = "double" if xgboost else r
+        s = hex_float(0.0)
+        for e in exps:
+            wide = fn.op(f"fpext float {e} to double") if xgboost else e
+            s = fn.op(f"fadd {s_t} {s}, {wide}")
+        if xgboost:
+            s = fn.op(f"fptrunc double {s} to float")
         return raw, [fn.op(f"fdiv {r} {e}, {s}") for e in exps]
 
     def _sfx(self) -> str:
@@ -851,7 +870,7 @@ class ModuleWriter:
     def _intrinsics(self) -> list[str]:
         decl = set()
         for ty, sfx in (("float", "f32"), ("double", "f64")):
-            decl.add(f"declare {ty} @llvm.exp.{sfx}({ty})")
+            decl.add(f"declare {ty} @{'expf' if ty == 'float' else 'exp'}({ty})")
             decl.add(f"declare {ty} @llvm.pow.{sfx}({ty}, {ty})")
             decl.add(f"declare {ty} @llvm.maxnum.{sfx}({ty}, {ty})")
         decl.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")

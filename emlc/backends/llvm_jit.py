@@ -10,17 +10,21 @@ row's class is decided at a check point, so ``predict`` equals
 :func:`emlc.ir.interpret.interpret_early_exit` (``predict_raw``/``predict_proba``
 still sum every tree).
 ctypes releases the GIL around the call, so ``n_jobs`` threads run row blocks in
-parallel. Object code is cached on disk under a key made of the emitted IR (the
-model), the CPU name and features, and the emlc, llvmlite and LLVM versions.
+parallel; the generated code keeps its state on the stack, so any number of Python
+threads may call one predictor at once. Object code is cached on disk under a key made
+of the emitted IR (the model) and the :class:`Build` (CPU, versions, options). A
+predictor pickles (and saves to a file) as its IR text and object code, see
+:mod:`emlc.backends.llvm_jit_file`.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 
 import llvmlite
@@ -30,6 +34,7 @@ import numpy as np
 from ..errors import EmlcError
 from ..ir.ensemble import Ensemble
 from ..ir.interpret import apply_link, predictions_from_raw, proba_from_raw
+from ..ir.text import print_ir
 from . import llvm as backend
 from . import llvm_exit
 from .llvm_codegen import BLOCK_ROWS, VECTOR_MAX_NODES, choose_types, emit_module
@@ -46,12 +51,52 @@ def default_cache_dir() -> Path:
     return Path(root) / "emlc" / "jit"
 
 
-def cache_key(text: str, target: backend.LlvmTarget, opt: int) -> str:
-    from .. import __version__
+@dataclass(frozen=True)
+class Build:
+    """What an object file was compiled for and with: object code runs only in a process
+    whose build is equal (same CPU and features, same code generator)."""
 
+    emlc: str
+    llvmlite: str
+    llvm: str
+    triple: str
+    cpu: str
+    features: str
+    opt: int
+    vector_max_nodes: int
+
+    @classmethod
+    def here(cls, opt: int, vector_max_nodes: int) -> Build:
+        """This process's build with the given code options."""
+        from .. import __version__
+
+        host = backend.host_target()
+        return cls(__version__, llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
+                   host.triple, host.cpu, host.features, opt, vector_max_nodes)
+
+    def differences(self, other: Build) -> list[str]:
+        """``"cpu 'znver3' here, 'skylake' in the file"`` for each field that differs
+        (for features, the flags that differ)."""
+        found = []
+        for name, mine, theirs in zip(self.__dataclass_fields__, astuple(self), astuple(other)):
+            if name == "features" and mine != theirs:
+                here, there = set(mine.split(",")), set(theirs.split(","))
+                found.append(f"features {_flags(here - there)} here, {_flags(there - here)} in the file")
+            elif mine != theirs:
+                found.append(f"{name} {mine!r} here, {theirs!r} in the file")
+        return found
+
+
+def _flags(flags: set[str], shown: int = 4) -> str:
+    """A few of ``flags``, sorted, and how many more there are."""
+    names = sorted(flags)
+    more = f" (+{len(names) - shown} more)" if len(names) > shown else ""
+    return "'" + ",".join(names[:shown]) + "'" + more
+
+
+def cache_key(text: str, build: Build) -> str:
     h = hashlib.sha256()
-    for part in (text, str(opt), target.triple, target.cpu, target.features, __version__,
-                 llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info))):
+    for part in (text, *map(str, astuple(build))):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -75,6 +120,12 @@ def _write(path: Path, data: bytes) -> None:
         pass  # a read-only or full cache only costs the next process a compile
 
 
+def _checked_jobs(n_jobs) -> int:
+    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs < 1:
+        raise EmlcError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+    return n_jobs
+
+
 class Predictor:
     """Compiled model for this machine; ``predict*`` take float32/float64 row batches."""
 
@@ -84,25 +135,40 @@ class Predictor:
         minimal: on the 300-tree LightGBM bench model, O2 costs 2x (vector trees) to 7x
         (branchy trees) the compile time for no gain (vector) or 20% (branchy).
         ``vector_max_nodes``: trees up to this size run as branch-free vector code."""
-        if not isinstance(n_jobs, int) or n_jobs < 1:
-            raise EmlcError(f"n_jobs must be a positive integer, got {n_jobs!r}")
-        self.ensemble = ens
-        self.n_jobs = n_jobs
-        types = choose_types(ens)
-        self._raw_dtype = np.float32 if types.raw == "float" else np.float64
+        _checked_jobs(n_jobs)
+        build = Build.here(opt, vector_max_nodes)
         target = backend.host_target()
         tm = backend.target_machine(target, jit=True, opt=opt)
         layout = replace(backend.layout_for(target, tm), feature_stride=BLOCK_ROWS,
                          vector_max_nodes=vector_max_nodes)
         text = emit_module(ens, layout, "emlc_jit")
         folder = None if cache_dir is False else Path(cache_dir or default_cache_dir())
-        path = None if folder is None else folder / f"{cache_key(text, target, opt)}.o"
+        path = None if folder is None else folder / f"{cache_key(text, build)}.o"
         obj = None if path is None else _read(path)
         self.cache_hit = obj is not None
         if obj is None:
             obj = tm.emit_object(backend.compile_module(text, tm, opt))
             if path is not None:
                 _write(path, obj)
+        self._link(ens, n_jobs, build, obj, tm)
+
+    @classmethod
+    def from_object(cls, ens: Ensemble, n_jobs: int, build: Build, obj: bytes) -> Predictor:
+        """A predictor over object code compiled earlier for ``ens`` by an equal ``build``
+        (the caller checks both): links it without running LLVM's code generator."""
+        self = cls.__new__(cls)
+        self.cache_hit = True
+        target = backend.host_target()
+        self._link(ens, n_jobs, build, obj, backend.target_machine(target, jit=True, opt=build.opt))
+        return self
+
+    def _link(self, ens: Ensemble, n_jobs: int, build: Build, obj: bytes, tm: llvm.TargetMachine) -> None:
+        self.ensemble = ens
+        self.n_jobs = _checked_jobs(n_jobs)
+        self.build = build
+        self.object_code = obj
+        types = choose_types(ens)
+        self._raw_dtype = np.float32 if types.raw == "float" else np.float64
         self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
         self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self._engine.finalize_object()
@@ -110,6 +176,27 @@ class Predictor:
         exits = llvm_exit.plan(ens, types) is not None
         self._exit_batch = (_EXIT_BATCH(self._engine.get_function_address("emlc_jit_exit_batch"))
                             if exits else None)
+
+    @functools.cached_property
+    def ir_text(self) -> str:
+        """The ensemble's IR text, printed once (Dask pickles a task's function per graph)."""
+        return print_ir(self.ensemble)
+
+    def __dask_tokenize__(self) -> tuple:
+        """Dask names tasks by the model and object code instead of pickling the predictor."""
+        return hashlib.sha256(self.ir_text.encode()).hexdigest(), hashlib.sha256(self.object_code).hexdigest(), self.n_jobs
+
+    def __reduce__(self):
+        """Pickles as the bytes :meth:`save` writes (IR text, object code, build)."""
+        from .llvm_jit_file import dumps, loads
+
+        return loads, (dumps(self),)
+
+    def save(self, path) -> None:
+        """Write this predictor to ``path``; :func:`emlc.load_predictor` reads it back."""
+        from .llvm_jit_file import save
+
+        save(self, path)
 
     # ----------------------------------------------------------------- rows
     def _rows(self, X) -> np.ndarray:
@@ -199,6 +286,10 @@ def _as_ensemble(model_or_ir) -> Ensemble:
 def jit(model_or_ir, n_jobs: int = 1, cache_dir=None) -> Predictor:
     """Compile an :class:`Ensemble` (or anything :func:`emlc.load` accepts) for this CPU.
 
+    ``n_jobs``: threads splitting each ``predict*`` call's rows in shares of whole
+    128-row blocks (one call of fewer rows runs on the caller's thread); every
+    ``n_jobs`` gives the same bits. The predictor pickles, and ``save(path)`` /
+    :func:`emlc.load_predictor` keep it in a file, linked again without compiling.
     ``cache_dir``: ``None`` for the default on-disk cache, a path, or ``False`` to
     compile every time.
     """

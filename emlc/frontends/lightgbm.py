@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import EmlcError
 from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count, load_json
-from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task, Tree
 from .treebuild import LE, Src, Tables, TreeBuilder, build_tree
 
 #: LightGBM's kZeroThreshold, a float literal widened to double.
@@ -515,6 +515,7 @@ def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
         base_score=np.zeros(k),
         link=link,
         link_params=params,
+        link_math=LinkMath.LIBM,
         decision=decision,
         classes=classes,
         accum_dtype="float64",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import EmlcError
+from ..extras import missing, require
 from ..ir.ensemble import Ensemble
 from ..ir.verify import verify
 from ..limits import check_file_size, load_json, read_bytes
@@ -22,7 +23,7 @@ from ..gc_pause import gc_paused
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 _FORMATS = (
     ".emlir (emlc IR), .json/.ubj (XGBoost), .txt/.json (LightGBM), .onnx, .skops, "
-    ".pkl/.joblib (with trust_pickle)"
+    ".pkl/.joblib (trusted pickles)"
 )
 #: types a skops file may ask us to trust: those the scikit-learn lowerings read (the
 #: tree structures, HistGradientBoosting's input encoder check) and nothing that runs code.
@@ -196,24 +197,46 @@ def _load_emlir(path: Path) -> Ensemble:
 
 def _load_pickle(path: Path, trust_pickle: bool) -> Ensemble:
     if not trust_pickle:
-        raise EmlcError(
-            f"refusing to load pickle {str(path)!r}: unpickling runs arbitrary code from the file; "
-            f"if you trust it, pass --trust-pickle (trust_pickle=True), or save the model with skops"
-        )
-    import joblib
-
+        raise PickleRefused(str(path))
     try:
-        obj = joblib.load(path)
+        obj = _unpickle(path)
+    except ModuleNotFoundError as e:  # the model's library (or joblib) is not installed
+        raise missing(e, f"unpickling {str(path)!r}") from None
     except Exception as e:  # a corrupt pickle can raise nearly anything
         raise EmlcError(f"cannot unpickle {str(path)!r}: {type(e).__name__}: {e}") from None
     return _load_object(obj)
 
 
-def _load_skops(path: Path) -> Ensemble:
+def _unpickle(path: Path) -> Any:
+    """joblib's loader when installed (it reads joblib's compressed files); else plain pickle,
+    which reads ``pickle.dump`` files and names joblib when the file needs it."""
     try:
-        import skops.io as sio
-    except ImportError:
-        raise EmlcError("loading .skops files needs the skops package: pip install skops") from None
+        import joblib
+    except ModuleNotFoundError:
+        import pickle
+
+        with path.open("rb") as f:
+            return pickle.load(f)
+    return joblib.load(path)
+
+
+class PickleRefused(EmlcError):
+    """A pickle loaded without the caller's opt-in; the CLI and the API name their own switch."""
+
+    def __init__(self, path: str, switch: str = "trust_pickle=True"):
+        super().__init__(
+            f"refusing to load pickle {path!r}: unpickling runs arbitrary code from the file; "
+            f"if you trust it, pass {switch}, or save the model with skops"
+        )
+        self.path = path
+
+    def for_switch(self, switch: str) -> PickleRefused:
+        """The same refusal naming ``switch`` (the CLI's ``--trust-pickle``)."""
+        return PickleRefused(self.path, switch)
+
+
+def _load_skops(path: Path) -> Ensemble:
+    sio = require("skops.io", "loading .skops files")
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as e:  # skops reports corrupt archives with assorted exceptions
@@ -226,6 +249,8 @@ def _load_skops(path: Path) -> Ensemble:
         )
     try:
         obj = sio.load(path, trusted=untrusted)
+    except ModuleNotFoundError as e:
+        raise missing(e, f"loading skops file {str(path)!r}") from None
     except Exception as e:
         raise EmlcError(f"cannot load skops file {str(path)!r}: {type(e).__name__}: {e}") from None
     return _load_object(obj)

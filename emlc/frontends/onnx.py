@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmlcError
+from ..extras import require
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
 from .treebuild import Src, Tables, TreeBuilder, build_tree
 
@@ -24,10 +25,7 @@ _AGGREGATES = {"SUM": Aggregation.SUM, "AVERAGE": Aggregation.MEAN}
 
 def from_onnx(model: Any) -> Ensemble:
     """Lower an ONNX ``ModelProto`` (or a path to a ``.onnx`` file) holding one tree ensemble."""
-    try:
-        import onnx
-    except ImportError as exc:
-        raise EmlcError("reading ONNX models needs the onnx package; pip install onnx") from exc
+    onnx = require("onnx", "reading ONNX models (a protobuf format)")
     if isinstance(model, (str, Path)):
         try:
             model = onnx.load(str(model))

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import EmlcError
-from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task, Tree
 from ..ir.verify import verify
 
 _TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier", "ExtraTreeRegressor")
@@ -28,13 +28,14 @@ _BOOSTING = ("GradientBoostingClassifier", "GradientBoostingRegressor")
 _HIST = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor")
 SUPPORTED = _TREES + _FORESTS + _BOOSTING + _HIST + ("IsolationForest",)
 
-#: scikit-learn link classes (``estimator._loss.link``) and the IR link they are.
-_LINKS: dict[str, tuple[Link, tuple[float, ...]]] = {
-    "IdentityLink": (Link.IDENTITY, ()),
-    "LogLink": (Link.EXP, ()),
-    "LogitLink": (Link.SIGMOID, ()),
-    "HalfLogitLink": (Link.SIGMOID, (2.0,)),
-    "MultinomialLogit": (Link.SOFTMAX, ()),
+#: scikit-learn link classes (``estimator._loss.link``) and the IR link they are: the
+#: logistic ones call SciPy's ``expit`` (C exp), the others numpy's ``exp``.
+_LINKS: dict[str, tuple[Link, tuple[float, ...], LinkMath]] = {
+    "IdentityLink": (Link.IDENTITY, (), LinkMath.NUMPY),
+    "LogLink": (Link.EXP, (), LinkMath.NUMPY),
+    "LogitLink": (Link.SIGMOID, (), LinkMath.LIBM),
+    "HalfLogitLink": (Link.SIGMOID, (2.0,), LinkMath.LIBM),
+    "MultinomialLogit": (Link.SOFTMAX, (), LinkMath.NUMPY),
 }
 #: Dummy init strategies whose prediction does not depend on the input row.
 _CONSTANT_INIT = {
@@ -174,8 +175,9 @@ def _forest(estimator: Any) -> Ensemble:
     return _averaged(estimator, list(estimator.estimators_))
 
 
-def link_of(estimator: Any) -> tuple[Link, tuple[float, ...]]:
-    """The IR link for a boosting estimator's loss, or an error naming the loss."""
+def link_of(estimator: Any) -> tuple[Link, tuple[float, ...], LinkMath]:
+    """The IR link, its parameters and arithmetic for a boosting estimator's loss, or an
+    error naming the loss."""
     link = type(estimator._loss.link).__name__
     if link not in _LINKS:
         raise EmlcError(
@@ -222,12 +224,13 @@ def _gradient_boosting(estimator: Any) -> Ensemble:
         **common_fields(estimator),
     )
     if hasattr(estimator, "classes_"):
-        link, params = link_of(estimator)
+        link, params, math = link_of(estimator)
         return _cut(
             columns, sizes,
             task=Task.CLASSIFICATION,
             link=link,
             link_params=params,
+            link_math=math,
             decision=Decision.RAW_ARGMAX,
             classes=_classes(estimator),
             **fields,

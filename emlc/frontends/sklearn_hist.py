@@ -69,7 +69,7 @@ def lower_hist_gradient_boosting(estimator: Any) -> Ensemble:
             FeatureRank(ranks[f][0], strict=True) if f in used else None
             for f in range(fields["n_features"])
         )
-    link, params = link_of(estimator)
+    link, params, math = link_of(estimator)
     if hasattr(estimator, "classes_"):
         # Binary predict is ``raw > 0``; ``p > 1 - p`` agrees except for 0 < raw < ~1e-16.
         decision = Decision.ARGMAX if k == 1 else Decision.RAW_ARGMAX
@@ -77,11 +77,12 @@ def lower_hist_gradient_boosting(estimator: Any) -> Ensemble:
             task=Task.CLASSIFICATION,
             link=link,
             link_params=params,
+            link_math=math,
             decision=decision,
             classes=np.asarray(estimator.classes_),
             **fields,
         )
-    return Ensemble(task=Task.REGRESSION, link=link, link_params=params, **fields)
+    return Ensemble(task=Task.REGRESSION, link=link, link_params=params, link_math=math, **fields)
 
 
 def _lower_predictor(

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import EmlcError
 from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count
-from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
+from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task
 from .treebuild import Src, Tables, TreeBuilder, build_tree
 
 _LOGISTIC = {"binary:logistic", "binary:logitraw", "reg:logistic"}
@@ -160,6 +160,7 @@ def _convert(doc: dict, sklearn: str | None) -> Ensemble:
         base_score=base,
         link=link,
         link_params=(1.0,) if link is Link.SIGMOID else (),
+        link_math=LinkMath.XGBOOST,
         decision=decision,
         classes=classes,
         accum_dtype="float32",

@@ -24,8 +24,8 @@ definition):
   in tree order in ``accum_dtype`` (integer leaf tables accumulate exactly in int64
   and are scaled by ``leaf_scale`` at the end). ``Aggregation.MEAN`` divides by the
   number of trees; ``Aggregation.VOTE`` gives each tree one vote for the argmax of
-  its leaf row. ``base_score`` is added, then ``link`` maps raw margins to outputs,
-  and ``decision`` maps outputs to a class for classifiers.
+  its leaf row. ``base_score`` is added, then ``link`` maps raw margins to outputs in the
+  library's own arithmetic (``link_math``), and ``decision`` maps outputs to a class for classifiers.
 * A tree is a DAG rooted at node 0 (merged subtrees may share nodes); every node is
   reachable from the root and there are no cycles.
 * ``early_exit`` (optional, see :class:`EarlyExit`) lets a classifier's ``predict``
@@ -103,6 +103,25 @@ class Link(enum.Enum):
     SOFTMAX = "softmax"
     EXP = "exp"
     ISOLATION = "isolation"
+
+
+class LinkMath(enum.Enum):
+    """Whose arithmetic the link follows, step by step, so probabilities equal the
+    library's to the last bit (``emlc.ir.interpret.apply_link`` is the rule).
+
+    ``NUMPY``: numpy's ufuncs in the raw margins' dtype, numpy's own (SIMD) ``exp``:
+    scikit-learn's softmax and log link, IsolationForest, ONNX.
+    ``LIBM``: one scalar step at a time in the raw dtype with the C library's ``exp``,
+    softmax summed in class order: LightGBM's ConvertOutput, SciPy's ``expit``
+    (scikit-learn's logistic links).
+    ``XGBOOST``: XGBoost's float32 steps with the C library's ``expf``: sigmoid
+    ``1 / (expf(min(-x, 88.7)) + 1 + 1e-16)``, softmax summed in float64 and divided
+    by that sum rounded to float32.
+    """
+
+    NUMPY = "numpy"
+    LIBM = "libm"
+    XGBOOST = "xgboost"
 
 
 class Decision(enum.Enum):
@@ -293,6 +312,7 @@ class Ensemble:
     base_score: np.ndarray = field(default_factory=lambda: np.zeros(1))  # float64 [n_outputs]
     link: Link = Link.IDENTITY
     link_params: tuple[float, ...] = ()
+    link_math: LinkMath = LinkMath.NUMPY
     decision: Decision = Decision.NONE
     classes: np.ndarray | None = None  # labels, index = class index
     accum_dtype: str = "float64"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EmlcError
-from .ensemble import Aggregation, Decision, Ensemble, Link, Op, Task
+from . import libm
+from .ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task
 
 _CHUNK_CELLS = 1 << 22  # rows x trees walked at once; bounds peak memory
 
@@ -143,22 +144,69 @@ def interpret_raw(ens: Ensemble, X) -> np.ndarray:
 
 
 def apply_link(ens: Ensemble, raw: np.ndarray) -> np.ndarray:
+    """Raw margins to outputs, step by step in the library's arithmetic (``ens.link_math``)."""
+    if ens.link is Link.IDENTITY:
+        return raw
+    with np.errstate(over="ignore", under="ignore"):
+        if ens.link_math is LinkMath.XGBOOST:
+            return _xgboost_link(ens.link, raw.astype(np.float32))
+        if ens.link_math is LinkMath.LIBM:
+            return _libm_link(ens, raw)
+        return _numpy_link(ens, raw)
+
+
+def _numpy_link(ens: Ensemble, raw: np.ndarray) -> np.ndarray:
     dt = raw.dtype.type
     p = ens.link_params
-    with np.errstate(over="ignore", under="ignore"):
-        if ens.link is Link.IDENTITY:
-            return raw
-        if ens.link is Link.SIGMOID:
-            alpha = dt(p[0] if p else 1.0)
-            return dt(1) / (dt(1) + np.exp(-alpha * raw))
-        if ens.link is Link.SOFTMAX:
-            e = np.exp(raw - raw.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-        if ens.link is Link.EXP:
-            return np.exp(raw)
-        if ens.link is Link.ISOLATION:
-            return -np.power(dt(2), -raw / dt(p[0])) - dt(p[1])
+    if ens.link is Link.SIGMOID:
+        alpha = dt(p[0] if p else 1.0)
+        return dt(1) / (dt(1) + np.exp(-alpha * raw))
+    if ens.link is Link.SOFTMAX:
+        e = np.exp(raw - raw.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    if ens.link is Link.EXP:
+        return np.exp(raw)
+    if ens.link is Link.ISOLATION:
+        return -np.power(dt(2), -raw / dt(p[0])) - dt(p[1])
     raise ValueError(f"unknown link {ens.link}")
+
+
+def _in_order(columns: np.ndarray, dtype: type) -> np.ndarray:
+    """Row sums of ``columns`` added one class after another from 0, in ``dtype``."""
+    total = np.zeros(columns.shape[0], dtype=dtype)
+    for k in range(columns.shape[1]):
+        total = total + columns[:, k].astype(dtype)
+    return total
+
+
+def _libm_link(ens: Ensemble, raw: np.ndarray) -> np.ndarray:
+    """LightGBM's ConvertOutput and SciPy's expit: ``1 / (1 + exp(-a * x))``, ``exp(x)``,
+    softmax as ``exp(x - max) / sum`` with the sum in class order; C exp, raw dtype."""
+    dt = raw.dtype.type
+    exp = libm.exp if dt is np.float64 else libm.expf
+    if ens.link is Link.SIGMOID:
+        alpha = dt(ens.link_params[0] if ens.link_params else 1.0)
+        return dt(1) / (dt(1) + exp(-alpha * raw))
+    if ens.link is Link.EXP:
+        return exp(raw)
+    if ens.link is Link.SOFTMAX:
+        e = exp(raw - raw.max(axis=1, keepdims=True))
+        return e / _in_order(e, dt)[:, None]
+    raise ValueError(f"link {ens.link.value} has no libm rule")
+
+
+def _xgboost_link(link: Link, raw: np.ndarray) -> np.ndarray:
+    """XGBoost's PredTransform in float32 (src/common/math.h): Sigmoid clamps ``-x`` to
+    88.7 and adds 1e-16 to the denominator; Softmax sums ``expf(x - max)`` in float64."""
+    f32 = np.float32
+    if link is Link.SIGMOID:
+        return f32(1) / (libm.expf(np.minimum(-raw, f32(88.7))) + f32(1) + f32(1e-16))
+    if link is Link.EXP:
+        return libm.expf(raw)
+    if link is Link.SOFTMAX:
+        e = libm.expf(raw - raw.max(axis=1, keepdims=True))
+        return e / _in_order(e, np.float64).astype(f32)[:, None]
+    raise ValueError(f"link {link.value} has no XGBoost rule")
 
 
 def interpret_value(ens: Ensemble, X) -> np.ndarray:

@@ -44,6 +44,7 @@ from .ensemble import (
     Ensemble,
     FeatureRank,
     Link,
+    LinkMath,
     Op,
     Task,
     Tree,
@@ -94,7 +95,8 @@ def print_ir(ens: Ensemble) -> str:
     params = ""
     if ens.link_params:
         params = "(" + ", ".join(repr(float(p)) for p in ens.link_params) + ")"
-    out.append(f"link {ens.link.value}{params}")
+    math = "" if ens.link_math is LinkMath.NUMPY else f" {ens.link_math.value}"
+    out.append(f"link {ens.link.value}{params}{math}")
     out.append(f"decision {ens.decision.value}")
     if ens.classes is not None:
         classes = np.asarray(ens.classes)
@@ -393,9 +395,10 @@ def _build(root: lark.Tree, fast: _Bulk) -> Ensemble:
     n_outputs = _count(n_out_tok)
     aggregation = _enum(Aggregation, agg_tok)
     accum = str(_dtype(accum_tok, ("float32", "float64")))
-    link_tok, *params = one["link"].children
+    link_tok, *params, math_tok = one["link"].children
     link = _enum(Link, link_tok)
     link_params = tuple(float(str(p.children[0])) for p in params if p is not None)
+    link_math = LinkMath.NUMPY if math_tok is None else _enum(LinkMath, math_tok)
     decision = _enum(Decision, one["decision"].children[0])
     classes = _classes(one["classes"]) if one["classes"] else None
     base = _numbers(_number_tokens(one["base"].children), np.dtype("float64"))
@@ -439,6 +442,7 @@ def _build(root: lark.Tree, fast: _Bulk) -> Ensemble:
         base_score=base,
         link=link,
         link_params=link_params,
+        link_math=link_math,
         decision=decision,
         classes=classes,
         accum_dtype=accum,

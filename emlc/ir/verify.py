@@ -21,6 +21,7 @@ from .ensemble import (
     Decision,
     Ensemble,
     Link,
+    LinkMath,
     Op,
     Task,
     Tree,
@@ -254,6 +255,8 @@ def _verify_header(ens: Ensemble) -> None:
         _fail(f"link {ens.link.value} takes {_LINK_PARAMS[ens.link]} parameters, got {len(ens.link_params)}")
     if not all(np.isfinite(p) for p in ens.link_params):
         _fail("link parameters must be finite")
+    if ens.link is Link.ISOLATION and ens.link_math is not LinkMath.NUMPY:
+        _fail(f"isolation link has only numpy arithmetic, got link math {ens.link_math.value}")
     if ens.link is Link.ISOLATION and ens.link_params[0] <= 0:
         _fail("isolation link needs a positive normaliser")
     _verify_classes(ens)

@@ -20,6 +20,7 @@ from ..ir.ensemble import Ensemble
 from ..ir.text import print_ir
 from ..ir.verify import verify
 from ..targets import Target, get_target
+from ..text_table import aligned
 from .cost import LAYOUTS, choose_layout, model_bytes
 from .dedup_leaves import dedup_leaves
 from .early_exit import early_exit
@@ -100,13 +101,32 @@ def pipeline(level: str, target: Target) -> list[str]:
 
 @dataclass(frozen=True)
 class PassReport:
-    """Sizes before and after one pass (bytes estimated in the result's layout)."""
+    """Sizes before and after one pass.
+
+    ``decision_nodes`` counts splits (leaves apart), as the backends' size reports do;
+    ``ir_bytes`` is the cost model's estimate (:mod:`emlc.passes.cost`) in the result's
+    layout, which compares passes and picks the layout: the C backend's own estimate
+    of what it emits (``size_report``) also counts the code around the trees.
+    """
 
     name: str
-    nodes: tuple[int, int]
+    decision_nodes: tuple[int, int]
     leaves: tuple[int, int]
     leaf_rows: tuple[int, int]
-    bytes: tuple[int, int]
+    ir_bytes: tuple[int, int]
+
+
+#: the per-pass table's heading, one column per PassReport field.
+PASS_COLUMNS = ("pass", "decision nodes", "leaves", "leaf rows", "IR estimate B")
+
+
+def pass_table(passes: Iterable[PassReport]) -> str:
+    """The per-pass report as an aligned text table (the CLI's --report prints this one)."""
+    rows = [PASS_COLUMNS] + [
+        (r.name, *(f"{a} -> {b}" for a, b in (r.decision_nodes, r.leaves, r.leaf_rows, r.ir_bytes)))
+        for r in passes
+    ]
+    return aligned(rows)
 
 
 @dataclass(frozen=True)
@@ -119,12 +139,7 @@ class OptimizeResult:
 
     def table(self) -> str:
         """The per-pass report as an aligned text table."""
-        head = f"{'pass':<24}{'nodes':>16}{'leaves':>16}{'leaf rows':>16}{'bytes':>18}"
-        lines = [head]
-        for r in self.passes:
-            cells = [f"{a} -> {b}" for a, b in (r.nodes, r.leaves, r.leaf_rows, r.bytes)]
-            lines.append(f"{r.name:<24}{cells[0]:>16}{cells[1]:>16}{cells[2]:>16}{cells[3]:>18}")
-        return "\n".join(lines)
+        return pass_table(self.passes)
 
 
 def check_pass_names(names: Iterable[str], what: str = "pass") -> list[str]:
@@ -195,10 +210,10 @@ def optimize(
     reports = tuple(
         PassReport(
             name=name,
-            nodes=(sizes[i][0], sizes[i + 1][0]),
+            decision_nodes=(sizes[i][0], sizes[i + 1][0]),
             leaves=(sizes[i][1], sizes[i + 1][1]),
             leaf_rows=(sizes[i][2], sizes[i + 1][2]),
-            bytes=(sizes[i][3][chosen], sizes[i + 1][3][chosen]),
+            ir_bytes=(sizes[i][3][chosen], sizes[i + 1][3][chosen]),
         )
         for i, name in enumerate(names)
     )
@@ -206,5 +221,5 @@ def optimize(
 
 
 def _sizes(ens: Ensemble, target: Target) -> tuple[int, int, int, dict[str, int]]:
-    """Nodes, leaves, leaf rows and the bytes in each layout."""
-    return ens.n_nodes, ens.n_leaves, ens.leaves.shape[0], {lay: model_bytes(ens, target, lay) for lay in LAYOUTS}
+    """Decision nodes, leaves, leaf rows and the IR estimate in each layout."""
+    return ens.n_nodes - ens.n_leaves, ens.n_leaves, ens.leaves.shape[0], {lay: model_bytes(ens, target, lay) for lay in LAYOUTS}

@@ -77,6 +77,10 @@ class Target:
     #: are wrong (SDCC 4.2 on the 8051 compares with 64-bit constants on their low 32 bits
     #: and computed some 64-bit sums wrong in the tests), so there float sums decide
     soft_float64: bool = True
+    #: the link calls the C library's exp/expf (``<math.h>``, ``-lm``): on the host it is
+    #: the one LightGBM, XGBoost and SciPy call, so probabilities are bit-identical;
+    #: elsewhere emlc's own exp (a few ulp from it) keeps libm out of the firmware
+    libm_exp: bool = False
     #: the feature type a model whose library compares float64 (LightGBM,
     #: HistGradientBoosting) takes here unless ``--input`` says otherwise. Devices pass
     #: ``float``: the build is exact for every float32 value (thresholds are rounded to
@@ -105,6 +109,7 @@ TARGETS: dict[str, Target] = {
             "host", "the machine running emlc (gcc/clang, 64-bit double)",
             word_bits=64, has_fpu=True, double_bits=64, flash=DIRECT,
             flash_bytes=None, ram_bytes=None, compiler="gcc", cflags=_WARN, inline_node_bytes=12,
+            libm_exp=True,
             default_float_input=None,
         ),
         Target(

@@ -294,9 +294,10 @@ def build(target_name: str, main_c: str, work: Path, objects: tuple[Path, ...] =
     """Compile the strict main file plus the target's platform file; return the executable.
 
     ``objects``: extra object files linked after ``main.o`` (with libm), e.g. LLVM output.
+    The host always links libm: its headers' links call the C library's exp.
     """
     linked = ["main.o", *map(str, objects)]
-    libm = ["-lm"] if objects else []
+    libm = ["-lm"] if objects or target_name == "host" else []
     tgt = get_target(target_name)
     (work / "main.c").write_text(main_c)
     cc = tgt.compiler

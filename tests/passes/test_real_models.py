@@ -78,7 +78,7 @@ def test_o2_shrinks_both_models_and_exits_early_on_xgboost():
     for make in MODELS.values():
         ens = make()
         res = optimize(ens, level="Os", target="avr")
-        assert res.passes[-1].bytes[1] < res.passes[0].bytes[0]
+        assert res.passes[-1].ir_bytes[1] < res.passes[0].ir_bytes[0]
     ens = optimize(boosted(), level="O2").ensemble
     evaluated = interpret_trees_evaluated(ens, rows())
     assert evaluated.mean() < ens.n_trees

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from ...errors import EmlcError
+from ...extras import require
 from ...ir.ensemble import Ensemble, Op
 from ..treebuild import content_ids, remap_leaves
 
@@ -56,7 +57,7 @@ def cluster_leaves(ens: Ensemble, k: int, weights: np.ndarray | None = None, ran
     rows, counts, member = _distinct_used(ens)
     if k >= rows.size:
         return remap_leaves(ens, np.maximum(member, 0), ens.leaves[rows])
-    from sklearn.cluster import KMeans
+    KMeans = require("sklearn.cluster", "leaf clustering (k-means)").KMeans
 
     values = ens.leaf_values()[rows]
     weight = counts.astype(np.float64)
