@@ -13,21 +13,24 @@ is the same build without it, "--early-exit 0.5" the lossy confidence exit.
 Last run (simavr, avr-gcc 5.4 -Os):
 
     variant                                   flash B  RAM B   cycles  agree
-    emlc -O0 inline                             90436      0     1061 100.0%
-    emlc -O0 table                              10328      0     8708 100.0%
-    emlc -O2 inline                             87460      0     1061 100.0%
-    emlc -O2 --early-exit 0.5 inline            53350      0     2233 100.0%
-    emlc -O2 table (exact exit)                  9350      0     7783 100.0%
-    emlc -O2 table (no exit)                     8930      0     8654 100.0%
-    emlc -O2 --early-exit 0.5 table              9522      0     6278 100.0%
-    emlc -Os table                               8930      0     8654 100.0%
-    emlc -O2 --input int16 inline               33336      0      706 100.0%
-    emlc -Os --input int16 table                 8130      0     6043 100.0%
+    emlc -O0 inline                             95644      0     1061 100.0%
+    emlc -O0 table                              14210      0     8694 100.0%
+    emlc -O2 inline                             92450      0     1061 100.0%
+    emlc -O2 --early-exit 0.5 inline            58340      0     2235 100.0%
+    emlc -O2 table (exact exit)                 13278      0     7818 100.0%
+    emlc -O2 table (no exit)                    12812      0     8640 100.0%
+    emlc -O2 --early-exit 0.5 table             13450      0     6326 100.0%
+    emlc -Os table                              12812      0     8640 100.0%
+    emlc -O2 --input int16 inline               38328      0      706 100.0%
+    emlc -Os --input int16 table                12014      0     5989 100.0%
     emlearn inline (float features)             17958      0     5252  96.7%
     emlearn inline (int16 features)              8592      0     1560  83.3%
     emlearn loadable (int16 features)            6226   3710    11573  83.3%
     micromlgen (float)                          15310      1     5366  96.7%
     m2cgen (float)                           does not build (RAM overflow)
+
+Every emlc build carries the binary64 step for float64 near-ties (c_soft64: 3.9-5 KB);
+before it, -O2 inline was 87,460 B and -Os table 8,930 B / 8,654 cycles.
 
 The -O2 inline build has no exact exit: on AVR inline walks the checks cost more than the
 trees they could skip (the backend's cost rule drops them); the table layout keeps one.

@@ -60,6 +60,7 @@ class Compiled:
     budget: Any = None
     measured: Measure | None = None
     input_note: InputNote | None = None
+    float32_sums: bool = False
 
 
 @traps_off
@@ -72,12 +73,15 @@ def emit(
     layout: str | None = None,
     csv_flavor: str = "auto",
     speed: bool = True,
+    float32_sums: bool = False,
 ) -> str | bytes:
     """Write ``ens`` in one of the output formats (no optimisation).
 
     ``csv_flavor``: ``emlearn`` (emlearn-micropython's loader), ``emlc`` (the emlc_trees
     runtime's richer format) or ``auto`` (emlearn's when it is exact, else emlc's).
     ``speed`` (False at -Os): C may trade flash for speed (a second walk on AVR).
+    ``float32_sums`` (lossy): on targets without a 64-bit double, C leaves float64 near-ties
+    to float sums instead of deciding them in binary64 integer arithmetic (saves 4-5 KB on AVR).
     """
     tgt = get_target(target)
     if emit == "ir":
@@ -87,7 +91,7 @@ def emit(
     if emit == "c":
         from .backends.c import emit_c
 
-        return emit_c(ens, target=tgt, name=name, layout=layout, speed=speed)
+        return emit_c(ens, target=tgt, name=name, layout=layout, speed=speed, float32_sums=float32_sums)
     if emit == "csv":
         from .backends.micropython import emit_csv
 
@@ -121,10 +125,12 @@ def compile(
     lossy: Lossy | None = None,
     calibration: tuple[Any, Any] | None = None,
     progress: Any = None,
+    float32_sums: bool = False,
 ) -> Compiled:
     """Load ``model`` (object or file), optimise it for ``target`` and emit code.
 
     ``calibration`` is ``(X, y_or_None)``: the rows lossy compression is measured on.
+    ``float32_sums``: lossy, see :func:`emit`.
     """
     from .frontends import load
 
@@ -151,8 +157,8 @@ def compile(
         )
     chosen = layout or built.layout
     code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen, csv_flavor=csv_flavor,
-                speed=level != "Os")
-    return replace(built, code=code, layout=chosen, input_note=note)
+                speed=level != "Os", float32_sums=float32_sums)
+    return replace(built, code=code, layout=chosen, input_note=note, float32_sums=float32_sums)
 
 
 def _compile_lossy(ens: Ensemble, lossy: Lossy, calibration, level: str, tgt: Target, progress) -> Compiled:

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     lossy.add_argument("--leaf-bits", type=int, choices=(8, 4), help="quantize leaf values to 8 or 4 bits")
     lossy.add_argument("--leaf-clusters", type=_positive_int, metavar="K", help="k-means the leaf vectors into K shared leaves")
     lossy.add_argument("--leaves-per-class", type=_positive_int, metavar="N", help="like --leaf-clusters with K = N x classes")
+    lossy.add_argument("--float32-sums", action="store_true",
+                       help="lossy: without a 64-bit double (AVR), leave float64 near-ties to float sums "
+                            "instead of exact binary64 integer arithmetic (saves 4-5 KB of flash)")
     lossy.add_argument("--hard-vote", action="store_true", help="each tree votes for one class (emlearn's default)")
     lossy.add_argument("--early-exit", type=_fraction, metavar="THRESHOLD", help="stop evaluating trees once this confident (0-1]; 1 is exact")
     lossy.add_argument("--early-exit-batch", type=_positive_int, default=1, metavar="B", help="check the early exit every B rounds of trees")
@@ -168,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         args.model, target=args.target, level=args.level, emit_as=args.emit, name=args.name,
         input_type=args.input, layout=args.layout, passes=passes, print_ir_after=print_after,
         stream=sys.stderr, trust_pickle=args.trust_pickle, csv_flavor=args.csv_flavor, lossy=lossy, calibration=calibration,
-        progress=_progress,
+        progress=_progress, float32_sums=args.float32_sums,
     )
     output = args.output or str(_default_output(args.model, args.emit))
     _write(built.code, output)

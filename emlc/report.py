@@ -35,7 +35,7 @@ def build_report(built: Compiled, written: tuple[str, int] | None = None) -> dic
         "input_type": built.ensemble.input_type,
         "inputs": input_line(built.ensemble.input_type),
         "passes": [] if result is None else [asdict(r) for r in result.passes],
-        "size": size_report(built.ensemble, target, layout, speed=built.level != "Os"),
+        "size": size_report(built.ensemble, target, layout, speed=built.level != "Os", float32_sums=built.float32_sums),
     }
     if target.flash_bytes is not None:
         report["size"]["flash_limit_bytes"] = target.flash_bytes

@@ -92,6 +92,21 @@ def digits_files(tmp_path_factory):
     return d
 
 
+def test_float32_sums_is_an_explicit_lossy_opt_out(digits_files, tmp_path):
+    """AVR builds of a float64-summing forest decide near-ties in binary64 and say so in
+    --report-json; --float32-sums drops that step (header note, no soft-float code)."""
+    import json
+
+    for extra, soft in (([], True), (["--float32-sums"], False)):
+        out, rep = tmp_path / "m.h", tmp_path / "r.json"
+        assert main([str(digits_files / "digits.skops"), "--target", "avr", "-o", str(out),
+                     "--report-json", str(rep), *extra]) == 0
+        code = out.read_text()
+        assert ("model_soft(" in code) is soft
+        assert ("near-ties may differ from float64 (--float32-sums)" in code) is not soft
+        assert (json.loads(rep.read_text())["size"]["soft_float64_code_bytes_estimate"] > 0) is soft
+
+
 def test_lossy_build_reports_its_measured_cost(digits_files):
     d = digits_files
     r = run_cli(str(d / "digits.skops"), "--target", "avr", "--leaves-per-class", "2",

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import EmlcError
 from ..ir.ensemble import Ensemble, LinkMath, Op, Task
 from ..targets import Target, get_target
-from . import c_fixed, c_inline, c_table
+from . import c_fixed, c_inline, c_soft64, c_table
 from .c_common import C_INT, check_name, comment, size_of
 from .c_model import Model
 from ..float_traps import traps_off
@@ -39,11 +39,11 @@ def _pick_layout(ens: Ensemble, target: Target, layout: str | None) -> str:
 
 
 def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None,
-           speed: bool = True) -> tuple[Model, str, list[str]]:
+           speed: bool = True, float32_sums: bool = False) -> tuple[Model, str, list[str]]:
     tgt = get_target(target)
     prefix = check_name(name)
     chosen = _pick_layout(ens, tgt, layout)
-    model = Model(ens, tgt, prefix)
+    model = Model(ens, tgt, prefix, float32_sums)
     model.direct = chosen == "inline" and c_inline.can_test_directly(model)
     model.lazy = chosen == "table"
     if model.lazy and model.fixed is not None:
@@ -55,6 +55,8 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None,
     if speed and model.leaf_sums and model.exit_plan() is None:  # the plan needs raw_function first
         _add_quick_pass(model, chosen)
     parts = [*model.helpers, *decls, model.prepare_function(), raw]
+    if model.soft64:
+        parts.append(c_soft64.soft_functions(model))
     if model.quick is not None:
         parts.append(model.quick_function(c_inline.sums_body(model, model.quick)))
     if ens.n_outputs > 1 and (model.classifier or ens.task is Task.ANOMALY):
@@ -122,8 +124,12 @@ def _header_comment(model: Model, layout: str) -> str:
     ]
     lines.append(input_line(ens.input_type))
     lines += _link_note(model)
-    if ens.accum_dtype == "float64" and model.acc_t == "float":
-        lines.append("Note: sums are float here (no 64-bit double); near-ties may differ from float64.")
+    if model.soft64:
+        lines.append("No 64-bit double here: predict decides float64 near-ties with binary64 integer arithmetic")
+        lines.append("(exact); predict_proba/predict_values are the float sums.")
+    elif ens.accum_dtype == "float64" and model.acc_t == "float":
+        lines.append("Note: sums are float here (no 64-bit double); near-ties may differ from float64"
+                     + (" (--float32-sums)." if model.float32_sums else "."))
     exit_plan = model.exit_plan()
     if exit_plan is not None:
         lines.append(f"predict stops early at {exit_plan.checkpoints.size} check point(s) "
@@ -141,10 +147,11 @@ def _header_comment(model: Model, layout: str) -> str:
 
 @traps_off
 def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: str | None = None,
-           speed: bool = True) -> str:
+           speed: bool = True, float32_sums: bool = False) -> str:
     """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit).
-    ``speed`` (the -O levels but -Os) allows code that is faster but bigger."""
-    model, chosen, code = _build(ens, target, name, layout, speed)
+    ``speed`` (the -O levels but -Os) allows code that is faster but bigger; ``float32_sums``
+    (lossy) leaves float64 near-ties to float sums on targets without a 64-bit double."""
+    model, chosen, code = _build(ens, target, name, layout, speed, float32_sums)
     check_fit(model, chosen)
     guard = f"EMLC_{name.upper()}_H"
     includes = ["#include <stdint.h>"]
@@ -189,6 +196,7 @@ def _estimate(model: Model, layout: str) -> dict[str, int]:
         code += 500 if soft else 100
     if layout == "inline" and model.leaf_sums and model.fixed is not None:
         code += 4 * _leaf_adds(ens, model.fixed)
+    code += c_soft64.estimated_code_bytes(model)
     if model.quick is not None:  # a second inline walk, adding bytes and recording no rows
         code += inner * (node - 12) + ens.n_leaves * 4 + 2 * _leaf_adds(ens, model.quick)
     key_size = 8 if model.key_t == "int64_t" else 4
@@ -212,7 +220,8 @@ def check_fit(model: Model, layout: str) -> None:
         raise EmlcError(
             f"model does not fit: it needs about {est['flash']} bytes of flash ({est['data']} data + "
             f"{est['code']} code) but {tgt.name} has {tgt.flash_bytes}; try {hint}-Os, lossy "
-            "--leaves-per-class 2 or --leaf-bits 8 (with --calibration to measure the cost), "
+            + ("--float32-sums (drops the exact float64 near-tie step), " if model.soft64 else "")
+            + "--leaves-per-class 2 or --leaf-bits 8 (with --calibration to measure the cost), "
             "fewer or shallower trees, or a larger target"
         )
     if tgt.ram_bytes is not None and est["ram"] > tgt.ram_bytes:
@@ -225,9 +234,10 @@ def check_fit(model: Model, layout: str) -> None:
 
 
 @traps_off
-def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None = None, speed: bool = True) -> dict:
+def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None = None, speed: bool = True,
+                float32_sums: bool = False) -> dict:
     """Sizes the CLI prints for --report: nodes, leaves and estimated bytes on the target."""
-    model, chosen, _ = _build(ens, target, "model", layout, speed)
+    model, chosen, _ = _build(ens, target, "model", layout, speed, float32_sums)
     est = _estimate(model, chosen)
     inner = ens.n_nodes - ens.n_leaves
     records = model.records
@@ -255,6 +265,7 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None
         "categorical_nodes": int(sum(int((t.op == Op.CAT).sum()) for t in ens.trees)),
         "ranked_features": int(sum(r is not None for r in ens.feature_ranks)),
         "uses_double": model.acc_t == "double" or model.key_t == "int64_t",
+        "soft_float64_code_bytes_estimate": c_soft64.estimated_code_bytes(model),
         "leaf_dtype": str(np.asarray(ens.leaves).dtype),
         **table,
     }

@@ -143,6 +143,8 @@ def plan(model: "Model") -> ExitPlan | None:
         fx = model.fixed
         mode, table, init, sums, sums_t = ("fixed" if ee.confidence == 1 else "approx"), fx.leaves, fx.init, "q", fx.acc_t
         lower, upper = _fixed_bounds(model, checkpoints) if ee.confidence == 1 else _fixed_from_ir(model, lower, upper)
+    elif ee.confidence == 1 and model.soft64_candidate:
+        return None  # float sums cannot stop exactly; predict's float64 step decides (c_soft64)
     else:
         return ExitPlan("approx", checkpoints, lower, upper, model.acc_t, model.acc_t, target, acc_type)
     keep = _can_fire(ens, table, init, checkpoints, lower, upper)

@@ -35,7 +35,7 @@ from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, T
 from ..ir.interpret import apply_link, decide
 from ..paths import runtime_dir
 from ..targets import Target
-from . import c_exit, c_fixed
+from . import c_exit, c_fixed, c_soft64
 from .c_exit import ExitPlan
 from . import c_numeric as num
 from .c_common import (C_INT, FlashTables, comment, float_literal, int_literal, int_range, size_of, smallest_int,
@@ -68,12 +68,16 @@ class Test(NamedTuple):
 class Model:
     """Facts about one ensemble on one target that all layouts need."""
 
-    def __init__(self, ens: Ensemble, target: Target, prefix: str):
+    def __init__(self, ens: Ensemble, target: Target, prefix: str, float32_sums: bool = False):
         self.ens = ens
         self.target = target
         self.p = prefix
         self.tables = FlashTables(prefix, target)
         self.helpers: list[str] = []
+        #: the build opted out of exact float64 sums on targets without a 64-bit double (lossy)
+        self.float32_sums = float32_sums
+        self._count_table: tuple[str, str, str] | None = None
+        self._soft64: bool | None = None
         inp = ens.input_type
         if inp == "float64" and not target.has_double:
             raise EmlcError(
@@ -316,9 +320,7 @@ class Model:
             st_t, start, col_t, col = self.sparse_pattern()
             counts = self.rational_leaves(lt) if self.lazy else None
             if counts is not None:
-                ct = smallest_int(0, int(counts.max()), signed=False)
-                nt = smallest_int(0, int(counts.sum(axis=1).max()), signed=False)
-                cnt = self.tables.add("lcount", ct, counts[nz], note="leaf values as counts: value = count / row total")
+                ct, cnt, nt = self.count_table(counts)
                 read = self.tables.read(ct, cnt, "e")
                 return at, (
                     f"    {st_t} e, first = {self.tables.read(st_t, start, 'row')}, end = {self.tables.read(st_t, start, 'row + 1u')};\n"
@@ -341,6 +343,40 @@ class Model:
             f"    uint16_t j;\n    for (j = 0; j < {width}u; ++j) {{\n"
             f"        acc[o + j] += ({at}){read};\n    }}"
         )
+
+    def count_table(self, counts: np.ndarray) -> tuple[str, str, str]:
+        """(count type, table, row-total type) of :meth:`rational_leaves` counts, nonzero entries
+        row by row: one table for the float sums and the binary64 ones (c_soft64)."""
+        if self._count_table is None:
+            ct = smallest_int(0, int(counts.max()), signed=False)
+            nt = smallest_int(0, int(counts.sum(axis=1).max()), signed=False)
+            nz = np.asarray(self.ens.leaves) != 0
+            cnt = self.tables.add("lcount", ct, counts[nz], note="leaf values as counts: value = count / row total")
+            self._count_table = (ct, cnt, nt)
+        return self._count_table
+
+    @property
+    def soft64_candidate(self) -> bool:
+        """Could predict decide float64 near-ties in binary64 integer arithmetic (c_soft64)?"""
+        if self._soft64 is None:
+            self._soft64 = c_soft64.applies(self)
+        return self._soft64
+
+    @property
+    def soft64(self) -> bool:
+        """Does predict decide float64 near-ties in binary64 (needs P_sum, which a walk
+        shared with a float-sum early exit does not have)?"""
+        return self.soft64_candidate and not self.walk_shared()
+
+    def raw_decl(self) -> str:
+        """The float sums beside recorded rows (P_exact declares its own)."""
+        return "" if self.soft64 else f"    {self.acc_t} raw[{self.n_out}];\n"
+
+    def exact_class(self) -> str:
+        """Statements setting c from the recorded leaf rows (rows, raw in scope)."""
+        if self.soft64:
+            return f"c = {self.p}_exact(rows);"
+        return f"{self.p}_sum(rows, raw);\n        c = {self.class_expr()};"
 
     def sparse_pattern(self) -> tuple[str, str, str, str]:
         """(start type, start table, column type, column table) of the leaf table's nonzero
@@ -692,9 +728,9 @@ class Model:
             return (
                 "/* Class of one row; stops at the first early-exit check point that decides it. */\n"
                 f"static inline int32_t {p}_classify(const {self.in_t} *features)\n{{\n"
-                f"    {self.row_t} rows[{ens.n_trees}];\n    {self.acc_t} raw[{self.n_out}];\n"
+                f"    {self.row_t} rows[{ens.n_trees}];\n{self.raw_decl()}"
                 f"    int32_t c = {p}_rows(features, rows, 1);\n"
-                f"    if (c < 0) {{\n        {p}_sum(rows, raw);\n        c = {self.class_expr()};\n    }}\n    return c;\n}}"
+                f"    if (c < 0) {{\n        {self.exact_class()}\n    }}\n    return c;\n}}"
             )
         check = c_exit.check_function(self, plan)
         checkpoints = [int(c) for c in plan.checkpoints]
@@ -726,10 +762,9 @@ class Model:
             fx = self.fixed
             assert fx is not None
             sink = lambda t, row: f"rows[{t}] = {row};\n        {p}_qadd(q, {off(t)}, rows[{t}]);{stop(t)}"  # noqa: E731
-            decls = f"    {self.row_t} rows[{ens.n_trees}];\n    {fx.acc_t} q[{self.n_out}];\n    {self.acc_t} raw[{self.n_out}];\n"
+            decls = f"    {self.row_t} rows[{ens.n_trees}];\n    {fx.acc_t} q[{self.n_out}];\n{self.raw_decl()}"
             head = self.qinit_loop()
-            tail = (f"    c = {p}_qdecide(q);\n    if (c < 0) {{\n        {p}_sum(rows, raw);\n"
-                    f"        c = {self.class_expr()};\n    }}\n    return c;")
+            tail = f"    c = {p}_qdecide(q);\n    if (c < 0) {{\n        {self.exact_class()}\n    }}\n    return c;"
         else:
             sink = lambda t, row: f"{p}_add({target}, {off(t)}, {row});{stop(t)}"  # noqa: E731
             decls = f"    {self.acc_t} raw[{self.n_out}];\n"
@@ -884,6 +919,13 @@ class Model:
                     f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
                     f"    return {p}_classify(features);\n}}"
                 )
+            elif self.fixed is None and self.soft64:
+                out.append(
+                    f"static inline int32_t {p}_predict({sig})\n{{\n"
+                    f"    {self.row_t} rows[{self.ens.n_trees}];\n{self.raw_decl()}    int32_t c;\n"
+                    f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
+                    f"    {p}_rows(features, rows);\n    {self.exact_class()}\n    return c;\n}}"
+                )
             elif self.fixed is None:
                 out.append(
                     f"static inline int32_t {p}_predict({sig})\n{{\n    {t} raw[{self.n_out}];\n"
@@ -899,10 +941,10 @@ class Model:
                     fast = f"{p}_rows(features, rows);\n    c = {p}_fast(rows);"
                 out.append(
                     f"static inline int32_t {p}_predict({sig})\n{{\n"
-                    f"    {self.row_t} rows[{self.ens.n_trees}];\n    {t} raw[{self.n_out}];\n    int32_t c;\n"
+                    f"    {self.row_t} rows[{self.ens.n_trees}];\n{self.raw_decl()}    int32_t c;\n"
                     f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
                     f"    {fast}\n"
-                    f"    if (c < 0) {{\n        {p}_sum(rows, raw);\n        c = {self.class_expr()};\n    }}\n"
+                    f"    if (c < 0) {{\n        {self.exact_class()}\n    }}\n"
                     "    return c;\n}"
                 )
         if self.classifier:

@@ -89,15 +89,14 @@ def test_byte_sums_of_the_first_avr_walk_agree_with_interpreter_on_random_ir(dat
 def test_avr_two_walks_on_random_ir_equal_the_interpreter(data):
     """Random classifiers with non-negative leaves (shared subtrees, NaN, categories, ranks,
     integer inputs as drawn) on simavr: the byte-sum first walk, the 16-bit walk and the
-    float sums together predict what the interpreter does on every row. Sums accumulate
-    in float32, which AVR's float reproduces; with float64 sums a row whose classes tie
-    exactly in float64 can break the tie the other way in float32 (the header says so)."""
+    float sums together predict what the interpreter does on every row, with the library's
+    float64 sums: near-ties the float sums cannot prove go to binary64 (c_soft64)."""
     require_tool("avr-gcc", "simavr")
     from emlc.ir.interpret import interpret
     from tests.strategies import class_indices
 
     ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
-    ens = ens.replace(leaves=np.abs(ens.leaves), base_score=np.abs(np.asarray(ens.base_score)), accum_dtype="float32")
+    ens = ens.replace(leaves=np.abs(ens.leaves), base_score=np.abs(np.asarray(ens.base_score)), accum_dtype="float64")
     assume("m_quick(" in emit_c(ens, "avr", "m", "inline"))
     X = data.draw(inputs_for(ens))
     got = run_model(ens, X, "avr", "inline", name="m").predict

@@ -393,11 +393,12 @@ def parse(ens: Ensemble, text: str, n_rows: int) -> Result:
 
 
 def run_model(ens: Ensemble, X, target_name: str, layout: str | None = None, name: str = "model",
-              keep: str | None = None) -> Result:
+              keep: str | None = None, **options) -> Result:
     """Emit, build, run and parse: predictions of ``ens`` on target for every row of X,
-    with the input type a compile for that target declares (float32 on devices)."""
+    with the input type a compile for that target declares (float32 on devices)
+    (``options``: more emit_c arguments)."""
     ens = declare_for_target(ens, get_target(target_name), None)
-    header = emit_c(ens, target_name, name, layout)
+    header = emit_c(ens, target_name, name, layout, **options)
     X = np.asarray(X)
     with tempfile.TemporaryDirectory(prefix=f"emlc-{target_name}-") as tmp:
         work = Path(keep) if keep else Path(tmp)
