@@ -159,6 +159,12 @@ def _lower(classifier: bool, atts: dict, n_features: int | None, input_type: str
     base = np.asarray(_values(atts, "base_values") or np.zeros(n_outputs), dtype=np.float64)
     if base.size != n_outputs:
         raise EmlcError(f"ONNX base_values has {base.size} values for {n_outputs} outputs")
+    if _AGGREGATES[aggregate] is Aggregation.SUM and base.any():
+        # onnxruntime and the ONNX reference sum the trees in float32 from 0 and add
+        # base_values last (the IR starts a sum from its base): a last one-leaf tree holding
+        # them keeps that order, so every float32 sum rounds as theirs does
+        last = build_tree(0, lambda b, _: (b.leaf(tables.add_leaf(base)), []), str(trees[0].threshold.dtype), "ONNX base_values")
+        trees, base = (*trees, last), np.zeros(n_outputs)
     link = _LINKS[link_name]
     return Ensemble(
         n_features=n_features,

@@ -158,3 +158,22 @@ def test_double_inputs_are_compared_in_float64(as_tensor):
     if not as_tensor:  # onnx's reference evaluator reads no *_as_tensor thresholds
         (ref,) = ReferenceEvaluator(m).run(None, {"X": X})
         np.testing.assert_array_equal(interpret_value(ens, X).ravel(), ref.ravel())
+
+
+def test_base_values_are_added_after_the_trees_in_float32():
+    """onnxruntime and the ONNX reference sum the trees in float32 from zero and add
+    base_values last; starting the sum from them rounds differently (1 ulp on most rows of
+    XGBoost-to-ONNX exports). Two stumps whose float32 sum depends on that order."""
+    leaves = [0.1, 1e-8, 0.3, 3e-8]
+    attributes = dict(
+        nodes_treeids=[0, 0, 0, 1, 1, 1], nodes_nodeids=[0, 1, 2, 0, 1, 2], nodes_featureids=[0, 0, 0, 1, 0, 0],
+        nodes_values=[0.0] * 6, nodes_modes=["BRANCH_LEQ", "LEAF", "LEAF"] * 2,
+        nodes_truenodeids=[1, 0, 0, 1, 0, 0], nodes_falsenodeids=[2, 0, 0, 2, 0, 0],
+        target_treeids=[0, 0, 1, 1], target_nodeids=[1, 2, 1, 2], target_ids=[0] * 4, target_weights=leaves,
+        n_targets=1, base_values=[1000.5],
+    )
+    m = model("TreeEnsembleRegressor", 2, 1, **attributes)
+    ens = verify(from_onnx(m))
+    X = np.array([[a, b] for a in (-1, 1) for b in (-1, 1)], dtype=np.float32)
+    (ref,) = ReferenceEvaluator(m).run(None, {"X": X})
+    np.testing.assert_array_equal(interpret_value(ens, X).astype(np.float32), ref.reshape(-1, 1))
