@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .ir.ensemble import Ensemble, Op
+from .passes.fold_redundant_splits import INT_RANGES
+from .passes.quantize_thresholds import integer_thresholds
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class InputNote:
 
     def text(self) -> str:
         """One line for the user: counts, then what they mean."""
-        lo, hi = _range(self.input_type)
+        lo, hi = INT_RANGES[self.input_type]
         parts = []
         if self.fractional:
             parts.append(f"{self.fractional} of {self.thresholds} thresholds are fractional")
@@ -61,11 +63,6 @@ class InputNote:
         return line
 
 
-def _range(input_type: str) -> tuple[int, int]:
-    info = np.iinfo(input_type)
-    return int(info.min), int(info.max)
-
-
 def input_note(ens: Ensemble, input_type: str, X: np.ndarray | None = None) -> InputNote | None:
     """The note for declaring ``input_type`` on ``ens`` (float inputs as trained), or None
     when it costs nothing that can be shown: every threshold integral and in range, and no
@@ -78,9 +75,8 @@ def input_note(ens: Ensemble, input_type: str, X: np.ndarray | None = None) -> I
     key = np.stack([feature[split], op[split], threshold[split]]).astype(np.float64)
     f_op_t = np.unique(key, axis=1)
     t = f_op_t[2]
-    with np.errstate(invalid="ignore"):
-        integer = np.where(f_op_t[1] == Op.LT, np.ceil(t) - 1.0, np.floor(t))  # x <= integer, for integers x
-    lo, hi = _range(input_type)
+    integer = integer_thresholds(f_op_t[1], t)
+    lo, hi = INT_RANGES[input_type]
     note = InputNote(
         input_type=input_type,
         thresholds=int(t.size),
@@ -105,7 +101,7 @@ def _measured(ens: Ensemble, input_type: str, X: np.ndarray, note: InputNote) ->
     fractional = (X != np.trunc(X)).any(axis=1)
     if not fractional.any():
         return note
-    lo, hi = _range(input_type)
+    lo, hi = INT_RANGES[input_type]
     truncated = np.clip(np.trunc(X), lo, hi)
     same = np.asarray(interpret(ens, X)) == np.asarray(interpret(ens.replace(input_type=input_type), truncated))
     return replace(note, rows=int(X.shape[0]), fractional_rows=int(fractional.sum()), agreement=float(same.mean()))

@@ -39,12 +39,17 @@ def decision_thresholds(ens: Ensemble) -> np.ndarray:
     return threshold[(op == Op.LE) | (op == Op.LT)].astype(np.float64)
 
 
+def integer_thresholds(op: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """K per node with ``x <= K`` equal to its ``<=``/``<`` test for every integer ``x``."""
+    with np.errstate(invalid="ignore"):
+        return np.where(op == Op.LT, np.ceil(t) - 1.0, np.floor(t))
+
+
 def _integer_form(ens: Ensemble, tree: Tree) -> Tree:
     ranked = np.array([r is not None for r in ens.feature_ranks] or [False] * ens.n_features)
     t = tree.threshold.astype(np.float64)
     cmp = ((tree.op == Op.LE) | (tree.op == Op.LT)) & ~ranked[np.maximum(tree.feature, 0)]
-    with np.errstate(invalid="ignore"):
-        new = np.where(tree.op == Op.LT, np.ceil(t) - 1.0, np.floor(t))
+    new = integer_thresholds(tree.op, t)
     return tree.replace(
         op=np.where(cmp, np.uint8(Op.LE), tree.op).astype(np.uint8),
         threshold=np.where(cmp, new, t),
