@@ -310,6 +310,20 @@ def float64_neighbours(t: np.ndarray) -> np.ndarray:
     return out[np.isfinite(out)]
 
 
+def as_float64_inputs(ens: Ensemble) -> Ensemble:
+    """``ens`` claiming float64 inputs, so the row helpers draw float64 neighbours of its
+    thresholds whatever the loaded IR says (a float32 claim would make the rows float32 too)."""
+    return ens.replace(input_type="float64")
+
+
+def threshold_rows(ens: Ensemble, n: int = 300, seed: int = 0) -> np.ndarray:
+    """``n`` seeded rows, each cell one of its feature's :func:`special_values` as float64
+    inputs see them: thresholds, float32 and float64 neighbours, midpoints, NaN, the zero band."""
+    rng = np.random.default_rng(seed)
+    cols = [special_values(as_float64_inputs(ens), f) for f in range(ens.n_features)]
+    return np.column_stack([c[rng.integers(len(c), size=n)] for c in cols])
+
+
 @st.composite
 def inputs_for(draw, ens: Ensemble, max_rows: int = 40) -> np.ndarray:
     """A batch of rows for ``ens``, mixing special values and random ones."""

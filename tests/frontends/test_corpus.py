@@ -23,7 +23,7 @@ from emlc.ir import Task
 from emlc.ir.interpret import interpret, interpret_raw
 from tests.conftest import require_tool
 from tests.e2e.harness import run_model
-from tests.strategies import special_values
+from tests.strategies import threshold_rows
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -82,13 +82,9 @@ def _xgboost(path: Path) -> Reference:
                      finite=True)
 
 
-def _rows(ens, n: int = 300, seed: int = 0, finite: bool = False) -> np.ndarray:
-    """Rows from each feature's special values (float64 neighbours whatever the model's
-    input type); ``finite``: infinities and values beyond float32 become the largest floats."""
-    rng = np.random.default_rng(seed)
-    wide = ens.replace(input_type="float64")
-    cols = [special_values(wide, f) for f in range(ens.n_features)]
-    X = np.column_stack([c[rng.integers(len(c), size=n)] for c in cols])
+def _rows(ens, finite: bool = False) -> np.ndarray:
+    """:func:`threshold_rows`; ``finite``: infinities and values beyond float32 become the largest floats."""
+    X = threshold_rows(ens)
     if finite:
         big = float(np.finfo(np.float32).max)
         X = np.where(np.isnan(X), X, np.clip(X, -big, big))

@@ -19,7 +19,7 @@ from emlc.ir.interpret import interpret_raw
 from tests.backends.test_c import expected
 from tests.conftest import require_tool
 from tests.e2e.harness import run_model
-from tests.strategies import inputs_for, special_values
+from tests.strategies import as_float64_inputs, inputs_for, threshold_rows
 
 
 def _data(seed: int = 0, n: int = 600):
@@ -91,29 +91,17 @@ def test_float64_models_keep_float64_inputs(built):
 @given(st.data())
 def test_float64_rows_around_thresholds_match_the_library(built, data):
     model, raw, ens, jit = built[data.draw(st.sampled_from(sorted(MODELS)))]
-    X = data.draw(inputs_for(_as_float64(ens)))
+    X = data.draw(inputs_for(as_float64_inputs(ens)))
     want = raw(X)
     np.testing.assert_array_equal(interpret_raw(ens, X), want)
     np.testing.assert_array_equal(jit.predict_raw(X).reshape(want.shape), want)
-
-
-def _as_float64(ens):
-    """``ens`` claiming float64 inputs, so the row strategies draw float64 neighbours
-    whatever the loaded IR says (a float32 claim would make the rows float32 too)."""
-    return ens.replace(input_type="float64")
-
-
-def _threshold_rows(ens, n: int = 400, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    cols = [special_values(_as_float64(ens), f) for f in range(ens.n_features)]
-    return np.column_stack([c[rng.integers(len(c), size=n)] for c in cols])
 
 
 def test_rows_that_float32_would_move_are_covered(built):
     """The rows above include values a float32 cast sends to the other side of a split
     (the bug that was: LightGBM inputs cast to float32), so the equality is not vacuous."""
     model, raw, ens, _ = built["lightgbm-nan"]
-    X = _threshold_rows(ens)
+    X = threshold_rows(ens, n=400)
     as_float32 = X.astype(np.float32).astype(np.float64)
     assert (raw(as_float32) != raw(X)).any(axis=1).mean() > 0.05
 
@@ -122,7 +110,7 @@ def test_rows_that_float32_would_move_are_covered(built):
 def test_host_c_takes_double_rows_like_the_library(built, name):
     require_tool("gcc")
     model, raw, ens, _ = built[name]
-    X = _threshold_rows(ens)
+    X = threshold_rows(ens, n=400)
     got = run_model(ens, X, "host", "inline")
     pred, values = expected(ens, X)
     np.testing.assert_array_equal(interpret_raw(ens, X), raw(X))
@@ -181,7 +169,7 @@ def test_float64_declarations_that_cannot_be_exact_are_refused(built, target, mo
 def test_float32_device_build_is_exact_for_every_float32_row(built):
     """The narrowed build (what a device runs) equals LightGBM on float32-valued rows."""
     model, raw, ens, _ = built["lightgbm-nan"]
-    X = _threshold_rows(ens).astype(np.float32).astype(np.float64)
+    X = threshold_rows(ens, n=400).astype(np.float32).astype(np.float64)
     device = emlc.compile(ens, target="cortex-m0", level="O2").ensemble
     assert device.input_type == "float32"
     np.testing.assert_array_equal(interpret_raw(device, X), raw(X))
