@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import EmlcError
 from ..limits import MAX_FEATURES, MAX_OUTPUTS, check_count, load_json
 from ..ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task, Tree
-from .treebuild import LE, MAX_CATEGORY, Src, Tables, SourceTreeBuilder, build_tree
+from .treebuild import LE, Src, Tables, SourceTreeBuilder, build_tree
 
 #: LightGBM's kZeroThreshold, a float literal widened to double.
 ZERO = float(np.float32(1e-35))
@@ -737,11 +737,7 @@ def _guarded_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
             if s not in tree.categories:
                 raise EmlcError(f"{where}: categorical split {s} has no category set; the model is corrupt")
             # NaN casts to INT_MIN (negative), so it always goes right.
-            cats = tree.categories[s]
-            if cats and max(cats) >= MAX_CATEGORY:
-                raise EmlcError(f"{where}: categorical split {s} lists category {max(cats)}; emlc's bitsets hold "
-                                f"categories below {MAX_CATEGORY:,} (recode the feature to smaller codes)")
-            cat = tables.add_set(cats)
+            cat = tables.add_set(tree.categories[s], f"{where}: categorical split {s}")
             return b.add(Op.CAT, feature=f, cat=cat, default_left=False, left=Src(lo), right=Src(hi)), [lo, hi]
         return _numerical(b, f, tree.threshold[s], dt, lo, hi), [lo, hi]
 

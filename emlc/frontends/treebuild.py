@@ -121,11 +121,15 @@ class Tables:
         self.leaf_rows.append(row)
         return len(self.leaf_rows) - 1
 
-    def add_set(self, categories: Iterable[int]) -> int:
-        """Register a category set (non-negative integers) as a bitset row."""
+    def add_set(self, categories: Iterable[int], where: str = "a categorical split") -> int:
+        """Register a category set (integers in [0, MAX_CATEGORY)) as a bitset row;
+        ``where`` names the split in the error for a set outside that range."""
         cats = np.asarray(sorted(set(int(c) for c in categories)), dtype=np.int64)
-        if cats.size and (cats[0] < 0 or cats[-1] >= MAX_CATEGORY):
-            raise EmlcError(f"category {cats[0] if cats[0] < 0 else cats[-1]} is out of range [0, 2^24)")
+        if cats.size and cats[0] < 0:
+            raise EmlcError(f"{where} lists category {cats[0]}; categories are non-negative integers")
+        if cats.size and cats[-1] >= MAX_CATEGORY:
+            raise EmlcError(f"{where} lists category {cats[-1]}; emlc's bitsets hold categories below "
+                            f"{MAX_CATEGORY:,} (recode the feature to smaller codes)")
         words = np.zeros(max(1, (int(cats[-1]) // 32 + 1) if cats.size else 1), dtype=np.uint32)
         np.bitwise_or.at(words, cats // 32, (np.uint32(1) << (cats % 32).astype(np.uint32)))
         self.sets.append(words)
