@@ -106,7 +106,7 @@ def sure_function(model: "Model") -> str:
         above, below = (hit, miss) if kind == "ge" else (miss, hit)
         body = (f"    if (raw[0] > {hi}) {{\n        return {above};\n    }}\n"
                 f"    if (raw[0] < {lo}) {{\n        return {below};\n    }}\n    return -1;")
-    return ("/* The class when the float sums' lead proves the float64 sums' (c_soft64), else -1. */\n"
+    return ("/* The class when the float sums' lead proves the float64 sums', else -1. */\n"
             f"static inline int32_t {p}_sure(const float *raw)\n{{\n{body}\n}}")
 
 
