@@ -35,8 +35,9 @@ from ...ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, 
 from ...ir.interpret import apply_link, decide
 from ...paths import runtime_dir
 from ...targets import Target
-from . import exit_checks, fixed, soft64
+from . import exit_checks, fixed
 from .exit_checks import ExitPlan
+from .plan import FeatureAccess, Plan, make_plan, uses_categories
 from . import numeric as num
 from .common import (C_INT, FlashTables, comment, float_literal, int_literal, int_range, size_of, smallest_int,
                        top_two, top_two_locals)
@@ -54,6 +55,20 @@ def runtime_source(name: str, **fields: object) -> str:
     return Template(text).substitute({k: str(v) for k, v in fields.items()})
 
 
+def needs_exp(ens: Ensemble) -> bool:
+    """Does the link compute e^x?"""
+    return ens.link in (Link.SIGMOID, Link.SOFTMAX, Link.EXP, Link.ISOLATION)
+
+
+class Walk(NamedTuple):
+    """What a layout's walk gives the build: extra declarations, the body (pieces to join,
+    with a sink per tree), and the table layout's node records (for --report)."""
+
+    decls: list[str]
+    body: str | list[str]
+    records: object | None = None
+
+
 class Test(NamedTuple):
     """One decision node as the C code sees it: go left when ``v[feature] <= k``
     (``cat`` False) or when the category is in bitset row ``k``; NaN goes to ``nan_left``.
@@ -68,65 +83,55 @@ class Test(NamedTuple):
 class Model:
     """Facts about one ensemble on one target that all layouts need."""
 
-    def __init__(self, ens: Ensemble, target: Target, prefix: str, float32_sums: bool = False):
+    def __init__(self, ens: Ensemble, target: Target, prefix: str, plan: Plan | None = None):
         self.ens = ens
         self.target = target
         self.p = prefix
+        #: the build's decisions (default: the layout the size rule picks)
+        self.plan = plan if plan is not None else make_plan(ens, target)
         self.tables = FlashTables(prefix, target)
         self.helpers: list[str] = []
-        #: the build opted out of exact float64 sums on targets without a 64-bit double (lossy)
-        self.float32_sums = float32_sums
         self._count_table: tuple[str, str, str] | None = None
-        self._soft64: bool | None = None
-        inp = ens.input_type
-        if inp == "float64" and not target.has_double:
-            raise EmlcError(
-                f"this model compares float64 features and {target.name}'s double is {target.double_bits}-bit; "
-                "declare float32 inputs (--input float32, exact for every float32 feature value)"
-            )
-        if inp.startswith("float"):
-            self.precision = "float64" if inp == "float64" else "float32"
-            self.in_t = "double" if inp == "float64" else "float"
-            self.real_in = "double" if self.precision == "float64" else "float"
-            self.key_t = "int64_t" if self.precision == "float64" else "int32_t"
-            self.nan = True
-            limit = num.key_limit(self.precision)
-            self.base_range = (-limit, limit)
-        else:
-            self.precision = None
-            self.in_t = C_INT[inp]
-            # int32 inputs need room for the "never" threshold INT32_MIN - 1
-            self.key_t = "int64_t" if inp == "int32" else "int32_t"
-            self.nan = False
-            self.base_range = int_range(C_INT[inp])
-        self.nan_key = int_range(self.key_t)[0]
         self.ranks = tuple(ens.feature_ranks) or (None,) * ens.n_features
-        raw_is_double = ens.aggregation is Aggregation.VOTE or ens.accum_dtype == "float64"
-        self.raw_dtype = "float64" if raw_is_double else "float32"
-        self.acc_t = "double" if raw_is_double and target.has_double else "float"
         self.n_out = ens.n_outputs
         self.classifier = ens.task is Task.CLASSIFICATION
         self.n_proba = 2 if self.classifier and ens.n_outputs == 1 else ens.n_outputs
-        self.row_t = smallest_int(0, ens.leaves.shape[0] - 1, signed=False)
         self._out_table: tuple[str, str] | None = None
         self._sparse: tuple[str, str, str, str] | None = None
         self._qinit: str | None = None
-        self._exit: ExitPlan | None | bool = False
         self._check_index: dict[int, int] | None = None
         self._sums: tuple[str, str, list[str], list[str]] = ("", "", [], [])
-        #: tests read features directly (no P_prepare); the inline layout sets it when it can
-        self.direct = False
-        #: the table layout computes a feature's key when a node reads it (no P_prepare)
-        self.lazy = False
-        #: the table layout's record encoding (walk_table.Records), once emitted
-        self.records = None
-        #: inline trees are functions whose leaves add fixed-point values to q (walk_inline)
-        self.leaf_sums = False
-        rows_bytes = ens.n_trees * size_of(self.row_t)
-        self.record_rows = ens.n_trees > 0 and rows_bytes <= min(512, (target.ram_bytes or 1 << 20) // 16)
-        self.fixed = fixed.plan(ens, target) if self.record_rows else None
-        #: byte sums for a first walk that decides most rows without recording any (fixed.quick_plan)
-        self.quick: fixed.FixedPlan | None = None
+
+    # ----- the plan's answers, under the names the emitters read ------------------------
+    precision = property(lambda self: self.plan.numbers.precision)
+    in_t = property(lambda self: self.plan.numbers.in_t)
+    real_in = property(lambda self: self.plan.numbers.real_in)
+    key_t = property(lambda self: self.plan.numbers.key_t)
+    nan = property(lambda self: self.plan.numbers.nan)
+    base_range = property(lambda self: self.plan.numbers.base_range)
+    nan_key = property(lambda self: self.plan.numbers.nan_key)
+    raw_dtype = property(lambda self: self.plan.numbers.raw_dtype)
+    acc_t = property(lambda self: self.plan.numbers.acc_t)
+    row_t = property(lambda self: self.plan.numbers.row_t)
+    record_rows = property(lambda self: self.plan.record_rows)
+    fixed = property(lambda self: self.plan.fixed)
+    quick = property(lambda self: self.plan.quick)
+    leaf_sums = property(lambda self: self.plan.leaf_sums)
+    float32_sums = property(lambda self: self.plan.float32_sums)
+    soft64_candidate = property(lambda self: self.plan.soft64_candidate)
+    soft64 = property(lambda self: self.plan.soft64)
+    #: tests read features directly (no P_prepare)
+    direct = property(lambda self: self.plan.access is FeatureAccess.DIRECT)
+    #: the table layout computes a feature's key when a node reads it (no P_prepare)
+    lazy = property(lambda self: self.plan.access is FeatureAccess.LAZY)
+
+    def exit_plan(self) -> ExitPlan | None:
+        """How predict stops early (exit_checks), or None when it evaluates every tree."""
+        return self.plan.exit
+
+    def walk_shared(self) -> bool:
+        """See :attr:`Plan.walk_shared`."""
+        return self.plan.walk_shared
 
     # ----- feature values and node tests -------------------------------------------
     def value_range(self, f: int) -> tuple[int, int]:
@@ -275,7 +280,7 @@ class Model:
         return out
 
     def uses_categories(self) -> bool:
-        return self.ens.n_trees > 0 and bool((self.ens.column("op") == Op.CAT).any())
+        return uses_categories(self.ens)
 
     def category_expr(self, f: str, value: str, ranked_or_int: bool) -> str:
         if ranked_or_int:
@@ -301,20 +306,17 @@ class Model:
         """(C type of the running sums, body of P_add(acc, o, row))."""
         ens = self.ens
         width = ens.leaf_width
+        at = self.plan.numbers.sums_t
         if ens.aggregation is Aggregation.VOTE:
             winners = np.argmax(ens.leaf_values(), axis=1)
             wt = smallest_int(0, int(winners.max()), signed=False)
             table = self.tables.add("winner", wt, winners, note="class each leaf row votes for")
-            vt = smallest_int(0, ens.n_trees, signed=False)
-            return vt, f"    acc[o + {self.tables.read(wt, table, 'row')}] += 1;"
+            return at, f"    acc[o + {self.tables.read(wt, table, 'row')}] += 1;"
         leaves = ens.leaves
         if leaves.dtype.kind in "iu":
             lt = C_INT[str(leaves.dtype)]
-            bound = int(np.abs(leaves.astype(np.int64)).max()) * ens.n_trees
-            at = "int32_t" if bound < 2**31 else "int64_t"
         else:
             lt = "float" if leaves.dtype == np.float32 or self.acc_t == "float" else "double"
-            at = self.acc_t
         if self.sparse_exact(lt):
             nz = leaves != 0
             st_t, start, col_t, col = self.sparse_pattern()
@@ -354,19 +356,6 @@ class Model:
             cnt = self.tables.add("lcount", ct, counts[nz], note="leaf values as counts: value = count / row total")
             self._count_table = (ct, cnt, nt)
         return self._count_table
-
-    @property
-    def soft64_candidate(self) -> bool:
-        """Could predict decide float64 near-ties in binary64 integer arithmetic (soft64)?"""
-        if self._soft64 is None:
-            self._soft64 = soft64.applies(self)
-        return self._soft64
-
-    @property
-    def soft64(self) -> bool:
-        """Does predict decide float64 near-ties in binary64 (needs P_sum, which a walk
-        shared with a float-sum early exit does not have)?"""
-        return self.soft64_candidate and not self.walk_shared()
 
     def raw_decl(self) -> str:
         """The float sums beside recorded rows (P_exact declares its own)."""
@@ -703,19 +692,6 @@ class Model:
         return f"    {{\n        uint16_t k;\n        for (k = 0; k < {self.n_out}u; ++k) {{\n            q[k] = {init};\n        }}\n    }}\n"
 
     # ----- early exit ---------------------------------------------------------------
-    def exit_plan(self) -> ExitPlan | None:
-        """How predict stops early (exit_checks), or None when it evaluates every tree."""
-        if self._exit is False:
-            self._exit = exit_checks.plan(self)
-        return self._exit
-
-    def walk_shared(self) -> bool:
-        """Do predict and predict_proba share one walk, P_run(features, raw, stop)? Yes when
-        the early-exit check reads float or integer sums built during the walk: the walk is
-        then emitted once (half the code of big models) and only P_classify stops early."""
-        plan = self.exit_plan()
-        return plan is not None and plan.sums != "q"
-
     def exit_functions(self, walk_body: str | list[str]) -> str | list[str]:
         """P_exit (the check) and P_classify (walk, add, check at each check point, decide);
         with :meth:`walk_shared`, the walk is P_run and P_raw calls it without stopping.
@@ -836,7 +812,7 @@ class Model:
         )
 
     def needs_exp(self) -> bool:
-        return self.ens.link in (Link.SIGMOID, Link.SOFTMAX, Link.EXP, Link.ISOLATION)
+        return needs_exp(self.ens)
 
     @property
     def libm_exp(self) -> bool:

@@ -27,37 +27,37 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...ir.ensemble import Aggregation, Decision
+from ...ir.ensemble import Aggregation, Decision, Ensemble, Task
 from ...ir.interpret import apply_link, decide
 from . import numeric as num
 from . import soft_float64 as sf
 from .common import int_literal, smallest_int, top_two
+from ...targets import Target
 from ..fixed_point import trees_per_output
 
 if TYPE_CHECKING:
     from .model import Model
+    from .plan import Numbers, Plan
 
 #: flash the soft-float64 step adds on AVR (avr-gcc 5.4 links of digits 10x6: 3,882 B at -Os,
 #: 4,990 B at -O2: 64-bit integer arithmetic is long on an 8-bit core)
 AVR_CODE_BYTES = 5000
 
 
-def applies(model: "Model") -> bool:
+def applies(ens: Ensemble, target: Target, nums: "Numbers", record_rows: bool, float32_sums: bool) -> bool:
     """Does ``predict`` need the soft float64 step? Classifiers whose library sums float
     leaves in float64 (not votes) on a target without a 64-bit double, with leaf rows
     recorded, unless the build opted out (``float32_sums``)."""
-    ens = model.ens
     return (
-        model.classifier and ens.accum_dtype == "float64" and model.acc_t == "float"
-        and model.target.soft_float64 and not model.float32_sums and model.record_rows
+        ens.task is Task.CLASSIFICATION and ens.accum_dtype == "float64" and nums.acc_t == "float"
+        and target.soft_float64 and not float32_sums and record_rows
         and ens.aggregation in (Aggregation.SUM, Aggregation.MEAN) and ens.leaves.dtype.kind == "f"
-        and ens.n_trees > 0 and (ens.n_outputs > 1 or cutoff(model)[0] in ("ge", "le"))
+        and ens.n_trees > 0 and (ens.n_outputs > 1 or cutoff(ens)[0] in ("ge", "le"))
     )
 
 
-def cutoff(model: "Model") -> tuple[str, float]:
+def cutoff(ens: Ensemble) -> tuple[str, float]:
     """The single-output decision as ``raw >= c`` ("ge") or ``raw <= c`` ("le") in float64."""
-    ens = model.ens
 
     def pred(r: float) -> bool:
         raw = np.array([[r]], dtype=np.float64)
@@ -100,7 +100,7 @@ def sure_function(model: "Model") -> str:
         body = ("    uint16_t k, c;\n    float best, second;\n" + top_two("raw", n, "c")
                 + f"    return (best - second > {lead}) ? (int32_t)c : -1;")
     else:
-        kind, c = cutoff(model)
+        kind, c = cutoff(model.ens)
         hi, lo = r(_f32_beyond(Fraction(c) + e, up=True)), r(_f32_beyond(Fraction(c) - e, up=False))
         hit, miss = _outcomes(model)
         above, below = (hit, miss) if kind == "ge" else (miss, hit)
@@ -177,7 +177,7 @@ def soft_functions(model: "Model") -> str:
                      f"            if ({p}_f64_key(s[k]) > {p}_f64_key(s[best])) {{\n                best = k;\n            }}\n"
                      "        }\n        return (int32_t)best;\n    }")
     else:
-        kind, c = cutoff(model)
+        kind, c = cutoff(model.ens)
         hit, miss = _outcomes(model)
         key = int_literal(sf.order_key(_bits(c)), "int64_t")
         lines.append(f"    return ({p}_f64_key(s[0]) {'>=' if kind == 'ge' else '<='} {key}) ? {hit} : {miss};")
@@ -189,7 +189,7 @@ def soft_functions(model: "Model") -> str:
     return "\n\n".join([runtime_source("f64.c", p=p, P=p.upper()), add, sure_function(model), soft, exact])
 
 
-def estimated_code_bytes(model: "Model") -> int:
+def estimated_code_bytes(plan: "Plan") -> int:
     """Flash of the soft step for the size estimate (0 when predict does not use it)."""
-    return AVR_CODE_BYTES if model.soft64 else 0
+    return AVR_CODE_BYTES if plan.soft64 else 0
 

@@ -34,7 +34,7 @@ import numpy as np
 from ...ir.ensemble import Op, Tree
 from .common import int_literal, int_range, size_of, smallest_int
 from .walk_inline import unranked
-from .model import Model, Test, runtime_source
+from .model import Model, Test, Walk, runtime_source
 
 _UNSIGNED = ("uint8_t", "uint16_t", "uint32_t")
 
@@ -233,17 +233,16 @@ def encode(model: Model) -> Records:
     return best
 
 
-def walk_body(model: Model) -> tuple[list[str], str]:
+def walk_body(model: Model) -> Walk:
     ens, p, tables = model.ens, model.p, model.tables
     rec = encode(model)
-    model.records = rec
     tt_t = smallest_int(0, ens.n_trees, signed=False)
     leaf_code = rec.n_slots
     if not rec.n_slots:  # every tree is a single leaf: its row is known now
         rows = rec.thr[rec.roots] & ((1 << (8 * size_of(rec.thr_t))) - 1) | rec.right[rec.roots] << (8 * size_of(rec.thr_t))
         tr = tables.add("root", model.row_t, rows, note="leaf row of each tree")
         walk = tables.read(model.row_t, tr, "t")
-        return [], _tree_loop(model, tt_t, walk)
+        return Walk([], _tree_loop(model, tt_t, walk), rec)
     tk = tables.add("kind", rec.kind_t, rec.kind, note="slot | flags per record")
     tt = tables.add("thr", rec.thr_t, rec.thr, note="threshold (key index, key or bitset row) | payload low bits")
     tr = tables.add("right", rec.right_t, rec.right, note="records to the right child, leaf row | payload high bits")
@@ -307,7 +306,7 @@ def walk_body(model: Model) -> tuple[list[str], str]:
         f_t=smallest_int(0, ens.n_features, signed=False),
     )
     walk = f"{p}_walk({tables.read(rec.idx_t, troot, 't')}, features)"
-    return [decl], _tree_loop(model, tt_t, walk)
+    return Walk([decl], _tree_loop(model, tt_t, walk), rec)
 
 
 def _category(model: Model) -> str:

@@ -7,6 +7,7 @@ import pytest
 
 from emlc.backends.c import emit_c, size_report
 from emlc.backends.c.model import Model
+from emlc.backends.c.plan import Layout, make_plan
 from emlc.backends.c.walk_table import encode
 from emlc.errors import EmlcError
 from emlc.ir import Decision, Ensemble, FeatureRank, Op, Task, Tree
@@ -17,9 +18,8 @@ from tests.e2e.harness import run_model, run_parallel
 
 
 def _records(ens: Ensemble, target: str = "avr"):
-    model = Model(ens, get_target(target), "m")
-    model.lazy = True
-    return encode(model)
+    tgt = get_target(target)
+    return encode(Model(ens, tgt, "m", make_plan(ens, tgt, Layout.TABLE)))
 
 
 def _chain(n: int, n_features: int = 3, n_rows: int = 4, side_subtree: bool = True) -> Tree:
