@@ -21,15 +21,25 @@ from typing import NamedTuple
 import numpy as np
 
 from ...errors import EmlcError
+from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, LinkMath, Op, Task
 from ...targets import Target, get_target
-from . import fixed, soft64, walk_inline, walk_table
+from . import (
+    api,
+    exit_walk,
+    features,
+    fixed,
+    link,
+    soft64,
+    sums,
+    walk_inline,
+    walk_table,
+)
 from .common import C_INT, check_name, comment, size_of
 from .exit_checks import ExitMode
 from .model import Model, needs_exp
 from .plan import Layout, Plan, make_plan
 from .walk_table import Records
-from ...float_traps import traps_off
 
 LAYOUTS = {Layout.INLINE: walk_inline.walk_body, Layout.TABLE: walk_table.walk_body}
 
@@ -66,22 +76,22 @@ def _quick_fits(ens: Ensemble, target: Target, prefix: str, plan: Plan) -> bool:
 
 def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> Build:
     model = Model(ens, tgt, prefix, plan)
-    model.emit_helpers()
+    helpers = features.helpers(model)
     decls, body, records = LAYOUTS[plan.layout](model)
-    raw = model.raw_function(body)
-    parts = [*model.helpers, *decls, model.prepare_function(), raw]
+    raw = sums.raw_function(model, body)
+    parts = [*helpers, *decls, features.prepare_function(model), raw]
     if model.soft64:
         parts.append(soft64.soft_functions(model))
     if model.quick is not None:
-        parts.append(model.quick_function(walk_inline.sums_body(model, model.quick)))
+        parts.append(sums.quick_function(model, walk_inline.sums_body(model, model.quick)))
     if ens.n_outputs > 1 and (model.classifier or ens.task is Task.ANOMALY):
-        parts.append(model.argmax_function())
+        parts.append(link.argmax_function(model))
     if model.needs_exp():
-        parts.append(model.exp_function())
+        parts.append(link.exp_function(model))
     if model.exit_plan() is not None:
-        parts.append(model.exit_functions(body))
-    parts.append(model.link_function())
-    parts.append(model.api_functions())
+        parts.append(exit_walk.exit_functions(model, body))
+    parts.append(link.link_function(model))
+    parts.append(api.api_functions(model))
     code: list[str] = []
     for part in [*model.tables.decls, *parts]:
         if part:
@@ -162,7 +172,7 @@ def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", la
     includes = ["#include <stdint.h>"]
     if model.target.flash.include:
         includes.append(f"#include <{model.target.flash.include}>")
-    if model.libm_exp:
+    if link.libm_exp(model):
         includes.append("#include <math.h>")
     return "".join([
         f"{_header_comment(model)}\n#ifndef {guard}\n#define {guard}\n\n",
@@ -174,7 +184,7 @@ def _link_note(model: Model) -> list[str]:
     """What the link's exp promises: the library's bits only where it is the library's exp."""
     if not model.needs_exp():
         return []
-    if not model.libm_exp:
+    if not link.libm_exp(model):
         return ["Note: the link uses emlc's own exp (no libm), a few ulp from the library's;",
                 "    probabilities and values are close to the library's, not bit-identical."]
     if model.ens.link_math is LinkMath.NUMPY:

@@ -129,7 +129,7 @@ def _pays_off(ens: Ensemble, leaf_sums: bool, table_layout: bool, checkpoints: n
     return remaining * node > 2 * 2 * ens.n_outputs
 
 
-def plan(ens: Ensemble, nums: "Numbers", fx: FixedPlan | None, soft64_candidate: bool, leaf_sums: bool,
+def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: bool, leaf_sums: bool,
          table_layout: bool) -> ExitPlan | None:
     """How predict stops early, or None when it evaluates every tree: the sums a check
     reads (``nums``' own, or the fixed-point ``fx``) and the bounds it compares them with."""
@@ -181,7 +181,7 @@ def least_lead(plan: ExitPlan) -> np.ndarray | None:
     return gaps.reshape(gaps.shape[0], -1).min(axis=1)
 
 
-def check_function(model: "Model", plan: ExitPlan) -> str:
+def check_function(model: Model, plan: ExitPlan) -> str:
     """P_exit(a, j): the class decided at check point j from the sums a[], else -1."""
     p, n, ct, tables = model.p, model.n_out, plan.check_t, model.tables
     what = f"/* Early exit ({plan.mode.value} check): the class decided at check point j from the sums a, else -1. */\n"

@@ -33,8 +33,9 @@ import numpy as np
 
 from ...ir.ensemble import Op, Tree
 from .common import int_literal, int_range, size_of, smallest_int
-from .walk_inline import unranked
+from .features import rank_spans
 from .model import Model, Test, Walk, runtime_source
+from .walk_inline import unranked
 
 _UNSIGNED = ("uint8_t", "uint16_t", "uint32_t")
 
@@ -311,7 +312,7 @@ def walk_body(model: Model) -> Walk:
 
 def _category(model: Model) -> str:
     """C expression of the category of the node's feature (f), from its key x."""
-    ranked = [(f, f"(int32_t){model.p}_rank(x, {lo}u, {hi}u)") for f, (lo, hi) in sorted(model.rank_spans.items())]
+    ranked = [(f, f"(int32_t){model.p}_rank(x, {lo}u, {hi}u)") for f, (lo, hi) in sorted(rank_spans(model).items())]
     if len(ranked) < len(model.cat_features()):
         ranked.append((-1, model.category_expr("f", "x", not model.nan)))
     expr = ranked[-1][1]

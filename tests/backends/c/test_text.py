@@ -7,11 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emlc.backends.c.common import FlashTables, int_literal, int_literal_formats, int_range
-from emlc.backends.c.plan import Layout, make_plan
-from emlc.backends.c.walk_inline import _Columns, _condition_texts, direct_condition_fn
+from emlc.backends.c.common import (
+    FlashTables,
+    int_literal,
+    int_literal_formats,
+    int_range,
+)
 from emlc.backends.c.model import Model
 from emlc.backends.c.numeric import key_limit
+from emlc.backends.c.plan import Layout, make_plan
+from emlc.backends.c.walk_inline import _Columns, _condition_texts, direct_condition_fn
 from emlc.ir import Ensemble, Op, Task, Tree
 from emlc.targets import get_target
 
@@ -91,7 +96,7 @@ def test_float_key_limit_is_the_range_the_bulk_builder_assumes():
 def test_sinks_are_filled_where_their_placeholders_stand(parts, tail):
     model = _model("float32", "host")
     body = "".join(text + model.sink(str(t), row) for text, t, row in parts) + tail
-    statement = lambda t, row: f"add({t}, {row});"  # noqa: E731
+    statement = lambda t, row: f"add({t}, {row});"
     want = "".join(text + statement(str(t), row) for text, t, row in parts) + tail
     assert Model.fill_sinks(body, statement) == want
     assert "".join(Model.sink_pieces(body, statement)) == want

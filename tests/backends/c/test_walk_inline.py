@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c
-from emlc.backends.c.walk_inline import _half_condition
 from emlc.backends.c.numeric import key, key_limit
+from emlc.backends.c.walk_inline import _half_condition
 from emlc.ir import FeatureRank, Op
 from tests.backends.c.test_emit import _probe, check_agrees, expected
 from tests.conftest import require_tool
@@ -141,9 +141,9 @@ def test_plain_trees_built_at_once_read_exactly_like_the_walk(data, level, targe
     folded) prints the very text the per-node walk prints: leaves setting rows, adding
     fixed-point sums and setting rows (AVR), or only adding byte sums (AVR's first walk)."""
     from emlc.backends.c.fixed import quick_plan
-    from emlc.backends.c.walk_inline import _walk
-    from emlc.backends.c.plan import Layout, make_plan
     from emlc.backends.c.model import Model
+    from emlc.backends.c.plan import Layout, make_plan
+    from emlc.backends.c.walk_inline import _walk
     from emlc.passes import optimize
     from emlc.targets import get_target
     from tests.strategies import ensembles
@@ -161,9 +161,9 @@ def test_most_optimized_lightgbm_trees_take_the_whole_forest_builder():
     import lightgbm as lgb
 
     import emlc
-    from emlc.backends.c.walk_inline import _plain_blocks
-    from emlc.backends.c.plan import Layout, make_plan
     from emlc.backends.c.model import Model
+    from emlc.backends.c.plan import Layout, make_plan
+    from emlc.backends.c.walk_inline import _plain_blocks
     from emlc.passes import optimize
     from emlc.targets import get_target
 
