@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ...cost import CodeTerms, code_bytes
 from ...errors import EmlcError
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, LinkMath, Op, Task
@@ -37,7 +38,7 @@ from . import (
 )
 from .common import C_INT, check_name, comment, size_of
 from .exit_checks import ExitMode
-from .model import Model, needs_exp
+from .model import Model
 from .plan import Layout, Plan, make_plan
 from .walk_table import Records
 
@@ -196,24 +197,17 @@ def _link_note(model: Model) -> list[str]:
             f"    on the machine the library runs on, its outputs are bit-identical{narrowed}."]
 
 
+def code_terms(ens: Ensemble, plan: Plan) -> CodeTerms:
+    """The code only this plan knows about, for the cost model: leaf sums, the byte-sum
+    first walk, the binary64 near-tie step."""
+    leaf_adds = _leaf_adds(ens, plan.fixed) if plan.layout is Layout.INLINE and plan.leaf_sums and plan.fixed else 0
+    quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
+    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan))
+
+
 def estimate(ens: Ensemble, tgt: Target, plan: Plan, data: int) -> dict[str, int]:
-    """Flash (``data`` bytes of tables plus estimated code) and stack of a build of ``plan``."""
-    inner = ens.n_nodes - ens.n_leaves
-    node = tgt.inline_bytes_per_node(ens.input_type)
-    inline = plan.layout is Layout.INLINE
-    # fixed code (API, decide, float fallback; the table layout's loop); 8-bit cores without
-    # an FPU link soft-float add, divide and compare and read tables byte by byte: with
-    # predict_proba, 2.4-3.3 KB of a digits forest or boosting model on AVR
-    soft = tgt.word_bits == 8 and not tgt.has_fpu
-    code = 600 + (1400 if soft else 0)
-    code += (inner * node + ens.n_leaves * 6) if inline else (1300 if soft else 200)
-    if needs_exp(ens):  # the link's e^x: soft-float multiply and divide besides
-        code += 500 if soft else 100
-    if inline and plan.leaf_sums and plan.fixed is not None:
-        code += 4 * _leaf_adds(ens, plan.fixed)
-    code += soft64.estimated_code_bytes(plan)
-    if plan.quick is not None:  # a second inline walk, adding bytes and recording no rows
-        code += inner * (node - 12) + ens.n_leaves * 4 + 2 * _leaf_adds(ens, plan.quick)
+    """Flash (``data`` bytes of tables plus the cost model's code) and stack of a build of ``plan``."""
+    code = code_bytes(ens, tgt, plan.layout, code_terms(ens, plan))
     nums = plan.numbers
     key_size = 8 if nums.key_t == "int64_t" else 4
     acc_size = 8 if nums.acc_t == "double" else 4

@@ -30,7 +30,8 @@ from collections.abc import Callable
 from string import Template
 from typing import Any, NamedTuple
 
-from ...ir.ensemble import Ensemble, Link, Op, Task
+from ...cost import needs_exp
+from ...ir.ensemble import Ensemble, Op, Task
 from ...paths import runtime_dir
 from ...targets import Target
 from . import numeric as num
@@ -49,11 +50,6 @@ def runtime_source(name: str, **fields: object) -> str:
     """A runtime/c/ snippet with its ${fields} filled in."""
     text = (runtime_dir() / "c" / name).read_text()
     return Template(text).substitute({k: str(v) for k, v in fields.items()})
-
-
-def needs_exp(ens: Ensemble) -> bool:
-    """Does the link compute e^x?"""
-    return ens.link in (Link.SIGMOID, Link.SOFTMAX, Link.EXP, Link.ISOLATION)
 
 
 class Walk(NamedTuple):

@@ -15,6 +15,7 @@ from enum import Enum
 
 import numpy as np
 
+from ...cost import Layout, choose_layout
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Op
 from ...targets import Target
@@ -23,14 +24,6 @@ from . import numeric as num
 from .common import C_INT, int_range, size_of, smallest_int
 from .exit_checks import ExitPlan
 from .fixed import FixedPlan
-
-
-class Layout(str, Enum):
-    """How the trees are walked: nested ``if``s per node (fastest) or node records read by
-    one loop (smallest for big models). A ``str`` enum: the value is what users type."""
-
-    INLINE = "inline"
-    TABLE = "table"
 
 
 class FeatureAccess(Enum):
@@ -113,11 +106,9 @@ class Plan:
 
 
 def pick_layout(ens: Ensemble, target: Target, layout: Layout | str | None) -> Layout:
-    """The layout asked for, or inline while the model takes at most half the flash."""
+    """The layout asked for, or the one the cost model picks at the speed levels."""
     if layout is None:
-        inline_bytes = ens.n_nodes * target.inline_node_bytes // 2
-        limit = target.flash_bytes
-        return Layout.INLINE if limit is None or inline_bytes <= limit // 2 else Layout.TABLE
+        return choose_layout(ens, target, "O2")
     try:
         return Layout(layout)
     except ValueError:
