@@ -29,9 +29,13 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 LIGHTGBM = [
     "lleaves/leaf_scan.txt", "lleaves/pure_categorical.txt", "lleaves/mixed_categorical.txt",
-    "lleaves/tiniest_single_tree.txt", "leaves/model_simple.txt",
+    "lleaves/tiniest_single_tree.txt", "lleaves/single_tree.txt", "leaves/model_simple.txt",
+    "leaves/lg_rf_iris.model", "treelite/toy_categorical_model.txt", "treelite/model_with_constant_tree.txt",
 ]
-XGBOOST = ["treebeard/leftheavy_xgb_model.json", "treebeard/rightandleftheavy_xgb_model.json"]
+XGBOOST = [
+    "treebeard/leftheavy_xgb_model.json", "treebeard/rightandleftheavy_xgb_model.json", "leaves/xgagaricus.json",
+    "treelite/xgb_toy_categorical_model.json", "xgboost-go/iris_xgboost.json",
+]
 
 
 @dataclass
@@ -50,7 +54,11 @@ def _lightgbm(path: Path) -> Reference:
     import lightgbm as lgb
 
     booster = lgb.Booster(model_file=str(path))
-    objective = booster.dump_model(num_iteration=0)["objective"].split()[0]
+    dump = booster.dump_model(num_iteration=0)
+    objective = dump["objective"].split()[0]
+    # LightGBM's raw_score skips random forests' averaging (GBDT::PredictRaw sums, Predict divides
+    # by the iterations before the link), so the margin its own predict links is the sum over n
+    iterations = booster.current_iteration() if dump.get("average_output") else 1
 
     def classes(X):
         if objective == "binary":
@@ -59,7 +67,7 @@ def _lightgbm(path: Path) -> Reference:
             return np.argmax(booster.predict(X).reshape(len(X), -1), axis=1)
         return None
 
-    return Reference(lambda X: booster.predict(X, raw_score=True).reshape(len(X), -1), classes)
+    return Reference(lambda X: booster.predict(X, raw_score=True).reshape(len(X), -1) / iterations, classes)
 
 
 def _xgboost(path: Path) -> Reference:
@@ -76,6 +84,10 @@ def _xgboost(path: Path) -> Reference:
     def classes(X):
         if objective == "binary:logistic":
             return (booster.predict(dmatrix(X)) > 0.5).astype(np.int64)
+        if objective == "multi:softmax":
+            return booster.predict(dmatrix(X)).astype(np.int64)
+        if objective == "multi:softprob":
+            return np.argmax(booster.predict(dmatrix(X)).reshape(len(X), -1), axis=1)
         return None
 
     return Reference(lambda X: booster.predict(dmatrix(X), output_margin=True).reshape(len(X), -1), classes,
