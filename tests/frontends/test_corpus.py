@@ -32,9 +32,13 @@ LIGHTGBM = [
     "lleaves/tiniest_single_tree.txt", "lleaves/single_tree.txt", "leaves/model_simple.txt",
     "leaves/lg_rf_iris.model", "treelite/toy_categorical_model.txt", "treelite/model_with_constant_tree.txt",
 ]
+#: LightGBM JSON dumps (which LightGBM cannot load) -> the text model saved beside them from the same booster
+LIGHTGBM_DUMPS = {"lleaves/single_tree.json": "lleaves/single_tree.txt"}
 XGBOOST = [
     "treebeard/leftheavy_xgb_model.json", "treebeard/rightandleftheavy_xgb_model.json", "leaves/xgagaricus.json",
     "treelite/xgb_toy_categorical_model.json", "xgboost-go/iris_xgboost.json",
+    "xgboost/xgboost-1.0.0rc1.logitraw.json", "xgboost/xgboost-1.0.0rc1.ltr.json",
+    "mlserver/mushroom-xgboost-1.1.1.json", "mlserver/mushroom-xgboost-1.5.0.json",
 ]
 
 
@@ -103,7 +107,11 @@ def _rows(ens, finite: bool = False) -> np.ndarray:
     return X
 
 
-CASES = {**{f: _lightgbm for f in LIGHTGBM}, **{f: _xgboost for f in XGBOOST}}
+CASES: dict[str, Callable[[Path], Reference]] = {
+    **{f: _lightgbm for f in LIGHTGBM},
+    **{f: _xgboost for f in XGBOOST},
+    **{f: lambda _, text=text: _lightgbm(CORPUS / text) for f, text in LIGHTGBM_DUMPS.items()},
+}
 
 
 @pytest.fixture(scope="module")
