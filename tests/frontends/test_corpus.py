@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import emlc
-from emlc.ir import Task
+from emlc.ir import Op, Task
 from emlc.ir.interpret import interpret, interpret_raw
 from tests.conftest import require_tool
 from tests.e2e.harness import run_model
@@ -31,7 +31,7 @@ LIGHTGBM = [
     "lleaves/leaf_scan.txt", "lleaves/pure_categorical.txt", "lleaves/mixed_categorical.txt",
     "lleaves/tiniest_single_tree.txt", "lleaves/single_tree.txt", "leaves/model_simple.txt",
     "leaves/lg_rf_iris.model", "treelite/toy_categorical_model.txt", "treelite/model_with_constant_tree.txt",
-    "lightgbm/model_num.txt", "lightgbm/LightGBM_model_for_if_else_test.txt",
+    "lightgbm/model_num.txt", "lightgbm/LightGBM_model_for_if_else_test.txt", "lightgbm/LightGBM_model.txt",
     "lightgbm-jl/test_tree", "lightgbm-jl/gain_test_booster",
 ]
 #: LightGBM JSON dumps (which LightGBM cannot load) -> the text model saved beside them from the same booster
@@ -103,9 +103,29 @@ def _xgboost(path: Path) -> Reference:
                      finite=True)
 
 
+def _category_codes(ens) -> dict[int, np.ndarray]:
+    """Per categorical feature, the codes its own sets name, their neighbours and the end of each set
+    (threshold_rows' fixed codes stop at 64, real bitsets reach far beyond)."""
+    codes: dict[int, set[float]] = {}
+    for t in ens.trees:
+        for node in np.flatnonzero(t.op == Op.CAT):
+            words = ens.cat_sets[t.cat[node]]
+            bits = np.flatnonzero(np.unpackbits(words.astype("<u4").view(np.uint8), bitorder="little"))
+            end = 32.0 * len(words)
+            mine = codes.setdefault(int(t.feature[node]), set())
+            mine.update(v for b in bits for v in (b - 1.0, float(b), b + 0.5, b + 1.0))
+            mine.update((end - 1.0, end))
+    return {f: np.array(sorted(c)) for f, c in codes.items()}
+
+
 def _rows(ens, finite: bool = False) -> np.ndarray:
-    """:func:`threshold_rows`; ``finite``: infinities and values beyond float32 become the largest floats."""
+    """:func:`threshold_rows`, with half of each categorical column drawn from :func:`_category_codes`;
+    ``finite``: infinities and values beyond float32 become the largest floats."""
     X = threshold_rows(ens)
+    rng = np.random.default_rng(1)
+    for f, codes in _category_codes(ens).items():
+        pick = rng.random(len(X)) < 0.5
+        X[pick, f] = codes[rng.integers(len(codes), size=int(pick.sum()))]
     if finite:
         big = float(np.finfo(np.float32).max)
         X = np.where(np.isnan(X), X, np.clip(X, -big, big))
