@@ -29,13 +29,16 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 LIGHTGBM = [
     "lleaves/leaf_scan.txt", "lleaves/pure_categorical.txt", "lleaves/mixed_categorical.txt",
-    "lleaves/tiniest_single_tree.txt", "lleaves/single_tree.txt", "leaves/model_simple.txt",
+    "lleaves/tiniest_single_tree.txt", "lleaves/single_tree.txt", "lleaves/multiclass.txt", "leaves/model_simple.txt",
     "leaves/lg_rf_iris.model", "treelite/toy_categorical_model.txt", "treelite/model_with_constant_tree.txt",
     "lightgbm/model_num.txt", "lightgbm/LightGBM_model_for_if_else_test.txt", "lightgbm/LightGBM_model.txt",
     "lightgbm-jl/test_tree", "lightgbm-jl/gain_test_booster",
 ]
 #: LightGBM JSON dumps (which LightGBM cannot load) -> the text model saved beside them from the same booster
-LIGHTGBM_DUMPS = {"lleaves/single_tree.json": "lleaves/single_tree.txt"}
+LIGHTGBM_DUMPS = {
+    "lleaves/single_tree.json": "lleaves/single_tree.txt",
+    "lleaves/tiniest_single_tree.json": "lleaves/tiniest_single_tree.txt",
+}
 XGBOOST = [
     "treebeard/leftheavy_xgb_model.json", "treebeard/rightandleftheavy_xgb_model.json", "leaves/xgagaricus.json",
     "treelite/xgb_toy_categorical_model.json", "xgboost-go/iris_xgboost.json",
