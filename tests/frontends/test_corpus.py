@@ -45,6 +45,7 @@ XGBOOST = [
     "xgboost/xgboost-1.0.0rc1.logitraw.json", "xgboost/xgboost-1.0.0rc1.ltr.json",
     "mlserver/mushroom-xgboost-1.1.1.json", "mlserver/mushroom-xgboost-1.5.0.json", "xgboost-ruby/model.json",
     "xgboost/xgboost_scikit-1.0.0rc1.logitraw.json", "xgboost-interp/iris_xgb.json",
+    "xgboost/xgboost-1.0.0-SNAPSHOT.reg.json", "xgboost/xgboost_scikit-1.0.0-SNAPSHOT.cls.json",
 ]
 #: valid files (their library loads them) that use a feature emlc refuses -> what the one-line error names
 REFUSED = {"lightgbm/temp_model.txt": "linear trees"}
