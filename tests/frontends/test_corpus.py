@@ -33,6 +33,7 @@ LIGHTGBM = [
     "leaves/lg_rf_iris.model", "treelite/toy_categorical_model.txt", "treelite/model_with_constant_tree.txt",
     "lightgbm/model_num.txt", "lightgbm/LightGBM_model_for_if_else_test.txt", "lightgbm/LightGBM_model.txt",
     "lightgbm-jl/test_tree", "lightgbm-jl/gain_test_booster", "lightgbm-ruby/categorical.txt",
+    "lightgbm/test_missing_value_handle_na_cuda.txt",
 ]
 #: LightGBM JSON dumps (which LightGBM cannot load) -> the text model saved beside them from the same booster
 LIGHTGBM_DUMPS = {
