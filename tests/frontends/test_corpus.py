@@ -2,7 +2,7 @@
 
 Each file is loaded by its own library and by emlc; rows are built from the model's own
 thresholds (exact values, float32 and float64 neighbours, midpoints, NaN, the zero band,
-category codes up to 1e9). The interpreter and the JIT must give the library's raw margins
+category codes up to 1e9, and the codes each categorical split's own set names). The interpreter and the JIT must give the library's raw margins
 bit for bit and its classes; host C (built at -O2) the library's classes, and its values
 rounded once to float. The files were read through the search tool's stored copies of
 their repositories (SOURCE.md names each commit).
