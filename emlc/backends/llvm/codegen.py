@@ -44,6 +44,7 @@ import numpy as np
 
 from ...ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task, Tree
 from . import exit_checks
+from .builder import FunctionBuilder, array_literal, constant, hex_float
 
 #: rows handed to the trees at once by the batch entry point (fits L1/L2 with its inputs).
 BLOCK_ROWS = 128
@@ -79,20 +80,6 @@ class Layout:
     @property
     def idx(self) -> str:
         return f"i{self.index_bits}"
-
-
-def hex_float(value: float) -> str:
-    """An LLVM float literal that reads back exactly (double bit pattern, as LLVM wants)."""
-    bits = int(np.asarray(value, dtype=np.float64).view(np.uint64))
-    return f"0x{bits:016X}"
-
-
-def int_const(value: int, bits: int) -> str:
-    """An integer literal, checked to fit ``bits`` (signed or unsigned)."""
-    v = int(value)
-    if not -(1 << (bits - 1)) <= v < (1 << bits):
-        raise ValueError(f"constant {v} does not fit i{bits}")
-    return str(v)
 
 
 def round_for(values: np.ndarray, w: str, up: bool) -> np.ndarray:
@@ -160,47 +147,6 @@ def leaf_table(ens: Ensemble, types: Types) -> np.ndarray:
     return ens.leaves.astype(np.float32 if types.acc == "float" else np.float64)
 
 
-def _const(types_acc: str, v) -> str:
-    return int_const(v, int(types_acc[1:])) if types_acc.startswith("i") else hex_float(float(v))
-
-
-def _array(elem: str, values: np.ndarray) -> str:
-    items = ", ".join(f"{elem} {_const(elem, v)}" for v in values.ravel())
-    return f"[{values.size} x {elem}] [{items}]"
-
-
-class _Fn:
-    """Collects one function's lines and hands out fresh SSA names."""
-
-    def __init__(self, prefix: str = "t") -> None:
-        self.lines: list[str] = []
-        self.entry: list[str] = []  # static allocas, hoisted into the entry block
-        self.prefix = prefix
-        self.n = 0
-
-    def tmp(self) -> str:
-        self.n += 1
-        return f"%{self.prefix}{self.n}"
-
-    def op(self, text: str) -> str:
-        name = self.tmp()
-        self.lines.append(f"  {name} = {text}")
-        return name
-
-    def alloca(self, text: str) -> str:
-        """A stack slot in the entry block: a fixed frame object, never a runtime SP
-        adjustment (LLVM's AVR backend gets dynamic allocas one byte off)."""
-        name = self.tmp()
-        self.entry.append(f"  {name} = alloca {text}")
-        return name
-
-    def do(self, text: str) -> None:
-        self.lines.append(f"  {text}")
-
-    def label(self, name: str) -> None:
-        self.lines.append(f"{name}:")
-
-
 class ModuleWriter:
     """Writes the whole module for one ensemble and target layout."""
 
@@ -250,7 +196,7 @@ class ModuleWriter:
     def _global(self, sym: str, elem: str, values: np.ndarray) -> None:
         self.out.append(
             f"@{self.name}_{sym} = internal unnamed_addr{self.layout.const_space} constant "
-            f"{_array(elem, values)}, align 4"
+            f"{array_literal(elem, values)}, align 4"
         )
 
     def _globals(self) -> None:
@@ -269,7 +215,7 @@ class ModuleWriter:
     # ------------------------------------------------------------------ trees
     def _tree(self, i: int, tree: Tree) -> None:
         """Per tree: ``for r < n`` around the tree's branches; the leaf row is a phi."""
-        t, idx, fn = self.t, self.layout.idx, _Fn()
+        t, idx, fn = self.t, self.layout.idx, FunctionBuilder()
         out = [
             f"define internal void @{self.name}_tree{i}(ptr noalias %X, {idx} %n, ptr noalias %acc) noinline nounwind {{",
             "entry:",
@@ -337,7 +283,7 @@ class ModuleWriter:
         leaf, and the sums are the same ``fadd`` in the same tree order as the scalar
         code, so results are bit-identical.
         """
-        t, idx, fn, v = self.t, self.layout.idx, _Fn(), LANES
+        t, idx, fn, v = self.t, self.layout.idx, FunctionBuilder(), LANES
         vw, vb = f"<{v} x {t.w}>", f"<{v} x i1>"
         thr = tree.threshold.astype(np.float64)
         le, lt = round_for(thr, t.w, up=False), round_for(thr, t.w, up=True)
@@ -393,7 +339,7 @@ class ModuleWriter:
             "",
         ]
 
-    def _category(self, fn: _Fn, x: str, cat: int, default_left: bool) -> str:
+    def _category(self, fn: FunctionBuilder, x: str, cat: int, default_left: bool) -> str:
         """``0 <= trunc(x) < 32 * words`` and its bit set; NaN takes the default side."""
         w, words = self.t.w, self.ens.cat_sets.shape[1]
         lo = fn.op(f"fcmp ogt {w} {x}, {hex_float(-1.0)}")
@@ -480,7 +426,7 @@ class ModuleWriter:
         """Row of input values -> row of ``W``: exact conversion, then ranks."""
         if not self.needs_prep():
             return
-        t, fn = self.t, _Fn()
+        t, fn = self.t, FunctionBuilder()
         ranks = dict(self.ranks)
         for f in range(self.nf):
             p = fn.op(f"getelementptr inbounds {t.inp}, ptr %src, i32 {f}")
@@ -497,7 +443,7 @@ class ModuleWriter:
         self.out += [f"define internal void @{self.name}_prep(ptr noalias %src, ptr noalias %dst) nounwind {{"]
         self.out += fn.lines + ["  ret void", "}", ""]
 
-    def _convert(self, fn: _Fn, v: str, src: str, dst: str) -> str:
+    def _convert(self, fn: FunctionBuilder, v: str, src: str, dst: str) -> str:
         if src == dst:
             return v
         if not src.startswith("i"):
@@ -522,8 +468,8 @@ class ModuleWriter:
             "entry:",
         ]
 
-        def init(fn: _Fn, j: int, r: str) -> None:
-            v = _const(t.acc, acc_np(base[j]) if from_base else 0)
+        def init(fn: FunctionBuilder, j: int, r: str) -> None:
+            v = constant(t.acc, acc_np(base[j]) if from_base else 0)
             p = fn.op(f"getelementptr inbounds {t.acc}, ptr %acc, {idx} {self._acc_at(fn, r, j)}")
             fn.do(f"store {t.acc} {v}, ptr {p}, align 4")
             if exits and j == 0:
@@ -547,7 +493,7 @@ class ModuleWriter:
         lines += ["  ret void", *(["decided:", "  ret void"] if checks else []), "}", ""]
         self.out += lines
 
-    def _acc_at(self, fn: _Fn, r: str, j: int) -> str:
+    def _acc_at(self, fn: FunctionBuilder, r: str, j: int) -> str:
         """Index of row ``r``'s output ``j`` in the accumulator block."""
         cs, ars = self._acc_strides()
         return fn.op(f"add {self.layout.idx} {fn.op(f'mul {self.layout.idx} {r}, {ars}')}, {j * cs}")
@@ -555,7 +501,7 @@ class ModuleWriter:
     def _rows_loop(self, tag: str, before: str, column) -> list[str]:
         """``for r < %n`` with ``column(fn, j, r)`` unrolled over the outputs."""
         idx = self.layout.idx
-        fn = _Fn(tag)
+        fn = FunctionBuilder(tag)
         for j in range(self.nout):
             column(fn, j, f"%{tag}r")
         return [
@@ -570,7 +516,7 @@ class ModuleWriter:
             f"{tag}x:",
         ]
 
-    def _finish(self, fn: _Fn, j: int, r: str, base: float) -> None:
+    def _finish(self, fn: FunctionBuilder, j: int, r: str, base: float) -> None:
         """Column ``j``: scale integer sums, divide means, add the base score; store RAW."""
         t, idx, ens = self.t, self.layout.idx, self.ens
         n_trees = max(ens.n_trees, 1)
@@ -684,7 +630,7 @@ class ModuleWriter:
                 f"  call void @llvm.memset.p0.i64(ptr align 64 %buf, i8 0, i64 {w_bytes}, i1 false)"]
 
     # ----------------------------------------------------------------- C API
-    def _row(self, fn: _Fn, exits: bool = False) -> tuple[str, str | None]:
+    def _row(self, fn: FunctionBuilder, exits: bool = False) -> tuple[str, str | None]:
         """Raw margins of the input row ``%x`` in a fresh ``RAW[n_outputs]`` slot, and
         with ``exits`` an ``i32`` slot for the class decided at a check point (or -1)."""
         t, idx = self.t, self.layout.idx
@@ -703,7 +649,7 @@ class ModuleWriter:
         fn.do(f"call void @{self.name}_{block}(ptr {src}, {idx} 1, ptr {acc}, ptr {raw}{extra})")
         return raw, cls
 
-    def _values(self, fn: _Fn, raw_ptr: str) -> tuple[list[str], list[str]]:
+    def _values(self, fn: FunctionBuilder, raw_ptr: str) -> tuple[list[str], list[str]]:
         """Load the raw margins and apply the link: (raw values, link values), in the steps
         of the interpreter's rule for ``link_math``, with the C library's exp."""
         r, ens = self.t.raw, self.ens
@@ -770,7 +716,7 @@ class ModuleWriter:
     def _sfx(self) -> str:
         return "f32" if self.t.raw == "float" else "f64"
 
-    def _argmax(self, fn: _Fn, vals: list[str]) -> str:
+    def _argmax(self, fn: FunctionBuilder, vals: list[str]) -> str:
         r = self.t.raw
         best, idx = vals[0], "0"
         for j, v in enumerate(vals[1:], start=1):
@@ -779,7 +725,7 @@ class ModuleWriter:
             idx = fn.op(f"select i1 {gt}, i32 {j}, i32 {idx}")
         return idx
 
-    def _decide(self, fn: _Fn, raw: list[str], vals: list[str]) -> str:
+    def _decide(self, fn: FunctionBuilder, raw: list[str], vals: list[str]) -> str:
         r, d = self.t.raw, self.ens.decision
         one, zero = hex_float(1.0), hex_float(0.0)
         if d is Decision.ARGMAX:
@@ -809,7 +755,7 @@ class ModuleWriter:
         regress = self.ens.task not in (Task.CLASSIFICATION, Task.ANOMALY)
         ret = "float" if regress else "i32"
         bad = {Task.CLASSIFICATION: "-1", Task.ANOMALY: "0"}.get(self.ens.task, hex_float(float("nan")))
-        fn = _Fn()
+        fn = FunctionBuilder()
         raw_ptr, cls = self._row(fn, exits=self.exits is not None)
         if cls is not None:  # a class decided at a check point, else the full decision
             c = fn.op(f"load i32, ptr {cls}, align 4")
@@ -837,7 +783,7 @@ class ModuleWriter:
             "",
         ]
         fname = "predict_proba" if self.ens.task is Task.CLASSIFICATION else "predict_values"
-        fn = _Fn()
+        fn = FunctionBuilder()
         raw_ptr, _ = self._row(fn)
         raw, vals = self._values(fn, raw_ptr)
         if self.n_values() == 2 and self.nout == 1:

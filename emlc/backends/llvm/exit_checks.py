@@ -33,11 +33,10 @@ import numpy as np
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Task
 
-# codegen imports this module too; its names are looked up at call time
-from . import codegen as cg
+from .builder import FunctionBuilder, hex_float
 
-if TYPE_CHECKING:
-    from .codegen import ModuleWriter, Types, _Fn
+if TYPE_CHECKING:  # type names only: codegen imports this module at run time
+    from .codegen import ModuleWriter, Types
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def check_fn(w: ModuleWriter, p: ExitPlan) -> list[str]:
     return _lanes_check(w, p) if w.exit_rows() > 1 else _rows_check(w, p)
 
 
-def _bounds(w: ModuleWriter, p: ExitPlan, fn: _Fn) -> list[tuple[str, str]]:
+def _bounds(w: ModuleWriter, p: ExitPlan, fn: FunctionBuilder) -> list[tuple[str, str]]:
     """Check point ``%j``'s (lower, upper) per output, loaded once."""
     base = fn.op(f"mul i32 %j, {w.nout}")
     out = []
@@ -91,7 +90,7 @@ def _bounds(w: ModuleWriter, p: ExitPlan, fn: _Fn) -> list[tuple[str, str]]:
     return out
 
 
-def _decision(fn: _Fn, ct: str, lows: list[str], ups: list[str], lanes: int) -> str:
+def _decision(fn: FunctionBuilder, ct: str, lows: list[str], ups: list[str], lanes: int) -> str:
     """Class index decided from ``acc + lower``/``acc + upper``, or -1, per lane."""
     integer = ct.startswith("i")
     cmp = "icmp s" if integer else "fcmp o"
@@ -103,7 +102,7 @@ def _decision(fn: _Fn, ct: str, lows: list[str], ups: list[str], lanes: int) -> 
         return f"splat ({t} {c})" if lanes > 1 else str(c)
 
     b, i32, tt = ty("i1"), ty("i32"), ty(ct)
-    zero = k(ct, "0" if integer else cg.hex_float(0.0))
+    zero = k(ct, "0" if integer else hex_float(0.0))
     if len(lows) == 1:
         above = fn.op(f"{cmp}gt {tt} {lows[0]}, {zero}")
         below = fn.op(f"{cmp}lt {tt} {ups[0]}, {zero}")
@@ -122,7 +121,7 @@ def _decision(fn: _Fn, ct: str, lows: list[str], ups: list[str], lanes: int) -> 
     return fn.op(f"select {b} {ok}, {i32} {c}, {i32} {k('i32', -1)}")
 
 
-def _widen(fn: _Fn, acc: str, ct: str, a: str, lanes: int) -> str:
+def _widen(fn: FunctionBuilder, acc: str, ct: str, a: str, lanes: int) -> str:
     if acc == ct:
         return a
     v = (lambda t: f"<{lanes} x {t}>") if lanes > 1 else (lambda t: t)
@@ -132,7 +131,7 @@ def _widen(fn: _Fn, acc: str, ct: str, a: str, lanes: int) -> str:
 def _rows_check(w: ModuleWriter, p: ExitPlan) -> list[str]:
     idx, ct, acc = w.layout.idx, p.check_type, w.t.acc
     add = "add" if ct.startswith("i") else "fadd"
-    bounds, fn = cg._Fn("b"), cg._Fn("k")
+    bounds, fn = FunctionBuilder("b"), FunctionBuilder("k")
     lows, ups = [], []
     for o, (lo, hi) in enumerate(_bounds(w, p, bounds)):
         q = fn.op(f"getelementptr inbounds {acc}, ptr %acc, {idx} {w._acc_at(fn, '%r', o)}")
@@ -179,7 +178,7 @@ def _lanes_check(w: ModuleWriter, p: ExitPlan) -> list[str]:
     """The check on one lane group: rows ``0 <= r < n <= lanes`` of a blocked layout."""
     idx, ct, acc, lanes = w.layout.idx, p.check_type, w.t.acc, w.exit_rows()
     add = "add" if ct.startswith("i") else "fadd"
-    fn = cg._Fn("k")
+    fn = FunctionBuilder("k")
     vt, vi, vb = f"<{lanes} x {ct}>", f"<{lanes} x i32>", f"<{lanes} x i1>"
 
     def splat(t: str, x: str) -> str:
