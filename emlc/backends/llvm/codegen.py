@@ -43,8 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task, Tree
-from . import exit_checks
+from . import exit_checks, walk_table
 from .builder import FunctionBuilder, array_literal, constant, hex_float
+from .splits import round_for, split_predicate, split_values
 
 #: rows handed to the trees at once by the batch entry point (fits L1/L2 with its inputs).
 BLOCK_ROWS = 128
@@ -56,6 +57,8 @@ LANES = 16
 #: trees, 20 features, CPU time): 510 nodes a tree 2.4x faster as vectors, 1916 even,
 #: 5665 2.5x slower; deep, unbalanced boosted trees favour vectors more.
 VECTOR_MAX_NODES = 1023
+#: host JIT default for ``Layout.inline_max_nodes`` (placeholder, measured below)
+INLINE_MAX_NODES = 50_000
 
 _INT_TYPES = {"int32": "i32", "int16": "i16", "int8": "i8", "uint16": "i16", "uint8": "i8"}
 
@@ -76,26 +79,13 @@ class Layout:
     #: on blocked layouts, trees with at most this many nodes and no categorical split
     #: become branch-free vector code (0: every tree keeps branches)
     vector_max_nodes: int = 0
+    #: trees after the first this many nodes are walked from node tables by one loop
+    #: (``walk_table``): LLVM's time then stops growing with the model. None: all inline
+    inline_max_nodes: int | None = None
 
     @property
     def idx(self) -> str:
         return f"i{self.index_bits}"
-
-
-def round_for(values: np.ndarray, w: str, up: bool) -> np.ndarray:
-    """Round float64 thresholds to compare type ``w`` without changing any test.
-
-    ``x <= t`` equals ``x <= round_down(t)`` and ``x < t`` equals ``x < round_up(t)``
-    for every ``x`` representable in ``w``.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if w == "double":
-        return values
-    with np.errstate(over="ignore"):
-        r = values.astype(np.float32)
-    wrong = (r.astype(np.float64) < values) if up else (r.astype(np.float64) > values)
-    r[wrong] = np.nextafter(r[wrong], np.float32(np.inf if up else -np.inf))
-    return r.astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -164,6 +154,7 @@ class ModuleWriter:
         self.blocked = self.fs != 1  # feature-major row blocks, output-major sums
         self.rs = 1 if self.blocked else self.nf  # distance between rows in a block
         self.exits = exit_checks.plan(ens, self.t, layout.has_double)
+        self.n_inline = self._inline_trees()
 
     # ---------------------------------------------------------------- module
     def module(self) -> str:
@@ -175,11 +166,13 @@ class ModuleWriter:
             "",
         ]
         self._globals()
-        for i, tree in enumerate(self.ens.trees):
+        for i, tree in enumerate(self.ens.trees[: self.n_inline]):
             if self.vectorised(tree):
                 self._vector_tree(i, tree)
             else:
                 self._tree(i, tree)
+        if self.n_inline < self.ens.n_trees:
+            self.out += walk_table.walk_module(self, list(range(self.n_inline, self.ens.n_trees)))
         self._rank_fn()
         self._prep_fn()
         self._block_fn()
@@ -212,6 +205,15 @@ class ModuleWriter:
             self._global("exhi", self.exits.check_type, self.exits.upper)
         self.out.append("")
 
+    def _inline_trees(self) -> int:
+        """How many leading trees get inline code: all, or those within the layout's
+        ``inline_max_nodes`` (the first trees: every row runs them, early exit or not)."""
+        budget = self.layout.inline_max_nodes
+        if budget is None:
+            return self.ens.n_trees
+        within = np.cumsum([t.n_nodes for t in self.ens.trees]) <= budget
+        return int(within.sum())
+
     # ------------------------------------------------------------------ trees
     def _tree(self, i: int, tree: Tree) -> None:
         """Per tree: ``for r < n`` around the tree's branches; the leaf row is a phi."""
@@ -227,9 +229,7 @@ class ModuleWriter:
             f"  %row = getelementptr inbounds {t.w}, ptr %X, {idx} %roff",
             "  br label %n0",
         ]
-        thr = tree.threshold.astype(np.float64)
-        le = round_for(thr, t.w, up=False)
-        lt = round_for(thr, t.w, up=True)
+        value = split_values(tree, t.w)
         phi = []
         for k in range(tree.n_nodes):
             fn.label(f"n{k}")
@@ -242,15 +242,13 @@ class ModuleWriter:
             x = fn.op(f"load {t.w}, ptr {p}, align 4")
             dl = bool(tree.default_left[k])
             if op == Op.CAT:
-                c = self._category(fn, x, int(tree.cat[k]), dl)
+                c = self.category(fn, x, str(int(tree.cat[k]) * self.ens.cat_sets.shape[1]), dl)
             else:
-                pred = ("u" if dl else "o") + ("le" if op == Op.LE else "lt")
-                value = le[k] if op == Op.LE else lt[k]
-                c = fn.op(f"fcmp {pred} {t.w} {x}, {hex_float(value)}")
+                c = fn.op(f"fcmp {split_predicate(op, dl)} {t.w} {x}, {hex_float(value[k])}")
             fn.do(f"br i1 {c}, label %n{int(tree.left[k])}, label %n{int(tree.right[k])}")
         out += fn.lines
         out += ["done:", f"  %leaf = phi {idx} {', '.join(phi)}"]
-        out += self._accumulate(int(self.ens.tree_output[i]))
+        out += self.accumulate(int(self.ens.tree_output[i]))
         out += [
             f"  %rnext = add nuw {idx} %r, 1",
             f"  %more = icmp ult {idx} %rnext, %n",
@@ -285,8 +283,7 @@ class ModuleWriter:
         """
         t, idx, fn, v = self.t, self.layout.idx, FunctionBuilder(), LANES
         vw, vb = f"<{v} x {t.w}>", f"<{v} x i1>"
-        thr = tree.threshold.astype(np.float64)
-        le, lt = round_for(thr, t.w, up=False), round_for(thr, t.w, up=True)
+        value = split_values(tree, t.w)
         xs = {}
         for f in sorted({int(f) for f in tree.feature[tree.op != Op.LEAF]}):
             p = fn.op(f"getelementptr inbounds {t.w}, ptr %xg, {idx} {f * self.fs}")
@@ -302,9 +299,8 @@ class ModuleWriter:
                 c = f"splat (i32 {int(tree.leaf[k]) * width})"
                 leaf = c if mask is None else fn.op(f"select {vb} {mask}, {vi} {c}, {vi} {leaf}")
                 continue
-            pred = ("u" if tree.default_left[k] else "o") + ("le" if op == Op.LE else "lt")
-            value = le[k] if op == Op.LE else lt[k]
-            go = fn.op(f"fcmp {pred} {vw} {xs[int(tree.feature[k])]}, splat ({t.w} {hex_float(value)})")
+            pred = split_predicate(op, bool(tree.default_left[k]))
+            go = fn.op(f"fcmp {pred} {vw} {xs[int(tree.feature[k])]}, splat ({t.w} {hex_float(value[k])})")
             other = fn.op(f"xor {vb} {go}, splat (i1 true)")
             for child, c in ((int(tree.left[k]), go), (int(tree.right[k]), other)):
                 part = c if mask is None else fn.op(f"and {vb} {mask}, {c}")
@@ -339,8 +335,9 @@ class ModuleWriter:
             "",
         ]
 
-    def _category(self, fn: FunctionBuilder, x: str, cat: int, default_left: bool) -> str:
-        """``0 <= trunc(x) < 32 * words`` and its bit set; NaN takes the default side."""
+    def category(self, fn: FunctionBuilder, x: str, first_word: str, default_left: bool) -> str:
+        """``0 <= trunc(x) < 32 * words`` and its bit set in the bitset starting at
+        ``cats[first_word]`` (an i32 constant or value); NaN takes the default side."""
         w, words = self.t.w, self.ens.cat_sets.shape[1]
         lo = fn.op(f"fcmp ogt {w} {x}, {hex_float(-1.0)}")
         hi = fn.op(f"fcmp olt {w} {x}, {hex_float(32.0 * words)}")
@@ -348,7 +345,7 @@ class ModuleWriter:
         safe = fn.op(f"select i1 {valid}, {w} {x}, {w} {hex_float(0.0)}")
         c = fn.op(f"fptosi {w} {safe} to i32")
         word = fn.op(f"lshr i32 {c}, 5")
-        slot = fn.op(f"add i32 {word}, {cat * words}")
+        slot = fn.op(f"add i32 {word}, {first_word}")
         p = fn.op(f"getelementptr inbounds i32, {self.cp} @{self.name}_cats, i32 {slot}")
         bits = fn.op(f"load i32, {self.cp} {p}, align 4")
         sh = fn.op(f"and i32 {c}, 31")
@@ -360,15 +357,16 @@ class ModuleWriter:
         nan = fn.op(f"fcmp uno {w} {x}, {hex_float(0.0)}")
         return fn.op(f"or i1 {left}, {nan}")
 
-    def _accumulate(self, o: int) -> list[str]:
+    def accumulate(self, o: int | str) -> list[str]:
+        """Add leaf-table row ``%leaf`` to row ``%r``'s sums from output ``o`` on (a
+        constant, or an ``IDX`` value when one function serves many trees)."""
         t, idx, w = self.t, self.layout.idx, self.ens.leaf_width
         add = "add" if t.acc_is_int else "fadd"
         cs, ars = self._acc_strides()
-        lines = [
-            f"  %lbase = mul {idx} %leaf, {w}",
-            f"  %abase0 = mul {idx} %r, {ars}",
-            f"  %abase = add {idx} %abase0, {o * cs}",
-        ]
+        lines = [f"  %lbase = mul {idx} %leaf, {w}", f"  %abase0 = mul {idx} %r, {ars}"]
+        if isinstance(o, str):
+            lines.append(f"  %ocs = mul {idx} {o}, {cs}")
+        lines.append(f"  %abase = add {idx} %abase0, {'%ocs' if isinstance(o, str) else o * cs}")
         for j in range(w):
             lines += [
                 f"  %li{j} = add {idx} %lbase, {j}",
@@ -478,9 +476,15 @@ class ModuleWriter:
         lines += self._rows_loop("ini", "entry", init)
         checks = {int(k): j for j, k in enumerate(self.exits.checkpoints)} if exits and self.exits else {}
         at = "inix"
+        walk_from = self.n_inline
         for i in range(ens.n_trees):
-            lines.append(f"  call void @{self.name}_tree{i}(ptr %rows, {idx} %n, ptr %acc)")
             j = checks.get(i + 1)
+            if i < self.n_inline:
+                lines.append(f"  call void @{self.name}_tree{i}(ptr %rows, {idx} %n, ptr %acc)")
+            elif j is not None or i + 1 == ens.n_trees:  # walked trees up to here, one call
+                t0, t1 = walk_from - self.n_inline, i + 1 - self.n_inline
+                lines.append(f"  call void @{self.name}_walk(ptr %rows, {idx} %n, ptr %acc, i32 {t0}, i32 {t1})")
+                walk_from = i + 1
             if j is not None:
                 at = f"open{j}"
                 lines += [
@@ -617,7 +621,7 @@ class ModuleWriter:
         (confidence 0.5), CPU time: branchy 0.86 M rows/s (1 row) vs 0.52 (16) vs 0.56
         without the exit; vector 2.40 (16, lane check), 1.55 (16, row check), 1.53 (128),
         0.26 (1) vs 2.48 without (bench/bench_jit_exit.py)."""
-        return LANES if any(self.vectorised(t) for t in self.ens.trees) else 1
+        return LANES if any(self.vectorised(t) for t in self.ens.trees[: self.n_inline]) else 1
 
     def _zero_blocks(self, b: int) -> list[str]:
         """Vector trees read and write whole lane groups, past a short block's last row:

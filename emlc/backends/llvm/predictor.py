@@ -38,7 +38,7 @@ from ...ir.text import print_ir
 from ...ir.verify import verify
 from . import emit as backend
 from . import exit_checks
-from .codegen import BLOCK_ROWS, VECTOR_MAX_NODES, choose_types, emit_module
+from .codegen import BLOCK_ROWS, INLINE_MAX_NODES, VECTOR_MAX_NODES, choose_types, emit_module
 
 _BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
 _EXIT_BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
@@ -65,15 +65,16 @@ class Build:
     features: str
     opt: int
     vector_max_nodes: int
+    inline_max_nodes: int
 
     @classmethod
-    def here(cls, opt: int, vector_max_nodes: int) -> Build:
+    def here(cls, opt: int, vector_max_nodes: int, inline_max_nodes: int) -> Build:
         """This process's build with the given code options."""
         from ... import __version__
 
         host = backend.host_target()
         return cls(__version__, llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
-                   host.triple, host.cpu, host.features, opt, vector_max_nodes)
+                   host.triple, host.cpu, host.features, opt, vector_max_nodes, inline_max_nodes)
 
     def differences(self, other: Build) -> list[str]:
         """``"cpu 'znver3' here, 'skylake' in the file"`` for each field that differs
@@ -131,17 +132,19 @@ class Predictor:
     """Compiled model for this machine; ``predict*`` take float32/float64 row batches."""
 
     def __init__(self, ens: Ensemble, n_jobs: int = 1, cache_dir=None, opt: int = 0,
-                 vector_max_nodes: int = VECTOR_MAX_NODES) -> None:
+                 vector_max_nodes: int = VECTOR_MAX_NODES, inline_max_nodes: int = INLINE_MAX_NODES) -> None:
         """``opt`` is LLVM's level; 0 by default because the emitted code is already
         minimal: on the 300-tree LightGBM bench model, O2 costs 2x (vector trees) to 7x
         (branchy trees) the compile time for no gain (vector) or 20% (branchy).
-        ``vector_max_nodes``: trees up to this size run as branch-free vector code."""
+        ``vector_max_nodes``: trees up to this size run as branch-free vector code.
+        ``inline_max_nodes``: trees past the first this many nodes are walked from
+        tables (:mod:`emlc.backends.llvm.walk_table`; 0: every tree)."""
         _checked_jobs(n_jobs)
-        build = Build.here(opt, vector_max_nodes)
+        build = Build.here(opt, vector_max_nodes, inline_max_nodes)
         target = backend.host_target()
         tm = backend.target_machine(target, jit=True, opt=opt)
         layout = replace(backend.layout_for(target, tm), feature_stride=BLOCK_ROWS,
-                         vector_max_nodes=vector_max_nodes)
+                         vector_max_nodes=vector_max_nodes, inline_max_nodes=inline_max_nodes)
         text = emit_module(ens, layout, "emlc_jit")
         folder = None if cache_dir is False else Path(cache_dir or default_cache_dir())
         path = None if folder is None else folder / f"{cache_key(text, build)}.o"
