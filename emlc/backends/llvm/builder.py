@@ -35,6 +35,16 @@ def array_literal(elem: str, values: np.ndarray) -> str:
     return f"[{values.size} x {elem}] [{items}]"
 
 
+def vector_type(ty: str, lanes: int) -> str:
+    """``ty``, or ``<lanes x ty>`` when code works on several lanes at once."""
+    return f"<{lanes} x {ty}>" if lanes > 1 else ty
+
+
+def lanes_const(ty: str, c, lanes: int) -> str:
+    """Constant ``c`` of ``ty`` in every lane (``splat``), or the scalar literal."""
+    return f"splat ({ty} {c})" if lanes > 1 else str(c)
+
+
 class FunctionBuilder:
     """Collects one function's lines and hands out fresh SSA names."""
 
@@ -65,3 +75,8 @@ class FunctionBuilder:
 
     def label(self, name: str) -> None:
         self.lines.append(f"{name}:")
+
+    def broadcast(self, ty: str, x: str, lanes: int) -> str:
+        """Value ``x`` of type ``ty`` in all ``lanes`` lanes."""
+        one = self.op(f"insertelement <{lanes} x {ty}> poison, {ty} {x}, i64 0")
+        return self.op(f"shufflevector <{lanes} x {ty}> {one}, <{lanes} x {ty}> poison, <{lanes} x i32> zeroinitializer")

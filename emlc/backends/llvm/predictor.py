@@ -38,10 +38,15 @@ from ...ir.text import print_ir
 from ...ir.verify import verify
 from . import emit as backend
 from . import exit_checks
-from .codegen import BLOCK_ROWS, INLINE_MAX_NODES, VECTOR_MAX_NODES, choose_types, emit_module
+from .codegen import BLOCK_ROWS, INLINE_MAX_NODES, VECTOR_MAX_NODES, choose_types, emit_module, walks_tables
 
 _BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
 _EXIT_BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
+
+
+#: LLVM level for table-walk modules, whose code is a few small functions whatever the
+#: model: O2 makes the walk 20% (1000x255 model) to 50% (300x63) faster for ~0.1 s.
+WALK_OPT = 2
 
 
 def default_cache_dir() -> Path:
@@ -137,14 +142,16 @@ class Predictor:
         minimal: on the 300-tree LightGBM bench model, O2 costs 2x (vector trees) to 7x
         (branchy trees) the compile time for no gain (vector) or 20% (branchy).
         ``vector_max_nodes``: trees up to this size run as branch-free vector code.
-        ``inline_max_nodes``: trees past the first this many nodes are walked from
-        tables (:mod:`emlc.backends.llvm.walk_table`; 0: every tree)."""
+        ``inline_max_nodes``: a model of more nodes is walked from node tables
+        (:mod:`emlc.backends.llvm.walk_table`; 0: always), compiled at ``WALK_OPT`` or more."""
         _checked_jobs(n_jobs)
         build = Build.here(opt, vector_max_nodes, inline_max_nodes)
         target = backend.host_target()
+        layout = replace(backend.layout_for(target, backend.target_machine(target, jit=True)),
+                         feature_stride=BLOCK_ROWS, vector_max_nodes=vector_max_nodes,
+                         inline_max_nodes=inline_max_nodes)
+        opt = max(opt, WALK_OPT) if walks_tables(ens, layout) else opt
         tm = backend.target_machine(target, jit=True, opt=opt)
-        layout = replace(backend.layout_for(target, tm), feature_stride=BLOCK_ROWS,
-                         vector_max_nodes=vector_max_nodes, inline_max_nodes=inline_max_nodes)
         text = emit_module(ens, layout, "emlc_jit")
         folder = None if cache_dir is False else Path(cache_dir or default_cache_dir())
         path = None if folder is None else folder / f"{cache_key(text, build)}.o"
@@ -283,7 +290,7 @@ def _as_ensemble(model_or_ir) -> Ensemble:
     return verify(ens)
 
 
-def jit(model_or_ir, n_jobs: int = 1, cache_dir=None) -> Predictor:
+def jit(model_or_ir, n_jobs: int = 1, cache_dir=None, inline_max_nodes: int = INLINE_MAX_NODES) -> Predictor:
     """Compile an :class:`Ensemble` (or anything :func:`emlc.load` accepts) for this CPU.
 
     ``n_jobs``: threads splitting each ``predict*`` call's rows in shares of whole
@@ -291,6 +298,8 @@ def jit(model_or_ir, n_jobs: int = 1, cache_dir=None) -> Predictor:
     ``n_jobs`` gives the same bits. The predictor pickles, and ``save(path)`` /
     :func:`emlc.load_predictor` keep it in a file, linked again without compiling.
     ``cache_dir``: ``None`` for the default on-disk cache, a path, or ``False`` to
-    compile every time.
+    compile every time. ``inline_max_nodes``: models of more nodes are walked from node
+    tables (compile time flat in model size, fewer rows/s); 0 walks every model.
     """
-    return Predictor(_as_ensemble(model_or_ir), n_jobs=n_jobs, cache_dir=cache_dir)
+    return Predictor(_as_ensemble(model_or_ir), n_jobs=n_jobs, cache_dir=cache_dir,
+                     inline_max_nodes=inline_max_nodes)

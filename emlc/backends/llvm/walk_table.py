@@ -1,26 +1,27 @@
-"""Table walk: trees as node records in one constant, walked by one small loop.
+"""Table walk: a model's trees as node records in one constant, walked by one small loop.
 
 Inline code (:mod:`emlc.backends.llvm.codegen`) costs LLVM time per node, so a model
 of ~500k nodes takes minutes to compile; here LLVM compiles the same few blocks
-whatever the model's size, and the model is data::
+whatever the model's size, and the model is data (host JIT, blocked layouts)::
 
     @m_nodes  = [R x i8] c"..."    ; decision nodes only, trees back to back
         record: W thr | i32 fk | i32 left | i32 right   (16 bytes, 24 for double W)
         fk = feature << 3 | op << 1 | default_left; a CAT node's thr holds the i32
         first word of its bitset in @m_cats; a child >= 0 is a record, < 0 is
         ~(leaf-table row)
-    @m_roots  = [T x i32]          ; first record of each walked tree, or ~leaf row
-    @m_touts  = [T x i32]          ; first output each walked tree adds to
+    @m_roots  = [T x i32]          ; first record of each tree, or ~leaf row
+    @m_touts  = [T x i32]          ; first output each tree adds to
     void m_walk(W *rows, IDX n, ACC *acc, i32 t0, i32 t1)   ; internal
-      for t in t0..t1: for r < n: k = roots[t]; while k >= 0: k = test(k) ? left : right
-                                   acc[r][touts[t]..] += LEAVES[~k]
+      for t in t0..t1: for g < n step WALK_LANES:     ; a lane per row, all at once
+          k = roots[t]; while any lane has k >= 0: k = open ? (test(k) ? left : right) : k
+          acc[touts[t]..][g..] += gather(LEAVES, ~k)
 
-``t`` numbers the walked trees (``ModuleWriter`` calls the walk for runs of them, in
-tree order, so sums are added in the interpreter's order). Each node's test is the
-inline code's: the same rounded threshold (``codegen.split_values``), the same
-``fcmp`` predicate per (op, default_left) (``codegen.split_predicate``; the loop
-evaluates the predicates the model uses and selects the node's) and the same category
-test (``ModuleWriter.category``), so both kernels give the same leaf for every row.
+``ModuleWriter`` calls the walk for the trees between early-exit check points, in tree
+order, so sums are added in the interpreter's order. Each node's test is the inline
+code's: the same rounded threshold (``splits.split_values``), the same ``fcmp``
+predicate per (op, default_left) (``splits.split_predicate``: the loop evaluates the
+predicates the model uses and selects the node's) and the same category test
+(``ModuleWriter.category``), so both kernels reach the same leaf for every row.
 """
 
 from __future__ import annotations
@@ -94,19 +95,23 @@ def _bytes_literal(data: bytes) -> str:
     return f'[{len(data)} x i8] c"{text.tobytes().decode()}"'
 
 
-def walk_module(w: ModuleWriter, walked: list[int]) -> list[str]:
-    """The tables and ``m_walk`` for trees ``walked`` (indices into ``w.ens.trees``)."""
-    ens, t, idx, cp = w.ens, w.t, w.layout.idx, w.cp
-    trees = [ens.trees[i] for i in walked]
+def walk_module(w: ModuleWriter) -> list[str]:
+    """The tables and ``m_walk`` for every tree of ``w``'s ensemble.
+
+    The walk moves a lane group of ``WALK_LANES`` rows down a tree at once, node records and
+    features gathered per lane: one row's walk is a chain of dependent loads, so
+    walking 16 keeps 16 chains in flight. Lanes that reached a leaf keep it until the
+    group's last one does; lanes past ``n`` walk the (zeroed or stale, always finite
+    or NaN) values of the block buffer and add to sums nobody reads, as vector trees do.
+    """
+    if not w.blocked:
+        raise ValueError("the table walk needs a blocked layout (feature_stride > 1)")
+    ens, t, idx, v = w.ens, w.t, w.layout.idx, w.walk_lanes
+    trees = list(ens.trees)
     little = not any(p == "E" for p in w.layout.datalayout.split("-"))
     rec_t = record_type(t.w, little)
     data, roots = records(trees, rec_t, ens.cat_sets.shape[1])
-    size = rec_t.itemsize
-
-    def field(name: str) -> str:
-        at = fn.op(f"getelementptr inbounds i8, {cp} {rec}, i32 {rec_t.fields[name][1]}")
-        return fn.op(f"load {'i32' if name != 'thr' else t.w}, {cp} {at}, align 4")
-    touts = np.asarray([int(ens.tree_output[i]) for i in walked], dtype=np.int64)
+    touts = np.asarray(ens.tree_output, dtype=np.int64)
     glob = f"internal unnamed_addr{w.layout.const_space} constant"
     out = [
         f"@{w.name}_nodes = {glob} {_bytes_literal(data)}, align 8",
@@ -114,46 +119,46 @@ def walk_module(w: ModuleWriter, walked: list[int]) -> list[str]:
         f"@{w.name}_touts = {glob} {array_literal('i32', touts)}, align 4",
         "",
     ]
+    vi, vb, vw = f"<{v} x i32>", f"<{v} x i1>", f"<{v} x {t.w}>"
     fn = FunctionBuilder("s")
-    off = fn.op(f"mul i32 %k, {size}")
-    rec = fn.op(f"getelementptr inbounds i8, {cp} @{w.name}_nodes, i32 {off}")
-    fk = field("fk")
-    feature = fn.op(f"lshr i32 {fk}, {_KIND_BITS}")
-    fo = fn.op(f"mul i32 {feature}, {w.fs}")
-    x = fn.op(f"load {t.w}, ptr {fn.op(f'getelementptr inbounds {t.w}, ptr %row, i32 {fo}')}, align 4")
-    kind = fn.op(f"and i32 {fk}, {(1 << _KIND_BITS) - 1}")
+    safe = fn.op(f"select {vb} %open, {vi} %k, {vi} zeroinitializer")
+    recs = fn.op(f"getelementptr inbounds i8, ptr @{w.name}_nodes, {vi} {fn.op(f'mul {vi} {safe}, splat (i32 {rec_t.itemsize})')}")
+
+    def field(name: str, ty: str) -> str:
+        at = fn.op(f"getelementptr inbounds i8, <{v} x ptr> {recs}, i32 {rec_t.fields[name][1]}")
+        return w.gather(fn, ty, at, v)
+
+    fk = field("fk", "i32")
+    fo = fn.op(f"mul {vi} {fn.op(f'lshr {vi} {fk}, splat (i32 {_KIND_BITS})')}, splat (i32 {w.fs})")
+    lanes = "<" + ", ".join(f"i32 {i}" for i in range(v)) + ">"
+    x = w.gather(fn, t.w, fn.op(f"getelementptr inbounds {t.w}, ptr %xg, {vi} {fn.op(f'add {vi} {fo}, {lanes}')}"), v)
+    kind = fn.op(f"and {vi} {fk}, splat (i32 {(1 << _KIND_BITS) - 1})")
+    conds: list[tuple[int, str]] = []
     kinds = _kinds(trees)
     numeric = [k for k in kinds if k >> 1 != Op.CAT]
-    cats = [k for k in kinds if k >> 1 == Op.CAT]
-    conds: list[tuple[int, str, str]] = []  # (kind, value, block it is defined in)
     if numeric:
-        if cats:
-            is_cat = fn.op(f"icmp uge i32 {kind}, {int(Op.CAT) << 1}")
-            fn.do(f"br i1 {is_cat}, label %cat, label %num")
-            fn.label("num")
-        thr = field("thr")
-        c = _select(fn, kind, [(k, fn.op(f"fcmp {split_predicate(k >> 1, bool(k & 1))} {t.w} {x}, {thr}"))
-                               for k in numeric])
-        conds.append((numeric[0], c, "num" if cats else ""))
-        if cats:
-            fn.do("br label %test")
-    if cats:
-        if numeric:
-            fn.label("cat")
-        first = fn.op(f"load i32, {cp} {rec}, align 4")
-        c = _select(fn, kind, [(k, w.category(fn, x, first, bool(k & 1))) for k in cats])
-        conds.append((cats[0], c, "cat"))
-        if numeric:
-            fn.do("br label %test")
-    if len(conds) == 2:
-        fn.label("test")
-        go = fn.op("phi i1 " + ", ".join(f"[{c}, %{b}]" for _, c, b in conds))
-        step_end = "test"
-    else:  # no decision node at all: every root is a leaf and the loop never steps
-        go = conds[0][1] if conds else "false"
-        step_end = "step"
-    fn.do(f"%next = select i1 {go}, i32 {field('left')}, i32 {field('right')}")
-    leaf = "  %leaf = zext i32 %lrow to i64" if idx == "i64" else f"  %leaf = add {idx} %lrow, 0"
+        thr = field("thr", t.w)
+        conds += [(k, fn.op(f"fcmp {split_predicate(k >> 1, bool(k & 1))} {vw} {x}, {thr}")) for k in numeric]
+    cats = [k for k in kinds if k >> 1 == Op.CAT]
+    if cats:  # a CAT record's threshold field is its bitset's first word; others read word 0
+        is_cat = fn.op(f"icmp uge {vi} {kind}, splat (i32 {int(Op.CAT) << 1})")
+        first = fn.op(f"select {vb} {is_cat}, {vi} {field('thr', 'i32')}, {vi} zeroinitializer")
+        conds += [(k, w.category(fn, x, first, bool(k & 1), v)) for k in cats]
+    go = conds[-1][1] if conds else "zeroinitializer"  # no decision node: never stepped
+    for k, c in conds[:-1]:
+        go = fn.op(f"select {vb} {fn.op(f'icmp eq {vi} {kind}, splat (i32 {k})')}, {vb} {c}, {vb} {go}")
+    child = fn.op(f"select {vb} {go}, {vi} {field('left', 'i32')}, {vi} {field('right', 'i32')}")
+    fn.do(f"%next = select {vb} %open, {vi} {child}, {vi} %k")
+    acc = FunctionBuilder("a")
+    leaf = acc.op(f"xor {vi} %k, splat (i32 -1)")
+    if ens.leaf_width > 1:
+        leaf = acc.op(f"mul {vi} {leaf}, splat (i32 {ens.leaf_width})")
+    w.vector_accumulate(acc, leaf, "%tout", v)
+    tree = FunctionBuilder("r")
+    for table, name in (("roots", "%root"), ("touts", "%tout32")):
+        at = tree.op(f"getelementptr inbounds i32, ptr @{w.name}_{table}, i32 %t")
+        tree.do(f"{name} = load i32, ptr {at}, align 4")
+    rootv = tree.broadcast("i32", "%root", v)
     return out + [
         f"define internal void @{w.name}_walk(ptr noalias %X, {idx} %n, ptr noalias %acc, i32 %t0, i32 %t1) nounwind {{",
         "entry:",
@@ -161,31 +166,28 @@ def walk_module(w: ModuleWriter, walked: list[int]) -> list[str]:
         "  br i1 %empty, label %exit, label %tree",
         "tree:",
         "  %t = phi i32 [%t0, %entry], [%tnext, %tdone]",
-        f"  %rootp = getelementptr inbounds i32, {cp} @{w.name}_roots, i32 %t",
-        f"  %root = load i32, {cp} %rootp, align 4",
-        f"  %toutp = getelementptr inbounds i32, {cp} @{w.name}_touts, i32 %t",
-        f"  %tout32 = load i32, {cp} %toutp, align 4",
+        *tree.lines,
         f"  %tout = zext i32 %tout32 to {idx}" if idx != "i32" else "  %tout = add i32 %tout32, 0",
-        "  %rootleaf = icmp slt i32 %root, 0",
-        "  br label %rowl",
-        "rowl:",
-        f"  %r = phi {idx} [0, %tree], [%rnext, %leafb]",
-        f"  %roff = mul {idx} %r, {w.rs}",
-        f"  %row = getelementptr inbounds {t.w}, ptr %X, {idx} %roff",
-        "  br i1 %rootleaf, label %leafb, label %step",
+        "  br label %group",
+        "group:",
+        f"  %g = phi {idx} [0, %tree], [%gnext, %leaves]",
+        f"  %xg = getelementptr inbounds {t.w}, ptr %X, {idx} %g",
+        f"  %ag = getelementptr inbounds {t.acc}, ptr %acc, {idx} %g",
+        "  br label %step",
         "step:",
-        f"  %k = phi i32 [%root, %rowl], [%next, %{step_end}]",
+        f"  %k = phi {vi} [{rootv}, %group], [%next, %node]",
+        f"  %open = icmp sge {vi} %k, zeroinitializer",
+        f"  %openbits = bitcast {vb} %open to i{v}",
+        f"  %any = icmp ne i{v} %openbits, 0",
+        "  br i1 %any, label %node, label %leaves",
+        "node:",
         *fn.lines,
-        "  %more_nodes = icmp sge i32 %next, 0",
-        "  br i1 %more_nodes, label %step, label %leafb",
-        "leafb:",
-        f"  %kl = phi i32 [%root, %rowl], [%next, %{step_end}]",
-        "  %lrow = xor i32 %kl, -1",
-        leaf,
-        *w.accumulate("%tout"),
-        f"  %rnext = add nuw {idx} %r, 1",
-        f"  %more = icmp ult {idx} %rnext, %n",
-        "  br i1 %more, label %rowl, label %tdone",
+        "  br label %step",
+        "leaves:",
+        *acc.lines,
+        f"  %gnext = add nuw {idx} %g, {v}",
+        f"  %more = icmp ult {idx} %gnext, %n",
+        "  br i1 %more, label %group, label %tdone",
         "tdone:",
         "  %tnext = add nuw i32 %t, 1",
         "  %moretrees = icmp ult i32 %tnext, %t1",
@@ -196,10 +198,3 @@ def walk_module(w: ModuleWriter, walked: list[int]) -> list[str]:
         "",
     ]
 
-
-def _select(fn: FunctionBuilder, kind: str, conds: list[tuple[int, str]]) -> str:
-    """The condition of the node's own kind among ``(kind, condition)`` pairs."""
-    c = conds[-1][1]
-    for k, ck in conds[:-1]:
-        c = fn.op(f"select i1 {fn.op(f'icmp eq i32 {kind}, {k}')}, i1 {ck}, i1 {c}")
-    return c

@@ -28,14 +28,20 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
 
 
-@pytest.mark.parametrize("vector_max_nodes", [0, VECTOR_MAX_NODES], ids=["branches", "vector"])
+#: the three tree kernels, as Predictor options: branches, vector code, table walk
+KERNELS = {"branches": {"vector_max_nodes": 0}, "vector": {"vector_max_nodes": VECTOR_MAX_NODES},
+           "table": {"inline_max_nodes": 0}}
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 @settings(max_examples=20)
 @given(data=st.data())
-def test_jit_matches_interpreter_on_random_ir(vector_max_nodes, data):
-    """Both tree kernels, over several row blocks and a partial lane group."""
+def test_jit_matches_interpreter_on_random_ir(kernel, data):
+    """Every tree kernel, over several row blocks and a partial lane group; random IR has
+    NaN inputs, categorical splits, ranks, DAGs, both ops and every input type."""
     ens = data.draw(ensembles())
     X = data.draw(inputs_for(ens, max_rows=300))
-    p = Predictor(ens, cache_dir=False, vector_max_nodes=vector_max_nodes)
+    p = Predictor(ens, cache_dir=False, **KERNELS[kernel])
     assert _same(p.predict_raw(X), interpret_raw(ens, X))
     assert _same(p.predict(X), interpret(ens, X))
     if ens.task is Task.CLASSIFICATION:

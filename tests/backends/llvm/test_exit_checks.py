@@ -24,18 +24,18 @@ from emlc.ir.interpret import (
     interpret_trees_evaluated,
 )
 from emlc.passes.lossy.confidence_exit import confidence_exit
-from tests.backends.llvm.test_emit import _host_c_api, _same
+from tests.backends.llvm.test_emit import KERNELS, _host_c_api, _same
 from tests.strategies import class_indices, ensembles, inputs_for, with_early_exit
 
 
-@pytest.mark.parametrize("vector_max_nodes", [0, VECTOR_MAX_NODES], ids=["branches", "vector"])
+@pytest.mark.parametrize("kernel", KERNELS)
 @settings(max_examples=20)
 @given(st.data(), st.sampled_from([None, 1.0, 0.6, 0.3]), st.integers(1, 2))
-def test_jit_predict_stops_where_the_interpreter_does(vector_max_nodes, data, threshold, batch):
+def test_jit_predict_stops_where_the_interpreter_does(kernel, data, threshold, batch):
     """Over several row blocks; raw margins and probabilities still sum every tree."""
     ens = with_early_exit(data.draw(ensembles(tasks=(Task.CLASSIFICATION,))), threshold, batch)
     X = data.draw(inputs_for(ens, max_rows=300))
-    p = Predictor(ens, cache_dir=False, vector_max_nodes=vector_max_nodes)
+    p = Predictor(ens, cache_dir=False, **KERNELS[kernel])
     assert _same(p.predict(X), interpret_early_exit(ens, X))
     assert _same(p.predict_raw(X), interpret_raw(ens, X))
     assert _same(p.predict_proba(X), interpret_proba(ens, X))
