@@ -252,7 +252,7 @@ class ModuleWriter:
             fn.do(f"br i1 {c}, label %n{int(tree.left[k])}, label %n{int(tree.right[k])}")
         out += fn.lines
         out += ["done:", f"  %leaf = phi {idx} {', '.join(phi)}"]
-        out += self.accumulate(int(self.ens.tree_output[i]))
+        out += self._accumulate(int(self.ens.tree_output[i]))
         out += [
             f"  %rnext = add nuw {idx} %r, 1",
             f"  %more = icmp ult {idx} %rnext, %n",
@@ -380,16 +380,15 @@ class ModuleWriter:
             a = fn.op(f"load {va}, ptr {p}, align 4")
             fn.do(f"store {va} {fn.op(f'{add} {va} {a}, {val}')}, ptr {p}, align 4")
 
-    def accumulate(self, o: int | str) -> list[str]:
-        """Add leaf-table row ``%leaf`` to row ``%r``'s sums from output ``o`` on (a
-        constant, or an ``IDX`` value when one function serves many trees)."""
+    def _accumulate(self, o: int) -> list[str]:
         t, idx, w = self.t, self.layout.idx, self.ens.leaf_width
         add = "add" if t.acc_is_int else "fadd"
         cs, ars = self._acc_strides()
-        lines = [f"  %lbase = mul {idx} %leaf, {w}", f"  %abase0 = mul {idx} %r, {ars}"]
-        if isinstance(o, str):
-            lines.append(f"  %ocs = mul {idx} {o}, {cs}")
-        lines.append(f"  %abase = add {idx} %abase0, {'%ocs' if isinstance(o, str) else o * cs}")
+        lines = [
+            f"  %lbase = mul {idx} %leaf, {w}",
+            f"  %abase0 = mul {idx} %r, {ars}",
+            f"  %abase = add {idx} %abase0, {o * cs}",
+        ]
         for j in range(w):
             lines += [
                 f"  %li{j} = add {idx} %lbase, {j}",
