@@ -90,6 +90,17 @@ def test_small_trees_become_vector_code_big_and_categorical_ones_keep_branches()
     assert _same(jit(ens, cache_dir=False).predict_raw(X), interpret_raw(ens, X))
 
 
+def test_models_above_the_node_limit_are_walked_from_tables_on_blocked_layouts_only():
+    ens = _stump()  # 9 nodes
+    layout = layout_for(host_target(), target_machine(host_target(), jit=True))
+    blocked = replace(layout, feature_stride=BLOCK_ROWS, vector_max_nodes=VECTOR_MAX_NODES)
+    walked = emit_module(ens, replace(blocked, inline_max_nodes=8), "m")
+    assert "@m_walk(" in walked and "@m_tree" not in walked
+    inline = emit_module(ens, replace(blocked, inline_max_nodes=9), "m")
+    assert "@m_walk(" not in inline and "@m_tree2(" in inline
+    assert emit_module(ens, replace(layout, inline_max_nodes=0), "m") == emit_module(ens, layout, "m")
+
+
 def test_float32_sums_and_mean_follow_tree_order():
     ens = _stump(accum_dtype="float32", aggregation=Aggregation.MEAN)
     X = np.array([[0.1, 0], [np.float32(0.1) + 1e-7, 0], [np.nan, 1]])
