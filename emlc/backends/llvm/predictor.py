@@ -38,7 +38,7 @@ from ...ir.text import print_ir
 from ...ir.verify import verify
 from . import emit as backend
 from . import exit_checks
-from .codegen import BLOCK_ROWS, INLINE_MAX_NODES, VECTOR_MAX_NODES, choose_types, emit_module, walks_tables
+from .codegen import BLOCK_ROWS, INLINE_MAX_NODES, VECTOR_MAX_NODES, choose_types, emit_module, walk_block_rows, walks_tables
 
 _BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
 _EXIT_BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
@@ -150,7 +150,9 @@ class Predictor:
         layout = replace(backend.layout_for(target, backend.target_machine(target, jit=True)),
                          feature_stride=BLOCK_ROWS, vector_max_nodes=vector_max_nodes,
                          inline_max_nodes=inline_max_nodes)
-        opt = max(opt, WALK_OPT) if walks_tables(ens, layout) else opt
+        if walks_tables(ens, layout):
+            layout = replace(layout, feature_stride=walk_block_rows(ens))
+            opt = max(opt, WALK_OPT)
         tm = backend.target_machine(target, jit=True, opt=opt)
         text = emit_module(ens, layout, "emlc_jit")
         folder = None if cache_dir is False else Path(cache_dir or default_cache_dir())

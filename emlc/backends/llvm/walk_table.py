@@ -128,7 +128,18 @@ def walk_module(w: ModuleWriter) -> list[str]:
         at = fn.op(f"getelementptr inbounds i8, <{v} x ptr> {recs}, i32 {rec_t.fields[name][1]}")
         return w.gather(fn, ty, at, v)
 
-    fk = field("fk", "i32")
+    def pair(name: str) -> tuple[str, str]:
+        """The i32 field ``name`` and the i32 after it, from one 8-byte gather per lane
+        (gathers cost per element: two fields for the price of one)."""
+        both = field(name, "i64")
+        low = fn.op(f"trunc <{v} x i64> {both} to {vi}")
+        high = fn.op(f"trunc <{v} x i64> {fn.op(f'lshr <{v} x i64> {both}, splat (i64 32)')} to {vi}")
+        return (low, high) if little else (high, low)
+
+    if t.w == "float":  # threshold bits and fk share 8 bytes
+        thr_bits, fk = pair("thr")
+    else:
+        thr_bits, fk = None, field("fk", "i32")
     fo = fn.op(f"mul {vi} {fn.op(f'lshr {vi} {fk}, splat (i32 {_KIND_BITS})')}, splat (i32 {w.fs})")
     lanes = "<" + ", ".join(f"i32 {i}" for i in range(v)) + ">"
     x = w.gather(fn, t.w, fn.op(f"getelementptr inbounds {t.w}, ptr %xg, {vi} {fn.op(f'add {vi} {fo}, {lanes}')}"), v)
@@ -137,17 +148,18 @@ def walk_module(w: ModuleWriter) -> list[str]:
     kinds = _kinds(trees)
     numeric = [k for k in kinds if k >> 1 != Op.CAT]
     if numeric:
-        thr = field("thr", t.w)
+        thr = field("thr", t.w) if thr_bits is None else fn.op(f"bitcast {vi} {thr_bits} to {vw}")
         conds += [(k, fn.op(f"fcmp {split_predicate(k >> 1, bool(k & 1))} {vw} {x}, {thr}")) for k in numeric]
     cats = [k for k in kinds if k >> 1 == Op.CAT]
     if cats:  # a CAT record's threshold field is its bitset's first word; others read word 0
         is_cat = fn.op(f"icmp uge {vi} {kind}, splat (i32 {int(Op.CAT) << 1})")
-        first = fn.op(f"select {vb} {is_cat}, {vi} {field('thr', 'i32')}, {vi} zeroinitializer")
+        first = fn.op(f"select {vb} {is_cat}, {vi} {thr_bits or field('thr', 'i32')}, {vi} zeroinitializer")
         conds += [(k, w.category(fn, x, first, bool(k & 1), v)) for k in cats]
     go = conds[-1][1] if conds else "zeroinitializer"  # no decision node: never stepped
     for k, c in conds[:-1]:
         go = fn.op(f"select {vb} {fn.op(f'icmp eq {vi} {kind}, splat (i32 {k})')}, {vb} {c}, {vb} {go}")
-    child = fn.op(f"select {vb} {go}, {vi} {field('left', 'i32')}, {vi} {field('right', 'i32')}")
+    left, right = pair("left")
+    child = fn.op(f"select {vb} {go}, {vi} {left}, {vi} {right}")
     fn.do(f"%next = select {vb} %open, {vi} {child}, {vi} %k")
     acc = FunctionBuilder("a")
     leaf = acc.op(f"xor {vi} %k, splat (i32 -1)")
