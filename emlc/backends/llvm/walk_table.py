@@ -98,11 +98,11 @@ def _bytes_literal(data: bytes) -> str:
 def walk_module(w: ModuleWriter) -> list[str]:
     """The tables and ``m_walk`` for every tree of ``w``'s ensemble.
 
-    The walk moves a lane group of ``WALK_LANES`` rows down a tree at once, node records and
-    features gathered per lane: one row's walk is a chain of dependent loads, so
-    walking 16 keeps 16 chains in flight. Lanes that reached a leaf keep it until the
-    group's last one does; lanes past ``n`` walk the (zeroed or stale, always finite
-    or NaN) values of the block buffer and add to sums nobody reads, as vector trees do.
+    The walk moves a group of ``WALK_LANES`` rows down a tree at once, node records and
+    features gathered per lane: one row's walk is a chain of dependent loads, and a
+    group keeps that many chains in flight. Lanes that reached a leaf keep it until the
+    group's last one does; lanes past ``n`` walk the (zeroed or stale) values of the
+    block buffer and add to sums nobody reads, as vector trees do.
     """
     if not w.blocked:
         raise ValueError("the table walk needs a blocked layout (feature_stride > 1)")
@@ -141,8 +141,8 @@ def walk_module(w: ModuleWriter) -> list[str]:
     else:
         thr_bits, fk = None, field("fk", "i32")
     fo = fn.op(f"mul {vi} {fn.op(f'lshr {vi} {fk}, splat (i32 {_KIND_BITS})')}, splat (i32 {w.fs})")
-    lanes = "<" + ", ".join(f"i32 {i}" for i in range(v)) + ">"
-    x = w.gather(fn, t.w, fn.op(f"getelementptr inbounds {t.w}, ptr %xg, {vi} {fn.op(f'add {vi} {fo}, {lanes}')}"), v)
+    iota = "<" + ", ".join(f"i32 {i}" for i in range(v)) + ">"  # lane i reads row g + i
+    x = w.gather(fn, t.w, fn.op(f"getelementptr inbounds {t.w}, ptr %xg, {vi} {fn.op(f'add {vi} {fo}, {iota}')}"), v)
     kind = fn.op(f"and {vi} {fk}, splat (i32 {(1 << _KIND_BITS) - 1})")
     conds: list[tuple[int, str]] = []
     kinds = _kinds(trees)
