@@ -2,8 +2,10 @@
 
 The generated ``raw_batch`` entry point loops over rows inside LLVM and returns raw
 margins. Rows are prepared into feature-major blocks, so small trees run as branch-free
-vector code on 16 rows at once (see :mod:`emlc.backends.llvm.codegen`); the link and
-the class decision then run through the interpreter's own numpy functions, so
+vector code on 16 rows at once (see :mod:`emlc.backends.llvm.codegen`); a model over
+``inline_max_nodes`` nodes is walked from node tables by one small loop instead, which
+LLVM compiles in the same time whatever the model (:mod:`emlc.backends.llvm.walk_table`).
+The link and the class decision then run through the interpreter's own numpy functions, so
 predictions are bit-identical to :func:`emlc.interpret`. A model with an early exit
 predicts through ``exit_batch`` instead, which stops each block of rows once every
 row's class is decided at a check point, so ``predict`` equals
