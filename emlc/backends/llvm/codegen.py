@@ -60,13 +60,14 @@ LANES = 16
 #: trees, 20 features, CPU time): 510 nodes a tree 2.4x faster as vectors, 1916 even,
 #: 5665 2.5x slower; deep, unbalanced boosted trees favour vectors more.
 VECTOR_MAX_NODES = 1023
-#: host JIT default for ``Layout.inline_max_nodes``: LLVM spends ~0.2-0.5 ms on each
-#: inline node, the table walk a flat fraction of a second. Measured (LightGBM, CPU
-#: time, loaded 2-core machine): 300 trees x 63 leaves (37.5k nodes) inline 6.7 s and
-#: 212k rows/s, walked 0.26 s and 104k rows/s; 1,000 x 255 (431k nodes) inline 206 s,
-#: 932 MiB and 11.7k rows/s, walked 2.0 s, 425 MiB and 18.4k rows/s (vector code pays
-#: for every node of a big tree, the walk for its depth). Up to 50k nodes inline stays
-#: near 10 s for up to 2x the rows/s; beyond, compile time grows and the gain shrinks.
+#: host JIT default for ``Layout.inline_max_nodes``: LLVM spends 0.2-0.3 ms on each
+#: inline node, on the walk a second or two whatever the model. One bench_scale.py run
+#: (LightGBM, 20 features; compile s incl. load, rows/s CPU time; load average 9 on 2
+#: cores), inline vs walked: 100 x 63 leaves (12.5k nodes) 4.6 s 1017k/s vs 0.8 s
+#: 276k/s; 300 x 63 (37.5k) 11.4 s 328k/s vs 0.9 s 132k/s; 1000 x 63 (125k) 25.5 s
+#: 68k/s vs 1.9 s 35k/s; 1000 x 255 (431k) 97 s, 925 MiB, 14k/s vs 3.5 s, 423 MiB,
+#: 39k/s (vector code pays for every node of a big tree, the walk for its depth).
+#: Inline pays off while its compile stays near 10 s; beyond, the walk.
 INLINE_MAX_NODES = 50_000
 #: rows the table walk moves down a tree at once (divides BLOCK_ROWS): each lane is a
 #: chain of dependent gathers, so more lanes keep more loads in flight. Measured on the
