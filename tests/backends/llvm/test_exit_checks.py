@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import emlc
 from emlc.backends.llvm import TARGETS, emit_llvm, emit_obj, jit
-from emlc.backends.llvm.codegen import VECTOR_MAX_NODES, choose_types
+from emlc.backends.llvm.codegen import choose_types
 from emlc.backends.llvm.exit_checks import plan
 from emlc.backends.llvm.predictor import Predictor
 from emlc.errors import EmlcError
@@ -86,8 +86,8 @@ def test_ties_and_both_sides_of_the_check(n_outputs, leaf_dtype, accum, margin, 
     want = interpret_early_exit(ens, X)
     stopped = want[interpret_trees_evaluated(ens, X) < ens.n_trees]
     assert len(set(stopped.tolist())) >= 2  # rows stop early with different classes
-    for vector_max_nodes in (0, VECTOR_MAX_NODES):
-        assert _same(Predictor(ens, cache_dir=False, vector_max_nodes=vector_max_nodes).predict(X), want)
+    for kernel in KERNELS.values():
+        assert _same(Predictor(ens, cache_dir=False, **kernel).predict(X), want)
     lib = _host_c_api(ens, tmp_path)
     got = [lib.m_predict(row.ctypes.data_as(ctypes.c_void_p), 3) for row in X]
     np.testing.assert_array_equal(got, class_indices(ens, want))
