@@ -9,7 +9,11 @@ LightGBM compares float64 features with ``x <= t`` against float64 thresholds an
 sums trees in float64. Its missing-value rules are reproduced with guard nodes:
 the C API drops values with ``|x| <= 1e-35f`` from a row (they read back as 0.0),
 missing type *None* reads NaN as 0.0, *Zero* sends NaN and the zero band to the
-default child, *NaN* sends NaN there.
+default child, *NaN* sends NaN there (:func:`numerical_rule`).
+
+The per-tree parser and lowering here state every rule and are the reference;
+:mod:`.lightgbm_bulk` parses and lowers big models in numpy steps with the same rule
+functions and hands anything irregular back to them.
 """
 
 from __future__ import annotations

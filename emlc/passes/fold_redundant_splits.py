@@ -39,7 +39,13 @@ def _where(cond: Any, a: Any, b: Any) -> Any:
 
 
 def _not(x: Any) -> Any:
-    return ~x if isinstance(x, np.ndarray) else not x
+    """``not x`` for a bool, elementwise for a bool array."""
+    return x ^ True
+
+
+def _finite(t: Any) -> Any:
+    """Neither infinite nor NaN (plain comparisons: numpy's functions cost a microsecond on one float)."""
+    return (t > -np.inf) & (t < np.inf)
 
 
 _LT, _CAT = int(Op.LT), int(Op.CAT)
@@ -69,29 +75,31 @@ class Range(NamedTuple):
 
     def below(self, t: Any, strict: Any, nan: Any) -> Range:
         """The values that also satisfy ``x < t`` (strict) or ``x <= t``; NaN if ``nan``."""
-        whole = self.integral & np.isfinite(t)  # then x < t is x <= t - 1 for whole t, else x <= floor(t)
-        t, strict = _where(whole, _where(strict & (t == np.floor(t)), t - 1.0, np.floor(t)), t), strict & _not(whole)
+        whole = self.integral & _finite(t)  # then x < t is x <= t - 1 for whole t, else x <= floor(t)
+        floor = t // 1.0
+        t, strict = _where(whole, _where(strict & (t == floor), t - 1.0, floor), t), strict & _not(whole)
         tighter = (t < self.hi) | ((t == self.hi) & strict)
         return Range(self.lo, self.lo_strict, _where(tighter, t, self.hi), _where(tighter, strict, self.hi_strict),
                      nan, self.integral)
 
     def above(self, t: Any, strict: Any, nan: Any) -> Range:
         """The values that also satisfy ``x > t`` (strict) or ``x >= t``; NaN if ``nan``."""
-        whole = self.integral & np.isfinite(t)  # then x > t is x >= t + 1 for whole t, else x >= ceil(t)
-        t, strict = _where(whole, _where(strict & (t == np.floor(t)), t + 1.0, np.ceil(t)), t), strict & _not(whole)
+        whole = self.integral & _finite(t)  # then x > t is x >= t + 1 for whole t, else x >= ceil(t)
+        ceil = -(-t // 1.0)
+        t, strict = _where(whole, _where(strict & (t == ceil), t + 1.0, ceil), t), strict & _not(whole)
         tighter = (t > self.lo) | ((t == self.lo) & strict)
         return Range(_where(tighter, t, self.lo), _where(tighter, strict, self.lo_strict), self.hi, self.hi_strict,
                      nan, self.integral)
 
     def with_nan(self, nan: Any) -> Range:
-        return self._replace(nan=nan)
+        return Range(self.lo, self.lo_strict, self.hi, self.hi_strict, nan, self.integral)
 
     def decide(self, op: Any, t: Any, default_left: Any) -> tuple[Any, Any]:
         """Does split ``op`` (``x < t``, ``x <= t`` or a category test; NaN left if ``default_left``)
         go one way for every value here (NaN only counting if possible), and is that left?"""
-        compare, strict = op != _CAT, op == _LT
-        left = compare & self.all_below(t, strict) & (default_left | _not(self.nan))
-        right = compare & self.all_above(t, _not(strict)) & (_not(default_left) | _not(self.nan))
+        compare, strict, no_nan = op != _CAT, op == _LT, _not(self.nan)
+        left = compare & self.all_below(t, strict) & (default_left | no_nan)
+        right = compare & self.all_above(t, _not(strict)) & (_not(default_left) | no_nan)
         return left | right, left
 
     def split(self, op: Any, t: Any, default_left: Any) -> tuple[Range, Range]:
@@ -100,8 +108,14 @@ class Range(NamedTuple):
         cat, strict = op == _CAT, op == _LT
         nan_left, nan_right = self.nan & default_left, self.nan & _not(default_left)
         left, right = self.below(t, strict, nan_left), self.above(t, _not(strict), nan_right)
-        return (Range(*map(_where, [cat] * 6, self.with_nan(nan_left), left)),
-                Range(*map(_where, [cat] * 6, self.with_nan(nan_right), right)))
+        return _pick(cat, self.with_nan(nan_left), left), _pick(cat, self.with_nan(nan_right), right)
+
+
+def _pick(cond: Any, a: Range, b: Range) -> Range:
+    """``a if cond else b``, field by field when ``cond`` is an array."""
+    if isinstance(cond, np.ndarray):
+        return Range(*(np.where(cond, x, y) for x, y in zip(a, b)))
+    return a if cond else b
 
 
 def input_ranges(ens: Ensemble) -> list[Range]:
