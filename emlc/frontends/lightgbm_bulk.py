@@ -5,6 +5,9 @@ the rules and is the test oracle): :func:`parse_forest` what :func:`~.lightgbm.t
 parses, :func:`lower_forest` what :func:`~.lightgbm.lower_trees` builds, from the same
 :func:`~.lightgbm.numerical_rule` and :func:`~.lightgbm.numerical_nodes`. Anything
 irregular (and so every error) goes through the per-tree code.
+
+Kept because bench/bench_scale.py shows them: on 2,000 trees of 63 leaves the per-tree
+parser instead costs 13% more compile time and the per-node lowering 46% more.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 found all at once, level by level, with :class:`~.fold_redundant_splits.Range`'s rules
 applied to arrays. It gives exactly the trees :func:`~.fold_redundant_splits.fold_tree`
 builds (the reference, which still folds the DAGs and whatever this cannot decide).
+
+Kept because bench/bench_scale.py shows it: walking every tree instead nearly doubles
+compile time on 2,000 RandomForest trees of depth 12 and adds a third on LightGBM.
 """
 
 from __future__ import annotations
