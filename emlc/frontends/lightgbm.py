@@ -568,12 +568,13 @@ def lower_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
 def _add_rows(b: SourceTreeBuilder, f: int, rows: list[tuple], lo: int, hi: int) -> int:
     """Add :func:`numerical_nodes`' rows on feature ``f`` for source children ``lo``/``hi``; the entry node."""
     ends = {TO_LEFT: Src(lo), TO_RIGHT: Src(hi)}
-    nodes = [b.add(op, feature=f, threshold=t, default_left=bool(dl), left=ends.get(int(left), -1),
+    nodes = [b.add(op, feature=f, threshold=t, default_left=dl, left=ends.get(int(left), -1),
                    right=ends.get(int(right), -1)) for op, t, dl, left, right in rows]
-    for node, (*_, left, right) in zip(nodes, rows):
-        for side, child in (("left", left), ("right", right)):
-            if child >= 0:
-                b.link(node, side, nodes[child])
+    if len(nodes) > 1:  # guard rows point at each other
+        for node, row in zip(nodes, rows):
+            for side, child in (("left", row[3]), ("right", row[4])):
+                if child >= 0:
+                    b.link(node, side, nodes[child])
     return nodes[0]
 
 
