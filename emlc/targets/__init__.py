@@ -150,7 +150,7 @@ TARGETS: dict[str, Target] = {
             word_bits=8, has_fpu=False, double_bits=32, flash=CODE_SPACE,
             flash_bytes=64 * 1024, ram_bytes=224, compiler="sdcc",
             cflags=("-mmcs51", "--std-c99", "--model-large", "--stack-auto"), inline_node_bytes=30,
-            direct_float_tests=False, soft_float64=False,
+            direct_float_tests=False,
         ),
     )
 }

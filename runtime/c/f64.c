@@ -16,6 +16,15 @@ typedef struct {
 #define ${P}_F64_INF 0x7FF00000UL    /* high word of infinity */
 #define ${P}_F64_HIDDEN 0x00100000UL /* the implicit bit, in the high word */
 #define ${P}_F64_NAN 0x7FF80000UL    /* high word of the quiet NaN this code returns */
+/* Working values: in external RAM on the 8051, whose stack is the internal RAM (at most
+ * 223 B under --stack-auto, shared with the caller's frames; the soft step's frames alone
+ * took over 150 B). Static there, so on the 8051 these routines and the predict that
+ * calls them are not reentrant (not from an interrupt and the main loop at once). */
+#if defined(__SDCC_mcs51)
+#define ${P}_F64_WORK static __xdata
+#else
+#define ${P}_F64_WORK
+#endif
 /* Out of line (GCC): called from a few places, inlined copies of the word arithmetic are
  * long (digits 10x6 on AVR at -Os: 2.1 KB less flash). SDCC inlines nothing unasked. */
 #if defined(__GNUC__)
@@ -108,7 +117,7 @@ ${P}_F64_FN int16_t ${p}_f64_split(${p}_f64_t *s, const ${p}_f64_t *x)
 ${P}_F64_FN void ${p}_f64_add(${p}_f64_t *a, const ${p}_f64_t *b)
 {
     const ${p}_f64_t *big = a, *small = b;
-    ${p}_f64_t ma, mb;
+    ${P}_F64_WORK ${p}_f64_t ma, mb;
     int16_t ea, eb;
     uint8_t ca = ${p}_f64_class(a), cb = ${p}_f64_class(b), sign;
     if (ca == 2u || cb == 2u || (ca && cb && (a->hi != b->hi || a->lo != b->lo))) {
@@ -165,7 +174,7 @@ ${P}_F64_FN void ${p}_f64_div(${p}_f64_t *a, const ${p}_f64_t *b)
     uint8_t sign = (uint8_t)((a->hi ^ b->hi) >> 31), i;
     uint8_t ca = ${p}_f64_class(a), cb = ${p}_f64_class(b);
     uint8_t za = ((a->hi & ${P}_F64_MAG) | a->lo) == 0u, zb = ((b->hi & ${P}_F64_MAG) | b->lo) == 0u;
-    ${p}_f64_t ma, mb, q;
+    ${P}_F64_WORK ${p}_f64_t ma, mb, q;
     int16_t e;
     if (ca == 2u || cb == 2u || (ca && cb) || (za && zb)) {
         a->hi = ${P}_F64_NAN;
@@ -231,7 +240,7 @@ ${P}_F64_FN void ${p}_f64_from(${p}_f64_t *r, uint32_t n)
 /* -1, 0 or 1 as a is below, equal to or above b (-0 equals +0; NaN not expected). */
 ${P}_F64_FN int8_t ${p}_f64_cmp(const ${p}_f64_t *a, const ${p}_f64_t *b)
 {
-    ${p}_f64_t x, y;
+    ${P}_F64_WORK ${p}_f64_t x, y;
     uint8_t sa = (uint8_t)(a->hi >> 31), sb = (uint8_t)(b->hi >> 31);
     int8_t m;
     x.hi = a->hi & ${P}_F64_MAG;
