@@ -151,7 +151,7 @@ def soft_functions(model: "Model") -> str:
         value = (f"v.hi = {tables.read('uint32_t', table, '2u * e')};\n"
                  f"        v.lo = {tables.read('uint32_t', table, '2u * e + 1u')};")
     add = (f"/* Add leaf row `row` in binary64 to the sums from output o on. */\n"
-           f"static void {p}_add64({f64} *s, uint16_t o, {model.row_t} row)\n{{\n{head}"
+           f"static void {p}_add64({p.upper()}_F64_MEM {f64} *s, uint16_t o, {model.row_t} row)\n{{\n{head}"
            f"    {loop} {{\n        {value}\n"
            f"        {p}_f64_add(&s[(uint16_t)({column})], &v);\n    }}\n}}")
     base = [_bits(float(b)) for b in np.asarray(ens.base_score, dtype=np.float64)]

@@ -98,7 +98,7 @@ void out_char(char c);
 void out_done(void);
 void run_all(void);
 static const {flash.qualifier}uint32_t ops[{4 * len(pairs)}]{flash.attribute} = {{ {words} }};
-static void word(t_f64_t *x, uint16_t i)
+static void word(T_F64_MEM t_f64_t *x, uint16_t i)
 {{
     x->hi = {read};
     x->lo = {read.replace("[i]", "[i + 1u]")};
@@ -110,7 +110,7 @@ static void put_word(uint32_t w)
         out_char("0123456789abcdef"[(uint8_t)(w >> s) & 15u]);
     }}
 }}
-static void put(const t_f64_t *x)
+static void put(const T_F64_MEM t_f64_t *x)
 {{
     put_word(x->hi);
     out_char(' ');
@@ -120,7 +120,7 @@ static void put(const t_f64_t *x)
 void run_all(void)
 {{
     uint16_t k;
-    t_f64_t a, b, r;
+    T_F64_WORK t_f64_t a, b, r;
     for (k = 0; k < {len(pairs)}u; ++k) {{
         word(&a, (uint16_t)(4u * k));
         word(&b, (uint16_t)(4u * k + 2u));
