@@ -920,11 +920,14 @@ class Model:
                     f"    return {p}_classify(features);\n}}"
                 )
             elif self.fixed is None and self.soft64:
+                # P_exact's class returned directly: SDCC 4.2, inlining `c = P_exact(rows);
+                # return c;` into a caller, gave c's stack slot to the next inlined call's
+                # locals and read it afterwards (the 8051 printed class 0 for 1)
                 out.append(
                     f"static inline int32_t {p}_predict({sig})\n{{\n"
-                    f"    {self.row_t} rows[{self.ens.n_trees}];\n{self.raw_decl()}    int32_t c;\n"
+                    f"    {self.row_t} rows[{self.ens.n_trees}];\n"
                     f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
-                    f"    {p}_rows(features, rows);\n    {self.exact_class()}\n    return c;\n}}"
+                    f"    {p}_rows(features, rows);\n    return {p}_exact(rows);\n}}"
                 )
             elif self.fixed is None:
                 out.append(

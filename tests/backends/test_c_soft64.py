@@ -17,7 +17,7 @@ from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from emlc.ir.interpret import interpret, interpret_raw
 from emlc.targets import get_target
 from tests.conftest import require_tool
-from tests.e2e.harness import run_model
+from tests.e2e.harness import TOOLS, run_model
 
 #: class 0's leaf value; 1 - A is class 1's. Four trees voting (1, 1, 0, 0) tie exactly in
 #: float64 (scikit-learn's sums) but not in float32, where class 1 wins
@@ -45,14 +45,16 @@ def test_forest_ties_in_float64_and_not_in_float32(aggregation):
     assert (interpret(ens, ROWS)[tie] != interpret(ens.replace(accum_dtype="float32"), ROWS)[tie]).any()
 
 
+@pytest.mark.parametrize("target", ["avr", "mcs51"])
 @pytest.mark.parametrize("layout", ["inline", "table"])
 @pytest.mark.parametrize("aggregation", [Aggregation.MEAN, Aggregation.SUM])
-def test_avr_predict_equals_float64_on_the_tie(layout, aggregation):
-    require_tool("avr-gcc", "simavr")
+def test_predict_equals_float64_on_the_tie(target, layout, aggregation):
+    """AVR (simavr) and the 8051 (s51): 32-bit double, the binary64 step decides the tie."""
+    require_tool(*TOOLS[target])
     ens = complementary_forest(aggregation)
     want = interpret(ens, ROWS)
-    np.testing.assert_array_equal(run_model(ens, ROWS, "avr", layout, name="m").predict, want)
-    lossy = run_model(ens, ROWS, "avr", layout, name="m", float32_sums=True).predict
+    np.testing.assert_array_equal(run_model(ens, ROWS, target, layout, name="m").predict, want)
+    lossy = run_model(ens, ROWS, target, layout, name="m", float32_sums=True).predict
     assert (lossy != want).any()  # the float sums alone break the tie: the test has teeth
 
 
@@ -105,12 +107,13 @@ def boosted_tie() -> Ensemble:
                     link=Link.SIGMOID, decision=Decision.ARGMAX, classes=np.arange(2), accum_dtype="float64")
 
 
-def test_avr_binary_cutoff_equals_float64_on_the_tie():
+@pytest.mark.parametrize("target", ["avr", "mcs51"])
+def test_binary_cutoff_equals_float64_on_the_tie(target):
     """One output: the float sum decides only beyond the cutoff +- its error bound."""
-    require_tool("avr-gcc", "simavr")
+    require_tool(*TOOLS[target])
     ens = boosted_tie()
     X = np.array(list(itertools.product([-1.0, 1.0], repeat=3)), dtype=np.float32)
     want = interpret(ens, X)
     assert want[0] != interpret(ens.replace(accum_dtype="float32"), X)[0]
-    np.testing.assert_array_equal(run_model(ens, X, "avr", name="m").predict, want)
-    assert (run_model(ens, X, "avr", name="m", float32_sums=True).predict != want).any()
+    np.testing.assert_array_equal(run_model(ens, X, target, name="m").predict, want)
+    assert (run_model(ens, X, target, name="m", float32_sums=True).predict != want).any()
