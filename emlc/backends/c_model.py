@@ -373,9 +373,13 @@ class Model:
         return "" if self.soft64 else f"    {self.acc_t} raw[{self.n_out}];\n"
 
     def exact_class(self) -> str:
-        """Statements setting c from the recorded leaf rows (rows, raw in scope)."""
+        """Statements deciding the class from the recorded leaf rows (rows, raw in scope):
+        they set c, or return P_exact's class. Returned, not stored: SDCC 4.2, inlining
+        predict's `c = P_exact(rows); ... return c;` into its caller, gave c's stack slot
+        to the next inlined call's locals and read it afterwards (the 8051 printed 0 for
+        classes 1 and 2)."""
         if self.soft64:
-            return f"c = {self.p}_exact(rows);"
+            return f"return {self.p}_exact(rows);"
         return f"{self.p}_sum(rows, raw);\n        c = {self.class_expr()};"
 
     def sparse_pattern(self) -> tuple[str, str, str, str]:
@@ -920,14 +924,11 @@ class Model:
                     f"    return {p}_classify(features);\n}}"
                 )
             elif self.fixed is None and self.soft64:
-                # P_exact's class returned directly: SDCC 4.2, inlining `c = P_exact(rows);
-                # return c;` into a caller, gave c's stack slot to the next inlined call's
-                # locals and read it afterwards (the 8051 printed class 0 for 1)
                 out.append(
                     f"static inline int32_t {p}_predict({sig})\n{{\n"
                     f"    {self.row_t} rows[{self.ens.n_trees}];\n"
                     f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
-                    f"    {p}_rows(features, rows);\n    return {p}_exact(rows);\n}}"
+                    f"    {p}_rows(features, rows);\n    {self.exact_class()}\n}}"
                 )
             elif self.fixed is None:
                 out.append(

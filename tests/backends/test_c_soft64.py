@@ -7,17 +7,19 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from emlc.backends import c_soft64
 from emlc.backends.c import emit_c, size_report
 from emlc.backends.c_model import Model
+from emlc.errors import EmlcError
 from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from emlc.ir.interpret import interpret, interpret_raw
 from emlc.targets import get_target
 from tests.conftest import require_tool
 from tests.e2e.harness import TOOLS, run_model
+from tests.strategies import class_indices, ensembles, inputs_for
 
 #: class 0's leaf value; 1 - A is class 1's. Four trees voting (1, 1, 0, 0) tie exactly in
 #: float64 (scikit-learn's sums) but not in float32, where class 1 wins
@@ -117,3 +119,24 @@ def test_binary_cutoff_equals_float64_on_the_tie(target):
     assert want[0] != interpret(ens.replace(accum_dtype="float32"), X)[0]
     np.testing.assert_array_equal(run_model(ens, X, target, name="m").predict, want)
     assert (run_model(ens, X, target, name="m", float32_sums=True).predict != want).any()
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(st.data())
+def test_mcs51_random_ir_with_float64_sums_equals_the_interpreter(data):
+    """Random classifiers summing in float64 on the 8051 (s51, table layout: SDCC compiles
+    it in seconds), leaves sometimes on a 1/2 grid so that rows tie and the binary64 step
+    decides. AVR's counterpart is test_c_fixed's two-walk test."""
+    require_tool(*TOOLS["mcs51"])
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    if data.draw(st.booleans()):
+        ens = ens.replace(leaves=np.round(np.asarray(ens.leaves, dtype=np.float64) * 2) / 2)
+    ens = ens.replace(accum_dtype="float64")
+    try:
+        code = emit_c(ens, "mcs51", "m", "table")
+    except EmlcError:  # does not fit the 8051's RAM or code space
+        code = ""
+    assume("m_soft(" in code)
+    X = data.draw(inputs_for(ens))
+    got = run_model(ens, X, "mcs51", "table", name="m").predict
+    np.testing.assert_array_equal(got, class_indices(ens, interpret(ens, X)))
