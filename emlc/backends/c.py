@@ -127,6 +127,9 @@ def _header_comment(model: Model, layout: str) -> str:
     if model.soft64:
         lines.append("No 64-bit double here: predict decides float64 near-ties with binary64 integer arithmetic")
         lines.append("(exact); predict_proba/predict_values are the float sums.")
+        if model.target.compiler == "sdcc":
+            lines.append("Its binary64 working values are static in __xdata (the 8051's stack is too small):")
+            lines.append("predict is not reentrant (not from an interrupt and the main loop at once).")
     elif ens.accum_dtype == "float64" and model.acc_t == "float":
         lines.append("Note: sums are float here (no 64-bit double); near-ties may differ from float64"
                      + (" (--float32-sums)." if model.float32_sums else "."))
@@ -204,6 +207,7 @@ def _estimate(model: Model, layout: str) -> dict[str, int]:
     stack = (0 if model.direct or model.lazy else ens.n_features * key_size) + 3 * ens.n_outputs * acc_size + 32
     if model.record_rows:
         stack += ens.n_trees * size_of(model.row_t) + (2 * ens.n_outputs if model.fixed else 0)
+    stack += c_soft64.estimated_stack_bytes(model)
     return {"flash": data + code, "ram": stack, "code": code, "data": data}
 
 

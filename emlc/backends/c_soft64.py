@@ -36,11 +36,6 @@ from .fixed_point import trees_per_output
 if TYPE_CHECKING:
     from .c_model import Model
 
-#: flash the soft-float64 step adds on AVR (avr-gcc 5.4 links of digits 10x6: 3,882 B at -Os,
-#: 4,990 B at -O2: 64-bit integer arithmetic is long on an 8-bit core)
-AVR_CODE_BYTES = 5000
-
-
 def applies(model: "Model") -> bool:
     """Does ``predict`` need the soft float64 step? Classifiers whose library sums float
     leaves in float64 (not votes) on a target without a 64-bit double, with leaf rows
@@ -199,5 +194,14 @@ def soft_functions(model: "Model") -> str:
 
 def estimated_code_bytes(model: "Model") -> int:
     """Flash of the soft step for the size estimate (0 when predict does not use it)."""
-    return AVR_CODE_BYTES if model.soft64 else 0
+    return model.target.soft_float64_bytes if model.soft64 else 0
+
+
+def estimated_stack_bytes(model: "Model") -> int:
+    """Stack the soft step adds to predict's: its frames down to the deepest f64.c call
+    (avr-gcc -fstack-usage and s51's stack pointer: about 90 B) and the sums, which on
+    the 8051 live in external RAM instead (f64.c's P_F64_WORK)."""
+    if not model.soft64:
+        return 0
+    return 90 + (0 if model.target.compiler == "sdcc" else 8 * model.n_out)
 
