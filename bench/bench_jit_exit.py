@@ -18,8 +18,8 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 
 import emlc
-from emlc.backends.llvm_codegen import VECTOR_MAX_NODES
-from emlc.backends.llvm_jit import Predictor
+from emlc.backends.llvm.codegen import VECTOR_MAX_NODES
+from emlc.backends.llvm.predictor import Predictor
 from emlc.ir.interpret import interpret_early_exit, interpret_trees_evaluated
 from emlc.passes.lossy.confidence_exit import confidence_exit
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import emlc  # noqa: E402
 from emlc.backends.micropython import emit_micropython  # noqa: E402
-from emlc.backends.micropython_csv import emit_emlc_csv  # noqa: E402
+from emlc.backends.micropython.emlc_csv import emit_emlc_csv  # noqa: E402
 from emlc.paths import runtime_dir  # noqa: E402
 from tests.e2e.mpy import rows_text, run_micropython  # noqa: E402
 

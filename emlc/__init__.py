@@ -43,7 +43,7 @@ _LAZY = {
     "emit_llvm": "emlc.backends.llvm",
     "emit_obj": "emlc.backends.llvm",
     "jit": "emlc.backends.llvm",
-    "load_predictor": "emlc.backends.llvm_jit_file",
+    "load_predictor": "emlc.backends.llvm.predictor_file",
     "get_target": "emlc.targets",
     "TARGETS": "emlc.targets",
 }

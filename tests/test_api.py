@@ -82,7 +82,7 @@ def test_numpy_float_traps_set_by_the_caller_do_not_break_compilation():
     from emlc.backends.c import emit_c
     from emlc.backends.micropython import emit_csv
     from emlc.ir import Op
-    from tests.backends.test_c import _probe
+    from tests.backends.c.test_emit import _probe
 
     specs = [(t, op, dl) for t in (1e-46, -1e-46, 1e39, -1e39, 0.1) for op in (Op.LE, Op.LT) for dl in (False, True)]
     ens = _probe(specs)

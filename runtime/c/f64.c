@@ -1,7 +1,7 @@
 /* IEEE-754 binary64 add and divide (round to nearest even, subnormals, signed zeros,
  * infinities, NaN) for targets whose double is 32-bit: the exact fallback when float sums
  * cannot prove a float64 class. The readable scalar form and test oracle is
- * emlc/backends/soft_float64.py.
+ * emlc/backends/c/soft_float64.py.
  *
  * A value, and a 57-bit working significand, is a pair of 32-bit words with carries done
  * by hand: no 64-bit integer types, because SDCC 4.2 miscompiles them on the 8051

@@ -10,7 +10,7 @@ CSV, both written by emlc, into flat ``array`` columns, then predicts::
 
 Every node is one test ``x[f] <= t`` on the raw input (emlc folds ranks, ``<``,
 the float32 cast and NaN routing into the thresholds; see
-``emlc/backends/micropython_csv.py`` for the format). Loading checks every count,
+``emlc/backends/micropython/emlc_csv.py`` for the format). Loading checks every count,
 index and value range and needs the final ``e`` line, so a damaged or truncated
 file raises ``ValueError("line N: ...")`` instead of predicting wrongly.
 A model with an early exit (version 2 files) stops adding trees in ``predict`` at

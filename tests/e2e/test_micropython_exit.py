@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from emlc.ir import interpret
 from emlc.ir.interpret import interpret_early_exit, interpret_trees_evaluated
 from emlc.passes.lossy import confidence_exit
-from tests.backends.test_micropython_exit import _forest, _stacked, exit_ensembles
+from tests.backends.micropython.test_exit import _forest, _stacked, exit_ensembles
 from tests.e2e.mpy import predict_batch, require_micropython
 from tests.e2e.test_micropython_runtime import NO_SHRINK, RUNTIME, csv_case, module_case
 from tests.strategies import inputs_for

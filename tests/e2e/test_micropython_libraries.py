@@ -22,8 +22,8 @@ from sklearn.ensemble import (
 
 import emlc
 from emlc.backends.micropython import emit_micropython
-from emlc.backends.micropython_csv import emit_emlc_csv
-from emlc.backends.micropython_emlearn import emit_emlearn_csv
+from emlc.backends.micropython.emlc_csv import emit_emlc_csv
+from emlc.backends.micropython.emlearn_csv import emit_emlearn_csv
 from emlc.paths import runtime_dir
 from tests.e2e.mpy import predict_batch, require_micropython, rows_text
 
@@ -67,7 +67,7 @@ def _models():
 
 
 def _chunked(ens, name: str) -> str:
-    import emlc.backends.micropython as backend
+    import emlc.backends.micropython.emit as backend
 
     old, backend._CHUNK_LINES = backend._CHUNK_LINES, 40
     try:

@@ -8,8 +8,8 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 import emlc
-from emlc.backends.micropython_csv import emit_emlc_csv
-from emlc.backends.micropython_emlearn import emit_emlearn_csv
+from emlc.backends.micropython.emlc_csv import emit_emlc_csv
+from emlc.backends.micropython.emlearn_csv import emit_emlearn_csv
 from emlc.passes.lossy import confidence_exit
 from emlc.paths import runtime_dir
 from tests.e2e.mpy import require_micropython, run_micropython

@@ -7,8 +7,8 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.micropython import emit_micropython
-from emlc.backends.micropython_csv import emit_emlc_csv
-from emlc.backends.micropython_emlearn import emit_emlearn_csv
+from emlc.backends.micropython.emlc_csv import emit_emlc_csv
+from emlc.backends.micropython.emlearn_csv import emit_emlearn_csv
 from emlc.errors import EmlcError
 from emlc.ir import Link, Task, interpret, interpret_proba
 from emlc.paths import runtime_dir

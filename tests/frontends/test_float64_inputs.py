@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import emlc
 from emlc.ir import Task
 from emlc.ir.interpret import interpret_raw
-from tests.backends.test_c import expected
+from tests.backends.c.test_emit import expected
 from tests.conftest import require_tool
 from tests.e2e.harness import run_model
 from tests.strategies import as_float64_inputs, inputs_for, threshold_rows

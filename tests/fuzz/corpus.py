@@ -90,8 +90,8 @@ def ir_texts() -> dict[str, bytes]:
 def csv_files() -> dict[str, bytes]:
     """MicroPython runtime CSVs (emlc format for every seed model, emlearn format where it applies)."""
     from emlc import load
-    from emlc.backends.micropython_csv import emit_emlc_csv
-    from emlc.backends.micropython_emlearn import emit_emlearn_csv as emit_csv
+    from emlc.backends.micropython.emlc_csv import emit_emlc_csv
+    from emlc.backends.micropython.emlearn_csv import emit_emlearn_csv as emit_csv
     from emlc.errors import EmlcError
     from emlc.passes import optimize
 

@@ -101,7 +101,7 @@ def test_micropython_module_refuses_with_the_csv_alternative():
 
 
 def test_micropython_csv_runtime_predicts():
-    from emlc.backends.micropython_csv import emit_emlc_csv
+    from emlc.backends.micropython.emlc_csv import emit_emlc_csv
     from tests.fuzz.runtime import emlc_trees
 
     model = emlc_trees().load(io.StringIO(emit_emlc_csv(optimized())))

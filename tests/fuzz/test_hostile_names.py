@@ -95,7 +95,7 @@ def test_micropython_module_imports_and_returns_the_labels():
 
 
 def test_runtime_csv_keeps_string_labels_inert_and_returns_them():
-    from emlc.backends.micropython_csv import emit_emlc_csv
+    from emlc.backends.micropython.emlc_csv import emit_emlc_csv
     from tests.fuzz.runtime import emlc_trees
 
     ens = hostile_model()

@@ -119,6 +119,6 @@ def test_table_estimate_follows_the_backends_leaf_storage():
     ens = optimize(emlc.load(RandomForestClassifier(n_estimators=6, max_depth=6, random_state=0).fit(X, y)),
                    level="Os", target="avr").ensemble
     for target in ("avr", "host"):
-        # the binary64 step (c_soft64) costs both layouts the same, so the layout cost leaves it out
+        # the binary64 step (c/soft64.py) costs both layouts the same, so the layout cost leaves it out
         backend = size_report(ens, target, "table", float32_sums=True)["flash_bytes_estimate"]
         assert 0.7 * backend <= table_bytes(ens, get_target(target)) <= 2 * backend

@@ -1,0 +1,207 @@
+"""predict's exact class on targets whose ``double`` is 32-bit, for libraries that sum in float64.
+
+AVR's float sums of a forest can tie where float64 sums do not, or the other way (a 4-tree
+forest with leaves 0.666/0.334 ties exactly in float64 only). ``predict`` keeps its fast
+paths and adds one step before the class of a row they cannot prove:
+
+1. ``P_sure``: the float sums decide when their lead proves the float64 one. With ``R``
+   the exact real sums and ``A = n_c max|x| / D + max|b|`` (``D`` the tree count under
+   MEAN, else 1), the float path (each leaf rounded to float, ``N`` adds, one division,
+   one base add) and the library's float64 path each stay within
+   ``E = gamma(N + 5, u) A`` of ``R`` (Higham, Lemma 3.1; ``u`` = 2^-24 and 2^-53;
+   ``N + 5`` roundings covers the leaf, base and division ones). So a float lead
+   ``fl(best - second) > 2 (E32 + E64) (1 + 2^-20)`` makes ``best`` the unique float64
+   maximum, and a float sum beyond ``c +- (E32 + E64)`` (rounded outwards) is on the
+   float64 cutoff's side.
+2. ``P_soft``: otherwise the recorded leaf rows are summed again in binary64 integer
+   arithmetic (runtime/c/f64.c), in the interpreter's order, and decided on order keys:
+   bit for bit the library's float64 sums. Leaf values come from the count table when
+   every value is ``count / row total`` (a correctly rounded division rebuilds it), else
+   from a table of their float64 bit patterns.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...ir.ensemble import Aggregation, Decision
+from ...ir.interpret import apply_link, decide
+from . import numeric as num
+from .common import smallest_int, top_two
+from ..fixed_point import trees_per_output
+
+if TYPE_CHECKING:
+    from .model import Model
+
+def applies(model: "Model") -> bool:
+    """Does ``predict`` need the soft float64 step? Classifiers whose library sums float
+    leaves in float64 (not votes) on a target without a 64-bit double, with leaf rows
+    recorded, unless the build opted out (``float32_sums``)."""
+    ens = model.ens
+    return (
+        model.classifier and ens.accum_dtype == "float64" and model.acc_t == "float"
+        and model.target.soft_float64 and not model.float32_sums and model.record_rows
+        and ens.aggregation in (Aggregation.SUM, Aggregation.MEAN) and ens.leaves.dtype.kind == "f"
+        and ens.n_trees > 0 and (ens.n_outputs > 1 or cutoff(model)[0] in ("ge", "le"))
+    )
+
+
+def cutoff(model: "Model") -> tuple[str, float]:
+    """The single-output decision as ``raw >= c`` ("ge") or ``raw <= c`` ("le") in float64."""
+    ens = model.ens
+
+    def pred(r: float) -> bool:
+        raw = np.array([[r]], dtype=np.float64)
+        with np.errstate(all="ignore"):
+            return bool(decide(ens, raw, apply_link(ens, raw))[0] == 1)
+
+    return num.monotone_cutoff(pred, "float64")
+
+
+def _gamma(k: int, u: float) -> float:
+    return k * u / (1.0 - k * u)
+
+
+def _error(model: "Model") -> Fraction:
+    """``E32 + E64``: how far each path's sums may be from the exact real sums."""
+    ens = model.ens
+    d = ens.n_trees if ens.aggregation is Aggregation.MEAN else 1
+    xm = float(np.abs(np.asarray(ens.leaves, dtype=np.float64)).max())
+    bm = float(np.abs(np.asarray(ens.base_score, dtype=np.float64)).max())
+    a = Fraction(int(trees_per_output(ens).max())) * Fraction(xm) / d + Fraction(bm)
+    k = ens.n_trees + 5
+    return a * (Fraction(_gamma(k, 2.0**-24)) + Fraction(_gamma(k, 2.0**-53))) * (1 + Fraction(1, 2**20))
+
+
+def _f32_beyond(x: Fraction, up: bool) -> float:
+    """The float32 nearest ``x`` strictly on the ``up`` (or down) side of it."""
+    v = np.float32(float(x))
+    step = np.float32(np.inf if up else -np.inf)
+    while (Fraction(float(v)) <= x) if up else (Fraction(float(v)) >= x):
+        v = np.nextafter(v, step)
+    return float(v)
+
+
+def sure_function(model: "Model") -> str:
+    """P_sure(raw): the class when the float sums prove the float64 one, else -1."""
+    p, n, r = model.p, model.n_out, model.real
+    e = _error(model)
+    if n > 1:
+        lead = r(_f32_beyond(2 * e, up=True))
+        body = ("    uint16_t k, c;\n    float best, second;\n" + top_two("raw", n, "c")
+                + f"    return (best - second > {lead}) ? (int32_t)c : -1;")
+    else:
+        kind, c = cutoff(model)
+        hi, lo = r(_f32_beyond(Fraction(c) + e, up=True)), r(_f32_beyond(Fraction(c) - e, up=False))
+        hit, miss = _outcomes(model)
+        above, below = (hit, miss) if kind == "ge" else (miss, hit)
+        body = (f"    if (raw[0] > {hi}) {{\n        return {above};\n    }}\n"
+                f"    if (raw[0] < {lo}) {{\n        return {below};\n    }}\n    return -1;")
+    return ("/* The class when the float sums' lead proves the float64 sums', else -1. */\n"
+            f"static inline int32_t {p}_sure(const float *raw)\n{{\n{body}\n}}")
+
+
+def _outcomes(model: "Model") -> tuple[str, str]:
+    return ("1", "-1") if model.ens.decision is Decision.SIGN else ("1", "0")
+
+
+def _bits(x: float) -> int:
+    return int(np.array(x, dtype=np.float64).view(np.uint64))
+
+
+def soft_functions(model: "Model") -> str:
+    """f64.c, P_add64 (a leaf row added in binary64), P_soft and P_exact."""
+    from .model import runtime_source
+
+    ens, p, tables, n = model.ens, model.p, model.tables, model.n_out
+    f64 = f"{p}_f64_t"
+    work = f"{p.upper()}_F64_WORK {f64}"  # external RAM on the 8051 (f64.c)
+    width = ens.leaf_width
+    leaves = np.asarray(ens.leaves, dtype=np.float64)
+    counts = model.rational_leaves("double")
+    sparse = width > 1 and model.sparse_exact("double")
+    if sparse:
+        st_t, start, col_t, col = model.sparse_pattern()
+        nz = leaves != 0
+        head = (f"    {st_t} e, first = {tables.read(st_t, start, 'row')}, end = {tables.read(st_t, start, 'row + 1u')};\n")
+        loop, column = "for (e = first; e < end; ++e)", f"o + {tables.read(col_t, col, 'e')}"
+    else:
+        nz = np.ones_like(leaves, dtype=bool)
+        head = f"    uint16_t j;\n    uint32_t first = (uint32_t)row * {width}u, e;\n"
+        loop, column = f"for (j = 0, e = first; j < {width}u; ++j, ++e)", "o + j"
+    head += f"    {work} v;\n"
+    if counts is not None:
+        ct, cnt, nt = model.count_table(counts)
+        read = tables.read(ct, cnt, "e")
+        head += (f"    {work} total;\n    uint32_t sum = 0;\n    {loop} {{\n        sum += {read};\n    }}\n"
+                 f"    {p}_f64_from(&total, sum);\n")
+        value = f"{p}_f64_from(&v, {read});\n        {p}_f64_div(&v, &total);"
+    else:
+        bits = leaves[nz].view(np.uint64)
+        words = np.stack([bits >> np.uint64(32), bits & np.uint64(0xFFFFFFFF)], axis=1).astype(np.uint32)
+        table = tables.add("l64", "uint32_t", words, note="leaf values as float64 bit patterns (high, low word)")
+        value = (f"v.hi = {tables.read('uint32_t', table, '2u * e')};\n"
+                 f"        v.lo = {tables.read('uint32_t', table, '2u * e + 1u')};")
+    add = (f"/* Add leaf row `row` in binary64 to the sums from output o on. */\n"
+           f"static void {p}_add64({p.upper()}_F64_MEM {f64} *s, uint16_t o, {model.row_t} row)\n{{\n{head}"
+           f"    {loop} {{\n        {value}\n"
+           f"        {p}_f64_add(&s[(uint16_t)({column})], &v);\n    }}\n}}")
+    base = [_bits(float(b)) for b in np.asarray(ens.base_score, dtype=np.float64)]
+    base_t = None
+    if any(base):
+        words = [w for b in base for w in (b >> 32, b & 0xFFFFFFFF)]
+        base_t = tables.add("b64", "uint32_t", words, note="base score per output as float64 bits (high, low word)")
+    mean = ens.aggregation is Aggregation.MEAN
+
+    def base_into(dst: str) -> str:
+        return (f"{dst}.hi = {tables.read('uint32_t', base_t, '2u * k')};\n"
+                f"        {dst}.lo = {tables.read('uint32_t', base_t, '2u * k + 1u')};")
+
+    tt = smallest_int(0, ens.n_trees, signed=False)
+    lines = [f"    {work} s[{n}]{', d' if mean or n == 1 else ''}{', b' if mean and base_t else ''};", "    uint16_t k;", f"    {tt} t;",
+             f"    for (k = 0; k < {n}u; ++k) {{\n        "
+             + (base_into("s[k]") if base_t and not mean else "s[k].hi = s[k].lo = 0u;") + "\n    }",
+             f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        {p}_add64(s, {model.tree_offset('t')}, rows[t]);\n    }}"]
+    if mean:
+        fin = f"{p}_f64_div(&s[k], &d);"
+        if base_t:
+            fin += f"\n        {base_into('b')}\n        {p}_f64_add(&s[k], &b);"
+        lines.append(f"    {p}_f64_from(&d, {ens.n_trees}u);\n    for (k = 0; k < {n}u; ++k) {{\n        {fin}\n    }}")
+    if n > 1:
+        lines.append(f"    {{\n        uint16_t best = 0;\n        for (k = 1; k < {n}u; ++k) {{\n"
+                     f"            if ({p}_f64_cmp(&s[k], &s[best]) > 0) {{\n                best = k;\n            }}\n"
+                     "        }\n        return (int32_t)best;\n    }")
+    else:
+        kind, c = cutoff(model)
+        hit, miss = _outcomes(model)
+        bits = _bits(c)
+        lines.append(f"    d.hi = 0x{bits >> 32:08X}UL; /* the cutoff, {c!r} */\n    d.lo = 0x{bits & 0xFFFFFFFF:08X}UL;")
+        lines.append(f"    return ({p}_f64_cmp(&s[0], &d) {'>=' if kind == 'ge' else '<='} 0) ? {hit} : {miss};")
+    soft = ("/* The class from the recorded leaf rows summed in binary64, as the library sums them. */\n"
+            f"static int32_t {p}_soft(const {model.row_t} *rows)\n{{\n" + "\n".join(lines) + "\n}")
+    proven = ("/* The class when the float sums of the recorded leaf rows prove it, else -1. */\n"
+              f"static int32_t {p}_proven(const {model.row_t} *rows)\n{{\n    float raw[{n}];\n"
+              f"    {p}_sum(rows, raw);\n    return {p}_sure(raw);\n}}")
+    exact = ("/* The class from the recorded leaf rows: the float sums when they prove it, else binary64\n"
+             " * (two calls: the float sums' frame is gone before the binary64 one, for the 8051's stack). */\n"
+             f"static int32_t {p}_exact(const {model.row_t} *rows)\n{{\n    int32_t c = {p}_proven(rows);\n"
+             f"    return c >= 0 ? c : {p}_soft(rows);\n}}")
+    return "\n\n".join([runtime_source("f64.c", p=p, P=p.upper()), add, sure_function(model), soft, proven, exact])
+
+
+def estimated_code_bytes(model: "Model") -> int:
+    """Flash of the soft step for the size estimate (0 when predict does not use it)."""
+    return model.target.soft_float64_bytes if model.soft64 else 0
+
+
+def estimated_stack_bytes(model: "Model") -> int:
+    """Stack the soft step adds to predict's: its frames down to the deepest f64.c call
+    (avr-gcc -fstack-usage and s51's stack pointer: about 90 B) and the sums, which on
+    the 8051 live in external RAM instead (f64.c's P_F64_WORK)."""
+    if not model.soft64:
+        return 0
+    return 90 + (0 if model.target.compiler == "sdcc" else 8 * model.n_out)
+

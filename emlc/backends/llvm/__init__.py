@@ -1,0 +1,11 @@
+"""The LLVM backend: LLVM IR text, object files for avr / thumbv6m / riscv32, and the host
+predictor (:func:`jit`).
+
+``emit`` holds the entry points and target machines; ``codegen`` writes the module;
+``exit_checks`` the early-exit functions; ``predictor`` and ``predictor_file``
+the host predictor and its saved form.
+"""
+
+from .emit import TARGETS, emit_llvm, emit_obj, jit
+
+__all__ = ["TARGETS", "emit_llvm", "emit_obj", "jit"]

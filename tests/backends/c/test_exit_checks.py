@@ -1,0 +1,239 @@
+"""Early exit in C: predict equals ``interpret_early_exit`` (exact and lossy), host and AVR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from emlc.backends.c import emit_c
+from emlc.backends.c.exit_checks import _fixed_bounds, _pays_off
+from emlc.backends.c.model import Model
+from emlc.ir import Aggregation, Ensemble, Task
+from emlc.ir.interpret import interpret, interpret_early_exit, interpret_trees_evaluated, leaf_indices
+from emlc.passes import PASSES
+from emlc.passes.lossy.confidence_exit import confidence_exit
+from emlc.targets import get_target
+from tests.backends.c.test_emit import _forest
+from tests.conftest import require_tool
+from tests.e2e.harness import run_model, run_parallel
+from tests.strategies import class_indices, ensembles, inputs_for, with_early_exit
+
+
+@settings(max_examples=25)
+@given(st.data(), st.sampled_from([None, 0.7, 0.3]), st.integers(1, 2))
+def test_random_ir_stops_where_the_interpreter_does(data, threshold, batch):
+    require_tool("gcc")
+    ens = with_early_exit(data.draw(ensembles(tasks=(Task.CLASSIFICATION,))), threshold, batch)
+    X = data.draw(inputs_for(ens))
+    want = class_indices(ens, interpret_early_exit(ens, X))
+    for layout in ("inline", "table"):
+        # left out: integer checks that can never pass, exact checks costing more than they save
+        if ens.leaves.dtype.kind == "f" and threshold is not None:
+            assert "_exit(" in emit_c(ens, "host", "m", layout)
+        np.testing.assert_array_equal(run_model(ens, X, "host", layout).predict, want)
+
+
+def test_lossy_exit_changes_classes_and_c_follows():
+    """At a low confidence some rows stop with another class than the full forest: C stops there too."""
+    require_tool("gcc")
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = make_classification(n_samples=300, n_features=5, n_informative=4, n_redundant=0, n_classes=3,
+                               random_state=0)
+    forest = RandomForestClassifier(n_estimators=12, max_depth=4, random_state=0).fit(X, y)
+    ens = confidence_exit(emlc.load(forest), 0.2)
+    early, full = interpret_early_exit(ens, X), interpret(ens, X)
+    assert (early != full).any() and interpret_trees_evaluated(ens, X).mean() < ens.n_trees
+    for layout in ("inline", "table"):
+        np.testing.assert_array_equal(run_model(ens, X, "host", layout).predict, early)
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.data(), st.sampled_from([None, 0.4]))
+def test_avr_float32_and_integer_sums_stop_where_the_interpreter_does(data, threshold):
+    """On AVR float32 sums (and integer leaf sums) are the interpreter's: the ir check, exactly."""
+    require_tool("avr-gcc", "simavr")
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), max_trees=5, max_depth=4))
+    if ens.leaves.dtype.kind == "f":
+        ens = ens.replace(accum_dtype="float32")
+    ens = with_early_exit(ens, threshold, 1)
+    X = data.draw(inputs_for(ens))
+    want = class_indices(ens, interpret_early_exit(ens, X))
+    code = emit_c(ens, "avr", "m", "table")
+    assert "approx check" not in code and "fixed check" not in code
+    results = run_parallel([(ens, X, "avr", "inline"), (ens, X, "avr", "table")], workers=2)
+    for got in results:
+        np.testing.assert_array_equal(got.predict, want)
+
+
+def _fixed_decisions(ens: Ensemble, X, target: str) -> tuple[np.ndarray, set[int]]:
+    """Replay of P_classify's fixed check at every IR check point: (class at the first
+    deciding check point or -1, the check points where some row passes the check)."""
+    model = Model(ens, get_target(target), "m")
+    fx = model.fixed
+    assert fx is not None
+    cps = np.asarray(ens.early_exit.checkpoints)
+    lower, upper = _fixed_bounds(model, cps)
+    rows = leaf_indices(ens, X)
+    q = np.tile(fx.init, (rows.shape[0], 1))
+    cls = np.full(rows.shape[0], -1)
+    fired: set[int] = set()
+    w = ens.leaf_width
+    for t in range(ens.n_trees):
+        o = int(ens.tree_output[t])
+        q[:, o : o + w] += fx.leaves[rows[:, t]]
+        if t + 1 in cps:
+            j = int(np.flatnonzero(cps == t + 1)[0])
+            low, up = q + lower[j], q + upper[j]
+            c = np.argmax(low, axis=1)
+            beats = (low[np.arange(len(c)), c][:, None] > up) | (np.arange(q.shape[1])[None, :] == c[:, None])
+            cls = np.where((cls < 0) & beats.all(axis=1), c, cls)
+            if beats.all(axis=1).any():
+                fired.add(t + 1)
+    return cls, fired
+
+
+@settings(max_examples=100)
+@given(st.data())
+def test_fixed_check_never_decides_another_class_than_the_interpreter(data):
+    """The integer check AVR uses for float64 sums (exact exits): whenever it stops, the class is right."""
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    ens = ens.replace(accum_dtype="float64")
+    ens = PASSES["early_exit"](ens)
+    assume(ens.early_exit is not None and Model(ens, get_target("avr"), "m").fixed is not None)
+    X = data.draw(inputs_for(ens))
+    cls, fired = _fixed_decisions(ens, X, "avr")
+    want = class_indices(ens, interpret(ens, X))
+    np.testing.assert_array_equal(cls[cls >= 0], want[cls >= 0])
+    model = Model(ens, get_target("avr"), "m")
+    model.raw_function("")
+    kept = model.exit_plan()
+    cps = np.asarray(ens.early_exit.checkpoints)
+    worth = set(cps[_pays_off(model, cps)].tolist())
+    # left out: checks that never pass, and checks costing more than the trees they could skip
+    assert fired & worth <= set(() if kept is None else kept.checkpoints.tolist())
+
+
+def test_avr_digits_forest_exits_early_on_fixed_point_sums():
+    require_tool("avr-gcc", "simavr")
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    ens = PASSES["early_exit"](emlc.load(RandomForestClassifier(n_estimators=8, max_depth=5, random_state=0)
+                                         .fit(X[:600], y[:600])))
+    rows = X[600:640]
+    cls, _ = _fixed_decisions(ens, rows, "avr")
+    assert (cls >= 0).mean() > 0.5  # most rows stop before the last tree
+    code = emit_c(ens, "avr", "m", "table")
+    assert "fixed check)" in code and "m_qadd(q" in code
+    want = class_indices(ens, interpret(ens, rows))
+    lossy = confidence_exit(ens, 0.5)
+    assert "approx check)" in emit_c(lossy, "avr", "m", "table")
+    jobs = [(ens, rows, "avr", "inline"), (ens, rows, "avr", "table"), (lossy, rows, "avr", "table")]
+    exact_inline, exact_table, approx = run_parallel(jobs, workers=2)
+    np.testing.assert_array_equal(exact_inline.predict, want)
+    np.testing.assert_array_equal(exact_table.predict, want)
+    # the lossy check on fixed-point sums: equal to the interpreter's float64 check except near-ties
+    assert np.mean(approx.predict == class_indices(lossy, interpret_early_exit(lossy, rows))) >= 0.95
+
+
+@pytest.mark.parametrize("threshold", [0.5])
+def test_lossy_float64_exit_on_avr_is_the_approximate_float_check(threshold):
+    ens = confidence_exit(_forest(n_trees=6, width=3, aggregation=Aggregation.MEAN), threshold)
+    code = emit_c(ens, "avr", "m", "table")
+    assert "approx check)" in code and "float64 near-ties at check points may differ" in code
+
+
+def test_avr_lossy_exit_without_fixed_point_checks_float_sums():
+    """A one-output boosted model (no fixed-point path) with float64 sums on AVR: the lossy
+    check runs on float sums; it stops early and agrees with the float64 interpreter here."""
+    require_tool("avr-gcc", "simavr")
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    import emlc
+
+    X, y = make_classification(n_samples=300, n_features=4, random_state=1)
+    ens = confidence_exit(emlc.load(GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0)
+                                    .fit(X, y)), 0.5)
+    assert ens.accum_dtype == "float64" and ens.n_outputs == 1
+    code = emit_c(ens, "avr", "m", "table")
+    assert "approx check)" in code and "m_qadd" not in code
+    rows = X[:40]
+    assert interpret_trees_evaluated(ens, rows).mean() < ens.n_trees
+    got = run_model(ens, rows, "avr", "table").predict
+    np.testing.assert_array_equal(got, class_indices(ens, interpret_early_exit(ens, rows)))
+
+
+def test_predict_and_predict_proba_share_one_walk():
+    """With an exit checked on the running sums, the trees are emitted once (P_run): predict
+    stops early through it, predict_proba runs it to the end; both equal the interpreter."""
+    require_tool("gcc")
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    import emlc
+    from emlc.ir.interpret import interpret_proba
+
+    X, y = make_classification(n_samples=300, n_features=6, random_state=0)
+    ens = PASSES["early_exit"](emlc.load(GradientBoostingClassifier(n_estimators=40, max_depth=3,
+                                                                    random_state=0).fit(X, y)))
+    code = emit_c(ens, "host", "m", "inline")
+    assert code.count("/* tree 7 */") == 1 and "m_run(features, raw, 1)" in code and "m_run(features, raw, 0)" in code
+    got = run_model(ens, X, "host", "inline")
+    np.testing.assert_array_equal(got.predict, interpret_early_exit(ens, X))
+    np.testing.assert_allclose(got.values, interpret_proba(ens, X).astype(np.float32), rtol=2e-6, atol=1e-7)
+
+
+def test_avr_inline_leaf_sums_stop_where_the_interpreter_does():
+    """AVR inline keeps the class sums in locals; its checks (a lossy exit here, so that rows
+    do stop) test the lead in registers, then the bounds: classes equal interpret_early_exit."""
+    require_tool("avr-gcc", "simavr")
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    forest = RandomForestClassifier(n_estimators=6, max_depth=5, random_state=0).fit(X[:600], y[:600])
+    ens = confidence_exit(PASSES["early_exit"](emlc.load(forest)), 0.4)
+    rows = X[600:660]
+    want = interpret_early_exit(ens, rows)
+    assert interpret_trees_evaluated(ens, rows).mean() < ens.n_trees
+    code = emit_c(ens, "avr", "m", "inline")
+    assert "m_rows(features, rows, 1)" in code and "if (stop) {" in code
+    np.testing.assert_array_equal(run_model(ens, rows, "avr", "inline").predict, want)
+
+
+def test_avr_inline_leaf_sums_leave_out_exact_exits_for_the_byte_walk():
+    """On AVR inline an exact exit's checks cost more than the trees they skip (the sums
+    leave their registers for each check), so predict runs the byte-sum first walk instead;
+    the table layout keeps its exit, and a lossy exit (it changes classes) is kept."""
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    ens = PASSES["early_exit"](emlc.load(RandomForestClassifier(n_estimators=20, max_depth=5,
+                                                                random_state=0).fit(X, y)))
+    assert ens.early_exit is not None
+    model = Model(ens, get_target("avr"), "m")
+    cps = np.asarray(ens.early_exit.checkpoints)
+    assert _pays_off(model, cps).any()  # by the node-count rule
+    model.leaf_sums = True
+    assert not _pays_off(model, cps).any()
+    # without the binary64 step's 5 KB: with it this forest's first walk passes half the flash
+    inline = emit_c(ens, "avr", "m", "inline", float32_sums=True)
+    assert "stops early" not in inline and "m_quick(features)" in inline
+    assert "stops early" not in emit_c(ens, "avr", "m", "inline")
+    assert "stops early" in emit_c(ens, "avr", "m", "table")
+    assert "stops early" in emit_c(confidence_exit(ens, 0.5), "avr", "m", "inline")

@@ -1,0 +1,143 @@
+"""predict on targets without a 64-bit double equals float64-summing libraries on exact
+float64 ties that float sums break the other way (c/soft64.py), and the opt-out is lossy."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from emlc.backends.c import soft64
+from emlc.backends.c import emit_c, size_report
+from emlc.backends.c.model import Model
+from emlc.errors import EmlcError
+from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
+from emlc.ir.interpret import interpret, interpret_raw
+from emlc.targets import get_target
+from tests.conftest import require_tool
+from tests.e2e.harness import TOOLS, run_model
+from tests.strategies import class_indices, ensembles, inputs_for
+
+#: class 0's leaf value; 1 - A is class 1's. Four trees voting (1, 1, 0, 0) tie exactly in
+#: float64 (scikit-learn's sums) but not in float32, where class 1 wins
+A = 0.5094958815215094
+
+
+def complementary_forest(aggregation: Aggregation = Aggregation.MEAN) -> Ensemble:
+    trees = tuple(Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[i, -1, -1], threshold=[0.0, 0, 0],
+                             left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 1]) for i in range(4))
+    return Ensemble(n_features=4, task=Task.CLASSIFICATION, trees=trees, tree_output=np.zeros(4, np.int32),
+                    leaves=np.array([[A, 1 - A], [1 - A, A]]), n_outputs=2, aggregation=aggregation,
+                    base_score=np.zeros(2), decision=Decision.ARGMAX, classes=np.arange(2), accum_dtype="float64")
+
+
+ROWS = np.array(list(itertools.product([-1.0, 1.0], repeat=4)), dtype=np.float32)
+
+
+@pytest.mark.parametrize("aggregation", [Aggregation.MEAN, Aggregation.SUM])
+def test_forest_ties_in_float64_and_not_in_float32(aggregation):
+    """The premise: some row ties in float64 only, and there the classes differ."""
+    ens = complementary_forest(aggregation)
+    raw64, raw32 = interpret_raw(ens, ROWS), interpret_raw(ens.replace(accum_dtype="float32"), ROWS)
+    tie = (raw64[:, 0] == raw64[:, 1]) & (raw32[:, 0] != raw32[:, 1])
+    assert tie.any()
+    assert (interpret(ens, ROWS)[tie] != interpret(ens.replace(accum_dtype="float32"), ROWS)[tie]).any()
+
+
+@pytest.mark.parametrize("target", ["avr", "mcs51"])
+@pytest.mark.parametrize("layout", ["inline", "table"])
+@pytest.mark.parametrize("aggregation", [Aggregation.MEAN, Aggregation.SUM])
+def test_predict_equals_float64_on_the_tie(target, layout, aggregation):
+    """AVR (simavr) and the 8051 (s51): 32-bit double, the binary64 step decides the tie."""
+    require_tool(*TOOLS[target])
+    ens = complementary_forest(aggregation)
+    want = interpret(ens, ROWS)
+    np.testing.assert_array_equal(run_model(ens, ROWS, target, layout, name="m").predict, want)
+    lossy = run_model(ens, ROWS, target, layout, name="m", float32_sums=True).predict
+    assert (lossy != want).any()  # the float sums alone break the tie: the test has teeth
+
+
+def test_opt_out_keeps_the_note_and_saves_the_code():
+    ens = complementary_forest()
+    exact, lossy = emit_c(ens, "avr", "m"), emit_c(ens, "avr", "m", float32_sums=True)
+    assert "m_soft(" in exact and "binary64" in exact and "near-ties may differ" not in exact
+    assert "m_soft(" not in lossy and "near-ties may differ from float64 (--float32-sums)" in lossy
+    assert size_report(ens, "avr")["soft_float64_code_bytes_estimate"] == get_target("avr").soft_float64_bytes
+    assert size_report(ens, "mcs51")["soft_float64_code_bytes_estimate"] == get_target("mcs51").soft_float64_bytes
+    assert size_report(ens, "avr", float32_sums=True)["soft_float64_code_bytes_estimate"] == 0
+    assert "m_soft(" not in emit_c(ens, "cortex-m0", "m")  # a 64-bit double sums as the library
+
+
+def _decided(ens: Ensemble, raw32: np.ndarray) -> np.ndarray:
+    """What P_sure returns per row of float sums (replayed from its emitted bounds)."""
+    code = soft64.sure_function(Model(ens, get_target("avr"), "m"))
+    lead = float(code.split("best - second > ")[1].split("f)")[0])
+    top = np.sort(raw32, axis=1)
+    lead_ok = (top[:, -1] - top[:, -2]).astype(np.float32) > np.float32(lead)
+    return np.where(lead_ok, np.argmax(raw32, axis=1), -1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.01, 0.99), st.integers(2, 12))
+def test_float_lead_never_contradicts_float64(a, n_trees):
+    """P_sure's proven lead on random complementary forests: whenever it decides, the
+    float64 sums agree (every row of votes)."""
+    ens = complementary_forest()
+    trees = tuple(Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[i, -1, -1], threshold=[0.0, 0, 0],
+                             left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 1]) for i in range(n_trees))
+    ens = ens.replace(n_features=n_trees, trees=trees, tree_output=np.zeros(n_trees, np.int32),
+                      leaves=np.array([[a, 1 - a], [1 - a, a * 0.999]]))
+    X = np.array(list(itertools.product([-1.0, 1.0], repeat=n_trees))[:512], dtype=np.float32)
+    raw32 = interpret_raw(ens.replace(accum_dtype="float32"), X)
+    got = _decided(ens, raw32)
+    sure = got >= 0
+    np.testing.assert_array_equal(got[sure], interpret(ens, X)[sure])
+
+
+def boosted_tie() -> Ensemble:
+    """Binary boosting (sigmoid, p > 0.5): three trees whose float64 sum is exactly 0 for
+    the row taking every first leaf (class 0) while the float32 sum is positive (class 1)."""
+    x, y = 1.5696186573391127, 1.9720920749269704
+    values = [x, y, -(x + y)]
+    trees = tuple(Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[i, -1, -1], threshold=[0.0, 0, 0],
+                             left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 2 * i, 2 * i + 1]) for i in range(3))
+    leaves = np.array([[v] for t in values for v in (t, -1.0)])
+    return Ensemble(n_features=3, task=Task.CLASSIFICATION, trees=trees, tree_output=np.zeros(3, np.int32),
+                    leaves=leaves, n_outputs=1, aggregation=Aggregation.SUM, base_score=np.zeros(1),
+                    link=Link.SIGMOID, decision=Decision.ARGMAX, classes=np.arange(2), accum_dtype="float64")
+
+
+@pytest.mark.parametrize("target", ["avr", "mcs51"])
+def test_binary_cutoff_equals_float64_on_the_tie(target):
+    """One output: the float sum decides only beyond the cutoff +- its error bound."""
+    require_tool(*TOOLS[target])
+    ens = boosted_tie()
+    X = np.array(list(itertools.product([-1.0, 1.0], repeat=3)), dtype=np.float32)
+    want = interpret(ens, X)
+    assert want[0] != interpret(ens.replace(accum_dtype="float32"), X)[0]
+    np.testing.assert_array_equal(run_model(ens, X, target, name="m").predict, want)
+    assert (run_model(ens, X, target, name="m", float32_sums=True).predict != want).any()
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(st.data())
+def test_mcs51_random_ir_with_float64_sums_equals_the_interpreter(data):
+    """Random classifiers summing in float64 on the 8051 (s51, table layout: SDCC compiles
+    it in seconds), leaves sometimes on a 1/2 grid so that rows tie and the binary64 step
+    decides. AVR's counterpart is test_fixed's two-walk test."""
+    require_tool(*TOOLS["mcs51"])
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    if data.draw(st.booleans()):
+        ens = ens.replace(leaves=np.round(np.asarray(ens.leaves, dtype=np.float64) * 2) / 2)
+    ens = ens.replace(accum_dtype="float64")
+    try:
+        code = emit_c(ens, "mcs51", "m", "table")
+    except EmlcError:  # does not fit the 8051's RAM or code space
+        code = ""
+    assume("m_soft(" in code)
+    X = data.draw(inputs_for(ens))
+    got = run_model(ens, X, "mcs51", "table", name="m").predict
+    np.testing.assert_array_equal(got, class_indices(ens, interpret(ens, X)))

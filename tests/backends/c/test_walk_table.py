@@ -1,0 +1,201 @@
+"""Table layout records: field widths, leaf and jump records, lazy keys, sparse leaves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emlc.backends.c import emit_c, size_report
+from emlc.backends.c.model import Model
+from emlc.backends.c.walk_table import encode
+from emlc.errors import EmlcError
+from emlc.ir import Decision, Ensemble, FeatureRank, Op, Task, Tree
+from emlc.targets import get_target
+from tests.backends.c.test_emit import check_agrees, expected, shared_subtree_tree
+from tests.conftest import require_tool
+from tests.e2e.harness import run_model, run_parallel
+
+
+def _records(ens: Ensemble, target: str = "avr"):
+    model = Model(ens, get_target(target), "m")
+    model.lazy = True
+    return encode(model)
+
+
+def _chain(n: int, n_features: int = 3, n_rows: int = 4, side_subtree: bool = True) -> Tree:
+    """A left-deep chain of n splits, each with a leaf on the right; the root's right child
+    is one more split, so its record lies past the whole chain."""
+    op, feat, thr, left, right, leaf = [], [], [], [], [], []
+
+    def add(o, f, t, lf, r, row):
+        op.append(o), feat.append(f), thr.append(t), left.append(lf), right.append(r), leaf.append(row)
+        return len(op) - 1
+
+    root = add(Op.LE, 0, 0.0, -1, -1, -1)
+    prev = root
+    for i in range(n):
+        node = add(Op.LE, i % n_features, float(i % 7) - 3.0, -1, -1, -1)
+        left[prev] = node
+        right[node] = add(Op.LEAF, -1, 0.0, -1, -1, i % n_rows)
+        prev = node
+    left[prev] = add(Op.LEAF, -1, 0.0, -1, -1, n_rows - 1)
+    if side_subtree:
+        side = add(Op.LE, 1, 0.5, -1, -1, -1)
+        left[side] = add(Op.LEAF, -1, 0.0, -1, -1, 0)
+        right[side] = add(Op.LEAF, -1, 0.0, -1, -1, n_rows - 1)
+        right[root] = side
+    else:
+        right[root] = add(Op.LEAF, -1, 0.0, -1, -1, 0)
+    return Tree.build(op=op, feature=feat, threshold=thr, left=left, right=right, leaf=leaf)
+
+
+def _regressor(trees, n_features: int, n_rows: int) -> Ensemble:
+    return Ensemble(n_features=n_features, task=Task.REGRESSION, trees=tuple(trees),
+                    tree_output=np.zeros(len(trees), np.int32),
+                    leaves=np.arange(1, n_rows + 1, dtype=np.float64)[:, None] / 8, n_outputs=1,
+                    base_score=np.zeros(1))
+
+
+def _rows(n_features: int, n: int = 60, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-4, 4, (n, n_features)).astype(np.float64) + rng.choice([0, 0.5], (n, n_features))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    return X
+
+
+def test_small_model_takes_three_bytes_per_decision_record():
+    """A ranked forest with few thresholds per feature: one byte each for slot+flags,
+    threshold index and right offset; right leaves live in the offset byte."""
+    ens = _regressor([_chain(20), _chain(30)], n_features=3, n_rows=4)
+    rec = _records(ens)
+    assert (rec.kind_t, rec.thr_t, rec.right_t) == ("uint8_t", "uint8_t", "uint8_t")
+    assert "rl" in rec.flags
+    # thresholds -3..3 (and 0.5) as float32 keys share 22 trailing zero bits: two bytes in the palette
+    assert rec.keys is not None and rec.key_shift == 16 and rec.key_t == "int16_t"
+    decision = int(sum((t.op != Op.LEAF).sum() for t in ens.trees))
+    # the chain's right leaves are in their parents' records: one leaf record per tree end
+    assert rec.kind.size <= decision + 3 * ens.n_trees
+    rep = size_report(ens, "avr", "table")
+    assert rep["table_record_bytes"] == 3
+    assert rep["node_table_bytes"] == rec.bytes
+    assert rep["node_bytes_per_decision_node"] == round(rec.bytes / decision, 2)
+
+
+def test_small_model_with_shifted_keys_runs_exactly():
+    require_tool("gcc")
+    ens = _regressor([_chain(20), _chain(30)], n_features=3, n_rows=4)
+    assert "(int32_t)((uint32_t)(int32_t)m_keys[" in emit_c(ens, "host", "m", "table")
+    X = _rows(3)
+    X[:5] = [[-3.0, 3.0, 0.0], [-0.0, -3.0, 2.0], [np.inf, -np.inf, 1.0], [2.9999998, -2.9999998, 1e-45], [-1e-45, 0, 0]]
+    check_agrees(ens, X, "table")
+
+
+def test_wide_offsets_rows_and_features_widen_their_fields():
+    require_tool("gcc")
+    tree = _chain(300, n_features=3, n_rows=300)
+    ens = _regressor([tree], n_features=3, n_rows=300)
+    rec = _records(ens)
+    assert rec.right_t == "uint16_t"  # the root's right child is > 255 records ahead
+    check_agrees(ens, _rows(3), "table")
+    wide = _regressor([_chain(300, n_features=300, n_rows=4)], n_features=300, n_rows=4)
+    rec = _records(wide)
+    assert rec.kind_t == "uint16_t" and rec.n_slots == 300
+    check_agrees(wide, _rows(300, n=20), "table")
+
+
+def test_shared_subtree_is_reached_by_a_jump_record():
+    require_tool("gcc")
+    # the shared node 3 is placed once
+    ens = _regressor([shared_subtree_tree()], n_features=2, n_rows=4)
+    rec = _records(ens)
+    assert rec.has_jump
+    check_agrees(ens, np.random.default_rng(3).normal(0, 4, (80, 2)), "table")
+
+
+def test_categorical_split_on_a_ranked_feature_ranks_lazily():
+    require_tool("gcc")
+    tree = Tree.build(op=[Op.CAT, Op.LE, Op.LEAF, Op.LEAF, Op.LEAF], feature=[0, 0, -1, -1, -1],
+                      threshold=[0, 1.0, 0, 0, 0], left=[1, 2, -1, -1, -1], right=[4, 3, -1, -1, -1],
+                      leaf=[-1, -1, 0, 1, 2], cat=[0, -1, -1, -1, -1], default_left=[True, False, False, False, False])
+    ens = Ensemble(n_features=1, task=Task.CLASSIFICATION, trees=(tree,), tree_output=np.zeros(1, np.int32),
+                   leaves=np.eye(3), n_outputs=3, base_score=np.zeros(3), decision=Decision.ARGMAX,
+                   classes=np.arange(3), cat_sets=np.array([[0b1011]], dtype=np.uint32),
+                   feature_ranks=(FeatureRank(np.array([-1.0, 0.5, 2.0, 3.0])),))
+    code = emit_c(ens, "host", "m", "table")
+    assert "m_rank(x, 0u, 4u)" in code and "m_prepare" not in code
+    X = np.array([[v] for v in (-2.0, -1.0, 0.0, 0.5, 0.7, 2.0, 2.5, 3.0, 9.0, np.nan, -np.inf, np.inf)])
+    check_agrees(ens, X, "table")
+
+
+def test_float_leaves_are_stored_sparse_unless_a_negative_zero_base_forbids_it():
+    require_tool("gcc")
+    tree = Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[0, -1, -1], threshold=[0.0, 0, 0],
+                      left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 1])
+    leaves = np.zeros((2, 6))
+    leaves[0, 1], leaves[1, 4] = 0.25, -0.0
+    ens = Ensemble(n_features=1, task=Task.REGRESSION, trees=(tree,), tree_output=np.zeros(1, np.int32),
+                   leaves=leaves, n_outputs=6, base_score=np.array([0.5, 0, 0, 0, 0, 0]))
+    assert "m_lval" in emit_c(ens, "host", "m", "table") and "m_leaves" not in emit_c(ens, "host", "m", "table")
+    negzero = ens.replace(base_score=np.array([0.5, 0, 0, 0, -0.0, 0]))
+    code = emit_c(negzero, "host", "m", "inline")
+    assert "m_leaves" in code and "m_lval" not in code
+    X = np.array([[-1.0], [1.0], [np.nan]])
+    for e in (ens, negzero):
+        for layout in ("inline", "table"):
+            check_agrees(e, X, layout)
+            got = run_model(e, X, "host", layout).values
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(expected(e, X)[1]))
+
+
+def test_many_features_fit_the_8051_stack_only_in_the_table_layout():
+    """Inline keys need 4 bytes of stack per feature (P_prepare); the table layout keys a
+    feature when a node reads it, so 60 features fit the 8051's internal-RAM stack."""
+    ens = _regressor([_chain(10, n_features=60)], n_features=60, n_rows=4)
+    with pytest.raises(EmlcError, match=r"bytes of RAM .* try --layout table"):
+        emit_c(ens, "mcs51", "m", "inline")
+    assert "m_prepare" not in emit_c(ens, "mcs51", "m", "table")
+    assert size_report(ens, "mcs51", "table")["ram_bytes_stack_estimate"] < 100
+
+
+def _forest_classifier(kind: str):
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    cls = RandomForestClassifier if kind == "rf" else ExtraTreesClassifier
+    return emlc.load(cls(n_estimators=4, max_depth=5, random_state=0).fit(X[:500], y[:500])), X[500:560]
+
+
+def test_forest_leaves_are_stored_as_counts_rebuilt_exactly():
+    """scikit-learn forests' leaf fractions become byte counts (value = count / row total);
+    the rebuilt values are the same floats, so both sums stay the interpreter's."""
+    ens, _ = _forest_classifier("rf")
+    for target, typ in (("host", np.float64), ("avr", np.float32)):
+        model = Model(ens, get_target(target), "m")
+        counts = model.rational_leaves("double" if typ is np.float64 else "float")
+        assert counts is not None and counts.max() <= 255
+        rebuilt = counts.astype(typ) / counts.sum(axis=1, keepdims=True).astype(typ)
+        np.testing.assert_array_equal(rebuilt, np.asarray(ens.leaves).astype(typ))
+    off = np.asarray(ens.leaves).copy()
+    off[0, np.flatnonzero(off[0])[0]] = np.nextafter(off[0, np.flatnonzero(off[0])[0]], 2.0)
+    assert Model(ens.replace(leaves=off), get_target("host"), "m").rational_leaves("double") is None
+    code = emit_c(ens, "avr", "m", "table")
+    assert "m_lcount" in code and "m_lval" not in code and "static const uint8_t m_qval" in code
+    # the inline float sums read float leaves; the counts serve only the binary64 step there
+    assert "m_lcount" not in emit_c(ens, "avr", "m", "inline", float32_sums=True)
+    assert "m_lval" in emit_c(ens, "avr", "m", "inline")
+
+
+@pytest.mark.parametrize("kind", ["rf", "et"])
+def test_count_leaves_give_the_interpreters_probabilities_on_host_and_avr(kind):
+    require_tool("gcc")
+    require_tool("avr-gcc", "simavr")
+    ens, X = _forest_classifier(kind)
+    check_agrees(ens, X, "table")
+    # AVR sums in float (no 64-bit double): the counts must give the very floats the
+    # float leaf table of the inline layout gives
+    counts, floats = run_parallel([(ens, X, "avr", "table"), (ens, X, "avr", "inline")], workers=2)
+    np.testing.assert_array_equal(counts.predict, expected(ens, X)[0])
+    np.testing.assert_array_equal(counts.values, floats.values)
