@@ -244,16 +244,16 @@ ${P}_F64_FN void ${p}_f64_from(${P}_F64_MEM ${p}_f64_t *r, uint32_t n)
 /* -1, 0 or 1 as a is below, equal to or above b (-0 equals +0; NaN not expected). */
 ${P}_F64_FN int8_t ${p}_f64_cmp(const ${P}_F64_MEM ${p}_f64_t *a, const ${P}_F64_MEM ${p}_f64_t *b)
 {
-    ${P}_F64_WORK ${p}_f64_t x, y;
-    uint8_t sa = (uint8_t)(a->hi >> 31), sb = (uint8_t)(b->hi >> 31);
+    uint32_t ma = a->hi & ${P}_F64_MAG, mb = b->hi & ${P}_F64_MAG;
+    uint8_t neg = (uint8_t)(a->hi >> 31);
     int8_t m;
-    x.hi = a->hi & ${P}_F64_MAG;
-    y.hi = b->hi & ${P}_F64_MAG;
-    x.lo = a->lo;
-    y.lo = b->lo;
-    if (sa != sb) { /* equal only as zeros */
-        return ((x.hi | x.lo | y.hi | y.lo) == 0u) ? 0 : (sa ? -1 : 1);
+    if (neg != (uint8_t)(b->hi >> 31)) { /* equal only as zeros */
+        return ((ma | a->lo | mb | b->lo) == 0u) ? 0 : (neg ? -1 : 1);
     }
-    m = ${p}_f64_below(&x, &y) ? -1 : (${p}_f64_below(&y, &x) ? 1 : 0);
-    return sa ? (int8_t)-m : m;
+    if (ma != mb) {
+        m = ma < mb ? -1 : 1;
+    } else {
+        m = a->lo < b->lo ? -1 : (a->lo > b->lo ? 1 : 0);
+    }
+    return neg ? (int8_t)-m : m;
 }
