@@ -6,7 +6,7 @@
  * A value, and a 57-bit working significand, is a pair of 32-bit words with carries done
  * by hand: no 64-bit integer types, because SDCC 4.2 miscompiles them on the 8051
  * (compares with wide constants see the low 32 bits only; some sums and shifts are wrong).
- * Results go through pointers, not struct returns, which SDCC does not support. */
+ * Results go through pointers, not struct returns or copies (8-bit stacks are small). */
 typedef struct {
     uint32_t hi; /* sign, 11 exponent bits, the fraction's top 20 bits (or a significand's bits 32-63) */
     uint32_t lo; /* the fraction's low 32 bits */
@@ -18,10 +18,10 @@ typedef struct {
 #define ${P}_F64_NAN 0x7FF80000UL    /* high word of the quiet NaN this code returns */
 /* Where every value these routines take lives, and their working values: external RAM on
  * the 8051, whose stack is the internal RAM (at most 223 B under --stack-auto, shared with
- * the caller's frames; the soft step's frames alone took over 150 B). Static there, so on
- * the 8051 these routines and the predict that calls them are not reentrant (not from an
- * interrupt and the main loop at once); the __xdata pointers (2 B, no generic-pointer
- * calls) also save 1.5 KB of code. */
+ * the caller's frames; the soft step's frames overflowed it in the tests). Static there,
+ * so on the 8051 these routines and the predict that calls them are not reentrant (not
+ * from an interrupt and the main loop at once); the __xdata pointers (2 B, no
+ * generic-pointer calls) also save 1.5 KB of code. */
 #if defined(__SDCC_mcs51)
 #define ${P}_F64_MEM __xdata
 #define ${P}_F64_WORK static __xdata
@@ -29,8 +29,9 @@ typedef struct {
 #define ${P}_F64_MEM
 #define ${P}_F64_WORK
 #endif
-/* Out of line (GCC): called from a few places, inlined copies of the word arithmetic are
- * long (digits 10x6 on AVR at -Os: 2.1 KB less flash). SDCC inlines nothing unasked. */
+/* Out of line: called from a few places, inlined copies of the word arithmetic are long
+ * (GCC: digits 10x6 on AVR at -Os, 2.1 KB less flash; SDCC inlines every static inline,
+ * which doubled the complementary forest's 8051 build to 49 KB). */
 #if defined(__GNUC__)
 #define ${P}_F64_FN static __attribute__((noinline, unused))
 #elif defined(__SDCC)
