@@ -76,7 +76,7 @@ class Target:
     #: arithmetic (runtime/c/f64.c on pairs of 32-bit words)
     soft_float64: bool = True
     #: flash that step adds (estimates only; links of the complementary-leaves forest and
-    #: digits 10x6: avr-gcc 5.4 -Os 3.5-4 KB, -O2 about 5 KB; SDCC 4.2 on the 8051 7.5 KB)
+    #: digits 10x6: avr-gcc 5.4 -Os 3.6-4.1 KB, -O2 about 5 KB; SDCC 4.2 on the 8051 7.8 KB)
     soft_float64_bytes: int = 5000
     #: the link calls the C library's exp/expf (``<math.h>``, ``-lm``): on the host it is
     #: the one LightGBM, XGBoost and SciPy call, so probabilities are bit-identical;
@@ -151,7 +151,7 @@ TARGETS: dict[str, Target] = {
             word_bits=8, has_fpu=False, double_bits=32, flash=CODE_SPACE,
             flash_bytes=64 * 1024, ram_bytes=224, compiler="sdcc",
             cflags=("-mmcs51", "--std-c99", "--model-large", "--stack-auto"), inline_node_bytes=30,
-            direct_float_tests=False, soft_float64_bytes=7500,
+            direct_float_tests=False, soft_float64_bytes=7800,
         ),
     )
 }
