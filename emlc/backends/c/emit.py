@@ -59,20 +59,16 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str 
     tgt = get_target(target)
     prefix = check_name(name)
     plan = make_plan(ens, tgt, layout, float32_sums, quick=speed)
-    if plan.quick is not None and not _quick_fits(ens, tgt, prefix, plan):
-        plan = replace(plan, quick=None)
     return _emit(ens, tgt, prefix, plan)
 
 
-def _quick_fits(ens: Ensemble, target: Target, prefix: str, plan: Plan) -> bool:
+def _quick_fits(ens: Ensemble, target: Target, plan: Plan, data: int) -> bool:
     """Does the first walk on byte sums (fixed.quick_plan) leave the model within half the
     flash (the share up to which the speed levels choose the inline layout), leaving room
-    for the program around it? The flash tables are the same with or without it."""
+    for the program around it? ``data``: the tables of the walk and the sums, which the
+    first walk does not change."""
     limit = target.flash_bytes
-    if limit is None:
-        return True
-    tables = _emit(ens, target, prefix, replace(plan, quick=None)).model.tables
-    return estimate(ens, target, plan, tables.bytes)["flash"] <= limit // 2
+    return limit is None or estimate(ens, target, plan, data)["flash"] <= limit // 2
 
 
 def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> Build:
@@ -80,6 +76,8 @@ def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> Build:
     helpers = features.helpers(model)
     decls, body, records = LAYOUTS[plan.layout](model)
     raw = sums.raw_function(model, body)
+    if plan.quick is not None and not _quick_fits(ens, tgt, plan, model.tables.bytes):
+        model = model.with_plan(replace(plan, quick=None))  # the walk and the sums read no quick plan
     parts = [*helpers, *decls, features.prepare_function(model), raw]
     if model.soft64:
         parts.append(soft64.soft_functions(model))
