@@ -241,6 +241,7 @@ def check_fit(model: Model) -> None:
             f"model does not fit: it needs about {est['ram']} bytes of RAM (stack for {model.ens.n_features} features "
             f"and {model.ens.n_outputs} outputs) but {tgt.name} has {tgt.ram_bytes}; "
             + ("try --layout table (it keeps no per-feature values), " if layout is Layout.INLINE and not model.direct else "")
+            + ("try lossy --float32-sums (the exact float64 near-tie step needs stack), " if model.soft64 else "")
             + "reduce the number of features or outputs, or pick a larger target"
         )
 
