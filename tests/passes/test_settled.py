@@ -115,7 +115,7 @@ def test_trees_marked_in_preorder_are(data, seed):
         for t in ens.trees:
             if t.in_preorder:
                 assert preorder(t) == list(range(t.n_nodes)), name
-        marked = [i for i, t in enumerate(ens.trees) if forest._SETTLED in vars(t)]
+        marked = [i for i, t in enumerate(ens.trees) if forest.marked_settled(t)]
         if marked:  # the marks agree with the check on unmarked copies
             fresh = ens.replace(trees=tuple(Tree(**{c: getattr(t, c) for c in Tree.COLUMNS}) for t in ens.trees))
             assert forest.settled(forest.Forest(fresh), fresh)[marked].all(), name

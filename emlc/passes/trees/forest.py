@@ -104,6 +104,11 @@ def mark_settled(tree: Tree) -> Tree:
     return tree.mark_preorder()
 
 
+def marked_settled(tree: Tree) -> bool:
+    """Has a builder or an earlier :func:`settled` recorded that ``tree`` is settled?"""
+    return _SETTLED in tree.__dict__
+
+
 def settled(fo: Forest, ens: Ensemble) -> np.ndarray:
     """Per tree of ``ens``: plain, numbered in preorder and normalised (leaves without feature,
     threshold bits or default), so a rebuild that keeps every node returns it unchanged.
@@ -111,7 +116,7 @@ def settled(fo: Forest, ens: Ensemble) -> np.ndarray:
     Found trees are marked, so when every tree is (fold keeps or builds only such trees,
     and merge runs next) the check costs one look per tree.
     """
-    known = np.array([_SETTLED in t.__dict__ for t in ens.trees], dtype=bool)
+    known = np.array([marked_settled(t) for t in ens.trees], dtype=bool)
     if known.all():
         return known
     local = np.arange(fo.op.size) - np.repeat(fo.starts, ens.node_counts())
