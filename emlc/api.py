@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from enum import StrEnum
 from typing import Any, TextIO
 
 import numpy as np
 
+from .cost import Layout
 from .errors import EmlcError
 from .ir.ensemble import Ensemble
 from .passes import OptimizeResult, optimize
@@ -22,7 +24,15 @@ from .targets import Target, get_target
 from .float_traps import traps_off
 from .input_note import InputNote, input_note
 
-EMITTERS = ("c", "csv", "micropython", "llvm", "obj", "ir")
+class OutputFormat(StrEnum):
+    """What :func:`emit` writes (its value is what users type, ``--emit``)."""
+
+    C = "c"
+    CSV = "csv"
+    MICROPYTHON = "micropython"
+    LLVM = "llvm"
+    OBJ = "obj"
+    IR = "ir"
 
 
 @dataclass(frozen=True)
@@ -67,11 +77,11 @@ class Compiled:
 @traps_off
 def emit(
     ens: Ensemble,
-    emit: str = "c",
+    emit: OutputFormat | str = OutputFormat.C,
     *,
     target: Target | str = "host",
     name: str = "model",
-    layout: str | None = None,
+    layout: Layout | str | None = None,
     csv_flavor: str = "auto",
     speed: bool = True,
     float32_sums: bool = False,
@@ -86,27 +96,29 @@ def emit(
     7.8 KB on the 8051).
     """
     tgt = get_target(target)
-    if emit == "ir":
+    try:
+        emit = OutputFormat(emit)
+    except ValueError:
+        raise EmlcError(f"unknown output format {emit!r}; choose one of: {', '.join(v.value for v in OutputFormat)}") from None
+    if emit is OutputFormat.IR:
         from .ir.text import print_ir
 
         return print_ir(ens)
-    if emit == "c":
+    if emit is OutputFormat.C:
         from .backends.c import emit_c
 
         return emit_c(ens, target=tgt, name=name, layout=layout, speed=speed, float32_sums=float32_sums)
-    if emit == "csv":
+    if emit is OutputFormat.CSV:
         from .backends.micropython import emit_csv
 
         return emit_csv(ens, flavor=csv_flavor)
-    if emit == "micropython":
+    if emit is OutputFormat.MICROPYTHON:
         from .backends.micropython import emit_micropython
 
         return emit_micropython(ens, name=name)
-    if emit in ("llvm", "obj"):
-        from .backends.llvm import emit_llvm, emit_obj
+    from .backends.llvm import emit_llvm, emit_obj
 
-        return (emit_llvm if emit == "llvm" else emit_obj)(ens, target=tgt.name, name=name)
-    raise EmlcError(f"unknown output format {emit!r}; choose one of: {', '.join(EMITTERS)}")
+    return (emit_llvm if emit is OutputFormat.LLVM else emit_obj)(ens, target=tgt.name, name=name)
 
 
 @traps_off
@@ -115,7 +127,7 @@ def compile(
     *,
     target: Target | str = "host",
     level: str = "O2",
-    emit_as: str = "c",
+    emit_as: OutputFormat | str = OutputFormat.C,
     name: str = "model",
     input_type: str | None = None,
     layout: str | None = None,

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from . import __version__
-from .api import EMITTERS
+from .api import OutputFormat
+from .backends.micropython.emit import CsvFlavor
 from .errors import EmlcError
 from .frontends.load import PickleRefused
 
@@ -55,9 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
     p.set_defaults(level="O2")
     p.add_argument("--target", default="host", help="target to compile for (default: host; see `emlc targets`)")
-    p.add_argument("--emit", choices=EMITTERS, default="c", help="what to write (default: c)")
+    p.add_argument("--emit", choices=[f.value for f in OutputFormat], default=OutputFormat.C.value, help="what to write (default: c)")
     p.add_argument(
-        "--csv-flavor", choices=("auto", "emlearn", "emlc"), default="auto",
+        "--csv-flavor", choices=[f.value for f in CsvFlavor], default=CsvFlavor.AUTO.value,
         help="with --emit csv: emlearn-micropython's format, emlc_trees' richer one, or auto (emlearn's when exact)",
     )
     p.add_argument("--name", default="model", help="C/Python identifier prefix of the generated API (default: model)")
