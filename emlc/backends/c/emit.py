@@ -245,7 +245,7 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None
     if records is not None:
         table = {
             "table_records": int(records.kind.size),
-            "table_record_bytes": size_of(records.kind_t) + size_of(records.thr_t) + size_of(records.right_t),
+            "table_record_bytes": records.record_bytes,
             "node_table_bytes": records.bytes,
             "node_bytes_per_decision_node": round(records.bytes / max(inner, 1), 2),
         }
