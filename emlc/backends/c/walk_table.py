@@ -37,6 +37,7 @@ from .walk_inline import unranked
 from .model import Model, Test, runtime_source
 
 _UNSIGNED = ("uint8_t", "uint16_t", "uint32_t")
+_FLAG_NAMES = {"nan": "NaN goes left", "cat": "categorical", "rl": "right child is a leaf"}
 #: the encodings :func:`encode` chooses from (tests narrow it to check each one):
 #: leaf and jump records, decision records only, and those packed in one word with a
 #: slot and key index or a global key index
@@ -66,6 +67,11 @@ class Records:
     counted: bool = False
     lmap: np.ndarray | None = None  # leaf number -> leaf row, when they differ
     lmap_t: str = "uint8_t"
+    #: first leaf number of each tree, when not root[t] + t: its first row (rows in order
+    #: in the tree), or lflag | its first lmap entry
+    lbase: np.ndarray | None = None
+    lflag: int = 0
+    ltop: int = 0  # largest leaf number
     #: counted records packed in one word each (:func:`_pack`): c in the low ``cbits``,
     #: then the flags, then the slot and key index, or (``global_index``) the index into
     #: all keys, whose slot a search of ``kbase`` finds
@@ -82,7 +88,7 @@ class Records:
 
     @property
     def lidx_t(self) -> str:
-        return smallest_int(0, int(self.kind.size + self.roots.size), signed=False)
+        return smallest_int(0, self.ltop, signed=False)
 
     @property
     def bytes(self) -> int:
@@ -93,6 +99,8 @@ class Records:
             total += self.n_slots * size_of(smallest_int(0, max(self.slot_features), signed=False))
         if self.lmap is not None:
             total += self.lmap.size * size_of(self.lmap_t)
+        if self.lbase is not None:
+            total += self.lbase.size * size_of(self.lidx_t)
         return total
 
     @property
@@ -285,7 +293,7 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
             kind.append(slot_of[always.feature] | flags.get("nan", 0) | flags["rl"])
             thr.append(values[t, -1])
             cnt.append(0)
-            rows += [leaf[go[0]]] * 2
+            rows += [leaf[go[0]], -1]  # the right leaf is never reached
             continue
         # ("node", node) places a subtree; ("right", node, record) closes its left one
         stack: list[tuple] = [("node", go[0])]
@@ -320,13 +328,34 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
     thr_a = np.array(thr, dtype=np.int64)
     rows_a = np.array(rows, dtype=np.int64)
     assert rows_a.size == len(kind) + len(roots)
-    lmap = None if np.array_equal(rows_a, np.arange(rows_a.size)) else rows_a
+    care = rows_a >= 0
+    lmap = lbase = None
+    lflag = 0
+    top = rows_a.size
+    if not np.array_equal(rows_a[care], np.flatnonzero(care)):
+        # each tree's numbers start at its first row when its rows are in order; the other
+        # trees' rows go to lmap, their numbers flagged with bit lflag (kept as n grows)
+        starts = np.array(roots, dtype=np.int64) + np.arange(len(roots))
+        ends = np.append(starts[1:], rows_a.size)
+        first, maps = [], []
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            part, ok = rows_a[a:b], care[a:b]
+            if part[0] >= 0 and np.array_equal(part[ok], (part[0] + np.arange(b - a))[ok]):
+                first.append(int(part[0]))
+            else:
+                first.append(-1 - sum(m.size for m in maps))
+                maps.append(np.where(ok, part, 0))
+        widest = int((ends - starts).max())
+        lflag = 1 << max(int(rows_a.max()) + widest, sum(m.size for m in maps)).bit_length()
+        lbase = np.array([f if f >= 0 else lflag | (-1 - f) for f in first], dtype=np.int64)
+        lmap = np.concatenate(maps) if maps else None
+        top = 2 * lflag - 1
     return Records(
         kind=kind_a, thr=thr_a, right=np.array(cnt, dtype=np.int64), roots=np.array(roots, dtype=np.int64),
         kind_t=smallest_int(0, int(kind_a.max()), signed=False),
         thr_t=smallest_int(int(min(thr_a.min(), 0)), int(thr_a.max())), right_t=cnt_t,
         idx_t=smallest_int(0, len(kind), signed=False), flags=flags, n_slots=n_slots, slot_features=used,
-        has_jump=False, keys=keys, kbase=kbase, counted=True, lmap=lmap,
+        has_jump=False, keys=keys, kbase=kbase, counted=True, lmap=lmap, lbase=lbase, lflag=lflag, ltop=top,
         lmap_t=smallest_int(0, int(rows_a.max()), signed=False),
     )
 
@@ -505,7 +534,8 @@ def _packed_walk(model: Model, rec: Records, troot: str, tt_t: str) -> tuple[lis
     sbits = (rec.n_slots - 1).bit_length() or 1
     what = "key index" if rec.global_index else "slot | key index (or bitset row) << slot bits"
     tw = tables.add("rec", rec.word_t, rec.word,
-                    note=f"per record: decision records in the left subtree | {', '.join(order)} flags << {rec.cbits} | "
+                    note=f"per record: decision records in the left subtree | flags << {rec.cbits} "
+                         f"({', '.join(_FLAG_NAMES[n] for n in order)}) | "
                          f"{what} << {rec.cbits + fbits}")
     tkeys, tb, it = _palette(model, rec)
     cnt_t = smallest_int(0, (1 << rec.cbits) - 1, signed=False)
@@ -536,15 +566,21 @@ def _counted_walk(model: Model, rec: Records, troot: str, fields: str, value: st
                   rleaf: str) -> str:
     """``runtime/c/walk_count.c`` for records of :func:`_encode_counted`."""
     tables = model.tables
-    if rec.lmap is None:
-        leaf_row = f"({model.row_t})n"
+    leaf_row = f"({model.row_t})n"
+    if rec.lmap is not None:
+        tl = tables.add("lrow", rec.lmap_t, rec.lmap, note="leaf row of each leaf number (trees whose rows are not in order)")
+        mapped = f"({model.row_t}){tables.read(rec.lmap_t, tl, f'n & {rec.lflag - 1}u')}"
+        leaf_row = f"((n & {rec.lflag}u) ? {mapped} : {leaf_row})" if rec.lbase is not None else mapped
+    if rec.lbase is None:
+        start = f"({rec.lidx_t})(r + t)"
     else:
-        tl = tables.add("lrow", rec.lmap_t, rec.lmap, note="leaf row of each leaf number")
-        leaf_row = f"({model.row_t}){tables.read(rec.lmap_t, tl, 'n')}"
+        tlb = tables.add("lbase", rec.lidx_t, rec.lbase,
+                         note=f"first leaf of each tree: its row, or {rec.lflag} | its first entry of lrow")
+        start = tables.read(rec.lidx_t, tlb, "t")
     return runtime_source(
         "walk_count.c", p=model.p, row_t=model.row_t, idx_t=rec.idx_t, lidx_t=rec.lidx_t, tt_t=tt_t,
         in_t=model.in_t, key_t=model.key_t, read_root=tables.read(rec.idx_t, troot, "t"), fields=fields,
-        value=value, test=test, leaf_row=leaf_row, rleaf=rleaf,
+        value=value, test=test, leaf_row=leaf_row, rleaf=rleaf, start=start,
     )
 
 
