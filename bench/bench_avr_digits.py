@@ -60,8 +60,10 @@ from emlc.backends.c import emit_c  # noqa: E402
 from emlc.passes import optimize  # noqa: E402
 from emlc.passes.lossy.confidence_exit import confidence_exit  # noqa: E402
 
-MCU = "atmega2560"
-CFLAGS = ["-mmcu=" + MCU, "-Os", "-Wall"]
+#: simulated MCU -> emlc target
+MCUS = {"atmega2560": "avr", "atmega328p": "atmega328p"}
+#: (trees, depth) of the digits forests
+FORESTS = ((10, 6), (20, 5), (30, 6))
 LANG = {"c": ("avr-gcc", "fw.c", ["-std=gnu99"]), "c++": ("avr-g++", "fw.cpp", ["-std=gnu++11"])}
 PEERS = ("emlearn", "m2cgen", "micromlgen")
 PEER_DIR = Path(tempfile.gettempdir()) / "emlc-bench-peers"
@@ -105,19 +107,20 @@ int main(void) {
 
 
 def build_and_run(model_code: str, call: str, rows: np.ndarray, in_t: str, work: Path, lang: str = "c",
-                  includes: tuple[str, ...] = ()) -> tuple[list[int], int, int, int]:
+                  includes: tuple[str, ...] = (), mcu: str = "atmega2560") -> tuple[list[int], int, int, int]:
     cells = ",".join("{" + ",".join(f"{float(v):.9e}f" for v in r) + "}" for r in rows)
     src = (FIRMWARE.replace("@MODEL@", model_code).replace("@ROWS@", cells).replace("@N@", str(len(rows)))
            .replace("@CALL@", call).replace("@IN_T@", in_t))
     cc, name, std = LANG[lang]
     (work / name).write_text(src)
     inc = [f"-I{d}" for d in includes]
-    subprocess.run([cc, *CFLAGS, *std, *inc, name, "-o", "fw.elf"], cwd=work, check=True, capture_output=True)
+    subprocess.run([cc, f"-mmcu={mcu}", "-Os", "-Wall", *std, *inc, name, "-o", "fw.elf"], cwd=work, check=True,
+                   capture_output=True)
     size = subprocess.run(["avr-size", "-A", "fw.elf"], cwd=work, check=True, capture_output=True, text=True).stdout
     sec = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\.(\w+)\s+(\d+)", size, re.M)}
     flash = sec.get("text", 0) + sec.get("data", 0)
     ram = sec.get("data", 0) + sec.get("bss", 0)
-    out = subprocess.run(["simavr", "-m", MCU, "-f", "16000000", "fw.elf"], cwd=work, capture_output=True,
+    out = subprocess.run(["simavr", "-m", mcu, "-f", "16000000", "fw.elf"], cwd=work, capture_output=True,
                          text=True, timeout=300)
     text = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
     m = re.search(r"((?:\d+ )+)c(\d+)", text.replace(".\n", "").replace("\n", ""))
@@ -172,6 +175,80 @@ def peer_variants(clf) -> list[tuple]:
     return out
 
 
+def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
+    """(label, code or the EmlcError that refused it, call, input C type, language, include dirs)."""
+    out: list[tuple] = []
+
+    def add(label, make, in_t="float"):
+        try:
+            code = make()
+        except emlc.EmlcError as e:
+            code = e
+        out.append((label, code, "model_predict(x, 64)", in_t, "c", ()))
+
+    runs = [("O0", "inline"), ("O0", "table"), ("O2", "inline"), ("O2", "table"), ("Os", None)] if full else \
+        [("O2", None), ("Os", None)]
+    for level, layout in runs:
+        res = optimize(ens, level=level, target=target, layout=layout)
+        speed = level != "Os"
+        try:
+            code = emit_c(res.ensemble, target, "model", res.layout, speed=speed)
+        except emlc.EmlcError as e:
+            out.append((f"emlc -{level} {res.layout}", e, "", "float", "c", ()))
+            continue
+        exit_note = " (exact exit)" if "predict stops early" in code else ""
+        out.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
+        if exit_note and full:
+            plain = res.ensemble.replace(early_exit=None)
+            add(f"emlc -{level} {res.layout} (no exit)", lambda: emit_c(plain, target, "model", res.layout, speed=speed))
+        if res.ensemble.early_exit is not None and full:
+            lossy = confidence_exit(res.ensemble, 0.5)
+            add(f"emlc -{level} --early-exit 0.5 {res.layout}",
+                lambda: emit_c(lossy, target, "model", res.layout, speed=speed))
+    for level in ("O2", "Os"):
+        res = optimize(ens.replace(input_type="int16"), level=level, target=target)
+        add(f"emlc -{level} --input int16 {res.layout}",
+            lambda: emit_c(res.ensemble, target, "model", res.layout, speed=level != "Os"), "int16_t")
+    return out
+
+
+def pareto(points: dict[str, tuple[int, int]]) -> set[str]:
+    """Labels no other point beats on flash and cycles together (<= both, < one)."""
+    return {a for a, (fa, ca) in points.items()
+            if not any(fb <= fa and cb <= ca and (fb, cb) != (fa, ca) for b, (fb, cb) in points.items() if b != a)}
+
+
+def measure(variants: list[tuple], ens, want: np.ndarray, rows: np.ndarray, mcu: str, work: Path,
+            bases: dict) -> None:
+    """Build and run each variant on ``mcu``; print the table with the Pareto front (per input type)."""
+    results: list[tuple] = []
+    for label, code, call, in_t, lang, inc in variants:
+        if isinstance(code, Exception):
+            results.append((label, in_t, None, f"emlc refuses: {str(code).split(';')[0][:60]}"))
+            continue
+        try:
+            pred, flash, ram, cycles = build_and_run(code, call, rows, in_t, work, lang, inc, mcu)
+        except subprocess.CalledProcessError as e:
+            err = (e.stderr or b"").decode().strip()
+            why = ("RAM overflow" if "region `data'" in err else "flash overflow" if "region `text'" in err
+                   else (err.splitlines() or ["failed"])[-1][:60])
+            results.append((label, in_t, None, f"does not build ({why})"))
+            continue
+        agree = float(np.mean(np.asarray(ens.classes)[pred] == want) * 100)
+        base_flash, base_ram = bases[mcu, lang, in_t]
+        results.append((label, in_t, (flash - base_flash, ram - base_ram, cycles, agree), ""))
+    front: set[str] = set()
+    for kind in ("float", "int16_t"):
+        front |= pareto({label: (m[0], m[2]) for label, in_t, m, _ in results if m is not None and in_t == kind})
+    print(f"{'build':40s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} {'agree':>7s}  Pareto")
+    for label, _, m, note in results:
+        if m is None:
+            print(f"{label:40s} {note}")
+        else:
+            mark = "*" if label in front else ""
+            print(f"{label:40s} {m[0]:8d} {m[1]:6d} {m[2]:8d} {m[3]:6.1f}%  {mark}")
+
+
 def main() -> None:
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
@@ -179,47 +256,26 @@ def main() -> None:
 
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=30, random_state=0)
-    clf = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(Xtr, ytr)
-    want = clf.predict(Xte)
-    ens = emlc.load(clf)
-    variants: list[tuple] = []  # (label, code, call, input C type, language, include dirs)
-    for level, layout in (("O0", "inline"), ("O0", "table"), ("O2", "inline"), ("O2", "table"), ("Os", None)):
-        res = optimize(ens, level=level, target="avr", layout=layout)
-        speed = level != "Os"
-        code = emit_c(res.ensemble, "avr", "model", res.layout, speed=speed)
-        exit_note = " (exact exit)" if "predict stops early" in code else ""
-        variants.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
-        if exit_note:
-            plain = res.ensemble.replace(early_exit=None)
-            variants.append((f"emlc -{level} {res.layout} (no exit)", emit_c(plain, "avr", "model", res.layout, speed=speed),
-                             "model_predict(x, 64)", "float", "c", ()))
-        if res.ensemble.early_exit is not None:
-            for threshold in (0.5,):
-                lossy = confidence_exit(res.ensemble, threshold)
-                variants.append((f"emlc -{level} --early-exit {threshold:g} {res.layout}",
-                                 emit_c(lossy, "avr", "model", res.layout, speed=speed), "model_predict(x, 64)", "float", "c", ()))
-    for level in ("O2", "Os"):
-        res = optimize(ens.replace(input_type="int16"), level=level, target="avr")
-        variants.append((f"emlc -{level} --input int16 {res.layout}",
-                         emit_c(res.ensemble, "avr", "model", res.layout, speed=level != "Os"), "model_predict(x, 64)",
-                         "int16_t", "c", ()))
-    variants += peer_variants(clf)
+    only = sys.argv[1:]  # e.g. "10x6 atmega328p"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        bases = {(lang, t): build_and_run("", "(int)x[0]", Xte, t, work, lang)[1:3]
-                 for lang in LANG for t in ("float", "int16_t")}
-        print(f"{'variant':40s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} {'agree':>6s}")
-        for label, code, call, in_t, lang, inc in variants:
-            try:
-                pred, flash, ram, cycles = build_and_run(code, call, Xte, in_t, work, lang, inc)
-            except subprocess.CalledProcessError as e:
-                err = (e.stderr or b"").decode().strip()
-                why = "RAM overflow" if "region `data'" in err else (err.splitlines() or ["failed"])[-1][:60]
-                print(f"{label:40s} does not build ({why})")
-                continue
-            agree = np.mean(np.asarray(ens.classes)[pred] == want) * 100
-            base_flash, base_ram = bases[lang, in_t]
-            print(f"{label:40s} {flash - base_flash:8d} {ram - base_ram:6d} {cycles:8d} {agree:5.1f}%")
+        bases = {(mcu, lang, t): build_and_run("", "(int)x[0]", Xte, t, work, lang, (), mcu)[1:3]
+                 for mcu in MCUS for lang in LANG for t in ("float", "int16_t")}
+        for trees, depth in FORESTS:
+            if only and not any(f"{trees}x{depth}" == o for o in only if "x" in o):
+                if any("x" in o for o in only):
+                    continue
+            clf = RandomForestClassifier(n_estimators=trees, max_depth=depth, random_state=0).fit(Xtr, ytr)
+            want = clf.predict(Xte)
+            ens = emlc.load(clf)
+            peers = peer_variants(clf)
+            for mcu, target in MCUS.items():
+                if only and any(o in MCUS for o in only) and mcu not in only:
+                    continue
+                print(f"\n## digits RandomForest {trees}x{depth}, {mcu} (model-only flash and RAM; cycles per prediction;"
+                      f" * = Pareto front of flash and cycles among builds with the same input type)")
+                full = (trees, depth) == (10, 6) and mcu == "atmega2560"
+                measure(emlc_variants(ens, target, full) + peers, ens, want, Xte, mcu, work, bases)
 
 
 if __name__ == "__main__":

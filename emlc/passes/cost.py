@@ -1,9 +1,12 @@
 """Byte estimates of a model in the two code layouts, and the choice between them.
 
-``table``: one record per split (feature index, threshold, right child reference,
-and the left one unless every split's left child is the next split), a root
-reference per tree, plus the leaf table; a child reference names a split or a
-leaf-table row. Leaf tables are counted as the backend stores them (target widths,
+``table``: the smaller of two record encodings the C backend chooses from
+(:mod:`emlc.backends.c.walk_table`): one record per split (feature index, threshold,
+right child reference, and the left one unless every split's left child is the next
+split), a root reference per tree, plus the leaf table, a child reference naming a
+split or a leaf-table row; or decision records only, each one word holding the left
+subtree's split count, its flags and an index into the sorted distinct thresholds
+(stored once each), with leaves numbered in order and mapped to rows when shared. Leaf tables are counted as the backend stores them (target widths,
 sparse rows when smaller).
 ``inline``: nested ``if``s, about ``target.inline_bytes_per_node`` of machine code per
 split and half that per leaf (which indexes the same leaf table).
@@ -80,7 +83,33 @@ def table_bytes(ens: Ensemble, target: Target) -> int:
     splits = ens.n_nodes - ens.n_leaves
     ref = index_bytes(2 * max(splits, ens.leaves.shape[0]))
     node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
-    return int(splits * node + ens.n_trees * ref + _shared_bytes(ens, target))
+    records = splits * node
+    if splits:
+        records = min(records, ens.trees_fact("#counted_records", lambda e: _counted_records(e, target)))
+    return int(records + ens.n_trees * ref + _shared_bytes(ens, target))
+
+
+def _counted_records(ens: Ensemble, target: Target) -> int:
+    """Decision records packed in one word (counted encoding): split count of the left
+    subtree, flags (right leaf, NaN, category) and an index into the distinct thresholds,
+    which are stored once (ranked features' thresholds are their edges, counted with the
+    shared bytes); a leaf-row map when leaf rows are shared between leaves."""
+    op = ens.column("op")
+    inner = op != Op.LEAF
+    feature = ens.column("feature")[inner]
+    threshold = ens.column("threshold")[inner]
+    pairs = np.unique(np.stack([feature.astype(np.float64), threshold.astype(np.float64)]), axis=1)
+    ranked = np.array([r is not None for r in ens.feature_ranks] or [False] * ens.n_features)
+    unranked = int(np.count_nonzero(~ranked[pairs[0].astype(np.int64)]))
+    keys = unranked * _threshold_bytes(ens, target) + 2 * ens.n_features
+    per_tree = (ens.node_counts() - 1) // 2
+    cbits = max(int(per_tree.max() - 1).bit_length(), 1)
+    flags = 1 + int(ens.input_type.startswith("float")) + int(bool((op == Op.CAT).any()))
+    bits = cbits + flags + max(int(pairs.shape[1] - 1).bit_length(), 1)
+    word = 1 if bits <= 8 else 2 if bits <= 16 else 4 if bits <= 32 else 8
+    leaves = ens.n_leaves
+    lmap = leaves * index_bytes(ens.leaves.shape[0]) if ens.leaves.shape[0] < 0.9 * leaves else 0
+    return int(np.count_nonzero(inner)) * word + keys + lmap
 
 
 def inline_bytes(ens: Ensemble, target: Target) -> int:

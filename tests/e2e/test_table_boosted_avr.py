@@ -42,6 +42,7 @@ def _records(ens, encodings):
     try:
         m = Model(ens, get_target("avr"), "m")
         m.lazy = True
+        m.size_first = True  # -Os
         return walk_table.encode(m)
     finally:
         walk_table.ENCODINGS = saved

@@ -46,6 +46,7 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None,
     model = Model(ens, tgt, prefix, float32_sums)
     model.direct = chosen == "inline" and walk_inline.can_test_directly(model)
     model.lazy = chosen == "table"
+    model.size_first = not speed  # the table layout may pack its records (slower, smaller)
     if model.lazy and model.fixed is not None:
         model.fixed = fixed.plan(ens, tgt, byte_leaves=True)
     model.leaf_sums = model.direct and tgt.leaf_sums_inline and model.fixed is not None

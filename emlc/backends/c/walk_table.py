@@ -386,7 +386,11 @@ def _pack(rec: Records, global_index: bool) -> Records | None:
 
 def encode(model: Model) -> Records:
     """The smallest encoding over threshold palette on/off, leaf records (right-leaf flag
-    on/off) or decision records only (:func:`_encode_counted`)."""
+    on/off) or decision records only (:func:`_encode_counted`). Packed records
+    (:func:`_pack`) only where size comes first (-Os: ``model.size_first``): unpacking them
+    costs shifts and, with a global key index, a search for the slot (on AVR about twice
+    the cycles of the digits forest's walk)."""
+    packed = getattr(model, "size_first", False)
     trees = [_tests(model, tree) for tree in model.ens.trees]
     cands: list[Records | None] = []
     for palette in (False, True):
@@ -398,8 +402,8 @@ def encode(model: Model) -> Records:
                         if (rec := _encode_counted(model, trees, palette, cnt_t)) is not None), None)
         if counted is not None:
             cands += [counted if "counted" in ENCODINGS else None,
-                      _pack(counted, False) if "packed" in ENCODINGS else None,
-                      _pack(counted, True) if "packed_global" in ENCODINGS else None]
+                      _pack(counted, False) if "packed" in ENCODINGS and packed else None,
+                      _pack(counted, True) if "packed_global" in ENCODINGS and packed else None]
     best: Records | None = None
     for rec in cands:
         if rec is not None and (best is None or rec.bytes < best.bytes):
