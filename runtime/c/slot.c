@@ -1,14 +1,10 @@
-/* The slot whose run of ${p}_keys holds key index i: the last s with ${p}_kbase[s] <= i. */
+/* The slot whose run of ${p}_keys holds key index i: ${p}_coarse gives the slot of key
+ * index i >> ${step} << ${step}, and the slots after it are passed while their run starts at or before i. */
 static inline ${s_t} ${p}_slot(${i_t} i)
 {
-    ${s_t} lo = 0, hi = ${n_slots};
-    while ((${s_t})(hi - lo) > 1u) {
-        ${s_t} mid = (${s_t})((lo + hi) >> 1);
-        if (${read_base} <= i) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
+    ${s_t} s = ${read_coarse};
+    while (${read_next} <= i) {
+        ++s;
     }
-    return lo;
+    return s;
 }

@@ -14,16 +14,16 @@ static inline ${row_t} ${p}_walk(${tt_t} t, const ${in_t} *features)
         uint8_t left;
         ${test}
         if (left) {
-            if (c == 0u) {
+            if (${c_zero}) {
                 return ${leaf_row};
             }
             ++r;
         } else {
-            n = (${lidx_t})(n + c + 1u);
+            n = (${lidx_t})(n + ${c_val} + 1u);
             if (k & ${rleaf}) {
                 return ${leaf_row};
             }
-            r = (${idx_t})(r + c + 1u);
+            r = (${idx_t})(r + ${c_val} + 1u);
         }
     }
 }

@@ -72,13 +72,20 @@ class Records:
     lbase: np.ndarray | None = None
     lflag: int = 0
     ltop: int = 0  # largest leaf number
-    #: counted records packed in one word each (:func:`_pack`): c in the low ``cbits``,
-    #: then the flags, then the slot and key index, or (``global_index``) the index into
-    #: all keys, whose slot a search of ``kbase`` finds
+    #: counted records packed in one word each (:func:`_pack`): the slot and key index,
+    #: or (``global_index``) the index into all keys, whose slot ``kbase`` gives; then
+    #: the flags, then c from bit ``cbits``
     word: np.ndarray | None = None
     word_t: str = ""
-    cbits: int = 0
+    cbits: int = 0  # where c starts in the word
+    ibits: int = 0  # bits of the index fields below the flags
     global_index: bool = False
+
+    @property
+    def coarse_step(self) -> int:
+        """Global key index: the slot search starts from the slot of key index i >> step << step
+        (about one slot per step)."""
+        return max(int(np.log2(max(self.keys.size / self.n_slots, 1))), 0)
 
     @property
     def record_bytes(self) -> int:
@@ -101,6 +108,9 @@ class Records:
             total += self.lmap.size * size_of(self.lmap_t)
         if self.lbase is not None:
             total += self.lbase.size * size_of(self.lidx_t)
+        if self.global_index:  # kbase's sentinel and the coarse slot table
+            s_size = size_of(smallest_int(0, self.n_slots, signed=False))
+            total += 2 + s_size * -(-self.keys.size // (1 << self.coarse_step))
         return total
 
     @property
@@ -362,26 +372,29 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
 
 def _pack(rec: Records, global_index: bool) -> Records | None:
     """``rec`` (counted, key indexes) with each record's fields in one word, or None
-    when they take more than 32 bits (or a global index meets a categorical node)."""
+    when they take more than 32 bits (or a global index meets a categorical node).
+    Low to high: the key index (global), or the slot and its key index (or bitset row);
+    the flags; c on top, so tests need no shift: c == 0 is ``w < 2^shift``, a flag a
+    mask, a global index a mask (8-bit cores shift one bit at a time)."""
     if rec.keys is None or (global_index and "cat" in rec.flags):
         return None
     sbits = (rec.n_slots - 1).bit_length() or 1
     slot = rec.kind & ((1 << sbits) - 1)
-    cbits = max(int(rec.right.max()).bit_length(), 1)
-    word = rec.right.copy()
-    at = cbits
-    for name in rec.flags:  # rl, nan, cat: same order, so flag i is bit cbits + i
-        word |= ((rec.kind & rec.flags[name]) != 0).astype(np.int64) << at
-        at += 1
     if global_index:
-        word |= (rec.kbase[slot] + rec.thr) << at
+        word = rec.kbase[slot] + rec.thr
+        ibits = max(int(rec.keys.size - 1).bit_length(), 1)
     else:
-        word |= slot << at
-        word |= rec.thr << (at + sbits)
+        word = slot | rec.thr << sbits
+        ibits = sbits + max(int(rec.thr.max()).bit_length(), 1)
+    at = ibits
+    for name in rec.flags:  # nan, cat, rl: flag j is bit ibits + j
+        word = word | ((rec.kind & rec.flags[name]) != 0).astype(np.int64) << at
+        at += 1
+    word = word | rec.right << at
     if int(word.max()) >> 32:
         return None
     word_t = smallest_int(0, int(word.max()), signed=False)
-    return replace(rec, word=word, word_t=word_t, cbits=cbits, global_index=global_index)
+    return replace(rec, word=word, word_t=word_t, cbits=at, ibits=ibits, global_index=global_index)
 
 
 def encode(model: Model) -> Records:
@@ -438,7 +451,7 @@ def walk_body(model: Model) -> tuple[list[str], str]:
     feature = _feature(model, rec)
     value = _value(model)
     if rec.keys is not None:
-        tkeys, tb, it = _palette(model, rec)
+        tkeys, tb, it, _ = _palette(model, rec)
         threshold = _threshold(model, rec, tkeys, f"({it})({tables.read(rec.kbase_t, tb, 's')} + {read_t})")
     else:
         threshold = f"({model.key_t}){read_t}"
@@ -497,13 +510,16 @@ def _value(model: Model) -> str:
     return f"({model.key_t})features[f]"
 
 
-def _palette(model: Model, rec: Records) -> tuple[str, str, str]:
-    """The key and slot-base tables, and the type of an index into the keys."""
+def _palette(model: Model, rec: Records, sentinel: bool = False) -> tuple[str, str, str]:
+    """The key and slot-base tables (``sentinel``: kbase ends with the key count), and
+    the type of an index into the keys."""
     tables, shift = model.tables, rec.key_shift
     note = "sorted key thresholds per slot" + (f", divided by 2^{shift}" if shift else "")
     tkeys = tables.add("keys", rec.key_t, rec.stored_keys if rec.keys.size else [0], note=note)
-    tb = tables.add("kbase", rec.kbase_t, rec.kbase, note="first key of each slot")
-    return tkeys, tb, "uint16_t" if rec.keys.size <= 65535 else "uint32_t"
+    bases = np.append(rec.kbase, rec.keys.size) if sentinel else rec.kbase
+    kbase_t = smallest_int(0, int(bases.max()), signed=False)
+    tb = tables.add("kbase", kbase_t, bases, note="first key of each slot" + (", then the key count" if sentinel else ""))
+    return tkeys, tb, "uint16_t" if rec.keys.size <= 65535 else "uint32_t", kbase_t
 
 
 def _threshold(model: Model, rec: Records, tkeys: str, idx: str) -> str:
@@ -533,41 +549,41 @@ def _packed_walk(model: Model, rec: Records, troot: str, tt_t: str) -> tuple[lis
     """The walk over packed counted records (:func:`_pack`)."""
     p, tables = model.p, model.tables
     order = list(rec.flags)
-    fbits = len(order)
-    flags = {name: 1 << i for i, name in enumerate(order)}
+    flags = {name: 1 << (rec.ibits + i) for i, name in enumerate(order)}
     sbits = (rec.n_slots - 1).bit_length() or 1
-    what = "key index" if rec.global_index else "slot | key index (or bitset row) << slot bits"
+    what = "key index" if rec.global_index else f"slot | key index (or bitset row) << {sbits}"
     tw = tables.add("rec", rec.word_t, rec.word,
-                    note=f"per record: decision records in the left subtree | flags << {rec.cbits} "
-                         f"({', '.join(_FLAG_NAMES[n] for n in order)}) | "
-                         f"{what} << {rec.cbits + fbits}")
-    tkeys, tb, it = _palette(model, rec)
-    cnt_t = smallest_int(0, (1 << rec.cbits) - 1, signed=False)
+                    note=f"per record: {what} | flags << {rec.ibits} "
+                         f"({', '.join(_FLAG_NAMES[n] for n in order)}) | decision records in the left subtree << {rec.cbits}")
+    tkeys, tb, it, kbase_t = _palette(model, rec, sentinel=rec.global_index)
     s_t = smallest_int(0, rec.n_slots, signed=False)
     decls = []
-    lines = [f"{rec.word_t} w = {tables.read(rec.word_t, tw, 'r')};",
-             f"{cnt_t} c = ({cnt_t})(w & {(1 << rec.cbits) - 1}u);",
-             f"{rec.word_t} k = ({rec.word_t})(w >> {rec.cbits});"]
+    lines = [f"{rec.word_t} k = {tables.read(rec.word_t, tw, 'r')};"]
     if rec.global_index:
-        lines.append(f"{it} i = ({it})(k >> {fbits});")
+        lines.append(f"{it} i = ({it})(k & {(1 << rec.ibits) - 1}u);")
         lines.append(f"{s_t} s = {p}_slot(i);")
-        decls.append(runtime_source("slot.c", p=p, s_t=s_t, i_t=it, n_slots=f"{rec.n_slots}u",
-                                    read_base=tables.read(rec.kbase_t, tb, "mid")))
+        # a coarse table gives the slot of every 2^step-th key: the search goes on from there
+        step = rec.coarse_step
+        coarse = np.searchsorted(rec.kbase, np.arange(0, rec.keys.size, 1 << step), side="right") - 1
+        tc = tables.add("coarse", s_t, coarse, note=f"slot of key index 2^{step} j")
+        decls.append(runtime_source("slot.c", p=p, s_t=s_t, i_t=it, step=step,
+                                    read_coarse=tables.read(s_t, tc, f"i >> {step}"),
+                                    read_next=tables.read(kbase_t, tb, "s + 1u")))
         read_t = "i"
         idx = "i"
     else:
-        lines.append(f"{s_t} s = ({s_t})((k >> {fbits}) & {(1 << sbits) - 1}u);")
-        read_t = f"(k >> {fbits + sbits})"
+        lines.append(f"{s_t} s = ({s_t})(k & {(1 << sbits) - 1}u);")
+        read_t = f"((k >> {sbits}) & {(1 << (rec.ibits - sbits)) - 1}u)"
         idx = f"({it})({tables.read(rec.kbase_t, tb, 's')} + {read_t})"
     lines.append(f"{_f_t(model)} f = ({_f_t(model)}){_feature(model, rec)};")
     test = _test(model, flags, read_t, _threshold(model, rec, tkeys, idx))
     decls.append(_counted_walk(model, rec, troot, "\n        ".join(lines), _value(model), test, tt_t,
-                               f"{flags['rl']}u"))
+                               f"{flags['rl']}u", c_zero=f"k < {1 << rec.cbits}u", c_val=f"(k >> {rec.cbits})"))
     return decls, _tree_loop(model, tt_t, f"{p}_walk(t, features)")
 
 
 def _counted_walk(model: Model, rec: Records, troot: str, fields: str, value: str, test: str, tt_t: str,
-                  rleaf: str) -> str:
+                  rleaf: str, c_zero: str = "c == 0u", c_val: str = "c") -> str:
     """``runtime/c/walk_count.c`` for records of :func:`_encode_counted`."""
     tables = model.tables
     leaf_row = f"({model.row_t})n"
@@ -584,7 +600,7 @@ def _counted_walk(model: Model, rec: Records, troot: str, fields: str, value: st
     return runtime_source(
         "walk_count.c", p=model.p, row_t=model.row_t, idx_t=rec.idx_t, lidx_t=rec.lidx_t, tt_t=tt_t,
         in_t=model.in_t, key_t=model.key_t, read_root=tables.read(rec.idx_t, troot, "t"), fields=fields,
-        value=value, test=test, leaf_row=leaf_row, rleaf=rleaf, start=start,
+        value=value, test=test, leaf_row=leaf_row, rleaf=rleaf, start=start, c_zero=c_zero, c_val=c_val,
     )
 
 
