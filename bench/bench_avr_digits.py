@@ -75,7 +75,7 @@ FIRMWARE = r"""
 #include <avr/pgmspace.h>
 #include <avr/sleep.h>
 @MODEL@
-static const float rows[@N@][64] PROGMEM = { @ROWS@ };
+static const uint8_t rows[@N@][64] PROGMEM = { @ROWS@ };
 static volatile uint16_t overflows;
 ISR(TIMER1_OVF_vect) { ++overflows; }
 static void put(char c) { loop_until_bit_is_set(UCSR0A, UDRE0); UDR0 = (uint8_t)c; }
@@ -90,7 +90,7 @@ int main(void) {
     sei();
     for (r = 0; r < @N@; ++r) {
         uint16_t t0, t1, o0, o1;
-        for (j = 0; j < 64; ++j) x[j] = (@IN_T@)pgm_read_float(&rows[r][j]);
+        for (j = 0; j < 64; ++j) x[j] = (@IN_T@)pgm_read_byte(&rows[r][j]);
         cli(); o0 = overflows; t0 = TCNT1; TCCR1B = 1; sei();
         pred[r] = (int16_t)(@CALL@);
         cli(); t1 = TCNT1; o1 = overflows;
@@ -108,7 +108,9 @@ int main(void) {
 
 def build_and_run(model_code: str, call: str, rows: np.ndarray, in_t: str, work: Path, lang: str = "c",
                   includes: tuple[str, ...] = (), mcu: str = "atmega2560") -> tuple[list[int], int, int, int]:
-    cells = ",".join("{" + ",".join(f"{float(v):.9e}f" for v in r) + "}" for r in rows)
+    # digits pixels are integers 0..16: bytes in flash (30 float rows would take 7.7 KB of the 328P's 32 KB)
+    assert np.array_equal(rows, np.clip(np.round(rows), 0, 255))
+    cells = ",".join("{" + ",".join(str(int(v)) for v in r) + "}" for r in rows)
     src = (FIRMWARE.replace("@MODEL@", model_code).replace("@ROWS@", cells).replace("@N@", str(len(rows)))
            .replace("@CALL@", call).replace("@IN_T@", in_t))
     cc, name, std = LANG[lang]
