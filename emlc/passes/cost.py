@@ -85,8 +85,19 @@ def table_bytes(ens: Ensemble, target: Target) -> int:
     node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
     records = splits * node
     if splits:
-        records = min(records, ens.trees_fact("#counted_records", lambda e: _counted_records(e, target)))
+        records = min(records, _counted_records(ens, target))
     return int(records + ens.n_trees * ref + _shared_bytes(ens, target))
+
+
+def _threshold_pairs(ens: Ensemble) -> np.ndarray:
+    """The feature of each distinct (feature, threshold) pair of the splits."""
+    inner = ens.column("op") != Op.LEAF
+    feature = ens.column("feature")[inner].astype(np.int64)
+    if not feature.size:
+        return feature
+    codes = np.unique(ens.column("threshold")[inner], return_inverse=True)[1].astype(np.int64).ravel()
+    pairs = np.unique(feature * (int(codes.max()) + 1) + codes)
+    return pairs // (int(codes.max()) + 1)
 
 
 def _counted_records(ens: Ensemble, target: Target) -> int:
@@ -96,16 +107,14 @@ def _counted_records(ens: Ensemble, target: Target) -> int:
     shared bytes); a leaf-row map when leaf rows are shared between leaves."""
     op = ens.column("op")
     inner = op != Op.LEAF
-    feature = ens.column("feature")[inner]
-    threshold = ens.column("threshold")[inner]
-    pairs = np.unique(np.stack([feature.astype(np.float64), threshold.astype(np.float64)]), axis=1)
+    pair_features = ens.trees_fact("#threshold_pairs", _threshold_pairs)
     ranked = np.array([r is not None for r in ens.feature_ranks] or [False] * ens.n_features)
-    unranked = int(np.count_nonzero(~ranked[pairs[0].astype(np.int64)]))
+    unranked = int(np.count_nonzero(~ranked[pair_features]))
     keys = unranked * _threshold_bytes(ens, target) + 2 * ens.n_features
     per_tree = (ens.node_counts() - 1) // 2
-    cbits = max(int(per_tree.max() - 1).bit_length(), 1)
+    cbits = max(int(per_tree.max() // 2).bit_length(), 1)  # a left subtree: about half a balanced tree
     flags = 1 + int(ens.input_type.startswith("float")) + int(bool((op == Op.CAT).any()))
-    bits = cbits + flags + max(int(pairs.shape[1] - 1).bit_length(), 1)
+    bits = cbits + flags + max(int(pair_features.size - 1).bit_length(), 1)
     word = 1 if bits <= 8 else 2 if bits <= 16 else 4 if bits <= 32 else 8
     leaves = ens.n_leaves
     lmap = leaves * index_bytes(ens.leaves.shape[0]) if ens.leaves.shape[0] < 0.9 * leaves else 0

@@ -64,6 +64,25 @@ def test_os_stores_decision_records_only(built):
     assert rep["node_table_bytes"] == rec.bytes
 
 
+def test_cost_model_counts_decision_records_only(built):
+    """passes/cost.py estimates the table layout with the smaller encoding: within a
+    quarter of the backend's own data bytes, where leaf records alone overshot."""
+    from emlc.passes.cost import table_bytes
+
+    _, _, res = built
+    ens = res.ensemble
+    avr = get_target("avr")
+    backend = size_report(ens, avr, "table", speed=False)["flash_data_bytes"]
+    assert 0.75 * backend <= table_bytes(ens, avr) <= 1.25 * backend
+    saved = walk_table.ENCODINGS
+    walk_table.ENCODINGS = ("records",)
+    try:
+        old = size_report(ens, avr, "table", speed=False)["flash_data_bytes"]
+    finally:
+        walk_table.ENCODINGS = saved
+    assert backend < old
+
+
 def test_os_build_equals_xgboost_on_simavr(built):
     require_tool(*TOOLS["avr"])
     model, rows, res = built
