@@ -41,6 +41,25 @@ def test_digits_fits_the_328p(digits, level):
     assert all(" PROGMEM" in line for line in code.splitlines() if line.startswith("static const") and "[" in line)
 
 
+@pytest.mark.parametrize("level", ["O2", "Os"])
+def test_digits_model_takes_no_ram_on_the_328p(digits, level, tmp_path):
+    """avr-size of the compiled header (with a caller): no .data or .bss, flash under 32 KB."""
+    require_tool("avr-gcc", "avr-size")
+    import subprocess
+
+    clf, _ = digits
+    res = optimize(emlc.load(clf), level=level, target="atmega328p")
+    tgt = get_target("atmega328p")
+    code = emit_c(res.ensemble, tgt, "model", res.layout, speed=level != "Os")
+    (tmp_path / "m.c").write_text(code + "\nint32_t call(const float *x);\n"
+                                  "int32_t call(const float *x) { return model_predict(x, 64); }\n")
+    subprocess.run([tgt.compiler, *tgt.cflags, "-c", "m.c", "-o", "m.o"], cwd=tmp_path, check=True)
+    out = subprocess.run(["avr-size", "m.o"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+    text, data, bss = (int(v) for v in out.splitlines()[1].split()[:3])
+    assert data == 0 and bss == 0
+    assert text < tgt.flash_bytes
+
+
 def test_digits_on_the_328p_agrees_with_sklearn(digits):
     require_tool(*TOOLS["avr"])
     clf, X = digits
