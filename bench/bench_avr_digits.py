@@ -1,33 +1,110 @@
-"""Digits RandomForest on a simulated ATmega2560: flash, RAM, cycles, agreement.
+"""Digits RandomForests on a simulated ATmega2560 and ATmega328P (Arduino Uno): flash, RAM,
+cycles, agreement, Pareto front.
 
-scikit-learn digits, RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0),
-30 test rows. Each variant is built into the same firmware (rows in PROGMEM, Timer1
-without prescaler plus an overflow counter around the 30 predictions); model size is the
-firmware minus an empty firmware (avr-size). Peers (emlearn, micromlgen, m2cgen) are
-measured when their packages are installed; their code is generated at run time.
--O2 adds the exact early exit (on AVR checked on the fixed-point sums); "(no exit)"
-is the same build without it, "--early-exit 0.5" the lossy confidence exit.
+scikit-learn digits, RandomForestClassifier(n_estimators, max_depth, random_state=0) for
+10x6, 20x5 and 30x6, 30 test rows. Each variant is built into the same firmware (rows as
+bytes in PROGMEM: digits pixels are integers 0..16; Timer1 without prescaler plus an
+overflow counter around the 30 predictions); model size is the firmware minus an empty
+firmware (avr-size: flash = text + data, RAM = data + bss). Peers (emlearn, micromlgen,
+m2cgen) are measured when their packages are installed; their code is generated at run
+time. -O2 adds the exact early exit (on AVR checked on the fixed-point sums); "(no exit)"
+is the same build without it, "--early-exit 0.5" the lossy confidence exit (only on the
+2560's 10x6 table, with -O0 and forced layouts). "*" marks the Pareto front of flash and
+cycles among the builds that run, per input type (float features; int16 features, which
+need pre-scaled inputs), whatever their agreement.
 
-    python bench/bench_avr_digits.py
+    python bench/bench_avr_digits.py [10x6|20x5|30x6] [atmega2560|atmega328p]
 
 Last run (simavr, avr-gcc 5.4 -Os):
 
-    variant                                   flash B  RAM B   cycles  agree
-    emlc -O0 inline                             95644      0     1061 100.0%
-    emlc -O0 table                              14210      0     8694 100.0%
-    emlc -O2 inline                             92450      0     1061 100.0%
-    emlc -O2 --early-exit 0.5 inline            58340      0     2235 100.0%
-    emlc -O2 table (exact exit)                 13278      0     7818 100.0%
-    emlc -O2 table (no exit)                    12812      0     8640 100.0%
-    emlc -O2 --early-exit 0.5 table             13450      0     6326 100.0%
-    emlc -Os table                              12812      0     8640 100.0%
-    emlc -O2 --input int16 inline               38328      0      706 100.0%
-    emlc -Os --input int16 table                12014      0     5989 100.0%
-    emlearn inline (float features)             17958      0     5252  96.7%
-    emlearn inline (int16 features)              8592      0     1560  83.3%
-    emlearn loadable (int16 features)            6226   3710    11573  83.3%
-    micromlgen (float)                          15310      1     5366  96.7%
+    ## digits RandomForest 10x6, atmega2560
+    build                                     flash B  RAM B   cycles   agree  Pareto
+    emlc -O0 inline                             95642      0     1061  100.0%
+    emlc -O0 table                              12890      0     8764  100.0%
+    emlc -O2 inline                             92448      0     1061  100.0%  *
+    emlc -O2 --early-exit 0.5 inline            58338      0     2235  100.0%  *
+    emlc -O2 table (exact exit)                 13154      0     7818  100.0%  *
+    emlc -O2 table (no exit)                    12688      0     8640  100.0%  *
+    emlc -O2 --early-exit 0.5 table             13326      0     6326  100.0%  *
+    emlc -Os table                              12546      0     9975  100.0%  *
+    emlc -O2 --input int16 inline               38438      0      706  100.0%  *
+    emlc -Os --input int16 table                12126      0     5989  100.0%
+    emlearn inline (float features)             17958      0     5252   96.7%  *
+    emlearn inline (int16 features)              8700      0     1560   83.3%  *
+    emlearn loadable (int16 features)            6334   3710    11573   83.3%  *
+    micromlgen (float)                          15188      1     5366   96.7%  *
     m2cgen (float)                           does not build (RAM overflow)
+
+    ## digits RandomForest 10x6, atmega328p
+    build                                     flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                 13154      0     7818  100.0%  *
+    emlc -Os table                              12546      0     9975  100.0%  *
+    emlc -O2 --input int16 table                12588      0     5666  100.0%
+    emlc -Os --input int16 table                12126      0     5989  100.0%
+    emlearn inline (float features)             17958      0     4997   96.7%  *
+    emlearn inline (int16 features)              8700      0     1538   83.3%  *
+    emlearn loadable (int16 features)        does not build (RAM overflow)
+    micromlgen (float)                          15188      1     5073   96.7%  *
+    m2cgen (float)                           does not build (RAM overflow)
+
+    ## digits RandomForest 20x5, atmega2560
+    build                                     flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 inline                             77190      0     2353  100.0%  *
+    emlc -Os table                              15978      0    17966  100.0%  *
+    emlc -O2 --input int16 inline               53900      0     1256  100.0%  *
+    emlc -Os --input int16 table                15708      0    16561  100.0%
+    emlearn inline (float features)             23488      0     8748  100.0%
+    emlearn inline (int16 features)             11660      0     2369   93.3%  *
+    emlearn loadable (int16 features)            6956   4332    16823   93.3%  *
+    micromlgen (float)                          18394      1     8301  100.0%  *
+    m2cgen (float)                           does not build (RAM overflow)
+
+    ## digits RandomForest 20x5, atmega328p
+    build                                     flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                 17064      0    13707  100.0%  *
+    emlc -Os table                              15978      0    17966  100.0%  *
+    emlc -O2 --input int16 table                16476      0    10359  100.0%
+    emlc -Os --input int16 table                15708      0    16561  100.0%
+    emlearn inline (float features)             23488      0     8312  100.0%
+    emlearn inline (int16 features)             11660      0     2327   93.3%  *
+    emlearn loadable (int16 features)        does not build (RAM overflow)
+    micromlgen (float)                          18394      1     7846  100.0%  *
+    m2cgen (float)                           does not build (RAM overflow)
+
+    ## digits RandomForest 30x6, atmega2560
+    build                                     flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                 27480      0    20251  100.0%  *
+    emlc -Os table                              26496      0    25929  100.0%  *
+    emlc -O2 --input int16 inline               77894      0     2582  100.0%  *
+    emlc -Os --input int16 table                24354      0    26565  100.0%  *
+    emlearn inline (float features)             52902      0    14743  100.0%
+    emlearn inline (int16 features)             24826      0     3596   96.7%  *
+    emlearn loadable (int16 features)        does not build (RAM overflow)
+    micromlgen (float)                          45566      1    13591  100.0%  *
+    m2cgen (float)                           does not build (      ^)
+
+    ## digits RandomForest 30x6, atmega328p
+    build                                     flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                 27480      0    20251  100.0%  *
+    emlc -Os table                              26496      0    25929  100.0%  *
+    emlc -O2 --input int16 table                26180      0    14980  100.0%
+    emlc -Os --input int16 table                24354      0    26565  100.0%  *
+    emlearn inline (float features)          does not build (flash overflow)
+    emlearn inline (int16 features)             24826      0     3534   96.7%  *
+    emlearn loadable (int16 features)        does not build (RAM overflow)
+    micromlgen (float)                       does not build (flash overflow)
+    m2cgen (float)                           does not build (      ^)
+
+On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
+emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
+doubles (RAM) or emlearn's loadable tables (RAM) anywhere but the 2560.
+
+-Os tables: decision records only, packed in 16-bit words with an index into all
+thresholds (walk_table's counted encoding), instead of leaf records: 10x6 12,688 B /
+8,640 cycles -> 12,546 B / 9,975 cycles, 20x5 16,368 / 15,830 -> 15,978 / 17,966, 30x6
+26,598 / 25,301 -> 26,496 / 25,929 (forest leaf rows are shared after dedup_leaves, so
+a leaf-row map remains; boosted models, a row per leaf, need none: XGBoost 60x5 node
+tables 8.95 -> 5.31 B per decision node).
 
 Every emlc build carries the binary64 step for float64 near-ties (c_soft64: 3.9-5 KB);
 before it, -O2 inline was 87,460 B and -Os table 8,930 B / 8,654 cycles.
@@ -38,9 +115,9 @@ Its first walk adds byte sums and decides 29 of the 30 rows; the other goes on t
 16-bit walk that records leaf rows (the lossy exit's checks read that walk's sums, so
 that build has only the second walk). Bigger digits forests, -O2 inline, float / int16
 cycles before and after that rule and the first walk: 20x5 2,665 / 2,200 -> 1,954 /
-1,256; 30x6 4,210 / 3,660 -> 3,654 / 2,582 (no first walk: with it the estimate passes
-half the flash; int16 with it 1,883); 50x5 7,685 / 6,920 -> 5,213 / 3,926 (bytes too
-coarse for 50 trees: no first walk).
+1,256; 30x6 4,210 / 3,660 -> 3,654 / 2,582 (inline forced; -O2 now takes the table there,
+the inline estimate passing half the 2560's flash; int16 with a first walk 1,883); 50x5
+7,685 / 6,920 -> 5,213 / 3,926 (bytes too coarse for 50 trees: no first walk).
 """
 
 from __future__ import annotations
@@ -232,8 +309,9 @@ def measure(variants: list[tuple], ens, want: np.ndarray, rows: np.ndarray, mcu:
             pred, flash, ram, cycles = build_and_run(code, call, rows, in_t, work, lang, inc, mcu)
         except subprocess.CalledProcessError as e:
             err = (e.stderr or b"").decode().strip()
+            errors = [ln for ln in err.splitlines() if "error" in ln] or err.splitlines() or ["failed"]
             why = ("RAM overflow" if "region `data'" in err else "flash overflow" if "region `text'" in err
-                   else (err.splitlines() or ["failed"])[-1][:60])
+                   else errors[0].split("error:")[-1].strip()[:60])
             results.append((label, in_t, None, f"does not build ({why})"))
             continue
         agree = float(np.mean(np.asarray(ens.classes)[pred] == want) * 100)
@@ -242,13 +320,14 @@ def measure(variants: list[tuple], ens, want: np.ndarray, rows: np.ndarray, mcu:
     front: set[str] = set()
     for kind in ("float", "int16_t"):
         front |= pareto({label: (m[0], m[2]) for label, in_t, m, _ in results if m is not None and in_t == kind})
-    print(f"{'build':40s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} {'agree':>7s}  Pareto")
+    print(f"{'build (model-only flash, RAM; cycles/prediction)':48s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} "
+          f"{'agree':>7s}  Pareto")
     for label, _, m, note in results:
         if m is None:
-            print(f"{label:40s} {note}")
+            print(f"{label:48s} {note}")
         else:
             mark = "*" if label in front else ""
-            print(f"{label:40s} {m[0]:8d} {m[1]:6d} {m[2]:8d} {m[3]:6.1f}%  {mark}")
+            print(f"{label:48s} {m[0]:8d} {m[1]:6d} {m[2]:8d} {m[3]:6.1f}%  {mark}".rstrip())
 
 
 def main() -> None:
@@ -274,8 +353,7 @@ def main() -> None:
             for mcu, target in MCUS.items():
                 if only and any(o in MCUS for o in only) and mcu not in only:
                     continue
-                print(f"\n## digits RandomForest {trees}x{depth}, {mcu} (model-only flash and RAM; cycles per prediction;"
-                      f" * = Pareto front of flash and cycles among builds with the same input type)")
+                print(f"\n## digits RandomForest {trees}x{depth}, {mcu}")
                 full = (trees, depth) == (10, 6) and mcu == "atmega2560"
                 measure(emlc_variants(ens, target, full) + peers, ens, want, Xte, mcu, work, bases)
 
