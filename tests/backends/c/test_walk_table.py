@@ -316,3 +316,19 @@ def test_boosted_trees_take_decision_records_only(encoding):
                 X[i, f] = v if i < 20 else np.nextafter(v, np.float32(np.inf))
             agrees_at_os(ens, X)
             agrees_at_os(ens, X, "avr")
+
+
+@pytest.mark.parametrize("target", ["cortex-m0", "rv32ec", "mcs51"])
+def test_counted_and_packed_records_run_on_devices(target):
+    """-Os builds of each counted encoding (one-leaf tree, NaN rows) on the devices'
+    compilers and simulators, with the strict flags."""
+    from tests.e2e.harness import TOOLS
+
+    require_tool(*TOOLS[target])
+    small = target == "mcs51"  # SDCC compiles slowly
+    ens = _boosted(n_trees=4 if small else 12, depth=3 if small else 4, one_leaf=2)
+    X = np.random.default_rng(5).normal(0, 1, (12 if small else 40, 6)).astype(np.float32)
+    X[::3, 1] = np.nan
+    for encoding in ENCODINGS[1:]:
+        with only(encoding):
+            agrees_at_os(ens, X, target)
