@@ -294,7 +294,11 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
     cnt: list[int] = []
     rows: list[int] = []
     roots: list[int] = []
+    # written-out shared subtrees may multiply: give up past twice the nodes (leaf records then)
+    limit = 2 * model.ens.n_nodes + 1024
     for t, (tree, tests, (_, goto)) in enumerate(zip(model.ens.trees, trees_tests, trees)):
+        if len(kind) > limit:
+            return None
         is_leaf = (tree.op == leaf_op).tolist()
         leaf, go = tree.leaf.tolist(), goto.tolist()
         go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
@@ -323,6 +327,8 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
             if is_leaf[node]:
                 rows.append(leaf[node])
                 continue
+            if len(kind) > limit:
+                return None
             test = tests[node]
             code = slot_of[test.feature]
             code |= flags["nan"] if test.nan_left and "nan" in flags else 0

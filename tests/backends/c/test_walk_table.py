@@ -332,3 +332,20 @@ def test_counted_and_packed_records_run_on_devices(target):
     for encoding in ENCODINGS[1:]:
         with only(encoding):
             agrees_at_os(ens, X, target)
+
+
+def test_shared_subtrees_that_would_multiply_keep_leaf_records():
+    """A DAG whose nodes both lead to the next one has 2^depth paths: written out as
+    decision records it would explode, so the encoder keeps leaf and jump records."""
+    require_tool("gcc")
+    depth = 24
+    op = [Op.LE] * depth + [Op.LEAF, Op.LEAF]
+    left = [i + 1 for i in range(depth)] + [-1, -1]
+    right = [i + 1 for i in range(depth - 1)] + [depth + 1, -1, -1]
+    tree = Tree.build(op=op, feature=[i % 3 for i in range(depth)] + [-1, -1],
+                      threshold=[float(i % 5) - 2 for i in range(depth)] + [0.0, 0.0],
+                      left=left, right=right, leaf=[-1] * depth + [0, 1])
+    ens = _regressor([tree], n_features=3, n_rows=2)
+    rec = _records(ens)
+    assert not rec.counted and rec.has_jump
+    check_agrees(ens, _rows(3), "table")
