@@ -57,7 +57,7 @@ def test_os_stores_decision_records_only(built):
     decision = ens.n_nodes - ens.n_leaves
     one_leaf = sum(t.n_nodes == 1 for t in ens.trees)  # late trees without a split
     assert rec.counted and rec.kind.size == decision + one_leaf
-    # rows in order in all but the few trees with a leaf row dedup_leaves shares
+    # rows in order in all but the few trees with a leaf merge_subtrees shares (reached twice)
     assert rec.lmap is None or rec.lmap.size < ens.n_leaves // 10
     assert rec.bytes < old.bytes
     rep = size_report(ens, "avr", "table", speed=False)
