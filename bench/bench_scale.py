@@ -9,11 +9,15 @@ m2cgen and tl2cgen; emlearn reads only scikit-learn, so it gets RandomForests wi
 the same tree counts and each max_depth in --depth (emlc is run on them too). A
 big-leaf LightGBM family (num_leaves=255, max_depth=12, min_child_samples=1; --big-trees
 trees) also times ``emlc.jit``'s compile (load + LLVM object code, no disk cache).
+``emlc.jit`` cells add the predictor's throughput (k rows/s, CPU time, 20,000 random
+rows); ``emlc-jit`` is the default (a model over ``INLINE_MAX_NODES`` nodes is walked
+from tables), ``emlc-jit-inline`` and ``emlc-jit-table`` force either kernel, which is
+what the default's switch point rests on (both LightGBM families).
 Peers are imported if installed (``pip install emlearn m2cgen tl2cgen treelite``);
 a tool that is missing, fails or runs past --timeout seconds says so in its cell.
 ``--tools`` limits the columns (emlearn and m2cgen take minutes on big forests).
 Run: ``python bench/bench_scale.py [--trees 10,100,1000,2000] [--leaves 63] [--depth 8,12]
-[--big-trees 1000] [--tools idle,emlc,emlc-jit,tl2cgen] [--timeout 600]``.
+[--big-trees 1000] [--tools idle,emlc,emlc-jit,emlc-jit-table,tl2cgen] [--timeout 600]``.
 """
 
 from __future__ import annotations
@@ -58,8 +62,13 @@ def _train(kind: str, n_trees: int, leaves: int, depth: int, path: Path) -> None
     path.write_bytes(pickle.dumps(model))
 
 
-def _convert(tool: str, model, work: Path) -> int:
-    """Generate C source for ``model`` with ``tool``; returns the bytes written."""
+#: ``inline_max_nodes`` of each emlc.jit column (None: the default)
+_JIT = {"emlc-jit": None, "emlc-jit-inline": 1 << 62, "emlc-jit-table": 0}
+
+
+def _convert(tool: str, model, work: Path):
+    """Generate C source for ``model`` with ``tool``; returns the bytes written, or for
+    ``emlc.jit`` the predictor."""
     if tool == "idle":
         return 0
     if tool == "emlc":
@@ -70,11 +79,12 @@ def _convert(tool: str, model, work: Path) -> int:
 
         result = optimize(load(model), level="O2")
         return len(emit_c(result.ensemble, "host", "model", result.layout))
-    if tool == "emlc-jit":
+    if tool in _JIT:
         sys.path.insert(0, str(ROOT))
         import emlc
 
-        return len(emlc.jit(model, cache_dir=False).object_code)
+        limit = {} if _JIT[tool] is None else {"inline_max_nodes": _JIT[tool]}
+        return emlc.jit(model, cache_dir=False, **limit)
     if tool == "m2cgen":
         import m2cgen
 
@@ -99,9 +109,19 @@ def worker(tool: str, model_path: str) -> None:
     model = pickle.loads(Path(model_path).read_bytes())
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        size = _convert(tool, model, Path(tmp))
+        made = _convert(tool, model, Path(tmp))
         seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "peak_mib": _peak_mib(), "bytes": size}))
+    result = {"seconds": seconds, "peak_mib": _peak_mib()}
+    if tool in _JIT:  # peak is the compile's; then rows/s, checked against the library
+        import numpy as np
+
+        X = np.random.default_rng(1).normal(size=(20_000, made.ensemble.n_features)).astype(np.float32)
+        made.predict(X[:1000])
+        cpu = time.process_time()
+        y = made.predict(X)
+        result["k_rows_s"] = len(X) / (time.process_time() - cpu) / 1e3
+        result["same"] = bool(np.array_equal(y, model.predict(X)))
+    print(json.dumps(result))
 
 
 def _peak_mib() -> float:
@@ -128,7 +148,10 @@ def _measure(tool: str, model_path: Path, timeout: float) -> str:
         last = (out.stderr.strip().splitlines() or ["failed"])[-1]
         return "not installed" if "ModuleNotFoundError" in last else f"failed: {last[:40]}"
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    return f"{r['seconds']:.2f} s, {r['peak_mib']:.0f} MiB"
+    cell = f"{r['seconds']:.2f} s, {r['peak_mib']:.0f} MiB"
+    if "k_rows_s" in r:
+        cell += f", {r['k_rows_s']:.1f}k/s" + ("" if r["same"] else " DIFFERS")
+    return cell
 
 
 def main() -> None:
@@ -137,7 +160,7 @@ def main() -> None:
     p.add_argument("--leaves", type=int, default=63)
     p.add_argument("--depth", default="8,12", help="RandomForest max_depth values, comma-separated")
     p.add_argument("--big-trees", default="1000", help="tree counts of the 255-leaf LightGBM family")
-    p.add_argument("--tools", default="idle,emlc,emlc-jit,emlearn,m2cgen,tl2cgen")
+    p.add_argument("--tools", default="idle,emlc,emlc-jit,emlc-jit-inline,emlc-jit-table,emlearn,m2cgen,tl2cgen")
     p.add_argument("--timeout", type=float, default=600, help="seconds per measurement")
     p.add_argument("--worker", nargs=2, metavar=("TOOL", "MODEL"))
     args = p.parse_args()
@@ -145,24 +168,25 @@ def main() -> None:
         worker(*args.worker)
         return
     wanted = args.tools.split(",")
-    families = {f"LightGBM {args.leaves} leaves": ("lightgbm", 0, args.trees, ["idle", "emlc", "m2cgen", "tl2cgen"])}
+    jits = ["emlc-jit", "emlc-jit-inline", "emlc-jit-table"]
+    families = {f"LightGBM {args.leaves} leaves": ("lightgbm", 0, args.trees, ["idle", "emlc", *jits, "m2cgen", "tl2cgen"])}
     for depth in (int(d) for d in args.depth.split(",") if d):
         families[f"RandomForest depth {depth}"] = ("forest", depth, args.trees,
                                                    ["idle", "emlc", "emlearn", "m2cgen", "tl2cgen"])
     families["LightGBM 255 leaves, depth 12"] = ("lightgbm-big", 12, args.big_trees,
-                                                 ["idle", "emlc", "emlc-jit", "tl2cgen"])
+                                                 ["idle", "emlc", *jits, "tl2cgen"])
     with tempfile.TemporaryDirectory() as tmp:
         for title, (kind, depth, counts, tools) in families.items():
             tools = [t for t in tools if t in wanted]
             if not counts:
                 continue
-            print(f"\n{title}: C generation time, peak RSS of the converting process")
-            print(f"{'trees':>6}  " + "  ".join(f"{t:>24}" for t in tools))
+            print(f"\n{title}: C generation (emlc.jit: compile) time, peak RSS of the converting process")
+            print(f"{'trees':>6}  " + "  ".join(f"{t:>32}" for t in tools))
             for n in [int(v) for v in counts.split(",") if v]:
                 path = Path(tmp) / f"{kind}_{depth}_{n}.pkl"
                 _train(kind, n, args.leaves, depth, path)
                 cells = [_measure(t, path, args.timeout) for t in tools]
-                print(f"{n:>6}  " + "  ".join(f"{c:>24}" for c in cells), flush=True)
+                print(f"{n:>6}  " + "  ".join(f"{c:>32}" for c in cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ from .text_table import aligned
 
 #: printed under the pass table: why its bytes and the size block's differ.
 IR_ESTIMATE_NOTE = (
-    "IR estimate: the cost model that compares passes and picks the layout (emlc/passes/cost.py); "
-    "the size block below is the C backend's estimate of what it emits."
+    "IR estimate: the cost model (emlc/cost.py) with tables estimated from the IR, which compares "
+    "passes and picks the layout; the size block below is the same model with the tables the C backend emits."
 )
 
 

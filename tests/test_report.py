@@ -45,7 +45,7 @@ def test_pass_table_counts_what_the_size_block_counts(iris_report):
 def test_the_two_byte_estimates_are_labelled(iris_report):
     text, data, _ = iris_report
     assert data["passes"][-1]["ir_bytes"][1] != data["size"]["flash_bytes_estimate"]  # why they need labels
-    assert "IR estimate: the cost model that compares passes and picks the layout" in text
+    assert "IR estimate: the cost model (emlc/cost.py) with tables estimated from the IR" in text
     assert "size (C backend estimate)" in text
     assert re.search(rf"^flash \(data \+ code\) +{data['size']['flash_bytes_estimate']} B of 262144 B$", text, re.M)
 

@@ -9,7 +9,11 @@ LightGBM compares float64 features with ``x <= t`` against float64 thresholds an
 sums trees in float64. Its missing-value rules are reproduced with guard nodes:
 the C API drops values with ``|x| <= 1e-35f`` from a row (they read back as 0.0),
 missing type *None* reads NaN as 0.0, *Zero* sends NaN and the zero band to the
-default child, *NaN* sends NaN there.
+default child, *NaN* sends NaN there (:func:`numerical_rule`).
+
+The per-tree parser and lowering here state every rule and are the reference;
+:mod:`.lightgbm_bulk` parses and lowers big models in numpy steps with the same rule
+functions and hands anything irregular back to them.
 """
 
 from __future__ import annotations
@@ -296,18 +300,25 @@ def _array(
         raise EmlcError(f"{where}: line {line}: '{key}' holds a value that is not a {kind.__name__}") from None
     if n >= 0 and len(out) != n:
         raise EmlcError(f"{where}: line {line}: '{key}' has {len(out)} values, expected {n} (truncated model?)")
-    lo, hi = bounds or _INT32
+    lo, hi = bounds or INT32
     if kind is int and out and not (lo <= min(out) and max(out) < hi):
         raise EmlcError(f"{where}: line {line}: '{key}' holds a value outside [{lo}, {hi}); the model is corrupt")
     return out
 
 
-def _text_tree(values: dict[str, tuple[str, int]], where: str) -> LgbTree:
+def leaf_count(values: dict[str, tuple[str, int]], where: str) -> int:
+    """A tree section's ``num_leaves``, checked: at least one leaf, no linear leaves."""
     n_leaves = _int(values, "num_leaves", where)
     if n_leaves < 1:
         raise EmlcError(f"{where}: num_leaves is {n_leaves}, must be at least 1")
     if values.get("is_linear", ("0", 0))[0] != "0":
         raise EmlcError(f"{where}: linear trees (linear_tree=True) are not supported; retrain without linear_tree")
+    return n_leaves
+
+
+def text_tree(values: dict[str, tuple[str, int]], where: str) -> LgbTree:
+    """One ``Tree=`` section's arrays, every value checked; errors name the line."""
+    n_leaves = leaf_count(values, where)
     tree = LgbTree(leaf_value=_array(values, "leaf_value", n_leaves, float, where), where=where)
     n = n_leaves - 1
     if n == 0:
@@ -330,85 +341,18 @@ def _text_tree(values: dict[str, tuple[str, int]], where: str) -> LgbTree:
     return tree
 
 
-#: characters of the numbers LightGBM writes; anything else goes through the per-tree parser.
-_NUMBER_CHARS = {np.int64: b"0123456789- ", np.float64: b"0123456789.-+eE "}
-_INT32 = (-(2**31), 2**31)
+#: bounds of the integers LightGBM writes: node and feature numbers (int32), category bitset words (uint32).
+INT32 = (-(2**31), 2**31)
 _UINT32 = (0, 2**32)
 
 
 def _text_forest(sections: list[Section]) -> LgbForest:
-    """The trees' arrays, each key parsed for all trees at once; any irregularity (and
-    so every error) goes through :func:`_text_tree`, which judges one tree at a time."""
-    bulk = _bulk_forest(sections)
-    return bulk if bulk is not None else LgbForest.of([_text_tree(v, where) for v, where in sections])
+    """The trees' arrays: all at once when :func:`~.lightgbm_bulk.parse_forest` can (big
+    models), else (and so for every error) tree by tree through :func:`text_tree`."""
+    from .lightgbm_bulk import parse_forest  # imports this module
 
-
-def _bulk_forest(sections: list[Section]) -> LgbForest | None:
-    n_leaves = []
-    for values, _ in sections:
-        try:
-            n = int(values["num_leaves"][0])
-        except (KeyError, ValueError):
-            return None
-        if n < 1 or values.get("is_linear", ("0", 0))[0] != "0":
-            return None
-        n_leaves.append(n)
-    leaves = np.array(n_leaves, dtype=np.int64)
-    splitting = [v for (v, _), n in zip(sections, n_leaves) if n > 1]
-    cols = {"leaf_value": _bulk_numbers([v for v, _ in sections], "leaf_value", leaves, np.float64)}
-    for name in LgbForest.SPLIT_COLUMNS:
-        cols[name] = _bulk_numbers(splitting, name, leaves[leaves > 1] - 1, np.float64 if name == "threshold" else np.int64)
-    if any(c is None for c in cols.values()):
-        return None
-    forest = LgbForest(n_splits=leaves - 1, n_leaves=leaves, **cols, categories={}, where=[w for _, w in sections])
-    for i, (values, where) in enumerate(sections):
-        if "num_cat" in values and values["num_cat"][0] != "0":
-            forest.categories[i] = _text_tree(values, where).categories
-    return forest
-
-
-def _bulk_numbers(sections: list[dict], key: str, counts: np.ndarray, dtype: type) -> np.ndarray | None:
-    """``key``'s values of all ``sections`` as one array, or None unless each holds exactly
-    ``counts[i]`` plain numbers separated by single spaces."""
-    try:
-        texts = [v[key][0] for v in sections]
-    except KeyError:
-        return None
-    if [t.count(" ") + 1 for t in texts] != counts.tolist():
-        return None
-    joined = " ".join(texts)
-    if joined.encode().translate(None, _NUMBER_CHARS[dtype]):
-        return None
-    try:
-        out = _few_distinct(joined) if key in _BINNED else None
-        if out is None:
-            out = np.fromstring(joined, dtype=dtype, sep=" ") if joined else np.zeros(0, dtype)
-    except ValueError:  # a token that is not a number
-        return None
-    # Fewer values than single spaces: an empty token. Integers outside 32 bits (int64
-    # saturates instead of failing) are for the per-tree parser to report.
-    if out.size != counts.sum() or (dtype is np.int64 and out.size and not _INT32[0] <= out.min() <= out.max() < _INT32[1]):
-        return None
-    return out
-
-
-#: columns whose values repeat: LightGBM's thresholds are bin bounds, a few hundred per feature.
-_BINNED = ("threshold",)
-
-
-def _few_distinct(joined: str) -> np.ndarray | None:
-    """The float64 numbers of ``joined`` (single spaces between them), each distinct token
-    parsed once, or None when fewer than half the tokens repeat (parsing dominates loading
-    big models; every value is still the correctly rounded double of its token)."""
-    tokens = joined.split(" ")
-    distinct = dict.fromkeys(tokens)
-    if len(distinct) * 2 > len(tokens) or "" in distinct:
-        return None
-    values = np.fromstring(" ".join(distinct), dtype=np.float64, sep=" ")
-    if values.size != len(distinct):
-        return None
-    index = dict(zip(distinct, range(len(distinct))))
-    return values[np.fromiter(map(index.__getitem__, tokens), dtype=np.int64, count=len(tokens))]
+    bulk = parse_forest(sections)
+    return bulk if bulk is not None else LgbForest.of([text_tree(v, where) for v, where in sections])
 
 
 def _bits(words: list[int]) -> list[int]:
@@ -476,6 +420,8 @@ def _dump_tree(info: dict, where: str) -> LgbTree:
 
 
 def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
+    from .lightgbm_bulk import lower_forest  # imports this module
+
     name, *options = model.objective.split()
     if name not in SUPPORTED_OBJECTIVES:
         raise EmlcError(
@@ -488,7 +434,7 @@ def _lower(model: LgbModel, sklearn: str | None, classes: Any) -> Ensemble:
     check_count(model.n_features, MAX_FEATURES, "max_feature_idx + 1", "LightGBM model")
     if k < 1 or len(model.trees) % k:
         raise EmlcError(f"LightGBM model has {len(model.trees)} trees, not a multiple of num_tree_per_iteration={k}")
-    trees, leaves, cat_sets, columns = _lower_trees(model.trees, model.n_features)
+    trees, leaves, cat_sets, columns = lower_forest(model.trees, model.n_features)  # = lower_trees, in numpy steps
     n_iter = len(trees) // k
     aggregation = Aggregation.SUM
     if model.average_output:
@@ -543,183 +489,58 @@ def _objective(name: str, options: list[str]) -> tuple[Link, tuple[float, ...], 
     return Link.IDENTITY, (), Task.REGRESSION, Decision.NONE
 
 
-def _lower_trees(
-    forest: LgbForest, n_features: int,
-) -> tuple[tuple[Tree, ...], np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
-    """Every tree's IR, the leaf table (rows in order of use), the category bitsets and,
-    when every tree was lowered in numpy steps, the trees' node columns back to back.
+def lower_trees(forest: LgbForest, n_features: int) -> tuple[tuple[Tree, ...], np.ndarray, np.ndarray]:
+    """Every tree through :func:`lower_tree`: the IR trees, leaf table and category bitsets."""
+    tables = Tables()
+    trees = tuple(lower_tree(forest.tree(i), n_features, tables) for i in range(len(forest)))
+    return trees, tables.leaves(1, "float64"), tables.cat_sets()
 
-    Trees of plain and zero-band splits are lowered together in numpy steps (per-node
-    lowering dominates loading big models); trees with categorical splits or corrupt
-    references go through :func:`_guarded_tree`, which reports what is wrong. Both
-    give the same IR: nodes in preorder of the source splits, a split's guard nodes
-    first, leaf rows in the order leaves are reached.
+
+def numerical_rule(decision_type: Any, threshold: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LightGBM's ``x <= t`` with its missing-value rules, as the IR tests it: does the zero
+    band (``|x| <= ZERO``, read as 0.0) go left, does NaN go left, and does the band need
+    guard nodes (unless ``x <= t`` already sends all of it that way).
+
+    Missing type *Zero* sends the band and NaN to the default child, *NaN* sends NaN
+    there, *None* reads NaN as 0.0. Elementwise over one split or all of a forest's.
     """
-    links = _links(forest)
-    fast, levels = _fast_trees(forest, n_features, links)
-    slow: dict[int, tuple[Tree, Tables]] = {}
-    for i in np.flatnonzero(~fast).tolist():
-        tables = Tables()
-        slow[i] = (_guarded_tree(forest.tree(i), n_features, tables), tables)
-    rows = forest.n_leaves.copy()
-    for i, (_, tables) in slow.items():
-        rows[i] = len(tables.leaf_rows)
-    first_row = np.cumsum(rows) - rows
-    columns, node_start, values, value_rows = _lower_fast(forest, fast, levels, first_row, links)
-    leaves = np.zeros((int(rows.sum()), 1))
-    leaves[value_rows, 0] = values
-    sets = Tables()
-    cut = Tree.cut(columns, np.diff(node_start).tolist())
-    if not slow:
-        return tuple(cut), leaves, sets.cat_sets(), columns
-    trees: list[Tree] = []
-    for i, ok in enumerate(fast.tolist()):
-        if ok:
-            trees.append(cut[i])
-            continue
-        tree, tables = slow[i]
-        if tables.leaf_rows:
-            leaves[first_row[i] : first_row[i] + rows[i], 0] = np.asarray(tables.leaf_rows, dtype=np.float64)[:, 0]
-        shift_row, shift_set = int(first_row[i]), len(sets.sets)
-        sets.sets.extend(tables.sets)
-        trees.append(tree.replace(
-            leaf=np.where(tree.leaf >= 0, tree.leaf + shift_row, -1).astype(np.int32),
-            cat=np.where(tree.cat >= 0, tree.cat + shift_set, -1).astype(np.int32),
-        ))
-    return tuple(trees), leaves, sets.cat_sets(), None
-
-
-def _fast_trees(
-    forest: LgbForest, n_features: int, links: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Per tree: no categorical split, every reference in range and the splits form a tree;
-    and the nodes of those trees level by level (see :func:`_levels`). ``links``: what
-    :func:`_links` gives, if known."""
-    n, n_leaves = forest.n_splits, forest.n_leaves
-    of_split, lg, rg = links or _links(forest)
-    ns, nl = n[of_split], n_leaves[of_split]
-    f, lc, rc = forest.split_feature, forest.left_child, forest.right_child
-    bad = ((forest.decision_type & _CATEGORICAL) != 0) | (f < 0) | (f >= n_features)
-    bad |= (lc < -nl) | (lc >= ns) | (rc < -nl) | (rc >= ns)
-    fast = n_leaves == n + 1
-    fast[of_split[bad]] = False
-    # Each node but the root has one parent; with that, reaching every node rules out cycles.
-    ok = fast[of_split]
-    total = int(n.sum() + n_leaves.sum())
-    parents = np.bincount(np.concatenate([lg[ok], rg[ok]]), minlength=total)
-    roots = _roots(forest)
-    want = np.ones(total, dtype=np.int64)
-    want[roots] = 0
-    of_node = np.concatenate([of_split, np.repeat(np.arange(len(forest)), n_leaves)])
-    fast[of_node[parents != want]] = False
-    reached = np.zeros(total, dtype=bool)
-    levels = _levels(forest, fast, lg, rg)
-    for level in levels:
-        reached[level] = True
-    fast[of_node[~reached]] = False
-    return fast, levels  # nodes of trees found unreachable here are listed but never used
-
-
-def _links(forest: LgbForest) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each split's tree, and its children as forest-wide node numbers: splits first, then
-    leaves (references may be corrupt)."""
-    of_split = np.repeat(np.arange(len(forest)), forest.n_splits)
-    s_start, l_start, total_splits = forest.split_start[of_split], forest.leaf_start[of_split], int(forest.n_splits.sum())
-
-    def glob(c: np.ndarray) -> np.ndarray:
-        return np.where(c >= 0, s_start + c, total_splits + l_start + ~c)
-
-    return of_split, glob(forest.left_child), glob(forest.right_child)
-
-
-def _roots(forest: LgbForest) -> np.ndarray:
-    return np.where(forest.n_splits > 0, forest.split_start, int(forest.n_splits.sum()) + forest.leaf_start)
-
-
-def _levels(forest: LgbForest, fast: np.ndarray, lg: np.ndarray, rg: np.ndarray) -> list[np.ndarray]:
-    """The ``fast`` trees' nodes level by level from the roots (forest-wide numbers; children
-    ``lg``/``rg`` from :func:`_links`)."""
-    total_splits = lg.size
-    levels = []
-    frontier = _roots(forest)[fast]
-    while frontier.size:
-        levels.append(frontier)
-        split = frontier[frontier < total_splits]
-        frontier = np.concatenate([lg[split], rg[split]])
-    return levels
-
-
-def _lower_fast(
-    forest: LgbForest, fast: np.ndarray, levels: list[np.ndarray], first_row: np.ndarray,
-    links: tuple[np.ndarray, np.ndarray, np.ndarray],
-):
-    """The ``fast`` trees' IR columns back to back, each tree's first node, and the leaf
-    values with their rows of the leaf table (tree ``i``'s rows from ``first_row[i]``)."""
-    n_trees, total_splits = len(forest), int(forest.n_splits.sum())
-    of_split, lg, rg = links
-    of_node = np.concatenate([of_split, np.repeat(np.arange(n_trees), forest.n_leaves)])
-    dt, t, f = forest.decision_type, forest.threshold, forest.split_feature
+    dt, t = np.asarray(decision_type, dtype=np.int64), np.asarray(threshold, dtype=np.float64)
     missing = (dt >> 2) & 3
     default_left = (dt & _DEFAULT_LEFT) != 0
     band_left = np.where(missing == _MISSING_ZERO, default_left, 0.0 <= t)
     nan_left = np.where(missing != _MISSING_NONE, default_left, 0.0 <= t)
     guarded = ~((band_left & (t >= ZERO)) | (~band_left & (t < -ZERO)))
-    # IR nodes per source node (a guarded split emits outer, band and compare nodes) and
-    # leaves per subtree, bottom-up; then each node's preorder position and leaf rank.
-    total = of_node.size
-    width = np.ones(total, dtype=np.int64)
-    width[:total_splits] += 2 * guarded
-    size, n_below = width.copy(), np.zeros(total, dtype=np.int64)
-    n_below[total_splits:] = 1
-    for level in reversed(levels):
-        s = level[level < total_splits]
-        size[s] += size[lg[s]] + size[rg[s]]
-        n_below[s] = n_below[lg[s]] + n_below[rg[s]]
-    pos, rank = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.int64)
-    for level in levels:
-        s = level[level < total_splits]
-        pos[lg[s]] = pos[s] + width[s]
-        pos[rg[s]] = pos[s] + width[s] + size[lg[s]]
-        rank[lg[s]] = rank[s]
-        rank[rg[s]] = rank[s] + n_below[lg[s]]
-    n_nodes = np.where(fast, size[_roots(forest)], 0)
-    node_start = np.concatenate([[0], np.cumsum(n_nodes)])
-    at = node_start[of_node] + pos  # each source node's first IR node, ensemble-wide
-    n = int(node_start[-1])
-    cols = {
-        "op": np.zeros(n, dtype=np.uint8), "feature": np.full(n, -1, dtype=np.int32),
-        "threshold": np.zeros(n), "default_left": np.zeros(n, dtype=bool),
-        "left": np.full(n, -1, dtype=np.int32), "right": np.full(n, -1, dtype=np.int32),
-        "leaf": np.full(n, -1, dtype=np.int32), "cat": np.full(n, -1, dtype=np.int32),
-    }
-    use = fast[of_node]
-    leaf = np.flatnonzero(use[total_splits:]) + total_splits
-    leaf_rows = first_row[of_node[leaf]] + rank[leaf]
-    cols["leaf"][at[leaf]] = leaf_rows
-    values = forest.leaf_value[leaf - total_splits]
-
-    def put(nodes, offset, op, threshold, dl, left, right) -> None:
-        where = at[nodes] + offset
-        cols["op"][where], cols["feature"][where] = op, f[nodes]
-        cols["threshold"][where], cols["default_left"][where] = threshold, dl
-        cols["left"][where], cols["right"][where] = left, right
-
-    split = np.flatnonzero(use[:total_splits])
-    plain, guard = split[~guarded[split]], split[guarded[split]]
-    put(plain, 0, LE, t[plain], nan_left[plain], pos[lg[plain]], pos[rg[plain]])
-    p = pos[guard]
-    put(guard, 0, int(Op.LT), -ZERO, True, p + 2, p + 1)
-    band_to = np.where(band_left[guard], lg[guard], rg[guard])
-    put(guard, 1, LE, ZERO, False, pos[band_to], p + 2)
-    put(guard, 2, LE, t[guard], nan_left[guard], pos[lg[guard]], pos[rg[guard]])
-    return cols, node_start.tolist(), values, leaf_rows
+    return band_left, nan_left, guarded
 
 
-def _guarded_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
+#: children in :func:`numerical_nodes`' rows: the source split's left and right child
+#: (other children are row numbers of the same split's nodes).
+TO_LEFT, TO_RIGHT = -1, -2
+
+
+def numerical_nodes(threshold: Any, band_left: Any, nan_left: Any, guarded: bool) -> list[tuple]:
+    """A numerical split's IR nodes (entry first) as ``(op, threshold, default_left, left, right)``
+    rows, from :func:`numerical_rule`; elementwise in ``threshold``, ``band_left``, ``nan_left``.
+
+    Guarded: values below the band, and NaN, go to the compare; the band check sends
+    the band where zeros go and values above it to the compare.
+    """
+    compare = (LE, threshold, nan_left, TO_LEFT, TO_RIGHT)
+    if not guarded:
+        return [compare]
+    return [
+        (int(Op.LT), -ZERO, True, 2, 1),
+        (LE, ZERO, False, np.where(band_left, TO_LEFT, TO_RIGHT), 2),
+        compare,
+    ]
+
+
+def lower_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
     """Per-node lowering: zero-band guards, categorical splits and the corrupt-model errors."""
     where = tree.where
     n = len(tree.split_feature)
     n_leaves = len(tree.leaf_value)
+    band_left, nan_left, guarded = (a.tolist() for a in numerical_rule(tree.decision_type, tree.threshold))
 
     def emit(b: SourceTreeBuilder, s: int) -> tuple[int, list[int]]:
         if s < 0:
@@ -731,34 +552,30 @@ def _guarded_tree(tree: LgbTree, n_features: int, tables: Tables) -> Tree:
         f = tree.split_feature[s]
         if not 0 <= f < n_features:
             raise EmlcError(f"{where}: split feature {f} is outside the model's {n_features} features")
-        dt = tree.decision_type[s]
         lo, hi = tree.left_child[s], tree.right_child[s]
-        if dt & _CATEGORICAL:
+        if tree.decision_type[s] & _CATEGORICAL:
             if s not in tree.categories:
                 raise EmlcError(f"{where}: categorical split {s} has no category set; the model is corrupt")
             # NaN casts to INT_MIN (negative), so it always goes right.
             cat = tables.add_set(tree.categories[s], f"{where}: categorical split {s}")
             return b.add(Op.CAT, feature=f, cat=cat, default_left=False, left=Src(lo), right=Src(hi)), [lo, hi]
-        return _numerical(b, f, tree.threshold[s], dt, lo, hi), [lo, hi]
+        rows = numerical_nodes(tree.threshold[s], band_left[s], nan_left[s], guarded[s])
+        return _add_rows(b, f, rows, lo, hi), [lo, hi]
 
     return build_tree(0 if n else ~0, emit, "float64", where)
 
 
-def _numerical(b: SourceTreeBuilder, f: int, t: float, dt: int, lo: int, hi: int) -> int:
-    """``x <= t`` with LightGBM's zero band and missing rules, guarded only where they differ."""
-    missing = (dt >> 2) & 3
-    default_left = bool(dt & _DEFAULT_LEFT)
-    band_left = default_left if missing == _MISSING_ZERO else 0.0 <= t
-    nan_left = default_left if missing != _MISSING_NONE else 0.0 <= t
-    if (band_left and t >= ZERO) or (not band_left and t < -ZERO):
-        return b.add(LE, feature=f, threshold=t, default_left=nan_left, left=Src(lo), right=Src(hi))
-    outer = b.add(Op.LT, feature=f, threshold=-ZERO, default_left=True)
-    band = b.add(Op.LE, feature=f, threshold=ZERO, default_left=False, left=Src(lo if band_left else hi))
-    compare = b.add(Op.LE, feature=f, threshold=t, default_left=nan_left, left=Src(lo), right=Src(hi))
-    b.link(outer, "left", compare)
-    b.link(outer, "right", band)
-    b.link(band, "right", compare)
-    return outer
+def _add_rows(b: SourceTreeBuilder, f: int, rows: list[tuple], lo: int, hi: int) -> int:
+    """Add :func:`numerical_nodes`' rows on feature ``f`` for source children ``lo``/``hi``; the entry node."""
+    ends = {TO_LEFT: Src(lo), TO_RIGHT: Src(hi)}
+    nodes = [b.add(op, feature=f, threshold=t, default_left=dl, left=ends.get(int(left), -1),
+                   right=ends.get(int(right), -1)) for op, t, dl, left, right in rows]
+    if len(nodes) > 1:  # guard rows point at each other
+        for node, row in zip(nodes, rows):
+            for side, child in (("left", row[3]), ("right", row[4])):
+                if child >= 0:
+                    b.link(node, side, nodes[child])
+    return nodes[0]
 
 
 __all__ = ["SUPPORTED_OBJECTIVES", "from_lightgbm", "from_lightgbm_dump", "parse_dump", "parse_text"]

@@ -10,21 +10,21 @@ Lossless: every row still reaches the same leaf row content.
 
 Integer-valued features (integer inputs, ranks) tighten strict bounds to the next
 integer, so ``x < 3.5`` below ``x > 3`` is known on an int16 input.
+
+The rules (:class:`Range`) and the per-tree walk (:func:`fold_tree`) here are the
+reference; :mod:`.fold_redundant_splits_bulk` folds plain trees all at once with the
+same :class:`Range` rules applied to arrays, and must give the walk's trees.
 """
 
 from __future__ import annotations
 
-import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..ir.ensemble import Ensemble, Op, Tree
-from .trees.dags import expand_dags
-from .trees.forest import Forest, mark_settled, settled
-from .trees.hashing import ContentClasses, in_rank_order, mix, NodeKeys
-from .trees.rewrite import copied_nodes, rebuild_some, resolved_preorder, RewrittenTreeBuilder
-from .trees.tables import NodeTable
+from .trees.hashing import ContentClasses
+from .trees.rewrite import RewrittenTreeBuilder
 
 INT_RANGES = {
     name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
@@ -32,38 +32,90 @@ INT_RANGES = {
 }
 
 
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    """``a if cond else b``, elementwise when ``cond`` is an array: :class:`Range`'s rules serve
+    one node in :func:`fold_tree` and all nodes of a level at once in the bulk fold."""
+    return np.where(cond, a, b) if isinstance(cond, np.ndarray) else (a if cond else b)
+
+
+def _not(x: Any) -> Any:
+    """``not x`` for a bool, elementwise for a bool array."""
+    return x ^ True
+
+
+def _finite(t: Any) -> Any:
+    """Neither infinite nor NaN (plain comparisons: numpy's functions cost a microsecond on one float)."""
+    return (t > -np.inf) & (t < np.inf)
+
+
+_LT, _CAT = int(Op.LT), int(Op.CAT)
+
+
 class Range(NamedTuple):
-    """Values a feature can still take: ``lo <(=) x <(=) hi``, plus NaN if ``nan``."""
+    """Values a feature can still take: ``lo <(=) x <(=) hi``, plus NaN if ``nan``.
 
-    lo: float
-    lo_strict: bool
-    hi: float
-    hi_strict: bool
-    nan: bool
-    integral: bool
+    Fields are one feature's (the walk) or arrays, one entry per node (the bulk fold);
+    the rules are written elementwise for both.
+    """
 
-    def all_below(self, t: float, strict: bool) -> bool:
+    lo: Any
+    lo_strict: Any
+    hi: Any
+    hi_strict: Any
+    nan: Any
+    integral: Any
+
+    def all_below(self, t: Any, strict: Any) -> Any:
         """Every non-NaN value satisfies ``x < t`` (strict) or ``x <= t``."""
-        return self.hi < t or (self.hi == t and (self.hi_strict or not strict))
+        return (self.hi < t) | ((self.hi == t) & (self.hi_strict | _not(strict)))
 
-    def all_above(self, t: float, strict: bool) -> bool:
+    def all_above(self, t: Any, strict: Any) -> Any:
         """Every non-NaN value satisfies ``x > t`` (strict) or ``x >= t``."""
-        return self.lo > t or (self.lo == t and (self.lo_strict or not strict))
+        return (self.lo > t) | ((self.lo == t) & (self.lo_strict | _not(strict)))
 
-    def below(self, t: float, strict: bool, nan: bool) -> "Range":
-        if self.integral and math.isfinite(t):
-            t, strict = (t - 1.0, False) if strict and t == math.floor(t) else (float(math.floor(t)), False)
-        hi, hs = (t, strict) if t < self.hi or (t == self.hi and strict) else (self.hi, self.hi_strict)
-        return Range(self.lo, self.lo_strict, hi, hs, nan, self.integral)
+    def below(self, t: Any, strict: Any, nan: Any) -> Range:
+        """The values that also satisfy ``x < t`` (strict) or ``x <= t``; NaN if ``nan``."""
+        whole = self.integral & _finite(t)  # then x < t is x <= t - 1 for whole t, else x <= floor(t)
+        floor = t // 1.0
+        t, strict = _where(whole, _where(strict & (t == floor), t - 1.0, floor), t), strict & _not(whole)
+        tighter = (t < self.hi) | ((t == self.hi) & strict)
+        return Range(self.lo, self.lo_strict, _where(tighter, t, self.hi), _where(tighter, strict, self.hi_strict),
+                     nan, self.integral)
 
-    def above(self, t: float, strict: bool, nan: bool) -> "Range":
-        if self.integral and math.isfinite(t):
-            t, strict = (t + 1.0, False) if strict and t == math.floor(t) else (float(math.ceil(t)), False)
-        lo, ls = (t, strict) if t > self.lo or (t == self.lo and strict) else (self.lo, self.lo_strict)
-        return Range(lo, ls, self.hi, self.hi_strict, nan, self.integral)
+    def above(self, t: Any, strict: Any, nan: Any) -> Range:
+        """The values that also satisfy ``x > t`` (strict) or ``x >= t``; NaN if ``nan``."""
+        whole = self.integral & _finite(t)  # then x > t is x >= t + 1 for whole t, else x >= ceil(t)
+        ceil = -(-t // 1.0)
+        t, strict = _where(whole, _where(strict & (t == ceil), t + 1.0, ceil), t), strict & _not(whole)
+        tighter = (t > self.lo) | ((t == self.lo) & strict)
+        return Range(_where(tighter, t, self.lo), _where(tighter, strict, self.lo_strict), self.hi, self.hi_strict,
+                     nan, self.integral)
 
-    def with_nan(self, nan: bool) -> "Range":
+    def with_nan(self, nan: Any) -> Range:
         return Range(self.lo, self.lo_strict, self.hi, self.hi_strict, nan, self.integral)
+
+    def decide(self, op: Any, t: Any, default_left: Any) -> tuple[Any, Any]:
+        """Does split ``op`` (``x < t``, ``x <= t`` or a category test; NaN left if ``default_left``)
+        go one way for every value here (NaN only counting if possible), and is that left?"""
+        compare, strict, no_nan = op != _CAT, op == _LT, _not(self.nan)
+        left = compare & self.all_below(t, strict) & (default_left | no_nan)
+        right = compare & self.all_above(t, _not(strict)) & (_not(default_left) | no_nan)
+        return left | right, left
+
+    def split(self, op: Any, t: Any, default_left: Any) -> tuple[Range, Range]:
+        """What split ``op`` leaves for its left and its right child; a category test only
+        splits NaN (the category bitset is not tracked)."""
+        cat, strict = op == _CAT, op == _LT
+        nan_left, nan_right = self.nan & default_left, self.nan & _not(default_left)
+        left, right = self.below(t, strict, nan_left), self.above(t, _not(strict), nan_right)
+        return _pick(cat, self.with_nan(nan_left), left), _pick(cat, self.with_nan(nan_right), right)
+
+
+def _pick(cond: Any, a: Range, b: Range) -> Range:
+    """``a if cond else b``, field by field when ``cond`` is an array."""
+    if isinstance(cond, np.ndarray):
+        return Range(*(np.where(cond, x, y) for x, y in zip(a, b)))
+    return a if cond else b
 
 
 def input_ranges(ens: Ensemble) -> list[Range]:
@@ -78,7 +130,7 @@ def input_ranges(ens: Ensemble) -> list[Range]:
             lo, hi = INT_RANGES[ens.input_type]
             out.append(Range(float(lo), False, float(hi), False, False, True))
         else:
-            out.append(Range(-math.inf, False, math.inf, False, True, False))
+            out.append(Range(-np.inf, False, np.inf, False, True, False))
     return out
 
 
@@ -116,7 +168,7 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
     op, feature, default_left = tree.op.tolist(), tree.feature.tolist(), tree.default_left.tolist()
     threshold = tree.threshold.astype(np.float64).tolist()
     left, right = tree.left.tolist(), tree.right.tolist()
-    leaf_op, lt_op, cat_op = int(Op.LEAF), int(Op.LT), int(Op.CAT)
+    leaf_op = int(Op.LEAF)
     revisit = _revisitable(tree) or [False] * tree.n_nodes
     memo: dict[tuple, int] = {}
     known: dict[int, Range] = {}
@@ -139,18 +191,11 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
                 break
             f = feature[i]
             r = known.get(f, start[f])
-            dl = default_left[i]
-            if o == cat_op:
-                lr, rr = r.with_nan(r.nan and dl), r.with_nan(r.nan and not dl)
-            else:
-                t, strict = threshold[i], o == lt_op
-                if r.all_below(t, strict) and (dl or not r.nan):
-                    i = left[i]
-                    continue
-                if r.all_above(t, not strict) and (not dl or not r.nan):
-                    i = right[i]
-                    continue
-                lr, rr = r.below(t, strict, r.nan and dl), r.above(t, not strict, r.nan and not dl)
+            decided, go_left = r.decide(o, threshold[i], default_left[i])
+            if decided:
+                i = left[i] if go_left else right[i]
+                continue
+            lr, rr = r.split(o, threshold[i], default_left[i])
             tasks.append((_EMIT, i, keys, f, known.get(f, absent)))
             tasks.append((_RIGHT, right[i], f, rr))
             known[f] = lr
@@ -178,250 +223,9 @@ def fold_tree(classes: ContentClasses, start: list[Range], tree: Tree) -> Tree:
 
 
 def fold_redundant_splits(ens: Ensemble) -> Ensemble:
-    """Splits implied by the path above them, or with equal children, replaced by their child.
+    """Splits implied by the path above them, or with equal children, replaced by their child:
+    :func:`fold_tree` on every tree, as :func:`~.fold_redundant_splits_bulk.fold_forest`
+    does it (plain trees all at once, only the trees that change rebuilt)."""
+    from .fold_redundant_splits_bulk import fold_forest  # imports this module
 
-    The plain trees' decisions are found all at once; a tree with nothing to fold that is
-    already built as a fold builds it (see :func:`settled`) is kept as it is, so only the
-    trees that change, and the DAGs, are rebuilt (big boosted models change in a few trees).
-    """
-    classes, start = ContentClasses.of(ens), input_ranges(ens)
-    fo = Forest(ens)
-    decisions = _decisions(ens, fo, start) if fo.levels else None
-    keep = np.zeros(ens.n_trees, dtype=bool)
-    if decisions is not None:
-        keep = settled(fo, ens) & ~fo.per_tree(decisions[0])
-        keep &= ~fo.per_tree(_twin_children(fo, NodeKeys(fo, classes)))
-
-    def fold(part: Ensemble, trees: np.ndarray) -> Ensemble:
-        expanded, copies = expand_dags(part)
-        if decisions is None or (copies >= 0).any():  # DAGs: decided on their expansion
-            return _fold_trees(part, expanded, classes, start, copies, None)
-        if trees.size == ens.n_trees:
-            return _fold_trees(part, expanded, classes, start, copies, decisions, fo)
-        nodes = fo.nodes_of(trees)
-        decided, go_left, state = decisions
-        return _fold_trees(part, expanded, classes, start, copies, (decided[nodes], go_left[nodes], state))
-
-    return rebuild_some(ens, keep, fold)
-
-
-def _fold_trees(
-    ens: Ensemble, expanded: Ensemble, classes: ContentClasses, start: list[Range], copies: np.ndarray,
-    decisions: tuple[np.ndarray, np.ndarray, np.ndarray] | None, forest: Forest | None = None,
-) -> Ensemble:
-    """``ens`` folded: the plain trees of its DAG expansion ``expanded`` (whose :class:`Forest`
-    is ``forest``, if built) at once, the others by the walk."""
-    folded = _fold_plain(expanded, forest or Forest(expanded), classes, start, copies, decisions)
-    out = folded.apply(ens, lambda t: fold_tree(classes, start, t))
-    for tree, plain in zip(out.trees, folded.ok.tolist()):
-        if plain:  # a plain tree in preorder, normalised
-            mark_settled(tree)
-    return out
-
-
-def _twin_children(fo: Forest, keys: NodeKeys) -> np.ndarray:
-    """Per node: a split whose children have equal keys. Where no split is decided, a split
-    collapses only below such a one (the lowest collapse has two uncollapsed, equal children)."""
-    splits = np.flatnonzero(fo.inner)
-    a, b = fo.left[splits], fo.right[splits]
-    inner = fo.inner[a]
-    rows = keys.leaf_class[np.where(inner, 0, fo.leaf[a])], keys.leaf_class[np.where(fo.inner[b], 0, fo.leaf[b])]
-    maybe = (inner == fo.inner[b]) & np.where(inner, fo.feature[a] == fo.feature[b], rows[0] == rows[1])
-    splits, a, b = splits[maybe], a[maybe], b[maybe]  # equal keys need these equal: compare the rest here
-    twin = np.zeros(fo.op.size, dtype=bool)
-    twin[splits] = ~keys.differ(a, b)
-    return twin
-
-
-def _fold_plain(
-    ens: Ensemble, fo: Forest, classes: ContentClasses, start: list[Range], copies: np.ndarray | None = None,
-    decisions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-) -> NodeTable:
-    """:func:`fold_tree` on every plain tree at once (not the others), or on none if a
-    split would collapse on a hash collision (then the walk decides).
-
-    Bottom-up, each node resolves to the node the walk builds for it: a decided split to
-    its taken child's, a split whose children resolve to equal classes to its left
-    child's, any other node to itself. The result is the resolved tree in preorder.
-    ``copies`` marks expanded DAGs (see :func:`expand_dags`): where the walk of the DAG
-    would meet a node twice with the same ``known`` ranges (and reuse what it built),
-    that tree is left to the walk too. ``decisions``: what :func:`_decisions` returns
-    for these nodes (with ``copies`` tracked), if already known.
-    """
-    none = NodeTable.empty(ens.n_trees)
-    if not fo.levels:
-        return none
-    track = copies >= 0 if copies is not None and (copies >= 0).any() else None
-    decided, go_left, state = decisions if decisions is not None else _decisions(ens, fo, start, track)
-    plain = fo.plain.copy()
-    if track is not None:
-        plain[_memo_hits(fo, decided, go_left, state, copies)] = False
-    resolved, emits = _resolve(fo, NodeKeys(fo, classes), decided, go_left)
-    if resolved is None:
-        return none
-    del decided, go_left, state
-    pos, held = resolved_preorder(fo, resolved, emits)
-    kept = np.flatnonzero(held)
-    src = in_rank_order(fo.starts[fo.tree_of[kept]] + pos[kept], kept, fo.op.size)
-    left, right = (pos[resolved[np.maximum(side[src], 0)]] for side in (fo.left, fo.right))
-    return NodeTable(copied_nodes(ens, src, left, right), np.bincount(fo.tree_of[src], minlength=ens.n_trees), plain)
-
-
-def _resolve(fo: Forest, keys: NodeKeys, decided: np.ndarray, go_left: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-    """Per node, bottom-up: the node the walk builds for it, and whether it builds that node
-    itself (a leaf, or a split neither decided nor collapsed); None if a collapse rests on
-    a hash collision."""
-    n = fo.op.size
-    own = keys.hashes()
-    h = np.zeros(n, dtype=np.uint64)
-    resolved = np.arange(n)
-    emits = np.zeros(n, dtype=bool)
-    twins: list[tuple[np.ndarray, np.ndarray]] = []  # children a split collapses for equal hashes
-    with np.errstate(over="ignore"):
-        for v in reversed(fo.levels):
-            lv, sv = v[~fo.inner[v]], v[fo.inner[v]]
-            h[lv], emits[lv] = own[lv], True
-            taken = np.where(go_left[sv], fo.left[sv], fo.right[sv])
-            rl, rr = resolved[fo.left[sv]], resolved[fo.right[sv]]
-            same = h[rl] == h[rr]
-            d = decided[sv]
-            resolved[sv] = np.where(d, resolved[taken], np.where(same, rl, sv))
-            h[sv] = np.where(d, h[taken], np.where(same, h[rl], mix(mix(own[sv], h[rl]), h[rr])))
-            emits[sv] = ~d & ~same
-            twins.append((rl[~d & same], rr[~d & same]))
-    if not _equal_subtrees(fo, keys, resolved, *(np.concatenate(x) for x in zip(*twins))):
-        return None, emits
-    return resolved, emits
-
-
-def _equal_subtrees(fo: Forest, keys: NodeKeys, resolved: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
-    """Are the built subtrees at ``a[i]`` and ``b[i]`` structurally equal, as their equal
-    hashes claim? Compared pair by pair, a level at a time (unequal hashes need no check:
-    equal classes always hash equal)."""
-    while a.size:
-        if keys.differ(a, b).any():
-            return False
-        split = fo.inner[a]
-        a, b = a[split], b[split]
-        a = np.concatenate([resolved[fo.left[a]], resolved[fo.right[a]]])
-        b = np.concatenate([resolved[fo.left[b]], resolved[fo.right[b]]])
-    return True
-
-
-def _memo_hits(fo: Forest, decided: np.ndarray, go_left: np.ndarray, state: np.ndarray, copies: np.ndarray) -> np.ndarray:
-    """Trees where the walk visits two copies of one DAG node with equal ``known`` state
-    hashes (a memo hit, or a hash collision: either way the walk decides)."""
-    visited = np.zeros(fo.op.size, dtype=bool)
-    visited[fo.starts[fo.plain]] = True
-    for v in fo.levels:
-        sv = v[fo.inner[v] & visited[v]]
-        visited[fo.left[sv]] = ~decided[sv] | go_left[sv]
-        visited[fo.right[sv]] = ~decided[sv] | ~go_left[sv]
-    c = np.flatnonzero(visited & (copies >= 0))
-    with np.errstate(over="ignore"):
-        key = mix(state[c], copies[c])
-    order = np.argsort(key)
-    twice = key[order][1:] == key[order][:-1]
-    return np.unique(fo.tree_of[c[order][1:][twice]])
-
-
-def _decisions(
-    ens: Ensemble, fo: Forest, start: list[Range], track: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per node of the plain trees (see :class:`Forest`), all at once: is it a split the
-    walk finds decided by the ranges above it, does it then go left, and a hash of the
-    walk's ``known`` ranges when it arrives (equal ``known`` dicts hash equal).
-
-    The ranges follow :class:`Range` exactly, one level at a time: the range of a node's
-    feature is what its nearest ancestor on that feature passes down (a decided
-    ancestor passes its own range to the child it takes, so it needs no special case),
-    else the input's range. ``known`` holds a feature once an undecided split on it is
-    passed; each such split swaps its feature's entry in the (xor) hash. Hashes are
-    kept only for the nodes ``track`` marks (none by default).
-    """
-    n = fo.op.size
-    threshold = np.asarray(ens.column("threshold"), dtype=np.float64)
-    parent = np.full(n, -1, dtype=np.int64)
-    side = np.zeros(n, dtype=np.int64)  # 1: right child
-    splits = np.flatnonzero(fo.inner)
-    parent[fo.left[splits]], parent[fo.right[splits]] = splits, splits
-    side[fo.right[splits]] = 1
-    # Per feature: the input's range; per split and side (at 2 * split + side): the range it passes down.
-    *inputs, integral = (np.array(c) for c in zip(*start))
-    first = dict(zip(_FIELDS, inputs))
-    passed = {k: np.zeros(2 * n, dtype=first[k].dtype) for k in _FIELDS}
-    decided = np.zeros(n, dtype=bool)
-    go_left = np.zeros(n, dtype=bool)
-    tracked = 0 if track is None else n
-    present = np.zeros(tracked, dtype=bool)  # per split: was its feature in ``known`` on arrival?
-    state = np.zeros(tracked, dtype=np.uint64)
-    feature = fo.feature
-    for level in fo.levels:
-        v = level[fo.inner[level]]
-        if not v.size:
-            continue
-        f = feature[v]
-        a, sd = parent[v], side[v]
-        walk = np.flatnonzero(a >= 0)
-        walk = walk[feature[a[walk]] != f[walk]]
-        while walk.size:  # up to the nearest ancestor on the same feature
-            sd[walk], a[walk] = side[a[walk]], parent[a[walk]]
-            walk = walk[a[walk] >= 0]
-            walk = walk[feature[a[walk]] != f[walk]]
-        found = a >= 0
-        a0 = np.maximum(a, 0)
-        at = 2 * a0 + sd
-        r = {k: np.where(found, passed[k][at], first[k][f]) for k in _FIELDS}
-        _pass_down(r, fo.op[v], threshold[v], fo.dl[v], integral[f], passed, v, decided, go_left)
-        if track is None:
-            continue
-        present[v] = found & (~decided[a0] | present[a0])
-        on = track[v]
-        w, f, found = v[on], f[on], present[v[on]]
-        before = np.where(found, _entry_hash(f, *(r[k][on] for k in _FIELDS)), 0)
-        for sd_, child in ((0, fo.left[w]), (1, fo.right[w])):
-            after = _entry_hash(f, *(passed[k][2 * w + sd_] for k in _FIELDS))
-            state[child] = np.where(decided[w], state[w], state[w] ^ before ^ after)
-    return decided, go_left, state
-
-
-#: a range's fields, in :class:`Range` order.
-_FIELDS = ("lo", "los", "hi", "his", "nan")
-
-
-def _entry_hash(f: np.ndarray, lo, los, hi, his, nan) -> np.ndarray:
-    """Hash of ``known[f] = Range(...)`` (``-0.0`` counts as ``0.0``, as Range equality does)."""
-    flags = np.asarray(f, dtype=np.int64) << 3 | los.astype(np.int64) | his.astype(np.int64) << 1 | nan.astype(np.int64) << 2
-    h = flags.view(np.uint64) + np.uint64(7)
-    with np.errstate(over="ignore"):
-        for part in ((lo + 0.0).view(np.uint64), (hi + 0.0).view(np.uint64)):
-            h = mix(h, part)
-    return h
-
-
-def _pass_down(r: dict, op, t, dl, integral, passed: dict, v, decided, go_left) -> None:
-    """:meth:`Range.below`/:meth:`Range.above` (or a categorical split's NaN split) for splits ``v``,
-    and whether each is decided (left first, as the walk checks)."""
-    lo, los, hi, his, nan = r["lo"], r["los"], r["hi"], r["his"], r["nan"]
-    compare = op != Op.CAT
-    strict = op == Op.LT
-    all_below = (hi < t) | ((hi == t) & (his | ~strict))
-    all_above = (lo > t) | ((lo == t) & (los | strict))
-    go_left[v] = compare & all_below & (dl | ~nan)
-    decided[v] = go_left[v] | (compare & all_above & (~dl | ~nan))
-    whole = integral & np.isfinite(t)
-    with np.errstate(invalid="ignore"):
-        on_int = t == np.floor(t)
-    tb = np.where(whole, np.where(strict & on_int, t - 1.0, np.floor(t)), t)
-    sb = ~whole & strict
-    ta = np.where(whole, np.where(~strict & on_int, t + 1.0, np.ceil(t)), t)
-    sa = ~whole & ~strict
-    take_b = compare & ((tb < hi) | ((tb == hi) & sb))
-    take_a = compare & ((ta > lo) | ((ta == lo) & sa))
-    for s, values in enumerate((
-        (lo, los, np.where(take_b, tb, hi), np.where(take_b, sb, his), nan & dl),
-        (np.where(take_a, ta, lo), np.where(take_a, sa, los), hi, his, nan & ~dl),
-    )):
-        at = 2 * v + s
-        for k, value in zip(_FIELDS, values):
-            passed[k][at] = value
+    return fold_forest(ens, ContentClasses.of(ens), input_ranges(ens))

@@ -21,7 +21,7 @@ from ..ir.text import print_ir
 from ..ir.verify import verify
 from ..targets import Target, get_target
 from ..text_table import aligned
-from .cost import LAYOUTS, choose_layout, model_bytes
+from ..cost import Layout, choose_layout, flash_bytes
 from .dedup_leaves import dedup_leaves
 from .early_exit import early_exit
 from .fold_redundant_splits import fold_redundant_splits
@@ -104,9 +104,10 @@ class PassReport:
     """Sizes before and after one pass.
 
     ``decision_nodes`` counts splits (leaves apart), as the backends' size reports do;
-    ``ir_bytes`` is the cost model's estimate (:mod:`emlc.passes.cost`) in the result's
-    layout, which compares passes and picks the layout: the C backend's own estimate
-    of what it emits (``size_report``) also counts the code around the trees.
+    ``ir_bytes`` is the cost model's estimate (:mod:`emlc.cost`) in the result's
+    layout, with the tables estimated from the IR, which compares passes and picks the
+    layout: the C backend's own (``size_report``) counts the tables it emits and the
+    code only its plan knows about (leaf sums, the binary64 step).
     """
 
     name: str
@@ -186,8 +187,8 @@ def optimize(
     names = pipeline(level, tgt) if passes is None else check_pass_names(passes)
     if level not in LEVELS:
         raise EmlcError(f"unknown optimisation level {level!r}; choose one of: {', '.join(LEVELS)}")
-    if layout is not None and layout not in LAYOUTS:
-        raise EmlcError(f"unknown layout {layout!r}; choose one of: {', '.join(LAYOUTS)}")
+    if layout is not None and layout not in tuple(Layout):
+        raise EmlcError(f"unknown layout {layout!r}; choose one of: {', '.join(v.value for v in Layout)}")
     show: set[str] = set(PASSES) if print_ir_after == "all" else set(print_ir_after or ())
     check_pass_names(show, "pass in print_ir_after")
     out = stream if stream is not None else sys.stderr
@@ -206,7 +207,7 @@ def optimize(
             verify(ens)
         except IRError as e:
             raise IRError(f"internal error: the optimized IR is invalid ({e}); EMLC_VERIFY_EACH=1 names the pass") from e
-    chosen = layout or choose_layout(ens, tgt, level)
+    chosen = Layout(layout) if layout is not None else choose_layout(ens, tgt, level)
     reports = tuple(
         PassReport(
             name=name,
@@ -222,4 +223,4 @@ def optimize(
 
 def _sizes(ens: Ensemble, target: Target) -> tuple[int, int, int, dict[str, int]]:
     """Decision nodes, leaves, leaf rows and the IR estimate in each layout."""
-    return ens.n_nodes - ens.n_leaves, ens.n_leaves, ens.leaves.shape[0], {lay: model_bytes(ens, target, lay) for lay in LAYOUTS}
+    return ens.n_nodes - ens.n_leaves, ens.n_leaves, ens.leaves.shape[0], {lay: flash_bytes(ens, target, lay) for lay in Layout}

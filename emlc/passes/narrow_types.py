@@ -18,7 +18,7 @@ Leaves: a float64 table whose values are all float32 numbers becomes float32 and
 integer table the smallest integer dtype holding it; the interpreter widens the
 table to the accumulator before adding, so sums are unchanged.
 
-Node index columns stay int32 (the verifier fixes them); :func:`index_bytes` gives
+Node index columns stay int32 (the verifier fixes them); :func:`emlc.cost.index_bytes` gives
 backends the width each column needs.
 """
 
@@ -103,6 +103,3 @@ def narrow_types(ens: Ensemble) -> Ensemble:
     return narrow_leaves(narrow_thresholds(ens))
 
 
-def index_bytes(count: int) -> int:
-    """Bytes per entry of an unsigned column holding values in ``[0, count)``."""
-    return 1 if count <= 1 << 8 else 2 if count <= 1 << 16 else 4

@@ -11,6 +11,7 @@ import pytest
 import emlc
 from emlc.backends.c import size_report, walk_table
 from emlc.backends.c.model import Model
+from emlc.backends.c.plan import Layout, make_plan
 from emlc.passes import optimize
 from emlc.targets import get_target
 from tests.conftest import require_tool
@@ -40,10 +41,8 @@ def _records(ens, encodings):
     saved = walk_table.ENCODINGS
     walk_table.ENCODINGS = encodings
     try:
-        m = Model(ens, get_target("avr"), "m")
-        m.lazy = True
-        m.size_first = True  # -Os
-        return walk_table.encode(m)
+        avr = get_target("avr")
+        return walk_table.encode(Model(ens, avr, "m", make_plan(ens, avr, Layout.TABLE, pack_tables=True)))  # -Os
     finally:
         walk_table.ENCODINGS = saved
 
@@ -65,15 +64,15 @@ def test_os_stores_decision_records_only(built):
 
 
 def test_cost_model_counts_decision_records_only(built):
-    """passes/cost.py estimates the table layout with the smaller encoding: within a
+    """emlc/cost.py estimates the table layout with the smaller encoding: within a
     quarter of the backend's own data bytes, where leaf records alone overshot."""
-    from emlc.passes.cost import table_bytes
+    from emlc.cost import Layout as CostLayout, data_bytes
 
     _, _, res = built
     ens = res.ensemble
     avr = get_target("avr")
     backend = size_report(ens, avr, "table", speed=False)["flash_data_bytes"]
-    assert 0.75 * backend <= table_bytes(ens, avr) <= 1.25 * backend
+    assert 0.75 * backend <= data_bytes(ens, avr, CostLayout.TABLE) <= 1.25 * backend
     saved = walk_table.ENCODINGS
     walk_table.ENCODINGS = ("records",)
     try:

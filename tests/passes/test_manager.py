@@ -10,7 +10,7 @@ import pytest
 from emlc.errors import EmlcError, IRError
 from emlc.ir.text import parse_ir
 from emlc.passes import LEVELS, PASSES, optimize, pipeline
-from emlc.passes.cost import choose_layout, inline_bytes, table_bytes
+from emlc.cost import Layout, choose_layout, flash_bytes
 from emlc.passes.manager import Pass
 from emlc.targets import TARGETS, get_target
 from tests.passes.test_golden import CASES, model, stump_forest
@@ -97,10 +97,10 @@ def test_layout_follows_level_and_flash_and_can_be_forced():
     ens = stump_forest()
     host, tiny = get_target("host"), get_target("rv32ec")
     assert choose_layout(ens, host, "O2") == "inline"
-    small = "inline" if inline_bytes(ens, tiny) < table_bytes(ens, tiny) else "table"
+    small = "inline" if flash_bytes(ens, tiny, Layout.INLINE) < flash_bytes(ens, tiny, Layout.TABLE) else "table"
     assert choose_layout(ens, tiny, "Os") == small
     big = ens.replace(trees=ens.trees * 400, tree_output=np.zeros(1200, np.int32))
-    assert inline_bytes(big, tiny) > tiny.flash_bytes / 2
+    assert flash_bytes(big, tiny, Layout.INLINE) > tiny.flash_bytes / 2
     assert choose_layout(big, tiny, "O2") == "table"
     assert optimize(ens, layout="table").layout == "table"
 
@@ -121,4 +121,4 @@ def test_table_estimate_follows_the_backends_leaf_storage():
     for target in ("avr", "host"):
         # the binary64 step (c/soft64.py) costs both layouts the same, so the layout cost leaves it out
         backend = size_report(ens, target, "table", float32_sums=True)["flash_bytes_estimate"]
-        assert 0.7 * backend <= table_bytes(ens, get_target(target)) <= 2 * backend
+        assert 0.7 * backend <= flash_bytes(ens, get_target(target), Layout.TABLE) <= 2 * backend

@@ -15,60 +15,85 @@ smallest for big models). See :mod:`emlc.backends.c.model` for the code's shape.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import NamedTuple
+
 import numpy as np
 
+from ...cost import CodeTerms, code_bytes
 from ...errors import EmlcError
+from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, LinkMath, Op, Task
 from ...targets import Target, get_target
-from . import fixed, soft64, walk_inline, walk_table
+from . import (
+    api,
+    exit_walk,
+    features,
+    fixed,
+    link,
+    soft64,
+    sums,
+    walk_inline,
+    walk_table,
+)
 from .common import C_INT, check_name, comment, size_of
+from .exit_checks import ExitMode
 from .model import Model
-from ...float_traps import traps_off
+from .plan import Layout, Plan, make_plan
+from .walk_table import Records
 
-LAYOUTS = {"inline": walk_inline.walk_body, "table": walk_table.walk_body}
-
-
-def _pick_layout(ens: Ensemble, target: Target, layout: str | None) -> str:
-    if layout is None:
-        inline_bytes = ens.n_nodes * target.inline_node_bytes // 2
-        limit = target.flash_bytes
-        return "inline" if limit is None or inline_bytes <= limit // 2 else "table"
-    if layout not in LAYOUTS:
-        raise EmlcError(f"unknown C layout {layout!r}; use one of: {', '.join(LAYOUTS)}")
-    return layout
+LAYOUTS = {Layout.INLINE: walk_inline.walk_body, Layout.TABLE: walk_table.walk_body}
 
 
-def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None,
-           speed: bool = True, float32_sums: bool = False) -> tuple[Model, str, list[str]]:
+class Build(NamedTuple):
+    """One emitted header's parts: the model it was written from, the code pieces (joined
+    once: big models' walks run to megabytes) and the table layout's node records."""
+
+    model: Model
+    code: list[str]
+    records: Records | None
+
+
+def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str | None,
+           speed: bool = True, float32_sums: bool = False) -> Build:
     tgt = get_target(target)
     prefix = check_name(name)
-    chosen = _pick_layout(ens, tgt, layout)
-    model = Model(ens, tgt, prefix, float32_sums)
-    model.direct = chosen == "inline" and walk_inline.can_test_directly(model)
-    model.lazy = chosen == "table"
-    model.size_first = not speed  # the table layout may pack its records (slower, smaller)
-    if model.lazy and model.fixed is not None:
-        model.fixed = fixed.plan(ens, tgt, byte_leaves=True)
-    model.leaf_sums = model.direct and tgt.leaf_sums_inline and model.fixed is not None
-    model.emit_helpers()
-    decls, body = LAYOUTS[chosen](model)
-    raw = model.raw_function(body)
-    if speed and model.leaf_sums and model.exit_plan() is None:  # the plan needs raw_function first
-        _add_quick_pass(model, chosen)
-    parts = [*model.helpers, *decls, model.prepare_function(), raw]
+    plan = make_plan(ens, tgt, layout, float32_sums, quick=speed, pack_tables=not speed)
+    if plan.quick is not None and not _quick_fits(ens, tgt, prefix, plan):
+        plan = replace(plan, quick=None)
+    return _emit(ens, tgt, prefix, plan)
+
+
+def _quick_fits(ens: Ensemble, target: Target, prefix: str, plan: Plan) -> bool:
+    """Does the first walk on byte sums (fixed.quick_plan) leave the model within half the
+    flash (the share up to which the speed levels choose the inline layout), leaving room
+    for the program around it? The flash tables are the same with or without it."""
+    limit = target.flash_bytes
+    if limit is None:
+        return True
+    tables = _emit(ens, target, prefix, replace(plan, quick=None)).model.tables
+    return estimate(ens, target, plan, tables.bytes)["flash"] <= limit // 2
+
+
+def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> Build:
+    model = Model(ens, tgt, prefix, plan)
+    helpers = features.helpers(model)
+    decls, body, records = LAYOUTS[plan.layout](model)
+    raw = sums.raw_function(model, body)
+    parts = [*helpers, *decls, features.prepare_function(model), raw]
     if model.soft64:
         parts.append(soft64.soft_functions(model))
     if model.quick is not None:
-        parts.append(model.quick_function(walk_inline.sums_body(model, model.quick)))
+        parts.append(sums.quick_function(model, walk_inline.sums_body(model, model.quick)))
     if ens.n_outputs > 1 and (model.classifier or ens.task is Task.ANOMALY):
-        parts.append(model.argmax_function())
+        parts.append(link.argmax_function(model))
     if model.needs_exp():
-        parts.append(model.exp_function())
+        parts.append(link.exp_function(model))
     if model.exit_plan() is not None:
-        parts.append(model.exit_functions(body))
-    parts.append(model.link_function())
-    parts.append(model.api_functions())
-    code: list[str] = []  # pieces emit_c joins once: big models' walks run to megabytes
+        parts.append(exit_walk.exit_functions(model, body))
+    parts.append(link.link_function(model))
+    parts.append(api.api_functions(model))
+    code: list[str] = []
     for part in [*model.tables.decls, *parts]:
         if part:
             if code:
@@ -77,17 +102,7 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: str | None,
                 code.extend(part)
             else:
                 code.append(part)
-    return model, chosen, code
-
-
-def _add_quick_pass(model: Model, layout: str) -> None:
-    """Give ``model`` a first walk on byte sums (fixed.quick_plan) when the target has
-    one and the model with it takes at most half the flash (the share up to which the
-    speed levels choose the inline layout), leaving room for the program around it."""
-    model.quick = fixed.quick_plan(model.ens, model.target)
-    limit = model.target.flash_bytes
-    if model.quick is not None and limit is not None and _estimate(model, layout)["flash"] > limit // 2:
-        model.quick = None
+    return Build(model, code, records)
 
 
 def input_line(input_type: str) -> str:
@@ -99,12 +114,12 @@ def input_line(input_type: str) -> str:
     return f"Inputs: {C_INT[input_type]} features (declared {input_type}): exact for integer values; scale or round fractional values first."
 
 
-def _header_comment(model: Model, layout: str) -> str:
+def _header_comment(model: Model) -> str:
     ens, p = model.ens, model.p
     lines = [
         f"Generated by emlc: {ens.task.value} ensemble of {ens.n_trees} trees ({ens.n_nodes - ens.n_leaves} decision nodes, "
         f"{ens.n_leaves} leaves),",
-        f"{ens.n_features} features, {ens.n_outputs} output(s); target {model.target.name}, layout {layout}; "
+        f"{ens.n_features} features, {ens.n_outputs} output(s); target {model.target.name}, layout {model.plan.layout.value}; "
         f"functions prefixed {p}_.",
         f"Source model name: {comment(ens.name)}",
         "",
@@ -134,8 +149,8 @@ def _header_comment(model: Model, layout: str) -> str:
     exit_plan = model.exit_plan()
     if exit_plan is not None:
         lines.append(f"predict stops early at {exit_plan.checkpoints.size} check point(s) "
-                     f"(confidence {ens.early_exit.confidence:g}, {exit_plan.mode} check).")
-        if exit_plan.mode == "approx":
+                     f"(confidence {ens.early_exit.confidence:g}, {exit_plan.mode.value} check).")
+        if exit_plan.mode is ExitMode.APPROX:
             lines.append("Note: the early-exit check runs on float sums; float64 near-ties at check points may differ.")
     if ens.classes is not None and model.classifier:
         labels = ", ".join(comment(c) for c in list(ens.classes)[:32])
@@ -147,21 +162,21 @@ def _header_comment(model: Model, layout: str) -> str:
 
 
 @traps_off
-def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: str | None = None,
+def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: Layout | str | None = None,
            speed: bool = True, float32_sums: bool = False) -> str:
     """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit).
     ``speed`` (the -O levels but -Os) allows code that is faster but bigger; ``float32_sums``
     (lossy) leaves float64 near-ties to float sums on targets without a 64-bit double."""
-    model, chosen, code = _build(ens, target, name, layout, speed, float32_sums)
-    check_fit(model, chosen)
+    model, code, _ = _build(ens, target, name, layout, speed, float32_sums)
+    check_fit(model)
     guard = f"EMLC_{name.upper()}_H"
     includes = ["#include <stdint.h>"]
     if model.target.flash.include:
         includes.append(f"#include <{model.target.flash.include}>")
-    if model.libm_exp:
+    if link.libm_exp(model):
         includes.append("#include <math.h>")
     return "".join([
-        f"{_header_comment(model, chosen)}\n#ifndef {guard}\n#define {guard}\n\n",
+        f"{_header_comment(model)}\n#ifndef {guard}\n#define {guard}\n\n",
         "\n".join(includes), "\n\n", *code, f"\n\n#endif /* {guard} */\n",
     ])
 
@@ -170,7 +185,7 @@ def _link_note(model: Model) -> list[str]:
     """What the link's exp promises: the library's bits only where it is the library's exp."""
     if not model.needs_exp():
         return []
-    if not model.libm_exp:
+    if not link.libm_exp(model):
         return ["Note: the link uses emlc's own exp (no libm), a few ulp from the library's;",
                 "    probabilities and values are close to the library's, not bit-identical."]
     if model.ens.link_math is LinkMath.NUMPY:
@@ -182,29 +197,23 @@ def _link_note(model: Model) -> list[str]:
             f"    on the machine the library runs on, its outputs are bit-identical{narrowed}."]
 
 
-def _estimate(model: Model, layout: str) -> dict[str, int]:
-    ens, tgt = model.ens, model.target
-    inner = ens.n_nodes - ens.n_leaves
-    data = model.tables.bytes
-    node = tgt.inline_bytes_per_node(ens.input_type)
-    # fixed code (API, decide, float fallback; the table layout's loop); 8-bit cores without
-    # an FPU link soft-float add, divide and compare and read tables byte by byte: with
-    # predict_proba, 2.4-3.3 KB of a digits forest or boosting model on AVR
-    soft = tgt.word_bits == 8 and not tgt.has_fpu
-    code = 600 + (1400 if soft else 0)
-    code += (inner * node + ens.n_leaves * 6) if layout == "inline" else (1300 if soft else 200)
-    if model.needs_exp():  # the link's e^x: soft-float multiply and divide besides
-        code += 500 if soft else 100
-    if layout == "inline" and model.leaf_sums and model.fixed is not None:
-        code += 4 * _leaf_adds(ens, model.fixed)
-    code += soft64.estimated_code_bytes(model)
-    if model.quick is not None:  # a second inline walk, adding bytes and recording no rows
-        code += inner * (node - 12) + ens.n_leaves * 4 + 2 * _leaf_adds(ens, model.quick)
-    key_size = 8 if model.key_t == "int64_t" else 4
-    acc_size = 8 if model.acc_t == "double" else 4
-    stack = (0 if model.direct or model.lazy else ens.n_features * key_size) + 3 * ens.n_outputs * acc_size + 32
-    if model.record_rows:
-        stack += ens.n_trees * size_of(model.row_t) + (2 * ens.n_outputs if model.fixed else 0)
+def code_terms(ens: Ensemble, plan: Plan) -> CodeTerms:
+    """The code only this plan knows about, for the cost model: leaf sums, the byte-sum
+    first walk, the binary64 near-tie step."""
+    leaf_adds = _leaf_adds(ens, plan.fixed) if plan.layout is Layout.INLINE and plan.leaf_sums and plan.fixed else 0
+    quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
+    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan))
+
+
+def estimate(ens: Ensemble, tgt: Target, plan: Plan, data: int) -> dict[str, int]:
+    """Flash (``data`` bytes of tables plus the cost model's code) and stack of a build of ``plan``."""
+    code = code_bytes(ens, tgt, plan.layout, code_terms(ens, plan))
+    nums = plan.numbers
+    key_size = 8 if nums.key_t == "int64_t" else 4
+    acc_size = 8 if nums.acc_t == "double" else 4
+    stack = (ens.n_features * key_size if plan.keyed else 0) + 3 * ens.n_outputs * acc_size + 32
+    if plan.record_rows:
+        stack += ens.n_trees * size_of(nums.row_t) + (2 * ens.n_outputs if plan.fixed else 0)
     return {"flash": data + code, "ram": stack, "code": code, "data": data}
 
 
@@ -213,11 +222,11 @@ def _leaf_adds(ens: Ensemble, fx: fixed.FixedPlan) -> int:
     return int(sum(np.count_nonzero(fx.leaves[t.leaf[t.op == Op.LEAF]]) for t in ens.trees))
 
 
-def check_fit(model: Model, layout: str) -> None:
-    tgt = model.target
-    est = _estimate(model, layout)
+def check_fit(model: Model) -> None:
+    tgt, layout = model.target, model.plan.layout
+    est = estimate(model.ens, tgt, model.plan, model.tables.bytes)
     if tgt.flash_bytes is not None and est["flash"] > tgt.flash_bytes:
-        hint = "--layout table, " if layout == "inline" else ""
+        hint = "--layout table, " if layout is Layout.INLINE else ""
         raise EmlcError(
             f"model does not fit: it needs about {est['flash']} bytes of flash ({est['data']} data + "
             f"{est['code']} code) but {tgt.name} has {tgt.flash_bytes}; try {hint}-Os, lossy "
@@ -229,19 +238,18 @@ def check_fit(model: Model, layout: str) -> None:
         raise EmlcError(
             f"model does not fit: it needs about {est['ram']} bytes of RAM (stack for {model.ens.n_features} features "
             f"and {model.ens.n_outputs} outputs) but {tgt.name} has {tgt.ram_bytes}; "
-            + ("try --layout table (it keeps no per-feature values), " if layout == "inline" and not model.direct else "")
+            + ("try --layout table (it keeps no per-feature values), " if layout is Layout.INLINE and not model.direct else "")
             + "reduce the number of features or outputs, or pick a larger target"
         )
 
 
 @traps_off
-def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None = None, speed: bool = True,
+def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | str | None = None, speed: bool = True,
                 float32_sums: bool = False) -> dict:
     """Sizes the CLI prints for --report: nodes, leaves and estimated bytes on the target."""
-    model, chosen, _ = _build(ens, target, "model", layout, speed, float32_sums)
-    est = _estimate(model, chosen)
+    model, _, records = _build(ens, target, "model", layout, speed, float32_sums)
+    est = estimate(ens, model.target, model.plan, model.tables.bytes)
     inner = ens.n_nodes - ens.n_leaves
-    records = model.records
     table = {}
     if records is not None:
         table = {
@@ -252,7 +260,7 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: str | None
         }
     return {
         "target": model.target.name,
-        "layout": chosen,
+        "layout": model.plan.layout.value,
         "trees": ens.n_trees,
         "decision_nodes": inner,
         "leaves": ens.n_leaves,

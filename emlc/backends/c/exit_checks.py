@@ -29,21 +29,33 @@ bounds that are not finite, evaluate every tree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...ir.ensemble import Aggregation, Ensemble, Op
+from ...ir.ensemble import Aggregation, Ensemble, Op, Task
 from ...ir.ranges import tree_ranges
 from .common import smallest_int, top_two
+from .fixed import FixedPlan
 
 if TYPE_CHECKING:
     from .model import Model
+    from .plan import Numbers
+
+
+class ExitMode(Enum):
+    """What a check compares: the IR's own sums (exact), fixed-point sums with bounds
+    proven for them (exact), or bounds carried over from the IR's float sums (lossy)."""
+
+    IR = "ir"
+    FIXED = "fixed"
+    APPROX = "approx"
 
 
 @dataclass(frozen=True)
 class ExitPlan:
-    mode: str  # "ir", "fixed" or "approx"
+    mode: ExitMode
     checkpoints: np.ndarray  # trees before each check that can ever stop
     lower: np.ndarray  # [n_checks, n_outputs]
     upper: np.ndarray
@@ -61,23 +73,19 @@ class ExitPlan:
         )
 
 
-def _fixed_bounds(model: "Model", checkpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fixed_bounds(ens: Ensemble, fx: FixedPlan, checkpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per check point: integer range the remaining trees can add to each fixed-point sum,
     the upper end raised by the fast path's margin."""
-    fx = model.fixed
-    assert fx is not None
-    lo, hi = tree_ranges(model.ens, fx.leaves)
+    lo, hi = tree_ranges(ens, fx.leaves)
     rlo = np.cumsum(lo[::-1], axis=0)[::-1]
     rhi = np.cumsum(hi[::-1], axis=0)[::-1]
     return rlo[checkpoints], rhi[checkpoints] + fx.margin
 
 
-def _fixed_from_ir(model: "Model", lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fixed_from_ir(ens: Ensemble, fx: FixedPlan, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The IR's (lossy) bounds on float sums as bounds on the fixed-point sums ``q``:
     ``q`` is about ``2**shift`` times the float sum, plus the scaled base under MEAN."""
-    fx = model.fixed
-    assert fx is not None
-    offset = fx.init if model.ens.aggregation is Aggregation.MEAN else 0
+    offset = fx.init if ens.aggregation is Aggregation.MEAN else 0
     lo = np.floor(np.ldexp(lower.astype(np.float64), fx.shift)).astype(np.int64) + offset
     hi = np.ceil(np.ldexp(upper.astype(np.float64), fx.shift)).astype(np.int64) + offset
     return lo, hi
@@ -101,10 +109,10 @@ def _can_fire(ens: Ensemble, table: np.ndarray, init: np.ndarray, checkpoints: n
 
 #: cost of one node visit in units of one output's share of a check (integer sums, 8-bit
 #: cores: an inline node and one output of P_exit take about as long; a table node 3x)
-_NODE_COST = {"inline": 1.0, "table": 3.0}
+_INLINE_NODE_COST, _TABLE_NODE_COST = 1.0, 3.0
 
 
-def _pays_off(model: "Model", checkpoints: np.ndarray) -> np.ndarray:
+def _pays_off(ens: Ensemble, leaf_sums: bool, table_layout: bool, checkpoints: np.ndarray) -> np.ndarray:
     """Checks worth their cost: the nodes the remaining trees would visit (log2 of their
     leaf counts) must outweigh twice the check's work (two passes over the outputs), so
     a check that fires half the time saves what it costs (digits forest on AVR: the
@@ -113,43 +121,44 @@ def _pays_off(model: "Model", checkpoints: np.ndarray) -> np.ndarray:
     and predict was slower with exact exits on every digits forest measured (10-50
     trees, depth 5-6: 20x5 2,665 vs 1,954 cycles with the byte-sum first walk instead,
     50x5 7,685 vs 5,213 with neither)."""
-    if model.leaf_sums:
+    if leaf_sums:
         return np.zeros(len(checkpoints), dtype=bool)
-    ens = model.ens
     depth = np.array([np.log2(max(int((t.op == Op.LEAF).sum()), 1)) for t in ens.trees])
     remaining = np.concatenate([np.cumsum(depth[::-1])[::-1], [0.0]])[checkpoints]
-    node = _NODE_COST["table" if model.lazy else "inline"]
+    node = _TABLE_NODE_COST if table_layout else _INLINE_NODE_COST
     return remaining * node > 2 * 2 * ens.n_outputs
 
 
-def plan(model: "Model") -> ExitPlan | None:
-    ens, ee = model.ens, model.ens.early_exit
-    if ee is None or not model.classifier or ens.n_trees == 0:
+def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: bool, leaf_sums: bool,
+         table_layout: bool) -> ExitPlan | None:
+    """How predict stops early, or None when it evaluates every tree: the sums a check
+    reads (``nums``' own, or the fixed-point ``fx``) and the bounds it compares them with."""
+    ee = ens.early_exit
+    if ee is None or ens.task is not Task.CLASSIFICATION or ens.n_trees == 0:
         return None
     checkpoints = np.asarray(ee.checkpoints, dtype=np.int64)
-    acc_type, target, _, _ = model._sums
+    acc_type, target, acc_t = nums.sums_t, nums.sums_in, nums.acc_t
     integer = ens.leaves.dtype.kind in "iu"
-    exact_floats = not integer and np.dtype(ens.accum_dtype) == np.dtype(model.raw_dtype) and (
-        model.acc_t == ("double" if ens.accum_dtype == "float64" else "float"))
+    exact_floats = not integer and np.dtype(ens.accum_dtype) == np.dtype(nums.raw_dtype) and (
+        acc_t == ("double" if ens.accum_dtype == "float64" else "float"))
     lower, upper = np.asarray(ee.lower), np.asarray(ee.upper)
     if not (np.isfinite(lower).all() and np.isfinite(upper).all()):
         return None
     if exact_floats:
-        return ExitPlan("ir", checkpoints, lower, upper, model.acc_t, model.acc_t, target, acc_type)
+        return ExitPlan(ExitMode.IR, checkpoints, lower, upper, acc_t, acc_t, target, acc_type)
     if integer:
-        mode, table, init, sums, sums_t = "ir", ens.leaves.astype(np.int64), np.zeros(ens.n_outputs, np.int64), target, acc_type
+        mode, table, init, sums, sums_t = ExitMode.IR, ens.leaves.astype(np.int64), np.zeros(ens.n_outputs, np.int64), target, acc_type
         lower, upper = lower.astype(np.int64), upper.astype(np.int64)
-    elif model.fixed is not None:
-        fx = model.fixed
-        mode, table, init, sums, sums_t = ("fixed" if ee.confidence == 1 else "approx"), fx.leaves, fx.init, "q", fx.acc_t
-        lower, upper = _fixed_bounds(model, checkpoints) if ee.confidence == 1 else _fixed_from_ir(model, lower, upper)
-    elif ee.confidence == 1 and model.soft64_candidate:
+    elif fx is not None:
+        mode, table, init, sums, sums_t = (ExitMode.FIXED if ee.confidence == 1 else ExitMode.APPROX), fx.leaves, fx.init, "q", fx.acc_t
+        lower, upper = _fixed_bounds(ens, fx, checkpoints) if ee.confidence == 1 else _fixed_from_ir(ens, fx, lower, upper)
+    elif ee.confidence == 1 and soft64_candidate:
         return None  # float sums cannot stop exactly; predict's float64 step decides (soft64)
     else:
-        return ExitPlan("approx", checkpoints, lower, upper, model.acc_t, model.acc_t, target, acc_type)
+        return ExitPlan(ExitMode.APPROX, checkpoints, lower, upper, acc_t, acc_t, target, acc_type)
     keep = _can_fire(ens, table, init, checkpoints, lower, upper)
     if ee.confidence == 1:  # a lossy exit was asked for: it fires far more often
-        keep &= _pays_off(model, checkpoints)
+        keep &= _pays_off(ens, leaf_sums, table_layout, checkpoints)
     if not keep.any():
         return None
     lower, upper, checkpoints = lower[keep], upper[keep], checkpoints[keep]
@@ -172,10 +181,10 @@ def least_lead(plan: ExitPlan) -> np.ndarray | None:
     return gaps.reshape(gaps.shape[0], -1).min(axis=1)
 
 
-def check_function(model: "Model", plan: ExitPlan) -> str:
+def check_function(model: Model, plan: ExitPlan) -> str:
     """P_exit(a, j): the class decided at check point j from the sums a[], else -1."""
     p, n, ct, tables = model.p, model.n_out, plan.check_t, model.tables
-    what = f"/* Early exit ({plan.mode} check): the class decided at check point j from the sums a, else -1. */\n"
+    what = f"/* Early exit ({plan.mode.value} check): the class decided at check point j from the sums a, else -1. */\n"
     qual = f"{p.upper()}_NOINLINE" if model.leaf_sums else "inline"  # called from P_rows (see its note)
     head = f"static {qual} int32_t {p}_exit(const {plan.sums_t} *a, uint16_t j)\n{{\n"
     if plan.uniform:

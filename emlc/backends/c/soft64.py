@@ -27,37 +27,38 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...ir.ensemble import Aggregation, Decision
+from ...ir.ensemble import Aggregation, Decision, Ensemble, Task
 from ...ir.interpret import apply_link, decide
+from ...targets import Target
+from ..fixed_point import trees_per_output
+from . import leaf_tables
 from . import numeric as num
 from . import soft_float64 as sf
 from .common import int_literal, smallest_int, top_two
-from ..fixed_point import trees_per_output
 
 if TYPE_CHECKING:
     from .model import Model
+    from .plan import Numbers, Plan
 
 #: flash the soft-float64 step adds on AVR (avr-gcc 5.4 links of digits 10x6: 3,882 B at -Os,
 #: 4,990 B at -O2: 64-bit integer arithmetic is long on an 8-bit core)
 AVR_CODE_BYTES = 5000
 
 
-def applies(model: "Model") -> bool:
+def applies(ens: Ensemble, target: Target, nums: Numbers, record_rows: bool, float32_sums: bool) -> bool:
     """Does ``predict`` need the soft float64 step? Classifiers whose library sums float
     leaves in float64 (not votes) on a target without a 64-bit double, with leaf rows
     recorded, unless the build opted out (``float32_sums``)."""
-    ens = model.ens
     return (
-        model.classifier and ens.accum_dtype == "float64" and model.acc_t == "float"
-        and model.target.soft_float64 and not model.float32_sums and model.record_rows
+        ens.task is Task.CLASSIFICATION and ens.accum_dtype == "float64" and nums.acc_t == "float"
+        and target.soft_float64 and not float32_sums and record_rows
         and ens.aggregation in (Aggregation.SUM, Aggregation.MEAN) and ens.leaves.dtype.kind == "f"
-        and ens.n_trees > 0 and (ens.n_outputs > 1 or cutoff(model)[0] in ("ge", "le"))
+        and ens.n_trees > 0 and (ens.n_outputs > 1 or cutoff(ens)[0] in ("ge", "le"))
     )
 
 
-def cutoff(model: "Model") -> tuple[str, float]:
+def cutoff(ens: Ensemble) -> tuple[str, float]:
     """The single-output decision as ``raw >= c`` ("ge") or ``raw <= c`` ("le") in float64."""
-    ens = model.ens
 
     def pred(r: float) -> bool:
         raw = np.array([[r]], dtype=np.float64)
@@ -71,7 +72,7 @@ def _gamma(k: int, u: float) -> float:
     return k * u / (1.0 - k * u)
 
 
-def _error(model: "Model") -> Fraction:
+def _error(model: Model) -> Fraction:
     """``E32 + E64``: how far each path's sums may be from the exact real sums."""
     ens = model.ens
     d = ens.n_trees if ens.aggregation is Aggregation.MEAN else 1
@@ -91,7 +92,7 @@ def _f32_beyond(x: Fraction, up: bool) -> float:
     return float(v)
 
 
-def sure_function(model: "Model") -> str:
+def sure_function(model: Model) -> str:
     """P_sure(raw): the class when the float sums prove the float64 one, else -1."""
     p, n, r = model.p, model.n_out, model.real
     e = _error(model)
@@ -100,7 +101,7 @@ def sure_function(model: "Model") -> str:
         body = ("    uint16_t k, c;\n    float best, second;\n" + top_two("raw", n, "c")
                 + f"    return (best - second > {lead}) ? (int32_t)c : -1;")
     else:
-        kind, c = cutoff(model)
+        kind, c = cutoff(model.ens)
         hi, lo = r(_f32_beyond(Fraction(c) + e, up=True)), r(_f32_beyond(Fraction(c) - e, up=False))
         hit, miss = _outcomes(model)
         above, below = (hit, miss) if kind == "ge" else (miss, hit)
@@ -110,7 +111,7 @@ def sure_function(model: "Model") -> str:
             f"static inline int32_t {p}_sure(const float *raw)\n{{\n{body}\n}}")
 
 
-def _outcomes(model: "Model") -> tuple[str, str]:
+def _outcomes(model: Model) -> tuple[str, str]:
     return ("1", "-1") if model.ens.decision is Decision.SIGN else ("1", "0")
 
 
@@ -122,17 +123,17 @@ def _u64(bits: int) -> str:
     return f"UINT64_C(0x{bits:016X})"
 
 
-def soft_functions(model: "Model") -> str:
+def soft_functions(model: Model) -> str:
     """f64.c, P_add64 (a leaf row added in binary64), P_soft and P_exact."""
     from .model import runtime_source
 
     ens, p, tables, n = model.ens, model.p, model.tables, model.n_out
     width = ens.leaf_width
     leaves = np.asarray(ens.leaves, dtype=np.float64)
-    counts = model.rational_leaves("double")
-    sparse = width > 1 and model.sparse_exact("double")
+    counts = leaf_tables.rational_leaves(model, "double")
+    sparse = width > 1 and leaf_tables.sparse_exact(model, "double")
     if sparse:
-        st_t, start, col_t, col = model.sparse_pattern()
+        st_t, start, col_t, col = leaf_tables.sparse_pattern(model)
         nz = leaves != 0
         head = (f"    {st_t} e, first = {tables.read(st_t, start, 'row')}, end = {tables.read(st_t, start, 'row + 1u')};\n")
         loop, column = "for (e = first; e < end; ++e)", f"o + {tables.read(col_t, col, 'e')}"
@@ -141,7 +142,7 @@ def soft_functions(model: "Model") -> str:
         head = f"    uint16_t j;\n    uint32_t first = (uint32_t)row * {width}u, e;\n"
         loop, column = f"for (j = 0, e = first; j < {width}u; ++j, ++e)", "o + j"
     if counts is not None:
-        ct, cnt, nt = model.count_table(counts)
+        ct, cnt, nt = leaf_tables.count_table(model, counts)
         read = tables.read(ct, cnt, "e")
         head += f"    uint32_t total = 0;\n    {loop} {{\n        total += {read};\n    }}\n"
         value = f"{p}_f64_div({p}_f64_from({read}), {p}_f64_from(total))"
@@ -166,7 +167,7 @@ def soft_functions(model: "Model") -> str:
     tt = smallest_int(0, ens.n_trees, signed=False)
     lines = [f"    uint64_t s[{n}];", "    uint16_t k;", f"    {tt} t;",
              f"    for (k = 0; k < {n}u; ++k) {{\n        s[k] = {'0u' if mean else rb};\n    }}",
-             f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        {p}_add64(s, {model.tree_offset('t')}, rows[t]);\n    }}"]
+             f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        {p}_add64(s, {leaf_tables.tree_offset(model, 't')}, rows[t]);\n    }}"]
     if mean:
         fin = f"s[k] = {p}_f64_div(s[k], {p}_f64_from({ens.n_trees}u));"
         if base_t:
@@ -177,7 +178,7 @@ def soft_functions(model: "Model") -> str:
                      f"            if ({p}_f64_key(s[k]) > {p}_f64_key(s[best])) {{\n                best = k;\n            }}\n"
                      "        }\n        return (int32_t)best;\n    }")
     else:
-        kind, c = cutoff(model)
+        kind, c = cutoff(model.ens)
         hit, miss = _outcomes(model)
         key = int_literal(sf.order_key(_bits(c)), "int64_t")
         lines.append(f"    return ({p}_f64_key(s[0]) {'>=' if kind == 'ge' else '<='} {key}) ? {hit} : {miss};")
@@ -189,7 +190,7 @@ def soft_functions(model: "Model") -> str:
     return "\n\n".join([runtime_source("f64.c", p=p, P=p.upper()), add, sure_function(model), soft, exact])
 
 
-def estimated_code_bytes(model: "Model") -> int:
+def estimated_code_bytes(plan: Plan) -> int:
     """Flash of the soft step for the size estimate (0 when predict does not use it)."""
-    return AVR_CODE_BYTES if model.soft64 else 0
+    return AVR_CODE_BYTES if plan.soft64 else 0
 

@@ -27,7 +27,8 @@ from ...ir.ensemble import Op
 from . import numeric as num
 from .common import int_literal, int_literal_formats
 from .fixed import FixedPlan
-from .model import Model, Test
+from .model import Model, Test, Walk
+from .plan import DirectTest
 
 
 class _Bits(NamedTuple):
@@ -45,15 +46,6 @@ _BITS = {
     "float64": _Bits("int64_t", 2**63, 0x7FF0000000000000, -(2**63) + 0x7FF0000000000000),
 }
 _NAN_BITS, _NEG_INF = _BITS["float32"].nan, _BITS["float32"].neg_inf
-
-
-def can_test_directly(model: Model) -> bool:
-    """Can every test read the feature itself (a float's bits or the integer), without P_prepare?"""
-    if model.uses_categories():
-        return False
-    if model.precision is not None and not model.target.direct_float_tests:
-        return False
-    return model.precision is None or model.in_t == model.real_in
 
 
 def unranked(model: Model, test: Test) -> Test:
@@ -146,13 +138,17 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
     (+NaN fails it, -NaN passes it); for ``K < 0`` the negative floats with key
     ``<= K`` are the bits in ``[INT32_MIN - K, bits(-inf)]``.
     """
-    cached = getattr(model, "_direct_fn", None)
-    if cached is not None:
-        return cached
-    lo, hi = model.base_range
-    prefix, in_t = model.p, model.in_t
-    macro = model.p.upper()
-    b = _BITS.get(model.precision or "float32")
+    kind = model.plan.direct_test
+    assert kind is not None, "direct tests need a plan with FeatureAccess.DIRECT"
+    return _direct_fn(model.p, model.in_t, model.precision, model.base_range, kind)
+
+
+@functools.lru_cache(maxsize=16)
+def _direct_fn(prefix: str, in_t: str, precision: str | None, base_range: tuple[int, int],
+               kind: DirectTest) -> Callable[[int, int, bool], str]:
+    lo, hi = base_range
+    macro = prefix.upper()
+    b = _BITS.get(precision or "float32")
 
     def integer(f: int, k: int, nan_left: bool) -> str:
         return _integer_forms(f)[0] % int_literal(k, in_t)
@@ -161,7 +157,7 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
         return _half_condition(macro, f, k, nan_left, lo, hi)
 
     def bits(f: int, k: int, nan_left: bool) -> str:
-        forms = _bits_forms(prefix, f, model.precision)
+        forms = _bits_forms(prefix, f, precision)
         if k >= hi:
             return forms[0]
         if k < lo:
@@ -170,17 +166,7 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
             return forms[3 - nan_left] % int_literal(k, b.ctype)
         return forms[5 - nan_left] % int_literal(-b.sign - k, b.ctype)
 
-    fn = {"integer": integer, "half": half, "bits": bits}[_direct_kind(model)]
-    model._direct_fn = fn
-    return fn
-
-
-def _direct_kind(model: Model) -> str:
-    """How direct tests read a feature: the integer itself, the float's bits, or (targets
-    with :attr:`half_word_tests`) the two 16-bit halves of those bits."""
-    if model.precision is None:
-        return "integer"
-    return "half" if model.target.half_word_tests and model.precision == "float32" else "bits"
+    return {DirectTest.INTEGER: integer, DirectTest.HALF: half, DirectTest.BITS: bits}[kind]
 
 
 class _Folds(NamedTuple):
@@ -215,10 +201,10 @@ def _condition_texts(model: Model, tree, k: np.ndarray, nodes: np.ndarray, outer
     suffix share one %-format, so a big forest costs one formatting step per node."""
     f, kk, nl = tree.feature[nodes].astype(np.int64), k[nodes], tree.default_left[nodes]
     lo, hi = model.base_range
-    fn, kind = direct_condition_fn(model), _direct_kind(model)
-    if kind == "half":  # one call per node
+    fn, kind = direct_condition_fn(model), model.plan.direct_test
+    if kind is DirectTest.HALF:  # one call per node
         return [outer[o] % fn(*a) for o, a in zip(outer_of.tolist(), zip(f.tolist(), kk.tolist(), nl.tolist()))]
-    if kind == "bits":  # the choice of direct_condition_fn's bits(), for many nodes
+    if kind is DirectTest.BITS:  # the choice of direct_condition_fn's bits(), for many nodes
         form = np.where(kk >= 0, 3, 5) - nl
         b = _BITS[model.precision]
         value = np.where(kk >= 0, kk, -b.sign - np.minimum(kk, 0))
@@ -544,11 +530,11 @@ def tree_code(model: Model, index: int, sums: FixedPlan | None, rows: bool = Tru
     return head(index) + "\n".join(lines) + tail(index)
 
 
-def walk_body(model: Model, plain: bool = True) -> tuple[list[str], list[str]]:
+def walk_body(model: Model, plain: bool = True) -> Walk:
     """(extra declarations, body as pieces to join) that hand every tree's leaf row to the sinks
     (``plain``: plain trees from :func:`_plain_blocks`, the same text as the walk's);
     with :attr:`Model.leaf_sums` the leaves first add their :attr:`Model.fixed` values."""
-    return length_pad(model)[0], _walk(model, plain, model.fixed if model.leaf_sums else None, True)
+    return Walk(length_pad(model)[0], _walk(model, plain, model.fixed if model.leaf_sums else None, True))
 
 
 def sums_body(model: Model, sums: FixedPlan) -> str:

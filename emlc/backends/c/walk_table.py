@@ -33,8 +33,9 @@ import numpy as np
 
 from ...ir.ensemble import Op, Tree
 from .common import int_literal, int_range, size_of, smallest_int
+from .features import rank_spans
+from .model import Model, Test, Walk, runtime_source
 from .walk_inline import unranked
-from .model import Model, Test, runtime_source
 
 _UNSIGNED = ("uint8_t", "uint16_t", "uint32_t")
 _FLAG_NAMES = {"nan": "NaN goes left", "cat": "categorical", "rl": "right child is a leaf"}
@@ -406,10 +407,10 @@ def _pack(rec: Records, global_index: bool) -> Records | None:
 def encode(model: Model) -> Records:
     """The smallest encoding over threshold palette on/off, leaf records (right-leaf flag
     on/off) or decision records only (:func:`_encode_counted`). Packed records
-    (:func:`_pack`) only where size comes first (-Os: ``model.size_first``): unpacking them
+    (:func:`_pack`) only where size comes first (-Os: ``plan.pack_tables``): unpacking them
     costs shifts and, with a global key index, a search for the slot (on AVR about twice
     the cycles of the digits forest's walk)."""
-    packed = getattr(model, "size_first", False)
+    packed = model.plan.pack_tables
     trees = [_tests(model, tree) for tree in model.ens.trees]
     cands: list[Records | None] = []
     for palette in (False, True):
@@ -433,20 +434,20 @@ def encode(model: Model) -> Records:
     return best
 
 
-def walk_body(model: Model) -> tuple[list[str], str]:
+def walk_body(model: Model) -> Walk:
     ens, p, tables = model.ens, model.p, model.tables
     rec = encode(model)
-    model.records = rec
     tt_t = smallest_int(0, ens.n_trees, signed=False)
     leaf_code = rec.n_slots
     if not rec.n_slots:  # every tree is a single leaf: its row is known now
         rows = rec.thr[rec.roots] & ((1 << (8 * size_of(rec.thr_t))) - 1) | rec.right[rec.roots] << (8 * size_of(rec.thr_t))
         tr = tables.add("root", model.row_t, rows, note="leaf row of each tree")
         walk = tables.read(model.row_t, tr, "t")
-        return [], _tree_loop(model, tt_t, walk)
+        return Walk([], _tree_loop(model, tt_t, walk), rec)
     troot = tables.add("root", rec.idx_t, rec.roots, note="first record of each tree")
     if rec.word is not None:
-        return _packed_walk(model, rec, troot, tt_t)
+        decls, body = _packed_walk(model, rec, troot, tt_t)
+        return Walk(decls, body, rec)
     tk = tables.add("kind", rec.kind_t, rec.kind, note="slot | flags per record")
     tt = tables.add("thr", rec.thr_t, rec.thr, note="threshold (key index, key or bitset row) | payload low bits")
     tr = tables.add("right", rec.right_t, rec.right,
@@ -469,7 +470,7 @@ def walk_body(model: Model) -> tuple[list[str], str]:
                   f"        {_f_t(model)} f = ({_f_t(model)}){feature};\n"
                   f"        {rec.right_t} c = {read_r};")
         decl = _counted_walk(model, rec, troot, fields, value, test, tt_t, f"{rec.flags['rl']}u")
-        return [decl], _tree_loop(model, tt_t, f"{p}_walk(t, features)")
+        return Walk([decl], _tree_loop(model, tt_t, f"{p}_walk(t, features)"), rec)
     key_t = model.key_t
     tbits = 8 * size_of(rec.thr_t)
     pbits = tbits + 8 * size_of(rec.right_t)
@@ -494,7 +495,7 @@ def walk_body(model: Model) -> tuple[list[str], str]:
         f_t=smallest_int(0, ens.n_features, signed=False),
     )
     walk = f"{p}_walk({tables.read(rec.idx_t, troot, 't')}, features)"
-    return [decl], _tree_loop(model, tt_t, walk)
+    return Walk([decl], _tree_loop(model, tt_t, walk), rec)
 
 
 def _f_t(model: Model) -> str:
@@ -612,7 +613,7 @@ def _counted_walk(model: Model, rec: Records, troot: str, fields: str, value: st
 
 def _category(model: Model) -> str:
     """C expression of the category of the node's feature (f), from its key x."""
-    ranked = [(f, f"(int32_t){model.p}_rank(x, {lo}u, {hi}u)") for f, (lo, hi) in sorted(model.rank_spans.items())]
+    ranked = [(f, f"(int32_t){model.p}_rank(x, {lo}u, {hi}u)") for f, (lo, hi) in sorted(rank_spans(model).items())]
     if len(ranked) < len(model.cat_features()):
         ranked.append((-1, model.category_expr("f", "x", not model.nan)))
     expr = ranked[-1][1]

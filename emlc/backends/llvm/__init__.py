@@ -2,7 +2,8 @@
 predictor (:func:`jit`).
 
 ``emit`` holds the entry points and target machines; ``codegen`` writes the module;
-``exit_checks`` the early-exit functions; ``predictor`` and ``predictor_file``
+``exit_checks`` the early-exit functions; ``builder`` the IR-text function builder and
+literals they share; ``predictor`` and ``predictor_file``
 the host predictor and its saved form.
 """
 

@@ -12,6 +12,9 @@ accumulator type, ``RAW`` the raw-margin type, ``IDX`` the pointer-sized integer
             per node, the mask of lanes reaching it: left = mask & fcmp(x_f, T),
             right = mask & !fcmp(...); per leaf: leaf-row = select(mask, k, leaf-row);
             acc[o+j][g..g+LANES] += gather(LEAVES, leaf-row + j)
+    or, host JIT models above Layout.inline_max_nodes, no tree functions but
+    void m_walk(W *rows, IDX n, ACC *acc, i32 t0, i32 t1)  ; trees t0..t1 from tables,
+            WALK_LANES rows at once (see walk_table)
     void m_block(W *rows, IDX n, ACC *acc, RAW *raw)   ; init acc, trees in order, finish
     void m_raw_batch(IN *X, i64 n, RAW *raw)           ; blocks of rows, prepared to W
     i32 m_check(ACC *acc, IDX n, i32 *cls, i32 j)      ; early exit only (exit_checks)
@@ -29,11 +32,11 @@ so trees above ``Layout.vector_max_nodes`` stay branchy.
 
 Exactness: a feature is compared in ``W`` (float when the input type fits a float
 exactly), so each threshold ``t`` is rounded towards the side that keeps the test
-unchanged for every ``W`` value (down for ``<=``, up for ``<``); ranks use the same
-rule on their edges. Leaves are added with plain ``fadd`` (no fast-math, so no
-reassociation or contraction) in tree order, exactly as :mod:`emlc.ir.interpret`; the
-vector code compares with the same predicates and adds the same values in the same
-order per lane.
+unchanged for every ``W`` value (down for ``<=``, up for ``<``; :mod:`.splits`); ranks
+use the same rule on their edges. Leaves are added with plain ``fadd`` (no fast-math,
+so no reassociation or contraction) in tree order, exactly as :mod:`emlc.ir.interpret`;
+the vector code and the table walk compare with the same predicates and add the same
+values in the same order per lane.
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...ir.ensemble import Aggregation, Decision, Ensemble, Link, LinkMath, Op, Task, Tree
-from . import exit_checks
+from . import exit_checks, walk_table
+from .builder import FunctionBuilder, array_literal, constant, hex_float, lanes_const, vector_type
+from .splits import round_for, split_predicate, split_values
 
 #: rows handed to the trees at once by the batch entry point (fits L1/L2 with its inputs).
 BLOCK_ROWS = 128
@@ -55,6 +60,28 @@ LANES = 16
 #: trees, 20 features, CPU time): 510 nodes a tree 2.4x faster as vectors, 1916 even,
 #: 5665 2.5x slower; deep, unbalanced boosted trees favour vectors more.
 VECTOR_MAX_NODES = 1023
+#: host JIT default for ``Layout.inline_max_nodes``: LLVM spends 0.2-0.3 ms on each
+#: inline node, on the walk a second or two whatever the model. One bench_scale.py run
+#: (LightGBM, 20 features; compile s incl. load, rows/s CPU time; load average 9 on 2
+#: cores), inline vs walked: 100 x 63 leaves (12.5k nodes) 4.6 s 1017k/s vs 0.8 s
+#: 276k/s; 300 x 63 (37.5k) 11.4 s 328k/s vs 0.9 s 132k/s; 1000 x 63 (125k) 25.5 s
+#: 68k/s vs 1.9 s 35k/s; 1000 x 255 (431k) 97 s, 925 MiB, 14k/s vs 3.5 s, 423 MiB,
+#: 39k/s (vector code pays for every node of a big tree, the walk for its depth).
+#: Inline pays off while its compile stays near 10 s; beyond, the walk. Big trees favour
+#: the walk at any size (100 x 255, 51k nodes: inline 8.7 s 183k/s, walked 1.5 s 340k/s);
+#: this limit counts nodes only.
+INLINE_MAX_NODES = 50_000
+#: rows the table walk moves down a tree at once (divides BLOCK_ROWS): each lane is a
+#: chain of dependent gathers, so more lanes keep more loads in flight. Measured on the
+#: 300x63 LightGBM model, O2, CPU time: 16 lanes 74k rows/s, 32 94k, 64 99k, 128 96k.
+WALK_LANES = 64
+#: rows per block of a walked model, at most (the block's features within
+#: WALK_BLOCK_BYTES, and never fewer than BLOCK_ROWS): the walk fetches every tree's
+#: records once a block, and a big model's records leave the cache between blocks.
+#: Measured, 1000x255 LightGBM (6.9 MB of records): 128 rows 18.5k rows/s, 512 35.4k,
+#: 1024 39.0k, 2048 38.6k; 300x63 (0.5 MB, stays in L2): 113k, 98k, 108k.
+WALK_BLOCK_ROWS = 1024
+WALK_BLOCK_BYTES = 512 * 1024
 
 _INT_TYPES = {"int32": "i32", "int16": "i16", "int8": "i8", "uint16": "i16", "uint8": "i8"}
 
@@ -75,40 +102,18 @@ class Layout:
     #: on blocked layouts, trees with at most this many nodes and no categorical split
     #: become branch-free vector code (0: every tree keeps branches)
     vector_max_nodes: int = 0
+    #: blocked layouts only: a model of more nodes is walked from node tables by one
+    #: loop (``walk_table``), so LLVM's time stops growing with it. None: inline code
+    inline_max_nodes: int | None = None
 
     @property
     def idx(self) -> str:
         return f"i{self.index_bits}"
 
-
-def hex_float(value: float) -> str:
-    """An LLVM float literal that reads back exactly (double bit pattern, as LLVM wants)."""
-    bits = int(np.asarray(value, dtype=np.float64).view(np.uint64))
-    return f"0x{bits:016X}"
-
-
-def int_const(value: int, bits: int) -> str:
-    """An integer literal, checked to fit ``bits`` (signed or unsigned)."""
-    v = int(value)
-    if not -(1 << (bits - 1)) <= v < (1 << bits):
-        raise ValueError(f"constant {v} does not fit i{bits}")
-    return str(v)
-
-
-def round_for(values: np.ndarray, w: str, up: bool) -> np.ndarray:
-    """Round float64 thresholds to compare type ``w`` without changing any test.
-
-    ``x <= t`` equals ``x <= round_down(t)`` and ``x < t`` equals ``x < round_up(t)``
-    for every ``x`` representable in ``w``.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if w == "double":
-        return values
-    with np.errstate(over="ignore"):
-        r = values.astype(np.float32)
-    wrong = (r.astype(np.float64) < values) if up else (r.astype(np.float64) > values)
-    r[wrong] = np.nextafter(r[wrong], np.float32(np.inf if up else -np.inf))
-    return r.astype(np.float64)
+    @property
+    def blocked_tables(self) -> bool:
+        """Can models on this layout be walked from tables (blocked, with a limit)?"""
+        return self.feature_stride != 1 and self.inline_max_nodes is not None
 
 
 @dataclass(frozen=True)
@@ -160,49 +165,10 @@ def leaf_table(ens: Ensemble, types: Types) -> np.ndarray:
     return ens.leaves.astype(np.float32 if types.acc == "float" else np.float64)
 
 
-def _const(types_acc: str, v) -> str:
-    return int_const(v, int(types_acc[1:])) if types_acc.startswith("i") else hex_float(float(v))
-
-
-def _array(elem: str, values: np.ndarray) -> str:
-    items = ", ".join(f"{elem} {_const(elem, v)}" for v in values.ravel())
-    return f"[{values.size} x {elem}] [{items}]"
-
-
-class _Fn:
-    """Collects one function's lines and hands out fresh SSA names."""
-
-    def __init__(self, prefix: str = "t") -> None:
-        self.lines: list[str] = []
-        self.entry: list[str] = []  # static allocas, hoisted into the entry block
-        self.prefix = prefix
-        self.n = 0
-
-    def tmp(self) -> str:
-        self.n += 1
-        return f"%{self.prefix}{self.n}"
-
-    def op(self, text: str) -> str:
-        name = self.tmp()
-        self.lines.append(f"  {name} = {text}")
-        return name
-
-    def alloca(self, text: str) -> str:
-        """A stack slot in the entry block: a fixed frame object, never a runtime SP
-        adjustment (LLVM's AVR backend gets dynamic allocas one byte off)."""
-        name = self.tmp()
-        self.entry.append(f"  {name} = alloca {text}")
-        return name
-
-    def do(self, text: str) -> None:
-        self.lines.append(f"  {text}")
-
-    def label(self, name: str) -> None:
-        self.lines.append(f"{name}:")
-
-
 class ModuleWriter:
     """Writes the whole module for one ensemble and target layout."""
+
+    walk_lanes = WALK_LANES  # for walk_table, which codegen imports
 
     def __init__(self, ens: Ensemble, layout: Layout, name: str) -> None:
         self.ens = ens
@@ -218,6 +184,8 @@ class ModuleWriter:
         self.blocked = self.fs != 1  # feature-major row blocks, output-major sums
         self.rs = 1 if self.blocked else self.nf  # distance between rows in a block
         self.exits = exit_checks.plan(ens, self.t, layout.has_double)
+        self.walk = walks_tables(ens, layout)
+        self.declares: set[str] = set()  # intrinsics the code calls (gather's)
 
     # ---------------------------------------------------------------- module
     def module(self) -> str:
@@ -229,11 +197,14 @@ class ModuleWriter:
             "",
         ]
         self._globals()
-        for i, tree in enumerate(self.ens.trees):
-            if self.vectorised(tree):
-                self._vector_tree(i, tree)
-            else:
-                self._tree(i, tree)
+        if self.walk:
+            self.out += walk_table.walk_module(self)
+        else:
+            for i, tree in enumerate(self.ens.trees):
+                if self.vectorised(tree):
+                    self._vector_tree(i, tree)
+                else:
+                    self._tree(i, tree)
         self._rank_fn()
         self._prep_fn()
         self._block_fn()
@@ -250,7 +221,7 @@ class ModuleWriter:
     def _global(self, sym: str, elem: str, values: np.ndarray) -> None:
         self.out.append(
             f"@{self.name}_{sym} = internal unnamed_addr{self.layout.const_space} constant "
-            f"{_array(elem, values)}, align 4"
+            f"{array_literal(elem, values)}, align 4"
         )
 
     def _globals(self) -> None:
@@ -269,7 +240,7 @@ class ModuleWriter:
     # ------------------------------------------------------------------ trees
     def _tree(self, i: int, tree: Tree) -> None:
         """Per tree: ``for r < n`` around the tree's branches; the leaf row is a phi."""
-        t, idx, fn = self.t, self.layout.idx, _Fn()
+        t, idx, fn = self.t, self.layout.idx, FunctionBuilder()
         out = [
             f"define internal void @{self.name}_tree{i}(ptr noalias %X, {idx} %n, ptr noalias %acc) noinline nounwind {{",
             "entry:",
@@ -281,9 +252,7 @@ class ModuleWriter:
             f"  %row = getelementptr inbounds {t.w}, ptr %X, {idx} %roff",
             "  br label %n0",
         ]
-        thr = tree.threshold.astype(np.float64)
-        le = round_for(thr, t.w, up=False)
-        lt = round_for(thr, t.w, up=True)
+        value = split_values(tree, t.w)
         phi = []
         for k in range(tree.n_nodes):
             fn.label(f"n{k}")
@@ -296,11 +265,9 @@ class ModuleWriter:
             x = fn.op(f"load {t.w}, ptr {p}, align 4")
             dl = bool(tree.default_left[k])
             if op == Op.CAT:
-                c = self._category(fn, x, int(tree.cat[k]), dl)
+                c = self.category(fn, x, str(int(tree.cat[k]) * self.ens.cat_sets.shape[1]), dl)
             else:
-                pred = ("u" if dl else "o") + ("le" if op == Op.LE else "lt")
-                value = le[k] if op == Op.LE else lt[k]
-                c = fn.op(f"fcmp {pred} {t.w} {x}, {hex_float(value)}")
+                c = fn.op(f"fcmp {split_predicate(op, dl)} {t.w} {x}, {hex_float(value[k])}")
             fn.do(f"br i1 {c}, label %n{int(tree.left[k])}, label %n{int(tree.right[k])}")
         out += fn.lines
         out += ["done:", f"  %leaf = phi {idx} {', '.join(phi)}"]
@@ -337,10 +304,9 @@ class ModuleWriter:
         leaf, and the sums are the same ``fadd`` in the same tree order as the scalar
         code, so results are bit-identical.
         """
-        t, idx, fn, v = self.t, self.layout.idx, _Fn(), LANES
+        t, idx, fn, v = self.t, self.layout.idx, FunctionBuilder(), LANES
         vw, vb = f"<{v} x {t.w}>", f"<{v} x i1>"
-        thr = tree.threshold.astype(np.float64)
-        le, lt = round_for(thr, t.w, up=False), round_for(thr, t.w, up=True)
+        value = split_values(tree, t.w)
         xs = {}
         for f in sorted({int(f) for f in tree.feature[tree.op != Op.LEAF]}):
             p = fn.op(f"getelementptr inbounds {t.w}, ptr %xg, {idx} {f * self.fs}")
@@ -356,24 +322,13 @@ class ModuleWriter:
                 c = f"splat (i32 {int(tree.leaf[k]) * width})"
                 leaf = c if mask is None else fn.op(f"select {vb} {mask}, {vi} {c}, {vi} {leaf}")
                 continue
-            pred = ("u" if tree.default_left[k] else "o") + ("le" if op == Op.LE else "lt")
-            value = le[k] if op == Op.LE else lt[k]
-            go = fn.op(f"fcmp {pred} {vw} {xs[int(tree.feature[k])]}, splat ({t.w} {hex_float(value)})")
+            pred = split_predicate(op, bool(tree.default_left[k]))
+            go = fn.op(f"fcmp {pred} {vw} {xs[int(tree.feature[k])]}, splat ({t.w} {hex_float(value[k])})")
             other = fn.op(f"xor {vb} {go}, splat (i1 true)")
             for child, c in ((int(tree.left[k]), go), (int(tree.right[k]), other)):
                 part = c if mask is None else fn.op(f"and {vb} {mask}, {c}")
                 reach[child] = fn.op(f"or {vb} {reach[child]}, {part}") if child in reach else part
-        add = "add" if t.acc_is_int else "fadd"
-        va = f"<{v} x {t.acc}>"
-        o = int(self.ens.tree_output[i])
-        for j in range(width):
-            at = leaf if j == 0 else fn.op(f"add {vi} {leaf}, splat (i32 {j})")
-            ptrs = fn.op(f"getelementptr inbounds {t.acc}, ptr @{self.name}_leaves, {vi} {at}")
-            val = fn.op(f"call {va} @llvm.masked.gather.v{v}{self._vsfx(t.acc)}.v{v}p0(<{v} x ptr> {ptrs}, "
-                        f"i32 4, {vb} splat (i1 true), {va} poison)")
-            p = fn.op(f"getelementptr inbounds {t.acc}, ptr %ag, {idx} {(o + j) * self.fs}")
-            a = fn.op(f"load {va}, ptr {p}, align 4")
-            fn.do(f"store {va} {fn.op(f'{add} {va} {a}, {val}')}, ptr {p}, align 4")
+        self.vector_accumulate(fn, leaf, int(self.ens.tree_output[i]))
         self.out += [
             f"define internal void @{self.name}_tree{i}(ptr noalias %X, {idx} %n, ptr noalias %acc) noinline nounwind {{",
             "entry:",
@@ -393,26 +348,56 @@ class ModuleWriter:
             "",
         ]
 
-    def _category(self, fn: _Fn, x: str, cat: int, default_left: bool) -> str:
-        """``0 <= trunc(x) < 32 * words`` and its bit set; NaN takes the default side."""
+    def category(self, fn: FunctionBuilder, x: str, first_word: str, default_left: bool, lanes: int = 1) -> str:
+        """``0 <= trunc(x) < 32 * words`` and its bit set in the bitset starting at
+        ``cats[first_word]`` (an i32 constant or value); NaN takes the default side.
+        With ``lanes`` > 1, the same test on a vector of values and bitset starts."""
         w, words = self.t.w, self.ens.cat_sets.shape[1]
-        lo = fn.op(f"fcmp ogt {w} {x}, {hex_float(-1.0)}")
-        hi = fn.op(f"fcmp olt {w} {x}, {hex_float(32.0 * words)}")
-        valid = fn.op(f"and i1 {lo}, {hi}")
-        safe = fn.op(f"select i1 {valid}, {w} {x}, {w} {hex_float(0.0)}")
-        c = fn.op(f"fptosi {w} {safe} to i32")
-        word = fn.op(f"lshr i32 {c}, 5")
-        slot = fn.op(f"add i32 {word}, {cat * words}")
-        p = fn.op(f"getelementptr inbounds i32, {self.cp} @{self.name}_cats, i32 {slot}")
-        bits = fn.op(f"load i32, {self.cp} {p}, align 4")
-        sh = fn.op(f"and i32 {c}, 31")
-        b = fn.op(f"lshr i32 {bits}, {sh}")
-        bit = fn.op(f"trunc i32 {b} to i1")
-        left = fn.op(f"and i1 {valid}, {bit}")
+        vw, vb, vi = (vector_type(ty, lanes) for ty in (w, "i1", "i32"))
+        lo = fn.op(f"fcmp ogt {vw} {x}, {lanes_const(w, hex_float(-1.0), lanes)}")
+        hi = fn.op(f"fcmp olt {vw} {x}, {lanes_const(w, hex_float(32.0 * words), lanes)}")
+        valid = fn.op(f"and {vb} {lo}, {hi}")
+        safe = fn.op(f"select {vb} {valid}, {vw} {x}, {vw} {lanes_const(w, hex_float(0.0), lanes)}")
+        c = fn.op(f"fptosi {vw} {safe} to {vi}")
+        word = fn.op(f"lshr {vi} {c}, {lanes_const('i32', 5, lanes)}")
+        slot = fn.op(f"add {vi} {word}, {first_word}")
+        p = fn.op(f"getelementptr inbounds i32, {self.cp} @{self.name}_cats, {vi} {slot}")
+        bits = self.gather(fn, "i32", p, lanes) if lanes > 1 else fn.op(f"load i32, {self.cp} {p}, align 4")
+        sh = fn.op(f"and {vi} {c}, {lanes_const('i32', 31, lanes)}")
+        b = fn.op(f"lshr {vi} {bits}, {sh}")
+        bit = fn.op(f"trunc {vi} {b} to {vb}")
+        left = fn.op(f"and {vb} {valid}, {bit}")
         if not default_left:
             return left
-        nan = fn.op(f"fcmp uno {w} {x}, {hex_float(0.0)}")
-        return fn.op(f"or i1 {left}, {nan}")
+        nan = fn.op(f"fcmp uno {vw} {x}, {lanes_const(w, hex_float(0.0), lanes)}")
+        return fn.op(f"or {vb} {left}, {nan}")
+
+    def _gather_decl(self, ty: str, lanes: int) -> str:
+        vt = f"<{lanes} x {ty}>"
+        return f"declare {vt} @llvm.masked.gather.v{lanes}{self._vsfx(ty)}.v{lanes}p0(<{lanes} x ptr>, i32, <{lanes} x i1>, {vt})"
+
+    def gather(self, fn: FunctionBuilder, ty: str, ptrs: str, lanes: int = LANES) -> str:
+        """Load ``ty`` from each of ``lanes`` pointers (all lanes)."""
+        vt, sig = f"<{lanes} x {ty}>", f"v{lanes}{self._vsfx(ty)}.v{lanes}p0"
+        self.declares.add(self._gather_decl(ty, lanes))
+        return fn.op(f"call {vt} @llvm.masked.gather.{sig}(<{lanes} x ptr> {ptrs}, "
+                     f"i32 4, <{lanes} x i1> splat (i1 true), {vt} poison)")
+
+    def vector_accumulate(self, fn: FunctionBuilder, leaf: str, o: int | str, lanes: int = LANES) -> None:
+        """Add the leaf-table rows starting at ``leaf`` (per lane) to lane group ``%ag``'s
+        sums from output ``o`` on (a constant, or an ``IDX`` value)."""
+        t, idx, v = self.t, self.layout.idx, lanes
+        add = "add" if t.acc_is_int else "fadd"
+        va, vi = f"<{v} x {t.acc}>", f"<{v} x i32>"
+        ofs = fn.op(f"mul {idx} {o}, {self.fs}") if isinstance(o, str) else None
+        for j in range(self.ens.leaf_width):
+            at = leaf if j == 0 else fn.op(f"add {vi} {leaf}, splat (i32 {j})")
+            ptrs = fn.op(f"getelementptr inbounds {t.acc}, ptr @{self.name}_leaves, {vi} {at}")
+            val = self.gather(fn, t.acc, ptrs, v)
+            at_acc = (o + j) * self.fs if ofs is None else fn.op(f"add {idx} {ofs}, {j * self.fs}")
+            p = fn.op(f"getelementptr inbounds {t.acc}, ptr %ag, {idx} {at_acc}")
+            a = fn.op(f"load {va}, ptr {p}, align 4")
+            fn.do(f"store {va} {fn.op(f'{add} {va} {a}, {val}')}, ptr {p}, align 4")
 
     def _accumulate(self, o: int) -> list[str]:
         t, idx, w = self.t, self.layout.idx, self.ens.leaf_width
@@ -480,7 +465,7 @@ class ModuleWriter:
         """Row of input values -> row of ``W``: exact conversion, then ranks."""
         if not self.needs_prep():
             return
-        t, fn = self.t, _Fn()
+        t, fn = self.t, FunctionBuilder()
         ranks = dict(self.ranks)
         for f in range(self.nf):
             p = fn.op(f"getelementptr inbounds {t.inp}, ptr %src, i32 {f}")
@@ -497,7 +482,7 @@ class ModuleWriter:
         self.out += [f"define internal void @{self.name}_prep(ptr noalias %src, ptr noalias %dst) nounwind {{"]
         self.out += fn.lines + ["  ret void", "}", ""]
 
-    def _convert(self, fn: _Fn, v: str, src: str, dst: str) -> str:
+    def _convert(self, fn: FunctionBuilder, v: str, src: str, dst: str) -> str:
         if src == dst:
             return v
         if not src.startswith("i"):
@@ -522,8 +507,8 @@ class ModuleWriter:
             "entry:",
         ]
 
-        def init(fn: _Fn, j: int, r: str) -> None:
-            v = _const(t.acc, acc_np(base[j]) if from_base else 0)
+        def init(fn: FunctionBuilder, j: int, r: str) -> None:
+            v = constant(t.acc, acc_np(base[j]) if from_base else 0)
             p = fn.op(f"getelementptr inbounds {t.acc}, ptr %acc, {idx} {self._acc_at(fn, r, j)}")
             fn.do(f"store {t.acc} {v}, ptr {p}, align 4")
             if exits and j == 0:
@@ -532,9 +517,14 @@ class ModuleWriter:
         lines += self._rows_loop("ini", "entry", init)
         checks = {int(k): j for j, k in enumerate(self.exits.checkpoints)} if exits and self.exits else {}
         at = "inix"
+        walked = 0
         for i in range(ens.n_trees):
-            lines.append(f"  call void @{self.name}_tree{i}(ptr %rows, {idx} %n, ptr %acc)")
             j = checks.get(i + 1)
+            if not self.walk:
+                lines.append(f"  call void @{self.name}_tree{i}(ptr %rows, {idx} %n, ptr %acc)")
+            elif j is not None or i + 1 == ens.n_trees:  # the trees since the last call
+                lines.append(f"  call void @{self.name}_walk(ptr %rows, {idx} %n, ptr %acc, i32 {walked}, i32 {i + 1})")
+                walked = i + 1
             if j is not None:
                 at = f"open{j}"
                 lines += [
@@ -547,7 +537,7 @@ class ModuleWriter:
         lines += ["  ret void", *(["decided:", "  ret void"] if checks else []), "}", ""]
         self.out += lines
 
-    def _acc_at(self, fn: _Fn, r: str, j: int) -> str:
+    def _acc_at(self, fn: FunctionBuilder, r: str, j: int) -> str:
         """Index of row ``r``'s output ``j`` in the accumulator block."""
         cs, ars = self._acc_strides()
         return fn.op(f"add {self.layout.idx} {fn.op(f'mul {self.layout.idx} {r}, {ars}')}, {j * cs}")
@@ -555,7 +545,7 @@ class ModuleWriter:
     def _rows_loop(self, tag: str, before: str, column) -> list[str]:
         """``for r < %n`` with ``column(fn, j, r)`` unrolled over the outputs."""
         idx = self.layout.idx
-        fn = _Fn(tag)
+        fn = FunctionBuilder(tag)
         for j in range(self.nout):
             column(fn, j, f"%{tag}r")
         return [
@@ -570,7 +560,7 @@ class ModuleWriter:
             f"{tag}x:",
         ]
 
-    def _finish(self, fn: _Fn, j: int, r: str, base: float) -> None:
+    def _finish(self, fn: FunctionBuilder, j: int, r: str, base: float) -> None:
         """Column ``j``: scale integer sums, divide means, add the base score; store RAW."""
         t, idx, ens = self.t, self.layout.idx, self.ens
         n_trees = max(ens.n_trees, 1)
@@ -605,7 +595,8 @@ class ModuleWriter:
 
         ``exits``: ``exit_batch(X, n, raw, cls)`` runs ``exit_block`` instead, which
         also writes each row's class index decided at a check point, or -1."""
-        t, idx, b = self.t, self.layout.idx, BLOCK_ROWS
+        t, idx = self.t, self.layout.idx
+        b = self.fs if self.blocked else BLOCK_ROWS  # a blocked layout's stride is its block
         prep = self.needs_prep()
         sym, cls = ("exit", ", ptr noalias %cls") if exits else ("raw", "")
         step = self.exit_rows() if exits else b
@@ -671,6 +662,8 @@ class ModuleWriter:
         (confidence 0.5), CPU time: branchy 0.86 M rows/s (1 row) vs 0.52 (16) vs 0.56
         without the exit; vector 2.40 (16, lane check), 1.55 (16, row check), 1.53 (128),
         0.26 (1) vs 2.48 without (bench/bench_jit_exit.py)."""
+        if self.walk:  # the table walk works on WALK_LANES rows whatever n is
+            return WALK_LANES
         return LANES if any(self.vectorised(t) for t in self.ens.trees) else 1
 
     def _zero_blocks(self, b: int) -> list[str]:
@@ -684,7 +677,7 @@ class ModuleWriter:
                 f"  call void @llvm.memset.p0.i64(ptr align 64 %buf, i8 0, i64 {w_bytes}, i1 false)"]
 
     # ----------------------------------------------------------------- C API
-    def _row(self, fn: _Fn, exits: bool = False) -> tuple[str, str | None]:
+    def _row(self, fn: FunctionBuilder, exits: bool = False) -> tuple[str, str | None]:
         """Raw margins of the input row ``%x`` in a fresh ``RAW[n_outputs]`` slot, and
         with ``exits`` an ``i32`` slot for the class decided at a check point (or -1)."""
         t, idx = self.t, self.layout.idx
@@ -703,7 +696,7 @@ class ModuleWriter:
         fn.do(f"call void @{self.name}_{block}(ptr {src}, {idx} 1, ptr {acc}, ptr {raw}{extra})")
         return raw, cls
 
-    def _values(self, fn: _Fn, raw_ptr: str) -> tuple[list[str], list[str]]:
+    def _values(self, fn: FunctionBuilder, raw_ptr: str) -> tuple[list[str], list[str]]:
         """Load the raw margins and apply the link: (raw values, link values), in the steps
         of the interpreter's rule for ``link_math``, with the C library's exp."""
         r, ens = self.t.raw, self.ens
@@ -770,7 +763,7 @@ class ModuleWriter:
     def _sfx(self) -> str:
         return "f32" if self.t.raw == "float" else "f64"
 
-    def _argmax(self, fn: _Fn, vals: list[str]) -> str:
+    def _argmax(self, fn: FunctionBuilder, vals: list[str]) -> str:
         r = self.t.raw
         best, idx = vals[0], "0"
         for j, v in enumerate(vals[1:], start=1):
@@ -779,7 +772,7 @@ class ModuleWriter:
             idx = fn.op(f"select i1 {gt}, i32 {j}, i32 {idx}")
         return idx
 
-    def _decide(self, fn: _Fn, raw: list[str], vals: list[str]) -> str:
+    def _decide(self, fn: FunctionBuilder, raw: list[str], vals: list[str]) -> str:
         r, d = self.t.raw, self.ens.decision
         one, zero = hex_float(1.0), hex_float(0.0)
         if d is Decision.ARGMAX:
@@ -809,7 +802,7 @@ class ModuleWriter:
         regress = self.ens.task not in (Task.CLASSIFICATION, Task.ANOMALY)
         ret = "float" if regress else "i32"
         bad = {Task.CLASSIFICATION: "-1", Task.ANOMALY: "0"}.get(self.ens.task, hex_float(float("nan")))
-        fn = _Fn()
+        fn = FunctionBuilder()
         raw_ptr, cls = self._row(fn, exits=self.exits is not None)
         if cls is not None:  # a class decided at a check point, else the full decision
             c = fn.op(f"load i32, ptr {cls}, align 4")
@@ -837,7 +830,7 @@ class ModuleWriter:
             "",
         ]
         fname = "predict_proba" if self.ens.task is Task.CLASSIFICATION else "predict_values"
-        fn = _Fn()
+        fn = FunctionBuilder()
         raw_ptr, _ = self._row(fn)
         raw, vals = self._values(fn, raw_ptr)
         if self.n_values() == 2 and self.nout == 1:
@@ -875,10 +868,8 @@ class ModuleWriter:
             decl.add(f"declare {ty} @llvm.maxnum.{sfx}({ty}, {ty})")
         decl.add("declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)")
         if self.blocked:
-            va = f"<{LANES} x {self.t.acc}>"
-            decl.add(f"declare {va} @llvm.masked.gather.v{LANES}{self._vsfx(self.t.acc)}.v{LANES}p0("
-                     f"<{LANES} x ptr>, i32, <{LANES} x i1>, {va})")
-        return sorted(decl)
+            decl.add(self._gather_decl(self.t.acc, LANES))
+        return sorted(decl | self.declares)
 
 
 
@@ -897,6 +888,18 @@ def _topological(tree: Tree) -> list[int]:
             if tree.op[k] != Op.LEAF:
                 stack += [(c, False) for c in (int(tree.right[k]), int(tree.left[k])) if c not in seen]
     return order[::-1]
+
+
+def walks_tables(ens: Ensemble, layout: Layout) -> bool:
+    """Is ``ens`` walked from node tables on ``layout`` (rather than inline code)?"""
+    return layout.blocked_tables and ens.n_nodes > layout.inline_max_nodes
+
+
+def walk_block_rows(ens: Ensemble) -> int:
+    """Rows per prepared block when ``ens`` is walked (see ``WALK_BLOCK_ROWS``)."""
+    size = 8 if choose_types(ens).w == "double" else 4
+    fit = WALK_BLOCK_BYTES // (max(ens.n_features, 1) * size) // BLOCK_ROWS * BLOCK_ROWS
+    return max(BLOCK_ROWS, min(WALK_BLOCK_ROWS, fit))
 
 
 def emit_module(ens: Ensemble, layout: Layout, name: str) -> str:

@@ -33,11 +33,10 @@ import numpy as np
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Task
 
-# codegen imports this module too; its names are looked up at call time
-from . import codegen as cg
+from .builder import FunctionBuilder, hex_float, lanes_const, vector_type
 
-if TYPE_CHECKING:
-    from .codegen import ModuleWriter, Types, _Fn
+if TYPE_CHECKING:  # type names only: codegen imports this module at run time
+    from .codegen import ModuleWriter, Types
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def check_fn(w: ModuleWriter, p: ExitPlan) -> list[str]:
     return _lanes_check(w, p) if w.exit_rows() > 1 else _rows_check(w, p)
 
 
-def _bounds(w: ModuleWriter, p: ExitPlan, fn: _Fn) -> list[tuple[str, str]]:
+def _bounds(w: ModuleWriter, p: ExitPlan, fn: FunctionBuilder) -> list[tuple[str, str]]:
     """Check point ``%j``'s (lower, upper) per output, loaded once."""
     base = fn.op(f"mul i32 %j, {w.nout}")
     out = []
@@ -91,19 +90,16 @@ def _bounds(w: ModuleWriter, p: ExitPlan, fn: _Fn) -> list[tuple[str, str]]:
     return out
 
 
-def _decision(fn: _Fn, ct: str, lows: list[str], ups: list[str], lanes: int) -> str:
+def _decision(fn: FunctionBuilder, ct: str, lows: list[str], ups: list[str], lanes: int) -> str:
     """Class index decided from ``acc + lower``/``acc + upper``, or -1, per lane."""
     integer = ct.startswith("i")
     cmp = "icmp s" if integer else "fcmp o"
 
-    def ty(t: str) -> str:
-        return f"<{lanes} x {t}>" if lanes > 1 else t
-
     def k(t: str, c) -> str:
-        return f"splat ({t} {c})" if lanes > 1 else str(c)
+        return lanes_const(t, c, lanes)
 
-    b, i32, tt = ty("i1"), ty("i32"), ty(ct)
-    zero = k(ct, "0" if integer else cg.hex_float(0.0))
+    b, i32, tt = vector_type("i1", lanes), vector_type("i32", lanes), vector_type(ct, lanes)
+    zero = k(ct, "0" if integer else hex_float(0.0))
     if len(lows) == 1:
         above = fn.op(f"{cmp}gt {tt} {lows[0]}, {zero}")
         below = fn.op(f"{cmp}lt {tt} {ups[0]}, {zero}")
@@ -122,17 +118,16 @@ def _decision(fn: _Fn, ct: str, lows: list[str], ups: list[str], lanes: int) -> 
     return fn.op(f"select {b} {ok}, {i32} {c}, {i32} {k('i32', -1)}")
 
 
-def _widen(fn: _Fn, acc: str, ct: str, a: str, lanes: int) -> str:
+def _widen(fn: FunctionBuilder, acc: str, ct: str, a: str, lanes: int) -> str:
     if acc == ct:
         return a
-    v = (lambda t: f"<{lanes} x {t}>") if lanes > 1 else (lambda t: t)
-    return fn.op(f"sext {v(acc)} {a} to {v(ct)}")
+    return fn.op(f"sext {vector_type(acc, lanes)} {a} to {vector_type(ct, lanes)}")
 
 
 def _rows_check(w: ModuleWriter, p: ExitPlan) -> list[str]:
     idx, ct, acc = w.layout.idx, p.check_type, w.t.acc
     add = "add" if ct.startswith("i") else "fadd"
-    bounds, fn = cg._Fn("b"), cg._Fn("k")
+    bounds, fn = FunctionBuilder("b"), FunctionBuilder("k")
     lows, ups = [], []
     for o, (lo, hi) in enumerate(_bounds(w, p, bounds)):
         q = fn.op(f"getelementptr inbounds {acc}, ptr %acc, {idx} {w._acc_at(fn, '%r', o)}")
@@ -179,23 +174,19 @@ def _lanes_check(w: ModuleWriter, p: ExitPlan) -> list[str]:
     """The check on one lane group: rows ``0 <= r < n <= lanes`` of a blocked layout."""
     idx, ct, acc, lanes = w.layout.idx, p.check_type, w.t.acc, w.exit_rows()
     add = "add" if ct.startswith("i") else "fadd"
-    fn = cg._Fn("k")
+    fn = FunctionBuilder("k")
     vt, vi, vb = f"<{lanes} x {ct}>", f"<{lanes} x i32>", f"<{lanes} x i1>"
-
-    def splat(t: str, x: str) -> str:
-        one = fn.op(f"insertelement <{lanes} x {t}> poison, {t} {x}, i64 0")
-        return fn.op(f"shufflevector <{lanes} x {t}> {one}, <{lanes} x {t}> poison, <{lanes} x i32> zeroinitializer")
 
     n32 = fn.op(f"trunc {idx} %n to i32") if idx != "i32" else "%n"
     steps = "<" + ", ".join(f"i32 {i}" for i in range(lanes)) + ">"
-    active = fn.op(f"icmp ult {vi} {steps}, {splat('i32', n32)}")
+    active = fn.op(f"icmp ult {vi} {steps}, {fn.broadcast('i32', n32, lanes)}")
     was = fn.op(f"call {vi} @llvm.masked.load.v{lanes}i32.p0(ptr %cls, i32 4, {vb} {active}, {vi} zeroinitializer)")
     lows, ups = [], []
     for o, (lo, hi) in enumerate(_bounds(w, p, fn)):
         q = fn.op(f"getelementptr inbounds {acc}, ptr %acc, {idx} {o * w.fs}")
         a = _widen(fn, acc, ct, fn.op(f"load <{lanes} x {acc}>, ptr {q}, align 4"), lanes)
-        lows.append(fn.op(f"{add} {vt} {a}, {splat(ct, lo)}"))
-        ups.append(fn.op(f"{add} {vt} {a}, {splat(ct, hi)}"))
+        lows.append(fn.op(f"{add} {vt} {a}, {fn.broadcast(ct, lo, lanes)}"))
+        ups.append(fn.op(f"{add} {vt} {a}, {fn.broadcast(ct, hi, lanes)}"))
     res = _decision(fn, ct, lows, ups, lanes)
     todo = fn.op(f"icmp slt {vi} {was}, zeroinitializer")
     now = fn.op(f"select {vb} {todo}, {vi} {res}, {vi} {was}")
@@ -203,11 +194,14 @@ def _lanes_check(w: ModuleWriter, p: ExitPlan) -> list[str]:
     still = fn.op(f"and {vb} {active}, {fn.op(f'icmp slt {vi} {now}, zeroinitializer')}")
     bits = fn.op(f"bitcast {vb} {still} to i{lanes}")
     count = fn.op(f"call i{lanes} @llvm.ctpop.i{lanes}(i{lanes} {bits})")
+    # the count as i32: lane groups of 16 (vector trees) or 64 (table walk) lanes
+    as_i32 = (f"zext i{lanes} {count} to i32" if lanes < 32 else f"trunc i{lanes} {count} to i32" if lanes > 32
+              else f"add i32 {count}, 0")
     return [
         f"define internal i32 @{w.name}_check(ptr noalias %acc, {idx} %n, ptr noalias %cls, i32 %j) nounwind {{",
         "entry:",
         *fn.lines,
-        f"  %left = zext i{lanes} {count} to i32",
+        f"  %left = {as_i32}",
         "  ret i32 %left",
         "}",
         "",

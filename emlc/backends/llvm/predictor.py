@@ -2,8 +2,10 @@
 
 The generated ``raw_batch`` entry point loops over rows inside LLVM and returns raw
 margins. Rows are prepared into feature-major blocks, so small trees run as branch-free
-vector code on 16 rows at once (see :mod:`emlc.backends.llvm.codegen`); the link and
-the class decision then run through the interpreter's own numpy functions, so
+vector code on 16 rows at once (see :mod:`emlc.backends.llvm.codegen`); a model over
+``inline_max_nodes`` nodes is walked from node tables by one small loop instead, which
+LLVM compiles in the same time whatever the model (:mod:`emlc.backends.llvm.walk_table`).
+The link and the class decision then run through the interpreter's own numpy functions, so
 predictions are bit-identical to :func:`emlc.interpret`. A model with an early exit
 predicts through ``exit_batch`` instead, which stops each block of rows once every
 row's class is decided at a check point, so ``predict`` equals
@@ -38,10 +40,15 @@ from ...ir.text import print_ir
 from ...ir.verify import verify
 from . import emit as backend
 from . import exit_checks
-from .codegen import BLOCK_ROWS, VECTOR_MAX_NODES, choose_types, emit_module
+from .codegen import BLOCK_ROWS, INLINE_MAX_NODES, VECTOR_MAX_NODES, choose_types, emit_module, walk_block_rows, walks_tables
 
 _BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
 _EXIT_BATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
+
+
+#: LLVM level for table-walk modules, whose code is a few small functions whatever the
+#: model: O2 makes the walk 20% (1000x255 model) to 50% (300x63) faster for ~0.1 s.
+WALK_OPT = 2
 
 
 def default_cache_dir() -> Path:
@@ -65,15 +72,16 @@ class Build:
     features: str
     opt: int
     vector_max_nodes: int
+    inline_max_nodes: int
 
     @classmethod
-    def here(cls, opt: int, vector_max_nodes: int) -> Build:
+    def here(cls, opt: int, vector_max_nodes: int, inline_max_nodes: int) -> Build:
         """This process's build with the given code options."""
         from ... import __version__
 
         host = backend.host_target()
         return cls(__version__, llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
-                   host.triple, host.cpu, host.features, opt, vector_max_nodes)
+                   host.triple, host.cpu, host.features, opt, vector_max_nodes, inline_max_nodes)
 
     def differences(self, other: Build) -> list[str]:
         """``"cpu 'znver3' here, 'skylake' in the file"`` for each field that differs
@@ -131,17 +139,23 @@ class Predictor:
     """Compiled model for this machine; ``predict*`` take float32/float64 row batches."""
 
     def __init__(self, ens: Ensemble, n_jobs: int = 1, cache_dir=None, opt: int = 0,
-                 vector_max_nodes: int = VECTOR_MAX_NODES) -> None:
+                 vector_max_nodes: int = VECTOR_MAX_NODES, inline_max_nodes: int = INLINE_MAX_NODES) -> None:
         """``opt`` is LLVM's level; 0 by default because the emitted code is already
         minimal: on the 300-tree LightGBM bench model, O2 costs 2x (vector trees) to 7x
         (branchy trees) the compile time for no gain (vector) or 20% (branchy).
-        ``vector_max_nodes``: trees up to this size run as branch-free vector code."""
+        ``vector_max_nodes``: trees up to this size run as branch-free vector code.
+        ``inline_max_nodes``: a model of more nodes is walked from node tables
+        (:mod:`emlc.backends.llvm.walk_table`; 0: always), compiled at ``WALK_OPT`` or more."""
         _checked_jobs(n_jobs)
-        build = Build.here(opt, vector_max_nodes)
+        build = Build.here(opt, vector_max_nodes, inline_max_nodes)
         target = backend.host_target()
+        layout = replace(backend.layout_for(target, backend.target_machine(target, jit=True)),
+                         feature_stride=BLOCK_ROWS, vector_max_nodes=vector_max_nodes,
+                         inline_max_nodes=inline_max_nodes)
+        if walks_tables(ens, layout):
+            layout = replace(layout, feature_stride=walk_block_rows(ens))
+            opt = max(opt, WALK_OPT)
         tm = backend.target_machine(target, jit=True, opt=opt)
-        layout = replace(backend.layout_for(target, tm), feature_stride=BLOCK_ROWS,
-                         vector_max_nodes=vector_max_nodes)
         text = emit_module(ens, layout, "emlc_jit")
         folder = None if cache_dir is False else Path(cache_dir or default_cache_dir())
         path = None if folder is None else folder / f"{cache_key(text, build)}.o"
@@ -280,7 +294,7 @@ def _as_ensemble(model_or_ir) -> Ensemble:
     return verify(ens)
 
 
-def jit(model_or_ir, n_jobs: int = 1, cache_dir=None) -> Predictor:
+def jit(model_or_ir, n_jobs: int = 1, cache_dir=None, inline_max_nodes: int = INLINE_MAX_NODES) -> Predictor:
     """Compile an :class:`Ensemble` (or anything :func:`emlc.load` accepts) for this CPU.
 
     ``n_jobs``: threads splitting each ``predict*`` call's rows in shares of whole
@@ -288,6 +302,8 @@ def jit(model_or_ir, n_jobs: int = 1, cache_dir=None) -> Predictor:
     ``n_jobs`` gives the same bits. The predictor pickles, and ``save(path)`` /
     :func:`emlc.load_predictor` keep it in a file, linked again without compiling.
     ``cache_dir``: ``None`` for the default on-disk cache, a path, or ``False`` to
-    compile every time.
+    compile every time. ``inline_max_nodes``: models of more nodes are walked from node
+    tables (compile time flat in model size, fewer rows/s); 0 walks every model.
     """
-    return Predictor(_as_ensemble(model_or_ir), n_jobs=n_jobs, cache_dir=cache_dir)
+    return Predictor(_as_ensemble(model_or_ir), n_jobs=n_jobs, cache_dir=cache_dir,
+                     inline_max_nodes=inline_max_nodes)

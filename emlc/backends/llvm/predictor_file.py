@@ -26,7 +26,7 @@ from ...ir.text import parse_ir
 from .predictor import Build, Predictor
 
 MAGIC = b"emlc-jit\n"
-FORMAT = 1
+FORMAT = 2  # 2: Build has inline_max_nodes
 _FIX = "save the predictor again with predictor.save(path) or pickle it again"
 
 
@@ -108,13 +108,14 @@ def loads(data: bytes) -> Predictor:
         raise _damaged(f"{len(data) - start - len(ir) - len(obj)} bytes follow the object code")
     n_jobs = header.get("n_jobs")
     ens = parse_ir(ir.decode(), "<saved predictor>")
-    here = Build.here(build.opt, build.vector_max_nodes)
+    here = Build.here(build.opt, build.vector_max_nodes, build.inline_max_nodes)
     differences = here.differences(build)
     if not differences:
         return Predictor.from_object(ens, n_jobs, build, obj)
     warnings.warn(f"emlc: recompiling the saved predictor: {'; '.join(differences)}",
                   RecompileWarning, stacklevel=3)
-    return Predictor(ens, n_jobs=n_jobs, opt=build.opt, vector_max_nodes=build.vector_max_nodes)
+    return Predictor(ens, n_jobs=n_jobs, opt=build.opt, vector_max_nodes=build.vector_max_nodes,
+                     inline_max_nodes=build.inline_max_nodes)
 
 
 def save(predictor: Predictor, path) -> None:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ...calibration import check_calibration, match_labels
+from ...cost import flash_bytes
 from ...errors import EmlcError
 from ...ir.ensemble import Ensemble, Task
 from ...ir.interpret import interpret, interpret_early_exit, interpret_trees_evaluated, leaf_indices
@@ -104,10 +105,8 @@ class LossyReport:
 
 
 def model_bytes(ens: Ensemble, target: str, layout: str) -> int:
-    """Flash bytes the C backend estimates for ``ens`` on ``target``."""
-    from ...backends.c import size_report
-
-    return int(size_report(ens, target, layout)["flash_bytes_estimate"])
+    """Flash bytes the cost model estimates for ``ens`` on ``target``."""
+    return flash_bytes(ens, get_target(target), layout)
 
 
 def agreement(ens: Ensemble, reference: np.ndarray, X: np.ndarray) -> float:

@@ -316,7 +316,7 @@ def test_avr_estimate_covers_the_linked_code_and_refuses_what_cannot_fit():
 
 def test_atmega328p_gets_the_inline_walk_for_integer_features_when_it_fits():
     """Integer features make AVR inline code about 3/8 the size of float ones, and the layout
-    choice (passes/cost.py) counts it as the fit check (backends/c.py) does: at -O2 an
+    choice and the fit check count it with one cost model (emlc/cost.py): at -O2 an
     ATmega328P gets the fast inline walk for a digits forest with int16 features (its float
     twin stays a table), and it links, runs and equals scikit-learn."""
     require_tool("avr-gcc", "simavr")

@@ -78,7 +78,7 @@ def _fixed_decisions(ens: Ensemble, X, target: str) -> tuple[np.ndarray, set[int
     fx = model.fixed
     assert fx is not None
     cps = np.asarray(ens.early_exit.checkpoints)
-    lower, upper = _fixed_bounds(model, cps)
+    lower, upper = _fixed_bounds(ens, fx, cps)
     rows = leaf_indices(ens, X)
     q = np.tile(fx.init, (rows.shape[0], 1))
     cls = np.full(rows.shape[0], -1)
@@ -111,10 +111,9 @@ def test_fixed_check_never_decides_another_class_than_the_interpreter(data):
     want = class_indices(ens, interpret(ens, X))
     np.testing.assert_array_equal(cls[cls >= 0], want[cls >= 0])
     model = Model(ens, get_target("avr"), "m")
-    model.raw_function("")
     kept = model.exit_plan()
     cps = np.asarray(ens.early_exit.checkpoints)
-    worth = set(cps[_pays_off(model, cps)].tolist())
+    worth = set(cps[_pays_off(ens, model.leaf_sums, model.lazy, cps)].tolist())
     # left out: checks that never pass, and checks costing more than the trees they could skip
     assert fired & worth <= set(() if kept is None else kept.checkpoints.tolist())
 
@@ -226,11 +225,9 @@ def test_avr_inline_leaf_sums_leave_out_exact_exits_for_the_byte_walk():
     ens = PASSES["early_exit"](emlc.load(RandomForestClassifier(n_estimators=20, max_depth=5,
                                                                 random_state=0).fit(X, y)))
     assert ens.early_exit is not None
-    model = Model(ens, get_target("avr"), "m")
     cps = np.asarray(ens.early_exit.checkpoints)
-    assert _pays_off(model, cps).any()  # by the node-count rule
-    model.leaf_sums = True
-    assert not _pays_off(model, cps).any()
+    assert _pays_off(ens, False, False, cps).any()  # by the node-count rule
+    assert not _pays_off(ens, True, False, cps).any()  # leaf sums
     # without the binary64 step's 5 KB: with it this forest's first walk passes half the flash
     inline = emit_c(ens, "avr", "m", "inline", float32_sums=True)
     assert "stops early" not in inline and "m_quick(features)" in inline

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emlc.backends.c import soft64
-from emlc.backends.c import emit_c, size_report
+from emlc.backends.c import emit_c, size_report, soft64
 from emlc.backends.c.model import Model
 from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from emlc.ir.interpret import interpret, interpret_raw

@@ -7,10 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emlc.backends.c.common import FlashTables, int_literal, int_literal_formats, int_range
-from emlc.backends.c.walk_inline import _Columns, _condition_texts, can_test_directly, direct_condition_fn
+from emlc.backends.c.common import (
+    FlashTables,
+    int_literal,
+    int_literal_formats,
+    int_range,
+)
 from emlc.backends.c.model import Model
 from emlc.backends.c.numeric import key_limit
+from emlc.backends.c.plan import Layout, make_plan
+from emlc.backends.c.walk_inline import _Columns, _condition_texts, direct_condition_fn
 from emlc.ir import Ensemble, Op, Task, Tree
 from emlc.targets import get_target
 
@@ -40,8 +46,8 @@ def _model(input_type: str, target: str) -> Model:
                       left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 0, 1])
     ens = Ensemble(n_features=40, task=Task.REGRESSION, trees=(tree,), tree_output=np.zeros(1, np.int32),
                    leaves=np.array([[0.0], [1.0]]), n_outputs=1, base_score=np.zeros(1), input_type=input_type)
-    model = Model(ens, get_target(target), "m")
-    model.direct = can_test_directly(model)
+    tgt = get_target(target)
+    model = Model(ens, tgt, "m", make_plan(ens, tgt, Layout.INLINE))
     assert model.direct
     return model
 
@@ -90,7 +96,7 @@ def test_float_key_limit_is_the_range_the_bulk_builder_assumes():
 def test_sinks_are_filled_where_their_placeholders_stand(parts, tail):
     model = _model("float32", "host")
     body = "".join(text + model.sink(str(t), row) for text, t, row in parts) + tail
-    statement = lambda t, row: f"add({t}, {row});"  # noqa: E731
+    statement = lambda t, row: f"add({t}, {row});"
     want = "".join(text + statement(str(t), row) for text, t, row in parts) + tail
     assert Model.fill_sinks(body, statement) == want
     assert "".join(Model.sink_pieces(body, statement)) == want

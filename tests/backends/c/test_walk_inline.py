@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c
-from emlc.backends.c.walk_inline import _half_condition
 from emlc.backends.c.numeric import key, key_limit
+from emlc.backends.c.walk_inline import _half_condition
 from emlc.ir import FeatureRank, Op
 from tests.backends.c.test_emit import _probe, check_agrees, expected
 from tests.conftest import require_tool
@@ -141,15 +141,16 @@ def test_plain_trees_built_at_once_read_exactly_like_the_walk(data, level, targe
     folded) prints the very text the per-node walk prints: leaves setting rows, adding
     fixed-point sums and setting rows (AVR), or only adding byte sums (AVR's first walk)."""
     from emlc.backends.c.fixed import quick_plan
-    from emlc.backends.c.walk_inline import _walk, can_test_directly
     from emlc.backends.c.model import Model
+    from emlc.backends.c.plan import Layout, make_plan
+    from emlc.backends.c.walk_inline import _walk
     from emlc.passes import optimize
     from emlc.targets import get_target
     from tests.strategies import ensembles
 
     ens = optimize(data.draw(ensembles()), level=level, target=target).ensemble
-    model = Model(ens, get_target(target), "m")
-    model.direct = can_test_directly(model)
+    tgt = get_target(target)
+    model = Model(ens, tgt, "m", make_plan(ens, tgt, Layout.INLINE))
     for sums, rows in ((None, True), (model.fixed, True), (quick_plan(ens, model.target), False)):
         if sums is None and not rows:
             continue
@@ -160,8 +161,9 @@ def test_most_optimized_lightgbm_trees_take_the_whole_forest_builder():
     import lightgbm as lgb
 
     import emlc
-    from emlc.backends.c.walk_inline import _plain_blocks
     from emlc.backends.c.model import Model
+    from emlc.backends.c.plan import Layout, make_plan
+    from emlc.backends.c.walk_inline import _plain_blocks
     from emlc.passes import optimize
     from emlc.targets import get_target
 
@@ -170,6 +172,6 @@ def test_most_optimized_lightgbm_trees_take_the_whole_forest_builder():
     y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
     model = lgb.LGBMClassifier(n_estimators=40, num_leaves=15, verbose=-1).fit(X, y)
     ens = optimize(emlc.load(model), level="O2").ensemble
-    m = Model(ens, get_target("host"), "m")
-    m.direct = True
+    m = Model(ens, get_target("host"), "m", make_plan(ens, get_target("host"), Layout.INLINE))
+    assert m.direct
     assert sum(b is not None for b in _plain_blocks(m, None)) >= 0.8 * ens.n_trees

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emlc.backends.c import emit_c, size_report
+from emlc.backends.c import emit_c, leaf_tables, size_report
 from emlc.backends.c.model import Model
 from emlc.backends.c import walk_table
+from emlc.backends.c.plan import Layout, make_plan
 from emlc.backends.c.walk_table import encode
 from emlc.errors import EmlcError
 from emlc.ir import Decision, Ensemble, FeatureRank, Op, Task, Tree
@@ -34,10 +35,8 @@ def only(*encodings: str):
 
 
 def _records(ens: Ensemble, target: str = "avr", size_first: bool = True):
-    model = Model(ens, get_target(target), "m")
-    model.lazy = True
-    model.size_first = size_first
-    return encode(model)
+    tgt = get_target(target)
+    return encode(Model(ens, tgt, "m", make_plan(ens, tgt, Layout.TABLE, pack_tables=size_first)))
 
 
 def agrees_at_os(ens: Ensemble, X, target: str = "host") -> None:
@@ -221,13 +220,13 @@ def test_forest_leaves_are_stored_as_counts_rebuilt_exactly():
     ens, _ = _forest_classifier("rf")
     for target, typ in (("host", np.float64), ("avr", np.float32)):
         model = Model(ens, get_target(target), "m")
-        counts = model.rational_leaves("double" if typ is np.float64 else "float")
+        counts = leaf_tables.rational_leaves(model, "double" if typ is np.float64 else "float")
         assert counts is not None and counts.max() <= 255
         rebuilt = counts.astype(typ) / counts.sum(axis=1, keepdims=True).astype(typ)
         np.testing.assert_array_equal(rebuilt, np.asarray(ens.leaves).astype(typ))
     off = np.asarray(ens.leaves).copy()
     off[0, np.flatnonzero(off[0])[0]] = np.nextafter(off[0, np.flatnonzero(off[0])[0]], 2.0)
-    assert Model(ens.replace(leaves=off), get_target("host"), "m").rational_leaves("double") is None
+    assert leaf_tables.rational_leaves(Model(ens.replace(leaves=off), get_target("host"), "m"), "double") is None
     code = emit_c(ens, "avr", "m", "table")
     assert "m_lcount" in code and "m_lval" not in code and "static const uint8_t m_qval" in code
     # the inline float sums read float leaves; the counts serve only the binary64 step there

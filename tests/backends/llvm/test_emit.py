@@ -28,14 +28,20 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
 
 
-@pytest.mark.parametrize("vector_max_nodes", [0, VECTOR_MAX_NODES], ids=["branches", "vector"])
+#: the three tree kernels, as Predictor options: branches, vector code, table walk
+KERNELS = {"branches": {"vector_max_nodes": 0}, "vector": {"vector_max_nodes": VECTOR_MAX_NODES},
+           "table": {"inline_max_nodes": 0}}
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 @settings(max_examples=20)
 @given(data=st.data())
-def test_jit_matches_interpreter_on_random_ir(vector_max_nodes, data):
-    """Both tree kernels, over several row blocks and a partial lane group."""
+def test_jit_matches_interpreter_on_random_ir(kernel, data):
+    """Every tree kernel, over several row blocks and a partial lane group; random IR has
+    NaN inputs, categorical splits, ranks, DAGs, both ops and every input type."""
     ens = data.draw(ensembles())
     X = data.draw(inputs_for(ens, max_rows=300))
-    p = Predictor(ens, cache_dir=False, vector_max_nodes=vector_max_nodes)
+    p = Predictor(ens, cache_dir=False, **KERNELS[kernel])
     assert _same(p.predict_raw(X), interpret_raw(ens, X))
     assert _same(p.predict(X), interpret(ens, X))
     if ens.task is Task.CLASSIFICATION:
@@ -84,6 +90,17 @@ def test_small_trees_become_vector_code_big_and_categorical_ones_keep_branches()
     assert _same(jit(ens, cache_dir=False).predict_raw(X), interpret_raw(ens, X))
 
 
+def test_models_above_the_node_limit_are_walked_from_tables_on_blocked_layouts_only():
+    ens = _stump()  # 9 nodes
+    layout = layout_for(host_target(), target_machine(host_target(), jit=True))
+    blocked = replace(layout, feature_stride=BLOCK_ROWS, vector_max_nodes=VECTOR_MAX_NODES)
+    walked = emit_module(ens, replace(blocked, inline_max_nodes=8), "m")
+    assert "@m_walk(" in walked and "@m_tree" not in walked
+    inline = emit_module(ens, replace(blocked, inline_max_nodes=9), "m")
+    assert "@m_walk(" not in inline and "@m_tree2(" in inline
+    assert emit_module(ens, replace(layout, inline_max_nodes=0), "m") == emit_module(ens, layout, "m")
+
+
 def test_float32_sums_and_mean_follow_tree_order():
     ens = _stump(accum_dtype="float32", aggregation=Aggregation.MEAN)
     X = np.array([[0.1, 0], [np.float32(0.1) + 1e-7, 0], [np.nan, 1]])
@@ -109,9 +126,10 @@ def test_threads_split_rows_without_changing_results():
                  decision=Decision.ARGMAX)
     X = np.random.default_rng(0).normal(0, 1, size=(5000, 2))
     X[::7, 0] = np.nan
-    p = jit(ens, n_jobs=3, cache_dir=False)
-    assert _same(p.predict(X), interpret(ens, X))
-    assert _same(p.predict_proba(X), interpret_proba(ens, X))
+    for kernel in ("vector", "table"):  # inline code in 128-row blocks; the walk's are bigger
+        p = Predictor(ens, n_jobs=3, cache_dir=False, **KERNELS[kernel])
+        assert _same(p.predict(X), interpret(ens, X))
+        assert _same(p.predict_proba(X), interpret_proba(ens, X))
 
 
 def test_user_mistakes_are_clear_errors():

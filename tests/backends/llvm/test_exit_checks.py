@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import emlc
 from emlc.backends.llvm import TARGETS, emit_llvm, emit_obj, jit
-from emlc.backends.llvm.codegen import VECTOR_MAX_NODES, choose_types
+from emlc.backends.llvm.codegen import choose_types
 from emlc.backends.llvm.exit_checks import plan
 from emlc.backends.llvm.predictor import Predictor
 from emlc.errors import EmlcError
@@ -24,18 +24,18 @@ from emlc.ir.interpret import (
     interpret_trees_evaluated,
 )
 from emlc.passes.lossy.confidence_exit import confidence_exit
-from tests.backends.llvm.test_emit import _host_c_api, _same
+from tests.backends.llvm.test_emit import KERNELS, _host_c_api, _same
 from tests.strategies import class_indices, ensembles, inputs_for, with_early_exit
 
 
-@pytest.mark.parametrize("vector_max_nodes", [0, VECTOR_MAX_NODES], ids=["branches", "vector"])
+@pytest.mark.parametrize("kernel", KERNELS)
 @settings(max_examples=20)
 @given(st.data(), st.sampled_from([None, 1.0, 0.6, 0.3]), st.integers(1, 2))
-def test_jit_predict_stops_where_the_interpreter_does(vector_max_nodes, data, threshold, batch):
+def test_jit_predict_stops_where_the_interpreter_does(kernel, data, threshold, batch):
     """Over several row blocks; raw margins and probabilities still sum every tree."""
     ens = with_early_exit(data.draw(ensembles(tasks=(Task.CLASSIFICATION,))), threshold, batch)
     X = data.draw(inputs_for(ens, max_rows=300))
-    p = Predictor(ens, cache_dir=False, vector_max_nodes=vector_max_nodes)
+    p = Predictor(ens, cache_dir=False, **KERNELS[kernel])
     assert _same(p.predict(X), interpret_early_exit(ens, X))
     assert _same(p.predict_raw(X), interpret_raw(ens, X))
     assert _same(p.predict_proba(X), interpret_proba(ens, X))
@@ -86,8 +86,8 @@ def test_ties_and_both_sides_of_the_check(n_outputs, leaf_dtype, accum, margin, 
     want = interpret_early_exit(ens, X)
     stopped = want[interpret_trees_evaluated(ens, X) < ens.n_trees]
     assert len(set(stopped.tolist())) >= 2  # rows stop early with different classes
-    for vector_max_nodes in (0, VECTOR_MAX_NODES):
-        assert _same(Predictor(ens, cache_dir=False, vector_max_nodes=vector_max_nodes).predict(X), want)
+    for kernel in KERNELS.values():
+        assert _same(Predictor(ens, cache_dir=False, **kernel).predict(X), want)
     lib = _host_c_api(ens, tmp_path)
     got = [lib.m_predict(row.ctypes.data_as(ctypes.c_void_p), 3) for row in X]
     np.testing.assert_array_equal(got, class_indices(ens, want))

@@ -15,6 +15,7 @@ import pytest
 import emlc
 from emlc.backends.llvm import emit as backend
 from emlc.backends.llvm import jit
+from emlc.backends.llvm.codegen import INLINE_MAX_NODES
 from emlc.backends.llvm.predictor_file import MAGIC, dumps, loads
 from emlc.errors import EmlcError, RecompileWarning
 from emlc.passes import optimize
@@ -49,8 +50,9 @@ def _edit_header(data: bytes, **build) -> bytes:
     return MAGIC + json.dumps(header).encode() + data[end:]
 
 
-def test_pickle_round_trip_links_without_codegen(model, rows, monkeypatch):
-    p = jit(model, n_jobs=2, cache_dir=False)
+@pytest.mark.parametrize("limit", [INLINE_MAX_NODES, 0], ids=["inline", "table"])
+def test_pickle_round_trip_links_without_codegen(model, rows, monkeypatch, limit):
+    p = jit(model, n_jobs=2, cache_dir=False, inline_max_nodes=limit)
     data = pickle.dumps(p)
 
     def no_codegen(*_a, **_k):
@@ -60,7 +62,7 @@ def test_pickle_round_trip_links_without_codegen(model, rows, monkeypatch):
     q = pickle.loads(data)
     _same_predictions(p, q, rows)
     assert np.array_equal(q.predict(rows), model.predict(rows))
-    assert q.n_jobs == 2 and q.build == p.build
+    assert q.n_jobs == 2 and q.build == p.build and q.build.inline_max_nodes == limit
 
 
 def test_early_exit_model_round_trips(model, rows):

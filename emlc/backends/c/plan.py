@@ -1,0 +1,202 @@
+"""The numeric plan of one C build: every decision the emitters share, made once.
+
+Types, threshold keys, how node tests read a feature, how sums accumulate (float,
+fixed-point, binary64 near-ties), the early exit and the walk layout are decided here,
+before any code is written, and frozen: each emitter reads the plan and none changes it.
+The rules stay in the modules that own them (``numeric``, ``fixed``, ``exit_checks``,
+``soft64``); this module only asks them in order, since later answers depend on earlier
+ones (the exit plan on the sums, the binary64 step on the exit plan).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from ...cost import Layout, choose_layout
+from ...errors import EmlcError
+from ...ir.ensemble import Aggregation, Ensemble, Op
+from ...targets import Target
+from . import exit_checks, fixed, soft64
+from . import numeric as num
+from .common import C_INT, int_range, size_of, smallest_int
+from .exit_checks import ExitPlan
+from .fixed import FixedPlan
+
+
+class FeatureAccess(Enum):
+    """How node tests read a feature."""
+
+    PREPARED = "prepared"  # P_prepare turns every feature into an integer key in v[] first
+    DIRECT = "direct"      # inline tests read the feature itself (its bits, or the integer)
+    LAZY = "lazy"          # the table walk keys a feature when a node reads it
+
+
+class DirectTest(Enum):
+    """What a direct test compares (:attr:`FeatureAccess.DIRECT`)."""
+
+    INTEGER = "integer"  # integer inputs as they are
+    BITS = "bits"        # a float's bits as a signed integer
+    HALF = "half"        # the upper 16 bits of a float32's bits, the lower ones on a tie
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """The C types of one build and the integer keys its tests compare."""
+
+    precision: str | None    # "float32"/"float64" for float inputs (keys of that width), None for integers
+    in_t: str                # C type of features[]
+    real_in: str | None      # the float type whose bits float keys are (None: integer inputs)
+    key_t: str               # C type of a feature's key or integer value
+    nan: bool                # inputs can be NaN
+    base_range: tuple[int, int]  # keys an unranked feature can take (NaN aside)
+    nan_key: int             # the key of NaN (below every other key)
+    raw_dtype: str           # numpy dtype of the library's raw sums ("float64"/"float32")
+    acc_t: str               # C type of raw[]: the float sums
+    sums_t: str              # C type P_add adds into (integer leaves and votes count in integers)
+    row_t: str               # C type of a leaf-row index
+
+    @property
+    def sums_in(self) -> str:
+        """The array P_add adds into: ``raw`` itself, or ``acc`` when the sums are integers."""
+        return "raw" if self.sums_t == self.acc_t else "acc"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the emitters of one build share; see the module docstring."""
+
+    layout: Layout
+    access: FeatureAccess
+    direct_test: DirectTest | None
+    numbers: Numbers
+    #: predict records each tree's leaf row (P_rows), then sums: fixed point first, float after
+    record_rows: bool
+    #: the integer sums that decide most rows exactly (None: float sums only)
+    fixed: FixedPlan | None
+    #: inline trees add fixed-point values to locals q0, q1, ... at their leaves (AVR)
+    leaf_sums: bool
+    #: byte sums of a first walk that decides most rows without recording any
+    quick: FixedPlan | None
+    exit: ExitPlan | None
+    #: could predict decide float64 near-ties in binary64 integer arithmetic?
+    soft64_candidate: bool
+    #: the build opted out of exact float64 sums on a target without a 64-bit double (lossy)
+    float32_sums: bool
+    #: size comes first (-Os): the table layout may pack its records (walk_table._pack),
+    #: smaller but slower to unpack
+    pack_tables: bool = False
+
+    @property
+    def walk_shared(self) -> bool:
+        """Do predict and predict_proba share one walk, P_run(features, raw, stop)? Yes when
+        the early-exit check reads float or integer sums built during the walk: the walk is
+        then emitted once (half the code of big models) and only P_classify stops early."""
+        return self.exit is not None and self.exit.sums != "q"
+
+    @property
+    def soft64(self) -> bool:
+        """Does predict decide float64 near-ties in binary64 (needs P_sum, which a walk
+        shared with a float-sum early exit does not have)?"""
+        return self.soft64_candidate and not self.walk_shared
+
+    @property
+    def keyed(self) -> bool:
+        """Are features keyed into v[] before the walk (P_prepare)?"""
+        return self.access is FeatureAccess.PREPARED
+
+
+def pick_layout(ens: Ensemble, target: Target, layout: Layout | str | None) -> Layout:
+    """The layout asked for, or the one the cost model picks at the speed levels."""
+    if layout is None:
+        return choose_layout(ens, target, "O2")
+    try:
+        return Layout(layout)
+    except ValueError:
+        raise EmlcError(f"unknown C layout {layout!r}; use one of: {', '.join(v.value for v in Layout)}") from None
+
+
+def numbers(ens: Ensemble, target: Target) -> Numbers:
+    """The C types of ``ens`` on ``target``; float64 inputs need a 64-bit double."""
+    inp = ens.input_type
+    if inp == "float64" and not target.has_double:
+        raise EmlcError(
+            f"this model compares float64 features and {target.name}'s double is {target.double_bits}-bit; "
+            "declare float32 inputs (--input float32, exact for every float32 feature value)"
+        )
+    if inp.startswith("float"):
+        precision = "float64" if inp == "float64" else "float32"
+        in_t = real_in = "double" if precision == "float64" else "float"
+        key_t = "int64_t" if precision == "float64" else "int32_t"
+        limit = num.key_limit(precision)
+        nan, base_range = True, (-limit, limit)
+    else:
+        precision, in_t, real_in = None, C_INT[inp], None
+        # int32 inputs need room for the "never" threshold INT32_MIN - 1
+        key_t = "int64_t" if inp == "int32" else "int32_t"
+        nan, base_range = False, int_range(C_INT[inp])
+    raw_is_double = ens.aggregation is Aggregation.VOTE or ens.accum_dtype == "float64"
+    acc_t = "double" if raw_is_double and target.has_double else "float"
+    return Numbers(
+        precision=precision, in_t=in_t, real_in=real_in, key_t=key_t, nan=nan, base_range=base_range,
+        nan_key=int_range(key_t)[0], raw_dtype="float64" if raw_is_double else "float32", acc_t=acc_t,
+        sums_t=_sums_type(ens, acc_t), row_t=smallest_int(0, ens.leaves.shape[0] - 1, signed=False),
+    )
+
+
+def _sums_type(ens: Ensemble, acc_t: str) -> str:
+    """What P_add adds into: vote counts, integer leaf sums (wide enough for every tree) or raw."""
+    if ens.aggregation is Aggregation.VOTE:
+        return smallest_int(0, ens.n_trees, signed=False)
+    leaves = ens.leaves
+    if leaves.dtype.kind in "iu":
+        bound = int(np.abs(leaves.astype(np.int64)).max()) * ens.n_trees
+        return "int32_t" if bound < 2**31 else "int64_t"
+    return acc_t
+
+
+def uses_categories(ens: Ensemble) -> bool:
+    return ens.n_trees > 0 and bool((ens.column("op") == Op.CAT).any())
+
+
+def direct_test(ens: Ensemble, target: Target, nums: Numbers) -> DirectTest | None:
+    """How every test can read the feature itself (a float's bits or the integer) without
+    P_prepare, or None when some cannot (categories, floats on targets that key them)."""
+    if uses_categories(ens):
+        return None
+    if nums.precision is None:
+        return DirectTest.INTEGER
+    if not target.direct_float_tests or nums.in_t != nums.real_in:
+        return None
+    return DirectTest.HALF if target.half_word_tests and nums.precision == "float32" else DirectTest.BITS
+
+
+def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
+    """Does predict record each tree's leaf row? When the rows fit a small stack share."""
+    rows_bytes = ens.n_trees * size_of(nums.row_t)
+    return ens.n_trees > 0 and rows_bytes <= min(512, (target.ram_bytes or 1 << 20) // 16)
+
+
+def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
+              float32_sums: bool = False, quick: bool = False, pack_tables: bool = False) -> Plan:
+    """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
+    a first pass on byte sums when one can decide most rows (the caller checks it fits);
+    ``pack_tables``: let the table layout pack its records (-Os)."""
+    chosen = pick_layout(ens, target, layout)
+    nums = numbers(ens, target)
+    record = records_rows(ens, target, nums)
+    direct = direct_test(ens, target, nums) if chosen is Layout.INLINE else None
+    access = (FeatureAccess.LAZY if chosen is Layout.TABLE
+              else FeatureAccess.DIRECT if direct is not None else FeatureAccess.PREPARED)
+    fx = fixed.plan(ens, target) if record else None
+    if fx is not None and chosen is Layout.TABLE:  # the size-minded layout: byte leaves where they do
+        fx = fixed.plan(ens, target, byte_leaves=True)
+    leaf_sums = access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
+    candidate = soft64.applies(ens, target, nums, record, float32_sums)
+    exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE)
+    quick_fx = fixed.quick_plan(ens, target) if quick and leaf_sums and exits is None else None
+    return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
+                leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
+                float32_sums=float32_sums, pack_tables=pack_tables)

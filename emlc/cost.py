@@ -1,0 +1,213 @@
+"""The one flash and stack model of a C build, for passes and backends alike.
+
+A build's flash is its tables (data) plus its code. Before emission the tables are
+estimated from the IR (:func:`data_bytes`); the C backend, which knows its tables to the
+byte, passes them in. The code is one formula (:func:`code_bytes`) for both; the parts only
+a backend's plan knows (leaves adding fixed-point sums, the byte-sum first walk, the
+binary64 near-tie step) come in as :class:`CodeTerms`, zero by default. These are
+estimates for choosing a layout, comparing passes and refusing a model that cannot fit,
+not a promise of the linker's size.
+
+``table`` layout data: the smaller of two record encodings the C backend chooses from
+(:mod:`emlc.backends.c.walk_table`): one record per split (feature index, threshold,
+right child reference, and the left one unless every split's left child is the next
+split), a root reference per tree; or decision records only, each one word holding the
+left subtree's split count, its flags and an index into the sorted distinct thresholds
+(stored once each), with leaves numbered in order and mapped to rows when shared. ``inline`` layout code: about ``target.inline_bytes_per_node`` of
+machine code per split and a few bytes per leaf. Both add the leaf table (counted as the
+backend stores it), rank edges, category bitsets and early-exit bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from .ir.ensemble import Ensemble, Link, Op
+from .targets import Target
+
+
+class Layout(StrEnum):
+    """How the trees are walked: nested ``if``s per node (fastest) or node records read by
+    one loop (smallest for big models). Its value is what users type and reports print."""
+
+    INLINE = "inline"
+    TABLE = "table"
+
+
+#: at speed levels the inline layout is used while it takes at most this share of flash.
+INLINE_FLASH_SHARE = 0.5
+
+#: code around the trees: the API, the decision and the float fallback (bytes)
+_FIXED_CODE = 600
+#: 8-bit cores without an FPU link soft-float add, divide and compare and read tables byte
+#: by byte: with predict_proba, 2.4-3.3 KB of a digits forest or boosting model on AVR
+_SOFT_FLOAT_CODE = 1400
+#: the table layout's loop (soft-float cores: with the byte-wise record reads)
+_TABLE_LOOP, _TABLE_LOOP_SOFT = 200, 1300
+#: the link's e^x (soft-float cores: multiply and divide besides)
+_EXP, _EXP_SOFT = 100, 500
+#: machine code per leaf of an inline walk (its row store and jump)
+_INLINE_LEAF = 6
+
+
+@dataclass(frozen=True)
+class CodeTerms:
+    """Code that only a backend's plan knows about (the hooks of :func:`code_bytes`).
+
+    ``leaf_adds``: ``q += v`` statements at inline leaves (leaf sums, 4 B each);
+    ``quick_adds``: those of the byte-sum first walk, which copies the walk (None: no such
+    walk); ``extra``: other fixed code, such as the binary64 near-tie step."""
+
+    leaf_adds: int = 0
+    quick_adds: int | None = None
+    extra: int = 0
+
+
+def index_bytes(count: int) -> int:
+    """Bytes per entry of an unsigned column holding values in ``[0, count)``."""
+    return 1 if count <= 1 << 8 else 2 if count <= 1 << 16 else 4
+
+
+def soft_float(target: Target) -> bool:
+    """Does the target run float arithmetic in software on an 8-bit core?"""
+    return target.word_bits == 8 and not target.has_fpu
+
+
+def needs_exp(ens: Ensemble) -> bool:
+    """Does the link compute e^x?"""
+    return ens.link in (Link.SIGMOID, Link.SOFTMAX, Link.EXP, Link.ISOLATION)
+
+
+def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms = CodeTerms()) -> int:
+    """Machine code of a build: the walk, the code around it and the backend's ``terms``."""
+    soft = soft_float(target)
+    inner = ens.n_nodes - ens.n_leaves
+    node = target.inline_bytes_per_node(ens.input_type)
+    code = _FIXED_CODE + (_SOFT_FLOAT_CODE if soft else 0)
+    if layout is Layout.INLINE:
+        code += inner * node + ens.n_leaves * _INLINE_LEAF + 4 * terms.leaf_adds
+    else:
+        code += _TABLE_LOOP_SOFT if soft else _TABLE_LOOP
+    if needs_exp(ens):
+        code += _EXP_SOFT if soft else _EXP
+    if terms.quick_adds is not None:  # a second inline walk, adding bytes and recording no rows
+        code += inner * (node - 12) + ens.n_leaves * 4 + 2 * terms.quick_adds
+    return int(code + terms.extra)
+
+
+def _leaf_bytes(ens: Ensemble, target: Target) -> int:
+    """The leaf table as the C backend stores it: each value in the target's width
+    (``double`` is 4 bytes where it is 32-bit), and multi-output float rows sparsely
+    (row starts, a column byte and a value per nonzero entry) when that is smaller."""
+    leaves = np.asarray(ens.leaves)
+    size = leaves.dtype.itemsize
+    if leaves.dtype.kind == "f" and size == 8 and not target.has_double:
+        size = 4
+    dense = leaves.size * size
+    if leaves.dtype.kind != "f" or ens.leaf_width < 2:
+        return int(dense)
+    sparse = (leaves.shape[0] + 1) * 2 + int(np.count_nonzero(leaves)) * (size + 1)
+    return int(min(dense, sparse))
+
+
+def _shared_bytes(ens: Ensemble, target: Target) -> int:
+    """Tables both layouts need: leaf table, bitsets, rank edges, early-exit bounds."""
+    total = _leaf_bytes(ens, target) + ens.cat_sets.size * 4
+    edge_bytes = 4 if ens.input_type != "float64" else 8
+    total += sum(r.edges.size * edge_bytes for r in ens.feature_ranks if r is not None)
+    if ens.early_exit is not None:
+        ee = ens.early_exit
+        total += ee.checkpoints.size * index_bytes(ens.n_trees + 1)
+        total += (ee.lower.size + ee.upper.size) * ee.lower.dtype.itemsize
+    return int(total)
+
+
+def _threshold_bytes(ens: Ensemble, target: Target) -> int:
+    size = ens.threshold_dtype.itemsize
+    return min(size, target.double_bits // 8) if ens.threshold_dtype.kind == "f" else size
+
+
+def _left_is_next(ens: Ensemble) -> bool:
+    """Is every split's left child the next split (numbering splits only, trees back to back)?
+
+    Checked on all trees at once: with trees back to back a split's global split
+    number is its tree-local one plus its tree's offset, so "next" means the same.
+    """
+    return ens.trees_fact("#left_is_next", _find_left_is_next)
+
+
+def _find_left_is_next(ens: Ensemble) -> bool:
+    op = ens.column("op")
+    counts = ens.node_counts()
+    offset = np.repeat(np.cumsum(counts) - counts, counts)
+    left = ens.column("left") + offset
+    inner = op != Op.LEAF
+    pos = np.cumsum(inner) - 1
+    child = left[inner]
+    return not ((op[child] == Op.LEAF).any() or (pos[child] != pos[inner] + 1).any())
+
+
+def data_bytes(ens: Ensemble, target: Target, layout: Layout) -> int:
+    """The tables of a build in ``layout``, estimated from the IR."""
+    if layout is Layout.INLINE:
+        return _shared_bytes(ens, target)
+    splits = ens.n_nodes - ens.n_leaves
+    ref = index_bytes(2 * max(splits, ens.leaves.shape[0]))
+    node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
+    records = splits * node
+    if splits:
+        records = min(records, _counted_records(ens, target))
+    return int(records + ens.n_trees * ref + _shared_bytes(ens, target))
+
+
+def _threshold_pairs(ens: Ensemble) -> np.ndarray:
+    """The feature of each distinct (feature, threshold) pair of the splits."""
+    inner = ens.column("op") != Op.LEAF
+    feature = ens.column("feature")[inner].astype(np.int64)
+    if not feature.size:
+        return feature
+    codes = np.unique(ens.column("threshold")[inner], return_inverse=True)[1].astype(np.int64).ravel()
+    pairs = np.unique(feature * (int(codes.max()) + 1) + codes)
+    return pairs // (int(codes.max()) + 1)
+
+
+def _counted_records(ens: Ensemble, target: Target) -> int:
+    """Decision records packed in one word (counted encoding): split count of the left
+    subtree, flags (right leaf, NaN, category) and an index into the distinct thresholds,
+    which are stored once (ranked features' thresholds are their edges, counted with the
+    shared bytes); a leaf-row map when leaf rows are shared between leaves."""
+    op = ens.column("op")
+    inner = op != Op.LEAF
+    pair_features = ens.trees_fact("#threshold_pairs", _threshold_pairs)
+    ranked = np.array([r is not None for r in ens.feature_ranks] or [False] * ens.n_features)
+    unranked = int(np.count_nonzero(~ranked[pair_features]))
+    keys = unranked * _threshold_bytes(ens, target) + 2 * ens.n_features
+    per_tree = (ens.node_counts() - 1) // 2
+    cbits = max(int(per_tree.max() // 2).bit_length(), 1)  # a left subtree: about half a balanced tree
+    flags = 1 + int(ens.input_type.startswith("float")) + int(bool((op == Op.CAT).any()))
+    bits = cbits + flags + max(int(pair_features.size - 1).bit_length(), 1)
+    word = 1 if bits <= 8 else 2 if bits <= 16 else 4 if bits <= 32 else 8
+    leaves = ens.n_leaves
+    lmap = leaves * index_bytes(ens.leaves.shape[0]) if ens.leaves.shape[0] < 0.9 * leaves else 0
+    return int(np.count_nonzero(inner)) * word + keys + lmap
+
+
+def flash_bytes(ens: Ensemble, target: Target, layout: Layout | str, terms: CodeTerms = CodeTerms(),
+                data: int | None = None) -> int:
+    """Flash of a build: ``data`` bytes of tables (estimated from the IR when None) plus code."""
+    layout = Layout(layout)
+    tables = data_bytes(ens, target, layout) if data is None else data
+    return tables + code_bytes(ens, target, layout, terms)
+
+
+def choose_layout(ens: Ensemble, target: Target, level: str) -> Layout:
+    """Os: the smaller layout; other levels: inline (faster) unless it crowds the flash."""
+    inline, table = flash_bytes(ens, target, Layout.INLINE), flash_bytes(ens, target, Layout.TABLE)
+    if level == "Os":
+        return Layout.INLINE if inline < table else Layout.TABLE
+    if target.flash_bytes is None or inline <= INLINE_FLASH_SHARE * target.flash_bytes:
+        return Layout.INLINE
+    return Layout.TABLE
