@@ -349,7 +349,16 @@ def execute(target_name: str, exe: Path) -> str:
         res = _run(["simavr", "-m", mcu, "-f", "16000000", str(exe)], cwd)
         return _simavr_text(res.stdout + res.stderr)
     if target_name == "mcs51":
-        res = _run(["s51", "-t", "8052", "-I", "if=xram[0xffff]", "-G", str(exe)], cwd)
+        # s51 reads commands from stdin and quits at its end, simulation or not: give it a
+        # pipe that stays open until it stops (-G) instead of an empty stdin, which ended
+        # runs longer than a few hundred milliseconds of host time part way
+        read_end, write_end = os.pipe()
+        try:
+            res = subprocess.run(["s51", "-t", "8052", "-I", "if=xram[0xffff]", "-G", str(exe)], cwd=cwd,
+                                 capture_output=True, text=True, timeout=TIMEOUT, stdin=read_end)
+        finally:
+            os.close(read_end)
+            os.close(write_end)
         _check(res, "s51")
         return res.stdout.split(" words read from ", 1)[-1].split("\n", 1)[-1]
     if target_name.startswith("cortex"):

@@ -24,9 +24,9 @@ def api_functions(m: Model) -> str:
         elif m.fixed is None and m.soft64:
             out.append(
                 f"static inline int32_t {p}_predict({sig})\n{{\n"
-                f"    {m.row_t} rows[{m.ens.n_trees}];\n{sums.raw_decl(m)}    int32_t c;\n"
+                f"    {m.row_t} rows[{m.ens.n_trees}];\n"
                 f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
-                f"    {p}_rows(features, rows);\n    {sums.exact_class(m)}\n    return c;\n}}"
+                f"    {p}_rows(features, rows);\n    {sums.exact_class(m)}\n}}"
             )
         elif m.fixed is None:
             out.append(

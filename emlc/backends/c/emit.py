@@ -59,20 +59,16 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str 
     tgt = get_target(target)
     prefix = check_name(name)
     plan = make_plan(ens, tgt, layout, float32_sums, quick=speed, pack_tables=not speed)
-    if plan.quick is not None and not _quick_fits(ens, tgt, prefix, plan):
-        plan = replace(plan, quick=None)
     return _emit(ens, tgt, prefix, plan)
 
 
-def _quick_fits(ens: Ensemble, target: Target, prefix: str, plan: Plan) -> bool:
+def _quick_fits(ens: Ensemble, target: Target, plan: Plan, data: int) -> bool:
     """Does the first walk on byte sums (fixed.quick_plan) leave the model within half the
     flash (the share up to which the speed levels choose the inline layout), leaving room
-    for the program around it? The flash tables are the same with or without it."""
+    for the program around it? ``data``: the tables of the walk and the sums, which the
+    first walk does not change."""
     limit = target.flash_bytes
-    if limit is None:
-        return True
-    tables = _emit(ens, target, prefix, replace(plan, quick=None)).model.tables
-    return estimate(ens, target, plan, tables.bytes)["flash"] <= limit // 2
+    return limit is None or estimate(ens, target, plan, data)["flash"] <= limit // 2
 
 
 def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> Build:
@@ -80,6 +76,8 @@ def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> Build:
     helpers = features.helpers(model)
     decls, body, records = LAYOUTS[plan.layout](model)
     raw = sums.raw_function(model, body)
+    if plan.quick is not None and not _quick_fits(ens, tgt, plan, model.tables.bytes):
+        model = model.with_plan(replace(plan, quick=None))  # the walk and the sums read no quick plan
     parts = [*helpers, *decls, features.prepare_function(model), raw]
     if model.soft64:
         parts.append(soft64.soft_functions(model))
@@ -143,6 +141,9 @@ def _header_comment(model: Model) -> str:
     if model.soft64:
         lines.append("No 64-bit double here: predict decides float64 near-ties with binary64 integer arithmetic")
         lines.append("(exact); predict_proba/predict_values are the float sums.")
+        if model.target.compiler == "sdcc":
+            lines.append("Its binary64 working values are static in __xdata (the 8051's stack is too small):")
+            lines.append("predict is not reentrant (not from an interrupt and the main loop at once).")
     elif ens.accum_dtype == "float64" and model.acc_t == "float":
         lines.append("Note: sums are float here (no 64-bit double); near-ties may differ from float64"
                      + (" (--float32-sums)." if model.float32_sums else "."))
@@ -197,23 +198,24 @@ def _link_note(model: Model) -> list[str]:
             f"    on the machine the library runs on, its outputs are bit-identical{narrowed}."]
 
 
-def code_terms(ens: Ensemble, plan: Plan) -> CodeTerms:
+def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     """The code only this plan knows about, for the cost model: leaf sums, the byte-sum
     first walk, the binary64 near-tie step."""
     leaf_adds = _leaf_adds(ens, plan.fixed) if plan.layout is Layout.INLINE and plan.leaf_sums and plan.fixed else 0
     quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
-    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan))
+    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target))
 
 
 def estimate(ens: Ensemble, tgt: Target, plan: Plan, data: int) -> dict[str, int]:
     """Flash (``data`` bytes of tables plus the cost model's code) and stack of a build of ``plan``."""
-    code = code_bytes(ens, tgt, plan.layout, code_terms(ens, plan))
+    code = code_bytes(ens, tgt, plan.layout, code_terms(ens, tgt, plan))
     nums = plan.numbers
     key_size = 8 if nums.key_t == "int64_t" else 4
     acc_size = 8 if nums.acc_t == "double" else 4
     stack = (ens.n_features * key_size if plan.keyed else 0) + 3 * ens.n_outputs * acc_size + 32
     if plan.record_rows:
         stack += ens.n_trees * size_of(nums.row_t) + (2 * ens.n_outputs if plan.fixed else 0)
+    stack += soft64.estimated_stack_bytes(plan, tgt, ens.n_outputs)
     return {"flash": data + code, "ram": stack, "code": code, "data": data}
 
 
@@ -239,6 +241,7 @@ def check_fit(model: Model) -> None:
             f"model does not fit: it needs about {est['ram']} bytes of RAM (stack for {model.ens.n_features} features "
             f"and {model.ens.n_outputs} outputs) but {tgt.name} has {tgt.ram_bytes}; "
             + ("try --layout table (it keeps no per-feature values), " if layout is Layout.INLINE and not model.direct else "")
+            + ("try lossy --float32-sums (the exact float64 near-tie step needs stack), " if model.soft64 else "")
             + "reduce the number of features or outputs, or pick a larger target"
         )
 
@@ -274,7 +277,7 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | s
         "categorical_nodes": int(sum(int((t.op == Op.CAT).sum()) for t in ens.trees)),
         "ranked_features": int(sum(r is not None for r in ens.feature_ranks)),
         "uses_double": model.acc_t == "double" or model.key_t == "int64_t",
-        "soft_float64_code_bytes_estimate": soft64.estimated_code_bytes(model),
+        "soft_float64_code_bytes_estimate": soft64.estimated_code_bytes(model.plan, model.target),
         "leaf_dtype": str(np.asarray(ens.leaves).dtype),
         **table,
     }

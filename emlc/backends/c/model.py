@@ -88,6 +88,14 @@ class Model:
         self.n_proba = 2 if self.classifier and ens.n_outputs == 1 else ens.n_outputs
         self._once: dict[str, Any] = {}
 
+    def with_plan(self, plan: Plan) -> Model:
+        """This build's context under ``plan``, sharing its tables and :meth:`once` values:
+        for a decision that needs the emitted tables' size (the byte-sum first walk), taken
+        after the parts it does not change."""
+        other = Model(self.ens, self.target, self.p, plan)
+        other.tables, other._once = self.tables, self._once
+        return other
+
     def once(self, key: str, make: Callable[[], Any]) -> Any:
         """``make()``'s value, computed when an emitter first asks for ``key`` and shared by
         all of them after: a table is declared once, where it is first read."""

@@ -33,16 +33,11 @@ from ...targets import Target
 from ..fixed_point import trees_per_output
 from . import leaf_tables
 from . import numeric as num
-from . import soft_float64 as sf
-from .common import int_literal, smallest_int, top_two
+from .common import smallest_int, top_two
 
 if TYPE_CHECKING:
     from .model import Model
     from .plan import Numbers, Plan
-
-#: flash the soft-float64 step adds on AVR (avr-gcc 5.4 links of digits 10x6: 3,882 B at -Os,
-#: 4,990 B at -O2: 64-bit integer arithmetic is long on an 8-bit core)
-AVR_CODE_BYTES = 5000
 
 
 def applies(ens: Ensemble, target: Target, nums: Numbers, record_rows: bool, float32_sums: bool) -> bool:
@@ -119,15 +114,13 @@ def _bits(x: float) -> int:
     return int(np.array(x, dtype=np.float64).view(np.uint64))
 
 
-def _u64(bits: int) -> str:
-    return f"UINT64_C(0x{bits:016X})"
-
-
 def soft_functions(model: Model) -> str:
     """f64.c, P_add64 (a leaf row added in binary64), P_soft and P_exact."""
     from .model import runtime_source
 
     ens, p, tables, n = model.ens, model.p, model.tables, model.n_out
+    f64 = f"{p}_f64_t"
+    work = f"{p.upper()}_F64_WORK {f64}"  # external RAM on the 8051 (f64.c)
     width = ens.leaf_width
     leaves = np.asarray(ens.leaves, dtype=np.float64)
     counts = leaf_tables.rational_leaves(model, "double")
@@ -141,56 +134,76 @@ def soft_functions(model: Model) -> str:
         nz = np.ones_like(leaves, dtype=bool)
         head = f"    uint16_t j;\n    uint32_t first = (uint32_t)row * {width}u, e;\n"
         loop, column = f"for (j = 0, e = first; j < {width}u; ++j, ++e)", "o + j"
+    head += f"    {work} v;\n"
     if counts is not None:
         ct, cnt, nt = leaf_tables.count_table(model, counts)
         read = tables.read(ct, cnt, "e")
-        head += f"    uint32_t total = 0;\n    {loop} {{\n        total += {read};\n    }}\n"
-        value = f"{p}_f64_div({p}_f64_from({read}), {p}_f64_from(total))"
+        head += (f"    {work} total;\n    uint32_t sum = 0;\n    {loop} {{\n        sum += {read};\n    }}\n"
+                 f"    {p}_f64_from(&total, sum);\n")
+        value = f"{p}_f64_from(&v, {read});\n        {p}_f64_div(&v, &total);"
     else:
         bits = leaves[nz].view(np.uint64)
         words = np.stack([bits >> np.uint64(32), bits & np.uint64(0xFFFFFFFF)], axis=1).astype(np.uint32)
         table = tables.add("l64", "uint32_t", words, note="leaf values as float64 bit patterns (high, low word)")
-        value = (f"((uint64_t){tables.read('uint32_t', table, '2u * e')} << 32) | "
-                 f"{tables.read('uint32_t', table, '2u * e + 1u')}")
+        value = (f"v.hi = {tables.read('uint32_t', table, '2u * e')};\n"
+                 f"        v.lo = {tables.read('uint32_t', table, '2u * e + 1u')};")
     add = (f"/* Add leaf row `row` in binary64 to the sums from output o on. */\n"
-           f"static void {p}_add64(uint64_t *s, uint16_t o, {model.row_t} row)\n{{\n{head}"
-           f"    {loop} {{\n        uint16_t k = (uint16_t)({column});\n"
-           f"        s[k] = {p}_f64_add(s[k], {value});\n    }}\n}}")
+           f"static void {p}_add64({p.upper()}_F64_MEM {f64} *s, uint16_t o, {model.row_t} row)\n{{\n{head}"
+           f"    {loop} {{\n        {value}\n"
+           f"        {p}_f64_add(&s[(uint16_t)({column})], &v);\n    }}\n}}")
     base = [_bits(float(b)) for b in np.asarray(ens.base_score, dtype=np.float64)]
     base_t = None
     if any(base):
         words = [w for b in base for w in (b >> 32, b & 0xFFFFFFFF)]
         base_t = tables.add("b64", "uint32_t", words, note="base score per output as float64 bits (high, low word)")
-    rb = (f"(((uint64_t){tables.read('uint32_t', base_t, '2u * k')} << 32) | {tables.read('uint32_t', base_t, '2u * k + 1u')})"
-          if base_t else "0u")
     mean = ens.aggregation is Aggregation.MEAN
+
+    def base_into(dst: str) -> str:
+        return (f"{dst}.hi = {tables.read('uint32_t', base_t, '2u * k')};\n"
+                f"        {dst}.lo = {tables.read('uint32_t', base_t, '2u * k + 1u')};")
+
     tt = smallest_int(0, ens.n_trees, signed=False)
-    lines = [f"    uint64_t s[{n}];", "    uint16_t k;", f"    {tt} t;",
-             f"    for (k = 0; k < {n}u; ++k) {{\n        s[k] = {'0u' if mean else rb};\n    }}",
+    lines = [f"    {work} s[{n}]{', d' if mean or n == 1 else ''}{', b' if mean and base_t else ''};", "    uint16_t k;", f"    {tt} t;",
+             f"    for (k = 0; k < {n}u; ++k) {{\n        "
+             + (base_into("s[k]") if base_t and not mean else "s[k].hi = s[k].lo = 0u;") + "\n    }",
              f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        {p}_add64(s, {leaf_tables.tree_offset(model, 't')}, rows[t]);\n    }}"]
     if mean:
-        fin = f"s[k] = {p}_f64_div(s[k], {p}_f64_from({ens.n_trees}u));"
+        fin = f"{p}_f64_div(&s[k], &d);"
         if base_t:
-            fin += f"\n        s[k] = {p}_f64_add(s[k], {rb});"
-        lines.append(f"    for (k = 0; k < {n}u; ++k) {{\n        {fin}\n    }}")
+            fin += f"\n        {base_into('b')}\n        {p}_f64_add(&s[k], &b);"
+        lines.append(f"    {p}_f64_from(&d, {ens.n_trees}u);\n    for (k = 0; k < {n}u; ++k) {{\n        {fin}\n    }}")
     if n > 1:
         lines.append(f"    {{\n        uint16_t best = 0;\n        for (k = 1; k < {n}u; ++k) {{\n"
-                     f"            if ({p}_f64_key(s[k]) > {p}_f64_key(s[best])) {{\n                best = k;\n            }}\n"
+                     f"            if ({p}_f64_cmp(&s[k], &s[best]) > 0) {{\n                best = k;\n            }}\n"
                      "        }\n        return (int32_t)best;\n    }")
     else:
         kind, c = cutoff(model.ens)
         hit, miss = _outcomes(model)
-        key = int_literal(sf.order_key(_bits(c)), "int64_t")
-        lines.append(f"    return ({p}_f64_key(s[0]) {'>=' if kind == 'ge' else '<='} {key}) ? {hit} : {miss};")
+        bits = _bits(c)
+        lines.append(f"    d.hi = 0x{bits >> 32:08X}UL; /* the cutoff, {c!r} */\n    d.lo = 0x{bits & 0xFFFFFFFF:08X}UL;")
+        lines.append(f"    return ({p}_f64_cmp(&s[0], &d) {'>=' if kind == 'ge' else '<='} 0) ? {hit} : {miss};")
     soft = ("/* The class from the recorded leaf rows summed in binary64, as the library sums them. */\n"
             f"static int32_t {p}_soft(const {model.row_t} *rows)\n{{\n" + "\n".join(lines) + "\n}")
-    exact = ("/* The class from the recorded leaf rows: the float sums when they prove it, else binary64. */\n"
-             f"static int32_t {p}_exact(const {model.row_t} *rows)\n{{\n    float raw[{n}];\n    int32_t c;\n"
-             f"    {p}_sum(rows, raw);\n    c = {p}_sure(raw);\n    return c >= 0 ? c : {p}_soft(rows);\n}}")
-    return "\n\n".join([runtime_source("f64.c", p=p, P=p.upper()), add, sure_function(model), soft, exact])
+    proven = ("/* The class when the float sums of the recorded leaf rows prove it, else -1. */\n"
+              f"static int32_t {p}_proven(const {model.row_t} *rows)\n{{\n    float raw[{n}];\n"
+              f"    {p}_sum(rows, raw);\n    return {p}_sure(raw);\n}}")
+    exact = ("/* The class from the recorded leaf rows: the float sums when they prove it, else binary64\n"
+             " * (two calls: the float sums' frame is gone before the binary64 one, for the 8051's stack). */\n"
+             f"static int32_t {p}_exact(const {model.row_t} *rows)\n{{\n    int32_t c = {p}_proven(rows);\n"
+             f"    return c >= 0 ? c : {p}_soft(rows);\n}}")
+    return "\n\n".join([runtime_source("f64.c", p=p, P=p.upper()), add, sure_function(model), soft, proven, exact])
 
 
-def estimated_code_bytes(plan: Plan) -> int:
+def estimated_code_bytes(plan: Plan, target: Target) -> int:
     """Flash of the soft step for the size estimate (0 when predict does not use it)."""
-    return AVR_CODE_BYTES if plan.soft64 else 0
+    return target.soft_float64_bytes if plan.soft64 else 0
+
+
+def estimated_stack_bytes(plan: Plan, target: Target, n_out: int) -> int:
+    """Stack the soft step adds to predict's: its frames down to the deepest f64.c call
+    (avr-gcc -fstack-usage and s51's stack pointer: about 90 B) and the sums, which on
+    the 8051 live in external RAM instead (f64.c's P_F64_WORK)."""
+    if not plan.soft64:
+        return 0
+    return 90 + (0 if target.compiler == "sdcc" else 8 * n_out)
 

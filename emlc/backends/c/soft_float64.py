@@ -2,9 +2,10 @@
 
 Targets whose ``double`` is 32-bit (avr-gcc, SDCC) still owe float64-summing libraries
 (scikit-learn forests, GradientBoosting, LightGBM) their exact class on near-ties; the C
-runtime ``runtime/c/f64.c`` does it with ``uint64_t`` arithmetic. This module is that
-code's readable scalar form, line for line, and the oracle its tests compare against
-(numpy's float64 ``+`` and ``/`` are in turn this module's oracle).
+runtime ``runtime/c/f64.c`` does it on pairs of 32-bit words (no 64-bit integers: SDCC
+4.2 miscompiles them on the 8051). This module is that code's readable scalar form, step
+for step on Python integers, and the oracle its tests compare against (numpy's float64
+``+`` and ``/`` are in turn this module's oracle).
 
 Values are bit patterns ``sign | exponent (11) | fraction (52)``. Internally a finite
 value is ``(sign, e, sig)`` with ``e >= 1`` the biased exponent (1 for subnormals) and

@@ -66,9 +66,13 @@ def raw_decl(m: Model) -> str:
 
 
 def exact_class(m: Model) -> str:
-    """Statements setting c from the recorded leaf rows (rows, raw in scope)."""
+    """Statements deciding the class from the recorded leaf rows (rows, raw in scope):
+    they set c, or return P_exact's class. Returned, not stored: SDCC 4.2, inlining
+    predict's `c = P_exact(rows); ... return c;` into its caller, gave c's stack slot
+    to the next inlined call's locals and read it afterwards (the 8051 printed 0 for
+    classes 1 and 2)."""
     if m.soft64:
-        return f"c = {m.p}_exact(rows);"
+        return f"return {m.p}_exact(rows);"
     return f"{m.p}_sum(rows, raw);\n        c = {link.class_expr(m)};"
 
 

@@ -7,16 +7,18 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c, size_report, soft64
 from emlc.backends.c.model import Model
+from emlc.errors import EmlcError
 from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from emlc.ir.interpret import interpret, interpret_raw
 from emlc.targets import get_target
 from tests.conftest import require_tool
-from tests.e2e.harness import run_model
+from tests.e2e.harness import TOOLS, run_model
+from tests.strategies import class_indices, ensembles, inputs_for
 
 #: class 0's leaf value; 1 - A is class 1's. Four trees voting (1, 1, 0, 0) tie exactly in
 #: float64 (scikit-learn's sums) but not in float32, where class 1 wins
@@ -44,14 +46,16 @@ def test_forest_ties_in_float64_and_not_in_float32(aggregation):
     assert (interpret(ens, ROWS)[tie] != interpret(ens.replace(accum_dtype="float32"), ROWS)[tie]).any()
 
 
+@pytest.mark.parametrize("target", ["avr", "mcs51"])
 @pytest.mark.parametrize("layout", ["inline", "table"])
 @pytest.mark.parametrize("aggregation", [Aggregation.MEAN, Aggregation.SUM])
-def test_avr_predict_equals_float64_on_the_tie(layout, aggregation):
-    require_tool("avr-gcc", "simavr")
+def test_predict_equals_float64_on_the_tie(target, layout, aggregation):
+    """AVR (simavr) and the 8051 (s51): 32-bit double, the binary64 step decides the tie."""
+    require_tool(*TOOLS[target])
     ens = complementary_forest(aggregation)
     want = interpret(ens, ROWS)
-    np.testing.assert_array_equal(run_model(ens, ROWS, "avr", layout, name="m").predict, want)
-    lossy = run_model(ens, ROWS, "avr", layout, name="m", float32_sums=True).predict
+    np.testing.assert_array_equal(run_model(ens, ROWS, target, layout, name="m").predict, want)
+    lossy = run_model(ens, ROWS, target, layout, name="m", float32_sums=True).predict
     assert (lossy != want).any()  # the float sums alone break the tie: the test has teeth
 
 
@@ -60,7 +64,8 @@ def test_opt_out_keeps_the_note_and_saves_the_code():
     exact, lossy = emit_c(ens, "avr", "m"), emit_c(ens, "avr", "m", float32_sums=True)
     assert "m_soft(" in exact and "binary64" in exact and "near-ties may differ" not in exact
     assert "m_soft(" not in lossy and "near-ties may differ from float64 (--float32-sums)" in lossy
-    assert size_report(ens, "avr")["soft_float64_code_bytes_estimate"] == soft64.AVR_CODE_BYTES
+    assert size_report(ens, "avr")["soft_float64_code_bytes_estimate"] == get_target("avr").soft_float64_bytes
+    assert size_report(ens, "mcs51")["soft_float64_code_bytes_estimate"] == get_target("mcs51").soft_float64_bytes
     assert size_report(ens, "avr", float32_sums=True)["soft_float64_code_bytes_estimate"] == 0
     assert "m_soft(" not in emit_c(ens, "cortex-m0", "m")  # a 64-bit double sums as the library
 
@@ -104,12 +109,34 @@ def boosted_tie() -> Ensemble:
                     link=Link.SIGMOID, decision=Decision.ARGMAX, classes=np.arange(2), accum_dtype="float64")
 
 
-def test_avr_binary_cutoff_equals_float64_on_the_tie():
+@pytest.mark.parametrize("target", ["avr", "mcs51"])
+def test_binary_cutoff_equals_float64_on_the_tie(target):
     """One output: the float sum decides only beyond the cutoff +- its error bound."""
-    require_tool("avr-gcc", "simavr")
+    require_tool(*TOOLS[target])
     ens = boosted_tie()
     X = np.array(list(itertools.product([-1.0, 1.0], repeat=3)), dtype=np.float32)
     want = interpret(ens, X)
     assert want[0] != interpret(ens.replace(accum_dtype="float32"), X)[0]
-    np.testing.assert_array_equal(run_model(ens, X, "avr", name="m").predict, want)
-    assert (run_model(ens, X, "avr", name="m", float32_sums=True).predict != want).any()
+    np.testing.assert_array_equal(run_model(ens, X, target, name="m").predict, want)
+    assert (run_model(ens, X, target, name="m", float32_sums=True).predict != want).any()
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(st.data())
+def test_mcs51_random_ir_with_float64_sums_equals_the_interpreter(data):
+    """Random classifiers summing in float64 on the 8051 (s51, table layout: SDCC compiles
+    it in seconds), leaves sometimes on a 1/2 grid so that rows tie and the binary64 step
+    decides. AVR's counterpart is test_fixed's two-walk test."""
+    require_tool(*TOOLS["mcs51"])
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    if data.draw(st.booleans()):
+        ens = ens.replace(leaves=np.round(np.asarray(ens.leaves, dtype=np.float64) * 2) / 2)
+    ens = ens.replace(accum_dtype="float64")
+    try:
+        code = emit_c(ens, "mcs51", "m", "table")
+    except EmlcError:  # does not fit the 8051's RAM or code space
+        code = ""
+    assume("m_soft(" in code)
+    X = data.draw(inputs_for(ens))
+    got = run_model(ens, X, "mcs51", "table", name="m").predict
+    np.testing.assert_array_equal(got, class_indices(ens, interpret(ens, X)))
