@@ -18,89 +18,90 @@ need pre-scaled inputs), whatever their agreement.
 Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 10x6, atmega2560
-    build                                     flash B  RAM B   cycles   agree  Pareto
-    emlc -O0 inline                             95642      0     1061  100.0%
-    emlc -O0 table                              12890      0     8764  100.0%
-    emlc -O2 inline                             92448      0     1061  100.0%  *
-    emlc -O2 --early-exit 0.5 inline            58338      0     2235  100.0%  *
-    emlc -O2 table (exact exit)                 13154      0     7818  100.0%  *
-    emlc -O2 table (no exit)                    12688      0     8640  100.0%  *
-    emlc -O2 --early-exit 0.5 table             13326      0     6326  100.0%  *
-    emlc -Os table                              12546      0     9975  100.0%  *
-    emlc -O2 --input int16 inline               38438      0      706  100.0%  *
-    emlc -Os --input int16 table                12126      0     5989  100.0%
-    emlearn inline (float features)             17958      0     5252   96.7%  *
-    emlearn inline (int16 features)              8700      0     1560   83.3%  *
-    emlearn loadable (int16 features)            6334   3710    11573   83.3%  *
-    micromlgen (float)                          15188      1     5366   96.7%  *
-    m2cgen (float)                           does not build (RAM overflow)
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O0 inline                                     95642      0     1061  100.0%
+    emlc -O0 table                                      12890      0     8764  100.0%
+    emlc -O2 inline                                     92448      0     1061  100.0%  *
+    emlc -O2 --early-exit 0.5 inline                    58338      0     2235  100.0%  *
+    emlc -O2 table (exact exit)                         13154      0     7818  100.0%  *
+    emlc -O2 table (no exit)                            12688      0     8640  100.0%  *
+    emlc -O2 --early-exit 0.5 table                     13326      0     6326  100.0%  *
+    emlc -Os table                                      12546      0     9975  100.0%  *
+    emlc -O2 --input int16 inline                       38438      0      706  100.0%  *
+    emlc -Os --input int16 table                        12126      0     5989  100.0%
+    emlearn inline (float features)                     17958      0     5252   96.7%  *
+    emlearn inline (int16 features)                      8700      0     1560   83.3%  *
+    emlearn loadable (int16 features)                    6334   3710    11573   83.3%  *
+    micromlgen (float)                                  15188      1     5366   96.7%  *
+    m2cgen (float)                                   does not build (RAM overflow)
 
     ## digits RandomForest 10x6, atmega328p
-    build                                     flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                 13154      0     7818  100.0%  *
-    emlc -Os table                              12546      0     9975  100.0%  *
-    emlc -O2 --input int16 table                12588      0     5666  100.0%
-    emlc -Os --input int16 table                12126      0     5989  100.0%
-    emlearn inline (float features)             17958      0     4997   96.7%  *
-    emlearn inline (int16 features)              8700      0     1538   83.3%  *
-    emlearn loadable (int16 features)        does not build (RAM overflow)
-    micromlgen (float)                          15188      1     5073   96.7%  *
-    m2cgen (float)                           does not build (RAM overflow)
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                         13154      0     7818  100.0%  *
+    emlc -Os table                                      12546      0     9975  100.0%  *
+    emlc -O2 --input int16 table                        12588      0     5666  100.0%
+    emlc -Os --input int16 table                        12126      0     5989  100.0%
+    emlearn inline (float features)                     17958      0     4997   96.7%  *
+    emlearn inline (int16 features)                      8700      0     1538   83.3%  *
+    emlearn loadable (int16 features)                does not build (RAM overflow)
+    micromlgen (float)                                  15188      1     5073   96.7%  *
+    m2cgen (float)                                   does not build (RAM overflow)
 
     ## digits RandomForest 20x5, atmega2560
-    build                                     flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 inline                             77190      0     2353  100.0%  *
-    emlc -Os table                              15978      0    17966  100.0%  *
-    emlc -O2 --input int16 inline               53900      0     1256  100.0%  *
-    emlc -Os --input int16 table                15708      0    16561  100.0%
-    emlearn inline (float features)             23488      0     8748  100.0%
-    emlearn inline (int16 features)             11660      0     2369   93.3%  *
-    emlearn loadable (int16 features)            6956   4332    16823   93.3%  *
-    micromlgen (float)                          18394      1     8301  100.0%  *
-    m2cgen (float)                           does not build (RAM overflow)
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 inline                                     77304      0     2353  100.0%  *
+    emlc -Os table                                      16132      0    18140  100.0%  *
+    emlc -O2 --input int16 inline                       54018      0     1256  100.0%  *
+    emlc -Os --input int16 table                        15862      0    16735  100.0%
+    emlearn inline (float features)                     23488      0     8748  100.0%
+    emlearn inline (int16 features)                     11660      0     2369   93.3%  *
+    emlearn loadable (int16 features)                    6956   4332    16823   93.3%  *
+    micromlgen (float)                                  18394      1     8301  100.0%  *
+    m2cgen (float)                                   does not build (RAM overflow)
 
     ## digits RandomForest 20x5, atmega328p
-    build                                     flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                 17064      0    13707  100.0%  *
-    emlc -Os table                              15978      0    17966  100.0%  *
-    emlc -O2 --input int16 table                16476      0    10359  100.0%
-    emlc -Os --input int16 table                15708      0    16561  100.0%
-    emlearn inline (float features)             23488      0     8312  100.0%
-    emlearn inline (int16 features)             11660      0     2327   93.3%  *
-    emlearn loadable (int16 features)        does not build (RAM overflow)
-    micromlgen (float)                          18394      1     7846  100.0%  *
-    m2cgen (float)                           does not build (RAM overflow)
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                         17108      0    13495  100.0%  *
+    emlc -Os table                                      16132      0    18140  100.0%  *
+    emlc -O2 --input int16 table                        16522      0    10219  100.0%
+    emlc -Os --input int16 table                        15862      0    16735  100.0%
+    emlearn inline (float features)                     23488      0     8312  100.0%
+    emlearn inline (int16 features)                     11660      0     2327   93.3%  *
+    emlearn loadable (int16 features)                does not build (RAM overflow)
+    micromlgen (float)                                  18394      1     7846  100.0%  *
+    m2cgen (float)                                   does not build (RAM overflow)
 
     ## digits RandomForest 30x6, atmega2560
-    build                                     flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                 27480      0    20251  100.0%  *
-    emlc -Os table                              26496      0    25929  100.0%  *
-    emlc -O2 --input int16 inline               77894      0     2582  100.0%  *
-    emlc -Os --input int16 table                24354      0    26565  100.0%  *
-    emlearn inline (float features)             52902      0    14743  100.0%
-    emlearn inline (int16 features)             24826      0     3596   96.7%  *
-    emlearn loadable (int16 features)        does not build (RAM overflow)
-    micromlgen (float)                          45566      1    13591  100.0%  *
-    m2cgen (float)                           does not build (      ^)
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
+    emlc -Os table                                      26614      0    26144  100.0%  *
+    emlc -O2 --input int16 inline                       77980      0     2582  100.0%  *
+    emlc -Os --input int16 table                        24476      0    26780  100.0%  *
+    emlearn inline (float features)                     52902      0    14743  100.0%
+    emlearn inline (int16 features)                     24826      0     3596   96.7%  *
+    emlearn loadable (int16 features)                does not build (RAM overflow)
+    micromlgen (float)                                  45566      1    13591  100.0%  *
+    m2cgen (float)                                   does not build (total size of local objects too large)
 
     ## digits RandomForest 30x6, atmega328p
-    build                                     flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                 27480      0    20251  100.0%  *
-    emlc -Os table                              26496      0    25929  100.0%  *
-    emlc -O2 --input int16 table                26180      0    14980  100.0%
-    emlc -Os --input int16 table                24354      0    26565  100.0%  *
-    emlearn inline (float features)          does not build (flash overflow)
-    emlearn inline (int16 features)             24826      0     3534   96.7%  *
-    emlearn loadable (int16 features)        does not build (RAM overflow)
-    micromlgen (float)                       does not build (flash overflow)
-    m2cgen (float)                           does not build (      ^)
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
+    emlc -Os table                                      26614      0    26144  100.0%  *
+    emlc -O2 --input int16 table                        26196      0    15085  100.0%
+    emlc -Os --input int16 table                        24476      0    26780  100.0%  *
+    emlearn inline (float features)                  does not build (flash overflow)
+    emlearn inline (int16 features)                     24826      0     3534   96.7%  *
+    emlearn loadable (int16 features)                does not build (RAM overflow)
+    micromlgen (float)                               does not build (flash overflow)
+    m2cgen (float)                                   does not build (total size of local objects too large)
 
 On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
 emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
 doubles (RAM) or emlearn's loadable tables (RAM) anywhere but the 2560.
 
 -Os tables: decision records only, packed in 16-bit words with an index into all
-thresholds (walk_table's counted encoding), instead of leaf records: 10x6 12,688 B /
+thresholds (walk_table's counted encoding), instead of leaf records (measured before the
+merge of main's plan-based backend, which moved 20x5 and 30x6 by under 1%): 10x6 12,688 B /
 8,640 cycles -> 12,546 B / 9,975 cycles, 20x5 16,368 / 15,830 -> 15,978 / 17,966, 30x6
 26,598 / 25,301 -> 26,496 / 25,929 (forest leaf rows are shared after dedup_leaves, so
 a leaf-row map remains; boosted models, a row per leaf, need none: XGBoost 60x5 node
