@@ -16,6 +16,7 @@ from .errors import EmlcError
 from .ir.ensemble import Ensemble
 from .passes import OptimizeResult, optimize
 from .calibration import check_calibration
+from .backends.c import flash_estimate
 from .passes.lossy.apply import LossySettings, Measure, apply_lossy, measure
 from .targets import Target, get_target
 from .float_traps import traps_off
@@ -151,7 +152,7 @@ def compile(
         measured = None
         if calibration is not None:
             X, y = check_calibration(calibration[0], calibration[1], ens.n_features)
-            measured = measure(result.ensemble, ens, tgt.name, layout or result.layout, X, y)
+            measured = measure(result.ensemble, ens, tgt.name, layout or result.layout, X, y, flash_estimate)
         built = Compiled(
             code="", ensemble=result.ensemble, target=tgt, layout=result.layout, level=level,
             result=result, measured=measured,
@@ -173,7 +174,8 @@ def _compile_lossy(ens: Ensemble, lossy: Lossy, calibration, level: str, tgt: Ta
             objective=lossy.optimize_for, level=level, progress=progress,
         )
         return Compiled(code="", ensemble=budget.ensemble, target=tgt, layout=budget.layout, level=level, budget=budget)
-    out, report = apply_lossy(ens, **asdict(lossy.settings), calibration=calibration, level=level, target=tgt.name)
+    out, report = apply_lossy(ens, **asdict(lossy.settings), calibration=calibration, level=level, target=tgt.name,
+                              size=flash_estimate)
     return Compiled(code="", ensemble=out, target=tgt, layout=report.layout, level=level, lossy=report)
 
 

@@ -21,6 +21,7 @@ from .errors import EmlcError
 from .extras import require
 from .ir.ensemble import Ensemble, Task
 from .ir.verify import verify
+from .backends.c import flash_estimate
 from .passes.lossy.apply import LossySettings, add_exit, compress_leaves, measure
 from .passes.lossy.confidence_exit import votes_as_mean
 from .passes.lossy.hard_vote import check_forest
@@ -156,7 +157,7 @@ def search_budget(
             if st.early_exit is not None and not supports(votes_as_mean(leafy)):
                 continue
             built = add_exit(leafy, st, X)
-            m = measure(built, ens, tgt, layout, X, y)
+            m = measure(built, ens, tgt, layout, X, y, flash_estimate)
             score = m.accuracy if y is not None else m.agreement
             if reference is None:
                 reference = score

@@ -15,7 +15,7 @@ from emlc.ir.verify import verify
 from emlc.passes import PASSES
 from emlc.passes.fold_redundant_splits import Range, fold_tree, input_ranges
 from emlc.passes.fold_redundant_splits_bulk import _fold_plain
-from emlc.passes.merge_subtrees import _merge_plain
+from emlc.passes.merge_subtrees_bulk import merge_plain as _merge_plain
 from emlc.passes.trees.forest import Forest
 from emlc.passes.trees.hashing import ContentClasses
 from tests.passes.test_linear import stumps

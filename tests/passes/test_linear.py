@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from emlc.ir import Ensemble, Op, Task, Tree, interpret
 from emlc.ir.verify import verify
-from emlc.passes import PASSES, merge_subtrees
-from emlc.passes.merge_subtrees import _merge_plain, _merge_tree
+from emlc.passes import PASSES, merge_subtrees_bulk
+from emlc.passes.merge_subtrees import _merge_tree
+from emlc.passes.merge_subtrees_bulk import merge_plain as _merge_plain
 from emlc.passes.trees import dags, hashing, walk
 from emlc.passes.trees.forest import Forest
 from emlc.passes.trees.hashing import ContentClasses
@@ -89,7 +90,7 @@ def test_merge_with_colliding_hashes_falls_back_to_the_walk(monkeypatch):
     expected = [_merge_tree(classes, t) for t in ens.trees]
     assert expected[-1].n_nodes == 3  # the root's two equal subtrees collapse into one
     assert all(m.same_as(e) for m, e in zip(_merge_plain(ens, Forest(ens), classes).trees(), expected))
-    monkeypatch.setattr(merge_subtrees, "mix", lambda h, x: h & np.uint64(0))  # every class hashes to 0
+    monkeypatch.setattr(merge_subtrees_bulk, "mix", lambda h, x: h & np.uint64(0))  # every class hashes to 0
     assert _merge_plain(ens, Forest(ens), classes).trees() == [None] * 7
     out = PASSES["merge_subtrees"](ens)
     assert all(m.same_as(e) for m, e in zip(out.trees, expected))

@@ -9,6 +9,6 @@ exit) and ``soft64`` (exact float64 near-ties, with its Python oracle ``soft_flo
 ``api``. ``common`` holds C literals, integer types and flash tables.
 """
 
-from .emit import emit_c, input_line, size_report
+from .emit import emit_c, flash_estimate, input_line, size_report
 
-__all__ = ["emit_c", "input_line", "size_report"]
+__all__ = ["emit_c", "flash_estimate", "input_line", "size_report"]

@@ -281,3 +281,9 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | s
         "leaf_dtype": str(np.asarray(ens.leaves).dtype),
         **table,
     }
+
+
+def flash_estimate(ens: Ensemble, target: Target | str, layout: Layout | str) -> int:
+    """Flash bytes of ``ens``'s header on ``target`` (the tables it writes plus the cost
+    model's code): what lossy passes report, through :data:`passes.lossy.apply.Sizer`."""
+    return int(size_report(ens, target, layout)["flash_bytes_estimate"])

@@ -35,7 +35,7 @@ from ...ir.ensemble import Op, Tree
 from .common import int_literal, int_range, size_of, smallest_int
 from .features import rank_spans
 from .model import Model, Test, Walk, runtime_source
-from .walk_inline import unranked
+from .inline_text import unranked
 
 _UNSIGNED = ("uint8_t", "uint16_t", "uint32_t")
 _FLAG_NAMES = {"nan": "NaN goes left", "cat": "categorical", "rl": "right child is a leaf"}

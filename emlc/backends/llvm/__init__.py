@@ -7,6 +7,7 @@ literals they share; ``predictor`` and ``predictor_file``
 the host predictor and its saved form.
 """
 
-from .emit import TARGETS, emit_llvm, emit_obj, jit
+from .emit import TARGETS, emit_llvm, emit_obj
+from .predictor import jit
 
 __all__ = ["TARGETS", "emit_llvm", "emit_obj", "jit"]

@@ -29,7 +29,7 @@ import llvmlite.binding as llvm
 
 from ...errors import EmlcError
 from ...ir.ensemble import Ensemble
-from .codegen import INLINE_MAX_NODES, Layout, emit_module
+from .codegen import Layout, emit_module
 from ...float_traps import traps_off
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -161,10 +161,3 @@ def emit_obj(ens: Ensemble, target: str = "host", name: str = "model", opt: int 
     text = emit_module(ens, layout_for(tgt, tm), check_name(name))
     return tm.emit_object(compile_module(text, tm, opt))
 
-
-@traps_off
-def jit(model_or_ir, n_jobs: int = 1, cache_dir=None, inline_max_nodes: int = INLINE_MAX_NODES):
-    """Compile a model for this machine; see :func:`emlc.backends.llvm.predictor.jit`."""
-    from .predictor import jit as _jit
-
-    return _jit(model_or_ir, n_jobs=n_jobs, cache_dir=cache_dir, inline_max_nodes=inline_max_nodes)

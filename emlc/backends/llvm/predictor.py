@@ -34,6 +34,7 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from ...errors import EmlcError
+from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble
 from ...ir.interpret import apply_link, predictions_from_raw, proba_from_raw
 from ...ir.text import print_ir
@@ -294,6 +295,7 @@ def _as_ensemble(model_or_ir) -> Ensemble:
     return verify(ens)
 
 
+@traps_off
 def jit(model_or_ir, n_jobs: int = 1, cache_dir=None, inline_max_nodes: int = INLINE_MAX_NODES) -> Predictor:
     """Compile an :class:`Ensemble` (or anything :func:`emlc.load` accepts) for this CPU.
 

@@ -16,7 +16,9 @@ from emlc.backends.c.common import (
 from emlc.backends.c.model import Model
 from emlc.backends.c.numeric import key_limit
 from emlc.backends.c.plan import Layout, make_plan
-from emlc.backends.c.walk_inline import _Columns, _condition_texts, direct_condition_fn
+from emlc.backends.c.inline_text import direct_condition_fn
+from emlc.backends.c.walk_inline_bulk import Columns as _Columns
+from emlc.backends.c.walk_inline_bulk import condition_texts as _condition_texts
 from emlc.ir import Ensemble, Op, Task, Tree
 from emlc.targets import get_target
 
