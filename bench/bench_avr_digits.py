@@ -1,33 +1,111 @@
-"""Digits RandomForest on a simulated ATmega2560: flash, RAM, cycles, agreement.
+"""Digits RandomForests on a simulated ATmega2560 and ATmega328P (Arduino Uno): flash, RAM,
+cycles, agreement, Pareto front.
 
-scikit-learn digits, RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0),
-30 test rows. Each variant is built into the same firmware (rows in PROGMEM, Timer1
-without prescaler plus an overflow counter around the 30 predictions); model size is the
-firmware minus an empty firmware (avr-size). Peers (emlearn, micromlgen, m2cgen) are
-measured when their packages are installed; their code is generated at run time.
--O2 adds the exact early exit (on AVR checked on the fixed-point sums); "(no exit)"
-is the same build without it, "--early-exit 0.5" the lossy confidence exit.
+scikit-learn digits, RandomForestClassifier(n_estimators, max_depth, random_state=0) for
+10x6, 20x5 and 30x6, 30 test rows. Each variant is built into the same firmware (rows as
+bytes in PROGMEM: digits pixels are integers 0..16; Timer1 without prescaler plus an
+overflow counter around the 30 predictions); model size is the firmware minus an empty
+firmware (avr-size: flash = text + data, RAM = data + bss). Peers (emlearn, micromlgen,
+m2cgen) are measured when their packages are installed; their code is generated at run
+time. -O2 adds the exact early exit (on AVR checked on the fixed-point sums); "(no exit)"
+is the same build without it, "--early-exit 0.5" the lossy confidence exit (only on the
+2560's 10x6 table, with -O0 and forced layouts). "*" marks the Pareto front of flash and
+cycles among the builds that run, per input type (float features; int16 features, which
+need pre-scaled inputs), whatever their agreement.
 
-    python bench/bench_avr_digits.py
+    python bench/bench_avr_digits.py [10x6|20x5|30x6] [atmega2560|atmega328p]
 
 Last run (simavr, avr-gcc 5.4 -Os):
 
-    variant                                   flash B  RAM B   cycles  agree
-    emlc -O0 inline                             95644      0     1061 100.0%
-    emlc -O0 table                              14210      0     8694 100.0%
-    emlc -O2 inline                             92450      0     1061 100.0%
-    emlc -O2 --early-exit 0.5 inline            58340      0     2235 100.0%
-    emlc -O2 table (exact exit)                 13278      0     7818 100.0%
-    emlc -O2 table (no exit)                    12812      0     8640 100.0%
-    emlc -O2 --early-exit 0.5 table             13450      0     6326 100.0%
-    emlc -Os table                              12812      0     8640 100.0%
-    emlc -O2 --input int16 inline               38328      0      706 100.0%
-    emlc -Os --input int16 table                12014      0     5989 100.0%
-    emlearn inline (float features)             17958      0     5252  96.7%
-    emlearn inline (int16 features)              8592      0     1560  83.3%
-    emlearn loadable (int16 features)            6226   3710    11573  83.3%
-    micromlgen (float)                          15310      1     5366  96.7%
-    m2cgen (float)                           does not build (RAM overflow)
+    ## digits RandomForest 10x6, atmega2560
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O0 inline                                     95642      0     1061  100.0%
+    emlc -O0 table                                      12890      0     8764  100.0%
+    emlc -O2 inline                                     92448      0     1061  100.0%  *
+    emlc -O2 --early-exit 0.5 inline                    58338      0     2235  100.0%  *
+    emlc -O2 table (exact exit)                         13154      0     7818  100.0%  *
+    emlc -O2 table (no exit)                            12688      0     8640  100.0%  *
+    emlc -O2 --early-exit 0.5 table                     13326      0     6326  100.0%  *
+    emlc -Os table                                      12546      0     9975  100.0%  *
+    emlc -O2 --input int16 inline                       38438      0      706  100.0%  *
+    emlc -Os --input int16 table                        12126      0     5989  100.0%
+    emlearn inline (float features)                     17958      0     5252   96.7%  *
+    emlearn inline (int16 features)                      8700      0     1560   83.3%  *
+    emlearn loadable (int16 features)                    6334   3710    11573   83.3%  *
+    micromlgen (float)                                  15188      1     5366   96.7%  *
+    m2cgen (float)                                   does not build (RAM overflow)
+
+    ## digits RandomForest 10x6, atmega328p
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                         13154      0     7818  100.0%  *
+    emlc -Os table                                      12546      0     9975  100.0%  *
+    emlc -O2 --input int16 table                        12588      0     5666  100.0%
+    emlc -Os --input int16 table                        12126      0     5989  100.0%
+    emlearn inline (float features)                     17958      0     4997   96.7%  *
+    emlearn inline (int16 features)                      8700      0     1538   83.3%  *
+    emlearn loadable (int16 features)                does not build (RAM overflow)
+    micromlgen (float)                                  15188      1     5073   96.7%  *
+    m2cgen (float)                                   does not build (RAM overflow)
+
+    ## digits RandomForest 20x5, atmega2560
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 inline                                     77304      0     2353  100.0%  *
+    emlc -Os table                                      16132      0    18140  100.0%  *
+    emlc -O2 --input int16 inline                       54018      0     1256  100.0%  *
+    emlc -Os --input int16 table                        15862      0    16735  100.0%
+    emlearn inline (float features)                     23488      0     8748  100.0%
+    emlearn inline (int16 features)                     11660      0     2369   93.3%  *
+    emlearn loadable (int16 features)                    6956   4332    16823   93.3%  *
+    micromlgen (float)                                  18394      1     8301  100.0%  *
+    m2cgen (float)                                   does not build (RAM overflow)
+
+    ## digits RandomForest 20x5, atmega328p
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                         17108      0    13495  100.0%  *
+    emlc -Os table                                      16132      0    18140  100.0%  *
+    emlc -O2 --input int16 table                        16522      0    10219  100.0%
+    emlc -Os --input int16 table                        15862      0    16735  100.0%
+    emlearn inline (float features)                     23488      0     8312  100.0%
+    emlearn inline (int16 features)                     11660      0     2327   93.3%  *
+    emlearn loadable (int16 features)                does not build (RAM overflow)
+    micromlgen (float)                                  18394      1     7846  100.0%  *
+    m2cgen (float)                                   does not build (RAM overflow)
+
+    ## digits RandomForest 30x6, atmega2560
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
+    emlc -Os table                                      26614      0    26144  100.0%  *
+    emlc -O2 --input int16 inline                       77980      0     2582  100.0%  *
+    emlc -Os --input int16 table                        24476      0    26780  100.0%  *
+    emlearn inline (float features)                     52902      0    14743  100.0%
+    emlearn inline (int16 features)                     24826      0     3596   96.7%  *
+    emlearn loadable (int16 features)                does not build (RAM overflow)
+    micromlgen (float)                                  45566      1    13591  100.0%  *
+    m2cgen (float)                                   does not build (total size of local objects too large)
+
+    ## digits RandomForest 30x6, atmega328p
+    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
+    emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
+    emlc -Os table                                      26614      0    26144  100.0%  *
+    emlc -O2 --input int16 table                        26196      0    15085  100.0%
+    emlc -Os --input int16 table                        24476      0    26780  100.0%  *
+    emlearn inline (float features)                  does not build (flash overflow)
+    emlearn inline (int16 features)                     24826      0     3534   96.7%  *
+    emlearn loadable (int16 features)                does not build (RAM overflow)
+    micromlgen (float)                               does not build (flash overflow)
+    m2cgen (float)                                   does not build (total size of local objects too large)
+
+On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
+emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
+doubles (RAM) or emlearn's loadable tables (RAM) anywhere but the 2560.
+
+-Os tables: decision records only, packed in 16-bit words with an index into all
+thresholds (walk_table's counted encoding), instead of leaf records (measured before the
+merge of main's plan-based backend, which moved 20x5 and 30x6 by under 1%): 10x6 12,688 B /
+8,640 cycles -> 12,546 B / 9,975 cycles, 20x5 16,368 / 15,830 -> 15,978 / 17,966, 30x6
+26,598 / 25,301 -> 26,496 / 25,929 (forest leaf rows are shared after dedup_leaves, so
+a leaf-row map remains; boosted models, a row per leaf, need none: XGBoost 60x5 node
+tables 8.95 -> 5.31 B per decision node).
 
 Every emlc build carries the binary64 step for float64 near-ties (c_soft64: 3.9-5 KB);
 before it, -O2 inline was 87,460 B and -Os table 8,930 B / 8,654 cycles.
@@ -38,9 +116,9 @@ Its first walk adds byte sums and decides 29 of the 30 rows; the other goes on t
 16-bit walk that records leaf rows (the lossy exit's checks read that walk's sums, so
 that build has only the second walk). Bigger digits forests, -O2 inline, float / int16
 cycles before and after that rule and the first walk: 20x5 2,665 / 2,200 -> 1,954 /
-1,256; 30x6 4,210 / 3,660 -> 3,654 / 2,582 (no first walk: with it the estimate passes
-half the flash; int16 with it 1,883); 50x5 7,685 / 6,920 -> 5,213 / 3,926 (bytes too
-coarse for 50 trees: no first walk).
+1,256; 30x6 4,210 / 3,660 -> 3,654 / 2,582 (inline forced; -O2 now takes the table there,
+the inline estimate passing half the 2560's flash; int16 with a first walk 1,883); 50x5
+7,685 / 6,920 -> 5,213 / 3,926 (bytes too coarse for 50 trees: no first walk).
 """
 
 from __future__ import annotations
@@ -60,8 +138,10 @@ from emlc.backends.c import emit_c  # noqa: E402
 from emlc.passes import optimize  # noqa: E402
 from emlc.passes.lossy.confidence_exit import confidence_exit  # noqa: E402
 
-MCU = "atmega2560"
-CFLAGS = ["-mmcu=" + MCU, "-Os", "-Wall"]
+#: simulated MCU -> emlc target
+MCUS = {"atmega2560": "avr", "atmega328p": "atmega328p"}
+#: (trees, depth) of the digits forests
+FORESTS = ((10, 6), (20, 5), (30, 6))
 LANG = {"c": ("avr-gcc", "fw.c", ["-std=gnu99"]), "c++": ("avr-g++", "fw.cpp", ["-std=gnu++11"])}
 PEERS = ("emlearn", "m2cgen", "micromlgen")
 PEER_DIR = Path(tempfile.gettempdir()) / "emlc-bench-peers"
@@ -73,7 +153,7 @@ FIRMWARE = r"""
 #include <avr/pgmspace.h>
 #include <avr/sleep.h>
 @MODEL@
-static const float rows[@N@][64] PROGMEM = { @ROWS@ };
+static const uint8_t rows[@N@][64] PROGMEM = { @ROWS@ };
 static volatile uint16_t overflows;
 ISR(TIMER1_OVF_vect) { ++overflows; }
 static void put(char c) { loop_until_bit_is_set(UCSR0A, UDRE0); UDR0 = (uint8_t)c; }
@@ -88,7 +168,7 @@ int main(void) {
     sei();
     for (r = 0; r < @N@; ++r) {
         uint16_t t0, t1, o0, o1;
-        for (j = 0; j < 64; ++j) x[j] = (@IN_T@)pgm_read_float(&rows[r][j]);
+        for (j = 0; j < 64; ++j) x[j] = (@IN_T@)pgm_read_byte(&rows[r][j]);
         cli(); o0 = overflows; t0 = TCNT1; TCCR1B = 1; sei();
         pred[r] = (int16_t)(@CALL@);
         cli(); t1 = TCNT1; o1 = overflows;
@@ -105,19 +185,22 @@ int main(void) {
 
 
 def build_and_run(model_code: str, call: str, rows: np.ndarray, in_t: str, work: Path, lang: str = "c",
-                  includes: tuple[str, ...] = ()) -> tuple[list[int], int, int, int]:
-    cells = ",".join("{" + ",".join(f"{float(v):.9e}f" for v in r) + "}" for r in rows)
+                  includes: tuple[str, ...] = (), mcu: str = "atmega2560") -> tuple[list[int], int, int, int]:
+    # digits pixels are integers 0..16: bytes in flash (30 float rows would take 7.7 KB of the 328P's 32 KB)
+    assert np.array_equal(rows, np.clip(np.round(rows), 0, 255))
+    cells = ",".join("{" + ",".join(str(int(v)) for v in r) + "}" for r in rows)
     src = (FIRMWARE.replace("@MODEL@", model_code).replace("@ROWS@", cells).replace("@N@", str(len(rows)))
            .replace("@CALL@", call).replace("@IN_T@", in_t))
     cc, name, std = LANG[lang]
     (work / name).write_text(src)
     inc = [f"-I{d}" for d in includes]
-    subprocess.run([cc, *CFLAGS, *std, *inc, name, "-o", "fw.elf"], cwd=work, check=True, capture_output=True)
+    subprocess.run([cc, f"-mmcu={mcu}", "-Os", "-Wall", *std, *inc, name, "-o", "fw.elf"], cwd=work, check=True,
+                   capture_output=True)
     size = subprocess.run(["avr-size", "-A", "fw.elf"], cwd=work, check=True, capture_output=True, text=True).stdout
     sec = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\.(\w+)\s+(\d+)", size, re.M)}
     flash = sec.get("text", 0) + sec.get("data", 0)
     ram = sec.get("data", 0) + sec.get("bss", 0)
-    out = subprocess.run(["simavr", "-m", MCU, "-f", "16000000", "fw.elf"], cwd=work, capture_output=True,
+    out = subprocess.run(["simavr", "-m", mcu, "-f", "16000000", "fw.elf"], cwd=work, capture_output=True,
                          text=True, timeout=300)
     text = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
     m = re.search(r"((?:\d+ )+)c(\d+)", text.replace(".\n", "").replace("\n", ""))
@@ -172,6 +255,82 @@ def peer_variants(clf) -> list[tuple]:
     return out
 
 
+def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
+    """(label, code or the EmlcError that refused it, call, input C type, language, include dirs)."""
+    out: list[tuple] = []
+
+    def add(label, make, in_t="float"):
+        try:
+            code = make()
+        except emlc.EmlcError as e:
+            code = e
+        out.append((label, code, "model_predict(x, 64)", in_t, "c", ()))
+
+    runs = [("O0", "inline"), ("O0", "table"), ("O2", "inline"), ("O2", "table"), ("Os", None)] if full else \
+        [("O2", None), ("Os", None)]
+    for level, layout in runs:
+        res = optimize(ens, level=level, target=target, layout=layout)
+        speed = level != "Os"
+        try:
+            code = emit_c(res.ensemble, target, "model", res.layout, speed=speed)
+        except emlc.EmlcError as e:
+            out.append((f"emlc -{level} {res.layout}", e, "", "float", "c", ()))
+            continue
+        exit_note = " (exact exit)" if "predict stops early" in code else ""
+        out.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
+        if exit_note and full:
+            plain = res.ensemble.replace(early_exit=None)
+            add(f"emlc -{level} {res.layout} (no exit)", lambda: emit_c(plain, target, "model", res.layout, speed=speed))
+        if res.ensemble.early_exit is not None and full:
+            lossy = confidence_exit(res.ensemble, 0.5)
+            add(f"emlc -{level} --early-exit 0.5 {res.layout}",
+                lambda: emit_c(lossy, target, "model", res.layout, speed=speed))
+    for level in ("O2", "Os"):
+        res = optimize(ens.replace(input_type="int16"), level=level, target=target)
+        add(f"emlc -{level} --input int16 {res.layout}",
+            lambda: emit_c(res.ensemble, target, "model", res.layout, speed=level != "Os"), "int16_t")
+    return out
+
+
+def pareto(points: dict[str, tuple[int, int]]) -> set[str]:
+    """Labels no other point beats on flash and cycles together (<= both, < one)."""
+    return {a for a, (fa, ca) in points.items()
+            if not any(fb <= fa and cb <= ca and (fb, cb) != (fa, ca) for b, (fb, cb) in points.items() if b != a)}
+
+
+def measure(variants: list[tuple], ens, want: np.ndarray, rows: np.ndarray, mcu: str, work: Path,
+            bases: dict) -> None:
+    """Build and run each variant on ``mcu``; print the table with the Pareto front (per input type)."""
+    results: list[tuple] = []
+    for label, code, call, in_t, lang, inc in variants:
+        if isinstance(code, Exception):
+            results.append((label, in_t, None, f"emlc refuses: {str(code).split(';')[0][:60]}"))
+            continue
+        try:
+            pred, flash, ram, cycles = build_and_run(code, call, rows, in_t, work, lang, inc, mcu)
+        except subprocess.CalledProcessError as e:
+            err = (e.stderr or b"").decode().strip()
+            errors = [ln for ln in err.splitlines() if "error" in ln] or err.splitlines() or ["failed"]
+            why = ("RAM overflow" if "region `data'" in err else "flash overflow" if "region `text'" in err
+                   else errors[0].split("error:")[-1].strip()[:60])
+            results.append((label, in_t, None, f"does not build ({why})"))
+            continue
+        agree = float(np.mean(np.asarray(ens.classes)[pred] == want) * 100)
+        base_flash, base_ram = bases[mcu, lang, in_t]
+        results.append((label, in_t, (flash - base_flash, ram - base_ram, cycles, agree), ""))
+    front: set[str] = set()
+    for kind in ("float", "int16_t"):
+        front |= pareto({label: (m[0], m[2]) for label, in_t, m, _ in results if m is not None and in_t == kind})
+    print(f"{'build (model-only flash, RAM; cycles/prediction)':48s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} "
+          f"{'agree':>7s}  Pareto")
+    for label, _, m, note in results:
+        if m is None:
+            print(f"{label:48s} {note}")
+        else:
+            mark = "*" if label in front else ""
+            print(f"{label:48s} {m[0]:8d} {m[1]:6d} {m[2]:8d} {m[3]:6.1f}%  {mark}".rstrip())
+
+
 def main() -> None:
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
@@ -179,47 +338,25 @@ def main() -> None:
 
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=30, random_state=0)
-    clf = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(Xtr, ytr)
-    want = clf.predict(Xte)
-    ens = emlc.load(clf)
-    variants: list[tuple] = []  # (label, code, call, input C type, language, include dirs)
-    for level, layout in (("O0", "inline"), ("O0", "table"), ("O2", "inline"), ("O2", "table"), ("Os", None)):
-        res = optimize(ens, level=level, target="avr", layout=layout)
-        speed = level != "Os"
-        code = emit_c(res.ensemble, "avr", "model", res.layout, speed=speed)
-        exit_note = " (exact exit)" if "predict stops early" in code else ""
-        variants.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
-        if exit_note:
-            plain = res.ensemble.replace(early_exit=None)
-            variants.append((f"emlc -{level} {res.layout} (no exit)", emit_c(plain, "avr", "model", res.layout, speed=speed),
-                             "model_predict(x, 64)", "float", "c", ()))
-        if res.ensemble.early_exit is not None:
-            for threshold in (0.5,):
-                lossy = confidence_exit(res.ensemble, threshold)
-                variants.append((f"emlc -{level} --early-exit {threshold:g} {res.layout}",
-                                 emit_c(lossy, "avr", "model", res.layout, speed=speed), "model_predict(x, 64)", "float", "c", ()))
-    for level in ("O2", "Os"):
-        res = optimize(ens.replace(input_type="int16"), level=level, target="avr")
-        variants.append((f"emlc -{level} --input int16 {res.layout}",
-                         emit_c(res.ensemble, "avr", "model", res.layout, speed=level != "Os"), "model_predict(x, 64)",
-                         "int16_t", "c", ()))
-    variants += peer_variants(clf)
+    only = sys.argv[1:]  # e.g. "10x6 atmega328p"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        bases = {(lang, t): build_and_run("", "(int)x[0]", Xte, t, work, lang)[1:3]
-                 for lang in LANG for t in ("float", "int16_t")}
-        print(f"{'variant':40s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} {'agree':>6s}")
-        for label, code, call, in_t, lang, inc in variants:
-            try:
-                pred, flash, ram, cycles = build_and_run(code, call, Xte, in_t, work, lang, inc)
-            except subprocess.CalledProcessError as e:
-                err = (e.stderr or b"").decode().strip()
-                why = "RAM overflow" if "region `data'" in err else (err.splitlines() or ["failed"])[-1][:60]
-                print(f"{label:40s} does not build ({why})")
-                continue
-            agree = np.mean(np.asarray(ens.classes)[pred] == want) * 100
-            base_flash, base_ram = bases[lang, in_t]
-            print(f"{label:40s} {flash - base_flash:8d} {ram - base_ram:6d} {cycles:8d} {agree:5.1f}%")
+        bases = {(mcu, lang, t): build_and_run("", "(int)x[0]", Xte, t, work, lang, (), mcu)[1:3]
+                 for mcu in MCUS for lang in LANG for t in ("float", "int16_t")}
+        for trees, depth in FORESTS:
+            if only and not any(f"{trees}x{depth}" == o for o in only if "x" in o):
+                if any("x" in o for o in only):
+                    continue
+            clf = RandomForestClassifier(n_estimators=trees, max_depth=depth, random_state=0).fit(Xtr, ytr)
+            want = clf.predict(Xte)
+            ens = emlc.load(clf)
+            peers = peer_variants(clf)
+            for mcu, target in MCUS.items():
+                if only and any(o in MCUS for o in only) and mcu not in only:
+                    continue
+                print(f"\n## digits RandomForest {trees}x{depth}, {mcu}")
+                full = (trees, depth) == (10, 6) and mcu == "atmega2560"
+                measure(emlc_variants(ens, target, full) + peers, ens, want, Xte, mcu, work, bases)
 
 
 if __name__ == "__main__":

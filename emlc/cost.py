@@ -8,9 +8,12 @@ binary64 near-tie step) come in as :class:`CodeTerms`, zero by default. These ar
 estimates for choosing a layout, comparing passes and refusing a model that cannot fit,
 not a promise of the linker's size.
 
-``table`` layout data: one record per split (feature index, threshold, right child
-reference, and the left one unless every split's left child is the next split), a root
-reference per tree. ``inline`` layout code: about ``target.inline_bytes_per_node`` of
+``table`` layout data: the smaller of two record encodings the C backend chooses from
+(:mod:`emlc.backends.c.walk_table`): one record per split (feature index, threshold,
+right child reference, and the left one unless every split's left child is the next
+split), a root reference per tree; or decision records only, each one word holding the
+left subtree's split count, its flags and an index into the sorted distinct thresholds
+(stored once each), with leaves numbered in order and mapped to rows when shared. ``inline`` layout code: about ``target.inline_bytes_per_node`` of
 machine code per split and a few bytes per leaf. Both add the leaf table (counted as the
 backend stores it), rank edges, category bitsets and early-exit bounds.
 """
@@ -154,7 +157,42 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout) -> int:
     splits = ens.n_nodes - ens.n_leaves
     ref = index_bytes(2 * max(splits, ens.leaves.shape[0]))
     node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
-    return int(splits * node + ens.n_trees * ref + _shared_bytes(ens, target))
+    records = splits * node
+    if splits:
+        records = min(records, _counted_records(ens, target))
+    return int(records + ens.n_trees * ref + _shared_bytes(ens, target))
+
+
+def _threshold_pairs(ens: Ensemble) -> np.ndarray:
+    """The feature of each distinct (feature, threshold) pair of the splits."""
+    inner = ens.column("op") != Op.LEAF
+    feature = ens.column("feature")[inner].astype(np.int64)
+    if not feature.size:
+        return feature
+    codes = np.unique(ens.column("threshold")[inner], return_inverse=True)[1].astype(np.int64).ravel()
+    pairs = np.unique(feature * (int(codes.max()) + 1) + codes)
+    return pairs // (int(codes.max()) + 1)
+
+
+def _counted_records(ens: Ensemble, target: Target) -> int:
+    """Decision records packed in one word (counted encoding): split count of the left
+    subtree, flags (right leaf, NaN, category) and an index into the distinct thresholds,
+    which are stored once (ranked features' thresholds are their edges, counted with the
+    shared bytes); a leaf-row map when leaf rows are shared between leaves."""
+    op = ens.column("op")
+    inner = op != Op.LEAF
+    pair_features = ens.trees_fact("#threshold_pairs", _threshold_pairs)
+    ranked = np.array([r is not None for r in ens.feature_ranks] or [False] * ens.n_features)
+    unranked = int(np.count_nonzero(~ranked[pair_features]))
+    keys = unranked * _threshold_bytes(ens, target) + 2 * ens.n_features
+    per_tree = (ens.node_counts() - 1) // 2
+    cbits = max(int(per_tree.max() // 2).bit_length(), 1)  # a left subtree: about half a balanced tree
+    flags = 1 + int(ens.input_type.startswith("float")) + int(bool((op == Op.CAT).any()))
+    bits = cbits + flags + max(int(pair_features.size - 1).bit_length(), 1)
+    word = 1 if bits <= 8 else 2 if bits <= 16 else 4 if bits <= 32 else 8
+    leaves = ens.n_leaves
+    lmap = leaves * index_bytes(ens.leaves.shape[0]) if ens.leaves.shape[0] < 0.9 * leaves else 0
+    return int(np.count_nonzero(inner)) * word + keys + lmap
 
 
 def flash_bytes(ens: Ensemble, target: Target, layout: Layout | str, terms: CodeTerms = CodeTerms(),

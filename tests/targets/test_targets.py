@@ -15,7 +15,9 @@ def test_facts():
     avr = get_target("avr")
     assert avr.word_bits == 8 and not avr.has_fpu and not avr.has_double
     assert avr.flash.include == "avr/pgmspace.h" and avr.flash_bytes == 256 * 1024 and avr.ram_bytes == 8 * 1024
-    assert get_target("atmega328p").ram_bytes == 2048
+    uno = get_target("atmega328p")  # Arduino Uno
+    assert uno.ram_bytes == 2048 and uno.flash_bytes == 32 * 1024 and "-mmcu=atmega328p" in uno.cflags
+    assert uno.flash.include == "avr/pgmspace.h" and not uno.has_double
     assert get_target("cortex-m4f").has_fpu and not get_target("cortex-m0").has_fpu
     assert get_target("rv32ec").flash_bytes == 16 * 1024 and "-mabi=ilp32e" in get_target("rv32ec").cflags
     assert get_target("mcs51").flash.qualifier.strip() == "__code"

@@ -58,7 +58,7 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str 
            speed: bool = True, float32_sums: bool = False) -> Build:
     tgt = get_target(target)
     prefix = check_name(name)
-    plan = make_plan(ens, tgt, layout, float32_sums, quick=speed)
+    plan = make_plan(ens, tgt, layout, float32_sums, quick=speed, pack_tables=not speed)
     return _emit(ens, tgt, prefix, plan)
 
 
@@ -257,7 +257,7 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | s
     if records is not None:
         table = {
             "table_records": int(records.kind.size),
-            "table_record_bytes": size_of(records.kind_t) + size_of(records.thr_t) + size_of(records.right_t),
+            "table_record_bytes": records.record_bytes,
             "node_table_bytes": records.bytes,
             "node_bytes_per_decision_node": round(records.bytes / max(inner, 1), 2),
         }

@@ -85,6 +85,9 @@ class Plan:
     soft64_candidate: bool
     #: the build opted out of exact float64 sums on a target without a 64-bit double (lossy)
     float32_sums: bool
+    #: size comes first (-Os): the table layout may pack its records (walk_table._pack),
+    #: smaller but slower to unpack
+    pack_tables: bool = False
 
     @property
     def walk_shared(self) -> bool:
@@ -177,9 +180,10 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 
 
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
-              float32_sums: bool = False, quick: bool = False) -> Plan:
+              float32_sums: bool = False, quick: bool = False, pack_tables: bool = False) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
-    a first pass on byte sums when one can decide most rows (the caller checks it fits)."""
+    a first pass on byte sums when one can decide most rows (the caller checks it fits);
+    ``pack_tables``: let the table layout pack its records (-Os)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -195,4 +199,4 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     quick_fx = fixed.quick_plan(ens, target) if quick and leaf_sums and exits is None else None
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
-                float32_sums=float32_sums)
+                float32_sums=float32_sums, pack_tables=pack_tables)

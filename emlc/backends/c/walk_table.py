@@ -27,7 +27,7 @@ never searches rank edges. The loop is ``runtime/c/walk.c``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +38,11 @@ from .model import Model, Test, Walk, runtime_source
 from .inline_text import unranked
 
 _UNSIGNED = ("uint8_t", "uint16_t", "uint32_t")
+_FLAG_NAMES = {"nan": "NaN goes left", "cat": "categorical", "rl": "right child is a leaf"}
+#: the encodings :func:`encode` chooses from (tests narrow it to check each one):
+#: leaf and jump records, decision records only, and those packed in one word with a
+#: slot and key index or a global key index
+ENCODINGS = ("records", "counted", "packed", "packed_global")
 
 
 @dataclass(frozen=True)
@@ -58,15 +63,55 @@ class Records:
     has_jump: bool
     keys: np.ndarray | None  # palette of key thresholds, slot runs back to back
     kbase: np.ndarray | None  # first palette entry of each slot
+    #: decision records only (:func:`_encode_counted`): ``right`` counts the left subtree's
+    #: decision records, leaves are numbered left to right per tree
+    counted: bool = False
+    lmap: np.ndarray | None = None  # leaf number -> leaf row, when they differ
+    lmap_t: str = "uint8_t"
+    #: first leaf number of each tree, when not root[t] + t: its first row (rows in order
+    #: in the tree), or lflag | its first lmap entry
+    lbase: np.ndarray | None = None
+    lflag: int = 0
+    ltop: int = 0  # largest leaf number
+    #: counted records packed in one word each (:func:`_pack`): the slot and key index,
+    #: or (``global_index``) the index into all keys, whose slot ``kbase`` gives; then
+    #: the flags, then c from bit ``cbits``
+    word: np.ndarray | None = None
+    word_t: str = ""
+    cbits: int = 0  # where c starts in the word
+    ibits: int = 0  # bits of the index fields below the flags
+    global_index: bool = False
+
+    @property
+    def coarse_step(self) -> int:
+        """Global key index: the slot search starts from the slot of key index i >> step << step
+        (about one slot per step)."""
+        return max(int(np.log2(max(self.keys.size / self.n_slots, 1))), 0)
+
+    @property
+    def record_bytes(self) -> int:
+        if self.word is not None:
+            return size_of(self.word_t)
+        return size_of(self.kind_t) + size_of(self.thr_t) + size_of(self.right_t)
+
+    @property
+    def lidx_t(self) -> str:
+        return smallest_int(0, self.ltop, signed=False)
 
     @property
     def bytes(self) -> int:
-        per = size_of(self.kind_t) + size_of(self.thr_t) + size_of(self.right_t)
-        total = self.kind.size * per + self.roots.size * size_of(self.idx_t)
+        total = self.kind.size * self.record_bytes + self.roots.size * size_of(self.idx_t)
         if self.keys is not None:
             total += self.keys.size * size_of(self.key_t) + self.kbase.size * size_of(self.kbase_t)
         if self.slot_features != list(range(self.n_slots)):
             total += self.n_slots * size_of(smallest_int(0, max(self.slot_features), signed=False))
+        if self.lmap is not None:
+            total += self.lmap.size * size_of(self.lmap_t)
+        if self.lbase is not None:
+            total += self.lbase.size * size_of(self.lidx_t)
+        if self.global_index:  # kbase's sentinel and the coarse slot table
+            s_size = size_of(smallest_int(0, self.n_slots, signed=False))
+            total += 2 + s_size * -(-self.keys.size // (1 << self.coarse_step))
         return total
 
     @property
@@ -218,18 +263,173 @@ def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Recor
     )
 
 
+def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records | None:
+    """Decision records only, each tree in preorder: ``right`` holds c, the number of
+    decision records in the node's left subtree (its right child is c + 1 records ahead;
+    c == 0 means the left child is a leaf) and flag ``rl`` marks a leaf right child.
+    Leaves take no record: numbered left to right from ``root[t] + t`` (a tree of n
+    decision nodes has n + 1 leaves), going right skips the left subtree's c + 1 of them,
+    and ``lmap`` turns a leaf number into its row unless they are equal. Shared subtrees
+    are written out again; a tree that is one leaf gets a node every value (NaN too)
+    passes to the left. None if ``cnt_t`` cannot hold a count, or no node tests a feature."""
+    trees_tests = [dict(tests) for tests, _ in trees]
+    used = sorted({test.feature for tests in trees_tests for test in tests.values()})
+    if not used:
+        return None
+    slot_of = {f: s for s, f in enumerate(used)}
+    always = Test(used[0], model.base_range[1], False, True)
+    leaf_op = int(Op.LEAF)
+    for tree, tests, (_, goto) in zip(model.ens.trees, trees_tests, trees):
+        if int(tree.op[goto[0]]) == leaf_op:
+            tests[-1] = always
+    values, keys, kbase = _thresholds(model, trees_tests, slot_of, palette)
+    cmax = int_range(cnt_t)[1]
+    n_slots = len(used)
+    sbits = (n_slots - 1).bit_length() or 1
+    flags: dict[str, int] = {}
+    for name, wanted in (("nan", model.nan), ("cat", model.uses_categories()), ("rl", True)):
+        if wanted:
+            flags[name] = 1 << (sbits + len(flags))
+    kind: list[int] = []
+    thr: list[int] = []
+    cnt: list[int] = []
+    rows: list[int] = []
+    roots: list[int] = []
+    # written-out shared subtrees may multiply: give up past twice the nodes (leaf records then)
+    limit = 2 * model.ens.n_nodes + 1024
+    for t, (tree, tests, (_, goto)) in enumerate(zip(model.ens.trees, trees_tests, trees)):
+        if len(kind) > limit:
+            return None
+        is_leaf = (tree.op == leaf_op).tolist()
+        leaf, go = tree.leaf.tolist(), goto.tolist()
+        go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
+        roots.append(len(kind))
+        if is_leaf[go[0]]:
+            kind.append(slot_of[always.feature] | flags.get("nan", 0) | flags["rl"])
+            thr.append(values[t, -1])
+            cnt.append(0)
+            rows += [leaf[go[0]], -1]  # the right leaf is never reached
+            continue
+        # ("node", node) places a subtree; ("right", node, record) closes its left one
+        stack: list[tuple] = [("node", go[0])]
+        while stack:
+            item = stack.pop()
+            node = item[1]
+            if item[0] == "right":
+                here = item[2]
+                cnt[here] = len(kind) - here - 1
+                r_node = go_right[node]
+                if is_leaf[r_node]:
+                    kind[here] |= flags["rl"]
+                    rows.append(leaf[r_node])
+                else:
+                    stack.append(("node", r_node))
+                continue
+            if is_leaf[node]:
+                rows.append(leaf[node])
+                continue
+            if len(kind) > limit:
+                return None
+            test = tests[node]
+            code = slot_of[test.feature]
+            code |= flags["nan"] if test.nan_left and "nan" in flags else 0
+            code |= flags["cat"] if test.cat else 0
+            stack.append(("right", node, len(kind)))
+            kind.append(code)
+            thr.append(values[t, node])
+            cnt.append(0)
+            stack.append(("node", go_left[node]))
+    if max(cnt) > cmax:
+        return None
+    kind_a = np.array(kind, dtype=np.int64)
+    thr_a = np.array(thr, dtype=np.int64)
+    rows_a = np.array(rows, dtype=np.int64)
+    assert rows_a.size == len(kind) + len(roots)
+    care = rows_a >= 0
+    lmap = lbase = None
+    lflag = 0
+    top = rows_a.size
+    if not np.array_equal(rows_a[care], np.flatnonzero(care)):
+        # each tree's numbers start at its first row when its rows are in order; the other
+        # trees' rows go to lmap, their numbers flagged with bit lflag (kept as n grows)
+        starts = np.array(roots, dtype=np.int64) + np.arange(len(roots))
+        ends = np.append(starts[1:], rows_a.size)
+        first, maps = [], []
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            part, ok = rows_a[a:b], care[a:b]
+            if part[0] >= 0 and np.array_equal(part[ok], (part[0] + np.arange(b - a))[ok]):
+                first.append(int(part[0]))
+            else:
+                first.append(-1 - sum(m.size for m in maps))
+                maps.append(np.where(ok, part, 0))
+        widest = int((ends - starts).max())
+        lflag = 1 << max(int(rows_a.max()) + widest, sum(m.size for m in maps)).bit_length()
+        lbase = np.array([f if f >= 0 else lflag | (-1 - f) for f in first], dtype=np.int64)
+        lmap = np.concatenate(maps) if maps else None
+        top = 2 * lflag - 1
+    return Records(
+        kind=kind_a, thr=thr_a, right=np.array(cnt, dtype=np.int64), roots=np.array(roots, dtype=np.int64),
+        kind_t=smallest_int(0, int(kind_a.max()), signed=False),
+        thr_t=smallest_int(int(min(thr_a.min(), 0)), int(thr_a.max())), right_t=cnt_t,
+        idx_t=smallest_int(0, len(kind), signed=False), flags=flags, n_slots=n_slots, slot_features=used,
+        has_jump=False, keys=keys, kbase=kbase, counted=True, lmap=lmap, lbase=lbase, lflag=lflag, ltop=top,
+        lmap_t=smallest_int(0, int(rows_a.max()), signed=False),
+    )
+
+
+def _pack(rec: Records, global_index: bool) -> Records | None:
+    """``rec`` (counted, key indexes) with each record's fields in one word, or None
+    when they take more than 32 bits (or a global index meets a categorical node).
+    Low to high: the key index (global), or the slot and its key index (or bitset row);
+    the flags; c on top, so tests need no shift: c == 0 is ``w < 2^shift``, a flag a
+    mask, a global index a mask (8-bit cores shift one bit at a time)."""
+    if rec.keys is None or (global_index and "cat" in rec.flags):
+        return None
+    sbits = (rec.n_slots - 1).bit_length() or 1
+    slot = rec.kind & ((1 << sbits) - 1)
+    if global_index:
+        word = rec.kbase[slot] + rec.thr
+        ibits = max(int(rec.keys.size - 1).bit_length(), 1)
+    else:
+        word = slot | rec.thr << sbits
+        ibits = sbits + max(int(rec.thr.max()).bit_length(), 1)
+    at = ibits
+    for name in rec.flags:  # nan, cat, rl: flag j is bit ibits + j
+        word = word | ((rec.kind & rec.flags[name]) != 0).astype(np.int64) << at
+        at += 1
+    word = word | rec.right << at
+    if int(word.max()) >> 32:
+        return None
+    word_t = smallest_int(0, int(word.max()), signed=False)
+    return replace(rec, word=word, word_t=word_t, cbits=at, ibits=ibits, global_index=global_index)
+
+
 def encode(model: Model) -> Records:
-    """The smallest encoding over threshold palette on/off and right-leaf flag on/off."""
+    """The smallest encoding over threshold palette on/off, leaf records (right-leaf flag
+    on/off) or decision records only (:func:`_encode_counted`). Packed records
+    (:func:`_pack`) only where size comes first (-Os: ``plan.pack_tables``): unpacking them
+    costs shifts and, with a global key index, a search for the slot (on AVR about twice
+    the cycles of the digits forest's walk)."""
+    packed = model.plan.pack_tables
     trees = [_tests(model, tree) for tree in model.ens.trees]
-    best: Records | None = None
+    cands: list[Records | None] = []
     for palette in (False, True):
-        for rl in (False, True):
-            for right_t in _UNSIGNED:
-                rec = _encode(model, trees, palette, rl, right_t)
-                if rec is not None:
-                    if best is None or rec.bytes < best.bytes:
-                        best = rec
-                    break
+        if "records" in ENCODINGS or not trees or not any(tests for tests, _ in trees):
+            for rl in (False, True):
+                cands.append(next((rec for right_t in _UNSIGNED
+                                   if (rec := _encode(model, trees, palette, rl, right_t)) is not None), None))
+        counted = next((rec for cnt_t in _UNSIGNED
+                        if (rec := _encode_counted(model, trees, palette, cnt_t)) is not None), None)
+        if counted is not None:
+            cands += [counted if "counted" in ENCODINGS else None,
+                      _pack(counted, False) if "packed" in ENCODINGS and packed else None,
+                      _pack(counted, True) if "packed_global" in ENCODINGS and packed else None]
+    best: Records | None = None
+    for rec in cands:
+        if rec is not None and (best is None or rec.bytes < best.bytes):
+            best = rec
+    if best is None:  # the forced encodings cannot hold this model
+        best = next(rec for right_t in _UNSIGNED if (rec := _encode(model, trees, True, True, right_t)) is not None)
     assert best is not None
     return best
 
@@ -244,46 +444,34 @@ def walk_body(model: Model) -> Walk:
         tr = tables.add("root", model.row_t, rows, note="leaf row of each tree")
         walk = tables.read(model.row_t, tr, "t")
         return Walk([], _tree_loop(model, tt_t, walk), rec)
+    troot = tables.add("root", rec.idx_t, rec.roots, note="first record of each tree")
+    if rec.word is not None:
+        decls, body = _packed_walk(model, rec, troot, tt_t)
+        return Walk(decls, body, rec)
     tk = tables.add("kind", rec.kind_t, rec.kind, note="slot | flags per record")
     tt = tables.add("thr", rec.thr_t, rec.thr, note="threshold (key index, key or bitset row) | payload low bits")
-    tr = tables.add("right", rec.right_t, rec.right, note="records to the right child, leaf row | payload high bits")
-    troot = tables.add("root", rec.idx_t, rec.roots, note="first record of each tree")
+    tr = tables.add("right", rec.right_t, rec.right,
+                    note="decision records in the left subtree" if rec.counted else
+                    "records to the right child, leaf row | payload high bits")
     read_t = tables.read(rec.thr_t, tt, "r")
     read_r = tables.read(rec.right_t, tr, "r")
-    if rec.slot_features == list(range(rec.n_slots)):
-        feature = "s"
-    else:
-        st = smallest_int(0, max(rec.slot_features), signed=False)
-        feature = tables.read(st, tables.add("slotf", st, rec.slot_features, note="feature of each slot"), "s")
-    key_t = model.key_t
-    if model.precision is not None:
-        value = f"{p}_key(features[f])"
-    else:
-        value = f"({key_t})features[f]"
+    feature = _feature(model, rec)
+    value = _value(model)
     if rec.keys is not None:
-        kt, bt = rec.key_t, rec.kbase_t
-        shift = rec.key_shift
-        note = "sorted key thresholds per slot" + (f", divided by 2^{shift}" if shift else "")
-        tkeys = tables.add("keys", kt, rec.stored_keys if rec.keys.size else [0], note=note)
-        tb = tables.add("kbase", bt, rec.kbase, note="first key of each slot")
-        it = "uint16_t" if rec.keys.size <= 65535 else "uint32_t"
-        idx = f"({it})({tables.read(bt, tb, 's')} + {read_t})"
-        threshold = f"({key_t}){tables.read(kt, tkeys, idx)}"
-        if shift:  # unsigned shift, then back to signed (two's complement on every C target here)
-            ukey = "uint64_t" if key_t == "int64_t" else "uint32_t"
-            threshold = f"({key_t})(({ukey}){threshold} << {shift})"
+        tkeys, tb, it, _ = _palette(model, rec)
+        threshold = _threshold(model, rec, tkeys, f"({it})({tables.read(rec.kbase_t, tb, 's')} + {read_t})")
     else:
-        threshold = f"({key_t}){read_t}"
-    steps = []
-    if "nan" in rec.flags:
-        steps.append((f"x == {int_literal(model.nan_key, key_t)}", f"left = (uint8_t)((k & {rec.flags['nan']}u) != 0);"))
-    if "cat" in rec.flags:
-        steps.append((f"k & {rec.flags['cat']}u", f"left = {p}_member({_category(model)}, (uint16_t){read_t});"))
-    compare = f"left = (uint8_t)(x <= {threshold});"
-    test = ""
-    for i, (cond, action) in enumerate(steps):
-        test += f"{'if' if i == 0 else ' else if'} ({cond}) {{\n            {action}\n        }}"
-    test = (test + f" else {{\n            {compare}\n        }}") if steps else compare
+        threshold = f"({model.key_t}){read_t}"
+    test = _test(model, rec.flags, read_t, threshold)
+    if rec.counted:
+        sbits = (rec.n_slots - 1).bit_length() or 1
+        fields = (f"{rec.kind_t} k = {tables.read(rec.kind_t, tk, 'r')};\n"
+                  f"        {rec.kind_t} s = ({rec.kind_t})(k & {(1 << sbits) - 1}u);\n"
+                  f"        {_f_t(model)} f = ({_f_t(model)}){feature};\n"
+                  f"        {rec.right_t} c = {read_r};")
+        decl = _counted_walk(model, rec, troot, fields, value, test, tt_t, f"{rec.flags['rl']}u")
+        return Walk([decl], _tree_loop(model, tt_t, f"{p}_walk(t, features)"), rec)
+    key_t = model.key_t
     tbits = 8 * size_of(rec.thr_t)
     pbits = tbits + 8 * size_of(rec.right_t)
     pay_t = "uint16_t" if pbits <= 16 else "uint32_t" if pbits <= 32 else "uint64_t"
@@ -308,6 +496,119 @@ def walk_body(model: Model) -> Walk:
     )
     walk = f"{p}_walk({tables.read(rec.idx_t, troot, 't')}, features)"
     return Walk([decl], _tree_loop(model, tt_t, walk), rec)
+
+
+def _f_t(model: Model) -> str:
+    return smallest_int(0, model.ens.n_features, signed=False)
+
+
+def _feature(model: Model, rec: Records) -> str:
+    """C expression of the feature slot s tests."""
+    if rec.slot_features == list(range(rec.n_slots)):
+        return "s"
+    st = smallest_int(0, max(rec.slot_features), signed=False)
+    return model.tables.read(st, model.tables.add("slotf", st, rec.slot_features, note="feature of each slot"), "s")
+
+
+def _value(model: Model) -> str:
+    """C expression of feature f's key."""
+    if model.precision is not None:
+        return f"{model.p}_key(features[f])"
+    return f"({model.key_t})features[f]"
+
+
+def _palette(model: Model, rec: Records, sentinel: bool = False) -> tuple[str, str, str]:
+    """The key and slot-base tables (``sentinel``: kbase ends with the key count), and
+    the type of an index into the keys."""
+    tables, shift = model.tables, rec.key_shift
+    note = "sorted key thresholds per slot" + (f", divided by 2^{shift}" if shift else "")
+    tkeys = tables.add("keys", rec.key_t, rec.stored_keys if rec.keys.size else [0], note=note)
+    bases = np.append(rec.kbase, rec.keys.size) if sentinel else rec.kbase
+    kbase_t = smallest_int(0, int(bases.max()), signed=False)
+    tb = tables.add("kbase", kbase_t, bases, note="first key of each slot" + (", then the key count" if sentinel else ""))
+    return tkeys, tb, "uint16_t" if rec.keys.size <= 65535 else "uint32_t", kbase_t
+
+
+def _threshold(model: Model, rec: Records, tkeys: str, idx: str) -> str:
+    key_t = model.key_t
+    threshold = f"({key_t}){model.tables.read(rec.key_t, tkeys, idx)}"
+    if rec.key_shift:  # unsigned shift, then back to signed (two's complement on every C target here)
+        ukey = "uint64_t" if key_t == "int64_t" else "uint32_t"
+        threshold = f"({key_t})(({ukey}){threshold} << {rec.key_shift})"
+    return threshold
+
+
+def _test(model: Model, flags: dict[str, int], read_t: str, threshold: str) -> str:
+    """Statements setting ``left`` for the node: NaN by its flag, categories by bitset, else x <= threshold."""
+    steps = []
+    if "nan" in flags:
+        steps.append((f"x == {int_literal(model.nan_key, model.key_t)}", f"left = (uint8_t)((k & {flags['nan']}u) != 0);"))
+    if "cat" in flags:
+        steps.append((f"k & {flags['cat']}u", f"left = {model.p}_member({_category(model)}, (uint16_t){read_t});"))
+    compare = f"left = (uint8_t)(x <= {threshold});"
+    test = ""
+    for i, (cond, action) in enumerate(steps):
+        test += f"{'if' if i == 0 else ' else if'} ({cond}) {{\n            {action}\n        }}"
+    return (test + f" else {{\n            {compare}\n        }}") if steps else compare
+
+
+def _packed_walk(model: Model, rec: Records, troot: str, tt_t: str) -> tuple[list[str], str]:
+    """The walk over packed counted records (:func:`_pack`)."""
+    p, tables = model.p, model.tables
+    order = list(rec.flags)
+    flags = {name: 1 << (rec.ibits + i) for i, name in enumerate(order)}
+    sbits = (rec.n_slots - 1).bit_length() or 1
+    what = "key index" if rec.global_index else f"slot | key index (or bitset row) << {sbits}"
+    tw = tables.add("rec", rec.word_t, rec.word,
+                    note=f"per record: {what} | flags << {rec.ibits} "
+                         f"({', '.join(_FLAG_NAMES[n] for n in order)}) | decision records in the left subtree << {rec.cbits}")
+    tkeys, tb, it, kbase_t = _palette(model, rec, sentinel=rec.global_index)
+    s_t = smallest_int(0, rec.n_slots, signed=False)
+    decls = []
+    lines = [f"{rec.word_t} k = {tables.read(rec.word_t, tw, 'r')};"]
+    if rec.global_index:
+        lines.append(f"{it} i = ({it})(k & {(1 << rec.ibits) - 1}u);")
+        lines.append(f"{s_t} s = {p}_slot(i);")
+        # a coarse table gives the slot of every 2^step-th key: the search goes on from there
+        step = rec.coarse_step
+        coarse = np.searchsorted(rec.kbase, np.arange(0, rec.keys.size, 1 << step), side="right") - 1
+        tc = tables.add("coarse", s_t, coarse, note=f"slot of key index 2^{step} j")
+        decls.append(runtime_source("slot.c", p=p, s_t=s_t, i_t=it, step=step,
+                                    read_coarse=tables.read(s_t, tc, f"i >> {step}"),
+                                    read_next=tables.read(kbase_t, tb, "s + 1u")))
+        read_t = "i"
+        idx = "i"
+    else:
+        lines.append(f"{s_t} s = ({s_t})(k & {(1 << sbits) - 1}u);")
+        read_t = f"((k >> {sbits}) & {(1 << (rec.ibits - sbits)) - 1}u)"
+        idx = f"({it})({tables.read(rec.kbase_t, tb, 's')} + {read_t})"
+    lines.append(f"{_f_t(model)} f = ({_f_t(model)}){_feature(model, rec)};")
+    test = _test(model, flags, read_t, _threshold(model, rec, tkeys, idx))
+    decls.append(_counted_walk(model, rec, troot, "\n        ".join(lines), _value(model), test, tt_t,
+                               f"{flags['rl']}u", c_zero=f"k < {1 << rec.cbits}u", c_val=f"(k >> {rec.cbits})"))
+    return decls, _tree_loop(model, tt_t, f"{p}_walk(t, features)")
+
+
+def _counted_walk(model: Model, rec: Records, troot: str, fields: str, value: str, test: str, tt_t: str,
+                  rleaf: str, c_zero: str = "c == 0u", c_val: str = "c") -> str:
+    """``runtime/c/walk_count.c`` for records of :func:`_encode_counted`."""
+    tables = model.tables
+    leaf_row = f"({model.row_t})n"
+    if rec.lmap is not None:
+        tl = tables.add("lrow", rec.lmap_t, rec.lmap, note="leaf row of each leaf number (trees whose rows are not in order)")
+        mapped = f"({model.row_t}){tables.read(rec.lmap_t, tl, f'n & {rec.lflag - 1}u')}"
+        leaf_row = f"((n & {rec.lflag}u) ? {mapped} : {leaf_row})" if rec.lbase is not None else mapped
+    if rec.lbase is None:
+        start = f"({rec.lidx_t})(r + t)"
+    else:
+        tlb = tables.add("lbase", rec.lidx_t, rec.lbase,
+                         note=f"first leaf of each tree: its row, or {rec.lflag} | its first entry of lrow")
+        start = tables.read(rec.lidx_t, tlb, "t")
+    return runtime_source(
+        "walk_count.c", p=model.p, row_t=model.row_t, idx_t=rec.idx_t, lidx_t=rec.lidx_t, tt_t=tt_t,
+        in_t=model.in_t, key_t=model.key_t, read_root=tables.read(rec.idx_t, troot, "t"), fields=fields,
+        value=value, test=test, leaf_row=leaf_row, rleaf=rleaf, start=start, c_zero=c_zero, c_val=c_val,
+    )
 
 
 def _category(model: Model) -> str:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c, leaf_tables, size_report
 from emlc.backends.c.model import Model
+from emlc.backends.c import walk_table
 from emlc.backends.c.plan import Layout, make_plan
 from emlc.backends.c.walk_table import encode
 from emlc.errors import EmlcError
@@ -15,11 +20,34 @@ from emlc.targets import get_target
 from tests.backends.c.test_emit import check_agrees, expected, shared_subtree_tree
 from tests.conftest import require_tool
 from tests.e2e.harness import run_model, run_parallel
+from tests.strategies import ensembles, inputs_for
 
 
-def _records(ens: Ensemble, target: str = "avr"):
+@contextlib.contextmanager
+def only(*encodings: str):
+    """The table layout held to ``encodings`` (walk_table.ENCODINGS) inside the block."""
+    saved = walk_table.ENCODINGS
+    walk_table.ENCODINGS = encodings
+    try:
+        yield
+    finally:
+        walk_table.ENCODINGS = saved
+
+
+def _records(ens: Ensemble, target: str = "avr", size_first: bool = True):
     tgt = get_target(target)
-    return encode(Model(ens, tgt, "m", make_plan(ens, tgt, Layout.TABLE)))
+    return encode(Model(ens, tgt, "m", make_plan(ens, tgt, Layout.TABLE, pack_tables=size_first)))
+
+
+def agrees_at_os(ens: Ensemble, X, target: str = "host") -> None:
+    """check_agrees for the -Os build (speed=False: packed records allowed)."""
+    got = run_model(ens, X, target, "table", speed=False)
+    pred, values = expected(ens, X)
+    if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
+        np.testing.assert_array_equal(got.predict, pred)
+    else:
+        np.testing.assert_allclose(got.predict, pred.astype(np.float32), rtol=2e-6, atol=1e-30)
+    np.testing.assert_allclose(got.values, values.astype(np.float32), rtol=2e-6, atol=1e-7)
 
 
 def _chain(n: int, n_features: int = 3, n_rows: int = 4, side_subtree: bool = True) -> Tree:
@@ -65,8 +93,22 @@ def _rows(n_features: int, n: int = 60, seed: int = 0) -> np.ndarray:
 
 def test_small_model_takes_three_bytes_per_decision_record():
     """A ranked forest with few thresholds per feature: one byte each for slot+flags,
-    threshold index and right offset; right leaves live in the offset byte."""
+    threshold index and right offset; right leaves live in the offset byte (leaf and
+    jump records; the default encoding is smaller still, below)."""
     ens = _regressor([_chain(20), _chain(30)], n_features=3, n_rows=4)
+    with only("records"):
+        _check_three_byte_records(ens)
+    smallest = _records(ens)
+    with only("records"):
+        assert smallest.bytes < _records(ens).bytes
+    assert size_report(ens, "avr", "table", speed=False)["node_table_bytes"] == smallest.bytes
+    # speed levels leave packed records out (their unpacking costs cycles)
+    fast = _records(ens, size_first=False)
+    assert fast.word is None and fast.bytes >= smallest.bytes
+    assert size_report(ens, "avr", "table")["node_table_bytes"] == fast.bytes
+
+
+def _check_three_byte_records(ens):
     rec = _records(ens)
     assert (rec.kind_t, rec.thr_t, rec.right_t) == ("uint8_t", "uint8_t", "uint8_t")
     assert "rl" in rec.flags
@@ -107,9 +149,13 @@ def test_shared_subtree_is_reached_by_a_jump_record():
     require_tool("gcc")
     # the shared node 3 is placed once
     ens = _regressor([shared_subtree_tree()], n_features=2, n_rows=4)
-    rec = _records(ens)
-    assert rec.has_jump
-    check_agrees(ens, np.random.default_rng(3).normal(0, 4, (80, 2)), "table")
+    X = np.random.default_rng(3).normal(0, 4, (80, 2))
+    with only("records"):
+        assert _records(ens).has_jump
+        check_agrees(ens, X, "table")
+    # decision records only: the shared subtree is written out twice
+    assert _records(ens).counted
+    check_agrees(ens, X, "table")
 
 
 def test_categorical_split_on_a_ranked_feature_ranks_lazily():
@@ -199,3 +245,106 @@ def test_count_leaves_give_the_interpreters_probabilities_on_host_and_avr(kind):
     counts, floats = run_parallel([(ens, X, "avr", "table"), (ens, X, "avr", "inline")], workers=2)
     np.testing.assert_array_equal(counts.predict, expected(ens, X)[0])
     np.testing.assert_array_equal(counts.values, floats.values)
+
+
+ENCODINGS = ("records", "counted", "packed", "packed_global")
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@settings(max_examples=20)
+@given(data=st.data())
+def test_each_encoding_matches_the_interpreter(encoding, data):
+    """Random IR (NaN, categories, ranks, DAGs, one-leaf trees) with the table layout held
+    to one encoding: predictions and values equal the reference interpreter's."""
+    require_tool("gcc")
+    ens = data.draw(ensembles())
+    X = data.draw(inputs_for(ens))
+    with only(encoding):
+        agrees_at_os(ens, X)
+
+
+def _boosted(seed: int = 0, n_trees: int = 12, depth: int = 4, one_leaf: int = -1):
+    """Random full-ish trees of float thresholds, NaN to either side, one leaf row per leaf."""
+    rng = np.random.default_rng(seed)
+    trees, rows = [], 0
+    for t in range(n_trees):
+        op, feat, thr, left, right, leaf, dl = [], [], [], [], [], [], []
+
+        def grow(d):
+            nonlocal rows
+            i = len(op)
+            op.append(Op.LEAF), feat.append(-1), thr.append(0.0), left.append(-1), right.append(-1)
+            leaf.append(-1), dl.append(False)
+            if d == depth or (d > 1 and rng.random() < 0.25) or t == one_leaf:
+                leaf[i] = rows
+                rows += 1
+                return i
+            op[i], feat[i], thr[i], dl[i] = Op.LT, int(rng.integers(0, 6)), float(np.float32(rng.normal())), bool(rng.random() < 0.5)
+            left[i] = grow(d + 1)
+            right[i] = grow(d + 1)
+            return i
+
+        grow(0)
+        trees.append(Tree.build(op=op, feature=feat, threshold=thr, left=left, right=right, leaf=leaf, default_left=dl))
+    # distinct eighths: float sums (AVR) are exact, so a wrong leaf shows
+    leaves = (rng.permutation(rows) + 1.0)[:, None] / 8
+    return Ensemble(n_features=6, task=Task.REGRESSION, trees=tuple(trees), tree_output=np.zeros(n_trees, np.int32),
+                    leaves=leaves, n_outputs=1, base_score=np.zeros(1))
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS[1:])
+def test_boosted_trees_take_decision_records_only(encoding):
+    """Boosted trees (a leaf row per leaf, in preorder): the counted encodings need no
+    leaf records and no leaf-row map; packed ones one word per decision node. A tree
+    that is one leaf takes one record, and then each tree its first leaf row."""
+    require_tool("gcc")
+    with only(encoding):
+        for one_leaf in (-1, 3):
+            ens = _boosted(one_leaf=one_leaf)
+            rec = _records(ens)
+            decision = int(sum((t.op != Op.LEAF).sum() for t in ens.trees))
+            # its right leaf is never reached: rows stay in order, from a first row per tree
+            assert rec.counted and rec.lmap is None and (rec.lbase is None) == (one_leaf < 0)
+            assert rec.kind.size == decision + (one_leaf >= 0)
+            assert (rec.word is not None) == (encoding != "counted")
+            X = np.random.default_rng(5).normal(0, 1, (80, 6)).astype(np.float32)
+            X[np.random.default_rng(6).random(X.shape) < 0.15] = np.nan
+            inner = [(int(f), np.float32(v)) for t in ens.trees for f, v in zip(t.feature, t.threshold) if f >= 0]
+            for i in range(40):  # rows on a threshold and just above one
+                f, v = inner[i % len(inner)]
+                X[i, f] = v if i < 20 else np.nextafter(v, np.float32(np.inf))
+            agrees_at_os(ens, X)
+            agrees_at_os(ens, X, "avr")
+
+
+@pytest.mark.parametrize("target", ["cortex-m0", "rv32ec", "mcs51"])
+def test_counted_and_packed_records_run_on_devices(target):
+    """-Os builds of each counted encoding (one-leaf tree, NaN rows) on the devices'
+    compilers and simulators, with the strict flags."""
+    from tests.e2e.harness import TOOLS
+
+    require_tool(*TOOLS[target])
+    small = target == "mcs51"  # SDCC compiles slowly
+    ens = _boosted(n_trees=4 if small else 12, depth=3 if small else 4, one_leaf=2)
+    X = np.random.default_rng(5).normal(0, 1, (12 if small else 40, 6)).astype(np.float32)
+    X[::3, 1] = np.nan
+    for encoding in ENCODINGS[1:]:
+        with only(encoding):
+            agrees_at_os(ens, X, target)
+
+
+def test_shared_subtrees_that_would_multiply_keep_leaf_records():
+    """A DAG whose nodes both lead to the next one has 2^depth paths: written out as
+    decision records it would explode, so the encoder keeps leaf and jump records."""
+    require_tool("gcc")
+    depth = 24
+    op = [Op.LE] * depth + [Op.LEAF, Op.LEAF]
+    left = [i + 1 for i in range(depth)] + [-1, -1]
+    right = [i + 1 for i in range(depth - 1)] + [depth + 1, -1, -1]
+    tree = Tree.build(op=op, feature=[i % 3 for i in range(depth)] + [-1, -1],
+                      threshold=[float(i % 5) - 2 for i in range(depth)] + [0.0, 0.0],
+                      left=left, right=right, leaf=[-1] * depth + [0, 1])
+    ens = _regressor([tree], n_features=3, n_rows=2)
+    rec = _records(ens)
+    assert not rec.counted and rec.has_jump
+    check_agrees(ens, _rows(3), "table")
