@@ -49,23 +49,9 @@ def api_functions(m: Model) -> str:
                 f"    if (c < 0) {{\n        {sums.exact_class(m)}\n    }}\n"
                 "    return c;\n}"
             )
-    if m.classifier:
-        if m.n_proba == 2 and m.n_out == 1:
-            fill = "    out[0] = (float)(1 - raw[0]);\n    out[1] = (float)raw[0];"
-        else:
-            fill = f"    for (k = 0; k < {m.n_out}u; ++k) {{\n        out[k] = (float)raw[k];\n    }}"
-        fname, count = "predict_proba", m.n_proba
-    else:
-        fill = f"    for (k = 0; k < {m.n_out}u; ++k) {{\n        out[k] = (float)raw[k];\n    }}"
-        fname, count = "predict_values", m.n_out
-    decl_k = "    uint16_t k;\n" if "k <" in fill else ""
-    out.append(
-        f"static inline int32_t {p}_{fname}({sig}, float *out, int32_t n_out)\n{{\n"
-        f"    {t} raw[{m.n_out}];\n{decl_k}"
-        f"    if (n_features != {nf}) {{\n        return -1;\n    }}\n"
-        f"    if (n_out != {count}) {{\n        return -2;\n    }}\n"
-        f"    {p}_raw(features, raw);\n    {p}_link(raw);\n{fill}\n    return {count};\n}}"
-    )
+    out.append(outputs_function(m, "float"))
+    if m.acc_t == "double":  # the library's float64 outputs, bit for bit where its exp is libm's
+        out.append(outputs_function(m, "double"))
     if not (m.classifier or m.ens.task is Task.ANOMALY):
         out.append(
             "/* Not-a-number without <math.h>: the result for a wrong feature count. */\n"
@@ -78,4 +64,29 @@ def api_functions(m: Model) -> str:
             f"        return {p}_nan();\n    }}\n    return out[0];\n}}"
         )
     return "\n\n".join(out)
+
+
+def outputs_name(m: Model, out_t: str) -> str:
+    """NAME_predict_proba (classifiers) or NAME_predict_values, with ``_f64`` for double out."""
+    return f"{m.p}_{'predict_proba' if m.classifier else 'predict_values'}" + ("_f64" if out_t == "double" else "")
+
+
+def outputs_function(m: Model, out_t: str) -> str:
+    """The function writing the linked outputs to ``out_t *out`` (binary classifiers: 1 - p
+    and p, computed in the raw margins' type), returning their count or an error code."""
+    p, nf = m.p, m.ens.n_features
+    count = m.n_proba if m.classifier else m.n_out
+    if m.classifier and m.n_proba == 2 and m.n_out == 1:
+        fill = f"    out[0] = ({out_t})(1 - raw[0]);\n    out[1] = ({out_t})raw[0];"
+    else:
+        fill = f"    for (k = 0; k < {m.n_out}u; ++k) {{\n        out[k] = ({out_t})raw[k];\n    }}"
+    decl_k = "    uint16_t k;\n" if "k <" in fill else ""
+    return (
+        f"static inline int32_t {outputs_name(m, out_t)}(const {m.in_t} *features, int32_t n_features, "
+        f"{out_t} *out, int32_t n_out)\n{{\n"
+        f"    {m.acc_t} raw[{m.n_out}];\n{decl_k}"
+        f"    if (n_features != {nf}) {{\n        return -1;\n    }}\n"
+        f"    if (n_out != {count}) {{\n        return -2;\n    }}\n"
+        f"    {p}_raw(features, raw);\n    {p}_link(raw);\n{fill}\n    return {count};\n}}"
+    )
 

@@ -136,6 +136,8 @@ def _header_comment(model: Model) -> str:
         f"    writes {model.n_proba if model.classifier else model.n_out} {what} to out and returns that count;",
         f"    error codes: -1 wrong n_features (need {ens.n_features}), -2 wrong n_out.",
     ]
+    if model.acc_t == "double":
+        lines.append(f"int32_t {p}_{fn}_f64(..., double *out, int32_t n_out): the same in double, as the library returns them.")
     lines.append(input_line(ens.input_type))
     lines += _link_note(model)
     if model.soft64:
@@ -192,7 +194,7 @@ def _link_note(model: Model) -> list[str]:
     if model.ens.link_math is LinkMath.NUMPY:
         return ["Note: the link calls the C library's exp (link with -lm); the library uses numpy's",
                 "    exp, which can differ from it in the last bit."]
-    narrowed = " (P_link's raw[] holds them; the float out[] rounds them)" if model.acc_t == "double" else ""
+    narrowed = " (through the _f64 function; the float one rounds them)" if model.acc_t == "double" else ""
     whose = {LinkMath.LIBM: "LightGBM's and SciPy's", LinkMath.XGBOOST: "XGBoost's"}[model.ens.link_math]
     return [f"Note: the link follows {whose} steps with the C library's exp (link with -lm):",
             f"    on the machine the library runs on, its outputs are bit-identical{narrowed}."]

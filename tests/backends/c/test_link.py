@@ -43,6 +43,11 @@ def _check_rows(ens, X: np.ndarray, name: str, own: str) -> str:
     pairs = ens.task is Task.CLASSIFICATION and ens.n_outputs == 1
     api = f"{name}_predict_proba" if ens.task is Task.CLASSIFICATION else f"{name}_predict_values"
     n_api = 2 if pairs else ens.n_outputs
+    # the double API where the outputs are double: what the library returns, bit for bit
+    api64 = (f"""{api}_f64(features, {f}, api64, {n_api});
+        for (j = 0; j < {n_api}; ++j) {{
+            {own}_put(api64[j]);
+        }}""" if _double(ens) else "")
     return f"""
 static const {in_bits} {own}_rows[{n * f}] = {{ {cells} }};
 static void {own}_put(const {real} v) {{
@@ -54,6 +59,7 @@ static void {own}_check(void) {{
     union {{ {in_bits} u; {in_t} x; }} c;
     {in_t} features[{f}];
     float api[{n_api}];
+    {"double api64[" + str(n_api) + "];" if _double(ens) else ""}
     {real} raw[{ens.n_outputs}];
     int i, j;
     printf("#\\n");
@@ -74,6 +80,7 @@ static void {own}_check(void) {{
             b.x = api[j];
             printf("%08lx ", (unsigned long)b.u);
         }}
+        {api64}
         printf("\\n");
     }}
 }}
@@ -82,8 +89,9 @@ static void {own}_check(void) {{
 
 @pytest.fixture(scope="module")
 def host_outputs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per case: (linked outputs in the link's type, the float API's outputs) per row,
-    from one host program holding every case's header (one compile)."""
+    """Per case: (linked outputs in the link's type, the float API's outputs, the double
+    API's outputs or None) per row, from one host program holding every case's header
+    (one compile)."""
     require_tool("gcc")
     models = [emlc.load(c.model) for c in cases()]
     parts = ["#include <stdio.h>"]
@@ -102,14 +110,16 @@ def host_outputs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
         width = case.expected.shape[1] if case.expected.ndim == 2 else 1
         double = _double(ens)
         linked = words[:, :width].astype(np.uint64 if double else np.uint32).view(np.float64 if double else np.float32)
-        results[case.name] = linked, words[:, width:].astype(np.uint32).view(np.float32)
+        api = words[:, width:2 * width].astype(np.uint32).view(np.float32)
+        api64 = words[:, 2 * width:].view(np.float64) if double else None
+        results[case.name] = linked, api, api64
     return results
 
 
 @pytest.mark.parametrize("case", cases(), ids=ids())
 def test_host_c_link_equals_library_bit_for_bit(case, host_outputs):
     ens = emlc.load(case.model)
-    linked, api = host_outputs[case.name]
+    linked, api, api64 = host_outputs[case.name]
     expected = case.expected.reshape(linked.shape)
     if ens.link_math is LinkMath.NUMPY and ens.link is not Link.IDENTITY:
         # numpy's exp is not C's: the C equals the same steps with the C library's exp
@@ -118,6 +128,8 @@ def test_host_c_link_equals_library_bit_for_bit(case, host_outputs):
     assert np.array_equal(linked, expected, equal_nan=True)
     with np.errstate(over="ignore"):
         assert np.array_equal(api, expected.astype(np.float32), equal_nan=True)
+    if api64 is not None:
+        assert np.array_equal(api64, expected, equal_nan=True)
 
 
 def test_headers_say_what_their_exp_promises():
