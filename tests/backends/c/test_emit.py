@@ -34,8 +34,9 @@ def expected(ens: Ensemble, X) -> tuple[np.ndarray, np.ndarray]:
     return pred, value
 
 
-def check_agrees(ens: Ensemble, X, layout: str, target: str = "host") -> None:
-    got = run_model(ens, X, target, layout)
+def check_agrees(ens: Ensemble, X, layout: str, target: str = "host", speed: bool = True) -> None:
+    """The built header equals the interpreter on ``X`` (``speed`` False: the -Os build)."""
+    got = run_model(ens, X, target, layout, speed=speed)
     pred, values = expected(ens, X)
     if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
         np.testing.assert_array_equal(got.predict, pred)

@@ -39,17 +39,6 @@ def _records(ens: Ensemble, target: str = "avr", size_first: bool = True):
     return encode(Model(ens, tgt, "m", make_plan(ens, tgt, Layout.TABLE, pack_tables=size_first)))
 
 
-def agrees_at_os(ens: Ensemble, X, target: str = "host") -> None:
-    """check_agrees for the -Os build (speed=False: packed records allowed)."""
-    got = run_model(ens, X, target, "table", speed=False)
-    pred, values = expected(ens, X)
-    if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
-        np.testing.assert_array_equal(got.predict, pred)
-    else:
-        np.testing.assert_allclose(got.predict, pred.astype(np.float32), rtol=2e-6, atol=1e-30)
-    np.testing.assert_allclose(got.values, values.astype(np.float32), rtol=2e-6, atol=1e-7)
-
-
 def _chain(n: int, n_features: int = 3, n_rows: int = 4, side_subtree: bool = True) -> Tree:
     """A left-deep chain of n splits, each with a leaf on the right; the root's right child
     is one more split, so its record lies past the whole chain."""
@@ -260,7 +249,7 @@ def test_each_encoding_matches_the_interpreter(encoding, data):
     ens = data.draw(ensembles())
     X = data.draw(inputs_for(ens))
     with only(encoding):
-        agrees_at_os(ens, X)
+        check_agrees(ens, X, "table", speed=False)
 
 
 def _boosted(seed: int = 0, n_trees: int = 12, depth: int = 4, one_leaf: int = -1):
@@ -313,8 +302,8 @@ def test_boosted_trees_take_decision_records_only(encoding):
             for i in range(40):  # rows on a threshold and just above one
                 f, v = inner[i % len(inner)]
                 X[i, f] = v if i < 20 else np.nextafter(v, np.float32(np.inf))
-            agrees_at_os(ens, X)
-            agrees_at_os(ens, X, "avr")
+            check_agrees(ens, X, "table", speed=False)
+            check_agrees(ens, X, "table", "avr", speed=False)
 
 
 @pytest.mark.parametrize("target", ["cortex-m0", "rv32ec", "mcs51"])
@@ -330,7 +319,7 @@ def test_counted_and_packed_records_run_on_devices(target):
     X[::3, 1] = np.nan
     for encoding in ENCODINGS[1:]:
         with only(encoding):
-            agrees_at_os(ens, X, target)
+            check_agrees(ens, X, "table", target, speed=False)
 
 
 def test_shared_subtrees_that_would_multiply_keep_leaf_records():

@@ -120,22 +120,26 @@ def test_model_names_and_labels_never_reach_code_unescaped():
     assert namespace["predict"]([2]) == "a'b" and namespace["predict"]([3]) == 'c"\n)d'
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.data())
-def test_generated_module_runs_under_cpython_too(data):
-    """The module is plain Python: CPython agrees with the interpreter (fast pre-check of the e2e test)."""
-    ens = data.draw(ensembles(categorical=False))
-    X = data.draw(inputs_for(ens))
+def _check_under_cpython(src: str, ens, X) -> None:
+    """Module ``src`` run by CPython predicts what the interpreter does (sums bit-exact)."""
     namespace: dict = {}
-    exec(compile(emit_micropython(ens), "m.py", "exec"), namespace)
-    rows = X.tolist()
-    got = [namespace["predict"](r) for r in rows]
+    exec(compile(src, "m.py", "exec"), namespace)
+    got = [namespace["predict"](r) for r in X.tolist()]
     want = interpret(ens, X)
     if ens.task in (Task.REGRESSION, Task.RANKING):
         tol = 0 if ens.link is Link.IDENTITY else 1e-6  # sums are bit-exact
         np.testing.assert_allclose(np.asarray(got, dtype=np.float64), want, rtol=tol, atol=tol * 1e-6)
     else:
         assert got == want.tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_generated_module_runs_under_cpython_too(data):
+    """The module is plain Python: CPython agrees with the interpreter (fast pre-check of the e2e test)."""
+    ens = data.draw(ensembles(categorical=False))
+    X = data.draw(inputs_for(ens))
+    _check_under_cpython(emit_micropython(ens), ens, X)
 
 
 def test_categorical_splits_are_refused_clearly():
@@ -247,15 +251,7 @@ def test_trees_split_into_chunk_functions_agree(data):
     finally:
         mp._CHUNK_LINES = old
     assert ens.n_trees < 2 or "_CHUNKS = " in src
-    namespace: dict = {}
-    exec(compile(src, "m.py", "exec"), namespace)
-    got = [namespace["predict"](r) for r in X.tolist()]
-    want = interpret(ens, X)
-    if ens.task in (Task.REGRESSION, Task.RANKING):
-        tol = 0 if ens.link is Link.IDENTITY else 1e-6  # sums are bit-exact
-        np.testing.assert_allclose(np.asarray(got, dtype=np.float64), want, rtol=tol, atol=tol * 1e-6)
-    else:
-        assert got == want.tolist()
+    _check_under_cpython(src, ens, X)
 
 
 def test_csv_flavors():
