@@ -13,10 +13,16 @@ from .model import Model, runtime_source
 
 def rank_spans(m: Model) -> dict[int, tuple[int, int]]:
     """Ranked feature -> its [lo, hi) span of P_edges (the table layout ranks only the
-    features categorical splits read; its numeric tests compare keys)."""
+    features categorical splits read; its numeric tests compare keys). Computed once: the
+    helpers, P_prepare and the table walk all ask."""
+    return m.once("rank spans", lambda: _rank_spans(m))
+
+
+def _rank_spans(m: Model) -> dict[int, tuple[int, int]]:
     ranked = [f for f, r in enumerate(m.ranks) if r is not None]
     if m.lazy:
-        ranked = [f for f in ranked if f in m.cat_features()]
+        read = m.cat_features()
+        ranked = [f for f in ranked if f in read]
     spans, offset = {}, 0
     for f in ranked:
         size = int(m.ranks[f].edges.size)
