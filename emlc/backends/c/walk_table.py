@@ -43,6 +43,12 @@ _FLAG_NAMES = {"nan": "NaN goes left", "cat": "categorical", "rl": "right child 
 #: leaf and jump records, decision records only, and those packed in one word with a
 #: slot and key index or a global key index
 ENCODINGS = ("records", "counted", "packed", "packed_global")
+#: bytes of code finding a key's top byte among its slot's runs (AVR, the largest:
+#: 73-99 B linked for digits forests and an XGBoost model)
+_TOP_RUN_CODE = 80
+#: keys stored without their top byte (:attr:`Records.split_top`): None when that saves
+#: more than its code; tests force it on (where possible) or off
+SPLIT_TOP: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,9 @@ class Records:
     cbits: int = 0  # where c starts in the word
     ibits: int = 0  # bits of the index fields below the flags
     global_index: bool = False
+    #: keys stored without their top byte, which each slot's sorted keys share in runs
+    #: (:meth:`top_runs`): float32 thresholds of one feature take a few top bytes
+    split_top: bool = False
 
     @property
     def coarse_step(self) -> int:
@@ -102,7 +111,10 @@ class Records:
     def bytes(self) -> int:
         total = self.kind.size * self.record_bytes + self.roots.size * size_of(self.idx_t)
         if self.keys is not None:
-            total += self.keys.size * size_of(self.key_t) + self.kbase.size * size_of(self.kbase_t)
+            total += self.keys.size * self.key_bytes + self.kbase.size * size_of(self.kbase_t)
+        if self.split_top:
+            starts = self.top_runs()[0]
+            total += 2 * starts.size + (self.n_slots + 1) * size_of(self.tbase_t)
         if self.slot_features != list(range(self.n_slots)):
             total += self.n_slots * size_of(smallest_int(0, max(self.slot_features), signed=False))
         if self.lmap is not None:
@@ -134,6 +146,35 @@ class Records:
         if self.keys is None or not self.keys.size:
             return "int8_t"
         return smallest_int(int(self.stored_keys.min()), int(self.stored_keys.max()))
+
+    @property
+    def key_bytes(self) -> int:
+        """Bytes each palette key takes in the key columns."""
+        return size_of(self.key_t) - int(self.split_top)
+
+    def top_runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each slot's runs of keys sharing their stored top byte, slots in order: (the
+        first key of each run, counted within its slot; the top byte; the slot)."""
+        keys = self.stored_keys
+        top = keys >> (8 * size_of(self.key_t) - 8)
+        slot = np.repeat(np.arange(self.n_slots), np.diff(np.append(self.kbase, keys.size)))
+        first = np.flatnonzero(np.r_[True, (top[1:] != top[:-1]) | (slot[1:] != slot[:-1])]) if keys.size else keys
+        return first - self.kbase[slot[first]], top[first], slot[first]
+
+    @property
+    def tbase_t(self) -> str:
+        return smallest_int(0, self.top_runs()[0].size, signed=False)
+
+    def with_split_top(self) -> Records | None:
+        """This encoding with its keys' top byte in runs (:attr:`split_top`), when that
+        is smaller by more than the lookup's code (see :data:`SPLIT_TOP`), and every slot
+        has at most 256 keys (a run's start is a byte)."""
+        if SPLIT_TOP is False or self.keys is None or not self.keys.size or size_of(self.key_t) < 2:
+            return None
+        if int(np.diff(np.append(self.kbase, self.keys.size)).max()) > 256:
+            return None
+        split = replace(self, split_top=True)
+        return split if SPLIT_TOP or split.bytes + _TOP_RUN_CODE < self.bytes else None
 
     @property
     def kbase_t(self) -> str:
@@ -407,9 +448,10 @@ def _pack(rec: Records, global_index: bool) -> Records | None:
 def encode(model: Model) -> Records:
     """The smallest encoding over threshold palette on/off, leaf records (right-leaf flag
     on/off) or decision records only (:func:`_encode_counted`). Packed records
-    (:func:`_pack`) only where size comes first (-Os: ``plan.pack_tables``): unpacking them
-    costs shifts and, with a global key index, a search for the slot (on AVR about twice
-    the cycles of the digits forest's walk)."""
+    (:func:`_pack`) and keys without their top byte (:meth:`Records.with_split_top`) only
+    where size comes first (-Os: ``plan.pack_tables``): unpacking them costs shifts and,
+    with a global key index, a search for the slot (on AVR about twice the cycles of the
+    digits forest's walk), and the top byte a scan of the slot's runs."""
     packed = model.plan.pack_tables
     trees = [_tests(model, tree) for tree in model.ens.trees]
     cands: list[Records | None] = []
@@ -424,6 +466,9 @@ def encode(model: Model) -> Records:
             cands += [counted if "counted" in ENCODINGS else None,
                       _pack(counted, False) if "packed" in ENCODINGS and packed else None,
                       _pack(counted, True) if "packed_global" in ENCODINGS and packed else None]
+    # keys without their top byte: a scan per node test, so only where size comes first
+    split = [rec.with_split_top() for rec in cands if rec is not None and packed]
+    cands = [s for s in split if s is not None] if SPLIT_TOP and any(split) else cands + split
     best: Records | None = None
     for rec in cands:
         if rec is not None and (best is None or rec.bytes < best.bytes):
@@ -458,9 +503,12 @@ def walk_body(model: Model) -> Walk:
     feature = _feature(model, rec)
     value = _value(model)
     if rec.keys is not None:
-        tkeys, tb, it, _ = _palette(model, rec)
-        threshold = _threshold(model, rec, tkeys, f"({it})({tables.read(rec.kbase_t, tb, 's')} + {read_t})")
+        pal = _palette(model, rec)
+        decls = pal.decls
+        idx = f"({pal.index_t})({tables.read(pal.kbase_t, pal.kbase, 's')} + {read_t})"
+        threshold = _threshold(model, rec, pal, idx, "s", read_t)
     else:
+        decls = []
         threshold = f"({model.key_t}){read_t}"
     test = _test(model, rec.flags, read_t, threshold)
     if rec.counted:
@@ -470,7 +518,7 @@ def walk_body(model: Model) -> Walk:
                   f"        {_f_t(model)} f = ({_f_t(model)}){feature};\n"
                   f"        {rec.right_t} c = {read_r};")
         decl = _counted_walk(model, rec, troot, fields, value, test, tt_t, f"{rec.flags['rl']}u")
-        return Walk([decl], _tree_loop(model, tt_t, f"{p}_walk(t, features)"), rec)
+        return Walk(decls + [decl], _tree_loop(model, tt_t, f"{p}_walk(t, features)"), rec)
     key_t = model.key_t
     tbits = 8 * size_of(rec.thr_t)
     pbits = tbits + 8 * size_of(rec.right_t)
@@ -495,7 +543,7 @@ def walk_body(model: Model) -> Walk:
         f_t=smallest_int(0, ens.n_features, signed=False),
     )
     walk = f"{p}_walk({tables.read(rec.idx_t, troot, 't')}, features)"
-    return Walk([decl], _tree_loop(model, tt_t, walk), rec)
+    return Walk(decls + [decl], _tree_loop(model, tt_t, walk), rec)
 
 
 def _f_t(model: Model) -> str:
@@ -517,21 +565,71 @@ def _value(model: Model) -> str:
     return f"({model.key_t})features[f]"
 
 
-def _palette(model: Model, rec: Records, sentinel: bool = False) -> tuple[str, str, str]:
-    """The key and slot-base tables (``sentinel``: kbase ends with the key count), and
-    the type of an index into the keys."""
+@dataclass(frozen=True)
+class _Palette:
+    """The emitted key tables of an encoding: the key columns (low bytes first), the slot
+    bases and their type, the type of a key index, and the top byte's lookup (split keys)."""
+
+    columns: list[tuple[str, str]]
+    kbase: str
+    kbase_t: str
+    index_t: str
+    decls: list[str]
+
+
+def _palette(model: Model, rec: Records, sentinel: bool = False) -> _Palette:
+    """The key and slot-base tables (``sentinel``: kbase ends with the key count)."""
     tables, shift = model.tables, rec.key_shift
     note = "sorted key thresholds per slot" + (f", divided by 2^{shift}" if shift else "")
-    tkeys = tables.add("keys", rec.key_t, rec.stored_keys if rec.keys.size else [0], note=note)
+    keys = rec.stored_keys if rec.keys.size else np.zeros(1, dtype=np.int64)
+    columns, decls = [], []
+    if rec.split_top:
+        low, at = keys & ((1 << 8 * rec.key_bytes) - 1), 0
+        for width in (4, 2, 1):  # the key's low bytes in columns of whole types, widest first
+            if rec.key_bytes - at >= width:
+                ctype = f"uint{8 * width}_t"
+                columns.append((tables.add(f"keys{at}" if at else "keys", ctype, low >> 8 * at & ((1 << 8 * width) - 1),
+                                           note=f"{note}: bytes {at}..{at + width - 1}"), ctype))
+                at += width
+        decls.append(_top_lookup(model, rec))
+    else:
+        columns.append((tables.add("keys", rec.key_t, keys, note=note), rec.key_t))
     bases = np.append(rec.kbase, rec.keys.size) if sentinel else rec.kbase
     kbase_t = smallest_int(0, int(bases.max()), signed=False)
     tb = tables.add("kbase", kbase_t, bases, note="first key of each slot" + (", then the key count" if sentinel else ""))
-    return tkeys, tb, "uint16_t" if rec.keys.size <= 65535 else "uint32_t", kbase_t
+    return _Palette(columns, tb, kbase_t, "uint16_t" if rec.keys.size <= 65535 else "uint32_t", decls)
 
 
-def _threshold(model: Model, rec: Records, tkeys: str, idx: str) -> str:
-    key_t = model.key_t
-    threshold = f"({key_t}){model.tables.read(rec.key_t, tkeys, idx)}"
+def _top_lookup(model: Model, rec: Records) -> str:
+    """``P_top(s, j)``: the top byte of key j of slot s, from the slot's runs."""
+    tables = model.tables
+    starts, tops, slots = rec.top_runs()
+    runs = np.searchsorted(slots, np.arange(rec.n_slots + 1))
+    tt = tables.add("tbase", rec.tbase_t, runs, note="first top-byte run of each slot, then the run count")
+    ts = tables.add("tstart", "uint8_t", starts, note="first key of each run, within its slot")
+    tp = tables.add("ttop", "int8_t", tops, note="top byte of the keys of each run")
+    return runtime_source("key_top.c", p=model.p, s_t=smallest_int(0, rec.n_slots, signed=False), e_t=rec.tbase_t,
+                          read_end=tables.read(rec.tbase_t, tt, "s + 1u"), read_start=tables.read("uint8_t", ts, "e"),
+                          read_top=tables.read("int8_t", tp, "e"))
+
+
+def _threshold(model: Model, rec: Records, pal: _Palette, idx: str, s: str, j: str) -> str:
+    """C expression of the key threshold at key index ``idx``, key ``j`` of slot ``s``."""
+    key_t, tables = model.key_t, model.tables
+    if rec.split_top:
+        wide = f"uint{8 * size_of(rec.key_t)}_t"
+        parts, at = [], 0
+        for table, ctype in pal.columns:
+            read = f"({wide}){tables.read(ctype, table, idx)}"
+            parts.append(f"({read} << {8 * at})" if at else read)
+            at += size_of(ctype)
+        s_t = smallest_int(0, rec.n_slots, signed=False)
+        top = f"(({wide})(uint8_t){model.p}_top(({s_t})({s}), (uint8_t)({j})) << {8 * at})"
+        stored = f"({rec.key_t})({top} | {' | '.join(parts)})"
+    else:
+        table, ctype = pal.columns[0]
+        stored = tables.read(ctype, table, idx)
+    threshold = f"({key_t}){stored}"
     if rec.key_shift:  # unsigned shift, then back to signed (two's complement on every C target here)
         ukey = "uint64_t" if key_t == "int64_t" else "uint32_t"
         threshold = f"({key_t})(({ukey}){threshold} << {rec.key_shift})"
@@ -562,9 +660,10 @@ def _packed_walk(model: Model, rec: Records, troot: str, tt_t: str) -> tuple[lis
     tw = tables.add("rec", rec.word_t, rec.word,
                     note=f"per record: {what} | flags << {rec.ibits} "
                          f"({', '.join(_FLAG_NAMES[n] for n in order)}) | decision records in the left subtree << {rec.cbits}")
-    tkeys, tb, it, kbase_t = _palette(model, rec, sentinel=rec.global_index)
+    pal = _palette(model, rec, sentinel=rec.global_index)
+    it, tb = pal.index_t, pal.kbase
     s_t = smallest_int(0, rec.n_slots, signed=False)
-    decls = []
+    decls = list(pal.decls)
     lines = [f"{rec.word_t} k = {tables.read(rec.word_t, tw, 'r')};"]
     if rec.global_index:
         lines.append(f"{it} i = ({it})(k & {(1 << rec.ibits) - 1}u);")
@@ -575,15 +674,17 @@ def _packed_walk(model: Model, rec: Records, troot: str, tt_t: str) -> tuple[lis
         tc = tables.add("coarse", s_t, coarse, note=f"slot of key index 2^{step} j")
         decls.append(runtime_source("slot.c", p=p, s_t=s_t, i_t=it, step=step,
                                     read_coarse=tables.read(s_t, tc, f"i >> {step}"),
-                                    read_next=tables.read(kbase_t, tb, "s + 1u")))
+                                    read_next=tables.read(pal.kbase_t, tb, "s + 1u")))
         read_t = "i"
         idx = "i"
+        j = f"i - {tables.read(pal.kbase_t, tb, 's')}"
     else:
         lines.append(f"{s_t} s = ({s_t})(k & {(1 << sbits) - 1}u);")
         read_t = f"((k >> {sbits}) & {(1 << (rec.ibits - sbits)) - 1}u)"
-        idx = f"({it})({tables.read(rec.kbase_t, tb, 's')} + {read_t})"
+        idx = f"({it})({tables.read(pal.kbase_t, tb, 's')} + {read_t})"
+        j = read_t
     lines.append(f"{_f_t(model)} f = ({_f_t(model)}){_feature(model, rec)};")
-    test = _test(model, flags, read_t, _threshold(model, rec, tkeys, idx))
+    test = _test(model, flags, read_t, _threshold(model, rec, pal, idx, "s", j))
     decls.append(_counted_walk(model, rec, troot, "\n        ".join(lines), _value(model), test, tt_t,
                                f"{flags['rl']}u", c_zero=f"k < {1 << rec.cbits}u", c_val=f"(k >> {rec.cbits})"))
     return decls, _tree_loop(model, tt_t, f"{p}_walk(t, features)")

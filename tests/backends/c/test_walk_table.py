@@ -34,6 +34,17 @@ def only(*encodings: str):
         walk_table.ENCODINGS = saved
 
 
+@contextlib.contextmanager
+def split_top(on: bool | None):
+    """Keys stored without their top byte forced on or off (walk_table.SPLIT_TOP) inside the block."""
+    saved = walk_table.SPLIT_TOP
+    walk_table.SPLIT_TOP = on
+    try:
+        yield
+    finally:
+        walk_table.SPLIT_TOP = saved
+
+
 def _records(ens: Ensemble, target: str = "avr", size_first: bool = True):
     tgt = get_target(target)
     return encode(Model(ens, tgt, "m", make_plan(ens, tgt, Layout.TABLE, pack_tables=size_first)))
@@ -252,6 +263,38 @@ def test_each_encoding_matches_the_interpreter(encoding, data):
         check_agrees(ens, X, "table", speed=False)
 
 
+@settings(max_examples=20)
+@given(data=st.data())
+def test_keys_without_their_top_byte_match_the_interpreter(data):
+    """Random IR (NaN, categories, ranks, float64 keys) at -Os with every key's top byte
+    taken from its slot's runs: predictions and values equal the reference interpreter's."""
+    require_tool("gcc")
+    ens = data.draw(ensembles())
+    X = data.draw(inputs_for(ens))
+    with split_top(True):
+        check_agrees(ens, X, "table", speed=False)
+
+
+def test_top_byte_runs_and_low_columns_give_back_every_key():
+    """The split keys' rule: a key is its slot's run's top byte over its low bytes, runs
+    start at key 0 of each slot and hold one top byte each; -Os takes the split when it
+    saves more than its lookup's code, and never at the speed levels."""
+    ens = _boosted(n_trees=40, depth=5)
+    with split_top(None):
+        rec = _records(ens)
+        assert rec.split_top and not _records(ens, size_first=False).split_top
+    with split_top(False):
+        whole = _records(ens)
+    assert not whole.split_top and rec.bytes + walk_table._TOP_RUN_CODE < whole.bytes
+    starts, tops, slots = rec.top_runs()
+    keys, low_bits = rec.stored_keys, 8 * rec.key_bytes
+    slot = np.repeat(np.arange(rec.n_slots), np.diff(np.append(rec.kbase, keys.size)))
+    run = np.searchsorted(rec.kbase[slots] + starts, np.arange(keys.size), side="right") - 1
+    assert (slots[run] == slot).all() and (starts[np.r_[True, slots[1:] != slots[:-1]]] == 0).all()
+    np.testing.assert_array_equal(tops[run] << low_bits | keys & ((1 << low_bits) - 1), keys)
+    assert starts.size < keys.size // 2
+
+
 def _boosted(seed: int = 0, n_trees: int = 12, depth: int = 4, one_leaf: int = -1):
     """Random full-ish trees of float thresholds, NaN to either side, one leaf row per leaf."""
     rng = np.random.default_rng(seed)
@@ -302,8 +345,11 @@ def test_boosted_trees_take_decision_records_only(encoding):
             for i in range(40):  # rows on a threshold and just above one
                 f, v = inner[i % len(inner)]
                 X[i, f] = v if i < 20 else np.nextafter(v, np.float32(np.inf))
-            check_agrees(ens, X, "table", speed=False)
-            check_agrees(ens, X, "table", "avr", speed=False)
+            for split in (False, True):
+                with split_top(split):
+                    assert _records(ens).split_top == split
+                    check_agrees(ens, X, "table", speed=False)
+                    check_agrees(ens, X, "table", "avr", speed=False)
 
 
 @pytest.mark.parametrize("target", ["cortex-m0", "rv32ec", "mcs51"])
@@ -318,8 +364,9 @@ def test_counted_and_packed_records_run_on_devices(target):
     X = np.random.default_rng(5).normal(0, 1, (12 if small else 40, 6)).astype(np.float32)
     X[::3, 1] = np.nan
     for encoding in ENCODINGS[1:]:
-        with only(encoding):
-            check_agrees(ens, X, "table", target, speed=False)
+        for split in (False, True):
+            with only(encoding), split_top(split):
+                check_agrees(ens, X, "table", target, speed=False)
 
 
 def test_shared_subtrees_that_would_multiply_keep_leaf_records():
