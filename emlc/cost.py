@@ -13,7 +13,8 @@ not a promise of the linker's size.
 right child reference, and the left one unless every split's left child is the next
 split), a root reference per tree; or decision records only, each one word holding the
 left subtree's split count, its flags and an index into the sorted distinct thresholds
-(stored once each), with leaves numbered in order and mapped to rows when shared. ``inline`` layout code: about ``target.inline_bytes_per_node`` of
+(stored once each, without the top byte each feature's keys share in runs when that is
+smaller), with leaves numbered in order and mapped to rows when shared. ``inline`` layout code: about ``target.inline_bytes_per_node`` of
 machine code per split and a few bytes per leaf. Both add the leaf table (counted as the
 backend stores it), rank edges, category bitsets and early-exit bounds.
 """
@@ -91,6 +92,8 @@ _TABLE_LOOP, _TABLE_LOOP_SOFT = 200, 1300
 _EXP, _EXP_SOFT = 100, 500
 #: machine code per leaf of an inline walk (its row store and jump)
 _INLINE_LEAF = 6
+#: the -Os table's lookup of a key's top byte (AVR; walk_table takes it when it saves more)
+_TOP_RUN_CODE = 80
 
 
 @dataclass(frozen=True)
@@ -206,25 +209,56 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout) -> int:
 def _threshold_pairs(ens: Ensemble) -> np.ndarray:
     """The feature of each distinct (feature, threshold) pair of the splits."""
     inner = ens.column("op") != Op.LEAF
-    feature = ens.column("feature")[inner].astype(np.int64)
+    return _distinct_pairs(ens.column("feature")[inner], ens.column("threshold")[inner])
+
+
+def _distinct_pairs(feature: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """The feature of each distinct (feature, value) pair."""
+    feature = feature.astype(np.int64)
     if not feature.size:
         return feature
-    codes = np.unique(ens.column("threshold")[inner], return_inverse=True)[1].astype(np.int64).ravel()
+    codes = np.unique(value, return_inverse=True)[1].astype(np.int64).ravel()
     pairs = np.unique(feature * (int(codes.max()) + 1) + codes)
     return pairs // (int(codes.max()) + 1)
+
+
+def _top_byte_runs(ens: Ensemble, width: int, ranked: np.ndarray) -> tuple[int, int]:
+    """(keys, runs of one top byte among each feature's sorted keys): the -Os table's
+    float keys of ``width`` bytes (ranked features' rank edges, other features'
+    thresholds), which it may store without that byte."""
+    inner = ens.column("op") != Op.LEAF
+    feature = ens.column("feature")[inner]
+    keep = ~ranked[feature]
+    values = [ens.column("threshold")[inner][keep].astype(np.float64)]
+    features = [feature[keep].astype(np.int64)]
+    for f, r in enumerate(ens.feature_ranks):
+        if r is not None:
+            values.append(np.asarray(r.edges, dtype=np.float64))
+            features.append(np.full(r.edges.size, f, dtype=np.int64))
+    dtype, udtype = (np.float32, np.uint32) if width == 4 else (np.float64, np.uint64)
+    value, feat = np.concatenate(values), np.concatenate(features)
+    bits = value.astype(dtype).view(udtype).astype(np.uint64)
+    top = (bits >> np.uint64(8 * width - 8)).astype(np.int64)  # sign and high exponent bits
+    return int(_distinct_pairs(feat, value).size), int(_distinct_pairs(feat, top).size)
 
 
 def _counted_records(ens: Ensemble, target: Target) -> int:
     """Decision records packed in one word (counted encoding): split count of the left
     subtree, flags (right leaf, NaN, category) and an index into the distinct thresholds,
     which are stored once (ranked features' thresholds are their edges, counted with the
-    shared bytes); a leaf-row map when leaf rows are shared between leaves."""
+    shared bytes), without their top byte when runs of it per feature take less (its
+    lookup's code counted here); a leaf-row map when leaf rows are shared between leaves."""
     op = ens.column("op")
     inner = op != Op.LEAF
     pair_features = ens.trees_fact("#threshold_pairs", _threshold_pairs)
     ranked = np.array([r is not None for r in ens.feature_ranks] or [False] * ens.n_features)
     unranked = int(np.count_nonzero(~ranked[pair_features]))
-    keys = unranked * _threshold_bytes(ens, target) + 2 * ens.n_features
+    width = _threshold_bytes(ens, target)
+    keys = unranked * width + 2 * ens.n_features
+    if ens.input_type.startswith("float"):
+        # keys (rank edges too) without their top byte, which each feature's keys share in runs
+        n_keys, runs = _top_byte_runs(ens, 8 if ens.input_type == "float64" else 4, ranked)
+        keys -= max(n_keys - 2 * runs - ens.n_features - _TOP_RUN_CODE, 0)
     per_tree = (ens.node_counts() - 1) // 2
     cbits = max(int(per_tree.max() // 2).bit_length(), 1)  # a left subtree: about half a balanced tree
     flags = 1 + int(ens.input_type.startswith("float")) + int(bool((op == Op.CAT).any()))
