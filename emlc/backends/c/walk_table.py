@@ -8,8 +8,9 @@ Records (struct of arrays, trees back to back, each tree in preorder)::
                 node, right child is a leaf (only the flags the model needs).
     P_thr[r]    threshold: index into the slot's sorted keys P_keys[P_kbase[s] ...] (a
                 byte for up to 256 distinct thresholds per feature; keys stored without
-                the trailing zero bits they all share), or the key itself when that is
-                smaller; categorical nodes: the bitset row
+                the trailing zero bits they all share and, at -Os, without the top byte
+                each slot's sorted keys share in runs, P_split_key), or the key itself when
+                that is smaller; categorical nodes: the bitset row
     P_right[r]  how many records ahead the right child is, or (flag) its leaf row
     P_root[t]   first record of tree t
 
@@ -506,7 +507,7 @@ def walk_body(model: Model) -> Walk:
         pal = _palette(model, rec)
         decls = pal.decls
         idx = f"({pal.index_t})({tables.read(pal.kbase_t, pal.kbase, 's')} + {read_t})"
-        threshold = _threshold(model, rec, pal, idx, "s", read_t)
+        threshold = _threshold(model, rec, pal, idx, "s")
     else:
         decls = []
         threshold = f"({model.key_t}){read_t}"
@@ -568,7 +569,7 @@ def _value(model: Model) -> str:
 @dataclass(frozen=True)
 class _Palette:
     """The emitted key tables of an encoding: the key columns (low bytes first), the slot
-    bases and their type, the type of a key index, and the top byte's lookup (split keys)."""
+    bases and their type, the type of a key index, and the split keys' lookup."""
 
     columns: list[tuple[str, str]]
     kbase: str
@@ -582,50 +583,43 @@ def _palette(model: Model, rec: Records, sentinel: bool = False) -> _Palette:
     tables, shift = model.tables, rec.key_shift
     note = "sorted key thresholds per slot" + (f", divided by 2^{shift}" if shift else "")
     keys = rec.stored_keys if rec.keys.size else np.zeros(1, dtype=np.int64)
-    columns, decls = [], []
-    if rec.split_top:
-        low, at = keys & ((1 << 8 * rec.key_bytes) - 1), 0
-        for width in (4, 2, 1):  # the key's low bytes in columns of whole types, widest first
-            if rec.key_bytes - at >= width:
-                ctype = f"uint{8 * width}_t"
-                columns.append((tables.add(f"keys{at}" if at else "keys", ctype, low >> 8 * at & ((1 << 8 * width) - 1),
-                                           note=f"{note}: bytes {at}..{at + width - 1}"), ctype))
-                at += width
-        decls.append(_top_lookup(model, rec))
-    else:
-        columns.append((tables.add("keys", rec.key_t, keys, note=note), rec.key_t))
     bases = np.append(rec.kbase, rec.keys.size) if sentinel else rec.kbase
     kbase_t = smallest_int(0, int(bases.max()), signed=False)
     tb = tables.add("kbase", kbase_t, bases, note="first key of each slot" + (", then the key count" if sentinel else ""))
-    return _Palette(columns, tb, kbase_t, "uint16_t" if rec.keys.size <= 65535 else "uint32_t", decls)
-
-
-def _top_lookup(model: Model, rec: Records) -> str:
-    """``P_top(s, j)``: the top byte of key j of slot s, from the slot's runs."""
-    tables = model.tables
+    index_t = "uint16_t" if rec.keys.size <= 65535 else "uint32_t"
+    if not rec.split_top:
+        return _Palette([(tables.add("keys", rec.key_t, keys, note=note), rec.key_t)], tb, kbase_t, index_t, [])
+    low, at, columns = keys & ((1 << 8 * rec.key_bytes) - 1), 0, []
+    for width in (4, 2, 1):  # the key's low bytes in columns of whole types, widest first
+        if rec.key_bytes - at >= width:
+            ctype = f"uint{8 * width}_t"
+            columns.append((tables.add(f"keys{at}" if at else "keys", ctype, low >> 8 * at & ((1 << 8 * width) - 1),
+                                       note=f"{note}: bytes {at}..{at + width - 1}"), ctype))
+            at += width
+    wide_t = f"uint{8 * size_of(rec.key_t)}_t"
+    parts, at = [], 0
+    for table, ctype in columns:
+        read = f"({wide_t}){tables.read(ctype, table, 'i')}"
+        parts.append(f"({read} << {8 * at})" if at else read)
+        at += size_of(ctype)
     starts, tops, slots = rec.top_runs()
     runs = np.searchsorted(slots, np.arange(rec.n_slots + 1))
     tt = tables.add("tbase", rec.tbase_t, runs, note="first top-byte run of each slot, then the run count")
     ts = tables.add("tstart", "uint8_t", starts, note="first key of each run, within its slot")
     tp = tables.add("ttop", "int8_t", tops, note="top byte of the keys of each run")
-    return runtime_source("key_top.c", p=model.p, s_t=smallest_int(0, rec.n_slots, signed=False), e_t=rec.tbase_t,
+    decl = runtime_source("split_key.c", p=model.p, key_t=rec.key_t, s_t=smallest_int(0, rec.n_slots, signed=False),
+                          i_t=index_t, e_t=rec.tbase_t, wide_t=wide_t, low_bits=8 * rec.key_bytes,
+                          low=" | ".join(parts), read_kbase=tables.read(kbase_t, tb, "s"),
                           read_end=tables.read(rec.tbase_t, tt, "s + 1u"), read_start=tables.read("uint8_t", ts, "e"),
                           read_top=tables.read("int8_t", tp, "e"))
+    return _Palette(columns, tb, kbase_t, index_t, [decl])
 
 
-def _threshold(model: Model, rec: Records, pal: _Palette, idx: str, s: str, j: str) -> str:
-    """C expression of the key threshold at key index ``idx``, key ``j`` of slot ``s``."""
+def _threshold(model: Model, rec: Records, pal: _Palette, idx: str, s: str) -> str:
+    """C expression of the key threshold at key index ``idx`` of slot ``s``."""
     key_t, tables = model.key_t, model.tables
     if rec.split_top:
-        wide = f"uint{8 * size_of(rec.key_t)}_t"
-        parts, at = [], 0
-        for table, ctype in pal.columns:
-            read = f"({wide}){tables.read(ctype, table, idx)}"
-            parts.append(f"({read} << {8 * at})" if at else read)
-            at += size_of(ctype)
-        s_t = smallest_int(0, rec.n_slots, signed=False)
-        top = f"(({wide})(uint8_t){model.p}_top(({s_t})({s}), (uint8_t)({j})) << {8 * at})"
-        stored = f"({rec.key_t})({top} | {' | '.join(parts)})"
+        stored = f"{model.p}_split_key(({smallest_int(0, rec.n_slots, signed=False)})({s}), {idx})"
     else:
         table, ctype = pal.columns[0]
         stored = tables.read(ctype, table, idx)
@@ -677,14 +671,12 @@ def _packed_walk(model: Model, rec: Records, troot: str, tt_t: str) -> tuple[lis
                                     read_next=tables.read(pal.kbase_t, tb, "s + 1u")))
         read_t = "i"
         idx = "i"
-        j = f"i - {tables.read(pal.kbase_t, tb, 's')}"
     else:
         lines.append(f"{s_t} s = ({s_t})(k & {(1 << sbits) - 1}u);")
         read_t = f"((k >> {sbits}) & {(1 << (rec.ibits - sbits)) - 1}u)"
         idx = f"({it})({tables.read(pal.kbase_t, tb, 's')} + {read_t})"
-        j = read_t
     lines.append(f"{_f_t(model)} f = ({_f_t(model)}){_feature(model, rec)};")
-    test = _test(model, flags, read_t, _threshold(model, rec, pal, idx, "s", j))
+    test = _test(model, flags, read_t, _threshold(model, rec, pal, idx, "s"))
     decls.append(_counted_walk(model, rec, troot, "\n        ".join(lines), _value(model), test, tt_t,
                                f"{flags['rl']}u", c_zero=f"k < {1 << rec.cbits}u", c_val=f"(k >> {rec.cbits})"))
     return decls, _tree_loop(model, tt_t, f"{p}_walk(t, features)")
