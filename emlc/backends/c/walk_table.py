@@ -583,19 +583,22 @@ def _palette(model: Model, rec: Records, sentinel: bool = False) -> _Palette:
     tables, shift = model.tables, rec.key_shift
     note = "sorted key thresholds per slot" + (f", divided by 2^{shift}" if shift else "")
     keys = rec.stored_keys if rec.keys.size else np.zeros(1, dtype=np.int64)
+    if rec.split_top:
+        low, at, columns = keys & ((1 << 8 * rec.key_bytes) - 1), 0, []
+        for width in (4, 2, 1):  # the key's low bytes in columns of whole types, widest first
+            if rec.key_bytes - at >= width:
+                ctype = f"uint{8 * width}_t"
+                columns.append((tables.add(f"keys{at}" if at else "keys", ctype, low >> 8 * at & ((1 << 8 * width) - 1),
+                                           note=f"{note}: bytes {at}..{at + width - 1}"), ctype))
+                at += width
+    else:
+        columns = [(tables.add("keys", rec.key_t, keys, note=note), rec.key_t)]
     bases = np.append(rec.kbase, rec.keys.size) if sentinel else rec.kbase
     kbase_t = smallest_int(0, int(bases.max()), signed=False)
     tb = tables.add("kbase", kbase_t, bases, note="first key of each slot" + (", then the key count" if sentinel else ""))
     index_t = "uint16_t" if rec.keys.size <= 65535 else "uint32_t"
     if not rec.split_top:
-        return _Palette([(tables.add("keys", rec.key_t, keys, note=note), rec.key_t)], tb, kbase_t, index_t, [])
-    low, at, columns = keys & ((1 << 8 * rec.key_bytes) - 1), 0, []
-    for width in (4, 2, 1):  # the key's low bytes in columns of whole types, widest first
-        if rec.key_bytes - at >= width:
-            ctype = f"uint{8 * width}_t"
-            columns.append((tables.add(f"keys{at}" if at else "keys", ctype, low >> 8 * at & ((1 << 8 * width) - 1),
-                                       note=f"{note}: bytes {at}..{at + width - 1}"), ctype))
-            at += width
+        return _Palette(columns, tb, kbase_t, index_t, [])
     wide_t = f"uint{8 * size_of(rec.key_t)}_t"
     parts, at = [], 0
     for table, ctype in columns:
