@@ -106,7 +106,9 @@ merge of main's plan-based backend, which moved 20x5 and 30x6 by under 1%): 10x6
 8,640 cycles -> 12,546 B / 9,975 cycles, 20x5 16,368 / 15,830 -> 15,978 / 17,966, 30x6
 26,598 / 25,301 -> 26,496 / 25,929 (forest leaf rows are shared after dedup_leaves, so
 a leaf-row map remains; boosted models, a row per leaf, need none: XGBoost 60x5 node
-tables 8.95 -> 5.31 B per decision node).
+tables 8.95 -> 5.31 B per decision node, then 4.83 B with keys stored without the top
+byte each feature's sorted keys share in runs, which this 10x6 forest's -Os build does not
+take: it would save less than its lookup's code).
 
 Every emlc build carries the binary64 step for float64 near-ties (c_soft64: 3.9-5 KB);
 before it, -O2 inline was 87,460 B and -Os table 8,930 B / 8,654 cycles.

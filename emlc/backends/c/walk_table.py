@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ...cost import split_key_code
 from ...ir.ensemble import Op, Tree
 from .common import int_literal, int_range, size_of, smallest_int
 from .features import rank_spans
@@ -44,9 +45,6 @@ _FLAG_NAMES = {"nan": "NaN goes left", "cat": "categorical", "rl": "right child 
 #: leaf and jump records, decision records only, and those packed in one word with a
 #: slot and key index or a global key index
 ENCODINGS = ("records", "counted", "packed", "packed_global")
-#: bytes of code finding a key's top byte among its slot's runs (AVR, the largest:
-#: 73-99 B linked for digits forests and an XGBoost model)
-_TOP_RUN_CODE = 80
 #: keys stored without their top byte (:attr:`Records.split_top`): None when that saves
 #: more than its code; tests force it on (where possible) or off
 SPLIT_TOP: bool | None = None
@@ -166,16 +164,16 @@ class Records:
     def tbase_t(self) -> str:
         return smallest_int(0, self.top_runs()[0].size, signed=False)
 
-    def with_split_top(self) -> Records | None:
+    def with_split_top(self, code: int) -> Records | None:
         """This encoding with its keys' top byte in runs (:attr:`split_top`), when that
-        is smaller by more than the lookup's code (see :data:`SPLIT_TOP`), and every slot
-        has at most 256 keys (a run's start is a byte)."""
+        is smaller by more than the lookup's ``code`` (see :data:`SPLIT_TOP`), and every
+        slot has at most 256 keys (a run's start is a byte)."""
         if SPLIT_TOP is False or self.keys is None or not self.keys.size or size_of(self.key_t) < 2:
             return None
         if int(np.diff(np.append(self.kbase, self.keys.size)).max()) > 256:
             return None
         split = replace(self, split_top=True)
-        return split if SPLIT_TOP or split.bytes + _TOP_RUN_CODE < self.bytes else None
+        return split if SPLIT_TOP or split.bytes + code < self.bytes else None
 
     @property
     def kbase_t(self) -> str:
@@ -468,7 +466,8 @@ def encode(model: Model) -> Records:
                       _pack(counted, False) if "packed" in ENCODINGS and packed else None,
                       _pack(counted, True) if "packed_global" in ENCODINGS and packed else None]
     # keys without their top byte: a scan per node test, so only where size comes first
-    split = [rec.with_split_top() for rec in cands if rec is not None and packed]
+    code = split_key_code(model.target)
+    split = [rec.with_split_top(code) for rec in cands if rec is not None and packed]
     cands = [s for s in split if s is not None] if SPLIT_TOP and any(split) else cands + split
     best: Records | None = None
     for rec in cands:

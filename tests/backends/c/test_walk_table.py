@@ -14,6 +14,7 @@ from emlc.backends.c.model import Model
 from emlc.backends.c import walk_table
 from emlc.backends.c.plan import Layout, make_plan
 from emlc.backends.c.walk_table import encode
+from emlc.cost import split_key_code
 from emlc.errors import EmlcError
 from emlc.ir import Decision, Ensemble, FeatureRank, Op, Task, Tree
 from emlc.targets import get_target
@@ -285,7 +286,7 @@ def test_top_byte_runs_and_low_columns_give_back_every_key():
         assert rec.split_top and not _records(ens, size_first=False).split_top
     with split_top(False):
         whole = _records(ens)
-    assert not whole.split_top and rec.bytes + walk_table._TOP_RUN_CODE < whole.bytes
+    assert not whole.split_top and rec.bytes + split_key_code(get_target("avr")) < whole.bytes
     starts, tops, slots = rec.top_runs()
     keys, low_bits = rec.stored_keys, 8 * rec.key_bytes
     slot = np.repeat(np.arange(rec.n_slots), np.diff(np.append(rec.kbase, keys.size)))
