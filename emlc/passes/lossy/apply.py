@@ -4,8 +4,8 @@ Order: hard vote, leaf clustering, leaf quantization (all rewrite the leaf table
 then the lossless pipeline of the chosen -O level (clustering makes sibling leaves
 equal, which folding and subtree merging then remove), then the confidence early
 exit, which must come last because the O2 pipeline's exact early exit would
-replace it. With an early exit, 8/4-bit leaves use one scale for every column,
-which the early-exit bounds need.
+replace it. Clustered and quantized leaves share one power-of-two scale for every
+column, which both the early-exit bounds and the integer class decision need.
 
 Measurements on calibration rows compare the lossy build with the exact build of the
 same level: agreement with the original model's predictions (classes; for
@@ -172,7 +172,7 @@ def compress_leaves(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2
     elif s.leaf_clusters is not None:
         out = cluster_leaves(out, s.leaf_clusters, hits if not s.hard_vote else None)
     if s.leaf_bits is not None:
-        out = quantize_leaves(out, s.leaf_bits, per_column=s.early_exit is None)
+        out = quantize_leaves(out, s.leaf_bits)
     result = optimize(verify(out), level=level, target=target)
     return result.ensemble, result.layout
 
