@@ -8,6 +8,8 @@ when the top two integer sums are close falls back to the exact float path (the 
 code ``predict_proba`` runs, from the same recorded leaf rows).
 
 The margin rule and why it never disagrees with the interpreter: :mod:`.fixed_point`.
+Integer tables on one power-of-two grid (the lossy leaf passes') get its exact plan:
+the sums decide every row and predict has no float fallback.
 """
 
 from __future__ import annotations
