@@ -10,6 +10,7 @@ ones (the exit plan on the sums, the binary64 step on the exit plan).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -147,13 +148,17 @@ def numbers(ens: Ensemble, target: Target) -> Numbers:
 
 
 def _sums_type(ens: Ensemble, acc_t: str, target: Target) -> str:
-    """What P_add adds into: vote counts, integer leaf sums (wide enough for every tree;
-    16 bits where they fit on 8- and 16-bit cores) or raw."""
+    """What P_add adds into: vote counts, integer leaf sums (wide enough for every tree and
+    the base score in table units, where an exact fixed-point plan starts them; 16 bits
+    where they fit on 8- and 16-bit cores) or raw."""
     if ens.aggregation is Aggregation.VOTE:
         return smallest_int(0, ens.n_trees, signed=False)
     leaves = ens.leaves
     if leaves.dtype.kind in "iu":
         bound = int(np.abs(leaves.astype(np.int64)).max()) * ens.n_trees
+        scale = np.abs(np.ones(1) if ens.leaf_scale is None else np.asarray(ens.leaf_scale, np.float64))
+        if scale.min() > 0:
+            bound += math.ceil(float(np.abs(np.asarray(ens.base_score, np.float64)).max() / scale.min()))
         return "int16_t" if bound < 2**15 and target.word_bits < 32 else "int32_t" if bound < 2**31 else "int64_t"
     return acc_t
 

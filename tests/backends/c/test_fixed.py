@@ -151,6 +151,19 @@ def test_grid_ties_are_decided_by_integer_sums_on_host_and_avr(aggregation, accu
         np.testing.assert_array_equal(run_model(ens, X, target, layout, name="m").predict, want, err_msg=f"{target} {layout}")
 
 
+def test_grid_sums_from_a_base_beyond_16_bits_stay_exact_on_avr():
+    """A base score 40,000 grid steps up: the exact plan's sums start there, so AVR's
+    sums widen to 32 bits (16-bit ones would wrap) and still equal the interpreter."""
+    require_tool("avr-gcc", "simavr")
+    ens = _grid_ties_forest(Aggregation.SUM, "float64")
+    ens = ens.replace(base_score=ens.base_score + 40000 * 2.0**-7)
+    fx = plan(ens, get_target("avr"))
+    assert fx is not None and fx.exact and fx.acc_t == "int32_t"
+    X = np.arange(-5.0, 5.0, 0.25)[:, None]
+    for layout in ("inline", "table"):
+        np.testing.assert_array_equal(run_model(ens, X, "avr", layout, name="m").predict, interpret(ens, X))
+
+
 def _near_tie_forest(accum: str, aggregation: Aggregation, eps_scale: float) -> Ensemble:
     """Trees over one feature whose class-0 and class-1 sums differ by about eps_scale ulps."""
     rng = np.random.default_rng(7)
