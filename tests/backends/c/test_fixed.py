@@ -19,7 +19,7 @@ from emlc.ir.interpret import apply_link, decide, interpret, interpret_raw, leaf
 from emlc.passes.lossy import quantize_leaves
 from emlc.targets import get_target
 from tests.conftest import require_tool
-from tests.e2e.harness import run_model
+from tests.e2e.harness import TOOLS, run_model
 from tests.strategies import ensembles, inputs_for
 
 
@@ -135,14 +135,15 @@ def _grid_ties_forest(aggregation: Aggregation, accum: str) -> Ensemble:
 @pytest.mark.parametrize("aggregation", [Aggregation.SUM, Aggregation.MEAN])
 @pytest.mark.parametrize("accum", ["float64", "float32"])
 def test_grid_ties_are_decided_by_integer_sums_on_host_and_avr(aggregation, accum):
-    """Exact ties and one-step leads of a grid table: host C (inline and table) and simavr
-    equal the interpreter, and predict has no float fallback."""
-    require_tool("gcc", "avr-gcc", "simavr")
+    """Exact ties and one-step leads of a grid table: host C (inline and table), simavr and
+    the 8051 (s51) equal the interpreter, and predict has no float fallback."""
+    require_tool(*TOOLS["host"], *TOOLS["avr"], *TOOLS["mcs51"])
     ens = _grid_ties_forest(aggregation, accum)
     X = np.arange(-5.0, 5.0, 0.25)[:, None]
     want = interpret(ens, X)
     assert len(set(want.tolist())) > 1
-    for target, layout in (("host", "inline"), ("host", "table"), ("avr", "inline"), ("avr", "table")):
+    for target, layout in (("host", "inline"), ("host", "table"), ("avr", "inline"), ("avr", "table"),
+                           ("mcs51", "table")):
         fx = plan(ens, get_target(target))
         assert fx is not None and fx.exact
         assert _decided_equal(ens, X, target, fx=fx) == len(X)
