@@ -9,7 +9,8 @@ firmware (avr-size: flash = text + data, RAM = data + bss). Peers (emlearn, micr
 m2cgen) are measured when their packages are installed; their code is generated at run
 time. -O2 adds the exact early exit (on AVR checked on the fixed-point sums); "(no exit)"
 is the same build without it, "--early-exit 0.5" the lossy confidence exit (only on the
-2560's 10x6 table, with -O0 and forced layouts). "*" marks the Pareto front of flash and
+2560's 10x6 table, with -O0 and forced layouts); "--flash-budget 80K / 20K" are -O2 held to
+those budgets, where the backend takes the fastest build point that fits. "*" marks the Pareto front of flash and
 cycles among the builds that run, per input type (float features; int16 features, which
 need pre-scaled inputs), whatever their agreement.
 
@@ -135,6 +136,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import emlc  # noqa: E402
 from emlc.backends.c import emit_c  # noqa: E402
+from emlc.cost import FlashBudget  # noqa: E402
 from emlc.passes import optimize  # noqa: E402
 from emlc.passes.lossy.confidence_exit import confidence_exit  # noqa: E402
 
@@ -285,6 +287,11 @@ def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
             lossy = confidence_exit(res.ensemble, 0.5)
             add(f"emlc -{level} --early-exit 0.5 {res.layout}",
                 lambda: emit_c(lossy, target, "model", res.layout, speed=speed))
+    if full:
+        res = optimize(ens, level="O2", target=target)
+        for budget in ("80K", "20K"):
+            add(f"emlc -O2 --flash-budget {budget}",
+                lambda: emit_c(res.ensemble, target, "model", budget=FlashBudget.parse(budget)))
     for level in ("O2", "Os"):
         res = optimize(ens.replace(input_type="int16"), level=level, target=target)
         add(f"emlc -{level} --input int16 {res.layout}",

@@ -186,10 +186,13 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 
 
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
-              float32_sums: bool = False, quick: bool = False, pack_tables: bool = False) -> Plan:
+              float32_sums: bool = False, quick: bool = False, pack_tables: bool = False,
+              leaf_sums: bool = True) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
     a first pass on byte sums when one can decide most rows (the caller checks it fits);
-    ``pack_tables``: let the table layout pack its records (-Os)."""
+    ``pack_tables``: let the table layout pack its records (-Os); ``leaf_sums``: let the
+    inline walk's leaves add their values where the target does (else they only record
+    their rows, and the sums come from the leaf table)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -199,7 +202,7 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     fx = fixed.plan(ens, target) if record else None
     if fx is not None and chosen is Layout.TABLE:  # the size-minded layout: byte leaves where they do
         fx = fixed.plan(ens, target, byte_leaves=True)
-    leaf_sums = access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
+    leaf_sums = leaf_sums and access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
     candidate = soft64.applies(ens, target, nums, record, float32_sums)
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE)
     first = quick and leaf_sums and exits is None and fx is not None and not fx.exact
