@@ -150,7 +150,7 @@ def search_budget(
             if st.early_exit is not None and not supports(votes_as_mean(leafy)):
                 continue
             built = add_exit(leafy, st, X)
-            m = measure(built, ens, tgt, layout, X, y, flash_estimate)
+            m = measure(built, ens, tgt, layout, X, y, flash_estimate, level)
             score = m.accuracy if y is not None else m.agreement
             if reference is None:
                 reference = score

@@ -105,14 +105,15 @@ class LossyReport:
         return asdict(self)
 
 
-#: flash bytes of a build of (ensemble, target, layout): the callers that can emit code
-#: pass the C backend's estimate (emlc.backends.c.flash_estimate), which counts the tables
-#: it writes; passes alone have the cost model's IR estimate.
-Sizer = Callable[[Ensemble, str, str], int]
+#: flash bytes of a build of (ensemble, target, layout, -O level): the callers that can
+#: emit code pass the C backend's estimate (emlc.backends.c.flash_estimate), which counts
+#: the tables it writes at that level; passes alone have the cost model's IR estimate.
+Sizer = Callable[[Ensemble, str, str, str], int]
 
 
-def model_bytes(ens: Ensemble, target: str, layout: str) -> int:
-    """Flash bytes the cost model estimates for ``ens`` on ``target`` from the IR."""
+def model_bytes(ens: Ensemble, target: str, layout: str, level: str = "O2") -> int:
+    """Flash bytes the cost model estimates for ``ens`` on ``target`` from the IR (the
+    same at every level: the IR does not say how records pack)."""
     return flash_bytes(ens, get_target(target), layout)
 
 
@@ -142,8 +143,8 @@ def accuracy(ens: Ensemble, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def measure(ens: Ensemble, original: Ensemble, target: str, layout: str, X=None, y=None,
-            size: Sizer = model_bytes) -> Measure:
-    size = size(ens, target, layout)
+            size: Sizer = model_bytes, level: str = "O2") -> Measure:
+    size = size(ens, target, layout, level)
     if X is None:
         return Measure(bytes=size)
     reference = np.asarray(interpret(original, X))
@@ -220,8 +221,8 @@ def apply_lossy(
         settings=s,
         target=tgt,
         layout=layout,
-        before=measure(exact.ensemble, ens, tgt, exact.layout, X, y, size),
-        after=measure(lossy, ens, tgt, layout, X, y, size),
+        before=measure(exact.ensemble, ens, tgt, exact.layout, X, y, size, level),
+        after=measure(lossy, ens, tgt, layout, X, y, size, level),
         rows=0 if X is None else int(X.shape[0]),
         notes=notes,
     )
