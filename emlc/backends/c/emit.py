@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...cost import FlashBudget, code_bytes
+from ...cost import FlashBudget, Point, code_bytes
 from ...errors import EmlcError
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, LinkMath, Op, Task
@@ -56,7 +56,8 @@ class Build(NamedTuple):
 
 
 def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str | None,
-           speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget()) -> Build:
+           speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget(),
+           point: Point | None = None) -> Build:
     tgt = get_target(target)
     prefix = check_name(name)
     built: dict[tuple, tuple[Model, list[str], Records | None]] = {}
@@ -65,7 +66,7 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str 
         built[shape(plan)] = _emit(ens, tgt, prefix, plan)
         return estimate(ens, tgt, plan, built[shape(plan)][0].tables.bytes)["flash"]
 
-    choice = choose(ens, tgt, layout, speed, float32_sums, budget, measure)
+    choice = choose(ens, tgt, layout, speed, float32_sums, budget, measure, point)
     plan = choice.chosen.plan
     model, code, records = built.get(shape(plan)) or _emit(ens, tgt, prefix, plan)
     return Build(model, code, records, choice)
@@ -171,9 +172,10 @@ class Header(NamedTuple):
 
 @traps_off
 def header(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: Layout | str | None = None,
-           speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget()) -> Header:
+           speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget(),
+           point: Point | None = None) -> Header:
     """:func:`emit_c`'s header with the build points it chose from."""
-    model, code, _, choice = _build(ens, target, name, layout, speed, float32_sums, budget)
+    model, code, _, choice = _build(ens, target, name, layout, speed, float32_sums, budget, point)
     check_fit(model)
     guard = f"EMLC_{name.upper()}_H"
     includes = ["#include <stdint.h>"]
@@ -189,12 +191,13 @@ def header(ens: Ensemble, target: Target | str = "host", name: str = "model", la
 
 
 def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: Layout | str | None = None,
-           speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget()) -> str:
+           speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget(),
+           point: Point | None = None) -> str:
     """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit).
     ``speed`` (the -O levels but -Os) takes the fastest build within ``budget``, -Os the
-    smallest (:mod:`.points`); ``float32_sums`` (lossy) leaves float64 near-ties to float
-    sums on targets without a 64-bit double."""
-    return header(ens, target, name, layout, speed, float32_sums, budget).code
+    smallest, or ``point`` when given (:mod:`.points`); ``float32_sums`` (lossy) leaves
+    float64 near-ties to float sums on targets without a 64-bit double."""
+    return header(ens, target, name, layout, speed, float32_sums, budget, point).code
 
 
 def _link_note(model: Model) -> list[str]:
@@ -288,7 +291,8 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | s
     }
 
 
-def flash_estimate(ens: Ensemble, target: Target | str, layout: Layout | str) -> int:
-    """Flash bytes of ``ens``'s header on ``target`` (the tables it writes plus the cost
-    model's code): what lossy passes report, through :data:`passes.lossy.apply.Sizer`."""
-    return int(size_report(ens, target, layout)["flash_bytes_estimate"])
+def flash_estimate(ens: Ensemble, target: Target | str, layout: Layout | str, level: str = "O2") -> int:
+    """Flash bytes of ``ens``'s header on ``target`` at -O ``level`` (the tables it writes
+    plus the cost model's code): what lossy passes report, through
+    :data:`passes.lossy.apply.Sizer`."""
+    return int(size_report(ens, target, layout, speed=level != "Os")["flash_bytes_estimate"])

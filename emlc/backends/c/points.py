@@ -74,16 +74,17 @@ def shape(plan: Plan) -> tuple:
 
 
 def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bool, float32_sums: bool = False,
-           budget: FlashBudget = FlashBudget(), measure: Callable[[Plan], int] | None = None) -> Choice:
-    """The point a build of ``ens`` takes (see the module docstring); ``layout`` restricts it.
-    ``measure``: a plan's flash with the tables it emits, asked for points the IR estimate
-    puts just over the budget."""
+           budget: FlashBudget = FlashBudget(), measure: Callable[[Plan], int] | None = None,
+           point: Point | None = None) -> Choice:
+    """The point a build of ``ens`` takes (see the module docstring); ``layout`` restricts it,
+    ``point`` names it (the tests and the benchmark measure each). ``measure``: a plan's
+    flash with the tables it emits, asked for points the IR estimate puts just over the budget."""
     forced = None if layout is None else pick_layout(ens, target, layout)
     limit = budget.limit(target)
     costs: list[PointCost] = []
     shapes: set[tuple] = set()
-    for point in candidates(target, forced, speed):
-        plan = _plan(ens, target, point, float32_sums)
+    for option in [point] if point is not None else candidates(target, forced, speed):
+        plan = _plan(ens, target, option, float32_sums)
         if shape(plan) in shapes:
             continue
         shapes.add(shape(plan))
