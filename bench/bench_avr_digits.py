@@ -75,7 +75,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     ## digits RandomForest 30x6, atmega2560
     build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
     emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
-    emlc -Os table                                      26614      0    26144  100.0%  *
+    emlc -Os table                                      26314      0    34136  100.0%  *
     emlc -O2 --input int16 inline                       77980      0     2582  100.0%  *
     emlc -Os --input int16 table                        24476      0    26780  100.0%  *
     emlearn inline (float features)                     52902      0    14743  100.0%
@@ -87,7 +87,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     ## digits RandomForest 30x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
     emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
-    emlc -Os table                                      26614      0    26144  100.0%  *
+    emlc -Os table                                      26314      0    34136  100.0%  *
     emlc -O2 --input int16 table                        26196      0    15085  100.0%
     emlc -Os --input int16 table                        24476      0    26780  100.0%  *
     emlearn inline (float features)                  does not build (flash overflow)
@@ -106,9 +106,10 @@ merge of main's plan-based backend, which moved 20x5 and 30x6 by under 1%): 10x6
 8,640 cycles -> 12,546 B / 9,975 cycles, 20x5 16,368 / 15,830 -> 15,978 / 17,966, 30x6
 26,598 / 25,301 -> 26,496 / 25,929 (forest leaf rows are shared after dedup_leaves, so
 a leaf-row map remains; boosted models, a row per leaf, need none: XGBoost 60x5 node
-tables 8.95 -> 5.31 B per decision node, then 4.83 B with keys stored without the top
-byte each feature's sorted keys share in runs, which this 10x6 forest's -Os build does not
-take: it would save less than its lookup's code).
+tables 8.95 -> 5.31 B per decision node). Then keys stored without the top byte each
+feature's sorted keys share in runs, where that saves more than its lookup's code: XGBoost
+60x5 4.83 B per decision node, 30x6 -Os 26,614 B / 26,144 cycles -> 26,314 / 34,136 (the
+scan for a key's run costs cycles), 10x6 unchanged (it would save less than the code).
 
 Every emlc build carries the binary64 step for float64 near-ties (c_soft64: 3.9-5 KB);
 before it, -O2 inline was 87,460 B and -Os table 8,930 B / 8,654 cycles.
