@@ -51,6 +51,9 @@ _TABLE_LOOP, _TABLE_LOOP_SOFT = 200, 1300
 _EXP, _EXP_SOFT = 100, 500
 #: machine code per leaf of an inline walk (its row store and jump)
 _INLINE_LEAF = 6
+#: a split comparing an int16 key (load, compare, branch), its NaN test, and the code
+#: computing the keys (AVR, avr-gcc 5.4)
+_KEYED_NODE, _KEYED_NAN, _KEYS_CODE = 46, 8, 200
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,15 @@ class CodeTerms:
 
     ``leaf_adds``: ``q += v`` statements at inline leaves (leaf sums, 4 B each);
     ``quick_adds``: those of the byte-sum first walk, which copies the walk (None: no such
-    walk); ``extra``: other fixed code, such as the binary64 near-tie step."""
+    walk); ``extra``: other fixed code, such as the binary64 near-tie step;
+    ``keyed_nodes``: splits of the walk recording rows that compare an int16 key
+    (``keyed_nan_tests`` of them also test it for NaN) instead of a float's halves."""
 
     leaf_adds: int = 0
     quick_adds: int | None = None
     extra: int = 0
+    keyed_nodes: int = 0
+    keyed_nan_tests: int = 0
 
 
 def index_bytes(count: int) -> int:
@@ -89,6 +96,8 @@ def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms =
     code = _FIXED_CODE + (_SOFT_FLOAT_CODE if soft else 0)
     if layout is Layout.INLINE:
         code += inner * node + ens.n_leaves * _INLINE_LEAF + 4 * terms.leaf_adds
+        if terms.keyed_nodes:
+            code -= terms.keyed_nodes * (node - _KEYED_NODE) - terms.keyed_nan_tests * _KEYED_NAN - _KEYS_CODE
     else:
         code += _TABLE_LOOP_SOFT if soft else _TABLE_LOOP
     if needs_exp(ens):

@@ -1,14 +1,17 @@
 """AVR -O2 forests decide every float32 special value as the interpreter does (simavr).
 
-The -O2 inline build has two walks whose node tests compare the upper 16 bits of a float
-and read the lower half, the sign and the NaN patterns only where they can matter: a
-first walk on byte sums and the walk recording leaf rows. Rows here put, into real data
-rows, the values those shortcuts could get wrong: +-0, subnormals, +-inf, NaN of both
-signs (the negative "default NaN" 0xFFC00000 that AVR float code produces, and payloads),
-the largest finite values (upper byte 0x7F / 0xFF, next to NaN's), and every threshold
-of the feature with its float32 neighbours. Two forests: digits-like (integer pixels,
-positive x.5 thresholds) and one trained with negatives and NaN, so that it has negative
-thresholds and nodes sending NaN left as well as right.
+The -O2 inline build has two walks: a first walk on byte sums and P_rows, which records
+leaf rows. Their node tests compare the upper 16 bits of a float and read the lower half,
+the sign and NaN's bit patterns only where they can matter; P_rows may instead compare
+int16 keys computed once per row (half_keys: rounded up where a feature's thresholds are
+multiples of 2^16 as keys, down where they end in 0xFFFF). Rows here put, into data rows,
+the values those shortcuts could get wrong: +-0, subnormals, +-inf, NaN of both signs
+(the negative "default NaN" 0xFFC00000 that AVR float code produces, and payloads), the
+largest finite values (upper byte 0x7F / 0xFF, next to NaN's), and every threshold of the
+feature with its float32 neighbours. Forests: digits (positive x.5 thresholds), one
+trained on signed integers with NaN (negative thresholds, nodes sending NaN left and
+right), the same with ``x < t`` splits (keys rounded down), and a small one on the
+ATmega328P, where the first walk fits only beside keyed P_rows.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import numpy as np
 import pytest
 
 import emlc
-from emlc.ir.ensemble import Ensemble, Op
+from emlc.backends.c import emit_c
+from emlc.ir.ensemble import Ensemble, Op, Tree
 from tests.backends.c.test_emit import expected
 from tests.conftest import require_tool
 from tests.e2e.harness import TOOLS, run_parallel
@@ -36,52 +40,76 @@ def _neighbours(ens: Ensemble, f: int) -> np.ndarray:
     return np.concatenate([f32, np.nextafter(f32, big), np.nextafter(f32, -big)])
 
 
-def _rows(ens: Ensemble, base: np.ndarray, seed: int) -> np.ndarray:
-    """Rows of ``base`` with cells replaced: each special value in every feature at once,
-    then rows with a third of their cells special values or threshold neighbours."""
+def _rows(ens: Ensemble, base: np.ndarray, seed: int, n: int = 60) -> np.ndarray:
+    """Each special value in every feature at once, then ``n`` rows of ``base`` with a
+    third of their cells special values or threshold neighbours."""
     rng = np.random.default_rng(seed)
     pools = [np.concatenate([SPECIAL, _neighbours(ens, f)]) for f in range(ens.n_features)]
     uniform = np.repeat(SPECIAL[:, None], ens.n_features, axis=1)
-    mixed = base[rng.integers(0, base.shape[0], 60)].astype(np.float32)
+    mixed = base[rng.integers(0, base.shape[0], n)].astype(np.float32)
     for row in mixed:
         cells = rng.random(ens.n_features) < 1 / 3
         row[cells] = [pools[f][rng.integers(pools[f].size)] for f in np.flatnonzero(cells)]
     return np.vstack([uniform, mixed])
 
 
-def _digits():
+def _digits(trees: int, depth: int):
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
 
     X, y = load_digits(return_X_y=True)
-    return RandomForestClassifier(n_estimators=6, max_depth=5, random_state=0).fit(X, y), X
+    return RandomForestClassifier(n_estimators=trees, max_depth=depth, random_state=0).fit(X, y), X
 
 
 def _signed_with_nan():
     from sklearn.ensemble import RandomForestClassifier
 
     rng = np.random.default_rng(3)
-    X = rng.normal(size=(600, 6)) * [1, 2, 0.5, 4, 1, 1e-3]
-    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] < -1)
+    X = np.round(rng.normal(size=(600, 6)) * [8, 20, 3, 40, 8, 2])
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] < -10)
     X[rng.random(X.shape) < 0.1] = np.nan
     return RandomForestClassifier(n_estimators=6, max_depth=5, random_state=0).fit(X, y), np.nan_to_num(X)
+
+
+def _strict(ens: Ensemble) -> Ensemble:
+    """``ens`` with every ``x <= t`` split made ``x < t``."""
+    def strict(t: Tree) -> Tree:
+        op = np.where(t.op == Op.LE, Op.LT, t.op)
+        return Tree.build(op=op, feature=t.feature, threshold=t.threshold, left=t.left, right=t.right, leaf=t.leaf,
+                          default_left=t.default_left)
+    return ens.replace(trees=tuple(strict(t) for t in ens.trees))
+
+
+def _o2(ens: Ensemble, target: str) -> tuple[Ensemble, str]:
+    res = emlc.compile(ens, target=target, level="O2", emit_as="ir")
+    assert res.layout == "inline"
+    return res.ensemble, res.layout
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
 def test_avr_o2_walks_decide_special_values_as_the_interpreter():
     require_tool(*TOOLS["avr"])
+    digits, digits_x = _digits(6, 5)
+    signed, signed_x = _signed_with_nan()
+    loaded = emlc.load(signed)
+    nodes = [(t.threshold[t.op == Op.LE], t.default_left[t.op == Op.LE]) for t in loaded.trees]
+    assert any((thr < 0).any() for thr, _ in nodes)
+    assert any(dl.any() for _, dl in nodes) and any((~dl).any() for _, dl in nodes)
     jobs = []
-    for seed, (model, X) in enumerate((_digits(), _signed_with_nan())):
-        res = emlc.compile(model, target="avr", level="O2", emit_as="ir")
-        ens = res.ensemble
-        code = emlc.compile(model, target="avr", level="O2").code
-        assert res.layout == "inline" and "_quick(" in code and "MODEL_HI(" in code.upper()
-        jobs.append((ens, _rows(emlc.load(model), X, seed), "avr", res.layout))
-    signed = emlc.load(_signed_with_nan()[0])
-    nodes = [(t.threshold[t.op == Op.LE], t.default_left[t.op == Op.LE]) for t in signed.trees]
-    assert any((thr < 0).any() for thr, _ in nodes) and any(dl.any() for _, dl in nodes)
-    assert any((~dl).any() for _, dl in nodes)
-    for (ens, X, _, _), got in zip(jobs, run_parallel(jobs, workers=2)):
+    for seed, (ens, X) in enumerate(((emlc.load(digits), digits_x), (loaded, signed_x), (_strict(loaded), signed_x))):
+        opt, layout = _o2(ens, "avr")
+        rows = _rows(ens, X, seed)
+        for keyed in (False, True):
+            code = emit_c(opt, "avr", "model", layout, keyed_rows=keyed)
+            assert "model_quick(" in code and "MODEL_HI(" in code and ("model_halves(" in code) == keyed
+            jobs.append((opt, rows, "avr", layout, {"keyed_rows": keyed}))
+    small, small_x = _digits(3, 4)
+    opt, layout = _o2(emlc.load(small), "atmega328p")
+    code = emit_c(opt, "atmega328p", "model", layout)
+    assert "model_quick(" in code and "model_halves(" in code  # the first walk fits only with keyed P_rows
+    jobs.append((opt, _rows(emlc.load(small), small_x, 9, n=12), "atmega328p", layout))
+    for job, got in zip(jobs, run_parallel(jobs, workers=2)):
+        ens, X = job[0], job[1]
         pred, values = expected(ens, X)
         np.testing.assert_array_equal(got.predict, pred)
         np.testing.assert_allclose(got.values, values.astype(np.float32), rtol=2e-6, atol=1e-7)

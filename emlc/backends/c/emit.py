@@ -30,6 +30,7 @@ from . import (
     exit_walk,
     features,
     fixed,
+    half_keys,
     link,
     soft64,
     sums,
@@ -39,7 +40,7 @@ from . import (
 from .common import C_INT, check_name, comment, size_of
 from .exit_checks import ExitMode
 from .model import Model
-from .plan import Layout, Plan, make_plan
+from .plan import DirectTest, Layout, Plan, make_plan
 from .walk_table import Records
 
 LAYOUTS = {Layout.INLINE: walk_inline.walk_body, Layout.TABLE: walk_table.walk_body}
@@ -55,10 +56,10 @@ class Build(NamedTuple):
 
 
 def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str | None,
-           speed: bool = True, float32_sums: bool = False) -> Build:
+           speed: bool = True, float32_sums: bool = False, keyed_rows: bool = False) -> Build:
     tgt = get_target(target)
     prefix = check_name(name)
-    plan = make_plan(ens, tgt, layout, float32_sums, quick=speed, pack_tables=not speed)
+    plan = make_plan(ens, tgt, layout, float32_sums, quick=speed, pack_tables=not speed, keyed_rows=keyed_rows)
     return _emit(ens, tgt, prefix, plan)
 
 
@@ -77,8 +78,13 @@ def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> Build:
     decls, body, records = LAYOUTS[plan.layout](model)
     raw = sums.raw_function(model, body)
     if plan.quick is not None and not _quick_fits(ens, tgt, plan, model.tables.bytes):
+        if not plan.keyed_rows and plan.direct_test is DirectTest.HALF and half_keys.half_keys(ens):
+            # a smaller P_rows may make room for the first walk, which decides most rows
+            return _emit(ens, tgt, prefix, replace(plan, keyed_rows=True))
+        if plan.keyed_rows:  # P_rows becomes the first walk: no keys (their cost is per row)
+            return _emit(ens, tgt, prefix, replace(plan, quick=None, keyed_rows=False))
         model = model.with_plan(replace(plan, quick=None))  # the walk and the sums read no quick plan
-    parts = [*helpers, *decls, features.prepare_function(model), raw]
+    parts = [*helpers, *decls, features.prepare_function(model), half_keys.halves_function(model), raw]
     if model.soft64:
         parts.append(soft64.soft_functions(model))
     if model.quick is not None:
@@ -166,11 +172,13 @@ def _header_comment(model: Model) -> str:
 
 @traps_off
 def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: Layout | str | None = None,
-           speed: bool = True, float32_sums: bool = False) -> str:
+           speed: bool = True, float32_sums: bool = False, keyed_rows: bool = False) -> str:
     """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit).
     ``speed`` (the -O levels but -Os) allows code that is faster but bigger; ``float32_sums``
-    (lossy) leaves float64 near-ties to float sums on targets without a 64-bit double."""
-    model, code, _ = _build(ens, target, name, layout, speed, float32_sums)
+    (lossy) leaves float64 near-ties to float sums on targets without a 64-bit double;
+    ``keyed_rows`` trades cycles of the rows the first walk leaves for flash
+    (:attr:`Plan.keyed_rows`; taken anyway where it lets the first walk fit)."""
+    model, code, _ = _build(ens, target, name, layout, speed, float32_sums, keyed_rows)
     check_fit(model)
     guard = f"EMLC_{name.upper()}_H"
     includes = ["#include <stdint.h>"]
@@ -205,7 +213,9 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     first walk, the binary64 near-tie step."""
     leaf_adds = _leaf_adds(ens, plan.fixed) if plan.layout is Layout.INLINE and plan.leaf_sums and plan.fixed else 0
     quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
-    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target))
+    keyed, nan_tests = half_keys.keyed_nodes(ens) if plan.keyed_rows else (0, 0)
+    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target),
+                     keyed_nodes=keyed, keyed_nan_tests=nan_tests)
 
 
 def estimate(ens: Ensemble, tgt: Target, plan: Plan, data: int) -> dict[str, int]:
@@ -215,6 +225,7 @@ def estimate(ens: Ensemble, tgt: Target, plan: Plan, data: int) -> dict[str, int
     key_size = 8 if nums.key_t == "int64_t" else 4
     acc_size = 8 if nums.acc_t == "double" else 4
     stack = (ens.n_features * key_size if plan.keyed else 0) + 3 * ens.n_outputs * acc_size + 32
+    stack += 2 * ens.n_features if plan.keyed_rows else 0
     if plan.record_rows:
         stack += ens.n_trees * size_of(nums.row_t) + (2 * ens.n_outputs if plan.fixed else 0)
     stack += soft64.estimated_stack_bytes(plan, tgt, ens.n_outputs)
@@ -250,9 +261,9 @@ def check_fit(model: Model) -> None:
 
 @traps_off
 def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | str | None = None, speed: bool = True,
-                float32_sums: bool = False) -> dict:
+                float32_sums: bool = False, keyed_rows: bool = False) -> dict:
     """Sizes the CLI prints for --report: nodes, leaves and estimated bytes on the target."""
-    model, _, records = _build(ens, target, "model", layout, speed, float32_sums)
+    model, _, records = _build(ens, target, "model", layout, speed, float32_sums, keyed_rows)
     est = estimate(ens, model.target, model.plan, model.tables.bytes)
     inner = ens.n_nodes - ens.n_leaves
     table = {}

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...ir.ensemble import Aggregation
-from . import exit_checks, fixed, leaf_tables, link
+from . import exit_checks, fixed, half_keys, leaf_tables, link
 from .common import C_INT, int_literal, smallest_int, top_two, top_two_locals
 from .model import Model
 
@@ -229,7 +229,10 @@ def leaf_sums_rows(m: Model, walk_body: str) -> str:
            f" * (best - second > {fx.margin}), else -1"
            + (" (with stop, the class at the first early-exit check point that decides it)" if stop else ""))
     params = f", {m.row_t} *rows" + (", uint8_t stop" if stop else "")
-    return _sums_function(m, "rows", params, fx, body, doc)
+    head = ""
+    if m.plan.keyed_rows and half_keys.model_keys(m):
+        head = f"    int16_t hk[{m.ens.n_features}];\n    {m.p}_halves(features, hk);\n"
+    return _sums_function(m, "rows", params, fx, body, doc, head=head)
 
 
 def quick_function(m: Model, walk_body: str) -> str:
@@ -246,15 +249,16 @@ def quick_function(m: Model, walk_body: str) -> str:
 
 
 def _sums_function(m: Model, name: str, params: str, fx: fixed.FixedPlan, body: str, doc: str,
-                   volatile: bool = False) -> str:
+                   volatile: bool = False, head: str = "") -> str:
     """P_<name>(features<params>): the walk ``body`` adding into locals q0, q1, ... from
-    plan ``fx``, then the class if best - second > margin proves it, else -1."""
+    plan ``fx``, then the class if best - second > margin proves it, else -1 (``head``:
+    statements before the walk)."""
     p, at = m.p, fx.acc_t
     arg, read = ("row", f"    const volatile {m.in_t} *features = row;\n") if volatile else ("features", "")
     return (
         f"/* {doc}. */\n"
         f"static {p.upper()}_NOINLINE int32_t {p}_{name}(const {m.in_t} *{arg}{params})\n{{\n"
-        + read + sum_locals(m, fx) + f"    {at} best, second;\n    int32_t c;\n    (void)features;\n"
+        + read + sum_locals(m, fx) + f"    {at} best, second;\n    int32_t c;\n" + head + "    (void)features;\n"
         + body + "\n" + top_two_locals(m.n_out, index="c")
         + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return c;\n}}"
     )
