@@ -20,8 +20,10 @@ Last run (simavr, avr-gcc 5.4 -Os):
     ## digits RandomForest 10x6, atmega2560
     build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
     emlc -O0 inline                                     95642      0     1061  100.0%
+    emlc -O0 inline, P_rows on int16 keys               70494      0     1166  100.0%
     emlc -O0 table                                      12890      0     8764  100.0%
     emlc -O2 inline                                     92448      0     1061  100.0%  *
+    emlc -O2 inline, P_rows on int16 keys               67764      0     1166  100.0%  *
     emlc -O2 --early-exit 0.5 inline                    58338      0     2235  100.0%  *
     emlc -O2 table (exact exit)                         13154      0     7818  100.0%  *
     emlc -O2 table (no exit)                            12688      0     8640  100.0%  *
@@ -278,6 +280,9 @@ def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
             continue
         exit_note = " (exact exit)" if "predict stops early" in code else ""
         out.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
+        if full and speed and res.layout == "inline":
+            add(f"emlc -{level} inline, P_rows on int16 keys",
+                lambda: emit_c(res.ensemble, target, "model", res.layout, keyed_rows=True))
         if exit_note and full:
             plain = res.ensemble.replace(early_exit=None)
             add(f"emlc -{level} {res.layout} (no exit)", lambda: emit_c(plain, target, "model", res.layout, speed=speed))
