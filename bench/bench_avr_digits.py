@@ -9,7 +9,8 @@ firmware (avr-size: flash = text + data, RAM = data + bss). Peers (emlearn, micr
 m2cgen) are measured when their packages are installed; their code is generated at run
 time. -O2 adds the exact early exit (on AVR checked on the fixed-point sums); "(no exit)"
 is the same build without it, "--early-exit 0.5" the lossy confidence exit (only on the
-2560's 10x6 table, with -O0 and forced layouts). "*" marks the Pareto front of flash and
+2560's 10x6 table, with -O0 and forced layouts); "--flash-budget 80K / 20K" are -O2 held to
+those budgets, where the backend takes the fastest build point that fits. "*" marks the Pareto front of flash and
 cycles among the builds that run, per input type (float features; int16 features, which
 need pre-scaled inputs), whatever their agreement.
 
@@ -20,10 +21,8 @@ Last run (simavr, avr-gcc 5.4 -Os):
     ## digits RandomForest 10x6, atmega2560
     build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
     emlc -O0 inline                                     95642      0     1061  100.0%
-    emlc -O0 inline, P_rows on int16 keys               70494      0     1166  100.0%
     emlc -O0 table                                      12890      0     8764  100.0%
     emlc -O2 inline                                     92448      0     1061  100.0%  *
-    emlc -O2 inline, P_rows on int16 keys               67764      0     1166  100.0%  *
     emlc -O2 --early-exit 0.5 inline                    58338      0     2235  100.0%  *
     emlc -O2 table (exact exit)                         13154      0     7818  100.0%  *
     emlc -O2 table (no exit)                            12688      0     8640  100.0%  *
@@ -137,6 +136,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import emlc  # noqa: E402
 from emlc.backends.c import emit_c  # noqa: E402
+from emlc.cost import FlashBudget  # noqa: E402
 from emlc.passes import optimize  # noqa: E402
 from emlc.passes.lossy.confidence_exit import confidence_exit  # noqa: E402
 
@@ -280,9 +280,6 @@ def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
             continue
         exit_note = " (exact exit)" if "predict stops early" in code else ""
         out.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
-        if full and speed and res.layout == "inline":
-            add(f"emlc -{level} inline, P_rows on int16 keys",
-                lambda: emit_c(res.ensemble, target, "model", res.layout, keyed_rows=True))
         if exit_note and full:
             plain = res.ensemble.replace(early_exit=None)
             add(f"emlc -{level} {res.layout} (no exit)", lambda: emit_c(plain, target, "model", res.layout, speed=speed))
@@ -290,6 +287,11 @@ def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
             lossy = confidence_exit(res.ensemble, 0.5)
             add(f"emlc -{level} --early-exit 0.5 {res.layout}",
                 lambda: emit_c(lossy, target, "model", res.layout, speed=speed))
+    if full:
+        res = optimize(ens, level="O2", target=target)
+        for budget in ("80K", "20K"):
+            add(f"emlc -O2 --flash-budget {budget}",
+                lambda: emit_c(res.ensemble, target, "model", budget=FlashBudget.parse(budget)))
     for level in ("O2", "Os"):
         res = optimize(ens.replace(input_type="int16"), level=level, target=target)
         add(f"emlc -{level} --input int16 {res.layout}",

@@ -10,8 +10,7 @@ the values those shortcuts could get wrong: +-0, subnormals, +-inf, NaN of both 
 largest finite values (upper byte 0x7F / 0xFF, next to NaN's), and every threshold of the
 feature with its float32 neighbours. Forests: digits (positive x.5 thresholds), one
 trained on signed integers with NaN (negative thresholds, nodes sending NaN left and
-right), the same with ``x < t`` splits (keys rounded down), and a small one on the
-ATmega328P, where the first walk fits only beside keyed P_rows.
+right) and the same with ``x < t`` splits (keys rounded down), each as both build points.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import pytest
 
 import emlc
 from emlc.backends.c import emit_c
+from emlc.cost import Layout, Point
 from emlc.ir.ensemble import Ensemble, Op, Tree
 from tests.backends.c.test_emit import expected
 from tests.conftest import require_tool
@@ -80,6 +80,10 @@ def _strict(ens: Ensemble) -> Ensemble:
     return ens.replace(trees=tuple(strict(t) for t in ens.trees))
 
 
+QUICK = Point(Layout.INLINE, quick=True, leaf_sums=True)
+KEYED = Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True)
+
+
 def _o2(ens: Ensemble, target: str) -> tuple[Ensemble, str]:
     res = emlc.compile(ens, target=target, level="O2", emit_as="ir")
     assert res.layout == "inline"
@@ -99,15 +103,10 @@ def test_avr_o2_walks_decide_special_values_as_the_interpreter():
     for seed, (ens, X) in enumerate(((emlc.load(digits), digits_x), (loaded, signed_x), (_strict(loaded), signed_x))):
         opt, layout = _o2(ens, "avr")
         rows = _rows(ens, X, seed)
-        for keyed in (False, True):
-            code = emit_c(opt, "avr", "model", layout, keyed_rows=keyed)
-            assert "model_quick(" in code and "MODEL_HI(" in code and ("model_halves(" in code) == keyed
-            jobs.append((opt, rows, "avr", layout, {"keyed_rows": keyed}))
-    small, small_x = _digits(3, 4)
-    opt, layout = _o2(emlc.load(small), "atmega328p")
-    code = emit_c(opt, "atmega328p", "model", layout)
-    assert "model_quick(" in code and "model_halves(" in code  # the first walk fits only with keyed P_rows
-    jobs.append((opt, _rows(emlc.load(small), small_x, 9, n=12), "atmega328p", layout))
+        for point in (QUICK, KEYED):
+            code = emit_c(opt, "avr", "model", layout, point=point)
+            assert "model_quick(" in code and "MODEL_HI(" in code and ("model_halves(" in code) == point.keyed
+            jobs.append((opt, rows, "avr", layout, {"point": point}))
     for job, got in zip(jobs, run_parallel(jobs, workers=2)):
         ens, X = job[0], job[1]
         pred, values = expected(ens, X)

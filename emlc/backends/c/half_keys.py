@@ -22,8 +22,7 @@ import numpy as np
 
 from ...ir.ensemble import Ensemble, Op
 from . import numeric as num
-from .common import int_literal, smallest_int
-from .model import Model, runtime_source
+from .common import int_literal
 
 _HALF = 1 << 16
 
@@ -91,11 +90,6 @@ def keyed_nodes(ens: Ensemble) -> tuple[int, int]:
     return int(keyed.sum()), int((keyed & (high == nan_left)).sum())
 
 
-def model_keys(m: Model) -> dict[int, HalfKey]:
-    """:func:`half_keys` of the build (computed once)."""
-    return m.once("half keys", lambda: half_keys(m.ens))
-
-
 def condition(key: HalfKey, f: int, k: int) -> tuple[str, str]:
     """(test, NaN test) texts of ``key(x) <= k`` on feature ``f``'s int16 key ``hk[f]``
     (``k`` inside the keys of non-NaN values): the test alone sends NaN to the key's side,
@@ -109,18 +103,3 @@ def key_condition(key: HalfKey, f: int, k: int, nan_left: bool) -> str:
     """C condition sending a row left at a node ``key(x) <= k`` with NaN to ``nan_left``."""
     test, other = condition(key, f, k)
     return other if nan_left == key.nan_high else test
-
-
-def halves_function(m: Model) -> str:
-    """P_halves(features, hk): the keys of :func:`model_keys` (empty without any, or
-    when the plan has no :attr:`Plan.keyed_rows`)."""
-    keys = model_keys(m) if m.plan.keyed_rows else {}
-    if not keys:
-        return ""
-    nf = m.ens.n_features
-    modes = [0] * nf
-    for g, key in keys.items():
-        modes[g] = 1 | (2 if key.down else 0) | (4 if key.nan_high else 0)
-    table = m.tables.add("hmode", "uint8_t", modes, note="per feature: 1 keyed, 2 rounded down, 4 NaN high")
-    return runtime_source("halves.c", p=m.p, ft=smallest_int(0, nf, signed=False), nf=nf,
-                          read_mode=m.tables.read("uint8_t", table, "f"))

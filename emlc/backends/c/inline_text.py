@@ -14,6 +14,7 @@ import numpy as np
 from ...ir.ensemble import Op
 from . import half_keys
 from .common import int_literal
+from .features import model_keys
 from .fixed import FixedPlan
 from .model import Model, Test
 from .plan import DirectTest
@@ -136,7 +137,7 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
 def _keyed_fn(model: Model) -> Callable[[int, int, bool], str]:
     """:attr:`DirectTest.HALF_KEYS`: a feature's int16 key where half_keys gives it one
     (and the threshold is a key of non-NaN values), the half-word test elsewhere."""
-    keys = half_keys.model_keys(model)
+    keys = model_keys(model)
     half = _direct_fn(model.p, model.in_t, model.precision, model.base_range, DirectTest.HALF)
     lo, hi = model.base_range
 

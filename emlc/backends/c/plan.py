@@ -19,7 +19,7 @@ from ...cost import Layout, choose_layout
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Op
 from ...targets import Target
-from . import exit_checks, fixed, soft64
+from . import exit_checks, fixed, half_keys, soft64
 from . import numeric as num
 from .common import C_INT, int_range, size_of, smallest_int
 from .exit_checks import ExitPlan
@@ -186,11 +186,13 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
               float32_sums: bool = False, quick: bool = False, pack_tables: bool = False,
-              keyed_rows: bool = False) -> Plan:
+              leaf_sums: bool = True, keyed_rows: bool = False) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
     a first pass on byte sums when one can decide most rows (the caller checks it fits);
-    ``pack_tables``: let the table layout pack its records (-Os); ``keyed_rows``: P_rows,
-    behind that first pass, compares int16 keys (:attr:`Plan.keyed_rows`)."""
+    ``pack_tables``: let the table layout pack its records (-Os); ``leaf_sums``: let the
+    inline walk's leaves add their values where the target does (else they only record
+    their rows, and the sums come from the leaf table); ``keyed_rows``: P_rows, behind
+    that first pass, compares int16 keys (:attr:`Plan.keyed_rows`)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -200,11 +202,12 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     fx = fixed.plan(ens, target) if record else None
     if fx is not None and chosen is Layout.TABLE:  # the size-minded layout: byte leaves where they do
         fx = fixed.plan(ens, target, byte_leaves=True)
-    leaf_sums = access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
+    leaf_sums = leaf_sums and access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
     candidate = soft64.applies(ens, target, nums, record, float32_sums)
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE)
     quick_fx = fixed.quick_plan(ens, target) if quick and leaf_sums and exits is None else None
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
                 float32_sums=float32_sums, pack_tables=pack_tables,
-                keyed_rows=keyed_rows and quick_fx is not None and direct is DirectTest.HALF)
+                keyed_rows=keyed_rows and quick_fx is not None and direct is DirectTest.HALF
+                and bool(half_keys.half_keys(ens)))

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...ir.ensemble import Aggregation
-from . import exit_checks, fixed, half_keys, leaf_tables, link
+from . import exit_checks, fixed, leaf_tables, link
 from .common import C_INT, int_literal, smallest_int, top_two, top_two_locals
 from .model import Model
 
@@ -230,7 +230,7 @@ def leaf_sums_rows(m: Model, walk_body: str) -> str:
            + (" (with stop, the class at the first early-exit check point that decides it)" if stop else ""))
     params = f", {m.row_t} *rows" + (", uint8_t stop" if stop else "")
     head = ""
-    if m.plan.keyed_rows and half_keys.model_keys(m):
+    if m.plan.keyed_rows:
         head = f"    int16_t hk[{m.ens.n_features}];\n    {m.p}_halves(features, hk);\n"
     return _sums_function(m, "rows", params, fx, body, doc, head=head)
 
