@@ -41,3 +41,28 @@ def test_rounded_half_keys_decide_like_the_32_bit_keys(bits, c, down):
     q = k // 2**16 if down else -((-k) // 2**16)
     bound = c * 2**16 + (0xFFFF if down else 0)
     assert (q <= c) == (k <= bound)
+
+
+def test_keyed_walk_prints_the_same_in_bulk_and_node_by_node():
+    """P_rows' keyed tests (DirectTest.HALF_KEYS) come out of the whole-forest printer as
+    the node-by-node walk prints them (digits forest, unranked: the bulk printer applies)."""
+    from dataclasses import replace
+
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+    from emlc.backends.c.model import Model
+    from emlc.backends.c.plan import DirectTest, Layout, make_plan
+    from emlc.backends.c.walk_inline import _walk
+    from emlc.targets import get_target
+
+    X, y = load_digits(return_X_y=True)
+    ens = emlc.load(RandomForestClassifier(n_estimators=3, max_depth=5, random_state=0).fit(X, y))
+    avr = get_target("avr")
+    plan = make_plan(ens, avr, Layout.INLINE, quick=True, keyed_rows=True)
+    assert plan.keyed_rows and not any(r is not None for r in ens.feature_ranks or ())
+    model = Model(ens, avr, "m", replace(plan, direct_test=DirectTest.HALF_KEYS))
+    bulk = "".join(_walk(model, True, model.fixed, True))
+    assert "hk[" in bulk and "M_HI(" not in bulk
+    assert bulk == "".join(_walk(model, False, model.fixed, True))
