@@ -269,19 +269,24 @@ class Point:
     cores), else they record their rows and the sums come from the leaf table;
     ``packed``: table records packed into fewer bytes, slower to unpack; ``keyed``: behind
     the first walk, the walk recording rows compares int16 feature keys computed per row
-    (AVR float inputs: smaller, slower on the rows the first walk leaves)."""
+    (AVR float inputs: smaller, slower on the rows the first walk leaves); ``byte_sums``:
+    one walk adds the first walk's byte sums and records rows, the rows they leave
+    undecided are summed from the leaf table (no second walk)."""
 
     layout: Layout
     quick: bool = False
     leaf_sums: bool = False
     packed: bool = False
     keyed: bool = False
+    byte_sums: bool = False
 
     def label(self) -> str:
         if self.layout is Layout.TABLE:
             return "table, packed records" if self.packed else "table"
         if self.quick:
             return "inline, byte-sum first walk" + (", int16 keys behind it" if self.keyed else "")
+        if self.byte_sums:
+            return "inline, byte sums in code, leaf table behind"
         return "inline, leaf sums in code" if self.leaf_sums else "inline, leaf table"
 
 
@@ -297,8 +302,8 @@ _TEST_CYCLES = {
 #: on the rows that reach that walk (digits 10x6: 1 of 30 rows, +105 cycles a prediction)
 _KEYS_CYCLES = 2
 _LEAF_CYCLES = {
-    (True, "quick"): 3, (True, "sums"): 5, (True, "rows"): 30, (True, "table"): 20,
-    (False, "quick"): 2, (False, "sums"): 2, (False, "rows"): 3, (False, "table"): 4,
+    (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 7, (True, "rows"): 30, (True, "table"): 20,
+    (False, "quick"): 2, (False, "sums"): 2, (False, "bytes"): 2, (False, "rows"): 3, (False, "table"): 4,
 }
 
 
@@ -343,7 +348,8 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     small = target.word_bits == 8
     kind = "inline" if point.layout is Layout.INLINE else "packed" if point.packed else "table"
     test = _TEST_CYCLES[small, kind][0 if ens.input_type.startswith("float") else 1]
-    walk = ("quick" if point.quick else "sums" if point.leaf_sums else "rows") if point.layout is Layout.INLINE else "table"
+    walk = ("table" if point.layout is Layout.TABLE else "quick" if point.quick else
+            "bytes" if point.byte_sums else "sums" if point.leaf_sums else "rows")
     leaf = _LEAF_CYCLES[small, walk] * ens.n_outputs
     keys = _KEYS_CYCLES * ens.n_features if point.keyed else 0
     return int(expected_tests(ens) * test + ens.n_trees * leaf + 20 * ens.n_outputs + 100 + keys)

@@ -10,7 +10,8 @@ the values those shortcuts could get wrong: +-0, subnormals, +-inf, NaN of both 
 largest finite values (upper byte 0x7F / 0xFF, next to NaN's), and every threshold of the
 feature with its float32 neighbours. Forests: digits (positive x.5 thresholds), one
 trained on signed integers with NaN (negative thresholds, nodes sending NaN left and
-right) and the same with ``x < t`` splits (keys rounded down), each as both build points.
+right) and the same with ``x < t`` splits (keys rounded down), each as three build points
+(the third adds byte sums in its one walk, which records the rows).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def _strict(ens: Ensemble) -> Ensemble:
 
 QUICK = Point(Layout.INLINE, quick=True, leaf_sums=True)
 KEYED = Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True)
+BYTES = Point(Layout.INLINE, leaf_sums=True, byte_sums=True)  # one walk: byte sums and rows
 
 
 def _o2(ens: Ensemble, target: str) -> tuple[Ensemble, str]:
@@ -103,9 +105,10 @@ def test_avr_o2_walks_decide_special_values_as_the_interpreter():
     for seed, (ens, X) in enumerate(((emlc.load(digits), digits_x), (loaded, signed_x), (_strict(loaded), signed_x))):
         opt, layout = _o2(ens, "avr")
         rows = _rows(ens, X, seed)
-        for point in (QUICK, KEYED):
+        for point in (QUICK, KEYED, BYTES):
             code = emit_c(opt, "avr", "model", layout, point=point)
-            assert "model_quick(" in code and "MODEL_HI(" in code and ("model_halves(" in code) == point.keyed
+            assert ("model_quick(" in code) == point.quick and "MODEL_HI(" in code
+            assert ("model_halves(" in code) == point.keyed
             jobs.append((opt, rows, "avr", layout, {"point": point}))
     for job, got in zip(jobs, run_parallel(jobs, workers=2)):
         ens, X = job[0], job[1]

@@ -192,13 +192,15 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
               float32_sums: bool = False, quick: bool = False, pack_tables: bool = False,
-              leaf_sums: bool = True, keyed_rows: bool = False) -> Plan:
+              leaf_sums: bool = True, keyed_rows: bool = False, byte_sums: bool = False) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
     a first pass on byte sums when one can decide most rows (the caller checks it fits);
     ``pack_tables``: let the table layout pack its records (-Os); ``leaf_sums``: let the
     inline walk's leaves add their values where the target does (else they only record
     their rows, and the sums come from the leaf table); ``keyed_rows``: P_rows, behind
-    that first pass, compares int16 keys (:attr:`Plan.keyed_rows`)."""
+    that first pass, compares int16 keys (:attr:`Plan.keyed_rows`); ``byte_sums``: the one
+    walk recording rows adds the first pass's byte sums (no second walk: the rows they
+    leave undecided are summed from the leaf table)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -211,6 +213,8 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     leaf_sums = leaf_sums and access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
     candidate = soft64.applies(ens, target, nums, record, float32_sums)
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE)
+    if byte_sums and leaf_sums and exits is None and fx is not None and not fx.exact:
+        fx = fixed.quick_plan(ens, target) or fx
     first = quick and leaf_sums and exits is None and fx is not None and not fx.exact
     quick_fx = fixed.quick_plan(ens, target) if first else None
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
