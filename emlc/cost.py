@@ -92,6 +92,9 @@ _TABLE_LOOP, _TABLE_LOOP_SOFT = 200, 1300
 _EXP, _EXP_SOFT = 100, 500
 #: machine code per leaf of an inline walk (its row store and jump)
 _INLINE_LEAF = 6
+#: a split comparing an int16 key (load, compare, branch), its NaN test, and the code
+#: computing the keys (AVR, avr-gcc 5.4)
+_KEYED_NODE, _KEYED_NAN, _KEYS_CODE = 30, 8, 200
 
 
 @dataclass(frozen=True)
@@ -100,11 +103,15 @@ class CodeTerms:
 
     ``leaf_adds``: ``q += v`` statements at inline leaves (leaf sums, 4 B each);
     ``quick_adds``: those of the byte-sum first walk, which copies the walk (None: no such
-    walk); ``extra``: other fixed code, such as the binary64 near-tie step."""
+    walk); ``extra``: other fixed code, such as the binary64 near-tie step;
+    ``keyed_nodes``: splits of the walk recording rows that compare an int16 key
+    (``keyed_nan_tests`` of them also test it for NaN) instead of a float's halves."""
 
     leaf_adds: int = 0
     quick_adds: int | None = None
     extra: int = 0
+    keyed_nodes: int = 0
+    keyed_nan_tests: int = 0
 
 
 def index_bytes(count: int) -> int:
@@ -137,6 +144,8 @@ def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms =
     code = _FIXED_CODE + (_SOFT_FLOAT_CODE if soft else 0)
     if layout is Layout.INLINE:
         code += inner * node + ens.n_leaves * _INLINE_LEAF + 4 * terms.leaf_adds
+        if terms.keyed_nodes:
+            code -= terms.keyed_nodes * (node - _KEYED_NODE) - terms.keyed_nan_tests * _KEYED_NAN - _KEYS_CODE
     else:
         code += _TABLE_LOOP_SOFT if soft else _TABLE_LOOP
     if needs_exp(ens):
@@ -297,18 +306,26 @@ class Point:
     walk reaches the sums. ``quick``: a first inline walk on byte sums decides most rows
     (8-bit cores); ``leaf_sums``: inline leaves add fixed-point class values in code (8-bit
     cores), else they record their rows and the sums come from the leaf table;
-    ``packed``: table records packed into fewer bytes, slower to unpack."""
+    ``packed``: table records packed into fewer bytes, slower to unpack; ``keyed``: behind
+    the first walk, the walk recording rows compares int16 feature keys computed per row
+    (AVR float inputs: smaller, slower on the rows the first walk leaves); ``byte_sums``:
+    one walk adds the first walk's byte sums and records rows, the rows they leave
+    undecided are summed from the leaf table (no second walk)."""
 
     layout: Layout
     quick: bool = False
     leaf_sums: bool = False
     packed: bool = False
+    keyed: bool = False
+    byte_sums: bool = False
 
     def label(self) -> str:
         if self.layout is Layout.TABLE:
             return "table, packed records" if self.packed else "table"
         if self.quick:
-            return "inline, byte-sum first walk"
+            return "inline, byte-sum first walk" + (", int16 keys behind it" if self.keyed else "")
+        if self.byte_sums:
+            return "inline, byte sums in code, leaf table behind"
         return "inline, leaf sums in code" if self.leaf_sums else "inline, leaf table"
 
 
@@ -320,9 +337,12 @@ _TEST_CYCLES = {
     (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60),
     (False, "inline"): (3, 2), (False, "table"): (15, 10), (False, "packed"): (20, 14),
 }
+#: int16 keys behind the first walk, per feature and prediction: about 40 cycles a feature
+#: on the rows that reach that walk (digits 10x6: 1 of 30 rows, +105 cycles a prediction)
+_KEYS_CYCLES = 2
 _LEAF_CYCLES = {
-    (True, "quick"): 3, (True, "sums"): 5, (True, "rows"): 30, (True, "table"): 20,
-    (False, "quick"): 2, (False, "sums"): 2, (False, "rows"): 3, (False, "table"): 4,
+    (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 7, (True, "rows"): 30, (True, "table"): 20,
+    (False, "quick"): 2, (False, "sums"): 2, (False, "bytes"): 2, (False, "rows"): 3, (False, "table"): 4,
 }
 
 
@@ -367,6 +387,8 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     small = target.word_bits == 8
     kind = "inline" if point.layout is Layout.INLINE else "packed" if point.packed else "table"
     test = _TEST_CYCLES[small, kind][0 if ens.input_type.startswith("float") else 1]
-    walk = ("quick" if point.quick else "sums" if point.leaf_sums else "rows") if point.layout is Layout.INLINE else "table"
+    walk = ("table" if point.layout is Layout.TABLE else "quick" if point.quick else
+            "bytes" if point.byte_sums else "sums" if point.leaf_sums else "rows")
     leaf = _LEAF_CYCLES[small, walk] * ens.n_outputs
-    return int(expected_tests(ens) * test + ens.n_trees * leaf + 20 * ens.n_outputs + 100)
+    keys = _KEYS_CYCLES * ens.n_features if point.keyed else 0
+    return int(expected_tests(ens) * test + ens.n_trees * leaf + 20 * ens.n_outputs + 100 + keys)

@@ -418,10 +418,11 @@ def run_model(ens: Ensemble, X, target_name: str, layout: str | None = None, nam
 
 
 def run_parallel(jobs: list[tuple], workers: int | None = None) -> list[Result]:
-    """``run_model`` over (ens, X, target, layout) tuples, in parallel threads."""
+    """``run_model`` over (ens, X, target, layout) tuples, in parallel threads (a fifth
+    item: more emit_c arguments)."""
     workers = workers or min(len(jobs), max(2, (os.cpu_count() or 2)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda j: run_model(*j), jobs))
+        return list(pool.map(lambda j: run_model(*j[:4], **(j[4] if len(j) > 4 else {})), jobs))
 
 
 def avr_bench():

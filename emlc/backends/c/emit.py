@@ -77,7 +77,7 @@ def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> tuple[Model, l
     helpers = features.helpers(model)
     decls, body, records = LAYOUTS[plan.layout](model)
     raw = sums.raw_function(model, body)
-    parts = [*helpers, *decls, features.prepare_function(model), raw]
+    parts = [*helpers, *decls, features.prepare_function(model), features.halves_function(model), raw]
     if model.soft64:
         parts.append(soft64.soft_functions(model))
     if model.quick is not None:
@@ -223,6 +223,7 @@ def estimate(ens: Ensemble, tgt: Target, plan: Plan, data: int) -> dict[str, int
     key_size = 8 if nums.key_t == "int64_t" else 4
     acc_size = 8 if nums.acc_t == "double" else 4
     stack = (ens.n_features * key_size if plan.keyed else 0) + 3 * ens.n_outputs * acc_size + 32
+    stack += 2 * ens.n_features if plan.keyed_rows else 0
     if plan.record_rows:
         stack += ens.n_trees * size_of(nums.row_t) + (2 * ens.n_outputs if plan.fixed else 0)
     stack += soft64.estimated_stack_bytes(plan, tgt, ens.n_outputs)
@@ -253,10 +254,10 @@ def check_fit(model: Model) -> None:
 
 @traps_off
 def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | str | None = None, speed: bool = True,
-                float32_sums: bool = False, budget: FlashBudget = FlashBudget()) -> dict:
+                float32_sums: bool = False, budget: FlashBudget = FlashBudget(), point: Point | None = None) -> dict:
     """Sizes the CLI prints for --report: nodes, leaves, estimated bytes on the target and
-    the build points considered."""
-    model, _, records, choice = _build(ens, target, "model", layout, speed, float32_sums, budget)
+    the build points considered (``point``: of that point, as :func:`emit_c`)."""
+    model, _, records, choice = _build(ens, target, "model", layout, speed, float32_sums, budget, point)
     est = estimate(ens, model.target, model.plan, model.tables.bytes)
     inner = ens.n_nodes - ens.n_leaves
     table = {}

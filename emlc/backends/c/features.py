@@ -7,6 +7,7 @@ from __future__ import annotations
 from ...errors import EmlcError
 from ...ir.ensemble import Op
 from . import numeric as num
+from .half_keys import HalfKey, half_keys
 from .common import int_literal, smallest_int
 from .model import Model, runtime_source
 
@@ -123,3 +124,23 @@ def prepare_function(m: Model) -> str:
         f"static inline void {p}_prepare(const {m.in_t} *features, {m.key_t} *v)\n{{\n"
         f"    {ft} f;\n" + "\n".join(body) + "\n}"
     )
+
+
+def model_keys(m: Model) -> dict[int, HalfKey]:
+    """:func:`half_keys.half_keys` of the build (computed once)."""
+    return m.once("half keys", lambda: half_keys(m.ens))
+
+
+def halves_function(m: Model) -> str:
+    """P_halves(features, hk): the keys of :func:`model_keys` (empty without any, or
+    when the plan has no :attr:`Plan.keyed_rows`)."""
+    keys = model_keys(m) if m.plan.keyed_rows else {}
+    if not keys:
+        return ""
+    nf = m.ens.n_features
+    modes = [0] * nf
+    for g, key in keys.items():
+        modes[g] = 1 | (2 if key.down else 0) | (4 if key.nan_high else 0)
+    table = m.tables.add("hmode", "uint8_t", modes, note="per feature: 1 keyed, 2 rounded down, 4 NaN high")
+    return runtime_source("halves.c", p=m.p, ft=smallest_int(0, nf, signed=False), nf=nf,
+                          read_mode=m.tables.read("uint8_t", table, "f"))

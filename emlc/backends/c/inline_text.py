@@ -12,7 +12,9 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from ...ir.ensemble import Op
+from . import half_keys
 from .common import int_literal
+from .features import model_keys
 from .fixed import FixedPlan
 from .model import Model, Test
 from .plan import DirectTest
@@ -127,7 +129,25 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
     """
     kind = model.plan.direct_test
     assert kind is not None, "direct tests need a plan with FeatureAccess.DIRECT"
+    if kind is DirectTest.HALF_KEYS:
+        return _keyed_fn(model)
     return _direct_fn(model.p, model.in_t, model.precision, model.base_range, kind)
+
+
+def _keyed_fn(model: Model) -> Callable[[int, int, bool], str]:
+    """:attr:`DirectTest.HALF_KEYS`: a feature's int16 key where half_keys gives it one
+    (and the threshold is a key of non-NaN values), the half-word test elsewhere."""
+    keys = model_keys(model)
+    half = _direct_fn(model.p, model.in_t, model.precision, model.base_range, DirectTest.HALF)
+    lo, hi = model.base_range
+
+    def keyed(f: int, k: int, nan_left: bool) -> str:
+        key = keys.get(f)
+        if key is None or not lo <= k < hi:
+            return half(f, k, nan_left)
+        return half_keys.key_condition(key, f, k, nan_left)
+
+    return keyed
 
 
 @functools.lru_cache(maxsize=16)

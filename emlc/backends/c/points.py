@@ -17,7 +17,7 @@ import numpy as np
 from ...cost import CodeTerms, FlashBudget, Layout, Point, code_bytes, cycles, data_bytes
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
-from . import fixed, soft64
+from . import fixed, half_keys, soft64
 from .plan import Plan, make_plan, pick_layout
 
 
@@ -55,7 +55,9 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
     writes it)."""
     small = target.leaf_sums_inline
     if speed:
-        inline = [Point(Layout.INLINE, quick=True, leaf_sums=True), Point(Layout.INLINE, leaf_sums=True),
+        inline = [Point(Layout.INLINE, quick=True, leaf_sums=True), Point(Layout.INLINE, quick=True, leaf_sums=True,
+                                                                           keyed=True),
+                  Point(Layout.INLINE, leaf_sums=True), Point(Layout.INLINE, leaf_sums=True, byte_sums=True),
                   Point(Layout.INLINE)] if small else [Point(Layout.INLINE)]
         table = [Point(Layout.TABLE)]
     else:
@@ -65,12 +67,17 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
 
 def _plan(ens: Ensemble, target: Target, point: Point, float32_sums: bool) -> Plan:
     return make_plan(ens, target, point.layout, float32_sums, quick=point.quick, pack_tables=point.packed,
-                     leaf_sums=point.leaf_sums)
+                     leaf_sums=point.leaf_sums, keyed_rows=point.keyed, byte_sums=point.byte_sums)
 
 
 def shape(plan: Plan) -> tuple:
     """What tells two plans' code apart (points that do not apply give an earlier plan)."""
-    return plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables
+    return plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan)
+
+
+def _bytes(plan: Plan) -> bool:
+    """Does the walk recording rows add byte sums (the first walk's, ``Point.byte_sums``)?"""
+    return plan.leaf_sums and plan.fixed is not None and plan.fixed.acc_t == "uint8_t"
 
 
 def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bool, float32_sums: bool = False,
@@ -88,7 +95,8 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
         if shape(plan) in shapes:
             continue
         shapes.add(shape(plan))
-        actual = Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables)
+        actual = Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows,
+                       _bytes(plan))
         flash = data_bytes(ens, target, plan.layout) + code_bytes(ens, target, plan.layout, code_terms(ens, target, plan))
         if measure is not None and limit is not None and limit < flash <= CLOSE_TO_BUDGET * limit:
             flash = measure(plan)
@@ -108,7 +116,9 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     first walk, the binary64 near-tie step."""
     leaf_adds = _leaf_adds(ens, plan.fixed) if plan.layout is Layout.INLINE and plan.leaf_sums and plan.fixed else 0
     quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
-    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target))
+    keyed, nan_tests = half_keys.keyed_nodes(ens) if plan.keyed_rows else (0, 0)
+    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target),
+                     keyed_nodes=keyed, keyed_nan_tests=nan_tests)
 
 
 def _leaf_adds(ens: Ensemble, fx: fixed.FixedPlan) -> int:

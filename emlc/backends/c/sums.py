@@ -229,7 +229,10 @@ def leaf_sums_rows(m: Model, walk_body: str) -> str:
            f" * (best - second > {fx.margin}), else -1"
            + (" (with stop, the class at the first early-exit check point that decides it)" if stop else ""))
     params = f", {m.row_t} *rows" + (", uint8_t stop" if stop else "")
-    return _sums_function(m, "rows", params, fx, body, doc)
+    head = ""
+    if m.plan.keyed_rows:
+        head = f"    int16_t hk[{m.ens.n_features}];\n    {m.p}_halves(features, hk);\n"
+    return _sums_function(m, "rows", params, fx, body, doc, head=head)
 
 
 def quick_function(m: Model, walk_body: str) -> str:
@@ -246,9 +249,10 @@ def quick_function(m: Model, walk_body: str) -> str:
 
 
 def _sums_function(m: Model, name: str, params: str, fx: fixed.FixedPlan, body: str, doc: str,
-                   volatile: bool = False) -> str:
+                   volatile: bool = False, head: str = "") -> str:
     """P_<name>(features<params>): the walk ``body`` adding into locals q0, q1, ... from
-    plan ``fx``, then the class if best - second > margin proves it, else -1."""
+    plan ``fx``, then the class if best - second > margin proves it, else -1 (``head``:
+    statements before the walk)."""
     p, at = m.p, fx.acc_t
     arg, read = ("row", f"    const volatile {m.in_t} *features = row;\n") if volatile else ("features", "")
     if fx.exact:
@@ -260,7 +264,7 @@ def _sums_function(m: Model, name: str, params: str, fx: fixed.FixedPlan, body: 
     return (
         f"/* {doc}. */\n"
         f"static {p.upper()}_NOINLINE int32_t {p}_{name}(const {m.in_t} *{arg}{params})\n{{\n"
-        + read + sum_locals(m, fx) + decls + "    int32_t c;\n    (void)features;\n"
+        + read + sum_locals(m, fx) + decls + "    int32_t c;\n" + head + "    (void)features;\n"
         + body + "\n" + decide + "    return c;\n}"
     )
 

@@ -17,12 +17,15 @@ also carries ``P_LEN_PAD`` (see :func:`length_pad`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ...ir.ensemble import Op
 from .fixed import FixedPlan
 from .inline_text import block_ends, condition, direct_condition, leaf_lines, length_pad, unranked
 from .model import Model, Walk
+from .plan import DirectTest
 from .walk_inline_bulk import bulk_conditions, plain_blocks
 
 
@@ -118,8 +121,10 @@ def tree_code(model: Model, index: int, sums: FixedPlan | None, rows: bool = Tru
 
 def walk_body(model: Model) -> Walk:
     """(extra declarations, body as pieces to join) that hand every tree's leaf row to the sinks;
-    with :attr:`Model.leaf_sums` the leaves first add their :attr:`Model.fixed` values."""
-    return Walk(length_pad(model)[0], _walk(model, True, model.fixed if model.leaf_sums else None, True))
+    with :attr:`Model.leaf_sums` the leaves first add their :attr:`Model.fixed` values; with
+    :attr:`Plan.keyed_rows` the tests compare int16 keys where half_keys allows."""
+    printer = model.with_plan(replace(model.plan, direct_test=DirectTest.HALF_KEYS)) if model.plan.keyed_rows else model
+    return Walk(length_pad(model)[0], _walk(printer, True, model.fixed if model.leaf_sums else None, True))
 
 
 def sums_body(model: Model, sums: FixedPlan) -> str:

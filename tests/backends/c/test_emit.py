@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c, size_report
+from emlc.cost import Layout, Point
 from emlc.errors import EmlcError
 from emlc.ir import Aggregation, Decision, Ensemble, FeatureRank, Link, Op, Task, Tree
 from emlc.ir.interpret import apply_link, decide, interpret_raw
@@ -282,8 +283,8 @@ def test_size_report_counts_and_fit_refusal():
 def test_avr_estimate_covers_the_linked_code_and_refuses_what_cannot_fit():
     """The flash estimate behind refusals is not below what avr-gcc links and not far above
     it (forest and boosting, float and int16 inputs, both layouts, with and without the
-    first walk), so a model that cannot fit an ATmega328P is refused instead of failing to
-    link, and one that fits is not refused."""
+    first walk, P_rows on int16 keys), so a model that cannot fit an ATmega328P is refused
+    instead of failing to link, and one that fits is not refused."""
     require_tool("avr-gcc")
     from sklearn.datasets import load_digits
     from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
@@ -293,11 +294,13 @@ def test_avr_estimate_covers_the_linked_code_and_refuses_what_cannot_fit():
     X, y = load_digits(return_X_y=True)
     forest = emlc.load(RandomForestClassifier(n_estimators=6, max_depth=6, random_state=0).fit(X, y))
     boosted = emlc.load(GradientBoostingClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y))
-    cases = [(e, layout, speed) for e in (forest, boosted) for layout, speed in (("inline", True), ("inline", False),
-                                                                                  ("table", True))]
-    for base, layout, speed in cases:
+    cases = [(e, layout, speed, False) for e in (forest, boosted)
+             for layout, speed in (("inline", True), ("inline", False), ("table", True))]
+    for base, layout, speed, keyed in [*cases, (forest, "inline", True, True)]:
         for ens, in_t in ((base, "float"), (base.replace(input_type="int16"), "int16_t")):
-            header = emit_c(ens, "avr", "m", layout, speed=speed)
+            point = Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True) if keyed else None
+            header = emit_c(ens, "avr", "m", layout, speed=speed, point=point)
+            assert ("_halves(" in header) == (keyed and in_t == "float")
             main = (header + f"\nint main(void) {{\n    static {in_t} x[64];\n    static float p[10];\n"
                     "    return (int)m_predict(x, 64) + (int)m_predict_proba(x, 64, p, 10);\n}\n")
             with tempfile.TemporaryDirectory() as tmp:
@@ -307,8 +310,8 @@ def test_avr_estimate_covers_the_linked_code_and_refuses_what_cannot_fit():
                 out = subprocess.run(["avr-size", "-A", "m.elf"], cwd=tmp, check=True, capture_output=True,
                                      text=True).stdout
             linked = sum(int(m.group(2)) for m in re.finditer(r"^\.(text|data)\s+(\d+)", out, re.M))
-            estimate = size_report(ens, "avr", layout, speed=speed)["flash_bytes_estimate"]
-            assert linked <= estimate <= 1.6 * linked, (layout, speed, in_t, linked, estimate)
+            estimate = size_report(ens, "avr", layout, speed=speed, point=point)["flash_bytes_estimate"]
+            assert linked <= estimate <= 1.6 * linked, (layout, speed, keyed, in_t, linked, estimate)
     big = emlc.load(RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(X, y))
     with pytest.raises(EmlcError, match="does not fit.*atmega328p"):
         emit_c(big, "atmega328p", "m", "inline")

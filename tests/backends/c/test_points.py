@@ -98,10 +98,11 @@ def test_expected_tests_follow_every_leaf_path():
 
 def test_cycle_estimate_ranks_the_points(digits):
     """The candidates come fastest first, as the cycle model and simavr (bench_avr_digits:
-    1,061 / 1,251 / 3,565 / 7,698 cycles for digits 10x6 float) rank them."""
+    1,061 / 1,166 / 1,251 / 1,615 / 3,565 / 7,698 cycles for digits 10x6 float) rank them."""
     ens, _ = digits
     avr = get_target("avr")
-    order = [Point(Layout.INLINE, quick=True, leaf_sums=True), Point(Layout.INLINE, leaf_sums=True),
+    order = [Point(Layout.INLINE, quick=True, leaf_sums=True), Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True),
+             Point(Layout.INLINE, leaf_sums=True), Point(Layout.INLINE, leaf_sums=True, byte_sums=True),
              Point(Layout.INLINE), Point(Layout.TABLE), Point(Layout.TABLE, packed=True)]
     estimates = [cycles(ens, avr, p) for p in order]
     assert estimates == sorted(estimates)
@@ -113,9 +114,10 @@ def test_speed_takes_the_fastest_point_within_the_budget(digits):
     avr = get_target("avr")
     wide = choose(ens, avr, None, speed=True)
     assert [c.point.label() for c in wide.costs] == [
-        "inline, byte-sum first walk", "inline, leaf sums in code", "inline, leaf table", "table"]
+        "inline, byte-sum first walk", "inline, byte-sum first walk, int16 keys behind it",
+        "inline, leaf sums in code", "inline, byte sums in code, leaf table behind", "inline, leaf table", "table"]
     assert wide.chosen is wide.costs[0] and wide.chosen.flash <= avr.flash_bytes // 2
-    for limit in (wide.costs[1].flash, wide.costs[3].flash + 1):
+    for limit in (wide.costs[1].flash, wide.costs[2].flash, wide.costs[3].flash, wide.costs[5].flash + 1):
         c = choose(ens, avr, None, speed=True, budget=FlashBudget(bytes=limit))
         fits = [p for p in c.costs if p.flash <= limit]
         assert c.chosen == min(fits, key=lambda p: p.cycles) and c.chosen.flash <= limit
@@ -142,11 +144,13 @@ def test_budget_shapes_the_header(digits):
     fast = emit_c(ens, "avr", "m")
     mid = emit_c(ens, "avr", "m", budget=FlashBudget(bytes=80_000))
     small = emit_c(ens, "avr", "m", budget=FlashBudget(share=0.1))
+    keyed = emit_c(ens, "avr", "m", budget=FlashBudget(bytes=85_000))
     assert "m_quick(" in fast and "m_quick(" not in mid and "layout inline" in mid
+    assert "m_halves(" in keyed and "m_quick(" in keyed and "m_halves(" not in fast
     assert "layout table" in small
     rep = size_report(ens, "avr", budget=FlashBudget(bytes=80_000))
     assert rep["flash_budget_bytes"] == 80_000
-    assert [p["chosen"] for p in rep["points"]] == [False, True, False, False]
+    assert [p["chosen"] for p in rep["points"]] == [False, False, True, False, False, False]
 
 
 def test_report_lists_the_points(digits, tmp_path, capsys):
@@ -162,7 +166,7 @@ def test_report_lists_the_points(digits, tmp_path, capsys):
     assert "build point (estimates)" in err and "within 16384 B" in err
     rep = json.loads((tmp_path / "r.json").read_text())
     points = rep["size"]["points"]
-    assert len(points) == 4 and sum(p["chosen"] for p in points) == 1
+    assert len(points) == 6 and sum(p["chosen"] for p in points) == 1
     assert rep["layout"] == "table" and points[-1]["chosen"] and points[-1]["within_budget"]
     assert main([str(model), "--target", "atmega328p", "-o", str(out), "--flash-budget", "100%",
                  "--report-json", str(tmp_path / "r2.json")]) == 0
