@@ -267,8 +267,8 @@ def test_each_encoding_matches_the_interpreter(encoding, data):
 @settings(max_examples=20)
 @given(data=st.data())
 def test_keys_without_their_top_byte_match_the_interpreter(data):
-    """Random IR (NaN, categories, ranks, float64 keys) at -Os with every key's top byte
-    taken from its slot's runs: predictions and values equal the reference interpreter's."""
+    """Random IR (NaN, categories, ranks, 16- and 32-bit keys) at -Os with every key's top
+    byte taken from its slot's runs: predictions and values equal the reference interpreter's."""
     require_tool("gcc")
     ens = data.draw(ensembles())
     X = data.draw(inputs_for(ens))
@@ -294,6 +294,20 @@ def test_top_byte_runs_and_low_columns_give_back_every_key():
     assert (slots[run] == slot).all() and (starts[np.r_[True, slots[1:] != slots[:-1]]] == 0).all()
     np.testing.assert_array_equal(tops[run] << low_bits | keys & ((1 << low_bits) - 1), keys)
     assert starts.size < keys.size // 2
+
+
+def test_float64_keys_keep_seven_low_bytes_in_three_columns():
+    """float64 inputs: 64-bit keys lose their top byte to the runs and keep 4 + 2 + 1 low
+    bytes; the host build equals the interpreter on rows with NaN."""
+    require_tool("gcc")
+    ens = _boosted().replace(input_type="float64")
+    X = np.random.default_rng(5).normal(0, 1, (80, 6))
+    X[::4, 2] = np.nan
+    with split_top(True):
+        rec = _records(ens, "host")
+        assert rec.split_top and rec.key_t == "int64_t" and rec.key_bytes == 7
+        assert "m_keys4[" in emit_c(ens, "host", "m", "table", speed=False)
+        check_agrees(ens, X, "table", speed=False)
 
 
 def _boosted(seed: int = 0, n_trees: int = 12, depth: int = 4, one_leaf: int = -1):
