@@ -156,7 +156,7 @@ def search_budget(
                 st = replace(s, early_exit=t)
             if st.early_exit is not None and not supports(votes_as_mean(leafy)):
                 continue
-            built = add_exit(leafy, st, X)
+            built, _ = add_exit(leafy, st, X, tgt, layout)
             m = measure(built, ens, tgt, layout, X, y, flash_estimate)
             score = m.accuracy if y is not None else m.agreement
             if reference is None:
