@@ -136,7 +136,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import emlc  # noqa: E402
 from emlc.backends.c import emit_c  # noqa: E402
 from emlc.passes import optimize  # noqa: E402
-from emlc.passes.lossy.confidence_exit import confidence_exit  # noqa: E402
+from emlc.ir.interpret import interpret_early_exit  # noqa: E402
+from emlc.passes.lossy.apply import apply_lossy  # noqa: E402
 
 #: simulated MCU -> emlc target
 MCUS = {"atmega2560": "avr", "atmega328p": "atmega328p"}
@@ -228,7 +229,7 @@ def _import_peers() -> dict[str, object]:
 
 
 def peer_variants(clf) -> list[tuple]:
-    """(label, code, call, input C type, language, include dirs), generated now, never committed."""
+    """(label, code, call, input C type, language, include dirs, None), generated now, never committed."""
     mods = _import_peers()
     out: list[tuple] = []
     if "emlearn" in mods:
@@ -238,11 +239,11 @@ def peer_variants(clf) -> list[tuple]:
             code = emlearn.convert(clf, method=method, dtype=dtype).save(name="peer", format="c")
             kind = "float" if dtype == "float" else "int16"
             out.append((f"emlearn {method} ({kind} features)", code, "peer_predict(x, 64)", in_t, "c",
-                        (emlearn.includedir,)))
+                        (emlearn.includedir,), None))
     if "micromlgen" in mods:
         code = mods["micromlgen"].port(clf).replace("#include <cstdarg>", "#include <stdarg.h>")
         code += "\nstatic Eloquent::ML::Port::RandomForest peer;\n"
-        out.append(("micromlgen (float)", code, "peer.predict(x)", "float", "c++", ()))
+        out.append(("micromlgen (float)", code, "peer.predict(x)", "float", "c++", (), None))
     if "m2cgen" in mods:
         code = mods["m2cgen"].export_to_c(clf)
         # double is float on AVR, so the float rows are passed as they are
@@ -251,44 +252,49 @@ def peer_variants(clf) -> list[tuple]:
             "    score((double *)x, out);\n    for (k = 1; k < 10; ++k) if (out[k] > out[best]) best = k;\n"
             "    return best;\n}\n"
         )
-        out.append(("m2cgen (float)", code, "peer_predict(x)", "float", "c", ()))
+        out.append(("m2cgen (float)", code, "peer_predict(x)", "float", "c", (), None))
     return out
 
 
 def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
-    """(label, code or the EmlcError that refused it, call, input C type, language, include dirs)."""
+    """(label, code or the EmlcError that refused it, call, input C type, language, include
+    dirs, the IR it was built from)."""
     out: list[tuple] = []
 
     def add(label, make, in_t="float"):
         try:
-            code = make()
+            ir, code = make()
         except emlc.EmlcError as e:
-            code = e
-        out.append((label, code, "model_predict(x, 64)", in_t, "c", ()))
+            ir, code = None, e
+        out.append((label, code, "model_predict(x, 64)", in_t, "c", (), ir))
+
+    def build(ir, layout, speed):
+        return ir, emit_c(ir, target, "model", layout, speed=speed)
 
     runs = [("O0", "inline"), ("O0", "table"), ("O2", "inline"), ("O2", "table"), ("Os", None)] if full else \
-        [("O2", None), ("Os", None)]
+        [("O0", None), ("O2", None), ("Os", None)]
     for level, layout in runs:
         res = optimize(ens, level=level, target=target, layout=layout)
         speed = level != "Os"
         try:
             code = emit_c(res.ensemble, target, "model", res.layout, speed=speed)
         except emlc.EmlcError as e:
-            out.append((f"emlc -{level} {res.layout}", e, "", "float", "c", ()))
+            out.append((f"emlc -{level} {res.layout}", e, "", "float", "c", (), None))
             continue
         exit_note = " (exact exit)" if "predict stops early" in code else ""
-        out.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
+        out.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", (),
+                    res.ensemble))
         if exit_note and full:
             plain = res.ensemble.replace(early_exit=None)
-            add(f"emlc -{level} {res.layout} (no exit)", lambda: emit_c(plain, target, "model", res.layout, speed=speed))
-        if res.ensemble.early_exit is not None and full:
-            lossy = confidence_exit(res.ensemble, 0.5)
-            add(f"emlc -{level} --early-exit 0.5 {res.layout}",
-                lambda: emit_c(lossy, target, "model", res.layout, speed=speed))
+            add(f"emlc -{level} {res.layout} (no exit)", lambda: build(plain, res.layout, speed))
+        if speed:  # the lossy exit as the command line builds it (--early-exit 0.5)
+            lossy, report = apply_lossy(ens, early_exit=0.5, level=level, target=target, layout=layout)
+            left = " (exit left out)" if lossy.early_exit is None else ""
+            add(f"emlc -{level} --early-exit 0.5 {report.layout}{left}", lambda: build(lossy, report.layout, speed))
     for level in ("O2", "Os"):
         res = optimize(ens.replace(input_type="int16"), level=level, target=target)
         add(f"emlc -{level} --input int16 {res.layout}",
-            lambda: emit_c(res.ensemble, target, "model", res.layout, speed=level != "Os"), "int16_t")
+            lambda: build(res.ensemble, res.layout, level != "Os"), "int16_t")
     return out
 
 
@@ -300,9 +306,11 @@ def pareto(points: dict[str, tuple[int, int]]) -> set[str]:
 
 def measure(variants: list[tuple], ens, want: np.ndarray, rows: np.ndarray, mcu: str, work: Path,
             bases: dict) -> None:
-    """Build and run each variant on ``mcu``; print the table with the Pareto front (per input type)."""
+    """Build and run each variant on ``mcu``; print the table with the Pareto front (per input
+    type). "IR" is the agreement with the interpreter on the IR an emlc build came from (with
+    an early exit, where that stops): 100% or the build is wrong."""
     results: list[tuple] = []
-    for label, code, call, in_t, lang, inc in variants:
+    for label, code, call, in_t, lang, inc, ir in variants:
         if isinstance(code, Exception):
             results.append((label, in_t, None, f"emlc refuses: {str(code).split(';')[0][:60]}"))
             continue
@@ -315,20 +323,25 @@ def measure(variants: list[tuple], ens, want: np.ndarray, rows: np.ndarray, mcu:
                    else errors[0].split("error:")[-1].strip()[:60])
             results.append((label, in_t, None, f"does not build ({why})"))
             continue
-        agree = float(np.mean(np.asarray(ens.classes)[pred] == want) * 100)
+        got = np.asarray(ens.classes)[pred]
+        agree = float(np.mean(got == want) * 100)
+        oracle = None
+        if ir is not None:
+            oracle = float(np.mean(got == interpret_early_exit(ir, rows)) * 100)
         base_flash, base_ram = bases[mcu, lang, in_t]
-        results.append((label, in_t, (flash - base_flash, ram - base_ram, cycles, agree), ""))
+        results.append((label, in_t, (flash - base_flash, ram - base_ram, cycles, agree, oracle), ""))
     front: set[str] = set()
     for kind in ("float", "int16_t"):
         front |= pareto({label: (m[0], m[2]) for label, in_t, m, _ in results if m is not None and in_t == kind})
-    print(f"{'build (model-only flash, RAM; cycles/prediction)':48s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} "
-          f"{'agree':>7s}  Pareto")
+    print(f"{'build (model-only flash, RAM; cycles/prediction)':56s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} "
+          f"{'agree':>7s} {'IR':>7s}  Pareto")
     for label, _, m, note in results:
         if m is None:
-            print(f"{label:48s} {note}")
+            print(f"{label:56s} {note}")
         else:
             mark = "*" if label in front else ""
-            print(f"{label:48s} {m[0]:8d} {m[1]:6d} {m[2]:8d} {m[3]:6.1f}%  {mark}".rstrip())
+            ir = f"{m[4]:6.1f}%" if m[4] is not None else "      -"
+            print(f"{label:56s} {m[0]:8d} {m[1]:6d} {m[2]:8d} {m[3]:6.1f}% {ir}  {mark}".rstrip())
 
 
 def main() -> None:
