@@ -204,7 +204,7 @@ def _pays_off(ens: Ensemble, leaf_sums: bool, table_layout: bool, checkpoints: n
 
 
 def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: bool, leaf_sums: bool,
-         table_layout: bool) -> ExitPlan | None:
+         table_layout: bool, banded: bool = True) -> ExitPlan | None:
     """How predict stops early, or None when it evaluates every tree: the sums a check
     reads (``nums``' own, or the fixed-point ``fx``) and the bounds it compares them with."""
     ee = ens.early_exit
@@ -223,7 +223,7 @@ def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: b
     if integer:
         mode, table, init, sums, sums_t = ExitMode.IR, ens.leaves.astype(np.int64), np.zeros(ens.n_outputs, np.int64), target, acc_type
         lower, upper = lower.astype(np.int64), upper.astype(np.int64)
-    elif fx is not None and ee.confidence < 1 and soft64_candidate:
+    elif fx is not None and ee.confidence < 1 and soft64_candidate and banded:
         return _band_plan(ens, fx, checkpoints, lower, upper, "q")
     elif fx is not None:
         mode, table, init, sums, sums_t = (ExitMode.FIXED if ee.confidence == 1 else ExitMode.APPROX), fx.leaves, fx.init, "q", fx.acc_t
@@ -271,19 +271,15 @@ def sure_lead(plan: ExitPlan) -> np.ndarray | None:
 
 def check_function(model: Model, plan: ExitPlan) -> str:
     """P_exit(a, j): the class decided at check point j from the sums a[], else -1. A band
-    check takes the recorded rows too (``P_exit(a, j, rows, trees)``): the rows within its
-    band go on to the same check on finer sums (P_exit2), and within that band to binary64
-    (P_exit64)."""
+    check returns -2 within its band; the walk then calls P_check(a, j, rows, trees), which
+    runs it, the same check on finer sums (P_exit2) and binary64 (P_exit64) one after
+    another, so that their frames never nest (the 8051's stack is 223 B)."""
     p, n, ct, tables = model.p, model.n_out, plan.check_t, model.tables
     band = plan.band is not None
     what = f"/* Early exit ({plan.mode.value} check): the class decided at check point j from the sums a, else -1"
-    what += (f";\n * within the band, the same check on finer sums of the first `trees` rows ({p}_exit2). */\n"
-             if band else ". */\n")
+    what += (";\n * -2 within the band, where the sums cannot tell the IR's float64 check. */\n" if band else ". */\n")
     qual = f"{p.upper()}_NOINLINE" if model.leaf_sums else "inline"  # called from P_rows (see its note)
-    params = f", const {model.row_t} *rows, uint8_t trees" if band else ""
-    head = f"static {qual} int32_t {p}_exit(const {plan.sums_t} *a, uint16_t j{params})\n{{\n"
-    if band:
-        what = fine_function(model, plan) + "\n\n" + what
+    head = f"static {qual} int32_t {p}_exit(const {plan.sums_t} *a, uint16_t j)\n{{\n"
     if plan.uniform:
         gap = tables.add("exgap", plan.bound_t, plan.upper[:, 0] - plan.lower[:, 0],
                          note="early exit: lead the best class needs per check point")
@@ -328,8 +324,18 @@ def check_function(model: Model, plan: ExitPlan) -> str:
     width = tables.add("exband", wt, plan.band, note="early exit: band around the float64 check per check point")
     body = (f"    uint16_t k, c = 0;\n{decl}    {ct} lead, x, w;\n    uint8_t unsure = 0;\n{quick}"
             f"    w = ({ct}){tables.read(wt, width, 'j')};\n"
-            + _band_decision(n, ct, low, up, f"{p}_exit2(a, j, rows, trees)"))
-    return what + head + body + "\n}"
+            + _band_decision(n, ct, low, up, "-2"))
+    row_t = model.row_t
+    check = (
+        f"static int32_t {p}_exit64(const {row_t} *rows, uint8_t trees, uint16_t j);\n\n"
+        "/* The early exit at check point j after `trees` trees: the band check on the sums a, then\n"
+        " * on sums finer by the recorded rows' residuals, then binary64, each only when the one\n"
+        " * before cannot tell. */\n"
+        f"static int32_t {p}_check(const {plan.sums_t} *a, uint16_t j, const {row_t} *rows, uint8_t trees)\n{{\n"
+        f"    int32_t c = {p}_exit(a, j);\n    if (c == -2) {{\n        c = {p}_exit2(a, j, rows, trees);\n    }}\n"
+        f"    return c == -2 ? {p}_exit64(rows, trees, j) : c;\n}}"
+    )
+    return fine_function(model, plan) + "\n\n" + what + head + body + "\n}\n\n" + check
 
 
 def _band_decision(n: int, ct: str, low: str, up: str, undecided: str) -> str:
@@ -374,9 +380,9 @@ def fine_plan(ens: Ensemble, fx: FixedPlan) -> FixedPlan:
 
 def fine_function(model: Model, plan: ExitPlan) -> str:
     """P_exit2(a, j, rows, trees): the band check again on the sums ``FINE`` times finer
-    (:func:`fine_plan`: the 16-bit sums a and the first ``trees`` recorded rows' residuals);
-    within its band the IR's check in binary64 (P_exit64), which costs about a million AVR
-    cycles (a division per leaf value) against some thousand here."""
+    (:func:`fine_plan`: the 16-bit sums a and the first ``trees`` recorded rows' residuals),
+    -2 within its band, where binary64 decides (P_exit64: about a million AVR cycles, a
+    division per leaf value, against some thousand here)."""
     ens, p, n, tables, fx = model.ens, model.p, model.n_out, model.tables, model.fixed
     assert fx is not None and ens.early_exit is not None
     ee = ens.early_exit
@@ -405,9 +411,8 @@ def fine_function(model: Model, plan: ExitPlan) -> str:
         cbt = smallest_int(int(corr.min()), int(corr.max()))
         first = f"({ct}){tables.read(cbt, tables.add('ex2b', cbt, corr, note='early exit: base residual per output'), 'k')}"
     return (
-        f"static int32_t {p}_exit64(const {model.row_t} *rows, uint8_t trees, uint16_t j);\n\n"
         f"/* The band check on sums {FINE} times finer: the 16-bit sums a plus the residuals of the\n"
-        f" * first `trees` recorded rows; the class, -1, or within its band binary64 ({p}_exit64). */\n"
+        " * first `trees` recorded rows; the class, -1, or -2 within its band (binary64 decides). */\n"
         f"static int32_t {p}_exit2(const {fx.acc_t} *a, uint16_t j, const {model.row_t} *rows, uint8_t trees)\n{{\n"
         f"    {ct} s[{n}], lead, x, w;\n    uint16_t k, c = 0, o;\n    uint8_t t, unsure = 0;\n    {st_t} e, end;\n"
         f"    for (k = 0; k < {n}u; ++k) {{\n        s[k] = ({ct})a[k] * {FINE} + {first};\n    }}\n"
@@ -416,7 +421,7 @@ def fine_function(model: Model, plan: ExitPlan) -> str:
         f"        for (; e < end; ++e) {{\n            s[o + {tables.read(col_t, col, 'e')}] += {tables.read(rt, rtab, 'e')};\n"
         "        }\n    }\n"
         f"    w = ({ct}){tables.read(wt, wb, 'j')};\n"
-        + _band_decision(n, ct, low, upr, f"{p}_exit64(rows, trees, j)") + "\n}"
+        + _band_decision(n, ct, low, upr, "-2") + "\n}"
     )
 
 

@@ -31,9 +31,10 @@ def exit_functions(m: Model, walk_body: str | list[str]) -> str | list[str]:
     chk_table = None
 
     def call(j: str, trees: str) -> str:
-        """P_exit's call; a band check takes the recorded rows for its binary64 step."""
-        more = f", rows, {trees}" if plan.band is not None else ""
-        return f"{p}_exit({plan.sums}, {j}{more})"
+        """P_exit's call; a band check's (P_check) takes the recorded rows for its finer steps."""
+        if plan.band is not None:
+            return f"{p}_check({plan.sums}, {j}, rows, {trees})"
+        return f"{p}_exit({plan.sums}, {j})"
 
     def stop(t: str) -> str:
         nonlocal chk_table

@@ -198,7 +198,10 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
         fx = fixed.plan(ens, target, byte_leaves=True)
     leaf_sums = access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
     candidate = soft64.applies(ens, target, nums, record, float32_sums)
-    exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE)
+    # the band check's binary64 step runs inside the walk, a frame deeper than predict's own
+    # binary64 step: on the 8051 (223 B of stack) s51 runs stopped there, so it keeps approx
+    banded = target.compiler != "sdcc"
+    exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
     quick_fx = fixed.quick_plan(ens, target) if quick and leaf_sums and exits is None else None
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,

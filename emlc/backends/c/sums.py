@@ -279,8 +279,9 @@ def exit_stop(m: Model, t: str) -> str:
         return ""
     n, ct = m.n_out, plan.check_t
     sums = ", ".join(f"q{k}" for k in range(n))
-    more = f", rows, {int(t) + 1}u" if plan.band is not None else ""  # a band check's binary steps read the rows
-    check = (f"{{\n            {plan.sums_t} a[{n}] = {{{sums}}};\n            c = {m.p}_exit(a, {j}u{more});\n"
+    # a band check's finer steps read the recorded rows
+    call = f"{m.p}_check(a, {j}u, rows, {int(t) + 1}u)" if plan.band is not None else f"{m.p}_exit(a, {j}u)"
+    check = (f"{{\n            {plan.sums_t} a[{n}] = {{{sums}}};\n            c = {call};\n"
              "            if (c >= 0) {\n                return c;\n            }\n        }")
     need = exit_checks.least_lead(plan)
     if need is None or int(need[j]) < 0:
