@@ -331,7 +331,7 @@ def check_function(model: Model, plan: ExitPlan) -> str:
         "/* The early exit at check point j after `trees` trees: the band check on the sums a, then\n"
         " * on sums finer by the recorded rows' residuals, then binary64, each only when the one\n"
         " * before cannot tell. */\n"
-        f"static int32_t {p}_check(const {plan.sums_t} *a, uint16_t j, const {row_t} *rows, uint8_t trees)\n{{\n"
+        f"static {qual} int32_t {p}_check(const {plan.sums_t} *a, uint16_t j, const {row_t} *rows, uint8_t trees)\n{{\n"
         f"    int32_t c = {p}_exit(a, j);\n    if (c == -2) {{\n        c = {p}_exit2(a, j, rows, trees);\n    }}\n"
         f"    return c == -2 ? {p}_exit64(rows, trees, j) : c;\n}}"
     )
@@ -413,7 +413,7 @@ def fine_function(model: Model, plan: ExitPlan) -> str:
     return (
         f"/* The band check on sums {FINE} times finer: the 16-bit sums a plus the residuals of the\n"
         " * first `trees` recorded rows; the class, -1, or -2 within its band (binary64 decides). */\n"
-        f"static int32_t {p}_exit2(const {fx.acc_t} *a, uint16_t j, const {model.row_t} *rows, uint8_t trees)\n{{\n"
+        f"static {p.upper()}_NOINLINE int32_t {p}_exit2(const {fx.acc_t} *a, uint16_t j, const {model.row_t} *rows, uint8_t trees)\n{{\n"
         f"    {ct} s[{n}], lead, x, w;\n    uint16_t k, c = 0, o;\n    uint8_t t, unsure = 0;\n    {st_t} e, end;\n"
         f"    for (k = 0; k < {n}u; ++k) {{\n        s[k] = ({ct})a[k] * {FINE} + {first};\n    }}\n"
         f"    for (t = 0; t < trees; ++t) {{\n        o = {leaf_tables.tree_offset(model, 't')};\n"
@@ -460,7 +460,7 @@ def exit64_function(model: Model, plan: ExitPlan) -> str:
     return (
         "/* The IR's early-exit check at check point j as the interpreter computes it: the first\n"
         " * `trees` recorded leaf rows summed in binary64, the bounds added, compared; the class or -1. */\n"
-        f"static int32_t {p}_exit64(const {model.row_t} *rows, uint8_t trees, uint16_t j)\n{{\n"
+        f"static {p.upper()}_NOINLINE int32_t {p}_exit64(const {model.row_t} *rows, uint8_t trees, uint16_t j)\n{{\n"
         f"    {work} {f64} s[{n}], low, best, b;\n    uint16_t k, c = 0;\n    uint8_t t;\n"
         f"    for (k = 0; k < {n}u; ++k) {{\n        {start}\n    }}\n"
         f"    for (t = 0; t < trees; ++t) {{\n        {p}_add64(s, {leaf_tables.tree_offset(model, 't')}, rows[t]);\n    }}\n"
