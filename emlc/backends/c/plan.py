@@ -216,12 +216,22 @@ def lossy_exit_note(ens: Ensemble, target: Target, layout: Layout | str | None) 
     ``--early-exit 0.5`` (5.5 of 10 trees on average): 1,345 cycles per prediction against
     1,061 for the build without it, whose byte-sum first walk decides 97% of rows. A lossy
     exit changes classes, so it is left out of the IR (the interpreter then agrees) rather
-    than out of the C code; see :func:`emlc.passes.lossy.apply.add_exit`."""
+    than out of the C code; see :func:`emlc.passes.lossy.apply.add_exit`. So is an exit whose
+    exact check's tables (:mod:`.exit_checks`' band check) would not fit the flash."""
     ee = ens.early_exit
     if ee is None or ee.confidence >= 1:
         return None
     plan = make_plan(ens, target, layout)
-    if plan.exit is None or not plan.leaf_sums:
+    if plan.exit is None:
         return None
-    return (f"early exit left out: on {target.name} the {plan.layout.value} walk keeps its class sums in "
-            "registers, where the checks cost more than the trees they skip; predict evaluates every tree")
+    if plan.leaf_sums:
+        return (f"early exit left out: on {target.name} the {plan.layout.value} walk keeps its class sums in "
+                "registers, where the checks cost more than the trees they skip; predict evaluates every tree")
+    from .emit import flash_estimate  # emit builds on this module
+
+    limit = target.flash_bytes
+    if limit is not None and flash_estimate(ens, target, plan.layout) > limit >= flash_estimate(
+            ens.replace(early_exit=None), target, plan.layout):
+        return (f"early exit left out: the tables of its exact check would not fit {target.name}'s "
+                f"{limit} bytes of flash; predict evaluates every tree")
+    return None

@@ -186,15 +186,16 @@ def add_exit(ens: Ensemble, s: LossySettings, X=None, target: str = "host",
              layout: str | None = None) -> tuple[Ensemble, str | None]:
     """The confidence early exit of ``s`` (if any) on an optimised build, and why it was
     left out: when its checks would cost the C build on ``target`` and ``layout`` more than
-    they save (:func:`emlc.backends.c.plan.lossy_exit_note`), the IR does not carry it, so
-    that predict there still equals the interpreter's."""
+    they save (:func:`emlc.backends.c.plan.lossy_exit_note`), the IR does not carry it (it
+    keeps the level's exact exit, if any), so that predict there still equals the
+    interpreter's."""
     if s.early_exit is None:
         return ens, None
     if s.reorder and X is not None:
         ens = reorder_trees(ens, X)
     out = verify(confidence_exit(ens, s.early_exit, s.early_exit_batch))
     note = lossy_exit_note(out, get_target(target), layout)
-    return (out, None) if note is None else (out.replace(early_exit=None), note)
+    return (out, None) if note is None else (ens, note)  # the optimised build, its exact exit kept
 
 
 def apply_lossy(
