@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .cost import Layout
+from .cost import FlashBudget, Layout
 from .errors import EmlcError
 from .ir.ensemble import Ensemble
 from .passes import OptimizeResult, optimize
@@ -33,6 +33,13 @@ class OutputFormat(StrEnum):
     LLVM = "llvm"
     OBJ = "obj"
     IR = "ir"
+
+
+def output_format(value: OutputFormat | str) -> OutputFormat:
+    try:
+        return OutputFormat(value)
+    except ValueError:
+        raise EmlcError(f"unknown output format {value!r}; choose one of: {', '.join(v.value for v in OutputFormat)}") from None
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,11 @@ class Compiled:
     measured: Measure | None = None
     input_note: InputNote | None = None
     float32_sums: bool = False
+    #: the speed levels' flash budget, and the layout the C backend was held to (None: it chose)
+    flash_budget: FlashBudget = FlashBudget()
+    requested_layout: str | None = None
+    #: the C build points considered and the one taken (C output only)
+    points: Any = None
 
 
 @traps_off
@@ -85,6 +97,7 @@ def emit(
     csv_flavor: str = "auto",
     speed: bool = True,
     float32_sums: bool = False,
+    flash_budget: FlashBudget = FlashBudget(),
 ) -> str | bytes:
     """Write ``ens`` in one of the output formats (no optimisation).
 
@@ -93,13 +106,11 @@ def emit(
     ``speed`` (False at -Os): C may trade flash for speed (a second walk on AVR).
     ``float32_sums`` (lossy): on targets without a 64-bit double, C leaves float64 near-ties
     to float sums instead of deciding them in binary64 integer arithmetic (saves 4-5 KB on AVR,
-    7.8 KB on the 8051).
+    7.8 KB on the 8051). ``flash_budget``: C at the speed levels takes the fastest build
+    within it (``layout`` None: either layout).
     """
     tgt = get_target(target)
-    try:
-        emit = OutputFormat(emit)
-    except ValueError:
-        raise EmlcError(f"unknown output format {emit!r}; choose one of: {', '.join(v.value for v in OutputFormat)}") from None
+    emit = output_format(emit)
     if emit is OutputFormat.IR:
         from .ir.text import print_ir
 
@@ -107,7 +118,8 @@ def emit(
     if emit is OutputFormat.C:
         from .backends.c import emit_c
 
-        return emit_c(ens, target=tgt, name=name, layout=layout, speed=speed, float32_sums=float32_sums)
+        return emit_c(ens, target=tgt, name=name, layout=layout, speed=speed, float32_sums=float32_sums,
+                      budget=flash_budget)
     if emit is OutputFormat.CSV:
         from .backends.micropython import emit_csv
 
@@ -140,11 +152,13 @@ def compile(
     calibration: tuple[Any, Any] | None = None,
     progress: Any = None,
     float32_sums: bool = False,
+    flash_budget: FlashBudget = FlashBudget(),
 ) -> Compiled:
     """Load ``model`` (object or file), optimise it for ``target`` and emit code.
 
     ``calibration`` is ``(X, y_or_None)``: the rows lossy compression is measured on.
-    ``float32_sums``: lossy, see :func:`emit`.
+    ``float32_sums``: lossy, see :func:`emit`. ``flash_budget``: the flash the speed levels
+    may give the model (default: half the target's); C takes the fastest build within it.
     """
     from .frontends import load
 
@@ -160,7 +174,8 @@ def compile(
             raise EmlcError("--passes cannot be combined with lossy compression; use an -O level")
         built = _compile_lossy(ens, lossy, calibration, level, tgt, progress, layout)
     else:
-        result = optimize(ens, level=level, target=tgt, passes=passes, print_ir_after=print_ir_after, stream=stream)
+        result = optimize(ens, level=level, target=tgt, passes=passes, print_ir_after=print_ir_after, stream=stream,
+                          budget=flash_budget)
         measured = None
         if calibration is not None:
             X, y = check_calibration(calibration[0], calibration[1], ens.n_features)
@@ -169,10 +184,21 @@ def compile(
             code="", ensemble=result.ensemble, target=tgt, layout=result.layout, level=level,
             result=result, measured=measured,
         )
-    chosen = layout or built.layout
-    code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen, csv_flavor=csv_flavor,
-                speed=level != "Os", float32_sums=float32_sums)
-    return replace(built, code=code, layout=chosen, input_note=note, float32_sums=float32_sums)
+    speed = level != "Os"
+    if output_format(emit_as) is OutputFormat.C:
+        from .backends.c import header
+
+        # the backend chooses the layout with the walk (lossy builds keep the one they were measured in)
+        measured_in = built.layout if built.budget is not None or built.lossy is not None else None
+        requested = layout or measured_in
+        made = header(built.ensemble, tgt, name, requested, speed, float32_sums, flash_budget)
+        code, chosen, points = made.code, made.choice.chosen.point.layout.value, made.choice
+    else:
+        chosen, points, requested = layout or built.layout, None, layout
+        code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen, csv_flavor=csv_flavor,
+                    speed=speed, float32_sums=float32_sums)
+    return replace(built, code=code, layout=chosen, input_note=note, float32_sums=float32_sums,
+                   flash_budget=flash_budget, requested_layout=requested, points=points)
 
 
 def _compile_lossy(ens: Ensemble, lossy: Lossy, calibration, level: str, tgt: Target, progress,

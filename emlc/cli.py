@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", help="output file ('-' for stdout; default: the model's name with the emitter's suffix)")
     p.add_argument("--layout", choices=("inline", "table"), help="force the C code shape (default: chosen per target)")
+    p.add_argument(
+        "--flash-budget", metavar="BYTES|PERCENT", type=_flash_budget, default=None,
+        help="flash the speed levels may give the model: bytes (12000, 24K) or a share of the target's flash "
+             "(40%%); C takes the fastest build within it, --report lists those considered (default: 50%%)",
+    )
     p.add_argument("--passes", help="run exactly these comma-separated passes instead of the -O level's list")
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (to stderr)")
     p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS", help="print the IR after PASS (to stderr); repeatable")
@@ -103,6 +108,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _flash_budget(text: str):
+    from .cost import FlashBudget
+
+    try:
+        return FlashBudget.parse(text)
+    except EmlcError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix(f"--flash-budget {text!r}: ")) from None
 
 
 def _fraction(text: str) -> float:
@@ -174,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         input_type=args.input, layout=args.layout, passes=passes, print_ir_after=print_after,
         stream=sys.stderr, trust_pickle=args.trust_pickle, csv_flavor=args.csv_flavor, lossy=lossy, calibration=calibration,
         progress=_progress, float32_sums=args.float32_sums,
+        **({} if args.flash_budget is None else {"flash_budget": args.flash_budget}),
     )
     output = args.output or str(_default_output(args.model, args.emit))
     _write(built.code, output)

@@ -20,11 +20,13 @@ backend stores it), rank edges, category bitsets and early-exit bounds.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 
+from .errors import EmlcError
 from .ir.ensemble import Ensemble, Link, Op
 from .targets import Target
 
@@ -37,8 +39,46 @@ class Layout(StrEnum):
     TABLE = "table"
 
 
-#: at speed levels the inline layout is used while it takes at most this share of flash.
-INLINE_FLASH_SHARE = 0.5
+#: the default flash budget of the speed levels: this share of the target's flash (the
+#: rest is the application's).
+DEFAULT_FLASH_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class FlashBudget:
+    """The flash the speed levels may give a model: ``bytes``, or else ``share`` of the
+    target's flash. They pick the fastest build within it (``--flash-budget``)."""
+
+    share: float = DEFAULT_FLASH_SHARE
+    bytes: int | None = None
+
+    def limit(self, target: Target) -> int | None:
+        """The budget in bytes on ``target`` (None: no limit, as on the host)."""
+        if self.bytes is not None:
+            return self.bytes
+        return None if target.flash_bytes is None else int(self.share * target.flash_bytes)
+
+    def label(self, target: Target) -> str:
+        limit = self.limit(target)
+        if limit is None:
+            return "no limit"
+        return f"{limit} B" + ("" if self.bytes is not None else f" ({self.share:.0%} of {target.flash_bytes} B)")
+
+    @staticmethod
+    def parse(text: str) -> FlashBudget:
+        """``12000``, ``24K`` / ``24KiB`` (x1024) or ``40%`` of the target's flash."""
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(%|[kK](?:i?B)?|B)?\s*", text)
+        if m is None:
+            raise EmlcError(f"--flash-budget {text!r}: give bytes (12000, 24K) or a share of the target's flash (40%)")
+        value, unit = float(m.group(1)), (m.group(2) or "").upper()
+        if unit == "%":
+            if not 0 < value <= 100:
+                raise EmlcError(f"--flash-budget {text!r}: a share is between 0 and 100%")
+            return FlashBudget(share=value / 100)
+        size = int(value * (1024 if unit.startswith("K") else 1))
+        if size < 1:
+            raise EmlcError(f"--flash-budget {text!r}: the budget must be at least one byte")
+        return FlashBudget(bytes=size)
 
 #: code around the trees: the API, the decision and the float fallback (bytes)
 _FIXED_CODE = 600
@@ -203,11 +243,91 @@ def flash_bytes(ens: Ensemble, target: Target, layout: Layout | str, terms: Code
     return tables + code_bytes(ens, target, layout, terms)
 
 
-def choose_layout(ens: Ensemble, target: Target, level: str) -> Layout:
-    """Os: the smaller layout; other levels: inline (faster) unless it crowds the flash."""
+def choose_layout(ens: Ensemble, target: Target, level: str, budget: FlashBudget = FlashBudget()) -> Layout:
+    """Os: the smaller layout; other levels: inline (faster) unless it exceeds the budget."""
     inline, table = flash_bytes(ens, target, Layout.INLINE), flash_bytes(ens, target, Layout.TABLE)
     if level == "Os":
         return Layout.INLINE if inline < table else Layout.TABLE
-    if target.flash_bytes is None or inline <= INLINE_FLASH_SHARE * target.flash_bytes:
-        return Layout.INLINE
-    return Layout.TABLE
+    limit = budget.limit(target)
+    return Layout.INLINE if limit is None or inline <= limit else Layout.TABLE
+
+
+@dataclass(frozen=True)
+class Point:
+    """One shape a C build can take, for the speed/size choice: the layout and how its
+    walk reaches the sums. ``quick``: a first inline walk on byte sums decides most rows
+    (8-bit cores); ``leaf_sums``: inline leaves add fixed-point class values in code (8-bit
+    cores), else they record their rows and the sums come from the leaf table;
+    ``packed``: table records packed into fewer bytes, slower to unpack."""
+
+    layout: Layout
+    quick: bool = False
+    leaf_sums: bool = False
+    packed: bool = False
+
+    def label(self) -> str:
+        if self.layout is Layout.TABLE:
+            return "table, packed records" if self.packed else "table"
+        if self.quick:
+            return "inline, byte-sum first walk"
+        return "inline, leaf sums in code" if self.leaf_sums else "inline, leaf table"
+
+
+#: cycles of one node test, per layout (8-bit cores without FPU; 32-bit cores), float or
+#: integer inputs, and of a tree's leaf per output, per walk. Fitted to simavr runs of
+#: digits forests (10x6 and 20x5, float and int16) on the ATmega2560; the 32-bit figures
+#: are rough. Estimates for ranking builds, not a promise.
+_TEST_CYCLES = {
+    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60),
+    (False, "inline"): (3, 2), (False, "table"): (15, 10), (False, "packed"): (20, 14),
+}
+_LEAF_CYCLES = {
+    (True, "quick"): 3, (True, "sums"): 5, (True, "rows"): 30, (True, "table"): 20,
+    (False, "quick"): 2, (False, "sums"): 2, (False, "rows"): 3, (False, "table"): 4,
+}
+
+
+def expected_tests(ens: Ensemble) -> float:
+    """Node tests per row, every leaf path of a tree equally likely: within 3% of the
+    measured path length of digits forests (the IR keeps no sample counts)."""
+    return ens.trees_fact("#expected_tests", _expected_tests)
+
+
+def _expected_tests(ens: Ensemble) -> float:
+    total = 0.0
+    for tree in ens.trees:
+        leaf = (tree.op == Op.LEAF).tolist()
+        left, right = tree.left.tolist(), tree.right.tolist()
+        paths = [0] * tree.n_nodes
+        depth = [0] * tree.n_nodes  # summed over the node's leaf paths
+        order, seen, stack = [], [False] * tree.n_nodes, [0]
+        while stack:  # children before parents, shared subtrees once
+            node = stack.pop()
+            if node >= 0:
+                if seen[node]:
+                    continue
+                seen[node] = True
+                stack.append(~node)
+                if not leaf[node]:
+                    stack += [left[node], right[node]]
+            else:
+                order.append(~node)
+        for node in order:
+            if leaf[node]:
+                paths[node] = 1
+            else:
+                a, b = left[node], right[node]
+                paths[node] = paths[a] + paths[b]
+                depth[node] = depth[a] + depth[b] + paths[node]
+        total += depth[0] / max(paths[0], 1)
+    return total
+
+
+def cycles(ens: Ensemble, target: Target, point: Point) -> int:
+    """Estimated cycles of one prediction of a ``point`` build (see :data:`_TEST_CYCLES`)."""
+    small = target.word_bits == 8
+    kind = "inline" if point.layout is Layout.INLINE else "packed" if point.packed else "table"
+    test = _TEST_CYCLES[small, kind][0 if ens.input_type.startswith("float") else 1]
+    walk = ("quick" if point.quick else "sums" if point.leaf_sums else "rows") if point.layout is Layout.INLINE else "table"
+    leaf = _LEAF_CYCLES[small, walk] * ens.n_outputs
+    return int(expected_tests(ens) * test + ens.n_trees * leaf + 20 * ens.n_outputs + 100)

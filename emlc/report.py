@@ -35,7 +35,8 @@ def build_report(built: Compiled, written: tuple[str, int] | None = None) -> dic
         "input_type": built.ensemble.input_type,
         "inputs": input_line(built.ensemble.input_type),
         "passes": [] if result is None else [asdict(r) for r in result.passes],
-        "size": size_report(built.ensemble, target, layout, speed=built.level != "Os", float32_sums=built.float32_sums),
+        "size": size_report(built.ensemble, target, built.requested_layout, speed=built.level != "Os",
+                            float32_sums=built.float32_sums, budget=built.flash_budget),
     }
     if target.flash_bytes is not None:
         report["size"]["flash_limit_bytes"] = target.flash_bytes
@@ -61,6 +62,15 @@ def build_report(built: Compiled, written: tuple[str, int] | None = None) -> dic
     return report
 
 
+def points_table(points: list[dict[str, Any]], budget: int | None) -> str:
+    """The build points the C backend considered, the one taken starred."""
+    within = f"within {budget} B" if budget is not None else "within budget"
+    rows = [("build point (estimates)", "flash B", "cycles", within, "")]
+    rows += [(p["point"], str(p["flash_bytes_estimate"]), str(p["cycles_estimate"]),
+              "yes" if p["within_budget"] else "no", "*" if p["chosen"] else "") for p in points]
+    return aligned(rows)
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text rendering of :func:`build_report`'s dict."""
     out = [f"emlc {report['level']} for {report['target']} ({report['layout']} layout)", report["inputs"]]
@@ -82,6 +92,8 @@ def format_report(report: dict[str, Any]) -> str:
     if "node_bytes_per_decision_node" in size:
         rows.append(("node table bytes per decision node", str(size["node_bytes_per_decision_node"])))
     out += ["", aligned([("size (C backend estimate)", "")] + rows)]
+    if len(size.get("points", ())) > 1:
+        out += ["", points_table(size["points"], size["flash_budget_bytes"])]
     if "calibration" in report:
         m = report["calibration"]
         cal = [("agreement with the source model", f"{100 * m['agreement']:.2f}%")]

@@ -21,7 +21,7 @@ from ..ir.text import print_ir
 from ..ir.verify import verify
 from ..targets import Target, get_target
 from ..text_table import aligned
-from ..cost import Layout, choose_layout, flash_bytes
+from ..cost import FlashBudget, Layout, choose_layout, flash_bytes
 from .dedup_leaves import dedup_leaves
 from .early_exit import early_exit
 from .fold_redundant_splits import fold_redundant_splits
@@ -174,11 +174,13 @@ def optimize(
     stream: TextIO | None = None,
     layout: str | None = None,
     verify_each: bool | None = None,
+    budget: FlashBudget = FlashBudget(),
 ) -> OptimizeResult:
     """Run a level's pipeline (or the given ``passes``) and pick the code layout.
 
     ``print_ir_after`` names passes (or ``"all"``) after which the IR text is written
-    to ``stream`` (stderr by default); ``layout`` overrides the cost model's choice.
+    to ``stream`` (stderr by default); ``layout`` overrides the cost model's choice (within
+    ``budget`` at the speed levels; the C backend refines it with the walk).
     The input and the result are verified; ``verify_each`` (default: the environment
     variable ``EMLC_VERIFY_EACH`` set, as the tests do) verifies after every pass too,
     naming the pass that broke the IR (a fifth of the time of big models otherwise).
@@ -207,7 +209,7 @@ def optimize(
             verify(ens)
         except IRError as e:
             raise IRError(f"internal error: the optimized IR is invalid ({e}); EMLC_VERIFY_EACH=1 names the pass") from e
-    chosen = Layout(layout) if layout is not None else choose_layout(ens, tgt, level)
+    chosen = Layout(layout) if layout is not None else choose_layout(ens, tgt, level, budget)
     reports = tuple(
         PassReport(
             name=name,

@@ -9,6 +9,7 @@ file compiled without ``-pedantic``; the file including the header gets the stri
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import tempfile
@@ -421,3 +422,13 @@ def run_parallel(jobs: list[tuple], workers: int | None = None) -> list[Result]:
     workers = workers or min(len(jobs), max(2, (os.cpu_count() or 2)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda j: run_model(*j), jobs))
+
+
+def avr_bench():
+    """bench/bench_avr_digits.py as a module: its firmware counts the cycles of each
+    prediction on simavr, so cycle tests measure what the benchmark prints."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "bench_avr_digits.py"
+    spec = importlib.util.spec_from_file_location("bench_avr_digits", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

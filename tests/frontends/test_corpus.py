@@ -187,6 +187,26 @@ def test_host_c_at_O2_equals_the_library(loaded, name):
         np.testing.assert_array_equal(got.predict, interpret(ens, X).astype(np.float32))
 
 
+@pytest.mark.parametrize("name", XGBOOST)
+def test_ubj_written_by_xgboost_loads_as_its_json(loaded, name, tmp_path):
+    """The published JSON re-saved by the installed XGBoost as UBJSON (no UBJ model with a
+    licence was found published, and binary files cannot come through the search tool):
+    emlc reads the same IR from it, and its margins are the library's."""
+    import xgboost as xgb
+
+    from emlc.ir.text import print_ir
+
+    booster = xgb.Booster()
+    booster.load_model(str(CORPUS / name))
+    ubj = tmp_path / "model.ubj"
+    booster.save_model(str(ubj))
+    assert ubj.read_bytes()[:1] == b"{" and b'"learner"' not in ubj.read_bytes()  # UBJSON, not JSON
+    ens, ref, X = loaded[name]
+    from_ubj = emlc.load(ubj)
+    assert print_ir(from_ubj) == print_ir(ens.replace(name=from_ubj.name))
+    np.testing.assert_array_equal(interpret_raw(from_ubj, X), ref.raw(X))
+
+
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_unsupported_features_get_a_one_line_error(name):
     """The library loads these files; emlc names the feature it lacks, in one line, and never says corrupt."""

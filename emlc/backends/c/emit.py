@@ -15,12 +15,11 @@ smallest for big models). See :mod:`emlc.backends.c.model` for the code's shape.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
 
-from ...cost import CodeTerms, code_bytes
+from ...cost import FlashBudget, Point, code_bytes
 from ...errors import EmlcError
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, LinkMath, Op, Task
@@ -30,7 +29,6 @@ from . import (
     exit_checks,
     exit_walk,
     features,
-    fixed,
     link,
     soft64,
     sums,
@@ -40,7 +38,8 @@ from . import (
 from .common import C_INT, check_name, comment, size_of
 from .exit_checks import ExitMode
 from .model import Model
-from .plan import Layout, Plan, make_plan
+from .plan import Layout, Plan
+from .points import Choice, choose, code_terms, shape
 from .walk_table import Records
 
 LAYOUTS = {Layout.INLINE: walk_inline.walk_body, Layout.TABLE: walk_table.walk_body}
@@ -48,37 +47,37 @@ LAYOUTS = {Layout.INLINE: walk_inline.walk_body, Layout.TABLE: walk_table.walk_b
 
 class Build(NamedTuple):
     """One emitted header's parts: the model it was written from, the code pieces (joined
-    once: big models' walks run to megabytes) and the table layout's node records."""
+    once: big models' walks run to megabytes), the table layout's node records and the
+    speed/size choice that picked its plan."""
 
     model: Model
     code: list[str]
     records: Records | None
+    choice: Choice
 
 
 def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str | None,
-           speed: bool = True, float32_sums: bool = False) -> Build:
+           speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget(),
+           point: Point | None = None) -> Build:
     tgt = get_target(target)
     prefix = check_name(name)
-    plan = make_plan(ens, tgt, layout, float32_sums, quick=speed, pack_tables=not speed)
-    return _emit(ens, tgt, prefix, plan)
+    built: dict[tuple, tuple[Model, list[str], Records | None]] = {}
+
+    def measure(plan: Plan) -> int:
+        built[shape(plan)] = _emit(ens, tgt, prefix, plan)
+        return estimate(ens, tgt, plan, built[shape(plan)][0].tables.bytes)["flash"]
+
+    choice = choose(ens, tgt, layout, speed, float32_sums, budget, measure, point)
+    plan = choice.chosen.plan
+    model, code, records = built.get(shape(plan)) or _emit(ens, tgt, prefix, plan)
+    return Build(model, code, records, choice)
 
 
-def _quick_fits(ens: Ensemble, target: Target, plan: Plan, data: int) -> bool:
-    """Does the first walk on byte sums (fixed.quick_plan) leave the model within half the
-    flash (the share up to which the speed levels choose the inline layout), leaving room
-    for the program around it? ``data``: the tables of the walk and the sums, which the
-    first walk does not change."""
-    limit = target.flash_bytes
-    return limit is None or estimate(ens, target, plan, data)["flash"] <= limit // 2
-
-
-def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> Build:
+def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> tuple[Model, list[str], Records | None]:
     model = Model(ens, tgt, prefix, plan)
     helpers = features.helpers(model)
     decls, body, records = LAYOUTS[plan.layout](model)
     raw = sums.raw_function(model, body)
-    if plan.quick is not None and not _quick_fits(ens, tgt, plan, model.tables.bytes):
-        model = model.with_plan(replace(plan, quick=None))  # the walk and the sums read no quick plan
     parts = [*helpers, *decls, features.prepare_function(model), raw]
     if model.soft64:
         parts.append(soft64.soft_functions(model))
@@ -104,7 +103,7 @@ def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> Build:
                 code.extend(part)
             else:
                 code.append(part)
-    return Build(model, code, records)
+    return model, code, records
 
 
 def input_line(input_type: str) -> str:
@@ -168,13 +167,19 @@ def _header_comment(model: Model) -> str:
     return "/*\n" + "\n".join((" * " + ln).rstrip() for ln in lines) + "\n */"
 
 
+class Header(NamedTuple):
+    """An emitted header and the speed/size choice that shaped it."""
+
+    code: str
+    choice: Choice
+
+
 @traps_off
-def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: Layout | str | None = None,
-           speed: bool = True, float32_sums: bool = False) -> str:
-    """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit).
-    ``speed`` (the -O levels but -Os) allows code that is faster but bigger; ``float32_sums``
-    (lossy) leaves float64 near-ties to float sums on targets without a 64-bit double."""
-    model, code, _ = _build(ens, target, name, layout, speed, float32_sums)
+def header(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: Layout | str | None = None,
+           speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget(),
+           point: Point | None = None) -> Header:
+    """:func:`emit_c`'s header with the build points it chose from."""
+    model, code, _, choice = _build(ens, target, name, layout, speed, float32_sums, budget, point)
     check_fit(model)
     guard = f"EMLC_{name.upper()}_H"
     includes = ["#include <stdint.h>"]
@@ -182,10 +187,21 @@ def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", la
         includes.append(f"#include <{model.target.flash.include}>")
     if link.libm_exp(model):
         includes.append("#include <math.h>")
-    return "".join([
+    text = "".join([
         f"{_header_comment(model)}\n#ifndef {guard}\n#define {guard}\n\n",
         "\n".join(includes), "\n\n", *code, f"\n\n#endif /* {guard} */\n",
     ])
+    return Header(text, choice)
+
+
+def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: Layout | str | None = None,
+           speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget(),
+           point: Point | None = None) -> str:
+    """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit).
+    ``speed`` (the -O levels but -Os) takes the fastest build within ``budget``, -Os the
+    smallest, or ``point`` when given (:mod:`.points`); ``float32_sums`` (lossy) leaves
+    float64 near-ties to float sums on targets without a 64-bit double."""
+    return header(ens, target, name, layout, speed, float32_sums, budget, point).code
 
 
 def _link_note(model: Model) -> list[str]:
@@ -204,14 +220,6 @@ def _link_note(model: Model) -> list[str]:
             f"    on the machine the library runs on, its outputs are bit-identical{narrowed}."]
 
 
-def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
-    """The code only this plan knows about, for the cost model: leaf sums, the byte-sum
-    first walk, the binary64 near-tie step."""
-    leaf_adds = _leaf_adds(ens, plan.fixed) if plan.layout is Layout.INLINE and plan.leaf_sums and plan.fixed else 0
-    quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
-    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target))
-
-
 def estimate(ens: Ensemble, tgt: Target, plan: Plan, data: int) -> dict[str, int]:
     """Flash (``data`` bytes of tables plus the cost model's code) and stack of a build of ``plan``."""
     code = code_bytes(ens, tgt, plan.layout, code_terms(ens, tgt, plan))
@@ -223,11 +231,6 @@ def estimate(ens: Ensemble, tgt: Target, plan: Plan, data: int) -> dict[str, int
         stack += ens.n_trees * size_of(nums.row_t) + (2 * ens.n_outputs if plan.fixed else 0)
     stack += soft64.estimated_stack_bytes(plan, tgt, ens.n_outputs)
     return {"flash": data + code, "ram": stack, "code": code, "data": data}
-
-
-def _leaf_adds(ens: Ensemble, fx: fixed.FixedPlan) -> int:
-    """How many ``q += v`` statements an inline walk with leaf sums of plan ``fx`` has."""
-    return int(sum(np.count_nonzero(fx.leaves[t.leaf[t.op == Op.LEAF]]) for t in ens.trees))
 
 
 def check_fit(model: Model) -> None:
@@ -254,9 +257,10 @@ def check_fit(model: Model) -> None:
 
 @traps_off
 def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | str | None = None, speed: bool = True,
-                float32_sums: bool = False) -> dict:
-    """Sizes the CLI prints for --report: nodes, leaves and estimated bytes on the target."""
-    model, _, records = _build(ens, target, "model", layout, speed, float32_sums)
+                float32_sums: bool = False, budget: FlashBudget = FlashBudget()) -> dict:
+    """Sizes the CLI prints for --report: nodes, leaves, estimated bytes on the target and
+    the build points considered."""
+    model, _, records, choice = _build(ens, target, "model", layout, speed, float32_sums, budget)
     est = estimate(ens, model.target, model.plan, model.tables.bytes)
     inner = ens.n_nodes - ens.n_leaves
     table = {}
@@ -286,6 +290,8 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | s
         "soft_float64_code_bytes_estimate": soft64.estimated_code_bytes(model.plan, model.target),
         "leaf_dtype": str(np.asarray(ens.leaves).dtype),
         **table,
+        "flash_budget_bytes": choice.budget,
+        "points": choice.rows(),
     }
 
 

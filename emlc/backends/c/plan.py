@@ -180,10 +180,13 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 
 
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
-              float32_sums: bool = False, quick: bool = False, pack_tables: bool = False) -> Plan:
+              float32_sums: bool = False, quick: bool = False, pack_tables: bool = False,
+              leaf_sums: bool = True) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
     a first pass on byte sums when one can decide most rows (the caller checks it fits);
-    ``pack_tables``: let the table layout pack its records (-Os)."""
+    ``pack_tables``: let the table layout pack its records (-Os); ``leaf_sums``: let the
+    inline walk's leaves add their values where the target does (else they only record
+    their rows, and the sums come from the leaf table)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -196,7 +199,7 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # check (exit_checks.band_bounds) sends 10-25% of digits rows on to float sums with them
     if fx is not None and chosen is Layout.TABLE and not lossy_exit:
         fx = fixed.plan(ens, target, byte_leaves=True)
-    leaf_sums = access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
+    leaf_sums = leaf_sums and access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
     candidate = soft64.applies(ens, target, nums, record, float32_sums)
     # the band check's binary64 step runs inside the walk, a frame deeper than predict's own
     # binary64 step: on the 8051 (223 B of stack) s51 runs stopped there, so it keeps approx

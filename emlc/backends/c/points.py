@@ -1,0 +1,116 @@
+"""The speed/size choice of a C build: the shapes it can take and the one it takes.
+
+Each :class:`~emlc.cost.Point` (layout, byte-sum first walk, leaf sums in code, packed
+records) is a plan with a flash and a cycle estimate from the cost model. The speed
+levels take the fastest point within the flash budget (``--flash-budget``; by default
+half the target's flash), or the smallest when none is within it; -Os takes the smallest.
+``--report`` prints every point considered and marks the one taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ...cost import CodeTerms, FlashBudget, Layout, Point, code_bytes, cycles, data_bytes
+from ...ir.ensemble import Ensemble, Op
+from ...targets import Target
+from . import fixed, soft64
+from .plan import Plan, make_plan, pick_layout
+
+
+#: a point whose IR estimate is over the budget by at most this factor is measured with
+#: the tables it emits (the IR estimate of leaf tables runs up to a quarter high)
+CLOSE_TO_BUDGET = 1.5
+
+
+@dataclass(frozen=True)
+class PointCost:
+    point: Point
+    plan: Plan
+    flash: int
+    cycles: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The points a build considered (distinct plans only) and the one it took."""
+
+    costs: tuple[PointCost, ...]
+    chosen: PointCost
+    budget: int | None
+    speed: bool
+
+    def rows(self) -> list[dict]:
+        return [{"point": c.point.label(), "flash_bytes_estimate": c.flash, "cycles_estimate": c.cycles,
+                 "within_budget": self.budget is None or c.flash <= self.budget, "chosen": c is self.chosen}
+                for c in self.costs]
+
+
+def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point]:
+    """The points worth a plan, fastest first: the speed levels try every walk the target
+    has; -Os the smallest of each layout (the table packed, the inline walk as the target
+    writes it)."""
+    small = target.leaf_sums_inline
+    if speed:
+        inline = [Point(Layout.INLINE, quick=True, leaf_sums=True), Point(Layout.INLINE, leaf_sums=True),
+                  Point(Layout.INLINE)] if small else [Point(Layout.INLINE)]
+        table = [Point(Layout.TABLE)]
+    else:
+        inline, table = [Point(Layout.INLINE, leaf_sums=small)], [Point(Layout.TABLE, packed=True)]
+    return [p for p in inline + table if layout is None or p.layout is layout]
+
+
+def _plan(ens: Ensemble, target: Target, point: Point, float32_sums: bool) -> Plan:
+    return make_plan(ens, target, point.layout, float32_sums, quick=point.quick, pack_tables=point.packed,
+                     leaf_sums=point.leaf_sums)
+
+
+def shape(plan: Plan) -> tuple:
+    """What tells two plans' code apart (points that do not apply give an earlier plan)."""
+    return plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables
+
+
+def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bool, float32_sums: bool = False,
+           budget: FlashBudget = FlashBudget(), measure: Callable[[Plan], int] | None = None,
+           point: Point | None = None) -> Choice:
+    """The point a build of ``ens`` takes (see the module docstring); ``layout`` restricts it,
+    ``point`` names it (the tests and the benchmark measure each). ``measure``: a plan's
+    flash with the tables it emits, asked for points the IR estimate puts just over the budget."""
+    forced = None if layout is None else pick_layout(ens, target, layout)
+    limit = budget.limit(target)
+    costs: list[PointCost] = []
+    shapes: set[tuple] = set()
+    for option in [point] if point is not None else candidates(target, forced, speed):
+        plan = _plan(ens, target, option, float32_sums)
+        if shape(plan) in shapes:
+            continue
+        shapes.add(shape(plan))
+        actual = Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables)
+        flash = data_bytes(ens, target, plan.layout) + code_bytes(ens, target, plan.layout, code_terms(ens, target, plan))
+        if measure is not None and limit is not None and limit < flash <= CLOSE_TO_BUDGET * limit:
+            flash = measure(plan)
+        costs.append(PointCost(actual, plan, flash, cycles(ens, target, actual)))
+        if speed and limit is None:  # no budget (the host): the first candidate is the fastest
+            break
+    within = [c for c in costs if limit is None or c.flash <= limit]
+    if speed and within:
+        chosen = min(within, key=lambda c: (c.cycles, c.flash))
+    else:
+        chosen = min(costs, key=lambda c: (c.flash, c.cycles))
+    return Choice(tuple(costs), chosen, limit, speed)
+
+
+def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
+    """The code only this plan knows about, for the cost model: leaf sums, the byte-sum
+    first walk, the binary64 near-tie step."""
+    leaf_adds = _leaf_adds(ens, plan.fixed) if plan.layout is Layout.INLINE and plan.leaf_sums and plan.fixed else 0
+    quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
+    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target))
+
+
+def _leaf_adds(ens: Ensemble, fx: fixed.FixedPlan) -> int:
+    """How many ``q += v`` statements an inline walk with leaf sums of plan ``fx`` has."""
+    return int(sum(np.count_nonzero(fx.leaves[t.leaf[t.op == Op.LEAF]]) for t in ens.trees))

@@ -1,0 +1,171 @@
+"""The speed/size choice: the speed levels take the fastest build point within the flash
+budget, -Os the smallest, and the report lists every point considered."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import emlc
+from emlc.backends.c import choose, emit_c, size_report
+from emlc.cli import main
+from emlc.cost import FlashBudget, Layout, Point, cycles, expected_tests
+from emlc.errors import EmlcError
+from emlc.passes import optimize
+from emlc.targets import get_target
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_digits(return_X_y=True)
+    clf = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(X, y)
+    return optimize(emlc.load(clf), level="O2", target="avr").ensemble, clf
+
+
+@pytest.mark.parametrize("text, budget", [
+    ("12000", FlashBudget(bytes=12000)), ("24K", FlashBudget(bytes=24576)), ("24KiB", FlashBudget(bytes=24576)),
+    ("40%", FlashBudget(share=0.4)), ("100%", FlashBudget(share=1.0)), ("512B", FlashBudget(bytes=512)),
+])
+def test_budget_parses_bytes_and_shares(text, budget):
+    assert FlashBudget.parse(text) == budget
+
+
+@pytest.mark.parametrize("text", ["", "-5", "0", "0%", "150%", "3x", "12 MB"])
+def test_bad_budgets_are_one_line_errors(text, capsys):
+    with pytest.raises(EmlcError, match="--flash-budget"):
+        FlashBudget.parse(text)
+    with pytest.raises(SystemExit) as stop:  # argparse's error, as every bad option's
+        main(["model.json", "--flash-budget", text])
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("emlc: error: argument --flash-budget") and err.count("\n") == 1
+
+
+def test_default_budget_is_half_the_flash():
+    avr, host = get_target("avr"), get_target("host")
+    assert FlashBudget().limit(avr) == avr.flash_bytes // 2
+    assert FlashBudget().limit(host) is None and FlashBudget(bytes=100).limit(host) == 100
+
+
+CHAIN = """emlc-ir 1
+model "chain"
+task classification
+features 1 input float32
+outputs 2 aggregation mean accum float64
+link identity
+decision argmax
+classes int64 [0, 1]
+base 0.0 0.0
+leaves float64 2 x 2
+  0: 1.0 0.0
+  1: 0.0 1.0
+catsets 0 x 1
+thresholds float64
+tree 0 output 0 nodes 7
+  0: if x[0] <= 0.5 then 1 else 2 missing right
+  1: leaf 0
+  2: if x[0] <= 1.5 then 3 else 4 missing right
+  3: leaf 1
+  4: if x[0] <= 2.5 then 5 else 6 missing right
+  5: leaf 0
+  6: leaf 1
+"""
+
+
+def test_expected_tests_follow_every_leaf_path():
+    """A chain: leaves at depths 1, 2, 3 and 3, so 9/4 tests per row. In a DAG a shared
+    subtree counts once per path into it: node 3, reached from the root and from node 1,
+    gives paths of 2, 3, 3, 2 and 2 tests (12/5)."""
+    from emlc.ir.text import parse_ir
+
+    assert expected_tests(parse_ir(CHAIN)) == pytest.approx(9 / 4)
+    head, _ = CHAIN.split("tree 0")
+    dag = head + """tree 0 output 0 nodes 6
+  0: if x[0] <= 0.5 then 1 else 3 missing right
+  1: if x[0] <= -1.5 then 2 else 3 missing right
+  2: leaf 1
+  3: if x[0] <= 2.5 then 4 else 5 missing right
+  4: leaf 0
+  5: leaf 1
+"""
+    assert expected_tests(parse_ir(dag)) == pytest.approx(12 / 5)
+
+
+def test_cycle_estimate_ranks_the_points(digits):
+    """The candidates come fastest first, as the cycle model and simavr (bench_avr_digits:
+    1,061 / 1,251 / 3,565 / 7,698 cycles for digits 10x6 float) rank them."""
+    ens, _ = digits
+    avr = get_target("avr")
+    order = [Point(Layout.INLINE, quick=True, leaf_sums=True), Point(Layout.INLINE, leaf_sums=True),
+             Point(Layout.INLINE), Point(Layout.TABLE), Point(Layout.TABLE, packed=True)]
+    estimates = [cycles(ens, avr, p) for p in order]
+    assert estimates == sorted(estimates)
+    assert 50 < expected_tests(ens) < 62  # digits 10x6: 59.4 node tests per test row, measured
+
+
+def test_speed_takes_the_fastest_point_within_the_budget(digits):
+    ens, _ = digits
+    avr = get_target("avr")
+    wide = choose(ens, avr, None, speed=True)
+    assert [c.point.label() for c in wide.costs] == [
+        "inline, byte-sum first walk", "inline, leaf sums in code", "inline, leaf table", "table"]
+    assert wide.chosen is wide.costs[0] and wide.chosen.flash <= avr.flash_bytes // 2
+    for limit in (wide.costs[1].flash, wide.costs[3].flash + 1):
+        c = choose(ens, avr, None, speed=True, budget=FlashBudget(bytes=limit))
+        fits = [p for p in c.costs if p.flash <= limit]
+        assert c.chosen == min(fits, key=lambda p: p.cycles) and c.chosen.flash <= limit
+    tight = choose(ens, avr, None, speed=True, budget=FlashBudget(bytes=1000))
+    assert tight.chosen == min(tight.costs, key=lambda p: p.flash)  # none fits: the smallest
+
+
+def test_size_takes_the_smallest_point(digits):
+    ens, _ = digits
+    c = choose(ens, get_target("avr"), None, speed=False, budget=FlashBudget(bytes=10**9))
+    assert c.chosen == min(c.costs, key=lambda p: p.flash) and c.chosen.point == Point(Layout.TABLE, packed=True)
+
+
+def test_forced_layout_limits_the_points(digits):
+    ens, _ = digits
+    c = choose(ens, get_target("avr"), "table", speed=True, budget=FlashBudget(bytes=1000))
+    assert {p.point.layout for p in c.costs} == {Layout.TABLE}
+    c = choose(ens, get_target("avr"), "inline", speed=True, budget=FlashBudget(bytes=1000))
+    assert {p.point.layout for p in c.costs} == {Layout.INLINE}
+
+
+def test_budget_shapes_the_header(digits):
+    ens, _ = digits
+    fast = emit_c(ens, "avr", "m")
+    mid = emit_c(ens, "avr", "m", budget=FlashBudget(bytes=80_000))
+    small = emit_c(ens, "avr", "m", budget=FlashBudget(share=0.1))
+    assert "m_quick(" in fast and "m_quick(" not in mid and "layout inline" in mid
+    assert "layout table" in small
+    rep = size_report(ens, "avr", budget=FlashBudget(bytes=80_000))
+    assert rep["flash_budget_bytes"] == 80_000
+    assert [p["chosen"] for p in rep["points"]] == [False, True, False, False]
+
+
+def test_report_lists_the_points(digits, tmp_path, capsys):
+    _, clf = digits
+    import skops.io as sio
+
+    model = tmp_path / "d.skops"
+    sio.dump(clf, model)
+    out = tmp_path / "d.h"
+    assert main([str(model), "--target", "atmega328p", "-o", str(out), "--report",
+                 "--report-json", str(tmp_path / "r.json")]) == 0
+    err = capsys.readouterr().err
+    assert "build point (estimates)" in err and "within 16384 B" in err
+    rep = json.loads((tmp_path / "r.json").read_text())
+    points = rep["size"]["points"]
+    assert len(points) == 4 and sum(p["chosen"] for p in points) == 1
+    assert rep["layout"] == "table" and points[-1]["chosen"] and points[-1]["within_budget"]
+    assert main([str(model), "--target", "atmega328p", "-o", str(out), "--flash-budget", "100%",
+                 "--report-json", str(tmp_path / "r2.json")]) == 0
+    rep = json.loads((tmp_path / "r2.json").read_text())
+    assert rep["size"]["flash_budget_bytes"] == 32768
+    assert np.isfinite([p["cycles_estimate"] for p in rep["size"]["points"]]).all()
