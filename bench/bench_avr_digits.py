@@ -34,6 +34,8 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 table (no exit)                                    12780      0     8793  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table                             19812      0     6527  100.0%  100.0%
     emlc -Os table                                              12628      0    10068  100.0%  100.0%  *
+    emlc -O2 --flash-budget 80K                                 57344      0     1251  100.0%  100.0%  *
+    emlc -O2 --flash-budget 20K                                 13216      0     7698  100.0%  100.0%  *
     emlc -O2 --input int16 inline                               38476      0      706  100.0%  100.0%  *
     emlc -Os --input int16 table                                12216      0     6182  100.0%  100.0%
     emlearn inline (float features)                             17958      0     5252   96.7%       -  *
