@@ -133,7 +133,7 @@ trees they could skip (the backend's cost rule drops them); the table layout kee
 Its first walk adds byte sums and decides 29 of the 30 rows; the other goes on to the
 16-bit walk that records leaf rows. A lossy exit is left out there: its checks on the
 16-bit walk's sums (the byte sums are too coarse to decide them: 45% of digits rows would
-fall into their band) took 1,345 cycles against 1,061 (10x6, 5.5 of 10 trees evaluated).
+fall into their band) took 1,362 cycles against 1,061 (10x6, 5.5 of 10 trees evaluated).
 On the table layout it is kept and decided exactly (exit_checks' band check: 16-bit sums,
 sums 2^14 finer from the recorded rows' residuals within that band, binary64 within
 that one, which costs about a million cycles and no digits test row reaches); its tables

@@ -216,7 +216,7 @@ def lossy_exit_note(ens: Ensemble, target: Target, layout: Layout | str | None) 
     or None when the exit pays. An inline walk with leaf sums (AVR) keeps the class sums
     in registers; a check has to find the leading two and, near its bounds, store them and
     call out, which costs more than the trees it skips: digits 10x6 on AVR, -O2
-    ``--early-exit 0.5`` (5.5 of 10 trees on average): 1,345 cycles per prediction against
+    ``--early-exit 0.5`` (5.5 of 10 trees on average): 1,362 cycles per prediction against
     1,061 for the build without it, whose byte-sum first walk decides 97% of rows. A lossy
     exit changes classes, so it is left out of the IR (the interpreter then agrees) rather
     than out of the C code; see :func:`emlc.passes.lossy.apply.add_exit`. So is an exit whose
