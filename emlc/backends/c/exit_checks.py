@@ -15,8 +15,9 @@ Four ways to run the check, chosen per model and target:
   ``c``: the early class is the full predict's, by integer arithmetic alone.
 * ``band``: float64 sums with 32-bit ``double``, a lossy confidence exit and the binary64
   step (:mod:`.soft64`): the IR's float64 check decided on the fixed-point sums where a
-  proven band separates it, in binary64 on the recorded leaf rows inside the band, so it
-  stops where the interpreter does, with its class (:func:`band_bounds`).
+  proven band separates it (:func:`band_bounds`), on sums ``FINE`` times finer from the
+  recorded leaf rows' residuals inside it (:func:`fine_plan`), and in binary64 on those
+  rows inside that band, so it stops where the interpreter does, with its class.
 * ``approx``: the same without the binary64 step (``--float32-sums``): the IR's bounds
   scaled onto the fixed-point sums (rounded outwards), or rounded to float and checked on
   the float sums when there is no fixed-point path. Like every float64 sum on such a
@@ -73,7 +74,7 @@ class ExitPlan:
     sums: str  # C array the check reads: raw, acc or q
     sums_t: str
     #: band: per check point, how far (in sums units) the integer check may be from the
-    #: IR's float64 one; rows within it go to the binary64 check
+    #: IR's float64 one; rows within it go on to finer sums, then binary64 (P_check)
     band: np.ndarray | None = None
 
     @property
@@ -149,10 +150,10 @@ def band_bounds(ens: Ensemble, fx: FixedPlan, checkpoints: np.ndarray, lower: np
     return t, up, band
 
 
-def _band_plan(ens: Ensemble, fx: FixedPlan, checkpoints: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-               sums: str) -> ExitPlan | None:
-    """The ``band`` check on the sums of plan ``fx`` (read from ``sums``), at the check
-    points where some row's integer check could pass or fall within the band."""
+def _band_plan(ens: Ensemble, fx: FixedPlan, checkpoints: np.ndarray, lower: np.ndarray,
+               upper: np.ndarray) -> ExitPlan | None:
+    """The ``band`` check on the sums ``q`` of plan ``fx``, at the check points where some
+    row's integer check could pass or fall within the band."""
     t, up, band = band_bounds(ens, fx, checkpoints, lower, upper)
     keep = _can_fire(ens, fx.leaves, fx.init, checkpoints, t + band[:, None] + 1, up)
     if not keep.any():
@@ -162,7 +163,7 @@ def _band_plan(ens: Ensemble, fx: FixedPlan, checkpoints: np.ndarray, lower: np.
         np.abs(fx.init).max() + np.abs(np.stack(tree_ranges(ens, fx.leaves))).max(axis=0).sum(axis=0).max())
     check_t = "int16_t" if 2 * span < 2**15 else "int32_t" if 2 * span < 2**31 else "int64_t"
     bt = smallest_int(int(min(t.min(), up.min(), 0)), int(max(t.max(), up.max(), 0)))
-    return ExitPlan(ExitMode.BAND, checkpoints, t, up, bt, check_t, sums, fx.acc_t, band)
+    return ExitPlan(ExitMode.BAND, checkpoints, t, up, bt, check_t, "q", fx.acc_t, band)
 
 
 def _can_fire(ens: Ensemble, table: np.ndarray, init: np.ndarray, checkpoints: np.ndarray,
@@ -224,7 +225,7 @@ def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: b
         mode, table, init, sums, sums_t = ExitMode.IR, ens.leaves.astype(np.int64), np.zeros(ens.n_outputs, np.int64), target, acc_type
         lower, upper = lower.astype(np.int64), upper.astype(np.int64)
     elif fx is not None and ee.confidence < 1 and soft64_candidate and banded:
-        return _band_plan(ens, fx, checkpoints, lower, upper, "q")
+        return _band_plan(ens, fx, checkpoints, lower, upper)
     elif fx is not None:
         mode, table, init, sums, sums_t = (ExitMode.FIXED if ee.confidence == 1 else ExitMode.APPROX), fx.leaves, fx.init, "q", fx.acc_t
         lower, upper = _fixed_bounds(ens, fx, checkpoints) if ee.confidence == 1 else _fixed_from_ir(ens, fx, lower, upper)
