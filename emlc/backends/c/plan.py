@@ -22,7 +22,7 @@ from ...targets import Target
 from . import exit_checks, fixed, soft64
 from . import numeric as num
 from .common import C_INT, int_range, size_of, smallest_int
-from .exit_checks import ExitPlan
+from .exit_checks import ExitMode, ExitPlan
 from .fixed import FixedPlan
 
 
@@ -229,12 +229,14 @@ def lossy_exit_note(ens: Ensemble, target: Target, layout: Layout | str | None) 
         return None
     if plan.leaf_sums:
         return (f"early exit left out: on {target.name} the {plan.layout.value} walk keeps its class sums in "
-                "registers, where the checks cost more than the trees they skip; predict evaluates every tree")
+                "registers, where its checks cost more than the trees they skip (the build keeps only the "
+                "level's exact exit, if any)")
     from .emit import flash_estimate  # emit builds on this module
 
     limit = target.flash_bytes
-    if limit is not None and flash_estimate(ens, target, plan.layout) > limit >= flash_estimate(
-            ens.replace(early_exit=None), target, plan.layout):
-        return (f"early exit left out: the tables of its exact check would not fit {target.name}'s "
-                f"{limit} bytes of flash; predict evaluates every tree")
+    if plan.exit.mode is ExitMode.BAND and limit is not None:  # only a band check brings big tables
+        if flash_estimate(ens, target, plan.layout) > limit >= flash_estimate(ens.replace(early_exit=None), target,
+                                                                              plan.layout):
+            return (f"early exit left out: the tables of its exact check would not fit {target.name}'s "
+                    f"{limit} bytes of flash (the build keeps only the level's exact exit, if any)")
     return None

@@ -346,3 +346,22 @@ def test_avr_inline_leaf_sums_leave_out_exact_exits_for_the_byte_walk():
     assert "stops early" not in emit_c(ens, "avr", "m", "inline")
     assert "stops early" in emit_c(ens, "avr", "m", "table")
     assert "stops early" in emit_c(confidence_exit(ens, 0.5), "avr", "m", "inline")
+
+
+def test_lossy_exit_left_out_where_its_tables_do_not_fit():
+    """digits 30x6 on the ATmega328P (32 KB): the band check's tables would pass the flash,
+    the build without them fits, so the lossy pipeline leaves the exit out (keeping -O2's
+    exact one) and says why; on the 2560 it stays."""
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+    from emlc.passes.lossy.apply import apply_lossy
+
+    X, y = load_digits(return_X_y=True)
+    ens = emlc.load(RandomForestClassifier(n_estimators=30, max_depth=6, random_state=0).fit(X[30:], y[30:]))
+    small, report = apply_lossy(ens, early_exit=0.5, target="atmega328p", layout="table")
+    assert small.early_exit is not None and small.early_exit.confidence == 1
+    assert any("would not fit atmega328p's 32768 bytes" in n for n in report.notes)
+    big, report = apply_lossy(ens, early_exit=0.5, target="avr", layout="table")
+    assert big.early_exit.confidence == 0.5 and not any("left out" in n for n in report.notes)
