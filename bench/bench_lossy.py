@@ -1,10 +1,10 @@
 """Lossy compression trade-offs: agreement with scikit-learn and AVR flash per setting.
 
 For digits, wine and breast cancer (RandomForest 10 trees, depth 8) prints, per
-setting, agreement with scikit-learn's ``predict`` on held-out rows, flash bytes
-(``avr-size`` text+data of the model built into a minimal ATmega2560 program when
-avr-gcc is installed, else the C backend's estimate) and mean trees evaluated with
-the confidence early exit; emlearn's default (hard vote, int16 features) is shown
+setting, agreement with scikit-learn's ``predict`` on held-out rows, flash bytes at
+-Os and -O2 (``avr-size`` text+data of the model built into a minimal ATmega2560
+program calling ``predict`` when avr-gcc is installed), the C backend's estimate at
+-Os, and mean trees evaluated with the confidence early exit; emlearn's default (hard vote, int16 features) is shown
 side by side when the ``emlearn`` package is installed, its agreement from its own
 Python-side ``predict``. Run: ``python bench/bench_lossy.py``.
 """
@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emlc.backends.c import emit_c  # noqa: E402
+from emlc.backends.c import emit_c, flash_estimate  # noqa: E402
 from emlc.frontends.sklearn import from_sklearn  # noqa: E402
 from emlc.ir.interpret import interpret_trees_evaluated  # noqa: E402
-from emlc.passes.lossy.apply import LossySettings, add_exit, compress_leaves, model_bytes, predict  # noqa: E402
+from emlc.passes.lossy.apply import LossySettings, add_exit, compress_leaves, predict  # noqa: E402
 
 SETTINGS = [
     LossySettings(),
@@ -34,8 +34,8 @@ SETTINGS = [
     LossySettings(leaves_per_class=2, leaf_bits=8),
 ]
 EXITS = (1.0, 0.5, 0.3)
-#: -Os: the build a size-conscious AVR user picks (table layout when it is smaller)
-LEVEL = "Os"
+#: -Os: the build a size-conscious AVR user picks (table layout when it is smaller); -O2: the fast one
+LEVELS = ("Os", "O2")
 AVR_MAIN = """
 #include <stdint.h>
 #include "model.h"
@@ -92,23 +92,27 @@ def bench(name: str, loader) -> None:
     ens = from_sklearn(model)
     n = ens.n_features
     print(f"\n{name}: {ens.n_trees} trees, {ens.n_leaves} leaves, {len(Xh)} held-out rows")
-    print(f"{'setting':<28}{'agreement':>10}{'AVR bytes':>11}{'est bytes':>11}" + "".join(f"{'trees@' + format(t, 'g'):>10}" for t in EXITS))
+    print(f"{'setting':<28}{'agreement':>10}" + "".join(f"{'AVR -' + lv:>11}" for lv in LEVELS)
+          + f"{'est -Os':>10}" + "".join(f"{'trees@' + format(t, 'g'):>10}" for t in EXITS))
     for s in SETTINGS:
-        built, layout = compress_leaves(ens, s.__class__(**{**s.__dict__, "early_exit": 1.0 if s.leaf_bits else None}), X=Xc, level=LEVEL, target="avr")
-        agree = float(np.mean(predict(built, Xh) == reference))
-        flash = avr_bytes(emit_c(built, "avr", "model", layout), AVR_MAIN % (n, n, n, n))
+        builds = {level: compress_leaves(ens, s, X=Xc, level=level, target="avr") for level in LEVELS}
+        flash = [avr_bytes(emit_c(built, "avr", "model", layout, speed=level != "Os"), AVR_MAIN % (n, n, n, n))
+                 for level, (built, layout) in builds.items()]
+        small, small_layout = builds["Os"]
+        est = flash_estimate(small, "avr", small_layout)
+        agree = float(np.mean(predict(small, Xh) == reference))
         trees = []
         for t in EXITS:
             try:
-                trees.append(f"{interpret_trees_evaluated(add_exit(built, LossySettings(early_exit=t), Xc), Xh).mean():.2f}")
+                trees.append(f"{interpret_trees_evaluated(add_exit(small, LossySettings(early_exit=t), Xc), Xh).mean():.2f}")
             except Exception as e:  # noqa: BLE001 - a setting the exit does not support is shown as '-'
                 trees.append("-" if "EmlcError" in type(e).__name__ else f"err:{type(e).__name__}")
-        print(f"{s.label():<28}{100 * agree:>9.2f}%{flash if flash is not None else '-':>11}"
-              f"{model_bytes(built, 'avr', layout):>11}" + "".join(f"{v:>10}" for v in trees))
+        print(f"{s.label():<28}{100 * agree:>9.2f}%" + "".join(f"{f if f is not None else '-':>11}" for f in flash)
+              + f"{est:>10}" + "".join(f"{v:>10}" for v in trees))
     row = emlearn_row(model, Xh, reference)
     if row is not None:
         label, flash, agree = row
-        print(f"{label:<28}{100 * agree:>9.2f}%{flash if flash is not None else '-':>11}{'-':>11}")
+        print(f"{label:<28}{100 * agree:>9.2f}%{flash if flash is not None else '-':>11}")
 
 
 def main() -> None:

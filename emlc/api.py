@@ -179,7 +179,7 @@ def compile(
         measured = None
         if calibration is not None:
             X, y = check_calibration(calibration[0], calibration[1], ens.n_features)
-            measured = measure(result.ensemble, ens, tgt.name, layout or result.layout, X, y, flash_estimate)
+            measured = measure(result.ensemble, ens, tgt.name, layout or result.layout, X, y, flash_estimate, level)
         built = Compiled(
             code="", ensemble=result.ensemble, target=tgt, layout=result.layout, level=level,
             result=result, measured=measured,

@@ -144,20 +144,13 @@ def search_budget(
     builds: dict[LossySettings, tuple[Ensemble, str]] = {}
     reference: float | None = None
     for s in settings:
-        if any(t is not None for t in thresholds) and s.leaf_bits is not None:
-            s = replace(s, early_exit=1.0)  # one leaf scale for every column, which early exit needs
         leafy, layout = compress_leaves(ens, s, X=X, level=level, target=tgt)
         for t in thresholds:
-            if t is None and s.early_exit is not None:
-                st = s  # bits with a global scale and the exact exit stand in for "no exit"
-            elif t is None:
-                st = s
-            else:
-                st = replace(s, early_exit=t)
+            st = s if t is None else replace(s, early_exit=t)
             if st.early_exit is not None and not supports(votes_as_mean(leafy)):
                 continue
             built, _ = add_exit(leafy, st, X, tgt, layout)
-            m = measure(built, ens, tgt, layout, X, y, flash_estimate)
+            m = measure(built, ens, tgt, layout, X, y, flash_estimate, level)
             score = m.accuracy if y is not None else m.agreement
             if reference is None:
                 reference = score

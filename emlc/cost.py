@@ -27,7 +27,7 @@ from enum import StrEnum
 import numpy as np
 
 from .errors import EmlcError
-from .ir.ensemble import Ensemble, Link, Op
+from .ir.ensemble import Aggregation, Ensemble, Link, Op
 from .targets import Target
 
 
@@ -140,14 +140,14 @@ def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms =
 
 def _leaf_bytes(ens: Ensemble, target: Target) -> int:
     """The leaf table as the C backend stores it: each value in the target's width
-    (``double`` is 4 bytes where it is 32-bit), and multi-output float rows sparsely
-    (row starts, a column byte and a value per nonzero entry) when that is smaller."""
+    (``double`` is 4 bytes where it is 32-bit), and multi-output rows sparsely (row
+    starts, a column byte and a value per nonzero entry) when that is smaller."""
     leaves = np.asarray(ens.leaves)
     size = leaves.dtype.itemsize
     if leaves.dtype.kind == "f" and size == 8 and not target.has_double:
         size = 4
     dense = leaves.size * size
-    if leaves.dtype.kind != "f" or ens.leaf_width < 2:
+    if ens.aggregation is Aggregation.VOTE or ens.leaf_width < 2:
         return int(dense)
     sparse = (leaves.shape[0] + 1) * 2 + int(np.count_nonzero(leaves)) * (size + 1)
     return int(min(dense, sparse))

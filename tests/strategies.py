@@ -147,9 +147,12 @@ def _plain_ensembles(
         n_outputs, width = 1, 1
     n_leaf_rows = int(rng.integers(1, 12))
     leaf_dtype = draw(st.sampled_from(["float64", "float32"] + (["int8", "int16"] if integer_leaves else [])))
+    # integer leaves: a scale per column, or one power of two for all (the lossy passes' grid,
+    # base score on it too: integer sums decide the class)
+    grid = leaf_dtype.startswith("int") and draw(st.booleans())
     if leaf_dtype.startswith("int"):
         leaves = rng.integers(-100, 100, size=(n_leaf_rows, width)).astype(leaf_dtype)
-        leaf_scale = rng.uniform(0.001, 0.1, size=width)
+        leaf_scale = np.full(width, 2.0 ** -int(rng.integers(3, 10))) if grid else rng.uniform(0.001, 0.1, size=width)
     elif shape in ("forest", "vote"):
         raw = rng.integers(0, 5, size=(n_leaf_rows, width)).astype(np.float64) + 0.01
         leaves, leaf_scale = (raw / raw.sum(axis=1, keepdims=True)).astype(leaf_dtype), None
@@ -186,6 +189,8 @@ def _plain_ensembles(
         aggregation = draw(st.sampled_from([Aggregation.SUM, Aggregation.MEAN]))
         link = Link.EXP if task is Task.REGRESSION and draw(st.booleans()) else Link.IDENTITY
     base = rng.normal(0, 1, size=n_outputs) if aggregation is not Aggregation.VOTE and draw(st.booleans()) else np.zeros(n_outputs)
+    if grid:
+        base = np.rint(base / leaf_scale[0]) * leaf_scale[0]
     return Ensemble(
         n_features=n_features,
         task=task,

@@ -36,8 +36,21 @@ scale ``S`` that fits rather than a power of two (10 trees in a byte: 24 instead
 16). ``x_t S`` then rounds once in float64 (unit roundoff ``v``), so step 1 becomes
 ``|q_t - S x_t| <= 1/2 + S max|x| v`` and the margin adds ``(n_c + n_o) S max|x| v``.
 
+Integer leaf tables on a power-of-two grid (the lossy leaf passes' tables:
+:mod:`emlc.passes.lossy.quantize_leaves`) need no margin: the plan is the table itself,
+``init = b / s`` and ``margin = -1`` (:attr:`FixedPoint.exact`, every row decided). With
+one scale ``s = 2**e`` for every column, ``b_c = init_c s`` (SUM; MEAN: ``b = 0``) and
+``M = max_c(|init_c| + n_c max|q|) < 2**(p - 2)`` (``p`` the precision of
+``accum_dtype``), the interpreter's ``Q_c s`` is exact (a power of two times an integer
+below ``2**p``), and so is ``Q_c s + b_c = (Q_c + init_c) s`` under SUM. Under MEAN two
+sums ``Q_c > Q_o`` give reals ``Q s / D`` at least ``s / D`` apart while each rounds by
+at most half an ulp, below ``2**(1 - p) M s / D < s / (2 D)``: the rounded outputs keep
+the strict order. Either way the interpreter's first largest output is the first largest
+integer sum, with ties where the integers tie.
+
 Applies to ARGMAX with the identity link and to RAW_ARGMAX (decided on raw
-margins), for SUM and MEAN over float leaf tables with at least two outputs.
+margins), for SUM and MEAN over float leaf tables (or, as above, integer ones) with at
+least two outputs.
 """
 
 from __future__ import annotations
@@ -61,6 +74,11 @@ class FixedPoint:
     margin: int
 
     @property
+    def exact(self) -> bool:
+        """Do the integer sums decide every row (an integer table on its grid: no margin)?"""
+        return self.margin < 0
+
+    @property
     def shift(self) -> int:
         """``log2(scale)``, for the code that needs a power of two (exit bounds, table notes)."""
         mantissa, exponent = math.frexp(self.scale)
@@ -69,12 +87,38 @@ class FixedPoint:
 
 
 def eligible(ens: Ensemble) -> bool:
-    """Does the class depend only on the order of the raw margins, with float leaves?"""
+    """Does the class depend only on the order of the raw margins, with float leaves (or
+    integer ones, when :func:`grid_plan` decides them)?"""
     if ens.task is not Task.CLASSIFICATION or ens.n_outputs < 2 or ens.n_trees == 0:
         return False
-    if ens.aggregation not in (Aggregation.SUM, Aggregation.MEAN) or ens.leaves.dtype.kind != "f":
+    if ens.aggregation not in (Aggregation.SUM, Aggregation.MEAN) or ens.leaves.dtype.kind not in "fiu":
         return False
     return ens.decision is Decision.RAW_ARGMAX or (ens.decision is Decision.ARGMAX and ens.link is Link.IDENTITY)
+
+
+def grid_plan(ens: Ensemble, acc_max: int) -> FixedPoint | None:
+    """The exact plan of an integer leaf table on one power-of-two grid whose sums fit
+    ``[-acc_max, acc_max]`` (see the module docstring), or None. Models with an early exit
+    keep their own integer checks (:mod:`emlc.backends.c.exit_checks`)."""
+    if not eligible(ens) or ens.leaves.dtype.kind not in "iu" or ens.early_exit is not None:
+        return None
+    scale = np.ones(ens.leaf_width) if ens.leaf_scale is None else np.asarray(ens.leaf_scale, np.float64)
+    s = float(scale[0])
+    if not (s > 0 and (scale == s).all() and math.frexp(s)[0] == 0.5):
+        return None
+    acc = np.dtype(ens.accum_dtype)
+    b = np.asarray(ens.base_score, dtype=np.float64).astype(acc).astype(np.float64)
+    if ens.aggregation is Aggregation.MEAN and b.any():
+        return None
+    init = b / s
+    if not (np.isfinite(init).all() and (init == np.rint(init)).all()):
+        return None
+    q = ens.leaves.astype(np.int64)
+    reach = int((np.abs(init).astype(np.int64) + trees_per_output(ens) * int(np.abs(q).max())).max())
+    p = np.finfo(acc).nmant + 1
+    if reach > acc_max or reach >= 2 ** (p - 2) or s < float(np.finfo(acc).tiny) or reach * s > float(np.finfo(acc).max) / 4:
+        return None
+    return FixedPoint(1.0 / s, q, init.astype(np.int64), -1)
 
 
 def trees_per_output(ens: Ensemble) -> np.ndarray:
@@ -97,6 +141,9 @@ def fixed_point(ens: Ensemble, acc_max: int, leaf_max: int | None = None,
     negative)."""
     if not eligible(ens):
         return None
+    if ens.leaves.dtype.kind != "f":
+        fx = grid_plan(ens, acc_max)
+        return None if fx is None or (nonnegative and bool((fx.leaves < 0).any() or (fx.init < 0).any())) else fx
     acc = np.dtype(ens.accum_dtype)
     x = ens.leaves.astype(acc).astype(np.float64)
     b = np.asarray(ens.base_score, dtype=np.float64).astype(acc).astype(np.float64)

@@ -80,10 +80,6 @@ def test_digits_two_leaves_per_class_agrees(searched):
     assert _exact_and_two_per_class(searched)[1].agreement >= 0.97
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue #16 (lossy never costs bytes): on AVR the exact float64 re-sum stores clustered "
-    "leaves as float64 bit patterns (14,876 B) where exact forests rebuild them from the count "
-    "table (14,731 B; with leaf records in the table layout 15,309 vs 15,157 B)"))
 def test_digits_two_leaves_per_class_is_smaller(searched):
     exact, two = _exact_and_two_per_class(searched)
     assert two.bytes < exact.bytes

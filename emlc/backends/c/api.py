@@ -41,13 +41,14 @@ def api_functions(m: Model) -> str:
                 fast = f"c = {p}_rows(features, rows);"
             else:
                 fast = f"{p}_rows(features, rows);\n    c = {p}_fast(rows);"
+            exact = m.fixed.exact  # the integer sums decide every row: no float sums in predict
             out.append(
                 f"static inline int32_t {p}_predict({sig})\n{{\n"
-                f"    {m.row_t} rows[{m.ens.n_trees}];\n{sums.raw_decl(m)}    int32_t c;\n"
+                f"    {m.row_t} rows[{m.ens.n_trees}];\n{'' if exact else sums.raw_decl(m)}    int32_t c;\n"
                 f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
                 f"    {fast}\n"
-                f"    if (c < 0) {{\n        {sums.exact_class(m)}\n    }}\n"
-                "    return c;\n}"
+                + ("" if exact else f"    if (c < 0) {{\n        {sums.exact_class(m)}\n    }}\n")
+                + "    return c;\n}"
             )
     out.append(outputs_function(m, "float"))
     if m.acc_t == "double":  # the library's float64 outputs, bit for bit where its exp is libm's

@@ -224,6 +224,14 @@ def top_two(a: str, n: int, index: str | None = None) -> str:
     )
 
 
+def first_max_locals(n: int, index: str, pad: str = "    ") -> str:
+    """Statements leaving the first largest of the locals q0 .. q{n-1} in ``best`` and its
+    position in ``index`` (an exact fixed-point plan needs no runner-up)."""
+    out = [f"{pad}best = q0;\n{pad}{index} = 0;"]
+    out += [f"{pad}if (q{k} > best) {{\n{pad}    best = q{k};\n{pad}    {index} = {k};\n{pad}}}" for k in range(1, n)]
+    return "\n".join(out) + "\n"
+
+
 def top_two_locals(n: int, pad: str = "    ", index: str | None = None) -> str:
     """:func:`top_two` over the locals q0 .. q{n-1}, unrolled (sums kept in registers)."""
     i1, i0 = (f"\n{pad}    {index} = 1;", f"\n{pad}    {index} = 0;") if index else ("", "")

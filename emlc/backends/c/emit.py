@@ -295,7 +295,8 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | s
     }
 
 
-def flash_estimate(ens: Ensemble, target: Target | str, layout: Layout | str) -> int:
-    """Flash bytes of ``ens``'s header on ``target`` (the tables it writes plus the cost
-    model's code): what lossy passes report, through :data:`passes.lossy.apply.Sizer`."""
-    return int(size_report(ens, target, layout)["flash_bytes_estimate"])
+def flash_estimate(ens: Ensemble, target: Target | str, layout: Layout | str, level: str = "O2") -> int:
+    """Flash bytes of ``ens``'s header on ``target`` at -O ``level`` (the tables it writes
+    plus the cost model's code): what lossy passes report, through
+    :data:`passes.lossy.apply.Sizer`."""
+    return int(size_report(ens, target, layout, speed=level != "Os")["flash_bytes_estimate"])

@@ -67,7 +67,7 @@ def exit_functions(m: Model, walk_body: str | list[str]) -> str | list[str]:
         assert fx is not None
         sink = lambda t, row: f"rows[{t}] = {row};\n        {p}_qadd(q, {off(t)}, rows[{t}]);{stop(t)}"
         decls = f"    {m.row_t} rows[{ens.n_trees}];\n    {fx.acc_t} q[{m.n_out}];\n{sums.raw_decl(m)}"
-        head = sums.qinit_loop(m)
+        head = sums.qinit_loop(m, fx.acc_t)
         tail = f"    c = {p}_qdecide(q);\n    if (c < 0) {{\n        {sums.exact_class(m)}\n    }}\n    return c;"
     else:
         sink = lambda t, row: f"{p}_add({target}, {off(t)}, {row});{stop(t)}"

@@ -8,6 +8,8 @@ when the top two integer sums are close falls back to the exact float path (the 
 code ``predict_proba`` runs, from the same recorded leaf rows).
 
 The margin rule and why it never disagrees with the interpreter: :mod:`.fixed_point`.
+Integer tables on one power-of-two grid (the lossy leaf passes') get its exact plan:
+the sums decide every row and predict has no float fallback.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import numpy as np
 
 from ...ir.ensemble import Ensemble
 from ...targets import Target
-from .common import smallest_int
-from ..fixed_point import FixedPoint, eligible, fixed_point, trees_per_output
+from .common import C_INT, smallest_int
+from ..fixed_point import FixedPoint, eligible, fixed_point, grid_plan, trees_per_output
 
 __all__ = ["FixedPlan", "eligible", "plan", "quick_plan"]
 
@@ -37,16 +39,21 @@ class FixedPlan(FixedPoint):
 
 
 def plan(ens: Ensemble, target: Target, byte_leaves: bool = False) -> FixedPlan | None:
-    """The fixed-point plan for ``ens`` on ``target``, or None when it cannot help.
+    """The fixed-point plan for ``ens`` on ``target``, or None when it cannot help (an
+    integer table on its grid: the exact plan, 32-bit sums when 16 bits are too few).
     ``byte_leaves``: integer leaves that fit 8 bits (the size-minded table layout: half
     the table for a margin that grows from about 1/1000 to 1/100 of a tree's vote)."""
     acc_t, amax = _ACC.get(target.word_bits, _ACC_WIDE)
     signed = bool((np.asarray(ens.leaves) < 0).any()) or bool((np.asarray(ens.base_score) < 0).any())
     fx = fixed_point(ens, amax, (127 if signed else 255) if byte_leaves else None)
+    if fx is None and (acc_t, amax) != _ACC_WIDE:  # an integer table's sums may need 32 bits
+        acc_t, amax = _ACC_WIDE
+        fx = grid_plan(ens, amax)
     if fx is None:
         return None
     q = fx.leaves
-    return FixedPlan(fx.scale, q, fx.init, fx.margin, smallest_int(int(q.min()), int(q.max())), acc_t)
+    leaf_t = C_INT[str(ens.leaves.dtype)] if fx.exact else smallest_int(int(q.min()), int(q.max()))
+    return FixedPlan(fx.scale, q, fx.init, fx.margin, leaf_t, acc_t)
 
 
 #: the byte pass must decide all but rows whose top two classes are within this share of

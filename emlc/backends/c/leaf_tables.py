@@ -73,11 +73,12 @@ def rational_leaves(m: Model, lt: str) -> np.ndarray | None:
 
 
 def sparse_exact(m: Model, lt: str) -> bool:
-    """Store float leaves sparsely (zeros skipped)? Only when smaller, and exact: adding
-    +0 changes a sum only when it is -0, which needs a -0 base score to start from."""
+    """Store leaves sparsely (zeros skipped)? Only when smaller, and exact: adding
+    +0 changes a float sum only when it is -0, which needs a -0 base score to start from
+    (integer sums start at 0 and take the base after scaling)."""
     ens = m.ens
     leaves = np.asarray(ens.leaves)
-    if leaves.dtype.kind != "f" or ens.leaf_width < 2:
+    if leaves.dtype.kind not in "fiu" or ens.leaf_width < 2:
         return False
     base = np.asarray(ens.base_score, dtype=np.float64).astype(m.raw_dtype)
     if ens.aggregation is Aggregation.SUM and bool(((base == 0) & np.signbit(base)).any()):

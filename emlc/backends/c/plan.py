@@ -10,6 +10,7 @@ ones (the exit plan on the sums, the binary64 step on the exit plan).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -142,18 +143,23 @@ def numbers(ens: Ensemble, target: Target) -> Numbers:
     return Numbers(
         precision=precision, in_t=in_t, real_in=real_in, key_t=key_t, nan=nan, base_range=base_range,
         nan_key=int_range(key_t)[0], raw_dtype="float64" if raw_is_double else "float32", acc_t=acc_t,
-        sums_t=_sums_type(ens, acc_t), row_t=smallest_int(0, ens.leaves.shape[0] - 1, signed=False),
+        sums_t=_sums_type(ens, acc_t, target), row_t=smallest_int(0, ens.leaves.shape[0] - 1, signed=False),
     )
 
 
-def _sums_type(ens: Ensemble, acc_t: str) -> str:
-    """What P_add adds into: vote counts, integer leaf sums (wide enough for every tree) or raw."""
+def _sums_type(ens: Ensemble, acc_t: str, target: Target) -> str:
+    """What P_add adds into: vote counts, integer leaf sums (wide enough for every tree and
+    the base score in table units, where an exact fixed-point plan starts them; 16 bits
+    where they fit on 8- and 16-bit cores) or raw."""
     if ens.aggregation is Aggregation.VOTE:
         return smallest_int(0, ens.n_trees, signed=False)
     leaves = ens.leaves
     if leaves.dtype.kind in "iu":
         bound = int(np.abs(leaves.astype(np.int64)).max()) * ens.n_trees
-        return "int32_t" if bound < 2**31 else "int64_t"
+        scale = np.abs(np.ones(1) if ens.leaf_scale is None else np.asarray(ens.leaf_scale, np.float64))
+        if scale.min() > 0:
+            bound += math.ceil(float(np.abs(np.asarray(ens.base_score, np.float64)).max() / scale.min()))
+        return "int16_t" if bound < 2**15 and target.word_bits < 32 else "int32_t" if bound < 2**31 else "int64_t"
     return acc_t
 
 
@@ -205,7 +211,8 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # binary64 step: on the 8051 (223 B of stack) s51 runs stopped there, so it keeps approx
     banded = target.compiler != "sdcc"
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
-    quick_fx = fixed.quick_plan(ens, target) if quick and leaf_sums and exits is None else None
+    first = quick and leaf_sums and exits is None and fx is not None and not fx.exact
+    quick_fx = fixed.quick_plan(ens, target) if first else None
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
                 float32_sums=float32_sums, pack_tables=pack_tables)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...ir.ensemble import Aggregation
 from . import exit_checks, fixed, leaf_tables, link
-from .common import C_INT, int_literal, smallest_int, top_two, top_two_locals
+from .common import C_INT, first_max_locals, int_literal, smallest_int, top_two, top_two_locals
 from .model import Model
 
 
@@ -33,7 +33,7 @@ def accumulator(m: Model) -> tuple[str, str]:
     if leaf_tables.sparse_exact(m, lt):
         nz = leaves != 0
         st_t, start, col_t, col = leaf_tables.sparse_pattern(m)
-        counts = leaf_tables.rational_leaves(m, lt) if m.lazy else None
+        counts = leaf_tables.rational_leaves(m, lt) if m.lazy and leaves.dtype.kind == "f" else None
         if counts is not None:
             ct, cnt, nt = leaf_tables.count_table(m, counts)
             read = m.tables.read(ct, cnt, "e")
@@ -251,12 +251,17 @@ def _sums_function(m: Model, name: str, params: str, fx: fixed.FixedPlan, body: 
     plan ``fx``, then the class if best - second > margin proves it, else -1."""
     p, at = m.p, fx.acc_t
     arg, read = ("row", f"    const volatile {m.in_t} *features = row;\n") if volatile else ("features", "")
+    if fx.exact:
+        decls, decide = f"    {at} best;\n", first_max_locals(m.n_out, "c")
+    else:
+        decls = f"    {at} best, second;\n"
+        decide = (top_two_locals(m.n_out, index="c")
+                  + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n")
     return (
         f"/* {doc}. */\n"
         f"static {p.upper()}_NOINLINE int32_t {p}_{name}(const {m.in_t} *{arg}{params})\n{{\n"
-        + read + sum_locals(m, fx) + f"    {at} best, second;\n    int32_t c;\n    (void)features;\n"
-        + body + "\n" + top_two_locals(m.n_out, index="c")
-        + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return c;\n}}"
+        + read + sum_locals(m, fx) + decls + "    int32_t c;\n    (void)features;\n"
+        + body + "\n" + decide + "    return c;\n}"
     )
 
 
@@ -297,17 +302,39 @@ def exit_stop(m: Model, t: str) -> str:
 
 def fast_function(m: Model) -> str:
     """P_qadd, P_qdecide and P_fast: the class from integer leaf sums, or -1 when the
-    margin is too thin (fixed)."""
+    margin is too thin (fixed). An exact plan (an integer table on its grid) adds the
+    table's own values with P_add and always decides."""
     ens, p, fx, n = m.ens, m.p, m.fixed, m.n_out
     assert fx is not None
-    kt, at = smallest_int(0, n, signed=False), fx.acc_t
-    decide = (
-        f"/* Class from fixed-point sums when best - second > {fx.margin} proves it; else -1\n"
-        " * (one pass: c is the first largest sum, second the largest of the others). */\n"
-        f"static inline int32_t {p}_qdecide(const {at} *q)\n{{\n    {kt} k, c;\n    {at} best, second;\n"
-        + top_two("q", n, "c")
-        + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return (int32_t)c;\n}}"
+    at = m.plan.numbers.sums_t if fx.exact else fx.acc_t
+    kt = smallest_int(0, n, signed=False)
+    if fx.exact:
+        decide = (
+            "/* Class from the integer sums: the first largest (they order as the outputs do). */\n"
+            f"static inline int32_t {p}_qdecide(const {at} *q)\n{{\n    {kt} k, c = 0;\n"
+            f"    for (k = 1; k < {n}u; ++k) {{\n        if (q[k] > q[c]) {{\n            c = k;\n        }}\n    }}\n"
+            "    return (int32_t)c;\n}"
+        )
+    else:
+        decide = (
+            f"/* Class from fixed-point sums when best - second > {fx.margin} proves it; else -1\n"
+            " * (one pass: c is the first largest sum, second the largest of the others). */\n"
+            f"static inline int32_t {p}_qdecide(const {at} *q)\n{{\n    {kt} k, c;\n    {at} best, second;\n"
+            + top_two("q", n, "c")
+            + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return (int32_t)c;\n}}"
+        )
+    tt = smallest_int(0, ens.n_trees, signed=False)
+    fast = (
+        "/* Class from the fixed-point sums of the recorded leaf rows"
+        + ("" if fx.exact else ", or -1 (P_qdecide)") + ". */\n"
+        f"static inline int32_t {p}_fast(const {m.row_t} *rows)\n{{\n"
+        f"    {at} q[{n}];\n    {tt} t;\n"
+        f"{qinit_loop(m, at)}"
+        f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        {p}_{'add' if fx.exact else 'qadd'}(q, {leaf_tables.tree_offset(m, 't')}, rows[t]);\n    }}\n"
+        f"    return {p}_qdecide(q);\n}}"
     )
+    if fx.exact:
+        return f"{decide}\n\n{fast}"
     nz = np.asarray(ens.leaves) != 0
     st_t, ts, ct, tc = leaf_tables.sparse_pattern(m)
     if nz.any():
@@ -319,27 +346,21 @@ def fast_function(m: Model) -> str:
         )
     else:
         add = "    (void)q;\n    (void)o;\n    (void)row;"
-    tt = smallest_int(0, ens.n_trees, signed=False)
     return (
         "/* Add leaf row `row`, fixed point, to the integer sums from output o on. */\n"
         f"static inline void {p}_qadd({fx.acc_t} *q, uint16_t o, {m.row_t} row)\n{{\n{add}\n}}\n\n"
-        f"{decide}\n\n"
-        "/* Class from the fixed-point sums of the recorded leaf rows, or -1 (P_qdecide). */\n"
-        f"static inline int32_t {p}_fast(const {m.row_t} *rows)\n{{\n"
-        f"    {fx.acc_t} q[{n}];\n    {tt} t;\n"
-        f"{qinit_loop(m)}"
-        f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        {p}_qadd(q, {leaf_tables.tree_offset(m, 't')}, rows[t]);\n    }}\n"
-        f"    return {p}_qdecide(q);\n}}"
+        f"{decide}\n\n{fast}"
     )
 
 
-def qinit_loop(m: Model) -> str:
+def qinit_loop(m: Model, at: str) -> str:
+    """Statements starting the ``at`` sums q[] at the fixed plan's start values."""
     fx = m.fixed
     assert fx is not None
     if fx.init.any():
-        table = m.once("qinit", lambda: m.tables.add("qinit", fx.acc_t, fx.init,
+        table = m.once("qinit", lambda: m.tables.add("qinit", at, fx.init,
                                                      note=f"base score * 2^{fx.shift}, rounded"))
-        init = m.tables.read(fx.acc_t, table, "k")
+        init = m.tables.read(at, table, "k")
     else:
         init = "0"
     return f"    {{\n        uint16_t k;\n        for (k = 0; k < {m.n_out}u; ++k) {{\n            q[k] = {init};\n        }}\n    }}\n"

@@ -384,7 +384,8 @@ def fixed_plan(ens: Ensemble) -> FixedPoint | None:
 
 def _fixed_predict(ens: Ensemble, flat: FlatForest, fx: FixedPoint, decorator: list[str], viper: bool) -> list[str]:
     """``predict`` from integer sums: the first largest sum wins when every other one is more
-    than ``fx.margin`` below it; otherwise ``decide`` runs the exact float path.
+    than ``fx.margin`` below it (an exact plan: always); otherwise ``decide`` runs the exact
+    float path.
 
     Integer additions never allocate, and ``max`` over arguments avoids both the list
     and ``max`` over an iterable, which is ten times slower in MicroPython. ``viper``
@@ -407,6 +408,11 @@ def _fixed_predict(ens: Ensemble, flat: FlatForest, fx: FixedPoint, decorator: l
             return f"_OUT[{j}]"
         return j if labels is None else labels[int(j)] if j.isdigit() else f"CLASSES[{j}]"
 
+    if fx.exact:  # the integer sums decide every row: the first largest wins
+        every = ", ".join(accs)
+        lines.append(f"    m = {typed(f'max({every})')}")
+        lines += [f"    {'if' if j == 0 else 'elif'} a{j} == m:\n        return {label(str(j))}" for j in range(n - 1)]
+        return [*lines, f"    return {label(str(n - 1))}"]
     if n <= _CHAIN_OUTPUTS:
         every = ", ".join(accs)
         lines.append(f"    m = {typed(f'max({every})')}")

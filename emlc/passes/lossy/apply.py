@@ -4,8 +4,8 @@ Order: hard vote, leaf clustering, leaf quantization (all rewrite the leaf table
 then the lossless pipeline of the chosen -O level (clustering makes sibling leaves
 equal, which folding and subtree merging then remove), then the confidence early
 exit, which must come last because the O2 pipeline's exact early exit would
-replace it. With an early exit, 8/4-bit leaves use one scale for every column,
-which the early-exit bounds need.
+replace it. Clustered and quantized leaves share one power-of-two scale for every
+column, which both the early-exit bounds and the integer class decision need.
 
 Measurements on calibration rows compare the lossy build with the exact build of the
 same level: agreement with the original model's predictions (classes; for
@@ -106,14 +106,15 @@ class LossyReport:
         return asdict(self)
 
 
-#: flash bytes of a build of (ensemble, target, layout): the callers that can emit code
-#: pass the C backend's estimate (emlc.backends.c.flash_estimate), which counts the tables
-#: it writes; passes alone have the cost model's IR estimate.
-Sizer = Callable[[Ensemble, str, str], int]
+#: flash bytes of a build of (ensemble, target, layout, -O level): the callers that can
+#: emit code pass the C backend's estimate (emlc.backends.c.flash_estimate), which counts
+#: the tables it writes at that level; passes alone have the cost model's IR estimate.
+Sizer = Callable[[Ensemble, str, str, str], int]
 
 
-def model_bytes(ens: Ensemble, target: str, layout: str) -> int:
-    """Flash bytes the cost model estimates for ``ens`` on ``target`` from the IR."""
+def model_bytes(ens: Ensemble, target: str, layout: str, level: str = "O2") -> int:
+    """Flash bytes the cost model estimates for ``ens`` on ``target`` from the IR (the
+    same at every level: the IR does not say how records pack)."""
     return flash_bytes(ens, get_target(target), layout)
 
 
@@ -143,8 +144,8 @@ def accuracy(ens: Ensemble, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def measure(ens: Ensemble, original: Ensemble, target: str, layout: str, X=None, y=None,
-            size: Sizer = model_bytes) -> Measure:
-    size = size(ens, target, layout)
+            size: Sizer = model_bytes, level: str = "O2") -> Measure:
+    size = size(ens, target, layout, level)
     if X is None:
         return Measure(bytes=size)
     reference = np.asarray(interpret(original, X))
@@ -177,7 +178,7 @@ def compress_leaves(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2
     elif s.leaf_clusters is not None:
         out = cluster_leaves(out, s.leaf_clusters, hits if not s.hard_vote else None)
     if s.leaf_bits is not None:
-        out = quantize_leaves(out, s.leaf_bits, per_column=s.early_exit is None)
+        out = quantize_leaves(out, s.leaf_bits)
     result = optimize(verify(out), level=level, target=target, layout=layout)
     return result.ensemble, result.layout
 
@@ -233,8 +234,8 @@ def apply_lossy(
         settings=s,
         target=tgt,
         layout=layout,
-        before=measure(exact.ensemble, ens, tgt, exact.layout, X, y, size),
-        after=measure(lossy, ens, tgt, layout, X, y, size),
+        before=measure(exact.ensemble, ens, tgt, exact.layout, X, y, size, level),
+        after=measure(lossy, ens, tgt, layout, X, y, size, level),
         rows=0 if X is None else int(X.shape[0]),
         notes=notes,
     )

@@ -3,17 +3,20 @@
 The distinct leaf rows in use are clustered with k-means (scikit-learn, fixed seed,
 each row weighted by the number of leaf nodes that use it plus, when given, how often
 calibration rows reach it, so the leaves that decide real inputs keep their values
-best); every leaf then points
-at its cluster's row, which is the weighted mean of the cluster's members computed
-in the table's own units (rounded back for integer tables, cast back for float32).
-With ``k`` at least the number of distinct rows the distinct rows themselves are the
-table, so the pass is exact. A table of at most 256 rows lets backends store the
-per-leaf row index in one byte.
+best); every leaf then points at its cluster's row: the weighted mean of the cluster's
+members, rounded to the 8-bit power-of-two grid of :mod:`.quantize_leaves`
+(:func:`~.quantize_leaves.on_grid`). The grid is what makes the clustered model cheap
+to run exactly: its integer sums decide ``predict`` with no float sums (on AVR no
+float64 step and no float64 table), and its values are bytes. With ``k`` at least the
+number of distinct rows the distinct rows themselves are the table, so the pass is
+exact. A table of at most 256 rows lets backends store the per-leaf row index in one
+byte.
 
-Error bound: every new leaf value lies between the smallest and the largest value
-its cluster's members hold in that column (a mean stays inside that interval, and
-rounding to an integer or float32 cannot leave an interval whose ends are such
-numbers), so a value moves by at most its cluster's spread in that column.
+Error bound: every centre lies between the smallest and the largest value its
+cluster's members hold in that column (a mean stays inside that interval), and the
+grid moves it by at most half a step, ``max |v| / 510`` or less (and a SUM model's base
+score by as much); so a value moves by at most its cluster's spread in that column
+plus that half step.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ from ...extras import require
 from ...ir.ensemble import Ensemble, Op
 from ..trees.hashing import content_ids
 from ..trees.tables import remap_leaves
+from .quantize_leaves import on_grid
 
 #: k-means restarts; small because leaf tables are small and the seed is fixed.
 N_INIT = 3
+#: bits of the grid cluster centres are rounded to (one byte per value)
+CENTRE_BITS = 8
 
 
 def _distinct_used(ens: Ensemble) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -70,20 +76,17 @@ def cluster_leaves(ens: Ensemble, k: int, weights: np.ndarray | None = None, ran
             values, sample_weight=weight
         ).labels_
     used, labels = np.unique(labels, return_inverse=True)
-    stored = ens.leaves[rows].astype(np.float64)
     mass = np.zeros((used.size, 1))
     np.add.at(mass, labels, weight[:, None])
     total = np.zeros((used.size, ens.leaf_width))
-    np.add.at(total, labels, stored * weight[:, None])
-    centres = total / mass
-    if ens.leaves.dtype.kind in "iu":
-        centres = np.rint(centres)
-    lo = np.full_like(centres, np.inf)
-    hi = np.full_like(centres, -np.inf)
-    np.minimum.at(lo, labels, stored)
-    np.maximum.at(hi, labels, stored)
-    table = np.clip(centres, lo, hi).astype(ens.leaves.dtype)
-    return remap_leaves(ens, labels[np.maximum(member, 0)], table)
+    np.add.at(total, labels, values * weight[:, None])
+    lo = np.full_like(total, np.inf)
+    hi = np.full_like(total, -np.inf)
+    np.minimum.at(lo, labels, values)
+    np.maximum.at(hi, labels, values)
+    centres = np.clip(total / mass, lo, hi)
+    gridded = on_grid(ens, centres, CENTRE_BITS)
+    return remap_leaves(gridded, labels[np.maximum(member, 0)], gridded.leaves)
 
 
 def leaves_per_class(ens: Ensemble, n: int, weights: np.ndarray | None = None) -> Ensemble:

@@ -72,8 +72,8 @@ def confidence_exit(ens: Ensemble, threshold: float, batch: int = 1) -> Ensemble
     base = votes_as_mean(ens)
     if base.leaf_scale is not None and base.leaves.dtype.kind in "iu" and np.ptp(base.leaf_scale) > 0:
         raise EmlcError(
-            "confidence early exit needs one leaf scale for every output; quantize leaves with a "
-            "single scale (quantize_leaves(..., per_column=False)) before adding the early exit"
+            "confidence early exit needs one leaf scale for every output; quantize the leaves "
+            "with emlc (--leaf-bits 8, one scale for the table) before adding the early exit"
         )
     if not supports(base):
         raise EmlcError(

@@ -16,9 +16,10 @@ from emlc.backends.c import emit_c
 from emlc.backends.c.fixed import FixedPlan, eligible, plan, quick_plan
 from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from emlc.ir.interpret import apply_link, decide, interpret, interpret_raw, leaf_indices
+from emlc.passes.lossy import quantize_leaves
 from emlc.targets import get_target
 from tests.conftest import require_tool
-from tests.e2e.harness import run_model
+from tests.e2e.harness import TOOLS, run_model
 from tests.strategies import ensembles, inputs_for
 
 
@@ -39,8 +40,8 @@ def plan_classes(ens: Ensemble, X, fx: FixedPlan) -> np.ndarray:
         q[:, o : o + w] += fx.leaves[rows[:, t]]
     if fx.acc_t == "uint8_t":
         assert 0 <= q.min() and q.max() <= 255
-    else:
-        assert np.abs(q).max() <= 2 ** (15 if fx.acc_t == "int16_t" else 31) // 2
+    else:  # an exact plan compares sums, not differences: the whole signed range
+        assert np.abs(q).max() <= 2 ** (15 if fx.acc_t == "int16_t" else 31) // (1 if fx.exact else 2)
     best = np.argmax(q, axis=1)
     top = q[np.arange(len(q)), best]
     others = np.where(np.arange(q.shape[1])[None, :] == best[:, None], np.iinfo(np.int64).min, q)
@@ -101,6 +102,67 @@ def test_avr_two_walks_on_random_ir_equal_the_interpreter(data):
     X = data.draw(inputs_for(ens))
     got = run_model(ens, X, "avr", "inline", name="m").predict
     np.testing.assert_array_equal(got, class_indices(ens, interpret(ens, X)))
+
+
+@settings(max_examples=200)
+@given(st.data(), st.sampled_from(["avr", "host"]), st.sampled_from([8, 4]))
+def test_leaves_on_one_grid_are_decided_on_every_row_by_their_integer_sums(data, target, bits):
+    """Random classifiers after quantize_leaves (one power-of-two scale, SUM base on the
+    grid): the exact plan decides every row, ties included, as the interpreter does."""
+    ens = quantize_leaves(data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False)), bits)
+    fx = plan(ens, get_target(target))
+    if not eligible(ens) or (ens.aggregation is Aggregation.MEAN and np.any(ens.base_score)):
+        assert fx is None or not fx.exact
+        return
+    assert fx is not None and fx.exact and fx.margin < 0
+    X = data.draw(inputs_for(ens))
+    assert _decided_equal(ens, X, target, fx=fx) == len(X)
+
+
+def _grid_ties_forest(aggregation: Aggregation, accum: str) -> Ensemble:
+    """Stumps on one feature whose integer sums tie exactly or differ by one step of the
+    grid 2^-7 (MEAN: divided by 7 trees), over a uint8 table: the sums alone must decide."""
+    n_trees, width = 7, 3
+    trees = tuple(Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[0, -1, -1], threshold=[float(i) - 3, 0, 0],
+                             left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, i % 3, 3 + i % 2]) for i in range(n_trees))
+    table = np.array([[100, 100, 3], [101, 100, 100], [0, 1, 0], [37, 37, 36], [36, 37, 37]], dtype=np.uint8)
+    base = np.array([0.0078125, 0.0, -0.0078125]) if aggregation is Aggregation.SUM else np.zeros(width)
+    return Ensemble(n_features=1, task=Task.CLASSIFICATION, trees=trees, tree_output=np.zeros(n_trees, np.int32),
+                    leaves=table, leaf_scale=np.full(width, 2.0**-7), n_outputs=width, aggregation=aggregation,
+                    base_score=base, decision=Decision.ARGMAX, classes=np.arange(width), accum_dtype=accum)
+
+
+@pytest.mark.parametrize("aggregation", [Aggregation.SUM, Aggregation.MEAN])
+@pytest.mark.parametrize("accum", ["float64", "float32"])
+def test_grid_ties_are_decided_by_integer_sums_on_host_and_avr(aggregation, accum):
+    """Exact ties and one-step leads of a grid table: host C (inline and table), simavr and
+    the 8051 (s51) equal the interpreter, and predict has no float fallback."""
+    require_tool(*TOOLS["host"], *TOOLS["avr"], *TOOLS["mcs51"])
+    ens = _grid_ties_forest(aggregation, accum)
+    X = np.arange(-5.0, 5.0, 0.25)[:, None]
+    want = interpret(ens, X)
+    assert len(set(want.tolist())) > 1
+    for target, layout in (("host", "inline"), ("host", "table"), ("avr", "inline"), ("avr", "table"),
+                           ("mcs51", "table")):
+        fx = plan(ens, get_target(target))
+        assert fx is not None and fx.exact
+        assert _decided_equal(ens, X, target, fx=fx) == len(X)
+        code = emit_c(ens, target, "m", layout)
+        assert "m_exact(" not in code and "if (c < 0)" not in code.split("m_predict(")[-1]
+        np.testing.assert_array_equal(run_model(ens, X, target, layout, name="m").predict, want, err_msg=f"{target} {layout}")
+
+
+def test_grid_sums_from_a_base_beyond_16_bits_stay_exact_on_avr():
+    """A base score 40,000 grid steps up: the exact plan's sums start there, so AVR's
+    sums widen to 32 bits (16-bit ones would wrap) and still equal the interpreter."""
+    require_tool("avr-gcc", "simavr")
+    ens = _grid_ties_forest(Aggregation.SUM, "float64")
+    ens = ens.replace(base_score=ens.base_score + 40000 * 2.0**-7)
+    fx = plan(ens, get_target("avr"))
+    assert fx is not None and fx.exact and fx.acc_t == "int32_t"
+    X = np.arange(-5.0, 5.0, 0.25)[:, None]
+    for layout in ("inline", "table"):
+        np.testing.assert_array_equal(run_model(ens, X, "avr", layout, name="m").predict, interpret(ens, X))
 
 
 def _near_tie_forest(accum: str, aggregation: Aggregation, eps_scale: float) -> Ensemble:

@@ -51,19 +51,30 @@ def leaf_map(before, after) -> np.ndarray:
     return np.unique(np.concatenate(pairs), axis=0)
 
 
-@given(ensembles(), st.sampled_from([8, 4]), st.booleans())
-def test_quantized_leaves_within_half_a_scale(ens, bits, per_column):
-    out = verify(quantize_leaves(ens, bits, per_column=per_column))
+def on_one_grid(out) -> float:
+    """The one power-of-two scale of ``out``'s integer table (its SUM base on the grid too)."""
+    scale = float(out.leaf_scale[0])
+    assert np.all(out.leaf_scale == scale) and np.frexp(scale)[0] == 0.5
+    if out.aggregation is Aggregation.SUM:
+        base = np.asarray(out.base_score, np.float64) / scale
+        assert np.array_equal(base, np.rint(base))
+    return scale
+
+
+@given(ensembles(), st.sampled_from([8, 4]))
+def test_quantized_leaves_within_half_a_scale(ens, bits):
+    out = verify(quantize_leaves(ens, bits))
     assert out.leaves.dtype in (np.int8, np.uint8)
     q = out.leaves.astype(np.int64)
     if out.leaves.dtype == np.uint8:
         assert q.min() >= 0 and q.max() <= (1 << bits) - 1
     else:
         assert q.min() >= -(1 << (bits - 1)) and q.max() <= (1 << (bits - 1)) - 1
-    if not per_column:
-        assert np.all(out.leaf_scale == out.leaf_scale[0])
+    scale = on_one_grid(out)
     err = np.abs(out.leaf_values() - ens.leaf_values())
-    assert (err <= out.leaf_scale / 2 * (1 + 1e-12)).all()
+    assert (err <= scale / 2 * (1 + 1e-12)).all()
+    base_err = np.abs(np.asarray(out.base_score, np.float64) - np.asarray(ens.base_score, np.float64))
+    assert (base_err <= scale / 2 * (1 + 1e-12)).all()
 
 
 @given(ensembles(max_trees=4), st.data())
@@ -77,6 +88,8 @@ def test_quantized_mean_raw_moves_at_most_half_a_scale_per_tree(ens, data):
     step = np.resize(out.leaf_scale, ens.n_outputs) / 2 * trees_per_output
     if ens.aggregation is Aggregation.MEAN:
         step = step / ens.n_trees
+    else:  # the base score moved to the grid too
+        step = step + out.leaf_scale[0] / 2
     diff = np.abs(interpret_raw(out, X) - interpret_raw(ens, X))
     slack = 1e-4 * (1 + np.abs(interpret_raw(ens, X))) if ens.accum_dtype == "float32" else 1e-9
     assert (diff <= step + slack).all()
@@ -86,13 +99,18 @@ def test_quantized_mean_raw_moves_at_most_half_a_scale_per_tree(ens, data):
 def test_clustered_leaves_stay_inside_their_cluster_range(ens, k):
     out = verify(cluster_leaves(ens, k))
     assert out.leaves.shape[0] <= k
-    assert out.leaves.dtype == ens.leaves.dtype
     pairs = leaf_map(ens, out)
     old, new = ens.leaf_values(), out.leaf_values()
+    half = 0.0
+    if k < distinct_leaf_rows(ens):  # centres on the 8-bit grid: half a step off the range at most
+        assert out.leaves.dtype in (np.int8, np.uint8)
+        half = on_one_grid(out) / 2 * (1 + 1e-12)
+    else:
+        assert out.leaves.dtype == ens.leaves.dtype
     for row in np.unique(pairs[:, 1]):
         members = old[pairs[pairs[:, 1] == row, 0]]
-        assert (new[row] >= members.min(axis=0) - 1e-12).all()
-        assert (new[row] <= members.max(axis=0) + 1e-12).all()
+        assert (new[row] >= members.min(axis=0) - half - 1e-12).all()
+        assert (new[row] <= members.max(axis=0) + half + 1e-12).all()
 
 
 @given(ensembles(), st.data(), st.integers(0, 3))
