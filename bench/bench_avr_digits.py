@@ -11,8 +11,8 @@ time. -O2 adds the exact early exit (on AVR checked on the fixed-point sums); "(
 is the same build without it (the 2560's 10x6, with -O0 and forced layouts), "--early-exit
 0.5" the lossy confidence exit built as the command line builds it (at -O0 and -O2; "(exit
 left out)" where its checks would cost more than they save or its tables not fit, so the
-IR does not carry it: 30x6 on the 328P); "--flash-budget 80K / 20K" are -O2 held to those
-budgets, where the backend takes the fastest build point that fits. "agree" is agreement
+IR does not carry it: 30x6 on the 328P); "point: ..." are the build points -O2 weighs
+(the fastest within --flash-budget is taken; the 2560's 10x6 only). "agree" is agreement
 with scikit-learn, "IR" with the interpreter on the IR the build came from (stopping where
 its early exit stops): 100% or the build is wrong. "*" marks the Pareto front of flash and
 cycles among the builds that run, per input type (float features; int16 features, which
@@ -158,11 +158,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import emlc  # noqa: E402
-from emlc.backends.c import emit_c  # noqa: E402
-from emlc.cost import FlashBudget  # noqa: E402
+from emlc.backends.c import choose, emit_c  # noqa: E402
 from emlc.passes import optimize  # noqa: E402
 from emlc.ir.interpret import interpret_early_exit  # noqa: E402
 from emlc.passes.lossy.apply import apply_lossy  # noqa: E402
+from emlc.targets import get_target  # noqa: E402
 
 #: simulated MCU -> emlc target
 MCUS = {"atmega2560": "avr", "atmega328p": "atmega328p"}
@@ -316,11 +316,11 @@ def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
             lossy, report = apply_lossy(ens, early_exit=0.5, level=level, target=target, layout=layout)
             left = " (exit left out)" if any("early exit left out" in n for n in report.notes) else ""
             add(f"emlc -{level} --early-exit 0.5 {report.layout}{left}", lambda: build(lossy, report.layout, speed))
-    if full:
+    if full:  # every build point -O2 weighs (emlc/backends/c/points.py), as --flash-budget picks them
         res = optimize(ens, level="O2", target=target)
-        for budget in ("80K", "20K"):
-            add(f"emlc -O2 --flash-budget {budget}",
-                lambda: (res.ensemble, emit_c(res.ensemble, target, "model", budget=FlashBudget.parse(budget))))
+        for cost in choose(res.ensemble, get_target(target), None, speed=True).costs:
+            add(f"emlc -O2 point: {cost.point.label()}",
+                lambda: (res.ensemble, emit_c(res.ensemble, target, "model", point=cost.point)))
     for level in ("O2", "Os"):
         res = optimize(ens.replace(input_type="int16"), level=level, target=target)
         add(f"emlc -{level} --input int16 {res.layout}",
