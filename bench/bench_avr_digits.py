@@ -8,9 +8,13 @@ overflow counter around the 30 predictions); model size is the firmware minus an
 firmware (avr-size: flash = text + data, RAM = data + bss). Peers (emlearn, micromlgen,
 m2cgen) are measured when their packages are installed; their code is generated at run
 time. -O2 adds the exact early exit (on AVR checked on the fixed-point sums); "(no exit)"
-is the same build without it, "--early-exit 0.5" the lossy confidence exit (only on the
-2560's 10x6 table, with -O0 and forced layouts); "--flash-budget 80K / 20K" are -O2 held to
-those budgets, where the backend takes the fastest build point that fits. "*" marks the Pareto front of flash and
+is the same build without it (the 2560's 10x6, with -O0 and forced layouts), "--early-exit
+0.5" the lossy confidence exit built as the command line builds it (at -O0 and -O2; "(exit
+left out)" where its checks would cost more than they save or its tables not fit, so the
+IR does not carry it: 30x6 on the 328P); "point: ..." are the build points -O2 weighs
+(the fastest within --flash-budget is taken; the 2560's 10x6 only). "agree" is agreement
+with scikit-learn, "IR" with the interpreter on the IR the build came from (stopping where
+its early exit stops): 100% or the build is wrong. "*" marks the Pareto front of flash and
 cycles among the builds that run, per input type (float features; int16 features, which
 need pre-scaled inputs), whatever their agreement.
 
@@ -19,58 +23,71 @@ need pre-scaled inputs), whatever their agreement.
 Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 10x6, atmega2560
-    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
-    emlc -O0 inline                                     95642      0     1061  100.0%
-    emlc -O0 table                                      12890      0     8764  100.0%
-    emlc -O2 inline                                     92448      0     1061  100.0%  *
-    emlc -O2 --early-exit 0.5 inline                    58338      0     2235  100.0%  *
-    emlc -O2 table (exact exit)                         13154      0     7818  100.0%  *
-    emlc -O2 table (no exit)                            12688      0     8640  100.0%  *
-    emlc -O2 --early-exit 0.5 table                     13326      0     6326  100.0%  *
-    emlc -Os table                                      12546      0     9975  100.0%  *
-    emlc -O2 --input int16 inline                       38438      0      706  100.0%  *
-    emlc -Os --input int16 table                        12126      0     5989  100.0%
-    emlearn inline (float features)                     17958      0     5252   96.7%  *
-    emlearn inline (int16 features)                      8700      0     1560   83.3%  *
-    emlearn loadable (int16 features)                    6334   3710    11573   83.3%  *
-    micromlgen (float)                                  15188      1     5366   96.7%  *
-    m2cgen (float)                                   does not build (RAM overflow)
+    build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
+    emlc -O0 inline                                             95676      0     1061  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 inline (exit left out)            95676      0     1061  100.0%  100.0%
+    emlc -O0 table                                              12984      0     8858  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             20630      0     6666  100.0%  100.0%
+    emlc -O2 inline                                             92482      0     1061  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 inline (exit left out)            92482      0     1061  100.0%  100.0%  *
+    emlc -O2 table (exact exit)                                 13216      0     7698  100.0%  100.0%  *
+    emlc -O2 table (no exit)                                    12780      0     8793  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             19812      0     6527  100.0%  100.0%
+    emlc -Os table                                              12628      0    10068  100.0%  100.0%  *
+    emlc -O2 --flash-budget 80K                                 57344      0     1251  100.0%  100.0%  *
+    emlc -O2 --flash-budget 20K                                 13216      0     7698  100.0%  100.0%  *
+    emlc -O2 --input int16 inline                               38476      0      706  100.0%  100.0%  *
+    emlc -Os --input int16 table                                12216      0     6182  100.0%  100.0%
+    emlearn inline (float features)                             17958      0     5252   96.7%       -  *
+    emlearn inline (int16 features)                              8700      0     1560   83.3%       -  *
+    emlearn loadable (int16 features)                            6334   3710    11573   83.3%       -  *
+    micromlgen (float)                                          15188      1     5366   96.7%       -  *
+    m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 10x6, atmega328p
-    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                         13154      0     7818  100.0%  *
-    emlc -Os table                                      12546      0     9975  100.0%  *
-    emlc -O2 --input int16 table                        12588      0     5666  100.0%
-    emlc -Os --input int16 table                        12126      0     5989  100.0%
-    emlearn inline (float features)                     17958      0     4997   96.7%  *
-    emlearn inline (int16 features)                      8700      0     1538   83.3%  *
-    emlearn loadable (int16 features)                does not build (RAM overflow)
-    micromlgen (float)                                  15188      1     5073   96.7%  *
-    m2cgen (float)                                   does not build (RAM overflow)
+    build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
+    emlc -O0 table                                              12984      0     8858  100.0%  100.0%  *
+    emlc -O0 --early-exit 0.5 table                             20630      0     6666  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 13216      0     7698  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             19812      0     6527  100.0%  100.0%
+    emlc -Os table                                              12628      0    10068  100.0%  100.0%  *
+    emlc -O2 --input int16 table                                12652      0     5593  100.0%  100.0%
+    emlc -Os --input int16 table                                12216      0     6182  100.0%  100.0%
+    emlearn inline (float features)                             17958      0     4997   96.7%       -  *
+    emlearn inline (int16 features)                              8700      0     1538   83.3%       -  *
+    emlearn loadable (int16 features)                        does not build (RAM overflow)
+    micromlgen (float)                                          15188      1     5073   96.7%       -  *
+    m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 20x5, atmega2560
-    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 inline                                     77304      0     2353  100.0%  *
-    emlc -Os table                                      16132      0    18140  100.0%  *
-    emlc -O2 --input int16 inline                       54018      0     1256  100.0%  *
-    emlc -Os --input int16 table                        15862      0    16735  100.0%
-    emlearn inline (float features)                     23488      0     8748  100.0%
-    emlearn inline (int16 features)                     11660      0     2369   93.3%  *
-    emlearn loadable (int16 features)                    6956   4332    16823   93.3%  *
-    micromlgen (float)                                  18394      1     8301  100.0%  *
-    m2cgen (float)                                   does not build (RAM overflow)
+    build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
+    emlc -O0 inline                                             79226      0     2356  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 inline (exit left out)            79226      0     2356  100.0%  100.0%
+    emlc -O2 inline                                             77304      0     2353  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 inline (exit left out)            77304      0     2353  100.0%  100.0%  *
+    emlc -Os table                                              16132      0    18140  100.0%  100.0%  *
+    emlc -O2 --input int16 inline                               54018      0     1256  100.0%  100.0%  *
+    emlc -Os --input int16 table                                15862      0    16735  100.0%  100.0%
+    emlearn inline (float features)                             23488      0     8748  100.0%       -
+    emlearn inline (int16 features)                             11660      0     2369   93.3%       -  *
+    emlearn loadable (int16 features)                            6956   4332    16823   93.3%       -  *
+    micromlgen (float)                                          18394      1     8301  100.0%       -  *
+    m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 20x5, atmega328p
-    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                         17108      0    13495  100.0%  *
-    emlc -Os table                                      16132      0    18140  100.0%  *
-    emlc -O2 --input int16 table                        16522      0    10219  100.0%
-    emlc -Os --input int16 table                        15862      0    16735  100.0%
-    emlearn inline (float features)                     23488      0     8312  100.0%
-    emlearn inline (int16 features)                     11660      0     2327   93.3%  *
-    emlearn loadable (int16 features)                does not build (RAM overflow)
-    micromlgen (float)                                  18394      1     7846  100.0%  *
-    m2cgen (float)                                   does not build (RAM overflow)
+    build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
+    emlc -O0 table                                              16024      0    16063  100.0%  100.0%  *
+    emlc -O0 --early-exit 0.5 table                             28092      0    13307  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 17108      0    13495  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             28076      0    13287  100.0%  100.0%
+    emlc -Os table                                              16132      0    18140  100.0%  100.0%
+    emlc -O2 --input int16 table                                16522      0    10219  100.0%  100.0%
+    emlc -Os --input int16 table                                15862      0    16735  100.0%  100.0%
+    emlearn inline (float features)                             23488      0     8312  100.0%       -
+    emlearn inline (int16 features)                             11660      0     2327   93.3%       -  *
+    emlearn loadable (int16 features)                        does not build (RAM overflow)
+    micromlgen (float)                                          18394      1     7846  100.0%       -  *
+    m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 30x6, atmega2560
     build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
@@ -117,8 +134,14 @@ before it, -O2 inline was 87,460 B and -Os table 8,930 B / 8,654 cycles.
 The -O2 inline build has no exact exit: on AVR inline walks the checks cost more than the
 trees they could skip (the backend's cost rule drops them); the table layout keeps one.
 Its first walk adds byte sums and decides 29 of the 30 rows; the other goes on to the
-16-bit walk that records leaf rows (the lossy exit's checks read that walk's sums, so
-that build has only the second walk). Bigger digits forests, -O2 inline, float / int16
+16-bit walk that records leaf rows. A lossy exit is left out there: its checks on the
+16-bit walk's sums (the byte sums are too coarse to decide them: 45% of digits rows would
+fall into their band) took 1,362 cycles against 1,061 (10x6, 5.5 of 10 trees evaluated).
+On the table layout it is kept and decided exactly (exit_checks' band check: 16-bit sums,
+sums 2^14 finer from the recorded rows' residuals within that band, binary64 within
+that one, which costs about a million cycles and no digits test row reaches); its tables
+cost 6.6 KB (10x6) and 11 KB (20x5). The 30x6 tables are from the run before these
+columns. Bigger digits forests, -O2 inline, float / int16
 cycles before and after that rule and the first walk: 20x5 2,665 / 2,200 -> 1,954 /
 1,256; 30x6 4,210 / 3,660 -> 3,654 / 2,582 (inline forced; -O2 now takes the table there,
 the inline estimate passing half the 2560's flash; int16 with a first walk 1,883); 50x5
@@ -138,10 +161,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import emlc  # noqa: E402
-from emlc.backends.c import emit_c  # noqa: E402
-from emlc.cost import FlashBudget  # noqa: E402
+from emlc.backends.c import choose, emit_c  # noqa: E402
 from emlc.passes import optimize  # noqa: E402
-from emlc.passes.lossy.confidence_exit import confidence_exit  # noqa: E402
+from emlc.ir.interpret import interpret_early_exit  # noqa: E402
+from emlc.passes.lossy.apply import apply_lossy  # noqa: E402
+from emlc.targets import get_target  # noqa: E402
 
 #: simulated MCU -> emlc target
 MCUS = {"atmega2560": "avr", "atmega328p": "atmega328p"}
@@ -233,7 +257,7 @@ def _import_peers() -> dict[str, object]:
 
 
 def peer_variants(clf) -> list[tuple]:
-    """(label, code, call, input C type, language, include dirs), generated now, never committed."""
+    """(label, code, call, input C type, language, include dirs, None), generated now, never committed."""
     mods = _import_peers()
     out: list[tuple] = []
     if "emlearn" in mods:
@@ -243,11 +267,11 @@ def peer_variants(clf) -> list[tuple]:
             code = emlearn.convert(clf, method=method, dtype=dtype).save(name="peer", format="c")
             kind = "float" if dtype == "float" else "int16"
             out.append((f"emlearn {method} ({kind} features)", code, "peer_predict(x, 64)", in_t, "c",
-                        (emlearn.includedir,)))
+                        (emlearn.includedir,), None))
     if "micromlgen" in mods:
         code = mods["micromlgen"].port(clf).replace("#include <cstdarg>", "#include <stdarg.h>")
         code += "\nstatic Eloquent::ML::Port::RandomForest peer;\n"
-        out.append(("micromlgen (float)", code, "peer.predict(x)", "float", "c++", ()))
+        out.append(("micromlgen (float)", code, "peer.predict(x)", "float", "c++", (), None))
     if "m2cgen" in mods:
         code = mods["m2cgen"].export_to_c(clf)
         # double is float on AVR, so the float rows are passed as they are
@@ -256,49 +280,54 @@ def peer_variants(clf) -> list[tuple]:
             "    score((double *)x, out);\n    for (k = 1; k < 10; ++k) if (out[k] > out[best]) best = k;\n"
             "    return best;\n}\n"
         )
-        out.append(("m2cgen (float)", code, "peer_predict(x)", "float", "c", ()))
+        out.append(("m2cgen (float)", code, "peer_predict(x)", "float", "c", (), None))
     return out
 
 
 def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
-    """(label, code or the EmlcError that refused it, call, input C type, language, include dirs)."""
+    """(label, code or the EmlcError that refused it, call, input C type, language, include
+    dirs, the IR it was built from)."""
     out: list[tuple] = []
 
     def add(label, make, in_t="float"):
         try:
-            code = make()
+            ir, code = make()
         except emlc.EmlcError as e:
-            code = e
-        out.append((label, code, "model_predict(x, 64)", in_t, "c", ()))
+            ir, code = None, e
+        out.append((label, code, "model_predict(x, 64)", in_t, "c", (), ir))
+
+    def build(ir, layout, speed):
+        return ir, emit_c(ir, target, "model", layout, speed=speed)
 
     runs = [("O0", "inline"), ("O0", "table"), ("O2", "inline"), ("O2", "table"), ("Os", None)] if full else \
-        [("O2", None), ("Os", None)]
+        [("O0", None), ("O2", None), ("Os", None)]
     for level, layout in runs:
         res = optimize(ens, level=level, target=target, layout=layout)
         speed = level != "Os"
         try:
             code = emit_c(res.ensemble, target, "model", res.layout, speed=speed)
         except emlc.EmlcError as e:
-            out.append((f"emlc -{level} {res.layout}", e, "", "float", "c", ()))
+            out.append((f"emlc -{level} {res.layout}", e, "", "float", "c", (), None))
             continue
         exit_note = " (exact exit)" if "predict stops early" in code else ""
-        out.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", ()))
+        out.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", (),
+                    res.ensemble))
         if exit_note and full:
             plain = res.ensemble.replace(early_exit=None)
-            add(f"emlc -{level} {res.layout} (no exit)", lambda: emit_c(plain, target, "model", res.layout, speed=speed))
-        if res.ensemble.early_exit is not None and full:
-            lossy = confidence_exit(res.ensemble, 0.5)
-            add(f"emlc -{level} --early-exit 0.5 {res.layout}",
-                lambda: emit_c(lossy, target, "model", res.layout, speed=speed))
-    if full:
+            add(f"emlc -{level} {res.layout} (no exit)", lambda: build(plain, res.layout, speed))
+        if speed:  # the lossy exit as the command line builds it (--early-exit 0.5)
+            lossy, report = apply_lossy(ens, early_exit=0.5, level=level, target=target, layout=layout)
+            left = " (exit left out)" if any("early exit left out" in n for n in report.notes) else ""
+            add(f"emlc -{level} --early-exit 0.5 {report.layout}{left}", lambda: build(lossy, report.layout, speed))
+    if full:  # every build point -O2 weighs (emlc/backends/c/points.py), as --flash-budget picks them
         res = optimize(ens, level="O2", target=target)
-        for budget in ("80K", "20K"):
-            add(f"emlc -O2 --flash-budget {budget}",
-                lambda: emit_c(res.ensemble, target, "model", budget=FlashBudget.parse(budget)))
+        for cost in choose(res.ensemble, get_target(target), None, speed=True).costs:
+            add(f"emlc -O2 point: {cost.point.label()}",
+                lambda: (res.ensemble, emit_c(res.ensemble, target, "model", point=cost.point)))
     for level in ("O2", "Os"):
         res = optimize(ens.replace(input_type="int16"), level=level, target=target)
         add(f"emlc -{level} --input int16 {res.layout}",
-            lambda: emit_c(res.ensemble, target, "model", res.layout, speed=level != "Os"), "int16_t")
+            lambda: build(res.ensemble, res.layout, level != "Os"), "int16_t")
     return out
 
 
@@ -310,9 +339,11 @@ def pareto(points: dict[str, tuple[int, int]]) -> set[str]:
 
 def measure(variants: list[tuple], ens, want: np.ndarray, rows: np.ndarray, mcu: str, work: Path,
             bases: dict) -> None:
-    """Build and run each variant on ``mcu``; print the table with the Pareto front (per input type)."""
+    """Build and run each variant on ``mcu``; print the table with the Pareto front (per input
+    type). "IR" is the agreement with the interpreter on the IR an emlc build came from (with
+    an early exit, where that stops): 100% or the build is wrong."""
     results: list[tuple] = []
-    for label, code, call, in_t, lang, inc in variants:
+    for label, code, call, in_t, lang, inc, ir in variants:
         if isinstance(code, Exception):
             results.append((label, in_t, None, f"emlc refuses: {str(code).split(';')[0][:60]}"))
             continue
@@ -325,20 +356,25 @@ def measure(variants: list[tuple], ens, want: np.ndarray, rows: np.ndarray, mcu:
                    else errors[0].split("error:")[-1].strip()[:60])
             results.append((label, in_t, None, f"does not build ({why})"))
             continue
-        agree = float(np.mean(np.asarray(ens.classes)[pred] == want) * 100)
+        got = np.asarray(ens.classes)[pred]
+        agree = float(np.mean(got == want) * 100)
+        oracle = None
+        if ir is not None:
+            oracle = float(np.mean(got == interpret_early_exit(ir, rows)) * 100)
         base_flash, base_ram = bases[mcu, lang, in_t]
-        results.append((label, in_t, (flash - base_flash, ram - base_ram, cycles, agree), ""))
+        results.append((label, in_t, (flash - base_flash, ram - base_ram, cycles, agree, oracle), ""))
     front: set[str] = set()
     for kind in ("float", "int16_t"):
         front |= pareto({label: (m[0], m[2]) for label, in_t, m, _ in results if m is not None and in_t == kind})
-    print(f"{'build (model-only flash, RAM; cycles/prediction)':48s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} "
-          f"{'agree':>7s}  Pareto")
+    print(f"{'build (model-only flash, RAM; cycles/prediction)':56s} {'flash B':>8s} {'RAM B':>6s} {'cycles':>8s} "
+          f"{'agree':>7s} {'IR':>7s}  Pareto")
     for label, _, m, note in results:
         if m is None:
-            print(f"{label:48s} {note}")
+            print(f"{label:56s} {note}")
         else:
             mark = "*" if label in front else ""
-            print(f"{label:48s} {m[0]:8d} {m[1]:6d} {m[2]:8d} {m[3]:6.1f}%  {mark}".rstrip())
+            ir = f"{m[4]:6.1f}%" if m[4] is not None else "      -"
+            print(f"{label:56s} {m[0]:8d} {m[1]:6d} {m[2]:8d} {m[3]:6.1f}% {ir}  {mark}".rstrip())
 
 
 def main() -> None:

@@ -172,7 +172,7 @@ def compile(
     if lossy is not None and lossy.requested:
         if passes is not None:
             raise EmlcError("--passes cannot be combined with lossy compression; use an -O level")
-        built = _compile_lossy(ens, lossy, calibration, level, tgt, progress)
+        built = _compile_lossy(ens, lossy, calibration, level, tgt, progress, layout)
     else:
         result = optimize(ens, level=level, target=tgt, passes=passes, print_ir_after=print_ir_after, stream=stream,
                           budget=flash_budget)
@@ -201,7 +201,8 @@ def compile(
                    flash_budget=flash_budget, requested_layout=requested, points=points)
 
 
-def _compile_lossy(ens: Ensemble, lossy: Lossy, calibration, level: str, tgt: Target, progress) -> Compiled:
+def _compile_lossy(ens: Ensemble, lossy: Lossy, calibration, level: str, tgt: Target, progress,
+                   layout: str | None = None) -> Compiled:
     if lossy.max_accuracy_drop is not None:
         from .budget import search_budget
 
@@ -213,7 +214,7 @@ def _compile_lossy(ens: Ensemble, lossy: Lossy, calibration, level: str, tgt: Ta
         )
         return Compiled(code="", ensemble=budget.ensemble, target=tgt, layout=budget.layout, level=level, budget=budget)
     out, report = apply_lossy(ens, **asdict(lossy.settings), calibration=calibration, level=level, target=tgt.name,
-                              size=flash_estimate)
+                              layout=layout, size=flash_estimate)
     return Compiled(code="", ensemble=out, target=tgt, layout=report.layout, level=level, lossy=report)
 
 

@@ -149,7 +149,7 @@ def search_budget(
             st = s if t is None else replace(s, early_exit=t)
             if st.early_exit is not None and not supports(votes_as_mean(leafy)):
                 continue
-            built = add_exit(leafy, st, X)
+            built, _ = add_exit(leafy, st, X, tgt, layout)
             m = measure(built, ens, tgt, layout, X, y, flash_estimate, level)
             score = m.accuracy if y is not None else m.agreement
             if reference is None:

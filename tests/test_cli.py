@@ -120,6 +120,20 @@ def test_lossy_build_reports_its_measured_cost(digits_files):
     assert "model_predict" in (d / "m.h").read_text()
 
 
+def test_report_says_when_a_lossy_exit_is_left_out(digits_files, capsys):
+    """AVR inline (class sums in registers): --early-exit would cost more than it saves, so
+    the build leaves it out of the IR and --report says so; the table layout keeps it (band
+    check, exact)."""
+    d = digits_files
+    for layout, left_out in (("inline", True), ("table", False)):
+        out = d / f"exit_{layout}.h"
+        assert main([str(d / "digits.skops"), "--target", "avr", "--layout", layout, "--early-exit", "0.5",
+                     "-o", str(out), "--report"]) == 0
+        report = capsys.readouterr()
+        assert ("early exit left out" in report.out + report.err) is left_out
+        assert ("confidence 0.5, band check" in out.read_text()) is not left_out
+
+
 def test_budget_search_stays_within_budget_and_plots(digits_files):
     d = digits_files
     r = run_cli(str(d / "digits.skops"), "--target", "avr", "--max-accuracy-drop", "1",

@@ -26,6 +26,7 @@ from ...ir.ensemble import Ensemble, LinkMath, Op, Task
 from ...targets import Target, get_target
 from . import (
     api,
+    exit_checks,
     exit_walk,
     features,
     link,
@@ -80,6 +81,9 @@ def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> tuple[Model, l
     parts = [*helpers, *decls, features.prepare_function(model), features.halves_function(model), raw]
     if model.soft64:
         parts.append(soft64.soft_functions(model))
+    exits = model.exit_plan()
+    if exits is not None and exits.mode is ExitMode.BAND:
+        parts.append(exit_checks.exit64_function(model, exits))
     if model.quick is not None:
         parts.append(sums.quick_function(model, walk_inline.sums_body(model, model.quick)))
     if ens.n_outputs > 1 and (model.classifier or ens.task is Task.ANOMALY):

@@ -30,6 +30,12 @@ def exit_functions(m: Model, walk_body: str | list[str]) -> str | list[str]:
     ct = smallest_int(0, ens.n_trees, signed=False)
     chk_table = None
 
+    def call(j: str, trees: str) -> str:
+        """P_exit's call; a band check's (P_check) takes the recorded rows for its finer steps."""
+        if plan.band is not None:
+            return f"{p}_check({plan.sums}, {j}, rows, {trees})"
+        return f"{p}_exit({plan.sums}, {j})"
+
     def stop(t: str) -> str:
         nonlocal chk_table
         if t.isdigit():
@@ -37,14 +43,15 @@ def exit_functions(m: Model, walk_body: str | list[str]) -> str | list[str]:
             if j is None:
                 return ""
             if shared:
-                return (f"\n        if (stop) {{\n            c = {p}_exit({plan.sums}, {j}u);\n"
+                return (f"\n        if (stop) {{\n            c = {call(f'{j}u', '')};\n"
                         "            if (c >= 0) {\n                return c;\n            }\n        }")
-            return f"\n        c = {p}_exit({plan.sums}, {j}u);\n        if (c >= 0) {{\n            return c;\n        }}"
+            return (f"\n        c = {call(f'{j}u', f'{int(t) + 1}u')};\n"
+                    "        if (c >= 0) {\n            return c;\n        }")
         if chk_table is None:
             chk_table = m.tables.add("exat", ct, [*checkpoints, 0], note="early exit: trees before each check point")
         return (
             f"\n            if ({'stop && ' if shared else ''}{t} + 1u == ({ct}){m.tables.read(ct, chk_table, 'j')}) {{\n"
-            f"                c = {p}_exit({plan.sums}, j);\n                if (c >= 0) {{\n                    return c;\n                }}\n"
+            f"                c = {call('j', f'(uint8_t)({t} + 1u)')};\n                if (c >= 0) {{\n                    return c;\n                }}\n"
             "                ++j;\n            }"
         )
 

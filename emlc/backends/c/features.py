@@ -35,11 +35,12 @@ def _rank_spans(m: Model) -> dict[int, tuple[int, int]]:
 def helpers(m: Model) -> list[str]:
     """The runtime helpers the walk calls, in the order they are declared."""
     p, out = m.p, []
-    if m.leaf_sums:
+    exits = m.exit_plan()
+    if m.leaf_sums or (exits is not None and exits.band is not None):
         macro = p.upper()
         out.append(
             "/* The walk stays a function of its own: one copy serves predict and predict_proba,\n"
-            " * and its callers' flash reads stay out of its big body. */\n"
+            " * and its callers' flash reads stay out of its big body (so do an early exit's rare steps). */\n"
             f"#if defined(__GNUC__)\n#define {macro}_NOINLINE __attribute__((noinline))\n#else\n"
             f"#define {macro}_NOINLINE\n#endif"
         )

@@ -23,7 +23,7 @@ from ...targets import Target
 from . import exit_checks, fixed, half_keys, soft64
 from . import numeric as num
 from .common import C_INT, int_range, size_of, smallest_int
-from .exit_checks import ExitPlan
+from .exit_checks import ExitMode, ExitPlan
 from .fixed import FixedPlan
 
 
@@ -208,11 +208,17 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     access = (FeatureAccess.LAZY if chosen is Layout.TABLE
               else FeatureAccess.DIRECT if direct is not None else FeatureAccess.PREPARED)
     fx = fixed.plan(ens, target) if record else None
-    if fx is not None and chosen is Layout.TABLE:  # the size-minded layout: byte leaves where they do
+    lossy_exit = ens.early_exit is not None and ens.early_exit.confidence < 1
+    # the size-minded layout: byte leaves where they do; not under a lossy exit, whose band
+    # check (exit_checks.band_bounds) sends 10-25% of digits rows on to float sums with them
+    if fx is not None and chosen is Layout.TABLE and not lossy_exit:
         fx = fixed.plan(ens, target, byte_leaves=True)
     leaf_sums = leaf_sums and access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
     candidate = soft64.applies(ens, target, nums, record, float32_sums)
-    exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE)
+    # the band check's binary64 step runs inside the walk, a frame deeper than predict's own
+    # binary64 step: on the 8051 (223 B of stack) s51 runs stopped there, so it keeps approx
+    banded = target.compiler != "sdcc"
+    exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
     if byte_sums and leaf_sums and exits is None and fx is not None and not fx.exact:
         fx = fixed.quick_plan(ens, target) or fx
     first = quick and leaf_sums and exits is None and fx is not None and not fx.exact
@@ -222,3 +228,34 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
                 float32_sums=float32_sums, pack_tables=pack_tables,
                 keyed_rows=keyed_rows and quick_fx is not None and direct is DirectTest.HALF
                 and bool(half_keys.half_keys(ens)))
+
+
+def lossy_exit_note(ens: Ensemble, target: Target, layout: Layout | str | None) -> str | None:
+    """Why the C build of ``ens`` on ``target`` is better off without its lossy early exit,
+    or None when the exit pays. An inline walk with leaf sums (AVR) keeps the class sums
+    in registers; a check has to find the leading two and, near its bounds, store them and
+    call out, which costs more than the trees it skips: digits 10x6 on AVR, -O2
+    ``--early-exit 0.5`` (5.5 of 10 trees on average): 1,362 cycles per prediction against
+    1,061 for the build without it, whose byte-sum first walk decides 97% of rows. A lossy
+    exit changes classes, so it is left out of the IR (the interpreter then agrees) rather
+    than out of the C code; see :func:`emlc.passes.lossy.apply.add_exit`. So is an exit whose
+    exact check's tables (:mod:`.exit_checks`' band check) would not fit the flash."""
+    ee = ens.early_exit
+    if ee is None or ee.confidence >= 1:
+        return None
+    plan = make_plan(ens, target, layout)
+    if plan.exit is None:
+        return None
+    if plan.leaf_sums:
+        return (f"early exit left out: on {target.name} the {plan.layout.value} walk keeps its class sums in "
+                "registers, where its checks cost more than the trees they skip (the build keeps only the "
+                "level's exact exit, if any)")
+    from .emit import flash_estimate  # emit builds on this module
+
+    limit = target.flash_bytes
+    if plan.exit.mode is ExitMode.BAND and limit is not None:  # only a band check brings big tables
+        if flash_estimate(ens, target, plan.layout) > limit >= flash_estimate(ens.replace(early_exit=None), target,
+                                                                              plan.layout):
+            return (f"early exit left out: the tables of its exact check would not fit {target.name}'s "
+                    f"{limit} bytes of flash (the build keeps only the level's exact exit, if any)")
+    return None

@@ -288,14 +288,20 @@ def exit_stop(m: Model, t: str) -> str:
         return ""
     n, ct = m.n_out, plan.check_t
     sums = ", ".join(f"q{k}" for k in range(n))
-    call = (f"{{\n            {plan.sums_t} a[{n}] = {{{sums}}};\n            c = {m.p}_exit(a, {j}u);\n"
-            "            if (c >= 0) {\n                return c;\n            }\n        }")
+    # a band check's finer steps read the recorded rows
+    call = f"{m.p}_check(a, {j}u, rows, {int(t) + 1}u)" if plan.band is not None else f"{m.p}_exit(a, {j}u)"
+    check = (f"{{\n            {plan.sums_t} a[{n}] = {{{sums}}};\n            c = {call};\n"
+             "            if (c >= 0) {\n                return c;\n            }\n        }")
     need = exit_checks.least_lead(plan)
-    if need is None:
-        return f"\n        if (stop) {call}"
+    if need is None or int(need[j]) < 0:
+        return f"\n        if (stop) {check}"
     # the lead of the sums is checked in registers first: most check points end there
-    return (f"\n        if (stop) {{\n{top_two_locals(n, '            ')}"
-            f"            if (({ct})best - ({ct})second > ({ct}){int(need[j])}) {call}\n        }}")
+    sure = exit_checks.sure_lead(plan)
+    lead = f"({ct})best - ({ct})second"
+    stop = (f"            if ({lead} > ({ct}){int(sure[j])}) {{\n                return c;\n            }}\n"
+            if sure is not None else "")
+    return (f"\n        if (stop) {{\n{top_two_locals(n, '            ', 'c' if stop else None)}{stop}"
+            f"            if ({lead} > ({ct}){int(need[j])}) {check}\n        }}")
 
 
 def fast_function(m: Model) -> str:

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from ...backends.c.plan import lossy_exit_note
 from ...calibration import check_calibration, match_labels
 from ...cost import flash_bytes
 from ...errors import EmlcError
@@ -156,13 +157,17 @@ def measure(ens: Ensemble, original: Ensemble, target: str, layout: str, X=None,
     )
 
 
-def compress(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2", target: str = "host") -> tuple[Ensemble, str]:
-    """The lossy build of ``ens`` for settings ``s`` and its C layout."""
-    out, layout = compress_leaves(ens, s, X=X, level=level, target=target)
-    return add_exit(out, s, X), layout
+def compress(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2", target: str = "host",
+             layout: str | None = None) -> tuple[Ensemble, str, str | None]:
+    """The lossy build of ``ens`` for settings ``s``, its C layout, and why its early exit
+    was left out (None if it was kept or not asked for)."""
+    out, chosen = compress_leaves(ens, s, X=X, level=level, target=target, layout=layout)
+    built, note = add_exit(out, s, X, target, chosen)
+    return built, chosen, note
 
 
-def compress_leaves(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2", target: str = "host") -> tuple[Ensemble, str]:
+def compress_leaves(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2", target: str = "host",
+                    layout: str | None = None) -> tuple[Ensemble, str]:
     """Every step of :func:`compress` but the early exit (searches reuse it across thresholds)."""
     if s.leaf_clusters is not None and s.leaves_per_class is not None:
         raise EmlcError("give either a number of leaf clusters or leaves per class, not both")
@@ -174,17 +179,24 @@ def compress_leaves(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2
         out = cluster_leaves(out, s.leaf_clusters, hits if not s.hard_vote else None)
     if s.leaf_bits is not None:
         out = quantize_leaves(out, s.leaf_bits)
-    result = optimize(verify(out), level=level, target=target)
+    result = optimize(verify(out), level=level, target=target, layout=layout)
     return result.ensemble, result.layout
 
 
-def add_exit(ens: Ensemble, s: LossySettings, X=None) -> Ensemble:
-    """The confidence early exit of ``s`` (if any) on an optimised build."""
+def add_exit(ens: Ensemble, s: LossySettings, X=None, target: str = "host",
+             layout: str | None = None) -> tuple[Ensemble, str | None]:
+    """The confidence early exit of ``s`` (if any) on an optimised build, and why it was
+    left out: when its checks would cost the C build on ``target`` and ``layout`` more than
+    they save (:func:`emlc.backends.c.plan.lossy_exit_note`), the IR does not carry it (it
+    keeps the level's exact exit, if any), so that predict there still equals the
+    interpreter's."""
     if s.early_exit is None:
-        return ens
+        return ens, None
     if s.reorder and X is not None:
         ens = reorder_trees(ens, X)
-    return verify(confidence_exit(ens, s.early_exit, s.early_exit_batch))
+    out = verify(confidence_exit(ens, s.early_exit, s.early_exit_batch))
+    note = lossy_exit_note(out, get_target(target), layout)
+    return (out, None) if note is None else (ens, note)  # the optimised build, its exact exit kept
 
 
 def apply_lossy(
@@ -200,6 +212,7 @@ def apply_lossy(
     calibration: tuple | None = None,
     level: str = "O2",
     target: str = "host",
+    layout: str | None = None,
     size: Sizer = model_bytes,
 ) -> tuple[Ensemble, LossyReport]:
     """Compress ``ens`` with the given knobs, optimise it at ``level``, and report the cost.
@@ -212,11 +225,11 @@ def apply_lossy(
     X = y = None
     if calibration is not None:
         X, y = check_calibration(calibration[0], calibration[1], ens.n_features)
-    exact = optimize(ens, level=level, target=tgt)
-    lossy, layout = compress(ens, s, X=X, level=level, target=tgt)
-    notes = ()
+    exact = optimize(ens, level=level, target=tgt, layout=layout)
+    lossy, layout, left_out = compress(ens, s, X=X, level=level, target=tgt, layout=layout)
+    notes: tuple[str, ...] = () if left_out is None else (left_out,)
     if X is None:
-        notes = ("no calibration data: agreement not measured (pass --calibration FILE)",)
+        notes += ("no calibration data: agreement not measured (pass --calibration FILE)",)
     report = LossyReport(
         settings=s,
         target=tgt,

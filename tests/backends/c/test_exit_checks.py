@@ -8,10 +8,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c
-from emlc.backends.c.exit_checks import _fixed_bounds, _pays_off
+from emlc.backends.c.exit_checks import ExitMode, _fixed_bounds, _pays_off, band_bounds, fine_plan
 from emlc.backends.c.model import Model
-from emlc.ir import Aggregation, Ensemble, Task
-from emlc.ir.interpret import interpret, interpret_early_exit, interpret_trees_evaluated, leaf_indices
+from emlc.ir import Aggregation, EarlyExit, Ensemble, Task
+from emlc.ir.interpret import _running_sums, interpret, interpret_early_exit, interpret_trees_evaluated, leaf_indices
 from emlc.passes import PASSES
 from emlc.passes.lossy.confidence_exit import confidence_exit
 from emlc.targets import get_target
@@ -135,20 +135,132 @@ def test_avr_digits_forest_exits_early_on_fixed_point_sums():
     assert "fixed check)" in code and "m_qadd(q" in code
     want = class_indices(ens, interpret(ens, rows))
     lossy = confidence_exit(ens, 0.5)
-    assert "approx check)" in emit_c(lossy, "avr", "m", "table")
+    assert "band check)" in emit_c(lossy, "avr", "m", "table")
     jobs = [(ens, rows, "avr", "inline"), (ens, rows, "avr", "table"), (lossy, rows, "avr", "table")]
-    exact_inline, exact_table, approx = run_parallel(jobs, workers=2)
+    exact_inline, exact_table, band = run_parallel(jobs, workers=2)
     np.testing.assert_array_equal(exact_inline.predict, want)
     np.testing.assert_array_equal(exact_table.predict, want)
-    # the lossy check on fixed-point sums: equal to the interpreter's float64 check except near-ties
-    assert np.mean(approx.predict == class_indices(lossy, interpret_early_exit(lossy, rows))) >= 0.95
+    # the lossy check on fixed-point sums decides the interpreter's float64 check exactly
+    np.testing.assert_array_equal(band.predict, class_indices(lossy, interpret_early_exit(lossy, rows)))
 
 
 @pytest.mark.parametrize("threshold", [0.5])
-def test_lossy_float64_exit_on_avr_is_the_approximate_float_check(threshold):
+def test_lossy_float64_exit_on_avr_is_the_band_check_or_with_float32_sums_the_approximate_one(threshold):
     ens = confidence_exit(_forest(n_trees=6, width=3, aggregation=Aggregation.MEAN), threshold)
     code = emit_c(ens, "avr", "m", "table")
+    assert "band check)" in code and "m_exit64(" in code and "check points may differ" not in code
+    code = emit_c(ens, "avr", "m", "table", float32_sums=True)
     assert "approx check)" in code and "float64 near-ties at check points may differ" in code
+
+
+def _band_replay(ens: Ensemble, fx, checkpoints, lower, upper, band, X) -> tuple[np.ndarray, np.ndarray]:
+    """The C band check (P_exit's _band_decision) on the fixed-point sums of plan ``fx``
+    at every check point, beside the interpreter's float64 check: (outcome [rows, checks]:
+    class, -1 fails, -2 undecided; the interpreter's class or -1)."""
+    rows = leaf_indices(ens, X)
+    sums = [s.copy() for s in _running_sums(ens, rows)]
+    q = np.tile(fx.init, (rows.shape[0], 1)).astype(np.int64)
+    ee = ens.early_exit
+    got, truth = [], []
+    for t in range(ens.n_trees):
+        o, w = int(ens.tree_output[t]), ens.leaf_width
+        q[:, o : o + w] += fx.leaves[rows[:, t]]
+        if t + 1 not in checkpoints:
+            continue
+        j = int(np.flatnonzero(checkpoints == t + 1)[0])
+        ji = int(np.flatnonzero(np.asarray(ee.checkpoints) == t + 1)[0])
+        out, want = [], []
+        for r in range(rows.shape[0]):
+            low, up, W = q[r] + lower[j], q[r] + upper[j], int(band[j])
+            c = int(np.argmax(low))
+            d = [int(low[c] - up[k]) for k in range(len(low)) if k != c]
+            if min(d) >= -W:
+                out.append(-2 if min(d) <= W else c)
+            else:
+                others = [k for k in range(len(low)) if k != c and low[k] >= up[c] - W]
+                out.append(-2 if others else -1)
+            a = sums[t + 1][r]
+            lo64, hi64 = a + ee.lower[ji], a + ee.upper[ji]
+            c64 = int(np.argmax(lo64))
+            want.append(c64 if all(lo64[c64] > hi64[k] for k in range(len(a)) if k != c64) else -1)
+        got.append(out)
+        truth.append(want)
+    return np.array(got).T, np.array(truth).T
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), st.sampled_from([0.8, 0.5, 0.2]))
+def test_band_check_never_decides_otherwise_than_the_interpreter(data, threshold):
+    """Where the integer band check (16-bit sums, and the sums FINE times finer behind it)
+    decides, it decides the interpreter's float64 check; the rest goes on to binary64."""
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False)).replace(accum_dtype="float64")
+    ens = with_early_exit(ens, threshold)
+    plan = Model(ens, get_target("avr"), "m").exit_plan()
+    assume(plan is not None and plan.mode is ExitMode.BAND)
+    fx = Model(ens, get_target("avr"), "m").fixed
+    X = data.draw(inputs_for(ens))
+    got, truth = _band_replay(ens, fx, plan.checkpoints, plan.lower, plan.upper, plan.band, X)
+    decided = got != -2
+    np.testing.assert_array_equal(got[decided], truth[decided])
+    fine = fine_plan(ens, fx)
+    ee = ens.early_exit
+    at = np.searchsorted(np.asarray(ee.checkpoints), plan.checkpoints)
+    t, u, w = band_bounds(ens, fine, plan.checkpoints, np.asarray(ee.lower)[at], np.asarray(ee.upper)[at])
+    got, truth = _band_replay(ens, fine, plan.checkpoints, t, u, w, X)
+    decided = got != -2
+    np.testing.assert_array_equal(got[decided], truth[decided])
+
+
+def _tied(ens: Ensemble, rows: np.ndarray, shift: int) -> Ensemble:
+    """``ens`` with the last check point's upper bounds moved so that, for the first row
+    reaching it, its runner-up is level with its leader in float64 (``shift`` 0: the check
+    fails by a tie) or ``shift`` ulps below it (it passes), the other classes an ulp below:
+    integer and fine sums cannot tell these apart, binary64 must."""
+    ee = ens.early_exit
+    j = len(ee.checkpoints) - 1
+    k = int(ee.checkpoints[j])
+    r = int(np.flatnonzero(interpret_trees_evaluated(ens, rows) > k)[0])
+    a = [s.copy() for s in _running_sums(ens, leaf_indices(ens, rows[r : r + 1]))][k][0].astype(np.float64)
+    upper = np.array(ee.upper, dtype=np.float64)
+    low = a + ee.lower[j]
+    c = int(np.argmax(low))
+    runner = max((o for o in range(a.size) if o != c), key=lambda o: a[o] + upper[j, o])
+    for o in range(a.size):
+        if o == c or (o != runner and a[o] + upper[j, o] < low[c]):
+            continue
+        goal = low[c]
+        for _ in range(shift if o == runner else 1):
+            goal = np.nextafter(goal, -np.inf)
+        h = goal - a[o]
+        while a[o] + h < goal:
+            h = np.nextafter(h, np.inf)
+        while a[o] + h > goal:
+            h = np.nextafter(h, -np.inf)
+        assert a[o] + h == goal and h >= ee.lower[j, o]
+        upper[j, o] = h
+    return ens.replace(early_exit=EarlyExit(ee.checkpoints, ee.lower, upper, ee.confidence))
+
+
+def test_avr_band_check_decides_float64_near_ties_in_binary64():
+    """Check points tuned to exact float64 ties and one-ulp leads (bounds the IR allows): AVR
+    stops where the interpreter does, on both layouts (inline: P_rows' checks)."""
+    require_tool("avr-gcc", "simavr")
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    forest = RandomForestClassifier(n_estimators=6, max_depth=4, random_state=0).fit(X[:600], y[:600])
+    ens = confidence_exit(emlc.load(forest), 0.5)
+    rows = X[600:630]
+    tie, lead = _tied(ens, rows, 0), _tied(ens, rows, 1)
+    assert (interpret_trees_evaluated(tie, rows) != interpret_trees_evaluated(lead, rows)).any()
+    code = emit_c(tie, "avr", "m", "table")
+    assert "band check)" in code and "m_exit2(" in code and "m_exit64(" in code
+    jobs = [(e, rows, "avr", layout) for e in (tie, lead) for layout in ("table", "inline")]
+    for (e, *_), got in zip(jobs, run_parallel(jobs, workers=2)):
+        np.testing.assert_array_equal(got.predict, class_indices(e, interpret_early_exit(e, rows)))
 
 
 def test_avr_lossy_exit_without_fixed_point_checks_float_sums():
@@ -234,3 +346,22 @@ def test_avr_inline_leaf_sums_leave_out_exact_exits_for_the_byte_walk():
     assert "stops early" not in emit_c(ens, "avr", "m", "inline")
     assert "stops early" in emit_c(ens, "avr", "m", "table")
     assert "stops early" in emit_c(confidence_exit(ens, 0.5), "avr", "m", "inline")
+
+
+def test_lossy_exit_left_out_where_its_tables_do_not_fit():
+    """digits 30x6 on the ATmega328P (32 KB): the band check's tables would pass the flash,
+    the build without them fits, so the lossy pipeline leaves the exit out (keeping -O2's
+    exact one) and says why; on the 2560 it stays."""
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+    from emlc.passes.lossy.apply import apply_lossy
+
+    X, y = load_digits(return_X_y=True)
+    ens = emlc.load(RandomForestClassifier(n_estimators=30, max_depth=6, random_state=0).fit(X[30:], y[30:]))
+    small, report = apply_lossy(ens, early_exit=0.5, target="atmega328p", layout="table")
+    assert small.early_exit is not None and small.early_exit.confidence == 1
+    assert any("would not fit atmega328p's 32768 bytes" in n for n in report.notes)
+    big, report = apply_lossy(ens, early_exit=0.5, target="avr", layout="table")
+    assert big.early_exit.confidence == 0.5 and not any("left out" in n for n in report.notes)

@@ -1,0 +1,62 @@
+"""``--early-exit`` is never slower than the same build without it (issue #16), on simavr's
+cycle counts: deterministic, so this is not a timing test. The firmware is the AVR
+benchmark's (bench/bench_avr_digits.py), so the test measures what the bench prints."""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emlc.backends.c import emit_c
+from emlc.ir.interpret import interpret_early_exit
+from emlc.passes import optimize
+from emlc.passes.lossy.apply import apply_lossy
+from tests.conftest import require_tool
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_avr_digits.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_avr_digits", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("layout", ["inline", "table"])
+def test_lossy_exit_costs_no_cycles_on_avr_digits(layout):
+    """digits RandomForest 10x6, ATmega2560, -O2 with and without ``--early-exit 0.5`` (as
+    the command line builds it): no more cycles per prediction, and every class the
+    interpreter's on the IR built. The table layout keeps the exit (band check) and is
+    faster; inline (leaf sums in registers) leaves it out of the IR and says so."""
+    require_tool("avr-gcc", "simavr", "avr-size")
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import train_test_split
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, _ = train_test_split(X, y, test_size=30, random_state=0)
+    ens = emlc.load(RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(Xtr, ytr))
+    plain = optimize(ens, level="O2", target="avr", layout=layout).ensemble
+    lossy, report = apply_lossy(ens, early_exit=0.5, level="O2", target="avr", layout=layout)
+    assert report.layout == layout
+    if layout == "inline":
+        assert lossy.early_exit.confidence == 1 and any("early exit left out" in n for n in report.notes)
+    else:
+        assert lossy.early_exit.confidence < 1 and not any("early exit left out" in n for n in report.notes)
+    run = _bench().build_and_run
+    cycles = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, ir in (("none", plain), ("exit", lossy)):
+            pred, _, _, cycles[name] = run(emit_c(ir, "avr", "model", layout), "model_predict(x, 64)", Xte, "float",
+                                           Path(tmp))
+            np.testing.assert_array_equal(np.asarray(ens.classes)[pred], interpret_early_exit(ir, Xte))
+    assert cycles["exit"] <= cycles["none"], cycles
+    if layout == "table":
+        assert cycles["exit"] < 0.95 * cycles["none"], cycles
