@@ -79,8 +79,9 @@ def test_numpy_float_traps_set_by_the_caller_do_not_break_compilation():
     """Thresholds at the edges of float32 (denormal, beyond the range) need casts and
     nextafter steps that underflow or overflow on purpose; np.seterr(all="raise") in the
     caller (some libraries set it) must not make emlc raise, and is left as it was."""
-    from emlc.backends.c import emit_c
+    from emlc.backends.c import choose, emit_c
     from emlc.backends.micropython import emit_csv
+    from emlc.targets import get_target
     from emlc.ir import Op
     from tests.backends.c.test_emit import _probe
 
@@ -89,6 +90,7 @@ def test_numpy_float_traps_set_by_the_caller_do_not_break_compilation():
     with np.errstate(all="raise"):
         for target, layout in (("avr", "table"), ("host", "inline"), ("cortex-m0", "table")):
             assert "_predict" in emit_c(emlc.optimize(ens, level="O2", target=target).ensemble, target, "m", layout)
+        assert choose(emlc.optimize(ens, level="O2", target="avr").ensemble, get_target("avr"), None, True).costs
         assert emit_csv(ens)
         assert np.geterr()["under"] == "raise"
 

@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from ...float_traps import traps_off
 from ...cost import CodeTerms, FlashBudget, Layout, Point, code_bytes, cycles, data_bytes
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
@@ -80,6 +81,7 @@ def _bytes(plan: Plan) -> bool:
     return plan.leaf_sums and plan.fixed is not None and plan.fixed.acc_t == "uint8_t"
 
 
+@traps_off
 def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bool, float32_sums: bool = False,
            budget: FlashBudget = FlashBudget(), measure: Callable[[Plan], int] | None = None,
            point: Point | None = None) -> Choice:
