@@ -34,8 +34,12 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 table (no exit)                                    12780      0     8793  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table                             19812      0     6527  100.0%  100.0%
     emlc -Os table                                              12628      0    10068  100.0%  100.0%  *
-    emlc -O2 --flash-budget 80K                                 57344      0     1251  100.0%  100.0%  *
-    emlc -O2 --flash-budget 20K                                 13216      0     7698  100.0%  100.0%  *
+    emlc -O2 point: inline, byte-sum first walk                 92482      0     1061  100.0%  100.0%  *
+    emlc -O2 point: inline, byte-sum first walk, int16 keys behind it    67764      0     1166  100.0%  100.0%  *
+    emlc -O2 point: inline, leaf sums in code                   57344      0     1251  100.0%  100.0%  *
+    emlc -O2 point: inline, byte sums in code, leaf table behind    48458      0     1615  100.0%  100.0%  *
+    emlc -O2 point: inline, leaf table                          47820      0     3565  100.0%  100.0%  *
+    emlc -O2 point: table                                       13216      0     7698  100.0%  100.0%  *
     emlc -O2 --input int16 inline                               38476      0      706  100.0%  100.0%  *
     emlc -Os --input int16 table                                12216      0     6182  100.0%  100.0%
     emlearn inline (float features)                             17958      0     5252   96.7%       -  *

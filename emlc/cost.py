@@ -101,13 +101,15 @@ _KEYED_NODE, _KEYED_NAN, _KEYS_CODE = 30, 8, 200
 class CodeTerms:
     """Code that only a backend's plan knows about (the hooks of :func:`code_bytes`).
 
-    ``leaf_adds``: ``q += v`` statements at inline leaves (leaf sums, 4 B each);
+    ``leaf_adds``: ``q += v`` statements at inline leaves (leaf sums), ``leaf_add_bytes``
+    each (AVR: about 2 B on byte sums, 6-8 B on 16-bit sums, which crowd the registers);
     ``quick_adds``: those of the byte-sum first walk, which copies the walk (None: no such
     walk); ``extra``: other fixed code, such as the binary64 near-tie step;
     ``keyed_nodes``: splits of the walk recording rows that compare an int16 key
     (``keyed_nan_tests`` of them also test it for NaN) instead of a float's halves."""
 
     leaf_adds: int = 0
+    leaf_add_bytes: int = 4
     quick_adds: int | None = None
     extra: int = 0
     keyed_nodes: int = 0
@@ -143,7 +145,7 @@ def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms =
     node = target.inline_bytes_per_node(ens.input_type)
     code = _FIXED_CODE + (_SOFT_FLOAT_CODE if soft else 0)
     if layout is Layout.INLINE:
-        code += inner * node + ens.n_leaves * _INLINE_LEAF + 4 * terms.leaf_adds
+        code += inner * node + ens.n_leaves * _INLINE_LEAF + terms.leaf_add_bytes * terms.leaf_adds
         if terms.keyed_nodes:
             code -= terms.keyed_nodes * (node - _KEYED_NODE) - terms.keyed_nan_tests * _KEYED_NAN - _KEYS_CODE
     else:
@@ -151,7 +153,7 @@ def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms =
     if needs_exp(ens):
         code += _EXP_SOFT if soft else _EXP
     if terms.quick_adds is not None:  # a second inline walk, adding bytes and recording no rows
-        code += inner * (node - 12) + ens.n_leaves * 4 + 2 * terms.quick_adds
+        code += inner * node + ens.n_leaves * 4 + 2 * terms.quick_adds
     return int(code + terms.extra)
 
 

@@ -57,8 +57,9 @@ class Target:
     compiler: str
     cflags: tuple[str, ...]
     #: rough bytes of machine code per decision node in the inline layout with float
-    #: inputs (estimates only; AVR with avr-gcc 5.4 -Os: 85-93 with the leaves' adds,
-    #: a third of that with int16 inputs; digits and iris forests and boosting, 3-20 trees)
+    #: inputs (estimates only; AVR with avr-gcc 5.4 -Os: 54-62 per walk, the leaves' adds
+    #: counted apart (cost.CodeTerms), a fifth of that with int16 inputs; digits forests and
+    #: boosting, 3-10 trees, every build point linked)
     inline_node_bytes: int = 16
     #: inline tests may compare a float feature's bits directly (no key preparation); off
     #: where the compiler expands each such test into far more code (SDCC: 2x the code, 8x
@@ -117,14 +118,14 @@ TARGETS: dict[str, Target] = {
             "avr", "ATmega2560 (8-bit AVR, no FPU, 32-bit double, 256 KiB flash, 8 KiB RAM)",
             word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
             flash_bytes=256 * 1024, ram_bytes=8 * 1024, compiler="avr-gcc",
-            cflags=("-mmcu=atmega2560", *_WARN), inline_node_bytes=88,
+            cflags=("-mmcu=atmega2560", *_WARN), inline_node_bytes=64,
             half_word_tests=True, leaf_sums_inline=True,
         ),
         Target(
             "atmega328p", "ATmega328P (8-bit AVR, no FPU, 32 KiB flash, 2 KiB RAM)",
             word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
             flash_bytes=32 * 1024, ram_bytes=2 * 1024, compiler="avr-gcc",
-            cflags=("-mmcu=atmega328p", *_WARN), inline_node_bytes=88,
+            cflags=("-mmcu=atmega328p", *_WARN), inline_node_bytes=64,
             half_word_tests=True, leaf_sums_inline=True,
         ),
         Target(

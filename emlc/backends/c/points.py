@@ -119,7 +119,8 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     leaf_adds = _leaf_adds(ens, plan.fixed) if plan.layout is Layout.INLINE and plan.leaf_sums and plan.fixed else 0
     quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
     keyed, nan_tests = half_keys.keyed_nodes(ens) if plan.keyed_rows else (0, 0)
-    return CodeTerms(leaf_adds=leaf_adds, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target),
+    add = 2 if plan.fixed is not None and plan.fixed.acc_t == "uint8_t" else 8
+    return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target),
                      keyed_nodes=keyed, keyed_nan_tests=nan_tests)
 
 

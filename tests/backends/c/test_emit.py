@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emlc.backends.c import emit_c, size_report
-from emlc.cost import Layout, Point
+from emlc.backends.c import choose, emit_c, size_report
 from emlc.errors import EmlcError
 from emlc.ir import Aggregation, Decision, Ensemble, FeatureRank, Link, Op, Task, Tree
 from emlc.ir.interpret import apply_link, decide, interpret_raw
+from emlc.targets import get_target
 from tests.conftest import require_tool
 from tests.e2e.harness import STRICT, run_model
 from tests.strategies import ensembles, inputs_for
@@ -294,11 +294,12 @@ def test_avr_estimate_covers_the_linked_code_and_refuses_what_cannot_fit():
     X, y = load_digits(return_X_y=True)
     forest = emlc.load(RandomForestClassifier(n_estimators=6, max_depth=6, random_state=0).fit(X, y))
     boosted = emlc.load(GradientBoostingClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y))
-    cases = [(e, layout, speed, False) for e in (forest, boosted)
+    cases = [(e, layout, speed, None) for e in (forest, boosted)
              for layout, speed in (("inline", True), ("inline", False), ("table", True))]
-    for base, layout, speed, keyed in [*cases, (forest, "inline", True, True)]:
+    points = [(forest, None, True, c.point) for c in choose(forest, get_target("avr"), None, True).costs]
+    for base, layout, speed, point in [*cases, *points]:
         for ens, in_t in ((base, "float"), (base.replace(input_type="int16"), "int16_t")):
-            point = Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True) if keyed else None
+            keyed = point is not None and point.keyed
             header = emit_c(ens, "avr", "m", layout, speed=speed, point=point)
             assert ("_halves(" in header) == (keyed and in_t == "float")
             main = (header + f"\nint main(void) {{\n    static {in_t} x[64];\n    static float p[10];\n"
@@ -311,7 +312,7 @@ def test_avr_estimate_covers_the_linked_code_and_refuses_what_cannot_fit():
                                      text=True).stdout
             linked = sum(int(m.group(2)) for m in re.finditer(r"^\.(text|data)\s+(\d+)", out, re.M))
             estimate = size_report(ens, "avr", layout, speed=speed, point=point)["flash_bytes_estimate"]
-            assert linked <= estimate <= 1.6 * linked, (layout, speed, keyed, in_t, linked, estimate)
+            assert linked <= estimate <= 1.6 * linked, (layout, speed, point, in_t, linked, estimate)
     big = emlc.load(RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(X, y))
     with pytest.raises(EmlcError, match="does not fit.*atmega328p"):
         emit_c(big, "atmega328p", "m", "inline")
