@@ -209,8 +209,9 @@ def _find_left_is_next(ens: Ensemble) -> bool:
     return not ((op[child] == Op.LEAF).any() or (pos[child] != pos[inner] + 1).any())
 
 
-def data_bytes(ens: Ensemble, target: Target, layout: Layout) -> int:
-    """The tables of a build in ``layout``, estimated from the IR."""
+def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = False) -> int:
+    """The tables of a build in ``layout``, estimated from the IR (``packed``: -Os records,
+    whose keys may drop their top byte)."""
     if layout is Layout.INLINE:
         return _shared_bytes(ens, target)
     splits = ens.n_nodes - ens.n_leaves
@@ -218,7 +219,7 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout) -> int:
     node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
     records = splits * node
     if splits:
-        records = min(records, _counted_records(ens, target))
+        records = min(records, _counted_records(ens, target, packed))
     return int(records + ens.n_trees * ref + _shared_bytes(ens, target))
 
 
@@ -258,12 +259,12 @@ def _top_byte_runs(ens: Ensemble, width: int, ranked: np.ndarray) -> tuple[int, 
     return int(_distinct_pairs(feat, value).size), int(_distinct_pairs(feat, top).size)
 
 
-def _counted_records(ens: Ensemble, target: Target) -> int:
+def _counted_records(ens: Ensemble, target: Target, packed: bool) -> int:
     """Decision records packed in one word (counted encoding): split count of the left
     subtree, flags (right leaf, NaN, category) and an index into the distinct thresholds,
     which are stored once (ranked features' thresholds are their edges, counted with the
-    shared bytes), without their top byte when runs of it per feature take less (its
-    lookup's code counted here); a leaf-row map when leaf rows are shared between leaves."""
+    shared bytes), without their top byte when runs of it per feature take less (-Os only,
+    ``packed``; its lookup's code counted here); a leaf-row map when leaf rows are shared between leaves."""
     op = ens.column("op")
     inner = op != Op.LEAF
     pair_features = ens.trees_fact("#threshold_pairs", _threshold_pairs)
@@ -271,7 +272,7 @@ def _counted_records(ens: Ensemble, target: Target) -> int:
     unranked = int(np.count_nonzero(~ranked[pair_features]))
     width = _threshold_bytes(ens, target)
     keys = unranked * width + 2 * ens.n_features
-    if ens.input_type.startswith("float"):
+    if packed and ens.input_type.startswith("float"):
         # keys (rank edges too) without their top byte, which each feature's keys share in runs
         n_keys, runs = _top_byte_runs(ens, 8 if ens.input_type == "float64" else 4, ranked)
         keys -= max(n_keys - 2 * runs - ens.n_features - split_key_code(target), 0)
@@ -286,17 +287,18 @@ def _counted_records(ens: Ensemble, target: Target) -> int:
 
 
 def flash_bytes(ens: Ensemble, target: Target, layout: Layout | str, terms: CodeTerms = CodeTerms(),
-                data: int | None = None) -> int:
+                data: int | None = None, packed: bool = False) -> int:
     """Flash of a build: ``data`` bytes of tables (estimated from the IR when None) plus code."""
     layout = Layout(layout)
-    tables = data_bytes(ens, target, layout) if data is None else data
+    tables = data_bytes(ens, target, layout, packed) if data is None else data
     return tables + code_bytes(ens, target, layout, terms)
 
 
 def choose_layout(ens: Ensemble, target: Target, level: str, budget: FlashBudget = FlashBudget()) -> Layout:
     """Os: the smaller layout; other levels: inline (faster) unless it exceeds the budget."""
-    inline, table = flash_bytes(ens, target, Layout.INLINE), flash_bytes(ens, target, Layout.TABLE)
-    if level == "Os":
+    packed = level == "Os"
+    inline, table = flash_bytes(ens, target, Layout.INLINE), flash_bytes(ens, target, Layout.TABLE, packed=packed)
+    if packed:
         return Layout.INLINE if inline < table else Layout.TABLE
     limit = budget.limit(target)
     return Layout.INLINE if limit is None or inline <= limit else Layout.TABLE

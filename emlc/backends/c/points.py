@@ -99,7 +99,7 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
         shapes.add(shape(plan))
         actual = Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows,
                        _bytes(plan))
-        flash = data_bytes(ens, target, plan.layout) + code_bytes(ens, target, plan.layout, code_terms(ens, target, plan))
+        flash = data_bytes(ens, target, plan.layout, plan.pack_tables) + code_bytes(ens, target, plan.layout, code_terms(ens, target, plan))
         if measure is not None and limit is not None and limit < flash <= CLOSE_TO_BUDGET * limit:
             flash = measure(plan)
         costs.append(PointCost(actual, plan, flash, cycles(ens, target, actual)))

@@ -113,9 +113,9 @@ Sizer = Callable[[Ensemble, str, str, str], int]
 
 
 def model_bytes(ens: Ensemble, target: str, layout: str, level: str = "O2") -> int:
-    """Flash bytes the cost model estimates for ``ens`` on ``target`` from the IR (the
-    same at every level: the IR does not say how records pack)."""
-    return flash_bytes(ens, get_target(target), layout)
+    """Flash bytes the cost model estimates for ``ens`` on ``target`` from the IR (-Os
+    packs table records)."""
+    return flash_bytes(ens, get_target(target), layout, packed=level == "Os")
 
 
 def agreement(ens: Ensemble, reference: np.ndarray, X: np.ndarray) -> float:
