@@ -1,6 +1,7 @@
 """The speed/size choice of a C build: the shapes it can take and the one it takes.
 
-Each :class:`~emlc.cost.Point` (layout, byte-sum first walk, leaf sums in code, packed
+Each :class:`~emlc.cost.Point` (layout; for the inline walk a byte-sum first walk, int16
+keys behind it, leaf sums in code as 16-bit or byte sums, or the leaf table; packed table
 records) is a plan with a flash and a cycle estimate from the cost model. The speed
 levels take the fastest point within the flash budget (``--flash-budget``; by default
 half the target's flash), or the smallest when none is within it; -Os takes the smallest.
@@ -14,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from ...float_traps import traps_off
 from ...cost import CodeTerms, FlashBudget, Layout, Point, code_bytes, cycles, data_bytes
+from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
 from . import fixed, half_keys, soft64
@@ -56,10 +57,13 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
     writes it)."""
     small = target.leaf_sums_inline
     if speed:
-        inline = [Point(Layout.INLINE, quick=True, leaf_sums=True), Point(Layout.INLINE, quick=True, leaf_sums=True,
-                                                                           keyed=True),
-                  Point(Layout.INLINE, leaf_sums=True), Point(Layout.INLINE, leaf_sums=True, byte_sums=True),
-                  Point(Layout.INLINE)] if small else [Point(Layout.INLINE)]
+        inline = [
+            Point(Layout.INLINE, quick=True, leaf_sums=True),
+            Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True),
+            Point(Layout.INLINE, leaf_sums=True),
+            Point(Layout.INLINE, leaf_sums=True, byte_sums=True),
+            Point(Layout.INLINE),
+        ] if small else [Point(Layout.INLINE)]
         table = [Point(Layout.TABLE)]
     else:
         inline, table = [Point(Layout.INLINE, leaf_sums=small)], [Point(Layout.TABLE, packed=True)]
