@@ -225,15 +225,7 @@ def test_native_and_viper_modules_are_the_tested_algorithm(data, emitter, limits
     X = data.draw(inputs_for(ens))
     src = _emit_with_limits(ens, emitter, *limits)
     assert src.count("@micropython.") >= 1
-    namespace: dict = {}
-    exec(compile(_plain(src), "m.py", "exec"), namespace)
-    got = [namespace["predict"](r) for r in X.tolist()]
-    want = interpret(ens, X)
-    if ens.task in (Task.REGRESSION, Task.RANKING):
-        tol = 0 if ens.link is Link.IDENTITY else 1e-6
-        np.testing.assert_allclose(np.asarray(got, dtype=np.float64), want, rtol=tol, atol=tol * 1e-6)
-    else:
-        assert got == want.tolist()
+    _check_under_cpython(_plain(src), ens, X)
 
 
 @settings(max_examples=15, deadline=None)
