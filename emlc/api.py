@@ -82,8 +82,6 @@ class Compiled:
     #: the speed levels' flash budget, and the layout the C backend was held to (None: it chose)
     flash_budget: FlashBudget = FlashBudget()
     requested_layout: str | None = None
-    #: the C build points considered and the one taken (C output only)
-    points: Any = None
 
 
 @traps_off
@@ -192,13 +190,13 @@ def compile(
         measured_in = built.layout if built.budget is not None or built.lossy is not None else None
         requested = layout or measured_in
         made = header(built.ensemble, tgt, name, requested, speed, float32_sums, flash_budget)
-        code, chosen, points = made.code, made.choice.chosen.point.layout.value, made.choice
+        code, chosen = made.code, made.choice.chosen.point.layout.value
     else:
-        chosen, points, requested = layout or built.layout, None, layout
+        chosen, requested = layout or built.layout, layout
         code = emit(built.ensemble, emit_as, target=tgt, name=name, layout=chosen, csv_flavor=csv_flavor,
                     speed=speed, float32_sums=float32_sums)
     return replace(built, code=code, layout=chosen, input_note=note, float32_sums=float32_sums,
-                   flash_budget=flash_budget, requested_layout=requested, points=points)
+                   flash_budget=flash_budget, requested_layout=requested)
 
 
 def _compile_lossy(ens: Ensemble, lossy: Lossy, calibration, level: str, tgt: Target, progress,

@@ -16,6 +16,7 @@ from typing import NoReturn, Sequence
 from . import __version__
 from .api import OutputFormat
 from .backends.micropython.emit import CsvFlavor
+from .cost import FlashBudget
 from .errors import EmlcError
 from .frontends.load import PickleRefused
 
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output file ('-' for stdout; default: the model's name with the emitter's suffix)")
     p.add_argument("--layout", choices=("inline", "table"), help="force the C code shape (default: chosen per target)")
     p.add_argument(
-        "--flash-budget", metavar="BYTES|PERCENT", type=_flash_budget, default=None,
+        "--flash-budget", metavar="BYTES|PERCENT", type=_flash_budget, default=FlashBudget(),
         help="flash the speed levels may give the model: bytes (12000, 24K) or a share of the target's flash "
              "(40%%); C takes the fastest build within it, --report lists those considered (default: 50%%)",
     )
@@ -110,9 +111,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _flash_budget(text: str):
-    from .cost import FlashBudget
-
+def _flash_budget(text: str) -> FlashBudget:
     try:
         return FlashBudget.parse(text)
     except EmlcError as e:
@@ -187,8 +186,7 @@ def run(args: argparse.Namespace) -> int:
         args.model, target=args.target, level=args.level, emit_as=args.emit, name=args.name,
         input_type=args.input, layout=args.layout, passes=passes, print_ir_after=print_after,
         stream=sys.stderr, trust_pickle=args.trust_pickle, csv_flavor=args.csv_flavor, lossy=lossy, calibration=calibration,
-        progress=_progress, float32_sums=args.float32_sums,
-        **({} if args.flash_budget is None else {"flash_budget": args.flash_budget}),
+        progress=_progress, float32_sums=args.float32_sums, flash_budget=args.flash_budget,
     )
     output = args.output or str(_default_output(args.model, args.emit))
     _write(built.code, output)

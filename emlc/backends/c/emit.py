@@ -39,7 +39,7 @@ from .common import C_INT, check_name, comment, size_of
 from .exit_checks import ExitMode
 from .model import Model
 from .plan import Layout, Plan
-from .points import Choice, choose, code_terms, shape
+from .points import Choice, choose, code_terms, point_of
 from .walk_table import Records
 
 LAYOUTS = {Layout.INLINE: walk_inline.walk_body, Layout.TABLE: walk_table.walk_body}
@@ -61,15 +61,15 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str 
            point: Point | None = None) -> Build:
     tgt = get_target(target)
     prefix = check_name(name)
-    built: dict[tuple, tuple[Model, list[str], Records | None]] = {}
+    built: dict[Point, tuple[Model, list[str], Records | None]] = {}
 
     def measure(plan: Plan) -> int:
-        built[shape(plan)] = _emit(ens, tgt, prefix, plan)
-        return estimate(ens, tgt, plan, built[shape(plan)][0].tables.bytes)["flash"]
+        made = built[point_of(plan)] = _emit(ens, tgt, prefix, plan)
+        return estimate(ens, tgt, plan, made[0].tables.bytes)["flash"]
 
     choice = choose(ens, tgt, layout, speed, float32_sums, budget, measure, point)
     plan = choice.chosen.plan
-    model, code, records = built.get(shape(plan)) or _emit(ens, tgt, prefix, plan)
+    model, code, records = built.get(choice.chosen.point) or _emit(ens, tgt, prefix, plan)
     return Build(model, code, records, choice)
 
 

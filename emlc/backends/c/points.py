@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from ...cost import CodeTerms, FlashBudget, Layout, Point, code_bytes, cycles, data_bytes
+from ...cost import CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
@@ -43,7 +43,6 @@ class Choice:
     costs: tuple[PointCost, ...]
     chosen: PointCost
     budget: int | None
-    speed: bool
 
     def rows(self) -> list[dict]:
         return [{"point": c.point.label(), "flash_bytes_estimate": c.flash, "cycles_estimate": c.cycles,
@@ -75,9 +74,10 @@ def _plan(ens: Ensemble, target: Target, point: Point, float32_sums: bool) -> Pl
                      leaf_sums=point.leaf_sums, keyed_rows=point.keyed, byte_sums=point.byte_sums)
 
 
-def shape(plan: Plan) -> tuple:
-    """What tells two plans' code apart (points that do not apply give an earlier plan)."""
-    return plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan)
+def point_of(plan: Plan) -> Point:
+    """The point ``plan`` builds: the one asked for, less the parts that do not apply to the
+    model (two candidates may then give the same plan)."""
+    return Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan))
 
 
 def _bytes(plan: Plan) -> bool:
@@ -95,15 +95,14 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
     forced = None if layout is None else pick_layout(ens, target, layout)
     limit = budget.limit(target)
     costs: list[PointCost] = []
-    shapes: set[tuple] = set()
+    seen: set[Point] = set()
     for option in [point] if point is not None else candidates(target, forced, speed):
         plan = _plan(ens, target, option, float32_sums)
-        if shape(plan) in shapes:
+        actual = point_of(plan)
+        if actual in seen:
             continue
-        shapes.add(shape(plan))
-        actual = Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows,
-                       _bytes(plan))
-        flash = data_bytes(ens, target, plan.layout, plan.pack_tables) + code_bytes(ens, target, plan.layout, code_terms(ens, target, plan))
+        seen.add(actual)
+        flash = flash_bytes(ens, target, plan.layout, code_terms(ens, target, plan), packed=plan.pack_tables)
         if measure is not None and limit is not None and limit < flash <= CLOSE_TO_BUDGET * limit:
             flash = measure(plan)
         costs.append(PointCost(actual, plan, flash, cycles(ens, target, actual)))
@@ -114,7 +113,7 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
         chosen = min(within, key=lambda c: (c.cycles, c.flash))
     else:
         chosen = min(costs, key=lambda c: (c.flash, c.cycles))
-    return Choice(tuple(costs), chosen, limit, speed)
+    return Choice(tuple(costs), chosen, limit)
 
 
 def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
@@ -123,7 +122,7 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     leaf_adds = _leaf_adds(ens, plan.fixed) if plan.layout is Layout.INLINE and plan.leaf_sums and plan.fixed else 0
     quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
     keyed, nan_tests = half_keys.keyed_nodes(ens) if plan.keyed_rows else (0, 0)
-    add = 2 if plan.fixed is not None and plan.fixed.acc_t == "uint8_t" else 8
+    add = 2 if _bytes(plan) else 8
     return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target),
                      keyed_nodes=keyed, keyed_nan_tests=nan_tests)
 
