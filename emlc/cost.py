@@ -59,12 +59,6 @@ class FlashBudget:
             return self.bytes
         return None if target.flash_bytes is None else int(self.share * target.flash_bytes)
 
-    def label(self, target: Target) -> str:
-        limit = self.limit(target)
-        if limit is None:
-            return "no limit"
-        return f"{limit} B" + ("" if self.bytes is not None else f" ({self.share:.0%} of {target.flash_bytes} B)")
-
     @staticmethod
     def parse(text: str) -> FlashBudget:
         """``12000``, ``24K`` / ``24KiB`` (x1024) or ``40%`` of the target's flash."""
@@ -357,25 +351,15 @@ def expected_tests(ens: Ensemble) -> float:
 
 
 def _expected_tests(ens: Ensemble) -> float:
+    from .passes.trees.walk import postorder  # the passes build on this module
+
     total = 0.0
     for tree in ens.trees:
         leaf = (tree.op == Op.LEAF).tolist()
         left, right = tree.left.tolist(), tree.right.tolist()
-        paths = [0] * tree.n_nodes
-        depth = [0] * tree.n_nodes  # summed over the node's leaf paths
-        order, seen, stack = [], [False] * tree.n_nodes, [0]
-        while stack:  # children before parents, shared subtrees once
-            node = stack.pop()
-            if node >= 0:
-                if seen[node]:
-                    continue
-                seen[node] = True
-                stack.append(~node)
-                if not leaf[node]:
-                    stack += [left[node], right[node]]
-            else:
-                order.append(~node)
-        for node in order:
+        paths = [0] * tree.n_nodes  # leaf paths below each node (a shared subtree once per path in)
+        depth = [0] * tree.n_nodes  # their lengths, summed
+        for node in postorder(tree):
             if leaf[node]:
                 paths[node] = 1
             else:
