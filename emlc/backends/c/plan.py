@@ -219,10 +219,11 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # binary64 step: on the 8051 (223 B of stack) s51 runs stopped there, so it keeps approx
     banded = target.compiler != "sdcc"
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
-    if byte_sums and leaf_sums and exits is None and fx is not None and not fx.exact:
+    # byte sums can decide most rows where the leaf sums are not exact already
+    bytes_help = leaf_sums and exits is None and fx is not None and not fx.exact
+    if byte_sums and bytes_help:
         fx = fixed.quick_plan(ens, target) or fx
-    first = quick and leaf_sums and exits is None and fx is not None and not fx.exact
-    quick_fx = fixed.quick_plan(ens, target) if first else None
+    quick_fx = fixed.quick_plan(ens, target) if quick and bytes_help else None
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
                 float32_sums=float32_sums, pack_tables=pack_tables,
