@@ -45,6 +45,7 @@ from ...ir.ranges import tree_ranges
 from . import leaf_tables
 from .common import smallest_int, top_two
 from .fixed import FixedPlan
+from .soft64 import f64_load, f64_words
 
 if TYPE_CHECKING:
     from .model import Model
@@ -435,29 +436,20 @@ def exit64_function(model: Model, plan: ExitPlan) -> str:
     assert ee is not None
     at = np.searchsorted(np.asarray(ee.checkpoints), plan.checkpoints)
 
-    def words(values: np.ndarray) -> np.ndarray:
-        bits = np.asarray(values, dtype=np.float64).view(np.uint64)
-        return np.stack([bits >> np.uint64(32), bits & np.uint64(0xFFFFFFFF)], axis=-1).astype(np.uint32)
-
-    lo = tables.add("ex64lo", "uint32_t", words(np.asarray(ee.lower)[at]),
+    lo = tables.add("ex64lo", "uint32_t", f64_words(np.asarray(ee.lower)[at]),
                     note="early exit: float64 lower bounds per check point and output (high, low word)")
-    hi = tables.add("ex64hi", "uint32_t", words(np.asarray(ee.upper)[at]),
+    hi = tables.add("ex64hi", "uint32_t", f64_words(np.asarray(ee.upper)[at]),
                     note="early exit: float64 upper bounds per check point and output (high, low word)")
     work, f64 = f"{p.upper()}_F64_WORK", f"{p}_f64_t"
 
     def load(dst: str, table: str) -> str:
-        e = f"2u * (uint16_t)(j * {n}u + k)"
-        return (f"{dst}.hi = {tables.read('uint32_t', table, e)};\n"
-                f"        {dst}.lo = {tables.read('uint32_t', table, e + ' + 1u')};")
+        return f64_load(tables, dst, table, f"(uint16_t)(j * {n}u + k)")
 
     base = np.asarray(ens.base_score, dtype=np.float64)
     start = "s[k].hi = s[k].lo = 0u;"
     if ens.aggregation is Aggregation.SUM and (base.any() or np.signbit(base).any()):
-        bits = base.view(np.uint64)
-        bt = tables.add("ex64b", "uint32_t", np.stack([bits >> np.uint64(32), bits & np.uint64(0xFFFFFFFF)], axis=-1)
-                        .astype(np.uint32), note="base score per output as float64 bits (high, low word)")
-        start = (f"s[k].hi = {tables.read('uint32_t', bt, '2u * k')};\n"
-                 f"        s[k].lo = {tables.read('uint32_t', bt, '2u * k + 1u')};")
+        bt = tables.add("ex64b", "uint32_t", f64_words(base), note="base score per output as float64 bits (high, low word)")
+        start = f64_load(tables, "s[k]", bt, "k")
     return (
         "/* The IR's early-exit check at check point j as the interpreter computes it: the first\n"
         " * `trees` recorded leaf rows summed in binary64, the bounds added, compared; the class or -1. */\n"

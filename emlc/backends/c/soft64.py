@@ -114,6 +114,19 @@ def _bits(x: float) -> int:
     return int(np.array(x, dtype=np.float64).view(np.uint64))
 
 
+def f64_words(values) -> np.ndarray:
+    """float64 ``values`` as (high, low) uint32 word pairs: how flash tables hold binary64
+    values for ``P_f64_t`` (the last axis holds the pair)."""
+    bits = np.asarray(values, dtype=np.float64).view(np.uint64)
+    return np.stack([bits >> np.uint64(32), bits & np.uint64(0xFFFFFFFF)], axis=-1).astype(np.uint32)
+
+
+def f64_load(tables, dst: str, table: str, index: str) -> str:
+    """C statements loading entry ``index`` of an :func:`f64_words` table into ``dst``."""
+    return (f"{dst}.hi = {tables.read('uint32_t', table, f'2u * {index}')};\n"
+            f"        {dst}.lo = {tables.read('uint32_t', table, f'2u * {index} + 1u')};")
+
+
 def soft_functions(model: Model) -> str:
     """f64.c, P_add64 (a leaf row added in binary64), P_soft and P_exact."""
     from .model import runtime_source
@@ -142,25 +155,22 @@ def soft_functions(model: Model) -> str:
                  f"    {p}_f64_from(&total, sum);\n")
         value = f"{p}_f64_from(&v, {read});\n        {p}_f64_div(&v, &total);"
     else:
-        bits = leaves[nz].view(np.uint64)
-        words = np.stack([bits >> np.uint64(32), bits & np.uint64(0xFFFFFFFF)], axis=1).astype(np.uint32)
-        table = tables.add("l64", "uint32_t", words, note="leaf values as float64 bit patterns (high, low word)")
-        value = (f"v.hi = {tables.read('uint32_t', table, '2u * e')};\n"
-                 f"        v.lo = {tables.read('uint32_t', table, '2u * e + 1u')};")
+        table = tables.add("l64", "uint32_t", f64_words(leaves[nz]),
+                           note="leaf values as float64 bit patterns (high, low word)")
+        value = f64_load(tables, "v", table, "e")
     add = (f"/* Add leaf row `row` in binary64 to the sums from output o on. */\n"
            f"static void {p}_add64({p.upper()}_F64_MEM {f64} *s, uint16_t o, {model.row_t} row)\n{{\n{head}"
            f"    {loop} {{\n        {value}\n"
            f"        {p}_f64_add(&s[(uint16_t)({column})], &v);\n    }}\n}}")
-    base = [_bits(float(b)) for b in np.asarray(ens.base_score, dtype=np.float64)]
+    base = np.asarray(ens.base_score, dtype=np.float64)
     base_t = None
-    if any(base):
-        words = [w for b in base for w in (b >> 32, b & 0xFFFFFFFF)]
-        base_t = tables.add("b64", "uint32_t", words, note="base score per output as float64 bits (high, low word)")
+    if any(_bits(float(b)) for b in base):
+        base_t = tables.add("b64", "uint32_t", f64_words(base),
+                            note="base score per output as float64 bits (high, low word)")
     mean = ens.aggregation is Aggregation.MEAN
 
     def base_into(dst: str) -> str:
-        return (f"{dst}.hi = {tables.read('uint32_t', base_t, '2u * k')};\n"
-                f"        {dst}.lo = {tables.read('uint32_t', base_t, '2u * k + 1u')};")
+        return f64_load(tables, dst, base_t, "k")
 
     tt = smallest_int(0, ens.n_trees, signed=False)
     lines = [f"    {work} s[{n}]{', d' if mean or n == 1 else ''}{', b' if mean and base_t else ''};", "    uint16_t k;", f"    {tt} t;",
