@@ -56,8 +56,7 @@ def node_keys(ens: Ensemble) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             continue
         edge_op = np.full(rank.edges.size, Op.LT if rank.strict else Op.LE)
         edges = num.float_threshold_keys(edge_op, rank.edges, "float32").astype(np.int64)
-        with np.errstate(invalid="ignore"):
-            r = np.where(o[on] == Op.LE, np.floor(t[on]), np.ceil(t[on]) - 1)
+        r = np.array([num.int_threshold(op, x) for op, x in zip(o[on].tolist(), t[on].tolist())], dtype=np.float64)
         r = np.clip(np.nan_to_num(r, nan=-1.0, posinf=rank.edges.size, neginf=-1.0), -1, rank.edges.size)
         r = r.astype(np.int64)
         inside = (r >= 0) & (r < rank.edges.size)
