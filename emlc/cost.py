@@ -89,6 +89,10 @@ _INLINE_LEAF = 6
 #: a split comparing an int16 key (load, compare, branch), its NaN test, and the code
 #: computing the keys (AVR, avr-gcc 5.4)
 _KEYED_NODE, _KEYED_NAN, _KEYS_CODE = 30, 8, 200
+#: NaN-free half-word tests (Point.guarded): code saved per split and walk against the
+#: exact half-word test (AVR, avr-gcc 5.4, digits 10x6 linked: 23-30 B), the guard's code
+#: per feature it reads and the table walk's loop and key function behind it
+_NO_NAN_SAVING, _GUARD_FEATURE, _NAN_WALK_CODE = 23, 12, 700
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,9 @@ class CodeTerms:
     ``quick_adds``: those of the byte-sum first walk, which copies the walk (None: no such
     walk); ``extra``: other fixed code, such as the binary64 near-tie step;
     ``keyed_nodes``: splits of the walk recording rows that compare an int16 key
-    (``keyed_nan_tests`` of them also test it for NaN) instead of a float's halves."""
+    (``keyed_nan_tests`` of them also test it for NaN) instead of a float's halves;
+    ``guarded``: the walks' tests assume no NaN behind a guard, whose rows the table
+    walk takes (its records are counted with the data)."""
 
     leaf_adds: int = 0
     leaf_add_bytes: int = 4
@@ -108,6 +114,7 @@ class CodeTerms:
     extra: int = 0
     keyed_nodes: int = 0
     keyed_nan_tests: int = 0
+    guarded: bool = False
 
 
 def index_bytes(count: int) -> int:
@@ -132,12 +139,23 @@ def needs_exp(ens: Ensemble) -> bool:
     return ens.link in (Link.SIGMOID, Link.SOFTMAX, Link.EXP, Link.ISOLATION)
 
 
+def split_features(ens: Ensemble) -> np.ndarray:
+    """The features decision nodes read, ascending."""
+    if not ens.n_trees:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(ens.column("feature")[ens.column("op") != Op.LEAF]).astype(np.int64)
+
+
 def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms = CodeTerms()) -> int:
     """Machine code of a build: the walk, the code around it and the backend's ``terms``."""
     soft = soft_float(target)
     inner = ens.n_nodes - ens.n_leaves
     node = target.inline_bytes_per_node(ens.input_type)
     code = _FIXED_CODE + (_SOFT_FLOAT_CODE if soft else 0)
+    if terms.guarded:  # a guard before each walk, the table walk behind them
+        node -= _NO_NAN_SAVING
+        walks = 1 + (terms.quick_adds is not None)
+        code += walks * _GUARD_FEATURE * split_features(ens).size + _NAN_WALK_CODE
     if layout is Layout.INLINE:
         code += inner * node + ens.n_leaves * _INLINE_LEAF + terms.leaf_add_bytes * terms.leaf_adds
         if terms.keyed_nodes:
@@ -282,10 +300,14 @@ def _counted_records(ens: Ensemble, target: Target, packed: bool) -> int:
 
 def flash_bytes(ens: Ensemble, target: Target, layout: Layout | str, terms: CodeTerms = CodeTerms(),
                 data: int | None = None, packed: bool = False) -> int:
-    """Flash of a build: ``data`` bytes of tables (estimated from the IR when None) plus code."""
+    """Flash of a build: ``data`` bytes of tables (estimated from the IR when None; a
+    guarded walk's with the table walk's records) plus code."""
     layout = Layout(layout)
-    tables = data_bytes(ens, target, layout, packed) if data is None else data
-    return tables + code_bytes(ens, target, layout, terms)
+    if data is None:
+        data = data_bytes(ens, target, layout, packed)
+        if terms.guarded:
+            data += data_bytes(ens, target, Layout.TABLE) - _shared_bytes(ens, target)
+    return data + code_bytes(ens, target, layout, terms)
 
 
 def choose_layout(ens: Ensemble, target: Target, level: str, budget: FlashBudget = FlashBudget()) -> Layout:
@@ -308,7 +330,10 @@ class Point:
     the first walk, the walk recording rows compares int16 feature keys computed per row
     (AVR float inputs: smaller, slower on the rows the first walk leaves); ``byte_sums``:
     one walk adds the first walk's byte sums and records rows, the rows they leave
-    undecided are summed from the leaf table (no second walk)."""
+    undecided are summed from the leaf table (no second walk); ``guarded``: the inline
+    tests assume no NaN, a guard reading each feature's upper byte sends the rows that
+    may hold one to the table walk (AVR float inputs: a third less code per split, about
+    6 cycles a feature read)."""
 
     layout: Layout
     quick: bool = False
@@ -316,15 +341,18 @@ class Point:
     packed: bool = False
     keyed: bool = False
     byte_sums: bool = False
+    guarded: bool = False
 
     def label(self) -> str:
         if self.layout is Layout.TABLE:
             return "table, packed records" if self.packed else "table"
         if self.quick:
-            return "inline, byte-sum first walk" + (", int16 keys behind it" if self.keyed else "")
-        if self.byte_sums:
-            return "inline, byte sums in code, leaf table behind"
-        return "inline, leaf sums in code" if self.leaf_sums else "inline, leaf table"
+            walk = "inline, byte-sum first walk" + (", int16 keys behind it" if self.keyed else "")
+        elif self.byte_sums:
+            walk = "inline, byte sums in code, leaf table behind"
+        else:
+            walk = "inline, leaf sums in code" if self.leaf_sums else "inline, leaf table"
+        return walk + (", NaN-free tests (NaN rows: table walk)" if self.guarded else "")
 
 
 #: cycles of one node test, per layout (8-bit cores without FPU; 32-bit cores), float or
@@ -338,8 +366,12 @@ _TEST_CYCLES = {
 #: int16 keys behind the first walk, per feature and prediction: about 40 cycles a feature
 #: on the rows that reach that walk (digits 10x6: 1 of 30 rows, +105 cycles a prediction)
 _KEYS_CYCLES = 2
+#: NaN-free tests (Point.guarded): cycles saved per node test, and the guard's per
+#: feature it reads (AVR: load, mask, compare, branch; digits 10x6: 53 features, +230
+#: to +290 cycles a prediction)
+_NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 _LEAF_CYCLES = {
-    (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 7, (True, "rows"): 30, (True, "table"): 20,
+    (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 30, (True, "table"): 20,
     (False, "quick"): 2, (False, "sums"): 2, (False, "bytes"): 2, (False, "rows"): 3, (False, "table"): 4,
 }
 
@@ -379,4 +411,7 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
             "bytes" if point.byte_sums else "sums" if point.leaf_sums else "rows")
     leaf = _LEAF_CYCLES[small, walk] * ens.n_outputs
     keys = _KEYS_CYCLES * ens.n_features if point.keyed else 0
+    if point.guarded:
+        test -= _NO_NAN_TEST_SAVING
+        keys += _GUARD_CYCLES * split_features(ens).size
     return int(expected_tests(ens) * test + ens.n_trees * leaf + 20 * ens.n_outputs + 100 + keys)

@@ -10,8 +10,10 @@ the values those shortcuts could get wrong: +-0, subnormals, +-inf, NaN of both 
 largest finite values (upper byte 0x7F / 0xFF, next to NaN's), and every threshold of the
 feature with its float32 neighbours. Forests: digits (positive x.5 thresholds), one
 trained on signed integers with NaN (negative thresholds, nodes sending NaN left and
-right) and the same with ``x < t`` splits (keys rounded down), each as three build points
-(the third adds byte sums in its one walk, which records the rows).
+right) and the same with ``x < t`` splits (keys rounded down), each as five build points
+(the third adds byte sums in its one walk, which records the rows; the last two compare
+NaN-free halves behind the NaN guard, which sends every row holding a NaN, an infinity or
+a value of 2^127 or more to the table walk: the uniform rows and a third of the mixed ones).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def _strict(ens: Ensemble) -> Ensemble:
 QUICK = Point(Layout.INLINE, quick=True, leaf_sums=True)
 KEYED = Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True)
 BYTES = Point(Layout.INLINE, leaf_sums=True, byte_sums=True)  # one walk: byte sums and rows
+QUICK_GUARDED = Point(Layout.INLINE, quick=True, leaf_sums=True, guarded=True)  # a guard before each walk
+BYTES_GUARDED = Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True)
 
 
 def _o2(ens: Ensemble, target: str) -> tuple[Ensemble, str]:
@@ -105,10 +109,11 @@ def test_avr_o2_walks_decide_special_values_as_the_interpreter():
     for seed, (ens, X) in enumerate(((emlc.load(digits), digits_x), (loaded, signed_x), (_strict(loaded), signed_x))):
         opt, layout = _o2(ens, "avr")
         rows = _rows(ens, X, seed)
-        for point in (QUICK, KEYED, BYTES):
+        for point in (QUICK, KEYED, BYTES, QUICK_GUARDED, BYTES_GUARDED):
             code = emit_c(opt, "avr", "model", layout, point=point)
             assert ("model_quick(" in code) == point.quick and "MODEL_HI(" in code
             assert ("model_halves(" in code) == point.keyed
+            assert ("model_nan_rows(" in code) == point.guarded
             jobs.append((opt, rows, "avr", layout, {"point": point}))
     for job, got in zip(jobs, run_parallel(jobs, workers=2)):
         ens, X = job[0], job[1]

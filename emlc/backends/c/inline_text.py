@@ -113,6 +113,31 @@ def half_condition(macro: str, f: int, k: int, nan_left: bool, lo: int, hi: int)
     return f"{h} < 0 && {span} && ({not_neg_nan})"
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def no_nan_condition(macro: str, f: int, k: int, lo: int, hi: int) -> str:
+    """The key test ``key <= k`` on the halves of the float's bits for a value that is
+    not NaN (the guard of :mod:`.nan_guard` sends the others elsewhere): ``h`` signed
+    upper, ``l`` lower half. For ``k >= 0`` the bits order like the keys and every
+    negative float has ``h < 0``; for ``k < 0`` the negative floats with key ``<= k`` are
+    those whose bits, unsigned, are at least ``INT32_MIN - k`` (the non-negative ones
+    are below ``2^31``). ``l`` is read only when ``h`` equals the bound's upper half."""
+    h, low = f"{macro}_HI({f})", f"{macro}_LO({f})"
+    if k >= hi:
+        return "1"
+    if k < lo:
+        return "0"
+    if k >= 0:
+        kh, kl = int_literal(k >> 16, "int16_t"), k & 0xFFFF
+        if kl == 0xFFFF:
+            return f"{h} <= {kh}"
+        return f"{h} < {kh} || ({h} == {kh} && " + (f"{low} == 0u)" if kl == 0 else f"{low} <= {kl}u)")
+    start = 2**31 - k  # INT32_MIN - k, unsigned
+    uh, sh, sl = f"(uint16_t){h}", f"{start >> 16}u", start & 0xFFFF
+    if sl == 0:
+        return f"{uh} >= {sh}"
+    return f"{uh} > {sh} || ({uh} == {sh} && {low} >= {sl}u)"
+
+
 def direct_condition(model: Model, test: Test) -> str:
     """C expression true when the node sends the row left, reading the feature directly."""
     return direct_condition_fn(model)(test.feature, test.k, test.nan_left)
@@ -163,6 +188,9 @@ def _direct_fn(prefix: str, in_t: str, precision: str | None, base_range: tuple[
     def half(f: int, k: int, nan_left: bool) -> str:
         return half_condition(macro, f, k, nan_left, lo, hi)
 
+    def no_nan(f: int, k: int, nan_left: bool) -> str:
+        return no_nan_condition(macro, f, k, lo, hi)
+
     def bits(f: int, k: int, nan_left: bool) -> str:
         forms = bits_forms(prefix, f, precision)
         if k >= hi:
@@ -173,7 +201,8 @@ def _direct_fn(prefix: str, in_t: str, precision: str | None, base_range: tuple[
             return forms[3 - nan_left] % int_literal(k, b.ctype)
         return forms[5 - nan_left] % int_literal(-b.sign - k, b.ctype)
 
-    return {DirectTest.INTEGER: integer, DirectTest.HALF: half, DirectTest.BITS: bits}[kind]
+    return {DirectTest.INTEGER: integer, DirectTest.HALF: half, DirectTest.HALF_NO_NAN: no_nan,
+            DirectTest.BITS: bits}[kind]
 
 
 def condition(model: Model, test: Test) -> str:

@@ -42,6 +42,9 @@ class DirectTest(Enum):
     BITS = "bits"        # a float's bits as a signed integer
     HALF = "half"        # the upper 16 bits of a float32's bits, the lower ones on a tie
     HALF_KEYS = "half keys"  # HALF, but features half_keys allows compare their int16 key hk[f]
+    #: HALF for rows without NaN: the upper halves, the lower on a tie, no sign or NaN
+    #: patterns; a guard sends rows that may hold a NaN to the table walk (nan_guard)
+    HALF_NO_NAN = "half, no NaN"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,12 @@ class Plan:
     #: P_halves computes once per row where a feature's thresholds allow (half_keys):
     #: a third of P_rows' flash for about 3,000 cycles on the rows that reach it
     keyed_rows: bool = False
+
+    @property
+    def guarded(self) -> bool:
+        """Do the inline tests assume no NaN (:attr:`DirectTest.HALF_NO_NAN`), a guard
+        sending the rows that may hold one to the table walk (:mod:`.nan_guard`)?"""
+        return self.direct_test is DirectTest.HALF_NO_NAN
 
     @property
     def walk_shared(self) -> bool:
@@ -192,7 +201,8 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
               float32_sums: bool = False, quick: bool = False, pack_tables: bool = False,
-              leaf_sums: bool = True, keyed_rows: bool = False, byte_sums: bool = False) -> Plan:
+              leaf_sums: bool = True, keyed_rows: bool = False, byte_sums: bool = False,
+              guarded: bool = False) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
     a first pass on byte sums when one can decide most rows (the caller checks it fits);
     ``pack_tables``: let the table layout pack its records (-Os); ``leaf_sums``: let the
@@ -200,7 +210,9 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     their rows, and the sums come from the leaf table); ``keyed_rows``: P_rows, behind
     that first pass, compares int16 keys (:attr:`Plan.keyed_rows`); ``byte_sums``: the one
     walk recording rows adds the first pass's byte sums (no second walk: the rows they
-    leave undecided are summed from the leaf table)."""
+    leave undecided are summed from the leaf table); ``guarded``: the inline tests assume
+    no NaN behind a guard (:attr:`Plan.guarded`; with half-word tests and leaf sums, without
+    an early exit or int16 keys)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -224,11 +236,12 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     if byte_sums and bytes_help:
         fx = fixed.quick_plan(ens, target) or fx
     quick_fx = fixed.quick_plan(ens, target) if quick and bytes_help else None
+    keyed = keyed_rows and quick_fx is not None and direct is DirectTest.HALF and bool(half_keys.half_keys(ens))
+    if guarded and direct is DirectTest.HALF and leaf_sums and exits is None and not keyed:
+        direct = DirectTest.HALF_NO_NAN
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
-                float32_sums=float32_sums, pack_tables=pack_tables,
-                keyed_rows=keyed_rows and quick_fx is not None and direct is DirectTest.HALF
-                and bool(half_keys.half_keys(ens)))
+                float32_sums=float32_sums, pack_tables=pack_tables, keyed_rows=keyed)
 
 
 def lossy_exit_note(ens: Ensemble, target: Target, layout: Layout | str | None) -> str | None:

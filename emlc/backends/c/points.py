@@ -60,7 +60,10 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
             Point(Layout.INLINE, quick=True, leaf_sums=True),
             Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True),
             Point(Layout.INLINE, leaf_sums=True),
+            Point(Layout.INLINE, quick=True, leaf_sums=True, guarded=True),
+            Point(Layout.INLINE, leaf_sums=True, guarded=True),
             Point(Layout.INLINE, leaf_sums=True, byte_sums=True),
+            Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True),
             Point(Layout.INLINE),
         ] if small else [Point(Layout.INLINE)]
         table = [Point(Layout.TABLE)]
@@ -71,13 +74,15 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
 
 def _plan(ens: Ensemble, target: Target, point: Point, float32_sums: bool) -> Plan:
     return make_plan(ens, target, point.layout, float32_sums, quick=point.quick, pack_tables=point.packed,
-                     leaf_sums=point.leaf_sums, keyed_rows=point.keyed, byte_sums=point.byte_sums)
+                     leaf_sums=point.leaf_sums, keyed_rows=point.keyed, byte_sums=point.byte_sums,
+                     guarded=point.guarded)
 
 
 def point_of(plan: Plan) -> Point:
     """The point ``plan`` builds: the one asked for, less the parts that do not apply to the
     model (two candidates may then give the same plan)."""
-    return Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan))
+    return Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan),
+                 plan.guarded)
 
 
 def _bytes(plan: Plan) -> bool:
@@ -124,7 +129,7 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     keyed, nan_tests = half_keys.keyed_nodes(ens) if plan.keyed_rows else (0, 0)
     add = 2 if _bytes(plan) else 8
     return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target),
-                     keyed_nodes=keyed, keyed_nan_tests=nan_tests)
+                     keyed_nodes=keyed, keyed_nan_tests=nan_tests, guarded=plan.guarded)
 
 
 def _leaf_adds(ens: Ensemble, fx: fixed.FixedPlan) -> int:

@@ -22,6 +22,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...ir.ensemble import Op
+from . import nan_guard
 from .fixed import FixedPlan
 from .inline_text import block_ends, condition, direct_condition, leaf_lines, length_pad, unranked
 from .model import Model, Walk
@@ -122,14 +123,20 @@ def tree_code(model: Model, index: int, sums: FixedPlan | None, rows: bool = Tru
 def walk_body(model: Model) -> Walk:
     """(extra declarations, body as pieces to join) that hand every tree's leaf row to the sinks;
     with :attr:`Model.leaf_sums` the leaves first add their :attr:`Model.fixed` values; with
-    :attr:`Plan.keyed_rows` the tests compare int16 keys where half_keys allows."""
+    :attr:`Plan.keyed_rows` the tests compare int16 keys where half_keys allows; with
+    :attr:`Plan.guarded` rows that may hold a NaN take the table walk first (nan_guard)."""
     printer = model.with_plan(replace(model.plan, direct_test=DirectTest.HALF_KEYS)) if model.plan.keyed_rows else model
-    return Walk(length_pad(model)[0], _walk(printer, True, model.fixed if model.leaf_sums else None, True))
+    body = _walk(printer, True, model.fixed if model.leaf_sums else None, True)
+    if not model.plan.guarded:
+        return Walk(length_pad(model)[0], body)
+    return Walk(length_pad(model)[0] + nan_guard.guard_functions(model), [nan_guard.rows_guard(model), *body])
 
 
 def sums_body(model: Model, sums: FixedPlan) -> str:
-    """A walk whose leaves only add their values of plan ``sums`` (no rows, no sinks)."""
-    return "".join(_walk(model, True, sums, False))
+    """A walk whose leaves only add their values of plan ``sums`` (no rows, no sinks),
+    undecided at once for a row the guard does not clear (:attr:`Plan.guarded`)."""
+    guard = nan_guard.quick_guard(model) if model.plan.guarded else ""
+    return guard + "".join(_walk(model, True, sums, False))
 
 
 def _walk(model: Model, bulk: bool, sums: FixedPlan | None, rows: bool) -> list[str]:

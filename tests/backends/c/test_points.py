@@ -96,14 +96,24 @@ def test_expected_tests_follow_every_leaf_path():
     assert expected_tests(parse_ir(dag)) == pytest.approx(12 / 5)
 
 
+ORDER = [  # digits 10x6 float on simavr's ATmega2560 (bench_avr_digits), fastest first
+    Point(Layout.INLINE, quick=True, leaf_sums=True),  # 1,061 cycles
+    Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True),  # 1,166
+    Point(Layout.INLINE, leaf_sums=True),  # 1,251
+    Point(Layout.INLINE, quick=True, leaf_sums=True, guarded=True),  # 1,353
+    Point(Layout.INLINE, leaf_sums=True, guarded=True),  # 1,478
+    Point(Layout.INLINE, leaf_sums=True, byte_sums=True),  # 1,615
+    Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True),  # 1,861
+    Point(Layout.INLINE),  # 3,565
+    Point(Layout.TABLE),  # 7,698
+]
+
+
 def test_cycle_estimate_ranks_the_points(digits):
-    """The candidates come fastest first, as the cycle model and simavr (bench_avr_digits:
-    1,061 / 1,166 / 1,251 / 1,615 / 3,565 / 7,698 cycles for digits 10x6 float) rank them."""
+    """The candidates come fastest first, as the cycle model and simavr rank them."""
     ens, _ = digits
     avr = get_target("avr")
-    order = [Point(Layout.INLINE, quick=True, leaf_sums=True), Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True),
-             Point(Layout.INLINE, leaf_sums=True), Point(Layout.INLINE, leaf_sums=True, byte_sums=True),
-             Point(Layout.INLINE), Point(Layout.TABLE), Point(Layout.TABLE, packed=True)]
+    order = [*ORDER, Point(Layout.TABLE, packed=True)]
     estimates = [cycles(ens, avr, p) for p in order]
     assert estimates == sorted(estimates)
     assert 50 < expected_tests(ens) < 62  # digits 10x6: 59.4 node tests per test row, measured
@@ -113,11 +123,9 @@ def test_speed_takes_the_fastest_point_within_the_budget(digits):
     ens, _ = digits
     avr = get_target("avr")
     wide = choose(ens, avr, None, speed=True)
-    assert [c.point.label() for c in wide.costs] == [
-        "inline, byte-sum first walk", "inline, byte-sum first walk, int16 keys behind it",
-        "inline, leaf sums in code", "inline, byte sums in code, leaf table behind", "inline, leaf table", "table"]
+    assert [c.point for c in wide.costs] == ORDER
     assert wide.chosen is wide.costs[0] and wide.chosen.flash <= avr.flash_bytes // 2
-    for limit in (wide.costs[1].flash, wide.costs[2].flash, wide.costs[3].flash, wide.costs[5].flash + 1):
+    for limit in [c.flash for c in wide.costs] + [wide.costs[-1].flash + 1]:
         c = choose(ens, avr, None, speed=True, budget=FlashBudget(bytes=limit))
         fits = [p for p in c.costs if p.flash <= limit]
         assert c.chosen == min(fits, key=lambda p: p.cycles) and c.chosen.flash <= limit
@@ -148,9 +156,14 @@ def test_budget_shapes_the_header(digits):
     assert "m_quick(" in fast and "m_quick(" not in mid and "layout inline" in mid
     assert "m_halves(" in keyed and "m_quick(" in keyed and "m_halves(" not in fast
     assert "layout table" in small
+    guarded = choose(ens, get_target("avr"), None, speed=True, budget=FlashBudget(bytes=56_000)).chosen
+    assert guarded.point == Point(Layout.INLINE, leaf_sums=True, guarded=True)
+    nan_free = emit_c(ens, "avr", "m", budget=FlashBudget(bytes=56_000))
+    assert "m_plain(" in nan_free and "m_nan_rows(" in nan_free and "m_walk(" in nan_free
+    assert "32640" in mid and "32640" not in nan_free  # +inf's upper half: NaN tests only in mid's walk
     rep = size_report(ens, "avr", budget=FlashBudget(bytes=80_000))
     assert rep["flash_budget_bytes"] == 80_000
-    assert [p["chosen"] for p in rep["points"]] == [False, False, True, False, False, False]
+    assert [p["chosen"] for p in rep["points"]] == [False, False, True] + [False] * 6
 
 
 def test_report_lists_the_points(digits, tmp_path, capsys):
@@ -166,7 +179,7 @@ def test_report_lists_the_points(digits, tmp_path, capsys):
     assert "build point (estimates)" in err and "within 16384 B" in err
     rep = json.loads((tmp_path / "r.json").read_text())
     points = rep["size"]["points"]
-    assert len(points) == 6 and sum(p["chosen"] for p in points) == 1
+    assert len(points) == len(ORDER) and sum(p["chosen"] for p in points) == 1
     assert rep["layout"] == "table" and points[-1]["chosen"] and points[-1]["within_budget"]
     assert main([str(model), "--target", "atmega328p", "-o", str(out), "--flash-budget", "100%",
                  "--report-json", str(tmp_path / "r2.json")]) == 0

@@ -6,12 +6,13 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c
 from emlc.backends.c.numeric import key, key_limit
 from emlc.backends.c.inline_text import half_condition as _half_condition
+from emlc.backends.c.inline_text import no_nan_condition
 from emlc.ir import FeatureRank, Op
 from tests.backends.c.test_emit import _probe, check_agrees, expected
 from tests.conftest import require_tool
@@ -113,7 +114,8 @@ def test_avr_half_word_tests_agree_on_every_sign_nan_and_half_boundary():
 
 
 def _eval_c(expr: str, h: int, lo: int) -> bool:
-    py = re.sub(r"\bM_HI\(\d+\)", "h", expr)
+    py = re.sub(r"\(uint16_t\)M_HI\(\d+\)", "(h & 0xFFFF)", expr)
+    py = re.sub(r"\bM_HI\(\d+\)", "h", py)
     py = re.sub(r"\bM_LO\(\d+\)", "lo", py)
     py = re.sub(r"(\d+)[uL]+\b", r"\1", py).replace("&&", " and ").replace("||", " or ")
     return bool(eval(py, {}, {"h": h, "lo": lo}))
@@ -134,3 +136,24 @@ def test_half_word_condition_is_the_key_test(k, bits, nan_left):
     assert _eval_c(expr, signed >> 16, bits & 0xFFFF) == want
 
 
+
+
+@settings(max_examples=300)
+@given(st.integers(-(2**31), 2**31 - 1), st.integers(0, 2**32 - 1))
+@example(0x3F80FFFF, 0x3F810000).via("lower half all ones")
+@example(0x3F800000, 0x3F800001).via("lower half zero")
+@example(-0x3F800000, 0xBF7FFFFF).via("negative bound, lower half zero")
+@example(-0x3F801234, 0xBF801233).via("negative bound")
+@example(0, 0x80000000).via("-0 against +0")
+def test_no_nan_condition_is_the_key_test_for_every_other_value(k, bits):
+    """The NaN-free 16-bit expression (behind the NaN guard) sends exactly the floats left
+    whose key is <= k, for every float32 but NaN: +-0, subnormals, +-inf, the largest."""
+    limit = key_limit("float32")
+    k = max(min(k, limit), -limit - 1)
+    x = _bits(bits)
+    if np.isnan(x):
+        x = _bits(bits & 0xFF800000)  # the infinity of its sign
+        bits = int(np.array(x, dtype=np.float32).view(np.uint32))
+    expr = no_nan_condition("M", 0, k, -limit, limit)
+    signed = bits - 2**32 if bits >= 2**31 else bits
+    assert _eval_c(expr, signed >> 16, bits & 0xFFFF) == (key(float(x), "float32") <= k)
