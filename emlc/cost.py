@@ -90,9 +90,9 @@ _INLINE_LEAF = 6
 #: computing the keys (AVR, avr-gcc 5.4)
 _KEYED_NODE, _KEYED_NAN, _KEYS_CODE = 30, 8, 200
 #: NaN-free half-word tests (Point.guarded): code saved per split and walk against the
-#: exact half-word test (AVR, avr-gcc 5.4, digits 10x6 linked: 23-30 B), the guard's code
+#: exact half-word test (AVR, avr-gcc 5.4, digits 10x6 linked: 23-30 B per walk), the guard's code
 #: per feature it reads and the table walk's loop and key function behind it
-_NO_NAN_SAVING, _GUARD_FEATURE, _NAN_WALK_CODE = 23, 12, 700
+_NO_NAN_SAVING, _GUARD_FEATURE, _NAN_WALK_CODE = 26, 12, 700
 
 
 @dataclass(frozen=True)
