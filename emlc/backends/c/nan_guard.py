@@ -41,9 +41,9 @@ def guard_functions(model: Model) -> list[str]:
     )
     nan_rows = (
         "/* The leaf rows of a row P_plain does not clear, from the table walk (exact for NaN);\n"
-        " * 1 when it took them, 0 for the inline walk's rows. */\n"
-        f"static uint8_t {p}_nan_rows(const {model.in_t} *features, {model.row_t} *rows)\n{{\n"
-        f"    if ({p}_plain(features)) {{\n        return 0;\n    }}\n{rows}\n    return 1;\n}}"
+        " * out of line, so that the walk calling it keeps its registers. */\n"
+        f"static {p.upper()}_NOINLINE void {p}_nan_rows(const {model.in_t} *features, {model.row_t} *rows)\n{{\n"
+        f"{rows}\n}}"
     )
     return [*features.helpers(table), *walk.decls, plain, nan_rows]
 
@@ -52,7 +52,8 @@ def rows_guard(model: Model) -> str:
     """The first statement of P_rows: a row P_plain does not clear leaves undecided (-1)
     with the table walk's rows, which its caller sums as any row the fixed-point sums
     leave."""
-    return f"    if ({model.p}_nan_rows(features, rows)) {{\n        return -1;\n    }}\n"
+    p = model.p
+    return f"    if (!{p}_plain(features)) {{\n        {p}_nan_rows(features, rows);\n        return -1;\n    }}\n"
 
 
 def quick_guard(model: Model) -> str:
