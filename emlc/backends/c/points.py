@@ -1,8 +1,9 @@
 """The speed/size choice of a C build: the shapes it can take and the one it takes.
 
 Each :class:`~emlc.cost.Point` (layout; for the inline walk a byte-sum first walk, int16
-keys behind it, leaf sums in code as 16-bit or byte sums, or the leaf table; packed table
-records) is a plan with a flash and a cycle estimate from the cost model. The speed
+keys behind it, leaf sums in code as 16-bit or byte sums, or the leaf table, and NaN-free
+tests behind a guard (:mod:`.nan_guard`); packed table records) is a plan with a flash and
+a cycle estimate from the cost model. The speed
 levels take the fastest point within the flash budget (``--flash-budget``; by default
 half the target's flash), or the smallest when none is within it; -Os takes the smallest.
 ``--report`` prints every point considered and marks the one taken.
@@ -51,9 +52,9 @@ class Choice:
 
 
 def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point]:
-    """The points worth a plan, fastest first: the speed levels try every walk the target
-    has; -Os the smallest of each layout (the table packed, the inline walk as the target
-    writes it)."""
+    """The points worth a plan, fastest first (digits 10x6 on AVR): the speed levels try
+    every walk the target has; -Os the smallest of each layout (the table packed, the
+    inline walk as the target writes it, also with NaN-free tests where it has them)."""
     small = target.leaf_sums_inline
     if speed:
         inline = [
@@ -68,7 +69,8 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
         ] if small else [Point(Layout.INLINE)]
         table = [Point(Layout.TABLE)]
     else:
-        inline, table = [Point(Layout.INLINE, leaf_sums=small)], [Point(Layout.TABLE, packed=True)]
+        inline = [Point(Layout.INLINE, leaf_sums=small), Point(Layout.INLINE, leaf_sums=small, guarded=small)]
+        table = [Point(Layout.TABLE, packed=True)]
     return [p for p in inline + table if layout is None or p.layout is layout]
 
 
