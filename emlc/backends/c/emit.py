@@ -142,6 +142,9 @@ def _header_comment(model: Model) -> str:
     if model.acc_t == "double":
         lines.append(f"int32_t {p}_{fn}_f64(..., double *out, int32_t n_out): the same in double, as the library returns them.")
     lines.append(input_line(ens.input_type))
+    if model.plan.guarded:
+        lines.append("Rows where a feature the trees read is NaN, infinite or at least 2^127 in magnitude take a")
+        lines.append("slower exact path (the table walk): the inline tests assume none is NaN.")
     lines += _link_note(model)
     if model.soft64:
         lines.append("No 64-bit double here: predict decides float64 near-ties with binary64 integer arithmetic")

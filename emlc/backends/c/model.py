@@ -12,6 +12,8 @@ The emitted header has this shape (``P`` is the model name); each part has its m
                                     when tests cannot read features directly or lazily)
     P_rows / P_raw / P_sum          walks every tree (walk_inline, walk_table), adds leaf rows,
                                     applies MEAN/VOTE/leaf_scale/base_score (sums)
+    P_plain / P_nan_rows            the guard of NaN-free inline tests and the table walk of the
+                                    rows it stops (nan_guard)
     P_fast / P_quick                predict's integer fast paths (sums, over fixed's plans)
     P_exact                         float64 near-ties in binary64 (soft64)
     P_exit / P_classify / P_run     early exit (exit_checks, exit_walk)

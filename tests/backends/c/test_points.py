@@ -160,6 +160,7 @@ def test_budget_shapes_the_header(digits):
     assert guarded.point == Point(Layout.INLINE, leaf_sums=True, guarded=True)
     nan_free = emit_c(ens, "avr", "m", budget=FlashBudget(bytes=56_000))
     assert "m_plain(" in nan_free and "m_nan_rows(" in nan_free and "m_walk(" in nan_free
+    assert "slower exact path" in nan_free and "slower exact path" not in mid
     assert "32640" in mid and "32640" not in nan_free  # +inf's upper half: NaN tests only in mid's walk
     rep = size_report(ens, "avr", budget=FlashBudget(bytes=80_000))
     assert rep["flash_budget_bytes"] == 80_000
