@@ -37,8 +37,11 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 point: inline, byte-sum first walk                 92482      0     1061  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk, int16 keys behind it    67764      0     1166  100.0%  100.0%  *
     emlc -O2 point: inline, leaf sums in code                   57344      0     1251  100.0%  100.0%  *
-    emlc -O2 point: inline, byte sums in code, leaf table behind    48458      0     1615  100.0%  100.0%  *
-    emlc -O2 point: inline, leaf table                          47820      0     3565  100.0%  100.0%  *
+    emlc -O2 point: inline, byte-sum first walk, NaN-free tests (NaN rows: table walk)    69724      0     1353  100.0%  100.0%
+    emlc -O2 point: inline, leaf sums in code, NaN-free tests (NaN rows: table walk)    46308      0     1477  100.0%  100.0%  *
+    emlc -O2 point: inline, byte sums in code, leaf table behind    48458      0     1615  100.0%  100.0%
+    emlc -O2 point: inline, byte sums in code, leaf table behind, NaN-free tests (NaN rows: table walk)    39880      0     1845  100.0%  100.0%  *
+    emlc -O2 point: inline, leaf table                          47820      0     3565  100.0%  100.0%
     emlc -O2 point: table                                       13216      0     7698  100.0%  100.0%  *
     emlc -O2 --input int16 inline                               38476      0      706  100.0%  100.0%  *
     emlc -Os --input int16 table                                12216      0     6182  100.0%  100.0%

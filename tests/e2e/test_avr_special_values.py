@@ -10,10 +10,11 @@ the values those shortcuts could get wrong: +-0, subnormals, +-inf, NaN of both 
 largest finite values (upper byte 0x7F / 0xFF, next to NaN's), and every threshold of the
 feature with its float32 neighbours. Forests: digits (positive x.5 thresholds), one
 trained on signed integers with NaN (negative thresholds, nodes sending NaN left and
-right) and the same with ``x < t`` splits (keys rounded down), each as five build points
-(the third adds byte sums in its one walk, which records the rows; the last two compare
+right) and the same with ``x < t`` splits (keys rounded down), each as six build points
+(the third adds byte sums in its one walk, which records the rows; the last three compare
 NaN-free halves behind the NaN guard, which sends every row holding a NaN, an infinity or
-a value of 2^127 or more to the table walk: the uniform rows and a third of the mixed ones).
+a value of 2^127 or more to the table walk; the last mixed rows hold none of those, so +-0,
+subnormals, the other large values and every threshold neighbour reach the NaN-free walk).
 """
 
 from __future__ import annotations
@@ -45,15 +46,21 @@ def _neighbours(ens: Ensemble, f: int) -> np.ndarray:
 
 def _rows(ens: Ensemble, base: np.ndarray, seed: int, n: int = 60) -> np.ndarray:
     """Each special value in every feature at once, then ``n`` rows of ``base`` with a
-    third of their cells special values or threshold neighbours."""
+    third of their cells special values or threshold neighbours, and ``n // 2`` more
+    whose cells are none the NaN guard stops (no NaN, infinity or value of 2^127 or more:
+    with many features nearly every row of the first kind holds one)."""
     rng = np.random.default_rng(seed)
     pools = [np.concatenate([SPECIAL, _neighbours(ens, f)]) for f in range(ens.n_features)]
+    cleared = [pool[(pool.view(np.uint32) >> 24 & 0x7F) != 0x7F] for pool in pools]
     uniform = np.repeat(SPECIAL[:, None], ens.n_features, axis=1)
-    mixed = base[rng.integers(0, base.shape[0], n)].astype(np.float32)
-    for row in mixed:
-        cells = rng.random(ens.n_features) < 1 / 3
-        row[cells] = [pools[f][rng.integers(pools[f].size)] for f in np.flatnonzero(cells)]
-    return np.vstack([uniform, mixed])
+    out = [uniform]
+    for choice, count in ((pools, n), (cleared, n // 2)):
+        mixed = base[rng.integers(0, base.shape[0], count)].astype(np.float32)
+        for row in mixed:
+            cells = rng.random(ens.n_features) < 1 / 3
+            row[cells] = [choice[f][rng.integers(choice[f].size)] for f in np.flatnonzero(cells)]
+        out.append(mixed)
+    return np.vstack(out)
 
 
 def _digits(trees: int, depth: int):
@@ -87,6 +94,7 @@ QUICK = Point(Layout.INLINE, quick=True, leaf_sums=True)
 KEYED = Point(Layout.INLINE, quick=True, leaf_sums=True, keyed=True)
 BYTES = Point(Layout.INLINE, leaf_sums=True, byte_sums=True)  # one walk: byte sums and rows
 QUICK_GUARDED = Point(Layout.INLINE, quick=True, leaf_sums=True, guarded=True)  # a guard before each walk
+SUMS_GUARDED = Point(Layout.INLINE, leaf_sums=True, guarded=True)
 BYTES_GUARDED = Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True)
 
 
@@ -109,7 +117,7 @@ def test_avr_o2_walks_decide_special_values_as_the_interpreter():
     for seed, (ens, X) in enumerate(((emlc.load(digits), digits_x), (loaded, signed_x), (_strict(loaded), signed_x))):
         opt, layout = _o2(ens, "avr")
         rows = _rows(ens, X, seed)
-        for point in (QUICK, KEYED, BYTES, QUICK_GUARDED, BYTES_GUARDED):
+        for point in (QUICK, KEYED, BYTES, QUICK_GUARDED, SUMS_GUARDED, BYTES_GUARDED):
             code = emit_c(opt, "avr", "model", layout, point=point)
             assert ("model_quick(" in code) == point.quick and "MODEL_HI(" in code
             assert ("model_halves(" in code) == point.keyed
