@@ -68,10 +68,10 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 20x5, atmega2560
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 inline                                             79226      0     2356  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 inline (exit left out)            79226      0     2356  100.0%  100.0%
-    emlc -O2 inline                                             77304      0     2353  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 inline (exit left out)            77304      0     2353  100.0%  100.0%  *
+    emlc -O0 inline                                            120458      0     1955  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 inline (exit left out)           120458      0     1955  100.0%  100.0%
+    emlc -O2 inline                                            118536      0     1954  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 inline (exit left out)           118536      0     1954  100.0%  100.0%  *
     emlc -Os table                                              16132      0    18140  100.0%  100.0%  *
     emlc -O2 --input int16 inline                               54018      0     1256  100.0%  100.0%  *
     emlc -Os --input int16 table                                15862      0    16735  100.0%  100.0%
@@ -97,16 +97,19 @@ Last run (simavr, avr-gcc 5.4 -Os):
     m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 30x6, atmega2560
-    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
-    emlc -Os table                                      26314      0    34136  100.0%  *
-    emlc -O2 --input int16 inline                       77980      0     2582  100.0%  *
-    emlc -Os --input int16 table                        24476      0    26780  100.0%  *
-    emlearn inline (float features)                     52902      0    14743  100.0%
-    emlearn inline (int16 features)                     24826      0     3596   96.7%  *
-    emlearn loadable (int16 features)                does not build (RAM overflow)
-    micromlgen (float)                                  45566      1    13591  100.0%  *
-    m2cgen (float)                                   does not build (total size of local objects too large)
+    build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
+    emlc -O0 inline                                            108576      0     5576  100.0%  100.0%  *
+    emlc -O0 --early-exit 0.5 table                             46752      0    18959  100.0%  100.0%
+    emlc -O2 inline                                            104312      0     5581  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             44380      0    19747  100.0%  100.0%  *
+    emlc -Os table                                              26314      0    34136  100.0%  100.0%  *
+    emlc -O2 --input int16 inline                               77980      0     2582  100.0%  100.0%  *
+    emlc -Os --input int16 table                                24476      0    26780  100.0%  100.0%  *
+    emlearn inline (float features)                             52902      0    14743  100.0%       -
+    emlearn inline (int16 features)                             24826      0     3596   96.7%       -  *
+    emlearn loadable (int16 features)                        does not build (RAM overflow)
+    micromlgen (float)                                          45566      1    13591  100.0%       -  *
+    m2cgen (float)                                           does not build (total size of local objects too large)
 
     ## digits RandomForest 30x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
@@ -120,6 +123,10 @@ Last run (simavr, avr-gcc 5.4 -Os):
     micromlgen (float)                               does not build (flash overflow)
     m2cgen (float)                                   does not build (total size of local objects too large)
 
+The 2560's -O2 rows are what the command line builds (the backend picks the layout):
+for 30x6 the inline walk with NaN-free tests, byte sums in code and the leaf table behind
+(emlc/backends/c/nan_guard.py; every other inline point is over the 128 KB default budget,
+where the table took 27,492 B / 20,238 cycles).
 On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
 emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
 doubles (RAM) or emlearn's loadable tables (RAM) anywhere but the 2560.
@@ -168,7 +175,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import emlc  # noqa: E402
-from emlc.backends.c import choose, emit_c  # noqa: E402
+from emlc.backends.c import choose, emit_c, header  # noqa: E402
 from emlc.passes import optimize  # noqa: E402
 from emlc.ir.interpret import interpret_early_exit  # noqa: E402
 from emlc.passes.lossy.apply import apply_lossy  # noqa: E402
@@ -311,17 +318,18 @@ def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
     for level, layout in runs:
         res = optimize(ens, level=level, target=target, layout=layout)
         speed = level != "Os"
-        try:
-            code = emit_c(res.ensemble, target, "model", res.layout, speed=speed)
+        try:  # as the command line builds it: the backend picks the layout unless the run forces one
+            made = header(res.ensemble, target, "model", layout, speed=speed)
         except emlc.EmlcError as e:
-            out.append((f"emlc -{level} {res.layout}", e, "", "float", "c", (), None))
+            out.append((f"emlc -{level} {layout or res.layout}", e, "", "float", "c", (), None))
             continue
+        code, chosen = made.code, made.choice.chosen.point.layout.value
         exit_note = " (exact exit)" if "predict stops early" in code else ""
-        out.append((f"emlc -{level} {res.layout}{exit_note}", code, "model_predict(x, 64)", "float", "c", (),
+        out.append((f"emlc -{level} {chosen}{exit_note}", code, "model_predict(x, 64)", "float", "c", (),
                     res.ensemble))
         if exit_note and full:
             plain = res.ensemble.replace(early_exit=None)
-            add(f"emlc -{level} {res.layout} (no exit)", lambda: build(plain, res.layout, speed))
+            add(f"emlc -{level} {chosen} (no exit)", lambda: build(plain, chosen, speed))
         if speed:  # the lossy exit as the command line builds it (--early-exit 0.5)
             lossy, report = apply_lossy(ens, early_exit=0.5, level=level, target=target, layout=layout)
             left = " (exit left out)" if any("early exit left out" in n for n in report.notes) else ""
