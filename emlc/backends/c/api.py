@@ -41,9 +41,7 @@ def api_functions(m: Model) -> str:
                 fast = f"c = {p}_rows(features, rows);"
             else:
                 fast = f"{p}_rows(features, rows);\n    c = {p}_fast(rows);"
-            # the integer sums decide every row (no float sums in predict) unless the NaN guard
-            # leaves a row to the table walk's rows
-            exact = m.fixed.exact and not m.plan.guarded
+            exact = m.fixed.exact  # the integer sums decide every row: no float sums in predict
             out.append(
                 f"static inline int32_t {p}_predict({sig})\n{{\n"
                 f"    {m.row_t} rows[{m.ens.n_trees}];\n{'' if exact else sums.raw_decl(m)}    int32_t c;\n"

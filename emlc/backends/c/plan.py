@@ -211,8 +211,9 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     that first pass, compares int16 keys (:attr:`Plan.keyed_rows`); ``byte_sums``: the one
     walk recording rows adds the first pass's byte sums (no second walk: the rows they
     leave undecided are summed from the leaf table); ``guarded``: the inline tests assume
-    no NaN behind a guard (:attr:`Plan.guarded`; with half-word tests and leaf sums, without
-    an early exit or int16 keys)."""
+    no NaN behind a guard (:attr:`Plan.guarded`; with half-word tests and leaf sums that are
+    not exact, whose predict has no float sums for the rows the guard stops, without an early
+    exit or int16 keys)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -237,7 +238,8 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
         fx = fixed.quick_plan(ens, target) or fx
     quick_fx = fixed.quick_plan(ens, target) if quick and bytes_help else None
     keyed = keyed_rows and quick_fx is not None and direct is DirectTest.HALF and bool(half_keys.half_keys(ens))
-    if guarded and direct is DirectTest.HALF and leaf_sums and exits is None and not keyed:
+    inexact = leaf_sums and fx is not None and not fx.exact  # predict has float sums for the rows the guard stops
+    if guarded and direct is DirectTest.HALF and inexact and exits is None and not keyed:
         direct = DirectTest.HALF_NO_NAN
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
