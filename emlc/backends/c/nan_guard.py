@@ -6,9 +6,9 @@ other way. So before the walk, P_plain reads the upper byte of every feature a d
 node reads: when one has the top seven exponent bits set (NaN, an infinity or
 ``|x| >= 2^127``), the row takes the table walk instead (:mod:`.walk_table`, exact for
 every float32 value), which records the leaf rows the sums then read as for any row the
-fixed-point sums leave undecided. Rows without such values take the
-inline walk (every row of finite values below 2^127); on AVR its tests take about 40%
-less code than the exact half-word tests, the guard and the table walk a few KB.
+fixed-point sums leave undecided. Every other row (finite values below 2^127 in the
+features read) takes the inline walk, whose tests on AVR take about 40% less code than
+the exact half-word tests; the guard and the table walk add a few KB.
 """
 
 from __future__ import annotations
