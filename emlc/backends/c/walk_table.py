@@ -34,6 +34,7 @@ import numpy as np
 
 from ...cost import split_key_code
 from ...ir.ensemble import Op, Tree
+from . import walk_halves
 from .common import int_literal, int_range, size_of, smallest_int
 from .features import rank_spans
 from .model import Model, Test, Walk, runtime_source
@@ -481,8 +482,13 @@ def encode(model: Model) -> Records:
 
 def walk_body(model: Model) -> Walk:
     ens, p, tables = model.ens, model.p, model.tables
-    rec = encode(model)
     tt_t = smallest_int(0, ens.n_trees, signed=False)
+    if walk_halves.applies(model):
+        trees = [_tests(model, tree) for tree in ens.trees]
+        halves = walk_halves.encode(model, trees)
+        if halves is not None:
+            return walk_halves.walk_body(model, halves, lambda walk: _tree_loop(model, tt_t, walk))
+    rec = encode(model)
     leaf_code = rec.n_slots
     if not rec.n_slots:  # every tree is a single leaf: its row is known now
         rows = rec.thr[rec.roots] & ((1 << (8 * size_of(rec.thr_t))) - 1) | rec.right[rec.roots] << (8 * size_of(rec.thr_t))

@@ -1,0 +1,160 @@
+"""The speed levels' table walk on cores with half-word float tests (8-bit AVR).
+
+Each tree is a run of bytes in flash, in preorder, walked by one pointer::
+
+    decision  b (feature byte offset 4f | NaN goes left), kh (int16), step, [kl (uint16)]
+    leaf      b (row >> 8 << 2 | 2), row & 0xFF
+
+``kh`` and ``kl`` are the upper and lower halves of the node's key threshold K (go left
+when key(x) <= K). A node's left child is the next item, its right child ``step`` bytes
+from the step field. ``kl`` is stored only when some threshold needs it (digits forests'
+x.5 thresholds have none).
+
+A non-negative float below 2^127 (top byte under 0x7F) has the key of its bits, so
+the test compares its upper 16 bits with ``kh`` and reads the lower half only on a tie
+(:func:`~emlc.backends.c.inline_text.half_le`, the rule of the inline walk's half-word
+tests). Every other value (negative, huge, infinite, NaN of either sign) takes the slow
+step: its full order key (``runtime/c/key.c``) against K, NaN by the flag. On AVR the
+record fields are read with post-incrementing ``lpm``: a node costs about 30 cycles
+where the slot, key-palette walk of :mod:`walk_table` costs over 100.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...ir.ensemble import Op
+from .common import int_literal, size_of
+from .inline_text import half_le
+from .model import Model, Walk, runtime_source
+
+#: the top byte of the floats the fast step decides: non-negative, below 2^127
+_FAST_TOP = 0x7F
+
+
+@dataclass(frozen=True)
+class HalfRecords:
+    """All trees as one byte stream (see the module docstring) and each tree's first byte."""
+
+    stream: np.ndarray
+    roots: np.ndarray
+    fb_t: str  # the first field: feature offset | flags, or a leaf's row high bits | 2
+    step_t: str
+    low: bool  # decision records carry kl
+    n_decisions: int
+    n_leaves: int
+
+    @property
+    def n_records(self) -> int:
+        return self.n_decisions + self.n_leaves
+
+    @property
+    def record_bytes(self) -> int:
+        """Bytes of a decision record."""
+        return size_of(self.fb_t) + 2 + size_of(self.step_t) + 2 * self.low
+
+    @property
+    def root_t(self) -> str:
+        return "uint16_t" if self.stream.size <= 1 << 16 else "uint32_t"
+
+    @property
+    def bytes(self) -> int:
+        return int(self.stream.size + self.roots.size * size_of(self.root_t))
+
+
+def applies(model: Model) -> bool:
+    """Does the build walk half-word records? The speed levels' table layout on targets
+    with half-word float tests, float32 features, no categorical splits."""
+    return (model.target.half_word_tests and not model.plan.pack_tables and model.precision == "float32"
+            and model.in_t == "float" and not model.uses_categories() and 4 * model.ens.n_features <= 1 << 16)
+
+
+def _le(value: int, size: int) -> list[int]:
+    return [(value >> (8 * i)) & 0xFF for i in range(size)]
+
+
+def encode(model: Model, trees) -> HalfRecords | None:
+    """The byte stream of ``trees`` (walk_table._tests of each), or None when a field
+    cannot hold what it must or written-out shared subtrees grow it past twice the nodes."""
+    lo, hi = model.base_range
+    tests_all = [test for tests, _ in trees for test in tests.values()]
+    clamp = {id(t): min(max(t.k, lo - 1), hi) for t in tests_all}
+    low = any(k & 0xFFFF for k in clamp.values())
+    fb_t = "uint8_t" if 4 * model.ens.n_features <= 1 << 8 else "uint16_t"
+    fbs = size_of(fb_t)
+    if (int(model.ens.leaves.shape[0]) - 1) >> 8 >= 1 << (8 * fbs - 2):
+        return None
+    for step_t in ("uint8_t", "uint16_t"):
+        out = _stream(model, trees, clamp, low, fb_t, step_t)
+        if out is not None:
+            return out
+    return None
+
+
+def _stream(model: Model, trees, clamp: dict[int, int], low: bool, fb_t: str, step_t: str) -> HalfRecords | None:
+    fbs, ss = size_of(fb_t), size_of(step_t)
+    smax = (1 << (8 * ss)) - 1
+    limit = 2 * model.ens.n_nodes + 1024
+    data: list[int] = []
+    roots: list[int] = []
+    decisions = leaves = 0
+    leaf_op = int(Op.LEAF)
+    for tree, (tests, goto) in zip(model.ens.trees, trees):
+        is_leaf = (tree.op == leaf_op).tolist()
+        leaf, go = tree.leaf.tolist(), goto.tolist()
+        go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
+        roots.append(len(data))
+        # ("node", node) writes a subtree; ("right", node, at) fills the step field at byte `at`
+        stack: list[tuple] = [("node", go[0])]
+        while stack:
+            item = stack.pop()
+            node = item[1]
+            if item[0] == "right":
+                at = item[2]
+                step = len(data) - at - ss
+                if step > smax:
+                    return None
+                data[at:at + ss] = _le(step, ss)
+                stack.append(("node", go_right[node]))
+                continue
+            if decisions + leaves > limit:
+                return None
+            if is_leaf[node]:
+                row = leaf[node]
+                data += _le((row >> 8) << 2, fbs) + [row & 0xFF]
+                leaves += 1
+                continue
+            test = tests[node]
+            k = clamp[id(test)]
+            data += _le(4 * test.feature + 2 | int(test.nan_left), fbs) + _le(k >> 16, 2)
+            at = len(data)
+            data += [0] * ss + (_le(k, 2) if low else [])
+            decisions += 1
+            stack.append(("right", node, at))
+            stack.append(("node", go_left[node]))
+    return HalfRecords(np.array(data, dtype=np.int64), np.array(roots, dtype=np.int64), fb_t, step_t, low,
+                       decisions, leaves)
+
+
+def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
+    """The walk over ``rec``; ``tree_loop(walk)`` wraps one tree's walk in the loop over trees."""
+    p, tables = model.p, model.tables
+    ts = tables.add("nodes", "uint8_t", rec.stream, per_line=16,
+                    note="per tree, in preorder: decision records (feature offset 4f | NaN goes left, kh, "
+                         "bytes to the right child" + (", kl" if rec.low else "") + "), leaf records (row >> 8 << 2 | 2, "
+                         "row & 0xFF)")
+    tr = tables.add("root", rec.root_t, rec.roots, note="first byte of each tree in model_nodes".replace("model", p))
+    ptr_t = f"const {model.target.flash.qualifier}uint8_t *"
+    kl = f"{p}_peek16(r)" if rec.low else "0u"
+    head, tie = half_le("h", "(uint16_t)(((uint16_t)v[-2] << 8) | v[-3])", "kh", kl if rec.low else 0)
+    decl = runtime_source(
+        "walk_halves.c", p=p, row_t=model.row_t, ptr_t=ptr_t, fb_t=rec.fb_t, step_t=rec.step_t,
+        read_fb=f"{p}_next{8 * size_of(rec.fb_t)}(&r)", peek8=tables.read("uint8_t", "r", "0"),
+        kl=kl, fast=f"{head} || ({tie})" if tie else head, fast_top=f"0x{_FAST_TOP:02X}u",
+        go_left="r += 2;" if rec.low else "/* the next record */",
+        read_step=f"{p}_next{8 * size_of(rec.step_t)}(&r)", nan_key=int_literal(model.nan_key, model.key_t),
+    )
+    walk = f"{p}_walk({p}_nodes + {tables.read(rec.root_t, tr, 't')}, features)"
+    return Walk([decl], tree_loop(walk), rec)
