@@ -52,36 +52,45 @@ static uint8_t ${p}_slow(const unsigned char *v, int16_t kh, uint16_t kl, uint8_
     return (uint8_t)(x <= (int32_t)(((uint32_t)(uint16_t)kh << 16) | kl));
 }
 
+${fast_skip}
+/* Where decision record r sends the row: the next record (left) or step bytes on. A
+ * non-negative float below 2^127 (top byte under ${fast_top}) compares its upper half h
+ * with kh, its lower half with kl only on a tie; other values take ${p}_slow. */
+#if defined(${P}_SKIP)
+__attribute__((noinline))
+#endif
+static ${ptr_t}${p}_step(${ptr_t}r, const float *features)
+{
+    ${fb_t} b = ${read_fb};
+    const unsigned char *v = (const unsigned char *)features + (${fb_t})(b | 1u);
+    int16_t h, kh = (int16_t)${p}_next16(&r);
+    ${step_t} step = ${read_step};
+    if (*v < ${fast_top}) {
+        h = (int16_t)(((uint16_t)v[0] << 8) | v[-1]);
+        if (${fast}) {
+            return ${left};
+        }
+    } else if (${p}_slow(v, kh, ${kl}, (uint8_t)b)) {
+        return ${left};
+    }
+    return r + step;
+}
+
 /* Walk one tree's records from r (see emlc/backends/c/walk_halves.py) and return the
- * leaf row it reaches. A non-negative float below 2^127 (top byte under ${fast_top})
- * compares its upper half h with kh, its lower half l with kl only on a tie. Out of line:
- * inlined into predict, the walk's pointers crowd its registers. */
+ * leaf row it reaches. Out of line: inlined into predict, its pointers crowd the
+ * registers. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
 static ${row_t} ${p}_walk(${ptr_t}r, const float *features)
 {
     for (;;) {
-        ${fb_t} b = ${read_fb};
-        const unsigned char *v;
-        int16_t h, kh;
-        ${step_t} step;
+        ${fb_t} b;
+        ${skip}
+        b = ${peek_fb};
         if (!(b & 2u)) {
-            return (${row_t})(((${row_t})(b >> 2) << 8) | ${p}_next8(&r));
+            return (${row_t})(((${row_t})(b >> 2) << 8) | ${p}_peek8(r + ${fb_bytes}u));
         }
-        v = (const unsigned char *)features + (${fb_t})(b | 1u);
-        kh = (int16_t)${p}_next16(&r);
-        step = ${read_step};
-        if (*v < ${fast_top}) {
-            h = (int16_t)(((uint16_t)v[0] << 8) | v[-1]);
-            if (${fast}) {
-                ${go_left}
-                continue;
-            }
-        } else if (${p}_slow(v, kh, ${kl}, (uint8_t)b)) {
-            ${go_left}
-            continue;
-        }
-        r += step;
+        r = ${p}_step(r, features);
     }
 }

@@ -30,6 +30,9 @@ from .common import int_literal, size_of
 from .inline_text import half_le
 from .model import Model, Walk, runtime_source
 
+#: the assembly walk's left step (h < kh): the next record, past kl if records have one
+_AVR_LEFT = {False: '"brlt 1b\\n\\t"',
+             True: '"brge 2f\\n\\t"\n        "adiw %A[r], 2\\n\\t"\n        "rjmp 1b\\n"\n        "2:\\n\\t"'}
 #: the top byte of the floats the fast step decides: non-negative, below 2^127
 _FAST_TOP = 0x7F
 
@@ -149,12 +152,18 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
     ptr_t = f"const {model.target.flash.qualifier}uint8_t *"
     kl = f"{p}_peek16(r)" if rec.low else "0u"
     head, tie = half_le("h", "(uint16_t)(((uint16_t)v[-2] << 8) | v[-3])", "kh", kl if rec.low else 0)
+    skip = ""
+    if rec.fb_t == "uint8_t" and rec.step_t == "uint8_t" and model.target.compiler == "avr-gcc":
+        skip = runtime_source("walk_halves_avr.c", p=p, P=p.upper(), ptr_t=ptr_t, fast_top=f"0x{_FAST_TOP:02X}",
+                              left=_AVR_LEFT[rec.low])
     decl = runtime_source(
         "walk_halves.c", p=p, row_t=model.row_t, ptr_t=ptr_t, fb_t=rec.fb_t, step_t=rec.step_t,
         read_fb=f"{p}_next{8 * size_of(rec.fb_t)}(&r)", peek8=tables.read("uint8_t", "r", "0"),
         kl=kl, fast=f"{head} || ({tie})" if tie else head, fast_top=f"0x{_FAST_TOP:02X}u",
-        go_left="r += 2;" if rec.low else "/* the next record */",
+        left="r + 2" if rec.low else "r", peek_fb=f"{p}_peek{8 * size_of(rec.fb_t)}(r)", fb_bytes=size_of(rec.fb_t),
+        P=p.upper(),
         read_step=f"{p}_next{8 * size_of(rec.step_t)}(&r)", nan_key=int_literal(model.nan_key, model.key_t),
+        fast_skip=skip, skip=f"#if defined({p.upper()}_SKIP)\n        {p}_skip(&r, features);\n#endif" if skip else "",
     )
     walk = f"{p}_walk({p}_nodes + {tables.read(rec.root_t, tr, 't')}, features)"
     return Walk([decl], tree_loop(walk), rec)
