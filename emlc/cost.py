@@ -208,6 +208,8 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = Fal
     whose keys may drop their top byte)."""
     if layout is Layout.INLINE:
         return _shared_bytes(ens, target)
+    if not packed and half_word_table(ens, target):
+        return _half_records(ens) + _shared_bytes(ens, target)
     splits = ens.n_nodes - ens.n_leaves
     ref = index_bytes(2 * max(splits, ens.leaves.shape[0]))
     node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
@@ -215,6 +217,69 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = Fal
     if splits:
         records = min(records, _counted_records(ens, target, packed))
     return int(records + ens.n_trees * ref + _shared_bytes(ens, target))
+
+
+def half_word_table(ens: Ensemble, target: Target) -> bool:
+    """Does the speed levels' table layout walk half-word records (the C backend's
+    walk_halves: float32 features, no categorical splits, targets with half-word tests)?"""
+    return (target.half_word_tests and ens.input_type == "float32" and 4 * ens.n_features <= 1 << 16
+            and not (ens.column("op") == Op.CAT).any())
+
+
+def _half_records(ens: Ensemble) -> int:
+    """Half-word records (walk_halves), every tree written out (shared subtrees once per
+    path in): per split a feature byte (two past 64 features), the threshold's upper half,
+    the step to the right child (a byte while every left subtree fits 255 bytes) and,
+    unless every threshold's lower half is zero, that half; per leaf the feature field and
+    a byte; a 2-byte root per tree."""
+    fb = 1 if 4 * ens.n_features <= 1 << 8 else 2
+    low = ens.trees_fact("#half_low", _half_low)
+    total, most = 0, 0
+    for step in (1, 2):
+        split = fb + 2 + step + 2 * low
+        total, most = ens.trees_fact(f"#half_sizes_{split}_{fb}", lambda e: _written_out(e, split, fb + 1))
+        if most + 2 * low <= (1 << 8 * step) - 1:
+            break
+    return total + 2 * ens.n_trees
+
+
+def _half_low(ens: Ensemble) -> bool:
+    """Might some split's key threshold have a nonzero lower half? No only when every split
+    is ``x <= t`` (ranked features: ``x <= edge``) with t a float32 whose low 16 bits are
+    zero (digits forests' x.5)."""
+    op, feature = ens.column("op"), ens.column("feature")
+    inner = op != Op.LEAF
+    ranks = list(ens.feature_ranks) or [None] * ens.n_features
+    ranked = np.array([r is not None for r in ranks])
+    plain = inner & ~ranked[np.where(inner, feature, 0)]
+    if (op[plain] != Op.LE).any() or any(r is not None and r.strict for r in ranks):
+        return True
+    values = [ens.column("threshold")[plain].astype(np.float64)]
+    values += [np.asarray(r.edges, dtype=np.float64) for r in ranks if r is not None]
+    t = np.concatenate(values)
+    t = t[np.isfinite(t)]
+    f32 = t.astype(np.float32)
+    return bool((f32.astype(np.float64) != t).any() or (f32.view(np.uint32) & 0xFFFF).any())
+
+
+def _written_out(ens: Ensemble, split_bytes: int, leaf_bytes: int) -> tuple[int, int]:
+    """(bytes of every tree, bytes of the largest left subtree of a split), each split and
+    leaf taking the bytes given, shared subtrees written out once per path in."""
+    from .passes.trees.walk import postorder  # the passes build on this module
+
+    total = most = 0
+    for tree in ens.trees:
+        leaf = (tree.op == Op.LEAF).tolist()
+        left, right = tree.left.tolist(), tree.right.tolist()
+        size = [0] * tree.n_nodes
+        for node in postorder(tree):
+            if leaf[node]:
+                size[node] = leaf_bytes
+            else:
+                size[node] = split_bytes + size[left[node]] + size[right[node]]
+                most = max(most, size[left[node]])
+        total += size[0] if tree.n_nodes else 0
+    return total, most
 
 
 def _threshold_pairs(ens: Ensemble) -> np.ndarray:
@@ -330,10 +395,12 @@ class Point:
 #: cycles of one node test, per layout (8-bit cores without FPU; 32-bit cores), float or
 #: integer inputs, and of a tree's leaf per output, per walk. Fitted to simavr runs of
 #: digits forests (10x6 and 20x5, float and int16) on the ATmega2560; the 32-bit figures
-#: are rough. Estimates for ranking builds, not a promise.
+#: are rough. "halves": the table walk of half-word records (float32 only; ATmega328P,
+#: digits 10x6: 2,458 cycles for 59.4 node tests a row, the trees' calls included).
+#: Estimates for ranking builds, not a promise.
 _TEST_CYCLES = {
-    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60),
-    (False, "inline"): (3, 2), (False, "table"): (15, 10), (False, "packed"): (20, 14),
+    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60), (True, "halves"): (41, 41),
+    (False, "inline"): (3, 2), (False, "table"): (15, 10), (False, "packed"): (20, 14), (False, "halves"): (15, 15),
 }
 #: int16 keys behind the first walk, per feature and prediction: about 40 cycles a feature
 #: on the rows that reach that walk (digits 10x6: 1 of 30 rows, +105 cycles a prediction)
@@ -373,7 +440,8 @@ def _expected_tests(ens: Ensemble) -> float:
 def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     """Estimated cycles of one prediction of a ``point`` build (see :data:`_TEST_CYCLES`)."""
     small = target.word_bits == 8
-    kind = "inline" if point.layout is Layout.INLINE else "packed" if point.packed else "table"
+    kind = ("inline" if point.layout is Layout.INLINE else "packed" if point.packed else
+            "halves" if half_word_table(ens, target) else "table")
     test = _TEST_CYCLES[small, kind][0 if ens.input_type.startswith("float") else 1]
     walk = ("table" if point.layout is Layout.TABLE else "quick" if point.quick else
             "bytes" if point.byte_sums else "sums" if point.leaf_sums else "rows")

@@ -98,6 +98,10 @@ class Records:
         return max(int(np.log2(max(self.keys.size / self.n_slots, 1))), 0)
 
     @property
+    def n_records(self) -> int:
+        return int(self.kind.size)
+
+    @property
     def record_bytes(self) -> int:
         if self.word is not None:
             return size_of(self.word_t)
