@@ -2,21 +2,23 @@
 
 Each tree is a run of bytes in flash, in preorder, walked by one pointer::
 
-    decision  b (feature byte offset 4f | NaN goes left), kh (int16), step, [kl (uint16)]
-    leaf      b (row >> 8 << 2 | 2), row & 0xFF
+    decision  b = 4f + 2 | NaN goes left, kh (int16), step, [kl (uint16)]
+    leaf      b = row >> 8 << 2, row & 0xFF
 
-``kh`` and ``kl`` are the upper and lower halves of the node's key threshold K (go left
-when key(x) <= K). A node's left child is the next item, its right child ``step`` bytes
-from the step field. ``kl`` is stored only when some threshold needs it (digits forests'
-x.5 thresholds have none).
+(b is one byte while 4f fits one, else two.) ``kh`` and ``kl`` are the upper and lower
+halves of the node's key threshold K (go left when key(x) <= K). A node's left child is
+the next record, its right child ``step`` bytes past the step field. ``kl`` is stored
+only when some threshold needs it (digits forests' x.5 thresholds have none). ``4f + 3``
+is the offset of feature f's top byte, so b | 1 finds it without a slot table.
 
-A non-negative float below 2^127 (top byte under 0x7F) has the key of its bits, so
-the test compares its upper 16 bits with ``kh`` and reads the lower half only on a tie
+A non-negative float below 2^127 (top byte under 0x7F) has the key of its bits, so the
+test compares its upper 16 bits with ``kh`` and reads the lower half only on a tie
 (:func:`~emlc.backends.c.inline_text.half_le`, the rule of the inline walk's half-word
 tests). Every other value (negative, huge, infinite, NaN of either sign) takes the slow
-step: its full order key (``runtime/c/key.c``) against K, NaN by the flag. On AVR the
-record fields are read with post-incrementing ``lpm``: a node costs about 30 cycles
-where the slot, key-palette walk of :mod:`walk_table` costs over 100.
+step: its order key (``runtime/c/key.c``) against K, NaN by the flag. With avr-gcc the
+nodes whose upper halves decide are walked by a few lines of assembly
+(``runtime/c/walk_halves_avr.c``, about 33 cycles a node where the slot and key-palette
+records of :mod:`walk_table` take over 100); the C step takes every other record.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class HalfRecords:
 
     stream: np.ndarray
     roots: np.ndarray
-    fb_t: str  # the first field: feature offset | flags, or a leaf's row high bits | 2
+    fb_t: str  # the first field b: 4f + 2 | NaN goes left, or a leaf's row >> 8 << 2
     step_t: str
     low: bool  # decision records carry kl
     n_decisions: int
@@ -144,11 +146,11 @@ def _stream(model: Model, trees, clamp: dict[int, int], low: bool, fb_t: str, st
 def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
     """The walk over ``rec``; ``tree_loop(walk)`` wraps one tree's walk in the loop over trees."""
     p, tables = model.p, model.tables
-    ts = tables.add("nodes", "uint8_t", rec.stream, per_line=16,
-                    note="per tree, in preorder: decision records (feature offset 4f | NaN goes left, kh, "
-                         "bytes to the right child" + (", kl" if rec.low else "") + "), leaf records (row >> 8 << 2 | 2, "
-                         "row & 0xFF)")
-    tr = tables.add("root", rec.root_t, rec.roots, note="first byte of each tree in model_nodes".replace("model", p))
+    nodes = tables.add("nodes", "uint8_t", rec.stream, per_line=16,
+                       note="per tree, in preorder: decision records (4f + 2 | NaN goes left, kh, bytes from "
+                            "here to the right child" + (", kl" if rec.low else "") + "), leaf records "
+                            "(row >> 8 << 2, row & 0xFF)")
+    roots = tables.add("root", rec.root_t, rec.roots, note=f"first byte of each tree in {nodes}")
     ptr_t = f"const {model.target.flash.qualifier}uint8_t *"
     kl = f"{p}_peek16(r)" if rec.low else "0u"
     head, tie = half_le("h", "(uint16_t)(((uint16_t)v[-2] << 8) | v[-3])", "kh", kl if rec.low else 0)
@@ -156,14 +158,14 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
     if rec.fb_t == "uint8_t" and rec.step_t == "uint8_t" and model.target.compiler == "avr-gcc":
         skip = runtime_source("walk_halves_avr.c", p=p, P=p.upper(), ptr_t=ptr_t, fast_top=f"0x{_FAST_TOP:02X}",
                               left=_AVR_LEFT[rec.low])
+    fb_bits, step_bits = 8 * size_of(rec.fb_t), 8 * size_of(rec.step_t)
     decl = runtime_source(
-        "walk_halves.c", p=p, row_t=model.row_t, ptr_t=ptr_t, fb_t=rec.fb_t, step_t=rec.step_t,
-        read_fb=f"{p}_next{8 * size_of(rec.fb_t)}(&r)", peek8=tables.read("uint8_t", "r", "0"),
-        kl=kl, fast=f"{head} || ({tie})" if tie else head, fast_top=f"0x{_FAST_TOP:02X}u",
-        left="r + 2" if rec.low else "r", peek_fb=f"{p}_peek{8 * size_of(rec.fb_t)}(r)", fb_bytes=size_of(rec.fb_t),
-        P=p.upper(),
-        read_step=f"{p}_next{8 * size_of(rec.step_t)}(&r)", nan_key=int_literal(model.nan_key, model.key_t),
-        fast_skip=skip, skip=f"#if defined({p.upper()}_SKIP)\n        {p}_skip(&r, features);\n#endif" if skip else "",
+        "walk_halves.c", p=p, P=p.upper(), row_t=model.row_t, ptr_t=ptr_t, fb_t=rec.fb_t, step_t=rec.step_t,
+        peek8=tables.read("uint8_t", "r", "0"), read_fb=f"{p}_next{fb_bits}(&r)", peek_fb=f"{p}_peek{fb_bits}(r)",
+        fb_bytes=size_of(rec.fb_t), read_step=f"{p}_next{step_bits}(&r)", kl=kl,
+        fast=f"{head} || ({tie})" if tie else head, fast_top=f"0x{_FAST_TOP:02X}u", left="r + 2" if rec.low else "r",
+        nan_key=int_literal(model.nan_key, model.key_t), fast_skip=skip,
+        skip=f"#if defined({p.upper()}_SKIP)\n        {p}_skip(&r, features);\n#endif" if skip else "",
     )
-    walk = f"{p}_walk({p}_nodes + {tables.read(rec.root_t, tr, 't')}, features)"
+    walk = f"{p}_walk({nodes} + {tables.read(rec.root_t, roots, 't')}, features)"
     return Walk([decl], tree_loop(walk), rec)
