@@ -77,12 +77,8 @@ static ${ptr_t}${p}_step(${ptr_t}r, const float *features)
 }
 
 /* Walk one tree's records from r (see emlc/backends/c/walk_halves.py) and return the
- * leaf row it reaches. Out of line: inlined into predict, its pointers crowd the
- * registers. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static ${row_t} ${p}_walk(${ptr_t}r, const float *features)
+ * leaf row it reaches. */
+static inline ${row_t} ${p}_walk(${ptr_t}r, const float *features)
 {
     for (;;) {
         ${fb_t} b;
