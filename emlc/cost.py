@@ -14,7 +14,9 @@ right child reference, and the left one unless every split's left child is the n
 split), a root reference per tree; or decision records only, each one word holding the
 left subtree's split count, its flags and an index into the sorted distinct thresholds
 (stored once each, without the top byte each feature's keys share in runs when that is
-smaller), with leaves numbered in order and mapped to rows when shared. ``inline`` layout code: about ``target.inline_bytes_per_node`` of
+smaller), with leaves numbered in order and mapped to rows when shared; at the speed levels
+on targets with half-word float tests, the half-word records of
+:mod:`emlc.backends.c.walk_halves`, counted as it writes them. ``inline`` layout code: about ``target.inline_bytes_per_node`` of
 machine code per split and a few bytes per leaf. Both add the leaf table (counted as the
 backend stores it), rank edges, category bitsets and early-exit bounds.
 """
@@ -209,7 +211,7 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = Fal
     if layout is Layout.INLINE:
         return _shared_bytes(ens, target)
     if not packed and half_word_table(ens, target):
-        return _half_records(ens) + _shared_bytes(ens, target)
+        return int(_half_records(ens)) + _shared_bytes(ens, target)
     splits = ens.n_nodes - ens.n_leaves
     ref = index_bytes(2 * max(splits, ens.leaves.shape[0]))
     node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
@@ -221,26 +223,46 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = Fal
 
 def half_word_table(ens: Ensemble, target: Target) -> bool:
     """Does the speed levels' table layout walk half-word records (the C backend's
-    walk_halves: float32 features, no categorical splits, targets with half-word tests)?"""
-    return (target.half_word_tests and ens.input_type == "float32" and 4 * ens.n_features <= 1 << 16
-            and not (ens.column("op") == Op.CAT).any())
+    walk_halves: float32 features, no categorical splits, targets with half-word tests,
+    fields wide enough: :func:`_half_records`)?"""
+    return (target.half_word_tests and ens.input_type == "float32" and not (ens.column("op") == Op.CAT).any()
+            and _half_records(ens) is not None)
 
 
-def _half_records(ens: Ensemble) -> int:
-    """Half-word records (walk_halves), every tree written out (shared subtrees once per
-    path in): per split a feature byte (two past 64 features), the threshold's upper half,
-    the step to the right child (a byte while every left subtree fits 255 bytes) and,
-    unless every threshold's lower half is zero, that half; per leaf the feature field and
-    a byte; a 2-byte root per tree."""
-    fb = 1 if 4 * ens.n_features <= 1 << 8 else 2
-    low = ens.trees_fact("#half_low", _half_low)
-    total, most = 0, 0
+def half_first_bytes(n_features: int, n_rows: int) -> int | None:
+    """Bytes of a half-word record's first field, which holds 4f + 3 (the offset of
+    feature f's top byte) or a leaf row's high bits: one, or two, or None past those."""
+    for size in (1, 2):
+        if 4 * n_features <= 1 << 8 * size and n_rows <= 1 << (8 * size + 6):
+            return size
+    return None
+
+
+def half_item_limit(ens: Ensemble) -> int:
+    """Records the half-word walk writes at most: shared subtrees are written out once
+    per path in, which may multiply them (past this, the slot records keep them shared)."""
+    return 2 * ens.n_nodes + 1024
+
+
+def _half_records(ens: Ensemble) -> int | None:
+    """Bytes of the half-word records (walk_halves), every tree written out: per split the
+    first field, the threshold's upper half, the step to the right child (a byte while
+    every left subtree fits 255 bytes, else two) and, unless every threshold's lower half
+    is zero, that half; per leaf the first field and a byte; a 2-byte root per tree. None
+    where they cannot hold the model, or take over 64 KB (16-bit pointers)."""
+    return ens.trees_fact("#half_records", _find_half_records)
+
+
+def _find_half_records(ens: Ensemble) -> int | None:
+    fb = half_first_bytes(ens.n_features, int(ens.leaves.shape[0]))
+    if fb is None or _written_out(ens, 1, 1)[0] > half_item_limit(ens):
+        return None
+    low = _half_low(ens)
     for step in (1, 2):
-        split = fb + 2 + step + 2 * low
-        total, most = ens.trees_fact(f"#half_sizes_{split}_{fb}", lambda e: _written_out(e, split, fb + 1))
-        if most + 2 * low <= (1 << 8 * step) - 1:
-            break
-    return total + 2 * ens.n_trees
+        total, most = _written_out(ens, fb + 2 + step + 2 * low, fb + 1)
+        if most + 2 * low < 1 << 8 * step:
+            return total + 2 * ens.n_trees if total <= 0xFFFF else None  # lpm reads the first 64 KB
+    return None
 
 
 def _half_low(ens: Ensemble) -> bool:
@@ -264,22 +286,24 @@ def _half_low(ens: Ensemble) -> bool:
 
 def _written_out(ens: Ensemble, split_bytes: int, leaf_bytes: int) -> tuple[int, int]:
     """(bytes of every tree, bytes of the largest left subtree of a split), each split and
-    leaf taking the bytes given, shared subtrees written out once per path in."""
-    from .passes.trees.walk import postorder  # the passes build on this module
-
-    total = most = 0
-    for tree in ens.trees:
-        leaf = (tree.op == Op.LEAF).tolist()
-        left, right = tree.left.tolist(), tree.right.tolist()
-        size = [0] * tree.n_nodes
-        for node in postorder(tree):
-            if leaf[node]:
-                size[node] = leaf_bytes
-            else:
-                size[node] = split_bytes + size[left[node]] + size[right[node]]
-                most = max(most, size[left[node]])
-        total += size[0] if tree.n_nodes else 0
-    return total, most
+    leaf taking the bytes given, shared subtrees written out once per path in. All trees
+    at once, one numpy step per level (big forests' per-node loops are slow)."""
+    op = ens.column("op")
+    if not op.size:
+        return 0, 0
+    counts = ens.node_counts()
+    first = np.cumsum(counts) - counts
+    offset = np.repeat(first, counts)
+    inner = op != Op.LEAF
+    left = np.where(inner, ens.column("left") + offset, 0)
+    right = np.where(inner, ens.column("right") + offset, 0)
+    size = np.where(inner, 0, leaf_bytes).astype(np.int64)
+    for _ in range(int(counts.max()) + 1):  # sizes settle from the leaves up, a level a step
+        grown = np.where(inner, split_bytes + size[left] + size[right], size)
+        if np.array_equal(grown, size):
+            break
+        size = grown
+    return int(size[first].sum()), int(size[left[inner]].max()) if inner.any() else 0
 
 
 def _threshold_pairs(ens: Ensemble) -> np.ndarray:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...cost import half_first_bytes, half_word_table
 from ...ir.ensemble import Op
 from .common import int_literal, size_of
 from .inline_text import half_le
@@ -61,47 +62,41 @@ class HalfRecords:
         return size_of(self.fb_t) + 2 + size_of(self.step_t) + 2 * self.low
 
     @property
-    def root_t(self) -> str:
-        return "uint16_t" if self.stream.size <= 1 << 16 else "uint32_t"
-
-    @property
     def bytes(self) -> int:
-        return int(self.stream.size + self.roots.size * size_of(self.root_t))
+        return int(self.stream.size + 2 * self.roots.size)
 
 
 def applies(model: Model) -> bool:
-    """Does the build walk half-word records? The speed levels' table layout on targets
-    with half-word float tests, float32 features, no categorical splits."""
-    return (model.target.half_word_tests and not model.plan.pack_tables and model.precision == "float32"
-            and model.in_t == "float" and not model.uses_categories() and 4 * model.ens.n_features <= 1 << 16)
+    """Does the build walk half-word records? The speed levels' table layout where the cost
+    model counts them (:func:`emlc.cost.half_word_table`)."""
+    return not model.plan.pack_tables and half_word_table(model.ens, model.target)
 
 
 def _le(value: int, size: int) -> list[int]:
     return [(value >> (8 * i)) & 0xFF for i in range(size)]
 
 
-def encode(model: Model, trees) -> HalfRecords | None:
-    """The byte stream of ``trees`` (walk_table._tests of each), or None when a field
-    cannot hold what it must or written-out shared subtrees grow it past twice the nodes."""
+def _bound(model: Model, k: int) -> int:
+    """The key threshold K a record stores for test threshold ``k``: past the keys of
+    non-NaN values on either side, a bound whose lower half is zero does as well."""
     lo, hi = model.base_range
-    tests_all = [test for tests, _ in trees for test in tests.values()]
-    clamp = {id(t): min(max(t.k, lo - 1), hi) for t in tests_all}
-    low = any(k & 0xFFFF for k in clamp.values())
-    fb_t = "uint8_t" if 4 * model.ens.n_features <= 1 << 8 else "uint16_t"
-    fbs = size_of(fb_t)
-    if (int(model.ens.leaves.shape[0]) - 1) >> 8 >= 1 << (8 * fbs - 2):
-        return None
-    for step_t in ("uint8_t", "uint16_t"):
-        out = _stream(model, trees, clamp, low, fb_t, step_t)
-        if out is not None:
-            return out
-    return None
+    return min(max(k, lo - (1 << 16)), hi)
 
 
-def _stream(model: Model, trees, clamp: dict[int, int], low: bool, fb_t: str, step_t: str) -> HalfRecords | None:
+def encode(model: Model, trees) -> HalfRecords:
+    """The byte stream of ``trees`` (walk_table._tests of each), with the narrowest step
+    that holds every right child's distance (where :func:`applies`, one does)."""
+    low = any(_bound(model, test.k) & 0xFFFF for tests, _ in trees for test in tests.values())
+    fb = half_first_bytes(model.ens.n_features, int(model.ens.leaves.shape[0]))
+    assert fb is not None
+    out = _stream(model, trees, low, f"uint{8 * fb}_t", "uint8_t") or _stream(model, trees, low, f"uint{8 * fb}_t", "uint16_t")
+    assert out is not None, "the cost model's half_word_table admitted a model the records cannot hold"
+    return out
+
+
+def _stream(model: Model, trees, low: bool, fb_t: str, step_t: str) -> HalfRecords | None:
     fbs, ss = size_of(fb_t), size_of(step_t)
     smax = (1 << (8 * ss)) - 1
-    limit = 2 * model.ens.n_nodes + 1024
     data: list[int] = []
     roots: list[int] = []
     decisions = leaves = 0
@@ -124,15 +119,13 @@ def _stream(model: Model, trees, clamp: dict[int, int], low: bool, fb_t: str, st
                 data[at:at + ss] = _le(step, ss)
                 stack.append(("node", go_right[node]))
                 continue
-            if decisions + leaves > limit:
-                return None
             if is_leaf[node]:
                 row = leaf[node]
                 data += _le((row >> 8) << 2, fbs) + [row & 0xFF]
                 leaves += 1
                 continue
             test = tests[node]
-            k = clamp[id(test)]
+            k = _bound(model, test.k)
             data += _le(4 * test.feature + 2 | int(test.nan_left), fbs) + _le(k >> 16, 2)
             at = len(data)
             data += [0] * ss + (_le(k, 2) if low else [])
@@ -150,7 +143,7 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
                        note="per tree, in preorder: decision records (4f + 2 | NaN goes left, kh, bytes from "
                             "here to the right child" + (", kl" if rec.low else "") + "), leaf records "
                             "(row >> 8 << 2, row & 0xFF)")
-    roots = tables.add("root", rec.root_t, rec.roots, note=f"first byte of each tree in {nodes}")
+    roots = tables.add("root", "uint16_t", rec.roots, note=f"first byte of each tree in {nodes}")
     ptr_t = f"const {model.target.flash.qualifier}uint8_t *"
     kl = f"{p}_peek16(r)" if rec.low else "0u"
     head, tie = half_le("h", "(uint16_t)(((uint16_t)v[-2] << 8) | v[-3])", "kh", kl if rec.low else 0)
@@ -167,5 +160,5 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
         nan_key=int_literal(model.nan_key, model.key_t), fast_skip=skip,
         skip=f"#if defined({p.upper()}_SKIP)\n        {p}_skip(&r, features);\n#endif" if skip else "",
     )
-    walk = f"{p}_walk({nodes} + {tables.read(rec.root_t, roots, 't')}, features)"
+    walk = f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"
     return Walk([decl], tree_loop(walk), rec)

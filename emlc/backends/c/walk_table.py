@@ -23,7 +23,8 @@ offset); field widths grow only as far as a model needs (more features, offsets,
 Nodes compare the feature's order key (:mod:`emlc.backends.c.numeric`) with a key
 threshold; ranked features are unranked at compile time (``rank <= k`` is
 ``x <= edges[k]``), so a prediction computes a key only for the nodes it visits and
-never searches rank edges. The loop is ``runtime/c/walk.c``.
+never searches rank edges. The loop is ``runtime/c/walk.c``. At the speed levels, float32
+features on cores with half-word tests (AVR) walk :mod:`walk_halves`' records instead.
 """
 
 from __future__ import annotations
@@ -488,10 +489,8 @@ def walk_body(model: Model) -> Walk:
     ens, p, tables = model.ens, model.p, model.tables
     tt_t = smallest_int(0, ens.n_trees, signed=False)
     if walk_halves.applies(model):
-        trees = [_tests(model, tree) for tree in ens.trees]
-        halves = walk_halves.encode(model, trees)
-        if halves is not None:
-            return walk_halves.walk_body(model, halves, lambda walk: _tree_loop(model, tt_t, walk))
+        halves = walk_halves.encode(model, [_tests(model, tree) for tree in ens.trees])
+        return walk_halves.walk_body(model, halves, lambda walk: _tree_loop(model, tt_t, walk))
     rec = encode(model)
     leaf_code = rec.n_slots
     if not rec.n_slots:  # every tree is a single leaf: its row is known now
