@@ -94,28 +94,34 @@ Last run (simavr, avr-gcc 5.4 -Os):
     m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 30x6, atmega2560
-    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
-    emlc -Os table                                      26314      0    34136  100.0%  *
-    emlc -O2 --input int16 inline                       77980      0     2582  100.0%  *
-    emlc -Os --input int16 table                        24476      0    26780  100.0%  *
-    emlearn inline (float features)                     52902      0    14743  100.0%
-    emlearn inline (int16 features)                     24826      0     3596   96.7%  *
-    emlearn loadable (int16 features)                does not build (RAM overflow)
-    micromlgen (float)                                  45566      1    13591  100.0%  *
-    m2cgen (float)                                   does not build (total size of local objects too large)
+    build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
+    emlc -O0 table                                              30074      0    13647  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             49910      0    12892  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 27370      0    11290  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             44270      0    12892  100.0%  100.0%
+    emlc -Os table                                              26314      0    34136  100.0%  100.0%  *
+    emlc -O2 --input int16 inline                               77980      0     2582  100.0%  100.0%  *
+    emlc -Os --input int16 table                                24476      0    26780  100.0%  100.0%  *
+    emlearn inline (float features)                             52902      0    14743  100.0%       -
+    emlearn inline (int16 features)                             24826      0     3596   96.7%       -  *
+    emlearn loadable (int16 features)                        does not build (RAM overflow)
+    micromlgen (float)                                          45566      1    13591  100.0%       -
+    m2cgen (float)                                           does not build (total size of local objects too large)
 
     ## digits RandomForest 30x6, atmega328p
-    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
-    emlc -Os table                                      26314      0    34136  100.0%  *
-    emlc -O2 --input int16 table                        26196      0    15085  100.0%
-    emlc -Os --input int16 table                        24476      0    26780  100.0%  *
-    emlearn inline (float features)                  does not build (flash overflow)
-    emlearn inline (int16 features)                     24826      0     3534   96.7%  *
-    emlearn loadable (int16 features)                does not build (RAM overflow)
-    micromlgen (float)                               does not build (flash overflow)
-    m2cgen (float)                                   does not build (total size of local objects too large)
+    build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
+    emlc -O0 table                                           does not build (flash overflow)
+    emlc -O0 --early-exit 0.5 table (exit left out)          does not build (flash overflow)
+    emlc -O2 table (exact exit)                                 27370      0    11290  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             27370      0    11290  100.0%  100.0%  *
+    emlc -Os table                                              26314      0    34136  100.0%  100.0%  *
+    emlc -O2 --input int16 table                                26196      0    15085  100.0%  100.0%
+    emlc -Os --input int16 table                                24476      0    26780  100.0%  100.0%  *
+    emlearn inline (float features)                          does not build (flash overflow)
+    emlearn inline (int16 features)                             24826      0     3534   96.7%       -  *
+    emlearn loadable (int16 features)                        does not build (RAM overflow)
+    micromlgen (float)                                       does not build (flash overflow)
+    m2cgen (float)                                           does not build (total size of local objects too large)
 
 On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
 emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
