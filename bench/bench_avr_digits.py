@@ -37,8 +37,11 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 point: inline, byte-sum first walk                 92482      0     1061  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk, int16 keys behind it    67764      0     1166  100.0%  100.0%  *
     emlc -O2 point: inline, leaf sums in code                   57344      0     1251  100.0%  100.0%  *
-    emlc -O2 point: inline, byte sums in code, leaf table behind    48458      0     1615  100.0%  100.0%  *
-    emlc -O2 point: inline, leaf table                          47820      0     3565  100.0%  100.0%  *
+    emlc -O2 point: inline, byte-sum first walk, NaN-free tests (NaN rows: table walk)    69612      0     1353  100.0%  100.0%
+    emlc -O2 point: inline, leaf sums in code, NaN-free tests (NaN rows: table walk)    46196      0     1477  100.0%  100.0%  *
+    emlc -O2 point: inline, byte sums in code, leaf table behind    48458      0     1615  100.0%  100.0%
+    emlc -O2 point: inline, byte sums in code, leaf table behind, NaN-free tests (NaN rows: table walk)    39768      0     1845  100.0%  100.0%  *
+    emlc -O2 point: inline, leaf table                          47820      0     3565  100.0%  100.0%
     emlc -O2 point: table                                       13116      0     4575  100.0%  100.0%  *
     emlc -O2 --input int16 inline                               38476      0      706  100.0%  100.0%  *
     emlc -Os --input int16 table                                12216      0     6182  100.0%  100.0%
@@ -95,10 +98,10 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 30x6, atmega2560
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              30074      0    13647  100.0%  100.0%
+    emlc -O0 inline                                            111692      0     5576  100.0%  100.0%  *
     emlc -O0 --early-exit 0.5 table                             49910      0    12892  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 27370      0    11290  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             44270      0    12892  100.0%  100.0%
+    emlc -O2 inline                                            104204      0     5581  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             44270      0    12892  100.0%  100.0%  *
     emlc -Os table                                              26314      0    34136  100.0%  100.0%  *
     emlc -O2 --input int16 inline                               77980      0     2582  100.0%  100.0%  *
     emlc -Os --input int16 table                                24476      0    26780  100.0%  100.0%  *
@@ -126,7 +129,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
 The 2560's -O2 rows are what the command line builds (the backend picks the layout):
 for 30x6 the inline walk with NaN-free tests, byte sums in code and the leaf table behind
 (emlc/backends/c/nan_guard.py; every other inline point is over the 128 KB default budget,
-where the table took 27,492 B / 20,238 cycles).
+and the table takes 27,370 B / 11,290 cycles).
 On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
 emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
 doubles (RAM) or emlearn's loadable tables (RAM) anywhere but the 2560.
