@@ -11,7 +11,7 @@ ones (the exit plan on the sums, the binary64 step on the exit plan).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
@@ -20,11 +20,12 @@ from ...cost import Layout, choose_layout
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Op
 from ...targets import Target
-from . import exit_checks, fixed, half_keys, soft64
+from . import exit_checks, fixed, half_keys, leaf_records, soft64
 from . import numeric as num
 from .common import C_INT, int_range, size_of, smallest_int
 from .exit_checks import ExitMode, ExitPlan
 from .fixed import FixedPlan
+from .leaf_records import LeafRecords
 
 
 class FeatureAccess(Enum):
@@ -94,6 +95,9 @@ class Plan:
     #: P_halves computes once per row where a feature's thresholds allow (half_keys):
     #: a third of P_rows' flash for about 3,000 cycles on the rows that reach it
     keyed_rows: bool = False
+    #: leaf rows as byte records (-Os table builds whose leaves are counts): a walk
+    #: records where its leaf's record starts, and the fast sums compute their values
+    records: LeafRecords | None = None
 
     @property
     def walk_shared(self) -> bool:
@@ -224,11 +228,31 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     if byte_sums and bytes_help:
         fx = fixed.quick_plan(ens, target) or fx
     quick_fx = fixed.quick_plan(ens, target) if quick and bytes_help else None
+    records = None
+    if pack_tables and chosen is Layout.TABLE and record and exits is None:
+        records, fx, nums = _records(ens, target, nums, fx)
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
                 float32_sums=float32_sums, pack_tables=pack_tables,
                 keyed_rows=keyed_rows and quick_fx is not None and direct is DirectTest.HALF
-                and bool(half_keys.half_keys(ens)))
+                and bool(half_keys.half_keys(ens)), records=records)
+
+
+def _records(ens: Ensemble, target: Target, nums: Numbers,
+             fx: FixedPlan | None) -> tuple[LeafRecords | None, FixedPlan | None, Numbers]:
+    """Leaf records for a size-first table build, the fixed-point plan over their values
+    and the types that record them, when the leaves are counts and the records are smaller
+    (and the wider recorded rows still fit the stack); else (None, ``fx``, ``nums``)."""
+    counts = leaf_records.eligible(ens, nums.raw_dtype)
+    rec = None if counts is None else leaf_records.encode(
+        counts, None if fx is None else fx.leaves, None if fx is None else fx.scale)
+    if rec is None or not leaf_records.pays(ens, rec, counts):
+        return None, fx, nums
+    wide = replace(nums, row_t=rec.offset_t)
+    got = fx if fx is None or rec.fast is None else fixed.derived(ens, fx, rec.fast)
+    if (fx is not None and got is None) or not records_rows(ens, target, wide):
+        return None, fx, nums
+    return rec, got, wide
 
 
 def lossy_exit_note(ens: Ensemble, target: Target, layout: Layout | str | None) -> str | None:

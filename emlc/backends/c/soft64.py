@@ -31,7 +31,7 @@ from ...ir.ensemble import Aggregation, Decision, Ensemble, Task
 from ...ir.interpret import apply_link, decide
 from ...targets import Target
 from ..fixed_point import trees_per_output
-from . import leaf_tables
+from . import leaf_records, leaf_tables
 from . import numeric as num
 from .common import smallest_int, top_two
 
@@ -138,7 +138,11 @@ def soft_functions(model: Model) -> str:
     leaves = np.asarray(ens.leaves, dtype=np.float64)
     counts = leaf_tables.rational_leaves(model, "double")
     sparse = width > 1 and leaf_tables.sparse_exact(model, "double")
-    if sparse:
+    enter = ""
+    if model.plan.records is not None:
+        ent = leaf_records.row_entries(model, "row")
+        head, loop, enter, column, read = ent.head, ent.loop, ent.enter, f"o + {ent.column}", ent.count
+    elif sparse:
         st_t, start, col_t, col = leaf_tables.sparse_pattern(model)
         nz = leaves != 0
         head = (f"    {st_t} e, first = {tables.read(st_t, start, 'row')}, end = {tables.read(st_t, start, 'row + 1u')};\n")
@@ -149,9 +153,10 @@ def soft_functions(model: Model) -> str:
         loop, column = f"for (j = 0, e = first; j < {width}u; ++j, ++e)", "o + j"
     head += f"    {work} v;\n"
     if counts is not None:
-        ct, cnt, nt = leaf_tables.count_table(model, counts)
-        read = tables.read(ct, cnt, "e")
-        head += (f"    {work} total;\n    uint32_t sum = 0;\n    {loop} {{\n        sum += {read};\n    }}\n"
+        if model.plan.records is None:
+            ct, cnt, nt = leaf_tables.count_table(model, counts)
+            read = tables.read(ct, cnt, "e")
+        head += (f"    {work} total;\n    uint32_t sum = 0;\n    {loop} {{\n        {enter}sum += {read};\n    }}\n"
                  f"    {p}_f64_from(&total, sum);\n")
         value = f"{p}_f64_from(&v, {read});\n        {p}_f64_div(&v, &total);"
     else:
@@ -160,7 +165,7 @@ def soft_functions(model: Model) -> str:
         value = f64_load(tables, "v", table, "e")
     add = (f"/* Add leaf row `row` in binary64 to the sums from output o on. */\n"
            f"static void {p}_add64({p.upper()}_F64_MEM {f64} *s, uint16_t o, {model.row_t} row)\n{{\n{head}"
-           f"    {loop} {{\n        {value}\n"
+           f"    {loop} {{\n        {enter}{value}\n"
            f"        {p}_f64_add(&s[(uint16_t)({column})], &v);\n    }}\n}}")
     base = np.asarray(ens.base_score, dtype=np.float64)
     base_t = None

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...ir.ensemble import Aggregation
-from . import exit_checks, fixed, leaf_tables, link
+from . import exit_checks, fixed, leaf_records, leaf_tables, link
 from .common import C_INT, first_max_locals, int_literal, smallest_int, top_two, top_two_locals
 from .model import Model
 
@@ -30,6 +30,14 @@ def accumulator(m: Model) -> tuple[str, str]:
         lt = C_INT[str(leaves.dtype)]
     else:
         lt = "float" if leaves.dtype == np.float32 or m.acc_t == "float" else "double"
+    if m.plan.records is not None:
+        ent = leaf_records.row_entries(m, "row")
+        nt = smallest_int(0, 255 * width, signed=False)
+        return at, (
+            f"{ent.head}    {nt} n = 0;\n"
+            f"    {ent.loop} {{\n        {ent.enter}n = ({nt})(n + {ent.count});\n    }}\n"
+            f"    {ent.loop} {{\n        {ent.enter}acc[o + {ent.column}] += ({at}){ent.count} / ({at})n;\n    }}"
+        )
     if leaf_tables.sparse_exact(m, lt):
         nz = leaves != 0
         st_t, start, col_t, col = leaf_tables.sparse_pattern(m)
@@ -340,8 +348,12 @@ def fast_function(m: Model) -> str:
     if fx.exact:
         return f"{decide}\n\n{fast}"
     nz = np.asarray(ens.leaves) != 0
-    st_t, ts, ct, tc = leaf_tables.sparse_pattern(m)
-    if nz.any():
+    if m.plan.records is not None:
+        ent = leaf_records.row_entries(m, "row")
+        add = (f"{ent.head}    {ent.loop} {{\n        {ent.enter}uint16_t k = (uint16_t)(o + {ent.column});\n"
+               f"        q[k] = ({fx.acc_t})(q[k] + {ent.fast});\n    }}")
+    elif nz.any():
+        st_t, ts, ct, tc = leaf_tables.sparse_pattern(m)
         tv = m.tables.add("qval", fx.leaf_t, fx.leaves[nz], note=f"nonzero leaf values * 2^{fx.shift}")
         add = (
             f"    {st_t} e = {m.tables.read(st_t, ts, 'row')}, end = {m.tables.read(st_t, ts, 'row + 1u')};\n"

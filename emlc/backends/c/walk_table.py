@@ -226,6 +226,13 @@ def _thresholds(model: Model, trees_tests: list[dict[int, Test]], slot_of: dict[
     return values, keys, kbase
 
 
+def _leaf_refs(model: Model, tree: Tree) -> list[int]:
+    """What each of ``tree``'s nodes hands the sums as its leaf row: the row, or with
+    leaf records (:mod:`.leaf_records`) where its record starts."""
+    rec = model.plan.records
+    return (tree.leaf if rec is None else rec.offsets[tree.leaf]).tolist()
+
+
 def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Records | None:
     """Place every tree's records in preorder; None if ``right_t`` cannot hold what it must."""
     trees_tests, gotos = zip(*trees) if trees else ((), ())
@@ -249,7 +256,7 @@ def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Recor
     for t, (tree, tests, goto) in enumerate(zip(model.ens.trees, trees_tests, gotos)):
         # Python lists: numpy scalar indexing and enum look-ups per record dominate otherwise.
         is_leaf = (tree.op == leaf_op).tolist()
-        leaf, go = tree.leaf.tolist(), goto.tolist()
+        leaf, go = _leaf_refs(model, tree), goto.tolist()
         go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
         placed: dict[int, int] = {}
         roots.append(len(kind))
@@ -341,7 +348,7 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
         if len(kind) > limit:
             return None
         is_leaf = (tree.op == leaf_op).tolist()
-        leaf, go = tree.leaf.tolist(), goto.tolist()
+        leaf, go = _leaf_refs(model, tree), goto.tolist()
         go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
         roots.append(len(kind))
         if is_leaf[go[0]]:
@@ -402,11 +409,12 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
             else:
                 first.append(-1 - sum(m.size for m in maps))
                 maps.append(np.where(ok, part, 0))
-        widest = int((ends - starts).max())
-        lflag = 1 << max(int(rows_a.max()) + widest, sum(m.size for m in maps)).bit_length()
-        lbase = np.array([f if f >= 0 else lflag | (-1 - f) for f in first], dtype=np.int64)
         lmap = np.concatenate(maps) if maps else None
-        top = 2 * lflag - 1
+        if len(maps) < len(first):  # some trees number their rows themselves
+            widest = int((ends - starts).max())
+            lflag = 1 << max(int(rows_a.max()) + widest, lmap.size if lmap is not None else 0).bit_length()
+            lbase = np.array([f if f >= 0 else lflag | (-1 - f) for f in first], dtype=np.int64)
+            top = 2 * lflag - 1
     return Records(
         kind=kind_a, thr=thr_a, right=np.array(cnt, dtype=np.int64), roots=np.array(roots, dtype=np.int64),
         kind_t=smallest_int(0, int(kind_a.max()), signed=False),
@@ -691,7 +699,7 @@ def _counted_walk(model: Model, rec: Records, troot: str, fields: str, value: st
     leaf_row = f"({model.row_t})n"
     if rec.lmap is not None:
         tl = tables.add("lrow", rec.lmap_t, rec.lmap, note="leaf row of each leaf number (trees whose rows are not in order)")
-        mapped = f"({model.row_t}){tables.read(rec.lmap_t, tl, f'n & {rec.lflag - 1}u')}"
+        mapped = f"({model.row_t}){tables.read(rec.lmap_t, tl, f'n & {rec.lflag - 1}u' if rec.lbase is not None else 'n')}"
         leaf_row = f"((n & {rec.lflag}u) ? {mapped} : {leaf_row})" if rec.lbase is not None else mapped
     if rec.lbase is None:
         start = f"({rec.lidx_t})(r + t)"
