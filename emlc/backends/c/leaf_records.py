@@ -10,7 +10,7 @@ Against row starts, a column byte, a count byte and a fixed-point byte per entry
 drops two bytes per entry for two to four per row: the digits 10x6 forest's leaf tables
 take 2,341 bytes instead of 3,955.
 
-predict's fast sums add ``q = (count m + 128) >> 8`` (:func:`scaled`) instead of a
+predict's fast sums add ``q = (count m + 256) >> 9`` (:func:`scaled`) instead of a
 stored ``round(x 2^s)``: :func:`multiplier` picks the row's ``m`` so that q is that value
 for every entry where one m does so (all but a few rows of the digits forests), and the
 fixed-point margin counts the error that remains (:func:`.fixed_point.with_leaves`).
@@ -35,24 +35,39 @@ if TYPE_CHECKING:
 MAX_WIDTH = 16
 #: largest multiplier: two bytes, each product with a count byte within 16 bits
 MAX_MULTIPLIER = 65535
+#: bits of the product below the fixed-point value: 9 gives every row of the digits
+#: forests (10x6, 30x6) a multiplier that reproduces round(x 2^7), and still holds the
+#: multiplier of a row with one count (2^16 / 1, just below) in two bytes. The C
+#: expression (:func:`row_entries`) is written for it; the tests hold it to :func:`scaled`
+SHIFT = 9
 
 
 def scaled(count: int, m: int) -> int:
     """The fixed-point value predict's sums add for a leaf count under row multiplier ``m``
-    (the C code computes it from m's two bytes: ``count mh + ((count ml + 128) >> 8)``)."""
-    return (count * m + 128) >> 8
+    (the C code computes it from m's bytes: ``(count mh + ((count ml + 256) >> 8)) >> 1``)."""
+    return (count * m + (1 << (SHIFT - 1))) >> SHIFT
 
 
 def multiplier(counts: list[int], want: list[int], scale: float) -> int:
-    """The row's multiplier: one under which every count gets its ``want`` value
-    (:func:`scaled`), the nearest such to ``256 scale / total``, or that nearest value
-    itself when none does."""
-    near = min(round(Fraction(256) * Fraction(scale) / sum(counts)), MAX_MULTIPLIER)
+    """The row's multiplier: of those under which every count gets its ``want`` value
+    (:func:`scaled`), the nearest to ``2^SHIFT scale / total``; when none does, the one
+    nearby whose values stray least from ``scale count / total``."""
+    total = sum(counts)
+    ideal = Fraction(1 << SHIFT) * Fraction(scale) / total
+    near = min(round(ideal), MAX_MULTIPLIER)
     lo, hi = 0, MAX_MULTIPLIER
-    for c, w in zip(counts, want):  # scaled(c, m) == w  <=>  256 w - 128 <= c m <= 256 w + 127
-        lo = max(lo, -(-(256 * w - 128) // c))
-        hi = min(hi, (256 * w + 127) // c)
-    return min(max(near, lo), hi) if lo <= hi else near
+    half = 1 << (SHIFT - 1)
+    for c, w in zip(counts, want):  # scaled(c, m) == w  <=>  w 2^SHIFT - half <= c m <= (w + 1) 2^SHIFT - half - 1
+        lo = max(lo, -(-((w << SHIFT) - half) // c))
+        hi = min(hi, (((w + 1) << SHIFT) - half - 1) // c)
+    if lo <= hi:
+        return min(max(near, lo), hi)
+    exact = [Fraction(scale) * c / total for c in counts]
+
+    def stray(m: int) -> Fraction:
+        return max(abs(scaled(c, m) - x) for c, x in zip(counts, exact))
+
+    return min(range(max(near - 64, 0), min(near + 64, MAX_MULTIPLIER) + 1), key=stray)
 
 
 @dataclass(frozen=True)
@@ -129,9 +144,10 @@ def eligible(ens: Ensemble, raw_dtype: str) -> np.ndarray | None:
 
 class RowEntries(NamedTuple):
     """C pieces visiting the entries of leaf row ``row``: ``head`` before the loops,
-    ``loop`` a restartable ``for`` header, ``enter`` the statements opening its body
-    (they skip columns without an entry), then ``column`` (from 0), ``count`` and
-    ``fast`` (the fixed-point value) of the entry."""
+    ``loop`` a restartable ``for`` header (it ends when no mask bit is left), ``enter``
+    the statements opening its body (they skip the columns without an entry and read the
+    count), then ``column`` (from 0), ``count`` and ``fast`` (the
+    fixed-point value) of the entry."""
 
     head: str
     loop: str
@@ -141,8 +157,9 @@ class RowEntries(NamedTuple):
     fast: str
 
 
-def row_entries(m: Model, row: str) -> RowEntries:
-    """:class:`RowEntries` over the records of plan ``m`` (declared on first use)."""
+def row_entries(m: Model, row: str, fast: bool = False) -> RowEntries:
+    """:class:`RowEntries` over the records of plan ``m`` (declared on first use);
+    ``fast``: with the fixed-point value (its multiplier read in ``head``)."""
     rec = m.plan.records
     assert rec is not None
     tables = m.tables
@@ -150,7 +167,7 @@ def row_entries(m: Model, row: str) -> RowEntries:
         "lrec", "uint8_t", rec.data,
         note="leaf rows: mask of nonzero columns, " + ("multiplier m, " if rec.fast is not None else "")
         + "a count per nonzero column (value = count / row total"
-        + (", fixed point (count m + 128) >> 8" if rec.fast is not None else "") + "); multi-byte fields low byte first"))
+        + (f", fixed point (count m + {1 << (SHIFT - 1)}) >> {SHIFT}" if rec.fast is not None else "") + "); multi-byte fields low byte first"))
     et, mt = rec.offset_t, f"uint{8 * rec.mask_bytes}_t"
 
     def byte(at: str) -> str:
@@ -158,14 +175,20 @@ def row_entries(m: Model, row: str) -> RowEntries:
 
     mask = byte(row) if rec.mask_bytes == 1 else f"({mt})({byte(row)} | ({mt}){byte(f'{row} + 1u')} << 8)"
     head = f"    {et} e;\n    {mt} bits;\n    uint8_t j, c;\n"
-    fast = ""
-    if rec.fast is not None:
+    value = ""
+    if fast:
+        assert rec.fast is not None
         at = rec.mask_bytes
         head += f"    uint8_t ml = {byte(f'{row} + {at}u')}, mh = {byte(f'{row} + {at + 1}u')};\n"
-        fast = "(uint16_t)((uint16_t)c * mh + (((uint16_t)c * ml + 128u) >> 8))"
+        value = "(uint16_t)(((uint16_t)c * mh + (((uint16_t)c * ml + 256u) >> 8)) >> 1)"
+    # the fast sums' loop runs on every prediction: skipping zero bits in a loop of their
+    # own saves AVR cycles (digits 10x6: 137 of 10,859); the others run on near-ties only,
+    # where `continue` takes less code (38 bytes for the float and binary64 sums)
+    skip = ("while (!(bits & 1u)) {\n            bits >>= 1;\n            ++j;\n        }" if fast
+            else "if (!(bits & 1u)) {\n            continue;\n        }")
     return RowEntries(
         head=head,
         loop=f"for (e = ({et})({row} + {rec.header_bytes}u), bits = {mask}, j = 0; bits; bits >>= 1, ++j)",
-        enter=f"if (!(bits & 1u)) {{\n            continue;\n        }}\n        c = {byte('e')};\n        ++e;\n        ",
-        column="j", count="c", fast=fast,
+        enter=f"{skip}\n        c = {byte('e')};\n        ++e;\n        ",
+        column="j", count="c", fast=value,
     )

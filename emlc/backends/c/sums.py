@@ -349,7 +349,7 @@ def fast_function(m: Model) -> str:
         return f"{decide}\n\n{fast}"
     nz = np.asarray(ens.leaves) != 0
     if m.plan.records is not None:
-        ent = leaf_records.row_entries(m, "row")
+        ent = leaf_records.row_entries(m, "row", fast=True)
         add = (f"{ent.head}    {ent.loop} {{\n        {ent.enter}uint16_t k = (uint16_t)(o + {ent.column});\n"
                f"        q[k] = ({fx.acc_t})(q[k] + {ent.fast});\n    }}")
     elif nz.any():
