@@ -37,14 +37,16 @@ MAX_WIDTH = 16
 MAX_MULTIPLIER = 65535
 #: bits of the product below the fixed-point value: 9 gives every row of the digits
 #: forests (10x6, 30x6) a multiplier that reproduces round(x 2^7), and still holds the
-#: multiplier of a row with one count (2^16 / 1, just below) in two bytes. The C
-#: expression (:func:`row_entries`) is written for it; the tests hold it to :func:`scaled`
+#: multiplier of a row with one count (2^16 / 1, just below) in two bytes
 SHIFT = 9
+#: :func:`scaled` in C from count c and m's bytes ml, mh, in 16-bit unsigned arithmetic
+#: (c ml + 256 and c mh + 255 stay below 2^16; the tests hold it to :func:`scaled`)
+FAST_C = "(uint16_t)(((uint16_t)c * mh + (((uint16_t)c * ml + 256u) >> 8)) >> 1)"
 
 
 def scaled(count: int, m: int) -> int:
     """The fixed-point value predict's sums add for a leaf count under row multiplier ``m``
-    (the C code computes it from m's bytes: ``(count mh + ((count ml + 256) >> 8)) >> 1``)."""
+    (the C code: :data:`FAST_C`)."""
     return (count * m + (1 << (SHIFT - 1))) >> SHIFT
 
 
@@ -180,7 +182,7 @@ def row_entries(m: Model, row: str, fast: bool = False) -> RowEntries:
         assert rec.fast is not None
         at = rec.mask_bytes
         head += f"    uint8_t ml = {byte(f'{row} + {at}u')}, mh = {byte(f'{row} + {at + 1}u')};\n"
-        value = "(uint16_t)(((uint16_t)c * mh + (((uint16_t)c * ml + 256u) >> 8)) >> 1)"
+        value = FAST_C
     # the fast sums' loop runs on every prediction: skipping zero bits in a loop of their
     # own saves AVR cycles (digits 10x6: 137 of 10,859); the others run on near-ties only,
     # where `continue` takes less code (38 bytes for the float and binary64 sums)
