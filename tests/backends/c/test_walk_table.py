@@ -251,7 +251,7 @@ def test_count_leaves_give_the_interpreters_probabilities_on_host_and_avr(kind):
 def test_trees_sharing_leaf_rows_map_every_leaf_by_its_number():
     """Rows shared between trees (dedup_leaves): when no tree has its rows in order, the
     leaf map is indexed by leaf number itself (no per-tree base), and at -Os with leaf
-    records it holds where each leaf's record starts."""
+    records it holds where each leaf's record starts, as a low byte and a high nibble."""
     require_tool("gcc")
     from emlc.passes import optimize
 
@@ -265,7 +265,9 @@ def test_trees_sharing_leaf_rows_map_every_leaf_by_its_number():
         assert (plan.records is not None) == size_first
         if plan.records is not None:
             assert set(rec.lmap.tolist()) <= set(plan.records.offsets.tolist())
+        assert rec.lmap_split == size_first and (255 < rec.lmap.max() < 4096 or not size_first)
         code = emit_c(ens, "avr", "m", "table", speed=not size_first)
+        assert ("m_lrowhi" in code) == size_first
         assert "m_lbase" not in code and "m_lrow[n]" in code
         check_agrees(ens, X, "table", speed=not size_first)
 
