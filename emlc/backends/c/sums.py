@@ -350,7 +350,7 @@ def fast_function(m: Model) -> str:
     nz = np.asarray(ens.leaves) != 0
     if m.plan.records is not None:
         ent = leaf_records.row_entries(m, "row", fast=True)
-        add = (f"{ent.head}    {ent.loop} {{\n        {ent.enter}uint16_t k = (uint16_t)(o + {ent.column});\n"
+        add = (f"{ent.head}    uint16_t k;\n    {ent.loop} {{\n        {ent.enter}k = (uint16_t)(o + {ent.column});\n"
                f"        q[k] = ({fx.acc_t})(q[k] + {ent.fast});\n    }}")
     elif nz.any():
         st_t, ts, ct, tc = leaf_tables.sparse_pattern(m)

@@ -711,14 +711,14 @@ def _counted_walk(model: Model, rec: Records, troot: str, fields: str, value: st
     leaf_row = f"({model.row_t})n"
     if rec.lmap is not None:
         note = "leaf row of each leaf number (trees whose rows are not in order)"
-        i = f"(n & {rec.lflag - 1}u)" if rec.lbase is not None else "n"
+        i = f"n & {rec.lflag - 1}u" if rec.lbase is not None else "n"
         if rec.lmap_split:
             tl = tables.add("lrow", "uint8_t", rec.lmap & 255, note=f"{note}: low byte")
             nib = np.append(rec.lmap >> 8, np.zeros(rec.lmap.size % 2, dtype=np.int64))
             th = tables.add("lrowhi", "uint8_t", nib[0::2] | nib[1::2] << 4,
                             note="high 4 bits of each lrow entry, two a byte (even leaf numbers low)")
-            high = tables.read("uint8_t", th, f"{i} >> 1")
-            mapped = (f"({model.row_t})({tables.read('uint8_t', tl, i)} | (uint16_t)(({i} & 1u) ? "
+            high = tables.read("uint8_t", th, f"({i}) >> 1")
+            mapped = (f"({model.row_t})({tables.read('uint8_t', tl, i)} | (uint16_t)((({i}) & 1u) ? "
                       f"(uint8_t)({high} >> 4) : (uint8_t)({high} & 15u)) << 8)")
         else:
             tl = tables.add("lrow", rec.lmap_t, rec.lmap, note=note)

@@ -165,3 +165,24 @@ def test_record_builds_agree_with_the_interpreter_on_host_and_avr(depth):
     got, floats = run_parallel([(ens, X, "avr", "table", {"speed": False}), (ens, X, "avr", "inline")], workers=2)
     np.testing.assert_array_equal(got.predict, expected(ens, X)[0])
     np.testing.assert_array_equal(got.values, floats.values)
+
+
+@pytest.mark.parametrize("target", ["cortex-m0", "rv32ec", "mcs51"])
+def test_record_builds_run_on_devices(target):
+    """An -Os table build with leaf records (a small iris forest: it fits the 8051) on the
+    devices' compilers, with the strict flags, and simulators."""
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+    from tests.e2e.harness import TOOLS, run_model
+
+    require_tool(*TOOLS[target])
+    X, y = load_iris(return_X_y=True)
+    ens = emlc.load(RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, y))
+    X = X[::6].astype(np.float32)
+    assert _plan(ens, target).records is not None
+    got = run_model(ens, X, target, "table", speed=False)
+    want, values = expected(ens, X)
+    np.testing.assert_array_equal(got.predict, want)
+    np.testing.assert_allclose(got.values, values.astype(np.float32), rtol=2e-6, atol=1e-7)
