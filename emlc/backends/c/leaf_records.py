@@ -148,20 +148,22 @@ class RowEntries(NamedTuple):
     """C pieces visiting the entries of leaf row ``row``: ``head`` before the loops,
     ``loop`` a restartable ``for`` header (it ends when no mask bit is left), ``enter``
     the statements opening its body (they skip the columns without an entry and read the
-    count), then ``column`` (from 0), ``count`` and ``fast`` (the
-    fixed-point value) of the entry."""
+    count), then the entry's ``column`` (from 0; with ``sums``, ``slot``: its sum),
+    ``count`` and ``fast`` (the fixed-point value)."""
 
     head: str
     loop: str
     enter: str
     column: str
+    slot: str
     count: str
     fast: str
 
 
-def row_entries(m: Model, row: str, fast: bool = False) -> RowEntries:
-    """:class:`RowEntries` over the records of plan ``m`` (declared on first use);
-    ``fast``: with the fixed-point value (its multiplier read in ``head``)."""
+def row_entries(m: Model, row: str, sums: tuple[str, str] | None = None) -> RowEntries:
+    """:class:`RowEntries` over the records of plan ``m`` (declared on first use).
+    ``sums`` (C type, first sum): predict's fast sums, which the loop steps through with a
+    pointer, and the fixed-point value (its multiplier read in ``head``)."""
     rec = m.plan.records
     assert rec is not None
     tables = m.tables
@@ -176,21 +178,25 @@ def row_entries(m: Model, row: str, fast: bool = False) -> RowEntries:
         return tables.read("uint8_t", table, at)
 
     mask = byte(row) if rec.mask_bytes == 1 else f"({mt})({byte(row)} | ({mt}){byte(f'{row} + 1u')} << 8)"
-    head = f"    {et} e;\n    {mt} bits;\n    uint8_t j, c;\n"
-    value = ""
-    if fast:
+    head = f"    {et} e;\n    {mt} bits;\n"
+    start = f"e = ({et})({row} + {rec.header_bytes}u), bits = {mask}"
+    if sums is None:
+        head += "    uint8_t j, c;\n"
+        start, step, value = start + ", j = 0", "++j", ""
+        # near-ties only: `continue` takes less code than a loop of its own (38 bytes of
+        # the digits forest's float and binary64 sums)
+        skip = "if (!(bits & 1u)) {\n            continue;\n        }"
+    else:
+        # every prediction: a pointer to the sum and zero bits skipped in a loop of their
+        # own (digits 10x6 on AVR: about 300 cycles a prediction)
         assert rec.fast is not None
         at = rec.mask_bytes
-        head += f"    uint8_t ml = {byte(f'{row} + {at}u')}, mh = {byte(f'{row} + {at + 1}u')};\n"
-        value = FAST_C
-    # the fast sums' loop runs on every prediction: skipping zero bits in a loop of their
-    # own saves AVR cycles (digits 10x6: 137 of 10,859); the others run on near-ties only,
-    # where `continue` takes less code (38 bytes for the float and binary64 sums)
-    skip = ("while (!(bits & 1u)) {\n            bits >>= 1;\n            ++j;\n        }" if fast
-            else "if (!(bits & 1u)) {\n            continue;\n        }")
+        head += (f"    uint8_t c;\n    {sums[0]} *p;\n"
+                 f"    uint8_t ml = {byte(f'{row} + {at}u')}, mh = {byte(f'{row} + {at + 1}u')};\n")
+        start, step, value = start + f", p = {sums[1]}", "++p", FAST_C
+        skip = "while (!(bits & 1u)) {\n            bits >>= 1;\n            ++p;\n        }"
     return RowEntries(
-        head=head,
-        loop=f"for (e = ({et})({row} + {rec.header_bytes}u), bits = {mask}, j = 0; bits; bits >>= 1, ++j)",
+        head=head, loop=f"for ({start}; bits; bits >>= 1, {step})",
         enter=f"{skip}\n        c = {byte('e')};\n        ++e;\n        ",
-        column="j", count="c", fast=value,
+        column="j", slot="*p", count="c", fast=value,
     )

@@ -349,9 +349,8 @@ def fast_function(m: Model) -> str:
         return f"{decide}\n\n{fast}"
     nz = np.asarray(ens.leaves) != 0
     if m.plan.records is not None:
-        ent = leaf_records.row_entries(m, "row", fast=True)
-        add = (f"{ent.head}    uint16_t k;\n    {ent.loop} {{\n        {ent.enter}k = (uint16_t)(o + {ent.column});\n"
-               f"        q[k] = ({fx.acc_t})(q[k] + {ent.fast});\n    }}")
+        ent = leaf_records.row_entries(m, "row", sums=(fx.acc_t, "q + o"))
+        add = (f"{ent.head}    {ent.loop} {{\n        {ent.enter}{ent.slot} = ({fx.acc_t})({ent.slot} + {ent.fast});\n    }}")
     elif nz.any():
         st_t, ts, ct, tc = leaf_tables.sparse_pattern(m)
         tv = m.tables.add("qval", fx.leaf_t, fx.leaves[nz], note=f"nonzero leaf values * 2^{fx.shift}")
