@@ -1,9 +1,11 @@
-"""Leaf rows as byte records, for size-first table builds (-Os): each distinct row of
-leaf counts (:func:`.leaf_tables.rational_counts`) is one record in a byte table,
+"""Leaf rows as byte records, for size-first table builds (-Os): each distinct leaf row
+of byte values (counts, :func:`.leaf_tables.rational_counts`, where the leaves are their
+rows' fractions; else integer leaves that fit a byte, as the lossy passes make them) is
+one record in a byte table,
 
     mask of its nonzero columns (1 or 2 bytes, little-endian)
-    multiplier m (2 bytes, little-endian; only with a fixed-point plan)
-    the counts of its nonzero entries (a byte each, columns ascending)
+    multiplier m (2 bytes, little-endian; counts under a fixed-point plan only)
+    the values of its nonzero entries (a byte each, columns ascending)
 
 and a walk records where its leaf's record starts (the leaf's "row" to every sum).
 Against row starts, a column byte, a count byte and a fixed-point byte per entry this
@@ -14,6 +16,7 @@ predict's fast sums add ``q = (count m + 256) >> 9`` (:func:`scaled`) instead of
 stored ``round(x 2^s)``: :func:`multiplier` picks the row's ``m`` so that q is that value
 for every entry where one m does so (all but a few rows of the digits forests), and the
 fixed-point margin counts the error that remains (:func:`.fixed_point.with_leaves`).
+Integer leaves are their own fixed-point values (an exact plan adds the table itself).
 """
 
 from __future__ import annotations
@@ -79,8 +82,12 @@ class LeafRecords:
     data: np.ndarray  # uint8, records back to back
     offsets: np.ndarray  # int64 [rows]: where each row's record starts
     mask_bytes: int
-    #: the fixed-point value of every leaf entry under its row's multiplier (no plan: None)
+    #: the fixed-point value of every leaf entry under its row's multiplier (no multiplier: None)
     fast: np.ndarray | None
+    #: the bytes are counts (value = count / row total), else the integer leaves themselves
+    counts: bool = True
+    #: the bytes are int8 (negative integer leaves)
+    signed: bool = False
 
     @property
     def header_bytes(self) -> int:
@@ -91,18 +98,21 @@ class LeafRecords:
         return smallest_int(0, int(self.data.size), signed=False)
 
 
-def encode(counts: np.ndarray, want: np.ndarray | None, scale: float | None) -> LeafRecords | None:
-    """The records of leaf ``counts`` [rows, width] (multipliers aiming at the fixed-point
-    leaves ``want`` of ``scale`` when given), or None when a row is too wide or a count
-    over a byte."""
-    width = counts.shape[1]
-    if width > MAX_WIDTH or int(counts.max()) > 255:
+def encode(values: np.ndarray, want: np.ndarray | None = None, scale: float | None = None,
+           counts: bool = True) -> LeafRecords | None:
+    """The records of leaf byte ``values`` [rows, width]: counts (multipliers aiming at the
+    fixed-point leaves ``want`` of ``scale`` when given), or integer leaves (``counts``
+    False); None when a row is too wide or a value outside a byte."""
+    width = values.shape[1]
+    signed = bool((values < 0).any())
+    lo, hi = (-128, 127) if signed else (0, 255)
+    if width > MAX_WIDTH or int(values.min()) < lo or int(values.max()) > hi:
         return None
     mask_bytes = 1 if width <= 8 else 2
     data: list[int] = []
     offsets: list[int] = []
-    fast = np.zeros_like(counts) if want is not None else None
-    for r, row in enumerate(counts.tolist()):
+    fast = np.zeros_like(values) if want is not None else None
+    for r, row in enumerate(values.tolist()):
         cols = [j for j, c in enumerate(row) if c]
         offsets.append(len(data))
         mask = sum(1 << j for j in cols)
@@ -112,51 +122,57 @@ def encode(counts: np.ndarray, want: np.ndarray | None, scale: float | None) -> 
             m = multiplier(cs, [int(want[r, j]) for j in cols], scale)
             data += [m & 255, m >> 8]
             fast[r, cols] = [scaled(c, m) for c in cs]
-        data += [row[j] for j in cols]
-    return LeafRecords(np.array(data, dtype=np.int64), np.array(offsets, dtype=np.int64), mask_bytes, fast)
+        data += [row[j] & 255 for j in cols]
+    return LeafRecords(np.array(data, dtype=np.int64), np.array(offsets, dtype=np.int64), mask_bytes, fast,
+                       counts, signed)
 
 
-def sparse_bytes(counts: np.ndarray, fast: bool) -> int:
-    """Bytes of the sparse tables the records replace: row starts, a column and a count
-    per entry, and with ``fast`` a fixed-point value byte."""
-    nnz = int(np.count_nonzero(counts))
+def sparse_bytes(values: np.ndarray, fast: bool) -> int:
+    """Bytes of the sparse tables the records replace: row starts, a column and a value
+    byte per entry, and with ``fast`` a fixed-point value byte."""
+    nnz = int(np.count_nonzero(values))
     start_t = smallest_int(0, nnz, signed=False)
-    return (counts.shape[0] + 1) * size_of(start_t) + nnz * (2 + int(fast))
+    return (values.shape[0] + 1) * size_of(start_t) + nnz * (2 + int(fast))
 
 
-def pays(ens: Ensemble, records: LeafRecords, counts: np.ndarray) -> bool:
+def pays(ens: Ensemble, records: LeafRecords, values: np.ndarray) -> bool:
     """Are the records smaller than the sparse tables, counting the wider leaf references
     a walk may then record (one per leaf)?"""
-    wider = size_of(records.offset_t) - size_of(smallest_int(0, counts.shape[0] - 1, signed=False))
-    return records.data.size + max(wider, 0) * ens.n_leaves < sparse_bytes(counts, records.fast is not None)
+    wider = size_of(records.offset_t) - size_of(smallest_int(0, values.shape[0] - 1, signed=False))
+    return records.data.size + max(wider, 0) * ens.n_leaves < sparse_bytes(values, records.fast is not None)
 
 
-def eligible(ens: Ensemble, raw_dtype: str) -> np.ndarray | None:
-    """The leaf counts records would hold, or None when the leaves are not such counts in
-    both float precisions (the float sums' and binary64's), or zeros may not be skipped."""
-    if ens.aggregation is Aggregation.VOTE or ens.leaf_width < 2 or ens.leaves.dtype.kind != "f":
+def eligible(ens: Ensemble, raw_dtype: str) -> tuple[np.ndarray, bool] | None:
+    """(the byte values records would hold, whether they are counts), or None: float
+    leaves that are counts in both float precisions (the float sums' and binary64's), or
+    integer leaves; zeros must be skippable (:func:`.leaf_tables.zeros_skippable`)."""
+    kind = ens.leaves.dtype.kind
+    if ens.aggregation is Aggregation.VOTE or ens.leaf_width < 2 or kind not in "fiu":
         return None
     if not zeros_skippable(ens, raw_dtype):
         return None
+    if kind in "iu":
+        return np.asarray(ens.leaves, dtype=np.int64), False
     counts = rational_counts(ens, "float")
     if counts is None or not np.array_equal(counts, rational_counts(ens, "double")):
         return None
-    return counts
+    return counts, True
 
 
 class RowEntries(NamedTuple):
     """C pieces visiting the entries of leaf row ``row``: ``head`` before the loops,
     ``loop`` a restartable ``for`` header (it ends when no mask bit is left), ``enter``
     the statements opening its body (they skip the columns without an entry and read the
-    count), then the entry's ``column`` (from 0; with ``sums``, ``slot``: its sum),
-    ``count`` and ``fast`` (the fixed-point value)."""
+    byte), then the entry's ``column`` (from 0; with ``sums``, ``slot``: its sum),
+    ``value`` (the stored byte: a count, or the integer leaf) and ``fast`` (the
+    fixed-point value)."""
 
     head: str
     loop: str
     enter: str
     column: str
     slot: str
-    count: str
+    value: str
     fast: str
 
 
@@ -170,9 +186,12 @@ def row_entries(m: Model, row: str, sums: tuple[str, str] | None = None) -> RowE
     table = m.once("lrec", lambda: tables.add(
         "lrec", "uint8_t", rec.data,
         note="leaf rows: mask of nonzero columns, " + ("multiplier m, " if rec.fast is not None else "")
-        + "a count per nonzero column (value = count / row total"
-        + (f", fixed point (count m + {1 << (SHIFT - 1)}) >> {SHIFT}" if rec.fast is not None else "") + "); multi-byte fields low byte first"))
+        + ("a count per nonzero column (value = count / row total" if rec.counts else
+           f"the {'int8' if rec.signed else 'uint8'} leaf value of each nonzero column (")
+        + (f", fixed point (count m + {1 << (SHIFT - 1)}) >> {SHIFT}" if rec.fast is not None else "")
+        + "); multi-byte fields low byte first"))
     et, mt = rec.offset_t, f"uint{8 * rec.mask_bytes}_t"
+    ct = "int8_t" if rec.signed else "uint8_t"
 
     def byte(at: str) -> str:
         return tables.read("uint8_t", table, at)
@@ -181,7 +200,7 @@ def row_entries(m: Model, row: str, sums: tuple[str, str] | None = None) -> RowE
     head = f"    {et} e;\n    {mt} bits;\n"
     start = f"e = ({et})({row} + {rec.header_bytes}u), bits = {mask}"
     if sums is None:
-        head += "    uint8_t j, c;\n"
+        head += f"    uint8_t j;\n    {ct} c;\n"
         start, step, value = start + ", j = 0", "++j", ""
         # near-ties only: `continue` takes less code than a loop of its own (38 bytes of
         # the digits forest's float and binary64 sums)
@@ -191,12 +210,12 @@ def row_entries(m: Model, row: str, sums: tuple[str, str] | None = None) -> RowE
         # own (digits 10x6 on AVR: about 300 cycles a prediction)
         assert rec.fast is not None
         at = rec.mask_bytes
-        head += (f"    uint8_t c;\n    {sums[0]} *p;\n"
+        head += (f"    {ct} c;\n    {sums[0]} *p;\n"
                  f"    uint8_t ml = {byte(f'{row} + {at}u')}, mh = {byte(f'{row} + {at + 1}u')};\n")
         start, step, value = start + f", p = {sums[1]}", "++p", FAST_C
         skip = "while (!(bits & 1u)) {\n            bits >>= 1;\n            ++p;\n        }"
     return RowEntries(
         head=head, loop=f"for ({start}; bits; bits >>= 1, {step})",
-        enter=f"{skip}\n        c = {byte('e')};\n        ++e;\n        ",
-        column="j", slot="*p", count="c", fast=value,
+        enter=f"{skip}\n        c = {'(int8_t)' if rec.signed else ''}{byte('e')};\n        ++e;\n        ",
+        column="j", slot="*p", value="c", fast=value,
     )

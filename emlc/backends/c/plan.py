@@ -241,12 +241,20 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
 def _records(ens: Ensemble, target: Target, nums: Numbers,
              fx: FixedPlan | None) -> tuple[LeafRecords | None, FixedPlan | None, Numbers]:
     """Leaf records for a size-first table build, the fixed-point plan over their values
-    and the types that record them, when the leaves are counts and the records are smaller
-    (and the wider recorded rows still fit the stack); else (None, ``fx``, ``nums``)."""
-    counts = leaf_records.eligible(ens, nums.raw_dtype)
-    rec = None if counts is None else leaf_records.encode(
-        counts, None if fx is None else fx.leaves, None if fx is None else fx.scale)
-    if rec is None or not leaf_records.pays(ens, rec, counts):
+    and the types that record them, when the leaves are counts or integer bytes and the
+    records are smaller (and the wider recorded rows still fit the stack); else (None,
+    ``fx``, ``nums``)."""
+    found = leaf_records.eligible(ens, nums.raw_dtype)
+    if found is None:
+        return None, fx, nums
+    values, counts = found
+    # counts under a fixed-point plan get multipliers; integer leaves are their own
+    # fixed-point values (their exact plan adds the table as it is)
+    aim = fx is not None and not fx.exact
+    if aim and not counts:
+        return None, fx, nums
+    rec = leaf_records.encode(values, fx.leaves if aim else None, fx.scale if aim else None, counts)
+    if rec is None or not leaf_records.pays(ens, rec, values):
         return None, fx, nums
     wide = replace(nums, row_t=rec.offset_t)
     got = fx if fx is None or rec.fast is None else fixed.derived(ens, fx, rec.fast)

@@ -141,7 +141,7 @@ def soft_functions(model: Model) -> str:
     enter = ""
     if model.plan.records is not None:
         ent = leaf_records.row_entries(model, "row")
-        head, loop, enter, column, read = ent.head, ent.loop, ent.enter, f"o + {ent.column}", ent.count
+        head, loop, enter, column, read = ent.head, ent.loop, ent.enter, f"o + {ent.column}", ent.value
     elif sparse:
         st_t, start, col_t, col = leaf_tables.sparse_pattern(model)
         nz = leaves != 0

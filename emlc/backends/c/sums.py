@@ -32,11 +32,13 @@ def accumulator(m: Model) -> tuple[str, str]:
         lt = "float" if leaves.dtype == np.float32 or m.acc_t == "float" else "double"
     if m.plan.records is not None:
         ent = leaf_records.row_entries(m, "row")
+        if not m.plan.records.counts:
+            return at, f"{ent.head}    {ent.loop} {{\n        {ent.enter}acc[o + {ent.column}] += ({at}){ent.value};\n    }}"
         nt = smallest_int(0, 255 * width, signed=False)
         return at, (
             f"{ent.head}    {nt} n = 0;\n"
-            f"    {ent.loop} {{\n        {ent.enter}n = ({nt})(n + {ent.count});\n    }}\n"
-            f"    {ent.loop} {{\n        {ent.enter}acc[o + {ent.column}] += ({at}){ent.count} / ({at})n;\n    }}"
+            f"    {ent.loop} {{\n        {ent.enter}n = ({nt})(n + {ent.value});\n    }}\n"
+            f"    {ent.loop} {{\n        {ent.enter}acc[o + {ent.column}] += ({at}){ent.value} / ({at})n;\n    }}"
         )
     if leaf_tables.sparse_exact(m, lt):
         nz = leaves != 0

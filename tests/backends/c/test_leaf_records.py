@@ -186,3 +186,35 @@ def test_record_builds_run_on_devices(target):
     want, values = expected(ens, X)
     np.testing.assert_array_equal(got.predict, want)
     np.testing.assert_allclose(got.values, values.astype(np.float32), rtol=2e-6, atol=1e-7)
+
+
+def _quantized(signed: bool):
+    """Integer leaves on one grid (the lossy --leaf-bits pass) of a forest: nonnegative,
+    or shifted to int8 (negative values, zeros kept)."""
+    from emlc.passes.lossy import quantize_leaves
+
+    ens, X = _forest()
+    ens = quantize_leaves(ens, 8)
+    if signed:
+        q = np.asarray(ens.leaves, dtype=np.int64)
+        ens = ens.replace(leaves=np.where(q != 0, q // 2 - 40, 0).astype(np.int8))
+    return ens, X
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_integer_leaves_are_records_of_their_own_bytes(signed):
+    """Integer leaf tables (uint8, or int8) take records of the leaves themselves, no
+    multiplier (an exact plan adds them); the builds agree with the interpreter on host
+    and AVR."""
+    require_tool("gcc")
+    require_tool("avr-gcc", "simavr")
+    ens, X = _quantized(signed)
+    X = X[:60]
+    plan = _plan(ens)
+    rec = plan.records
+    assert rec is not None and not rec.counts and rec.fast is None and rec.signed == signed
+    assert plan.fixed is None or plan.fixed.exact
+    values, _ = _decode(rec, ens.leaf_width)
+    np.testing.assert_array_equal(np.where(values > 127, values - 256, values) if rec.signed else values, ens.leaves)
+    check_agrees(ens, X, "table", speed=False)
+    check_agrees(ens, X, "table", "avr", speed=False)
