@@ -267,9 +267,9 @@ def test_trees_sharing_leaf_rows_map_every_leaf_by_its_number():
         if plan.records is not None:
             assert set(rec.lmap.tolist()) <= set(plan.records.offsets.tolist())
         assert rec.lmap_split == size_first and (255 < rec.lmap.max() < 4096 or not size_first)
-        code = emit_c(ens, "avr", "m", "table", speed=not size_first)
-        assert ("m_lrowhi" in code) == size_first
-        assert "m_lbase" not in code and "m_lrow[n]" in code
+        if size_first:  # (the AVR's speed levels walk half-word records: walk_halves)
+            code = emit_c(ens, "avr", "m", "table", speed=False)
+            assert "m_lrowhi" in code and "m_lbase" not in code and "m_lrow[n]" in code
         check_agrees(ens, X, "table", speed=not size_first)
 
 
