@@ -17,7 +17,12 @@ paths and adds one step before the class of a row they cannot prove:
    arithmetic (runtime/c/f64.c), in the interpreter's order, and decided on order keys:
    bit for bit the library's float64 sums. Leaf values come from the count table when
    every value is ``count / row total`` (a correctly rounded division rebuilds it), else
-   from a table of their float64 bit patterns.
+   from a table of their float64 bit patterns. Every value is finite (:func:`check_finite`)
+   and every division is by a positive integer below 2^16 (a row total, the tree count).
+
+Where size comes first (``Plan.soft_after_fixed``: -Os, fixed-point sums first) predict
+skips step 1 and hands P_fast's fixed-point sums to ``P_soft``, which sums in binary64
+only the outputs they leave in the running (:func:`_live`).
 """
 
 from __future__ import annotations
@@ -191,7 +196,7 @@ def soft_functions(model: Model) -> str:
     # without the float tier, only the outputs the fixed-point sums leave in the running
     prune = model.plan.soft_after_fixed
     if prune:
-        head += f"    uint16_t k;\n"
+        head += "    uint16_t k;\n"
         body = (f"k = (uint16_t)({column});\n        if (live[k]) {{\n            {value.replace(chr(10), chr(10) + '    ')}\n"
                 f"            {p}_f64_add(&s[k], &v);\n        }}")
     else:
