@@ -243,7 +243,7 @@ def soft_functions(model: Model) -> str:
         lines.append(f"    d.hi = 0x{bits >> 32:08X}UL; /* the cutoff, {c!r} */\n    d.lo = 0x{bits & 0xFFFFFFFF:08X}UL;")
         lines.append(f"    return ({p}_f64_cmp(&s[0], &d) {'>=' if kind == 'ge' else '<='} 0) ? {hit} : {miss};")
     soft = ("/* The class from the recorded leaf rows summed in binary64, as the library sums them. */\n"
-            f"{p.upper()}_F64_FN int32_t {p}_soft(const {model.row_t} *rows{f', const {model.fixed.acc_t} *q' if prune else ''})\n{{\n"
+            f"{f'{p.upper()}_F64_FN' if prune else 'static'} int32_t {p}_soft(const {model.row_t} *rows{f', const {model.fixed.acc_t} *q' if prune else ''})\n{{\n"
             + "\n".join(lines) + "\n}")
     parts = [runtime_source("f64.c", p=p, P=p.upper()), add, soft]
     if not prune:
