@@ -43,16 +43,6 @@ typedef struct {
 #endif
 
 
-/* s <<= 1 */
-${P}_F64_FN void ${p}_f64_shl(${P}_F64_MEM ${p}_f64_t *s)
-{
-    s->hi <<= 1;
-    if (s->lo >> 31) {
-        s->hi |= 1u;
-    }
-    s->lo <<= 1;
-}
-
 /* s >>= n (n >= 0), the lowest bit set when any shifted-out bit was. */
 ${P}_F64_FN void ${p}_f64_sticky(${P}_F64_MEM ${p}_f64_t *s, int16_t n)
 {
@@ -117,37 +107,47 @@ ${P}_F64_FN int16_t ${p}_f64_split(${P}_F64_MEM ${p}_f64_t *s, const ${P}_F64_ME
 ${P}_F64_FN void ${p}_f64_add(${P}_F64_MEM ${p}_f64_t *a, const ${P}_F64_MEM ${p}_f64_t *b)
 {
     const ${P}_F64_MEM ${p}_f64_t *big = a, *small = b;
-    ${P}_F64_WORK ${p}_f64_t ma, mb;
+    ${P}_F64_WORK ${p}_f64_t m;
+    ${P}_F64_WORK uint32_t xh, xl, c;
     int16_t ea;
     uint8_t sign;
-    uint32_t x = a->hi & ${P}_F64_MAG, y = b->hi & ${P}_F64_MAG;
-    if (x < y || (x == y && a->lo < b->lo)) { /* big has the larger magnitude */
+    xh = a->hi & ${P}_F64_MAG;
+    c = b->hi & ${P}_F64_MAG;
+    if (xh < c || (xh == c && a->lo < b->lo)) { /* big has the larger magnitude */
         big = b;
         small = a;
     }
     sign = (uint8_t)(big->hi >> 31);
-    ea = ${p}_f64_split(&ma, big);
-    ${p}_f64_sticky(&mb, (int16_t)(ea - ${p}_f64_split(&mb, small)));
-    x = ma.lo;
+    ea = ${p}_f64_split(&m, big); /* big's significand in xh, xl; small's in m */
+    xh = m.hi;
+    xl = m.lo;
+    ${p}_f64_sticky(&m, (int16_t)(ea - ${p}_f64_split(&m, small)));
+    c = xl;
     if ((a->hi ^ b->hi) >> 31) {
-        ma.lo -= mb.lo;
-        ma.hi -= mb.hi + (x < mb.lo);
-        if ((ma.hi | ma.lo) == 0u) {
+        xl -= m.lo;
+        xh -= m.hi + (c < xl);
+        if ((xh | xl) == 0u) {
             a->hi = a->lo = 0u; /* x - x is +0 when rounding to nearest */
             return;
         }
-        for (; !(ma.hi >> 23) && ea > 1; --ea) {
-            ${p}_f64_shl(&ma);
+        for (; !(xh >> 23) && ea > 1; --ea) {
+            xh <<= 1;
+            if (xl >> 31) {
+                xh |= 1u;
+            }
+            xl <<= 1;
         }
     } else {
-        ma.lo += mb.lo;
-        ma.hi += mb.hi + (ma.lo < x);
-        if (ma.hi >> 24) {
-            ${p}_f64_sticky(&ma, 1);
-            ++ea;
-        }
+        xl += m.lo;
+        xh += m.hi + (xl < c);
     }
-    ${p}_f64_pack(a, sign, ea, &ma);
+    m.hi = xh;
+    m.lo = xl;
+    if (xh >> 24) {
+        ${p}_f64_sticky(&m, 1);
+        ++ea;
+    }
+    ${p}_f64_pack(a, sign, ea, &m);
 }
 
 /* *s = the binary64 nearest (-1)^sign s 2^(e - 1078) / n for s < 2^56 and 0 < n < 2^16.
