@@ -26,49 +26,49 @@ Last run (simavr, avr-gcc 5.4 -Os):
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
     emlc -O0 inline                                             95676      0     1061  100.0%  100.0%
     emlc -O0 --early-exit 0.5 inline (exit left out)            95676      0     1061  100.0%  100.0%
-    emlc -O0 table                                              12984      0     8858  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table                             20630      0     6666  100.0%  100.0%
+    emlc -O0 table                                              13766      0     4851  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             21336      0     4152  100.0%  100.0%
     emlc -O2 inline                                             92482      0     1061  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 inline (exit left out)            92482      0     1061  100.0%  100.0%  *
-    emlc -O2 table (exact exit)                                 13216      0     7698  100.0%  100.0%  *
-    emlc -O2 table (no exit)                                    12780      0     8793  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             19812      0     6527  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 13116      0     4575  100.0%  100.0%  *
+    emlc -O2 table (no exit)                                    12688      0     4851  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             19606      0     4152  100.0%  100.0%  *
     emlc -Os table                                              12628      0    10068  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk                 92482      0     1061  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk, int16 keys behind it    67764      0     1166  100.0%  100.0%  *
     emlc -O2 point: inline, leaf sums in code                   57344      0     1251  100.0%  100.0%  *
     emlc -O2 point: inline, byte sums in code, leaf table behind    48458      0     1615  100.0%  100.0%  *
     emlc -O2 point: inline, leaf table                          47820      0     3565  100.0%  100.0%  *
-    emlc -O2 point: table                                       13216      0     7698  100.0%  100.0%  *
+    emlc -O2 point: table                                       13116      0     4575  100.0%  100.0%  *
     emlc -O2 --input int16 inline                               38476      0      706  100.0%  100.0%  *
     emlc -Os --input int16 table                                12216      0     6182  100.0%  100.0%
-    emlearn inline (float features)                             17958      0     5252   96.7%       -  *
+    emlearn inline (float features)                             17958      0     5252   96.7%       -
     emlearn inline (int16 features)                              8700      0     1560   83.3%       -  *
     emlearn loadable (int16 features)                            6334   3710    11573   83.3%       -  *
-    micromlgen (float)                                          15188      1     5366   96.7%       -  *
+    micromlgen (float)                                          15188      1     5366   96.7%       -
     m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 10x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              12984      0     8858  100.0%  100.0%  *
-    emlc -O0 --early-exit 0.5 table                             20630      0     6666  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 13216      0     7698  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             19812      0     6527  100.0%  100.0%
+    emlc -O0 table                                              13766      0     4851  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             21336      0     4152  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 13116      0     4575  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             19606      0     4152  100.0%  100.0%  *
     emlc -Os table                                              12628      0    10068  100.0%  100.0%  *
     emlc -O2 --input int16 table                                12652      0     5593  100.0%  100.0%
     emlc -Os --input int16 table                                12216      0     6182  100.0%  100.0%
-    emlearn inline (float features)                             17958      0     4997   96.7%       -  *
+    emlearn inline (float features)                             17958      0     4997   96.7%       -
     emlearn inline (int16 features)                              8700      0     1538   83.3%       -  *
     emlearn loadable (int16 features)                        does not build (RAM overflow)
-    micromlgen (float)                                          15188      1     5073   96.7%       -  *
+    micromlgen (float)                                          15188      1     5073   96.7%       -
     m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 20x5, atmega2560
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 inline                                             79226      0     2356  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 inline (exit left out)            79226      0     2356  100.0%  100.0%
-    emlc -O2 inline                                             77304      0     2353  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 inline (exit left out)            77304      0     2353  100.0%  100.0%  *
+    emlc -O0 inline                                            120458      0     1955  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 inline (exit left out)           120458      0     1955  100.0%  100.0%
+    emlc -O2 inline                                            118536      0     1954  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 inline (exit left out)           118536      0     1954  100.0%  100.0%  *
     emlc -Os table                                              16132      0    18140  100.0%  100.0%  *
     emlc -O2 --input int16 inline                               54018      0     1256  100.0%  100.0%  *
     emlc -Os --input int16 table                                15862      0    16735  100.0%  100.0%
@@ -80,11 +80,11 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 20x5, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              16024      0    16063  100.0%  100.0%  *
-    emlc -O0 --early-exit 0.5 table                             28092      0    13307  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 17108      0    13495  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             28076      0    13287  100.0%  100.0%
-    emlc -Os table                                              16132      0    18140  100.0%  100.0%
+    emlc -O0 table                                              17072      0     9431  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             29064      0     9229  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 16884      0     8610  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             27854      0     9229  100.0%  100.0%
+    emlc -Os table                                              16132      0    18140  100.0%  100.0%  *
     emlc -O2 --input int16 table                                16522      0    10219  100.0%  100.0%
     emlc -Os --input int16 table                                15862      0    16735  100.0%  100.0%
     emlearn inline (float features)                             23488      0     8312  100.0%       -
@@ -94,28 +94,34 @@ Last run (simavr, avr-gcc 5.4 -Os):
     m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 30x6, atmega2560
-    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
-    emlc -Os table                                      26314      0    34136  100.0%  *
-    emlc -O2 --input int16 inline                       77980      0     2582  100.0%  *
-    emlc -Os --input int16 table                        24476      0    26780  100.0%  *
-    emlearn inline (float features)                     52902      0    14743  100.0%
-    emlearn inline (int16 features)                     24826      0     3596   96.7%  *
-    emlearn loadable (int16 features)                does not build (RAM overflow)
-    micromlgen (float)                                  45566      1    13591  100.0%  *
-    m2cgen (float)                                   does not build (total size of local objects too large)
+    build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
+    emlc -O0 table                                              30074      0    13647  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             49910      0    12892  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 27370      0    11290  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             44270      0    12892  100.0%  100.0%
+    emlc -Os table                                              26314      0    34136  100.0%  100.0%  *
+    emlc -O2 --input int16 inline                               77980      0     2582  100.0%  100.0%  *
+    emlc -Os --input int16 table                                24476      0    26780  100.0%  100.0%  *
+    emlearn inline (float features)                             52902      0    14743  100.0%       -
+    emlearn inline (int16 features)                             24826      0     3596   96.7%       -  *
+    emlearn loadable (int16 features)                        does not build (RAM overflow)
+    micromlgen (float)                                          45566      1    13591  100.0%       -
+    m2cgen (float)                                           does not build (total size of local objects too large)
 
     ## digits RandomForest 30x6, atmega328p
-    build (model-only flash, RAM; cycles/prediction)  flash B  RAM B   cycles   agree  Pareto
-    emlc -O2 table (exact exit)                         27492      0    20238  100.0%  *
-    emlc -Os table                                      26314      0    34136  100.0%  *
-    emlc -O2 --input int16 table                        26196      0    15085  100.0%
-    emlc -Os --input int16 table                        24476      0    26780  100.0%  *
-    emlearn inline (float features)                  does not build (flash overflow)
-    emlearn inline (int16 features)                     24826      0     3534   96.7%  *
-    emlearn loadable (int16 features)                does not build (RAM overflow)
-    micromlgen (float)                               does not build (flash overflow)
-    m2cgen (float)                                   does not build (total size of local objects too large)
+    build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
+    emlc -O0 table                                           does not build (flash overflow)
+    emlc -O0 --early-exit 0.5 table (exit left out)          does not build (flash overflow)
+    emlc -O2 table (exact exit)                                 27370      0    11290  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             27370      0    11290  100.0%  100.0%  *
+    emlc -Os table                                              26314      0    34136  100.0%  100.0%  *
+    emlc -O2 --input int16 table                                26196      0    15085  100.0%  100.0%
+    emlc -Os --input int16 table                                24476      0    26780  100.0%  100.0%  *
+    emlearn inline (float features)                          does not build (flash overflow)
+    emlearn inline (int16 features)                             24826      0     3534   96.7%       -  *
+    emlearn loadable (int16 features)                        does not build (RAM overflow)
+    micromlgen (float)                                       does not build (flash overflow)
+    m2cgen (float)                                           does not build (total size of local objects too large)
 
 On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
 emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's

@@ -14,7 +14,9 @@ right child reference, and the left one unless every split's left child is the n
 split), a root reference per tree; or decision records only, each one word holding the
 left subtree's split count, its flags and an index into the sorted distinct thresholds
 (stored once each, without the top byte each feature's keys share in runs when that is
-smaller), with leaves numbered in order and mapped to rows when shared. ``inline`` layout code: about ``target.inline_bytes_per_node`` of
+smaller), with leaves numbered in order and mapped to rows when shared; at the speed levels
+on targets with half-word float tests, the half-word records of
+:mod:`emlc.backends.c.walk_halves`, counted as it writes them. ``inline`` layout code: about ``target.inline_bytes_per_node`` of
 machine code per split and a few bytes per leaf. Both add the leaf table (counted as the
 backend stores it), rank edges, category bitsets and early-exit bounds.
 """
@@ -208,6 +210,8 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = Fal
     whose keys may drop their top byte)."""
     if layout is Layout.INLINE:
         return _shared_bytes(ens, target)
+    if not packed and half_word_table(ens, target):
+        return int(_half_records(ens)) + _shared_bytes(ens, target)
     splits = ens.n_nodes - ens.n_leaves
     ref = index_bytes(2 * max(splits, ens.leaves.shape[0]))
     node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
@@ -215,6 +219,91 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = Fal
     if splits:
         records = min(records, _counted_records(ens, target, packed))
     return int(records + ens.n_trees * ref + _shared_bytes(ens, target))
+
+
+def half_word_table(ens: Ensemble, target: Target) -> bool:
+    """Does the speed levels' table layout walk half-word records (the C backend's
+    walk_halves: float32 features, no categorical splits, targets with half-word tests,
+    fields wide enough: :func:`_half_records`)?"""
+    return (target.half_word_tests and ens.input_type == "float32" and not (ens.column("op") == Op.CAT).any()
+            and _half_records(ens) is not None)
+
+
+def half_first_bytes(n_features: int, n_rows: int) -> int | None:
+    """Bytes of a half-word record's first field, which holds 4f + 3 (the offset of
+    feature f's top byte) or a leaf row's high bits: one, or two, or None past those."""
+    for size in (1, 2):
+        if 4 * n_features <= 1 << 8 * size and n_rows <= 1 << (8 * size + 6):
+            return size
+    return None
+
+
+def half_item_limit(ens: Ensemble) -> int:
+    """Records the half-word walk writes at most: shared subtrees are written out once
+    per path in, which may multiply them (past this, the slot records keep them shared)."""
+    return 2 * ens.n_nodes + 1024
+
+
+def _half_records(ens: Ensemble) -> int | None:
+    """Bytes of the half-word records (walk_halves), every tree written out: per split the
+    first field, the threshold's upper half, the step to the right child (a byte while
+    every left subtree fits 255 bytes, else two) and, unless every threshold's lower half
+    is zero, that half; per leaf the first field and a byte; a 2-byte root per tree. None
+    where they cannot hold the model, or take over 64 KB (16-bit pointers)."""
+    return ens.trees_fact("#half_records", _find_half_records)
+
+
+def _find_half_records(ens: Ensemble) -> int | None:
+    fb = half_first_bytes(ens.n_features, int(ens.leaves.shape[0]))
+    if fb is None or _written_out(ens, 1, 1)[0] > half_item_limit(ens):
+        return None
+    low = _half_low(ens)
+    for step in (1, 2):
+        total, most = _written_out(ens, fb + 2 + step + 2 * low, fb + 1)
+        if most + 2 * low < 1 << 8 * step:
+            return total + 2 * ens.n_trees if total <= 0xFFFF else None  # lpm reads the first 64 KB
+    return None
+
+
+def _half_low(ens: Ensemble) -> bool:
+    """Might some split's key threshold have a nonzero lower half? No only when every split
+    is ``x <= t`` (ranked features: ``x <= edge``) with t a float32 whose low 16 bits are
+    zero (digits forests' x.5)."""
+    op, feature = ens.column("op"), ens.column("feature")
+    inner = op != Op.LEAF
+    ranks = list(ens.feature_ranks) or [None] * ens.n_features
+    ranked = np.array([r is not None for r in ranks])
+    plain = inner & ~ranked[np.where(inner, feature, 0)]
+    if (op[plain] != Op.LE).any() or any(r is not None and r.strict for r in ranks):
+        return True
+    values = [ens.column("threshold")[plain].astype(np.float64)]
+    values += [np.asarray(r.edges, dtype=np.float64) for r in ranks if r is not None]
+    t = np.concatenate(values)
+    t = t[np.isfinite(t)]
+    f32 = t.astype(np.float32)
+    return bool((f32.astype(np.float64) != t).any() or (f32.view(np.uint32) & 0xFFFF).any())
+
+
+def _written_out(ens: Ensemble, split_bytes: int, leaf_bytes: int) -> tuple[int, int]:
+    """(bytes of every tree, bytes of the largest left subtree of a split), each split and
+    leaf taking the bytes given, shared subtrees written out once per path in. All trees
+    at once, one numpy step per level (big forests' per-node loops are slow)."""
+    op = ens.column("op")
+    if not op.size:
+        return 0, 0
+    counts = ens.node_counts()
+    first = np.cumsum(counts) - counts
+    offset = np.repeat(first, counts)
+    inner = op != Op.LEAF
+    left = np.where(inner, ens.column("left") + offset, 0)
+    right = np.where(inner, ens.column("right") + offset, 0)
+    size = np.where(inner, 0, leaf_bytes).astype(np.int64)
+    for _ in range(int(counts.max()) + 1):  # sizes settle from the leaves up, a level a step
+        grown = np.where(inner, split_bytes + size[left] + size[right], size)
+        if np.array_equal(grown, size):
+            break
+        size = grown
+    return int(size[first].sum()), int(size[left[inner]].max()) if inner.any() else 0
 
 
 def _threshold_pairs(ens: Ensemble) -> np.ndarray:
@@ -330,10 +419,12 @@ class Point:
 #: cycles of one node test, per layout (8-bit cores without FPU; 32-bit cores), float or
 #: integer inputs, and of a tree's leaf per output, per walk. Fitted to simavr runs of
 #: digits forests (10x6 and 20x5, float and int16) on the ATmega2560; the 32-bit figures
-#: are rough. Estimates for ranking builds, not a promise.
+#: are rough. "halves": the table walk of half-word records (float32 only; ATmega328P,
+#: digits 10x6: 2,458 cycles for 59.4 node tests a row, the trees' calls included).
+#: Estimates for ranking builds, not a promise.
 _TEST_CYCLES = {
-    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60),
-    (False, "inline"): (3, 2), (False, "table"): (15, 10), (False, "packed"): (20, 14),
+    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60), (True, "halves"): (41, 41),
+    (False, "inline"): (3, 2), (False, "table"): (15, 10), (False, "packed"): (20, 14), (False, "halves"): (15, 15),
 }
 #: int16 keys behind the first walk, per feature and prediction: about 40 cycles a feature
 #: on the rows that reach that walk (digits 10x6: 1 of 30 rows, +105 cycles a prediction)
@@ -373,7 +464,8 @@ def _expected_tests(ens: Ensemble) -> float:
 def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     """Estimated cycles of one prediction of a ``point`` build (see :data:`_TEST_CYCLES`)."""
     small = target.word_bits == 8
-    kind = "inline" if point.layout is Layout.INLINE else "packed" if point.packed else "table"
+    kind = ("inline" if point.layout is Layout.INLINE else "packed" if point.packed else
+            "halves" if half_word_table(ens, target) else "table")
     test = _TEST_CYCLES[small, kind][0 if ens.input_type.startswith("float") else 1]
     walk = ("table" if point.layout is Layout.TABLE else "quick" if point.quick else
             "bytes" if point.byte_sums else "sums" if point.leaf_sums else "rows")

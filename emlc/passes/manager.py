@@ -198,10 +198,11 @@ def optimize(
     each = bool(os.environ.get("EMLC_VERIFY_EACH")) if verify_each is None else verify_each
     # Each step's sizes once (every step is one pass's result and the next one's input),
     # in both layouts, so no intermediate ensemble outlives the pass that reads it.
-    sizes = [_sizes(ens, tgt)]
+    packed = level == "Os"  # -Os packs table records; the speed levels' records differ
+    sizes = [_sizes(ens, tgt, packed)]
     for name in names:
         before, ens = ens, _run_one(PASSES[name], ens, each)
-        sizes.append(sizes[-1] if ens is before else _sizes(ens, tgt))
+        sizes.append(sizes[-1] if ens is before else _sizes(ens, tgt, packed))
         if name in show:
             out.write(f"// IR after {name}\n{print_ir(ens)}")
     if not each and names:
@@ -223,6 +224,8 @@ def optimize(
     return OptimizeResult(ensemble=ens, level=level, target=tgt, layout=chosen, passes=reports)
 
 
-def _sizes(ens: Ensemble, target: Target) -> tuple[int, int, int, dict[str, int]]:
-    """Decision nodes, leaves, leaf rows and the IR estimate in each layout."""
-    return ens.n_nodes - ens.n_leaves, ens.n_leaves, ens.leaves.shape[0], {lay: flash_bytes(ens, target, lay) for lay in Layout}
+def _sizes(ens: Ensemble, target: Target, packed: bool) -> tuple[int, int, int, dict[str, int]]:
+    """Decision nodes, leaves, leaf rows and the IR estimate in each layout (``packed``:
+    the -Os table records)."""
+    return (ens.n_nodes - ens.n_leaves, ens.n_leaves, ens.leaves.shape[0],
+            {lay: flash_bytes(ens, target, lay, packed=packed) for lay in Layout})

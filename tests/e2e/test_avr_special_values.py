@@ -115,3 +115,52 @@ def test_avr_o2_walks_decide_special_values_as_the_interpreter():
         pred, values = expected(ens, X)
         np.testing.assert_array_equal(got.predict, pred)
         np.testing.assert_allclose(got.values, values.astype(np.float32), rtol=2e-6, atol=1e-7)
+
+
+def _wide_signed():
+    """70 signed features with NaN: feature offsets past a byte (two-byte records)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(5)
+    X = np.round(rng.normal(size=(400, 70)) * 6, 1)
+    y = (X[:, 0] - X[:, 66] + X[:, 3] * 0.5 > 0).astype(int)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    return RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0).fit(X, y), np.nan_to_num(X)
+
+
+def _deep_signed():
+    """Unbounded depth: left subtrees past 255 bytes (two-byte steps, the C walk alone)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    clf, X = _signed_with_nan()
+    return RandomForestClassifier(n_estimators=3, random_state=0).fit(X, clf.predict(X) ^ (X[:, 4] > 3)), X
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
+def test_avr_o2_table_walk_decides_special_values_as_the_interpreter():
+    """The -O2 table layout (walk_halves' records): the assembly skip over the nodes the
+    upper halves decide, the C step for ties (threshold neighbours) and every other value
+    (negative, huge, infinite, NaN), with and without thresholds' lower halves (``x < t``
+    splits have them), one- and two-byte steps and feature fields."""
+    require_tool(*TOOLS["avr"])
+    digits, digits_x = _digits(6, 5)
+    signed, signed_x = _signed_with_nan()
+    loaded = emlc.load(signed)
+    wide, wide_x = _wide_signed()
+    deep, deep_x = _deep_signed()
+    # (forest, rows, assembly skip, records carry kl, two-byte feature field)
+    cases = [(emlc.load(digits), digits_x, True, False, False), (loaded, signed_x, True, False, False),
+             (_strict(loaded), signed_x, True, True, False), (emlc.load(wide), wide_x, False, True, True),
+             (emlc.load(deep), deep_x, False, False, False)]
+    jobs = []
+    for seed, (ens, X, skip, low, wide_fb) in enumerate(cases):
+        opt = emlc.compile(ens, target="avr", level="O2", emit_as="ir").ensemble
+        code = emit_c(opt, "avr", "model", "table")
+        assert "model_nodes" in code and ("model_skip(" in code) == skip
+        assert ("model_peek16(r)" in code) == low and ("model_next16(&r);\n    const" in code) == wide_fb
+        jobs.append((opt, _rows(ens, X, seed), "avr", "table"))
+    for job, got in zip(jobs, run_parallel(jobs, workers=2)):
+        ens, X = job[0], job[1]
+        pred, values = expected(ens, X)
+        np.testing.assert_array_equal(got.predict, pred)
+        np.testing.assert_allclose(got.values, values.astype(np.float32), rtol=2e-6, atol=1e-7)

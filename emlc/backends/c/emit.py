@@ -267,7 +267,7 @@ def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | s
     table = {}
     if records is not None:
         table = {
-            "table_records": int(records.kind.size),
+            "table_records": records.n_records,
             "table_record_bytes": records.record_bytes,
             "node_table_bytes": records.bytes,
             "node_bytes_per_decision_node": round(records.bytes / max(inner, 1), 2),

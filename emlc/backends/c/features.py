@@ -46,14 +46,7 @@ def helpers(m: Model) -> list[str]:
         )
     if m.direct:
         if m.precision == "float32" and m.target.half_word_tests:
-            macro = p.upper()
-            byte = "((const unsigned char *)features)[4u * (f) + "
-            out.append(
-                "/* Upper and lower 16 bits of float feature f's bits (little-endian bytes: no\n"
-                " * aliasing); tests compare the upper half and read the lower only on a tie. */\n"
-                f"#define {macro}_HI(f) ((int16_t)(((uint16_t){byte}3u] << 8) | {byte}2u]))\n"
-                f"#define {macro}_LO(f) ((uint16_t)(((uint16_t){byte}1u] << 8) | {byte}0u]))"
-            )
+            out.append(half_macros(m))
             return out
         if m.precision is not None:
             out.append(
@@ -108,6 +101,17 @@ def helpers(m: Model) -> list[str]:
                 key_n_bits=int_literal(num.key(float(n_bits), m.precision), m.key_t),
             ))
     return out
+
+
+def half_macros(m: Model) -> str:
+    """P_HI(f) and P_LO(f), the halves of float feature f's bits, which half-word tests
+    compare (the inline walk's and :mod:`walk_halves`')."""
+    macro = m.p.upper()
+    byte = "((const unsigned char *)features)[4u * (f) + "
+    return ("/* Upper and lower 16 bits of float feature f's bits (little-endian bytes: no\n"
+            " * aliasing); tests compare the upper half and read the lower only on a tie. */\n"
+            f"#define {macro}_HI(f) ((int16_t)(((uint16_t){byte}3u] << 8) | {byte}2u]))\n"
+            f"#define {macro}_LO(f) ((uint16_t)(((uint16_t){byte}1u] << 8) | {byte}0u]))")
 
 
 def prepare_function(m: Model) -> str:

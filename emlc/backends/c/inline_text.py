@@ -78,6 +78,17 @@ def integer_forms(f: int) -> tuple[str]:
 _NAN_HI, _NEG_INF_HI = _NAN_BITS >> 16, _NEG_INF >> 16  # upper halves of +inf and -inf
 
 
+def half_le(h: str, low: str, kh: int | str, kl: int | str) -> tuple[str, str]:
+    """(head, tie): C tests that together say ``key <= K`` for a value whose key is its
+    bits (non-negative, not NaN), given K's upper half ``kh`` (signed) and lower half
+    ``kl`` as numbers or C expressions: the upper halves decide unless they are equal."""
+    khs = int_literal(kh, "int16_t") if isinstance(kh, int) else kh
+    if kl == 0xFFFF:
+        return f"{h} <= {khs}", ""
+    tie = f"{low} == 0u" if kl == 0 else f"{low} <= {kl}u" if isinstance(kl, int) else f"{low} <= {kl}"
+    return f"{h} < {khs}", f"{h} == {khs} && {tie}"
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def half_condition(macro: str, f: int, k: int, nan_left: bool, lo: int, hi: int) -> str:
     """The key test ``key <= k`` on the halves of the float's bits (``h`` signed upper,
@@ -92,11 +103,7 @@ def half_condition(macro: str, f: int, k: int, nan_left: bool, lo: int, hi: int)
     if k < lo:  # NaN
         return f"{pos_nan} || ({h} < 0 && ({h} > {_NEG_INF_HI} || ({h} == {_NEG_INF_HI} && {low} != 0u)))"
     if k >= 0:  # the bits of [0, k] (and of the negatives, NaN aside)
-        kh, kl = k >> 16, k & 0xFFFF
-        if kl == 0xFFFF:
-            head, tie = f"{h} <= {lit(kh)}", ""
-        else:
-            head, tie = f"{h} < {lit(kh)}", f"{h} == {lit(kh)} && " + (f"{low} == 0u" if kl == 0 else f"{low} <= {kl}u")
+        head, tie = half_le(h, low, k >> 16, k & 0xFFFF)
         if nan_left:
             return " || ".join([head, *([f"({tie})"] if tie else []), pos_nan])
         left = f"{head} && ({h} >= 0 || {not_neg_nan})"

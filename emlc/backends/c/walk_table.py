@@ -23,7 +23,8 @@ offset); field widths grow only as far as a model needs (more features, offsets,
 Nodes compare the feature's order key (:mod:`emlc.backends.c.numeric`) with a key
 threshold; ranked features are unranked at compile time (``rank <= k`` is
 ``x <= edges[k]``), so a prediction computes a key only for the nodes it visits and
-never searches rank edges. The loop is ``runtime/c/walk.c``.
+never searches rank edges. The loop is ``runtime/c/walk.c``. At the speed levels, float32
+features on cores with half-word tests (AVR) walk :mod:`walk_halves`' records instead.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 
 from ...cost import split_key_code
 from ...ir.ensemble import Op, Tree
+from . import walk_halves
 from .common import int_literal, int_range, size_of, smallest_int
 from .features import rank_spans
 from .model import Model, Test, Walk, runtime_source
@@ -95,6 +97,10 @@ class Records:
         """Global key index: the slot search starts from the slot of key index i >> step << step
         (about one slot per step)."""
         return max(int(np.log2(max(self.keys.size / self.n_slots, 1))), 0)
+
+    @property
+    def n_records(self) -> int:
+        return int(self.kind.size)
 
     @property
     def record_bytes(self) -> int:
@@ -481,8 +487,11 @@ def encode(model: Model) -> Records:
 
 def walk_body(model: Model) -> Walk:
     ens, p, tables = model.ens, model.p, model.tables
-    rec = encode(model)
     tt_t = smallest_int(0, ens.n_trees, signed=False)
+    if walk_halves.applies(model):
+        halves = walk_halves.encode(model, [_tests(model, tree) for tree in ens.trees])
+        return walk_halves.walk_body(model, halves, lambda walk: _tree_loop(model, tt_t, walk))
+    rec = encode(model)
     leaf_code = rec.n_slots
     if not rec.n_slots:  # every tree is a single leaf: its row is known now
         rows = rec.thr[rec.roots] & ((1 << (8 * size_of(rec.thr_t))) - 1) | rec.right[rec.roots] << (8 * size_of(rec.thr_t))
