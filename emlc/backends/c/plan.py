@@ -113,6 +113,17 @@ class Plan:
         return self.soft64_candidate and not self.walk_shared
 
     @property
+    def soft_after_fixed(self) -> bool:
+        """Does predict go from the fixed-point sums straight to the binary64 step, without
+        the float tier (P_proven) between them? Where size comes first (``pack_tables``):
+        the fixed-point sums leave few rows undecided (digits forests: under 1%), predict
+        then links no float arithmetic (AVR: libgcc's float divide, add and conversion),
+        and P_fast hands its sums on (P_fast(rows, q), P_exact(rows, q)) so that the
+        binary64 step sums only the outputs they leave in the running (soft64._live)."""
+        return (self.soft64 and self.pack_tables and self.fixed is not None and not self.fixed.exact
+                and self.exit is None)
+
+    @property
     def keyed(self) -> bool:
         """Are features keyed into v[] before the walk (P_prepare)?"""
         return self.access is FeatureAccess.PREPARED

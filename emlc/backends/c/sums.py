@@ -82,7 +82,7 @@ def exact_class(m: Model) -> str:
     to the next inlined call's locals and read it afterwards (the 8051 printed 0 for
     classes 1 and 2)."""
     if m.soft64:
-        return f"return {m.p}_exact(rows);"
+        return f"return {m.p}_exact(rows{', q' if m.plan.soft_after_fixed else ''});"
     return f"{m.p}_sum(rows, raw);\n        c = {link.class_expr(m)};"
 
 
@@ -338,11 +338,12 @@ def fast_function(m: Model) -> str:
             + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return (int32_t)c;\n}}"
         )
     tt = smallest_int(0, ens.n_trees, signed=False)
+    handed = m.plan.soft_after_fixed  # the caller keeps q[] for the binary64 step
     fast = (
         "/* Class from the fixed-point sums of the recorded leaf rows"
-        + ("" if fx.exact else ", or -1 (P_qdecide)") + ". */\n"
-        f"static inline int32_t {p}_fast(const {m.row_t} *rows)\n{{\n"
-        f"    {at} q[{n}];\n    {tt} t;\n"
+        + ("" if fx.exact else ", or -1 (P_qdecide)") + (" (in q)" if handed else "") + ". */\n"
+        f"static inline int32_t {p}_fast(const {m.row_t} *rows{f', {at} *q' if handed else ''})\n{{\n"
+        + ("" if handed else f"    {at} q[{n}];\n") + f"    {tt} t;\n"
         f"{qinit_loop(m, at)}"
         f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        {p}_{'add' if fx.exact else 'qadd'}(q, {leaf_tables.tree_offset(m, 't')}, rows[t]);\n    }}\n"
         f"    return {p}_qdecide(q);\n}}"
