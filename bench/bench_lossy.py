@@ -104,7 +104,7 @@ def bench(name: str, loader) -> None:
         trees = []
         for t in EXITS:
             try:
-                trees.append(f"{interpret_trees_evaluated(add_exit(small, LossySettings(early_exit=t), Xc), Xh).mean():.2f}")
+                trees.append(f"{interpret_trees_evaluated(add_exit(small, LossySettings(early_exit=t), Xc)[0], Xh).mean():.2f}")
             except Exception as e:  # noqa: BLE001 - a setting the exit does not support is shown as '-'
                 trees.append("-" if "EmlcError" in type(e).__name__ else f"err:{type(e).__name__}")
         print(f"{s.label():<28}{100 * agree:>9.2f}%" + "".join(f"{f if f is not None else '-':>11}" for f in flash)

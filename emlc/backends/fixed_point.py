@@ -17,6 +17,9 @@ to output ``c`` and ``R_c = sum_t x_t / D + b_c`` the exact real raw margin.
    computed with exact rationals, so ``|init_c - 2**s D b_c| <= 1/2``. The integer
    sum ``Q_c = init_c + sum_t q_t`` never overflows (``s`` is chosen so
    ``|Q_c| <= acc_max / 2``), hence ``|Q_c - 2**s D R_c| <= (n_c + 1) / 2``.
+   (Leaves a backend computes its own way, within ``delta`` of ``2**s x_t``
+   (:func:`with_leaves`), give ``n_c delta + 1 / 2``, and ``M`` below
+   ``(n_c + n_o) delta + 1 + ...``.)
 2. The interpreter's float result ``V_c`` (recursive summation of at most ``N + 1``
    terms, one division, one addition, unit roundoff ``u`` of ``accum_dtype``) obeys
    ``|V_c - R_c| <= E_c = gamma(N + 2) * (A_c / D + |b_c|)`` with ``gamma(k) =
@@ -171,12 +174,49 @@ def fixed_point(ens: Ensemble, acc_max: int, leaf_max: int | None = None,
         if int(np.abs(init).max()) + nmax * int(np.abs(q).max()) <= limit:
             break
         scale = scale - 1 if integer and scale > 2 else scale / 2
-    u = float(np.finfo(acc).eps) / 2
-    err = _gamma(ens.n_trees + 2, u) * (n_c * xm / d + np.abs(b))
-    worst = float(np.sort(err)[-2:].sum()) if err.size > 1 else float(err.sum())
     exact = math.frexp(scale)[0] == 0.5  # a power of two scales exactly
-    rhs = nmax + 1 + worst * d * scale + (0.0 if exact else 2 * nmax * scale * xm * 2.0**-53)
+    margin = _margin(ens, scale, 0.5 + (0.0 if exact else scale * xm * 2.0**-53), limit)
+    return None if margin is None else FixedPoint(scale, q, init, margin)
+
+
+def _margin(ens: Ensemble, scale: float, delta: float, limit: int) -> int | None:
+    """The margin ``M`` of step 3 for leaves within ``delta`` of ``scale x`` (step 1), or
+    None when it would take a quarter of the sums' range."""
+    acc = np.dtype(ens.accum_dtype)
+    x = np.abs(ens.leaves.astype(acc).astype(np.float64))
+    b = np.abs(np.asarray(ens.base_score, dtype=np.float64).astype(acc).astype(np.float64))
+    n_c = trees_per_output(ens)
+    nmax = int(n_c.max())
+    d = ens.n_trees if ens.aggregation is Aggregation.MEAN else 1
+    u = float(np.finfo(acc).eps) / 2
+    err = _gamma(ens.n_trees + 2, u) * (n_c * float(x.max()) / d + b)
+    worst = float(np.sort(err)[-2:].sum()) if err.size > 1 else float(err.sum())
+    rhs = 2 * nmax * delta + 1 + worst * d * scale
     margin = math.ceil(rhs * (1 + 1e-9)) + 1
-    if margin >= limit // 4:
+    return None if margin >= limit // 4 else margin
+
+
+def leaf_error(ens: Ensemble, scale: float, leaves: np.ndarray) -> float:
+    """The largest ``|q - scale x|`` over the integer ``leaves`` and the interpreter's leaf
+    values ``x``, exactly (rounded up to a float): the ``delta`` of step 1 for integer
+    leaves a backend computes its own way."""
+    x = ens.leaves.astype(np.dtype(ens.accum_dtype)).astype(np.float64)
+    pairs = np.unique(np.stack([np.asarray(leaves, dtype=np.float64).ravel(), x.ravel()]), axis=1)
+    worst = max(abs(Fraction(q) - Fraction(scale) * Fraction(v)) for q, v in pairs.T.tolist())
+    up = float(worst)
+    return up if Fraction(up) >= worst else math.nextafter(up, math.inf)
+
+
+def with_leaves(ens: Ensemble, fx: FixedPoint, leaves: np.ndarray, acc_max: int,
+                nonnegative: bool = False) -> FixedPoint | None:
+    """Plan ``fx`` (of :func:`fixed_point` on the same ``acc_max`` and ``nonnegative``) with
+    integer ``leaves`` a backend computes its own way near ``fx.scale x`` (from leaf counts,
+    at run time): the margin counts their largest error (:func:`leaf_error`) in step 1.
+    None when the sums would leave the accumulator or the margin grows too wide."""
+    assert not fx.exact, "an exact plan adds the table itself"
+    limit = acc_max if nonnegative else acc_max // 2
+    q = np.asarray(leaves, dtype=np.int64)
+    if int(np.abs(fx.init).max()) + int(trees_per_output(ens).max()) * int(np.abs(q).max()) > limit:
         return None
-    return FixedPoint(scale, q, init, margin)
+    margin = _margin(ens, fx.scale, leaf_error(ens, fx.scale, q), limit)
+    return None if margin is None else FixedPoint(fx.scale, q, fx.init, margin)

@@ -1,7 +1,7 @@
 /* Walk one tree's records from record r and return the leaf row it reaches. Record r
  * holds slot | flags in ${p}_kind: slots below ${leaf} test a feature, slot ${leaf} is a leaf
  * record and slot ${leaf} + 1 a jump record. A node's left child is the next record. */
-static inline ${row_t} ${p}_walk(${idx_t} r, const ${in_t} *features)
+static ${qual} ${row_t} ${p}_walk(${idx_t} r, const ${in_t} *features)
 {
     for (;;) {
         ${kind_t} k = ${read_kind};

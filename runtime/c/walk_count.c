@@ -4,7 +4,7 @@
  * the left child is a leaf). Leaves are numbered left to right from ${start}, so
  * going right skips the left subtree's c + 1 leaves; flag ${rleaf} of k marks a right
  * child that is a leaf. */
-static inline ${row_t} ${p}_walk(${tt_t} t, const ${in_t} *features)
+static ${qual} ${row_t} ${p}_walk(${tt_t} t, const ${in_t} *features)
 {
     ${idx_t} r = ${read_root};
     ${lidx_t} n = ${start};

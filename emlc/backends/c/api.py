@@ -39,12 +39,15 @@ def api_functions(m: Model) -> str:
                 fast = f"c = {p}_quick(features);\n    if (c < 0) {{\n        c = {p}_rows(features, rows);\n    }}"
             elif m.leaf_sums:
                 fast = f"c = {p}_rows(features, rows);"
+            elif m.plan.soft_after_fixed:
+                fast = f"{p}_rows(features, rows);\n    c = {p}_fast(rows, q);"
             else:
                 fast = f"{p}_rows(features, rows);\n    c = {p}_fast(rows);"
             exact = m.fixed.exact  # the integer sums decide every row: no float sums in predict
+            sums_decl = f"    {m.fixed.acc_t} q[{m.n_out}];\n" if m.plan.soft_after_fixed else ""
             out.append(
                 f"static inline int32_t {p}_predict({sig})\n{{\n"
-                f"    {m.row_t} rows[{m.ens.n_trees}];\n{'' if exact else sums.raw_decl(m)}    int32_t c;\n"
+                f"    {m.row_t} rows[{m.ens.n_trees}];\n{sums_decl}{'' if exact else sums.raw_decl(m)}    int32_t c;\n"
                 f"    if (n_features != {nf}) {{\n        return {miss};\n    }}\n"
                 f"    {fast}\n"
                 + ("" if exact else f"    if (c < 0) {{\n        {sums.exact_class(m)}\n    }}\n")

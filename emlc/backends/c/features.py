@@ -36,7 +36,7 @@ def helpers(m: Model) -> list[str]:
     """The runtime helpers the walk calls, in the order they are declared."""
     p, out = m.p, []
     exits = m.exit_plan()
-    if m.leaf_sums or (exits is not None and exits.band is not None):
+    if m.leaf_sums or (exits is not None and exits.band is not None) or m.plan.soft_after_fixed:
         macro = p.upper()
         out.append(
             "/* The walk stays a function of its own: one copy serves predict and predict_proba,\n"

@@ -21,9 +21,9 @@ import numpy as np
 from ...ir.ensemble import Ensemble
 from ...targets import Target
 from .common import C_INT, smallest_int
-from ..fixed_point import FixedPoint, eligible, fixed_point, grid_plan, trees_per_output
+from ..fixed_point import FixedPoint, eligible, fixed_point, grid_plan, trees_per_output, with_leaves
 
-__all__ = ["FixedPlan", "eligible", "plan", "quick_plan"]
+__all__ = ["FixedPlan", "derived", "eligible", "plan", "quick_plan"]
 
 #: accumulator C type and its largest value per target word size.
 _ACC = {8: ("int16_t", 32767), 16: ("int16_t", 32767)}
@@ -54,6 +54,18 @@ def plan(ens: Ensemble, target: Target, byte_leaves: bool = False) -> FixedPlan 
     q = fx.leaves
     leaf_t = C_INT[str(ens.leaves.dtype)] if fx.exact else smallest_int(int(q.min()), int(q.max()))
     return FixedPlan(fx.scale, q, fx.init, fx.margin, leaf_t, acc_t)
+
+
+def derived(ens: Ensemble, fx: FixedPlan, leaves: np.ndarray) -> FixedPlan | None:
+    """Plan ``fx`` (of :func:`plan`) with the integer ``leaves`` the C code computes itself
+    (from leaf counts: :mod:`.leaf_records`), its margin widened for their error; None
+    when they do not fit its sums."""
+    amax = next(top for t, top in (*_ACC.values(), _ACC_WIDE) if t == fx.acc_t)
+    got = with_leaves(ens, fx, leaves, amax)
+    if got is None:
+        return None
+    q = got.leaves
+    return FixedPlan(got.scale, q, got.init, got.margin, smallest_int(int(q.min()), int(q.max())), fx.acc_t)
 
 
 #: the byte pass must decide all but rows whose top two classes are within this share of

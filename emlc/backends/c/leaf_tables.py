@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...ir.ensemble import Aggregation
+from ...ir.ensemble import Aggregation, Ensemble
 from .common import smallest_int
 
 if TYPE_CHECKING:
@@ -46,11 +46,16 @@ def sparse_pattern(m: Model) -> tuple[str, str, str, str]:
 
 
 def rational_leaves(m: Model, lt: str) -> np.ndarray | None:
+    """:func:`rational_counts` of the model's leaves."""
+    return rational_counts(m.ens, lt)
+
+
+def rational_counts(ens: Ensemble, lt: str) -> np.ndarray | None:
     """Integer counts ``c`` [rows, width] with every leaf value exactly ``c / sum(row c)``
     in the C sums' precision (scikit-learn forests: class fractions of a leaf's samples),
     or None. A correctly rounded division then rebuilds each value, so a count table of
     bytes replaces one of floats."""
-    leaves = np.asarray(m.ens.leaves, dtype=np.float64)
+    leaves = np.asarray(ens.leaves, dtype=np.float64)
     uniq = np.unique(leaves[leaves != 0])
     if uniq.size == 0 or uniq.size > 1 << 16 or (uniq < 0).any():
         return None
@@ -72,16 +77,20 @@ def rational_leaves(m: Model, lt: str) -> np.ndarray | None:
     return counts if np.array_equal(rebuilt, leaves.astype(typ)) else None
 
 
+def zeros_skippable(ens: Ensemble, raw_dtype: str) -> bool:
+    """May the sums skip zero leaf entries? Adding +0 changes a float sum only when it is
+    -0, which needs a -0 base score to start from (integer sums start at 0 and take the
+    base after scaling)."""
+    base = np.asarray(ens.base_score, dtype=np.float64).astype(raw_dtype)
+    return not (ens.aggregation is Aggregation.SUM and bool(((base == 0) & np.signbit(base)).any()))
+
+
 def sparse_exact(m: Model, lt: str) -> bool:
-    """Store leaves sparsely (zeros skipped)? Only when smaller, and exact: adding
-    +0 changes a float sum only when it is -0, which needs a -0 base score to start from
-    (integer sums start at 0 and take the base after scaling)."""
+    """Store leaves sparsely (zeros skipped)? Only when smaller, and exact
+    (:func:`zeros_skippable`)."""
     ens = m.ens
     leaves = np.asarray(ens.leaves)
-    if leaves.dtype.kind not in "fiu" or ens.leaf_width < 2:
-        return False
-    base = np.asarray(ens.base_score, dtype=np.float64).astype(m.raw_dtype)
-    if ens.aggregation is Aggregation.SUM and bool(((base == 0) & np.signbit(base)).any()):
+    if leaves.dtype.kind not in "fiu" or ens.leaf_width < 2 or not zeros_skippable(ens, m.raw_dtype):
         return False
     nnz = int(np.count_nonzero(leaves))
     lsize = m.tables.elem_size(lt)

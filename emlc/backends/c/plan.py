@@ -11,7 +11,7 @@ ones (the exit plan on the sums, the binary64 step on the exit plan).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
@@ -20,11 +20,12 @@ from ...cost import Layout, choose_layout
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Op
 from ...targets import Target
-from . import exit_checks, fixed, half_keys, soft64
+from . import exit_checks, fixed, half_keys, leaf_records, soft64
 from . import numeric as num
 from .common import C_INT, int_range, size_of, smallest_int
 from .exit_checks import ExitMode, ExitPlan
 from .fixed import FixedPlan
+from .leaf_records import LeafRecords
 
 
 class FeatureAccess(Enum):
@@ -97,6 +98,9 @@ class Plan:
     #: P_halves computes once per row where a feature's thresholds allow (half_keys):
     #: a third of P_rows' flash for about 3,000 cycles on the rows that reach it
     keyed_rows: bool = False
+    #: leaf rows as byte records (-Os table builds whose leaves are counts): a walk
+    #: records where its leaf's record starts, and the fast sums compute their values
+    records: LeafRecords | None = None
 
     @property
     def guarded(self) -> bool:
@@ -116,6 +120,17 @@ class Plan:
         """Does predict decide float64 near-ties in binary64 (needs P_sum, which a walk
         shared with a float-sum early exit does not have)?"""
         return self.soft64_candidate and not self.walk_shared
+
+    @property
+    def soft_after_fixed(self) -> bool:
+        """Does predict go from the fixed-point sums straight to the binary64 step, without
+        the float tier (P_proven) between them? Where size comes first (``pack_tables``):
+        the fixed-point sums leave few rows undecided (digits forests: under 1%), predict
+        then links no float arithmetic (AVR: libgcc's float divide, add and conversion),
+        and P_fast hands its sums on (P_fast(rows, q), P_exact(rows, q)) so that the
+        binary64 step sums only the outputs they leave in the running (soft64._live)."""
+        return (self.soft64 and self.pack_tables and self.fixed is not None and not self.fixed.exact
+                and self.exit is None)
 
     @property
     def keyed(self) -> bool:
@@ -241,9 +256,37 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     inexact = leaf_sums and fx is not None and not fx.exact  # predict has float sums for the rows the guard stops
     if guarded and direct is DirectTest.HALF and inexact and exits is None and not keyed:
         direct = DirectTest.HALF_NO_NAN
+    records = None
+    if pack_tables and chosen is Layout.TABLE and record and exits is None:
+        records, fx, nums = _records(ens, target, nums, fx)
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
-                float32_sums=float32_sums, pack_tables=pack_tables, keyed_rows=keyed)
+                float32_sums=float32_sums, pack_tables=pack_tables, keyed_rows=keyed, records=records)
+
+
+def _records(ens: Ensemble, target: Target, nums: Numbers,
+             fx: FixedPlan | None) -> tuple[LeafRecords | None, FixedPlan | None, Numbers]:
+    """Leaf records for a size-first table build, the fixed-point plan over their values
+    and the types that record them, when the leaves are counts or integer bytes and the
+    records are smaller (and the wider recorded rows still fit the stack); else (None,
+    ``fx``, ``nums``)."""
+    found = leaf_records.eligible(ens, nums.raw_dtype)
+    if found is None:
+        return None, fx, nums
+    values, counts = found
+    # counts under a fixed-point plan get multipliers; integer leaves are their own
+    # fixed-point values (their exact plan adds the table as it is)
+    aim = fx is not None and not fx.exact
+    if aim and not counts:
+        return None, fx, nums
+    rec = leaf_records.encode(values, fx.leaves if aim else None, fx.scale if aim else None, counts)
+    if rec is None or not leaf_records.pays(ens, rec, values):
+        return None, fx, nums
+    wide = replace(nums, row_t=rec.offset_t)
+    got = fx if fx is None or rec.fast is None else fixed.derived(ens, fx, rec.fast)
+    if (fx is not None and got is None) or not records_rows(ens, target, wide):
+        return None, fx, nums
+    return rec, got, wide
 
 
 def lossy_exit_note(ens: Ensemble, target: Target, layout: Layout | str | None) -> str | None:

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...ir.ensemble import Aggregation
-from . import exit_checks, fixed, leaf_tables, link
+from . import exit_checks, fixed, leaf_records, leaf_tables, link
 from .common import C_INT, first_max_locals, int_literal, smallest_int, top_two, top_two_locals
 from .model import Model
 
@@ -30,6 +30,16 @@ def accumulator(m: Model) -> tuple[str, str]:
         lt = C_INT[str(leaves.dtype)]
     else:
         lt = "float" if leaves.dtype == np.float32 or m.acc_t == "float" else "double"
+    if m.plan.records is not None:
+        ent = leaf_records.row_entries(m, "row")
+        if not m.plan.records.counts:
+            return at, f"{ent.head}    {ent.loop} {{\n        {ent.enter}acc[o + {ent.column}] += ({at}){ent.value};\n    }}"
+        nt = smallest_int(0, 255 * width, signed=False)
+        return at, (
+            f"{ent.head}    {nt} n = 0;\n"
+            f"    {ent.loop} {{\n        {ent.enter}n = ({nt})(n + {ent.value});\n    }}\n"
+            f"    {ent.loop} {{\n        {ent.enter}acc[o + {ent.column}] += ({at}){ent.value} / ({at})n;\n    }}"
+        )
     if leaf_tables.sparse_exact(m, lt):
         nz = leaves != 0
         st_t, start, col_t, col = leaf_tables.sparse_pattern(m)
@@ -72,7 +82,7 @@ def exact_class(m: Model) -> str:
     to the next inlined call's locals and read it afterwards (the 8051 printed 0 for
     classes 1 and 2)."""
     if m.soft64:
-        return f"return {m.p}_exact(rows);"
+        return f"return {m.p}_exact(rows{', q' if m.plan.soft_after_fixed else ''});"
     return f"{m.p}_sum(rows, raw);\n        c = {link.class_expr(m)};"
 
 
@@ -328,11 +338,12 @@ def fast_function(m: Model) -> str:
             + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return (int32_t)c;\n}}"
         )
     tt = smallest_int(0, ens.n_trees, signed=False)
+    handed = m.plan.soft_after_fixed  # the caller keeps q[] for the binary64 step
     fast = (
         "/* Class from the fixed-point sums of the recorded leaf rows"
-        + ("" if fx.exact else ", or -1 (P_qdecide)") + ". */\n"
-        f"static inline int32_t {p}_fast(const {m.row_t} *rows)\n{{\n"
-        f"    {at} q[{n}];\n    {tt} t;\n"
+        + ("" if fx.exact else ", or -1 (P_qdecide)") + (" (in q)" if handed else "") + ". */\n"
+        f"static inline int32_t {p}_fast(const {m.row_t} *rows{f', {at} *q' if handed else ''})\n{{\n"
+        + ("" if handed else f"    {at} q[{n}];\n") + f"    {tt} t;\n"
         f"{qinit_loop(m, at)}"
         f"    for (t = 0; t < {ens.n_trees}u; ++t) {{\n        {p}_{'add' if fx.exact else 'qadd'}(q, {leaf_tables.tree_offset(m, 't')}, rows[t]);\n    }}\n"
         f"    return {p}_qdecide(q);\n}}"
@@ -340,8 +351,11 @@ def fast_function(m: Model) -> str:
     if fx.exact:
         return f"{decide}\n\n{fast}"
     nz = np.asarray(ens.leaves) != 0
-    st_t, ts, ct, tc = leaf_tables.sparse_pattern(m)
-    if nz.any():
+    if m.plan.records is not None:
+        ent = leaf_records.row_entries(m, "row", sums=(fx.acc_t, "q + o"))
+        add = (f"{ent.head}    {ent.loop} {{\n        {ent.enter}{ent.slot} = ({fx.acc_t})({ent.slot} + {ent.fast});\n    }}")
+    elif nz.any():
+        st_t, ts, ct, tc = leaf_tables.sparse_pattern(m)
         tv = m.tables.add("qval", fx.leaf_t, fx.leaves[nz], note=f"nonzero leaf values * 2^{fx.shift}")
         add = (
             f"    {st_t} e = {m.tables.read(st_t, ts, 'row')}, end = {m.tables.read(st_t, ts, 'row + 1u')};\n"

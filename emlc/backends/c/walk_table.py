@@ -75,6 +75,9 @@ class Records:
     counted: bool = False
     lmap: np.ndarray | None = None  # leaf number -> leaf row, when they differ
     lmap_t: str = "uint8_t"
+    #: lmap as a low byte per leaf and its high 4 bits, two leaves a byte (rows below
+    #: 4096: :meth:`with_split_map`)
+    lmap_split: bool = False
     #: first leaf number of each tree, when not root[t] + t: its first row (rows in order
     #: in the tree), or lflag | its first lmap entry
     lbase: np.ndarray | None = None
@@ -123,7 +126,7 @@ class Records:
         if self.slot_features != list(range(self.n_slots)):
             total += self.n_slots * size_of(smallest_int(0, max(self.slot_features), signed=False))
         if self.lmap is not None:
-            total += self.lmap.size * size_of(self.lmap_t)
+            total += self.lmap.size + (self.lmap.size + 1) // 2 if self.lmap_split else self.lmap.size * size_of(self.lmap_t)
         if self.lbase is not None:
             total += self.lbase.size * size_of(self.lidx_t)
         if self.global_index:  # kbase's sentinel and the coarse slot table
@@ -181,6 +184,14 @@ class Records:
         split = replace(self, split_top=True)
         return split if SPLIT_TOP or split.bytes + code < self.bytes else None
 
+    def with_split_map(self) -> Records:
+        """This encoding with its 16-bit leaf map split into low bytes and high nibbles
+        (:attr:`lmap_split`) when every row is below 4096: a quarter of the map saved for a
+        nibble picked per tree walked (digits 10x6 at -Os: 260 bytes, 150 AVR cycles)."""
+        if self.lmap is None or size_of(self.lmap_t) != 2 or int(self.lmap.max()) >= 4096:
+            return self
+        return replace(self, lmap_split=True)
+
     @property
     def kbase_t(self) -> str:
         return smallest_int(0, int(self.kbase.max()), signed=False) if self.kbase is not None and self.kbase.size else "uint8_t"
@@ -232,6 +243,13 @@ def _thresholds(model: Model, trees_tests: list[dict[int, Test]], slot_of: dict[
     return values, keys, kbase
 
 
+def _leaf_refs(model: Model, tree: Tree) -> list[int]:
+    """What each of ``tree``'s nodes hands the sums as its leaf row: the row, or with
+    leaf records (:mod:`.leaf_records`) where its record starts."""
+    rec = model.plan.records
+    return (tree.leaf if rec is None else rec.offsets[tree.leaf]).tolist()
+
+
 def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Records | None:
     """Place every tree's records in preorder; None if ``right_t`` cannot hold what it must."""
     trees_tests, gotos = zip(*trees) if trees else ((), ())
@@ -255,7 +273,7 @@ def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Recor
     for t, (tree, tests, goto) in enumerate(zip(model.ens.trees, trees_tests, gotos)):
         # Python lists: numpy scalar indexing and enum look-ups per record dominate otherwise.
         is_leaf = (tree.op == leaf_op).tolist()
-        leaf, go = tree.leaf.tolist(), goto.tolist()
+        leaf, go = _leaf_refs(model, tree), goto.tolist()
         go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
         placed: dict[int, int] = {}
         roots.append(len(kind))
@@ -347,7 +365,7 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
         if len(kind) > limit:
             return None
         is_leaf = (tree.op == leaf_op).tolist()
-        leaf, go = tree.leaf.tolist(), goto.tolist()
+        leaf, go = _leaf_refs(model, tree), goto.tolist()
         go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
         roots.append(len(kind))
         if is_leaf[go[0]]:
@@ -408,11 +426,12 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
             else:
                 first.append(-1 - sum(m.size for m in maps))
                 maps.append(np.where(ok, part, 0))
-        widest = int((ends - starts).max())
-        lflag = 1 << max(int(rows_a.max()) + widest, sum(m.size for m in maps)).bit_length()
-        lbase = np.array([f if f >= 0 else lflag | (-1 - f) for f in first], dtype=np.int64)
         lmap = np.concatenate(maps) if maps else None
-        top = 2 * lflag - 1
+        if len(maps) < len(first):  # some trees number their rows themselves
+            widest = int((ends - starts).max())
+            lflag = 1 << max(int(rows_a.max()) + widest, lmap.size if lmap is not None else 0).bit_length()
+            lbase = np.array([f if f >= 0 else lflag | (-1 - f) for f in first], dtype=np.int64)
+            top = 2 * lflag - 1
     return Records(
         kind=kind_a, thr=thr_a, right=np.array(cnt, dtype=np.int64), roots=np.array(roots, dtype=np.int64),
         kind_t=smallest_int(0, int(kind_a.max()), signed=False),
@@ -468,6 +487,7 @@ def encode(model: Model) -> Records:
         counted = next((rec for cnt_t in _UNSIGNED
                         if (rec := _encode_counted(model, trees, palette, cnt_t)) is not None), None)
         if counted is not None:
+            counted = counted.with_split_map() if packed else counted
             cands += [counted if "counted" in ENCODINGS else None,
                       _pack(counted, False) if "packed" in ENCODINGS and packed else None,
                       _pack(counted, True) if "packed_global" in ENCODINGS and packed else None]
@@ -546,7 +566,7 @@ def walk_body(model: Model) -> Walk:
         go_right = f"r = ({rec.idx_t})(r + {read_r});"
     sbits = (rec.n_slots + 1).bit_length()
     decl = runtime_source(
-        "walk.c", p=p, row_t=model.row_t, idx_t=rec.idx_t, in_t=model.in_t, kind_t=rec.kind_t, key_t=key_t,
+        "walk.c", p=p, qual=_walk_qualifier(model), row_t=model.row_t, idx_t=rec.idx_t, in_t=model.in_t, kind_t=rec.kind_t, key_t=key_t,
         read_kind=tables.read(rec.kind_t, tk, "r"), slot_mask=f"{(1 << sbits) - 1}u", leaf=f"{leaf_code}u",
         feature=feature, value=value, test=test, special=special, go_right=go_right,
         f_t=smallest_int(0, ens.n_features, signed=False),
@@ -693,14 +713,32 @@ def _packed_walk(model: Model, rec: Records, troot: str, tt_t: str) -> tuple[lis
     return decls, _tree_loop(model, tt_t, f"{p}_walk(t, features)")
 
 
+def _walk_qualifier(model: Model) -> str:
+    """P_walk's qualifier: out of line beside predict's binary64 step (Plan.soft_after_fixed),
+    where inlined into predict's caller avr-gcc 5.4 took 4-19% more cycles a row (digits
+    10x6 float and int16 inputs, 30x6, -Os); else inline."""
+    return f"{model.p.upper()}_NOINLINE" if model.plan.soft_after_fixed else "inline"
+
+
 def _counted_walk(model: Model, rec: Records, troot: str, fields: str, value: str, test: str, tt_t: str,
                   rleaf: str, c_zero: str = "c == 0u", c_val: str = "c") -> str:
     """``runtime/c/walk_count.c`` for records of :func:`_encode_counted`."""
     tables = model.tables
     leaf_row = f"({model.row_t})n"
     if rec.lmap is not None:
-        tl = tables.add("lrow", rec.lmap_t, rec.lmap, note="leaf row of each leaf number (trees whose rows are not in order)")
-        mapped = f"({model.row_t}){tables.read(rec.lmap_t, tl, f'n & {rec.lflag - 1}u')}"
+        note = "leaf row of each leaf number (trees whose rows are not in order)"
+        i = f"n & {rec.lflag - 1}u" if rec.lbase is not None else "n"
+        if rec.lmap_split:
+            tl = tables.add("lrow", "uint8_t", rec.lmap & 255, note=f"{note}: low byte")
+            nib = np.append(rec.lmap >> 8, np.zeros(rec.lmap.size % 2, dtype=np.int64))
+            th = tables.add("lrowhi", "uint8_t", nib[0::2] | nib[1::2] << 4,
+                            note="high 4 bits of each lrow entry, two a byte (even leaf numbers low)")
+            high = tables.read("uint8_t", th, f"({i}) >> 1")
+            mapped = (f"({model.row_t})({tables.read('uint8_t', tl, i)} | (uint16_t)((({i}) & 1u) ? "
+                      f"(uint8_t)({high} >> 4) : (uint8_t)({high} & 15u)) << 8)")
+        else:
+            tl = tables.add("lrow", rec.lmap_t, rec.lmap, note=note)
+            mapped = f"({model.row_t}){tables.read(rec.lmap_t, tl, i)}"
         leaf_row = f"((n & {rec.lflag}u) ? {mapped} : {leaf_row})" if rec.lbase is not None else mapped
     if rec.lbase is None:
         start = f"({rec.lidx_t})(r + t)"
@@ -709,7 +747,7 @@ def _counted_walk(model: Model, rec: Records, troot: str, fields: str, value: st
                          note=f"first leaf of each tree: its row, or {rec.lflag} | its first entry of lrow")
         start = tables.read(rec.lidx_t, tlb, "t")
     return runtime_source(
-        "walk_count.c", p=model.p, row_t=model.row_t, idx_t=rec.idx_t, lidx_t=rec.lidx_t, tt_t=tt_t,
+        "walk_count.c", p=model.p, qual=_walk_qualifier(model), row_t=model.row_t, idx_t=rec.idx_t, lidx_t=rec.lidx_t, tt_t=tt_t,
         in_t=model.in_t, key_t=model.key_t, read_root=tables.read(rec.idx_t, troot, "t"), fields=fields,
         value=value, test=test, leaf_row=leaf_row, rleaf=rleaf, start=start, c_zero=c_zero, c_val=c_val,
     )

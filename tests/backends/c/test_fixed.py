@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c
-from emlc.backends.c.fixed import FixedPlan, eligible, plan, quick_plan
+from emlc.backends.c.fixed import FixedPlan, derived, eligible, plan, quick_plan
+from emlc.backends.fixed_point import leaf_error, trees_per_output
 from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from emlc.ir.interpret import apply_link, decide, interpret, interpret_raw, leaf_indices
 from emlc.passes.lossy import quantize_leaves
@@ -67,6 +68,31 @@ def test_margin_rule_agrees_with_interpreter_on_random_ir(data, target, byte_lea
     if byte_leaves:
         assert fx.leaf_t in ("uint8_t", "int8_t")
     _decided_equal(ens, data.draw(inputs_for(ens)), target, byte_leaves)
+
+
+@settings(max_examples=100)
+@given(st.data(), st.sampled_from(["avr", "host"]))
+def test_margin_counts_the_error_of_leaves_computed_another_way(data, target):
+    """Leaves a backend computes itself (leaf records: from counts) may stray from
+    round(x 2^s): the derived plan's margin covers their largest error, so decided rows
+    still equal the interpreter's; round(x 2^s) itself never needs more than the rule's 1/2."""
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    fx = plan(ens, get_target(target), byte_leaves=True)
+    if fx is None:
+        return
+    same = derived(ens, fx, fx.leaves)
+    assert same is not None and same.margin <= fx.margin
+    assert leaf_error(ens, fx.scale, fx.leaves) <= 0.5
+    off = np.array(data.draw(st.lists(st.integers(-1, 1), min_size=fx.leaves.size, max_size=fx.leaves.size)))
+    q = fx.leaves + off.reshape(fx.leaves.shape)
+    got = derived(ens, fx, q)
+    if got is None:
+        return
+    x = ens.leaves.astype(np.dtype(ens.accum_dtype)).astype(np.float64)
+    delta = leaf_error(ens, fx.scale, q)
+    assert delta >= float(np.abs(q - fx.scale * x).max()) * (1 - 1e-12)
+    assert got.margin >= 2 * int(trees_per_output(ens).max()) * delta + 1
+    _decided_equal(ens, data.draw(inputs_for(ens)), target, fx=got)
 
 
 @settings(max_examples=200)

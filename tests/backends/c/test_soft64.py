@@ -140,3 +140,48 @@ def test_mcs51_random_ir_with_float64_sums_equals_the_interpreter(data):
     X = data.draw(inputs_for(ens))
     got = run_model(ens, X, "mcs51", "table", name="m").predict
     np.testing.assert_array_equal(got, class_indices(ens, interpret(ens, X)))
+
+
+@pytest.mark.parametrize("target", ["avr", "mcs51"])
+@pytest.mark.parametrize("aggregation", [Aggregation.MEAN, Aggregation.SUM])
+def test_os_goes_from_fixed_point_straight_to_binary64(target, aggregation):
+    """-Os (packed table): no float tier between the fixed-point sums and binary64 (so no
+    float arithmetic in predict), the binary64 step sums only the outputs the fixed-point
+    sums leave in the running, and the tie is decided as in float64."""
+    require_tool(*TOOLS[target])
+    ens = complementary_forest(aggregation)
+    code = emit_c(ens, target, "m", "table", speed=False)
+    assert "m_proven(" not in code and "live[k]" in code and "m_fast(rows, q)" in code
+    assert "m_proven(" in emit_c(ens, target, "m", "table")  # the speed levels keep the float tier
+    got = run_model(ens, ROWS, target, "table", name="m", speed=False).predict
+    np.testing.assert_array_equal(got, interpret(ens, ROWS))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(st.data())
+def test_avr_os_random_ir_with_float64_sums_equals_the_interpreter(data):
+    """Random classifiers summing in float64, signed leaves on a 1/2 grid half the time (rows
+    tie, sums go negative: an output the fixed-point sums rule out keeps a sum of 0 that
+    would beat the live ones), built at -Os for simavr: the fixed-point sums, then binary64
+    on the live outputs, predict what the interpreter does."""
+    require_tool(*TOOLS["avr"])
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    if data.draw(st.booleans()):
+        ens = ens.replace(leaves=np.round(np.asarray(ens.leaves, dtype=np.float64) * 2) / 2 - 1)
+    ens = ens.replace(accum_dtype="float64")
+    assume("live[k]" in emit_c(ens, "avr", "m", "table", speed=False))
+    X = data.draw(inputs_for(ens))
+    got = run_model(ens, X, "avr", "table", name="m", speed=False).predict
+    np.testing.assert_array_equal(got, class_indices(ens, interpret(ens, X)))
+
+
+@pytest.mark.parametrize("leaf, match", [(np.inf, "not all finite"), (np.nan, "not all finite"),
+                                         (2.0**1020, "could overflow")])
+def test_sums_that_could_leave_the_finite_range_are_refused(leaf, match):
+    """f64.c has no infinity or NaN: a leaf that is not finite (the IR verifier refuses it
+    too, emit_c is also called without it), or leaves whose sums could overflow (four trees
+    of 2^1020 reach 2^1022) get a one-line error naming --float32-sums; 2^1019 passes."""
+    with pytest.raises(EmlcError, match=f"{match}.*--float32-sums"):
+        emit_c(complementary_forest().replace(leaves=np.array([[leaf, 1 - A], [1 - A, A]])), "avr", "m")
+    soft64.check_finite(complementary_forest().replace(leaves=np.array([[2.0**1019, 1.0], [1.0, A]])),
+                        get_target("avr"))

@@ -249,6 +249,30 @@ def test_count_leaves_give_the_interpreters_probabilities_on_host_and_avr(kind):
     np.testing.assert_array_equal(counts.values, floats.values)
 
 
+def test_trees_sharing_leaf_rows_map_every_leaf_by_its_number():
+    """Rows shared between trees (dedup_leaves): when no tree has its rows in order, the
+    leaf map is indexed by leaf number itself (no per-tree base), and at -Os with leaf
+    records it holds where each leaf's record starts, as a low byte and a high nibble."""
+    require_tool("gcc")
+    from emlc.passes import optimize
+
+    ens, X = _forest_classifier("rf")
+    ens = optimize(ens, level="O2", target="avr").ensemble
+    for size_first in (False, True):
+        rec = _records(ens, size_first=size_first)
+        assert rec.counted and rec.lmap is not None and rec.lbase is None
+        assert rec.lmap.size == rec.kind.size + ens.n_trees  # a leaf per record, one more per tree
+        plan = make_plan(ens, get_target("avr"), Layout.TABLE, pack_tables=size_first)
+        assert (plan.records is not None) == size_first
+        if plan.records is not None:
+            assert set(rec.lmap.tolist()) <= set(plan.records.offsets.tolist())
+        assert rec.lmap_split == size_first and (255 < rec.lmap.max() < 4096 or not size_first)
+        if size_first:  # (the AVR's speed levels walk half-word records: walk_halves)
+            code = emit_c(ens, "avr", "m", "table", speed=False)
+            assert "m_lrowhi" in code and "m_lbase" not in code and "m_lrow[n]" in code
+        check_agrees(ens, X, "table", speed=not size_first)
+
+
 ENCODINGS = ("records", "counted", "packed", "packed_global")
 
 
