@@ -24,27 +24,27 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 10x6, atmega2560
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 inline                                             95676      0     1061  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 inline (exit left out)            95676      0     1061  100.0%  100.0%
-    emlc -O0 table                                              13766      0     4851  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table                             21336      0     4152  100.0%  100.0%
-    emlc -O2 inline                                             92482      0     1061  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 inline (exit left out)            92482      0     1061  100.0%  100.0%  *
-    emlc -O2 table (exact exit)                                 13116      0     4575  100.0%  100.0%  *
-    emlc -O2 table (no exit)                                    12688      0     4851  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             19606      0     4152  100.0%  100.0%  *
-    emlc -Os table                                              12628      0    10068  100.0%  100.0%  *
-    emlc -O2 point: inline, byte-sum first walk                 92482      0     1061  100.0%  100.0%  *
-    emlc -O2 point: inline, byte-sum first walk, int16 keys behind it    67764      0     1166  100.0%  100.0%  *
-    emlc -O2 point: inline, leaf sums in code                   57344      0     1251  100.0%  100.0%  *
-    emlc -O2 point: inline, byte-sum first walk, NaN-free tests (NaN rows: table walk)    69612      0     1353  100.0%  100.0%
-    emlc -O2 point: inline, leaf sums in code, NaN-free tests (NaN rows: table walk)    46196      0     1477  100.0%  100.0%  *
-    emlc -O2 point: inline, byte sums in code, leaf table behind    48458      0     1615  100.0%  100.0%
-    emlc -O2 point: inline, byte sums in code, leaf table behind, NaN-free tests (NaN rows: table walk)    39768      0     1845  100.0%  100.0%  *
-    emlc -O2 point: inline, leaf table                          47820      0     3565  100.0%  100.0%
-    emlc -O2 point: table                                       13116      0     4575  100.0%  100.0%  *
-    emlc -O2 --input int16 inline                               38476      0      706  100.0%  100.0%  *
-    emlc -Os --input int16 table                                12216      0     6182  100.0%  100.0%
+    emlc -O0 inline                                             94356      0     1061  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 inline (exit left out)            94356      0     1061  100.0%  100.0%
+    emlc -O0 table                                              12420      0     4851  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             20070      0     4305  100.0%  100.0%
+    emlc -O2 inline                                             91162      0     1061  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 inline (exit left out)            91162      0     1061  100.0%  100.0%  *
+    emlc -O2 table (exact exit)                                 11858      0     4575  100.0%  100.0%  *
+    emlc -O2 table (no exit)                                    11342      0     4851  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             18340      0     4305  100.0%  100.0%  *
+    emlc -Os table                                               8138      0    10873  100.0%  100.0%  *
+    emlc -O2 point: inline, byte-sum first walk                 91162      0     1061  100.0%  100.0%  *
+    emlc -O2 point: inline, byte-sum first walk, int16 keys behind it    66444      0     1166  100.0%  100.0%  *
+    emlc -O2 point: inline, leaf sums in code                   56024      0     1251  100.0%  100.0%  *
+    emlc -O2 point: inline, byte-sum first walk, NaN-free tests (NaN rows: table walk)    68292      0     1353  100.0%  100.0%
+    emlc -O2 point: inline, leaf sums in code, NaN-free tests (NaN rows: table walk)    44876      0     1477  100.0%  100.0%  *
+    emlc -O2 point: inline, byte sums in code, leaf table behind    47138      0     1615  100.0%  100.0%
+    emlc -O2 point: inline, byte sums in code, leaf table behind, NaN-free tests (NaN rows: table walk)    38448      0     1845  100.0%  100.0%  *
+    emlc -O2 point: inline, leaf table                          46510      0     3565  100.0%  100.0%
+    emlc -O2 point: table                                       11858      0     4575  100.0%  100.0%  *
+    emlc -O2 --input int16 inline                               37156      0      706  100.0%  100.0%  *
+    emlc -Os --input int16 table                                 7794      0    10097  100.0%  100.0%  *
     emlearn inline (float features)                             17958      0     5252   96.7%       -
     emlearn inline (int16 features)                              8700      0     1560   83.3%       -  *
     emlearn loadable (int16 features)                            6334   3710    11573   83.3%       -  *
@@ -98,13 +98,13 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 30x6, atmega2560
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 inline                                            111692      0     5576  100.0%  100.0%  *
-    emlc -O0 --early-exit 0.5 table                             49910      0    12892  100.0%  100.0%
-    emlc -O2 inline                                            104204      0     5581  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             44270      0    12892  100.0%  100.0%  *
-    emlc -Os table                                              26314      0    34136  100.0%  100.0%  *
-    emlc -O2 --input int16 inline                               77980      0     2582  100.0%  100.0%  *
-    emlc -Os --input int16 table                                24476      0    26780  100.0%  100.0%  *
+    emlc -O0 inline                                            110438      0     5576  100.0%  100.0%  *
+    emlc -O0 --early-exit 0.5 table                             48652      0    12878  100.0%  100.0%
+    emlc -O2 inline                                            102950      0     5581  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             43012      0    12878  100.0%  100.0%  *
+    emlc -Os table                                              18818      0    36387  100.0%  100.0%  *
+    emlc -O2 --input int16 inline                               76726      0     2582  100.0%  100.0%  *
+    emlc -Os --input int16 table                                16890      0    29149  100.0%  100.0%  *
     emlearn inline (float features)                             52902      0    14743  100.0%       -
     emlearn inline (int16 features)                             24826      0     3596   96.7%       -  *
     emlearn loadable (int16 features)                        does not build (RAM overflow)
@@ -129,7 +129,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
 The 2560's -O2 rows are what the command line builds (the backend picks the layout):
 for 30x6 the inline walk with NaN-free tests, byte sums in code and the leaf table behind
 (emlc/backends/c/nan_guard.py; every other inline point is over the 128 KB default budget,
-and the table takes 27,370 B / 11,290 cycles).
+and the table takes 26,116 B / 11,290 cycles).
 On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
 emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
 doubles (RAM) or emlearn's loadable tables (RAM) anywhere but the 2560.
