@@ -53,13 +53,13 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 10x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              13766      0     4851  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table                             21336      0     4152  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 13116      0     4575  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             19606      0     4152  100.0%  100.0%  *
-    emlc -Os table                                              12628      0    10068  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                12652      0     5593  100.0%  100.0%
-    emlc -Os --input int16 table                                12216      0     6182  100.0%  100.0%
+    emlc -O0 table                                              12420      0     4851  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             20070      0     4305  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 11858      0     4575  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             18340      0     4305  100.0%  100.0%  *
+    emlc -Os table                                               8138      0    10853  100.0%  100.0%  *
+    emlc -O2 --input int16 table                                11394      0     5593  100.0%  100.0%
+    emlc -Os --input int16 table                                 7794      0    10077  100.0%  100.0%  *
     emlearn inline (float features)                             17958      0     4997   96.7%       -
     emlearn inline (int16 features)                              8700      0     1538   83.3%       -  *
     emlearn loadable (int16 features)                        does not build (RAM overflow)
@@ -68,13 +68,13 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 20x5, atmega2560
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 inline                                            120458      0     1955  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 inline (exit left out)           120458      0     1955  100.0%  100.0%
-    emlc -O2 inline                                            118536      0     1954  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 inline (exit left out)           118536      0     1954  100.0%  100.0%  *
-    emlc -Os table                                              16132      0    18140  100.0%  100.0%  *
-    emlc -O2 --input int16 inline                               54018      0     1256  100.0%  100.0%  *
-    emlc -Os --input int16 table                                15862      0    16735  100.0%  100.0%
+    emlc -O0 inline                                            119200      0     1955  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 inline (exit left out)           119200      0     1955  100.0%  100.0%
+    emlc -O2 inline                                            117278      0     1954  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 inline (exit left out)           117278      0     1954  100.0%  100.0%  *
+    emlc -Os table                                              10038      0    19998  100.0%  100.0%  *
+    emlc -O2 --input int16 inline                               52760      0     1256  100.0%  100.0%  *
+    emlc -Os --input int16 table                                 9676      0    18703  100.0%  100.0%
     emlearn inline (float features)                             23488      0     8748  100.0%       -
     emlearn inline (int16 features)                             11660      0     2369   93.3%       -  *
     emlearn loadable (int16 features)                            6956   4332    16823   93.3%       -  *
@@ -83,13 +83,13 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 20x5, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              17072      0     9431  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table                             29064      0     9229  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 16884      0     8610  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             27854      0     9229  100.0%  100.0%
-    emlc -Os table                                              16132      0    18140  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                16522      0    10219  100.0%  100.0%
-    emlc -Os --input int16 table                                15862      0    16735  100.0%  100.0%
+    emlc -O0 table                                              15802      0     9431  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             27818      0     9478  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 15630      0     8610  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             26608      0     9478  100.0%  100.0%
+    emlc -Os table                                              10038      0    19958  100.0%  100.0%  *
+    emlc -O2 --input int16 table                                15274      0    10466  100.0%  100.0%
+    emlc -Os --input int16 table                                 9676      0    18663  100.0%  100.0%  *
     emlearn inline (float features)                             23488      0     8312  100.0%       -
     emlearn inline (int16 features)                             11660      0     2327   93.3%       -  *
     emlearn loadable (int16 features)                        does not build (RAM overflow)
@@ -113,23 +113,19 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 30x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                           does not build (flash overflow)
-    emlc -O0 --early-exit 0.5 table (exit left out)          does not build (flash overflow)
-    emlc -O2 table (exact exit)                                 27370      0    11290  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             27370      0    11290  100.0%  100.0%  *
-    emlc -Os table                                              26314      0    34136  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                26196      0    15085  100.0%  100.0%
-    emlc -Os --input int16 table                                24476      0    26780  100.0%  100.0%  *
+    emlc -O0 table                                              28808      0    13647  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table (exit left out)             28808      0    13647  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 26116      0    11290  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             26116      0    11290  100.0%  100.0%  *
+    emlc -Os table                                              18818      0    36327  100.0%  100.0%  *
+    emlc -O2 --input int16 table                                24824      0    14458  100.0%  100.0%  *
+    emlc -Os --input int16 table                                16890      0    29089  100.0%  100.0%  *
     emlearn inline (float features)                          does not build (flash overflow)
     emlearn inline (int16 features)                             24826      0     3534   96.7%       -  *
     emlearn loadable (int16 features)                        does not build (RAM overflow)
     micromlgen (float)                                       does not build (flash overflow)
     m2cgen (float)                                           does not build (total size of local objects too large)
 
-The 2560's -O2 rows are what the command line builds (the backend picks the layout):
-for 30x6 the inline walk with NaN-free tests, byte sums in code and the leaf table behind
-(emlc/backends/c/nan_guard.py; every other inline point is over the 128 KB default budget,
-and the table takes 26,116 B / 11,290 cycles).
 On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
 emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
 doubles (RAM) or emlearn's loadable tables (RAM) anywhere but the 2560.
