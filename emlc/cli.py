@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "7.8 KB on the 8051)")
     lossy.add_argument("--hard-vote", action="store_true", help="each tree votes for one class (emlearn's default)")
     lossy.add_argument("--early-exit", type=_fraction, metavar="THRESHOLD", help="stop evaluating trees once this confident (0-1]; 1 is exact")
-    lossy.add_argument("--early-exit-batch", type=_positive_int, default=1, metavar="B", help="check the early exit every B rounds of trees")
+    lossy.add_argument("--early-exit-batch", type=_positive_int, default=None, metavar="B",
+                       help="check the early exit every B rounds of trees (default: every round, or on AVR table builds, where a check costs about a tree, the interval the cost model finds fastest)")
     lossy.add_argument("--calibration", metavar="FILE", help="rows to measure agreement/accuracy on (.csv, .npy, .npz)")
     lossy.add_argument("--calibration-labels", choices=("none", "first", "last"), default="none", help="which CSV column holds labels (default: none)")
     lossy.add_argument("--max-accuracy-drop", type=float, metavar="P", help="search the knobs for the smallest/fastest model losing at most P percentage points on --calibration")

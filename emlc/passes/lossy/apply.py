@@ -23,7 +23,7 @@ import numpy as np
 
 from ...backends.c.plan import lossy_exit_note
 from ...calibration import check_calibration, match_labels
-from ...cost import flash_bytes
+from ...cost import exit_batch, flash_bytes
 from ...errors import EmlcError
 from ...ir.ensemble import Ensemble, Task
 from ...ir.interpret import interpret, interpret_early_exit, interpret_trees_evaluated, leaf_indices
@@ -48,7 +48,8 @@ class LossySettings:
     leaves_per_class: int | None = None
     hard_vote: bool = False
     early_exit: float | None = None
-    early_exit_batch: int = 1
+    #: trees between exit checks; None: the target's choice (:func:`emlc.cost.exit_batch`)
+    early_exit_batch: int | None = None
     reorder: bool = False
 
     def label(self) -> str:
@@ -62,7 +63,7 @@ class LossySettings:
         if self.leaf_bits is not None:
             parts.append(f"{self.leaf_bits}-bit")
         if self.early_exit is not None:
-            parts.append(f"exit {self.early_exit:g}" + (f" x{self.early_exit_batch}" if self.early_exit_batch > 1 else ""))
+            parts.append(f"exit {self.early_exit:g}" + (f" x{self.early_exit_batch}" if (self.early_exit_batch or 1) > 1 else ""))
         return ", ".join(parts) or "exact"
 
 
@@ -183,6 +184,15 @@ def compress_leaves(ens: Ensemble, s: LossySettings, *, X=None, level: str = "O2
     return result.ensemble, result.layout
 
 
+def _exit_batch(ens: Ensemble, threshold: float, X, target: str, layout: str | None) -> int:
+    """The target's check interval (:func:`emlc.cost.exit_batch`), from the trees a row
+    evaluates with a check every tree when calibration rows ``X`` are given."""
+    evaluated = None
+    if X is not None:
+        evaluated = float(interpret_trees_evaluated(confidence_exit(ens, threshold), X).mean())
+    return exit_batch(ens, get_target(target), layout, evaluated)
+
+
 def add_exit(ens: Ensemble, s: LossySettings, X=None, target: str = "host",
              layout: str | None = None) -> tuple[Ensemble, str | None]:
     """The confidence early exit of ``s`` (if any) on an optimised build, and why it was
@@ -194,7 +204,8 @@ def add_exit(ens: Ensemble, s: LossySettings, X=None, target: str = "host",
         return ens, None
     if s.reorder and X is not None:
         ens = reorder_trees(ens, X)
-    out = verify(confidence_exit(ens, s.early_exit, s.early_exit_batch))
+    batch = s.early_exit_batch or _exit_batch(ens, s.early_exit, X, target, layout)
+    out = verify(confidence_exit(ens, s.early_exit, batch))
     note = lossy_exit_note(out, get_target(target), layout)
     return (out, None) if note is None else (ens, note)  # the optimised build, its exact exit kept
 
@@ -207,7 +218,7 @@ def apply_lossy(
     leaves_per_class: int | None = None,
     hard_vote: bool = False,
     early_exit: float | None = None,
-    early_exit_batch: int = 1,
+    early_exit_batch: int | None = None,
     reorder: bool = False,
     calibration: tuple | None = None,
     level: str = "O2",

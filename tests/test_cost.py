@@ -1,0 +1,43 @@
+"""emlc.cost rules that are not about one backend's emitted bytes."""
+
+from __future__ import annotations
+
+import pytest
+
+import emlc
+from emlc.cost import Layout, exit_batch
+from emlc.passes import optimize
+from emlc.passes.lossy.apply import apply_lossy
+from emlc.targets import get_target
+
+
+def _digits(trees: int, depth: int):
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    Xtr, _, ytr, _ = train_test_split(X, y, test_size=30, random_state=0)
+    return emlc.load(RandomForestClassifier(n_estimators=trees, max_depth=depth, random_state=0).fit(Xtr, ytr))
+
+
+@pytest.mark.parametrize("trees, depth, want", [(10, 6, 2), (20, 5, 3)])
+def test_exit_batch_on_the_avr_table_walk_is_the_fastest_simavr_found(trees, depth, want):
+    """The intervals simavr measured fastest among 1-4 on the ATmega328P (cost.exit_batch's
+    docstring; tests/e2e/test_avr_exit_cycles.py runs them against the build without)."""
+    ens = optimize(_digits(trees, depth), level="O2", target="atmega328p", layout="table").ensemble
+    assert exit_batch(ens, get_target("atmega328p"), Layout.TABLE) == want
+
+
+def test_exit_batch_is_every_tree_where_checks_are_cheap():
+    ens = optimize(_digits(10, 6), level="O2", target="host").ensemble
+    for target, layout in (("host", Layout.TABLE), ("cortex-m0", Layout.TABLE), ("avr", Layout.INLINE)):
+        assert exit_batch(ens, get_target(target), layout) == 1, target
+
+
+def test_an_explicit_exit_batch_wins():
+    ens = _digits(20, 5)
+    auto, _ = apply_lossy(ens, early_exit=0.5, level="O2", target="atmega328p", layout="table")
+    every, _ = apply_lossy(ens, early_exit=0.5, early_exit_batch=1, level="O2", target="atmega328p", layout="table")
+    assert auto.early_exit.checkpoints[0] == 3
+    assert every.early_exit.checkpoints[0] == 1
