@@ -27,12 +27,12 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O0 inline                                             94356      0     1061  100.0%  100.0%
     emlc -O0 --early-exit 0.5 inline (exit left out)            94356      0     1061  100.0%  100.0%
     emlc -O0 table                                              12420      0     4851  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table                             20070      0     4305  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             19214      0     4131  100.0%  100.0%
     emlc -O2 inline                                             91162      0     1061  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 inline (exit left out)            91162      0     1061  100.0%  100.0%  *
     emlc -O2 table (exact exit)                                 11858      0     4575  100.0%  100.0%  *
     emlc -O2 table (no exit)                                    11342      0     4851  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             18340      0     4305  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             17484      0     4131  100.0%  100.0%  *
     emlc -Os table                                               8138      0    10873  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk                 91162      0     1061  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk, int16 keys behind it    66444      0     1166  100.0%  100.0%  *
@@ -54,9 +54,9 @@ Last run (simavr, avr-gcc 5.4 -Os):
     ## digits RandomForest 10x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
     emlc -O0 table                                              12420      0     4851  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table                             20070      0     4305  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             19214      0     4131  100.0%  100.0%
     emlc -O2 table (exact exit)                                 11858      0     4575  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             18340      0     4305  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table                             17484      0     4131  100.0%  100.0%  *
     emlc -Os table                                               8138      0    10853  100.0%  100.0%  *
     emlc -O2 --input int16 table                                11394      0     5593  100.0%  100.0%
     emlc -Os --input int16 table                                 7794      0    10077  100.0%  100.0%  *
@@ -84,9 +84,9 @@ Last run (simavr, avr-gcc 5.4 -Os):
     ## digits RandomForest 20x5, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
     emlc -O0 table                                              15802      0     9431  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table                             27818      0     9478  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table                             25254      0     7513  100.0%  100.0%
     emlc -O2 table (exact exit)                                 15630      0     8610  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             26608      0     9478  100.0%  100.0%
+    emlc -O2 --early-exit 0.5 table                             24044      0     7513  100.0%  100.0%  *
     emlc -Os table                                              10038      0    19958  100.0%  100.0%  *
     emlc -O2 --input int16 table                                15274      0    10466  100.0%  100.0%
     emlc -Os --input int16 table                                 9676      0    18663  100.0%  100.0%  *
@@ -99,16 +99,16 @@ Last run (simavr, avr-gcc 5.4 -Os):
     ## digits RandomForest 30x6, atmega2560
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
     emlc -O0 inline                                            110438      0     5576  100.0%  100.0%  *
-    emlc -O0 --early-exit 0.5 table                             48652      0    12878  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 inline (exit left out)           110438      0     5576  100.0%  100.0%  *
     emlc -O2 inline                                            102950      0     5581  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             43012      0    12878  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 inline (exit left out)           102950      0     5581  100.0%  100.0%  *
     emlc -Os table                                              18818      0    36387  100.0%  100.0%  *
     emlc -O2 --input int16 inline                               76726      0     2582  100.0%  100.0%  *
     emlc -Os --input int16 table                                16890      0    29149  100.0%  100.0%  *
     emlearn inline (float features)                             52902      0    14743  100.0%       -
     emlearn inline (int16 features)                             24826      0     3596   96.7%       -  *
     emlearn loadable (int16 features)                        does not build (RAM overflow)
-    micromlgen (float)                                          45566      1    13591  100.0%       -
+    micromlgen (float)                                          45566      1    13591  100.0%       -  *
     m2cgen (float)                                           does not build (total size of local objects too large)
 
     ## digits RandomForest 30x6, atmega328p
@@ -179,6 +179,8 @@ from emlc.passes import optimize  # noqa: E402
 from emlc.ir.interpret import interpret_early_exit  # noqa: E402
 from emlc.passes.lossy.apply import apply_lossy  # noqa: E402
 from emlc.targets import get_target  # noqa: E402
+from emlc.api import exact_c_layout  # noqa: E402
+from emlc.cost import FlashBudget  # noqa: E402
 
 #: simulated MCU -> emlc target
 MCUS = {"atmega2560": "avr", "atmega328p": "atmega328p"}
@@ -330,7 +332,8 @@ def emlc_variants(ens, target: str, full: bool) -> list[tuple]:
             plain = res.ensemble.replace(early_exit=None)
             add(f"emlc -{level} {chosen} (no exit)", lambda: build(plain, chosen, speed))
         if speed:  # the lossy exit as the command line builds it (--early-exit 0.5)
-            lossy, report = apply_lossy(ens, early_exit=0.5, level=level, target=target, layout=layout)
+            measured_in = layout or exact_c_layout(ens, get_target(target), level, "c", False, FlashBudget())
+            lossy, report = apply_lossy(ens, early_exit=0.5, level=level, target=target, layout=measured_in)
             left = " (exit left out)" if any("early exit left out" in n for n in report.notes) else ""
             add(f"emlc -{level} --early-exit 0.5 {report.layout}{left}", lambda: build(lossy, report.layout, speed))
     if full:  # every build point -O2 weighs (emlc/backends/c/points.py), as --flash-budget picks them

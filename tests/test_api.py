@@ -100,3 +100,21 @@ def test_compile_emits_llvm_ir_and_objects_for_a_named_target(iris_rf, target):
     model, _ = iris_rf
     assert "define" in emlc.compile(model, target=target, emit_as="llvm").code
     assert emlc.compile(model, target=target, emit_as="obj").code.startswith(b"\x7fELF")
+
+
+def test_a_lossy_exit_is_measured_in_the_layout_the_exact_build_takes():
+    """Digits 30x6 on the ATmega2560 at -O2: the backend builds the exact model inline within
+    the default flash budget (the IR's estimate alone says table). The lossy exit is weighed
+    in that layout, where it is left out, so it cannot take the table's twice-slower walk."""
+    from sklearn.datasets import load_digits
+
+    from emlc.api import Lossy
+    from emlc.passes.lossy.apply import LossySettings
+
+    X, y = load_digits(return_X_y=True)
+    clf = RandomForestClassifier(n_estimators=30, max_depth=6, random_state=0).fit(X, y)
+    exact = emlc.compile(clf, target="avr")
+    lossy = emlc.compile(clf, target="avr", lossy=Lossy(LossySettings(early_exit=0.5)))
+    assert exact.layout == "inline"
+    assert lossy.layout == exact.layout
+    assert any("early exit left out" in n for n in lossy.lossy.notes)
