@@ -467,26 +467,30 @@ _LEAF_CYCLES = {
 }
 
 
-#: one check of a lossy confidence exit on the AVR table walk (the band check on the
-#: 16-bit sums; ATmega328P, digits 10x6 and 20x5, from simavr runs checking every tree and
-#: every second tree: 9,478 -> 8,247 cycles for 5.3 fewer checks and 0.6 more trees)
-_BAND_CHECK_CYCLES = 290
+#: one early-exit check on the AVR table walk, by whether the exit is exact: the lossy
+#: exit's band check on the 16-bit sums, the exact exit's check of fixed-point bounds
+#: (ATmega328P, digits 20x5, simavr runs checking every tree and every second tree: band
+#: 9,478 -> 8,247 cycles for 5.3 fewer checks and 0.6 more trees; exact 8,610 -> 8,217
+#: for 7.1 fewer checks and 0.5 more trees)
+_CHECK_CYCLES = {False: 290, True: 89}
 
 
-def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evaluated: float | None = None) -> int:
-    """How many trees a lossy confidence exit lets pass between its checks, where checks
-    cost about as much as trees (the AVR table walk of half-word records: a check 290
-    cycles, a tree 420-470): checking every ``b`` trees saves ``E (1 - 1/b)`` checks and
-    stops ``(b - 1) / 2`` trees later on average, so ``b = floor(sqrt(2 E C / T))`` with
-    ``E`` the trees a row evaluates (``evaluated``, measured on calibration rows, else
-    half the forest), ``C`` a check's and ``T`` a tree's cycles (digits on the ATmega328P:
-    10x6 gives 2 and 20x5 3, the fastest of 1-4 in simavr: 4,131 and 7,513 cycles against
-    4,305 and 9,478 checking every tree). Elsewhere every tree (1)."""
+def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evaluated: float | None = None,
+               exact: bool = False) -> int:
+    """How many trees an early exit lets pass between its checks, where checks cost about
+    as much as trees (the AVR table walk of half-word records: a tree 420-470 cycles):
+    checking every ``b`` trees saves ``E (1 - 1/b)`` checks and stops ``(b - 1) / 2``
+    trees later on average, so ``b = floor(sqrt(2 E C / T))`` with ``E`` the trees a row
+    evaluates (``evaluated``, measured on calibration rows, else half the forest), ``C`` a
+    check's (:data:`_CHECK_CYCLES`; ``exact``: the exact exit's) and ``T`` a tree's cycles.
+    Digits on the ATmega328P, the fastest of 1-4 in simavr: lossy 10x6 2 and 20x5 3
+    (4,131 and 7,513 cycles against 4,305 and 9,478 checking every tree); exact 10x6 1,
+    20x5 2 (8,217 against 8,610) and 30x6 2 (11,046 against 11,290). Elsewhere 1."""
     if layout != Layout.TABLE or target.word_bits != 8 or not half_word_table(ens, target) or ens.n_trees < 2:
         return 1
     tree = cycles(ens, target, Point(layout=Layout.TABLE)) / ens.n_trees
     trees = ens.n_trees / 2 if evaluated is None else evaluated
-    return max(1, min(ens.n_trees, int(np.sqrt(2 * trees * _BAND_CHECK_CYCLES / tree))))
+    return max(1, min(ens.n_trees, int(np.sqrt(2 * trees * _CHECK_CYCLES[exact] / tree))))
 
 
 def expected_tests(ens: Ensemble) -> float:

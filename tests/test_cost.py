@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 import emlc
+from emlc.backends.c import exit_checks
+from emlc.backends.c.plan import make_plan
 from emlc.cost import Layout, exit_batch
 from emlc.passes import optimize
 from emlc.passes.lossy.apply import apply_lossy
@@ -41,3 +43,22 @@ def test_an_explicit_exit_batch_wins():
     every, _ = apply_lossy(ens, early_exit=0.5, early_exit_batch=1, level="O2", target="atmega328p", layout="table")
     assert auto.early_exit.checkpoints[0] == 3
     assert every.early_exit.checkpoints[0] == 1
+
+
+@pytest.mark.parametrize("trees, depth, want", [(10, 6, 1), (20, 5, 2), (30, 6, 2)])
+def test_exact_exit_interval_on_the_avr_table_walk(trees, depth, want):
+    """The exact exit's cheaper check: every tree for 10x6, every second tree for 20x5 and
+    30x6 (simavr, ATmega328P: 8,217 and 11,046 cycles against 8,610 and 11,290)."""
+    ens = optimize(_digits(trees, depth), level="O2", target="atmega328p", layout="table").ensemble
+    assert exit_batch(ens, get_target("atmega328p"), Layout.TABLE, exact=True) == want
+
+
+def test_the_c_plan_checks_an_exact_exit_at_its_interval_with_the_same_bounds():
+    """Each check point's bounds hold on their own, so the interval only drops check points."""
+    ens = optimize(_digits(20, 5), level="O2", target="atmega328p", layout="table").ensemble
+    plan = make_plan(ens, get_target("atmega328p"), "table")
+    ours = plan.exit
+    full = exit_checks.plan(ens, plan.numbers, plan.fixed, plan.soft64_candidate, plan.leaf_sums, True)
+    assert len(ours.checkpoints) and (ours.checkpoints % 2 == 0).all()
+    at = [list(full.checkpoints).index(c) for c in ours.checkpoints]
+    assert (ours.lower == full.lower[at]).all() and (ours.upper == full.upper[at]).all()

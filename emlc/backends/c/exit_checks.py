@@ -206,9 +206,11 @@ def _pays_off(ens: Ensemble, leaf_sums: bool, table_layout: bool, checkpoints: n
 
 
 def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: bool, leaf_sums: bool,
-         table_layout: bool, banded: bool = True) -> ExitPlan | None:
+         table_layout: bool, banded: bool = True, interval: int = 1) -> ExitPlan | None:
     """How predict stops early, or None when it evaluates every tree: the sums a check
-    reads (``nums``' own, or the fixed-point ``fx``) and the bounds it compares them with."""
+    reads (``nums``' own, or the fixed-point ``fx``) and the bounds it compares them with.
+    ``interval``: an exact exit checks only where that many trees divide the check point
+    (each bound holds on its own, so any subset stays exact: :func:`emlc.cost.exit_batch`)."""
     ee = ens.early_exit
     if ee is None or ens.task is not Task.CLASSIFICATION or ens.n_trees == 0:
         return None
@@ -236,7 +238,7 @@ def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: b
         return ExitPlan(ExitMode.APPROX, checkpoints, lower, upper, acc_t, acc_t, target, acc_type)
     keep = _can_fire(ens, table, init, checkpoints, lower, upper)
     if ee.confidence == 1:  # a lossy exit was asked for: it fires far more often
-        keep &= _pays_off(ens, leaf_sums, table_layout, checkpoints)
+        keep &= _pays_off(ens, leaf_sums, table_layout, checkpoints) & (checkpoints % interval == 0)
     if not keep.any():
         return None
     lower, upper, checkpoints = lower[keep], upper[keep], checkpoints[keep]

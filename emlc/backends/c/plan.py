@@ -16,7 +16,7 @@ from enum import Enum
 
 import numpy as np
 
-from ...cost import Layout, choose_layout
+from ...cost import Layout, choose_layout, exit_batch
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Op
 from ...targets import Target
@@ -246,7 +246,9 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # the band check's binary64 step runs inside the walk, a frame deeper than predict's own
     # binary64 step: on the 8051 (223 B of stack) s51 runs stopped there, so it keeps approx
     banded = target.compiler != "sdcc"
-    exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
+    exact_exit = ens.early_exit is not None and ens.early_exit.confidence >= 1
+    interval = exit_batch(ens, target, chosen, exact=True) if exact_exit else 1
+    exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded, interval)
     # byte sums can decide most rows where the leaf sums are not exact already
     bytes_help = leaf_sums and exits is None and fx is not None and not fx.exact
     if byte_sums and bytes_help:
