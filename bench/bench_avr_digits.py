@@ -85,7 +85,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
     emlc -O0 table                                              15802      0     9431  100.0%  100.0%
     emlc -O0 --early-exit 0.5 table                             25254      0     7513  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 15630      0     8610  100.0%  100.0%  *
+    emlc -O2 table (exact exit)                                 15458      0     8217  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table                             24044      0     7513  100.0%  100.0%  *
     emlc -Os table                                              10038      0    19958  100.0%  100.0%  *
     emlc -O2 --input int16 table                                15274      0    10466  100.0%  100.0%
@@ -115,8 +115,8 @@ Last run (simavr, avr-gcc 5.4 -Os):
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
     emlc -O0 table                                              28808      0    13647  100.0%  100.0%
     emlc -O0 --early-exit 0.5 table (exit left out)             28808      0    13647  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 26116      0    11290  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             26116      0    11290  100.0%  100.0%  *
+    emlc -O2 table (exact exit)                                 25858      0    11046  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             25858      0    11046  100.0%  100.0%  *
     emlc -Os table                                              18818      0    36327  100.0%  100.0%  *
     emlc -O2 --input int16 table                                24824      0    14458  100.0%  100.0%  *
     emlc -Os --input int16 table                                16890      0    29089  100.0%  100.0%  *
