@@ -255,8 +255,8 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
         fx = fixed.quick_plan(ens, target) or fx
     quick_fx = fixed.quick_plan(ens, target) if quick and bytes_help else None
     keyed = keyed_rows and quick_fx is not None and direct is DirectTest.HALF and bool(half_keys.half_keys(ens))
-    inexact = leaf_sums and fx is not None and not fx.exact  # predict has float sums for the rows the guard stops
-    if guarded and direct is DirectTest.HALF and inexact and exits is None and not keyed:
+    # bytes_help: predict has float sums for the rows the guard stops, and no early exit
+    if guarded and direct is DirectTest.HALF and bytes_help and not keyed:
         direct = DirectTest.HALF_NO_NAN
     records = None
     if pack_tables and chosen is Layout.TABLE and record and exits is None:

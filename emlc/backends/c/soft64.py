@@ -233,13 +233,11 @@ def soft_functions(model: Model) -> str:
         if base_t:
             fin += f"\n        {base_into('b')}\n        {p}_f64_add(&s[k], &b);"
         lines.append(f"    for (k = 0; k < {n}u; ++k) {{\n        {fin}\n    }}")
-    if n > 1 and prune:
-        lines.append(f"    {{\n        uint16_t best = {n}u;\n        for (k = 0; k < {n}u; ++k) {{\n"
-                     f"            if (live[k] && (best == {n}u || {p}_f64_cmp(&s[k], &s[best]) > 0)) {{\n"
-                     "                best = k;\n            }\n        }\n        return (int32_t)best;\n    }")
-    elif n > 1:
-        lines.append(f"    {{\n        uint16_t best = 0;\n        for (k = 1; k < {n}u; ++k) {{\n"
-                     f"            if ({p}_f64_cmp(&s[k], &s[best]) > 0) {{\n                best = k;\n            }}\n"
+    if n > 1:  # the first largest sum (of the live outputs: none is taken before the first)
+        above = f"{p}_f64_cmp(&s[k], &s[best]) > 0"
+        best, first, cond = (f"{n}u", 0, f"live[k] && (best == {n}u || {above})") if prune else ("0", 1, above)
+        lines.append(f"    {{\n        uint16_t best = {best};\n        for (k = {first}; k < {n}u; ++k) {{\n"
+                     f"            if ({cond}) {{\n                best = k;\n            }}\n"
                      "        }\n        return (int32_t)best;\n    }")
     else:
         kind, c = cutoff(model.ens)
