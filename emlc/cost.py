@@ -256,9 +256,9 @@ def half_first_bytes(n_features: int, n_rows: int) -> int | None:
     return None
 
 
-def half_item_limit(ens: Ensemble) -> int:
-    """Records the half-word walk writes at most: shared subtrees are written out once
-    per path in, which may multiply them (past this, the slot records keep them shared)."""
+def written_out_limit(ens: Ensemble) -> int:
+    """Records a walk that writes shared subtrees out once per path in (the counted and
+    half-word records) writes at most: past this, records that keep them shared are used."""
     return 2 * ens.n_nodes + 1024
 
 
@@ -273,7 +273,7 @@ def _half_records(ens: Ensemble) -> int | None:
 
 def _find_half_records(ens: Ensemble) -> int | None:
     fb = half_first_bytes(ens.n_features, int(ens.leaves.shape[0]))
-    if fb is None or _written_out(ens, 1, 1)[0] > half_item_limit(ens):
+    if fb is None or _written_out(ens, 1, 1)[0] > written_out_limit(ens):
         return None
     low = _half_low(ens)
     for step in (1, 2):

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ...cost import split_key_code
+from ...cost import split_key_code, written_out_limit
 from ...ir.ensemble import Op, Tree
 from . import walk_halves
 from .common import int_literal, int_range, size_of, smallest_int
@@ -359,8 +359,8 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
     cnt: list[int] = []
     rows: list[int] = []
     roots: list[int] = []
-    # written-out shared subtrees may multiply: give up past twice the nodes (leaf records then)
-    limit = 2 * model.ens.n_nodes + 1024
+    # written-out shared subtrees may multiply: give up past the limit (leaf records then)
+    limit = written_out_limit(model.ens)
     for t, (tree, tests, (_, goto)) in enumerate(zip(model.ens.trees, trees_tests, trees)):
         if len(kind) > limit:
             return None
