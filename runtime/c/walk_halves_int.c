@@ -1,0 +1,15 @@
+/* Where decision record r sends the row: the next record (left) when integer feature
+ * value x <= k, the record's threshold in the feature's own type, else step bytes on. */
+#if defined(${P}_SKIP)
+__attribute__((noinline))
+#endif
+static ${ptr_t}${p}_step(${ptr_t}r, const ${in_t} *features)
+{
+    ${fb_t} b = ${read_fb};
+    ${in_t} k = (${in_t})${read_k};
+    ${step_t} step = ${read_step};
+    if (features[b >> 2] <= k) {
+        return r;
+    }
+    return r + step;
+}
