@@ -272,9 +272,10 @@ def written_out_limit(ens: Ensemble) -> int:
 def _half_records(ens: Ensemble) -> int | None:
     """Bytes of the half-word records (walk_halves), every tree written out: per split the
     first field, the threshold field (:data:`HALF_THRESHOLD_BYTES`), the step to the right
-    child (a byte while every left subtree fits 255 bytes, else two) and, for float32
-    features unless every threshold's lower half is zero, that half; per leaf the first
-    field and a byte; a 2-byte root per tree. None where they cannot hold the model, or
+    child (a byte while every left subtree fits 255 bytes, else two; integer features
+    leave it out where the left child is a leaf) and, for float32 features unless every
+    threshold's lower half is zero, that half; per leaf the first field and a byte; a
+    2-byte root per tree. None where they cannot hold the model, or
     take over 64 KB (16-bit pointers)."""
     return ens.trees_fact(f"#half_records:{ens.input_type}", _find_half_records)  # replace(input_type=) keeps trees
 
@@ -286,7 +287,8 @@ def _find_half_records(ens: Ensemble) -> int | None:
     low = ens.input_type == "float32" and _half_low(ens)
     k = HALF_THRESHOLD_BYTES[ens.input_type] - (half_shared_high(_integer_thresholds(ens), ens.input_type) is not None)
     for step in (1, 2):
-        total, most = _written_out(ens, fb + k + step + 2 * low, fb + 1)
+        saves = 0 if ens.input_type == "float32" else step  # integer records: no step before a left leaf
+        total, most = _written_out(ens, fb + k + step + 2 * low, fb + 1, saves)
         if most + 2 * low < 1 << 8 * step:
             return total + 2 * ens.n_trees if total <= 0xFFFF else None  # lpm reads the first 64 KB
     return None
@@ -335,9 +337,10 @@ def _half_low(ens: Ensemble) -> bool:
     return bool((f32.astype(np.float64) != t).any() or (f32.view(np.uint32) & 0xFFFF).any())
 
 
-def _written_out(ens: Ensemble, split_bytes: int, leaf_bytes: int) -> tuple[int, int]:
+def _written_out(ens: Ensemble, split_bytes: int, leaf_bytes: int, left_leaf_saves: int = 0) -> tuple[int, int]:
     """(bytes of every tree, bytes of the largest left subtree of a split), each split and
-    leaf taking the bytes given, shared subtrees written out once per path in. All trees
+    leaf taking the bytes given (a split whose left child is a leaf ``left_leaf_saves``
+    fewer), shared subtrees written out once per path in. All trees
     at once, one numpy step per level (big forests' per-node loops are slow)."""
     op = ens.column("op")
     if not op.size:
@@ -349,8 +352,9 @@ def _written_out(ens: Ensemble, split_bytes: int, leaf_bytes: int) -> tuple[int,
     left = np.where(inner, ens.column("left") + offset, 0)
     right = np.where(inner, ens.column("right") + offset, 0)
     size = np.where(inner, 0, leaf_bytes).astype(np.int64)
+    own = split_bytes - left_leaf_saves * (op[left] == Op.LEAF)
     for _ in range(int(counts.max()) + 1):  # sizes settle from the leaves up, a level a step
-        grown = np.where(inner, split_bytes + size[left] + size[right], size)
+        grown = np.where(inner, own + size[left] + size[right], size)
         if np.array_equal(grown, size):
             break
         size = grown
@@ -481,11 +485,11 @@ class Point:
 #: integer inputs, and of a tree's leaf per output, per walk. Fitted to simavr runs of
 #: digits forests (10x6 and 20x5, float and int16) on the ATmega2560; the 32-bit figures
 #: are rough. "halves": the table walk of half-word records (ATmega328P, digits 10x6, the
-#: trees' calls included: float32 2,458 cycles for 59.4 node tests a row; int16 1,977 for
-#: 58.1, uint8 1,848).
+#: trees' calls included: float32 2,458 cycles for 59.4 node tests a row; int16 2,016 for
+#: 58.1, uint8 1,887).
 #: Estimates for ranking builds, not a promise.
 _TEST_CYCLES = {
-    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60), (True, "halves"): (41, 34),
+    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60), (True, "halves"): (41, 35),
     (False, "inline"): (3, 2), (False, "table"): (15, 10), (False, "packed"): (20, 14), (False, "halves"): (15, 15),
 }
 #: int16 keys behind the first walk, per feature and prediction: about 40 cycles a feature

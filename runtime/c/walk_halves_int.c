@@ -1,5 +1,7 @@
 /* Where decision record r sends the row: the next record (left) when integer feature
- * value x <= k, the record's threshold in the feature's own type, else step bytes on. */
+ * value x <= k, the record's threshold in the feature's own type, else the right child:
+ * step bytes on, or (flag 1 of b: the left child is a leaf, no step field) past that
+ * leaf's record. */
 #if defined(${P}_SKIP)
 __attribute__((noinline))
 #endif
@@ -7,7 +9,7 @@ static ${ptr_t}${p}_step(${ptr_t}r, const ${in_t} *features)
 {
     ${fb_t} b = ${read_fb};
     ${in_t} k = (${in_t})${read_k};
-    ${step_t} step = ${read_step};
+    ${step_t} step = (b & 1u) ? (${step_t})${leaf_bytes}u : ${read_step};
     if (features[b >> 2] <= k) {
         return r;
     }

@@ -3,7 +3,7 @@ features and integer features of 8 or 16 bits.
 
 Each tree is a run of bytes in flash, in preorder, walked by one pointer::
 
-    decision  b = 4f + 2 | NaN goes left, k, step, [kl (uint16)]
+    decision  b = 4f + 2 | flag, k, step, [kl (uint16)]
     leaf      b = row >> 8 << 2, row & 0xFF
 
 (b is one byte while 4f fits one, else two.) A node's left child is the next record, its
@@ -20,12 +20,15 @@ bits with ``k`` and reads the lower half only on a tie
 tests). Every other value (negative, huge, infinite, NaN of either sign) takes the slow
 step: its order key (``runtime/c/key.c``) against K, NaN by the flag.
 
-Integer features (``--input int16|uint16|int8|uint8``): ``k`` is the threshold K in the
-feature's own type (go left when x <= K; the splits every value of the type takes one way
-are folded before, so K fits), one compare with no sign, NaN or tie case.
+float32 records' flag: NaN goes left. Integer features (``--input int16|uint16|int8|uint8``)
+have no NaN: their flag says the left child is a leaf, whose record the right child
+follows, so the record has no step. ``k`` is the threshold K in the feature's own type (go
+left when x <= K; the splits every value of the type takes one way are folded before, so K
+fits; 16-bit thresholds that all share a high byte store the low one), one compare with no
+sign, NaN or tie case.
 
 With avr-gcc the nodes a compare decides are walked by a few lines of assembly
-(``runtime/c/walk_halves_avr.c``: about 33 cycles a float node, 27 an integer one, where
+(``runtime/c/walk_halves_avr.c``: about 33 cycles a float node, 25 an integer one, where
 the slot and key-palette records of :mod:`walk_table` take over 100); the C step
 (``walk_halves_float.c``, ``walk_halves_int.c``) takes every other record.
 """
@@ -67,7 +70,7 @@ class _Compare:
     exits: tuple[str, ...] = ("3:",)
     decides: str = "the compare decides (every one)"
     stops: str = ""
-    cycles: str = "About 27"
+    cycles: str = "About 25"
 
 
 #: float32 (the left step past kl when records carry it, by ``HalfRecords.low``): the
@@ -84,15 +87,18 @@ _FLOAT = {low: _Compare(
 
 def _integer(input_type: str, high: int | None) -> _Compare:
     """An 8- or 16-bit integer feature against its threshold k (k >= x: left); ``high``:
-    the high byte every 16-bit threshold shares, which the records leave out."""
+    the high byte every 16-bit threshold shares, which the records leave out. The flag
+    (carry of the first shift) sends a record without a step to its own copy of the
+    test at 5:, which steps past the left leaf's two bytes on the right."""
     wide = size_of(C_INT[input_type]) == 2
+    left = "brsh 1b" if input_type.startswith("u") else "brge 1b"
+    shift = () if wide else ("lsr %[b]",)  # a byte feature's offset is b >> 2, a 16-bit one's top byte b >> 1
+    test = (("ld %[hh], %a[x]", "ld %[hl], -%a[x]", "lpm %[kl], Z+", *(("lpm %[kh], Z+",) if high is None else ()),
+             "cp %[kl], %[hl]", "cpc %[kh], %[hh]") if wide else ("ld %[hl], %a[x]", "lpm %[kl], Z+", "cp %[kl], %[hl]"))
     return _Compare(
         C_INT[input_type], "walk_halves_int.c", () if high is None else (f"ldi %[kh], {high & 0xFF}",),
-        ("lsr %[b]",) * (1 if wide else 2),
-        ("ld %[hh], %a[x]", "ld %[hl], -%a[x]", "lpm %[kl], Z+", *(("lpm %[kh], Z+",) if high is None else ()),
-         "cp %[kl], %[hl]", "cpc %[kh], %[hh]") if wide else
-        ("ld %[hl], %a[x]", "lpm %[kl], Z+", "cp %[kl], %[hl]"),
-        ("brsh 1b" if input_type.startswith("u") else "brge 1b",))
+        ("lsr %[b]", "brcs 5f", *shift), test, (left,),
+        ("5:", *shift, "add %A[x], %[b]", "adc %B[x], __zero_reg__", *test, left, "adiw %A[r], 2", "rjmp 1b", "3:"))
 
 
 @dataclass(frozen=True)
@@ -196,12 +202,16 @@ def _stream(model: Model, trees, low: bool, fb_t: str, k_t: str, high: int | Non
             test = tests[node]
             k = _bound(model, test.k)
             assert k_lo <= k >> shift <= k_hi, "a split every value takes one way was not folded"
-            data += _le(4 * test.feature + 2 | int(test.nan_left), fbs) + _le(k >> shift, ks)
+            decisions += 1
+            # the flag: NaN goes left (float32), or no step before the left leaf (integers)
+            flag = test.nan_left if shift else is_leaf[go_left[node]]
+            data += _le(4 * test.feature + 2 | int(flag), fbs) + _le(k >> shift, ks)
+            if not shift and flag:
+                stack += [("node", go_right[node]), ("node", go_left[node])]
+                continue
             at = len(data)
             data += [0] * ss + (_le(k, 2) if low else [])
-            decisions += 1
-            stack.append(("right", node, at))
-            stack.append(("node", go_left[node]))
+            stack += [("right", node, at), ("node", go_left[node])]
     return HalfRecords(np.array(data, dtype=np.int64), np.array(roots, dtype=np.int64), fb_t, k_t, high, step_t,
                        low, decisions, leaves)
 
@@ -209,11 +219,12 @@ def _stream(model: Model, trees, low: bool, fb_t: str, k_t: str, high: int | Non
 def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
     """The walk over ``rec``; ``tree_loop(walk)`` wraps one tree's walk in the loop over trees."""
     p, tables = model.p, model.tables
-    what = "kh" if model.precision is not None else "threshold"
+    flag, what = ("NaN goes left", "kh") if model.precision is not None else ("left child is a leaf", "threshold")
     nodes = tables.add("nodes", "uint8_t", rec.stream, per_line=16,
-                       note=f"per tree, in preorder: decision records (4f + 2 | NaN goes left, {what}, bytes from "
-                            "here to the right child" + (", kl" if rec.low else "") + "), leaf records "
-                            "(row >> 8 << 2, row & 0xFF)")
+                       note=f"per tree, in preorder: decision records (4f + 2 | {flag}, {what}, bytes from "
+                            "here to the right child" + (", kl" if rec.low else " unless the left child is a leaf"
+                                                         if model.precision is None else "") +
+                            "), leaf records (row >> 8 << 2, row & 0xFF)")
     roots = tables.add("root", "uint16_t", rec.roots, note=f"first byte of each tree in {nodes}")
     ptr_t = f"const {model.target.flash.qualifier}uint8_t *"
     compare = _FLOAT[rec.low] if model.precision is not None else _integer(model.ens.input_type, rec.k_high)
@@ -236,7 +247,7 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
         read_k = f"{p}_next{8 * size_of(rec.k_t)}(&r)"
         if rec.k_high is not None:
             read_k = f"({rec.k_high & 0xFF}u << 8 | {read_k})"
-        step = runtime_source(compare.step, **fields, read_k=read_k)
+        step = runtime_source(compare.step, **fields, read_k=read_k, leaf_bytes=size_of(rec.fb_t) + 1)
     decl = runtime_source(
         "walk_halves.c", p=p, row_t=model.row_t, ptr_t=ptr_t, in_t=model.in_t, fb_t=rec.fb_t,
         peek8=tables.read("uint8_t", "r", "0"), peek_fb=f"{p}_peek{fb_bits}(r)", fb_bytes=size_of(rec.fb_t),
