@@ -20,7 +20,7 @@ from emlc.targets import get_target
 from emlc.backends.c.walk_table import _tests
 from emlc.ir import Op, Task
 from tests.backends.c.test_emit import _probe, check_agrees, expected
-from tests.e2e.harness import build, execute, parse, program, run_parallel
+from tests.e2e.harness import build, execute, parse, program, run_model, run_parallel
 from tests.conftest import require_tool
 from tests.strategies import ensembles, inputs_for
 
@@ -168,3 +168,29 @@ def test_int16_thresholds_at_the_extremes_on_avr_and_host():
         want = expected(ens, X)[1].astype(np.float32)
         np.testing.assert_array_equal(got.values, want)
         np.testing.assert_array_equal(_host_halves(ens, X).values, want)
+
+
+def test_int16_forests_with_two_byte_fields_walk_in_c():
+    """70 int16 features (two-byte first fields) and unbounded depth (left subtrees past
+    255 bytes: two-byte steps) leave the assembly out: the C step walks every record, on
+    simavr and the host, as scikit-learn predicts."""
+    require_tool("gcc", "avr-gcc", "simavr")
+    from sklearn.ensemble import RandomForestClassifier
+
+    import emlc
+
+    rng = np.random.default_rng(3)
+    X = rng.integers(-300, 300, size=(400, 70)).astype(np.float64)
+    y = (X[:, 0] - X[:, 66] + X[:, 3] // 2 > 0).astype(int) ^ (X[:, 5] > 200)
+    for n_features in (70, 8):
+        clf = RandomForestClassifier(n_estimators=2, random_state=0).fit(X[:, :n_features], y)
+        ens = emlc.compile(emlc.load(clf).replace(input_type="int16"), target="avr", level="O2",
+                           layout="table", emit_as="ir").ensemble
+        model = _model(ens)
+        rec = walk_halves.encode(model, [_tests(model, tree) for tree in ens.trees])
+        assert (rec.fb_t, rec.step_t) == (("uint16_t", "uint8_t") if n_features == 70 else ("uint8_t", "uint16_t"))
+        assert "model_skip(" not in emit_c(ens, "avr", "model", "table")
+        rows = X[:40, :n_features]
+        want = clf.predict(rows)
+        np.testing.assert_array_equal(np.asarray(clf.classes_)[run_model(ens, rows, "avr", "table").predict], want)
+        np.testing.assert_array_equal(np.asarray(clf.classes_)[_host_halves(ens, rows).predict], want)
