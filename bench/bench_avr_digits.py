@@ -58,7 +58,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 table (exact exit)                                 11858      0     4575  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table                             17484      0     4131  100.0%  100.0%  *
     emlc -Os table                                               8138      0    10853  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                11394      0     5593  100.0%  100.0%
+    emlc -O2 --input int16 table                                11304      0     4331  100.0%  100.0%
     emlc -Os --input int16 table                                 7794      0    10077  100.0%  100.0%  *
     emlearn inline (float features)                             17958      0     4997   96.7%       -
     emlearn inline (int16 features)                              8700      0     1538   83.3%       -  *
@@ -88,7 +88,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 table (exact exit)                                 15458      0     8217  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table                             24044      0     7513  100.0%  100.0%  *
     emlc -Os table                                              10038      0    19958  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                15274      0    10466  100.0%  100.0%
+    emlc -O2 --input int16 table                                14774      0     7830  100.0%  100.0%
     emlc -Os --input int16 table                                 9676      0    18663  100.0%  100.0%  *
     emlearn inline (float features)                             23488      0     8312  100.0%       -
     emlearn inline (int16 features)                             11660      0     2327   93.3%       -  *
@@ -118,7 +118,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 table (exact exit)                                 25858      0    11046  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table (exit left out)             25858      0    11046  100.0%  100.0%  *
     emlc -Os table                                              18818      0    36327  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                24824      0    14458  100.0%  100.0%  *
+    emlc -O2 --input int16 table                                23760      0    10405  100.0%  100.0%  *
     emlc -Os --input int16 table                                16890      0    29089  100.0%  100.0%  *
     emlearn inline (float features)                          does not build (flash overflow)
     emlearn inline (int16 features)                             24826      0     3534   96.7%       -  *
@@ -127,6 +127,10 @@ Last run (simavr, avr-gcc 5.4 -Os):
     m2cgen (float)                                           does not build (total size of local objects too large)
 
 On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
+with --input int16 its records hold the int16 threshold (walk_halves: one compare a
+node, the byte alone where every threshold shares the high one, no step before a left
+leaf), which took 10x6 11,394 B / 5,593 cycles, 20x5 15,274 / 10,466 and 30x6 24,824 /
+14,458 on the slot records before. On the 328P
 emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
 doubles (RAM) or emlearn's loadable tables (RAM) anywhere but the 2560.
 
