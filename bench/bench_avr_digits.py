@@ -131,7 +131,7 @@ with --input int16 its records hold the int16 threshold (walk_halves: one compar
 node, the byte alone where every threshold shares the high one, no step before a left
 leaf), which took 10x6 11,394 B / 5,593 cycles, 20x5 15,274 / 10,466 and 30x6 24,824 /
 14,458 on the slot records before. On the 328P
-emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
+emlearn's and micromlgen's float code do not fit the 30x6 forest, nor do m2cgen's
 doubles (RAM) or emlearn's loadable tables (RAM) anywhere but the 2560.
 
 -Os tables: decision records only, packed in 16-bit words with an index into all
