@@ -231,9 +231,9 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
     skip = ""
     if rec.fb_t == "uint8_t" and rec.step_t == "uint8_t" and model.target.compiler == "avr-gcc":
         skip = runtime_source("walk_halves_avr.c", p=p, P=p.upper(), ptr_t=ptr_t, in_t=model.in_t,
-                              start=_asm(*compare.setup, "1:"), offset=_asm(*compare.offset), test=_asm(*compare.test), left=_asm(*compare.left),
-                              exits=_asm(*compare.exits), decides=compare.decides, stops=compare.stops,
-                              cycles=compare.cycles)
+                              start=_asm(*compare.setup, "1:"), offset=_asm(*compare.offset),
+                              test=_asm(*compare.test), left=_asm(*compare.left), exits=_asm(*compare.exits),
+                              decides=compare.decides, stops=compare.stops, cycles=compare.cycles)
     fb_bits, step_bits = 8 * size_of(rec.fb_t), 8 * size_of(rec.step_t)
     fields = dict(p=p, P=p.upper(), ptr_t=ptr_t, in_t=model.in_t, fb_t=rec.fb_t, step_t=rec.step_t,
                   read_fb=f"{p}_next{fb_bits}(&r)", read_step=f"{p}_next{step_bits}(&r)")
