@@ -1,7 +1,8 @@
-/* The walk's common steps in AVR assembly: from r, follow every decision record whose
- * test ${decides} and stop at the first other record (a leaf${stops}), which the C
- * walk takes. ${cycles} cycles a node, where avr-gcc 5's code for the same C takes
- * about 45. x points at the feature value's top byte (hh), its low byte (hl) below. */
+/* The walk's common steps in AVR assembly: from r, follow every decision record
+ * ${decides}
+ * and stop at the first other record (a leaf${stops}), which the C walk takes.
+ * ${cycles}
+ * x points at the feature value's top byte (hh), its low byte (hl) below. */
 #if defined(__GNUC__) && defined(__AVR__)
 #define ${P}_SKIP 1
 static inline void ${p}_skip(${ptr_t}*r, const ${in_t} *features)

@@ -68,9 +68,9 @@ class _Compare:
     test: tuple[str, ...]
     left: tuple[str, ...]
     exits: tuple[str, ...] = ("3:",)
-    decides: str = "the compare decides (every one)"
+    decides: str = "(one compare decides each)"
     stops: str = ""
-    cycles: str = "About 25"
+    cycles: str = "About 25 cycles a node."
 
 
 #: float32 (the left step past kl when records carry it, by ``HalfRecords.low``): the
@@ -81,8 +81,8 @@ _FLOAT = {low: _Compare(
      "lpm %[kl], Z+", "lpm %[kh], Z+", "cp %[hl], %[kl]", "cpc %[hh], %[kh]", "breq 4f"),
     ("brge 2f", "adiw %A[r], 2", "rjmp 1b", "2:") if low else ("brlt 1b",),
     ("4:", "sbiw %A[r], 2", "3:"),
-    f"the upper halves decide (top byte under 0x{_FAST_TOP:02X}, h != kh)", ", a tie, any other value",
-    "About 33") for low in (False, True)}
+    f"whose upper halves decide (top byte under 0x{_FAST_TOP:02X}, h != kh)", ", a tie, any other value",
+    "About 33 cycles a node, where avr-gcc 5's code for the same C takes about 45.") for low in (False, True)}
 
 
 def _integer(input_type: str, high: int | None) -> _Compare:
