@@ -50,6 +50,6 @@ static inline ${row_t} ${p}_walk(${ptr_t}r, const ${in_t} *features)
         if (!(b & 2u)) {
             return (${row_t})(((${row_t})(b >> 2) << 8) | ${p}_peek8(r + ${fb_bytes}u));
         }
-        r = ${p}_step(r, features);
+        ${step_call}
     }
 }

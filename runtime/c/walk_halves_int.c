@@ -1,10 +1,8 @@
 /* Where decision record r sends the row: the next record (left) when integer feature
  * value x <= k, the record's threshold in the feature's own type, else the right child:
  * step bytes on, or (flag 1 of b: the left child is a leaf, no step field) past that
- * leaf's record. */
-#if defined(${P}_SKIP)
-__attribute__((noinline))
-#endif
+ * leaf's record. The assembly walk, where there is one, decides every record itself. */
+#if !defined(${P}_SKIP)
 static ${ptr_t}${p}_step(${ptr_t}r, const ${in_t} *features)
 {
     ${fb_t} b = ${read_fb};
@@ -15,3 +13,4 @@ static ${ptr_t}${p}_step(${ptr_t}r, const ${in_t} *features)
     }
     return r + step;
 }
+#endif

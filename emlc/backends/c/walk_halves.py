@@ -237,6 +237,7 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
     fb_bits, step_bits = 8 * size_of(rec.fb_t), 8 * size_of(rec.step_t)
     fields = dict(p=p, P=p.upper(), ptr_t=ptr_t, in_t=model.in_t, fb_t=rec.fb_t, step_t=rec.step_t,
                   read_fb=f"{p}_next{fb_bits}(&r)", read_step=f"{p}_next{step_bits}(&r)")
+    step_call = f"r = {p}_step(r, features);"
     if model.precision is not None:
         kl = f"{p}_peek16(r)" if rec.low else "0u"
         head, tie = half_le("h", "(uint16_t)(((uint16_t)v[-2] << 8) | v[-3])", "kh", kl if rec.low else 0)
@@ -248,10 +249,11 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
         if rec.k_high is not None:
             read_k = f"({rec.k_high & 0xFF}u << 8 | {read_k})"
         step = runtime_source(compare.step, **fields, read_k=read_k, leaf_bytes=size_of(rec.fb_t) + 1)
+        step_call = f"#if !defined({p.upper()}_SKIP)\n        {step_call}\n#endif"  # the assembly decides them all
     decl = runtime_source(
         "walk_halves.c", p=p, row_t=model.row_t, ptr_t=ptr_t, in_t=model.in_t, fb_t=rec.fb_t,
         peek8=tables.read("uint8_t", "r", "0"), peek_fb=f"{p}_peek{fb_bits}(r)", fb_bytes=size_of(rec.fb_t),
-        fast_skip=skip, step=step,
+        fast_skip=skip, step=step, step_call=step_call,
         skip=f"#if defined({p.upper()}_SKIP)\n        {p}_skip(&r, features);\n#endif" if skip else "",
     )
     walk = f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"
