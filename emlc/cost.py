@@ -485,11 +485,11 @@ class Point:
 #: integer inputs, and of a tree's leaf per output, per walk. Fitted to simavr runs of
 #: digits forests (10x6 and 20x5, float and int16) on the ATmega2560; the 32-bit figures
 #: are rough. "halves": the table walk of half-word records (ATmega328P, digits 10x6, the
-#: trees' calls included: float32 2,458 cycles for 59.4 node tests a row; int16 2,016 for
-#: 58.1, uint8 1,887).
+#: trees' calls included: float32 2,458 cycles for 59.4 node tests a row; int16 1,980 for
+#: 58.1, uint8 1,851).
 #: Estimates for ranking builds, not a promise.
 _TEST_CYCLES = {
-    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60), (True, "halves"): (41, 35),
+    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60), (True, "halves"): (41, 34),
     (False, "inline"): (3, 2), (False, "table"): (15, 10), (False, "packed"): (20, 14), (False, "halves"): (15, 15),
 }
 #: int16 keys behind the first walk, per feature and prediction: about 40 cycles a feature
