@@ -58,7 +58,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 table (exact exit)                                 11858      0     4575  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table                             17484      0     4131  100.0%  100.0%  *
     emlc -Os table                                               8138      0    10853  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                11304      0     4331  100.0%  100.0%
+    emlc -O2 --input int16 table                                11236      0     4316  100.0%  100.0%
     emlc -Os --input int16 table                                 7794      0    10077  100.0%  100.0%  *
     emlearn inline (float features)                             17958      0     4997   96.7%       -
     emlearn inline (int16 features)                              8700      0     1538   83.3%       -  *
@@ -88,7 +88,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 table (exact exit)                                 15458      0     8217  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table                             24044      0     7513  100.0%  100.0%  *
     emlc -Os table                                              10038      0    19958  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                14774      0     7830  100.0%  100.0%
+    emlc -O2 --input int16 table                                14706      0     7800  100.0%  100.0%
     emlc -Os --input int16 table                                 9676      0    18663  100.0%  100.0%  *
     emlearn inline (float features)                             23488      0     8312  100.0%       -
     emlearn inline (int16 features)                             11660      0     2327   93.3%       -  *
@@ -118,7 +118,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 table (exact exit)                                 25858      0    11046  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table (exit left out)             25858      0    11046  100.0%  100.0%  *
     emlc -Os table                                              18818      0    36327  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                23760      0    10405  100.0%  100.0%  *
+    emlc -O2 --input int16 table                                23692      0    10363  100.0%  100.0%  *
     emlc -Os --input int16 table                                16890      0    29089  100.0%  100.0%  *
     emlearn inline (float features)                          does not build (flash overflow)
     emlearn inline (int16 features)                             24826      0     3534   96.7%       -  *
