@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ...ir.ensemble import Aggregation, Ensemble
+from ...ir.ensemble import Aggregation, Ensemble, Tree
 from .common import size_of, smallest_int
 from .leaf_tables import rational_counts, zeros_skippable
 
@@ -98,6 +98,12 @@ class LeafRecords:
         return smallest_int(0, int(self.data.size), signed=False)
 
 
+def leaf_refs(records: LeafRecords | None, tree: Tree) -> list[int]:
+    """What each of ``tree``'s nodes hands the sums as its leaf row: the row, or with
+    ``records`` where its record starts."""
+    return (tree.leaf if records is None else records.offsets[tree.leaf]).tolist()
+
+
 def encode(values: np.ndarray, want: np.ndarray | None = None, scale: float | None = None,
            counts: bool = True) -> LeafRecords | None:
     """The records of leaf byte ``values`` [rows, width]: counts (multipliers aiming at the
@@ -165,7 +171,7 @@ class RowEntries(NamedTuple):
     the statements opening its body (they skip the columns without an entry and read the
     byte), then the entry's ``column`` (from 0; with ``sums``, ``slot``: its sum),
     ``value`` (the stored byte: a count, or the integer leaf) and ``fast`` (the
-    fixed-point value)."""
+    fixed-point value); ``table``: the records' C array."""
 
     head: str
     loop: str
@@ -174,6 +180,7 @@ class RowEntries(NamedTuple):
     slot: str
     value: str
     fast: str
+    table: str
 
 
 def row_entries(m: Model, row: str, sums: tuple[str, str] | None = None) -> RowEntries:
@@ -217,5 +224,5 @@ def row_entries(m: Model, row: str, sums: tuple[str, str] | None = None) -> RowE
     return RowEntries(
         head=head, loop=f"for ({start}; bits; bits >>= 1, {step})",
         enter=f"{skip}\n        c = {'(int8_t)' if rec.signed else ''}{byte('e')};\n        ++e;\n        ",
-        column="j", slot="*p", value="c", fast=value,
+        column="j", slot="*p", value="c", fast=value, table=table,
     )
