@@ -31,6 +31,20 @@ def _column(j: int) -> list[str]:
             f"ldd %[a], Y+{2 * j + 1}", "inc %[a]", f"std Y+{2 * j + 1}, %[a]", "#1"]
 
 
+def asm_function(p: str, acc_t: str, mask_bytes: int, width: int) -> str:
+    """``p``_qadd_asm(q, r), behind its guard: the blocks of ``width`` columns over records
+    with masks of ``mask_bytes``."""
+    masks = [f"m{b}" for b in range(mask_bytes)]
+    lines = [f"lpm %[{x}], Z+" for x in masks] + ["lpm %[ml], Z+", "lpm %[mh], Z+"]
+    for j in range(width):
+        lines += _column(j)
+    regs = [*masks, "ml", "mh", "c", "t", "a", "z"]
+    return runtime_source(
+        "leaf_add_avr.c", p=p, P=p.upper(), acc_t=acc_t, regs=", ".join(regs),
+        body="\n".join(f'        "{x[1:]}:\\n\\t"' if x.startswith("#") else f'        "{x}\\n\\t"' for x in lines),
+        outputs=", ".join(f'[{x}] "=&l" ({x})' for x in regs))
+
+
 def qadd_function(m: Model) -> str:
     """P_qadd(q, o, row): the assembly where it applies (behind its guard), else and
     besides the C loop over the record."""
@@ -43,15 +57,7 @@ def qadd_function(m: Model) -> str:
     if applies(m):
         rec = m.plan.records
         assert rec is not None
-        masks = [f"m{b}" for b in range(rec.mask_bytes)]
-        lines = [f"lpm %[{x}], Z+" for x in masks] + ["lpm %[ml], Z+", "lpm %[mh], Z+"]
-        for j in range(m.ens.leaf_width):
-            lines += _column(j)
-        regs = [*masks, "ml", "mh", "c", "t", "a", "z"]
-        asm = runtime_source(
-            "leaf_add_avr.c", p=p, P=p.upper(), acc_t=at, regs=", ".join(regs),
-            body="\n".join(f'        "{x[1:]}:\\n\\t"' if x.startswith("#") else f'        "{x}\\n\\t"' for x in lines),
-            outputs=", ".join(f'[{x}] "=&l" ({x})' for x in regs)) + "\n\n"
+        asm = asm_function(p, at, rec.mask_bytes, m.ens.leaf_width) + "\n\n"
         body = (f"#if defined({p.upper()}_QADD_ASM)\n    {p}_qadd_asm(q + o, {ent.table} + row);\n#else\n"
                 f"{body}\n#endif")
     return (f"{asm}/* Add leaf row `row`, fixed point, to the integer sums from output o on. */\n"
