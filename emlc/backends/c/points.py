@@ -20,7 +20,7 @@ from ...cost import CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
-from . import fixed, half_keys, soft64
+from . import fixed, half_keys, leaf_add, soft64
 from .plan import Plan, make_plan, pick_layout
 
 
@@ -109,7 +109,9 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
         if actual in seen:
             continue
         seen.add(actual)
-        flash = flash_bytes(ens, target, plan.layout, code_terms(ens, target, plan), packed=plan.pack_tables)
+        leaf = None if plan.records is None else int(plan.records.data.size)  # known to the byte
+        flash = flash_bytes(ens, target, plan.layout, code_terms(ens, target, plan), packed=plan.pack_tables,
+                            leaf_bytes=leaf)
         if measure is not None and limit is not None and limit < flash <= CLOSE_TO_BUDGET * limit:
             flash = measure(plan)
         costs.append(PointCost(actual, plan, flash, cycles(ens, target, actual)))
@@ -130,7 +132,8 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
     keyed, nan_tests = half_keys.keyed_nodes(ens) if plan.keyed_rows else (0, 0)
     add = 2 if _bytes(plan) else 8
-    return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target),
+    extra = soft64.estimated_code_bytes(plan, target) + leaf_add.code_bytes(ens, target, plan)
+    return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=extra,
                      keyed_nodes=keyed, keyed_nan_tests=nan_tests, guarded=plan.guarded)
 
 
