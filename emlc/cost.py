@@ -82,8 +82,10 @@ _FIXED_CODE = 600
 #: 8-bit cores without an FPU link soft-float add, divide and compare and read tables byte
 #: by byte: with predict_proba, 2.4-3.3 KB of a digits forest or boosting model on AVR
 _SOFT_FLOAT_CODE = 1400
-#: the table layout's loop (soft-float cores: with the byte-wise record reads)
-_TABLE_LOOP, _TABLE_LOOP_SOFT = 200, 1300
+#: the table layout's loop (soft-float cores: with the byte-wise record reads); the speed
+#: levels' walk of half-word records (walk_halves; AVR, avr-gcc 5.4, digits forests: the
+#: step 110 B, the slow step 94, each of the walk's two copies about 100, with its assembly)
+_TABLE_LOOP, _TABLE_LOOP_SOFT, _HALF_LOOP = 200, 1300, 450
 #: the link's e^x (soft-float cores: multiply and divide besides)
 _EXP, _EXP_SOFT = 100, 500
 #: machine code per leaf of an inline walk (its row store and jump)
@@ -148,8 +150,10 @@ def split_features(ens: Ensemble) -> np.ndarray:
     return np.unique(ens.column("feature")[ens.column("op") != Op.LEAF]).astype(np.int64)
 
 
-def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms = CodeTerms()) -> int:
-    """Machine code of a build: the walk, the code around it and the backend's ``terms``."""
+def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms = CodeTerms(),
+               packed: bool = False) -> int:
+    """Machine code of a build: the walk, the code around it and the backend's ``terms``
+    (``packed``: the -Os table records, else the speed levels')."""
     soft = soft_float(target)
     inner = ens.n_nodes - ens.n_leaves
     node = target.inline_bytes_per_node(ens.input_type)
@@ -162,6 +166,8 @@ def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms =
         code += inner * node + ens.n_leaves * _INLINE_LEAF + terms.leaf_add_bytes * terms.leaf_adds
         if terms.keyed_nodes:
             code -= terms.keyed_nodes * (node - _KEYED_NODE) - terms.keyed_nan_tests * _KEYED_NAN - _KEYS_CODE
+    elif not packed and half_word_table(ens, target):
+        code += _HALF_LOOP
     else:
         code += _TABLE_LOOP_SOFT if soft else _TABLE_LOOP
     if needs_exp(ens):
@@ -400,7 +406,7 @@ def flash_bytes(ens: Ensemble, target: Target, layout: Layout | str, terms: Code
         data = data_bytes(ens, target, layout, packed, leaf_bytes)
         if terms.guarded:
             data += data_bytes(ens, target, Layout.TABLE) - _shared_bytes(ens, target)
-    return data + code_bytes(ens, target, layout, terms)
+    return data + code_bytes(ens, target, layout, terms, packed)
 
 
 def choose_layout(ens: Ensemble, target: Target, level: str, budget: FlashBudget = FlashBudget()) -> Layout:
@@ -426,7 +432,9 @@ class Point:
     undecided are summed from the leaf table (no second walk); ``guarded``: the inline
     tests assume no NaN, a guard reading each feature's upper byte sends the rows that
     may hold one to the table walk (AVR float inputs: about 40% less code a split, 6
-    cycles a feature read)."""
+    cycles a feature read); ``stored``: the table walk's leaf records store each entry's
+    fixed-point value, not a multiplier (a byte more per entry for two less per row; two
+    multiplications fewer per entry where the target adds records fast)."""
 
     layout: Layout
     quick: bool = False
@@ -435,10 +443,11 @@ class Point:
     keyed: bool = False
     byte_sums: bool = False
     guarded: bool = False
+    stored: bool = False
 
     def label(self) -> str:
         if self.layout is Layout.TABLE:
-            return "table, packed records" if self.packed else "table"
+            return "table, packed records" if self.packed else "table, leaf values stored" if self.stored else "table"
         if self.quick:
             walk = "inline, byte-sum first walk" + (", int16 keys behind it" if self.keyed else "")
         elif self.byte_sums:
@@ -467,12 +476,14 @@ _KEYS_CYCLES = 2
 _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: "records": the speed levels' table walk adding leaf records in assembly where the target
 #: does (Target.fast_leaf_records; ATmega328P, digits 20x5: 164 cycles a tree, 5.1 entries
-#: a row reached, against 206 for the sparse tables' C loop, "table")
+#: a row reached, against 206 for the sparse tables' C loop, "table"); "stored": records
+#: holding the fixed-point values (Point.stored; 91 cycles a tree, but the whole build
+#: fitted: digits 10x6 3,912 cycles, 499 fewer than with multipliers)
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 30, (True, "table"): 20,
-    (True, "records"): 16,
+    (True, "records"): 16, (True, "stored"): 12,
     (False, "quick"): 2, (False, "sums"): 2, (False, "bytes"): 2, (False, "rows"): 3, (False, "table"): 4,
-    (False, "records"): 4,
+    (False, "records"): 4, (False, "stored"): 4,
 }
 
 
@@ -538,7 +549,8 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
             "halves" if half_word_table(ens, target) else "table")
     test = _TEST_CYCLES[small, kind][0 if ens.input_type.startswith("float") else 1]
     records = target.fast_leaf_records and not point.packed and ens.leaf_width >= 2  # (count leaves, as forests')
-    walk = (("records" if records else "table") if point.layout is Layout.TABLE else "quick" if point.quick else
+    table = "table" if not records else "stored" if point.stored else "records"
+    walk = (table if point.layout is Layout.TABLE else "quick" if point.quick else
             "bytes" if point.byte_sums else "sums" if point.leaf_sums else "rows")
     leaf = _LEAF_CYCLES[small, walk] * ens.n_outputs
     keys = _KEYS_CYCLES * ens.n_features if point.keyed else 0

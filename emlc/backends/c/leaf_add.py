@@ -18,9 +18,10 @@ from .model import Model, runtime_source
 if TYPE_CHECKING:
     from .plan import Plan
 
-#: machine code of a column's block (19 instructions) and around them: digits 20x5 on the
-#: ATmega328P linked 366 B more than with the C loop alone (10 columns)
-_COLUMN_CODE, _CODE = 36, 6
+#: machine code of a column's block, with and without the multiplications (19 and 10
+#: instructions), and around the blocks (digits 20x5 on the ATmega328P, with them: 366 B
+#: more than the C loop alone)
+_COLUMN_CODE, _STORED_COLUMN_CODE, _CODE = 36, 20, 6
 
 
 def applies(target: Target, plan: Plan) -> bool:
@@ -36,28 +37,35 @@ def applies(target: Target, plan: Plan) -> bool:
 
 def code_bytes(ens: Ensemble, target: Target, plan: Plan) -> int:
     """Machine code the assembly adds (for the cost model's :class:`~emlc.cost.CodeTerms`)."""
-    return _COLUMN_CODE * ens.leaf_width + _CODE if applies(target, plan) else 0
+    if not applies(target, plan):
+        return 0
+    assert plan.records is not None
+    return (_STORED_COLUMN_CODE if plan.records.stored else _COLUMN_CODE) * ens.leaf_width + _CODE
 
 
-def _column(j: int) -> list[str]:
-    """Column ``j``'s block: skip it when its mask bit is clear, else read the count c,
-    scale it (``(c mh + ((c ml + 256) >> 8)) >> 1``, :data:`.leaf_records.FAST_C`) and add
-    the byte to q[j] (at Y + 2j), its upper half only on a carry."""
-    return [f"sbrs %[m{j // 8}], {j % 8}", "rjmp 1f", "lpm %[c], Z+",
-            "mul %[c], %[ml]", "mov %[t], r1", "inc %[t]",  # hi(c ml) + 1 = (c ml + 256) >> 8, at most 255
-            "mul %[c], %[mh]", "add r0, %[t]", "adc r1, %[z]", "lsr r1", "ror r0",  # the value, in r0
-            f"ldd %[a], Y+{2 * j}", "add %[a], r0", f"std Y+{2 * j}, %[a]", "brcc 1f",
+def _column(j: int, stored: bool) -> list[str]:
+    """Column ``j``'s block: skip it when its mask bit is clear, else read the byte, for a
+    count scale it (``(c mh + ((c ml + 256) >> 8)) >> 1``, :data:`.leaf_records.FAST_C`;
+    ``stored``: the byte is the value) and add the value to q[j] (at Y + 2j), its upper
+    half only on a carry."""
+    scale = [] if stored else [
+        "mul %[c], %[ml]", "mov %[t], r1", "inc %[t]",  # hi(c ml) + 1 = (c ml + 256) >> 8, at most 255
+        "mul %[c], %[mh]", "add r0, %[t]", "adc r1, %[z]", "lsr r1", "ror r0"]  # the value, in r0
+    return [f"sbrs %[m{j // 8}], {j % 8}", "rjmp 1f", "lpm %[c], Z+", *scale,
+            f"ldd %[a], Y+{2 * j}", f"add %[a], {'%[c]' if stored else 'r0'}", f"std Y+{2 * j}, %[a]", "brcc 1f",
             f"ldd %[a], Y+{2 * j + 1}", "inc %[a]", f"std Y+{2 * j + 1}, %[a]", "#1"]
 
 
-def asm_function(p: str, acc_t: str, mask_bytes: int, width: int) -> str:
+def asm_function(p: str, acc_t: str, mask_bytes: int, width: int, stored: bool = False) -> str:
     """``p``_qadd_asm(q, r), behind its guard: the blocks of ``width`` columns over records
-    with masks of ``mask_bytes``."""
+    with masks of ``mask_bytes`` (``stored``: their fixed-point values, no multiplier)."""
     masks = [f"m{b}" for b in range(mask_bytes)]
-    lines = [f"lpm %[{x}], Z+" for x in masks] + ["lpm %[ml], Z+", "lpm %[mh], Z+"]
+    lines = ([] if stored else ["clr %[z]"]) + [f"lpm %[{x}], Z+" for x in masks]
+    lines += [] if stored else ["lpm %[ml], Z+", "lpm %[mh], Z+"]
     for j in range(width):
-        lines += _column(j)
-    regs = [*masks, "ml", "mh", "c", "t", "a", "z"]
+        lines += _column(j, stored)
+    lines += [] if stored else ["clr __zero_reg__"]  # mul's product took r1
+    regs = [*masks, "c", "a"] + ([] if stored else ["ml", "mh", "t", "z"])
     return runtime_source(
         "leaf_add_avr.c", p=p, P=p.upper(), acc_t=acc_t, regs=", ".join(regs),
         body="\n".join(f'        "{x[1:]}:\\n\\t"' if x.startswith("#") else f'        "{x}\\n\\t"' for x in lines),
@@ -76,7 +84,7 @@ def qadd_function(m: Model) -> str:
     if applies(m.target, m.plan):
         rec = m.plan.records
         assert rec is not None
-        asm = asm_function(p, at, rec.mask_bytes, m.ens.leaf_width) + "\n\n"
+        asm = asm_function(p, at, rec.mask_bytes, m.ens.leaf_width, rec.stored) + "\n\n"
         body = (f"#if defined({p.upper()}_QADD_ASM)\n    {p}_qadd_asm(q + o, {ent.table} + row);\n#else\n"
                 f"{body}\n#endif")
     return (f"{asm}/* Add leaf row `row`, fixed point, to the integer sums from output o on. */\n"

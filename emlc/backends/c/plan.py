@@ -218,7 +218,7 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
               float32_sums: bool = False, quick: bool = False, pack_tables: bool = False,
               leaf_sums: bool = True, keyed_rows: bool = False, byte_sums: bool = False,
-              guarded: bool = False) -> Plan:
+              guarded: bool = False, stored_records: bool = False) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
     a first pass on byte sums when one can decide most rows (the caller checks it fits);
     ``pack_tables``: let the table layout pack its records (-Os); ``leaf_sums``: let the
@@ -229,7 +229,8 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     leave undecided are summed from the leaf table); ``guarded``: the inline tests assume
     no NaN behind a guard (:attr:`Plan.guarded`; with half-word tests and leaf sums that are
     not exact, whose predict has no float sums for the rows the guard stops, without an early
-    exit or int16 keys)."""
+    exit or int16 keys); ``stored_records``: leaf records of a speed-level table build store
+    each entry's fixed-point value rather than a multiplier (:attr:`.LeafRecords.stored`)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -247,7 +248,7 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # takes its bounds from the records' values (made before it)
     records = None
     if chosen is Layout.TABLE and record and not lossy_exit and (pack_tables or target.fast_leaf_records):
-        records, fx, nums = _records(ens, target, nums, fx, pack_tables)
+        records, fx, nums = _records(ens, target, nums, fx, pack_tables, stored_records and not pack_tables)
     leaf_sums = leaf_sums and access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
     candidate = soft64.applies(ens, target, nums, record, float32_sums)
     # the band check's binary64 step runs inside the walk, a frame deeper than predict's own
@@ -270,13 +271,14 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
                 float32_sums=float32_sums, pack_tables=pack_tables, keyed_rows=keyed, records=records)
 
 
-def _records(ens: Ensemble, target: Target, nums: Numbers, fx: FixedPlan | None,
-             packed: bool) -> tuple[LeafRecords | None, FixedPlan | None, Numbers]:
+def _records(ens: Ensemble, target: Target, nums: Numbers, fx: FixedPlan | None, packed: bool,
+             stored: bool = False) -> tuple[LeafRecords | None, FixedPlan | None, Numbers]:
     """Leaf records for a table build, the fixed-point plan over their values and the
     types that record them, when the leaves are counts or integer bytes and the records
     are smaller (and the wider recorded rows still fit the stack, and the half-word
     records of the speed levels (``packed`` False) their leaf field as the cost model
-    counts it); else (None, ``fx``, ``nums``)."""
+    counts it); else (None, ``fx``, ``nums``). ``stored``: records storing the fixed-point
+    values where they fit a byte (else multipliers)."""
     found = leaf_records.eligible(ens, nums.raw_dtype)
     if found is None:
         return None, fx, nums
@@ -286,7 +288,9 @@ def _records(ens: Ensemble, target: Target, nums: Numbers, fx: FixedPlan | None,
     aim = fx is not None and not fx.exact
     if aim and not counts:
         return None, fx, nums
-    rec = leaf_records.encode(values, fx.leaves if aim else None, fx.scale if aim else None, counts)
+    want, scale = (fx.leaves, fx.scale) if aim else (None, None)
+    rec = ((leaf_records.encode(values, want, scale, counts, stored=True) if stored and aim else None)
+           or leaf_records.encode(values, want, scale, counts))
     if rec is None or not leaf_records.pays(ens, rec, values):
         return None, fx, nums
     if not packed and half_word_table(ens, target) and (

@@ -67,7 +67,9 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
             Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True),
             Point(Layout.INLINE),
         ] if small else [Point(Layout.INLINE)]
-        table = [Point(Layout.TABLE)]
+        # records storing their fixed-point values where the target adds records fast
+        table = [Point(Layout.TABLE, stored=True)] if target.fast_leaf_records else []
+        table.append(Point(Layout.TABLE))
     else:
         inline = [Point(Layout.INLINE, leaf_sums=small), Point(Layout.INLINE, leaf_sums=small, guarded=small)]
         table = [Point(Layout.TABLE, packed=True)]
@@ -77,14 +79,14 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
 def _plan(ens: Ensemble, target: Target, point: Point, float32_sums: bool) -> Plan:
     return make_plan(ens, target, point.layout, float32_sums, quick=point.quick, pack_tables=point.packed,
                      leaf_sums=point.leaf_sums, keyed_rows=point.keyed, byte_sums=point.byte_sums,
-                     guarded=point.guarded)
+                     guarded=point.guarded, stored_records=point.stored)
 
 
 def point_of(plan: Plan) -> Point:
     """The point ``plan`` builds: the one asked for, less the parts that do not apply to the
     model (two candidates may then give the same plan)."""
     return Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan),
-                 plan.guarded)
+                 plan.guarded, plan.records is not None and plan.records.stored)
 
 
 def _bytes(plan: Plan) -> bool:

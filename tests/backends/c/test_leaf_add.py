@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c, leaf_add, leaf_records
 from emlc.backends.c.plan import Layout, make_plan
+from emlc.cost import Point
 from emlc.ir.interpret import leaf_indices
 from emlc.targets import get_target
+from tests.backends.c.test_emit import expected
 from tests.conftest import require_tool
-from tests.e2e.harness import build, execute
+from tests.e2e.harness import build, execute, run_model
 
 #: each line: the row's index, then every sum as the 8 hex digits of its uint16 bits (the
 #: harness's simavr filter keeps such lines)
@@ -68,13 +70,15 @@ def _lines(text: str, n: int) -> np.ndarray:
     return np.array([[int(v, 16) for v in line[1:]] for line in lines], dtype=np.int64).astype(np.uint16).view(np.int16)
 
 
-@settings(max_examples=4, deadline=None)
+@pytest.mark.parametrize("stored", [False, True])
+@settings(max_examples=3, deadline=None)
 @given(data=st.data())
-def test_the_assembly_adds_what_the_rule_says(data):
+def test_the_assembly_adds_what_the_rule_says(stored, data):
     """Random count rows (1-16 columns, a scale up to 255 so that values reach a byte)
-    encoded as records, added by the assembly on simavr to sums that start near byte
-    and sign boundaries (carries into the upper byte, wrap-around): each sum is its start
-    plus :func:`scaled` of the count, int16 arithmetic."""
+    encoded as records, with multipliers or (``stored``) their values, added by the
+    assembly on simavr to sums that start near byte and sign boundaries (carries into
+    the upper byte, wrap-around): each sum is its start plus the entry's value
+    (:func:`scaled` of the count, or the one stored), int16 arithmetic."""
     require_tool("avr-gcc", "simavr")
     width = data.draw(st.integers(1, 16))
     scale = data.draw(st.sampled_from([64.0, 128.0, 255.0]))
@@ -82,14 +86,16 @@ def test_the_assembly_adds_what_the_rule_says(data):
                               min_size=1, max_size=24))
     values = np.array(rows, dtype=np.int64)
     want = np.rint(scale * values / values.sum(axis=1, keepdims=True)).astype(np.int64)
-    rec = leaf_records.encode(values, want, scale)
-    assert rec is not None and rec.fast is not None
+    rec = leaf_records.encode(values, want, scale, stored=stored)
+    assert rec is not None and rec.fast is not None and rec.stored == stored
+    if stored:
+        np.testing.assert_array_equal(rec.fast, np.where(values > 0, want, 0))
     assume(int(rec.fast.max()) < 256)
     edges = np.array([0, 255, 256, -1, -256, 32767 - 200, -32768, 511, 65], dtype=np.int64)
     start = edges[np.arange(values.size) % edges.size].reshape(values.shape)
     n, w = values.shape
     src = ("#include <stdint.h>\n#include <avr/pgmspace.h>\n" + _PRINT
-           + leaf_add.asm_function("t", "int16_t", rec.mask_bytes, width) + "\n"
+           + leaf_add.asm_function("t", "int16_t", rec.mask_bytes, width, stored) + "\n"
            + _c_array("t_rec", "uint8_t", rec.data.tolist()) + _c_array("t_at", "uint16_t", rec.offsets.tolist())
            + _c_array("t_start", "int16_t", start.ravel().tolist())
            + "void run_all(void)\n{\n    int16_t q[16];\n    uint16_t r, j;\n"
@@ -117,18 +123,21 @@ def _forest(classes: int):
     return emlc.load(clf), X[500:560].astype(np.float32)
 
 
-@pytest.mark.parametrize("classes", [10, 8])
-def test_speed_builds_add_the_plans_sums_in_assembly_and_in_c(classes):
+@pytest.mark.parametrize("classes, stored", [(10, False), (8, False), (10, True), (8, True)])
+def test_speed_builds_add_the_plans_sums_in_assembly_and_in_c(classes, stored):
     """The AVR speed table build of a digits forest (a two-byte mask for 10 classes, one
-    for 8) on simavr, P_qadd in assembly, and the same header on the host, P_qadd's C
-    form: over the rows P_rows records, the sums are the plan's on every row."""
+    for 8; records with multipliers or their values) on simavr, P_qadd in assembly, and
+    the same header on the host, P_qadd's C form: over the rows P_rows records, the sums
+    are the plan's on every row; its predictions (the exact tiers read the counts behind
+    the stored values) are the interpreter's."""
     require_tool("gcc")
     require_tool("avr-gcc", "simavr")
     ens, X = _forest(classes)
-    plan = make_plan(ens, get_target("avr"), Layout.TABLE)
+    plan = make_plan(ens, get_target("avr"), Layout.TABLE, stored_records=stored)
     fx, rec = plan.fixed, plan.records
     assert rec is not None and fx is not None and rec.mask_bytes == (2 if classes > 8 else 1)
-    header = emit_c(ens, "avr", "m", "table")
+    assert rec.stored == stored
+    header = emit_c(ens, "avr", "m", "table", point=Point(Layout.TABLE, stored=stored))
     assert "m_qadd_asm(q + o" in header and "#if defined(M_QADD_ASM)" in header
     want = fx.init + fx.leaves[leaf_indices(ens, X)].sum(axis=1)
     bits = X.view(np.uint32)
@@ -151,3 +160,7 @@ def test_speed_builds_add_the_plans_sums_in_assembly_and_in_c(classes):
         with tempfile.TemporaryDirectory() as tmp:
             got = _lines(execute(target, build(target, text + run, Path(tmp))), n)
         np.testing.assert_array_equal(got, want, err_msg=target)
+    result = run_model(ens, X, "avr", "table", point=Point(Layout.TABLE, stored=stored))
+    pred, values = expected(ens, X)
+    np.testing.assert_array_equal(result.predict, pred)
+    np.testing.assert_allclose(result.values, values.astype(np.float32), rtol=2e-6, atol=1e-7)
