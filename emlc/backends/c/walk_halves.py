@@ -3,7 +3,7 @@
 Each tree is a run of bytes in flash, in preorder, walked by one pointer::
 
     decision  b = 4f + 2 | NaN goes left, kh (int16), step, [kl (uint16)]
-    leaf      b = row >> 8 << 2, row & 0xFF
+    leaf      b = row >> 8 << 2, row & 0xFF   (with leaf records, "row" is where its record starts)
 
 (b is one byte while 4f fits one, else two.) ``kh`` and ``kl`` are the upper and lower
 halves of the node's key threshold K (go left when key(x) <= K). A node's left child is
@@ -29,6 +29,7 @@ import numpy as np
 
 from ...cost import half_first_bytes, half_word_table
 from ...ir.ensemble import Op
+from . import leaf_records
 from .common import int_literal, size_of
 from .inline_text import half_le
 from .model import Model, Walk, runtime_source
@@ -87,7 +88,8 @@ def encode(model: Model, trees) -> HalfRecords:
     """The byte stream of ``trees`` (walk_table._tests of each), with the narrowest step
     that holds every right child's distance (where :func:`applies`, one does)."""
     low = any(_bound(model, test.k) & 0xFFFF for tests, _ in trees for test in tests.values())
-    fb = half_first_bytes(model.ens.n_features, int(model.ens.leaves.shape[0]))
+    rec = model.plan.records
+    fb = half_first_bytes(model.ens.n_features, int(model.ens.leaves.shape[0] if rec is None else rec.data.size))
     assert fb is not None
     out = _stream(model, trees, low, f"uint{8 * fb}_t", "uint8_t") or _stream(model, trees, low, f"uint{8 * fb}_t", "uint16_t")
     assert out is not None, "the cost model's half_word_table admitted a model the records cannot hold"
@@ -103,7 +105,7 @@ def _stream(model: Model, trees, low: bool, fb_t: str, step_t: str) -> HalfRecor
     leaf_op = int(Op.LEAF)
     for tree, (tests, goto) in zip(model.ens.trees, trees):
         is_leaf = (tree.op == leaf_op).tolist()
-        leaf, go = tree.leaf.tolist(), goto.tolist()
+        leaf, go = leaf_records.leaf_refs(model.plan.records, tree), goto.tolist()
         go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
         roots.append(len(data))
         # ("node", node) writes a subtree; ("right", node, at) fills the step field at byte `at`
