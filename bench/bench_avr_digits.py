@@ -10,8 +10,9 @@ m2cgen) are measured when their packages are installed; their code is generated 
 time. -O2 adds the exact early exit (on AVR checked on the fixed-point sums); "(no exit)"
 is the same build without it (the 2560's 10x6, with -O0 and forced layouts), "--early-exit
 0.5" the lossy confidence exit built as the command line builds it (at -O0 and -O2; "(exit
-left out)" where its checks would cost more than they save or its tables not fit, so the
-IR does not carry it: 30x6 on the 328P); "point: ..." are the build points -O2 weighs
+left out)" where its checks would cost more than they save, its tables not fit or its
+check would take the table walk's leaf records away, so the IR does not carry it);
+"point: ..." are the build points -O2 weighs
 (the fastest within --flash-budget is taken; the 2560's 10x6 only). "agree" is agreement
 with scikit-learn, "IR" with the interpreter on the IR the build came from (stopping where
 its early exit stops): 100% or the build is wrong. "*" marks the Pareto front of flash and
@@ -26,13 +27,13 @@ Last run (simavr, avr-gcc 5.4 -Os):
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
     emlc -O0 inline                                             94356      0     1061  100.0%  100.0%
     emlc -O0 --early-exit 0.5 inline (exit left out)            94356      0     1061  100.0%  100.0%
-    emlc -O0 table                                              12420      0     4851  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table                             19214      0     4131  100.0%  100.0%
+    emlc -O0 table                                              11388      0     3846  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table (exit left out)             11388      0     3846  100.0%  100.0%
     emlc -O2 inline                                             91162      0     1061  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 inline (exit left out)            91162      0     1061  100.0%  100.0%  *
-    emlc -O2 table (exact exit)                                 11858      0     4575  100.0%  100.0%  *
-    emlc -O2 table (no exit)                                    11342      0     4851  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             17484      0     4131  100.0%  100.0%  *
+    emlc -O2 table (exact exit)                                 11002      0     3912  100.0%  100.0%
+    emlc -O2 table (no exit)                                    10526      0     3846  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             11002      0     3912  100.0%  100.0%
     emlc -Os table                                               8138      0    10873  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk                 91162      0     1061  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk, int16 keys behind it    66444      0     1166  100.0%  100.0%  *
@@ -42,7 +43,8 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 point: inline, byte sums in code, leaf table behind    47138      0     1615  100.0%  100.0%
     emlc -O2 point: inline, byte sums in code, leaf table behind, NaN-free tests (NaN rows: table walk)    38448      0     1845  100.0%  100.0%  *
     emlc -O2 point: inline, leaf table                          46510      0     3565  100.0%  100.0%
-    emlc -O2 point: table                                       11858      0     4575  100.0%  100.0%  *
+    emlc -O2 point: table, leaf values stored                   11002      0     3912  100.0%  100.0%
+    emlc -O2 point: table                                       10638      0     4411  100.0%  100.0%
     emlc -O2 --input int16 inline                               37156      0      706  100.0%  100.0%  *
     emlc -Os --input int16 table                                 7794      0    10097  100.0%  100.0%  *
     emlearn inline (float features)                             17958      0     5252   96.7%       -
@@ -53,10 +55,10 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 10x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              12420      0     4851  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table                             19214      0     4131  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 11858      0     4575  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             17484      0     4131  100.0%  100.0%  *
+    emlc -O0 table                                              11388      0     3846  100.0%  100.0%  *
+    emlc -O0 --early-exit 0.5 table (exit left out)             11388      0     3846  100.0%  100.0%  *
+    emlc -O2 table (exact exit)                                 11002      0     3912  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             11002      0     3912  100.0%  100.0%  *
     emlc -Os table                                               8138      0    10853  100.0%  100.0%  *
     emlc -O2 --input int16 table                                11236      0     4316  100.0%  100.0%
     emlc -Os --input int16 table                                 7794      0    10077  100.0%  100.0%  *
@@ -83,17 +85,17 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 20x5, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              15802      0     9431  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table                             25254      0     7513  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 15458      0     8217  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table                             24044      0     7513  100.0%  100.0%  *
+    emlc -O0 table                                              13098      0     8048  100.0%  100.0%  *
+    emlc -O0 --early-exit 0.5 table (exit left out)             13098      0     8048  100.0%  100.0%  *
+    emlc -O2 table (exact exit)                                 13726      0     6451  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             13726      0     6451  100.0%  100.0%  *
     emlc -Os table                                              10038      0    19958  100.0%  100.0%  *
     emlc -O2 --input int16 table                                14706      0     7800  100.0%  100.0%
     emlc -Os --input int16 table                                 9676      0    18663  100.0%  100.0%  *
     emlearn inline (float features)                             23488      0     8312  100.0%       -
     emlearn inline (int16 features)                             11660      0     2327   93.3%       -  *
     emlearn loadable (int16 features)                        does not build (RAM overflow)
-    micromlgen (float)                                          18394      1     7846  100.0%       -  *
+    micromlgen (float)                                          18394      1     7846  100.0%       -
     m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 30x6, atmega2560
@@ -113,10 +115,10 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 30x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              28808      0    13647  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table (exit left out)             28808      0    13647  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 25858      0    11046  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             25858      0    11046  100.0%  100.0%  *
+    emlc -O0 table                                              24396      0    12157  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table (exit left out)             24396      0    12157  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 21518      0    10115  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             21518      0    10115  100.0%  100.0%  *
     emlc -Os table                                              18818      0    36327  100.0%  100.0%  *
     emlc -O2 --input int16 table                                23692      0    10363  100.0%  100.0%  *
     emlc -Os --input int16 table                                16890      0    29089  100.0%  100.0%  *

@@ -82,8 +82,10 @@ _FIXED_CODE = 600
 #: 8-bit cores without an FPU link soft-float add, divide and compare and read tables byte
 #: by byte: with predict_proba, 2.4-3.3 KB of a digits forest or boosting model on AVR
 _SOFT_FLOAT_CODE = 1400
-#: the table layout's loop (soft-float cores: with the byte-wise record reads)
-_TABLE_LOOP, _TABLE_LOOP_SOFT = 200, 1300
+#: the table layout's loop (soft-float cores: with the byte-wise record reads); the speed
+#: levels' walk of half-word records (walk_halves; AVR, avr-gcc 5.4, digits forests: the
+#: step 110 B, the slow step 94, each of the walk's two copies about 100, with its assembly)
+_TABLE_LOOP, _TABLE_LOOP_SOFT, _HALF_LOOP = 200, 1300, 450
 #: the link's e^x (soft-float cores: multiply and divide besides)
 _EXP, _EXP_SOFT = 100, 500
 #: machine code per leaf of an inline walk (its row store and jump)
@@ -148,8 +150,10 @@ def split_features(ens: Ensemble) -> np.ndarray:
     return np.unique(ens.column("feature")[ens.column("op") != Op.LEAF]).astype(np.int64)
 
 
-def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms = CodeTerms()) -> int:
-    """Machine code of a build: the walk, the code around it and the backend's ``terms``."""
+def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms = CodeTerms(),
+               packed: bool = False) -> int:
+    """Machine code of a build: the walk, the code around it and the backend's ``terms``
+    (``packed``: the -Os table records, else the speed levels')."""
     soft = soft_float(target)
     inner = ens.n_nodes - ens.n_leaves
     node = target.inline_bytes_per_node(ens.input_type)
@@ -162,6 +166,8 @@ def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms =
         code += inner * node + ens.n_leaves * _INLINE_LEAF + terms.leaf_add_bytes * terms.leaf_adds
         if terms.keyed_nodes:
             code -= terms.keyed_nodes * (node - _KEYED_NODE) - terms.keyed_nan_tests * _KEYED_NAN - _KEYS_CODE
+    elif not packed and half_word_table(ens, target):
+        code += _HALF_LOOP
     else:
         code += _TABLE_LOOP_SOFT if soft else _TABLE_LOOP
     if needs_exp(ens):
@@ -186,9 +192,10 @@ def _leaf_bytes(ens: Ensemble, target: Target) -> int:
     return int(min(dense, sparse))
 
 
-def _shared_bytes(ens: Ensemble, target: Target) -> int:
-    """Tables both layouts need: leaf table, bitsets, rank edges, early-exit bounds."""
-    total = _leaf_bytes(ens, target) + ens.cat_sets.size * 4
+def _shared_bytes(ens: Ensemble, target: Target, leaf_bytes: int | None = None) -> int:
+    """Tables both layouts need: leaf table (``leaf_bytes`` when the backend knows them),
+    bitsets, rank edges, early-exit bounds."""
+    total = (_leaf_bytes(ens, target) if leaf_bytes is None else leaf_bytes) + ens.cat_sets.size * 4
     edge_bytes = 4 if ens.input_type != "float64" else 8
     total += sum(r.edges.size * edge_bytes for r in ens.feature_ranks if r is not None)
     if ens.early_exit is not None:
@@ -223,20 +230,22 @@ def _find_left_is_next(ens: Ensemble) -> bool:
     return not ((op[child] == Op.LEAF).any() or (pos[child] != pos[inner] + 1).any())
 
 
-def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = False) -> int:
+def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = False,
+               leaf_bytes: int | None = None) -> int:
     """The tables of a build in ``layout``, estimated from the IR (``packed``: -Os records,
-    whose keys may drop their top byte)."""
+    whose keys may drop their top byte; ``leaf_bytes``: the leaf tables as the backend
+    stores them, such as its leaf records, else estimated)."""
     if layout is Layout.INLINE:
-        return _shared_bytes(ens, target)
+        return _shared_bytes(ens, target, leaf_bytes)
     if not packed and half_word_table(ens, target):
-        return int(_half_records(ens)) + _shared_bytes(ens, target)
+        return int(_half_records(ens)) + _shared_bytes(ens, target, leaf_bytes)
     splits = ens.n_nodes - ens.n_leaves
     ref = index_bytes(2 * max(splits, ens.leaves.shape[0]))
     node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
     records = splits * node
     if splits:
         records = min(records, _counted_records(ens, target, packed))
-    return int(records + ens.n_trees * ref + _shared_bytes(ens, target))
+    return int(records + ens.n_trees * ref + _shared_bytes(ens, target, leaf_bytes))
 
 
 #: the threshold field of a half-word record per input type (walk_halves): a float32's
@@ -425,15 +434,16 @@ def _counted_records(ens: Ensemble, target: Target, packed: bool) -> int:
 
 
 def flash_bytes(ens: Ensemble, target: Target, layout: Layout | str, terms: CodeTerms = CodeTerms(),
-                data: int | None = None, packed: bool = False) -> int:
-    """Flash of a build: ``data`` bytes of tables (estimated from the IR when None; a
-    guarded walk's with the table walk's records) plus code."""
+                data: int | None = None, packed: bool = False, leaf_bytes: int | None = None) -> int:
+    """Flash of a build: ``data`` bytes of tables (estimated from the IR when None, with
+    ``leaf_bytes`` of leaf tables when given; a guarded walk's with the table walk's
+    records) plus code."""
     layout = Layout(layout)
     if data is None:
-        data = data_bytes(ens, target, layout, packed)
+        data = data_bytes(ens, target, layout, packed, leaf_bytes)
         if terms.guarded:
             data += data_bytes(ens, target, Layout.TABLE) - _shared_bytes(ens, target)
-    return data + code_bytes(ens, target, layout, terms)
+    return data + code_bytes(ens, target, layout, terms, packed)
 
 
 def choose_layout(ens: Ensemble, target: Target, level: str, budget: FlashBudget = FlashBudget()) -> Layout:
@@ -459,7 +469,9 @@ class Point:
     undecided are summed from the leaf table (no second walk); ``guarded``: the inline
     tests assume no NaN, a guard reading each feature's upper byte sends the rows that
     may hold one to the table walk (AVR float inputs: about 40% less code a split, 6
-    cycles a feature read)."""
+    cycles a feature read); ``stored``: the table walk's leaf records store each entry's
+    fixed-point value, not a multiplier (a byte more per entry for two less per row; two
+    multiplications fewer per entry where the target adds records fast)."""
 
     layout: Layout
     quick: bool = False
@@ -468,10 +480,11 @@ class Point:
     keyed: bool = False
     byte_sums: bool = False
     guarded: bool = False
+    stored: bool = False
 
     def label(self) -> str:
         if self.layout is Layout.TABLE:
-            return "table, packed records" if self.packed else "table"
+            return "table, packed records" if self.packed else "table, leaf values stored" if self.stored else "table"
         if self.quick:
             walk = "inline, byte-sum first walk" + (", int16 keys behind it" if self.keyed else "")
         elif self.byte_sums:
@@ -499,18 +512,27 @@ _KEYS_CYCLES = 2
 #: feature it reads (AVR: load, mask, compare, branch; digits 10x6: 53 features, +230
 #: to +290 cycles a prediction)
 _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
+#: "records": the speed levels' table walk adding leaf records in assembly where the target
+#: does (Target.fast_leaf_records; ATmega328P, digits 20x5: 164 cycles a tree, 5.1 entries
+#: a row reached, against 206 for the sparse tables' C loop, "table"); "stored": records
+#: holding the fixed-point values (Point.stored; 91 cycles a tree, but the whole build
+#: fitted: digits 10x6 3,912 cycles, 499 fewer than with multipliers)
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 30, (True, "table"): 20,
+    (True, "records"): 16, (True, "stored"): 12,
     (False, "quick"): 2, (False, "sums"): 2, (False, "bytes"): 2, (False, "rows"): 3, (False, "table"): 4,
+    (False, "records"): 4, (False, "stored"): 4,
 }
 
 
 #: one early-exit check on the AVR table walk, by whether the exit is exact: the lossy
-#: exit's band check on the 16-bit sums, the exact exit's check of fixed-point bounds
-#: (ATmega328P, digits 20x5, simavr runs checking every tree and every second tree: band
-#: 9,478 -> 8,247 cycles for 5.3 fewer checks and 0.6 more trees; exact 8,610 -> 8,217
-#: for 7.1 fewer checks and 0.5 more trees)
-_CHECK_CYCLES = {False: 290, True: 89}
+#: exit's band check on the 16-bit sums (ATmega328P, digits 20x5, simavr runs checking
+#: every tree and every second tree: 9,478 -> 8,247 cycles for 5.3 fewer checks and 0.6
+#: more trees), the exact exit's check of fixed-point bounds, fitted to the intervals
+#: simavr found fastest among 1-4 once leaf records made a tree cheaper (ATmega328P, -O2:
+#: digits 10x6 1 or 2, 4,408 and 4,411 cycles; 20x5 3, 7,458 against 7,499 at 2; 30x6 3,
+#: 10,115 against 10,393 at 2)
+_CHECK_CYCLES = {False: 290, True: 180}
 
 
 def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evaluated: float | None = None,
@@ -522,8 +544,9 @@ def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evalu
     evaluates (``evaluated``, measured on calibration rows, else half the forest), ``C`` a
     check's (:data:`_CHECK_CYCLES`; ``exact``: the exact exit's) and ``T`` a tree's cycles.
     Digits on the ATmega328P, the fastest of 1-4 in simavr: lossy 10x6 2 and 20x5 3
-    (4,131 and 7,513 cycles against 4,305 and 9,478 checking every tree); exact 10x6 1,
-    20x5 2 (8,217 against 8,610) and 30x6 2 (11,046 against 11,290). Elsewhere 1."""
+    (4,131 and 7,513 cycles against 4,305 and 9,478 checking every tree, with the sparse
+    leaf tables the band check reads); exact 10x6 2, 20x5 3 and 30x6 3 (see
+    :data:`_CHECK_CYCLES`). Elsewhere 1."""
     if layout != Layout.TABLE or target.word_bits != 8 or not half_word_table(ens, target) or ens.n_trees < 2:
         return 1
     tree = cycles(ens, target, Point(layout=Layout.TABLE)) / ens.n_trees
@@ -563,7 +586,9 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     kind = ("inline" if point.layout is Layout.INLINE else "packed" if point.packed else
             "halves" if half_word_table(ens, target) else "table")
     test = _TEST_CYCLES[small, kind][0 if ens.input_type.startswith("float") else 1]
-    walk = ("table" if point.layout is Layout.TABLE else "quick" if point.quick else
+    records = target.fast_leaf_records and not point.packed and ens.leaf_width >= 2  # (count leaves, as forests')
+    table = "table" if not records else "stored" if point.stored else "records"
+    walk = (table if point.layout is Layout.TABLE else "quick" if point.quick else
             "bytes" if point.byte_sums else "sums" if point.leaf_sums else "rows")
     leaf = _LEAF_CYCLES[small, walk] * ens.n_outputs
     keys = _KEYS_CYCLES * ens.n_features if point.keyed else 0

@@ -122,16 +122,18 @@ def test_lossy_build_reports_its_measured_cost(digits_files):
 
 def test_report_says_when_a_lossy_exit_is_left_out(digits_files, capsys):
     """AVR inline (class sums in registers): --early-exit would cost more than it saves, so
-    the build leaves it out of the IR and --report says so; the table layout keeps it (band
-    check, exact)."""
+    the build leaves it out of the IR and --report says so; so does the table layout, whose
+    leaf records its band check would take away; the Cortex-M0's table keeps it (its
+    float64 sums are the library's: the IR's own check)."""
     d = digits_files
-    for layout, left_out in (("inline", True), ("table", False)):
-        out = d / f"exit_{layout}.h"
-        assert main([str(d / "digits.skops"), "--target", "avr", "--layout", layout, "--early-exit", "0.5",
+    for target, layout, left_out in (("avr", "inline", True), ("avr", "table", True), ("cortex-m0", "table", False)):
+        out = d / f"exit_{target}_{layout}.h"
+        assert main([str(d / "digits.skops"), "--target", target, "--layout", layout, "--early-exit", "0.5",
                      "-o", str(out), "--report"]) == 0
         report = capsys.readouterr()
         assert ("early exit left out" in report.out + report.err) is left_out
-        assert ("confidence 0.5, band check" in out.read_text()) is not left_out
+        assert ("leaf records" in report.out + report.err) is (layout == "table" and left_out)
+        assert ("confidence 0.5" in out.read_text()) is not left_out
 
 
 def test_budget_search_stays_within_budget_and_plots(digits_files):

@@ -90,6 +90,11 @@ class Target:
     #: ``float``: the build is exact for every float32 value (thresholds are rounded to
     #: float32 the way each comparison needs). ``None`` keeps the library's float64.
     default_float_input: str | None = "float32"
+    #: the speed levels' table builds hold count leaves as byte records too
+    #: (backends/c/leaf_records.py), whose fixed-point add runs in a few lines of assembly
+    #: (runtime/c/leaf_add_avr.c: AVR, where the sparse tables' C loop took about 230
+    #: cycles a tree on digits forests)
+    fast_leaf_records: bool = False
 
     @property
     def has_double(self) -> bool:
@@ -121,14 +126,14 @@ TARGETS: dict[str, Target] = {
             word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
             flash_bytes=256 * 1024, ram_bytes=8 * 1024, compiler="avr-gcc",
             cflags=("-mmcu=atmega2560", *_WARN), inline_node_bytes=64,
-            half_word_tests=True, leaf_sums_inline=True,
+            half_word_tests=True, leaf_sums_inline=True, fast_leaf_records=True,
         ),
         Target(
             "atmega328p", "ATmega328P (8-bit AVR, no FPU, 32 KiB flash, 2 KiB RAM)",
             word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
             flash_bytes=32 * 1024, ram_bytes=2 * 1024, compiler="avr-gcc",
             cflags=("-mmcu=atmega328p", *_WARN), inline_node_bytes=64,
-            half_word_tests=True, leaf_sums_inline=True,
+            half_word_tests=True, leaf_sums_inline=True, fast_leaf_records=True,
         ),
         Target(
             "cortex-m0", "Arm Cortex-M0 (32-bit, no FPU), e.g. nRF51 / micro:bit",

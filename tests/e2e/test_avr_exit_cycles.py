@@ -31,10 +31,11 @@ def _bench():
 def test_lossy_exit_costs_no_cycles_on_avr_digits(layout, trees, depth):
     """digits RandomForests, ATmega2560, -O2 with and without ``--early-exit 0.5`` (as
     the command line builds it): no more cycles per prediction, and every class the
-    interpreter's on the IR built. The table layout keeps the exit (band check, every
-    second or third tree: emlc.cost.exit_batch; checked every tree, 20x5 took 10% more
-    cycles than without it) and is faster; inline (leaf sums in registers) leaves it out
-    of the IR and says so."""
+    interpreter's on the IR built. Both layouts leave it out of the IR and say so: inline
+    keeps its leaf sums in registers, the table layout adds leaf records in assembly where
+    the exit's band check would need the sparse leaf tables back (with them, 10x6 took
+    4,131 cycles, the records without it 4,408, in 6.8 KB less flash; 20x5 7,513 against
+    7,499)."""
     require_tool("avr-gcc", "simavr", "avr-size")
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
@@ -48,10 +49,9 @@ def test_lossy_exit_costs_no_cycles_on_avr_digits(layout, trees, depth):
     plain = optimize(ens, level="O2", target="avr", layout=layout).ensemble
     lossy, report = apply_lossy(ens, early_exit=0.5, level="O2", target="avr", layout=layout)
     assert report.layout == layout
-    if layout == "inline":
-        assert lossy.early_exit.confidence == 1 and any("early exit left out" in n for n in report.notes)
-    else:
-        assert lossy.early_exit.confidence < 1 and not any("early exit left out" in n for n in report.notes)
+    assert lossy.early_exit.confidence == 1 and any("early exit left out" in n for n in report.notes)
+    if layout == "table":
+        assert any("leaf records" in n for n in report.notes)
     run = _bench().build_and_run
     cycles = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,5 +60,3 @@ def test_lossy_exit_costs_no_cycles_on_avr_digits(layout, trees, depth):
                                            Path(tmp))
             np.testing.assert_array_equal(np.asarray(ens.classes)[pred], interpret_early_exit(ir, Xte))
     assert cycles["exit"] <= cycles["none"], cycles
-    if layout == "table":
-        assert cycles["exit"] < 0.95 * cycles["none"], cycles

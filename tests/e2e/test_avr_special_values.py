@@ -154,7 +154,8 @@ def test_avr_o2_table_walk_decides_special_values_as_the_interpreter():
     """The -O2 table layout (walk_halves' records): the assembly skip over the nodes the
     upper halves decide, the C step for ties (threshold neighbours) and every other value
     (negative, huge, infinite, NaN), with and without thresholds' lower halves (``x < t``
-    splits have them), one- and two-byte steps and feature fields."""
+    splits have them), one- and two-byte steps and feature fields; the leaf records' sums
+    added in assembly (leaf_add), with the exact exit on three of the forests."""
     require_tool(*TOOLS["avr"])
     digits, digits_x = _digits(6, 5)
     signed, signed_x = _signed_with_nan()
@@ -169,7 +170,7 @@ def test_avr_o2_table_walk_decides_special_values_as_the_interpreter():
     for seed, (ens, X, skip, low, wide_fb) in enumerate(cases):
         opt = emlc.compile(ens, target="avr", level="O2", emit_as="ir").ensemble
         code = emit_c(opt, "avr", "model", "table")
-        assert "model_nodes" in code and ("model_skip(" in code) == skip
+        assert "model_nodes" in code and ("model_skip(" in code) == skip and "model_qadd_asm(" in code
         assert ("model_peek16(r)" in code) == low and ("model_next16(&r);\n    const" in code) == wide_fb
         jobs.append((opt, _rows(ens, X, seed), "avr", "table"))
     for job, got in zip(jobs, run_parallel(jobs, workers=2)):

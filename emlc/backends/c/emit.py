@@ -225,7 +225,7 @@ def _link_note(model: Model) -> list[str]:
 
 def estimate(ens: Ensemble, tgt: Target, plan: Plan, data: int) -> dict[str, int]:
     """Flash (``data`` bytes of tables plus the cost model's code) and stack of a build of ``plan``."""
-    code = code_bytes(ens, tgt, plan.layout, code_terms(ens, tgt, plan))
+    code = code_bytes(ens, tgt, plan.layout, code_terms(ens, tgt, plan), plan.pack_tables)
     nums = plan.numbers
     key_size = 8 if nums.key_t == "int64_t" else 4
     acc_size = 8 if nums.acc_t == "double" else 4

@@ -7,6 +7,11 @@ one record in a byte table,
     multiplier m (2 bytes, little-endian; counts under a fixed-point plan only)
     the values of its nonzero entries (a byte each, columns ascending)
 
+or, where speed comes first and flash allows (:attr:`LeafRecords.stored`), the
+fixed-point values themselves in place of m, a byte per entry ahead of the counts::
+
+    mask, the fixed-point value of each nonzero entry, its count
+
 and a walk records where its leaf's record starts (the leaf's "row" to every sum).
 Against row starts, a column byte, a count byte and a fixed-point byte per entry this
 drops two bytes per entry for two to four per row: the digits 10x6 forest's leaf tables
@@ -16,7 +21,9 @@ predict's fast sums add ``q = (count m + 256) >> 9`` (:func:`scaled`) instead of
 stored ``round(x 2^s)``: :func:`multiplier` picks the row's ``m`` so that q is that value
 for every entry where one m does so (all but a few rows of the digits forests), and the
 fixed-point margin counts the error that remains (:func:`.fixed_point.with_leaves`).
-Integer leaves are their own fixed-point values (an exact plan adds the table itself).
+The stored values cost a byte per entry for two per row and spare the sums their two
+multiplications per entry (digits 20x5: 4,946 bytes instead of 3,873). Integer leaves are
+their own fixed-point values (an exact plan adds the table itself).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ...ir.ensemble import Aggregation, Ensemble
+from ...ir.ensemble import Aggregation, Ensemble, Tree
 from .common import size_of, smallest_int
 from .leaf_tables import rational_counts, zeros_skippable
 
@@ -88,25 +95,36 @@ class LeafRecords:
     counts: bool = True
     #: the bytes are int8 (negative integer leaves)
     signed: bool = False
+    #: each entry's fixed-point value is stored (a byte ahead of the counts), not a multiplier
+    stored: bool = False
 
     @property
     def header_bytes(self) -> int:
-        return self.mask_bytes + (2 if self.fast is not None else 0)
+        return self.mask_bytes + (2 if self.fast is not None and not self.stored else 0)
 
     @property
     def offset_t(self) -> str:
         return smallest_int(0, int(self.data.size), signed=False)
 
 
+def leaf_refs(records: LeafRecords | None, tree: Tree) -> list[int]:
+    """What each of ``tree``'s nodes hands the sums as its leaf row: the row, or with
+    ``records`` where its record starts."""
+    return (tree.leaf if records is None else records.offsets[tree.leaf]).tolist()
+
+
 def encode(values: np.ndarray, want: np.ndarray | None = None, scale: float | None = None,
-           counts: bool = True) -> LeafRecords | None:
+           counts: bool = True, stored: bool = False) -> LeafRecords | None:
     """The records of leaf byte ``values`` [rows, width]: counts (multipliers aiming at the
-    fixed-point leaves ``want`` of ``scale`` when given), or integer leaves (``counts``
-    False); None when a row is too wide or a value outside a byte."""
+    fixed-point leaves ``want`` of ``scale`` when given; with ``stored``, those leaves
+    themselves), or integer leaves (``counts`` False); None when a row is too wide or a
+    value (a stored one too) outside a byte."""
     width = values.shape[1]
     signed = bool((values < 0).any())
     lo, hi = (-128, 127) if signed else (0, 255)
     if width > MAX_WIDTH or int(values.min()) < lo or int(values.max()) > hi:
+        return None
+    if stored and (want is None or int(want.min()) < 0 or int(want.max()) > 255):
         return None
     mask_bytes = 1 if width <= 8 else 2
     data: list[int] = []
@@ -117,14 +135,17 @@ def encode(values: np.ndarray, want: np.ndarray | None = None, scale: float | No
         offsets.append(len(data))
         mask = sum(1 << j for j in cols)
         data += [(mask >> (8 * b)) & 255 for b in range(mask_bytes)]
-        if want is not None and fast is not None and scale is not None:
+        if stored and want is not None and fast is not None:
+            fast[r, cols] = [int(want[r, j]) for j in cols]
+            data += fast[r, cols].tolist()
+        elif want is not None and fast is not None and scale is not None:
             cs = [row[j] for j in cols]
             m = multiplier(cs, [int(want[r, j]) for j in cols], scale)
             data += [m & 255, m >> 8]
             fast[r, cols] = [scaled(c, m) for c in cs]
         data += [row[j] & 255 for j in cols]
     return LeafRecords(np.array(data, dtype=np.int64), np.array(offsets, dtype=np.int64), mask_bytes, fast,
-                       counts, signed)
+                       counts, signed, stored)
 
 
 def sparse_bytes(values: np.ndarray, fast: bool) -> int:
@@ -165,7 +186,7 @@ class RowEntries(NamedTuple):
     the statements opening its body (they skip the columns without an entry and read the
     byte), then the entry's ``column`` (from 0; with ``sums``, ``slot``: its sum),
     ``value`` (the stored byte: a count, or the integer leaf) and ``fast`` (the
-    fixed-point value)."""
+    fixed-point value); ``table``: the records' C array."""
 
     head: str
     loop: str
@@ -174,6 +195,7 @@ class RowEntries(NamedTuple):
     slot: str
     value: str
     fast: str
+    table: str
 
 
 def row_entries(m: Model, row: str, sums: tuple[str, str] | None = None) -> RowEntries:
@@ -183,12 +205,14 @@ def row_entries(m: Model, row: str, sums: tuple[str, str] | None = None) -> RowE
     rec = m.plan.records
     assert rec is not None
     tables = m.tables
+    multiplied = rec.fast is not None and not rec.stored
     table = m.once("lrec", lambda: tables.add(
         "lrec", "uint8_t", rec.data,
-        note="leaf rows: mask of nonzero columns, " + ("multiplier m, " if rec.fast is not None else "")
+        note="leaf rows: mask of nonzero columns, " + ("multiplier m, " if multiplied else "")
+        + ("the fixed-point value of each nonzero column, " if rec.stored else "")
         + ("a count per nonzero column (value = count / row total" if rec.counts else
            f"the {'int8' if rec.signed else 'uint8'} leaf value of each nonzero column (")
-        + (f", fixed point (count m + {1 << (SHIFT - 1)}) >> {SHIFT}" if rec.fast is not None else "")
+        + (f", fixed point (count m + {1 << (SHIFT - 1)}) >> {SHIFT}" if multiplied else "")
         + "); multi-byte fields low byte first"))
     et, mt = rec.offset_t, f"uint{8 * rec.mask_bytes}_t"
     ct = "int8_t" if rec.signed else "uint8_t"
@@ -201,6 +225,10 @@ def row_entries(m: Model, row: str, sums: tuple[str, str] | None = None) -> RowE
     start = f"e = ({et})({row} + {rec.header_bytes}u), bits = {mask}"
     if sums is None:
         head += f"    uint8_t j;\n    {ct} c;\n"
+        if rec.stored:  # the counts follow the values: one byte per entry, a mask bit each
+            head += (f"    uint8_t ne = 0;\n    for (bits = {mask}; bits; bits >>= 1) {{\n"
+                     "        ne = (uint8_t)(ne + (bits & 1u));\n    }\n")
+            start = f"e = ({et})({row} + {rec.header_bytes}u + ne), bits = {mask}"
         start, step, value = start + ", j = 0", "++j", ""
         # near-ties only: `continue` takes less code than a loop of its own (38 bytes of
         # the digits forest's float and binary64 sums)
@@ -210,12 +238,13 @@ def row_entries(m: Model, row: str, sums: tuple[str, str] | None = None) -> RowE
         # own (digits 10x6 on AVR: about 300 cycles a prediction)
         assert rec.fast is not None
         at = rec.mask_bytes
-        head += (f"    {ct} c;\n    {sums[0]} *p;\n"
-                 f"    uint8_t ml = {byte(f'{row} + {at}u')}, mh = {byte(f'{row} + {at + 1}u')};\n")
-        start, step, value = start + f", p = {sums[1]}", "++p", FAST_C
+        head += f"    {ct} c;\n    {sums[0]} *p;\n"
+        if not rec.stored:
+            head += f"    uint8_t ml = {byte(f'{row} + {at}u')}, mh = {byte(f'{row} + {at + 1}u')};\n"
+        start, step, value = start + f", p = {sums[1]}", "++p", "c" if rec.stored else FAST_C
         skip = "while (!(bits & 1u)) {\n            bits >>= 1;\n            ++p;\n        }"
     return RowEntries(
         head=head, loop=f"for ({start}; bits; bits >>= 1, {step})",
         enter=f"{skip}\n        c = {'(int8_t)' if rec.signed else ''}{byte('e')};\n        ++e;\n        ",
-        column="j", slot="*p", value="c", fast=value,
+        column="j", slot="*p", value="c", fast=value, table=table,
     )

@@ -16,7 +16,7 @@ from enum import Enum
 
 import numpy as np
 
-from ...cost import Layout, choose_layout, exit_batch
+from ...cost import Layout, choose_layout, exit_batch, half_first_bytes, half_word_table
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Op
 from ...targets import Target
@@ -98,8 +98,9 @@ class Plan:
     #: P_halves computes once per row where a feature's thresholds allow (half_keys):
     #: a third of P_rows' flash for about 3,000 cycles on the rows that reach it
     keyed_rows: bool = False
-    #: leaf rows as byte records (-Os table builds whose leaves are counts): a walk
-    #: records where its leaf's record starts, and the fast sums compute their values
+    #: leaf rows as byte records (table builds whose leaves are counts: -Os, and the speed
+    #: levels where the target adds them fast): a walk records where its leaf's record
+    #: starts, and the fast sums compute their values
     records: LeafRecords | None = None
 
     @property
@@ -217,7 +218,7 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
               float32_sums: bool = False, quick: bool = False, pack_tables: bool = False,
               leaf_sums: bool = True, keyed_rows: bool = False, byte_sums: bool = False,
-              guarded: bool = False) -> Plan:
+              guarded: bool = False, stored_records: bool = False) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
     a first pass on byte sums when one can decide most rows (the caller checks it fits);
     ``pack_tables``: let the table layout pack its records (-Os); ``leaf_sums``: let the
@@ -228,7 +229,8 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     leave undecided are summed from the leaf table); ``guarded``: the inline tests assume
     no NaN behind a guard (:attr:`Plan.guarded`; with half-word tests and leaf sums that are
     not exact, whose predict has no float sums for the rows the guard stops, without an early
-    exit or int16 keys)."""
+    exit or int16 keys); ``stored_records``: leaf records of a speed-level table build store
+    each entry's fixed-point value rather than a multiplier (:attr:`.LeafRecords.stored`)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -241,6 +243,12 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # check (exit_checks.band_bounds) sends 10-25% of digits rows on to float sums with them
     if fx is not None and chosen is Layout.TABLE and not lossy_exit:
         fx = fixed.plan(ens, target, byte_leaves=True)
+    # leaf records: -Os table builds, and the speed levels' where the target adds them fast;
+    # a lossy exit's checks read the sparse tables (exit_checks.fine_function), an exact one
+    # takes its bounds from the records' values (made before it)
+    records = None
+    if chosen is Layout.TABLE and record and not lossy_exit and (pack_tables or target.fast_leaf_records):
+        records, fx, nums = _records(ens, target, nums, fx, pack_tables, stored_records and not pack_tables)
     leaf_sums = leaf_sums and access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
     candidate = soft64.applies(ens, target, nums, record, float32_sums)
     # the band check's binary64 step runs inside the walk, a frame deeper than predict's own
@@ -258,20 +266,19 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # bytes_help: predict has float sums for the rows the guard stops, and no early exit
     if guarded and direct is DirectTest.HALF and bytes_help and not keyed:
         direct = DirectTest.HALF_NO_NAN
-    records = None
-    if pack_tables and chosen is Layout.TABLE and record and exits is None:
-        records, fx, nums = _records(ens, target, nums, fx)
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
                 float32_sums=float32_sums, pack_tables=pack_tables, keyed_rows=keyed, records=records)
 
 
-def _records(ens: Ensemble, target: Target, nums: Numbers,
-             fx: FixedPlan | None) -> tuple[LeafRecords | None, FixedPlan | None, Numbers]:
-    """Leaf records for a size-first table build, the fixed-point plan over their values
-    and the types that record them, when the leaves are counts or integer bytes and the
-    records are smaller (and the wider recorded rows still fit the stack); else (None,
-    ``fx``, ``nums``)."""
+def _records(ens: Ensemble, target: Target, nums: Numbers, fx: FixedPlan | None, packed: bool,
+             stored: bool = False) -> tuple[LeafRecords | None, FixedPlan | None, Numbers]:
+    """Leaf records for a table build, the fixed-point plan over their values and the
+    types that record them, when the leaves are counts or integer bytes and the records
+    are smaller (and the wider recorded rows still fit the stack, and the half-word
+    records of the speed levels (``packed`` False) their leaf field as the cost model
+    counts it); else (None, ``fx``, ``nums``). ``stored``: records storing the fixed-point
+    values where they fit a byte (else multipliers)."""
     found = leaf_records.eligible(ens, nums.raw_dtype)
     if found is None:
         return None, fx, nums
@@ -281,8 +288,13 @@ def _records(ens: Ensemble, target: Target, nums: Numbers,
     aim = fx is not None and not fx.exact
     if aim and not counts:
         return None, fx, nums
-    rec = leaf_records.encode(values, fx.leaves if aim else None, fx.scale if aim else None, counts)
+    want, scale = (fx.leaves, fx.scale) if aim else (None, None)
+    rec = ((leaf_records.encode(values, want, scale, counts, stored=True) if stored and aim else None)
+           or leaf_records.encode(values, want, scale, counts))
     if rec is None or not leaf_records.pays(ens, rec, values):
+        return None, fx, nums
+    if not packed and half_word_table(ens, target) and (
+            half_first_bytes(ens.n_features, int(rec.data.size)) != half_first_bytes(ens.n_features, values.shape[0])):
         return None, fx, nums
     wide = replace(nums, row_t=rec.offset_t)
     got = fx if fx is None or rec.fast is None else fixed.derived(ens, fx, rec.fast)
@@ -300,7 +312,11 @@ def lossy_exit_note(ens: Ensemble, target: Target, layout: Layout | str | None) 
     1,061 for the build without it, whose byte-sum first walk decides 97% of rows. A lossy
     exit changes classes, so it is left out of the IR (the interpreter then agrees) rather
     than out of the C code; see :func:`emlc.passes.lossy.apply.add_exit`. So is an exit whose
-    exact check's tables (:mod:`.exit_checks`' band check) would not fit the flash."""
+    exact check's tables (:mod:`.exit_checks`' band check) would not fit the flash, and one
+    that would take a table build's leaf records away where the target adds them fast
+    (AVR): the band check reads the sparse leaf tables, whose adds are slower (digits
+    20x5 on the ATmega2560, table: 7,513 cycles with the exit, 7,499 with records and no
+    lossy exit, 3 KB less flash)."""
     ee = ens.early_exit
     if ee is None or ee.confidence >= 1:
         return None
@@ -319,4 +335,9 @@ def lossy_exit_note(ens: Ensemble, target: Target, layout: Layout | str | None) 
                                                                               plan.layout):
             return (f"early exit left out: the tables of its exact check would not fit {target.name}'s "
                     f"{limit} bytes of flash (the build keeps only the level's exact exit, if any)")
+    if target.fast_leaf_records and plan.records is None and make_plan(
+            ens.replace(early_exit=None), target, layout).records is not None:
+        return (f"early exit left out: its check reads the sparse leaf tables, and on {target.name} the "
+                f"{plan.layout.value} walk adds leaf records faster in less flash (the build keeps only the "
+                "level's exact exit, if any)")
     return None

@@ -20,7 +20,7 @@ from ...cost import CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
-from . import fixed, half_keys, soft64
+from . import fixed, half_keys, leaf_add, soft64
 from .plan import Plan, make_plan, pick_layout
 
 
@@ -67,7 +67,9 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
             Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True),
             Point(Layout.INLINE),
         ] if small else [Point(Layout.INLINE)]
-        table = [Point(Layout.TABLE)]
+        # records storing their fixed-point values where the target adds records fast
+        table = [Point(Layout.TABLE, stored=True)] if target.fast_leaf_records else []
+        table.append(Point(Layout.TABLE))
     else:
         inline = [Point(Layout.INLINE, leaf_sums=small), Point(Layout.INLINE, leaf_sums=small, guarded=small)]
         table = [Point(Layout.TABLE, packed=True)]
@@ -77,14 +79,14 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
 def _plan(ens: Ensemble, target: Target, point: Point, float32_sums: bool) -> Plan:
     return make_plan(ens, target, point.layout, float32_sums, quick=point.quick, pack_tables=point.packed,
                      leaf_sums=point.leaf_sums, keyed_rows=point.keyed, byte_sums=point.byte_sums,
-                     guarded=point.guarded)
+                     guarded=point.guarded, stored_records=point.stored)
 
 
 def point_of(plan: Plan) -> Point:
     """The point ``plan`` builds: the one asked for, less the parts that do not apply to the
     model (two candidates may then give the same plan)."""
     return Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan),
-                 plan.guarded)
+                 plan.guarded, plan.records is not None and plan.records.stored)
 
 
 def _bytes(plan: Plan) -> bool:
@@ -109,7 +111,9 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
         if actual in seen:
             continue
         seen.add(actual)
-        flash = flash_bytes(ens, target, plan.layout, code_terms(ens, target, plan), packed=plan.pack_tables)
+        leaf = None if plan.records is None else int(plan.records.data.size)  # known to the byte
+        flash = flash_bytes(ens, target, plan.layout, code_terms(ens, target, plan), packed=plan.pack_tables,
+                            leaf_bytes=leaf)
         if measure is not None and limit is not None and limit < flash <= CLOSE_TO_BUDGET * limit:
             flash = measure(plan)
         costs.append(PointCost(actual, plan, flash, cycles(ens, target, actual)))
@@ -130,7 +134,8 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
     keyed, nan_tests = half_keys.keyed_nodes(ens) if plan.keyed_rows else (0, 0)
     add = 2 if _bytes(plan) else 8
-    return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target),
+    extra = soft64.estimated_code_bytes(plan, target) + leaf_add.code_bytes(ens, target, plan)
+    return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=extra,
                      keyed_nodes=keyed, keyed_nan_tests=nan_tests, guarded=plan.guarded)
 
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...ir.ensemble import Aggregation
-from . import exit_checks, fixed, leaf_records, leaf_tables, link
+from . import exit_checks, fixed, leaf_add, leaf_records, leaf_tables, link
 from .common import C_INT, first_max_locals, int_literal, smallest_int, top_two, top_two_locals
 from .model import Model
 
@@ -352,9 +352,8 @@ def fast_function(m: Model) -> str:
         return f"{decide}\n\n{fast}"
     nz = np.asarray(ens.leaves) != 0
     if m.plan.records is not None:
-        ent = leaf_records.row_entries(m, "row", sums=(fx.acc_t, "q + o"))
-        add = (f"{ent.head}    {ent.loop} {{\n        {ent.enter}{ent.slot} = ({fx.acc_t})({ent.slot} + {ent.fast});\n    }}")
-    elif nz.any():
+        return f"{leaf_add.qadd_function(m)}\n\n{decide}\n\n{fast}"
+    if nz.any():
         st_t, ts, ct, tc = leaf_tables.sparse_pattern(m)
         tv = m.tables.add("qval", fx.leaf_t, fx.leaves[nz], note=f"nonzero leaf values * 2^{fx.shift}")
         add = (

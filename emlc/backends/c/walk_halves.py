@@ -4,7 +4,7 @@ features and integer features of 8 or 16 bits.
 Each tree is a run of bytes in flash, in preorder, walked by one pointer::
 
     decision  b = 4f + 2 | flag, k, step, [kl (uint16)]
-    leaf      b = row >> 8 << 2, row & 0xFF
+    leaf      b = row >> 8 << 2, row & 0xFF   (with leaf records, "row" is where its record starts)
 
 (b is one byte while 4f fits one, else two.) A node's left child is the next record, its
 right child ``step`` bytes past the step field. b >> 2 is the feature: a float's top byte
@@ -41,6 +41,7 @@ import numpy as np
 
 from ...cost import HALF_THRESHOLD_BYTES, half_first_bytes, half_shared_high, half_word_table
 from ...ir.ensemble import Op
+from . import leaf_records
 from .common import C_INT, int_literal, int_range, size_of
 from .inline_text import half_le
 from .model import Model, Walk, runtime_source
@@ -154,7 +155,8 @@ def encode(model: Model, trees) -> HalfRecords:
     that holds every right child's distance (where :func:`applies`, one does)."""
     low = model.precision is not None and any(
         _bound(model, test.k) & 0xFFFF for tests, _ in trees for test in tests.values())
-    fb = half_first_bytes(model.ens.n_features, int(model.ens.leaves.shape[0]))
+    rec = model.plan.records
+    fb = half_first_bytes(model.ens.n_features, int(model.ens.leaves.shape[0] if rec is None else rec.data.size))
     assert fb is not None
     high = half_shared_high(np.array([t.k for tests, _ in trees for t in tests.values()]), model.ens.input_type)
     k_t = "int16_t" if model.precision is not None else C_INT[model.ens.input_type] if high is None else "uint8_t"
@@ -178,7 +180,7 @@ def _stream(model: Model, trees, low: bool, fb_t: str, k_t: str, high: int | Non
     leaf_op = int(Op.LEAF)
     for tree, (tests, goto) in zip(model.ens.trees, trees):
         is_leaf = (tree.op == leaf_op).tolist()
-        leaf, go = tree.leaf.tolist(), goto.tolist()
+        leaf, go = leaf_records.leaf_refs(model.plan.records, tree), goto.tolist()
         go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
         roots.append(len(data))
         # ("node", node) writes a subtree; ("right", node, at) fills the step field at byte `at`

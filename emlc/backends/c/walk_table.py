@@ -36,7 +36,7 @@ import numpy as np
 
 from ...cost import split_key_code, written_out_limit
 from ...ir.ensemble import Op, Tree
-from . import walk_halves
+from . import leaf_records, walk_halves
 from .common import int_literal, int_range, size_of, smallest_int
 from .features import rank_spans
 from .model import Model, Test, Walk, runtime_source
@@ -244,13 +244,6 @@ def _thresholds(model: Model, trees_tests: list[dict[int, Test]], slot_of: dict[
     return values, keys, kbase
 
 
-def _leaf_refs(model: Model, tree: Tree) -> list[int]:
-    """What each of ``tree``'s nodes hands the sums as its leaf row: the row, or with
-    leaf records (:mod:`.leaf_records`) where its record starts."""
-    rec = model.plan.records
-    return (tree.leaf if rec is None else rec.offsets[tree.leaf]).tolist()
-
-
 def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Records | None:
     """Place every tree's records in preorder; None if ``right_t`` cannot hold what it must."""
     trees_tests, gotos = zip(*trees) if trees else ((), ())
@@ -274,7 +267,7 @@ def _encode(model: Model, trees, palette: bool, rl: bool, right_t: str) -> Recor
     for t, (tree, tests, goto) in enumerate(zip(model.ens.trees, trees_tests, gotos)):
         # Python lists: numpy scalar indexing and enum look-ups per record dominate otherwise.
         is_leaf = (tree.op == leaf_op).tolist()
-        leaf, go = _leaf_refs(model, tree), goto.tolist()
+        leaf, go = leaf_records.leaf_refs(model.plan.records, tree), goto.tolist()
         go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
         placed: dict[int, int] = {}
         roots.append(len(kind))
@@ -366,7 +359,7 @@ def _encode_counted(model: Model, trees, palette: bool, cnt_t: str) -> Records |
         if len(kind) > limit:
             return None
         is_leaf = (tree.op == leaf_op).tolist()
-        leaf, go = _leaf_refs(model, tree), goto.tolist()
+        leaf, go = leaf_records.leaf_refs(model.plan.records, tree), goto.tolist()
         go_left, go_right = goto[tree.left].tolist(), goto[tree.right].tolist()
         roots.append(len(kind))
         if is_leaf[go[0]]:

@@ -351,7 +351,8 @@ def test_avr_inline_leaf_sums_leave_out_exact_exits_for_the_byte_walk():
 def test_lossy_exit_left_out_where_its_tables_do_not_fit():
     """digits 30x6 on the ATmega328P (32 KB): the band check's tables would pass the flash,
     the build without them fits, so the lossy pipeline leaves the exit out (keeping -O2's
-    exact one) and says why; on the 2560 it stays."""
+    exact one) and says why; on the 2560 it fits, and is left out for the leaf records
+    its check would take away (plan.lossy_exit_note)."""
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
 
@@ -364,4 +365,5 @@ def test_lossy_exit_left_out_where_its_tables_do_not_fit():
     assert small.early_exit is not None and small.early_exit.confidence == 1
     assert any("would not fit atmega328p's 32768 bytes" in n for n in report.notes)
     big, report = apply_lossy(ens, early_exit=0.5, target="avr", layout="table")
-    assert big.early_exit.confidence == 0.5 and not any("left out" in n for n in report.notes)
+    assert big.early_exit.confidence == 1 and not any("would not fit" in n for n in report.notes)
+    assert any("leaf records" in n for n in report.notes)
