@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ...cost import CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes
+from ...cost import HEAD_LEVELS, CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes, head_levels
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
@@ -67,7 +67,7 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
             Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True),
             Point(Layout.INLINE),
         ] if small else [Point(Layout.INLINE)]
-        table = [Point(Layout.TABLE)]
+        table = [Point(Layout.TABLE)] + [Point(Layout.TABLE, head=k) for k in range(1, HEAD_LEVELS + 1)]
     else:
         inline = [Point(Layout.INLINE, leaf_sums=small), Point(Layout.INLINE, leaf_sums=small, guarded=small)]
         table = [Point(Layout.TABLE, packed=True)]
@@ -77,14 +77,14 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
 def _plan(ens: Ensemble, target: Target, point: Point, float32_sums: bool) -> Plan:
     return make_plan(ens, target, point.layout, float32_sums, quick=point.quick, pack_tables=point.packed,
                      leaf_sums=point.leaf_sums, keyed_rows=point.keyed, byte_sums=point.byte_sums,
-                     guarded=point.guarded)
+                     guarded=point.guarded, head=point.head)
 
 
 def point_of(plan: Plan) -> Point:
     """The point ``plan`` builds: the one asked for, less the parts that do not apply to the
     model (two candidates may then give the same plan)."""
     return Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan),
-                 plan.guarded)
+                 plan.guarded, plan.head)
 
 
 def _bytes(plan: Plan) -> bool:
@@ -131,7 +131,8 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     keyed, nan_tests = half_keys.keyed_nodes(ens) if plan.keyed_rows else (0, 0)
     add = 2 if _bytes(plan) else 8
     return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=soft64.estimated_code_bytes(plan, target),
-                     keyed_nodes=keyed, keyed_nan_tests=nan_tests, guarded=plan.guarded)
+                     keyed_nodes=keyed, keyed_nan_tests=nan_tests, guarded=plan.guarded,
+                     head_nodes=head_levels(ens).nodes[plan.head])
 
 
 def _leaf_adds(ens: Ensemble, fx: fixed.FixedPlan) -> int:
