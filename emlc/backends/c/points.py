@@ -67,7 +67,7 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
             Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True),
             Point(Layout.INLINE),
         ] if small else [Point(Layout.INLINE)]
-        table = [Point(Layout.TABLE)] + [Point(Layout.TABLE, head=k) for k in range(1, HEAD_LEVELS + 1)]
+        table = [Point(Layout.TABLE, head=k) for k in range(HEAD_LEVELS, 0, -1)] + [Point(Layout.TABLE)]
     else:
         inline = [Point(Layout.INLINE, leaf_sums=small), Point(Layout.INLINE, leaf_sums=small, guarded=small)]
         table = [Point(Layout.TABLE, packed=True)]
