@@ -24,6 +24,7 @@ records of :mod:`walk_table` take over 100); the C step takes every other record
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from .model import Model, Walk, runtime_source
 _AVR_LEFT = {False: '"brlt 1b\\n\\t"',
              True: '"brge 2f\\n\\t"\n        "adiw %A[r], 2\\n\\t"\n        "rjmp 1b\\n"\n        "2:\\n\\t"'}
 #: the top byte of the floats the fast step decides: non-negative, below 2^127
-_FAST_TOP = 0x7F
+FAST_TOP = 0x7F
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,10 @@ def _stream(model: Model, trees, low: bool, fb_t: str, step_t: str) -> HalfRecor
                        decisions, leaves)
 
 
-def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
-    """The walk over ``rec``; ``tree_loop(walk)`` wraps one tree's walk in the loop over trees."""
+def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, str], str] | None = None) -> Walk:
+    """The walk over ``rec``; ``tree_loop(walk)`` wraps one tree's walk in the loop over trees.
+    ``entry(nodes, root)``: P_head(t, features), which starts tree t's walk past its top
+    levels (:mod:`walk_head`; ``root`` reads tree t's first byte in ``nodes``)."""
     p, tables = model.p, model.tables
     nodes = tables.add("nodes", "uint8_t", rec.stream, per_line=16,
                        note="per tree, in preorder: decision records (4f + 2 | NaN goes left, kh, bytes from "
@@ -151,16 +154,17 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
     head, tie = half_le("h", "(uint16_t)(((uint16_t)v[-2] << 8) | v[-3])", "kh", kl if rec.low else 0)
     skip = ""
     if rec.fb_t == "uint8_t" and rec.step_t == "uint8_t" and model.target.compiler == "avr-gcc":
-        skip = runtime_source("walk_halves_avr.c", p=p, P=p.upper(), ptr_t=ptr_t, fast_top=f"0x{_FAST_TOP:02X}",
+        skip = runtime_source("walk_halves_avr.c", p=p, P=p.upper(), ptr_t=ptr_t, fast_top=f"0x{FAST_TOP:02X}",
                               left=_AVR_LEFT[rec.low])
     fb_bits, step_bits = 8 * size_of(rec.fb_t), 8 * size_of(rec.step_t)
     decl = runtime_source(
         "walk_halves.c", p=p, P=p.upper(), row_t=model.row_t, ptr_t=ptr_t, fb_t=rec.fb_t, step_t=rec.step_t,
         peek8=tables.read("uint8_t", "r", "0"), read_fb=f"{p}_next{fb_bits}(&r)", peek_fb=f"{p}_peek{fb_bits}(r)",
         fb_bytes=size_of(rec.fb_t), read_step=f"{p}_next{step_bits}(&r)", kl=kl,
-        fast=f"{head} || ({tie})" if tie else head, fast_top=f"0x{_FAST_TOP:02X}u", left="r + 2" if rec.low else "r",
+        fast=f"{head} || ({tie})" if tie else head, fast_top=f"0x{FAST_TOP:02X}u", left="r + 2" if rec.low else "r",
         nan_key=int_literal(model.nan_key, model.key_t), fast_skip=skip,
         skip=f"#if defined({p.upper()}_SKIP)\n        {p}_skip(&r, features);\n#endif" if skip else "",
     )
-    walk = f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"
-    return Walk([decl], tree_loop(walk), rec)
+    if entry is None:
+        return Walk([decl], tree_loop(f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"), rec)
+    return Walk([decl, entry(nodes, roots)], tree_loop(f"{p}_walk({p}_head(t, features), features)"), rec)
