@@ -97,6 +97,10 @@ _KEYED_NODE, _KEYED_NAN, _KEYS_CODE = 30, 8, 200
 #: exact half-word test (AVR, avr-gcc 5.4, digits 10x6 linked: 23-30 B per walk), the guard's code
 #: per feature it reads and the table walk's loop and key function behind it
 _NO_NAN_SAVING, _GUARD_FEATURE, _NAN_WALK_CODE = 26, 12, 700
+#: the table walk's inline head (Point.head): its call, code per test and per tree (a
+#: function and its address; ATmega328P, digits 20x5, heads of 1-4 levels linked: +770,
+#: +1,964, +4,326, +9,082 B for 20, 60, 140, 300 tests)
+_HEAD_CODE, _HEAD_NODE, _HEAD_TREE = 20, 30, 8
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,8 @@ class CodeTerms:
     ``keyed_nodes``: splits of the walk recording rows that compare an int16 key
     (``keyed_nan_tests`` of them also test it for NaN) instead of a float's halves;
     ``guarded``: the walks' tests assume no NaN behind a guard, whose rows the table
-    walk takes (its records are counted with the data)."""
+    walk takes (its records are counted with the data); ``head_nodes``: tests of the
+    table walk's inline head (:mod:`emlc.backends.c.walk_head`)."""
 
     leaf_adds: int = 0
     leaf_add_bytes: int = 4
@@ -119,6 +124,7 @@ class CodeTerms:
     keyed_nodes: int = 0
     keyed_nan_tests: int = 0
     guarded: bool = False
+    head_nodes: int = 0
 
 
 def index_bytes(count: int) -> int:
@@ -168,6 +174,8 @@ def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms =
             code -= terms.keyed_nodes * (node - _KEYED_NODE) - terms.keyed_nan_tests * _KEYED_NAN - _KEYS_CODE
     elif not packed and half_word_table(ens, target):
         code += _HALF_LOOP
+        if terms.head_nodes:
+            code += _HEAD_CODE + terms.head_nodes * _HEAD_NODE + ens.n_trees * _HEAD_TREE
     else:
         code += _TABLE_LOOP_SOFT if soft else _TABLE_LOOP
     if needs_exp(ens):
@@ -471,7 +479,10 @@ class Point:
     may hold one to the table walk (AVR float inputs: about 40% less code a split, 6
     cycles a feature read); ``stored``: the table walk's leaf records store each entry's
     fixed-point value, not a multiplier (a byte more per entry for two less per row; two
-    multiplications fewer per entry where the target adds records fast)."""
+    multiplications fewer per entry where the target adds records fast); ``head``: the
+    half-word table walk starts past inline tests of the top ``head`` levels of every tree
+    (AVR float inputs: about 13 cycles less a test than the walk's, 8 more a tree, 30
+    bytes a test)."""
 
     layout: Layout
     quick: bool = False
@@ -481,10 +492,12 @@ class Point:
     byte_sums: bool = False
     guarded: bool = False
     stored: bool = False
+    head: int = 0
 
     def label(self) -> str:
         if self.layout is Layout.TABLE:
-            return "table, packed records" if self.packed else "table, leaf values stored" if self.stored else "table"
+            walk = "table, packed records" if self.packed else "table, leaf values stored" if self.stored else "table"
+            return walk + (f", inline head of {self.head} level" + "s" * (self.head > 1) if self.head else "")
         if self.quick:
             walk = "inline, byte-sum first walk" + (", int16 keys behind it" if self.keyed else "")
         elif self.byte_sums:
@@ -516,10 +529,15 @@ _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: does (Target.fast_leaf_records; ATmega328P, digits 20x5: 164 cycles a tree, 5.1 entries
 #: a row reached, against 206 for the sparse tables' C loop, "table"); "stored": records
 #: holding the fixed-point values (Point.stored; 91 cycles a tree, but the whole build
-#: fitted: digits 10x6 3,912 cycles, 499 fewer than with multipliers)
+#: fitted: digits 10x6 3,912 cycles, 499 fewer than with multipliers; 17 a record output
+#: ranks both kinds behind inline heads as simavr does)
+#: the table walk's inline head (Point.head): cycles saved per test it takes from the walk,
+#: and its call per tree (ATmega328P, simavr, heads of 1-4 levels: digits 20x5 8,217 ->
+#: 8,116, 7,852, 7,594, 7,340 cycles; 10x6 4,575 -> 4,521, 4,382, 4,243, 4,117)
+_HEAD_SAVING, _HEAD_ENTRY = 13, 8
 _LEAF_CYCLES = {
-    (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 30, (True, "table"): 20,
-    (True, "records"): 16, (True, "stored"): 12,
+    (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
+    (True, "records"): 17, (True, "stored"): 12,
     (False, "quick"): 2, (False, "sums"): 2, (False, "bytes"): 2, (False, "rows"): 3, (False, "table"): 4,
     (False, "records"): 4, (False, "stored"): 4,
 }
@@ -580,6 +598,53 @@ def _expected_tests(ens: Ensemble) -> float:
     return total
 
 
+#: the most levels an inline head (Point.head) may test: 2^k - 1 tests a tree
+HEAD_LEVELS = 6
+
+
+@dataclass(frozen=True)
+class HeadLevels:
+    """The top levels of the trees, for an inline head: per number of levels k (0 to
+    :data:`HEAD_LEVELS`), the decision nodes within them (a shared subtree once per path
+    in) and the tests a row takes there (each leaf path equally likely, as in
+    :func:`expected_tests`); ``depth``: the most levels any tree has."""
+
+    nodes: tuple[int, ...]
+    tests: tuple[float, ...]
+    depth: int
+
+
+def head_levels(ens: Ensemble) -> HeadLevels:
+    return ens.trees_fact("#head_levels", _head_levels)
+
+
+def _head_levels(ens: Ensemble) -> HeadLevels:
+    from .passes.trees.walk import postorder  # the passes build on this module
+
+    nodes = [0] * (HEAD_LEVELS + 1)
+    tests = [0.0] * (HEAD_LEVELS + 1)
+    depth = 0
+    for tree in ens.trees:
+        leaf = (tree.op == Op.LEAF).tolist()
+        left, right = tree.left.tolist(), tree.right.tolist()
+        paths, levels = [1] * tree.n_nodes, [0] * tree.n_nodes  # leaf paths below a node, its levels
+        for node in postorder(tree):
+            if not leaf[node]:
+                paths[node] = paths[left[node]] + paths[right[node]]
+                levels[node] = 1 + max(levels[left[node]], levels[right[node]])
+        depth = max(depth, levels[0])
+        front = [0]
+        for level in range(HEAD_LEVELS):
+            front = [n for n in front if not leaf[n]]
+            nodes[level + 1] += len(front)
+            tests[level + 1] += sum(paths[n] for n in front) / paths[0]
+            front = [c for n in front for c in (left[n], right[n])]
+    for k in range(1, HEAD_LEVELS + 1):  # totals over the top k levels
+        nodes[k] += nodes[k - 1]
+        tests[k] += tests[k - 1]
+    return HeadLevels(tuple(nodes), tuple(tests), depth)
+
+
 def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     """Estimated cycles of one prediction of a ``point`` build (see :data:`_TEST_CYCLES`)."""
     small = target.word_bits == 8
@@ -595,4 +660,5 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     if point.guarded:
         test -= _NO_NAN_TEST_SAVING
         keys += _GUARD_CYCLES * split_features(ens).size
-    return int(expected_tests(ens) * test + ens.n_trees * leaf + 20 * ens.n_outputs + 100 + keys)
+    head = head_levels(ens).tests[point.head] * _HEAD_SAVING - ens.n_trees * _HEAD_ENTRY if point.head else 0
+    return int(expected_tests(ens) * test - head + ens.n_trees * leaf + 20 * ens.n_outputs + 100 + keys)

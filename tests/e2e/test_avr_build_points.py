@@ -30,18 +30,19 @@ def test_points_rank_and_fit_as_estimated():
     clf = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(Xtr, ytr)
     ens = optimize(emlc.load(clf), level="O2", target="avr").ensemble
     choice = choose(ens, get_target("avr"), None, speed=True)
-    assert len(choice.costs) == 10 and choice.chosen is choice.costs[0]
+    costs = [c for c in choice.costs if not c.point.head]  # heads: test_avr_table_heads
+    assert len(costs) == 10 and choice.chosen is costs[0]
     measured = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         base = bench.build_and_run("", "(int)x[0]", Xte, "float", work)[1]
-        for cost in choice.costs:
+        for cost in costs:
             code = emit_c(ens, "avr", "model", point=cost.point)
             pred, flash, _, cycles = bench.build_and_run(code, "model_predict(x, 64)", Xte, "float", work)
             np.testing.assert_array_equal(pred, clf.predict(Xte))
             assert flash - base <= cost.flash, (cost.point.label(), flash - base, cost.flash)
             measured.append(cycles)
-    estimated = [c.cycles for c in choice.costs]
+    estimated = [c.cycles for c in costs]
     assert np.argsort(measured).tolist() == np.argsort(estimated).tolist(), (measured, estimated)
     assert sorted(measured) == measured  # fastest first, as the speed levels try them
 

@@ -96,6 +96,9 @@ BYTES = Point(Layout.INLINE, leaf_sums=True, byte_sums=True)  # one walk: byte s
 QUICK_GUARDED = Point(Layout.INLINE, quick=True, leaf_sums=True, guarded=True)  # a guard before each walk
 SUMS_GUARDED = Point(Layout.INLINE, leaf_sums=True, guarded=True)
 BYTES_GUARDED = Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True)
+#: the table walk behind inline heads (walk_head): of three levels, and of six (the deep
+#: forest's: branches past a conditional branch's reach)
+HEADS = (Point(Layout.TABLE, head=3), Point(Layout.TABLE, head=6))
 
 
 def _o2(ens: Ensemble, target: str) -> tuple[Ensemble, str]:
@@ -155,7 +158,9 @@ def test_avr_o2_table_walk_decides_special_values_as_the_interpreter():
     upper halves decide, the C step for ties (threshold neighbours) and every other value
     (negative, huge, infinite, NaN), with and without thresholds' lower halves (``x < t``
     splits have them), one- and two-byte steps and feature fields; the leaf records' sums
-    added in assembly (leaf_add), with the exact exit on three of the forests."""
+    added in assembly (leaf_add), with the exact exit on three of the forests; each also
+    behind inline heads (walk_head), which stop at every value and tie the walk's fast step
+    does not take."""
     require_tool(*TOOLS["avr"])
     digits, digits_x = _digits(6, 5)
     signed, signed_x = _signed_with_nan()
@@ -167,12 +172,20 @@ def test_avr_o2_table_walk_decides_special_values_as_the_interpreter():
              (_strict(loaded), signed_x, True, True, False), (emlc.load(wide), wide_x, False, True, True),
              (emlc.load(deep), deep_x, False, False, False)]
     jobs = []
+    far = set()
     for seed, (ens, X, skip, low, wide_fb) in enumerate(cases):
         opt = emlc.compile(ens, target="avr", level="O2", emit_as="ir").ensemble
         code = emit_c(opt, "avr", "model", "table")
         assert "model_nodes" in code and ("model_skip(" in code) == skip and "model_qadd_asm(" in code
         assert ("model_peek16(r)" in code) == low and ("model_next16(&r);\n    const" in code) == wide_fb
-        jobs.append((opt, _rows(ens, X, seed), "avr", "table"))
+        rows = _rows(ens, X, seed)
+        jobs.append((opt, rows, "avr", "table"))
+        for head in HEADS:  # the walk from the record an inline head stops at
+            code = emit_c(opt, "avr", "model", "table", point=head)
+            assert "model_head(t, features)" in code
+            far.update(form for form in ('"brlo .+2\\n\\t"\n        "ret', '"breq .+2\\n\\t"\n        "rjmp') if form in code)
+            jobs.append((opt, rows, "avr", "table", {"point": head}))
+    assert len(far) == 2  # bails and right children past a branch's reach
     for job, got in zip(jobs, run_parallel(jobs, workers=2)):
         ens, X = job[0], job[1]
         pred, values = expected(ens, X)

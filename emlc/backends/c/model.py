@@ -12,6 +12,8 @@ The emitted header has this shape (``P`` is the model name); each part has its m
                                     when tests cannot read features directly or lazily)
     P_rows / P_raw / P_sum          walks every tree (walk_inline, walk_table), adds leaf rows,
                                     applies MEAN/VOTE/leaf_scale/base_score (sums)
+    P_head / P_head0, P_head1 ...   the table walk's start past each tree's top levels, tested in
+                                    AVR assembly (walk_head)
     P_plain / P_nan_rows            the guard of NaN-free inline tests and the table walk of the
                                     rows it stops (nan_guard)
     P_fast / P_quick                predict's integer fast paths (sums, over fixed's plans)

@@ -16,7 +16,7 @@ from enum import Enum
 
 import numpy as np
 
-from ...cost import Layout, choose_layout, exit_batch, half_first_bytes, half_word_table
+from ...cost import Layout, choose_layout, exit_batch, half_first_bytes, half_word_table, head_levels
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Op
 from ...targets import Target
@@ -102,6 +102,9 @@ class Plan:
     #: levels where the target adds them fast): a walk records where its leaf's record
     #: starts, and the fast sums compute their values
     records: LeafRecords | None = None
+    #: levels of every tree the half-word table walk's inline head tests before the walk
+    #: takes over (walk_head; 0: none)
+    head: int = 0
 
     @property
     def guarded(self) -> bool:
@@ -218,7 +221,7 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
               float32_sums: bool = False, quick: bool = False, pack_tables: bool = False,
               leaf_sums: bool = True, keyed_rows: bool = False, byte_sums: bool = False,
-              guarded: bool = False, stored_records: bool = False) -> Plan:
+              guarded: bool = False, stored_records: bool = False, head: int = 0) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
     a first pass on byte sums when one can decide most rows (the caller checks it fits);
     ``pack_tables``: let the table layout pack its records (-Os); ``leaf_sums``: let the
@@ -230,7 +233,9 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     no NaN behind a guard (:attr:`Plan.guarded`; with half-word tests and leaf sums that are
     not exact, whose predict has no float sums for the rows the guard stops, without an early
     exit or int16 keys); ``stored_records``: leaf records of a speed-level table build store
-    each entry's fixed-point value rather than a multiplier (:attr:`.LeafRecords.stored`)."""
+    each entry's fixed-point value rather than a multiplier (:attr:`.LeafRecords.stored`);
+    ``head``: the half-word table walk starts past an inline head of that many levels
+    (:attr:`Plan.head`; at most the trees' depth)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -266,9 +271,13 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # bytes_help: predict has float sums for the rows the guard stops, and no early exit
     if guarded and direct is DirectTest.HALF and bytes_help and not keyed:
         direct = DirectTest.HALF_NO_NAN
+    # heads test float32 records (walk_head); integer records' walk is one compare a node already
+    if chosen is not Layout.TABLE or pack_tables or not half_word_table(ens, target) or ens.input_type != "float32":
+        head = 0
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
-                float32_sums=float32_sums, pack_tables=pack_tables, keyed_rows=keyed, records=records)
+                float32_sums=float32_sums, pack_tables=pack_tables, keyed_rows=keyed, records=records,
+                head=min(head, head_levels(ens).depth))
 
 
 def _records(ens: Ensemble, target: Target, nums: Numbers, fx: FixedPlan | None, packed: bool,

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ...cost import CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes
+from ...cost import HEAD_LEVELS, CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes, head_levels
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
@@ -67,9 +67,10 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
             Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True),
             Point(Layout.INLINE),
         ] if small else [Point(Layout.INLINE)]
-        # records storing their fixed-point values where the target adds records fast
-        table = [Point(Layout.TABLE, stored=True)] if target.fast_leaf_records else []
-        table.append(Point(Layout.TABLE))
+        # records storing their fixed-point values where the target adds records fast, each
+        # behind inline heads of every depth
+        stored = (True, False) if target.fast_leaf_records else (False,)
+        table = [Point(Layout.TABLE, stored=s, head=k) for s in stored for k in range(HEAD_LEVELS, -1, -1)]
     else:
         inline = [Point(Layout.INLINE, leaf_sums=small), Point(Layout.INLINE, leaf_sums=small, guarded=small)]
         table = [Point(Layout.TABLE, packed=True)]
@@ -79,14 +80,14 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
 def _plan(ens: Ensemble, target: Target, point: Point, float32_sums: bool) -> Plan:
     return make_plan(ens, target, point.layout, float32_sums, quick=point.quick, pack_tables=point.packed,
                      leaf_sums=point.leaf_sums, keyed_rows=point.keyed, byte_sums=point.byte_sums,
-                     guarded=point.guarded, stored_records=point.stored)
+                     guarded=point.guarded, stored_records=point.stored, head=point.head)
 
 
 def point_of(plan: Plan) -> Point:
     """The point ``plan`` builds: the one asked for, less the parts that do not apply to the
     model (two candidates may then give the same plan)."""
     return Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan),
-                 plan.guarded, plan.records is not None and plan.records.stored)
+                 plan.guarded, plan.records is not None and plan.records.stored, plan.head)
 
 
 def _bytes(plan: Plan) -> bool:
@@ -119,6 +120,7 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
         costs.append(PointCost(actual, plan, flash, cycles(ens, target, actual)))
         if speed and limit is None:  # no budget (the host): the first candidate is the fastest
             break
+    costs.sort(key=lambda c: c.cycles)  # fastest first: table records and heads interleave
     within = [c for c in costs if limit is None or c.flash <= limit]
     if speed and within:
         chosen = min(within, key=lambda c: (c.cycles, c.flash))
@@ -136,7 +138,8 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     add = 2 if _bytes(plan) else 8
     extra = soft64.estimated_code_bytes(plan, target) + leaf_add.code_bytes(ens, target, plan)
     return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=extra,
-                     keyed_nodes=keyed, keyed_nan_tests=nan_tests, guarded=plan.guarded)
+                     keyed_nodes=keyed, keyed_nan_tests=nan_tests, guarded=plan.guarded,
+                     head_nodes=head_levels(ens).nodes[plan.head])
 
 
 def _leaf_adds(ens: Ensemble, fx: fixed.FixedPlan) -> int:

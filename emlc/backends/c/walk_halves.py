@@ -36,6 +36,7 @@ the slot and key-palette records of :mod:`walk_table` take over 100); the C step
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -47,7 +48,7 @@ from .inline_text import half_le
 from .model import Model, Walk, runtime_source
 
 #: the top byte of the floats the fast step decides: non-negative, below 2^127
-_FAST_TOP = 0x7F
+FAST_TOP = 0x7F
 
 
 def _asm(*lines: str) -> str:
@@ -78,11 +79,11 @@ class _Compare:
 #: upper halves decide unless the value is negative, 2^127 or more, or h == kh
 _FLOAT = {low: _Compare(
     "int16_t", "walk_halves_float.c", (), ("ori %[b], 1",),
-    ("ld %[hh], %a[x]", f"cpi %[hh], 0x{_FAST_TOP:02X}", "brsh 3f", "ld %[hl], -%a[x]",
+    ("ld %[hh], %a[x]", f"cpi %[hh], 0x{FAST_TOP:02X}", "brsh 3f", "ld %[hl], -%a[x]",
      "lpm %[kl], Z+", "lpm %[kh], Z+", "cp %[hl], %[kl]", "cpc %[hh], %[kh]", "breq 4f"),
     ("brge 2f", "adiw %A[r], 2", "rjmp 1b", "2:") if low else ("brlt 1b",),
     ("4:", "sbiw %A[r], 2", "3:"),
-    f"whose upper halves decide (top byte under 0x{_FAST_TOP:02X}, h != kh)", ", a tie, any other value",
+    f"whose upper halves decide (top byte under 0x{FAST_TOP:02X}, h != kh)", ", a tie, any other value",
     "About 33 cycles a node, where avr-gcc 5's code for the same C takes about 45.") for low in (False, True)}
 
 
@@ -218,8 +219,10 @@ def _stream(model: Model, trees, low: bool, fb_t: str, k_t: str, high: int | Non
                        low, decisions, leaves)
 
 
-def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
-    """The walk over ``rec``; ``tree_loop(walk)`` wraps one tree's walk in the loop over trees."""
+def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, str], str] | None = None) -> Walk:
+    """The walk over ``rec``; ``tree_loop(walk)`` wraps one tree's walk in the loop over trees.
+    ``entry(nodes, root)``: P_head(t, features), which starts tree t's walk past its top
+    levels (:mod:`walk_head`; ``root`` reads tree t's first byte in ``nodes``)."""
     p, tables = model.p, model.tables
     flag, what = ("NaN goes left", "kh") if model.precision is not None else ("left child is a leaf", "threshold")
     nodes = tables.add("nodes", "uint8_t", rec.stream, per_line=16,
@@ -244,7 +247,7 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
         kl = f"{p}_peek16(r)" if rec.low else "0u"
         head, tie = half_le("h", "(uint16_t)(((uint16_t)v[-2] << 8) | v[-3])", "kh", kl if rec.low else 0)
         step = runtime_source(compare.step, **fields, kl=kl, fast=f"{head} || ({tie})" if tie else head,
-                              fast_top=f"0x{_FAST_TOP:02X}u", left="r + 2" if rec.low else "r",
+                              fast_top=f"0x{FAST_TOP:02X}u", left="r + 2" if rec.low else "r",
                               nan_key=int_literal(model.nan_key, model.key_t))
     else:
         read_k = f"{p}_next{8 * size_of(rec.k_t)}(&r)"
@@ -258,5 +261,6 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop) -> Walk:
         fast_skip=skip, step=step, step_call=step_call,
         skip=f"#if defined({p.upper()}_SKIP)\n        {p}_skip(&r, features);\n#endif" if skip else "",
     )
-    walk = f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"
-    return Walk([decl], tree_loop(walk), rec)
+    if entry is None:
+        return Walk([decl], tree_loop(f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"), rec)
+    return Walk([decl, entry(nodes, roots)], tree_loop(f"{p}_walk({p}_head(t, features), features)"), rec)

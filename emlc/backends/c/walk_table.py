@@ -36,7 +36,7 @@ import numpy as np
 
 from ...cost import split_key_code, written_out_limit
 from ...ir.ensemble import Op, Tree
-from . import leaf_records, walk_halves
+from . import leaf_records, walk_halves, walk_head
 from .common import int_literal, int_range, size_of, smallest_int
 from .features import rank_spans
 from .model import Model, Test, Walk, runtime_source
@@ -504,7 +504,9 @@ def walk_body(model: Model) -> Walk:
     tt_t = smallest_int(0, ens.n_trees, signed=False)
     if walk_halves.applies(model):
         halves = walk_halves.encode(model, [_tests(model, tree) for tree in ens.trees])
-        return walk_halves.walk_body(model, halves, lambda walk: _tree_loop(model, tt_t, walk))
+        levels = model.plan.head
+        head = (lambda nodes, roots: walk_head.head_functions(model, halves, nodes, roots, levels)) if levels else None
+        return walk_halves.walk_body(model, halves, lambda walk: _tree_loop(model, tt_t, walk), head)
     rec = encode(model)
     leaf_code = rec.n_slots
     if not rec.n_slots:  # every tree is a single leaf: its row is known now

@@ -1,0 +1,209 @@
+"""An inline head in front of the half-word table walk (:mod:`walk_halves`), in AVR assembly.
+
+Every path through a tree visits each level once, but a level's node count doubles with
+depth: code for the top k levels of every tree saves k steps of the table walk a tree
+for 2^k - 1 tests in code a tree. Every tree stays whole in the record stream;
+P_head(t, features) starts at tree t's first record, tests its top levels in code and
+returns the record it reached, from which the table walk goes on (a leaf's record when
+the path is shorter).
+
+A head test is the walk's fast step with its record in the instructions: a value whose
+top byte is under 0x7F (non-negative, below 2^127) goes left when its upper half is
+below kh, right when above (the top byte decides unless it equals kh's). Every other
+case (negative, huge, infinite, NaN, an equal upper half) stops the head at that node,
+whose record the table walk then takes exactly: the head is exact on every float32 with
+no guard, and it reads nothing but the record stream, decoded here. (NaN-free tests
+behind :mod:`.nan_guard`'s guard would save the top-byte check, 2 cycles a test, for 6
+cycles a feature the heads read: digits 10x6 with 3 levels, 32 features.)
+
+Written in C, avr-gcc 5 took about 20 cycles a test and 25 more for a switch on the
+tree: digits 20x5 with heads of 1 level ran 265 cycles slower than without. So each
+tree's head is a naked function (X the record pointer, r22:r23 the features; about 13
+cycles less a test than the walk's step and 30 bytes) called through a flash table of
+their addresses (about 8 cycles a tree). Other compilers start at the tree's first
+record, as without a head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common import size_of, smallest_int
+from .model import Model
+from .walk_halves import FAST_TOP, HalfRecords
+
+#: a conditional branch reaches this many words back and forth (-64 .. 63 from the next word)
+_BRANCH_BACK, _BRANCH_ON = 64, 63
+
+
+def _read(data: list[int], at: int, size: int) -> int:
+    return sum(data[at + i] << (8 * i) for i in range(size))
+
+
+def _decision(rec: HalfRecords, data: list[int], r: int) -> tuple[int, int, int] | None:
+    """(feature, kh, right child) of the decision record at byte ``r``, None at a leaf.
+    The left child is the next record, ``rec.record_bytes`` on."""
+    fbs, ss = size_of(rec.fb_t), size_of(rec.step_t)
+    b = _read(data, r, fbs)
+    if not b & 2:
+        return None
+    kh = _read(data, r + fbs, 2)
+    at = r + fbs + 2
+    return b >> 2, kh, at + ss + _read(data, at, ss)
+
+
+@dataclass
+class _Branch:
+    """A conditional branch to ``target`` (a label, or None: any ``ret``): ``cond`` taken
+    goes there; ``far`` when out of reach, as the opposite branch over a jump."""
+
+    cond: str
+    target: str | None
+    far: bool = False
+
+
+_OPPOSITE = {"brsh": "brlo", "brlo": "brsh", "breq": "brne", "brne": "breq"}
+
+
+def _move(low: str, x: int) -> list[str]:
+    """The pointer register pair from ``low`` (r26: X, r30: Z) += x (mod 2^16)."""
+    if x == 0:
+        return []
+    if 0 < x < 64:
+        return [f"adiw {low}, {x}"]
+    if -64 < x < 0:
+        return [f"sbiw {low}, {-x}"]
+    return [f"subi {low}, {-x & 0xFF}", f"sbci r{int(low[1:]) + 1}, {(-x >> 8) & 0xFF}"]
+
+
+def _tree_code(rec: HalfRecords, data: list[int], root: int, levels: int, label: str) -> list[str | _Branch]:
+    """Tree t's head, from X at the record stream: instructions (strings), labels (ending
+    in ':') and branches. A test points Z at its feature's upper half (from the features,
+    r22:r23, at the root, else from its parent's), decides on the top byte where it
+    differs from kh's and reads the next byte only where it does not; X moves to the
+    child taken."""
+    out: list[str | _Branch] = _move("r26", root)
+    step = rec.record_bytes
+    count = [0]
+
+    def node(r: int, depth: int, z: int | None) -> None:
+        found = _decision(rec, data, r)
+        if found is None or depth == levels:
+            out.append("ret")
+            return
+        f, kh, right = found
+        q = 4 * f + 2
+        out.extend(["movw r30, r22", *_move("r30", q)] if z is None else _move("r30", q - z))
+        out.extend(["ldd r25, Z+1", f"cpi r25, {FAST_TOP}", _Branch("brsh", None)])
+        hi, lo = kh >> 8, kh & 0xFF
+        if hi >= 0x80 or hi == FAST_TOP:  # kh < 0: every value here goes right; 0x7F: left
+            child = right if hi >= 0x80 else r + step
+            out.extend(_move("r26", child - r))
+            node(child, depth + 1, q)
+            return
+        count[0] += 1
+        left_at, right_at = f"{label}_l{count[0]}", f"{label}_r{count[0]}"
+        out.extend([f"cpi r25, {hi}", _Branch("brlo", left_at), _Branch("brne", right_at), "ld r24, Z",
+                    f"cpi r24, {lo}", _Branch("breq", None), _Branch("brsh", right_at), left_at + ":",
+                    *_move("r26", step)])
+        node(r + step, depth + 1, q)
+        out.append(right_at + ":")
+        out.extend(_move("r26", right - r))
+        node(right, depth + 1, q)
+
+    node(root, 0, None)
+    return out
+
+
+def _words(item: str | _Branch) -> int:
+    if isinstance(item, _Branch):
+        return 2 if item.far else 1
+    return 0 if item.endswith(":") else 1
+
+
+def _resolve(code: list[str | _Branch], label: str) -> list[str]:
+    """The instructions with every branch in reach: a bail to the nearest ``ret`` (given a
+    label), else the opposite branch over a ``ret``; a right child's far branch over an
+    ``rjmp``. Far forms only grow the code, so a few rounds settle it."""
+    for _ in range(len(code) + 1):
+        at, pos, rets = 0, [], []
+        for item in code:
+            pos.append(at)
+            if item == "ret":
+                rets.append(at)
+            at += _words(item)
+        labels = {item[:-1]: pos[i] for i, item in enumerate(code) if isinstance(item, str) and item.endswith(":")}
+        changed = False
+        targets: dict[int, int] = {}
+        for i, item in enumerate(code):
+            if not isinstance(item, _Branch) or item.far:
+                continue
+            here = pos[i] + 1
+            if item.target is None:
+                near = [r for r in rets if -_BRANCH_BACK <= r - here <= _BRANCH_ON]
+                if near:
+                    targets[i] = min(near, key=lambda r: abs(r - here))
+                    continue
+            elif -_BRANCH_BACK <= labels[item.target] - here <= _BRANCH_ON:
+                continue
+            item.far, changed = True, True
+        if not changed:
+            break
+    ret_labels = {p: f"{label}_x{p}" for p in targets.values()}
+    lines: list[str] = []
+    for i, item in enumerate(code):
+        if isinstance(item, _Branch):
+            if item.far:
+                lines += [f"{_OPPOSITE[item.cond]} .+2", "ret" if item.target is None else f"rjmp {item.target}"]
+            else:
+                lines.append(f"{item.cond} {item.target or ret_labels[targets[i]]}")
+        else:
+            if item == "ret" and pos[i] in ret_labels:
+                lines.append(ret_labels[pos[i]] + ":")
+            lines.append(item)
+    return lines
+
+
+def head_functions(model: Model, rec: HalfRecords, nodes: str, roots: str, levels: int) -> str:
+    """P_head(t, features): tree t's record after its top ``levels`` levels (see the module
+    docstring). ``roots``: the table of each tree's first byte in ``nodes``, which only
+    other compilers read (avr-gcc's heads start there themselves)."""
+    p, data = model.p, rec.stream.tolist()
+    ptr_t = f"const {model.target.flash.qualifier}uint8_t *"
+    tt_t = smallest_int(0, model.ens.n_trees, signed=False)
+    functions, names = [], []
+    for t, start in enumerate(rec.roots.tolist()):
+        label = f".L{p}_head{t}"
+        lines = _resolve(_tree_code(rec, data, int(start), levels, label), label)
+        name = f"{p}_head{t}"
+        names.append(name)
+        body = "\n".join(f'        "{line}\\n\\t"' for line in lines)
+        functions.append(f"__attribute__((naked, used)) static void {name}(void)\n{{\n    __asm__ __volatile__ (\n{body});\n}}")
+    table = model.tables.read("uint16_t", f"{p}_heads", "t")
+    return "\n".join([
+        f"/* The top {levels} level(s) of each tree in code (emlc/backends/c/walk_head.py): from X at",
+        f" * {nodes} plus the tree's first byte, a value whose top byte is under 0x7F goes left (X to the next",
+        " * record) when its upper half is below kh, right when above; any other stops at that",
+        " * record, which the table walk takes exactly. r22:r23 holds the features. */",
+        "#if defined(__GNUC__) && defined(__AVR__)",
+        *functions,
+        f"static void (*const {p}_heads[{len(names)}])(void){model.target.flash.attribute} = {{",
+        "    " + ", ".join(names),
+        "};",
+        f"static inline {ptr_t}{p}_head({tt_t} t, const float *features)",
+        "{",
+        '    register const float *f __asm__("r22") = features;',
+        f"    {ptr_t}r = {nodes};",
+        f"    uint16_t go = {table};",
+        '    __asm__ __volatile__ ("icall" : "+x" (r), "+z" (go) : "r" (f) : "r24", "r25", "memory");',
+        f"    (void){roots};",
+        "    return r;",
+        "}",
+        "#else",
+        f"static inline {ptr_t}{p}_head({tt_t} t, const float *features)",
+        "{",
+        "    (void)features;",
+        f"    return {nodes} + {model.tables.read('uint16_t', roots, 't')};",
+        "}",
+        "#endif",
+    ])

@@ -1,0 +1,60 @@
+"""The -O2 table walk behind inline heads (emlc/backends/c/walk_head.py), linked and run on
+simavr's ATmega328P and ATmega2560: every head the speed levels weigh, with both kinds of
+leaf records, predicts each digits row as scikit-learn does, each level more is faster by
+the simulator's count, the cost model ranks them as the simulator does (deterministic
+counts, not a timing test), the flash estimates are never below the linked size, and the
+328P's default budget takes a head."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import emlc
+from emlc.backends.c import choose, emit_c
+from emlc.cost import Layout
+from emlc.passes import optimize
+from emlc.targets import get_target
+from tests.conftest import require_tool
+from tests.e2e.harness import avr_bench
+
+
+@pytest.mark.parametrize("mcu, target", [("atmega328p", "atmega328p"), ("atmega2560", "avr")])
+def test_heads_agree_and_rank_as_estimated(mcu, target):
+    require_tool("avr-gcc", "simavr", "avr-size")
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import train_test_split
+
+    bench = avr_bench()
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, _ = train_test_split(X, y, test_size=30, random_state=0)
+    clf = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(Xtr, ytr)
+    ens = optimize(emlc.load(clf), level="O2", target=target).ensemble
+    choice = choose(ens, get_target(target), None, speed=True)
+    costs = [c for c in choice.costs if c.point.layout is Layout.TABLE]
+    # depth 6: heads of 6 levels down to none, for leaf records of both kinds
+    assert sorted((c.point.stored, c.point.head) for c in costs) == [(s, k) for s in (False, True) for k in range(7)]
+    measured = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        base = bench.build_and_run("", "(int)x[0]", Xte, "float", work, mcu=mcu)[1]
+        for cost in costs:
+            code = emit_c(ens, target, "model", point=cost.point)
+            assert ("model_head(t, features)" in code) == bool(cost.point.head)
+            pred, flash, _, cycles = bench.build_and_run(code, "model_predict(x, 64)", Xte, "float", work, mcu=mcu)
+            np.testing.assert_array_equal(pred, clf.predict(Xte))
+            assert flash - base <= cost.flash, (cost.point.label(), flash - base, cost.flash)
+            measured.append(cycles)
+    for kind in (False, True):  # each level more is faster
+        levels = [m for c, m in zip(costs, measured) if c.point.stored is kind]
+        assert sorted(levels) == levels, levels
+    # fastest first as simavr counts them, but for points within 1% of each other
+    for i, j in itertools.combinations(range(len(costs)), 2):
+        assert measured[i] < measured[j] * 1.01, (costs[i].point.label(), measured[i], costs[j].point.label(), measured[j])
+    if mcu == "atmega328p":  # the table alone leaves room in the default 16 KB for a head
+        assert "model_head(t, features)" in emit_c(ens, target, "model")
