@@ -533,8 +533,10 @@ _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: ranks both kinds behind inline heads as simavr does)
 #: the table walk's inline head (Point.head): cycles saved per test it takes from the walk,
 #: and its call per tree (ATmega328P, simavr, heads of 1-4 levels: digits 20x5 8,217 ->
-#: 8,116, 7,852, 7,594, 7,340 cycles; 10x6 4,575 -> 4,521, 4,382, 4,243, 4,117)
-_HEAD_SAVING, _HEAD_ENTRY = 13, 8
+#: 8,116, 7,852, 7,594, 7,340 cycles; 10x6 4,575 -> 4,521, 4,382, 4,243, 4,117), float or
+#: integer records (int16 digits 10x6 with stored leaf values, heads of 0-6 levels: 3,564,
+#: 3,547, 3,443, 3,341, 3,257, 3,170, 3,104: the walk's integer test is cheaper to save)
+_HEAD_SAVING, _HEAD_ENTRY = (13, 10), 8
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
     (True, "records"): 17, (True, "stored"): 12,
@@ -660,5 +662,6 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     if point.guarded:
         test -= _NO_NAN_TEST_SAVING
         keys += _GUARD_CYCLES * split_features(ens).size
-    head = head_levels(ens).tests[point.head] * _HEAD_SAVING - ens.n_trees * _HEAD_ENTRY if point.head else 0
+    saving = _HEAD_SAVING[0 if ens.input_type.startswith("float") else 1]
+    head = head_levels(ens).tests[point.head] * saving - ens.n_trees * _HEAD_ENTRY if point.head else 0
     return int(expected_tests(ens) * test - head + ens.n_trees * leaf + 20 * ens.n_outputs + 100 + keys)

@@ -271,8 +271,7 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # bytes_help: predict has float sums for the rows the guard stops, and no early exit
     if guarded and direct is DirectTest.HALF and bytes_help and not keyed:
         direct = DirectTest.HALF_NO_NAN
-    # heads test float32 records (walk_head); integer records' walk is one compare a node already
-    if chosen is not Layout.TABLE or pack_tables or not half_word_table(ens, target) or ens.input_type != "float32":
+    if chosen is not Layout.TABLE or pack_tables or not half_word_table(ens, target):
         head = 0
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,

@@ -112,6 +112,7 @@ class HalfRecords:
     fb_t: str  # the first field b: 4f + 2 | NaN goes left, or a leaf's row >> 8 << 2
     k_t: str  # the threshold field k
     k_high: int | None  # the high byte of every 16-bit integer threshold, when k holds the low one
+    integer: str | None  # integer records: the feature type (flag: no step before a left leaf)
     step_t: str
     low: bool  # decision records carry kl
     n_decisions: int
@@ -215,8 +216,8 @@ def _stream(model: Model, trees, low: bool, fb_t: str, k_t: str, high: int | Non
             at = len(data)
             data += [0] * ss + (_le(k, 2) if low else [])
             stack += [("right", node, at), ("node", go_left[node])]
-    return HalfRecords(np.array(data, dtype=np.int64), np.array(roots, dtype=np.int64), fb_t, k_t, high, step_t,
-                       low, decisions, leaves)
+    return HalfRecords(np.array(data, dtype=np.int64), np.array(roots, dtype=np.int64), fb_t, k_t, high,
+                       None if shift else model.ens.input_type, step_t, low, decisions, leaves)
 
 
 def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, str], str] | None = None) -> Walk:

@@ -15,7 +15,7 @@ from emlc.backends.c import emit_c, size_report
 from emlc.backends.c.model import Model
 from emlc.backends.c.plan import Layout, make_plan
 from emlc.backends.c import walk_halves
-from emlc.cost import data_bytes
+from emlc.cost import Point, data_bytes
 from emlc.targets import get_target
 from emlc.backends.c.walk_table import _tests
 from emlc.ir import Op, Task
@@ -126,11 +126,18 @@ def test_c_form_walks_exactly_on_the_host(data):
 @settings(max_examples=10)
 @given(data=st.data())
 def test_integer_forests_walk_exactly_on_avr(data):
-    """The assembly walk of integer records on simavr (ATmega328P), random forests."""
+    """The assembly walk of integer records on simavr (ATmega328P), random forests, alone
+    and behind an inline head (walk_head) of 1-3 levels."""
     require_tool("avr-gcc", "simavr")
     ens = data.draw(ensembles(categorical=False, max_trees=4, max_depth=5, input_types=INTEGER_INPUTS))
     X = data.draw(inputs_for(ens, max_rows=20))
-    check_agrees(ens, X, "table", "atmega328p")
+    head = data.draw(st.integers(1, 3))
+    jobs = [(ens, X, "atmega328p", "table"), (ens, X, "atmega328p", None, {"point": Point(Layout.TABLE, head=head)})]
+    pred, values = expected(ens, X)
+    for got in run_parallel(jobs, workers=2):
+        if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
+            np.testing.assert_array_equal(got.predict, pred)
+        np.testing.assert_allclose(got.values, values.astype(np.float32), rtol=2e-6, atol=1e-7)
 
 
 def _int16_probe(thresholds: list[float]):
@@ -151,7 +158,7 @@ INT16_CASES = {
 def test_int16_thresholds_at_the_extremes_on_avr_and_host():
     """Every int16 split at and beside its threshold (x <= t: floor(t); x < t: ceil(t) - 1;
     out-of-range thresholds fold to one side), with the records' one-byte thresholds where
-    they share a high byte, in simavr's assembly walk and the host's C walk."""
+    they share a high byte, in simavr's assembly walk, its inline head and the host's C walk."""
     require_tool("gcc", "avr-gcc", "simavr")
     jobs = []
     for name, thresholds in INT16_CASES.items():
@@ -163,8 +170,10 @@ def test_int16_thresholds_at_the_extremes_on_avr_and_host():
             values = {-32768, -32767, 32766, 32767, 0, -1, 1}
             values |= {v for t in ts for v in (int(np.floor(t)) - 1, int(np.floor(t)), int(np.ceil(t)), int(np.ceil(t)) + 1)}
             col = np.array(sorted(v for v in values if -32768 <= v <= 32767), dtype=np.int64)
-            jobs.append((ens, np.repeat(col[:, None], ens.n_features, axis=1), "atmega328p", "table"))
-    for (ens, X, _, _), got in zip(jobs, run_parallel(jobs, workers=2)):
+            rows = np.repeat(col[:, None], ens.n_features, axis=1)
+            assert "model_head(t, features)" in emit_c(ens, "atmega328p", "model", point=Point(Layout.TABLE, head=1))
+            jobs += [(ens, rows, "atmega328p", "table"), (ens, rows, "atmega328p", None, {"point": Point(Layout.TABLE, head=1)})]
+    for (ens, X, *_), got in zip(jobs, run_parallel(jobs, workers=2)):
         want = expected(ens, X)[1].astype(np.float32)
         np.testing.assert_array_equal(got.values, want)
         np.testing.assert_array_equal(_host_halves(ens, X).values, want)
