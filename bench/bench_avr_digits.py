@@ -55,12 +55,12 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 10x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              11388      0     3846  100.0%  100.0%  *
-    emlc -O0 --early-exit 0.5 table (exit left out)             11388      0     3846  100.0%  100.0%  *
-    emlc -O2 table (exact exit)                                 11002      0     3912  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             11002      0     3912  100.0%  100.0%  *
+    emlc -O0 table                                              13586      0     3396  100.0%  100.0%  *
+    emlc -O0 --early-exit 0.5 table (exit left out)             13586      0     3396  100.0%  100.0%  *
+    emlc -O2 table (exact exit)                                 13196      0     3477  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             13196      0     3477  100.0%  100.0%  *
     emlc -Os table                                               8138      0    10853  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                10798      0     5054  100.0%  100.0%
+    emlc -O2 --input int16 table                                12082      0     3341  100.0%  100.0%
     emlc -Os --input int16 table                                 7794      0    10077  100.0%  100.0%  *
     emlearn inline (float features)                             17958      0     4997   96.7%       -
     emlearn inline (int16 features)                              8700      0     1538   83.3%       -  *
@@ -90,7 +90,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 table (exact exit)                                 13726      0     6451  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table (exit left out)             13726      0     6451  100.0%  100.0%  *
     emlc -Os table                                              10038      0    19958  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                12638      0     9929  100.0%  100.0%
+    emlc -O2 --input int16 table                                13674      0     5968  100.0%  100.0%
     emlc -Os --input int16 table                                 9676      0    18663  100.0%  100.0%  *
     emlearn inline (float features)                             23488      0     8312  100.0%       -
     emlearn inline (int16 features)                             11660      0     2327   93.3%       -  *
@@ -120,7 +120,7 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 table (exact exit)                                 21518      0    10115  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 table (exit left out)             21518      0    10115  100.0%  100.0%  *
     emlc -Os table                                              18818      0    36327  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                20538      0    14004  100.0%  100.0%  *
+    emlc -O2 --input int16 table                                19340      0     9482  100.0%  100.0%  *
     emlc -Os --input int16 table                                16890      0    29089  100.0%  100.0%  *
     emlearn inline (float features)                          does not build (flash overflow)
     emlearn inline (int16 features)                             24826      0     3534   96.7%       -  *
@@ -129,7 +129,12 @@ Last run (simavr, avr-gcc 5.4 -Os):
     m2cgen (float)                                           does not build (total size of local objects too large)
 
 On the 328P (32 KB) -O2 takes the table layout (inline code would pass half the flash);
-emlearn's and micromlgen's float code do not fit the 30x6 forest there, nor do m2cgen's
+with --input int16 its records hold the int16 threshold (walk_halves: one compare a
+node, the byte alone where every threshold shares the high one, no step before a left
+leaf; behind an inline head as float builds), which took 10x6 10,798 B / 5,054 cycles,
+20x5 12,638 / 9,929 and 30x6 20,538 / 14,004 on the slot records before (with leaf
+records; 11,394 / 5,593, 15,274 / 10,466 and 24,824 / 14,458 before those). On the 328P
+emlearn's and micromlgen's float code do not fit the 30x6 forest, nor do m2cgen's
 doubles (RAM) or emlearn's loadable tables (RAM) anywhere but the 2560.
 
 -Os tables: decision records only, packed in 16-bit words with an index into all

@@ -15,7 +15,7 @@ split), a root reference per tree; or decision records only, each one word holdi
 left subtree's split count, its flags and an index into the sorted distinct thresholds
 (stored once each, without the top byte each feature's keys share in runs when that is
 smaller), with leaves numbered in order and mapped to rows when shared; at the speed levels
-on targets with half-word float tests, the half-word records of
+on targets with half-word tests (float32 and 8/16-bit integer features), the half-word records of
 :mod:`emlc.backends.c.walk_halves`, counted as it writes them. ``inline`` layout code: about ``target.inline_bytes_per_node`` of
 machine code per split and a few bytes per leaf. Both add the leaf table (counted as the
 backend stores it), rank edges, category bitsets and early-exit bounds.
@@ -256,12 +256,19 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = Fal
     return int(records + ens.n_trees * ref + _shared_bytes(ens, target, leaf_bytes))
 
 
+#: the threshold field of a half-word record per input type (walk_halves): a float32's
+#: key threshold's upper half (its lower half apart, :func:`_half_low`), an integer
+#: feature's threshold itself in the feature's own width (16-bit: its low byte alone
+#: where every threshold shares the high byte, :func:`half_shared_high`)
+HALF_THRESHOLD_BYTES = {"float32": 2, "int16": 2, "uint16": 2, "int8": 1, "uint8": 1}
+
+
 def half_word_table(ens: Ensemble, target: Target) -> bool:
     """Does the speed levels' table layout walk half-word records (the C backend's
-    walk_halves: float32 features, no categorical splits, targets with half-word tests,
-    fields wide enough: :func:`_half_records`)?"""
-    return (target.half_word_tests and ens.input_type == "float32" and not (ens.column("op") == Op.CAT).any()
-            and _half_records(ens) is not None)
+    walk_halves: float32 or 8/16-bit integer features, no categorical splits, targets with
+    half-word tests, fields wide enough: :func:`_half_records`)?"""
+    return (target.half_word_tests and ens.input_type in HALF_THRESHOLD_BYTES
+            and not (ens.column("op") == Op.CAT).any() and _half_records(ens) is not None)
 
 
 def half_first_bytes(n_features: int, n_rows: int) -> int | None:
@@ -281,23 +288,51 @@ def written_out_limit(ens: Ensemble) -> int:
 
 def _half_records(ens: Ensemble) -> int | None:
     """Bytes of the half-word records (walk_halves), every tree written out: per split the
-    first field, the threshold's upper half, the step to the right child (a byte while
-    every left subtree fits 255 bytes, else two) and, unless every threshold's lower half
-    is zero, that half; per leaf the first field and a byte; a 2-byte root per tree. None
-    where they cannot hold the model, or take over 64 KB (16-bit pointers)."""
-    return ens.trees_fact("#half_records", _find_half_records)
+    first field, the threshold field (:data:`HALF_THRESHOLD_BYTES`), the step to the right
+    child (a byte while every left subtree fits 255 bytes, else two; integer features
+    leave it out where the left child is a leaf) and, for float32 features unless every
+    threshold's lower half is zero, that half; per leaf the first field and a byte; a
+    2-byte root per tree. None where they cannot hold the model, or
+    take over 64 KB (16-bit pointers)."""
+    return ens.trees_fact(f"#half_records:{ens.input_type}", _find_half_records)  # replace(input_type=) keeps trees
 
 
 def _find_half_records(ens: Ensemble) -> int | None:
     fb = half_first_bytes(ens.n_features, int(ens.leaves.shape[0]))
     if fb is None or _written_out(ens, 1, 1)[0] > written_out_limit(ens):
         return None
-    low = _half_low(ens)
+    low = ens.input_type == "float32" and _half_low(ens)
+    k = HALF_THRESHOLD_BYTES[ens.input_type] - (half_shared_high(_integer_thresholds(ens), ens.input_type) is not None)
     for step in (1, 2):
-        total, most = _written_out(ens, fb + 2 + step + 2 * low, fb + 1)
+        saves = 0 if ens.input_type == "float32" else step  # integer records: no step before a left leaf
+        total, most = _written_out(ens, fb + k + step + 2 * low, fb + 1, saves)
         if most + 2 * low < 1 << 8 * step:
             return total + 2 * ens.n_trees if total <= 0xFFFF else None  # lpm reads the first 64 KB
     return None
+
+
+def half_shared_high(thresholds: np.ndarray, input_type: str) -> int | None:
+    """The high byte every one of a 16-bit integer feature's split ``thresholds`` (K of
+    ``x <= K``) shares, which half-word records then leave out (the assembly walk holds
+    it in a register), or None."""
+    if input_type not in ("int16", "uint16"):
+        return None
+    high = np.unique(np.asarray(thresholds, dtype=np.int64) >> 8)
+    return int(high[0]) if high.size == 1 else None
+
+
+def _integer_thresholds(ens: Ensemble) -> np.ndarray:
+    """K of ``x <= K`` of every split on an integer feature the C backend keeps (splits
+    every value of the type takes one way are folded), or a value no other shares a high
+    byte with when ranked features make that unknown here."""
+    if not ens.input_type.startswith(("int", "uint")) or any(r is not None for r in ens.feature_ranks):
+        return np.array([0, 1 << 16], dtype=np.int64)
+    op, t = ens.column("op"), ens.column("threshold").astype(np.float64)
+    inner = (op == Op.LE) | (op == Op.LT)
+    with np.errstate(invalid="ignore"):
+        k = np.where(op == Op.LE, np.floor(t), np.ceil(t) - 1)[inner]
+    info = np.iinfo(ens.input_type)
+    return k[(k >= info.min) & (k < info.max)].astype(np.int64)
 
 
 def _half_low(ens: Ensemble) -> bool:
@@ -319,9 +354,10 @@ def _half_low(ens: Ensemble) -> bool:
     return bool((f32.astype(np.float64) != t).any() or (f32.view(np.uint32) & 0xFFFF).any())
 
 
-def _written_out(ens: Ensemble, split_bytes: int, leaf_bytes: int) -> tuple[int, int]:
+def _written_out(ens: Ensemble, split_bytes: int, leaf_bytes: int, left_leaf_saves: int = 0) -> tuple[int, int]:
     """(bytes of every tree, bytes of the largest left subtree of a split), each split and
-    leaf taking the bytes given, shared subtrees written out once per path in. All trees
+    leaf taking the bytes given (a split whose left child is a leaf ``left_leaf_saves``
+    fewer), shared subtrees written out once per path in. All trees
     at once, one numpy step per level (big forests' per-node loops are slow)."""
     op = ens.column("op")
     if not op.size:
@@ -333,8 +369,9 @@ def _written_out(ens: Ensemble, split_bytes: int, leaf_bytes: int) -> tuple[int,
     left = np.where(inner, ens.column("left") + offset, 0)
     right = np.where(inner, ens.column("right") + offset, 0)
     size = np.where(inner, 0, leaf_bytes).astype(np.int64)
+    own = split_bytes - left_leaf_saves * (op[left] == Op.LEAF)
     for _ in range(int(counts.max()) + 1):  # sizes settle from the leaves up, a level a step
-        grown = np.where(inner, split_bytes + size[left] + size[right], size)
+        grown = np.where(inner, own + size[left] + size[right], size)
         if np.array_equal(grown, size):
             break
         size = grown
@@ -473,11 +510,12 @@ class Point:
 #: cycles of one node test, per layout (8-bit cores without FPU; 32-bit cores), float or
 #: integer inputs, and of a tree's leaf per output, per walk. Fitted to simavr runs of
 #: digits forests (10x6 and 20x5, float and int16) on the ATmega2560; the 32-bit figures
-#: are rough. "halves": the table walk of half-word records (float32 only; ATmega328P,
-#: digits 10x6: 2,458 cycles for 59.4 node tests a row, the trees' calls included).
+#: are rough. "halves": the table walk of half-word records (ATmega328P, digits 10x6, the
+#: trees' calls included: float32 2,458 cycles for 59.4 node tests a row; int16 1,980 for
+#: 58.1, uint8 1,851).
 #: Estimates for ranking builds, not a promise.
 _TEST_CYCLES = {
-    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60), (True, "halves"): (41, 41),
+    (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60), (True, "halves"): (41, 34),
     (False, "inline"): (3, 2), (False, "table"): (15, 10), (False, "packed"): (20, 14), (False, "halves"): (15, 15),
 }
 #: int16 keys behind the first walk, per feature and prediction: about 40 cycles a feature
@@ -495,8 +533,10 @@ _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: ranks both kinds behind inline heads as simavr does)
 #: the table walk's inline head (Point.head): cycles saved per test it takes from the walk,
 #: and its call per tree (ATmega328P, simavr, heads of 1-4 levels: digits 20x5 8,217 ->
-#: 8,116, 7,852, 7,594, 7,340 cycles; 10x6 4,575 -> 4,521, 4,382, 4,243, 4,117)
-_HEAD_SAVING, _HEAD_ENTRY = 13, 8
+#: 8,116, 7,852, 7,594, 7,340 cycles; 10x6 4,575 -> 4,521, 4,382, 4,243, 4,117), float or
+#: integer records (int16 digits 10x6 with stored leaf values, heads of 0-6 levels: 3,564,
+#: 3,547, 3,443, 3,341, 3,257, 3,170, 3,104: the walk's integer test is cheaper to save)
+_HEAD_SAVING, _HEAD_ENTRY = (13, 10), 8
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
     (True, "records"): 17, (True, "stored"): 12,
@@ -622,5 +662,6 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     if point.guarded:
         test -= _NO_NAN_TEST_SAVING
         keys += _GUARD_CYCLES * split_features(ens).size
-    head = head_levels(ens).tests[point.head] * _HEAD_SAVING - ens.n_trees * _HEAD_ENTRY if point.head else 0
+    saving = _HEAD_SAVING[0 if ens.input_type.startswith("float") else 1]
+    head = head_levels(ens).tests[point.head] * saving - ens.n_trees * _HEAD_ENTRY if point.head else 0
     return int(expected_tests(ens) * test - head + ens.n_trees * leaf + 20 * ens.n_outputs + 100 + keys)

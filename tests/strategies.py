@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from emlc.ir import Aggregation, Decision, Ensemble, FeatureRank, Link, Op, Task, Tree
 
-INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "uint16": (0, 65535)}
 
 
 def _compact(op, feature, thr, dl, left, right, leaf, cat):
@@ -90,13 +90,14 @@ def _plain_ensembles(
     integer_inputs: bool = True,
     dags: bool = True,
     integer_leaves: bool = True,
+    input_types: tuple[str, ...] | None = None,
 ) -> Ensemble:
     task = draw(st.sampled_from(tasks))
     n_features = draw(st.integers(1, max_features))
     n_trees = draw(st.integers(1, max_trees))
     depth = draw(st.integers(0, max_depth))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    input_type = draw(st.sampled_from(["float32"] * 3 + (["int16", "int8", "uint8"] if integer_inputs else [])))
+    input_type = draw(st.sampled_from(input_types or ["float32"] * 3 + (["int16", "int8", "uint8"] if integer_inputs else [])))
     integer_input = input_type in INT_RANGES
     op_family = draw(st.sampled_from(["le", "lt", "mixed"]))
     use_ranks = ranks and not integer_input and op_family != "mixed" and draw(st.booleans())

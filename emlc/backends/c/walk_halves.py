@@ -1,24 +1,36 @@
-"""The speed levels' table walk on cores with half-word float tests (8-bit AVR).
+"""The speed levels' table walk on cores with half-word tests (8-bit AVR), for float32
+features and integer features of 8 or 16 bits.
 
 Each tree is a run of bytes in flash, in preorder, walked by one pointer::
 
-    decision  b = 4f + 2 | NaN goes left, kh (int16), step, [kl (uint16)]
+    decision  b = 4f + 2 | flag, k, step, [kl (uint16)]
     leaf      b = row >> 8 << 2, row & 0xFF   (with leaf records, "row" is where its record starts)
 
-(b is one byte while 4f fits one, else two.) ``kh`` and ``kl`` are the upper and lower
-halves of the node's key threshold K (go left when key(x) <= K). A node's left child is
-the next record, its right child ``step`` bytes past the step field. ``kl`` is stored
-only when some threshold needs it (digits forests' x.5 thresholds have none). ``4f + 3``
-is the offset of feature f's top byte, so b | 1 finds it without a slot table.
+(b is one byte while 4f fits one, else two.) A node's left child is the next record, its
+right child ``step`` bytes past the step field. b >> 2 is the feature: a float's top byte
+is at offset 4f + 3 = b | 1 of the row, an int16's at 2f + 1 = b >> 1, a byte's at f =
+b >> 2, so no slot table is needed.
 
-A non-negative float below 2^127 (top byte under 0x7F) has the key of its bits, so the
-test compares its upper 16 bits with ``kh`` and reads the lower half only on a tie
+float32 features: ``k`` (int16) and ``kl`` (uint16) are the upper and lower halves of the
+node's key threshold K (go left when key(x) <= K). ``kl`` is stored only when some
+threshold needs it (digits forests' x.5 thresholds have none). A non-negative float below
+2^127 (top byte under 0x7F) has the key of its bits, so the test compares its upper 16
+bits with ``k`` and reads the lower half only on a tie
 (:func:`~emlc.backends.c.inline_text.half_le`, the rule of the inline walk's half-word
 tests). Every other value (negative, huge, infinite, NaN of either sign) takes the slow
-step: its order key (``runtime/c/key.c``) against K, NaN by the flag. With avr-gcc the
-nodes whose upper halves decide are walked by a few lines of assembly
-(``runtime/c/walk_halves_avr.c``, about 33 cycles a node where the slot and key-palette
-records of :mod:`walk_table` take over 100); the C step takes every other record.
+step: its order key (``runtime/c/key.c``) against K, NaN by the flag.
+
+float32 records' flag: NaN goes left. Integer features (``--input int16|uint16|int8|uint8``)
+have no NaN: their flag says the left child is a leaf, whose record the right child
+follows, so the record has no step. ``k`` is the threshold K in the feature's own type (go
+left when x <= K; the splits every value of the type takes one way are folded before, so K
+fits; 16-bit thresholds that all share a high byte store the low one), one compare with no
+sign, NaN or tie case.
+
+With avr-gcc the nodes a compare decides are walked by a few lines of assembly
+(``runtime/c/walk_halves_avr.c``: about 33 cycles a float node, 25 an integer one, where
+the slot and key-palette records of :mod:`walk_table` take over 100); the C step
+(``walk_halves_float.c``, ``walk_halves_int.c``) takes every other record.
 """
 
 from __future__ import annotations
@@ -28,18 +40,67 @@ from typing import Callable
 
 import numpy as np
 
-from ...cost import half_first_bytes, half_word_table
+from ...cost import HALF_THRESHOLD_BYTES, half_first_bytes, half_shared_high, half_word_table
 from ...ir.ensemble import Op
 from . import leaf_records
-from .common import int_literal, size_of
+from .common import C_INT, int_literal, int_range, size_of
 from .inline_text import half_le
 from .model import Model, Walk, runtime_source
 
-#: the assembly walk's left step (h < kh): the next record, past kl if records have one
-_AVR_LEFT = {False: '"brlt 1b\\n\\t"',
-             True: '"brge 2f\\n\\t"\n        "adiw %A[r], 2\\n\\t"\n        "rjmp 1b\\n"\n        "2:\\n\\t"'}
 #: the top byte of the floats the fast step decides: non-negative, below 2^127
 FAST_TOP = 0x7F
+
+
+def _asm(*lines: str) -> str:
+    """Lines of the assembly walk as C string literals (``runtime/c/walk_halves_avr.c``)."""
+    return "\n        ".join(f'"{line}\\n\\t"' for line in lines)
+
+
+@dataclass(frozen=True)
+class _Compare:
+    """How a decision record tests its feature, per input type: the threshold field's C
+    type, the C step, and the assembly walk's parts (``runtime/c/walk_halves_avr.c``):
+    x from b (pointing at the value's top byte), the lines from the value to the flags,
+    the branch taken left, the exits to the C step (3: at b, 4: past the threshold)."""
+
+    k_t: str
+    step: str
+    setup: tuple[str, ...]
+    offset: tuple[str, ...]
+    test: tuple[str, ...]
+    left: tuple[str, ...]
+    exits: tuple[str, ...] = ("3:",)
+    decides: str = "(one compare decides each)"
+    stops: str = ""
+    cycles: str = "About 25 cycles a node."
+
+
+#: float32 (the left step past kl when records carry it, by ``HalfRecords.low``): the
+#: upper halves decide unless the value is negative, 2^127 or more, or h == kh
+_FLOAT = {low: _Compare(
+    "int16_t", "walk_halves_float.c", (), ("ori %[b], 1",),
+    ("ld %[hh], %a[x]", f"cpi %[hh], 0x{FAST_TOP:02X}", "brsh 3f", "ld %[hl], -%a[x]",
+     "lpm %[kl], Z+", "lpm %[kh], Z+", "cp %[hl], %[kl]", "cpc %[hh], %[kh]", "breq 4f"),
+    ("brge 2f", "adiw %A[r], 2", "rjmp 1b", "2:") if low else ("brlt 1b",),
+    ("4:", "sbiw %A[r], 2", "3:"),
+    f"whose upper halves decide (top byte under 0x{FAST_TOP:02X}, h != kh)", ", a tie, any other value",
+    "About 33 cycles a node, where avr-gcc 5's code for the same C takes about 45.") for low in (False, True)}
+
+
+def _integer(input_type: str, high: int | None) -> _Compare:
+    """An 8- or 16-bit integer feature against its threshold k (k >= x: left); ``high``:
+    the high byte every 16-bit threshold shares, which the records leave out. The flag
+    (carry of the first shift) sends a record without a step to its own copy of the
+    test at 5:, which steps past the left leaf's two bytes on the right."""
+    wide = size_of(C_INT[input_type]) == 2
+    left = "brsh 1b" if input_type.startswith("u") else "brge 1b"
+    shift = () if wide else ("lsr %[b]",)  # a byte feature's offset is b >> 2, a 16-bit one's top byte b >> 1
+    test = (("ld %[hh], %a[x]", "ld %[hl], -%a[x]", "lpm %[kl], Z+", *(("lpm %[kh], Z+",) if high is None else ()),
+             "cp %[kl], %[hl]", "cpc %[kh], %[hh]") if wide else ("ld %[hl], %a[x]", "lpm %[kl], Z+", "cp %[kl], %[hl]"))
+    return _Compare(
+        C_INT[input_type], "walk_halves_int.c", () if high is None else (f"ldi %[kh], {high & 0xFF}",),
+        ("lsr %[b]", "brcs 5f", *shift), test, (left,),
+        ("5:", *shift, "add %A[x], %[b]", "adc %B[x], __zero_reg__", *test, left, "adiw %A[r], 2", "rjmp 1b", "3:"))
 
 
 @dataclass(frozen=True)
@@ -49,6 +110,9 @@ class HalfRecords:
     stream: np.ndarray
     roots: np.ndarray
     fb_t: str  # the first field b: 4f + 2 | NaN goes left, or a leaf's row >> 8 << 2
+    k_t: str  # the threshold field k
+    k_high: int | None  # the high byte of every 16-bit integer threshold, when k holds the low one
+    integer: str | None  # integer records: the feature type (flag: no step before a left leaf)
     step_t: str
     low: bool  # decision records carry kl
     n_decisions: int
@@ -61,7 +125,7 @@ class HalfRecords:
     @property
     def record_bytes(self) -> int:
         """Bytes of a decision record."""
-        return size_of(self.fb_t) + 2 + size_of(self.step_t) + 2 * self.low
+        return size_of(self.fb_t) + size_of(self.k_t) + size_of(self.step_t) + 2 * self.low
 
     @property
     def bytes(self) -> int:
@@ -79,8 +143,11 @@ def _le(value: int, size: int) -> list[int]:
 
 
 def _bound(model: Model, k: int) -> int:
-    """The key threshold K a record stores for test threshold ``k``: past the keys of
-    non-NaN values on either side, a bound whose lower half is zero does as well."""
+    """The key threshold K a record stores for test threshold ``k``: float32 features past
+    the keys of non-NaN values on either side, a bound whose lower half is zero does as
+    well; integer features' thresholds as they are (folding left those in the type)."""
+    if model.precision is None:
+        return k
     lo, hi = model.base_range
     return min(max(k, lo - (1 << 16)), hi)
 
@@ -88,17 +155,26 @@ def _bound(model: Model, k: int) -> int:
 def encode(model: Model, trees) -> HalfRecords:
     """The byte stream of ``trees`` (walk_table._tests of each), with the narrowest step
     that holds every right child's distance (where :func:`applies`, one does)."""
-    low = any(_bound(model, test.k) & 0xFFFF for tests, _ in trees for test in tests.values())
+    low = model.precision is not None and any(
+        _bound(model, test.k) & 0xFFFF for tests, _ in trees for test in tests.values())
     rec = model.plan.records
     fb = half_first_bytes(model.ens.n_features, int(model.ens.leaves.shape[0] if rec is None else rec.data.size))
     assert fb is not None
-    out = _stream(model, trees, low, f"uint{8 * fb}_t", "uint8_t") or _stream(model, trees, low, f"uint{8 * fb}_t", "uint16_t")
+    high = half_shared_high(np.array([t.k for tests, _ in trees for t in tests.values()]), model.ens.input_type)
+    k_t = "int16_t" if model.precision is not None else C_INT[model.ens.input_type] if high is None else "uint8_t"
+    assert size_of(k_t) <= HALF_THRESHOLD_BYTES[model.ens.input_type]
+    fb_t = f"uint{8 * fb}_t"
+    out = (_stream(model, trees, low, fb_t, k_t, high, "uint8_t")
+           or _stream(model, trees, low, fb_t, k_t, high, "uint16_t"))
     assert out is not None, "the cost model's half_word_table admitted a model the records cannot hold"
     return out
 
 
-def _stream(model: Model, trees, low: bool, fb_t: str, step_t: str) -> HalfRecords | None:
-    fbs, ss = size_of(fb_t), size_of(step_t)
+def _stream(model: Model, trees, low: bool, fb_t: str, k_t: str, high: int | None,
+            step_t: str) -> HalfRecords | None:
+    fbs, ks, ss = size_of(fb_t), size_of(k_t), size_of(step_t)
+    shift = 16 if model.precision is not None else 0  # float32 records hold K's upper half
+    k_lo, k_hi = int_range(k_t) if high is None else (high << 8, (high << 8) + 255)
     smax = (1 << (8 * ss)) - 1
     data: list[int] = []
     roots: list[int] = []
@@ -129,14 +205,19 @@ def _stream(model: Model, trees, low: bool, fb_t: str, step_t: str) -> HalfRecor
                 continue
             test = tests[node]
             k = _bound(model, test.k)
-            data += _le(4 * test.feature + 2 | int(test.nan_left), fbs) + _le(k >> 16, 2)
+            assert k_lo <= k >> shift <= k_hi, "a split every value takes one way was not folded"
+            decisions += 1
+            # the flag: NaN goes left (float32), or no step before the left leaf (integers)
+            flag = test.nan_left if shift else is_leaf[go_left[node]]
+            data += _le(4 * test.feature + 2 | int(flag), fbs) + _le(k >> shift, ks)
+            if not shift and flag:
+                stack += [("node", go_right[node]), ("node", go_left[node])]
+                continue
             at = len(data)
             data += [0] * ss + (_le(k, 2) if low else [])
-            decisions += 1
-            stack.append(("right", node, at))
-            stack.append(("node", go_left[node]))
-    return HalfRecords(np.array(data, dtype=np.int64), np.array(roots, dtype=np.int64), fb_t, step_t, low,
-                       decisions, leaves)
+            stack += [("right", node, at), ("node", go_left[node])]
+    return HalfRecords(np.array(data, dtype=np.int64), np.array(roots, dtype=np.int64), fb_t, k_t, high,
+                       None if shift else model.ens.input_type, step_t, low, decisions, leaves)
 
 
 def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, str], str] | None = None) -> Walk:
@@ -144,25 +225,41 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, s
     ``entry(nodes, root)``: P_head(t, features), which starts tree t's walk past its top
     levels (:mod:`walk_head`; ``root`` reads tree t's first byte in ``nodes``)."""
     p, tables = model.p, model.tables
+    flag, what = ("NaN goes left", "kh") if model.precision is not None else ("left child is a leaf", "threshold")
     nodes = tables.add("nodes", "uint8_t", rec.stream, per_line=16,
-                       note="per tree, in preorder: decision records (4f + 2 | NaN goes left, kh, bytes from "
-                            "here to the right child" + (", kl" if rec.low else "") + "), leaf records "
-                            "(row >> 8 << 2, row & 0xFF)")
+                       note=f"per tree, in preorder: decision records (4f + 2 | {flag}, {what}, bytes from "
+                            "here to the right child" + (", kl" if rec.low else " unless the left child is a leaf"
+                                                         if model.precision is None else "") +
+                            "), leaf records (row >> 8 << 2, row & 0xFF)")
     roots = tables.add("root", "uint16_t", rec.roots, note=f"first byte of each tree in {nodes}")
     ptr_t = f"const {model.target.flash.qualifier}uint8_t *"
-    kl = f"{p}_peek16(r)" if rec.low else "0u"
-    head, tie = half_le("h", "(uint16_t)(((uint16_t)v[-2] << 8) | v[-3])", "kh", kl if rec.low else 0)
+    compare = _FLOAT[rec.low] if model.precision is not None else _integer(model.ens.input_type, rec.k_high)
     skip = ""
     if rec.fb_t == "uint8_t" and rec.step_t == "uint8_t" and model.target.compiler == "avr-gcc":
-        skip = runtime_source("walk_halves_avr.c", p=p, P=p.upper(), ptr_t=ptr_t, fast_top=f"0x{FAST_TOP:02X}",
-                              left=_AVR_LEFT[rec.low])
+        skip = runtime_source("walk_halves_avr.c", p=p, P=p.upper(), ptr_t=ptr_t, in_t=model.in_t,
+                              start=_asm(*compare.setup, "1:"), offset=_asm(*compare.offset),
+                              test=_asm(*compare.test), left=_asm(*compare.left), exits=_asm(*compare.exits),
+                              decides=compare.decides, stops=compare.stops, cycles=compare.cycles)
     fb_bits, step_bits = 8 * size_of(rec.fb_t), 8 * size_of(rec.step_t)
+    fields = dict(p=p, P=p.upper(), ptr_t=ptr_t, in_t=model.in_t, fb_t=rec.fb_t, step_t=rec.step_t,
+                  read_fb=f"{p}_next{fb_bits}(&r)", read_step=f"{p}_next{step_bits}(&r)")
+    step_call = f"r = {p}_step(r, features);"
+    if model.precision is not None:
+        kl = f"{p}_peek16(r)" if rec.low else "0u"
+        head, tie = half_le("h", "(uint16_t)(((uint16_t)v[-2] << 8) | v[-3])", "kh", kl if rec.low else 0)
+        step = runtime_source(compare.step, **fields, kl=kl, fast=f"{head} || ({tie})" if tie else head,
+                              fast_top=f"0x{FAST_TOP:02X}u", left="r + 2" if rec.low else "r",
+                              nan_key=int_literal(model.nan_key, model.key_t))
+    else:
+        read_k = f"{p}_next{8 * size_of(rec.k_t)}(&r)"
+        if rec.k_high is not None:
+            read_k = f"({rec.k_high & 0xFF}u << 8 | {read_k})"
+        step = runtime_source(compare.step, **fields, read_k=read_k, leaf_bytes=size_of(rec.fb_t) + 1)
+        step_call = f"#if !defined({p.upper()}_SKIP)\n        {step_call}\n#endif"  # the assembly decides them all
     decl = runtime_source(
-        "walk_halves.c", p=p, P=p.upper(), row_t=model.row_t, ptr_t=ptr_t, fb_t=rec.fb_t, step_t=rec.step_t,
-        peek8=tables.read("uint8_t", "r", "0"), read_fb=f"{p}_next{fb_bits}(&r)", peek_fb=f"{p}_peek{fb_bits}(r)",
-        fb_bytes=size_of(rec.fb_t), read_step=f"{p}_next{step_bits}(&r)", kl=kl,
-        fast=f"{head} || ({tie})" if tie else head, fast_top=f"0x{FAST_TOP:02X}u", left="r + 2" if rec.low else "r",
-        nan_key=int_literal(model.nan_key, model.key_t), fast_skip=skip,
+        "walk_halves.c", p=p, row_t=model.row_t, ptr_t=ptr_t, in_t=model.in_t, fb_t=rec.fb_t,
+        peek8=tables.read("uint8_t", "r", "0"), peek_fb=f"{p}_peek{fb_bits}(r)", fb_bytes=size_of(rec.fb_t),
+        fast_skip=skip, step=step, step_call=step_call,
         skip=f"#if defined({p.upper()}_SKIP)\n        {p}_skip(&r, features);\n#endif" if skip else "",
     )
     if entry is None:

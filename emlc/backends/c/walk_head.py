@@ -12,7 +12,9 @@ top byte is under 0x7F (non-negative, below 2^127) goes left when its upper half
 below kh, right when above (the top byte decides unless it equals kh's). Every other
 case (negative, huge, infinite, NaN, an equal upper half) stops the head at that node,
 whose record the table walk then takes exactly: the head is exact on every float32 with
-no guard, and it reads nothing but the record stream, decoded here. (NaN-free tests
+no guard, and it reads nothing but the record stream, decoded here. On integer records
+(8/16-bit features) a head test is x < K + 1 on the value's bytes, signed or not, with
+nothing to stop at. (NaN-free tests
 behind :mod:`.nan_guard`'s guard would save the top-byte check, 2 cycles a test, for 6
 cycles a feature the heads read: digits 10x6 with 3 levels, 32 features.)
 
@@ -40,16 +42,23 @@ def _read(data: list[int], at: int, size: int) -> int:
     return sum(data[at + i] << (8 * i) for i in range(size))
 
 
-def _decision(rec: HalfRecords, data: list[int], r: int) -> tuple[int, int, int] | None:
-    """(feature, kh, right child) of the decision record at byte ``r``, None at a leaf.
-    The left child is the next record, ``rec.record_bytes`` on."""
-    fbs, ss = size_of(rec.fb_t), size_of(rec.step_t)
+def _decision(rec: HalfRecords, data: list[int], r: int) -> tuple[int, int, int, int] | None:
+    """(feature, k, left child, right child) of the decision record at byte ``r``, None at a
+    leaf: k is a float32 record's kh, an integer record's threshold K."""
+    fbs, ks, ss = size_of(rec.fb_t), size_of(rec.k_t), size_of(rec.step_t)
     b = _read(data, r, fbs)
     if not b & 2:
         return None
-    kh = _read(data, r + fbs, 2)
-    at = r + fbs + 2
-    return b >> 2, kh, at + ss + _read(data, at, ss)
+    k = _read(data, r + fbs, ks)
+    at = r + fbs + ks
+    if rec.integer is not None:
+        if rec.k_high is not None:
+            k |= rec.k_high << 8
+        elif rec.integer.startswith("int") and k >> (8 * ks - 1):
+            k -= 1 << (8 * ks)
+        if b & 1:  # no step: the left leaf's record, then the right child
+            return b >> 2, k, at, at + fbs + 1
+    return b >> 2, k, r + rec.record_bytes, at + ss + _read(data, at, ss)
 
 
 @dataclass
@@ -62,7 +71,7 @@ class _Branch:
     far: bool = False
 
 
-_OPPOSITE = {"brsh": "brlo", "brlo": "brsh", "breq": "brne", "brne": "breq"}
+_OPPOSITE = {"brsh": "brlo", "brlo": "brsh", "breq": "brne", "brne": "breq", "brlt": "brge", "brge": "brlt"}
 
 
 def _move(low: str, x: int) -> list[str]:
@@ -83,30 +92,44 @@ def _tree_code(rec: HalfRecords, data: list[int], root: int, levels: int, label:
     differs from kh's and reads the next byte only where it does not; X moves to the
     child taken."""
     out: list[str | _Branch] = _move("r26", root)
-    step = rec.record_bytes
     count = [0]
+    width = 4 if rec.integer is None else size_of(f"{rec.integer}_t")
+    less = "brlo" if rec.integer is None or rec.integer.startswith("u") else "brlt"
 
     def node(r: int, depth: int, z: int | None) -> None:
         found = _decision(rec, data, r)
         if found is None or depth == levels:
             out.append("ret")
             return
-        f, kh, right = found
-        q = 4 * f + 2
+        f, k, left, right = found
+        q = width * f + (2 if width == 4 else 0)  # Z + 1: the value's top byte (16 and 32 bits)
         out.extend(["movw r30, r22", *_move("r30", q)] if z is None else _move("r30", q - z))
+        count[0] += 1
+        left_at, right_at = f"{label}_l{count[0]}", f"{label}_r{count[0]}"
+        if rec.integer is not None:  # x <= K is x < K + 1, which the type holds (K < its largest)
+            k += 1
+            if width == 1:
+                test = ["ld r25, Z", f"cpi r25, {k & 0xFF}", _Branch(_OPPOSITE[less], right_at)]
+            else:
+                test = ["ldd r25, Z+1", f"cpi r25, {(k >> 8) & 0xFF}", _Branch(less, left_at), _Branch("brne", right_at),
+                        "ld r24, Z", f"cpi r24, {k & 0xFF}", _Branch("brsh", right_at)]
+            out.extend([*test, left_at + ":", *_move("r26", left - r)])
+            node(left, depth + 1, q)
+            out.append(right_at + ":")
+            out.extend(_move("r26", right - r))
+            node(right, depth + 1, q)
+            return
         out.extend(["ldd r25, Z+1", f"cpi r25, {FAST_TOP}", _Branch("brsh", None)])
-        hi, lo = kh >> 8, kh & 0xFF
+        hi, lo = k >> 8, k & 0xFF
         if hi >= 0x80 or hi == FAST_TOP:  # kh < 0: every value here goes right; 0x7F: left
-            child = right if hi >= 0x80 else r + step
+            child = right if hi >= 0x80 else left
             out.extend(_move("r26", child - r))
             node(child, depth + 1, q)
             return
-        count[0] += 1
-        left_at, right_at = f"{label}_l{count[0]}", f"{label}_r{count[0]}"
         out.extend([f"cpi r25, {hi}", _Branch("brlo", left_at), _Branch("brne", right_at), "ld r24, Z",
                     f"cpi r24, {lo}", _Branch("breq", None), _Branch("brsh", right_at), left_at + ":",
-                    *_move("r26", step)])
-        node(r + step, depth + 1, q)
+                    *_move("r26", left - r)])
+        node(left, depth + 1, q)
         out.append(right_at + ":")
         out.extend(_move("r26", right - r))
         node(right, depth + 1, q)
@@ -184,15 +207,16 @@ def head_functions(model: Model, rec: HalfRecords, nodes: str, roots: str, level
         f"/* The top {levels} level(s) of each tree in code (emlc/backends/c/walk_head.py): from X at",
         f" * {nodes} plus the tree's first byte, a value whose top byte is under 0x7F goes left (X to the next",
         " * record) when its upper half is below kh, right when above; any other stops at that",
-        " * record, which the table walk takes exactly. r22:r23 holds the features. */",
+        " * record, which the table walk takes exactly (integer records: left when x < K + 1).",
+        " * r22:r23 holds the features. */",
         "#if defined(__GNUC__) && defined(__AVR__)",
         *functions,
         f"static void (*const {p}_heads[{len(names)}])(void){model.target.flash.attribute} = {{",
         "    " + ", ".join(names),
         "};",
-        f"static inline {ptr_t}{p}_head({tt_t} t, const float *features)",
+        f"static inline {ptr_t}{p}_head({tt_t} t, const {model.in_t} *features)",
         "{",
-        '    register const float *f __asm__("r22") = features;',
+        f'    register const {model.in_t} *f __asm__("r22") = features;',
         f"    {ptr_t}r = {nodes};",
         f"    uint16_t go = {table};",
         '    __asm__ __volatile__ ("icall" : "+x" (r), "+z" (go) : "r" (f) : "r24", "r25", "memory");',
@@ -200,7 +224,7 @@ def head_functions(model: Model, rec: HalfRecords, nodes: str, roots: str, level
         "    return r;",
         "}",
         "#else",
-        f"static inline {ptr_t}{p}_head({tt_t} t, const float *features)",
+        f"static inline {ptr_t}{p}_head({tt_t} t, const {model.in_t} *features)",
         "{",
         "    (void)features;",
         f"    return {nodes} + {model.tables.read('uint16_t', roots, 't')};",

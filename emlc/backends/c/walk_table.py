@@ -24,7 +24,8 @@ Nodes compare the feature's order key (:mod:`emlc.backends.c.numeric`) with a ke
 threshold; ranked features are unranked at compile time (``rank <= k`` is
 ``x <= edges[k]``), so a prediction computes a key only for the nodes it visits and
 never searches rank edges. The loop is ``runtime/c/walk.c``. At the speed levels, float32
-features on cores with half-word tests (AVR) walk :mod:`walk_halves`' records instead.
+and 8/16-bit integer features on cores with half-word tests (AVR) walk :mod:`walk_halves`'
+records instead.
 """
 
 from __future__ import annotations

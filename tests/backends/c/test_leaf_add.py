@@ -167,16 +167,16 @@ def test_speed_builds_add_the_plans_sums_in_assembly_and_in_c(classes, stored):
 
 
 def test_int16_table_builds_add_records_in_assembly():
-    """int16 features (the slot records of walk_table, not the half-word walk) on the
-    ATmega328P: the speed table build takes the records and the assembly, and predicts
-    as the interpreter does."""
+    """int16 features (the half-word walk's integer records) on the ATmega328P: the speed
+    table build takes the leaf records and the assembly, and predicts as the interpreter
+    does."""
     require_tool("avr-gcc", "simavr")
     from emlc.api import declare_input
 
     ens, X = _forest(10)
     ens = declare_input(ens, "int16")
     code = emit_c(ens, "atmega328p", "m", "table")
-    assert "m_lrec" in code and "m_qadd_asm(q + o" in code and "m_nodes" not in code
+    assert "m_lrec" in code and "m_qadd_asm(q + o" in code and "m_nodes" in code and "const int16_t *features" in code
     result = run_model(ens, X, "atmega328p", "table")
     pred, values = expected(ens, X)
     np.testing.assert_array_equal(result.predict, pred)
