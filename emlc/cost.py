@@ -200,13 +200,20 @@ def _leaf_bytes(ens: Ensemble, target: Target) -> int:
     return int(min(dense, sparse))
 
 
-def _shared_bytes(ens: Ensemble, target: Target, leaf_bytes: int | None = None) -> int:
+def _shared_bytes(ens: Ensemble, target: Target, leaf_bytes: int | None = None, exit_bytes: int | None = None,
+                  edges: bool = True) -> int:
     """Tables both layouts need: leaf table (``leaf_bytes`` when the backend knows them),
-    bitsets, rank edges, early-exit bounds."""
+    bitsets, rank edges (``edges``: the half-word records hold ranked features' edges as
+    their thresholds, no table of their own), early-exit bounds (``exit_bytes`` when the
+    backend knows them: its checks keep the check points that can fire, in fixed point,
+    where the IR holds float64 bounds for every round)."""
     total = (_leaf_bytes(ens, target) if leaf_bytes is None else leaf_bytes) + ens.cat_sets.size * 4
     edge_bytes = 4 if ens.input_type != "float64" else 8
-    total += sum(r.edges.size * edge_bytes for r in ens.feature_ranks if r is not None)
-    if ens.early_exit is not None:
+    if edges:
+        total += sum(r.edges.size * edge_bytes for r in ens.feature_ranks if r is not None)
+    if exit_bytes is not None:
+        total += exit_bytes
+    elif ens.early_exit is not None:
         ee = ens.early_exit
         total += ee.checkpoints.size * index_bytes(ens.n_trees + 1)
         total += (ee.lower.size + ee.upper.size) * ee.lower.dtype.itemsize
@@ -239,21 +246,21 @@ def _find_left_is_next(ens: Ensemble) -> bool:
 
 
 def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = False,
-               leaf_bytes: int | None = None) -> int:
+               leaf_bytes: int | None = None, exit_bytes: int | None = None) -> int:
     """The tables of a build in ``layout``, estimated from the IR (``packed``: -Os records,
-    whose keys may drop their top byte; ``leaf_bytes``: the leaf tables as the backend
-    stores them, such as its leaf records, else estimated)."""
+    whose keys may drop their top byte; ``leaf_bytes``, ``exit_bytes``: the leaf tables and
+    early-exit bounds as the backend stores them, such as its leaf records, else estimated)."""
     if layout is Layout.INLINE:
-        return _shared_bytes(ens, target, leaf_bytes)
+        return _shared_bytes(ens, target, leaf_bytes, exit_bytes)
     if not packed and half_word_table(ens, target):
-        return int(_half_records(ens)) + _shared_bytes(ens, target, leaf_bytes)
+        return int(_half_records(ens)) + _shared_bytes(ens, target, leaf_bytes, exit_bytes, edges=False)
     splits = ens.n_nodes - ens.n_leaves
     ref = index_bytes(2 * max(splits, ens.leaves.shape[0]))
     node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
     records = splits * node
     if splits:
         records = min(records, _counted_records(ens, target, packed))
-    return int(records + ens.n_trees * ref + _shared_bytes(ens, target, leaf_bytes))
+    return int(records + ens.n_trees * ref + _shared_bytes(ens, target, leaf_bytes, exit_bytes))
 
 
 #: the threshold field of a half-word record per input type (walk_halves): a float32's
@@ -442,15 +449,16 @@ def _counted_records(ens: Ensemble, target: Target, packed: bool) -> int:
 
 
 def flash_bytes(ens: Ensemble, target: Target, layout: Layout | str, terms: CodeTerms = CodeTerms(),
-                data: int | None = None, packed: bool = False, leaf_bytes: int | None = None) -> int:
+                data: int | None = None, packed: bool = False, leaf_bytes: int | None = None,
+                exit_bytes: int | None = None) -> int:
     """Flash of a build: ``data`` bytes of tables (estimated from the IR when None, with
-    ``leaf_bytes`` of leaf tables when given; a guarded walk's with the table walk's
-    records) plus code."""
+    ``leaf_bytes`` of leaf tables and ``exit_bytes`` of early-exit bounds when given; a
+    guarded walk's with the table walk's records) plus code."""
     layout = Layout(layout)
     if data is None:
-        data = data_bytes(ens, target, layout, packed, leaf_bytes)
+        data = data_bytes(ens, target, layout, packed, leaf_bytes, exit_bytes)
         if terms.guarded:
-            data += data_bytes(ens, target, Layout.TABLE) - _shared_bytes(ens, target)
+            data += data_bytes(ens, target, Layout.TABLE) - _shared_bytes(ens, target, edges=not half_word_table(ens, target))
     return data + code_bytes(ens, target, layout, terms, packed)
 
 
