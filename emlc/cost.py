@@ -23,6 +23,7 @@ backend stores it), rank edges, category bitsets and early-exit bounds.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -563,6 +564,12 @@ _LEAF_CYCLES = {
 _CHECK_CYCLES = {False: 290, True: 180}
 
 
+def checks_cost_trees(ens: Ensemble, target: Target, layout: Layout | str | None) -> bool:
+    """Does an early-exit check cost about as much as a tree (the AVR table walk of
+    half-word records), so that checks are spaced out (:func:`exit_batch`)?"""
+    return layout == Layout.TABLE and target.word_bits == 8 and half_word_table(ens, target) and ens.n_trees >= 2
+
+
 def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evaluated: float | None = None,
                exact: bool = False) -> int:
     """How many trees an early exit lets pass between its checks, where checks cost about
@@ -575,11 +582,83 @@ def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evalu
     (4,131 and 7,513 cycles against 4,305 and 9,478 checking every tree, with the sparse
     leaf tables the band check reads); exact 10x6 2, 20x5 3 and 30x6 3 (see
     :data:`_CHECK_CYCLES`). Elsewhere 1."""
-    if layout != Layout.TABLE or target.word_bits != 8 or not half_word_table(ens, target) or ens.n_trees < 2:
+    if not checks_cost_trees(ens, target, layout):
         return 1
     tree = cycles(ens, target, Point(layout=Layout.TABLE)) / ens.n_trees
     trees = ens.n_trees / 2 if evaluated is None else evaluated
     return max(1, min(ens.n_trees, int(np.sqrt(2 * trees * _CHECK_CYCLES[exact] / tree))))
+
+
+#: the exact exit on the AVR table walk over leaf records: a check's cycles per output it
+#: reads (the runner-up's lead, then each output's bounds) and, per tree, the walk's test
+#: for a check point, fitted to the rows each check stopped (ATmega328P, -O2, digits on
+#: simavr against the same point without the exit: 10x6 behind a 4-level head 3,233
+#: cycles, 3,339 checking after tree 6, 3,366 after 7, 3,380 after both; 20x5 behind 2
+#: levels 6,326, 6,110 at 12 and 15, 6,163 at 12, 14 and 16, 6,399 at 12, 6,140 at 15,
+#: 6,740 at 11-17; 30x6 12,157, 10,115 every third tree, 10,393 every second); the share
+#: of its trees' leaves' leads a row keeps over the runner-up (some trees vote otherwise)
+#: and how much wider its lead spreads than theirs taken alike, fitted to the rows each
+#: check stops (interpreter, digits test rows: 10x6 after 6-9 trees 37%, 63%, 93%, 93%;
+#: 20x5 after 12-15 33%, 53%, 67%, 80%)
+_EXACT_CHECK_OUTPUT, _EXACT_CHECK_TREE, _LEAD_SPREAD, _LEAD_KEPT = 60, 12, 3.0, 0.9
+
+
+def stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
+    """Per check point (trees before it), the share of rows an exact check there stops,
+    estimated from the IR's bounds: a row's lead over the runner-up after ``j`` trees is
+    taken as :data:`_LEAD_KEPT` of the sum of ``j`` leaves' leads (each leaf equally
+    likely), spread :data:`_LEAD_SPREAD` times wider, against the least lead the bounds
+    need (the mean over classes of the widest gap to another class; one output: half the
+    bounds' width)."""
+    ee = ens.early_exit
+    assert ee is not None
+    leads = []
+    for tree in ens.trees:
+        values = np.asarray(ens.leaves, dtype=np.float64)[tree.leaf[tree.op == Op.LEAF]]
+        ordered = np.sort(values, axis=1)
+        leads.append(np.abs(ordered[:, -1]) if ens.n_outputs == 1 else ordered[:, -1] - ordered[:, -2])
+    mean = _LEAD_KEPT * np.concatenate([[0.0], np.cumsum([lead.mean() for lead in leads])])
+    spread = _LEAD_SPREAD * np.sqrt(np.concatenate([[0.0], np.cumsum([lead.var() for lead in leads])]))
+    at = np.searchsorted(ee.checkpoints, checkpoints)
+    lower, upper = np.asarray(ee.lower, dtype=np.float64)[at], np.asarray(ee.upper, dtype=np.float64)[at]
+    if ens.n_outputs == 1:
+        need = (upper[:, 0] - lower[:, 0]) / 2
+    else:
+        gaps = upper[:, None, :] - lower[:, :, None]  # [check, class, other]
+        gaps[:, np.arange(ens.n_outputs), np.arange(ens.n_outputs)] = -np.inf
+        need = gaps.max(axis=2).mean(axis=1)
+    z = (mean[checkpoints] - need) / np.maximum(spread[checkpoints], 1e-300)
+    return np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z])
+
+
+def exact_exit_interval(ens: Ensemble, target: Target, point: Point, checkpoints: np.ndarray) -> int:
+    """The interval between the exact exit's checks (of those at ``checkpoints``, the ones
+    it can make: exit_checks) that saves the most cycles on the AVR table walk, or 0 where
+    no interval saves any: checks at ``S`` cost each row reaching one a check
+    (:data:`_EXACT_CHECK_OUTPUT` per output) plus :data:`_EXACT_CHECK_TREE` a tree, and
+    save the trees after the check a row stops at (:func:`stop_shares`)."""
+    n = ens.n_trees
+    if not checks_cost_trees(ens, target, point.layout):
+        return 1
+    if ens.leaf_width != ens.n_outputs:  # one tree per class: no lead per leaf to go by
+        return exit_batch(ens, target, point.layout, exact=True)
+    tree = (cycles(ens, target, point) - _row_cycles(ens)) / n + _EXACT_CHECK_TREE
+    check = _EXACT_CHECK_OUTPUT * ens.n_outputs
+    share = stop_shares(ens, checkpoints)
+    best, best_cost = 0, 0.0
+    for b in range(1, n + 1):
+        chosen = checkpoints % b == 0
+        if not chosen.any():
+            continue
+        stopped, cost = 0.0, float(n * _EXACT_CHECK_TREE)
+        for j, p in zip(checkpoints[chosen].tolist(), share[chosen].tolist()):
+            cost += (1 - stopped) * check
+            now = max(stopped, p)
+            cost -= (now - stopped) * (n - j) * tree
+            stopped = now
+        if cost < best_cost:
+            best, best_cost = b, cost
+    return best
 
 
 def expected_tests(ens: Ensemble) -> float:
@@ -655,6 +734,11 @@ def _head_levels(ens: Ensemble) -> HeadLevels:
     return HeadLevels(tuple(nodes), tuple(tests), depth)
 
 
+def _row_cycles(ens: Ensemble) -> int:
+    """Cycles of a prediction around its trees: the call, the sums' setup and decision."""
+    return 20 * ens.n_outputs + 100
+
+
 def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     """Estimated cycles of one prediction of a ``point`` build (see :data:`_TEST_CYCLES`)."""
     small = target.word_bits == 8
@@ -672,4 +756,4 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
         keys += _GUARD_CYCLES * split_features(ens).size
     saving = _HEAD_SAVING[0 if ens.input_type.startswith("float") else 1]
     head = head_levels(ens).tests[point.head] * saving - ens.n_trees * _HEAD_ENTRY if point.head else 0
-    return int(expected_tests(ens) * test - head + ens.n_trees * leaf + 20 * ens.n_outputs + 100 + keys)
+    return int(expected_tests(ens) * test - head + ens.n_trees * leaf + _row_cycles(ens) + keys)
