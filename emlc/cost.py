@@ -490,7 +490,7 @@ class Point:
     fixed-point value, not a multiplier (a byte more per entry for two less per row; two
     multiplications fewer per entry where the target adds records fast); ``head``: the
     half-word table walk starts past inline tests of the top ``head`` levels of every tree
-    (AVR float inputs: about 13 cycles less a test than the walk's, 8 more a tree, 30
+    (AVR float inputs: about 17 cycles less a test than the walk's, 8 more a tree, 30
     bytes a test)."""
 
     layout: Layout
@@ -541,11 +541,11 @@ _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: fitted: digits 10x6 3,912 cycles, 499 fewer than with multipliers; 17 a record output
 #: ranks both kinds behind inline heads as simavr does)
 #: the table walk's inline head (Point.head): cycles saved per test it takes from the walk,
-#: and its call per tree (ATmega328P, simavr, heads of 1-4 levels: digits 20x5 8,217 ->
-#: 8,116, 7,852, 7,594, 7,340 cycles; 10x6 4,575 -> 4,521, 4,382, 4,243, 4,117), float or
-#: integer records (int16 digits 10x6 with stored leaf values, heads of 0-6 levels: 3,564,
+#: and its call per tree, float records (ATmega328P, simavr, digits 10x6 with stored leaf
+#: values and no early exit, heads of 0-6 levels: 3,846, 3,758, 3,576, 3,396, 3,233, 3,067,
+#: 2,916 cycles; least squares 17.4 a test, 8.0 a tree) or integer records (int16 digits 10x6 with stored leaf values, heads of 0-6 levels: 3,564,
 #: 3,547, 3,443, 3,341, 3,257, 3,170, 3,104: the walk's integer test is cheaper to save)
-_HEAD_SAVING, _HEAD_ENTRY = (13, 10), 8
+_HEAD_SAVING, _HEAD_ENTRY = (17, 10), 8
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
     (True, "records"): 17, (True, "stored"): 12,
