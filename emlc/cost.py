@@ -23,6 +23,7 @@ backend stores it), rank edges, category bitsets and early-exit bounds.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -200,13 +201,20 @@ def _leaf_bytes(ens: Ensemble, target: Target) -> int:
     return int(min(dense, sparse))
 
 
-def _shared_bytes(ens: Ensemble, target: Target, leaf_bytes: int | None = None) -> int:
+def _shared_bytes(ens: Ensemble, target: Target, leaf_bytes: int | None = None, exit_bytes: int | None = None,
+                  edges: bool = True) -> int:
     """Tables both layouts need: leaf table (``leaf_bytes`` when the backend knows them),
-    bitsets, rank edges, early-exit bounds."""
+    bitsets, rank edges (``edges``: the half-word records hold ranked features' edges as
+    their thresholds, no table of their own), early-exit bounds (``exit_bytes`` when the
+    backend knows them: its checks keep the check points that can fire, in fixed point,
+    where the IR holds float64 bounds for every round)."""
     total = (_leaf_bytes(ens, target) if leaf_bytes is None else leaf_bytes) + ens.cat_sets.size * 4
     edge_bytes = 4 if ens.input_type != "float64" else 8
-    total += sum(r.edges.size * edge_bytes for r in ens.feature_ranks if r is not None)
-    if ens.early_exit is not None:
+    if edges:
+        total += sum(r.edges.size * edge_bytes for r in ens.feature_ranks if r is not None)
+    if exit_bytes is not None:
+        total += exit_bytes
+    elif ens.early_exit is not None:
         ee = ens.early_exit
         total += ee.checkpoints.size * index_bytes(ens.n_trees + 1)
         total += (ee.lower.size + ee.upper.size) * ee.lower.dtype.itemsize
@@ -239,21 +247,21 @@ def _find_left_is_next(ens: Ensemble) -> bool:
 
 
 def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = False,
-               leaf_bytes: int | None = None) -> int:
+               leaf_bytes: int | None = None, exit_bytes: int | None = None) -> int:
     """The tables of a build in ``layout``, estimated from the IR (``packed``: -Os records,
-    whose keys may drop their top byte; ``leaf_bytes``: the leaf tables as the backend
-    stores them, such as its leaf records, else estimated)."""
+    whose keys may drop their top byte; ``leaf_bytes``, ``exit_bytes``: the leaf tables and
+    early-exit bounds as the backend stores them, such as its leaf records, else estimated)."""
     if layout is Layout.INLINE:
-        return _shared_bytes(ens, target, leaf_bytes)
+        return _shared_bytes(ens, target, leaf_bytes, exit_bytes)
     if not packed and half_word_table(ens, target):
-        return int(_half_records(ens)) + _shared_bytes(ens, target, leaf_bytes)
+        return int(_half_records(ens)) + _shared_bytes(ens, target, leaf_bytes, exit_bytes, edges=False)
     splits = ens.n_nodes - ens.n_leaves
     ref = index_bytes(2 * max(splits, ens.leaves.shape[0]))
     node = index_bytes(ens.n_features) + _threshold_bytes(ens, target) + ref * (1 if _left_is_next(ens) else 2)
     records = splits * node
     if splits:
         records = min(records, _counted_records(ens, target, packed))
-    return int(records + ens.n_trees * ref + _shared_bytes(ens, target, leaf_bytes))
+    return int(records + ens.n_trees * ref + _shared_bytes(ens, target, leaf_bytes, exit_bytes))
 
 
 #: the threshold field of a half-word record per input type (walk_halves): a float32's
@@ -442,15 +450,16 @@ def _counted_records(ens: Ensemble, target: Target, packed: bool) -> int:
 
 
 def flash_bytes(ens: Ensemble, target: Target, layout: Layout | str, terms: CodeTerms = CodeTerms(),
-                data: int | None = None, packed: bool = False, leaf_bytes: int | None = None) -> int:
+                data: int | None = None, packed: bool = False, leaf_bytes: int | None = None,
+                exit_bytes: int | None = None) -> int:
     """Flash of a build: ``data`` bytes of tables (estimated from the IR when None, with
-    ``leaf_bytes`` of leaf tables when given; a guarded walk's with the table walk's
-    records) plus code."""
+    ``leaf_bytes`` of leaf tables and ``exit_bytes`` of early-exit bounds when given; a
+    guarded walk's with the table walk's records) plus code."""
     layout = Layout(layout)
     if data is None:
-        data = data_bytes(ens, target, layout, packed, leaf_bytes)
+        data = data_bytes(ens, target, layout, packed, leaf_bytes, exit_bytes)
         if terms.guarded:
-            data += data_bytes(ens, target, Layout.TABLE) - _shared_bytes(ens, target)
+            data += data_bytes(ens, target, Layout.TABLE) - _shared_bytes(ens, target, edges=not half_word_table(ens, target))
     return data + code_bytes(ens, target, layout, terms, packed)
 
 
@@ -481,7 +490,7 @@ class Point:
     fixed-point value, not a multiplier (a byte more per entry for two less per row; two
     multiplications fewer per entry where the target adds records fast); ``head``: the
     half-word table walk starts past inline tests of the top ``head`` levels of every tree
-    (AVR float inputs: about 13 cycles less a test than the walk's, 8 more a tree, 30
+    (AVR float inputs: about 17 cycles less a test than the walk's, 8 more a tree, 30
     bytes a test)."""
 
     layout: Layout
@@ -532,11 +541,11 @@ _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: fitted: digits 10x6 3,912 cycles, 499 fewer than with multipliers; 17 a record output
 #: ranks both kinds behind inline heads as simavr does)
 #: the table walk's inline head (Point.head): cycles saved per test it takes from the walk,
-#: and its call per tree (ATmega328P, simavr, heads of 1-4 levels: digits 20x5 8,217 ->
-#: 8,116, 7,852, 7,594, 7,340 cycles; 10x6 4,575 -> 4,521, 4,382, 4,243, 4,117), float or
-#: integer records (int16 digits 10x6 with stored leaf values, heads of 0-6 levels: 3,564,
+#: and its call per tree, float records (ATmega328P, simavr, digits 10x6 with stored leaf
+#: values and no early exit, heads of 0-6 levels: 3,846, 3,758, 3,576, 3,396, 3,233, 3,067,
+#: 2,916 cycles; least squares 17.4 a test, 8.0 a tree) or integer records (int16 digits 10x6 with stored leaf values, heads of 0-6 levels: 3,564,
 #: 3,547, 3,443, 3,341, 3,257, 3,170, 3,104: the walk's integer test is cheaper to save)
-_HEAD_SAVING, _HEAD_ENTRY = (13, 10), 8
+_HEAD_SAVING, _HEAD_ENTRY = (17, 10), 8
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
     (True, "records"): 17, (True, "stored"): 12,
@@ -555,6 +564,12 @@ _LEAF_CYCLES = {
 _CHECK_CYCLES = {False: 290, True: 180}
 
 
+def checks_cost_trees(ens: Ensemble, target: Target, layout: Layout | str | None) -> bool:
+    """Does an early-exit check cost about as much as a tree (the AVR table walk of
+    half-word records), so that checks are spaced out (:func:`exit_batch`)?"""
+    return layout == Layout.TABLE and target.word_bits == 8 and half_word_table(ens, target) and ens.n_trees >= 2
+
+
 def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evaluated: float | None = None,
                exact: bool = False) -> int:
     """How many trees an early exit lets pass between its checks, where checks cost about
@@ -567,11 +582,83 @@ def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evalu
     (4,131 and 7,513 cycles against 4,305 and 9,478 checking every tree, with the sparse
     leaf tables the band check reads); exact 10x6 2, 20x5 3 and 30x6 3 (see
     :data:`_CHECK_CYCLES`). Elsewhere 1."""
-    if layout != Layout.TABLE or target.word_bits != 8 or not half_word_table(ens, target) or ens.n_trees < 2:
+    if not checks_cost_trees(ens, target, layout):
         return 1
     tree = cycles(ens, target, Point(layout=Layout.TABLE)) / ens.n_trees
     trees = ens.n_trees / 2 if evaluated is None else evaluated
     return max(1, min(ens.n_trees, int(np.sqrt(2 * trees * _CHECK_CYCLES[exact] / tree))))
+
+
+#: the exact exit on the AVR table walk over leaf records: a check's cycles per output it
+#: reads (the runner-up's lead, then each output's bounds) and, per tree, the walk's test
+#: for a check point, fitted to the rows each check stopped (ATmega328P, -O2, digits on
+#: simavr against the same point without the exit: 10x6 behind a 4-level head 3,233
+#: cycles, 3,339 checking after tree 6, 3,366 after 7, 3,380 after both; 20x5 behind 2
+#: levels 6,326, 6,110 at 12 and 15, 6,163 at 12, 14 and 16, 6,399 at 12, 6,140 at 15,
+#: 6,740 at 11-17; 30x6 12,157, 10,115 every third tree, 10,393 every second); the share
+#: of its trees' leaves' leads a row keeps over the runner-up (some trees vote otherwise)
+#: and how much wider its lead spreads than theirs taken alike, fitted to the rows each
+#: check stops (interpreter, digits test rows: 10x6 after 6-9 trees 37%, 63%, 93%, 93%;
+#: 20x5 after 12-15 33%, 53%, 67%, 80%)
+_EXACT_CHECK_OUTPUT, _EXACT_CHECK_TREE, _LEAD_SPREAD, _LEAD_KEPT = 60, 12, 3.0, 0.9
+
+
+def stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
+    """Per check point (trees before it), the share of rows an exact check there stops,
+    estimated from the IR's bounds: a row's lead over the runner-up after ``j`` trees is
+    taken as :data:`_LEAD_KEPT` of the sum of ``j`` leaves' leads (each leaf equally
+    likely), spread :data:`_LEAD_SPREAD` times wider, against the least lead the bounds
+    need (the mean over classes of the widest gap to another class; one output: half the
+    bounds' width)."""
+    ee = ens.early_exit
+    assert ee is not None
+    leads = []
+    for tree in ens.trees:
+        values = np.asarray(ens.leaves, dtype=np.float64)[tree.leaf[tree.op == Op.LEAF]]
+        ordered = np.sort(values, axis=1)
+        leads.append(np.abs(ordered[:, -1]) if ens.n_outputs == 1 else ordered[:, -1] - ordered[:, -2])
+    mean = _LEAD_KEPT * np.concatenate([[0.0], np.cumsum([lead.mean() for lead in leads])])
+    spread = _LEAD_SPREAD * np.sqrt(np.concatenate([[0.0], np.cumsum([lead.var() for lead in leads])]))
+    at = np.searchsorted(ee.checkpoints, checkpoints)
+    lower, upper = np.asarray(ee.lower, dtype=np.float64)[at], np.asarray(ee.upper, dtype=np.float64)[at]
+    if ens.n_outputs == 1:
+        need = (upper[:, 0] - lower[:, 0]) / 2
+    else:
+        gaps = upper[:, None, :] - lower[:, :, None]  # [check, class, other]
+        gaps[:, np.arange(ens.n_outputs), np.arange(ens.n_outputs)] = -np.inf
+        need = gaps.max(axis=2).mean(axis=1)
+    z = (mean[checkpoints] - need) / np.maximum(spread[checkpoints], 1e-300)
+    return np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z])
+
+
+def exact_exit_interval(ens: Ensemble, target: Target, point: Point, checkpoints: np.ndarray) -> int:
+    """The interval between the exact exit's checks (of those at ``checkpoints``, the ones
+    it can make: exit_checks) that saves the most cycles on the AVR table walk, or 0 where
+    no interval saves any: checks at ``S`` cost each row reaching one a check
+    (:data:`_EXACT_CHECK_OUTPUT` per output) plus :data:`_EXACT_CHECK_TREE` a tree, and
+    save the trees after the check a row stops at (:func:`stop_shares`)."""
+    n = ens.n_trees
+    if not checks_cost_trees(ens, target, point.layout):
+        return 1
+    if ens.leaf_width != ens.n_outputs:  # one tree per class: no lead per leaf to go by
+        return exit_batch(ens, target, point.layout, exact=True)
+    tree = (cycles(ens, target, point) - _row_cycles(ens)) / n + _EXACT_CHECK_TREE
+    check = _EXACT_CHECK_OUTPUT * ens.n_outputs
+    share = stop_shares(ens, checkpoints)
+    best, best_cost = 0, 0.0
+    for b in range(1, n + 1):
+        chosen = checkpoints % b == 0
+        if not chosen.any():
+            continue
+        stopped, cost = 0.0, float(n * _EXACT_CHECK_TREE)
+        for j, p in zip(checkpoints[chosen].tolist(), share[chosen].tolist()):
+            cost += (1 - stopped) * check
+            now = max(stopped, p)
+            cost -= (now - stopped) * (n - j) * tree
+            stopped = now
+        if cost < best_cost:
+            best, best_cost = b, cost
+    return best
 
 
 def expected_tests(ens: Ensemble) -> float:
@@ -647,6 +734,11 @@ def _head_levels(ens: Ensemble) -> HeadLevels:
     return HeadLevels(tuple(nodes), tuple(tests), depth)
 
 
+def _row_cycles(ens: Ensemble) -> int:
+    """Cycles of a prediction around its trees: the call, the sums' setup and decision."""
+    return 20 * ens.n_outputs + 100
+
+
 def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     """Estimated cycles of one prediction of a ``point`` build (see :data:`_TEST_CYCLES`)."""
     small = target.word_bits == 8
@@ -664,4 +756,4 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
         keys += _GUARD_CYCLES * split_features(ens).size
     saving = _HEAD_SAVING[0 if ens.input_type.startswith("float") else 1]
     head = head_levels(ens).tests[point.head] * saving - ens.n_trees * _HEAD_ENTRY if point.head else 0
-    return int(expected_tests(ens) * test - head + ens.n_trees * leaf + 20 * ens.n_outputs + 100 + keys)
+    return int(expected_tests(ens) * test - head + ens.n_trees * leaf + _row_cycles(ens) + keys)

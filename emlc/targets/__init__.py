@@ -81,6 +81,11 @@ class Target:
     #: table (no float tier), 2.5-4.1 KB otherwise, and 4.6 KB keeps the 10x6 inline -Os
     #: estimate above its link; SDCC 4.2 on the 8051: 4.1 and 5.5 KB)
     soft_float64_bytes: int = 4600
+    #: that step in the speed levels' table builds over leaf records (fast_leaf_records;
+    #: its float tier and the binary64 sum of the recorded rows' records): avr-gcc 5.4,
+    #: ATmega328P, digits 10x6 and 20x5 with stored values or multipliers and heads of
+    #: 0-4 levels, linked against --float32-sums: 2,770-2,794 B (None: soft_float64_bytes)
+    soft_float64_record_bytes: int | None = None
     #: the link calls the C library's exp/expf (``<math.h>``, ``-lm``): on the host it is
     #: the one LightGBM, XGBoost and SciPy call, so probabilities are bit-identical;
     #: elsewhere emlc's own exp (a few ulp from it) keeps libm out of the firmware
@@ -126,14 +131,14 @@ TARGETS: dict[str, Target] = {
             word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
             flash_bytes=256 * 1024, ram_bytes=8 * 1024, compiler="avr-gcc",
             cflags=("-mmcu=atmega2560", *_WARN), inline_node_bytes=64,
-            half_word_tests=True, leaf_sums_inline=True, fast_leaf_records=True,
+            half_word_tests=True, leaf_sums_inline=True, fast_leaf_records=True, soft_float64_record_bytes=2850,
         ),
         Target(
             "atmega328p", "ATmega328P (8-bit AVR, no FPU, 32 KiB flash, 2 KiB RAM)",
             word_bits=8, has_fpu=False, double_bits=32, flash=PROGMEM,
             flash_bytes=32 * 1024, ram_bytes=2 * 1024, compiler="avr-gcc",
             cflags=("-mmcu=atmega328p", *_WARN), inline_node_bytes=64,
-            half_word_tests=True, leaf_sums_inline=True, fast_leaf_records=True,
+            half_word_tests=True, leaf_sums_inline=True, fast_leaf_records=True, soft_float64_record_bytes=2850,
         ),
         Target(
             "cortex-m0", "Arm Cortex-M0 (32-bit, no FPU), e.g. nRF51 / micro:bit",

@@ -60,3 +60,30 @@ def test_lossy_exit_costs_no_cycles_on_avr_digits(layout, trees, depth):
                                            Path(tmp))
             np.testing.assert_array_equal(np.asarray(ens.classes)[pred], interpret_early_exit(ir, Xte))
     assert cycles["exit"] <= cycles["none"], cycles
+
+
+@pytest.mark.parametrize("trees, depth", [(10, 6), (20, 5)])
+def test_exact_exit_of_the_default_328p_build_costs_no_cycles(trees, depth):
+    """-O2 on the ATmega328P at the default budget keeps the exact exit only where its
+    checks save cycles (cost.exact_exit_interval): digits 10x6 leaves it out, 20x5 checks
+    once, after tree 14, and runs faster than the same build without the exit."""
+    require_tool("avr-gcc", "simavr", "avr-size")
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import train_test_split
+
+    import emlc
+
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, _ = train_test_split(X, y, test_size=30, random_state=0)
+    clf = RandomForestClassifier(n_estimators=trees, max_depth=depth, random_state=0).fit(Xtr, ytr)
+    ir = optimize(emlc.load(clf), level="O2", target="atmega328p").ensemble
+    run = _bench().build_and_run
+    codes = {"exit": emit_c(ir, "atmega328p", "model"), "none": emit_c(ir.replace(early_exit=None), "atmega328p", "model")}
+    assert ("model_exit(" in codes["exit"]) == (trees == 20)
+    cycles = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, code in codes.items():
+            pred, _, _, cycles[name] = run(code, "model_predict(x, 64)", Xte, "float", Path(tmp), mcu="atmega328p")
+            np.testing.assert_array_equal(pred, clf.predict(Xte))
+    assert cycles["exit"] <= cycles["none"], cycles

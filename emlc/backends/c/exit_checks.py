@@ -43,7 +43,7 @@ import numpy as np
 from ...ir.ensemble import Aggregation, Ensemble, Op, Task
 from ...ir.ranges import tree_ranges
 from . import leaf_tables
-from .common import smallest_int, top_two
+from .common import size_of, smallest_int, top_two
 from .fixed import FixedPlan
 from .soft64 import f64_load, f64_words
 
@@ -247,6 +247,18 @@ def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: b
     check_t = "int32_t" if 2 * span < 2**31 else "int64_t"
     bt = smallest_int(int(min(lower.min(), upper.min(), 0)), int(max(lower.max(), upper.max(), 0)))
     return ExitPlan(mode, checkpoints, lower, upper, bt, check_t, sums, sums_t)
+
+
+def table_bytes(plan: ExitPlan | None) -> int | None:
+    """Flash the tables of a check without a band take at most (the cost model's; None
+    for a band check, whose finer and binary64 tables it estimates from the IR): bounds
+    per check point and output, the least lead (:func:`least_lead`) and the check points."""
+    if plan is None:
+        return 0
+    if plan.band is not None:
+        return None
+    n = len(plan.checkpoints)
+    return 2 * plan.lower.size * size_of(plan.bound_t) + n * 8 + (n + 1) * 2
 
 
 def least_lead(plan: ExitPlan) -> np.ndarray | None:

@@ -16,7 +16,8 @@ from enum import Enum
 
 import numpy as np
 
-from ...cost import Layout, choose_layout, exit_batch, half_first_bytes, half_word_table, head_levels
+from ...cost import (Layout, Point, choose_layout, exact_exit_interval, half_first_bytes, half_word_table,
+                     head_levels)
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Op
 from ...targets import Target
@@ -260,8 +261,12 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # binary64 step: on the 8051 (223 B of stack) s51 runs stopped there, so it keeps approx
     banded = target.compiler != "sdcc"
     exact_exit = ens.early_exit is not None and ens.early_exit.confidence >= 1
-    interval = exit_batch(ens, target, chosen, exact=True) if exact_exit else 1
-    exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded, interval)
+    exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
+    if exact_exit and exits is not None:  # the checks it can make, spaced out where they cost trees
+        walk = Point(chosen, stored=records is not None and records.stored, head=min(head, head_levels(ens).depth))
+        interval = exact_exit_interval(ens, target, walk, exits.checkpoints)
+        exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded, interval) \
+            if interval else None
     # byte sums can decide most rows where the leaf sums are not exact already
     bytes_help = leaf_sums and exits is None and fx is not None and not fx.exact
     if byte_sums and bytes_help:

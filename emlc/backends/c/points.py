@@ -20,7 +20,7 @@ from ...cost import HEAD_LEVELS, CodeTerms, FlashBudget, Layout, Point, cycles, 
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
-from . import fixed, half_keys, leaf_add, soft64
+from . import exit_checks, fixed, half_keys, leaf_add, soft64
 from .plan import Plan, make_plan, pick_layout
 
 
@@ -114,7 +114,7 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
         seen.add(actual)
         leaf = None if plan.records is None else int(plan.records.data.size)  # known to the byte
         flash = flash_bytes(ens, target, plan.layout, code_terms(ens, target, plan), packed=plan.pack_tables,
-                            leaf_bytes=leaf)
+                            leaf_bytes=leaf, exit_bytes=exit_checks.table_bytes(plan.exit))
         if measure is not None and limit is not None and limit < flash <= CLOSE_TO_BUDGET * limit:
             flash = measure(plan)
         costs.append(PointCost(actual, plan, flash, cycles(ens, target, actual)))

@@ -281,8 +281,15 @@ def _live(model: Model) -> list[str]:
 
 
 def estimated_code_bytes(plan: Plan, target: Target) -> int:
-    """Flash of the soft step for the size estimate (0 when predict does not use it)."""
-    return target.soft_float64_bytes if plan.soft64 else 0
+    """Flash of the soft step for the size estimate (0 when predict does not use it): the
+    speed levels' table builds over leaf records link a smaller one (its rows come from
+    the records, no leaf-sum walk to redo) where the target measured it."""
+    if not plan.soft64:
+        return 0
+    over_records = target.soft_float64_record_bytes
+    if over_records is not None and plan.records is not None and not plan.pack_tables:
+        return over_records
+    return target.soft_float64_bytes
 
 
 def estimated_stack_bytes(plan: Plan, target: Target, n_out: int) -> int:
