@@ -27,13 +27,12 @@ Last run (simavr, avr-gcc 5.4 -Os):
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
     emlc -O0 inline                                             94356      0     1061  100.0%  100.0%
     emlc -O0 --early-exit 0.5 inline (exit left out)            94356      0     1061  100.0%  100.0%
-    emlc -O0 table                                              11388      0     3846  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table (exit left out)             11388      0     3846  100.0%  100.0%
+    emlc -O0 table                                              26774      0     2936  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table (exit left out)             26774      0     2936  100.0%  100.0%
     emlc -O2 inline                                             91162      0     1061  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 inline (exit left out)            91162      0     1061  100.0%  100.0%  *
-    emlc -O2 table (exact exit)                                 11002      0     3912  100.0%  100.0%
-    emlc -O2 table (no exit)                                    10526      0     3846  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             11002      0     3912  100.0%  100.0%
+    emlc -O2 table                                              25912      0     2936  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             25912      0     2936  100.0%  100.0%  *
     emlc -Os table                                               8138      0    10873  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk                 91162      0     1061  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk, int16 keys behind it    66444      0     1166  100.0%  100.0%  *
@@ -42,9 +41,21 @@ Last run (simavr, avr-gcc 5.4 -Os):
     emlc -O2 point: inline, leaf sums in code, NaN-free tests (NaN rows: table walk)    44876      0     1477  100.0%  100.0%  *
     emlc -O2 point: inline, byte sums in code, leaf table behind    47138      0     1615  100.0%  100.0%
     emlc -O2 point: inline, byte sums in code, leaf table behind, NaN-free tests (NaN rows: table walk)    38448      0     1845  100.0%  100.0%  *
+    emlc -O2 point: table, leaf values stored, inline head of 6 levels    25912      0     2936  100.0%  100.0%  *
+    emlc -O2 point: table, leaf values stored, inline head of 5 levels    19254      0     3087  100.0%  100.0%  *
+    emlc -O2 point: table, leaf values stored, inline head of 4 levels    15124      0     3253  100.0%  100.0%  *
+    emlc -O2 point: table, leaf values stored, inline head of 3 levels    12764      0     3416  100.0%  100.0%  *
+    emlc -O2 point: table, inline head of 6 levels              25510      0     3432  100.0%  100.0%
     emlc -O2 point: inline, leaf table                          46510      0     3565  100.0%  100.0%
-    emlc -O2 point: table, leaf values stored                   11002      0     3912  100.0%  100.0%
-    emlc -O2 point: table                                       10638      0     4411  100.0%  100.0%
+    emlc -O2 point: table, inline head of 5 levels              18852      0     3584  100.0%  100.0%
+    emlc -O2 point: table, leaf values stored, inline head of 2 levels    11590      0     3596  100.0%  100.0%  *
+    emlc -O2 point: table, inline head of 4 levels              14722      0     3750  100.0%  100.0%
+    emlc -O2 point: table, leaf values stored, inline head of 1 level    10990      0     3778  100.0%  100.0%  *
+    emlc -O2 point: table, leaf values stored                   10526      0     3846  100.0%  100.0%  *
+    emlc -O2 point: table, inline head of 3 levels              12362      0     3913  100.0%  100.0%
+    emlc -O2 point: table, inline head of 2 levels              11684      0     4216  100.0%  100.0%
+    emlc -O2 point: table, inline head of 1 level               11084      0     4362  100.0%  100.0%
+    emlc -O2 point: table                                       10638      0     4387  100.0%  100.0%
     emlc -O2 --input int16 inline                               37156      0      706  100.0%  100.0%  *
     emlc -Os --input int16 table                                 7794      0    10097  100.0%  100.0%  *
     emlearn inline (float features)                             17958      0     5252   96.7%       -
@@ -57,10 +68,10 @@ Last run (simavr, avr-gcc 5.4 -Os):
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
     emlc -O0 table                                              13586      0     3396  100.0%  100.0%  *
     emlc -O0 --early-exit 0.5 table (exit left out)             13586      0     3396  100.0%  100.0%  *
-    emlc -O2 table (exact exit)                                 13196      0     3477  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             13196      0     3477  100.0%  100.0%  *
+    emlc -O2 table                                              15084      0     3233  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             15084      0     3233  100.0%  100.0%  *
     emlc -Os table                                               8138      0    10853  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                12082      0     3341  100.0%  100.0%
+    emlc -O2 --input int16 table                                13436      0     3147  100.0%  100.0%
     emlc -Os --input int16 table                                 7794      0    10077  100.0%  100.0%  *
     emlearn inline (float features)                             17958      0     4997   96.7%       -
     emlearn inline (int16 features)                              8700      0     1538   83.3%       -  *
@@ -85,12 +96,12 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 20x5, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              13098      0     8048  100.0%  100.0%  *
-    emlc -O0 --early-exit 0.5 table (exit left out)             13098      0     8048  100.0%  100.0%  *
-    emlc -O2 table (exact exit)                                 13726      0     6451  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             13726      0     6451  100.0%  100.0%  *
+    emlc -O0 table                                              14750      0     6686  100.0%  100.0%  *
+    emlc -O0 --early-exit 0.5 table (exit left out)             14750      0     6686  100.0%  100.0%  *
+    emlc -O2 table (exact exit)                                 15646      0     6097  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             15646      0     6097  100.0%  100.0%  *
     emlc -Os table                                              10038      0    19958  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                13674      0     5968  100.0%  100.0%
+    emlc -O2 --input int16 table                                14522      0     5795  100.0%  100.0%
     emlc -Os --input int16 table                                 9676      0    18663  100.0%  100.0%  *
     emlearn inline (float features)                             23488      0     8312  100.0%       -
     emlearn inline (int16 features)                             11660      0     2327   93.3%       -  *
@@ -148,7 +159,8 @@ feature's sorted keys share in runs, where that saves more than its lookup's cod
 60x5 4.83 B per decision node, 30x6 -Os 26,614 B / 26,144 cycles -> 26,314 / 34,136 (the
 scan for a key's run costs cycles), 10x6 unchanged (it would save less than the code).
 
-Every emlc build carries the binary64 step for float64 near-ties (c_soft64: 3.9-5 KB);
+Every emlc build carries the binary64 step for float64 near-ties (c_soft64: 3.9-5 KB; 2.7-2.8 KB
+in the -O2 table builds over leaf records);
 before it, -O2 inline was 87,460 B and -Os table 8,930 B / 8,654 cycles.
 
 The -O2 inline build has no exact exit: on AVR inline walks the checks cost more than the
@@ -157,11 +169,10 @@ Its first walk adds byte sums and decides 29 of the 30 rows; the other goes on t
 16-bit walk that records leaf rows. A lossy exit is left out there: its checks on the
 16-bit walk's sums (the byte sums are too coarse to decide them: 45% of digits rows would
 fall into their band) took 1,362 cycles against 1,061 (10x6, 5.5 of 10 trees evaluated).
-On the table layout it is kept and decided exactly (exit_checks' band check: 16-bit sums,
-sums 2^14 finer from the recorded rows' residuals within that band, binary64 within
-that one, which costs about a million cycles and no digits test row reaches); its tables
-cost 6.6 KB (10x6) and 11 KB (20x5). The 30x6 tables are from the run before these
-columns. Bigger digits forests, -O2 inline, float / int16
+The AVR table layout leaves it out too: its band check reads the sparse leaf tables that
+the leaf records replace (it was 17,484 B / 4,131 cycles on 10x6, where the records alone
+now take 10,526 / 3,846); its exact exit checks only where the rows a check stops pay for
+it (cost.exact_exit_interval: none on 10x6, one check after tree 14 on 20x5). Bigger digits forests, -O2 inline, float / int16
 cycles before and after that rule and the first walk: 20x5 2,665 / 2,200 -> 1,954 /
 1,256; 30x6 4,210 / 3,660 -> 3,654 / 2,582 (inline forced; -O2 now takes the table there,
 the inline estimate passing half the 2560's flash; int16 with a first walk 1,883); 50x5
