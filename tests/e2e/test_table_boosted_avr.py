@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 
 import emlc
-from emlc.backends.c import emit_c, size_report, walk_table
-from emlc.backends.c.model import Model
-from emlc.backends.c.plan import Layout, make_plan
+from emlc.backends.c import emit_c, size_report
+from emlc.backends.c.plan import TableForcing
 from emlc.passes import optimize
 from emlc.targets import get_target
-from tests.backends.c.test_walk_table import split_top
+from tests.backends.c.test_walk_table import RECORDS, _records
 from tests.conftest import require_tool
 from tests.e2e.harness import TOOLS, run_model
 
@@ -43,22 +42,12 @@ def built():
     return model, rows, res
 
 
-def _records(ens, encodings):
-    saved = walk_table.ENCODINGS
-    walk_table.ENCODINGS = encodings
-    try:
-        avr = get_target("avr")
-        return walk_table.encode(Model(ens, avr, "m", make_plan(ens, avr, Layout.TABLE, pack_tables=True)))  # -Os
-    finally:
-        walk_table.ENCODINGS = saved
-
-
 def test_os_stores_decision_records_only(built):
     _, _, res = built
     assert res.layout == "table"
     ens = res.ensemble
-    rec = _records(ens, walk_table.ENCODINGS)
-    old = _records(ens, ("records",))
+    rec = _records(ens)  # -Os on the AVR
+    old = _records(ens, forcing=RECORDS)
     decision = ens.n_nodes - ens.n_leaves
     one_leaf = sum(t.n_nodes == 1 for t in ens.trees)  # late trees without a split
     assert rec.counted and rec.kind.size == decision + one_leaf
@@ -77,7 +66,7 @@ def test_os_takes_at_most_five_bytes_per_decision_node(built):
     keys, 8.95 B with leaf records."""
     _, _, res = built
     ens = res.ensemble
-    rec = _records(ens, walk_table.ENCODINGS)
+    rec = _records(ens)
     decision = ens.n_nodes - ens.n_leaves
     assert rec.split_top and rec.key_bytes == 3 and rec.record_bytes == 2
     assert rec.bytes <= 5.0 * decision
@@ -85,9 +74,9 @@ def test_os_takes_at_most_five_bytes_per_decision_node(built):
     assert rep["node_table_bytes"] == rec.bytes and rep["node_bytes_per_decision_node"] <= 5.0
 
 
-def _linked(ens) -> int:
+def _linked(ens, forcing: TableForcing = TableForcing()) -> int:
     """text + data of an ATmega2560 program calling predict and predict_proba."""
-    header = emit_c(ens, "avr", "m", "table", speed=False)
+    header = emit_c(ens, "avr", "m", "table", speed=False, forcing=forcing)
     main = (header + "\nint main(void) {\n    static float x[20];\n    static float p[2];\n"
             "    return (int)m_predict(x, 20) + (int)m_predict_proba(x, 20, p, 2);\n}\n")
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,8 +94,7 @@ def test_split_keys_shrink_the_linked_build_within_the_estimate(built):
     _, _, res = built
     ens = res.ensemble
     linked = _linked(ens)
-    with split_top(False):
-        whole = _linked(ens)
+    whole = _linked(ens, TableForcing(split_top=False))
     assert linked + 300 < whole
     estimate = size_report(ens, "avr", "table", speed=False)["flash_bytes_estimate"]
     assert linked <= estimate <= 1.6 * linked
@@ -124,12 +112,7 @@ def test_cost_model_counts_decision_records_only(built):
     assert 0.75 * backend <= data_bytes(ens, avr, CostLayout.TABLE, packed=True) <= 1.25 * backend
     # the speed levels never drop the keys' top byte: their estimate counts whole keys
     assert data_bytes(ens, avr, CostLayout.TABLE) > data_bytes(ens, avr, CostLayout.TABLE, packed=True)
-    saved = walk_table.ENCODINGS
-    walk_table.ENCODINGS = ("records",)
-    try:
-        old = size_report(ens, avr, "table", speed=False)["flash_data_bytes"]
-    finally:
-        walk_table.ENCODINGS = saved
+    old = size_report(ens, avr, "table", speed=False, forcing=RECORDS)["flash_data_bytes"]
     assert backend < old
 
 

@@ -15,6 +15,7 @@ smallest for big models). See :mod:`emlc.backends.c.model` for the code's shape.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -38,7 +39,7 @@ from . import (
 from .common import C_INT, check_name, comment, size_of
 from .exit_checks import ExitMode
 from .model import Model
-from .plan import Layout, Plan
+from .plan import Layout, Plan, TableForcing
 from .points import Choice, choose, code_terms, point_of
 from .walk_table import Records
 
@@ -58,17 +59,17 @@ class Build(NamedTuple):
 
 def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str | None,
            speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget(),
-           point: Point | None = None) -> Build:
+           point: Point | None = None, forcing: TableForcing = TableForcing()) -> Build:
     tgt = get_target(target)
     prefix = check_name(name)
     built: dict[Point, tuple[Model, list[str], Records | None]] = {}
 
     def measure(plan: Plan) -> int:
-        made = built[point_of(plan)] = _emit(ens, tgt, prefix, plan)
+        made = built[point_of(plan)] = _emit(ens, tgt, prefix, replace(plan, forcing=forcing))
         return estimate(ens, tgt, plan, made[0].tables.bytes)["flash"]
 
     choice = choose(ens, tgt, layout, speed, float32_sums, budget, measure, point)
-    plan = choice.chosen.plan
+    plan = replace(choice.chosen.plan, forcing=forcing)
     model, code, records = built.get(choice.chosen.point) or _emit(ens, tgt, prefix, plan)
     return Build(model, code, records, choice)
 
@@ -180,9 +181,9 @@ class Header(NamedTuple):
 @traps_off
 def header(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: Layout | str | None = None,
            speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget(),
-           point: Point | None = None) -> Header:
+           point: Point | None = None, forcing: TableForcing = TableForcing()) -> Header:
     """:func:`emit_c`'s header with the build points it chose from."""
-    model, code, _, choice = _build(ens, target, name, layout, speed, float32_sums, budget, point)
+    model, code, _, choice = _build(ens, target, name, layout, speed, float32_sums, budget, point, forcing)
     check_fit(model)
     guard = f"EMLC_{name.upper()}_H"
     includes = ["#include <stdint.h>"]
@@ -199,12 +200,13 @@ def header(ens: Ensemble, target: Target | str = "host", name: str = "model", la
 
 def emit_c(ens: Ensemble, target: Target | str = "host", name: str = "model", layout: Layout | str | None = None,
            speed: bool = True, float32_sums: bool = False, budget: FlashBudget = FlashBudget(),
-           point: Point | None = None) -> str:
+           point: Point | None = None, forcing: TableForcing = TableForcing()) -> str:
     """One self-contained C99 header for ``ens`` on ``target`` (refuses models that cannot fit).
     ``speed`` (the -O levels but -Os) takes the fastest build within ``budget``, -Os the
     smallest, or ``point`` when given (:mod:`.points`); ``float32_sums`` (lossy) leaves
-    float64 near-ties to float sums on targets without a 64-bit double."""
-    return header(ens, target, name, layout, speed, float32_sums, budget, point).code
+    float64 near-ties to float sums on targets without a 64-bit double; ``forcing`` holds
+    the table layout's encoding choices fixed (the tests check each)."""
+    return header(ens, target, name, layout, speed, float32_sums, budget, point, forcing).code
 
 
 def _link_note(model: Model) -> list[str]:
@@ -261,10 +263,11 @@ def check_fit(model: Model) -> None:
 
 @traps_off
 def size_report(ens: Ensemble, target: Target | str = "host", layout: Layout | str | None = None, speed: bool = True,
-                float32_sums: bool = False, budget: FlashBudget = FlashBudget(), point: Point | None = None) -> dict:
+                float32_sums: bool = False, budget: FlashBudget = FlashBudget(), point: Point | None = None,
+                forcing: TableForcing = TableForcing()) -> dict:
     """Sizes the CLI prints for --report: nodes, leaves, estimated bytes on the target and
-    the build points considered (``point``: of that point, as :func:`emit_c`)."""
-    model, _, records, choice = _build(ens, target, "model", layout, speed, float32_sums, budget, point)
+    the build points considered (``point``, ``forcing``: of that build, as :func:`emit_c`)."""
+    model, _, records, choice = _build(ens, target, "model", layout, speed, float32_sums, budget, point, forcing)
     est = estimate(ens, model.target, model.plan, model.tables.bytes)
     inner = ens.n_nodes - ens.n_leaves
     table = {}

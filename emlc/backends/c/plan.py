@@ -49,6 +49,31 @@ class DirectTest(Enum):
     HALF_NO_NAN = "half, no NaN"
 
 
+class Encoding(Enum):
+    """A table record encoding :func:`.walk_table.encode` may pick: leaf and jump records,
+    decision records only, and those packed in one word with a slot and key index or a
+    global key index."""
+
+    RECORDS = "records"
+    COUNTED = "counted"
+    PACKED = "packed"
+    PACKED_GLOBAL = "packed_global"
+
+
+@dataclass(frozen=True)
+class TableForcing:
+    """The table layout held to a choice it would otherwise make by size, so that tests
+    can check each one: ``encodings`` the only ones it may pick (None: all; the smallest
+    wins), ``split_top`` keys without their top byte forced on where possible or off
+    (None: where that saves more than its lookup's code, at -Os)."""
+
+    encodings: frozenset[Encoding] | None = None
+    split_top: bool | None = None
+
+    def allows(self, encoding: Encoding) -> bool:
+        return self.encodings is None or encoding in self.encodings
+
+
 @dataclass(frozen=True)
 class Numbers:
     """The C types of one build and the integer keys its tests compare."""
@@ -106,6 +131,8 @@ class Plan:
     #: levels of every tree the half-word table walk's inline head tests before the walk
     #: takes over (walk_head; 0: none)
     head: int = 0
+    #: the table layout's encoding choices held fixed (tests; the default forces none)
+    forcing: TableForcing = TableForcing()
 
     @property
     def guarded(self) -> bool:

@@ -40,17 +40,11 @@ from . import leaf_records, walk_halves, walk_head
 from .common import int_literal, int_range, size_of, smallest_int
 from .features import rank_spans
 from .model import Model, Test, Walk, runtime_source
+from .plan import Encoding
 from .inline_text import unranked
 
 _UNSIGNED = ("uint8_t", "uint16_t", "uint32_t")
 _FLAG_NAMES = {"nan": "NaN goes left", "cat": "categorical", "rl": "right child is a leaf"}
-#: the encodings :func:`encode` chooses from (tests narrow it to check each one):
-#: leaf and jump records, decision records only, and those packed in one word with a
-#: slot and key index or a global key index
-ENCODINGS = ("records", "counted", "packed", "packed_global")
-#: keys stored without their top byte (:attr:`Records.split_top`): None when that saves
-#: more than its code; tests force it on (where possible) or off
-SPLIT_TOP: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -174,16 +168,17 @@ class Records:
     def tbase_t(self) -> str:
         return smallest_int(0, self.top_runs()[0].size, signed=False)
 
-    def with_split_top(self, code: int) -> Records | None:
+    def with_split_top(self, code: int, forced: bool | None = None) -> Records | None:
         """This encoding with its keys' top byte in runs (:attr:`split_top`), when that
-        is smaller by more than the lookup's ``code`` (see :data:`SPLIT_TOP`), and every
-        slot has at most 256 keys (a run's start is a byte)."""
-        if SPLIT_TOP is False or self.keys is None or not self.keys.size or size_of(self.key_t) < 2:
+        is smaller by more than the lookup's ``code`` or ``forced`` on (off: never; see
+        :attr:`.TableForcing.split_top`), and every slot has at most 256 keys (a run's
+        start is a byte)."""
+        if forced is False or self.keys is None or not self.keys.size or size_of(self.key_t) < 2:
             return None
         if int(np.diff(np.append(self.kbase, self.keys.size)).max()) > 256:
             return None
         split = replace(self, split_top=True)
-        return split if SPLIT_TOP or split.bytes + code < self.bytes else None
+        return split if forced or split.bytes + code < self.bytes else None
 
     def with_split_map(self) -> Records:
         """This encoding with its 16-bit leaf map split into low bytes and high nibbles
@@ -469,12 +464,13 @@ def encode(model: Model) -> Records:
     (:func:`_pack`) and keys without their top byte (:meth:`Records.with_split_top`) only
     where size comes first (-Os: ``plan.pack_tables``): unpacking them costs shifts and,
     with a global key index, a search for the slot (on AVR about twice the cycles of the
-    digits forest's walk), and the top byte a scan of the slot's runs."""
-    packed = model.plan.pack_tables
+    digits forest's walk), and the top byte a scan of the slot's runs. ``plan.forcing``
+    holds these choices fixed (tests check each)."""
+    packed, forcing = model.plan.pack_tables, model.plan.forcing
     trees = [_tests(model, tree) for tree in model.ens.trees]
     cands: list[Records | None] = []
     for palette in (False, True):
-        if "records" in ENCODINGS or not trees or not any(tests for tests, _ in trees):
+        if forcing.allows(Encoding.RECORDS) or not trees or not any(tests for tests, _ in trees):
             for rl in (False, True):
                 cands.append(next((rec for right_t in _UNSIGNED
                                    if (rec := _encode(model, trees, palette, rl, right_t)) is not None), None))
@@ -482,13 +478,13 @@ def encode(model: Model) -> Records:
                         if (rec := _encode_counted(model, trees, palette, cnt_t)) is not None), None)
         if counted is not None:
             counted = counted.with_split_map() if packed else counted
-            cands += [counted if "counted" in ENCODINGS else None,
-                      _pack(counted, False) if "packed" in ENCODINGS and packed else None,
-                      _pack(counted, True) if "packed_global" in ENCODINGS and packed else None]
+            cands += [counted if forcing.allows(Encoding.COUNTED) else None,
+                      _pack(counted, False) if forcing.allows(Encoding.PACKED) and packed else None,
+                      _pack(counted, True) if forcing.allows(Encoding.PACKED_GLOBAL) and packed else None]
     # keys without their top byte: a scan per node test, so only where size comes first
     code = split_key_code(model.target)
-    split = [rec.with_split_top(code) for rec in cands if rec is not None and packed]
-    cands = [s for s in split if s is not None] if SPLIT_TOP and any(split) else cands + split
+    split = [rec.with_split_top(code, forcing.split_top) for rec in cands if rec is not None and packed]
+    cands = [s for s in split if s is not None] if forcing.split_top and any(split) else cands + split
     best: Records | None = None
     for rec in cands:
         if rec is not None and (best is None or rec.bytes < best.bytes):

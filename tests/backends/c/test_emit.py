@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import choose, emit_c, size_report
+from emlc.backends.c.plan import TableForcing
 from emlc.errors import EmlcError
 from emlc.ir import Aggregation, Decision, Ensemble, FeatureRank, Link, Op, Task, Tree
 from emlc.ir.interpret import apply_link, decide, interpret_raw
@@ -35,9 +36,11 @@ def expected(ens: Ensemble, X) -> tuple[np.ndarray, np.ndarray]:
     return pred, value
 
 
-def check_agrees(ens: Ensemble, X, layout: str, target: str = "host", speed: bool = True) -> None:
-    """The built header equals the interpreter on ``X`` (``speed`` False: the -Os build)."""
-    got = run_model(ens, X, target, layout, speed=speed)
+def check_agrees(ens: Ensemble, X, layout: str, target: str = "host", speed: bool = True,
+                 forcing: TableForcing = TableForcing()) -> None:
+    """The built header equals the interpreter on ``X`` (``speed`` False: the -Os build;
+    ``forcing``: the table layout held to some of its encodings)."""
+    got = run_model(ens, X, target, layout, speed=speed, forcing=forcing)
     pred, values = expected(ens, X)
     if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
         np.testing.assert_array_equal(got.predict, pred)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c, leaf_tables, size_report
 from emlc.backends.c.model import Model
-from emlc.backends.c import walk_table
-from emlc.backends.c.plan import Layout, make_plan
+from emlc.backends.c.plan import Encoding, Layout, TableForcing, make_plan
 from emlc.backends.c.walk_table import encode
 from emlc.cost import split_key_code
 from emlc.errors import EmlcError
@@ -24,31 +23,18 @@ from tests.e2e.harness import run_model, run_parallel
 from tests.strategies import ensembles, inputs_for
 
 
-@contextlib.contextmanager
-def only(*encodings: str):
-    """The table layout held to ``encodings`` (walk_table.ENCODINGS) inside the block."""
-    saved = walk_table.ENCODINGS
-    walk_table.ENCODINGS = encodings
-    try:
-        yield
-    finally:
-        walk_table.ENCODINGS = saved
+RECORDS = TableForcing(frozenset({Encoding.RECORDS}))
 
 
-@contextlib.contextmanager
-def split_top(on: bool | None):
-    """Keys stored without their top byte forced on or off (walk_table.SPLIT_TOP) inside the block."""
-    saved = walk_table.SPLIT_TOP
-    walk_table.SPLIT_TOP = on
-    try:
-        yield
-    finally:
-        walk_table.SPLIT_TOP = saved
+def only(encoding: Encoding, split_top: bool | None = None) -> TableForcing:
+    """The table layout held to one encoding (and keys without their top byte forced on or off)."""
+    return TableForcing(frozenset({encoding}), split_top)
 
 
-def _records(ens: Ensemble, target: str = "avr", size_first: bool = True):
+def _records(ens: Ensemble, target: str = "avr", size_first: bool = True, forcing: TableForcing = TableForcing()):
     tgt = get_target(target)
-    return encode(Model(ens, tgt, "m", make_plan(ens, tgt, Layout.TABLE, pack_tables=size_first)))
+    plan = replace(make_plan(ens, tgt, Layout.TABLE, pack_tables=size_first), forcing=forcing)
+    return encode(Model(ens, tgt, "m", plan))
 
 
 def _chain(n: int, n_features: int = 3, n_rows: int = 4, side_subtree: bool = True) -> Tree:
@@ -97,11 +83,9 @@ def test_small_model_takes_three_bytes_per_decision_record():
     threshold index and right offset; right leaves live in the offset byte (leaf and
     jump records; the default encoding is smaller still, below)."""
     ens = _regressor([_chain(20), _chain(30)], n_features=3, n_rows=4)
-    with only("records"):
-        _check_three_byte_records(ens)
+    _check_three_byte_records(ens)
     smallest = _records(ens)
-    with only("records"):
-        assert smallest.bytes < _records(ens).bytes
+    assert smallest.bytes < _records(ens, forcing=RECORDS).bytes
     assert size_report(ens, "avr", "table", speed=False)["node_table_bytes"] == smallest.bytes
     # speed levels leave packed records out (their unpacking costs cycles); on AVR they
     # walk half-word records (test_walk_halves), elsewhere these
@@ -111,7 +95,7 @@ def test_small_model_takes_three_bytes_per_decision_record():
 
 
 def _check_three_byte_records(ens):
-    rec = _records(ens)
+    rec = _records(ens, forcing=RECORDS)
     assert (rec.kind_t, rec.thr_t, rec.right_t) == ("uint8_t", "uint8_t", "uint8_t")
     assert "rl" in rec.flags
     # thresholds -3..3 (and 0.5) as float32 keys share 22 trailing zero bits: two bytes in the palette
@@ -119,7 +103,7 @@ def _check_three_byte_records(ens):
     decision = int(sum((t.op != Op.LEAF).sum() for t in ens.trees))
     # the chain's right leaves are in their parents' records: one leaf record per tree end
     assert rec.kind.size <= decision + 3 * ens.n_trees
-    rep = size_report(ens, "cortex-m0", "table")
+    rep = size_report(ens, "cortex-m0", "table", forcing=RECORDS)
     assert rep["table_record_bytes"] == 3
     assert rep["node_table_bytes"] == rec.bytes
     assert rep["node_bytes_per_decision_node"] == round(rec.bytes / decision, 2)
@@ -152,9 +136,8 @@ def test_shared_subtree_is_reached_by_a_jump_record():
     # the shared node 3 is placed once
     ens = _regressor([shared_subtree_tree()], n_features=2, n_rows=4)
     X = np.random.default_rng(3).normal(0, 4, (80, 2))
-    with only("records"):
-        assert _records(ens).has_jump
-        check_agrees(ens, X, "table")
+    assert _records(ens, forcing=RECORDS).has_jump
+    check_agrees(ens, X, "table", forcing=RECORDS)
     # decision records only: the shared subtree is written out twice
     assert _records(ens).counted
     check_agrees(ens, X, "table")
@@ -275,10 +258,10 @@ def test_trees_sharing_leaf_rows_map_every_leaf_by_its_number():
         check_agrees(ens, X, "table", speed=not size_first)
 
 
-ENCODINGS = ("records", "counted", "packed", "packed_global")
+COUNTED = [Encoding.COUNTED, Encoding.PACKED, Encoding.PACKED_GLOBAL]
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", list(Encoding), ids=lambda e: e.value)
 @settings(max_examples=20)
 @given(data=st.data())
 def test_each_encoding_matches_the_interpreter(encoding, data):
@@ -287,8 +270,7 @@ def test_each_encoding_matches_the_interpreter(encoding, data):
     require_tool("gcc")
     ens = data.draw(ensembles())
     X = data.draw(inputs_for(ens))
-    with only(encoding):
-        check_agrees(ens, X, "table", speed=False)
+    check_agrees(ens, X, "table", speed=False, forcing=only(encoding))
 
 
 @settings(max_examples=20)
@@ -299,8 +281,7 @@ def test_keys_without_their_top_byte_match_the_interpreter(data):
     require_tool("gcc")
     ens = data.draw(ensembles())
     X = data.draw(inputs_for(ens))
-    with split_top(True):
-        check_agrees(ens, X, "table", speed=False)
+    check_agrees(ens, X, "table", speed=False, forcing=TableForcing(split_top=True))
 
 
 def test_top_byte_runs_and_low_columns_give_back_every_key():
@@ -308,11 +289,9 @@ def test_top_byte_runs_and_low_columns_give_back_every_key():
     start at key 0 of each slot and hold one top byte each; -Os takes the split when it
     saves more than its lookup's code, and never at the speed levels."""
     ens = _boosted(n_trees=40, depth=5)
-    with split_top(None):
-        rec = _records(ens)
-        assert rec.split_top and not _records(ens, size_first=False).split_top
-    with split_top(False):
-        whole = _records(ens)
+    rec = _records(ens)
+    assert rec.split_top and not _records(ens, size_first=False).split_top
+    whole = _records(ens, forcing=TableForcing(split_top=False))
     assert not whole.split_top and rec.bytes + split_key_code(get_target("avr")) < whole.bytes
     starts, tops, slots = rec.top_runs()
     keys, low_bits = rec.stored_keys, 8 * rec.key_bytes
@@ -330,11 +309,11 @@ def test_float64_keys_keep_seven_low_bytes_in_three_columns():
     ens = _boosted().replace(input_type="float64")
     X = np.random.default_rng(5).normal(0, 1, (80, 6))
     X[::4, 2] = np.nan
-    with split_top(True):
-        rec = _records(ens, "host")
-        assert rec.split_top and rec.key_t == "int64_t" and rec.key_bytes == 7
-        assert "m_keys4[" in emit_c(ens, "host", "m", "table", speed=False)
-        check_agrees(ens, X, "table", speed=False)
+    split = TableForcing(split_top=True)
+    rec = _records(ens, "host", forcing=split)
+    assert rec.split_top and rec.key_t == "int64_t" and rec.key_bytes == 7
+    assert "m_keys4[" in emit_c(ens, "host", "m", "table", speed=False, forcing=split)
+    check_agrees(ens, X, "table", speed=False, forcing=split)
 
 
 def _boosted(seed: int = 0, n_trees: int = 12, depth: int = 4, one_leaf: int = -1):
@@ -366,32 +345,31 @@ def _boosted(seed: int = 0, n_trees: int = 12, depth: int = 4, one_leaf: int = -
                     leaves=leaves, n_outputs=1, base_score=np.zeros(1))
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS[1:])
+@pytest.mark.parametrize("encoding", COUNTED, ids=lambda e: e.value)
 def test_boosted_trees_take_decision_records_only(encoding):
     """Boosted trees (a leaf row per leaf, in preorder): the counted encodings need no
     leaf records and no leaf-row map; packed ones one word per decision node. A tree
     that is one leaf takes one record, and then each tree its first leaf row."""
     require_tool("gcc")
-    with only(encoding):
-        for one_leaf in (-1, 3):
-            ens = _boosted(one_leaf=one_leaf)
-            rec = _records(ens)
-            decision = int(sum((t.op != Op.LEAF).sum() for t in ens.trees))
-            # its right leaf is never reached: rows stay in order, from a first row per tree
-            assert rec.counted and rec.lmap is None and (rec.lbase is None) == (one_leaf < 0)
-            assert rec.kind.size == decision + (one_leaf >= 0)
-            assert (rec.word is not None) == (encoding != "counted")
-            X = np.random.default_rng(5).normal(0, 1, (80, 6)).astype(np.float32)
-            X[np.random.default_rng(6).random(X.shape) < 0.15] = np.nan
-            inner = [(int(f), np.float32(v)) for t in ens.trees for f, v in zip(t.feature, t.threshold) if f >= 0]
-            for i in range(40):  # rows on a threshold and just above one
-                f, v = inner[i % len(inner)]
-                X[i, f] = v if i < 20 else np.nextafter(v, np.float32(np.inf))
-            for split in (False, True):
-                with split_top(split):
-                    assert _records(ens).split_top == split
-                    check_agrees(ens, X, "table", speed=False)
-                    check_agrees(ens, X, "table", "avr", speed=False)
+    for one_leaf in (-1, 3):
+        ens = _boosted(one_leaf=one_leaf)
+        rec = _records(ens, forcing=only(encoding))
+        decision = int(sum((t.op != Op.LEAF).sum() for t in ens.trees))
+        # its right leaf is never reached: rows stay in order, from a first row per tree
+        assert rec.counted and rec.lmap is None and (rec.lbase is None) == (one_leaf < 0)
+        assert rec.kind.size == decision + (one_leaf >= 0)
+        assert (rec.word is not None) == (encoding is not Encoding.COUNTED)
+        X = np.random.default_rng(5).normal(0, 1, (80, 6)).astype(np.float32)
+        X[np.random.default_rng(6).random(X.shape) < 0.15] = np.nan
+        inner = [(int(f), np.float32(v)) for t in ens.trees for f, v in zip(t.feature, t.threshold) if f >= 0]
+        for i in range(40):  # rows on a threshold and just above one
+            f, v = inner[i % len(inner)]
+            X[i, f] = v if i < 20 else np.nextafter(v, np.float32(np.inf))
+        for split in (False, True):
+            forcing = only(encoding, split)
+            assert _records(ens, forcing=forcing).split_top == split
+            check_agrees(ens, X, "table", speed=False, forcing=forcing)
+            check_agrees(ens, X, "table", "avr", speed=False, forcing=forcing)
 
 
 @pytest.mark.parametrize("target", ["cortex-m0", "rv32ec", "mcs51"])
@@ -405,10 +383,9 @@ def test_counted_and_packed_records_run_on_devices(target):
     ens = _boosted(n_trees=4 if small else 12, depth=3 if small else 4, one_leaf=2)
     X = np.random.default_rng(5).normal(0, 1, (12 if small else 40, 6)).astype(np.float32)
     X[::3, 1] = np.nan
-    for encoding in ENCODINGS[1:]:
+    for encoding in COUNTED:
         for split in (False, True):
-            with only(encoding), split_top(split):
-                check_agrees(ens, X, "table", target, speed=False)
+            check_agrees(ens, X, "table", target, speed=False, forcing=only(encoding, split))
 
 
 def test_shared_subtrees_that_would_multiply_keep_leaf_records():
