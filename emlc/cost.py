@@ -27,11 +27,12 @@ import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 import numpy as np
 
 from .errors import EmlcError
-from .ir.ensemble import Aggregation, Ensemble, Link, Op
+from .ir.ensemble import Aggregation, Ensemble, Link, Op, Tree
 from .targets import Target
 
 
@@ -668,23 +669,31 @@ def expected_tests(ens: Ensemble) -> float:
 
 
 def _expected_tests(ens: Ensemble) -> float:
+    return sum(paths.lengths[0] / max(paths.paths[0], 1) for paths in map(_leaf_paths, ens.trees))
+
+
+class _LeafPaths(NamedTuple):
+    """Per node of a tree: the leaf paths below it (a shared subtree once per path in),
+    their lengths summed, and the most levels below it."""
+
+    paths: list[int]
+    lengths: list[int]
+    levels: list[int]
+
+
+def _leaf_paths(tree: Tree) -> _LeafPaths:
     from .passes.trees.walk import postorder  # the passes build on this module
 
-    total = 0.0
-    for tree in ens.trees:
-        leaf = (tree.op == Op.LEAF).tolist()
-        left, right = tree.left.tolist(), tree.right.tolist()
-        paths = [0] * tree.n_nodes  # leaf paths below each node (a shared subtree once per path in)
-        depth = [0] * tree.n_nodes  # their lengths, summed
-        for node in postorder(tree):
-            if leaf[node]:
-                paths[node] = 1
-            else:
-                a, b = left[node], right[node]
-                paths[node] = paths[a] + paths[b]
-                depth[node] = depth[a] + depth[b] + paths[node]
-        total += depth[0] / max(paths[0], 1)
-    return total
+    leaf = (tree.op == Op.LEAF).tolist()
+    left, right = tree.left.tolist(), tree.right.tolist()
+    paths, lengths, levels = [1] * tree.n_nodes, [0] * tree.n_nodes, [0] * tree.n_nodes
+    for node in postorder(tree):
+        if not leaf[node]:
+            a, b = left[node], right[node]
+            paths[node] = paths[a] + paths[b]
+            lengths[node] = lengths[a] + lengths[b] + paths[node]
+            levels[node] = 1 + max(levels[a], levels[b])
+    return _LeafPaths(paths, lengths, levels)
 
 
 #: the most levels an inline head (Point.head) may test: 2^k - 1 tests a tree
@@ -708,19 +717,13 @@ def head_levels(ens: Ensemble) -> HeadLevels:
 
 
 def _head_levels(ens: Ensemble) -> HeadLevels:
-    from .passes.trees.walk import postorder  # the passes build on this module
-
     nodes = [0] * (HEAD_LEVELS + 1)
     tests = [0.0] * (HEAD_LEVELS + 1)
     depth = 0
     for tree in ens.trees:
         leaf = (tree.op == Op.LEAF).tolist()
         left, right = tree.left.tolist(), tree.right.tolist()
-        paths, levels = [1] * tree.n_nodes, [0] * tree.n_nodes  # leaf paths below a node, its levels
-        for node in postorder(tree):
-            if not leaf[node]:
-                paths[node] = paths[left[node]] + paths[right[node]]
-                levels[node] = 1 + max(levels[left[node]], levels[right[node]])
+        paths, _, levels = _leaf_paths(tree)
         depth = max(depth, levels[0])
         front = [0]
         for level in range(HEAD_LEVELS):
