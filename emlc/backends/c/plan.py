@@ -288,9 +288,12 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # binary64 step: on the 8051 (223 B of stack) s51 runs stopped there, so it keeps approx
     banded = target.compiler != "sdcc"
     exact_exit = ens.early_exit is not None and ens.early_exit.confidence >= 1
+    if chosen is not Layout.TABLE or pack_tables or not half_word_table(ens, target):
+        head = 0
+    head = min(head, head_levels(ens).depth)
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
     if exact_exit and exits is not None:  # the checks it can make, spaced out where they cost trees
-        walk = Point(chosen, stored=records is not None and records.stored, head=min(head, head_levels(ens).depth))
+        walk = Point(chosen, stored=records is not None and records.stored, head=head)
         interval = exact_exit_interval(ens, target, walk, exits.checkpoints)
         exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded, interval) \
             if interval else None
@@ -303,12 +306,10 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # bytes_help: predict has float sums for the rows the guard stops, and no early exit
     if guarded and direct is DirectTest.HALF and bytes_help and not keyed:
         direct = DirectTest.HALF_NO_NAN
-    if chosen is not Layout.TABLE or pack_tables or not half_word_table(ens, target):
-        head = 0
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
                 float32_sums=float32_sums, pack_tables=pack_tables, keyed_rows=keyed, records=records,
-                head=min(head, head_levels(ens).depth))
+                head=head)
 
 
 def _records(ens: Ensemble, target: Target, nums: Numbers, fx: FixedPlan | None, packed: bool,
