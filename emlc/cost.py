@@ -634,10 +634,12 @@ def stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
 
 def exact_exit_interval(ens: Ensemble, target: Target, point: Point, checkpoints: np.ndarray) -> int:
     """The interval between the exact exit's checks (of those at ``checkpoints``, the ones
-    it can make: exit_checks) that saves the most cycles on the AVR table walk, or 0 where
-    no interval saves any: checks at ``S`` cost each row reaching one a check
-    (:data:`_EXACT_CHECK_OUTPUT` per output) plus :data:`_EXACT_CHECK_TREE` a tree, and
-    save the trees after the check a row stops at (:func:`stop_shares`)."""
+    it can make: exit_checks) that saves the most cycles on the AVR table walk of
+    ``point``, or 0 where no interval saves any: checks at ``S`` cost each row reaching
+    one a check (:data:`_EXACT_CHECK_OUTPUT` per output) plus :data:`_EXACT_CHECK_TREE` a
+    tree, and save the trees after the check a row stops at (:func:`stop_shares`). A
+    packed walk is -Os's, where size comes first: of the intervals that save cycles, the
+    one with the fewest checks (each costs its bounds' flash), then the most saved."""
     n = ens.n_trees
     if not checks_cost_trees(ens, target, point.layout):
         return 1
@@ -646,7 +648,7 @@ def exact_exit_interval(ens: Ensemble, target: Target, point: Point, checkpoints
     tree = (cycles(ens, target, point) - _row_cycles(ens)) / n + _EXACT_CHECK_TREE
     check = _EXACT_CHECK_OUTPUT * ens.n_outputs
     share = stop_shares(ens, checkpoints)
-    best, best_cost = 0, 0.0
+    paying: list[tuple[int, float, int]] = []  # (checks, cycles, interval) of those that save cycles
     for b in range(1, n + 1):
         chosen = checkpoints % b == 0
         if not chosen.any():
@@ -657,9 +659,11 @@ def exact_exit_interval(ens: Ensemble, target: Target, point: Point, checkpoints
             now = max(stopped, p)
             cost -= (now - stopped) * (n - j) * tree
             stopped = now
-        if cost < best_cost:
-            best, best_cost = b, cost
-    return best
+        if cost < 0:
+            paying.append((int(chosen.sum()), cost, b))
+    if not paying:
+        return 0
+    return min(paying, key=lambda o: (o[0], o[1]) if point.packed else o[1])[2]
 
 
 def expected_tests(ens: Ensemble) -> float:

@@ -293,7 +293,7 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     head = min(head, head_levels(ens).depth)
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
     if exact_exit and exits is not None:  # the checks it can make, spaced out where they cost trees
-        walk = Point(chosen, stored=records is not None and records.stored, head=head)
+        walk = Point(chosen, packed=pack_tables, stored=records is not None and records.stored, head=head)
         interval = exact_exit_interval(ens, target, walk, exits.checkpoints)
         exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded, interval) \
             if interval else None
