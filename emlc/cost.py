@@ -280,11 +280,13 @@ def half_word_table(ens: Ensemble, target: Target) -> bool:
             and not (ens.column("op") == Op.CAT).any() and _half_records(ens) is not None)
 
 
-def half_first_bytes(n_features: int, n_rows: int) -> int | None:
+def half_first_bytes(n_features: int, largest_ref: int) -> int | None:
     """Bytes of a half-word record's first field, which holds 4f + 3 (the offset of
-    feature f's top byte) or a leaf row's high bits: one, or two, or None past those."""
+    feature f's top byte) or the high bits of what a leaf names, ``ref >> 8 << 2``, up to
+    ``largest_ref`` (the last leaf row, or the last leaf record's start): one, or two, or
+    None past those."""
     for size in (1, 2):
-        if 4 * n_features <= 1 << 8 * size and n_rows <= 1 << (8 * size + 6):
+        if 4 * n_features <= 1 << 8 * size and largest_ref >> 8 << 2 < 1 << 8 * size:
             return size
     return None
 
@@ -307,7 +309,7 @@ def _half_records(ens: Ensemble) -> int | None:
 
 
 def _find_half_records(ens: Ensemble) -> int | None:
-    fb = half_first_bytes(ens.n_features, int(ens.leaves.shape[0]))
+    fb = half_first_bytes(ens.n_features, int(ens.leaves.shape[0]) - 1)
     if fb is None or _written_out(ens, 1, 1)[0] > written_out_limit(ens):
         return None
     low = ens.input_type == "float32" and _half_low(ens)

@@ -157,8 +157,7 @@ def encode(model: Model, trees) -> HalfRecords:
     that holds every right child's distance (where :func:`applies`, one does)."""
     low = model.precision is not None and any(
         _bound(model, test.k) & 0xFFFF for tests, _ in trees for test in tests.values())
-    rec = model.plan.records
-    fb = half_first_bytes(model.ens.n_features, int(model.ens.leaves.shape[0] if rec is None else rec.data.size))
+    fb = half_first_bytes(model.ens.n_features, leaf_records.largest_ref(model.plan.records, model.ens))
     assert fb is not None
     high = half_shared_high(np.array([t.k for tests, _ in trees for t in tests.values()]), model.ens.input_type)
     k_t = "int16_t" if model.precision is not None else C_INT[model.ens.input_type] if high is None else "uint8_t"

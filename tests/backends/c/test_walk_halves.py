@@ -8,17 +8,18 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emlc.backends.c import emit_c, size_report
 from emlc.backends.c.model import Model
 from emlc.backends.c.plan import Layout, make_plan
-from emlc.backends.c import walk_halves
+from emlc.backends.c import leaf_records, walk_halves
 from emlc.cost import Point, data_bytes
 from emlc.targets import get_target
 from emlc.backends.c.walk_table import _tests
-from emlc.ir import Op, Task
+from emlc.ir import Op, Task, Tree
 from tests.backends.c.test_emit import _probe, check_agrees, expected
 from tests.e2e.harness import build, execute, parse, program, run_model, run_parallel
 from tests.conftest import require_tool
@@ -207,3 +208,78 @@ def test_int16_forests_with_two_byte_fields_walk_in_c():
         want = clf.predict(rows)
         np.testing.assert_array_equal(np.asarray(clf.classes_)[run_model(ens, rows, "avr", "table").predict], want)
         np.testing.assert_array_equal(np.asarray(clf.classes_)[_host_halves(ens, rows).predict], want)
+
+
+def _balanced(first_row: int, n_rows: int) -> Tree:
+    """A 5-level tree on 4 features (level l splits x[l % 4] at l + 0.5), its 32 leaves
+    naming rows first_row, first_row + 1, ... (mod ``n_rows``) left to right."""
+    op, feature, threshold, left, right, leaf = [], [], [], [], [], []
+
+    def grow(level: int) -> int:
+        at = len(op)
+        op.append(Op.LEAF), feature.append(-1), threshold.append(0.0), left.append(-1), right.append(-1)
+        leaf.append(-1)
+        if level == 5:
+            leaf[at] = (first_row + sum(o == Op.LEAF for o in op) - 1) % n_rows
+            return at
+        op[at], feature[at], threshold[at] = Op.LE, level % 4, level + 0.5
+        left[at] = grow(level + 1)
+        right[at] = grow(level + 1)
+        return at
+
+    grow(0)
+    return Tree.build(op=op, feature=feature, threshold=threshold, left=left, right=right, leaf=leaf)
+
+
+def _record_forest(rows: list[list[int]]):
+    """Integer leaf ``rows`` (uint8, three classes) behind as many such trees as they need:
+    leaf records of a mask and each nonzero byte."""
+    from emlc.ir import Decision, Ensemble
+
+    n_trees = -(-len(rows) // 32)
+    return Ensemble(n_features=4, task=Task.CLASSIFICATION,
+                    trees=tuple(_balanced(32 * t, len(rows)) for t in range(n_trees)),
+                    tree_output=np.zeros(n_trees, np.int32), leaves=np.asarray(rows, np.uint8), n_outputs=3,
+                    base_score=np.zeros(3), classes=np.arange(3), decision=Decision.ARGMAX, leaf_scale=np.ones(3))
+
+
+def _leaf_refs(rec: walk_halves.HalfRecords) -> list[int]:
+    """What the leaf records of ``rec``'s stream name, read back record by record."""
+    fb, stream = int(rec.fb_t[4:-2]) // 8, rec.stream.tolist()
+    decision = rec.record_bytes
+    refs, at = [], 0
+    while at < len(stream):
+        b = sum(stream[at + i] << 8 * i for i in range(fb))
+        if b & 2:
+            at += decision
+        else:
+            refs.append((b >> 2) << 8 | stream[at + fb])
+            at += fb + 1
+    return refs
+
+
+@pytest.mark.parametrize("longer, fb_t", [(False, "uint8_t"), (True, None)])
+def test_the_leaf_field_holds_the_last_record_start_not_the_table_size(longer, fb_t):
+    """5,462 leaf rows of 3-byte records (a mask and two counts): the last record starts at
+    16,383, whose high bits (63 << 2) fit the one-byte field, though the table holds
+    16,386 bytes (the field was sized from those, and the records dropped for the sparse
+    tables). One record a byte longer moves the last start to 16,384, which one byte cannot
+    name: the records then go (the walk keeps the one-byte field its rows take), never a
+    field too narrow. The leaves read back from the stream name their records' starts, and
+    the boundary build predicts on simavr as the interpreter does."""
+    rows = [[1 + i % 250, 1 + i // 250, 0] for i in range(5462)]
+    if longer:
+        rows[0][2] = 1
+    ens = _record_forest(rows)
+    model = _model(ens)
+    rec = model.plan.records
+    assert (rec is None) == longer
+    halves = walk_halves.encode(model, [_tests(model, tree) for tree in ens.trees])
+    assert halves.fb_t == "uint8_t"
+    refs = [ref for tree in ens.trees for ref, o in zip(leaf_records.leaf_refs(rec, tree), tree.op) if o == Op.LEAF]
+    assert _leaf_refs(halves) == refs
+    if fb_t is not None:
+        assert max(refs) == 16383 and rec.data.size == 16386
+        require_tool("avr-gcc", "simavr")
+        X = np.array([[5, 0, 3, 0], [0, 0, 0, 0], [5, 5, 5, 5], [1, 2, 3, 4], [4, 1, 0, 5]], dtype=np.float64)
+        check_agrees(ens, X, "table", "avr")
