@@ -103,3 +103,28 @@ def test_the_os_exact_exit_is_weighed_on_the_packed_walk_and_checks_least(trees,
     res = optimize(_digits(trees, depth), level="Os", target="atmega328p", passes=passes)
     plan = make_plan(res.ensemble, get_target("atmega328p"), res.layout, pack_tables=True)
     assert plan.pack_tables and plan.exit is not None and plan.exit.checkpoints.tolist() == want
+
+
+def _boosted_digits(rounds: int):
+    import xgboost
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    Xtr, _, ytr, _ = train_test_split(X, y, test_size=30, random_state=0)
+    model = xgboost.XGBClassifier(n_estimators=rounds, max_depth=3, random_state=0, n_jobs=1).fit(Xtr, ytr)
+    return optimize(emlc.load(model), level="O2", target="atmega328p").ensemble
+
+
+@pytest.mark.parametrize("rounds, want", [(10, [20, 40, 60, 80]), (20, [30, 60, 90, 120, 150, 180])])
+def test_boosted_exact_exit_checks_float_sums_every_few_rounds(rounds, want):
+    """One tree per class (XGBoost, 10 digits classes, depth 3) on the ATmega328P: the
+    exact exit's checks of the float sums are spaced in whole rounds, as simavr found
+    fastest (cost._FLOAT_CHECK_OUTPUT's note: 10 rounds 24,812 cycles every second round,
+    29,409 every round; 20 rounds 45,363 every third, 56,920 every round). They were
+    spaced in trees (7: a round of 10 trees never divided it) and then not at all, the float
+    checks taking every check point."""
+    ens = _boosted_digits(rounds)
+    plan = make_plan(ens, get_target("atmega328p"), "table")
+    assert plan.exit is not None and not plan.exit.check_t.startswith("int")
+    assert plan.exit.checkpoints.tolist() == want

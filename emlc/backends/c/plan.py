@@ -294,7 +294,7 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
     if exact_exit and exits is not None:  # the checks it can make, spaced out where they cost trees
         walk = Point(chosen, packed=pack_tables, stored=records is not None and records.stored, head=head)
-        interval = exact_exit_interval(ens, target, walk, exits.checkpoints)
+        interval = exact_exit_interval(ens, target, walk, exits.checkpoints, not exits.check_t.startswith("int"))
         exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded, interval) \
             if interval else None
     # byte sums can decide most rows where the leaf sums are not exact already
