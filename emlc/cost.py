@@ -267,9 +267,9 @@ def data_bytes(ens: Ensemble, target: Target, layout: Layout, packed: bool = Fal
 
 #: the threshold field of a half-word record per input type (walk_halves): a float32's
 #: key threshold's upper half (its lower half apart, :func:`_half_low`), an integer
-#: feature's threshold itself in the feature's own width (16-bit: its low byte alone
-#: where every threshold shares the high byte, :func:`half_shared_high`)
-HALF_THRESHOLD_BYTES = {"float32": 2, "int16": 2, "uint16": 2, "int8": 1, "uint8": 1}
+#: feature's threshold itself in the feature's own width (16- and 32-bit: its low bytes
+#: alone where every threshold shares the ones above, :func:`half_kept`)
+HALF_THRESHOLD_BYTES = {"float32": 2, "int32": 4, "int16": 2, "uint16": 2, "int8": 1, "uint8": 1}
 
 
 def half_word_table(ens: Ensemble, target: Target) -> bool:
@@ -313,7 +313,8 @@ def _find_half_records(ens: Ensemble) -> int | None:
     if fb is None or _written_out(ens, 1, 1)[0] > written_out_limit(ens):
         return None
     low = ens.input_type == "float32" and _half_low(ens)
-    k = HALF_THRESHOLD_BYTES[ens.input_type] - (half_shared_high(_integer_thresholds(ens), ens.input_type) is not None)
+    k = HALF_THRESHOLD_BYTES[ens.input_type] if ens.input_type == "float32" else half_kept(
+        _integer_thresholds(ens), ens.input_type)[0]
     for step in (1, 2):
         saves = 0 if ens.input_type == "float32" else step  # integer records: no step before a left leaf
         total, most = _written_out(ens, fb + k + step + 2 * low, fb + 1, saves)
@@ -322,14 +323,20 @@ def _find_half_records(ens: Ensemble) -> int | None:
     return None
 
 
-def half_shared_high(thresholds: np.ndarray, input_type: str) -> int | None:
-    """The high byte every one of a 16-bit integer feature's split ``thresholds`` (K of
-    ``x <= K``) shares, which half-word records then leave out (the assembly walk holds
-    it in a register), or None."""
-    if input_type not in ("int16", "uint16"):
-        return None
-    high = np.unique(np.asarray(thresholds, dtype=np.int64) >> 8)
-    return int(high[0]) if high.size == 1 else None
+def half_kept(thresholds: np.ndarray, input_type: str) -> tuple[int, int | None]:
+    """(bytes, high): the low bytes of an integer feature's split ``thresholds`` (K of
+    ``x <= K``) half-word records keep, and the value above them every threshold shares,
+    which the records leave out (the assembly walk holds it in a register or its
+    instructions), or None where they keep the feature's width: one byte of a 16-bit
+    feature's, one or two of an int32's."""
+    width = HALF_THRESHOLD_BYTES[input_type]
+    k = np.asarray(thresholds, dtype=np.int64)
+    for kept in (1, 2):
+        if kept < width and width > 1:
+            high = np.unique(k >> 8 * kept)
+            if high.size == 1:
+                return kept, int(high[0])
+    return width, None
 
 
 def _integer_thresholds(ens: Ensemble) -> np.ndarray:

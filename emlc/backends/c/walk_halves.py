@@ -1,5 +1,5 @@
 """The speed levels' table walk on cores with half-word tests (8-bit AVR), for float32
-features and integer features of 8 or 16 bits.
+features and integer features of 8, 16 or 32 bits.
 
 Each tree is a run of bytes in flash, in preorder, walked by one pointer::
 
@@ -20,17 +20,21 @@ bits with ``k`` and reads the lower half only on a tie
 tests). Every other value (negative, huge, infinite, NaN of either sign) takes the slow
 step: its order key (``runtime/c/key.c``) against K, NaN by the flag.
 
-float32 records' flag: NaN goes left. Integer features (``--input int16|uint16|int8|uint8``)
+float32 records' flag: NaN goes left. Integer features (``--input int32|int16|uint16|int8|uint8``)
 have no NaN: their flag says the left child is a leaf, whose record the right child
 follows, so the record has no step. ``k`` is the threshold K in the feature's own type (go
 left when x <= K; the splits every value of the type takes one way are folded before, so K
-fits; 16-bit thresholds that all share a high byte store the low one), one compare with no
-sign, NaN or tie case.
+fits; 16- and 32-bit thresholds that all share the bits above their low byte store that
+byte, int32 ones sharing those above their low two bytes those two), one compare with no
+sign, NaN or tie case. An int32 is at 4f, its top byte at 4f + 3 as a float's.
 
 With avr-gcc the nodes a compare decides are walked by a few lines of assembly
-(``runtime/c/walk_halves_avr.c``: about 33 cycles a float node, 25 an integer one, where
-the slot and key-palette records of :mod:`walk_table` take over 100); the C step
-(``walk_halves_float.c``, ``walk_halves_int.c``) takes every other record.
+(``runtime/c/walk_halves_avr.c``: about 33 cycles a float node, 25 an 8- or 16-bit
+integer one, where the slot and key-palette records of :mod:`walk_table` take over 100);
+the C step (``walk_halves_float.c``, ``walk_halves_int.c``) takes every other record, and
+every record of int32 thresholds kept whole. digits -O2 on the ATmega328P, ``--input
+int32``: 10x6 3,751 cycles, 20x5 6,512, 30x6 10,529, where the slot records took 7,372,
+12,363 and 17,498.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from typing import Callable
 
 import numpy as np
 
-from ...cost import HALF_THRESHOLD_BYTES, half_first_bytes, half_shared_high, half_word_table
+from ...cost import HALF_THRESHOLD_BYTES, half_first_bytes, half_kept, half_word_table
 from ...ir.ensemble import Op
 from . import leaf_records
 from .common import C_INT, int_literal, int_range, size_of
@@ -87,11 +91,14 @@ _FLOAT = {low: _Compare(
     "About 33 cycles a node, where avr-gcc 5's code for the same C takes about 45.") for low in (False, True)}
 
 
-def _integer(input_type: str, high: int | None) -> _Compare:
-    """An 8- or 16-bit integer feature against its threshold k (k >= x: left); ``high``:
-    the high byte every 16-bit threshold shares, which the records leave out. The flag
+def _integer(input_type: str, high: int | None, kept: int) -> _Compare | None:
+    """An integer feature against its threshold k (k >= x: left); ``high``: the bits above
+    the ``kept`` bytes of k every threshold shares, which the records leave out. The flag
     (carry of the first shift) sends a record without a step to its own copy of the
-    test at 5:, which steps past the left leaf's two bytes on the right."""
+    test at 5:, which steps past the left leaf's two bytes on the right. None (the C step
+    takes every record) for int32 thresholds kept whole."""
+    if size_of(C_INT[input_type]) == 4:
+        return None if high is None else _int32(high, kept)
     wide = size_of(C_INT[input_type]) == 2
     left = "brsh 1b" if input_type.startswith("u") else "brge 1b"
     shift = () if wide else ("lsr %[b]",)  # a byte feature's offset is b >> 2, a 16-bit one's top byte b >> 1
@@ -103,6 +110,24 @@ def _integer(input_type: str, high: int | None) -> _Compare:
         ("5:", *shift, "add %A[x], %[b]", "adc %B[x], __zero_reg__", *test, left, "adiw %A[r], 2", "rjmp 1b", "3:"))
 
 
+def _int32(high: int, kept: int) -> _Compare:
+    """An int32 feature x against K, its ``kept`` low bytes in the record and ``high`` the
+    bits above them: x - K by a subtract chain, the shared bytes as immediates (sbci), x's
+    bytes in hl, hh, b and kh (free once b has placed x at the value's top byte, 4f + 3);
+    x <= K goes left."""
+    c = [(high << 8 * kept) >> 8 * i & 0xFF for i in range(4)]
+    shift = ("lsl %[b]", "ori %[b], 1")  # b >> 1 is 2f + 1: the top byte 4f + 3
+    loads = ("ld %[kh], %a[x]", "ld %[b], -%a[x]", "ld %[hh], -%a[x]", "ld %[hl], -%a[x]", "lpm %[kl], Z+")
+    chain = ("cp %[hl], %[kl]", f"sbci %[hh], {c[1]}") if kept == 1 else ("lpm %[s], Z+", "cp %[hl], %[kl]",
+                                                                           "cpc %[hh], %[s]")
+    test = (*loads, *chain, f"sbci %[b], {c[2]}", f"sbci %[kh], {c[3]}")
+    left = ("brlt 1b", "breq 1b")
+    return _Compare(
+        "int32_t", "walk_halves_int.c", (), ("lsr %[b]", "brcs 5f", *shift), test, left,
+        ("5:", *shift, "add %A[x], %[b]", "adc %B[x], __zero_reg__", *test, *left, "adiw %A[r], 2", "rjmp 1b", "3:"),
+        cycles="About 33 cycles a node.")
+
+
 @dataclass(frozen=True)
 class HalfRecords:
     """All trees as one byte stream (see the module docstring) and each tree's first byte."""
@@ -111,7 +136,7 @@ class HalfRecords:
     roots: np.ndarray
     fb_t: str  # the first field b: 4f + 2 | NaN goes left, or a leaf's row >> 8 << 2
     k_t: str  # the threshold field k
-    k_high: int | None  # the high byte of every 16-bit integer threshold, when k holds the low one
+    k_high: int | None  # the bits above k every integer threshold shares, when k holds the low bytes (half_kept)
     integer: str | None  # integer records: the feature type (flag: no step before a left leaf)
     step_t: str
     low: bool  # decision records carry kl
@@ -159,8 +184,11 @@ def encode(model: Model, trees) -> HalfRecords:
         _bound(model, test.k) & 0xFFFF for tests, _ in trees for test in tests.values())
     fb = half_first_bytes(model.ens.n_features, leaf_records.largest_ref(model.plan.records, model.ens))
     assert fb is not None
-    high = half_shared_high(np.array([t.k for tests, _ in trees for t in tests.values()]), model.ens.input_type)
-    k_t = "int16_t" if model.precision is not None else C_INT[model.ens.input_type] if high is None else "uint8_t"
+    if model.precision is not None:
+        k_t, high = "int16_t", None
+    else:
+        kept, high = half_kept(np.array([t.k for tests, _ in trees for t in tests.values()]), model.ens.input_type)
+        k_t = C_INT[model.ens.input_type] if high is None else f"uint{8 * kept}_t"
     assert size_of(k_t) <= HALF_THRESHOLD_BYTES[model.ens.input_type]
     fb_t = f"uint{8 * fb}_t"
     out = (_stream(model, trees, low, fb_t, k_t, high, "uint8_t")
@@ -173,7 +201,7 @@ def _stream(model: Model, trees, low: bool, fb_t: str, k_t: str, high: int | Non
             step_t: str) -> HalfRecords | None:
     fbs, ks, ss = size_of(fb_t), size_of(k_t), size_of(step_t)
     shift = 16 if model.precision is not None else 0  # float32 records hold K's upper half
-    k_lo, k_hi = int_range(k_t) if high is None else (high << 8, (high << 8) + 255)
+    k_lo, k_hi = int_range(k_t) if high is None else (high << 8 * ks, (high + 1 << 8 * ks) - 1)
     smax = (1 << (8 * ss)) - 1
     data: list[int] = []
     roots: list[int] = []
@@ -232,9 +260,10 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, s
                             "), leaf records (row >> 8 << 2, row & 0xFF)")
     roots = tables.add("root", "uint16_t", rec.roots, note=f"first byte of each tree in {nodes}")
     ptr_t = f"const {model.target.flash.qualifier}uint8_t *"
-    compare = _FLOAT[rec.low] if model.precision is not None else _integer(model.ens.input_type, rec.k_high)
+    compare = (_FLOAT[rec.low] if model.precision is not None
+               else _integer(model.ens.input_type, rec.k_high, size_of(rec.k_t)))
     skip = ""
-    if rec.fb_t == "uint8_t" and rec.step_t == "uint8_t" and model.target.compiler == "avr-gcc":
+    if compare is not None and rec.fb_t == "uint8_t" and rec.step_t == "uint8_t" and model.target.compiler == "avr-gcc":
         skip = runtime_source("walk_halves_avr.c", p=p, P=p.upper(), ptr_t=ptr_t, in_t=model.in_t,
                               start=_asm(*compare.setup, "1:"), offset=_asm(*compare.offset),
                               test=_asm(*compare.test), left=_asm(*compare.left), exits=_asm(*compare.exits),
@@ -250,10 +279,15 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, s
                               fast_top=f"0x{FAST_TOP:02X}u", left="r + 2" if rec.low else "r",
                               nan_key=int_literal(model.nan_key, model.key_t))
     else:
-        read_k = f"{p}_next{8 * size_of(rec.k_t)}(&r)"
-        if rec.k_high is not None:
+        ks = size_of(rec.k_t)
+        read_k = f"{p}_next{8 * ks}(&r)"
+        if rec.k_high is not None and size_of(model.in_t) == 2:
             read_k = f"({rec.k_high & 0xFF}u << 8 | {read_k})"
-        step = runtime_source(compare.step, **fields, read_k=read_k, leaf_bytes=size_of(rec.fb_t) + 1)
+        elif rec.k_high is not None:  # int32: K = high 2^(8 kept) + k, in range
+            read_k = f"((int32_t){rec.k_high} * {1 << 8 * ks}L + (int32_t){read_k})"
+        step = runtime_source("walk_halves_int.c", **fields, read_k=read_k, leaf_bytes=size_of(rec.fb_t) + 1)
+        if ks == 4:
+            step = runtime_source("walk_halves_next32.c", p=p, ptr_t=ptr_t) + "\n" + step
         step_call = f"#if !defined({p.upper()}_SKIP)\n        {step_call}\n#endif"  # the assembly decides them all
     decl = runtime_source(
         "walk_halves.c", p=p, row_t=model.row_t, ptr_t=ptr_t, in_t=model.in_t, fb_t=rec.fb_t,

@@ -13,7 +13,7 @@ below kh, right when above (the top byte decides unless it equals kh's). Every o
 case (negative, huge, infinite, NaN, an equal upper half) stops the head at that node,
 whose record the table walk then takes exactly: the head is exact on every float32 with
 no guard, and it reads nothing but the record stream, decoded here. On integer records
-(8/16-bit features) a head test is x < K + 1 on the value's bytes, signed or not, with
+(8-, 16- and 32-bit features) a head test is x < K + 1 on the value's bytes, signed or not, with
 nothing to stop at. (NaN-free tests
 behind :mod:`.nan_guard`'s guard would save the top-byte check, 2 cycles a test, for 6
 cycles a feature the heads read: digits 10x6 with 3 levels, 32 features.)
@@ -53,7 +53,7 @@ def _decision(rec: HalfRecords, data: list[int], r: int) -> tuple[int, int, int,
     at = r + fbs + ks
     if rec.integer is not None:
         if rec.k_high is not None:
-            k |= rec.k_high << 8
+            k |= rec.k_high << 8 * ks
         elif rec.integer.startswith("int") and k >> (8 * ks - 1):
             k -= 1 << (8 * ks)
         if b & 1:  # no step: the left leaf's record, then the right child
@@ -102,17 +102,19 @@ def _tree_code(rec: HalfRecords, data: list[int], root: int, levels: int, label:
             out.append("ret")
             return
         f, k, left, right = found
-        q = width * f + (2 if width == 4 else 0)  # Z + 1: the value's top byte (16 and 32 bits)
+        q = width * f + (2 if rec.integer is None else 0)  # Z: a float's upper half, an integer's low byte
         out.extend(["movw r30, r22", *_move("r30", q)] if z is None else _move("r30", q - z))
         count[0] += 1
         left_at, right_at = f"{label}_l{count[0]}", f"{label}_r{count[0]}"
         if rec.integer is not None:  # x <= K is x < K + 1, which the type holds (K < its largest)
             k += 1
-            if width == 1:
-                test = ["ld r25, Z", f"cpi r25, {k & 0xFF}", _Branch(_OPPOSITE[less], right_at)]
-            else:
-                test = ["ldd r25, Z+1", f"cpi r25, {(k >> 8) & 0xFF}", _Branch(less, left_at), _Branch("brne", right_at),
-                        "ld r24, Z", f"cpi r24, {k & 0xFF}", _Branch("brsh", right_at)]
+            test: list[str | _Branch] = []
+            for i in range(width - 1, 0, -1):  # from the top byte, which decides unless it equals K + 1's
+                test += [f"ldd r25, Z+{i}", f"cpi r25, {(k >> 8 * i) & 0xFF}", _Branch(less if i == width - 1 else "brlo",
+                                                                                   left_at), _Branch("brne", right_at)]
+            reg = "r25" if width == 1 else "r24"
+            test += ["ld " + reg + ", Z", f"cpi {reg}, {k & 0xFF}", _Branch(_OPPOSITE[less] if width == 1 else "brsh",
+                                                                              right_at)]
             out.extend([*test, left_at + ":", *_move("r26", left - r)])
             node(left, depth + 1, q)
             out.append(right_at + ":")

@@ -20,6 +20,7 @@ from emlc.cost import Point, data_bytes
 from emlc.targets import get_target
 from emlc.backends.c.walk_table import _tests
 from emlc.ir import Op, Task, Tree
+from emlc.backends.c.common import size_of
 from tests.backends.c.test_emit import _probe, check_agrees, expected
 from tests.e2e.harness import build, execute, parse, program, run_model, run_parallel
 from tests.conftest import require_tool
@@ -72,15 +73,17 @@ def test_kl_is_left_out_when_every_lower_half_is_zero():
     assert size_report(tenths, "avr", "table")["table_record_bytes"] == 6
 
 
-INTEGER_INPUTS = ("int16", "uint16", "int8", "uint8")
+INTEGER_INPUTS = ("int32", "int16", "uint16", "int8", "uint8")
 
 
 @settings(max_examples=40)
 @given(ens=ensembles(categorical=False, max_features=8, input_types=INTEGER_INPUTS))
 def test_integer_records_hold_the_threshold_in_the_feature_width(ens):
-    """8- and 16-bit integer features walk half-word records too: a decision record is the
-    first field, the threshold in the feature's width (16-bit thresholds sharing one high
-    byte: their low byte) and the step; the cost model never underestimates them."""
+    """Integer features walk half-word records too: a decision record is the first field,
+    the threshold in the feature's width (16- and 32-bit thresholds sharing the bits above
+    their low byte, or an int32's above its low two: those bytes) and the step; the cost
+    model never underestimates them. The assembly walk takes all but int32 thresholds kept
+    whole (the C step takes those)."""
     model = _model(ens)
     assert walk_halves.applies(model)
     report = size_report(ens, "avr", "table")
@@ -94,10 +97,13 @@ def test_integer_records_hold_the_threshold_in_the_feature_width(ens):
     trees = [_tests(model, tree) for tree in ens.trees]
     rec = walk_halves.encode(model, trees)
     width = np.dtype(ens.input_type).itemsize
-    assert rec.record_bytes == 1 + (1 if rec.k_high is not None else width) + 1 and not rec.low
-    highs = {test.k >> 8 for tests, _ in trees for test in tests.values()}
-    assert (rec.k_high is not None) == (width == 2 and len(highs) == 1)
-    assert "m_skip(" in code and f"const {ens.input_type}_t *features" in code
+    ks = [test.k for tests, _ in trees for test in tests.values()]
+    kept = next((n for n in (1, 2) if n < width and len({k >> 8 * n for k in ks}) == 1), width)
+    assert rec.record_bytes == 1 + kept + 1 and not rec.low
+    assert (rec.k_high is not None) == (kept < width)
+    if rec.k_high is not None:
+        assert all(k >> 8 * kept == rec.k_high for k in ks)
+    assert ("m_skip(" in code) == (width < 4 or kept < 4) and f"const {ens.input_type}_t *features" in code
 
 
 def _host_halves(ens, X):
@@ -131,8 +137,8 @@ def test_c_form_walks_exactly_on_the_host(data):
 @settings(max_examples=10)
 @given(data=st.data())
 def test_integer_forests_walk_exactly_on_avr(data):
-    """The assembly walk of integer records on simavr (ATmega328P), random forests, alone
-    and behind an inline head (walk_head) of 1-3 levels."""
+    """The walk of integer records on simavr (ATmega328P; the C step for int32 thresholds
+    kept whole), random forests, alone and behind an inline head (walk_head) of 1-3 levels."""
     require_tool("avr-gcc", "simavr")
     ens = data.draw(ensembles(categorical=False, max_trees=4, max_depth=5, input_types=INTEGER_INPUTS))
     X = data.draw(inputs_for(ens, max_rows=20))
@@ -178,6 +184,49 @@ def test_int16_thresholds_at_the_extremes_on_avr_and_host():
             rows = np.repeat(col[:, None], ens.n_features, axis=1)
             assert "model_head(t, features)" in emit_c(ens, "atmega328p", "model", point=Point(Layout.TABLE, head=1))
             jobs += [(ens, rows, "atmega328p", "table"), (ens, rows, "atmega328p", None, {"point": Point(Layout.TABLE, head=1)})]
+    for (ens, X, *_), got in zip(jobs, run_parallel(jobs, workers=2)):
+        want = expected(ens, X)[1].astype(np.float32)
+        np.testing.assert_array_equal(got.values, want)
+        np.testing.assert_array_equal(_host_halves(ens, X).values, want)
+
+
+#: int32 thresholds at and past the type's ends (kept whole: the C step), in one span of
+#: the bits above their low byte (0x000000.., 0xFFFFFF.. negative, 0x7FFFFF..) or above
+#: their low two bytes (0xFFFE....): the assembly walk, the shared bits as immediates
+INT32_CASES = {
+    "extremes": [-3e9, -2147483649.0, -2147483648.5, -2147483648.0, -2147483647.5, -1.5, -0.5, 0.0, 0.5,
+                 2147483646.0, 2147483646.5, 2147483647.0, 2147483647.5, 3e9],
+    "low byte": [0.5, 1.0, 7.5, 127.5, 128.0, 254.5, 255.0],
+    "negative byte": [-255.5, -255.0, -128.0, -1.5, -1.0, -0.5],
+    "top byte": [2147483392.5, 2147483500.5, 2147483645.5, 2147483646.0],
+    "two bytes": [-131071.5, -100000.5, -65793.0, -65537.0, -65536.5],
+}
+
+
+def test_int32_thresholds_at_the_extremes_on_avr_and_host():
+    """Every int32 split at and beside its threshold, and at values that share its low
+    bytes but not the ones above, in simavr's walk (assembly where the records keep one or
+    two bytes, the C step where they keep four), its inline head and the host's C walk."""
+    require_tool("gcc", "avr-gcc", "simavr")
+    lo, hi = -2**31, 2**31 - 1
+    jobs = []
+    for name, thresholds in INT32_CASES.items():
+        for ts in (thresholds[:7], thresholds[7:]) if len(thresholds) > 7 else (thresholds,):  # simavr wraps long lines
+            ens = _probe([(t, op, False) for t in ts for op in (Op.LE, Op.LT)], input_type="int32")
+            model = _model(ens)
+            rec = walk_halves.encode(model, [_tests(model, tree) for tree in ens.trees])
+            assert size_of(rec.k_t) == {"extremes": 4, "two bytes": 2}.get(name, 1), name
+            code = emit_c(ens, "atmega328p", "model", "table")
+            assert ("model_skip(" in code) == (name != "extremes")
+            values = {lo, lo + 1, hi - 1, hi, 0, -1, 1}
+            for t in ts:
+                for v in (int(np.floor(t)) - 1, int(np.floor(t)), int(np.ceil(t)), int(np.ceil(t)) + 1):
+                    values |= {v, v + 256, v - 256, v + 65536, v - 65536, v + (1 << 24), v - (1 << 24)}
+            col = np.array(sorted(v for v in values if lo <= v <= hi), dtype=np.int64)
+            for part in np.array_split(col, -(-col.size // 24)):
+                rows = np.repeat(part[:, None], ens.n_features, axis=1)
+                jobs += [(ens, rows, "atmega328p", "table"),
+                         (ens, rows, "atmega328p", None, {"point": Point(Layout.TABLE, head=1)})]
     for (ens, X, *_), got in zip(jobs, run_parallel(jobs, workers=2)):
         want = expected(ens, X)[1].astype(np.float32)
         np.testing.assert_array_equal(got.values, want)
