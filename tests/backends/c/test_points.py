@@ -11,7 +11,7 @@ import pytest
 import emlc
 from emlc.backends.c import choose, emit_c, size_report
 from emlc.cli import main
-from emlc.cost import FlashBudget, Layout, Point, cycles, expected_tests, head_levels
+from emlc.cost import FlashBudget, Layout, Point, cycles, expected_tests, inline_head
 from emlc.errors import EmlcError
 from emlc.passes import optimize
 from emlc.targets import get_target
@@ -94,11 +94,19 @@ def test_expected_tests_follow_every_leaf_path():
   5: leaf 1
 """
     assert expected_tests(parse_ir(dag)) == pytest.approx(12 / 5)
-    # heads: the DAG's top levels once per path (level 2 holds node 3 twice, from 0 and 1)
-    levels = head_levels(parse_ir(dag))
-    assert levels.depth == 3 and levels.nodes[:4] == (0, 1, 3, 4) and levels.nodes[-1] == 4
-    assert levels.tests[:4] == pytest.approx((0, 1, 2, 2 + 2 / 5)) and levels.tests[3] == levels.tests[-1]
-    assert levels.tests[-1] == pytest.approx(expected_tests(parse_ir(dag)))
+    # heads: the DAG's top levels once per path (node 3 at heap index 3, from 0, and 5, from 1)
+    ens = parse_ir(dag)
+    heads = [inline_head(ens, k) for k in range(5)]
+    assert [h.size for h in heads] == [0, 1, 3, 4, 4] and heads[3].nodes == (frozenset({1, 2, 3, 5}),)
+    assert [h.tests for h in heads] == pytest.approx([0, 1, 2, 2 + 2 / 5, 2 + 2 / 5])
+    assert heads[4].tests == pytest.approx(expected_tests(ens)) and heads[4].levels == 3 and heads[4].depths() == [3]
+    # below the top level, node 1 (3 of 5 leaf paths) before node 3 (2 of 5); a head holding
+    # whole levels is named by them
+    one = inline_head(ens, 1, 1)
+    assert one.nodes == (frozenset({1, 2}),) and (one.levels, one.more) == (1, 1)
+    assert one.tests == pytest.approx(1 + 3 / 5) and one.depths() == [2]
+    two = inline_head(ens, 1, 2)
+    assert two.nodes == heads[2].nodes and (two.levels, two.more) == (2, 0)
 
 
 ORDER = [  # digits 10x6 float on simavr's ATmega2560 (bench_avr_digits), fastest first
@@ -201,10 +209,14 @@ def test_report_lists_the_points(digits, tmp_path, capsys):
     assert "build point (estimates)" in err and "within 16384 B" in err
     rep = json.loads((tmp_path / "r.json").read_text())
     points = rep["size"]["points"]
-    assert len(points) == len(ORDER) and sum(p["chosen"] for p in points) == 1
-    # the Uno's 16 KB leave room for the table walk behind an inline head
+    grown = [p for p in points if "tests below" in p["point"]]  # the candidates' heads grown to the budget
+    assert len(points) == len(ORDER) + len(grown) and sum(p["chosen"] for p in points) == 1
+    # the Uno's 16 KB leave room for the table walk behind an inline head, grown to the
+    # budget's last 30 bytes (a test's code) and saying how deep it reaches
     chosen = next(p for p in points if p["chosen"])
-    assert rep["layout"] == "table" and "inline head of" in chosen["point"] and chosen["within_budget"]
+    assert rep["layout"] == "table" and chosen in grown and chosen["within_budget"]
+    assert 16384 - 30 < chosen["flash_bytes_estimate"] <= 16384 and "(levels " in chosen["point"]
+    assert "tests below (levels " in err
     assert not any(p["within_budget"] for p in points if p["cycles_estimate"] < chosen["cycles_estimate"])
     assert main([str(model), "--target", "atmega328p", "-o", str(out), "--flash-budget", "100%",
                  "--report-json", str(tmp_path / "r2.json")]) == 0
