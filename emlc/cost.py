@@ -100,10 +100,13 @@ _KEYED_NODE, _KEYED_NAN, _KEYS_CODE = 30, 8, 200
 #: exact half-word test (AVR, avr-gcc 5.4, digits 10x6 linked: 23-30 B per walk), the guard's code
 #: per feature it reads and the table walk's loop and key function behind it
 _NO_NAN_SAVING, _GUARD_FEATURE, _NAN_WALK_CODE = 26, 12, 700
-#: the table walk's inline head (Point.head): its call, code per test and per tree (a
-#: function and its address; ATmega328P, digits 20x5, heads of 1-4 levels linked: +770,
-#: +1,964, +4,326, +9,082 B for 20, 60, 140, 300 tests)
-_HEAD_CODE, _HEAD_NODE, _HEAD_TREE = 20, 30, 8
+#: the table walk's inline head (Point.head): its call, code per tree (a function and its
+#: address) and per test, by the records' input type (ATmega328P, digits 20x5, heads of 1-4
+#: levels linked: +770, +1,964, +4,326, +9,082 B for 20, 60, 140, 300 tests; digits 10x6,
+#: heads of 3-6 levels, 70, 150, 289 and 511 tests: 29.5-30.0 B a test on float32 records,
+#: 22.9-23.0 on int16, 14.0-14.1 on uint8)
+_HEAD_CODE, _HEAD_TREE = 20, 8
+_HEAD_NODE = {"float32": 30, "int16": 23, "uint16": 23, "int8": 15, "uint8": 15}
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms =
     elif not packed and half_word_table(ens, target):
         code += _HALF_LOOP
         if terms.head_nodes:
-            code += _HEAD_CODE + terms.head_nodes * _HEAD_NODE + ens.n_trees * _HEAD_TREE
+            code += _HEAD_CODE + terms.head_nodes * _HEAD_NODE[ens.input_type] + ens.n_trees * _HEAD_TREE
     else:
         code += _TABLE_LOOP_SOFT if soft else _TABLE_LOOP
     if needs_exp(ens):
@@ -552,8 +555,11 @@ _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: and its call per tree, float records (ATmega328P, simavr, digits 10x6 with stored leaf
 #: values and no early exit, heads of 0-6 levels: 3,846, 3,758, 3,576, 3,396, 3,233, 3,067,
 #: 2,916 cycles; least squares 17.4 a test, 8.0 a tree) or integer records (int16 digits 10x6 with stored leaf values, heads of 0-6 levels: 3,564,
-#: 3,547, 3,443, 3,341, 3,257, 3,170, 3,104: the walk's integer test is cheaper to save)
-_HEAD_SAVING, _HEAD_ENTRY = (17, 10), 8
+#: 3,547, 3,443, 3,341, 3,257, 3,170, 3,104: the walk's integer test is cheaper to save;
+#: uint8 records' heads test one byte: 3,390, 3,328, 3,177, 3,026, 2,879, 2,740, 2,625,
+#: 14.6 a test)
+_HEAD_SAVING = {"float32": 17, "int16": 10, "uint16": 10, "int8": 14, "uint8": 14}
+_HEAD_ENTRY = 8
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
     (True, "records"): 17, (True, "stored"): 12,
@@ -792,7 +798,7 @@ def head_room(ens: Ensemble, levels: int, spare: int) -> int:
     by the cost model (with no levels, the head's call and a function a tree come first)."""
     if not levels:
         spare -= _HEAD_CODE + ens.n_trees * _HEAD_TREE
-    return max(0, spare // _HEAD_NODE)
+    return max(0, spare // _HEAD_NODE[ens.input_type])
 
 
 def _row_cycles(ens: Ensemble) -> int:
@@ -815,7 +821,7 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     if point.guarded:
         test -= _NO_NAN_TEST_SAVING
         keys += _GUARD_CYCLES * split_features(ens).size
-    saving = _HEAD_SAVING[0 if ens.input_type.startswith("float") else 1]
+    saving = _HEAD_SAVING.get(ens.input_type, 0)
     tests = inline_head(ens, point.head, point.head_more).tests if point.head or point.head_more else 0
     head = tests * saving - ens.n_trees * _HEAD_ENTRY if tests else 0
     return int(expected_tests(ens) * test - head + ens.n_trees * leaf + _row_cycles(ens) + keys)

@@ -16,7 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from ...cost import HEAD_LEVELS, CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes, head_room
+from ...cost import (HEAD_LEVELS, CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes, half_word_table,
+                     head_room)
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
@@ -130,9 +131,9 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
             break  # no budget (the host): the first candidate is the fastest
     if speed and limit is not None and point is None:
         for start in [c for c in costs if c.point.layout is Layout.TABLE and c.flash <= limit]:
-            grown = grown_head(ens, target, start, limit)
-            if grown is not None:
-                consider(grown)
+            # again while it fits: a faster walk may drop the exact exit's checks and their tables
+            while (grown := grown_head(ens, target, start, limit)) and (cost := consider(grown)) and cost.flash <= limit:
+                start = cost
     costs.sort(key=lambda c: c.cycles)  # fastest first: table records and heads interleave
     within = [c for c in costs if limit is None or c.flash <= limit]
     if speed and within:
@@ -148,7 +149,7 @@ def grown_head(ens: Ensemble, target: Target, start: PointCost, limit: int) -> P
     every test costs the same code, so they save the most cycles per byte), or None when
     no test fits, none saves cycles by the estimate (a head's first tests pay its call in
     every tree) or the table walk takes no head."""
-    if start.point.packed:
+    if start.point.packed or not half_word_table(ens, target):
         return None
     more = head_room(ens, start.point.head, limit - start.flash)
     grown = replace(start.point, head_more=start.point.head_more + more)

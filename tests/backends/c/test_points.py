@@ -11,7 +11,8 @@ import pytest
 import emlc
 from emlc.backends.c import choose, emit_c, size_report
 from emlc.cli import main
-from emlc.cost import FlashBudget, Layout, Point, cycles, expected_tests, inline_head
+from emlc.backends.c.points import grown_head
+from emlc.cost import HEAD_LEVELS, FlashBudget, Layout, Point, cycles, expected_tests, inline_head
 from emlc.errors import EmlcError
 from emlc.passes import optimize
 from emlc.targets import get_target
@@ -160,6 +161,34 @@ def test_speed_takes_the_fastest_point_within_the_budget(digits):
         assert c.chosen == min(fits, key=lambda p: p.cycles) and c.chosen.flash <= limit
     tight = choose(ens, avr, None, speed=True, budget=FlashBudget(bytes=1000))
     assert tight.chosen == min(tight.costs, key=lambda p: p.flash)  # none fits: the smallest
+
+
+def test_grown_heads_stay_within_the_budget_and_beat_their_start(digits):
+    """Every table point within the budget grows its inline head by the tests the spare
+    bytes hold (grown_head): the grown point's estimate stays within the budget and is
+    faster by the estimate than the point it grew from; the build takes the fastest of
+    them all, a grown head that leaves less than a test's code of the budget unspent
+    (unless it holds every tree's every level)."""
+    ens, _ = digits
+    uno = get_target("atmega328p")
+    table = choose(ens, uno, "table", speed=True, point=Point(Layout.TABLE)).chosen.flash
+    every = inline_head(ens, HEAD_LEVELS).size
+    for limit in range(table + 1_500, table + 16_000, 1_500):  # room for a head that pays, up to all six levels
+        choice = choose(ens, uno, None, speed=True, budget=FlashBudget(bytes=limit))
+        starts = [c for c in choice.costs if c.point.layout is Layout.TABLE and not c.point.head_more
+                  and c.flash <= limit]
+        assert starts
+        for start in starts:
+            point = grown_head(ens, uno, start, limit)
+            if point is None:
+                continue
+            grown = choose(ens, uno, None, speed=True, point=point).chosen
+            assert grown.flash <= limit and grown.cycles < start.cycles, (limit, start.point, grown.point)
+            assert grown.point in {c.point for c in choice.costs}
+        chosen = choice.chosen
+        assert chosen.cycles <= min(c.cycles for c in starts) and chosen.flash <= limit
+        assert chosen.plan.head is not None and (chosen.point.head_more or chosen.plan.head.size == every)
+        assert limit - chosen.flash < 30 or chosen.plan.head.size == every
 
 
 def test_size_takes_the_smallest_point(digits):
