@@ -7,8 +7,8 @@ P_head(t, features) starts at tree t's first record, tests its top levels in cod
 returns the record it reached, from which the table walk goes on (a leaf's record when
 the path is shorter). How far down each tree's head reaches is the plan's
 (:class:`~emlc.cost.Head`): the top k levels of every tree, and below them the nodes
-rows reach most often, as many as the flash budget holds; a tree without any goes
-straight to its first record.
+rows reach most often, as many as the flash budget holds; a tree without any has a
+function that only moves X to its first record, where the table walk starts.
 
 A head test is the walk's fast step with its record in the instructions: a value whose
 top byte is under 0x7F (non-negative, below 2^127) goes left when its upper half is
