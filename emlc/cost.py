@@ -513,10 +513,12 @@ class Point:
     def label(self) -> str:
         if self.layout is Layout.TABLE:
             walk = "table, packed records" if self.packed else "table, leaf values stored" if self.stored else "table"
-            if self.head or self.head_more:
-                walk += f", inline head of {self.head} level" + "s" * (self.head != 1)
-            if self.head_more:
-                walk += f" and {self.head_more} test" + "s" * (self.head_more > 1) + " below"
+            tests = f"{self.head_more} test" + "s" * (self.head_more > 1)
+            if self.head:
+                walk += f", inline head of {self.head} level" + "s" * (self.head > 1)
+                walk += f" and {tests} below" if self.head_more else ""
+            elif self.head_more:
+                walk += f", inline head of {tests}"
             return walk
         if self.quick:
             walk = "inline, byte-sum first walk" + (", int16 keys behind it" if self.keyed else "")

@@ -238,7 +238,7 @@ def test_report_lists_the_points(digits, tmp_path, capsys):
     assert "build point (estimates)" in err and "within 16384 B" in err
     rep = json.loads((tmp_path / "r.json").read_text())
     points = rep["size"]["points"]
-    grown = [p for p in points if "tests below" in p["point"]]  # the candidates' heads grown to the budget
+    grown = [p for p in points if "(levels " in p["point"]]  # the candidates' heads grown to the budget
     assert len(points) == len(ORDER) + len(grown) and sum(p["chosen"] for p in points) == 1
     # the Uno's 16 KB leave room for the table walk behind an inline head, grown to the
     # budget's last 30 bytes (a test's code) and saying how deep it reaches
