@@ -179,6 +179,24 @@ def test_software_double_goes_from_fixed_point_to_binary64(target, layout, speed
     np.testing.assert_array_equal(got, interpret(ens, ROWS))
 
 
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(st.data())
+def test_rv32ec_random_ir_with_float64_sums_equals_the_interpreter(data):
+    """Random classifiers summing in float64 (signed leaves on a 1/2 grid half the time: rows
+    tie), built at the speed levels in either layout for the CH32V003 in qemu: fixed-point
+    sums, then binary64 on the live outputs, predict what the interpreter does."""
+    require_tool(*TOOLS["rv32ec"])
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    if data.draw(st.booleans()):
+        ens = ens.replace(leaves=np.round(np.asarray(ens.leaves, dtype=np.float64) * 2) / 2 - 1)
+    ens = ens.replace(accum_dtype="float64")
+    layout = data.draw(st.sampled_from(["inline", "table"]))
+    assume("live[k]" in emit_c(ens, "rv32ec", "m", layout))
+    X = data.draw(inputs_for(ens))
+    got = run_model(ens, X, "rv32ec", layout, name="m").predict
+    np.testing.assert_array_equal(got, class_indices(ens, interpret(ens, X)))
+
+
 #: libgcc's double routines (Arm EABI and generic names)
 _SOFT_DOUBLE_SYMBOL = re.compile(r"__(aeabi_(dadd|dsub|ddiv|dmul|dcmp\w*|cdcmp\w*|ui2d|i2d)|(add|sub|div|mul)df3|floatunsidf)\b")
 
