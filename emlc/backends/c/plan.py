@@ -150,8 +150,14 @@ class Plan:
     @property
     def soft64(self) -> bool:
         """Does predict decide float64 near-ties in binary64 (needs P_sum, which a walk
-        shared with a float-sum early exit does not have)?"""
-        return self.soft64_candidate and not self.walk_shared
+        shared with a float-sum early exit does not have)? With sums in a software double
+        (:attr:`.Target.double_fpu`), only straight after the fixed-point sums."""
+        return self.soft64_candidate and not self.walk_shared and (self.numbers.acc_t == "float" or self._fixed_first)
+
+    @property
+    def _fixed_first(self) -> bool:
+        """Do inexact fixed-point sums decide predict's rows first, with no early exit?"""
+        return self.fixed is not None and not self.fixed.exact and self.exit is None
 
     @property
     def soft_after_fixed(self) -> bool:
@@ -160,9 +166,9 @@ class Plan:
         the fixed-point sums leave few rows undecided (digits forests: under 1%), predict
         then links no float arithmetic (AVR: libgcc's float divide, add and conversion),
         and P_fast hands its sums on (P_fast(rows, q), P_exact(rows, q)) so that the
-        binary64 step sums only the outputs they leave in the running (soft64._live)."""
-        return (self.soft64 and self.pack_tables and self.fixed is not None and not self.fixed.exact
-                and self.exit is None)
+        binary64 step sums only the outputs they leave in the running (soft64._live). Where
+        the sums are a software double too: the float tier would be libgcc's double."""
+        return self.soft64 and self._fixed_first and (self.pack_tables or self.numbers.acc_t == "double")
 
     @property
     def keyed(self) -> bool:

@@ -163,10 +163,16 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
     keyed, nan_tests = half_keys.keyed_nodes(ens) if plan.keyed_rows else (0, 0)
     add = 2 if _bytes(plan) else 8
-    extra = soft64.estimated_code_bytes(plan, target) + leaf_add.code_bytes(ens, target, plan)
+    extra = (soft64.estimated_code_bytes(plan, target) + leaf_add.code_bytes(ens, target, plan)
+             + soft_double_bytes(plan, target))
     return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=extra,
                      keyed_nodes=keyed, keyed_nan_tests=nan_tests, guarded=plan.guarded,
                      head_nodes=plan.head.size if plan.head is not None else 0)
+
+
+def soft_double_bytes(plan: Plan, target: Target) -> int:
+    """libgcc's software double, where predict sums in it (no binary64 integer step)."""
+    return target.soft_double_bytes if plan.numbers.acc_t == "double" and not plan.soft64 else 0
 
 
 def _leaf_adds(ens: Ensemble, fx: fixed.FixedPlan) -> int:
