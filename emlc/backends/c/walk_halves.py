@@ -33,7 +33,7 @@ With avr-gcc the nodes a compare decides are walked by a few lines of assembly
 integer one, where the slot and key-palette records of :mod:`walk_table` take over 100);
 the C step (``walk_halves_float.c``, ``walk_halves_int.c``) takes every other record, and
 every record of int32 thresholds kept whole. digits -O2 on the ATmega328P, ``--input
-int32``: 10x6 3,751 cycles, 20x5 6,512, 30x6 10,529, where the slot records took 7,372,
+int32``: 10x6 3,746 cycles, 20x5 6,468, 30x6 10,529, where the slot records took 7,372,
 12,363 and 17,498.
 """
 
