@@ -1,0 +1,259 @@
+"""Digits RandomForests on 32-bit MCUs in qemu: model-only flash and RAM, agreement.
+
+The AVR benchmark's forests and rows (bench_avr_digits.py: scikit-learn digits,
+RandomForestClassifier(n_estimators, max_depth, random_state=0), 10x6, 20x5 and 30x6, 30
+test rows) on emlc's 32-bit targets: cortex-m0 (qemu-system-arm -M microbit), cortex-m4f
+(-M mps2-an386) and rv32ec (the CH32V003: 16 KiB flash, 2 KiB RAM; qemu-system-riscv32 -M
+virt). emlc builds as the command line makes them (emlc.compile: -O2, -Os, --input int16);
+the peers' code (emlearn, micromlgen, m2cgen) is generated now by bench_avr_digits'
+peer_variants. Each variant is one firmware calling only predict on the 30 rows (bytes in
+flash, digits pixels being integers 0..16) and printing the classes, linked by the test
+harness (tests/e2e/harness.py) with the target's cross compiler and flags from
+emlc.targets (-Os, function/data sections, --gc-sections); emlc's C with the strict
+warnings, the peers' without -Werror/-pedantic. Model-only flash is text + data minus an
+empty firmware's (same I/O, predict replaced by reading x[0]), RAM data + bss likewise.
+"fits" is whether the whole firmware (model, the 1,920 B of rows, I/O) is within the
+target's flash and RAM (emlc.targets; the stack is not counted). "agree" is agreement with
+scikit-learn's predict, "IR" with emlc's interpreter on the IR the build came from: 100%
+or the build is wrong.
+
+qemu counts no cycles. On rv32ec the firmware reads mcycle around each call under
+``-icount shift=0``, where qemu advances it by one per instruction: "instr" is executed
+instructions per prediction (exact and deterministic, but not CH32V003 cycles: its
+pipeline, branches and flash wait states are not modelled). Cortex-M in qemu has no
+usable cycle counter (DWT reads zero), so those tables have no such column.
+
+    python bench/bench_mcu_digits.py [10x6|20x5|30x6 ...] [cortex-m0|cortex-m4f|rv32ec ...]
+
+Last run (qemu 7.2, arm-none-eabi-gcc 12.2, riscv64-unknown-elf-gcc 12.2, -Os):
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import emlc  # noqa: E402
+from bench_avr_digits import FORESTS, peer_variants  # noqa: E402
+from emlc.ir.interpret import interpret_early_exit  # noqa: E402
+from emlc.targets import get_target  # noqa: E402
+from tests.e2e.harness import build, execute  # noqa: E402
+
+TARGETS = ("cortex-m0", "cortex-m4f", "rv32ec")
+
+#: the firmware around one variant: run_all, out_char and out_done are the harness's
+#: platform interface. ``ticks`` reads rv32ec's mcycle (csrr a5, 0xb00, spelled as a word:
+#: -march=rv32ec has no Zicsr for the assembler); elsewhere it reads nothing.
+FIRMWARE = r"""
+#include <stdint.h>
+@MODEL@
+#ifdef __cplusplus
+extern "C" {
+#endif
+void out_char(char c);
+void out_done(void);
+void run_all(void);
+#ifdef __cplusplus
+}
+#endif
+static const uint8_t rows[@N@][64] = { @ROWS@ };
+static uint32_t ticks(void)
+{
+#if defined(__riscv)
+    register uint32_t v __asm__("a5");
+    __asm__ volatile(".word 0xb00027f3" : "=r"(v));
+    return v;
+#else
+    return 0;
+#endif
+}
+static void put_u32(uint32_t v)
+{
+    char d[11];
+    int k = 0;
+    do {
+        d[k++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    while (k) {
+        out_char(d[--k]);
+    }
+}
+void run_all(void)
+{
+    static @IN_T@ x[64];
+    uint32_t r, j, t0, got, spent = 0;
+    for (r = 0; r < @N@u; ++r) {
+        for (j = 0; j < 64u; ++j) {
+            x[j] = (@IN_T@)rows[r][j];
+        }
+        t0 = ticks();
+        got = (uint32_t)(@CALL@);
+        spent += ticks() - t0;
+        put_u32(got);
+        out_char(' ');
+    }
+    out_char('c');
+    put_u32(spent);
+    out_char('\n');
+    out_done();
+}
+"""
+
+#: what an empty firmware calls instead of predict
+EMPTY_CALL = "(int)x[0]"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One build to measure: its C (or why it was refused), how to call it, and the IR
+    an emlc build came from (None for peers)."""
+
+    label: str
+    code: str | Exception
+    call: str
+    in_t: str
+    cxx: bool = False
+    includes: tuple[str, ...] = ()
+    ir: object = None
+
+    @property
+    def strict(self) -> bool:
+        return self.ir is not None
+
+
+@dataclass(frozen=True)
+class Firmware:
+    """A linked, run firmware: the classes it printed, its sizes and the counter's total."""
+
+    pred: list[int]
+    flash: int
+    ram: int
+    ticks: int
+
+
+def run_firmware(target: str, variant: Variant, model: str, call: str, rows: np.ndarray, work: Path) -> Firmware:
+    """Link ``model`` calling ``call`` on each row for ``target``, run it in qemu, parse it."""
+    assert np.array_equal(rows, np.clip(np.round(rows), 0, 255))
+    cells = ",".join("{" + ",".join(str(int(v)) for v in r) + "}" for r in rows)
+    src = (FIRMWARE.replace("@MODEL@", model).replace("@ROWS@", cells).replace("@N@", str(len(rows)))
+           .replace("@CALL@", call).replace("@IN_T@", variant.in_t))
+    exe = build(target, src, work, strict=variant.strict, cxx=variant.cxx, includes=variant.includes)
+    size_tool = get_target(target).compiler.replace("gcc", "size")
+    size = subprocess.run([size_tool, "-A", str(exe)], check=True, capture_output=True, text=True).stdout
+    sec: dict[str, int] = {}
+    for m in re.finditer(r"^\.(\w+)\s+(\d+)", size, re.M):
+        sec[m.group(1)] = sec.get(m.group(1), 0) + int(m.group(2))
+    out = execute(target, exe, icount=True)
+    m = re.search(r"((?:\d+ )+)c(\d+)", out)
+    if not m:
+        raise RuntimeError(f"no result from qemu:\n{out[-1000:]}")
+    return Firmware([int(v) for v in m.group(1).split()], sec.get("text", 0) + sec.get("data", 0),
+                    sec.get("data", 0) + sec.get("bss", 0), int(m.group(2)))
+
+
+def emlc_variants(clf, target: str) -> list[Variant]:
+    """emlc's builds as the command line makes them (emlc.compile), or the error refusing one."""
+    out = []
+    for level, input_type in (("O2", None), ("Os", None), ("O2", "int16"), ("Os", "int16")):
+        flag = f" --input {input_type}" if input_type else ""
+        in_t = "int16_t" if input_type else "float"
+        try:
+            made = emlc.compile(clf, target=target, level=level, input_type=input_type)
+        except emlc.EmlcError as e:
+            out.append(Variant(f"emlc -{level}{flag}", e, "", in_t))
+            continue
+        out.append(Variant(f"emlc -{level}{flag} {made.layout}", made.code, "model_predict(x, 64)", in_t,
+                           ir=made.ensemble))
+    return out
+
+
+def peers(clf) -> list[Variant]:
+    """bench_avr_digits' peer code, with the language and include folders it needs."""
+    return [Variant(label, code, call, in_t, cxx=lang == "c++", includes=tuple(map(str, inc)))
+            for label, code, call, in_t, lang, inc, _ in peer_variants(clf)]
+
+
+def _failure(e: RuntimeError) -> str:
+    """The reason a build failed, in a few words."""
+    text = str(e)
+    if "overflow" in text or "will not fit" in text:
+        return "does not link (memory overflow)"
+    errors = [ln.split("error:")[-1].strip() for ln in text.splitlines() if "error:" in ln]
+    return f"does not build ({(errors or text.splitlines()[:1] or ['failed'])[0][:60]})"
+
+
+def measure(target: str, variants: list[Variant], classes: np.ndarray, want: np.ndarray, rows: np.ndarray,
+            work: Path) -> None:
+    """Build and run each variant on ``target`` and print its table."""
+    tgt = get_target(target)
+    counts = target == "rv32ec"
+    bases: dict[tuple[str, bool], Firmware] = {}
+    head = f"{'build (model-only flash, RAM)':44s} {'flash B':>8s} {'RAM B':>6s} {'fits':>5s}"
+    print(head + (f" {'instr':>7s}" if counts else "") + f" {'agree':>7s} {'IR':>7s}")
+    for v in variants:
+        if isinstance(v.code, Exception):
+            print(f"{v.label:44s} emlc refuses: {str(v.code).split(';')[0][:70]}")
+            continue
+        key = (v.in_t, v.cxx)
+        if key not in bases:
+            bases[key] = run_firmware(target, v, "", EMPTY_CALL, rows, work)
+        try:
+            fw = run_firmware(target, v, v.code, v.call, rows, work)
+        except RuntimeError as e:
+            print(f"{v.label:44s} {_failure(e)}")
+            continue
+        base = bases[key]
+        got = classes[fw.pred]
+        fits = fw.flash <= tgt.flash_bytes and fw.ram <= tgt.ram_bytes
+        agree = f"{np.mean(got == want) * 100:6.1f}%"
+        ir = f"{np.mean(got == interpret_early_exit(v.ir, rows)) * 100:6.1f}%" if v.ir is not None else "      -"
+        instr = f" {round(fw.ticks / len(rows)):7d}" if counts else ""
+        print(f"{v.label:44s} {fw.flash - base.flash:8d} {fw.ram - base.ram:6d} {'yes' if fits else 'NO':>5s}"
+              f"{instr} {agree} {ir}")
+    empty = bases.get(("float", False))
+    if empty is not None:
+        print(f"(empty firmware: {empty.flash} B flash, {empty.ram} B RAM; {target} has {tgt.flash_bytes} / "
+              f"{tgt.ram_bytes})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import train_test_split
+
+    names = [f"{t}x{d}" for t, d in FORESTS]
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("pick", nargs="*", choices=[*names, *TARGETS], metavar="FOREST|TARGET",
+                    help=f"forests ({', '.join(names)}) and targets ({', '.join(TARGETS)}); default: all")
+    ap.add_argument("--no-peers", action="store_true", help="emlc's builds only")
+    args = ap.parse_args(argv)
+    forests = [f for f in FORESTS if f"{f[0]}x{f[1]}" in args.pick] or list(FORESTS)
+    targets = [t for t in TARGETS if t in args.pick] or list(TARGETS)
+
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, _ = train_test_split(X, y, test_size=30, random_state=0)
+    with tempfile.TemporaryDirectory(prefix="emlc-bench-mcu-") as tmp:
+        for trees, depth in forests:
+            clf = RandomForestClassifier(n_estimators=trees, max_depth=depth, random_state=0).fit(Xtr, ytr)
+            want = clf.predict(Xte)
+            others = [] if args.no_peers else peers(clf)
+            for target in targets:
+                print(f"\n## digits RandomForest {trees}x{depth}, {target}")
+                measure(target, emlc_variants(clf, target) + others, clf.classes_, want, Xte, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
