@@ -17,11 +17,13 @@ target's flash and RAM (emlc.targets; the stack is not counted). "agree" is agre
 scikit-learn's predict, "IR" with emlc's interpreter on the IR the build came from: 100%
 or the build is wrong.
 
-qemu counts no cycles. On rv32ec the firmware reads mcycle around each call under
-``-icount shift=0``, where qemu advances it by one per instruction: "instr" is executed
-instructions per prediction (exact and deterministic, but not CH32V003 cycles: its
-pipeline, branches and flash wait states are not modelled). Cortex-M in qemu has no
-usable cycle counter (DWT reads zero), so those tables have no such column.
+qemu counts no cycles (and models no Cortex-M DWT cycle counter). "instr" is the number of
+instructions executed per prediction (mean over the 30 rows, the call and the result's
+store included), counted exactly from qemu's trace (-singlestep -d exec,nochain: one
+logged line per executed instruction) between two calls of a marker function around
+predict. It is deterministic, but it is not cycles: on a Cortex-M0 loads, branches and
+multiplies differ in cost, and the CH32V003's 2-stage pipeline and flash wait states are
+not modelled either.
 
     python bench/bench_mcu_digits.py [10x6|20x5|30x6 ...] [cortex-m0|cortex-m4f|rv32ec ...]
 
@@ -32,6 +34,7 @@ Last run (qemu 7.2, arm-none-eabi-gcc 12.2, riscv64-unknown-elf-gcc 12.2, -Os):
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import subprocess
 import sys
@@ -54,8 +57,8 @@ from tests.e2e.harness import build, execute  # noqa: E402
 TARGETS = ("cortex-m0", "cortex-m4f", "rv32ec")
 
 #: the firmware around one variant: run_all, out_char and out_done are the harness's
-#: platform interface. ``ticks`` reads rv32ec's mcycle (csrr a5, 0xb00, spelled as a word:
-#: -march=rv32ec has no Zicsr for the assembler); elsewhere it reads nothing.
+#: platform interface. Each predict runs between two calls of bench_mark, whose
+#: instructions qemu's trace shows ("memory": no call moves across it).
 FIRMWARE = r"""
 #include <stdint.h>
 @MODEL@
@@ -65,19 +68,14 @@ extern "C" {
 void out_char(char c);
 void out_done(void);
 void run_all(void);
+void bench_mark(void);
 #ifdef __cplusplus
 }
 #endif
 static const uint8_t rows[@N@][64] = { @ROWS@ };
-static uint32_t ticks(void)
+__attribute__((noinline)) void bench_mark(void)
 {
-#if defined(__riscv)
-    register uint32_t v __asm__("a5");
-    __asm__ volatile(".word 0xb00027f3" : "=r"(v));
-    return v;
-#else
-    return 0;
-#endif
+    __asm__ volatile("" ::: "memory");
 }
 static void put_u32(uint32_t v)
 {
@@ -94,19 +92,17 @@ static void put_u32(uint32_t v)
 void run_all(void)
 {
     static @IN_T@ x[64];
-    uint32_t r, j, t0, got, spent = 0;
+    uint32_t r, j, got;
     for (r = 0; r < @N@u; ++r) {
         for (j = 0; j < 64u; ++j) {
             x[j] = (@IN_T@)rows[r][j];
         }
-        t0 = ticks();
+        bench_mark();
         got = (uint32_t)(@CALL@);
-        spent += ticks() - t0;
+        bench_mark();
         put_u32(got);
         out_char(' ');
     }
-    out_char('c');
-    put_u32(spent);
     out_char('\n');
     out_done();
 }
@@ -136,12 +132,23 @@ class Variant:
 
 @dataclass(frozen=True)
 class Firmware:
-    """A linked, run firmware: the classes it printed, its sizes and the counter's total."""
+    """A linked, run firmware: the classes it printed, its sizes, and the instructions each
+    predict took (with its call and the result's store)."""
 
     pred: list[int]
     flash: int
     ram: int
-    ticks: int
+    instructions: list[int]
+
+
+def marked_instructions(trace: list[str]) -> list[int]:
+    """Instructions executed between each pair of bench_mark calls in qemu's trace (the
+    first mark's body excluded, the call to the second included)."""
+    marks = [k for k, line in enumerate(trace) if line.endswith(" bench_mark")]
+    entry = trace[marks[0]].split("[", 1)[1].split("/")[1]
+    body = sum(1 for _ in itertools.takewhile(lambda k: k in marks, itertools.count(marks[0])))
+    calls = [k for k in marks if trace[k].split("[", 1)[1].split("/")[1] == entry]
+    return [end - start - body for start, end in zip(calls[::2], calls[1::2])]
 
 
 def run_firmware(target: str, variant: Variant, model: str, call: str, rows: np.ndarray, work: Path) -> Firmware:
@@ -156,12 +163,15 @@ def run_firmware(target: str, variant: Variant, model: str, call: str, rows: np.
     sec: dict[str, int] = {}
     for m in re.finditer(r"^\.(\w+)\s+(\d+)", size, re.M):
         sec[m.group(1)] = sec.get(m.group(1), 0) + int(m.group(2))
-    out = execute(target, exe, icount=True)
-    m = re.search(r"((?:\d+ )+)c(\d+)", out)
-    if not m:
-        raise RuntimeError(f"no result from qemu:\n{out[-1000:]}")
-    return Firmware([int(v) for v in m.group(1).split()], sec.get("text", 0) + sec.get("data", 0),
-                    sec.get("data", 0) + sec.get("bss", 0), int(m.group(2)))
+    log = work / "trace.log"
+    out = execute(target, exe, trace=log)
+    pred = [int(v) for v in out.split()]
+    trace = log.read_text().splitlines()
+    log.unlink()
+    if len(pred) != len(rows):
+        raise RuntimeError(f"expected {len(rows)} classes from qemu:\n{out[-1000:]}")
+    return Firmware(pred, sec.get("text", 0) + sec.get("data", 0), sec.get("data", 0) + sec.get("bss", 0),
+                    marked_instructions(trace))
 
 
 def emlc_variants(clf, target: str) -> list[Variant]:
@@ -199,10 +209,9 @@ def measure(target: str, variants: list[Variant], classes: np.ndarray, want: np.
             work: Path) -> None:
     """Build and run each variant on ``target`` and print its table."""
     tgt = get_target(target)
-    counts = target == "rv32ec"
     bases: dict[tuple[str, bool], Firmware] = {}
     head = f"{'build (model-only flash, RAM)':44s} {'flash B':>8s} {'RAM B':>6s} {'fits':>5s}"
-    print(head + (f" {'instr':>7s}" if counts else "") + f" {'agree':>7s} {'IR':>7s}")
+    print(f"{head} {'instr':>7s} {'agree':>7s} {'IR':>7s}")
     for v in variants:
         if isinstance(v.code, Exception):
             print(f"{v.label:44s} emlc refuses: {str(v.code).split(';')[0][:70]}")
@@ -220,7 +229,7 @@ def measure(target: str, variants: list[Variant], classes: np.ndarray, want: np.
         fits = fw.flash <= tgt.flash_bytes and fw.ram <= tgt.ram_bytes
         agree = f"{np.mean(got == want) * 100:6.1f}%"
         ir = f"{np.mean(got == interpret_early_exit(v.ir, rows)) * 100:6.1f}%" if v.ir is not None else "      -"
-        instr = f" {round(fw.ticks / len(rows)):7d}" if counts else ""
+        instr = f"{round(np.mean(fw.instructions)):8d}"
         print(f"{v.label:44s} {fw.flash - base.flash:8d} {fw.ram - base.ram:6d} {'yes' if fits else 'NO':>5s}"
               f"{instr} {agree} {ir}")
     empty = bases.get(("float", False))
@@ -236,10 +245,13 @@ def main(argv: list[str] | None = None) -> None:
 
     names = [f"{t}x{d}" for t, d in FORESTS]
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("pick", nargs="*", choices=[*names, *TARGETS], metavar="FOREST|TARGET",
+    ap.add_argument("pick", nargs="*", metavar="FOREST|TARGET",
                     help=f"forests ({', '.join(names)}) and targets ({', '.join(TARGETS)}); default: all")
     ap.add_argument("--no-peers", action="store_true", help="emlc's builds only")
     args = ap.parse_args(argv)
+    unknown = [p for p in args.pick if p not in (*names, *TARGETS)]
+    if unknown:
+        ap.error(f"unknown forest or target {unknown[0]!r}; choose from {', '.join([*names, *TARGETS])}")
     forests = [f for f in FORESTS if f"{f[0]}x{f[1]}" in args.pick] or list(FORESTS)
     targets = [t for t in TARGETS if t in args.pick] or list(TARGETS)
 

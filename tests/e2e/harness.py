@@ -356,12 +356,13 @@ def build(target_name: str, main_c: str, work: Path, objects: tuple[Path, ...] =
     return out
 
 
-def execute(target_name: str, exe: Path, icount: bool = False) -> str:
+def execute(target_name: str, exe: Path, trace: Path | None = None) -> str:
     """Run the program on the target (natively or in its simulator) and return its output.
-    ``icount``: qemu's virtual clock advances one nanosecond an instruction (RISC-V's
-    mcycle then counts executed instructions)."""
+    ``trace`` (qemu targets): the file qemu logs every executed instruction to, one
+    "Trace" line each, ending in its function's name (one instruction a translation
+    block, no chaining between them, so none is executed unlogged)."""
     cwd = exe.parent
-    clock = ["-icount", "shift=0"] if icount else []
+    clock = ["-singlestep", "-d", "exec,nochain", "-D", str(trace)] if trace else []
     if target_name == "host":
         res = _run([str(exe)], cwd)
         _check(res, "run")
