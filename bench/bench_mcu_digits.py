@@ -29,6 +29,124 @@ not modelled either.
 
 Last run (qemu 7.2, arm-none-eabi-gcc 12.2, riscv64-unknown-elf-gcc 12.2, -Os):
 
+    ## digits RandomForest 10x6, cortex-m0
+    build (model-only flash, RAM)                 flash B  RAM B  fits   instr   agree      IR
+    emlc -O2 inline                                 21734      0   yes    1659  100.0%  100.0%
+    emlc -Os table                                   6470      0   yes    4835  100.0%  100.0%
+    emlc -O2 --input int16 inline                   15426      0   yes    1516  100.0%  100.0%
+    emlc -Os --input int16 table                     6004      0   yes    4035  100.0%  100.0%
+    emlearn inline (float features)                  8884      0   yes    2734   96.7%       -
+    emlearn inline (int16 features)                  6212      0   yes     607   83.3%       -
+    emlearn loadable (int16 features)                6788     28   yes    5323   83.3%       -
+    micromlgen (float)                               9436      0   yes    3206   96.7%       -
+    m2cgen (float)                                  45680      0   yes   22227  100.0%       -
+    (empty firmware: 2880 B flash, 516 B RAM; cortex-m0 has 262144 / 16384)
+
+    ## digits RandomForest 10x6, cortex-m4f
+    build (model-only flash, RAM)                 flash B  RAM B  fits   instr   agree      IR
+    emlc -O2 inline                                 21654      0   yes    1018  100.0%  100.0%
+    emlc -Os table                                   6522      0   yes    3418  100.0%  100.0%
+    emlc -O2 --input int16 inline                   15302      0   yes     902  100.0%  100.0%
+    emlc -Os --input int16 table                     5992      0   yes    2794  100.0%  100.0%
+    emlearn inline (float features)                  9576      0   yes     543   96.7%       -
+    emlearn inline (int16 features)                  5432      0   yes     438   83.3%       -
+    emlearn loadable (int16 features)                4592     28   yes    1560   83.3%       -
+    micromlgen (float)                               9336      0   yes     431   96.7%       -
+    m2cgen (float)                                  41692      0   yes   10538  100.0%       -
+    (empty firmware: 2372 B flash, 516 B RAM; cortex-m4f has 1048576 / 131072)
+
+    ## digits RandomForest 10x6, rv32ec
+    build (model-only flash, RAM)                 flash B  RAM B  fits   instr   agree      IR
+    emlc -O2 table                                   8820      0   yes    3708  100.0%  100.0%
+    emlc -Os table                                   6832      0   yes    6952  100.0%  100.0%
+    emlc -O2 --input int16 table                     8024      0   yes    2460  100.0%  100.0%
+    emlc -Os --input int16 table                     6400      0   yes    6350  100.0%  100.0%
+    emlearn inline (float features)                  9892      0   yes    1943   96.7%       -
+    emlearn inline (int16 features)                  5672      0   yes     504   83.3%       -
+    emlearn loadable (int16 features)                7788     28   yes    7460   83.3%       -
+    micromlgen (float)                              10892      0   yes    2177   96.7%       -
+    m2cgen (float)                                  49616      0    NO   38355  100.0%       -
+    (empty firmware: 3016 B flash, 256 B RAM; rv32ec has 16384 / 2048)
+
+    ## digits RandomForest 20x5, cortex-m0
+    build (model-only flash, RAM)                 flash B  RAM B  fits   instr   agree      IR
+    emlc -O2 inline                                 29542      0   yes    3347  100.0%  100.0%
+    emlc -Os table                                   8354      0   yes    8932  100.0%  100.0%
+    emlc -O2 --input int16 inline                   22690      0   yes    2995  100.0%  100.0%
+    emlc -Os --input int16 table                     7872      0   yes    7722  100.0%  100.0%
+    emlearn inline (float features)                 11168      0   yes    4547  100.0%       -
+    emlearn inline (int16 features)                  7476      0   yes     905   93.3%       -
+    emlearn loadable (int16 features)                7492     28   yes    7502   93.3%       -
+    micromlgen (float)                              11316      0   yes    4957  100.0%       -
+    m2cgen (float)                                  60816      0   yes   39766  100.0%       -
+    (empty firmware: 2880 B flash, 516 B RAM; cortex-m0 has 262144 / 16384)
+
+    ## digits RandomForest 20x5, cortex-m4f
+    build (model-only flash, RAM)                 flash B  RAM B  fits   instr   agree      IR
+    emlc -O2 inline                                 29454      0   yes    1999  100.0%  100.0%
+    emlc -Os table                                   8402      0   yes    6385  100.0%  100.0%
+    emlc -O2 --input int16 inline                   22222      0   yes    1805  100.0%  100.0%
+    emlc -Os --input int16 table                     7856      0   yes    5352  100.0%  100.0%
+    emlearn inline (float features)                 11820      0   yes     850  100.0%       -
+    emlearn inline (int16 features)                  6756      0   yes     670   93.3%       -
+    emlearn loadable (int16 features)                5296     28   yes    2415   93.3%       -
+    micromlgen (float)                              11188      0   yes     621  100.0%       -
+    m2cgen (float)                                  56596      0   yes   19021  100.0%       -
+    (empty firmware: 2372 B flash, 516 B RAM; cortex-m4f has 1048576 / 131072)
+
+    ## digits RandomForest 20x5, rv32ec
+    build (model-only flash, RAM)                 flash B  RAM B  fits   instr   agree      IR
+    emlc -O2 table                                  12504      0   yes    7056  100.0%  100.0%
+    emlc -Os table                                   8708      0   yes   14619  100.0%  100.0%
+    emlc -O2 --input int16 table                    11688      0   yes    4809  100.0%  100.0%
+    emlc -Os --input int16 table                     8260      0   yes   13689  100.0%  100.0%
+    emlearn inline (float features)                 12460      0   yes    3190  100.0%       -
+    emlearn inline (int16 features)                  7128      0   yes     723   93.3%       -
+    emlearn loadable (int16 features)                8492     28   yes   10278   93.3%       -
+    micromlgen (float)                              13680      0    NO    3306  100.0%       -
+    m2cgen (float)                                  66296      0    NO   60763  100.0%       -
+    (empty firmware: 3016 B flash, 256 B RAM; rv32ec has 16384 / 2048)
+
+    ## digits RandomForest 30x6, cortex-m0
+    build (model-only flash, RAM)                 flash B  RAM B  fits   instr   agree      IR
+    emlc -O2 inline                                 67304      0   yes    4369  100.0%  100.0%
+    emlc -Os table                                  17162      0   yes   16423  100.0%  100.0%
+    emlc -O2 --input int16 inline                   46304      0   yes    4025  100.0%  100.0%
+    emlc -Os --input int16 table                    15088      0   yes   11395  100.0%  100.0%
+    emlearn inline (float features)                 26308      0   yes    7885  100.0%       -
+    emlearn inline (int16 features)                 18768      0   yes    1488   96.7%       -
+    emlearn loadable (int16 features)               15060     28   yes    9936   96.7%       -
+    micromlgen (float)                              28132      0   yes    8201  100.0%       -
+    m2cgen (float)                                 127144      0   yes   57892  100.0%       -
+    (empty firmware: 2880 B flash, 516 B RAM; cortex-m0 has 262144 / 16384)
+
+    ## digits RandomForest 30x6, cortex-m4f
+    build (model-only flash, RAM)                 flash B  RAM B  fits   instr   agree      IR
+    emlc -O2 inline                                 66304      0   yes    2785  100.0%  100.0%
+    emlc -Os table                                  17206      0   yes   12246  100.0%  100.0%
+    emlc -O2 --input int16 inline                   44328      0   yes    2369  100.0%  100.0%
+    emlc -Os --input int16 table                    15076      0   yes    7881  100.0%  100.0%
+    emlearn inline (float features)                 29048      0   yes    1329  100.0%       -
+    emlearn inline (int16 features)                 16456      0   yes    1011   96.7%       -
+    emlearn loadable (int16 features)               12864     28   yes    3887   96.7%       -
+    micromlgen (float)                              26592      0   yes     979  100.0%       -
+    m2cgen (float)                                 120476      0   yes   28244  100.0%       -
+    (empty firmware: 2372 B flash, 516 B RAM; cortex-m4f has 1048576 / 131072)
+
+    ## digits RandomForest 30x6, rv32ec
+    build (model-only flash, RAM)                 flash B  RAM B  fits   instr   agree      IR
+    emlc -O2                                     emlc refuses: model does not fit: it needs about 23054 bytes of flash but rv32ec has 16384
+    emlc -Os                                     emlc refuses: model does not fit: it needs about 17915 bytes of flash but rv32ec has 16384
+    emlc -O2 --input int16                       emlc refuses: model does not fit: it needs about 21490 bytes of flash but rv32ec has 16384
+    emlc -Os --input int16 table                    15464      0    NO   17774  100.0%  100.0%
+    emlearn inline (float features)                 29796      0    NO    5375  100.0%       -
+    emlearn inline (int16 features)                 17076      0    NO    1043   96.7%       -
+    emlearn loadable (int16 features)               16060     28    NO   12786   96.7%       -
+    micromlgen (float)                              30708      0    NO    5377  100.0%       -
+    m2cgen (float)                                 137048      0    NO   81439  100.0%       -
+    (empty firmware: 3016 B flash, 256 B RAM; rv32ec has 16384 / 2048)
+
+(the bench ran in 2 min 43 s on 2 shared cores)
 """
 
 from __future__ import annotations
@@ -214,7 +332,8 @@ def measure(target: str, variants: list[Variant], classes: np.ndarray, want: np.
     print(f"{head} {'instr':>7s} {'agree':>7s} {'IR':>7s}")
     for v in variants:
         if isinstance(v.code, Exception):
-            print(f"{v.label:44s} emlc refuses: {str(v.code).split(';')[0][:70]}")
+            why = re.sub(r" \(.*?\)", "", str(v.code).split(";")[0])
+            print(f"{v.label:44s} emlc refuses: {why}")
             continue
         key = (v.in_t, v.cxx)
         if key not in bases:
