@@ -146,7 +146,7 @@ Last run (qemu 7.2, arm-none-eabi-gcc 12.2, riscv64-unknown-elf-gcc 12.2, -Os):
     m2cgen (float)                                 137048      0    NO   81439  100.0%       -
     (empty firmware: 3016 B flash, 256 B RAM; rv32ec has 16384 / 2048)
 
-(the bench ran in 2 min 43 s on 2 shared cores)
+(2 min 18 s to 2 min 43 s on 2 shared cores; the same numbers after merging main at 8242442)
 """
 
 from __future__ import annotations
