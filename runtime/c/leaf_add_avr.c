@@ -2,8 +2,8 @@
  * mask bit j q[j] += the entry's value: its count c scaled, (c m + 256) >> 9 (m, the
  * row's multiplier, follows the mask), or the byte stored for it. One block per column,
  * unrolled: a clear bit costs 3 cycles, a set one 12, or 22 with the multiplications (lpm,
- * the add through Y, which the block saves and restores: its operands sit in r2-r15; the
- * upper byte only on a carry, every value being a byte). */
+ * the add through Y, which the block saves and restores: its operands sit in r16-r23,
+ * which a caller need not save; the upper byte only on a carry, every value being a byte). */
 #if defined(__GNUC__) && defined(__AVR__)
 #define ${P}_QADD_ASM 1
 static inline void ${p}_qadd_asm(${acc_t} *q, const uint8_t *r)

@@ -3,7 +3,7 @@ an early-exit check after the trees of each check point (exit_checks plans them)
 
 from __future__ import annotations
 
-from . import exit_checks, leaf_tables, link, sums
+from . import exit_checks, leaf_tables, link, sums, tree_runs
 from .common import smallest_int
 from .model import Model
 
@@ -74,7 +74,10 @@ def exit_functions(m: Model, walk_body: str | list[str]) -> str | list[str]:
         decls = f"    {m.acc_t} raw[{m.n_out}];\n"
         head = "\n".join(sum_head) + "\n"
         tail = "\n".join(sum_fin) + ("\n" if sum_fin else "") + f"    return {link.class_expr(m)};"
-    body = m.sink_pieces(walk_body, sink)
+    if plan.sums == "q" and tree_runs.applies(m):  # P_trees runs the trees up to each check point
+        body = [_runs(m, [int(c) for c in plan.checkpoints], call)]
+    else:
+        body = m.sink_pieces(walk_body, sink)
     j = f"    {ct} j = 0;\n" if chk_table is not None else ""
     prepare = ("    (void)features;\n" if m.direct or m.lazy else
                f"    {m.key_t} v[{ens.n_features}];\n    {p}_prepare(features, v);\n")
@@ -101,3 +104,19 @@ def exit_functions(m: Model, walk_body: str | list[str]) -> str | list[str]:
         prepare, head, *body, "\n", tail, "\n}",
     ]
 
+
+
+def _runs(m: Model, checkpoints: list[int], call) -> str:
+    """P_classify's walk through P_trees: the trees before each check point (a table of
+    them), the check (``call(j, trees)``), the trees after the last."""
+    ct = smallest_int(0, m.ens.n_trees, signed=False)
+    at = m.tables.add("exat", ct, checkpoints, note="early exit: trees before each check point")
+    return (
+        f"    {{\n        {ct} t = 0, j, end;\n"
+        f"        for (j = 0; j < {len(checkpoints)}u; ++j) {{\n"
+        f"            end = {m.tables.read(ct, at, 'j')};\n"
+        f"            {m.p}_trees(features, q, rows, t, end);\n            t = end;\n"
+        f"            c = {call('j', 'end')};\n"
+        "            if (c >= 0) {\n                return c;\n            }\n        }\n"
+        f"        {m.p}_trees(features, q, rows, t, {m.ens.n_trees}u);\n    }}"
+    )

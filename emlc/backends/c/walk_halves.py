@@ -285,5 +285,7 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, s
         find=_find(p, rec, model.row_t, bool(skip)),
     )
     if entry is None:
-        return Walk([decl], tree_loop(f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"), rec)
-    return Walk([decl, entry(nodes, roots)], tree_loop(f"{p}_walk({p}_head(t, features), features)"), rec)
+        row = f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"
+        return Walk([decl], tree_loop(row), rec, row)
+    row = f"{p}_walk({p}_head(t, features), features)"
+    return Walk([decl, entry(nodes, roots)], tree_loop(row), rec, row)

@@ -1,0 +1,50 @@
+"""P_trees: the speed levels' table walk over a run of trees that adds each tree's leaf
+record to the fixed-point sums as soon as its walk ends (and records the row, which the
+exact step reads on the rare rows the sums leave undecided).
+
+Walking every tree into rows[] and then adding the rows in a second loop (P_rows, then
+P_fast) read each row back and kept both loops' pointers alive in predict's caller, whose
+frame avr-gcc 5.4 reaches with spills; one loop in a function of its own keeps the walk's
+and the add's values in registers (ATmega328P, digits -O2 on simavr: 10x6 3,140 -> 2,857
+cycles, 20x5 with its exact exit 5,926 -> 5,421). predict (P_fast) runs all trees in one
+call, an early exit (P_classify) the trees up to each check point.
+"""
+
+from __future__ import annotations
+
+from . import leaf_add, leaf_tables, walk_halves
+from .common import smallest_int
+from .model import Model
+from .plan import Layout
+
+
+def applies(m: Model) -> bool:
+    """Does the build run its trees through P_trees? The half-word table walk adding leaf
+    records in assembly (:func:`.leaf_add.applies`) to sums that may leave a row to the
+    exact step, where nothing else walks during the sums (no leaf sums in code, no
+    byte-sum first walk, no walk shared with float sums)."""
+    fx = m.fixed
+    return (m.plan.layout is Layout.TABLE and walk_halves.applies(m) and leaf_add.applies(m.target, m.plan)
+            and fx is not None and not fx.exact and not m.leaf_sums and m.quick is None and not m.walk_shared())
+
+
+def trees_function(m: Model, row: str | None) -> str:
+    """P_qadd and P_trees(features, q, rows, t, end) where it applies (else nothing):
+    ``row`` is tree t's leaf row as the layout's walk reaches it (a C expression of t and
+    features)."""
+    if not applies(m):
+        return ""
+    assert row is not None and m.fixed is not None
+    tt = smallest_int(0, m.ens.n_trees, signed=False)
+    # out of line when an early exit calls it once per check point; else in P_fast, which
+    # is out of line (its frame, not the caller's, holds the sums)
+    qual = f"{m.p.upper()}_NOINLINE" if m.exit_plan() is not None else "inline"
+    return (
+        f"{leaf_add.qadd_function(m)}\n\n"
+        "/* Walk trees t to end - 1: record each one's leaf row and add its record to the\n"
+        " * fixed-point sums q at once. */\n"
+        f"static {qual} void {m.p}_trees(const {m.in_t} *features, {m.fixed.acc_t} *q, "
+        f"{m.row_t} *rows, {tt} t, {tt} end)\n{{\n"
+        f"    for (; t < end; ++t) {{\n        {m.row_t} row = {row};\n        rows[t] = row;\n"
+        f"        {m.p}_qadd(q, {leaf_tables.tree_offset(m, 't')}, row);\n    }}\n}}"
+    )
