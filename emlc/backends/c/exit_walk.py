@@ -74,10 +74,16 @@ def exit_functions(m: Model, walk_body: str | list[str]) -> str | list[str]:
         decls = f"    {m.acc_t} raw[{m.n_out}];\n"
         head = "\n".join(sum_head) + "\n"
         tail = "\n".join(sum_fin) + ("\n" if sum_fin else "") + f"    return {link.class_expr(m)};"
-    if plan.sums == "q" and tree_runs.applies(m):  # P_trees runs the trees up to each check point
-        body = [_runs(m, [int(c) for c in plan.checkpoints], call)]
-    else:
-        body = m.sink_pieces(walk_body, sink)
+    if plan.sums == "q" and tree_runs.applies(m):  # P_fast walks and checks
+        assert m.fixed is not None
+        fast = tree_runs.fast_function(m, sums.qinit_loop(m, m.fixed.acc_t), _runs(m, checkpoints, call))
+        return [
+            check, f"\n\n{fast}\n\n/* Class of one row; stops at the first early-exit check point that decides it. */\n"
+            f"static inline int32_t {p}_classify(const {m.in_t} *features)\n{{\n"
+            f"    {m.row_t} rows[{ens.n_trees}];\n{sums.raw_decl(m)}    int32_t c = {p}_fast(features, rows);\n"
+            f"    if (c < 0) {{\n        {sums.exact_class(m)}\n    }}\n    return c;\n}}"
+        ]
+    body = m.sink_pieces(walk_body, sink)
     j = f"    {ct} j = 0;\n" if chk_table is not None else ""
     prepare = ("    (void)features;\n" if m.direct or m.lazy else
                f"    {m.key_t} v[{ens.n_features}];\n    {p}_prepare(features, v);\n")
@@ -107,16 +113,23 @@ def exit_functions(m: Model, walk_body: str | list[str]) -> str | list[str]:
 
 
 def _runs(m: Model, checkpoints: list[int], call) -> str:
-    """P_classify's walk through P_trees: the trees before each check point (a table of
-    them), the check (``call(j, trees)``), the trees after the last."""
-    ct = smallest_int(0, m.ens.n_trees, signed=False)
-    at = m.tables.add("exat", ct, checkpoints, note="early exit: trees before each check point")
+    """P_fast's walk through P_trees and checks (``call(j, trees)``): around the one check
+    point (:func:`.tree_runs.single_check`), or in one place, the trees up to each check
+    point (a table of them, then the forest's end) and the check at each."""
+    n, p = m.ens.n_trees, m.p
+    assert checkpoints and checkpoints[-1] < n
+    check = "            c = {};\n            if (c >= 0) {{\n                return c;\n            }}\n"
+    if tree_runs.single_check(m):
+        k = checkpoints[0]
+        return (f"    {p}_trees(features, q, rows, 0u, {k}u);\n" + check.format(call("0u", f"{k}u"))[8:].replace("\n        ", "\n")
+                + f"    {p}_trees(features, q, rows, {k}u, {n}u);\n")
+    ct = smallest_int(0, n, signed=False)
+    at = m.tables.add("exat", ct, [*checkpoints, n], note="early exit: trees before each check point, then all")
     return (
         f"    {{\n        {ct} t = 0, j, end;\n"
-        f"        for (j = 0; j < {len(checkpoints)}u; ++j) {{\n"
+        "        for (j = 0;; ++j) {\n"
         f"            end = {m.tables.read(ct, at, 'j')};\n"
-        f"            {m.p}_trees(features, q, rows, t, end);\n            t = end;\n"
-        f"            c = {call('j', 'end')};\n"
-        "            if (c >= 0) {\n                return c;\n            }\n        }\n"
-        f"        {m.p}_trees(features, q, rows, t, {m.ens.n_trees}u);\n    }}"
+        f"            {p}_trees(features, q, rows, t, end);\n"
+        f"            if (end == {n}u) {{\n                break;\n            }}\n            t = end;\n"
+        + check.format(call("j", "end")) + "        }\n    }\n"
     )

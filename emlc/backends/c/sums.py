@@ -341,16 +341,9 @@ def fast_function(m: Model) -> str:
     handed = m.plan.soft_after_fixed  # the caller keeps q[] for the binary64 step
     if tree_runs.applies(m):  # the walk adds as it goes (P_trees, with P_qadd), P_fast runs it
         assert not handed
-        if m.exit_plan() is not None:  # P_classify runs the trees
+        if m.exit_plan() is not None:  # P_fast runs the trees between the checks (exit_walk)
             return decide
-        fast = (
-            "/* Walk every tree, recording its leaf row; the class from the fixed-point sums, or -1\n"
-            " * (P_qdecide). */\n"
-            f"static {p.upper()}_NOINLINE int32_t {p}_fast(const {m.in_t} *features, {m.row_t} *rows)\n{{\n"
-            f"    {at} q[{n}];\n"
-            f"{qinit_loop(m, at)}    {p}_trees(features, q, rows, 0u, {ens.n_trees}u);\n    return {p}_qdecide(q);\n}}"
-        )
-        return f"{decide}\n\n{fast}"
+        return f"{decide}\n\n{tree_runs.fast_function(m, qinit_loop(m, at), tree_runs.all_trees(m))}"
     fast = (
         "/* Class from the fixed-point sums of the recorded leaf rows"
         + ("" if fx.exact else ", or -1 (P_qdecide)") + (" (in q)" if handed else "") + ". */\n"

@@ -6,8 +6,8 @@ Walking every tree into rows[] and then adding the rows in a second loop (P_rows
 P_fast) read each row back and kept both loops' pointers alive in predict's caller, whose
 frame avr-gcc 5.4 reaches with spills; one loop in a function of its own keeps the walk's
 and the add's values in registers (ATmega328P, digits -O2 on simavr: 10x6 3,140 -> 2,857
-cycles, 20x5 with its exact exit 5,926 -> 5,421). predict (P_fast) runs all trees in one
-call, an early exit (P_classify) the trees up to each check point.
+cycles, 20x5 with its exact exit 5,926 -> 5,421). P_fast runs all trees in one call, or
+with an early exit the trees up to each check point, then the check.
 """
 
 from __future__ import annotations
@@ -36,9 +36,7 @@ def trees_function(m: Model, row: str | None) -> str:
         return ""
     assert row is not None and m.fixed is not None
     tt = smallest_int(0, m.ens.n_trees, signed=False)
-    # out of line when an early exit calls it once per check point; else in P_fast, which
-    # is out of line (its frame, not the caller's, holds the sums)
-    qual = f"{m.p.upper()}_NOINLINE" if m.exit_plan() is not None else "inline"
+    qual = f"{m.p.upper()}_NOINLINE" if single_check(m) else "inline"  # P_fast calls it once, else twice
     return (
         f"{leaf_add.qadd_function(m)}\n\n"
         "/* Walk trees t to end - 1: record each one's leaf row and add its record to the\n"
@@ -47,4 +45,35 @@ def trees_function(m: Model, row: str | None) -> str:
         f"{m.row_t} *rows, {tt} t, {tt} end)\n{{\n"
         f"    for (; t < end; ++t) {{\n        {m.row_t} row = {row};\n        rows[t] = row;\n"
         f"        {m.p}_qadd(q, {leaf_tables.tree_offset(m, 't')}, row);\n    }}\n}}"
+    )
+
+
+def all_trees(m: Model) -> str:
+    """P_fast's run without an early exit: every tree at once."""
+    return f"    {m.p}_trees(features, q, rows, 0u, {m.ens.n_trees}u);\n"
+
+
+def single_check(m: Model) -> bool:
+    """Does P_fast check once (an early exit with one check point)? It then calls P_trees
+    twice, out of line, around a check whose tables it reads at a constant index (digits
+    20x5 on the ATmega328P: 36 cycles less than a loop over one check point)."""
+    plan = m.exit_plan()
+    return plan is not None and plan.checkpoints.size == 1
+
+
+def fast_function(m: Model, init: str, runs: str) -> str:
+    """P_fast(features, rows), out of line (its frame, not predict's caller's, holds the
+    sums): the sums from ``init`` (zeros stored one by one: digits 10x6 on the ATmega328P
+    42 cycles less than the loop, for 24 bytes), the trees as ``runs`` says (it may return
+    an early exit's class), then the class or -1 (P_qdecide)."""
+    fx = m.fixed
+    assert fx is not None
+    if not fx.init.any() and m.n_out <= 16:
+        init = "    " + " = ".join(f"q[{k}]" for k in range(m.n_out)) + " = 0;\n"
+    return (
+        "/* Walk the trees, recording their leaf rows; the class from the fixed-point sums, or -1\n"
+        " * (P_qdecide). */\n"
+        f"static {m.p.upper()}_NOINLINE int32_t {m.p}_fast(const {m.in_t} *features, {m.row_t} *rows)\n{{\n"
+        f"    {fx.acc_t} q[{m.n_out}];\n" + ("    int32_t c;\n" if m.exit_plan() is not None else "")
+        + f"{init}{runs}    return {m.p}_qdecide(q);\n}}"
     )
