@@ -80,7 +80,7 @@ def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> tuple[Model, l
     helpers = features.helpers(model)
     walk = LAYOUTS[plan.layout](model)
     body, records = walk.body, walk.records
-    trees = tree_runs.trees_function(model, walk.row)  # before P_fast and P_classify, which call it
+    trees = tree_runs.trees_function(model, walk)  # before P_fast and P_classify, which call it
     raw = sums.raw_function(model, body)
     parts = [*helpers, *walk.decls, features.prepare_function(model), features.halves_function(model), trees, raw]
     if model.soft64:

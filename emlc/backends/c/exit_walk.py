@@ -116,20 +116,21 @@ def _runs(m: Model, checkpoints: list[int], call) -> str:
     """P_fast's walk through P_trees and checks (``call(j, trees)``): around the one check
     point (:func:`.tree_runs.single_check`), or in one place, the trees up to each check
     point (a table of them, then the forest's end) and the check at each."""
-    n, p = m.ens.n_trees, m.p
+    n = m.ens.n_trees
     assert checkpoints and checkpoints[-1] < n
-    check = "            c = {};\n            if (c >= 0) {{\n                return c;\n            }}\n"
+    check = "c = {};\n{}if (c >= 0) {{\n{}    return c;\n{}}}\n"
     if tree_runs.single_check(m):
         k = checkpoints[0]
-        return (f"    {p}_trees(features, q, rows, 0u, {k}u);\n" + check.format(call("0u", f"{k}u"))[8:].replace("\n        ", "\n")
-                + f"    {p}_trees(features, q, rows, {k}u, {n}u);\n")
+        return (f"    {tree_runs.run(m, '0u', f'{k}u')}\n    " + check.format(call("0u", f"{k}u"), *["    "] * 3)
+                + f"    {tree_runs.run(m, f'{k}u', f'{n}u')}\n")
     ct = smallest_int(0, n, signed=False)
     at = m.tables.add("exat", ct, [*checkpoints, n], note="early exit: trees before each check point, then all")
+    pad = " " * 12
     return (
         f"    {{\n        {ct} t = 0, j, end;\n"
         "        for (j = 0;; ++j) {\n"
-        f"            end = {m.tables.read(ct, at, 'j')};\n"
-        f"            {p}_trees(features, q, rows, t, end);\n"
-        f"            if (end == {n}u) {{\n                break;\n            }}\n            t = end;\n"
-        + check.format(call("j", "end")) + "        }\n    }\n"
+        f"{pad}end = {m.tables.read(ct, at, 'j')};\n"
+        f"{pad}{tree_runs.run(m, 't', 'end')}\n"
+        f"{pad}if (end == {n}u) {{\n{pad}    break;\n{pad}}}\n{pad}t = end;\n"
+        + pad + check.format(call("j", "end"), pad, pad, pad) + "        }\n    }\n"
     )

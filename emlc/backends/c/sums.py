@@ -343,7 +343,7 @@ def fast_function(m: Model) -> str:
         assert not handed
         if m.exit_plan() is not None:  # P_fast runs the trees between the checks (exit_walk)
             return decide
-        return f"{decide}\n\n{tree_runs.fast_function(m, qinit_loop(m, at), tree_runs.all_trees(m))}"
+        return f"{decide}\n\n{tree_runs.fast_function(m, qinit_loop(m, at))}"
     fast = (
         "/* Class from the fixed-point sums of the recorded leaf rows"
         + ("" if fx.exact else ", or -1 (P_qdecide)") + (" (in q)" if handed else "") + ". */\n"

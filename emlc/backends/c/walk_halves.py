@@ -243,10 +243,17 @@ def _find(p: str, rec: HalfRecords, row_t: str, skip: bool) -> str:
             + f"\n#else\n{peek}\n#endif")
 
 
+def cursor(model: Model) -> str | None:
+    """The walk's :attr:`~.model.Walk.cursor`: where inline heads run (the plan's head
+    levels), the first tree's (each head hands on the next one's)."""
+    return f"{model.p}_head_first()" if model.plan.head else None
+
+
 def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, str], str] | None = None) -> Walk:
-    """The walk over ``rec``; ``tree_loop(walk)`` wraps one tree's walk in the loop over trees.
-    ``entry(nodes, root)``: P_head(t, features), which starts tree t's walk past its top
-    levels (:mod:`walk_head`; ``root`` reads tree t's first byte in ``nodes``)."""
+    """The walk over ``rec``; ``tree_loop(walk, cursor)`` wraps one tree's walk in the loop
+    over trees. ``entry(nodes, root)``: P_head(&go, features), which starts the walk of the
+    tree at cursor go past its top levels (:mod:`walk_head`; ``root`` reads tree t's first
+    byte in ``nodes``)."""
     p, tables = model.p, model.tables
     flag, what = ("NaN goes left", "kh") if model.precision is not None else ("left child is a leaf", "threshold")
     nodes = tables.add("nodes", "uint8_t", rec.stream, per_line=16,
@@ -287,5 +294,6 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, s
     if entry is None:
         row = f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"
         return Walk([decl], tree_loop(row), rec, row)
-    row = f"{p}_walk({p}_head(t, features), features)"
-    return Walk([decl, entry(nodes, roots)], tree_loop(row), rec, row)
+    row, go = f"{p}_walk({p}_head(&go, features), features)", cursor(model)
+    assert go is not None
+    return Walk([decl, entry(nodes, roots)], tree_loop(row, go), rec, row, go)
