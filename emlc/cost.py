@@ -100,9 +100,10 @@ _KEYED_NODE, _KEYED_NAN, _KEYS_CODE = 30, 8, 200
 #: per feature it reads and the table walk's loop and key function behind it
 _NO_NAN_SAVING, _GUARD_FEATURE, _NAN_WALK_CODE = 26, 12, 700
 #: the table walk's inline head (Point.head): its call, code per test and per tree (a
-#: function and its address; ATmega328P, digits 20x5, heads of 1-4 levels linked: +770,
-#: +1,964, +4,326, +9,082 B for 20, 60, 140, 300 tests)
-_HEAD_CODE, _HEAD_NODE, _HEAD_TREE = 20, 30, 8
+#: function and the next one's address, 2 ldi; ATmega328P, digits 20x5, heads of 1-4 levels
+#: linked, with a flash table of addresses then: +770, +1,964, +4,326, +9,082 B for 20, 60,
+#: 140, 300 tests)
+_HEAD_CODE, _HEAD_NODE, _HEAD_TREE = 20, 30, 10
 
 
 @dataclass(frozen=True)
@@ -541,15 +542,19 @@ _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: holding the fixed-point values (Point.stored; 91 cycles a tree, but the whole build
 #: fitted: digits 10x6 3,912 cycles, 499 fewer than with multipliers; 17 a record output
 #: ranks both kinds behind inline heads as simavr does)
+#: Since P_trees adds each record as its tree's walk ends (tree_runs) the whole build
+#: refitted (ATmega328P, simavr, digits 10x6 float, no early exit, heads of 0-6 levels:
+#: stored 3,225, 3,132, 2,969, 2,808, 2,660, 2,511, 2,376 cycles; multipliers 3,781, 3,744,
+#: 3,611, 3,313, 3,165, 3,016, 2,880; least squares with the node tests at 41: 5.5 and
+#: 11.0 a record output, 17.1 a head test saved, 10.3 a head's call)
 #: the table walk's inline head (Point.head): cycles saved per test it takes from the walk,
-#: and its call per tree, float records (ATmega328P, simavr, digits 10x6 with stored leaf
-#: values and no early exit, heads of 0-6 levels: 3,846, 3,758, 3,576, 3,396, 3,233, 3,067,
-#: 2,916 cycles; least squares 17.4 a test, 8.0 a tree) or integer records (int16 digits 10x6 with stored leaf values, heads of 0-6 levels: 3,564,
-#: 3,547, 3,443, 3,341, 3,257, 3,170, 3,104: the walk's integer test is cheaper to save)
-_HEAD_SAVING, _HEAD_ENTRY = (17, 10), 8
+#: and its call per tree, float records (that fit) or integer records (int16 digits 10x6
+#: with stored leaf values, heads of 0-6 levels, before P_trees: 3,564, 3,547, 3,443,
+#: 3,341, 3,257, 3,170, 3,104: the walk's integer test is cheaper to save)
+_HEAD_SAVING, _HEAD_ENTRY = (17, 10), 10
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
-    (True, "records"): 17, (True, "stored"): 12,
+    (True, "records"): 11, (True, "stored"): 5.5,
     (False, "quick"): 2, (False, "sums"): 2, (False, "bytes"): 2, (False, "rows"): 3, (False, "table"): 4,
     (False, "records"): 4, (False, "stored"): 4,
 }

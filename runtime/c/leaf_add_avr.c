@@ -3,8 +3,8 @@
  * row's multiplier, follows the mask), or the byte stored for it. One block per column,
  * unrolled: a clear bit costs 3 cycles, a set one 12, or 22 with the multiplications (lpm,
  * the add through Y, which the block keeps in y meanwhile: 2 cycles, where a push and pop
- * took 8; its operands sit in r16-r23, which a caller need not save; the upper byte only
- * on a carry, every value being a byte). */
+ * took 8; its operands sit in r16-r23, which a caller need not save, but for y and the
+ * multiplication's t and z; the upper byte only on a carry, every value being a byte). */
 #if defined(__GNUC__) && defined(__AVR__)
 #define ${P}_QADD_ASM 1
 static inline void ${p}_qadd_asm(${acc_t} *q, const uint8_t *r)
