@@ -549,9 +549,9 @@ _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: 11.0 a record output, 17.1 a head test saved, 10.3 a head's call)
 #: the table walk's inline head (Point.head): cycles saved per test it takes from the walk,
 #: and its call per tree, float records (that fit) or integer records (int16 digits 10x6
-#: with stored leaf values, heads of 0-6 levels, before P_trees: 3,564, 3,547, 3,443,
-#: 3,341, 3,257, 3,170, 3,104: the walk's integer test is cheaper to save)
-_HEAD_SAVING, _HEAD_ENTRY = (17, 10), 10
+#: with stored leaf values, heads of 0-6 levels: 3,022, 2,947, 2,825, 2,705, 2,607, 2,506,
+#: 2,428; least squares 10.8 a test, 2.1 a call: the walk's integer test is cheaper to save)
+_HEAD_SAVING, _HEAD_ENTRY = (17, 11), (10, 2)
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
     (True, "records"): 11, (True, "stored"): 5.5,
@@ -601,12 +601,15 @@ def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evalu
 #: simavr against the same point without the exit: 10x6 behind a 4-level head 3,233
 #: cycles, 3,339 checking after tree 6, 3,366 after 7, 3,380 after both; 20x5 behind 2
 #: levels 6,326, 6,110 at 12 and 15, 6,163 at 12, 14 and 16, 6,399 at 12, 6,140 at 15,
-#: 6,740 at 11-17; 30x6 12,157, 10,115 every third tree, 10,393 every second); the share
-#: of its trees' leaves' leads a row keeps over the runner-up (some trees vote otherwise)
+#: 6,740 at 11-17; 30x6 12,157, 10,115 every third tree, 10,393 every second; since P_fast
+#: runs the trees between checks 50 a check's output, with which 30x6 takes 3 of intervals
+#: 2-5, as simavr counts fastest: float 8,666 cycles, int16 8,354, where 60 took 5 on
+#: int16, 8,629); the share of its trees' leaves' leads a row keeps over the runner-up
+#: (some trees vote otherwise)
 #: and how much wider its lead spreads than theirs taken alike, fitted to the rows each
 #: check stops (interpreter, digits test rows: 10x6 after 6-9 trees 37%, 63%, 93%, 93%;
 #: 20x5 after 12-15 33%, 53%, 67%, 80%)
-_EXACT_CHECK_OUTPUT, _EXACT_CHECK_TREE, _LEAD_SPREAD, _LEAD_KEPT = 60, 12, 3.0, 0.9
+_EXACT_CHECK_OUTPUT, _EXACT_CHECK_TREE, _LEAD_SPREAD, _LEAD_KEPT = 50, 12, 3.0, 0.9
 
 
 def stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
@@ -762,6 +765,6 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     if point.guarded:
         test -= _NO_NAN_TEST_SAVING
         keys += _GUARD_CYCLES * split_features(ens).size
-    saving = _HEAD_SAVING[0 if ens.input_type.startswith("float") else 1]
-    head = head_levels(ens).tests[point.head] * saving - ens.n_trees * _HEAD_ENTRY if point.head else 0
+    kind = 0 if ens.input_type.startswith("float") else 1
+    head = head_levels(ens).tests[point.head] * _HEAD_SAVING[kind] - ens.n_trees * _HEAD_ENTRY[kind] if point.head else 0
     return int(expected_tests(ens) * test - head + ens.n_trees * leaf + _row_cycles(ens) + keys)
