@@ -23,6 +23,7 @@ backend stores it), rank edges, category bitsets and early-exit bounds.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from dataclasses import dataclass
@@ -99,11 +100,14 @@ _KEYED_NODE, _KEYED_NAN, _KEYS_CODE = 30, 8, 200
 #: exact half-word test (AVR, avr-gcc 5.4, digits 10x6 linked: 23-30 B per walk), the guard's code
 #: per feature it reads and the table walk's loop and key function behind it
 _NO_NAN_SAVING, _GUARD_FEATURE, _NAN_WALK_CODE = 26, 12, 700
-#: the table walk's inline head (Point.head): its call, code per test and per tree (a
-#: function and the next one's address, 2 ldi; ATmega328P, digits 20x5, heads of 1-4 levels
-#: linked, with a flash table of addresses then: +770, +1,964, +4,326, +9,082 B for 20, 60,
-#: 140, 300 tests)
-_HEAD_CODE, _HEAD_NODE, _HEAD_TREE = 20, 30, 10
+#: the table walk's inline head (Point.head): its call, code per tree (a function and the
+#: next one's address, 2 ldi) and per test, by the records' input type (ATmega328P, digits
+#: 20x5, heads of 1-4 levels linked, with a flash table of addresses then: +770, +1,964,
+#: +4,326, +9,082 B for 20, 60, 140, 300 tests; digits 10x6, heads of 3-6 levels, 70, 150,
+#: 289 and 511 tests: 29.5-30.0 B a test on float32 records, 22.9-23.0 on int16, 14.0-14.1
+#: on uint8)
+_HEAD_CODE, _HEAD_TREE = 20, 10
+_HEAD_NODE = {"float32": 30, "int16": 23, "uint16": 23, "int8": 15, "uint8": 15}
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,7 @@ def code_bytes(ens: Ensemble, target: Target, layout: Layout, terms: CodeTerms =
     elif not packed and half_word_table(ens, target):
         code += _HALF_LOOP
         if terms.head_nodes:
-            code += _HEAD_CODE + terms.head_nodes * _HEAD_NODE + ens.n_trees * _HEAD_TREE
+            code += _HEAD_CODE + terms.head_nodes * _HEAD_NODE[ens.input_type] + ens.n_trees * _HEAD_TREE
     else:
         code += _TABLE_LOOP_SOFT if soft else _TABLE_LOOP
     if needs_exp(ens):
@@ -492,7 +496,8 @@ class Point:
     fixed-point value, not a multiplier (a byte more per entry for two less per row; two
     multiplications fewer per entry where the target adds records fast); ``head``: the
     half-word table walk starts past inline tests of the top ``head`` levels of every tree
-    (AVR float inputs: about 17 cycles less a test than the walk's, 8 more a tree, 30
+    and ``head_more`` nodes below them, those rows reach most often (:func:`inline_head`;
+    AVR float inputs: about 17 cycles less a test than the walk's, 8 more a tree, 30
     bytes a test)."""
 
     layout: Layout
@@ -504,11 +509,18 @@ class Point:
     guarded: bool = False
     stored: bool = False
     head: int = 0
+    head_more: int = 0
 
     def label(self) -> str:
         if self.layout is Layout.TABLE:
             walk = "table, packed records" if self.packed else "table, leaf values stored" if self.stored else "table"
-            return walk + (f", inline head of {self.head} level" + "s" * (self.head > 1) if self.head else "")
+            tests = f"{self.head_more} test" + "s" * (self.head_more > 1)
+            if self.head:
+                walk += f", inline head of {self.head} level" + "s" * (self.head > 1)
+                walk += f" and {tests} below" if self.head_more else ""
+            elif self.head_more:
+                walk += f", inline head of {tests}"
+            return walk
         if self.quick:
             walk = "inline, byte-sum first walk" + (", int16 keys behind it" if self.keyed else "")
         elif self.byte_sums:
@@ -550,8 +562,11 @@ _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: the table walk's inline head (Point.head): cycles saved per test it takes from the walk,
 #: and its call per tree, float records (that fit) or integer records (int16 digits 10x6
 #: with stored leaf values, heads of 0-6 levels: 3,022, 2,947, 2,825, 2,705, 2,607, 2,506,
-#: 2,428; least squares 10.8 a test, 2.1 a call: the walk's integer test is cheaper to save)
-_HEAD_SAVING, _HEAD_ENTRY = (17, 11), (10, 2)
+#: 2,428; least squares 10.8 a test, 2.1 a call: the walk's integer test is cheaper to save;
+#: uint8 records' heads test one byte, before P_trees: 3,390, 3,328, 3,177, 3,026, 2,879,
+#: 2,740, 2,625, 14.6 a test)
+_HEAD_SAVING = {"float32": 17, "int16": 11, "uint16": 11, "int8": 14, "uint8": 14}
+_HEAD_ENTRY = {"float32": 10, "int16": 2, "uint16": 2, "int8": 2, "uint8": 2}
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
     (True, "records"): 11, (True, "stored"): 5.5,
@@ -709,40 +724,91 @@ HEAD_LEVELS = 6
 
 
 @dataclass(frozen=True)
-class HeadLevels:
-    """The top levels of the trees, for an inline head: per number of levels k (0 to
-    :data:`HEAD_LEVELS`), the decision nodes within them (a shared subtree once per path
-    in) and the tests a row takes there (each leaf path equally likely, as in
-    :func:`expected_tests`); ``depth``: the most levels any tree has."""
+class Head:
+    """The decision nodes an inline head tests, per tree, each named by its path from the
+    root as a heap index (root 1, children 2i left and 2i + 1 right; a shared subtree once
+    per path in, as the head's code has it): ``tests`` a row takes there (each leaf path
+    equally likely, as in :func:`expected_tests`); ``levels`` and ``more``: the
+    :class:`Point` fields that name it, as far as the trees have the nodes they ask for."""
 
-    nodes: tuple[int, ...]
-    tests: tuple[float, ...]
-    depth: int
+    nodes: tuple[frozenset[int], ...]
+    tests: float
+    levels: int
+    more: int
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.nodes))
+
+    def depths(self) -> list[int]:
+        """Levels each tree's head tests (0: that tree goes straight to the table walk)."""
+        return [max(n.bit_length() for n in tree) if tree else 0 for tree in self.nodes]
+
+    def note(self) -> str:
+        """Its depths, deepest first: ``levels 5 in 3 trees, 4 in 7``."""
+        depths = self.depths()
+        counts = sorted({d: depths.count(d) for d in depths}.items(), reverse=True)
+        return "levels " + ", ".join(f"{d} in {n} tree" + "s" * (n > 1) if i == 0 else f"{d} in {n}"
+                                     for i, (d, n) in enumerate(counts))
 
 
-def head_levels(ens: Ensemble) -> HeadLevels:
-    return ens.trees_fact("#head_levels", _head_levels)
+def inline_head(ens: Ensemble, levels: int, more: int = 0) -> Head:
+    """The head of ``Point(head=levels, head_more=more)``: every tree's top ``levels``
+    levels, then the ``more`` nodes below them a row reaches most often (highest share of
+    leaf paths first; a child's share is below its parent's, so each tree's head stays a
+    connected top part). Every node costs the same code, so these save the most cycles
+    per byte."""
+    return ens.trees_fact(f"#inline_head {levels} {more}", lambda e: _inline_head(e, levels, more))
 
 
-def _head_levels(ens: Ensemble) -> HeadLevels:
-    nodes = [0] * (HEAD_LEVELS + 1)
-    tests = [0.0] * (HEAD_LEVELS + 1)
-    depth = 0
-    for tree in ens.trees:
-        leaf = (tree.op == Op.LEAF).tolist()
-        left, right = tree.left.tolist(), tree.right.tolist()
-        paths, _, levels = _leaf_paths(tree)
-        depth = max(depth, levels[0])
-        front = [0]
-        for level in range(HEAD_LEVELS):
-            front = [n for n in front if not leaf[n]]
-            nodes[level + 1] += len(front)
-            tests[level + 1] += sum(paths[n] for n in front) / paths[0]
-            front = [c for n in front for c in (left[n], right[n])]
-    for k in range(1, HEAD_LEVELS + 1):  # totals over the top k levels
-        nodes[k] += nodes[k - 1]
-        tests[k] += tests[k - 1]
-    return HeadLevels(tuple(nodes), tuple(tests), depth)
+def _inline_head(ens: Ensemble, levels: int, more: int) -> Head:
+    nodes: list[set[int]] = [set() for _ in ens.trees]
+    shares = [np.asarray(paths) / paths[0] for paths in (_leaf_paths(tree).paths for tree in ens.trees)]
+    tests = 0.0
+    top: list[tuple[int, int, int]] = []  # (tree, node, heap index) within the top levels
+    below: list[tuple[float, int, int, int]] = []  # (-share, tree, heap index, node): the nodes next in line
+
+    def reach(t: int, node: int, at: int) -> None:
+        if ens.trees[t].op[node] == Op.LEAF:
+            return
+        if at.bit_length() <= levels:
+            top.append((t, node, at))
+        else:
+            heapq.heappush(below, (-float(shares[t][node]), t, at, node))
+
+    def take(t: int, node: int, at: int) -> None:
+        nonlocal tests
+        nodes[t].add(at)
+        tests += float(shares[t][node])
+        reach(t, int(ens.trees[t].left[node]), 2 * at)
+        reach(t, int(ens.trees[t].right[node]), 2 * at + 1)
+
+    for t in range(ens.n_trees):
+        reach(t, 0, 1)
+    while top:
+        take(*top.pop())
+    reached = max((at.bit_length() for tree in nodes for at in tree), default=0)
+    taken = 0
+    while below and taken < more:
+        _, t, at, node = heapq.heappop(below)
+        take(t, node, at)
+        taken += 1
+    head = tuple(frozenset(n) for n in nodes)
+    if taken:  # named by the most levels it holds whole: one name for one head (the tests
+        # below them come in the same order whatever levels they were counted from)
+        deepest = max(at.bit_length() for tree in head for at in tree)
+        whole = [inline_head(ens, k) for k in range(reached, deepest + 1)]
+        reached, taken = max(((u.levels, sum(map(len, head)) - u.size) for u in whole
+                              if all(a <= b for a, b in zip(u.nodes, head))), key=lambda lt: lt[0])
+    return Head(head, tests, reached, taken)
+
+
+def head_room(ens: Ensemble, levels: int, spare: int) -> int:
+    """How many head tests below the top ``levels`` levels ``spare`` bytes of flash hold,
+    by the cost model (with no levels, the head's call and a function a tree come first)."""
+    if not levels:
+        spare -= _HEAD_CODE + ens.n_trees * _HEAD_TREE
+    return max(0, spare // _HEAD_NODE[ens.input_type])
 
 
 def _row_cycles(ens: Ensemble) -> int:
@@ -765,6 +831,7 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     if point.guarded:
         test -= _NO_NAN_TEST_SAVING
         keys += _GUARD_CYCLES * split_features(ens).size
-    kind = 0 if ens.input_type.startswith("float") else 1
-    head = head_levels(ens).tests[point.head] * _HEAD_SAVING[kind] - ens.n_trees * _HEAD_ENTRY[kind] if point.head else 0
+    saving, entry = _HEAD_SAVING.get(ens.input_type, 0), _HEAD_ENTRY.get(ens.input_type, 0)
+    tests = inline_head(ens, point.head, point.head_more).tests if point.head or point.head_more else 0
+    head = tests * saving - ens.n_trees * entry if tests else 0
     return int(expected_tests(ens) * test - head + ens.n_trees * leaf + _row_cycles(ens) + keys)

@@ -76,6 +76,14 @@ class Target:
     #: without a 64-bit double, predict decides float64 near-ties with binary64 integer
     #: arithmetic (runtime/c/f64.c on pairs of 32-bit words)
     soft_float64: bool = True
+    #: double arithmetic runs in hardware. Where it does not (a 64-bit double in libgcc's
+    #: software), predict takes the fixed-point sums and then the binary64 integer step
+    #: above, as on targets whose double is 32-bit; predict_proba keeps its double sums
+    double_fpu: bool = False
+    #: flash of libgcc's software double where predict sums in it (estimates only; digits
+    #: 10x6 -Os with --float32-sums, its add, divide, compare and conversions: Cortex-M0
+    #: 4,656 B, Cortex-M4F 5,972, RV32EC 5,364; against 998, 980 and 1,184 B of f64.c)
+    soft_double_bytes: int = 0
     #: flash that step adds (estimates only; links of the complementary-leaves forest and
     #: digits 6x6 and 10x6 against --float32-sums, avr-gcc 5.4: 1.4-2.4 KB for the packed
     #: table (no float tier), 2.5-4.1 KB otherwise, and 4.6 KB keeps the 10x6 inline -Os
@@ -122,7 +130,7 @@ TARGETS: dict[str, Target] = {
         Target(
             "host", "the machine running emlc (gcc/clang, 64-bit double)",
             word_bits=64, has_fpu=True, double_bits=64, flash=DIRECT,
-            flash_bytes=None, ram_bytes=None, compiler="gcc", cflags=_WARN, inline_node_bytes=12,
+            flash_bytes=None, ram_bytes=None, compiler="gcc", cflags=_WARN, inline_node_bytes=12, double_fpu=True,
             libm_exp=True,
             default_float_input=None,
         ),
@@ -145,6 +153,7 @@ TARGETS: dict[str, Target] = {
             word_bits=32, has_fpu=False, double_bits=64, flash=DIRECT,
             flash_bytes=256 * 1024, ram_bytes=16 * 1024, compiler="arm-none-eabi-gcc",
             cflags=("-mcpu=cortex-m0", "-mthumb", *_WARN), inline_node_bytes=14,
+            soft_float64_bytes=1300, soft_double_bytes=4700,
         ),
         Target(
             "cortex-m4f", "Arm Cortex-M4F (32-bit, single-precision FPU)",
@@ -152,12 +161,14 @@ TARGETS: dict[str, Target] = {
             flash_bytes=1024 * 1024, ram_bytes=128 * 1024, compiler="arm-none-eabi-gcc",
             cflags=("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", *_WARN),
             inline_node_bytes=12,
+            soft_float64_bytes=1300, soft_double_bytes=6000,
         ),
         Target(
             "rv32ec", "WCH CH32V003 (RV32EC, no FPU, 16 KiB flash, 2 KiB RAM)",
             word_bits=32, has_fpu=False, double_bits=64, flash=DIRECT,
             flash_bytes=16 * 1024, ram_bytes=2 * 1024, compiler="riscv64-unknown-elf-gcc",
             cflags=("-march=rv32ec", "-mabi=ilp32e", *_WARN), inline_node_bytes=14,
+            soft_float64_bytes=1300, soft_double_bytes=5400,
         ),
         Target(
             "mcs51", "Intel 8051 (SDCC, 8-bit, code memory via __code, 64 KiB code space; stack in the 256 B internal RAM)",

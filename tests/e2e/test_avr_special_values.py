@@ -96,9 +96,10 @@ BYTES = Point(Layout.INLINE, leaf_sums=True, byte_sums=True)  # one walk: byte s
 QUICK_GUARDED = Point(Layout.INLINE, quick=True, leaf_sums=True, guarded=True)  # a guard before each walk
 SUMS_GUARDED = Point(Layout.INLINE, leaf_sums=True, guarded=True)
 BYTES_GUARDED = Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True)
-#: the table walk behind inline heads (walk_head): of three levels, and of six (the deep
-#: forest's: branches past a conditional branch's reach)
-HEADS = (Point(Layout.TABLE, head=3), Point(Layout.TABLE, head=6))
+#: the table walk behind inline heads (walk_head): of three levels, of six (the deep
+#: forest's: branches past a conditional branch's reach), and of one level and the five
+#: tests below it rows reach most often (trees' heads of different depths)
+HEADS = (Point(Layout.TABLE, head=3), Point(Layout.TABLE, head=6), Point(Layout.TABLE, head=1, head_more=5))
 
 
 def _o2(ens: Ensemble, target: str) -> tuple[Ensemble, str]:

@@ -222,6 +222,11 @@ def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: b
     lower, upper = np.asarray(ee.lower), np.asarray(ee.upper)
     if not (np.isfinite(lower).all() and np.isfinite(upper).all()):
         return None
+    if exact_floats and acc_t == "double" and soft64_candidate and ee.confidence == 1:
+        # a software double (Target.double_fpu): predict sums in fixed point, then binary64;
+        # exact checks on double sums would cost libgcc's double in every tree they save
+        # (a lossy exit, asked for, keeps the IR's check on the library's sums)
+        return None
     if exact_floats:
         return ExitPlan(ExitMode.IR, checkpoints, lower, upper, acc_t, acc_t, target, acc_type)
     if integer:

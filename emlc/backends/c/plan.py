@@ -16,8 +16,8 @@ from enum import Enum
 
 import numpy as np
 
-from ...cost import (Layout, Point, choose_layout, exact_exit_interval, half_first_bytes, half_word_table,
-                     head_levels)
+from ...cost import (Head, Layout, Point, choose_layout, exact_exit_interval, half_first_bytes, half_word_table,
+                     inline_head)
 from ...errors import EmlcError
 from ...ir.ensemble import Aggregation, Ensemble, Op
 from ...targets import Target
@@ -128,9 +128,9 @@ class Plan:
     #: levels where the target adds them fast): a walk records where its leaf's record
     #: starts, and the fast sums compute their values
     records: LeafRecords | None = None
-    #: levels of every tree the half-word table walk's inline head tests before the walk
-    #: takes over (walk_head; 0: none)
-    head: int = 0
+    #: the nodes of each tree the half-word table walk's inline head tests before the walk
+    #: takes over (walk_head; None: no head)
+    head: Head | None = None
     #: the table layout's encoding choices held fixed (tests; the default forces none)
     forcing: TableForcing = TableForcing()
 
@@ -150,8 +150,14 @@ class Plan:
     @property
     def soft64(self) -> bool:
         """Does predict decide float64 near-ties in binary64 (needs P_sum, which a walk
-        shared with a float-sum early exit does not have)?"""
-        return self.soft64_candidate and not self.walk_shared
+        shared with a float-sum early exit does not have)? With sums in a software double
+        (:attr:`.Target.double_fpu`), only straight after the fixed-point sums."""
+        return self.soft64_candidate and not self.walk_shared and (self.numbers.acc_t == "float" or self._fixed_first)
+
+    @property
+    def _fixed_first(self) -> bool:
+        """Do inexact fixed-point sums decide predict's rows first, with no early exit?"""
+        return self.fixed is not None and not self.fixed.exact and self.exit is None
 
     @property
     def soft_after_fixed(self) -> bool:
@@ -160,9 +166,9 @@ class Plan:
         the fixed-point sums leave few rows undecided (digits forests: under 1%), predict
         then links no float arithmetic (AVR: libgcc's float divide, add and conversion),
         and P_fast hands its sums on (P_fast(rows, q), P_exact(rows, q)) so that the
-        binary64 step sums only the outputs they leave in the running (soft64._live)."""
-        return (self.soft64 and self.pack_tables and self.fixed is not None and not self.fixed.exact
-                and self.exit is None)
+        binary64 step sums only the outputs they leave in the running (soft64._live). Where
+        the sums are a software double too: the float tier would be libgcc's double."""
+        return self.soft64 and self._fixed_first and (self.pack_tables or self.numbers.acc_t == "double")
 
     @property
     def keyed(self) -> bool:
@@ -249,7 +255,7 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
               float32_sums: bool = False, quick: bool = False, pack_tables: bool = False,
               leaf_sums: bool = True, keyed_rows: bool = False, byte_sums: bool = False,
-              guarded: bool = False, stored_records: bool = False, head: int = 0) -> Plan:
+              guarded: bool = False, stored_records: bool = False, head: int = 0, head_more: int = 0) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
     a first pass on byte sums when one can decide most rows (the caller checks it fits);
     ``pack_tables``: let the table layout pack its records (-Os); ``leaf_sums``: let the
@@ -262,8 +268,8 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     not exact, whose predict has no float sums for the rows the guard stops, without an early
     exit or int16 keys); ``stored_records``: leaf records of a speed-level table build store
     each entry's fixed-point value rather than a multiplier (:attr:`.LeafRecords.stored`);
-    ``head``: the half-word table walk starts past an inline head of that many levels
-    (:attr:`Plan.head`; at most the trees' depth)."""
+    ``head``, ``head_more``: the half-word table walk starts past an inline head of that
+    many levels and nodes below them (:attr:`Plan.head`, :func:`~emlc.cost.inline_head`)."""
     chosen = pick_layout(ens, target, layout)
     nums = numbers(ens, target)
     record = records_rows(ens, target, nums)
@@ -288,12 +294,13 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     # binary64 step: on the 8051 (223 B of stack) s51 runs stopped there, so it keeps approx
     banded = target.compiler != "sdcc"
     exact_exit = ens.early_exit is not None and ens.early_exit.confidence >= 1
-    if chosen is not Layout.TABLE or pack_tables or not half_word_table(ens, target):
-        head = 0
-    head = min(head, head_levels(ens).depth)
+    inline = inline_head(ens, head, head_more) if chosen is Layout.TABLE and not pack_tables and half_word_table(
+        ens, target) else None
+    inline = inline if inline is not None and inline.size else None
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
     if exact_exit and exits is not None:  # the checks it can make, spaced out where they cost trees
-        walk = Point(chosen, stored=records is not None and records.stored, head=head)
+        walk = Point(chosen, stored=records is not None and records.stored, head=inline.levels if inline else 0,
+                     head_more=inline.more if inline else 0)
         interval = exact_exit_interval(ens, target, walk, exits.checkpoints)
         exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded, interval) \
             if interval else None
@@ -309,7 +316,7 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
                 float32_sums=float32_sums, pack_tables=pack_tables, keyed_rows=keyed, records=records,
-                head=head)
+                head=inline)
 
 
 def _records(ens: Ensemble, target: Target, nums: Numbers, fx: FixedPlan | None, packed: bool,

@@ -11,12 +11,13 @@ half the target's flash), or the smallest when none is within it; -Os takes the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 
-from ...cost import HEAD_LEVELS, CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes, head_levels
+from ...cost import (HEAD_LEVELS, CodeTerms, FlashBudget, Layout, Point, cycles, flash_bytes, half_word_table,
+                     head_room)
 from ...float_traps import traps_off
 from ...ir.ensemble import Ensemble, Op
 from ...targets import Target
@@ -46,7 +47,8 @@ class Choice:
     budget: int | None
 
     def rows(self) -> list[dict]:
-        return [{"point": c.point.label(), "flash_bytes_estimate": c.flash, "cycles_estimate": c.cycles,
+        return [{"point": c.point.label() + (f" ({c.plan.head.note()})" if c.point.head_more else ""),
+                 "flash_bytes_estimate": c.flash, "cycles_estimate": c.cycles,
                  "within_budget": self.budget is None or c.flash <= self.budget, "chosen": c is self.chosen}
                 for c in self.costs]
 
@@ -80,14 +82,16 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
 def _plan(ens: Ensemble, target: Target, point: Point, float32_sums: bool) -> Plan:
     return make_plan(ens, target, point.layout, float32_sums, quick=point.quick, pack_tables=point.packed,
                      leaf_sums=point.leaf_sums, keyed_rows=point.keyed, byte_sums=point.byte_sums,
-                     guarded=point.guarded, stored_records=point.stored, head=point.head)
+                     guarded=point.guarded, stored_records=point.stored, head=point.head, head_more=point.head_more)
 
 
 def point_of(plan: Plan) -> Point:
     """The point ``plan`` builds: the one asked for, less the parts that do not apply to the
     model (two candidates may then give the same plan)."""
+    head = plan.head
     return Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan),
-                 plan.guarded, plan.records is not None and plan.records.stored, plan.head)
+                 plan.guarded, plan.records is not None and plan.records.stored, head.levels if head else 0,
+                 head.more if head else 0)
 
 
 def _bytes(plan: Plan) -> bool:
@@ -106,20 +110,30 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
     limit = budget.limit(target)
     costs: list[PointCost] = []
     seen: set[Point] = set()
-    for option in [point] if point is not None else candidates(target, forced, speed):
+
+    def consider(option: Point) -> PointCost | None:
         plan = _plan(ens, target, option, float32_sums)
         actual = point_of(plan)
         if actual in seen:
-            continue
+            return None
         seen.add(actual)
         leaf = None if plan.records is None else int(plan.records.data.size)  # known to the byte
         flash = flash_bytes(ens, target, plan.layout, code_terms(ens, target, plan), packed=plan.pack_tables,
                             leaf_bytes=leaf, exit_bytes=exit_checks.table_bytes(plan.exit))
         if measure is not None and limit is not None and limit < flash <= CLOSE_TO_BUDGET * limit:
             flash = measure(plan)
-        costs.append(PointCost(actual, plan, flash, cycles(ens, target, actual)))
-        if speed and limit is None:  # no budget (the host): the first candidate is the fastest
-            break
+        cost = PointCost(actual, plan, flash, cycles(ens, target, actual))
+        costs.append(cost)
+        return cost
+
+    for option in [point] if point is not None else candidates(target, forced, speed):
+        if consider(option) is not None and speed and limit is None:
+            break  # no budget (the host): the first candidate is the fastest
+    if speed and limit is not None and point is None:
+        for start in [c for c in costs if c.point.layout is Layout.TABLE and c.flash <= limit]:
+            # again while it fits: a faster walk may drop the exact exit's checks and their tables
+            while (grown := grown_head(ens, target, start, limit)) and (cost := consider(grown)) and cost.flash <= limit:
+                start = cost
     costs.sort(key=lambda c: c.cycles)  # fastest first: table records and heads interleave
     within = [c for c in costs if limit is None or c.flash <= limit]
     if speed and within:
@@ -129,6 +143,19 @@ def choose(ens: Ensemble, target: Target, layout: Layout | str | None, speed: bo
     return Choice(tuple(costs), chosen, limit)
 
 
+def grown_head(ens: Ensemble, target: Target, start: PointCost, limit: int) -> Point | None:
+    """``start``'s point with the flash it leaves under ``limit`` spent on inline head tests
+    below its levels, those rows reach most often first (:func:`~emlc.cost.inline_head`;
+    every test costs the same code, so they save the most cycles per byte), or None when
+    no test fits, none saves cycles by the estimate (a head's first tests pay its call in
+    every tree) or the table walk takes no head."""
+    if start.point.packed or not half_word_table(ens, target):
+        return None
+    more = head_room(ens, start.point.head, limit - start.flash)
+    grown = replace(start.point, head_more=start.point.head_more + more)
+    return grown if more and cycles(ens, target, grown) < start.cycles else None
+
+
 def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     """The code only this plan knows about, for the cost model: leaf sums, the byte-sum
     first walk, the binary64 near-tie step."""
@@ -136,10 +163,16 @@ def code_terms(ens: Ensemble, target: Target, plan: Plan) -> CodeTerms:
     quick = _leaf_adds(ens, plan.quick) if plan.quick is not None else None
     keyed, nan_tests = half_keys.keyed_nodes(ens) if plan.keyed_rows else (0, 0)
     add = 2 if _bytes(plan) else 8
-    extra = soft64.estimated_code_bytes(plan, target) + leaf_add.code_bytes(ens, target, plan)
+    extra = (soft64.estimated_code_bytes(plan, target) + leaf_add.code_bytes(ens, target, plan)
+             + soft_double_bytes(plan, target))
     return CodeTerms(leaf_adds=leaf_adds, leaf_add_bytes=add, quick_adds=quick, extra=extra,
                      keyed_nodes=keyed, keyed_nan_tests=nan_tests, guarded=plan.guarded,
-                     head_nodes=head_levels(ens).nodes[plan.head])
+                     head_nodes=plan.head.size if plan.head is not None else 0)
+
+
+def soft_double_bytes(plan: Plan, target: Target) -> int:
+    """libgcc's software double, where predict sums in it (no binary64 integer step)."""
+    return target.soft_double_bytes if plan.numbers.acc_t == "double" and not plan.soft64 else 0
 
 
 def _leaf_adds(ens: Ensemble, fx: fixed.FixedPlan) -> int:

@@ -48,12 +48,14 @@ if TYPE_CHECKING:
 
 def applies(ens: Ensemble, target: Target, nums: Numbers, record_rows: bool, float32_sums: bool) -> bool:
     """Does ``predict`` need the soft float64 step? Classifiers whose library sums float
-    leaves in float64 (not votes) on a target without a 64-bit double, with leaf rows
+    leaves in float64 (not votes) on a target without a 64-bit double or one whose double
+    is software (:attr:`.Target.double_fpu`), with leaf rows
     recorded (at most 512 trees: f64.c divides by the tree count as a uint16_t), unless the
     build opted out (``float32_sums``). Refuses (:func:`check_finite`) a model whose sums
     could leave the finite range, which f64.c does not handle."""
     used = (
-        ens.task is Task.CLASSIFICATION and ens.accum_dtype == "float64" and nums.acc_t == "float"
+        ens.task is Task.CLASSIFICATION and ens.accum_dtype == "float64"
+        and (nums.acc_t == "float" or not target.double_fpu)
         and target.soft_float64 and not float32_sums and record_rows
         and ens.aggregation in (Aggregation.SUM, Aggregation.MEAN) and ens.leaves.dtype.kind == "f"
         and ens.n_trees > 0 and (ens.n_outputs > 1 or cutoff(ens)[0] in ("ge", "le"))

@@ -246,7 +246,7 @@ def _find(p: str, rec: HalfRecords, row_t: str, skip: bool) -> str:
 def cursor(model: Model) -> str | None:
     """The walk's :attr:`~.model.Walk.cursor`: where inline heads run (the plan's head
     levels), the first tree's (each head hands on the next one's)."""
-    return f"{model.p}_head_first()" if model.plan.head else None
+    return f"{model.p}_head_first()" if model.plan.head is not None else None
 
 
 def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, str], str] | None = None) -> Walk:

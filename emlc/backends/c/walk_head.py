@@ -5,7 +5,10 @@ depth: code for the top k levels of every tree saves k steps of the table walk a
 for 2^k - 1 tests in code a tree. Every tree stays whole in the record stream;
 P_head(&go, features) starts at the first record of the tree at go, tests its top levels
 in code and returns the record it reached, from which the table walk goes on (a leaf's
-record when the path is shorter).
+record when the path is shorter). How far down each tree's head reaches is the plan's
+(:class:`~emlc.cost.Head`): the top k levels of every tree, and below them the nodes
+rows reach most often, as many as the flash budget holds; a tree without any has a
+function that only moves X to its first record, where the table walk starts.
 
 A head test is the walk's fast step with its record in the instructions: a value whose
 top byte is under 0x7F (non-negative, below 2^127) goes left when its upper half is
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...cost import Head
 from .common import size_of
 from .model import Model
 from .walk_halves import FAST_TOP, HalfRecords
@@ -85,20 +89,21 @@ def _move(low: str, x: int) -> list[str]:
     return [f"subi {low}, {-x & 0xFF}", f"sbci r{int(low[1:]) + 1}, {(-x >> 8) & 0xFF}"]
 
 
-def _tree_code(rec: HalfRecords, data: list[int], root: int, levels: int, label: str) -> list[str | _Branch]:
+def _tree_code(rec: HalfRecords, data: list[int], root: int, tests: frozenset[int], label: str) -> list[str | _Branch]:
     """Tree t's head, from X at the record stream: instructions (strings), labels (ending
-    in ':') and branches. A test points Z at its feature's upper half (from the features,
-    r22:r23, at the root, else from its parent's), decides on the top byte where it
-    differs from kh's and reads the next byte only where it does not; X moves to the
-    child taken."""
+    in ':') and branches. ``tests``: the nodes it tests, by heap index (root 1, children 2i
+    and 2i + 1; :class:`~emlc.cost.Head`); none: X moves to the tree's first record. A test
+    points Z at its feature's upper half (from the features, r22:r23, at the root, else
+    from its parent's), decides on the top byte where it differs from kh's and reads the
+    next byte only where it does not; X moves to the child taken."""
     out: list[str | _Branch] = _move("r26", root)
     count = [0]
     width = 4 if rec.integer is None else size_of(f"{rec.integer}_t")
     less = "brlo" if rec.integer is None or rec.integer.startswith("u") else "brlt"
 
-    def node(r: int, depth: int, z: int | None) -> None:
+    def node(r: int, at: int, z: int | None) -> None:
         found = _decision(rec, data, r)
-        if found is None or depth == levels:
+        if found is None or at not in tests:
             out.append("ret")
             return
         f, k, left, right = found
@@ -114,27 +119,27 @@ def _tree_code(rec: HalfRecords, data: list[int], root: int, levels: int, label:
                 test = ["ldd r25, Z+1", f"cpi r25, {(k >> 8) & 0xFF}", _Branch(less, left_at), _Branch("brne", right_at),
                         "ld r24, Z", f"cpi r24, {k & 0xFF}", _Branch("brsh", right_at)]
             out.extend([*test, left_at + ":", *_move("r26", left - r)])
-            node(left, depth + 1, q)
+            node(left, 2 * at, q)
             out.append(right_at + ":")
             out.extend(_move("r26", right - r))
-            node(right, depth + 1, q)
+            node(right, 2 * at + 1, q)
             return
         out.extend(["ldd r25, Z+1", f"cpi r25, {FAST_TOP}", _Branch("brsh", None)])
         hi, lo = k >> 8, k & 0xFF
         if hi >= 0x80 or hi == FAST_TOP:  # kh < 0: every value here goes right; 0x7F: left
-            child = right if hi >= 0x80 else left
+            child, place = (right, 2 * at + 1) if hi >= 0x80 else (left, 2 * at)
             out.extend(_move("r26", child - r))
-            node(child, depth + 1, q)
+            node(child, place, q)
             return
         out.extend([f"cpi r25, {hi}", _Branch("brlo", left_at), _Branch("brne", right_at), "ld r24, Z",
                     f"cpi r24, {lo}", _Branch("breq", None), _Branch("brsh", right_at), left_at + ":",
                     *_move("r26", left - r)])
-        node(left, depth + 1, q)
+        node(left, 2 * at, q)
         out.append(right_at + ":")
         out.extend(_move("r26", right - r))
-        node(right, depth + 1, q)
+        node(right, 2 * at + 1, q)
 
-    node(root, 0, None)
+    node(root, 1, None)
     return out
 
 
@@ -187,27 +192,27 @@ def _resolve(code: list[str | _Branch], label: str) -> list[str]:
     return lines
 
 
-def head_functions(model: Model, rec: HalfRecords, nodes: str, roots: str, levels: int) -> str:
+def head_functions(model: Model, rec: HalfRecords, nodes: str, roots: str, head: Head) -> str:
     """P_head(&go, features): the record of the tree at cursor go (P_head_first(): the
-    first) after its top ``levels`` levels (see the module docstring), moving go to the
-    next tree: each head hands its caller the next one's address (2 cycles and 4 bytes a
-    tree, where a flash table of them took 10 cycles and 2 bytes). ``roots``: the table of
-    each tree's first byte in ``nodes``, which only other compilers read (avr-gcc's heads
-    start there themselves)."""
+    first) after the nodes ``head`` tests in it (see the module docstring), moving go to
+    the next tree: each head hands its caller the next one's address (2 cycles and 4 bytes
+    a tree, where a flash table of them took 10 cycles and 2 bytes). ``roots``: the table
+    of each tree's first byte in ``nodes``, which only other compilers read (avr-gcc's
+    heads start there themselves)."""
     p, data = model.p, rec.stream.tolist()
     ptr_t = f"const {model.target.flash.qualifier}uint8_t *"
     functions, names = [], []
-    for t, start in enumerate(rec.roots.tolist()):
+    for t, (start, tests) in enumerate(zip(rec.roots.tolist(), head.nodes)):
         label = f".L{p}_head{t}"
         following = f"{p}_head{(t + 1) % rec.roots.size}"  # the next tree's head, for the caller's next call
         lines = [f"ldi r20, lo8(gs({following}))", f"ldi r21, hi8(gs({following}))",
-                 *_resolve(_tree_code(rec, data, int(start), levels, label), label)]
+                 *_resolve(_tree_code(rec, data, int(start), tests, label), label)]
         name = f"{p}_head{t}"
         names.append(name)
         body = "\n".join(f'        "{line}\\n\\t"' for line in lines)
         functions.append(f"__attribute__((naked, used)) static void {name}(void)\n{{\n    __asm__ __volatile__ (\n{body});\n}}")
     return "\n".join([
-        f"/* The top {levels} level(s) of each tree in code (emlc/backends/c/walk_head.py): from X at",
+        f"/* The top of each tree in code ({head.note()}; emlc/backends/c/walk_head.py): from X at",
         f" * {nodes} plus the tree's first byte, a value whose top byte is under 0x7F goes left (X to the next",
         " * record) when its upper half is below kh, right when above; any other stops at that",
         " * record, which the table walk takes exactly (integer records: left when x < K + 1).",

@@ -500,8 +500,9 @@ def walk_body(model: Model) -> Walk:
     tt_t = smallest_int(0, ens.n_trees, signed=False)
     if walk_halves.applies(model):
         halves = walk_halves.encode(model, [_tests(model, tree) for tree in ens.trees])
-        levels = model.plan.head
-        head = (lambda nodes, roots: walk_head.head_functions(model, halves, nodes, roots, levels)) if levels else None
+        inline = model.plan.head
+        head = (None if inline is None else
+                lambda nodes, roots: walk_head.head_functions(model, halves, nodes, roots, inline))
         return walk_halves.walk_body(model, halves, lambda walk, cursor=None: _tree_loop(model, tt_t, walk, cursor),
                                      head)
     rec = encode(model)

@@ -11,7 +11,8 @@ import pytest
 import emlc
 from emlc.backends.c import choose, emit_c, size_report
 from emlc.cli import main
-from emlc.cost import FlashBudget, Layout, Point, cycles, expected_tests, head_levels
+from emlc.backends.c.points import grown_head
+from emlc.cost import HEAD_LEVELS, FlashBudget, Layout, Point, cycles, expected_tests, inline_head
 from emlc.errors import EmlcError
 from emlc.passes import optimize
 from emlc.targets import get_target
@@ -94,11 +95,19 @@ def test_expected_tests_follow_every_leaf_path():
   5: leaf 1
 """
     assert expected_tests(parse_ir(dag)) == pytest.approx(12 / 5)
-    # heads: the DAG's top levels once per path (level 2 holds node 3 twice, from 0 and 1)
-    levels = head_levels(parse_ir(dag))
-    assert levels.depth == 3 and levels.nodes[:4] == (0, 1, 3, 4) and levels.nodes[-1] == 4
-    assert levels.tests[:4] == pytest.approx((0, 1, 2, 2 + 2 / 5)) and levels.tests[3] == levels.tests[-1]
-    assert levels.tests[-1] == pytest.approx(expected_tests(parse_ir(dag)))
+    # heads: the DAG's top levels once per path (node 3 at heap index 3, from 0, and 5, from 1)
+    ens = parse_ir(dag)
+    heads = [inline_head(ens, k) for k in range(5)]
+    assert [h.size for h in heads] == [0, 1, 3, 4, 4] and heads[3].nodes == (frozenset({1, 2, 3, 5}),)
+    assert [h.tests for h in heads] == pytest.approx([0, 1, 2, 2 + 2 / 5, 2 + 2 / 5])
+    assert heads[4].tests == pytest.approx(expected_tests(ens)) and heads[4].levels == 3 and heads[4].depths() == [3]
+    # below the top level, node 1 (3 of 5 leaf paths) before node 3 (2 of 5); a head holding
+    # whole levels is named by them
+    one = inline_head(ens, 1, 1)
+    assert one.nodes == (frozenset({1, 2}),) and (one.levels, one.more) == (1, 1)
+    assert one.tests == pytest.approx(1 + 3 / 5) and one.depths() == [2]
+    two = inline_head(ens, 1, 2)
+    assert two.nodes == heads[2].nodes and (two.levels, two.more) == (2, 0)
 
 
 ORDER = [  # digits 10x6 float on simavr's ATmega2560 (bench_avr_digits), fastest first
@@ -156,6 +165,34 @@ def test_speed_takes_the_fastest_point_within_the_budget(digits):
     assert tight.chosen == min(tight.costs, key=lambda p: p.flash)  # none fits: the smallest
 
 
+def test_grown_heads_stay_within_the_budget_and_beat_their_start(digits):
+    """Every table point within the budget grows its inline head by the tests the spare
+    bytes hold (grown_head): the grown point's estimate stays within the budget and is
+    faster by the estimate than the point it grew from; the build takes the fastest of
+    them all, a grown head that leaves less than a test's code of the budget unspent
+    (unless it holds every tree's every level)."""
+    ens, _ = digits
+    uno = get_target("atmega328p")
+    table = choose(ens, uno, "table", speed=True, point=Point(Layout.TABLE)).chosen.flash
+    every = inline_head(ens, HEAD_LEVELS).size
+    for limit in range(table + 1_500, table + 16_000, 1_500):  # room for a head that pays, up to all six levels
+        choice = choose(ens, uno, None, speed=True, budget=FlashBudget(bytes=limit))
+        starts = [c for c in choice.costs if c.point.layout is Layout.TABLE and not c.point.head_more
+                  and c.flash <= limit]
+        assert starts
+        for start in starts:
+            point = grown_head(ens, uno, start, limit)
+            if point is None:
+                continue
+            grown = choose(ens, uno, None, speed=True, point=point).chosen
+            assert grown.flash <= limit and grown.cycles < start.cycles, (limit, start.point, grown.point)
+            assert grown.point in {c.point for c in choice.costs}
+        chosen = choice.chosen
+        assert chosen.cycles <= min(c.cycles for c in starts) and chosen.flash <= limit
+        assert chosen.plan.head is not None and (chosen.point.head_more or chosen.plan.head.size == every)
+        assert limit - chosen.flash < 30 or chosen.plan.head.size == every
+
+
 def test_size_takes_the_smallest_point(digits):
     ens, _ = digits
     c = choose(ens, get_target("avr"), None, speed=False, budget=FlashBudget(bytes=10**9))
@@ -203,10 +240,14 @@ def test_report_lists_the_points(digits, tmp_path, capsys):
     assert "build point (estimates)" in err and "within 16384 B" in err
     rep = json.loads((tmp_path / "r.json").read_text())
     points = rep["size"]["points"]
-    assert len(points) == len(ORDER) and sum(p["chosen"] for p in points) == 1
-    # the Uno's 16 KB leave room for the table walk behind an inline head
+    grown = [p for p in points if "(levels " in p["point"]]  # the candidates' heads grown to the budget
+    assert len(points) == len(ORDER) + len(grown) and sum(p["chosen"] for p in points) == 1
+    # the Uno's 16 KB leave room for the table walk behind an inline head, grown to the
+    # budget's last 30 bytes (a test's code) and saying how deep it reaches
     chosen = next(p for p in points if p["chosen"])
-    assert rep["layout"] == "table" and "inline head of" in chosen["point"] and chosen["within_budget"]
+    assert rep["layout"] == "table" and chosen in grown and chosen["within_budget"]
+    assert 16384 - 30 < chosen["flash_bytes_estimate"] <= 16384 and "(levels " in chosen["point"]
+    assert "tests below (levels " in err
     assert not any(p["within_budget"] for p in points if p["cycles_estimate"] < chosen["cycles_estimate"])
     assert main([str(model), "--target", "atmega328p", "-o", str(out), "--flash-budget", "100%",
                  "--report-json", str(tmp_path / "r2.json")]) == 0

@@ -4,6 +4,8 @@ float64 ties that float sums break the other way (c/soft64.py), and the opt-out 
 from __future__ import annotations
 
 import itertools
+import re
+import subprocess
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from emlc.ir import Aggregation, Decision, Ensemble, Link, Op, Task, Tree
 from emlc.ir.interpret import interpret, interpret_raw
 from emlc.targets import get_target
 from tests.conftest import require_tool
-from tests.e2e.harness import TOOLS, run_model
+from tests.e2e.harness import TOOLS, build, run_model
 from tests.strategies import class_indices, ensembles, inputs_for
 
 #: class 0's leaf value; 1 - A is class 1's. Four trees voting (1, 1, 0, 0) tie exactly in
@@ -67,7 +69,7 @@ def test_opt_out_keeps_the_note_and_saves_the_code():
     assert size_report(ens, "avr")["soft_float64_code_bytes_estimate"] == get_target("avr").soft_float64_bytes
     assert size_report(ens, "mcs51")["soft_float64_code_bytes_estimate"] == get_target("mcs51").soft_float64_bytes
     assert size_report(ens, "avr", float32_sums=True)["soft_float64_code_bytes_estimate"] == 0
-    assert "m_soft(" not in emit_c(ens, "cortex-m0", "m")  # a 64-bit double sums as the library
+    assert "m_soft(" not in emit_c(ens, "host", "m")  # a hardware double sums as the library
 
 
 def _decided(ens: Ensemble, raw32: np.ndarray) -> np.ndarray:
@@ -155,6 +157,71 @@ def test_os_goes_from_fixed_point_straight_to_binary64(target, aggregation):
     assert "m_proven(" in emit_c(ens, target, "m", "table")  # the speed levels keep the float tier
     got = run_model(ens, ROWS, target, "table", name="m", speed=False).predict
     np.testing.assert_array_equal(got, interpret(ens, ROWS))
+
+
+#: 64-bit double in libgcc's software (Target.double_fpu False), run in qemu
+SOFT_DOUBLE = ["cortex-m0", "rv32ec"]
+
+
+@pytest.mark.parametrize("target", SOFT_DOUBLE)
+@pytest.mark.parametrize("layout", ["inline", "table"])
+@pytest.mark.parametrize("speed", [True, False])
+@pytest.mark.parametrize("aggregation", [Aggregation.MEAN, Aggregation.SUM])
+def test_software_double_goes_from_fixed_point_to_binary64(target, layout, speed, aggregation):
+    """Where double is libgcc's software, predict takes the fixed-point sums and then the
+    binary64 integer step at every level (no float or double tier), and decides the tie
+    as float64 does."""
+    require_tool(*TOOLS[target])
+    ens = complementary_forest(aggregation)
+    code = emit_c(ens, target, "m", layout, speed=speed)
+    assert "m_proven(" not in code and "m_soft(" in code and "live[k]" in code
+    got = run_model(ens, ROWS, target, layout, name="m", speed=speed).predict
+    np.testing.assert_array_equal(got, interpret(ens, ROWS))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(st.data())
+def test_rv32ec_random_ir_with_float64_sums_equals_the_interpreter(data):
+    """Random classifiers summing in float64 (signed leaves on a 1/2 grid half the time: rows
+    tie), built at the speed levels in either layout for the CH32V003 in qemu: fixed-point
+    sums, then binary64 on the live outputs, predict what the interpreter does."""
+    require_tool(*TOOLS["rv32ec"])
+    ens = data.draw(ensembles(tasks=(Task.CLASSIFICATION,), integer_leaves=False))
+    if data.draw(st.booleans()):
+        ens = ens.replace(leaves=np.round(np.asarray(ens.leaves, dtype=np.float64) * 2) / 2 - 1)
+    ens = ens.replace(accum_dtype="float64")
+    layout = data.draw(st.sampled_from(["inline", "table"]))
+    assume("live[k]" in emit_c(ens, "rv32ec", "m", layout))
+    X = data.draw(inputs_for(ens))
+    got = run_model(ens, X, "rv32ec", layout, name="m").predict
+    np.testing.assert_array_equal(got, class_indices(ens, interpret(ens, X)))
+
+
+#: libgcc's double routines (Arm EABI and generic names)
+_SOFT_DOUBLE_SYMBOL = re.compile(r"__(aeabi_(dadd|dsub|ddiv|dmul|dcmp\w*|cdcmp\w*|ui2d|i2d)|(add|sub|div|mul)df3|floatunsidf)\b")
+
+
+@pytest.mark.parametrize("target", SOFT_DOUBLE)
+def test_predict_links_no_software_double(target, tmp_path):
+    """A firmware calling only predict links none of libgcc's double arithmetic (on RV32EC,
+    5.4 KB of a 16 KB CH32V003); with the lossy opt-out it does (the test has teeth)."""
+    require_tool(*TOOLS[target])
+    tgt = get_target(target)
+    ens = complementary_forest()
+    main = ('#include "m.h"\nvoid out_char(char c);\nvoid out_done(void);\nvoid run_all(void)\n{\n'
+            '    static const float x[4] = {1.0f, -1.0f, 1.0f, -1.0f};\n'
+            '    out_char((char)(48 + m_predict(x, 4)));\n}\n')
+
+    def symbols(**options) -> str:
+        work = tmp_path / str(len(options))
+        work.mkdir()
+        (work / "m.h").write_text(emit_c(ens, target, "m", "table", speed=False, **options))
+        exe = build(target, main, work)
+        nm = tgt.compiler.replace("gcc", "nm")
+        return subprocess.run([nm, str(exe)], capture_output=True, text=True, check=True).stdout
+
+    assert not _SOFT_DOUBLE_SYMBOL.search(symbols())
+    assert _SOFT_DOUBLE_SYMBOL.search(symbols(float32_sums=True))
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])

@@ -131,12 +131,14 @@ def test_c_form_walks_exactly_on_the_host(data):
 @given(data=st.data())
 def test_integer_forests_walk_exactly_on_avr(data):
     """The assembly walk of integer records on simavr (ATmega328P), random forests, alone
-    and behind an inline head (walk_head) of 1-3 levels."""
+    and behind an inline head (walk_head) of 0-3 levels and 0-6 tests below them (some
+    trees' heads deeper than others', some trees without one)."""
     require_tool("avr-gcc", "simavr")
     ens = data.draw(ensembles(categorical=False, max_trees=4, max_depth=5, input_types=INTEGER_INPUTS))
     X = data.draw(inputs_for(ens, max_rows=20))
-    head = data.draw(st.integers(1, 3))
-    jobs = [(ens, X, "atmega328p", "table"), (ens, X, "atmega328p", None, {"point": Point(Layout.TABLE, head=head)})]
+    head, more = data.draw(st.integers(0, 3)), data.draw(st.integers(0, 6))
+    point = Point(Layout.TABLE, head=head, head_more=more or int(not head))
+    jobs = [(ens, X, "atmega328p", "table"), (ens, X, "atmega328p", None, {"point": point})]
     pred, values = expected(ens, X)
     for got in run_parallel(jobs, workers=2):
         if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
