@@ -26,7 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -605,7 +605,9 @@ def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evalu
     :data:`_CHECK_CYCLES`). Elsewhere 1."""
     if not checks_cost_trees(ens, target, layout):
         return 1
-    tree = cycles(ens, target, Point(layout=Layout.TABLE)) / ens.n_trees
+    # the lossy exit's band check reads the sparse leaf tables: no leaf records then
+    walked = target if exact else replace(target, fast_leaf_records=False)
+    tree = cycles(ens, walked, Point(layout=Layout.TABLE)) / ens.n_trees
     trees = ens.n_trees / 2 if evaluated is None else evaluated
     return max(1, min(ens.n_trees, int(np.sqrt(2 * trees * _CHECK_CYCLES[exact] / tree))))
 
