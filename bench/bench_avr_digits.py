@@ -307,10 +307,11 @@ def peer_variants(clf) -> list[tuple]:
         out.append(("micromlgen (float)", code, "peer.predict(x)", "float", "c++", (), None))
     if "m2cgen" in mods:
         code = mods["m2cgen"].export_to_c(clf)
-        # double is float on AVR, so the float rows are passed as they are
+        # the float rows widened to m2cgen's double (the same type on AVR, 64-bit on 32-bit MCUs)
         code += (
-            "\nstatic int peer_predict(float *x)\n{\n    double out[10];\n    int k, best = 0;\n"
-            "    score((double *)x, out);\n    for (k = 1; k < 10; ++k) if (out[k] > out[best]) best = k;\n"
+            "\nstatic int peer_predict(float *x)\n{\n    double in[64], out[10];\n    int k, best = 0;\n"
+            "    for (k = 0; k < 64; ++k) in[k] = x[k];\n"
+            "    score(in, out);\n    for (k = 1; k < 10; ++k) if (out[k] > out[best]) best = k;\n"
             "    return best;\n}\n"
         )
         out.append(("m2cgen (float)", code, "peer_predict(x)", "float", "c", (), None))

@@ -291,28 +291,45 @@ def _check(res: subprocess.CompletedProcess, what: str) -> None:
         raise RuntimeError(f"{what} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
 
 
-def build(target_name: str, main_c: str, work: Path, objects: tuple[Path, ...] = ()) -> Path:
+#: the strict C99 and warnings as errors that only emlc's own C is held to (other code: GNU C)
+_STRICT_ONLY = ("-std=c99", "-Wextra", "-Werror", "-pedantic")
+
+
+def build(target_name: str, main_c: str, work: Path, objects: tuple[Path, ...] = (), *, strict: bool = True,
+          cxx: bool = False, includes: tuple[str, ...] = ()) -> Path:
     """Compile the strict main file plus the target's platform file; return the executable.
 
     ``objects``: extra object files linked after ``main.o`` (with libm), e.g. LLVM output.
     The host always links libm: its headers' links call the C library's exp.
+    ``strict=False`` drops the warnings-as-errors and ``-pedantic`` (GNU C99, or GNU C++11
+    with ``cxx``, for other libraries' generated code), keeping the target's code flags;
+    ``includes``: header folders for the main file.
     """
     linked = ["main.o", *map(str, objects)]
     libm = ["-lm"] if objects or target_name == "host" else []
     tgt = get_target(target_name)
-    (work / "main.c").write_text(main_c)
     cc = tgt.compiler
-    cflags = list(tgt.cflags)
+    cflags = list(tgt.cflags) + [f"-I{d}" for d in includes]
+    if not strict:
+        gnu = "-std=gnu++11" if cxx else "-std=gnu99"
+        cflags = [gnu if f == "-std=c99" else f for f in cflags if f not in _STRICT_ONLY[1:]]
+    main = "main.cpp" if cxx else "main.c"
+    (work / main).write_text(main_c)
+    if cxx:
+        if not cc.endswith("gcc"):
+            raise ValueError(f"{cc} compiles no C++")
+        cc = cc.replace("gcc", "g++")
+        cflags += ["-fno-exceptions", "-fno-rtti"]
     if target_name == "host":
         (work / "platform.c").write_text(_HOST_PLATFORM)
         out = work / "prog"
-        _check(_run([cc, *cflags, "-c", "main.c", "-o", "main.o"], work), "compile")
-        _check(_run([cc, "-O2", "-c", "platform.c", "-o", "platform.o"], work), "compile platform")
-        _check(_run([cc, *linked, "platform.o", "-o", str(out), *libm], work), "link")
+        _check(_run([cc, *cflags, "-c", main, "-o", "main.o"], work), "compile")
+        _check(_run([tgt.compiler, "-O2", "-c", "platform.c", "-o", "platform.o"], work), "compile platform")
+        _check(_run([tgt.compiler, *linked, "platform.o", "-o", str(out), *libm], work), "link")
         return out
     if tgt.compiler == "sdcc":
         (work / "platform.c").write_text(_MCS51_PLATFORM)
-        _check(_run([cc, *cflags, "-c", "main.c"], work, timeout=600), "compile")
+        _check(_run([cc, *cflags, "-c", main], work, timeout=600), "compile")
         _check(_run([cc, *cflags, "platform.c", "main.rel", "-o", "fw.ihx"], work), "link")
         return work / "fw.ihx"
     if tgt.compiler == "avr-gcc":
@@ -331,16 +348,21 @@ def build(target_name: str, main_c: str, work: Path, objects: tuple[Path, ...] =
         link = ["-nostartfiles", "-T", "link.ld", "-Wl,--gc-sections"]
         cflags.insert(0, "--specs=picolibc.specs")
     arch = [f for f in cflags if f.startswith(("-m", "--"))]
-    _check(_run([cc, *cflags, "-ffunction-sections", "-fdata-sections", "-c", "main.c", "-o", "main.o"], work), "compile")
-    _check(_run([cc, *arch, *extra, "-Os", "-c", "platform.c", "-o", "platform.o"], work), "compile platform")
+    _check(_run([cc, *cflags, "-ffunction-sections", "-fdata-sections", "-c", main, "-o", "main.o"], work), "compile")
+    _check(_run([tgt.compiler, *arch, *extra, "-Os", "-c", "platform.c", "-o", "platform.o"], work),
+           "compile platform")
     out = work / "fw.elf"
-    _check(_run([cc, *arch, *link, *linked, "platform.o", "-o", str(out), *libm, "-lgcc"], work), "link")
+    _check(_run([tgt.compiler, *arch, *link, *linked, "platform.o", "-o", str(out), *libm, "-lgcc"], work), "link")
     return out
 
 
-def execute(target_name: str, exe: Path) -> str:
-    """Run the program on the target (natively or in its simulator) and return its output."""
+def execute(target_name: str, exe: Path, trace: Path | None = None) -> str:
+    """Run the program on the target (natively or in its simulator) and return its output.
+    ``trace`` (qemu targets): the file qemu logs every executed instruction to, one
+    "Trace" line each, ending in its function's name (one instruction a translation
+    block, no chaining between them, so none is executed unlogged)."""
     cwd = exe.parent
+    clock = ["-singlestep", "-d", "exec,nochain", "-D", str(trace)] if trace else []
     if target_name == "host":
         res = _run([str(exe)], cwd)
         _check(res, "run")
@@ -364,11 +386,11 @@ def execute(target_name: str, exe: Path) -> str:
         return res.stdout.split(" words read from ", 1)[-1].split("\n", 1)[-1]
     if target_name.startswith("cortex"):
         board = "microbit" if target_name == "cortex-m0" else "mps2-an386"
-        res = _run(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-serial", "none",
+        res = _run(["qemu-system-arm", "-M", board, *clock, "-nographic", "-monitor", "none", "-serial", "none",
                     "-semihosting-config", "enable=on,target=native", "-kernel", str(exe)], cwd)
         _check(res, "qemu")
         return res.stdout + res.stderr
-    res = _run(["qemu-system-riscv32", "-M", "virt", "-bios", "none", "-nographic", "-monitor", "none",
+    res = _run(["qemu-system-riscv32", "-M", "virt", *clock, "-bios", "none", "-nographic", "-monitor", "none",
                 "-serial", "stdio", "-kernel", str(exe)], cwd)
     _check(res, "qemu")
     return res.stdout
