@@ -5,9 +5,10 @@ exact step reads on the rare rows the sums leave undecided).
 Walking every tree into rows[] and then adding the rows in a second loop (P_rows, then
 P_fast) read each row back and kept both loops' pointers alive in predict's caller, whose
 frame avr-gcc 5.4 reaches with spills; one loop in a function of its own keeps the walk's
-and the add's values in registers (ATmega328P, digits -O2 on simavr: 10x6 3,140 -> 2,857
-cycles, 20x5 with its exact exit 5,926 -> 5,421). P_fast runs all trees in one call, or
-with an early exit the trees up to each check point, then the check.
+and the add's values in registers (ATmega328P, digits -O2 on simavr, 4-level heads: 10x6
+3,140 -> 2,824 cycles, 15,084 -> 15,006 B; 20x5 with its exact exit, 2 levels: 5,926 ->
+5,193, 15,646 -> 15,544 B). P_fast runs all trees in one call, or with an early exit the
+trees up to each check point, then the check.
 """
 
 from __future__ import annotations
