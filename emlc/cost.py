@@ -26,7 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -100,13 +100,13 @@ _KEYED_NODE, _KEYED_NAN, _KEYS_CODE = 30, 8, 200
 #: exact half-word test (AVR, avr-gcc 5.4, digits 10x6 linked: 23-30 B per walk), the guard's code
 #: per feature it reads and the table walk's loop and key function behind it
 _NO_NAN_SAVING, _GUARD_FEATURE, _NAN_WALK_CODE = 26, 12, 700
-#: the table walk's inline head (Point.head): its call, code per tree (a function and its
-#: address) and per test, by the records' input type (ATmega328P, digits 20x5, heads of 1-4
-#: levels linked: +770, +1,964, +4,326, +9,082 B for 20, 60, 140, 300 tests; digits 10x6,
-#: heads of 3-6 levels, 70, 150, 289 and 511 tests: 29.5-30.0 B a test on float32 records,
-#: 22.9-23.0 on int16, 14.0-14.1 on uint8; int32, 2 and 4 levels: 40.3 and 40.6, its test a
-#: chain over four bytes)
-_HEAD_CODE, _HEAD_TREE = 20, 8
+#: the table walk's inline head (Point.head): its call, code per tree (a function and the
+#: next one's address, 2 ldi) and per test, by the records' input type (ATmega328P, digits
+#: 20x5, heads of 1-4 levels linked, with a flash table of addresses then: +770, +1,964,
+#: +4,326, +9,082 B for 20, 60, 140, 300 tests; digits 10x6, heads of 3-6 levels, 70, 150,
+#: 289 and 511 tests: 29.5-30.0 B a test on float32 records, 22.9-23.0 on int16, 14.0-14.1
+#: on uint8; int32, 2 and 4 levels: 40.3 and 40.6, its test a chain over four bytes)
+_HEAD_CODE, _HEAD_TREE = 20, 10
 _HEAD_NODE = {"float32": 30, "int32": 40, "int16": 23, "uint16": 23, "int8": 15, "uint8": 15}
 
 
@@ -563,19 +563,23 @@ _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
 #: holding the fixed-point values (Point.stored; 91 cycles a tree, but the whole build
 #: fitted: digits 10x6 3,912 cycles, 499 fewer than with multipliers; 17 a record output
 #: ranks both kinds behind inline heads as simavr does)
+#: Since P_trees adds each record as its tree's walk ends (tree_runs) the whole build
+#: refitted (ATmega328P, simavr, digits 10x6 float, no early exit, heads of 0-6 levels:
+#: stored 3,225, 3,132, 2,969, 2,808, 2,660, 2,511, 2,376 cycles; multipliers 3,781, 3,744,
+#: 3,611, 3,313, 3,165, 3,016, 2,880; least squares with the node tests at 41: 5.5 and
+#: 11.0 a record output, 17.1 a head test saved, 10.3 a head's call)
 #: the table walk's inline head (Point.head): cycles saved per test it takes from the walk,
-#: and its call per tree, float records (ATmega328P, simavr, digits 10x6 with stored leaf
-#: values and no early exit, heads of 0-6 levels: 3,846, 3,758, 3,576, 3,396, 3,233, 3,067,
-#: 2,916 cycles; least squares 17.4 a test, 8.0 a tree) or integer records (int16 digits 10x6 with stored leaf values, heads of 0-6 levels: 3,564,
-#: 3,547, 3,443, 3,341, 3,257, 3,170, 3,104: the walk's integer test is cheaper to save;
-#: uint8 records' heads test one byte: 3,390, 3,328, 3,177, 3,026, 2,879, 2,740, 2,625,
-#: 14.6 a test; int32 digits 10x6, heads of 0, 2 and 4 levels: 4,022, 3,895, 3,751, about
-#: 9 a test)
-_HEAD_SAVING = {"float32": 17, "int32": 9, "int16": 10, "uint16": 10, "int8": 14, "uint8": 14}
-_HEAD_ENTRY = 8
+#: and its call per tree, float records (that fit) or integer records (int16 digits 10x6
+#: with stored leaf values, heads of 0-6 levels: 3,022, 2,947, 2,825, 2,705, 2,607, 2,506,
+#: 2,428; least squares 10.8 a test, 2.1 a call: the walk's integer test is cheaper to save;
+#: uint8 records' heads test one byte, before P_trees: 3,390, 3,328, 3,177, 3,026, 2,879,
+#: 2,740, 2,625, 14.6 a test; int32, before P_trees, heads of 0, 2 and 4 levels: 4,022,
+#: 3,895, 3,751, about 9 a test)
+_HEAD_SAVING = {"float32": 17, "int32": 9, "int16": 11, "uint16": 11, "int8": 14, "uint8": 14}
+_HEAD_ENTRY = {"float32": 10, "int32": 2, "int16": 2, "uint16": 2, "int8": 2, "uint8": 2}
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
-    (True, "records"): 17, (True, "stored"): 12,
+    (True, "records"): 11, (True, "stored"): 5.5,
     (False, "quick"): 2, (False, "sums"): 2, (False, "bytes"): 2, (False, "rows"): 3, (False, "table"): 4,
     (False, "records"): 4, (False, "stored"): 4,
 }
@@ -609,7 +613,9 @@ def exit_batch(ens: Ensemble, target: Target, layout: Layout | str | None, evalu
     band check reads). Elsewhere 1."""
     if not checks_cost_trees(ens, target, layout):
         return 1
-    return _batch(ens, _BAND_CHECK_CYCLES, cycles(ens, target, Point(layout=Layout.TABLE)) / ens.n_trees, evaluated)
+    # the band check reads the sparse leaf tables: no leaf records then
+    walked = replace(target, fast_leaf_records=False)
+    return _batch(ens, _BAND_CHECK_CYCLES, cycles(ens, walked, Point(layout=Layout.TABLE)) / ens.n_trees, evaluated)
 
 
 def _batch(ens: Ensemble, check: float, tree: float, evaluated: float | None = None) -> int:
@@ -629,12 +635,15 @@ def _batch(ens: Ensemble, check: float, tree: float, evaluated: float | None = N
 #: simavr against the same point without the exit: 10x6 behind a 4-level head 3,233
 #: cycles, 3,339 checking after tree 6, 3,366 after 7, 3,380 after both; 20x5 behind 2
 #: levels 6,326, 6,110 at 12 and 15, 6,163 at 12, 14 and 16, 6,399 at 12, 6,140 at 15,
-#: 6,740 at 11-17; 30x6 12,157, 10,115 every third tree, 10,393 every second); the share
-#: of its trees' leaves' leads a row keeps over the runner-up (some trees vote otherwise)
+#: 6,740 at 11-17; 30x6 12,157, 10,115 every third tree, 10,393 every second; since P_fast
+#: runs the trees between checks 50 a check's output, with which 30x6 takes 3 of intervals
+#: 2-5, as simavr counts fastest: float 8,666 cycles, int16 8,354, where 60 took 5 on
+#: int16, 8,629); the share of its trees' leaves' leads a row keeps over the runner-up
+#: (some trees vote otherwise)
 #: and how much wider its lead spreads than theirs taken alike, fitted to the rows each
 #: check stops (interpreter, digits test rows: 10x6 after 6-9 trees 37%, 63%, 93%, 93%;
 #: 20x5 after 12-15 33%, 53%, 67%, 80%)
-_EXACT_CHECK_OUTPUT, _EXACT_CHECK_TREE, _LEAD_SPREAD, _LEAD_KEPT = 60, 12, 3.0, 0.9
+_EXACT_CHECK_OUTPUT, _EXACT_CHECK_TREE, _LEAD_SPREAD, _LEAD_KEPT = 50, 12, 3.0, 0.9
 #: the same check on float sums (soft float on AVR: the IR's own float32 sums, or float
 #: sums against float64 bounds), per output, fitted by least squares to the rows each
 #: check stopped (ATmega328P, -O2, digits boosting of 10 classes depth 3 on simavr, checks
@@ -866,7 +875,7 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     if point.guarded:
         test -= _NO_NAN_TEST_SAVING
         keys += _GUARD_CYCLES * split_features(ens).size
-    saving = _HEAD_SAVING.get(ens.input_type, 0)
+    saving, entry = _HEAD_SAVING.get(ens.input_type, 0), _HEAD_ENTRY.get(ens.input_type, 0)
     tests = inline_head(ens, point.head, point.head_more).tests if point.head or point.head_more else 0
-    head = tests * saving - ens.n_trees * _HEAD_ENTRY if tests else 0
+    head = tests * saving - ens.n_trees * entry if tests else 0
     return int(expected_tests(ens) * test - head + ens.n_trees * leaf + _row_cycles(ens) + keys)

@@ -29,7 +29,7 @@ byte, int32 ones sharing those above their low two bytes those two), one compare
 sign, NaN or tie case. An int32 is at 4f, its top byte at 4f + 3 as a float's.
 
 With avr-gcc the nodes a compare decides are walked by a few lines of assembly
-(``runtime/c/walk_halves_avr.c``: about 33 cycles a float node, 25 an 8- or 16-bit
+(``runtime/c/walk_halves_avr.c``: about 25-30 cycles a float node, 25 an 8- or 16-bit
 integer one, where the slot and key-palette records of :mod:`walk_table` take over 100);
 the C step (``walk_halves_float.c``, ``walk_halves_int.c``) takes every other record, and
 every record of int32 thresholds kept whole. digits -O2 on the ATmega328P, ``--input
@@ -64,8 +64,10 @@ def _asm(*lines: str) -> str:
 class _Compare:
     """How a decision record tests its feature, per input type: the threshold field's C
     type, the C step, and the assembly walk's parts (``runtime/c/walk_halves_avr.c``):
-    x from b (pointing at the value's top byte), the lines from the value to the flags,
-    the branch taken left, the exits to the C step (3: at b, 4: past the threshold)."""
+    x from b (pointing at the value's top byte), the lines reading the value and the
+    threshold (``test``), those deciding once the step is read (``left``: to 1b, on to
+    the right child's step at 2: or after them, the C step at 3f), the exits (3: the
+    C step, r past b)."""
 
     k_t: str
     step: str
@@ -80,15 +82,18 @@ class _Compare:
 
 
 #: float32 (the left step past kl when records carry it, by ``HalfRecords.low``): the
-#: upper halves decide unless the value is negative, 2^127 or more, or h == kh
+#: upper bytes decide unless the value is negative, 2^127 or more, or they tie, then the
+#: next bytes unless those tie too (h == kh: the C step)
 _FLOAT = {low: _Compare(
     "int16_t", "walk_halves_float.c", (), ("ori %[b], 1",),
-    ("ld %[hh], %a[x]", f"cpi %[hh], 0x{FAST_TOP:02X}", "brsh 3f", "ld %[hl], -%a[x]",
-     "lpm %[kl], Z+", "lpm %[kh], Z+", "cp %[hl], %[kl]", "cpc %[hh], %[kh]", "breq 4f"),
-    ("brge 2f", "adiw %A[r], 2", "rjmp 1b", "2:") if low else ("brlt 1b",),
-    ("4:", "sbiw %A[r], 2", "3:"),
+    ("ld %[hh], %a[x]", f"cpi %[hh], 0x{FAST_TOP:02X}", "brsh 3f", "lpm %[kl], Z+", "lpm %[kh], Z+"),
+    ("cp %[hh], %[kh]", f"brlt {'7f' if low else '1b'}", "brne 2f", "ld %[hl], -%a[x]", "cp %[hl], %[kl]",
+     f"brlo {'7f' if low else '1b'}", "brne 2f", "sbiw %A[r], 3", "rjmp 3f",
+     *(("7:", "adiw %A[r], 2", "rjmp 1b") if low else ()), "2:"),
+    ("3:",),
     f"whose upper halves decide (top byte under 0x{FAST_TOP:02X}, h != kh)", ", a tie, any other value",
-    "About 33 cycles a node, where avr-gcc 5's code for the same C takes about 45.") for low in (False, True)}
+    "About 25 cycles a node to the left, 30 to the right, where avr-gcc 5's code for the same C\n"
+    " * takes about 45.") for low in (False, True)}
 
 
 def _integer(input_type: str, high: int | None, kept: int) -> _Compare | None:
@@ -247,10 +252,35 @@ def _stream(model: Model, trees, low: bool, fb_t: str, k_t: str, high: int | Non
                        None if shift else model.ens.input_type, step_t, low, decisions, leaves)
 
 
+def _find(p: str, rec: HalfRecords, row_t: str, skip: bool) -> str:
+    """P_walk's lines setting b, the first byte of the next record the C step takes, and
+    returning a leaf's row: after the assembly (``skip``, which stops past a leaf's b) or
+    at r."""
+    indent = "        "
+
+    def leaf(low: str) -> str:
+        return (f"{indent}if (!(b & 2u)) {{\n{indent}    return ({row_t})((({row_t})(b >> 2) << 8) | {low});\n"
+                f"{indent}}}")
+
+    fb_bits = 8 * size_of(rec.fb_t)
+    peek = f"{indent}b = {p}_peek{fb_bits}(r);\n" + leaf(f"{p}_peek8(r + {size_of(rec.fb_t)}u)")
+    if not skip:
+        return peek
+    return (f"#if defined({p.upper()}_SKIP)\n{indent}b = {p}_skip(&r, features);\n" + leaf(f"{p}_next8(&r)")
+            + f"\n#else\n{peek}\n#endif")
+
+
+def cursor(model: Model) -> str | None:
+    """The walk's :attr:`~.model.Walk.cursor`: where inline heads run (the plan's head
+    levels), the first tree's (each head hands on the next one's)."""
+    return f"{model.p}_head_first()" if model.plan.head is not None else None
+
+
 def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, str], str] | None = None) -> Walk:
-    """The walk over ``rec``; ``tree_loop(walk)`` wraps one tree's walk in the loop over trees.
-    ``entry(nodes, root)``: P_head(t, features), which starts tree t's walk past its top
-    levels (:mod:`walk_head`; ``root`` reads tree t's first byte in ``nodes``)."""
+    """The walk over ``rec``; ``tree_loop(walk, cursor)`` wraps one tree's walk in the loop
+    over trees. ``entry(nodes, root)``: P_head(&go, features), which starts the walk of the
+    tree at cursor go past its top levels (:mod:`walk_head`; ``root`` reads tree t's first
+    byte in ``nodes``)."""
     p, tables = model.p, model.tables
     flag, what = ("NaN goes left", "kh") if model.precision is not None else ("left child is a leaf", "threshold")
     nodes = tables.add("nodes", "uint8_t", rec.stream, per_line=16,
@@ -291,10 +321,12 @@ def walk_body(model: Model, rec: HalfRecords, tree_loop, entry: Callable[[str, s
         step_call = f"#if !defined({p.upper()}_SKIP)\n        {step_call}\n#endif"  # the assembly decides them all
     decl = runtime_source(
         "walk_halves.c", p=p, row_t=model.row_t, ptr_t=ptr_t, in_t=model.in_t, fb_t=rec.fb_t,
-        peek8=tables.read("uint8_t", "r", "0"), peek_fb=f"{p}_peek{fb_bits}(r)", fb_bytes=size_of(rec.fb_t),
-        fast_skip=skip, step=step, step_call=step_call,
-        skip=f"#if defined({p.upper()}_SKIP)\n        {p}_skip(&r, features);\n#endif" if skip else "",
+        peek8=tables.read("uint8_t", "r", "0"), fast_skip=skip, step=step, step_call=step_call,
+        find=_find(p, rec, model.row_t, bool(skip)),
     )
     if entry is None:
-        return Walk([decl], tree_loop(f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"), rec)
-    return Walk([decl, entry(nodes, roots)], tree_loop(f"{p}_walk({p}_head(t, features), features)"), rec)
+        row = f"{p}_walk({nodes} + {tables.read('uint16_t', roots, 't')}, features)"
+        return Walk([decl], tree_loop(row), rec, row)
+    row, go = f"{p}_walk({p}_head(&go, features), features)", cursor(model)
+    assert go is not None
+    return Walk([decl, entry(nodes, roots)], tree_loop(row, go), rec, row, go)

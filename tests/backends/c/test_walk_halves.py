@@ -184,7 +184,7 @@ def test_int16_thresholds_at_the_extremes_on_avr_and_host():
             values |= {v for t in ts for v in (int(np.floor(t)) - 1, int(np.floor(t)), int(np.ceil(t)), int(np.ceil(t)) + 1)}
             col = np.array(sorted(v for v in values if -32768 <= v <= 32767), dtype=np.int64)
             rows = np.repeat(col[:, None], ens.n_features, axis=1)
-            assert "model_head(t, features)" in emit_c(ens, "atmega328p", "model", point=Point(Layout.TABLE, head=1))
+            assert "model_head(&go, features)" in emit_c(ens, "atmega328p", "model", point=Point(Layout.TABLE, head=1))
             jobs += [(ens, rows, "atmega328p", "table"), (ens, rows, "atmega328p", None, {"point": Point(Layout.TABLE, head=1)})]
     for (ens, X, *_), got in zip(jobs, run_parallel(jobs, workers=2)):
         want = expected(ens, X)[1].astype(np.float32)
@@ -334,3 +334,31 @@ def test_the_leaf_field_holds_the_last_record_start_not_the_table_size(longer, f
         require_tool("avr-gcc", "simavr")
         X = np.array([[5, 0, 3, 0], [0, 0, 0, 0], [5, 5, 5, 5], [1, 2, 3, 4], [4, 1, 0, 5]], dtype=np.float64)
         check_agrees(ens, X, "table", "avr")
+
+
+@settings(max_examples=8)
+@given(data=st.data())
+def test_float_records_decide_on_upper_bytes_as_the_rule_does_on_avr(data):
+    """The assembly walk decides a float record on the value's top byte, then on its next
+    byte, and leaves a tie of both to the C step: rows whose values are the forest's
+    thresholds with one bit flipped (in the top byte, the next, or the lower half, where
+    the records tie) or none, on simavr (ATmega328P), alone and behind a 2-level inline
+    head, against the interpreter."""
+    require_tool("avr-gcc", "simavr")
+    ens = data.draw(ensembles(categorical=False, integer_inputs=False, max_trees=3, max_depth=5))
+    thresholds = np.concatenate([t.threshold[t.op != Op.LEAF] for t in ens.trees]).astype(np.float32)
+    if not thresholds.size:
+        thresholds = np.zeros(1, dtype=np.float32)
+    rows = data.draw(st.integers(1, 16))
+    picks = data.draw(st.lists(st.tuples(st.integers(0, thresholds.size - 1), st.integers(-1, 31)),
+                               min_size=rows * ens.n_features, max_size=rows * ens.n_features))
+    bits = np.array([thresholds[i].view(np.uint32) ^ (np.uint32(1 << b) if b >= 0 else np.uint32(0))
+                     for i, b in picks], dtype=np.uint32)
+    with np.errstate(invalid="ignore"):  # NaN among the flips
+        X = bits.view(np.float32).astype(np.float64).reshape(rows, ens.n_features)
+    jobs = [(ens, X, "atmega328p", "table"), (ens, X, "atmega328p", None, {"point": Point(Layout.TABLE, head=2)})]
+    pred, values = expected(ens, X)
+    for got in run_parallel(jobs, workers=2):
+        if ens.task in (Task.CLASSIFICATION, Task.ANOMALY):
+            np.testing.assert_array_equal(got.predict, pred)
+        np.testing.assert_allclose(got.values, values.astype(np.float32), rtol=2e-6, atol=1e-7)
