@@ -550,6 +550,10 @@ _TEST_CYCLES = {
     (True, "inline"): (10, 4), (True, "table"): (90, 55), (True, "packed"): (115, 60), (True, "halves"): (41, 34),
     (False, "inline"): (3, 2), (False, "table"): (15, 10), (False, "packed"): (20, 14), (False, "halves"): (15, 15),
 }
+#: int32 records' tests over the integer ones above: four bytes through a subtract chain or
+#: the C step (ATmega328P, simavr, digits 10x6 --input int32, stored leaf values, heads of
+#: 0-5 levels: 3,526, 3,463, 3,355, 3,272, 3,211, 3,142 cycles, 11.8 a test above int16's)
+_HALF_INT32_TEST = 12
 #: int16 keys behind the first walk, per feature and prediction: about 40 cycles a feature
 #: on the rows that reach that walk (digits 10x6: 1 of 30 rows, +105 cycles a prediction)
 _KEYS_CYCLES = 2
@@ -866,6 +870,8 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     kind = ("inline" if point.layout is Layout.INLINE else "packed" if point.packed else
             "halves" if half_word_table(ens, target) else "table")
     test = _TEST_CYCLES[small, kind][0 if ens.input_type.startswith("float") else 1]
+    if kind == "halves" and ens.input_type == "int32":
+        test += _HALF_INT32_TEST
     records = target.fast_leaf_records and not point.packed and ens.leaf_width >= 2  # (count leaves, as forests')
     table = "table" if not records else "stored" if point.stored else "records"
     walk = (table if point.layout is Layout.TABLE else "quick" if point.quick else
