@@ -27,35 +27,35 @@ Last run (simavr, avr-gcc 5.4 -Os):
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
     emlc -O0 inline                                             94356      0     1061  100.0%  100.0%
     emlc -O0 --early-exit 0.5 inline (exit left out)            94356      0     1061  100.0%  100.0%
-    emlc -O0 table                                              26774      0     2936  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table (exit left out)             26774      0     2936  100.0%  100.0%
+    emlc -O0 table                                              26734      0     2398  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table (exit left out)             26734      0     2398  100.0%  100.0%
     emlc -O2 inline                                             91162      0     1061  100.0%  100.0%  *
     emlc -O2 --early-exit 0.5 inline (exit left out)            91162      0     1061  100.0%  100.0%  *
-    emlc -O2 table                                              25912      0     2936  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             25912      0     2936  100.0%  100.0%  *
+    emlc -O2 table                                              25872      0     2398  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             25872      0     2398  100.0%  100.0%  *
     emlc -Os table                                               8138      0    10873  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk                 91162      0     1061  100.0%  100.0%  *
     emlc -O2 point: inline, byte-sum first walk, int16 keys behind it    66444      0     1166  100.0%  100.0%  *
     emlc -O2 point: inline, leaf sums in code                   56024      0     1251  100.0%  100.0%  *
-    emlc -O2 point: inline, byte-sum first walk, NaN-free tests (NaN rows: table walk)    68292      0     1353  100.0%  100.0%
-    emlc -O2 point: inline, leaf sums in code, NaN-free tests (NaN rows: table walk)    44876      0     1477  100.0%  100.0%  *
+    emlc -O2 point: inline, byte-sum first walk, NaN-free tests (NaN rows: table walk)    68296      0     1353  100.0%  100.0%
+    emlc -O2 point: inline, leaf sums in code, NaN-free tests (NaN rows: table walk)    44880      0     1477  100.0%  100.0%  *
     emlc -O2 point: inline, byte sums in code, leaf table behind    47138      0     1615  100.0%  100.0%
-    emlc -O2 point: inline, byte sums in code, leaf table behind, NaN-free tests (NaN rows: table walk)    38448      0     1845  100.0%  100.0%  *
-    emlc -O2 point: table, leaf values stored, inline head of 6 levels    25912      0     2936  100.0%  100.0%  *
-    emlc -O2 point: table, leaf values stored, inline head of 5 levels    19254      0     3087  100.0%  100.0%  *
-    emlc -O2 point: table, leaf values stored, inline head of 4 levels    15124      0     3253  100.0%  100.0%  *
-    emlc -O2 point: table, leaf values stored, inline head of 3 levels    12764      0     3416  100.0%  100.0%  *
-    emlc -O2 point: table, inline head of 6 levels              25510      0     3432  100.0%  100.0%
+    emlc -O2 point: inline, byte sums in code, leaf table behind, NaN-free tests (NaN rows: table walk)    38452      0     1845  100.0%  100.0%  *
+    emlc -O2 point: table, leaf values stored, inline head of 6 levels    25872      0     2398  100.0%  100.0%  *
+    emlc -O2 point: table, leaf values stored, inline head of 5 levels    19214      0     2533  100.0%  100.0%  *
+    emlc -O2 point: table, leaf values stored, inline head of 4 levels    15084      0     2682  100.0%  100.0%  *
+    emlc -O2 point: table, leaf values stored, inline head of 3 levels    12724      0     2830  100.0%  100.0%  *
+    emlc -O2 point: table, inline head of 6 levels              25536      0     2903  100.0%  100.0%
+    emlc -O2 point: table, leaf values stored, inline head of 2 levels    11550      0     2991  100.0%  100.0%  *
+    emlc -O2 point: table, inline head of 5 levels              18878      0     3038  100.0%  100.0%
+    emlc -O2 point: table, leaf values stored, inline head of 1 level    10950      0     3154  100.0%  100.0%  *
+    emlc -O2 point: table, inline head of 4 levels              14748      0     3187  100.0%  100.0%
+    emlc -O2 point: table, leaf values stored                   10480      0     3227  100.0%  100.0%  *
+    emlc -O2 point: table, inline head of 3 levels              12388      0     3335  100.0%  100.0%
+    emlc -O2 point: table, inline head of 2 levels              11664      0     3632  100.0%  100.0%
     emlc -O2 point: inline, leaf table                          46510      0     3565  100.0%  100.0%
-    emlc -O2 point: table, inline head of 5 levels              18852      0     3584  100.0%  100.0%
-    emlc -O2 point: table, leaf values stored, inline head of 2 levels    11590      0     3596  100.0%  100.0%  *
-    emlc -O2 point: table, inline head of 4 levels              14722      0     3750  100.0%  100.0%
-    emlc -O2 point: table, leaf values stored, inline head of 1 level    10990      0     3778  100.0%  100.0%  *
-    emlc -O2 point: table, leaf values stored                   10526      0     3846  100.0%  100.0%  *
-    emlc -O2 point: table, inline head of 3 levels              12362      0     3913  100.0%  100.0%
-    emlc -O2 point: table, inline head of 2 levels              11684      0     4216  100.0%  100.0%
-    emlc -O2 point: table, inline head of 1 level               11084      0     4362  100.0%  100.0%
-    emlc -O2 point: table                                       10638      0     4387  100.0%  100.0%
+    emlc -O2 point: table, inline head of 1 level               11064      0     3765  100.0%  100.0%
+    emlc -O2 point: table                                       10554      0     3786  100.0%  100.0%
     emlc -O2 --input int16 inline                               37156      0      706  100.0%  100.0%  *
     emlc -Os --input int16 table                                 7794      0    10097  100.0%  100.0%  *
     emlearn inline (float features)                             17958      0     5252   96.7%       -
@@ -66,17 +66,17 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 10x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              13586      0     3396  100.0%  100.0%  *
-    emlc -O0 --early-exit 0.5 table (exit left out)             13586      0     3396  100.0%  100.0%  *
-    emlc -O2 table                                              15084      0     3233  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             15084      0     3233  100.0%  100.0%  *
+    emlc -O0 table                                              15358      0     2668  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table (exit left out)             15358      0     2668  100.0%  100.0%
+    emlc -O2 table                                              15350      0     2634  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             15350      0     2634  100.0%  100.0%  *
     emlc -Os table                                               8138      0    10853  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                13436      0     3147  100.0%  100.0%
+    emlc -O2 --input int16 table                                15488      0     2509  100.0%  100.0%
     emlc -Os --input int16 table                                 7794      0    10077  100.0%  100.0%  *
     emlearn inline (float features)                             17958      0     4997   96.7%       -
     emlearn inline (int16 features)                              8700      0     1538   83.3%       -  *
     emlearn loadable (int16 features)                        does not build (RAM overflow)
-    micromlgen (float)                                          15188      1     5073   96.7%       -
+    micromlgen (float)                                          15188      1     5073   96.7%       -  *
     m2cgen (float)                                           does not build (RAM overflow)
 
     ## digits RandomForest 20x5, atmega2560
@@ -96,12 +96,12 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 20x5, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              14750      0     6686  100.0%  100.0%  *
-    emlc -O0 --early-exit 0.5 table (exit left out)             14750      0     6686  100.0%  100.0%  *
-    emlc -O2 table (exact exit)                                 15646      0     6097  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             15646      0     6097  100.0%  100.0%  *
+    emlc -O0 table                                              15528      0     5288  100.0%  100.0%  *
+    emlc -O0 --early-exit 0.5 table (exit left out)             15528      0     5288  100.0%  100.0%  *
+    emlc -O2 table (exact exit)                                 15902      0     5045  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             15902      0     5045  100.0%  100.0%  *
     emlc -Os table                                              10038      0    19958  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                14522      0     5795  100.0%  100.0%
+    emlc -O2 --input int16 table                                16058      0     4718  100.0%  100.0%
     emlc -Os --input int16 table                                 9676      0    18663  100.0%  100.0%  *
     emlearn inline (float features)                             23488      0     8312  100.0%       -
     emlearn inline (int16 features)                             11660      0     2327   93.3%       -  *
@@ -111,10 +111,10 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 30x6, atmega2560
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 inline                                            110438      0     5576  100.0%  100.0%  *
-    emlc -O0 --early-exit 0.5 inline (exit left out)           110438      0     5576  100.0%  100.0%  *
-    emlc -O2 inline                                            102950      0     5581  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 inline (exit left out)           102950      0     5581  100.0%  100.0%  *
+    emlc -O0 inline                                            110442      0     5576  100.0%  100.0%  *
+    emlc -O0 --early-exit 0.5 inline (exit left out)           110442      0     5576  100.0%  100.0%  *
+    emlc -O2 inline                                            102954      0     5581  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 inline (exit left out)           102954      0     5581  100.0%  100.0%  *
     emlc -Os table                                              18818      0    36387  100.0%  100.0%  *
     emlc -O2 --input int16 inline                               76726      0     2582  100.0%  100.0%  *
     emlc -Os --input int16 table                                16890      0    29149  100.0%  100.0%  *
@@ -126,12 +126,12 @@ Last run (simavr, avr-gcc 5.4 -Os):
 
     ## digits RandomForest 30x6, atmega328p
     build (model-only flash, RAM; cycles/prediction)          flash B  RAM B   cycles   agree      IR  Pareto
-    emlc -O0 table                                              24396      0    12157  100.0%  100.0%
-    emlc -O0 --early-exit 0.5 table (exit left out)             24396      0    12157  100.0%  100.0%
-    emlc -O2 table (exact exit)                                 21518      0    10115  100.0%  100.0%  *
-    emlc -O2 --early-exit 0.5 table (exit left out)             21518      0    10115  100.0%  100.0%  *
+    emlc -O0 table                                              24422      0    10546  100.0%  100.0%
+    emlc -O0 --early-exit 0.5 table (exit left out)             24422      0    10546  100.0%  100.0%
+    emlc -O2 table (exact exit)                                 21494      0     8666  100.0%  100.0%  *
+    emlc -O2 --early-exit 0.5 table (exit left out)             21494      0     8666  100.0%  100.0%  *
     emlc -Os table                                              18818      0    36327  100.0%  100.0%  *
-    emlc -O2 --input int16 table                                19340      0     9482  100.0%  100.0%  *
+    emlc -O2 --input int16 table                                19346      0     8354  100.0%  100.0%  *
     emlc -Os --input int16 table                                16890      0    29089  100.0%  100.0%  *
     emlearn inline (float features)                          does not build (flash overflow)
     emlearn inline (int16 features)                             24826      0     3534   96.7%       -  *
