@@ -38,7 +38,7 @@ def api_functions(m: Model) -> str:
             if m.quick is not None:
                 fast = f"c = {p}_quick(features);\n    if (c < 0) {{\n        c = {p}_rows(features, rows);\n    }}"
             elif m.leaf_sums:
-                fast = f"c = {p}_rows(features, rows);"
+                fast = f"c = {p}_rows(features, rows{', q' if m.plan.soft_after_fixed else ''});"
             elif m.plan.soft_after_fixed:
                 fast = f"{p}_rows(features, rows);\n    c = {p}_fast(rows, q);"
             else:

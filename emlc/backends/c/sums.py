@@ -184,7 +184,8 @@ def raw_function(m: Model, walk_body: str | list[str]) -> str | list[str]:
         ]
     lines += fin_lines
     if m.leaf_sums:
-        rows_fn, call = leaf_sums_rows(m, walk_body), f"(void){p}_rows(features, rows{stop_arg(m, 0)});"
+        rows_fn = leaf_sums_rows(m, walk_body)
+        call = f"(void){p}_rows(features, rows{stop_arg(m, 0)}{', q' if m.plan.soft_after_fixed else ''});"
         if stop_arg(m, 0):  # P_rows checks, so P_exit comes first
             rows_fn = exit_checks.check_function(m, m.exit_plan()) + "\n\n" + rows_fn
     else:
@@ -194,6 +195,8 @@ def raw_function(m: Model, walk_body: str | list[str]) -> str | list[str]:
             *(line + "\n" for line in walk), *m.sink_pieces(walk_body, default_sink(m, target)), "\n}",
         ])
         call = f"{p}_rows(features, rows);"
+    # P_rows with leaf sums hands its sums out for the binary64 step (unused here)
+    q_decl = f"    {m.fixed.acc_t} q[{m.n_out}];\n" if m.leaf_sums and m.plan.soft_after_fixed else ""
     sum_fn = (
         "/* Raw margins (before the link) from the trees' leaf rows. */\n"
         f"static inline void {p}_sum(const {m.row_t} *rows, {acc_t} *raw)\n{{\n"
@@ -202,7 +205,7 @@ def raw_function(m: Model, walk_body: str | list[str]) -> str | list[str]:
     raw_fn = (
         "/* Raw margins (before the link) of one row. */\n"
         f"static inline void {p}_raw(const {m.in_t} *features, {acc_t} *raw)\n{{\n"
-        f"    {m.row_t} rows[{ens.n_trees}];\n    {call}\n    {p}_sum(rows, raw);\n}}"
+        f"    {m.row_t} rows[{ens.n_trees}];\n{q_decl}    {call}\n    {p}_sum(rows, raw);\n}}"
     )
     parts = [add, rows_fn, sum_fn, raw_fn]
     if m.fixed is not None and not m.leaf_sums:
@@ -238,11 +241,14 @@ def leaf_sums_rows(m: Model, walk_body: str) -> str:
     doc = ("The leaf row each tree reaches; the class when the fixed-point sums prove it\n"
            f" * (best - second > {fx.margin}), else -1"
            + (" (with stop, the class at the first early-exit check point that decides it)" if stop else ""))
-    params = f", {m.row_t} *rows" + (", uint8_t stop" if stop else "")
+    handed = m.plan.soft_after_fixed  # the binary64 step reads the sums of the rows it decides
+    if handed:
+        doc += " (its sums then in q)"
+    params = f", {m.row_t} *rows" + (", uint8_t stop" if stop else "") + (f", {fx.acc_t} *q" if handed else "")
     head = ""
     if m.plan.keyed_rows:
         head = f"    int16_t hk[{m.ens.n_features}];\n    {m.p}_halves(features, hk);\n"
-    return _sums_function(m, "rows", params, fx, body, doc, head=head)
+    return _sums_function(m, "rows", params, fx, body, doc, head=head, hand=handed)
 
 
 def quick_function(m: Model, walk_body: str) -> str:
@@ -259,10 +265,10 @@ def quick_function(m: Model, walk_body: str) -> str:
 
 
 def _sums_function(m: Model, name: str, params: str, fx: fixed.FixedPlan, body: str, doc: str,
-                   volatile: bool = False, head: str = "") -> str:
+                   volatile: bool = False, head: str = "", hand: bool = False) -> str:
     """P_<name>(features<params>): the walk ``body`` adding into locals q0, q1, ... from
     plan ``fx``, then the class if best - second > margin proves it, else -1 (``head``:
-    statements before the walk)."""
+    statements before the walk; ``hand``: the sums are stored to q[] before that -1)."""
     p, at = m.p, fx.acc_t
     arg, read = ("row", f"    const volatile {m.in_t} *features = row;\n") if volatile else ("features", "")
     if fx.exact:
@@ -270,7 +276,9 @@ def _sums_function(m: Model, name: str, params: str, fx: fixed.FixedPlan, body: 
     else:
         decls = f"    {at} best, second;\n"
         decide = (top_two_locals(m.n_out, index="c")
-                  + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n")
+                  + f"    if (({at})(best - second) <= {fx.margin}) {{\n"
+                  + "".join(f"        q[{k}] = q{k};\n" for k in range(m.n_out) if hand)
+                  + "        return -1;\n    }\n")
     return (
         f"/* {doc}. */\n"
         f"static {p.upper()}_NOINLINE int32_t {p}_{name}(const {m.in_t} *{arg}{params})\n{{\n"
