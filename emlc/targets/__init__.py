@@ -65,6 +65,11 @@ class Target:
     #: where the compiler expands each such test into far more code (SDCC: 2x the code, 8x
     #: the compile time)
     direct_float_tests: bool = True
+    #: inline tests compare a float32 feature in the FPU (``x <= t``; ``!(x > t)`` where NaN
+    #: goes left) instead of its bits (Cortex-M4F, digits 10x6: 5 instructions a test against
+    #: 7 for the bits and their NaN patterns). Exact while the FPU keeps subnormals (the
+    #: reset default; not with flush-to-zero, FPSCR.FZ)
+    fpu_tests: bool = False
     #: little-endian 8-bit cores: a float test loads and compares the upper 16 bits of the
     #: feature and reads the lower half only when they equal the threshold's (AVR: about
     #: half the cycles of a 32-bit compare)
@@ -167,7 +172,7 @@ TARGETS: dict[str, Target] = {
             flash_bytes=1024 * 1024, ram_bytes=128 * 1024, compiler="arm-none-eabi-gcc",
             cflags=("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", *_WARN),
             inline_node_bytes=12,
-            soft_float64_bytes=1300, soft_double_bytes=6000, leaf_sums_speed=True,
+            soft_float64_bytes=1300, soft_double_bytes=6000, leaf_sums_speed=True, fpu_tests=True,
         ),
         Target(
             "rv32ec", "WCH CH32V003 (RV32EC, no FPU, 16 KiB flash, 2 KiB RAM)",

@@ -42,6 +42,7 @@ class DirectTest(Enum):
 
     INTEGER = "integer"  # integer inputs as they are
     BITS = "bits"        # a float's bits as a signed integer
+    FLOAT = "float"      # a float32 compared as a float, in the FPU (Target.fpu_tests)
     HALF = "half"        # the upper 16 bits of a float32's bits, the lower ones on a tie
     HALF_KEYS = "half keys"  # HALF, but features half_keys allows compare their int16 key hk[f]
     #: HALF for rows without NaN: the upper halves, the lower on a tie, no sign or NaN
@@ -243,7 +244,9 @@ def direct_test(ens: Ensemble, target: Target, nums: Numbers) -> DirectTest | No
         return DirectTest.INTEGER
     if not target.direct_float_tests or nums.in_t != nums.real_in:
         return None
-    return DirectTest.HALF if target.half_word_tests and nums.precision == "float32" else DirectTest.BITS
+    if nums.precision == "float32" and target.half_word_tests:
+        return DirectTest.HALF
+    return DirectTest.FLOAT if nums.precision == "float32" and target.fpu_tests else DirectTest.BITS
 
 
 def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
