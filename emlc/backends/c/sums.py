@@ -243,7 +243,7 @@ def leaf_sums_rows(m: Model, walk_body: str) -> str:
            + (" (with stop, the class at the first early-exit check point that decides it)" if stop else ""))
     handed = m.plan.soft_after_fixed  # the binary64 step reads the sums of the rows it decides
     if handed:
-        doc += " (its sums then in q)"
+        doc += " (its sums in q)"
     params = f", {m.row_t} *rows" + (", uint8_t stop" if stop else "") + (f", {fx.acc_t} *q" if handed else "")
     head = ""
     if m.plan.keyed_rows:
@@ -268,7 +268,9 @@ def _sums_function(m: Model, name: str, params: str, fx: fixed.FixedPlan, body: 
                    volatile: bool = False, head: str = "", hand: bool = False) -> str:
     """P_<name>(features<params>): the walk ``body`` adding into locals q0, q1, ... from
     plan ``fx``, then the class if best - second > margin proves it, else -1 (``head``:
-    statements before the walk; ``hand``: the sums are stored to q[] before that -1)."""
+    statements before the walk; ``hand``: the sums are stored to q[] first, on every row:
+    stored only for the -1, gcc may prove they never are (a forest of constant trees) and
+    warn that the caller reads q[] uninitialized)."""
     p, at = m.p, fx.acc_t
     arg, read = ("row", f"    const volatile {m.in_t} *features = row;\n") if volatile else ("features", "")
     if fx.exact:
@@ -276,14 +278,13 @@ def _sums_function(m: Model, name: str, params: str, fx: fixed.FixedPlan, body: 
     else:
         decls = f"    {at} best, second;\n"
         decide = (top_two_locals(m.n_out, index="c")
-                  + f"    if (({at})(best - second) <= {fx.margin}) {{\n"
-                  + "".join(f"        q[{k}] = q{k};\n" for k in range(m.n_out) if hand)
-                  + "        return -1;\n    }\n")
+                  + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n")
     return (
         f"/* {doc}. */\n"
         f"static {p.upper()}_NOINLINE int32_t {p}_{name}(const {m.in_t} *{arg}{params})\n{{\n"
         + read + sum_locals(m, fx) + decls + "    int32_t c;\n" + head + "    (void)features;\n"
-        + body + "\n" + decide + "    return c;\n}"
+        + body + "\n" + "".join(f"    q[{k}] = q{k};\n" for k in range(m.n_out) if hand) + decide
+        + "    return c;\n}"
     )
 
 
@@ -378,15 +379,22 @@ def fast_function(m: Model) -> str:
     )
 
 
+#: 32-bit cores start at most this many sums with one store each: gcc turns the loop into
+#: a memset call (picolibc's, RV32EC: 163 instructions for 10 int32 sums)
+UNROLLED_QINIT = 16
+
+
 def qinit_loop(m: Model, at: str) -> str:
     """Statements starting the ``at`` sums q[] at the fixed plan's start values."""
     fx = m.fixed
     assert fx is not None
+    table = None
     if fx.init.any():
         table = m.once("qinit", lambda: m.tables.add("qinit", at, fx.init,
                                                      note=f"base score * 2^{fx.shift}, rounded"))
-        init = m.tables.read(at, table, "k")
-    else:
-        init = "0"
+    if m.target.word_bits == 32 and m.n_out <= UNROLLED_QINIT:
+        return "".join(f"    q[{k}] = {'0' if table is None else m.tables.read(at, table, str(k))};\n"
+                       for k in range(m.n_out))
+    init = "0" if table is None else m.tables.read(at, table, "k")
     return f"    {{\n        uint16_t k;\n        for (k = 0; k < {m.n_out}u; ++k) {{\n            q[k] = {init};\n        }}\n    }}\n"
 
