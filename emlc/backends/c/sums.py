@@ -11,7 +11,7 @@ import numpy as np
 
 from ...ir.ensemble import Aggregation
 from . import exit_checks, fixed, leaf_add, leaf_records, leaf_tables, link
-from .common import C_INT, first_max_locals, int_literal, smallest_int, top_two, top_two_locals
+from .common import C_INT, first_max_locals, int_literal, smallest_int, top_two, top_two_locals, word_type
 from .model import Model
 
 
@@ -365,9 +365,10 @@ def fast_function(m: Model) -> str:
     if nz.any():
         st_t, ts, ct, tc = leaf_tables.sparse_pattern(m)
         tv = m.tables.add("qval", fx.leaf_t, fx.leaves[nz], note=f"nonzero leaf values * 2^{fx.shift}")
+        et, kt = word_type(m.target, st_t), word_type(m.target, "uint16_t")
         add = (
-            f"    {st_t} e = {m.tables.read(st_t, ts, 'row')}, end = {m.tables.read(st_t, ts, 'row + 1u')};\n"
-            f"    for (; e < end; ++e) {{\n        uint16_t k = (uint16_t)(o + {m.tables.read(ct, tc, 'e')});\n"
+            f"    {et} e = {m.tables.read(st_t, ts, 'row')}, end = {m.tables.read(st_t, ts, 'row + 1u')};\n"
+            f"    for (; e < end; ++e) {{\n        {kt} k = ({kt})(o + {m.tables.read(ct, tc, 'e')});\n"
             f"        q[k] = ({fx.acc_t})(q[k] + {m.tables.read(fx.leaf_t, tv, 'e')});\n    }}"
         )
     else:

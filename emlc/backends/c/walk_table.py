@@ -37,7 +37,7 @@ import numpy as np
 from ...cost import split_key_code, written_out_limit
 from ...ir.ensemble import Op, Tree
 from . import leaf_records, walk_halves, walk_head
-from .common import int_literal, int_range, size_of, smallest_int
+from .common import int_literal, int_range, size_of, smallest_int, word_type
 from .features import rank_spans
 from .model import Model, Test, Walk, runtime_source
 from .plan import Encoding
@@ -527,7 +527,7 @@ def walk_body(model: Model) -> Walk:
     if rec.keys is not None:
         pal = _palette(model, rec)
         decls = pal.decls
-        idx = f"({_word(model, pal.index_t)})({tables.read(pal.kbase_t, pal.kbase, 's')} + {read_t})"
+        idx = f"({word_type(model.target, pal.index_t)})({tables.read(pal.kbase_t, pal.kbase, 's')} + {read_t})"
         threshold = _threshold(model, rec, pal, idx, "s")
     else:
         decls = []
@@ -547,35 +547,27 @@ def walk_body(model: Model) -> Walk:
     pay_t = "uint16_t" if pbits <= 16 else "uint32_t" if pbits <= 32 else "uint64_t"
     ut = "uint" + rec.thr_t.removeprefix("u").removeprefix("int")
     payload = f"(({pay_t})({ut}){read_t} | (({pay_t}){read_r} << {tbits}))"
-    idx_t = _word(model, rec.idx_t)
+    idx_t = word_type(model.target, rec.idx_t)
     if rec.has_jump:
         special = (f"if (s == {leaf_code}u) {{\n                return ({model.row_t}){payload};\n            }}\n"
                    f"            r = ({idx_t}){payload};\n            continue;")
     else:
         special = f"return ({model.row_t}){payload};"
     if "rl" in rec.flags:
-        go_right = (f"{_word(model, rec.right_t)} step = {read_r};\n            if (k & {rec.flags['rl']}u) {{\n"
+        go_right = (f"{word_type(model.target, rec.right_t)} step = {read_r};\n            if (k & {rec.flags['rl']}u) {{\n"
                     f"                return ({model.row_t})step;\n            }}\n            r = ({idx_t})(r + step);")
     else:
         go_right = f"r = ({idx_t})(r + {read_r});"
     sbits = (rec.n_slots + 1).bit_length()
     decl = runtime_source(
         "walk.c", p=p, qual=_walk_qualifier(model), row_t=model.row_t, idx_t=idx_t, in_t=model.in_t,
-        kind_t=_word(model, rec.kind_t), key_t=key_t, left_t=_word(model, "uint8_t"),
+        kind_t=word_type(model.target, rec.kind_t), key_t=key_t, left_t=word_type(model.target, "uint8_t"),
         read_kind=tables.read(rec.kind_t, tk, "r"), slot_mask=f"{(1 << sbits) - 1}u", leaf=f"{leaf_code}u",
         feature=feature, value=value, test=test, special=special, go_right=go_right,
-        f_t=_word(model, smallest_int(0, ens.n_features, signed=False)),
+        f_t=word_type(model.target, smallest_int(0, ens.n_features, signed=False)),
     )
     walk = f"{p}_walk({tables.read(rec.idx_t, troot, 't')}, features)"
     return Walk(decls + [decl], _tree_loop(model, tt_t, walk), rec)
-
-
-def _word(model: Model, ctype: str) -> str:
-    """The type of a walk local or index holding unsigned ``ctype`` values: a whole
-    register on 32-bit cores, where narrower ones cost zero-extensions at every step
-    (RV32EC, digits 10x6 -O2: 2,288 -> 2,033 instructions a prediction in the walk,
-    12 B less code), else ``ctype`` itself (8-bit cores: one register each)."""
-    return "uint32_t" if model.target.word_bits == 32 and ctype.startswith("uint") and size_of(ctype) < 4 else ctype
 
 
 def _f_t(model: Model) -> str:
