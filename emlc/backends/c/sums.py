@@ -330,7 +330,7 @@ def fast_function(m: Model) -> str:
     ens, p, fx, n = m.ens, m.p, m.fixed, m.n_out
     assert fx is not None
     at = m.plan.numbers.sums_t if fx.exact else fx.acc_t
-    kt = smallest_int(0, n, signed=False)
+    kt = word_type(m.target, smallest_int(0, n, signed=False))
     if fx.exact:
         decide = (
             "/* Class from the integer sums: the first largest (they order as the outputs do). */\n"
@@ -346,7 +346,7 @@ def fast_function(m: Model) -> str:
             + top_two("q", n, "c")
             + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return (int32_t)c;\n}}"
         )
-    tt = smallest_int(0, ens.n_trees, signed=False)
+    tt = word_type(m.target, smallest_int(0, ens.n_trees, signed=False))
     handed = m.plan.soft_after_fixed  # the caller keeps q[] for the binary64 step
     fast = (
         "/* Class from the fixed-point sums of the recorded leaf rows"

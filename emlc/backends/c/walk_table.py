@@ -761,6 +761,6 @@ def _category(model: Model) -> str:
 
 def _tree_loop(model: Model, tt_t: str, walk: str) -> str:
     return (
-        f"    {{\n        {tt_t} t;\n        for (t = 0; t < {model.ens.n_trees}u; ++t) {{\n"
+        f"    {{\n        {word_type(model.target, tt_t)} t;\n        for (t = 0; t < {model.ens.n_trees}u; ++t) {{\n"
         f"            {model.sink('t', walk)}\n        }}\n    }}"
     )
