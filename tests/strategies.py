@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from emlc.ir import Aggregation, Decision, Ensemble, FeatureRank, Link, Op, Task, Tree
 
-INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "uint16": (0, 65535)}
+INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "uint16": (0, 65535),
+              "int32": (-2**31, 2**31 - 1)}
 
 
 def _compact(op, feature, thr, dl, left, right, leaf, cat):

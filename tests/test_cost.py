@@ -10,6 +10,7 @@ from emlc.backends.c import exit_checks
 from emlc.backends.c.plan import make_plan
 from emlc.cost import Layout, exit_batch, stop_shares
 from emlc.passes import optimize
+from emlc.passes.manager import pipeline
 from emlc.passes.lossy.apply import apply_lossy
 from emlc.targets import get_target
 
@@ -87,3 +88,54 @@ def test_the_c_plan_checks_an_exact_exit_at_its_interval_with_the_same_bounds():
     assert 0 < len(ours.checkpoints) < len(full.checkpoints)
     at = [list(full.checkpoints).index(c) for c in ours.checkpoints]
     assert (ours.lower == full.lower[at]).all() and (ours.upper == full.upper[at]).all()
+
+
+@pytest.mark.parametrize("trees, depth, want", [(10, 6, [7]), (20, 5, [14]), (30, 6, [22])])
+def test_the_os_exact_exit_is_weighed_on_the_packed_walk_and_checks_least(trees, depth, want):
+    """-Os with the exact exit (its pass added to the level's) on the ATmega328P: the interval rule
+    weighs the packed walk the build takes (about 115 cycles a test, not the half-word
+    walk's 41) and, size first, takes the fewest checks that save cycles. simavr, digits
+    -Os: 10x6 10,064 B, 9,441 cycles (unchanged); 20x5 11,946 B, 16,396 (unchanged; the
+    packed walk's fastest interval, checks after 12, 14 and 16, would be 86 B more for 663
+    fewer cycles); 30x6 20,694 B, 29,094 cycles, where the speed walk's weights checked
+    after 18, 21, 24 and 27 trees: 20,822 B, 26,079."""
+    passes = [*pipeline("Os", get_target("atmega328p")), "early_exit"]
+    res = optimize(_digits(trees, depth), level="Os", target="atmega328p", passes=passes)
+    plan = make_plan(res.ensemble, get_target("atmega328p"), res.layout, pack_tables=True)
+    assert plan.pack_tables and plan.exit is not None and plan.exit.checkpoints.tolist() == want
+
+
+def _boosted_digits(rounds: int, binary: bool = False):
+    import xgboost
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    Xtr, _, ytr, _ = train_test_split(X, y, test_size=30, random_state=0)
+    model = xgboost.XGBClassifier(n_estimators=rounds, max_depth=3, random_state=0, n_jobs=1).fit(
+        Xtr, ytr >= 5 if binary else ytr)
+    return optimize(emlc.load(model), level="O2", target="atmega328p").ensemble
+
+
+@pytest.mark.parametrize("rounds, want", [(10, [20, 40, 60, 80]), (20, [30, 60, 90, 120, 150, 180])])
+def test_boosted_exact_exit_checks_float_sums_every_few_rounds(rounds, want):
+    """One tree per class (XGBoost, 10 digits classes, depth 3) on the ATmega328P: the
+    exact exit's checks of the float sums are spaced in whole rounds, as simavr found
+    fastest (cost._FLOAT_CHECK_OUTPUT's note: 10 rounds 24,812 cycles every second round,
+    29,409 every round; 20 rounds 45,363 every third, 56,920 every round). They were
+    spaced in trees (7: a round of 10 trees never divided it) and then not at all, the float
+    checks taking every check point."""
+    ens = _boosted_digits(rounds)
+    plan = make_plan(ens, get_target("atmega328p"), "table")
+    assert plan.exit is not None and not plan.exit.check_t.startswith("int")
+    assert plan.exit.checkpoints.tolist() == want
+
+
+def test_float_checks_are_weighed_on_the_avr_inline_walk():
+    """Binary XGBoost (digits >= 5, 20 trees of depth 3) takes the inline walk on the
+    ATmega328P, where a float check outweighs the trees it could save: the exact exit is
+    left out (simavr: 3,704 cycles; checking after every tree, as it did, 7,517)."""
+    ens = _boosted_digits(20, binary=True)
+    assert ens.early_exit is not None
+    assert make_plan(ens, get_target("atmega328p"), "inline").exit is None
+    assert make_plan(ens, get_target("cortex-m4f"), "inline").exit is not None

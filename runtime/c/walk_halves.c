@@ -45,11 +45,7 @@ static inline ${row_t} ${p}_walk(${ptr_t}r, const ${in_t} *features)
 {
     for (;;) {
         ${fb_t} b;
-        ${skip}
-        b = ${peek_fb};
-        if (!(b & 2u)) {
-            return (${row_t})(((${row_t})(b >> 2) << 8) | ${p}_peek8(r + ${fb_bytes}u));
-        }
+${find}
         ${step_call}
     }
 }

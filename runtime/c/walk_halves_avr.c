@@ -1,11 +1,12 @@
 /* The walk's common steps in AVR assembly: from r, follow every decision record
  * ${decides}
- * and stop at the first other record (a leaf${stops}), which the C walk takes.
- * ${cycles}
+ * and stop at the first other record (a leaf${stops}); returns its first byte b. At a
+ * leaf r is past b (the C walk reads the row's low byte next), at any other record r is
+ * at b (the C step takes it). ${cycles}
  * x points at the feature value's top byte (hh), its low byte (hl) below. */
 #if defined(__GNUC__) && defined(__AVR__)
 #define ${P}_SKIP 1
-static inline void ${p}_skip(${ptr_t}*r, const ${in_t} *features)
+static inline uint8_t ${p}_skip(${ptr_t}*r, const ${in_t} *features)
 {
     const unsigned char *x;
     uint8_t b, hh, hl, kl, kh, s;
@@ -13,7 +14,7 @@ static inline void ${p}_skip(${ptr_t}*r, const ${in_t} *features)
         ${start}
         "lpm %[b], Z+\n\t"
         "sbrs %[b], 1\n\t"
-        "rjmp 3f\n\t"
+        "rjmp 6f\n\t"
         "movw %[x], %[f]\n\t"
         ${offset}
         "add %A[x], %[b]\n\t"
@@ -25,10 +26,12 @@ static inline void ${p}_skip(${ptr_t}*r, const ${in_t} *features)
         "adc %B[r], __zero_reg__\n\t"
         "rjmp 1b\n"
         ${exits}
-        "sbiw %A[r], 1\n\t"
+        "sbiw %A[r], 1\n"
+        "6:\n\t"
         : [r] "+z" (*r), [x] "=&x" (x), [b] "=&d" (b), [hh] "=&d" (hh), [hl] "=&r" (hl),
           [kl] "=&r" (kl), [kh] "=&d" (kh), [s] "=&r" (s)
         : [f] "r" (features)
         : "memory");
+    return b;
 }
 #endif

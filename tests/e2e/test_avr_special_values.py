@@ -183,7 +183,7 @@ def test_avr_o2_table_walk_decides_special_values_as_the_interpreter():
         jobs.append((opt, rows, "avr", "table"))
         for head in HEADS:  # the walk from the record an inline head stops at
             code = emit_c(opt, "avr", "model", "table", point=head)
-            assert "model_head(t, features)" in code
+            assert "model_head(&go, features)" in code
             far.update(form for form in ('"brlo .+2\\n\\t"\n        "ret', '"breq .+2\\n\\t"\n        "rjmp') if form in code)
             jobs.append((opt, rows, "avr", "table", {"point": head}))
     assert len(far) == 2  # bails and right children past a branch's reach

@@ -51,7 +51,7 @@ def test_heads_agree_and_rank_as_estimated(mcu, target):
         base = bench.build_and_run("", "(int)x[0]", Xte, "float", work, mcu=mcu)[1]
         for cost in costs:
             code = emit_c(ens, target, "model", point=cost.point)
-            assert ("model_head(t, features)" in code) == bool(cost.point.head)
+            assert ("model_head(&go, features)" in code) == bool(cost.point.head)
             pred, flash, _, cycles = bench.build_and_run(code, "model_predict(x, 64)", Xte, "float", work, mcu=mcu)
             np.testing.assert_array_equal(pred, clf.predict(Xte))
             assert flash - base <= cost.flash, (cost.point.label(), flash - base, cost.flash)
@@ -63,7 +63,7 @@ def test_heads_agree_and_rank_as_estimated(mcu, target):
     for i, j in itertools.combinations(range(len(costs)), 2):
         assert measured[i] < measured[j] * 1.01, (costs[i].point.label(), measured[i], costs[j].point.label(), measured[j])
     if mcu == "atmega328p":  # the table alone leaves room in the default 16 KB for a head
-        assert "model_head(t, features)" in emit_c(ens, target, "model")
+        assert "model_head(&go, features)" in emit_c(ens, target, "model")
 
 
 @pytest.mark.parametrize("input_type, budget", [("float32", "18K"), ("float32", "20K"), ("int16", None)])

@@ -4,7 +4,7 @@ their counts and call the fastest exact path the plan has."""
 from __future__ import annotations
 
 from ...ir.ensemble import Task
-from . import link, sums
+from . import link, sums, tree_runs
 from .model import Model
 
 
@@ -39,6 +39,8 @@ def api_functions(m: Model) -> str:
                 fast = f"c = {p}_quick(features);\n    if (c < 0) {{\n        c = {p}_rows(features, rows);\n    }}"
             elif m.leaf_sums:
                 fast = f"c = {p}_rows(features, rows{', q' if m.plan.soft_after_fixed else ''});"
+            elif tree_runs.applies(m):
+                fast = f"c = {p}_fast(features, rows);"
             elif m.plan.soft_after_fixed:
                 fast = f"{p}_rows(features, rows);\n    c = {p}_fast(rows, q);"
             else:

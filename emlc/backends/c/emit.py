@@ -33,6 +33,7 @@ from . import (
     link,
     soft64,
     sums,
+    tree_runs,
     walk_inline,
     walk_table,
 )
@@ -77,9 +78,11 @@ def _build(ens: Ensemble, target: Target | str, name: str, layout: Layout | str 
 def _emit(ens: Ensemble, tgt: Target, prefix: str, plan: Plan) -> tuple[Model, list[str], Records | None]:
     model = Model(ens, tgt, prefix, plan)
     helpers = features.helpers(model)
-    decls, body, records = LAYOUTS[plan.layout](model)
+    walk = LAYOUTS[plan.layout](model)
+    body, records = walk.body, walk.records
+    trees = tree_runs.trees_function(model, walk)  # before P_fast and P_classify, which call it
     raw = sums.raw_function(model, body)
-    parts = [*helpers, *decls, features.prepare_function(model), features.halves_function(model), raw]
+    parts = [*helpers, *walk.decls, features.prepare_function(model), features.halves_function(model), trees, raw]
     if model.soft64:
         parts.append(soft64.soft_functions(model))
     exits = model.exit_plan()

@@ -210,7 +210,7 @@ def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: b
     """How predict stops early, or None when it evaluates every tree: the sums a check
     reads (``nums``' own, or the fixed-point ``fx``) and the bounds it compares them with.
     ``interval``: an exact exit checks only where that many trees divide the check point
-    (each bound holds on its own, so any subset stays exact: :func:`emlc.cost.exit_batch`)."""
+    (each bound holds on its own, so any subset stays exact: :func:`emlc.cost.exact_exit_interval`)."""
     ee = ens.early_exit
     if ee is None or ens.task is not Task.CLASSIFICATION or ens.n_trees == 0:
         return None
@@ -227,6 +227,11 @@ def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: b
         # exact checks on double sums would cost libgcc's double in every tree they save
         # (a lossy exit, asked for, keeps the IR's check on the library's sums)
         return None
+    if ee.confidence == 1:  # the checks of every kind of sums, spaced out
+        spaced = checkpoints % interval == 0
+        if not spaced.any():
+            return None
+        checkpoints, lower, upper = checkpoints[spaced], lower[spaced], upper[spaced]
     if exact_floats:
         return ExitPlan(ExitMode.IR, checkpoints, lower, upper, acc_t, acc_t, target, acc_type)
     if integer:
@@ -243,7 +248,7 @@ def plan(ens: Ensemble, nums: Numbers, fx: FixedPlan | None, soft64_candidate: b
         return ExitPlan(ExitMode.APPROX, checkpoints, lower, upper, acc_t, acc_t, target, acc_type)
     keep = _can_fire(ens, table, init, checkpoints, lower, upper)
     if ee.confidence == 1:  # a lossy exit was asked for: it fires far more often
-        keep &= _pays_off(ens, leaf_sums, table_layout, checkpoints) & (checkpoints % interval == 0)
+        keep &= _pays_off(ens, leaf_sums, table_layout, checkpoints)
     if not keep.any():
         return None
     lower, upper, checkpoints = lower[keep], upper[keep], checkpoints[keep]

@@ -3,7 +3,7 @@ an early-exit check after the trees of each check point (exit_checks plans them)
 
 from __future__ import annotations
 
-from . import exit_checks, leaf_tables, link, sums
+from . import exit_checks, leaf_tables, link, sums, tree_runs
 from .common import smallest_int
 from .model import Model
 
@@ -74,6 +74,15 @@ def exit_functions(m: Model, walk_body: str | list[str]) -> str | list[str]:
         decls = f"    {m.acc_t} raw[{m.n_out}];\n"
         head = "\n".join(sum_head) + "\n"
         tail = "\n".join(sum_fin) + ("\n" if sum_fin else "") + f"    return {link.class_expr(m)};"
+    if plan.sums == "q" and tree_runs.applies(m):  # P_fast walks and checks
+        assert m.fixed is not None
+        fast = tree_runs.fast_function(m, sums.qinit_loop(m, m.fixed.acc_t), _runs(m, checkpoints, call))
+        return [
+            check, f"\n\n{fast}\n\n/* Class of one row; stops at the first early-exit check point that decides it. */\n"
+            f"static inline int32_t {p}_classify(const {m.in_t} *features)\n{{\n"
+            f"    {m.row_t} rows[{ens.n_trees}];\n{sums.raw_decl(m)}    int32_t c = {p}_fast(features, rows);\n"
+            f"    if (c < 0) {{\n        {sums.exact_class(m)}\n    }}\n    return c;\n}}"
+        ]
     body = m.sink_pieces(walk_body, sink)
     j = f"    {ct} j = 0;\n" if chk_table is not None else ""
     prepare = ("    (void)features;\n" if m.direct or m.lazy else
@@ -101,3 +110,27 @@ def exit_functions(m: Model, walk_body: str | list[str]) -> str | list[str]:
         prepare, head, *body, "\n", tail, "\n}",
     ]
 
+
+
+def _runs(m: Model, checkpoints: list[int], call) -> str:
+    """P_fast's walk through P_trees and checks (``call(j, trees)``): around the one check
+    point (:func:`.tree_runs.single_check`), or in one place, the trees up to each check
+    point (a table of them, then the forest's end) and the check at each."""
+    n = m.ens.n_trees
+    assert checkpoints and checkpoints[-1] < n
+    check = "c = {};\n{}if (c >= 0) {{\n{}    return c;\n{}}}\n"
+    if tree_runs.single_check(m):
+        k = checkpoints[0]
+        return (f"    {tree_runs.run(m, '0u', f'{k}u')}\n    " + check.format(call("0u", f"{k}u"), *["    "] * 3)
+                + f"    {tree_runs.run(m, f'{k}u', f'{n}u')}\n")
+    ct = smallest_int(0, n, signed=False)
+    at = m.tables.add("exat", ct, [*checkpoints, n], note="early exit: trees before each check point, then all")
+    pad = " " * 12
+    return (
+        f"    {{\n        {ct} t = 0, j, end;\n"
+        "        for (j = 0;; ++j) {\n"
+        f"{pad}end = {m.tables.read(ct, at, 'j')};\n"
+        f"{pad}{tree_runs.run(m, 't', 'end')}\n"
+        f"{pad}if (end == {n}u) {{\n{pad}    break;\n{pad}}}\n{pad}t = end;\n"
+        + pad + check.format(call("j", "end"), pad, pad, pad) + "        }\n    }\n"
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ...errors import EmlcError
 from ...ir.ensemble import Op
 from . import numeric as num
+from . import tree_runs
 from .half_keys import HalfKey, half_keys
 from .common import int_literal, smallest_int
 from .model import Model, runtime_source
@@ -37,7 +38,8 @@ def helpers(m: Model) -> list[str]:
     """The runtime helpers the walk calls, in the order they are declared."""
     p, out = m.p, []
     exits = m.exit_plan()
-    if m.leaf_sums or (exits is not None and exits.band is not None) or m.plan.soft_after_fixed:
+    if (m.leaf_sums or (exits is not None and exits.band is not None) or m.plan.soft_after_fixed
+            or tree_runs.applies(m)):
         macro = p.upper()
         out.append(
             "/* The walk stays a function of its own: one copy serves predict and predict_proba,\n"

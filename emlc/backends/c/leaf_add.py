@@ -71,7 +71,7 @@ def asm_function(p: str, acc_t: str, mask_bytes: int, width: int, stored: bool =
     return runtime_source(
         "leaf_add_avr.c", p=p, P=p.upper(), acc_t=acc_t, regs=", ".join(regs),
         body="\n".join(f'        "{x[1:]}:\\n\\t"' if x.startswith("#") else f'        "{x}\\n\\t"' for x in lines),
-        outputs=", ".join(f'[{x}] "=&l" ({x})' for x in regs))
+        outputs=", ".join(f'[{x}] "=&{"a" if x in ("c", "a", "ml", "mh") or x in masks else "l"}" ({x})' for x in regs))
 
 
 def qadd_function(m: Model) -> str:

@@ -113,6 +113,13 @@ def leaf_refs(records: LeafRecords | None, tree: Tree) -> list[int]:
     return (tree.leaf if records is None else records.offsets[tree.leaf]).tolist()
 
 
+def largest_ref(records: LeafRecords | None, ens: Ensemble) -> int:
+    """The largest row a leaf hands the sums (:func:`leaf_refs`): the last leaf row, or
+    with ``records`` the last record's start (not the table's size: a walk's field that
+    holds it holds every leaf)."""
+    return int(ens.leaves.shape[0] - 1 if records is None else records.offsets.max())
+
+
 def encode(values: np.ndarray, want: np.ndarray | None = None, scale: float | None = None,
            counts: bool = True, stored: bool = False) -> LeafRecords | None:
     """The records of leaf byte ``values`` [rows, width]: counts (multipliers aiming at the

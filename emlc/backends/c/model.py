@@ -58,11 +58,16 @@ def runtime_source(name: str, **fields: object) -> str:
 
 class Walk(NamedTuple):
     """What a layout's walk gives the build: extra declarations, the body (pieces to join,
-    with a sink per tree), and the table layout's node records (for --report)."""
+    with a sink per tree), the table layout's node records (for --report) and, where the
+    body is a loop over trees t, tree t's leaf row (a C expression of t, features and,
+    with a ``cursor``, go: a uint16_t the loop starts at the expression ``cursor`` before
+    the first tree, which each row moves on to the next)."""
 
     decls: list[str]
     body: str | list[str]
     records: object | None = None
+    row: str | None = None
+    cursor: str | None = None
 
 
 class Test(NamedTuple):

@@ -305,9 +305,9 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     inline = inline if inline is not None and inline.size else None
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
     if exact_exit and exits is not None:  # the checks it can make, spaced out where they cost trees
-        walk = Point(chosen, stored=records is not None and records.stored, head=inline.levels if inline else 0,
-                     head_more=inline.more if inline else 0)
-        interval = exact_exit_interval(ens, target, walk, exits.checkpoints)
+        walk = Point(chosen, packed=pack_tables, stored=records is not None and records.stored,
+                     head=inline.levels if inline else 0, head_more=inline.more if inline else 0)
+        interval = exact_exit_interval(ens, target, walk, exits.checkpoints, not exits.check_t.startswith("int"))
         exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded, interval) \
             if interval else None
     # byte sums can decide most rows where the leaf sums are not exact already
@@ -329,9 +329,10 @@ def _records(ens: Ensemble, target: Target, nums: Numbers, fx: FixedPlan | None,
              stored: bool = False) -> tuple[LeafRecords | None, FixedPlan | None, Numbers]:
     """Leaf records for a table build, the fixed-point plan over their values and the
     types that record them, when the leaves are counts or integer bytes and the records
-    are smaller (and the wider recorded rows still fit the stack, and the half-word
-    records of the speed levels (``packed`` False) their leaf field as the cost model
-    counts it); else (None, ``fx``, ``nums``). ``stored``: records storing the fixed-point
+    are smaller (and the wider recorded rows still fit the stack, and the last record's
+    start the half-word records' leaf field (speed levels, ``packed`` False) as the cost
+    model sizes it from the rows: a wider field costs every record a byte and the walk its
+    assembly); else (None, ``fx``, ``nums``). ``stored``: records storing the fixed-point
     values where they fit a byte (else multipliers)."""
     found = leaf_records.eligible(ens, nums.raw_dtype)
     if found is None:
@@ -347,8 +348,9 @@ def _records(ens: Ensemble, target: Target, nums: Numbers, fx: FixedPlan | None,
            or leaf_records.encode(values, want, scale, counts))
     if rec is None or not leaf_records.pays(ens, rec, values):
         return None, fx, nums
-    if not packed and half_word_table(ens, target) and (
-            half_first_bytes(ens.n_features, int(rec.data.size)) != half_first_bytes(ens.n_features, values.shape[0])):
+    if not packed and half_word_table(ens, target) and half_first_bytes(
+            ens.n_features, leaf_records.largest_ref(rec, ens)) != half_first_bytes(
+            ens.n_features, leaf_records.largest_ref(None, ens)):
         return None, fx, nums
     wide = replace(nums, row_t=rec.offset_t)
     got = fx if fx is None or rec.fast is None else fixed.derived(ens, fx, rec.fast)

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...ir.ensemble import Aggregation
-from . import exit_checks, fixed, leaf_add, leaf_records, leaf_tables, link
+from . import exit_checks, fixed, leaf_add, leaf_records, leaf_tables, link, tree_runs
 from .common import C_INT, first_max_locals, int_literal, smallest_int, top_two, top_two_locals, word_type
 from .model import Model
 
@@ -348,6 +348,11 @@ def fast_function(m: Model) -> str:
         )
     tt = word_type(m.target, smallest_int(0, ens.n_trees, signed=False))
     handed = m.plan.soft_after_fixed  # the caller keeps q[] for the binary64 step
+    if tree_runs.applies(m):  # the walk adds as it goes (P_trees, with P_qadd), P_fast runs it
+        assert not handed
+        if m.exit_plan() is not None:  # P_fast runs the trees between the checks (exit_walk)
+            return decide
+        return f"{decide}\n\n{tree_runs.fast_function(m, qinit_loop(m, at))}"
     fast = (
         "/* Class from the fixed-point sums of the recorded leaf rows"
         + ("" if fx.exact else ", or -1 (P_qdecide)") + (" (in q)" if handed else "") + ". */\n"

@@ -3,9 +3,9 @@
 Every path through a tree visits each level once, but a level's node count doubles with
 depth: code for the top k levels of every tree saves k steps of the table walk a tree
 for 2^k - 1 tests in code a tree. Every tree stays whole in the record stream;
-P_head(t, features) starts at tree t's first record, tests its top levels in code and
-returns the record it reached, from which the table walk goes on (a leaf's record when
-the path is shorter). How far down each tree's head reaches is the plan's
+P_head(&go, features) starts at the first record of the tree at go, tests its top levels
+in code and returns the record it reached, from which the table walk goes on (a leaf's
+record when the path is shorter). How far down each tree's head reaches is the plan's
 (:class:`~emlc.cost.Head`): the top k levels of every tree, and below them the nodes
 rows reach most often, as many as the flash budget holds; a tree without any has a
 function that only moves X to its first record, where the table walk starts.
@@ -16,7 +16,7 @@ below kh, right when above (the top byte decides unless it equals kh's). Every o
 case (negative, huge, infinite, NaN, an equal upper half) stops the head at that node,
 whose record the table walk then takes exactly: the head is exact on every float32 with
 no guard, and it reads nothing but the record stream, decoded here. On integer records
-(8/16-bit features) a head test is x < K + 1 on the value's bytes, signed or not, with
+(8-, 16- and 32-bit features) a head test is x < K + 1 on the value's bytes, signed or not, with
 nothing to stop at. (NaN-free tests
 behind :mod:`.nan_guard`'s guard would save the top-byte check, 2 cycles a test, for 6
 cycles a feature the heads read: digits 10x6 with 3 levels, 32 features.)
@@ -24,9 +24,9 @@ cycles a feature the heads read: digits 10x6 with 3 levels, 32 features.)
 Written in C, avr-gcc 5 took about 20 cycles a test and 25 more for a switch on the
 tree: digits 20x5 with heads of 1 level ran 265 cycles slower than without. So each
 tree's head is a naked function (X the record pointer, r22:r23 the features; about 13
-cycles less a test than the walk's step and 30 bytes) called through a flash table of
-their addresses (about 8 cycles a tree). Other compilers start at the tree's first
-record, as without a head.
+cycles less a test than the walk's step and 30 bytes); each hands its caller the next
+one's address (the trees run in order).
+Other compilers start at the tree's first record, as without a head.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...cost import Head
-from .common import size_of, smallest_int
+from .common import size_of
 from .model import Model
 from .walk_halves import FAST_TOP, HalfRecords
 
@@ -57,7 +57,7 @@ def _decision(rec: HalfRecords, data: list[int], r: int) -> tuple[int, int, int,
     at = r + fbs + ks
     if rec.integer is not None:
         if rec.k_high is not None:
-            k |= rec.k_high << 8
+            k |= rec.k_high << 8 * ks
         elif rec.integer.startswith("int") and k >> (8 * ks - 1):
             k -= 1 << (8 * ks)
         if b & 1:  # no step: the left leaf's record, then the right child
@@ -107,17 +107,19 @@ def _tree_code(rec: HalfRecords, data: list[int], root: int, tests: frozenset[in
             out.append("ret")
             return
         f, k, left, right = found
-        q = width * f + (2 if width == 4 else 0)  # Z + 1: the value's top byte (16 and 32 bits)
+        q = width * f + (2 if rec.integer is None else 0)  # Z: a float's upper half, an integer's low byte
         out.extend(["movw r30, r22", *_move("r30", q)] if z is None else _move("r30", q - z))
         count[0] += 1
         left_at, right_at = f"{label}_l{count[0]}", f"{label}_r{count[0]}"
         if rec.integer is not None:  # x <= K is x < K + 1, which the type holds (K < its largest)
             k += 1
-            if width == 1:
-                test = ["ld r25, Z", f"cpi r25, {k & 0xFF}", _Branch(_OPPOSITE[less], right_at)]
-            else:
-                test = ["ldd r25, Z+1", f"cpi r25, {(k >> 8) & 0xFF}", _Branch(less, left_at), _Branch("brne", right_at),
-                        "ld r24, Z", f"cpi r24, {k & 0xFF}", _Branch("brsh", right_at)]
+            test: list[str | _Branch] = []
+            for i in range(width - 1, 0, -1):  # from the top byte, which decides unless it equals K + 1's
+                test += [f"ldd r25, Z+{i}", f"cpi r25, {(k >> 8 * i) & 0xFF}", _Branch(less if i == width - 1 else "brlo",
+                                                                                   left_at), _Branch("brne", right_at)]
+            reg = "r25" if width == 1 else "r24"
+            test += ["ld " + reg + ", Z", f"cpi {reg}, {k & 0xFF}", _Branch(_OPPOSITE[less] if width == 1 else "brsh",
+                                                                              right_at)]
             out.extend([*test, left_at + ":", *_move("r26", left - r)])
             node(left, 2 * at, q)
             out.append(right_at + ":")
@@ -193,46 +195,56 @@ def _resolve(code: list[str | _Branch], label: str) -> list[str]:
 
 
 def head_functions(model: Model, rec: HalfRecords, nodes: str, roots: str, head: Head) -> str:
-    """P_head(t, features): tree t's record after the nodes ``head`` tests in it (see the
-    module docstring). ``roots``: the table of each tree's first byte in ``nodes``, which
-    only other compilers read (avr-gcc's heads start there themselves)."""
+    """P_head(&go, features): the record of the tree at cursor go (P_head_first(): the
+    first) after the nodes ``head`` tests in it (see the module docstring), moving go to
+    the next tree: each head hands its caller the next one's address (2 cycles and 4 bytes
+    a tree, where a flash table of them took 10 cycles and 2 bytes). ``roots``: the table
+    of each tree's first byte in ``nodes``, which only other compilers read (avr-gcc's
+    heads start there themselves)."""
     p, data = model.p, rec.stream.tolist()
     ptr_t = f"const {model.target.flash.qualifier}uint8_t *"
-    tt_t = smallest_int(0, model.ens.n_trees, signed=False)
     functions, names = [], []
     for t, (start, tests) in enumerate(zip(rec.roots.tolist(), head.nodes)):
         label = f".L{p}_head{t}"
-        lines = _resolve(_tree_code(rec, data, int(start), tests, label), label)
+        following = f"{p}_head{(t + 1) % rec.roots.size}"  # the next tree's head, for the caller's next call
+        lines = [f"ldi r20, lo8(gs({following}))", f"ldi r21, hi8(gs({following}))",
+                 *_resolve(_tree_code(rec, data, int(start), tests, label), label)]
         name = f"{p}_head{t}"
         names.append(name)
         body = "\n".join(f'        "{line}\\n\\t"' for line in lines)
         functions.append(f"__attribute__((naked, used)) static void {name}(void)\n{{\n    __asm__ __volatile__ (\n{body});\n}}")
-    table = model.tables.read("uint16_t", f"{p}_heads", "t")
     return "\n".join([
         f"/* The top of each tree in code ({head.note()}; emlc/backends/c/walk_head.py): from X at",
         f" * {nodes} plus the tree's first byte, a value whose top byte is under 0x7F goes left (X to the next",
         " * record) when its upper half is below kh, right when above; any other stops at that",
         " * record, which the table walk takes exactly (integer records: left when x < K + 1).",
-        " * r22:r23 holds the features. */",
+        " * r22:r23 holds the features; each head leaves the next tree's head's address in r20:r21. */",
         "#if defined(__GNUC__) && defined(__AVR__)",
         *functions,
-        f"static void (*const {p}_heads[{len(names)}])(void){model.target.flash.attribute} = {{",
-        "    " + ", ".join(names),
-        "};",
-        f"static inline {ptr_t}{p}_head({tt_t} t, const {model.in_t} *features)",
+        f"static inline uint16_t {p}_head_first(void)",
+        "{",
+        f"    return (uint16_t){names[0]};",
+        "}",
+        f"static inline {ptr_t}{p}_head(uint16_t *go, const {model.in_t} *features)",
         "{",
         f'    register const {model.in_t} *f __asm__("r22") = features;',
+        '    register uint16_t next __asm__("r20");',
         f"    {ptr_t}r = {nodes};",
-        f"    uint16_t go = {table};",
-        '    __asm__ __volatile__ ("icall" : "+x" (r), "+z" (go) : "r" (f) : "r24", "r25", "memory");',
+        "    uint16_t z = *go;",
+        '    __asm__ __volatile__ ("icall" : "+x" (r), "+z" (z), "=r" (next) : "r" (f) : "r24", "r25", "memory");',
         f"    (void){roots};",
+        "    *go = next;",
         "    return r;",
         "}",
         "#else",
-        f"static inline {ptr_t}{p}_head({tt_t} t, const {model.in_t} *features)",
+        f"static inline uint16_t {p}_head_first(void)",
+        "{",
+        "    return 0u;",
+        "}",
+        f"static inline {ptr_t}{p}_head(uint16_t *go, const {model.in_t} *features)",
         "{",
         "    (void)features;",
-        f"    return {nodes} + {model.tables.read('uint16_t', roots, 't')};",
+        f"    return {nodes} + {model.tables.read('uint16_t', roots, '(*go)++')};",
         "}",
         "#endif",
     ])

@@ -503,7 +503,8 @@ def walk_body(model: Model) -> Walk:
         inline = model.plan.head
         head = (None if inline is None else
                 lambda nodes, roots: walk_head.head_functions(model, halves, nodes, roots, inline))
-        return walk_halves.walk_body(model, halves, lambda walk: _tree_loop(model, tt_t, walk), head)
+        return walk_halves.walk_body(model, halves, lambda walk, cursor=None: _tree_loop(model, tt_t, walk, cursor),
+                                     head)
     rec = encode(model)
     leaf_code = rec.n_slots
     if not rec.n_slots:  # every tree is a single leaf: its row is known now
@@ -759,8 +760,10 @@ def _category(model: Model) -> str:
     return expr
 
 
-def _tree_loop(model: Model, tt_t: str, walk: str) -> str:
+def _tree_loop(model: Model, tt_t: str, walk: str, cursor: str | None = None) -> str:
+    """The loop over trees t around tree t's ``walk`` (``cursor``: see :attr:`Walk.cursor`)."""
+    go = f"\n        uint16_t go = {cursor};" if cursor else ""
     return (
-        f"    {{\n        {word_type(model.target, tt_t)} t;\n        for (t = 0; t < {model.ens.n_trees}u; ++t) {{\n"
+        f"    {{\n        {word_type(model.target, tt_t)} t;{go}\n        for (t = 0; t < {model.ens.n_trees}u; ++t) {{\n"
         f"            {model.sink('t', walk)}\n        }}\n    }}"
     )

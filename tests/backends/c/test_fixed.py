@@ -236,7 +236,7 @@ def test_wide_margins_are_decided_and_code_uses_the_fast_path():
         assert _decided_equal(ens, X[600:900], target) > 250
         assert _decided_equal(ens, X[600:900], target, byte_leaves=True) > 250
     code = emit_c(ens, "avr", "m", "table")
-    assert "m_fast(rows)" in code and "int16_t q[10]" in code
+    assert "m_fast(features, rows)" in code and "int16_t q[10]" in code  # the walk adds as it goes (P_trees)
 
 
 @pytest.mark.parametrize("kw", [
