@@ -493,7 +493,7 @@ class Point:
     """One shape a C build can take, for the speed/size choice: the layout and how its
     walk reaches the sums. ``quick``: a first inline walk on byte sums decides most rows
     (8-bit cores); ``leaf_sums``: inline leaves add fixed-point class values in code (8-bit
-    cores), else they record their rows and the sums come from the leaf table;
+    cores; 32-bit ones where the budget allows), else they record their rows and the sums come from the leaf table;
     ``packed``: table records packed into fewer bytes, slower to unpack; ``keyed``: behind
     the first walk, the walk recording rows compares int16 feature keys computed per row
     (AVR float inputs: smaller, slower on the rows the first walk leaves); ``byte_sums``:

@@ -65,6 +65,11 @@ class Target:
     #: where the compiler expands each such test into far more code (SDCC: 2x the code, 8x
     #: the compile time)
     direct_float_tests: bool = True
+    #: inline tests compare a float32 feature in the FPU (``x <= t``; ``!(x > t)`` where NaN
+    #: goes left) instead of its bits (Cortex-M4F, digits 10x6: 5 instructions a test against
+    #: 7 for the bits and their NaN patterns). Exact while the FPU keeps subnormals (the
+    #: reset default; not with flush-to-zero, FPSCR.FZ)
+    fpu_tests: bool = False
     #: little-endian 8-bit cores: a float test loads and compares the upper 16 bits of the
     #: feature and reads the lower half only when they equal the threshold's (AVR: about
     #: half the cycles of a 32-bit compare)
@@ -73,6 +78,12 @@ class Target:
     #: fixed-point values to the class sums at once (8-bit cores: no table loop per leaf
     #: entry; separate functions keep every branch within the compiler's reach)
     leaf_sums_inline: bool = False
+    #: the speed levels also consider that walk where it is not the target's default
+    #: (32-bit cores: one function walks every tree, its int32 sums in locals the compiler
+    #: keeps in registers, and records the rows for the near-tie step; no table loop per
+    #: leaf entry, more code per leaf): the flash budget chooses (digits 10x6, Cortex-M4F:
+    #: 1,018 instructions a prediction with the leaf table, 561 with the sums in code)
+    leaf_sums_speed: bool = False
     #: without a 64-bit double, predict decides float64 near-ties with binary64 integer
     #: arithmetic (runtime/c/f64.c on pairs of 32-bit words)
     soft_float64: bool = True
@@ -153,7 +164,7 @@ TARGETS: dict[str, Target] = {
             word_bits=32, has_fpu=False, double_bits=64, flash=DIRECT,
             flash_bytes=256 * 1024, ram_bytes=16 * 1024, compiler="arm-none-eabi-gcc",
             cflags=("-mcpu=cortex-m0", "-mthumb", *_WARN), inline_node_bytes=14,
-            soft_float64_bytes=1300, soft_double_bytes=4700,
+            soft_float64_bytes=1300, soft_double_bytes=4700, leaf_sums_speed=True,
         ),
         Target(
             "cortex-m4f", "Arm Cortex-M4F (32-bit, single-precision FPU)",
@@ -161,14 +172,14 @@ TARGETS: dict[str, Target] = {
             flash_bytes=1024 * 1024, ram_bytes=128 * 1024, compiler="arm-none-eabi-gcc",
             cflags=("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", *_WARN),
             inline_node_bytes=12,
-            soft_float64_bytes=1300, soft_double_bytes=6000,
+            soft_float64_bytes=1300, soft_double_bytes=6000, leaf_sums_speed=True, fpu_tests=True,
         ),
         Target(
             "rv32ec", "WCH CH32V003 (RV32EC, no FPU, 16 KiB flash, 2 KiB RAM)",
             word_bits=32, has_fpu=False, double_bits=64, flash=DIRECT,
             flash_bytes=16 * 1024, ram_bytes=2 * 1024, compiler="riscv64-unknown-elf-gcc",
             cflags=("-march=rv32ec", "-mabi=ilp32e", *_WARN), inline_node_bytes=14,
-            soft_float64_bytes=1300, soft_double_bytes=5400,
+            soft_float64_bytes=1300, soft_double_bytes=5400, leaf_sums_speed=True,
         ),
         Target(
             "mcs51", "Intel 8051 (SDCC, 8-bit, code memory via __code, 64 KiB code space; stack in the 256 B internal RAM)",

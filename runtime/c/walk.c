@@ -8,7 +8,7 @@ static ${qual} ${row_t} ${p}_walk(${idx_t} r, const ${in_t} *features)
         ${kind_t} s = (${kind_t})(k & ${slot_mask});
         ${f_t} f;
         ${key_t} x;
-        uint8_t left;
+        ${left_t} left;
         if (s >= ${leaf}) {
             ${special}
         }

@@ -38,7 +38,7 @@ def api_functions(m: Model) -> str:
             if m.quick is not None:
                 fast = f"c = {p}_quick(features);\n    if (c < 0) {{\n        c = {p}_rows(features, rows);\n    }}"
             elif m.leaf_sums:
-                fast = f"c = {p}_rows(features, rows);"
+                fast = f"c = {p}_rows(features, rows{', q' if m.plan.soft_after_fixed else ''});"
             elif tree_runs.applies(m):
                 fast = f"c = {p}_fast(features, rows);"
             elif m.plan.soft_after_fixed:

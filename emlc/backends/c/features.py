@@ -11,6 +11,7 @@ from . import tree_runs
 from .half_keys import HalfKey, half_keys
 from .common import int_literal, smallest_int
 from .model import Model, runtime_source
+from .plan import DirectTest
 
 
 def rank_spans(m: Model) -> dict[int, tuple[int, int]]:
@@ -50,7 +51,7 @@ def helpers(m: Model) -> list[str]:
         if m.precision == "float32" and m.target.half_word_tests:
             out.append(half_macros(m))
             return out
-        if m.precision is not None:
+        if m.precision is not None and m.plan.direct_test is not DirectTest.FLOAT:  # (FPU tests: the floats)
             out.append(
                 f"/* The bits of a {m.real_in} as a signed integer (tests compare them directly). */\n"
                 f"static inline {m.key_t} {p}_bits({m.real_in} x)\n{{\n"

@@ -70,6 +70,36 @@ def bits_forms(prefix: str, f: int, precision: str = "float32") -> tuple[str, ..
     )
 
 
+def key_value(k: int) -> np.float32:
+    """The float32 whose key (:func:`.numeric.key`) is ``k``: the bits ``k`` for ``k >= 0``,
+    else -1 times the bits ``-k``."""
+    return np.uint32(k if k >= 0 else (1 << 31) | -k).view(np.float32)
+
+
+def float_literal(v: np.float32) -> str:
+    """A C float literal that reads back as ``v`` exactly (numpy's shortest round trip)."""
+    if v == 0 or 1e-4 <= abs(v) < 1e7:
+        text = np.format_float_positional(v, unique=True, trim="0")
+    else:
+        text = np.format_float_scientific(v, unique=True, trim="0")
+    return text + "f"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def float_condition(f: int, k: int, nan_left: bool, lo: int, hi: int) -> str:
+    """:attr:`DirectTest.FLOAT`: ``key(x) <= k`` as a float compare, ``x <= t`` with ``t``
+    the value of key ``k`` (NaN fails it), or ``!(x > t)`` where NaN goes left; the tests
+    no threshold separates (NaN alone one way, as :func:`bits_forms` 0 and 1) compare x
+    with itself."""
+    x = f"features[{f}]"
+    if k >= hi:
+        return f"{x} == {x}"
+    if k < lo:
+        return f"{x} != {x}"
+    t = float_literal(key_value(k))
+    return f"!({x} > {t})" if nan_left else f"{x} <= {t}"
+
+
 def integer_forms(f: int) -> tuple[str]:
     """The C form of a test on integer feature f (``%s``: its literal)."""
     return (f"features[{f}] <= %s",)
@@ -152,7 +182,8 @@ def direct_condition_fn(model: Model) -> Callable[[int, int, bool], str]:
     """(feature, key threshold, NaN goes left) -> the direct test's C expression, specialised
     once per model (:func:`condition_texts` prints many at once, from the same forms).
 
-    Integers compare as they are. A float32's bits ``s`` (as int32) order non-negative
+    Integers compare as they are, floats in the FPU where the target says so
+    (:func:`float_condition`). A float32's bits ``s`` (as int32) order non-negative
     values like their keys, so for a key threshold ``K >= 0`` the test is ``s <= K``
     (+NaN fails it, -NaN passes it); for ``K < 0`` the negative floats with key
     ``<= K`` are the bits in ``[INT32_MIN - K, bits(-inf)]``.
@@ -193,6 +224,9 @@ def _direct_fn(prefix: str, in_t: str, precision: str | None, base_range: tuple[
     def half(f: int, k: int, nan_left: bool) -> str:
         return half_condition(macro, f, k, nan_left, lo, hi)
 
+    def fpu(f: int, k: int, nan_left: bool) -> str:
+        return float_condition(f, k, nan_left, lo, hi)
+
     def no_nan(f: int, k: int, nan_left: bool) -> str:
         return no_nan_condition(macro, f, k, lo, hi)
 
@@ -207,7 +241,7 @@ def _direct_fn(prefix: str, in_t: str, precision: str | None, base_range: tuple[
         return forms[5 - nan_left] % int_literal(-b.sign - k, b.ctype)
 
     return {DirectTest.INTEGER: integer, DirectTest.HALF: half, DirectTest.HALF_NO_NAN: no_nan,
-            DirectTest.BITS: bits}[kind]
+            DirectTest.BITS: bits, DirectTest.FLOAT: fpu}[kind]
 
 
 def condition(model: Model, test: Test) -> str:

@@ -42,6 +42,7 @@ class DirectTest(Enum):
 
     INTEGER = "integer"  # integer inputs as they are
     BITS = "bits"        # a float's bits as a signed integer
+    FLOAT = "float"      # a float32 compared as a float, in the FPU (Target.fpu_tests)
     HALF = "half"        # the upper 16 bits of a float32's bits, the lower ones on a tie
     HALF_KEYS = "half keys"  # HALF, but features half_keys allows compare their int16 key hk[f]
     #: HALF for rows without NaN: the upper halves, the lower on a tie, no sign or NaN
@@ -243,7 +244,9 @@ def direct_test(ens: Ensemble, target: Target, nums: Numbers) -> DirectTest | No
         return DirectTest.INTEGER
     if not target.direct_float_tests or nums.in_t != nums.real_in:
         return None
-    return DirectTest.HALF if target.half_word_tests and nums.precision == "float32" else DirectTest.BITS
+    if nums.precision == "float32" and target.half_word_tests:
+        return DirectTest.HALF
+    return DirectTest.FLOAT if nums.precision == "float32" and target.fpu_tests else DirectTest.BITS
 
 
 def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
@@ -254,13 +257,14 @@ def records_rows(ens: Ensemble, target: Target, nums: Numbers) -> bool:
 
 def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
               float32_sums: bool = False, quick: bool = False, pack_tables: bool = False,
-              leaf_sums: bool = True, keyed_rows: bool = False, byte_sums: bool = False,
+              leaf_sums: bool | None = None, keyed_rows: bool = False, byte_sums: bool = False,
               guarded: bool = False, stored_records: bool = False, head: int = 0, head_more: int = 0) -> Plan:
     """The plan of ``ens`` on ``target``. ``quick``: give an 8-bit target's leaf-sum walk
     a first pass on byte sums when one can decide most rows (the caller checks it fits);
     ``pack_tables``: let the table layout pack its records (-Os); ``leaf_sums``: let the
-    inline walk's leaves add their values where the target does (else they only record
-    their rows, and the sums come from the leaf table); ``keyed_rows``: P_rows, behind
+    inline walk's leaves add their values where the target can (else they only record
+    their rows, and the sums come from the leaf table; None: where that is the target's
+    default, :attr:`.Target.leaf_sums_inline`); ``keyed_rows``: P_rows, behind
     that first pass, compares int16 keys (:attr:`Plan.keyed_rows`); ``byte_sums``: the one
     walk recording rows adds the first pass's byte sums (no second walk: the rows they
     leave undecided are summed from the leaf table); ``guarded``: the inline tests assume
@@ -288,7 +292,9 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     records = None
     if chosen is Layout.TABLE and record and not lossy_exit and (pack_tables or target.fast_leaf_records):
         records, fx, nums = _records(ens, target, nums, fx, pack_tables, stored_records and not pack_tables)
-    leaf_sums = leaf_sums and access is FeatureAccess.DIRECT and target.leaf_sums_inline and fx is not None
+    able = target.leaf_sums_inline if leaf_sums is None else leaf_sums and (
+        target.leaf_sums_inline or target.leaf_sums_speed)
+    leaf_sums = able and access is FeatureAccess.DIRECT and fx is not None
     candidate = soft64.applies(ens, target, nums, record, float32_sums)
     # the band check's binary64 step runs inside the walk, a frame deeper than predict's own
     # binary64 step: on the 8051 (223 B of stack) s51 runs stopped there, so it keeps approx

@@ -55,7 +55,7 @@ class Choice:
 
 def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point]:
     """The points worth a plan, fastest first (digits 10x6 on AVR): the speed levels try
-    every walk the target has; -Os the smallest of each layout (the table packed, the
+    every walk the target has (32-bit cores: leaf sums in code or the leaf table); -Os the smallest of each layout (the table packed, the
     inline walk as the target writes it, also with NaN-free tests where it has them)."""
     small = target.leaf_sums_inline
     if speed:
@@ -68,7 +68,8 @@ def candidates(target: Target, layout: Layout | None, speed: bool) -> list[Point
             Point(Layout.INLINE, leaf_sums=True, byte_sums=True),
             Point(Layout.INLINE, leaf_sums=True, byte_sums=True, guarded=True),
             Point(Layout.INLINE),
-        ] if small else [Point(Layout.INLINE)]
+        ] if small else [Point(Layout.INLINE, leaf_sums=True), Point(Layout.INLINE)] if target.leaf_sums_speed else [
+            Point(Layout.INLINE)]
         # records storing their fixed-point values where the target adds records fast, each
         # behind inline heads of every depth
         stored = (True, False) if target.fast_leaf_records else (False,)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...ir.ensemble import Aggregation
 from . import exit_checks, fixed, leaf_add, leaf_records, leaf_tables, link, tree_runs
-from .common import C_INT, first_max_locals, int_literal, smallest_int, top_two, top_two_locals
+from .common import C_INT, first_max_locals, int_literal, smallest_int, top_two, top_two_locals, word_type
 from .model import Model
 
 
@@ -184,7 +184,8 @@ def raw_function(m: Model, walk_body: str | list[str]) -> str | list[str]:
         ]
     lines += fin_lines
     if m.leaf_sums:
-        rows_fn, call = leaf_sums_rows(m, walk_body), f"(void){p}_rows(features, rows{stop_arg(m, 0)});"
+        rows_fn = leaf_sums_rows(m, walk_body)
+        call = f"(void){p}_rows(features, rows{stop_arg(m, 0)}{', q' if m.plan.soft_after_fixed else ''});"
         if stop_arg(m, 0):  # P_rows checks, so P_exit comes first
             rows_fn = exit_checks.check_function(m, m.exit_plan()) + "\n\n" + rows_fn
     else:
@@ -194,6 +195,8 @@ def raw_function(m: Model, walk_body: str | list[str]) -> str | list[str]:
             *(line + "\n" for line in walk), *m.sink_pieces(walk_body, default_sink(m, target)), "\n}",
         ])
         call = f"{p}_rows(features, rows);"
+    # P_rows with leaf sums hands its sums out for the binary64 step (unused here)
+    q_decl = f"    {m.fixed.acc_t} q[{m.n_out}];\n" if m.leaf_sums and m.plan.soft_after_fixed else ""
     sum_fn = (
         "/* Raw margins (before the link) from the trees' leaf rows. */\n"
         f"static inline void {p}_sum(const {m.row_t} *rows, {acc_t} *raw)\n{{\n"
@@ -202,7 +205,7 @@ def raw_function(m: Model, walk_body: str | list[str]) -> str | list[str]:
     raw_fn = (
         "/* Raw margins (before the link) of one row. */\n"
         f"static inline void {p}_raw(const {m.in_t} *features, {acc_t} *raw)\n{{\n"
-        f"    {m.row_t} rows[{ens.n_trees}];\n    {call}\n    {p}_sum(rows, raw);\n}}"
+        f"    {m.row_t} rows[{ens.n_trees}];\n{q_decl}    {call}\n    {p}_sum(rows, raw);\n}}"
     )
     parts = [add, rows_fn, sum_fn, raw_fn]
     if m.fixed is not None and not m.leaf_sums:
@@ -238,11 +241,14 @@ def leaf_sums_rows(m: Model, walk_body: str) -> str:
     doc = ("The leaf row each tree reaches; the class when the fixed-point sums prove it\n"
            f" * (best - second > {fx.margin}), else -1"
            + (" (with stop, the class at the first early-exit check point that decides it)" if stop else ""))
-    params = f", {m.row_t} *rows" + (", uint8_t stop" if stop else "")
+    handed = m.plan.soft_after_fixed  # the binary64 step reads the sums of the rows it decides
+    if handed:
+        doc += " (its sums in q)"
+    params = f", {m.row_t} *rows" + (", uint8_t stop" if stop else "") + (f", {fx.acc_t} *q" if handed else "")
     head = ""
     if m.plan.keyed_rows:
         head = f"    int16_t hk[{m.ens.n_features}];\n    {m.p}_halves(features, hk);\n"
-    return _sums_function(m, "rows", params, fx, body, doc, head=head)
+    return _sums_function(m, "rows", params, fx, body, doc, head=head, hand=handed)
 
 
 def quick_function(m: Model, walk_body: str) -> str:
@@ -259,10 +265,12 @@ def quick_function(m: Model, walk_body: str) -> str:
 
 
 def _sums_function(m: Model, name: str, params: str, fx: fixed.FixedPlan, body: str, doc: str,
-                   volatile: bool = False, head: str = "") -> str:
+                   volatile: bool = False, head: str = "", hand: bool = False) -> str:
     """P_<name>(features<params>): the walk ``body`` adding into locals q0, q1, ... from
     plan ``fx``, then the class if best - second > margin proves it, else -1 (``head``:
-    statements before the walk)."""
+    statements before the walk; ``hand``: the sums are stored to q[] first, on every row:
+    stored only for the -1, gcc may prove they never are (a forest of constant trees) and
+    warn that the caller reads q[] uninitialized)."""
     p, at = m.p, fx.acc_t
     arg, read = ("row", f"    const volatile {m.in_t} *features = row;\n") if volatile else ("features", "")
     if fx.exact:
@@ -275,7 +283,8 @@ def _sums_function(m: Model, name: str, params: str, fx: fixed.FixedPlan, body: 
         f"/* {doc}. */\n"
         f"static {p.upper()}_NOINLINE int32_t {p}_{name}(const {m.in_t} *{arg}{params})\n{{\n"
         + read + sum_locals(m, fx) + decls + "    int32_t c;\n" + head + "    (void)features;\n"
-        + body + "\n" + decide + "    return c;\n}"
+        + body + "\n" + "".join(f"    q[{k}] = q{k};\n" for k in range(m.n_out) if hand) + decide
+        + "    return c;\n}"
     )
 
 
@@ -321,7 +330,7 @@ def fast_function(m: Model) -> str:
     ens, p, fx, n = m.ens, m.p, m.fixed, m.n_out
     assert fx is not None
     at = m.plan.numbers.sums_t if fx.exact else fx.acc_t
-    kt = smallest_int(0, n, signed=False)
+    kt = word_type(m.target, smallest_int(0, n, signed=False))
     if fx.exact:
         decide = (
             "/* Class from the integer sums: the first largest (they order as the outputs do). */\n"
@@ -337,7 +346,7 @@ def fast_function(m: Model) -> str:
             + top_two("q", n, "c")
             + f"    if (({at})(best - second) <= {fx.margin}) {{\n        return -1;\n    }}\n    return (int32_t)c;\n}}"
         )
-    tt = smallest_int(0, ens.n_trees, signed=False)
+    tt = word_type(m.target, smallest_int(0, ens.n_trees, signed=False))
     handed = m.plan.soft_after_fixed  # the caller keeps q[] for the binary64 step
     if tree_runs.applies(m):  # the walk adds as it goes (P_trees, with P_qadd), P_fast runs it
         assert not handed
@@ -361,9 +370,10 @@ def fast_function(m: Model) -> str:
     if nz.any():
         st_t, ts, ct, tc = leaf_tables.sparse_pattern(m)
         tv = m.tables.add("qval", fx.leaf_t, fx.leaves[nz], note=f"nonzero leaf values * 2^{fx.shift}")
+        et, kt = word_type(m.target, st_t), word_type(m.target, "uint16_t")
         add = (
-            f"    {st_t} e = {m.tables.read(st_t, ts, 'row')}, end = {m.tables.read(st_t, ts, 'row + 1u')};\n"
-            f"    for (; e < end; ++e) {{\n        uint16_t k = (uint16_t)(o + {m.tables.read(ct, tc, 'e')});\n"
+            f"    {et} e = {m.tables.read(st_t, ts, 'row')}, end = {m.tables.read(st_t, ts, 'row + 1u')};\n"
+            f"    for (; e < end; ++e) {{\n        {kt} k = ({kt})(o + {m.tables.read(ct, tc, 'e')});\n"
             f"        q[k] = ({fx.acc_t})(q[k] + {m.tables.read(fx.leaf_t, tv, 'e')});\n    }}"
         )
     else:
@@ -375,15 +385,22 @@ def fast_function(m: Model) -> str:
     )
 
 
+#: 32-bit cores start at most this many sums with one store each: gcc turns the loop into
+#: a memset call (picolibc's, RV32EC: 163 instructions for 10 int32 sums)
+UNROLLED_QINIT = 16
+
+
 def qinit_loop(m: Model, at: str) -> str:
     """Statements starting the ``at`` sums q[] at the fixed plan's start values."""
     fx = m.fixed
     assert fx is not None
+    table = None
     if fx.init.any():
         table = m.once("qinit", lambda: m.tables.add("qinit", at, fx.init,
                                                      note=f"base score * 2^{fx.shift}, rounded"))
-        init = m.tables.read(at, table, "k")
-    else:
-        init = "0"
+    if m.target.word_bits == 32 and m.n_out <= UNROLLED_QINIT:
+        return "".join(f"    q[{k}] = {'0' if table is None else m.tables.read(at, table, str(k))};\n"
+                       for k in range(m.n_out))
+    init = "0" if table is None else m.tables.read(at, table, "k")
     return f"    {{\n        uint16_t k;\n        for (k = 0; k < {m.n_out}u; ++k) {{\n            q[k] = {init};\n        }}\n    }}\n"
 

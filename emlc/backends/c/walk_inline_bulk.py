@@ -54,7 +54,7 @@ def condition_texts(model: Model, tree, k: np.ndarray, nodes: np.ndarray, outer:
     f, kk, nl = tree.feature[nodes].astype(np.int64), k[nodes], tree.default_left[nodes]
     lo, hi = model.base_range
     fn, kind = direct_condition_fn(model), model.plan.direct_test
-    if kind in (DirectTest.HALF, DirectTest.HALF_KEYS, DirectTest.HALF_NO_NAN):  # one call per node
+    if kind in (DirectTest.HALF, DirectTest.HALF_KEYS, DirectTest.HALF_NO_NAN, DirectTest.FLOAT):  # one call per node
         return [outer[o] % fn(*a) for o, a in zip(outer_of.tolist(), zip(f.tolist(), kk.tolist(), nl.tolist()))]
     if kind is DirectTest.BITS:  # the choice of direct_condition_fn's bits(), for many nodes
         form = np.where(kk >= 0, 3, 5) - nl

@@ -37,7 +37,7 @@ import numpy as np
 from ...cost import split_key_code, written_out_limit
 from ...ir.ensemble import Op, Tree
 from . import leaf_records, walk_halves, walk_head
-from .common import int_literal, int_range, size_of, smallest_int
+from .common import int_literal, int_range, size_of, smallest_int, word_type
 from .features import rank_spans
 from .model import Model, Test, Walk, runtime_source
 from .plan import Encoding
@@ -528,7 +528,7 @@ def walk_body(model: Model) -> Walk:
     if rec.keys is not None:
         pal = _palette(model, rec)
         decls = pal.decls
-        idx = f"({pal.index_t})({tables.read(pal.kbase_t, pal.kbase, 's')} + {read_t})"
+        idx = f"({word_type(model.target, pal.index_t)})({tables.read(pal.kbase_t, pal.kbase, 's')} + {read_t})"
         threshold = _threshold(model, rec, pal, idx, "s")
     else:
         decls = []
@@ -548,22 +548,24 @@ def walk_body(model: Model) -> Walk:
     pay_t = "uint16_t" if pbits <= 16 else "uint32_t" if pbits <= 32 else "uint64_t"
     ut = "uint" + rec.thr_t.removeprefix("u").removeprefix("int")
     payload = f"(({pay_t})({ut}){read_t} | (({pay_t}){read_r} << {tbits}))"
+    idx_t = word_type(model.target, rec.idx_t)
     if rec.has_jump:
         special = (f"if (s == {leaf_code}u) {{\n                return ({model.row_t}){payload};\n            }}\n"
-                   f"            r = ({rec.idx_t}){payload};\n            continue;")
+                   f"            r = ({idx_t}){payload};\n            continue;")
     else:
         special = f"return ({model.row_t}){payload};"
     if "rl" in rec.flags:
-        go_right = (f"{rec.right_t} step = {read_r};\n            if (k & {rec.flags['rl']}u) {{\n"
-                    f"                return ({model.row_t})step;\n            }}\n            r = ({rec.idx_t})(r + step);")
+        go_right = (f"{word_type(model.target, rec.right_t)} step = {read_r};\n            if (k & {rec.flags['rl']}u) {{\n"
+                    f"                return ({model.row_t})step;\n            }}\n            r = ({idx_t})(r + step);")
     else:
-        go_right = f"r = ({rec.idx_t})(r + {read_r});"
+        go_right = f"r = ({idx_t})(r + {read_r});"
     sbits = (rec.n_slots + 1).bit_length()
     decl = runtime_source(
-        "walk.c", p=p, qual=_walk_qualifier(model), row_t=model.row_t, idx_t=rec.idx_t, in_t=model.in_t, kind_t=rec.kind_t, key_t=key_t,
+        "walk.c", p=p, qual=_walk_qualifier(model), row_t=model.row_t, idx_t=idx_t, in_t=model.in_t,
+        kind_t=word_type(model.target, rec.kind_t), key_t=key_t, left_t=word_type(model.target, "uint8_t"),
         read_kind=tables.read(rec.kind_t, tk, "r"), slot_mask=f"{(1 << sbits) - 1}u", leaf=f"{leaf_code}u",
         feature=feature, value=value, test=test, special=special, go_right=go_right,
-        f_t=smallest_int(0, ens.n_features, signed=False),
+        f_t=word_type(model.target, smallest_int(0, ens.n_features, signed=False)),
     )
     walk = f"{p}_walk({tables.read(rec.idx_t, troot, 't')}, features)"
     return Walk(decls + [decl], _tree_loop(model, tt_t, walk), rec)
@@ -762,6 +764,6 @@ def _tree_loop(model: Model, tt_t: str, walk: str, cursor: str | None = None) ->
     """The loop over trees t around tree t's ``walk`` (``cursor``: see :attr:`Walk.cursor`)."""
     go = f"\n        uint16_t go = {cursor};" if cursor else ""
     return (
-        f"    {{\n        {tt_t} t;{go}\n        for (t = 0; t < {model.ens.n_trees}u; ++t) {{\n"
+        f"    {{\n        {word_type(model.target, tt_t)} t;{go}\n        for (t = 0; t < {model.ens.n_trees}u; ++t) {{\n"
         f"            {model.sink('t', walk)}\n        }}\n    }}"
     )

@@ -254,3 +254,19 @@ def test_report_lists_the_points(digits, tmp_path, capsys):
     rep = json.loads((tmp_path / "r2.json").read_text())
     assert rep["size"]["flash_budget_bytes"] == 32768
     assert np.isfinite([p["cycles_estimate"] for p in rep["size"]["points"]]).all()
+
+
+def test_32bit_speed_levels_add_leaf_sums_in_code_where_the_budget_allows(digits):
+    """32-bit cores: the speed levels consider the inline walk with its leaves adding int32
+    sums beside the leaf table's; the faster takes a budget that holds it, else the other."""
+    ens, _ = digits
+    tgt = get_target("cortex-m4f")
+    made = choose(ens, tgt, None, True)
+    labels = [row["point"] for row in made.rows()]
+    assert "inline, leaf sums in code" in labels and "inline, leaf table" in labels
+    assert made.chosen.point == Point(Layout.INLINE, leaf_sums=True)
+    sums, table = (next(c for c in made.costs if c.point == Point(Layout.INLINE, leaf_sums=s)) for s in (True, False))
+    assert sums.cycles < table.cycles and sums.flash > table.flash
+    tight = choose(ens, tgt, None, True, budget=FlashBudget(bytes=(sums.flash + table.flash) // 2))
+    assert tight.chosen.point == Point(Layout.INLINE)
+    assert Point(Layout.INLINE, leaf_sums=True) not in [c.point for c in choose(ens, tgt, None, False).costs]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.data(), st.sampled_from(["O0", "O2"]), st.sampled_from(["host", "avr"]), st.booleans())
+@given(st.data(), st.sampled_from(["O0", "O2"]), st.sampled_from(["host", "avr", "cortex-m4f"]), st.booleans())
 def test_plain_trees_built_at_once_read_exactly_like_the_walk(data, level, target, guarded):
     """The whole-forest builder of plain trees (preorder, shared leaves only, nothing
     folded) prints the very text the per-node walk prints: leaves setting rows, adding
