@@ -40,7 +40,7 @@ from . import (
 from .common import C_INT, check_name, comment, size_of
 from .exit_checks import ExitMode
 from .model import Model
-from .plan import Layout, Plan, TableForcing
+from .plan import DirectTest, Layout, Plan, TableForcing
 from .points import Choice, choose, code_terms, point_of
 from .walk_table import Records
 
@@ -150,7 +150,12 @@ def _header_comment(model: Model) -> str:
         lines.append("Rows where a feature the trees read is NaN, infinite or at least 2^127 in magnitude take a")
         lines.append("slower exact path (the table walk): the inline tests assume none is NaN.")
     lines += _link_note(model)
-    if model.soft64:
+    if model.plan.direct_test is DirectTest.FLOAT:
+        lines.append("Float tests run in the FPU: exact while it keeps subnormals (FPSCR.FZ clear, as at reset).")
+    if model.soft64 and model.acc_t == "double":
+        lines.append("double is software here: predict decides float64 near-ties with binary64 integer arithmetic")
+        lines.append("(exact, without libgcc's double); predict_proba/predict_values sum in double.")
+    elif model.soft64:
         lines.append("No 64-bit double here: predict decides float64 near-ties with binary64 integer arithmetic")
         lines.append("(exact); predict_proba/predict_values are the float sums.")
         if model.target.compiler == "sdcc":

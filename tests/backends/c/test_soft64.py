@@ -175,6 +175,7 @@ def test_software_double_goes_from_fixed_point_to_binary64(target, layout, speed
     ens = complementary_forest(aggregation)
     code = emit_c(ens, target, "m", layout, speed=speed)
     assert "m_proven(" not in code and "m_soft(" in code and "live[k]" in code
+    assert "double is software here" in code and "predict_proba/predict_values sum in double" in code
     got = run_model(ens, ROWS, target, layout, name="m", speed=speed).predict
     np.testing.assert_array_equal(got, interpret(ens, ROWS))
 
