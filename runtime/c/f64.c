@@ -20,7 +20,9 @@ typedef struct {
 #define ${P}_F64_HIDDEN 0x00100000UL /* the implicit bit, in the high word */
 /* Where every value these routines take lives, and their working values: external RAM on
  * the 8051, whose stack is the internal RAM (at most 223 B under --stack-auto, shared with
- * the caller's frames; the soft step's frames overflowed it in the tests). Static there,
+ * the caller's frames; the soft step's frames overflowed it in the tests: from P_exact down
+ * to f64_pack they take 62 B with the scalar working words here, 86 B with them on the
+ * stack, which a 4-class test program's 136 B frame wrapped past 0xFF). Static there,
  * so on the 8051 these routines and the predict that calls them are not reentrant (not
  * from an interrupt and the main loop at once); the __xdata pointers (2 B, no
  * generic-pointer calls) also save 1.5 KB of code. */
@@ -46,7 +48,10 @@ typedef struct {
 /* s >>= n (n >= 0), the lowest bit set when any shifted-out bit was. */
 ${P}_F64_FN void ${p}_f64_sticky(${P}_F64_MEM ${p}_f64_t *s, int16_t n)
 {
-    uint32_t hi = s->hi, lo = s->lo, lost = 0u;
+    ${P}_F64_WORK uint32_t hi, lo, lost;
+    hi = s->hi;
+    lo = s->lo;
+    lost = 0u;
     if (n > 64) {
         n = 64;
     }
@@ -72,9 +77,13 @@ ${P}_F64_FN void ${p}_f64_sticky(${P}_F64_MEM ${p}_f64_t *s, int16_t n)
  * a carry into the exponent included (no result reaches infinity). */
 ${P}_F64_FN void ${p}_f64_pack(${P}_F64_MEM ${p}_f64_t *r, uint8_t sign, int16_t e, const ${P}_F64_MEM ${p}_f64_t *s)
 {
-    uint32_t hi = s->hi, lo = s->lo;
-    uint8_t low = (uint8_t)(lo & 7u);
-    lo = (lo >> 3) | (hi << 29);
+    ${P}_F64_WORK uint32_t hi, lo;
+    ${P}_F64_WORK uint8_t low;
+    hi = s->hi;
+    lo = s->lo;
+    low = (uint8_t)(lo & 7u);
+    lo >>= 3;
+    lo |= hi << 29;
     hi >>= 3;
     if (low > 4u || (low == 4u && (lo & 1u))) {
         if (++lo == 0u) {
@@ -106,22 +115,18 @@ ${P}_F64_FN int16_t ${p}_f64_split(${P}_F64_MEM ${p}_f64_t *s, const ${P}_F64_ME
 /* *a += *b in binary64. */
 ${P}_F64_FN void ${p}_f64_add(${P}_F64_MEM ${p}_f64_t *a, const ${P}_F64_MEM ${p}_f64_t *b)
 {
-    const ${P}_F64_MEM ${p}_f64_t *big = a, *small = b;
     ${P}_F64_WORK ${p}_f64_t m;
     ${P}_F64_WORK uint32_t xh, xl, c;
-    int16_t ea;
-    uint8_t sign;
+    ${P}_F64_WORK int16_t ea;
+    ${P}_F64_WORK uint8_t swap, sign; /* swap: b has the larger magnitude */
     xh = a->hi & ${P}_F64_MAG;
     c = b->hi & ${P}_F64_MAG;
-    if (xh < c || (xh == c && a->lo < b->lo)) { /* big has the larger magnitude */
-        big = b;
-        small = a;
-    }
-    sign = (uint8_t)(big->hi >> 31);
-    ea = ${p}_f64_split(&m, big); /* big's significand in xh, xl; small's in m */
+    swap = xh < c || (xh == c && a->lo < b->lo);
+    sign = (uint8_t)((swap ? b : a)->hi >> 31);
+    ea = ${p}_f64_split(&m, swap ? b : a); /* the larger's significand in xh, xl; the other's in m */
     xh = m.hi;
     xl = m.lo;
-    ${p}_f64_sticky(&m, (int16_t)(ea - ${p}_f64_split(&m, small)));
+    ${p}_f64_sticky(&m, (int16_t)(ea - ${p}_f64_split(&m, swap ? a : b)));
     c = xl;
     if ((a->hi ^ b->hi) >> 31) {
         xl -= m.lo;
@@ -158,9 +163,11 @@ ${P}_F64_FN void ${p}_f64_add(${P}_F64_MEM ${p}_f64_t *a, const ${P}_F64_MEM ${p
  * its bottom. */
 ${P}_F64_FN void ${p}_f64_quot(${P}_F64_MEM ${p}_f64_t *s, uint8_t sign, int16_t e, uint16_t n)
 {
-    uint32_t hi = s->hi, lo = s->lo;
-    uint16_t r;
+    ${P}_F64_WORK uint32_t hi, lo;
+    ${P}_F64_WORK uint16_t r;
     uint8_t i, carry = 0u;
+    hi = s->hi;
+    lo = s->lo;
     if ((hi | lo) == 0u) {
         s->hi = (uint32_t)sign << 31; /* +-0 / n */
         return;

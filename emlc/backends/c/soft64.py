@@ -187,8 +187,8 @@ def soft_functions(model: Model) -> str:
         loop, column = "for (e = first; e < end; ++e)", f"o + {tables.read(col_t, col, 'e')}"
     else:
         nz = np.ones_like(leaves, dtype=bool)
-        head = f"    uint16_t j;\n    uint32_t first = (uint32_t)row * {width}u, e;\n"
-        loop, column = f"for (j = 0, e = first; j < {width}u; ++j, ++e)", "o + j"
+        head = f"    {p.upper()}_F64_WORK uint16_t j;\n    {p.upper()}_F64_WORK uint32_t e;\n"
+        loop, column = f"for (j = 0, e = (uint32_t)row * {width}u; j < {width}u; ++j, ++e)", "o + j"
     head += f"    {work} v;\n"
     if counts is not None:
         if model.plan.records is None:
@@ -253,8 +253,9 @@ def soft_functions(model: Model) -> str:
     parts = [runtime_source("f64.c", p=p, P=p.upper()), add, soft]
     if not prune:
         parts += [sure_function(model),
-                  "/* The class when the float sums of the recorded leaf rows prove it, else -1. */\n"
-                  f"static int32_t {p}_proven(const {model.row_t} *rows)\n{{\n    float raw[{n}];\n"
+                  "/* The class when the float sums of the recorded leaf rows prove it, else -1 (the sums\n"
+                  " * in external RAM on the 8051: on its stack they and SDCC's float compare overflowed it). */\n"
+                  f"static int32_t {p}_proven(const {model.row_t} *rows)\n{{\n    {p.upper()}_F64_WORK float raw[{n}];\n"
                   f"    {p}_sum(rows, raw);\n    return {p}_sure(raw);\n}}",
                   "/* The class from the recorded leaf rows: the float sums when they prove it, else binary64\n"
                   " * (two calls: the float sums' frame is gone before the binary64 one, for the 8051's stack). */\n"

@@ -144,6 +144,43 @@ def test_mcs51_random_ir_with_float64_sums_equals_the_interpreter(data):
     np.testing.assert_array_equal(got, class_indices(ens, interpret(ens, X)))
 
 
+#: leaf rows of a 4-class forest hypothesis found: row 2 ties classes 0 and 2 exactly
+TIED_ROWS = np.array([[0.2998008, 0.10059761, 0.2001992, 0.39940239], [0.33305648, 0.33305648, 0.08388704, 0.25],
+                      [0.28561254, 0.21438746, 0.28561254, 0.21438746], [0.37437811, 0.12562189, 0.49875622, 0.00124378],
+                      [0.18206522, 0.27264493, 0.36322464, 0.18206522], [0.16721854, 0.16721854, 0.33278146, 0.33278146],
+                      [0.27264493, 0.36322464, 0.0009058, 0.36322464], [0.25, 0.12562189, 0.37437811, 0.25]])
+
+
+def tied_leaf_forest(aggregation: Aggregation, n_outputs: int) -> Ensemble:
+    """One stump over the first n_outputs columns of TIED_ROWS: x1 > -7.04 reaches the tied row."""
+    tree = Tree.build(op=[Op.LE, Op.LEAF, Op.LEAF], feature=[1, -1, -1], threshold=[-7.03735256, 0, 0],
+                      left=[1, -1, -1], right=[2, -1, -1], leaf=[-1, 4, 2])
+    return Ensemble(n_features=5, task=Task.CLASSIFICATION, trees=(tree,), tree_output=np.zeros(1, np.int32),
+                    leaves=TIED_ROWS[:, :n_outputs].copy(), n_outputs=n_outputs, aggregation=aggregation,
+                    base_score=np.zeros(n_outputs), decision=Decision.ARGMAX, classes=np.arange(n_outputs),
+                    accum_dtype="float64")
+
+
+TIED_X = np.array([[1.0, 1.25880146, 4.33914089, -8.44482327, 2.0], [1.0, -9.0, 4.33914089, -8.44482327, 2.0]])
+
+
+@pytest.mark.parametrize(("layout", "aggregation", "n_outputs"), [
+    ("table", Aggregation.MEAN, 3), ("table", Aggregation.MEAN, 4), ("table", Aggregation.SUM, 4),
+    ("inline", Aggregation.MEAN, 4), ("inline", Aggregation.SUM, 4)])
+def test_mcs51_exact_step_fits_the_stack_beside_the_test_program(layout, aggregation, n_outputs):
+    """The 8051's stack is its 223 B of internal RAM. With 4 outputs the test program's frame
+    reached 136 B (table) or 159 B (inline) when predict entered P_exact, whose frames then
+    took 86 B (down to f64_pack) and 63 B (the float tier: P_proven's sums and SDCC's float
+    compare): the stack pointer wrapped past 0xFF and s51 stopped, printing nothing. With the
+    f64 routines' working words and P_proven's sums static in __xdata, P_exact takes 62 B."""
+    require_tool(*TOOLS["mcs51"])
+    ens = tied_leaf_forest(aggregation, n_outputs)
+    raw = interpret_raw(ens, TIED_X[:1])[0]
+    assert raw[0] == raw[2] == raw.max()  # the exact tie: predict reaches the binary64 step
+    got = run_model(ens, TIED_X, "mcs51", layout, name="m").predict
+    np.testing.assert_array_equal(got, interpret(ens, TIED_X))
+
+
 @pytest.mark.parametrize("target", ["avr", "mcs51"])
 @pytest.mark.parametrize("aggregation", [Aggregation.MEAN, Aggregation.SUM])
 def test_os_goes_from_fixed_point_straight_to_binary64(target, aggregation):
