@@ -29,9 +29,11 @@ typedef struct {
 #if defined(__SDCC_mcs51)
 #define ${P}_F64_MEM __xdata
 #define ${P}_F64_WORK static __xdata
+#define ${P}_F64_STATIC static /* pointers: __xdata before the type would name what they point to */
 #else
 #define ${P}_F64_MEM
 #define ${P}_F64_WORK
+#define ${P}_F64_STATIC
 #endif
 /* Out of line: called from a few places, inlined copies of the word arithmetic are long
  * (GCC: digits 10x6 on AVR at -Os, 2.1 KB less flash; SDCC inlines every static inline,
@@ -82,8 +84,7 @@ ${P}_F64_FN void ${p}_f64_pack(${P}_F64_MEM ${p}_f64_t *r, uint8_t sign, int16_t
     hi = s->hi;
     lo = s->lo;
     low = (uint8_t)(lo & 7u);
-    lo >>= 3;
-    lo |= hi << 29;
+    lo = (lo >> 3) | (hi << 29);
     hi >>= 3;
     if (low > 4u || (low == 4u && (lo & 1u))) {
         if (++lo == 0u) {
@@ -115,18 +116,24 @@ ${P}_F64_FN int16_t ${p}_f64_split(${P}_F64_MEM ${p}_f64_t *s, const ${P}_F64_ME
 /* *a += *b in binary64. */
 ${P}_F64_FN void ${p}_f64_add(${P}_F64_MEM ${p}_f64_t *a, const ${P}_F64_MEM ${p}_f64_t *b)
 {
+    ${P}_F64_STATIC const ${P}_F64_MEM ${p}_f64_t *big, *small;
     ${P}_F64_WORK ${p}_f64_t m;
     ${P}_F64_WORK uint32_t xh, xl, c;
     ${P}_F64_WORK int16_t ea;
-    ${P}_F64_WORK uint8_t swap, sign; /* swap: b has the larger magnitude */
+    ${P}_F64_WORK uint8_t sign;
     xh = a->hi & ${P}_F64_MAG;
     c = b->hi & ${P}_F64_MAG;
-    swap = xh < c || (xh == c && a->lo < b->lo);
-    sign = (uint8_t)((swap ? b : a)->hi >> 31);
-    ea = ${p}_f64_split(&m, swap ? b : a); /* the larger's significand in xh, xl; the other's in m */
+    big = a;
+    small = b;
+    if (xh < c || (xh == c && a->lo < b->lo)) { /* big has the larger magnitude */
+        big = b;
+        small = a;
+    }
+    sign = (uint8_t)(big->hi >> 31);
+    ea = ${p}_f64_split(&m, big); /* big's significand in xh, xl; small's in m */
     xh = m.hi;
     xl = m.lo;
-    ${p}_f64_sticky(&m, (int16_t)(ea - ${p}_f64_split(&m, swap ? a : b)));
+    ${p}_f64_sticky(&m, (int16_t)(ea - ${p}_f64_split(&m, small)));
     c = xl;
     if ((a->hi ^ b->hi) >> 31) {
         xl -= m.lo;
