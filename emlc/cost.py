@@ -507,7 +507,9 @@ class Point:
     half-word table walk starts past inline tests of the top ``head`` levels of every tree
     and ``head_more`` nodes below them, those rows reach most often (:func:`inline_head`;
     AVR float inputs: about 17 cycles less a test than the walk's, 8 more a tree, 30
-    bytes a test)."""
+    bytes a test); ``float_adds``: each tree adds its leaf to the float sums in software
+    (8-bit cores: boosting's float leaves where no fixed-point plan sums them; the plan
+    sets it, :data:`_FLOAT_SUM_TREE`)."""
 
     layout: Layout
     quick: bool = False
@@ -519,6 +521,7 @@ class Point:
     stored: bool = False
     head: int = 0
     head_more: int = 0
+    float_adds: bool = False
 
     def label(self) -> str:
         if self.layout is Layout.TABLE:
@@ -588,7 +591,7 @@ _LEAF_CYCLES = {
     (False, "records"): 4, (False, "stored"): 4,
 }
 
-#: boosting's soft-float sums on 8-bit cores (:func:`soft_float_sums`): cycles a tree's leaf
+#: boosting's soft-float sums on 8-bit cores (Point.float_adds): cycles a tree's leaf
 #: takes (the leaf's float read, libgcc's float add, the tree's output column) and an
 #: output takes around the trees (its base score, the float argmax), in place of the
 #: fixed-point leaf terms above and _row_cycles' 20. Least squares over simavr runs
@@ -757,7 +760,7 @@ def exact_exit_interval(ens: Ensemble, target: Target, point: Point, checkpoints
     soft = float_sums and target.word_bits == 8 and target.half_word_tests  # AVR: a float check outweighs any tree
     if n < 2 or not (checks_cost_trees(ens, target, point.layout) or soft):
         return 1
-    tree = (cycles(ens, target, point) - _row_cycles(ens, target)) / n + _EXACT_CHECK_TREE
+    tree = (cycles(ens, target, point) - _row_cycles(ens, point)) / n + _EXACT_CHECK_TREE
     check = (_FLOAT_CHECK_OUTPUT if float_sums else _EXACT_CHECK_OUTPUT) * ens.n_outputs
     per = round_trees(ens)
     share = round_stop_shares(ens, checkpoints) if per > 1 else stop_shares(ens, checkpoints)
@@ -905,17 +908,10 @@ def head_room(ens: Ensemble, levels: int, spare: int) -> int:
     return max(0, spare // _HEAD_NODE[ens.input_type])
 
 
-def soft_float_sums(ens: Ensemble, target: Target) -> bool:
-    """Does a build of ``ens`` add each tree's leaf to soft-float sums on an 8-bit core?
-    Boosting with float leaves does (``acc[o] += leaf``, libgcc's float add); forests'
-    and integer (quantized) leaves go to fixed-point sums."""
-    return target.word_bits == 8 and ens.aggregation is Aggregation.SUM and ens.leaves.dtype.kind == "f"
-
-
-def _row_cycles(ens: Ensemble, target: Target) -> int:
+def _row_cycles(ens: Ensemble, point: Point) -> int:
     """Cycles of a prediction around its trees: the call, the sums' setup and decision
-    (:data:`_FLOAT_SUM_OUTPUT` an output on soft-float sums)."""
-    return (_FLOAT_SUM_OUTPUT if soft_float_sums(ens, target) else 20) * ens.n_outputs + 100
+    (:data:`_FLOAT_SUM_OUTPUT` an output on soft-float sums, ``point.float_adds``)."""
+    return (_FLOAT_SUM_OUTPUT if point.float_adds else 20) * ens.n_outputs + 100
 
 
 def cycles(ens: Ensemble, target: Target, point: Point) -> int:
@@ -932,7 +928,7 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
             "bytes" if point.byte_sums else "sums" if point.leaf_sums else "rows")
     # a forest's leaf holds every output; a boosted tree's holds its own class's
     width = ens.leaf_width if small and ens.aggregation is Aggregation.SUM else ens.n_outputs
-    leaf = (_FLOAT_SUM_TREE if soft_float_sums(ens, target) else _LEAF_CYCLES[small, walk]) * width
+    leaf = (_FLOAT_SUM_TREE if point.float_adds else _LEAF_CYCLES[small, walk]) * width
     keys = _KEYS_CYCLES * ens.n_features if point.keyed else 0
     if point.guarded:
         test -= _NO_NAN_TEST_SAVING
@@ -940,4 +936,4 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     saving, entry = _HEAD_SAVING.get(ens.input_type, 0), _HEAD_ENTRY.get(ens.input_type, 0)
     tests = inline_head(ens, point.head, point.head_more).tests if point.head or point.head_more else 0
     head = tests * saving - ens.n_trees * entry if tests else 0
-    return int(expected_tests(ens) * test - head + ens.n_trees * leaf + _row_cycles(ens, target) + keys)
+    return int(expected_tests(ens) * test - head + ens.n_trees * leaf + _row_cycles(ens, point) + keys)
