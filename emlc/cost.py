@@ -599,7 +599,7 @@ _LEAF_CYCLES = {
 #: grown heads, and the inline walk; digits, depth 3): XGBoost 5/10/20 rounds of 10
 #: classes, LightGBM and scikit-learn GradientBoosting 10 rounds, binary XGBoost 60
 #: trees; 24 builds, 164.8 a tree and 136.4 an output, all within 4.1% (the forests'
-#: 20 an output of every tree estimated them 5-10% high on 10 classes, less than half
+#: 20 an output of every tree estimated them 1-10% high on 10 classes, less than half
 #: on the binary model)
 _FLOAT_SUM_TREE, _FLOAT_SUM_OUTPUT = 165, 136
 
@@ -744,7 +744,8 @@ def exact_exit_interval(ens: Ensemble, target: Target, point: Point, checkpoints
     intervals that save cycles, the one with the fewest checks (each costs its bounds'
     flash), then the most saved. Float checks are weighed on every AVR walk: the inline
     walk's trees cost a fraction of one (binary XGBoost, digits 20 trees of depth 3, inline
-    on the ATmega328P: 7,517 cycles checking after every tree, 3,704 without the exit).
+    on the ATmega328P: 7,517 cycles checking after every tree, 3,704 without the exit,
+    3,243 checking after tree 13, as it does).
 
     One-tree-per-class boosting weighs whole rounds with :func:`round_stop_shares` (its
     trees add one class each, where stop_shares reads a forest's every-class leaf rows).
