@@ -507,7 +507,9 @@ class Point:
     half-word table walk starts past inline tests of the top ``head`` levels of every tree
     and ``head_more`` nodes below them, those rows reach most often (:func:`inline_head`;
     AVR float inputs: about 17 cycles less a test than the walk's, 8 more a tree, 30
-    bytes a test)."""
+    bytes a test); ``float_adds``: each tree adds its leaf to the float sums in software
+    (8-bit cores: boosting's float leaves where no fixed-point plan sums them; the plan
+    sets it, :data:`_FLOAT_SUM_TREE`)."""
 
     layout: Layout
     quick: bool = False
@@ -519,6 +521,7 @@ class Point:
     stored: bool = False
     head: int = 0
     head_more: int = 0
+    float_adds: bool = False
 
     def label(self) -> str:
         if self.layout is Layout.TABLE:
@@ -587,6 +590,18 @@ _LEAF_CYCLES = {
     (False, "quick"): 2, (False, "sums"): 2, (False, "bytes"): 2, (False, "rows"): 3, (False, "table"): 4,
     (False, "records"): 4, (False, "stored"): 4,
 }
+
+#: boosting's soft-float sums on 8-bit cores (Point.float_adds): cycles a tree's leaf
+#: takes (the leaf's float read, libgcc's float add, the tree's output column) and an
+#: output takes around the trees (its base score, the float argmax), in place of the
+#: fixed-point leaf terms above and _row_cycles' 20. Least squares over simavr runs
+#: (ATmega328P, -O2 builds without the exit, table walks behind heads of 0-3 levels and
+#: grown heads, and the inline walk; digits, depth 3): XGBoost 5/10/20 rounds of 10
+#: classes, LightGBM and scikit-learn GradientBoosting 10 rounds, binary XGBoost 60
+#: trees; 24 builds, 164.8 a tree and 136.4 an output, all within 4.1% (the forests'
+#: 20 an output of every tree estimated them 1-10% high on 10 classes, less than half
+#: on the binary model)
+_FLOAT_SUM_TREE, _FLOAT_SUM_OUTPUT = 165, 136
 
 
 #: one lossy early-exit check on the AVR table walk: the band check on the 16-bit sums
@@ -684,6 +699,39 @@ def stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
     return np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z])
 
 
+def round_stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
+    """:func:`stop_shares` for one-tree-per-class boosting, whose leaf rows hold one class
+    each: per check point, ``sqrt(1 - need / reach)`` of the rows stop (none where the
+    bounds need more), with ``need`` as there and ``reach`` the lead the trees before it
+    can build, the mean over classes of their trees' largest leaves less the mean over
+    classes of the smallest. Fitted to the interpreter on digits (600 rows, 10 classes,
+    depth 3; the share stopped by each round against need / reach): at most 0.025, 0.05
+    and 0.02 off on XGBoost 5 and 10 rounds and LightGBM 10 rounds (XGBoost 10: 0, 0.38,
+    0.63, 0.79, 0.89 after rounds 3-7 at 1.20, 0.87, 0.61, 0.45, 0.30; the rule 0, 0.36,
+    0.62, 0.74, 0.84); XGBoost 20 rounds 0.18 (0.43 for 0.26 after round 8, first to
+    stop any) and scikit-learn GradientBoosting 10 rounds 0.30 (0.35 for 0.04 after
+    round 4): the rule stops rows one check early there, not at the wrong end."""
+    ee = ens.early_exit
+    assert ee is not None
+    k = ens.n_outputs
+    leaves = np.asarray(ens.leaves, dtype=np.float64)
+    top = np.zeros((ens.n_trees + 1, k))
+    low = np.zeros(ens.n_trees + 1)
+    for i, tree in enumerate(ens.trees):
+        values = leaves[tree.leaf[tree.op == Op.LEAF]].ravel()
+        top[i + 1] = top[i]
+        top[i + 1, int(ens.tree_output[i])] += values.max()
+        low[i + 1] = low[i] + values.min()
+    reach = top.mean(axis=1) - low / k
+    at = np.searchsorted(ee.checkpoints, checkpoints)
+    lower, upper = np.asarray(ee.lower, dtype=np.float64)[at], np.asarray(ee.upper, dtype=np.float64)[at]
+    gaps = upper[:, None, :] - lower[:, :, None]  # [check, class, other]
+    gaps[:, np.arange(k), np.arange(k)] = -np.inf
+    need = gaps.max(axis=2).mean(axis=1)
+    ratio = need / np.maximum(reach[checkpoints], 1e-300)
+    return np.sqrt(np.clip(1 - ratio, 0.0, 1.0))
+
+
 def exact_exit_interval(ens: Ensemble, target: Target, point: Point, checkpoints: np.ndarray,
                         float_sums: bool = False) -> int:
     """The interval (in trees) between the exact exit's checks (of those at
@@ -696,27 +744,29 @@ def exact_exit_interval(ens: Ensemble, target: Target, point: Point, checkpoints
     intervals that save cycles, the one with the fewest checks (each costs its bounds'
     flash), then the most saved. Float checks are weighed on every AVR walk: the inline
     walk's trees cost a fraction of one (binary XGBoost, digits 20 trees of depth 3, inline
-    on the ATmega328P: 7,517 cycles checking after every tree, 3,704 without the exit).
+    on the ATmega328P: 7,517 cycles checking after every tree, 3,704 without the exit,
+    3,243 checking after tree 13, as it does).
 
-    One-tree-per-class boosting takes :func:`_batch`'s interval in rounds, with the same
-    check's cycles, and always keeps the exit: stop_shares reads a row's lead off each
-    leaf row, as a forest's trees each vote for every class, where a boosted round's trees
-    add one class each, and the leads their leaves imply fall far short of the rows'
-    (digits, XGBoost 10 rounds: 41% of rows stop after 4 rounds, 68% after 5; leaves drawn
-    alike per class tree give 2% and 8%). On each model :data:`_FLOAT_CHECK_OUTPUT` names,
-    checks every second round beat checks every round and no exit (simavr: XGBoost 10
-    rounds 24,812 cycles, 29,409, 30,421; scikit-learn 30,649, 34,159, 30,731)."""
+    One-tree-per-class boosting weighs whole rounds with :func:`round_stop_shares` (its
+    trees add one class each, where stop_shares reads a forest's every-class leaf rows).
+    simavr, ATmega328P -O2 at the default budget, digits 10 classes depth 3, the interval
+    this picks against no exit (the _batch rule, in rounds, kept the exit always):
+    XGBoost 5 rounds one check after round 3, 12,552 cycles against 13,783 (every round,
+    15,262); 10 rounds after round 5, 22,405 against 28,582 (every second, 23,609); 20
+    rounds every fourth, 42,538 against 58,441 (every third, 43,997); LightGBM 10 rounds
+    after round 5, 23,869 against 30,321 (26,699); scikit-learn GradientBoosting 10
+    rounds after round 5, 24,099 against 28,542 (every second, 28,862). Binary XGBoost
+    60 trees of depth 3 (the forest rule): every 7 trees, 13,006 against 14,951."""
     n = ens.n_trees
     soft = float_sums and target.word_bits == 8 and target.half_word_tests  # AVR: a float check outweighs any tree
     if n < 2 or not (checks_cost_trees(ens, target, point.layout) or soft):
         return 1
-    tree = (cycles(ens, target, point) - _row_cycles(ens)) / n + _EXACT_CHECK_TREE
+    tree = (cycles(ens, target, point) - _row_cycles(ens, point)) / n + _EXACT_CHECK_TREE
     check = (_FLOAT_CHECK_OUTPUT if float_sums else _EXACT_CHECK_OUTPUT) * ens.n_outputs
-    if round_trees(ens) > 1:
-        return round_trees(ens) * _batch(ens, check, tree)
-    share = stop_shares(ens, checkpoints)
+    per = round_trees(ens)
+    share = round_stop_shares(ens, checkpoints) if per > 1 else stop_shares(ens, checkpoints)
     paying: list[tuple[int, float, int]] = []  # (checks, cycles, interval) of those that save cycles
-    for b in range(1, n + 1):
+    for b in range(per, n + 1, per):
         chosen = checkpoints % b == 0
         if not chosen.any():
             continue
@@ -859,9 +909,10 @@ def head_room(ens: Ensemble, levels: int, spare: int) -> int:
     return max(0, spare // _HEAD_NODE[ens.input_type])
 
 
-def _row_cycles(ens: Ensemble) -> int:
-    """Cycles of a prediction around its trees: the call, the sums' setup and decision."""
-    return 20 * ens.n_outputs + 100
+def _row_cycles(ens: Ensemble, point: Point) -> int:
+    """Cycles of a prediction around its trees: the call, the sums' setup and decision
+    (:data:`_FLOAT_SUM_OUTPUT` an output on soft-float sums, ``point.float_adds``)."""
+    return (_FLOAT_SUM_OUTPUT if point.float_adds else 20) * ens.n_outputs + 100
 
 
 def cycles(ens: Ensemble, target: Target, point: Point) -> int:
@@ -876,7 +927,9 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     table = "table" if not records else "stored" if point.stored else "records"
     walk = (table if point.layout is Layout.TABLE else "quick" if point.quick else
             "bytes" if point.byte_sums else "sums" if point.leaf_sums else "rows")
-    leaf = _LEAF_CYCLES[small, walk] * ens.n_outputs
+    # a forest's leaf holds every output; a boosted tree's holds its own class's
+    width = ens.leaf_width if small and ens.aggregation is Aggregation.SUM else ens.n_outputs
+    leaf = (_FLOAT_SUM_TREE if point.float_adds else _LEAF_CYCLES[small, walk]) * width
     keys = _KEYS_CYCLES * ens.n_features if point.keyed else 0
     if point.guarded:
         test -= _NO_NAN_TEST_SAVING
@@ -884,4 +937,4 @@ def cycles(ens: Ensemble, target: Target, point: Point) -> int:
     saving, entry = _HEAD_SAVING.get(ens.input_type, 0), _HEAD_ENTRY.get(ens.input_type, 0)
     tests = inline_head(ens, point.head, point.head_more).tests if point.head or point.head_more else 0
     head = tests * saving - ens.n_trees * entry if tests else 0
-    return int(expected_tests(ens) * test - head + ens.n_trees * leaf + _row_cycles(ens) + keys)
+    return int(expected_tests(ens) * test - head + ens.n_trees * leaf + _row_cycles(ens, point) + keys)

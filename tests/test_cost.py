@@ -117,25 +117,42 @@ def _boosted_digits(rounds: int, binary: bool = False):
     return optimize(emlc.load(model), level="O2", target="atmega328p").ensemble
 
 
-@pytest.mark.parametrize("rounds, want", [(10, [20, 40, 60, 80]), (20, [30, 60, 90, 120, 150, 180])])
-def test_boosted_exact_exit_checks_float_sums_every_few_rounds(rounds, want):
+@pytest.mark.parametrize("rounds, want", [(5, [30]), (10, [50]), (20, [40, 80, 120, 160])])
+def test_boosted_exact_exit_checks_float_sums_where_simavr_found_them_pay(rounds, want):
     """One tree per class (XGBoost, 10 digits classes, depth 3) on the ATmega328P: the
-    exact exit's checks of the float sums are spaced in whole rounds, as simavr found
-    fastest (cost._FLOAT_CHECK_OUTPUT's note: 10 rounds 24,812 cycles every second round,
-    29,409 every round; 20 rounds 45,363 every third, 56,920 every round). They were
-    spaced in trees (7: a round of 10 trees never divided it) and then not at all, the float
-    checks taking every check point."""
+    exact exit's checks of the float sums are spaced in whole rounds, where the rows they
+    stop (cost.round_stop_shares) save more than they cost (simavr, default -O2 builds,
+    cost.exact_exit_interval's note: 5 rounds 12,552 cycles checking after round 3,
+    13,783 without, 15,262 every round; 10 rounds 22,405 after round 5, 23,609 every
+    second; 20 rounds 42,538 every fourth, 43,997 every third, 58,441 without)."""
     ens = _boosted_digits(rounds)
     plan = make_plan(ens, get_target("atmega328p"), "table")
     assert plan.exit is not None and not plan.exit.check_t.startswith("int")
     assert plan.exit.checkpoints.tolist() == want
 
 
+@pytest.mark.parametrize("rounds", [5, 10])
+def test_round_stop_shares_follow_the_rows_the_exact_exit_stops(rounds):
+    """The share of rows each check point of a boosted model's exact exit stops, from the
+    bounds and the leaves alone, is within 0.1 of the interpreter's on 600 digits rows."""
+    from sklearn.datasets import load_digits
+
+    from emlc.cost import round_stop_shares
+    from emlc.ir.interpret import interpret_trees_evaluated
+
+    ens = _boosted_digits(rounds)
+    at = ens.early_exit.checkpoints
+    evaluated = interpret_trees_evaluated(ens, load_digits(return_X_y=True)[0][:600])
+    stopped = (evaluated[:, None] <= at[None, :]).mean(axis=0)
+    assert np.abs(round_stop_shares(ens, at) - stopped).max() <= 0.1
+
+
 def test_float_checks_are_weighed_on_the_avr_inline_walk():
     """Binary XGBoost (digits >= 5, 20 trees of depth 3) takes the inline walk on the
-    ATmega328P, where a float check outweighs the trees it could save: the exact exit is
-    left out (simavr: 3,704 cycles; checking after every tree, as it did, 7,517)."""
+    ATmega328P, where a float check outweighs a few trees: the exact exit checks once,
+    after tree 13 (simavr: 3,243 cycles; 3,704 without the exit; checking after every
+    tree, as it once did, 7,517)."""
     ens = _boosted_digits(20, binary=True)
     assert ens.early_exit is not None
-    assert make_plan(ens, get_target("atmega328p"), "inline").exit is None
+    assert make_plan(ens, get_target("atmega328p"), "inline").exit.checkpoints.tolist() == [13]
     assert make_plan(ens, get_target("cortex-m4f"), "inline").exit is not None

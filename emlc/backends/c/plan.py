@@ -134,6 +134,8 @@ class Plan:
     head: Head | None = None
     #: the table layout's encoding choices held fixed (tests; the default forces none)
     forcing: TableForcing = TableForcing()
+    #: each tree adds its leaf to soft-float sums (:attr:`~emlc.cost.Point.float_adds`)
+    float_adds: bool = False
 
     @property
     def guarded(self) -> bool:
@@ -304,9 +306,13 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
         ens, target) else None
     inline = inline if inline is not None and inline.size else None
     exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded)
+    # boosting's float leaves on 8-bit cores without fixed-point sums: a soft-float add a tree
+    float_adds = (target.word_bits == 8 and ens.aggregation is Aggregation.SUM and fx is None and records is None
+                  and nums.sums_t in ("float", "double"))
     if exact_exit and exits is not None:  # the checks it can make, spaced out where they cost trees
         walk = Point(chosen, packed=pack_tables, stored=records is not None and records.stored,
-                     head=inline.levels if inline else 0, head_more=inline.more if inline else 0)
+                     head=inline.levels if inline else 0, head_more=inline.more if inline else 0,
+                     float_adds=float_adds)
         interval = exact_exit_interval(ens, target, walk, exits.checkpoints, not exits.check_t.startswith("int"))
         exits = exit_checks.plan(ens, nums, fx, candidate, leaf_sums, chosen is Layout.TABLE, banded, interval) \
             if interval else None
@@ -322,7 +328,7 @@ def make_plan(ens: Ensemble, target: Target, layout: Layout | str | None = None,
     return Plan(layout=chosen, access=access, direct_test=direct, numbers=nums, record_rows=record, fixed=fx,
                 leaf_sums=leaf_sums, quick=quick_fx, exit=exits, soft64_candidate=candidate,
                 float32_sums=float32_sums, pack_tables=pack_tables, keyed_rows=keyed, records=records,
-                head=inline)
+                head=inline, float_adds=float_adds)
 
 
 def _records(ens: Ensemble, target: Target, nums: Numbers, fx: FixedPlan | None, packed: bool,

@@ -92,7 +92,7 @@ def point_of(plan: Plan) -> Point:
     head = plan.head
     return Point(plan.layout, plan.quick is not None, plan.leaf_sums, plan.pack_tables, plan.keyed_rows, _bytes(plan),
                  plan.guarded, plan.records is not None and plan.records.stored, head.levels if head else 0,
-                 head.more if head else 0)
+                 head.more if head else 0, plan.float_adds)
 
 
 def _bytes(plan: Plan) -> bool:
