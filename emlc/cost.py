@@ -564,26 +564,23 @@ _KEYS_CYCLES = 2
 #: feature it reads (AVR: load, mask, compare, branch; digits 10x6: 53 features, +230
 #: to +290 cycles a prediction)
 _NO_NAN_TEST_SAVING, _GUARD_CYCLES = 1, 6
-#: "records": the speed levels' table walk adding leaf records in assembly where the target
-#: does (Target.fast_leaf_records; ATmega328P, digits 20x5: 164 cycles a tree, 5.1 entries
-#: a row reached, against 206 for the sparse tables' C loop, "table"); "stored": records
-#: holding the fixed-point values (Point.stored; 91 cycles a tree, but the whole build
-#: fitted: digits 10x6 3,912 cycles, 499 fewer than with multipliers; 17 a record output
-#: ranks both kinds behind inline heads as simavr does)
-#: Since P_trees adds each record as its tree's walk ends (tree_runs) the whole build
-#: refitted (ATmega328P, simavr, digits 10x6 float, no early exit, heads of 0-6 levels:
-#: stored 3,225, 3,132, 2,969, 2,808, 2,660, 2,511, 2,376 cycles; multipliers 3,781, 3,744,
-#: 3,611, 3,313, 3,165, 3,016, 2,880; least squares with the node tests at 41: 5.5 and
-#: 11.0 a record output, 17.1 a head test saved, 10.3 a head's call)
 #: the table walk's inline head (Point.head): cycles saved per test it takes from the walk,
-#: and its call per tree, float records (that fit) or integer records (int16 digits 10x6
-#: with stored leaf values, heads of 0-6 levels: 3,022, 2,947, 2,825, 2,705, 2,607, 2,506,
+#: and its call per tree, float records (ATmega328P, simavr, digits 10x6 float, stored leaf
+#: values, no early exit, heads of 0-6 levels: 3,225, 3,132, 2,969, 2,808, 2,660, 2,511,
+#: 2,376 cycles; least squares with the node tests at 41: 17.1 a test saved, 10.3 a call)
+#: or integer records (int16, the same forest: 3,022, 2,947, 2,825, 2,705, 2,607, 2,506,
 #: 2,428; least squares 10.8 a test, 2.1 a call: the walk's integer test is cheaper to save;
-#: uint8 records' heads test one byte, before P_trees: 3,390, 3,328, 3,177, 3,026, 2,879,
-#: 2,740, 2,625, 14.6 a test; int32, before P_trees, heads of 0, 2 and 4 levels: 4,022,
-#: 3,895, 3,751, about 9 a test)
+#: uint8 records' heads test one byte, measured before P_trees: 3,390, 3,328, 3,177, 3,026,
+#: 2,879, 2,740, 2,625, 14.6 a test; int32, before P_trees, heads of 0, 2 and 4 levels:
+#: 4,022, 3,895, 3,751, about 9 a test)
 _HEAD_SAVING = {"float32": 17, "int32": 9, "int16": 11, "uint16": 11, "int8": 14, "uint8": 14}
 _HEAD_ENTRY = {"float32": 10, "int32": 2, "int16": 2, "uint16": 2, "int8": 2, "uint8": 2}
+#: "records": the speed levels' table walk adding leaf records in assembly as each tree's
+#: walk ends (Target.fast_leaf_records, tree_runs), against "table", the sparse tables' C
+#: loop; "stored": records holding the fixed-point values (Point.stored), a byte more per
+#: entry for no multiplications (ATmega328P, simavr, digits 10x6 float, no early exit, heads
+#: of 0-6 levels: multipliers 3,781, 3,744, 3,611, 3,313, 3,165, 3,016, 2,880 cycles, stored
+#: as above; least squares 11.0 and 5.5 a record output)
 _LEAF_CYCLES = {
     (True, "quick"): 3, (True, "sums"): 5, (True, "bytes"): 9, (True, "rows"): 27, (True, "table"): 20,
     (True, "records"): 11, (True, "stored"): 5.5,
@@ -675,11 +672,8 @@ def stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
     """Per check point (trees before it), the share of rows an exact check there stops,
     estimated from the IR's bounds: a row's lead over the runner-up after ``j`` trees is
     taken as :data:`_LEAD_KEPT` of the sum of ``j`` leaves' leads (each leaf equally
-    likely), spread :data:`_LEAD_SPREAD` times wider, against the least lead the bounds
-    need (the mean over classes of the widest gap to another class; one output: half the
-    bounds' width)."""
-    ee = ens.early_exit
-    assert ee is not None
+    likely), spread :data:`_LEAD_SPREAD` times wider, against the lead the bounds need
+    (:func:`_needed_lead`)."""
     leads = []
     for tree in ens.trees:
         values = np.asarray(ens.leaves, dtype=np.float64)[tree.leaf[tree.op == Op.LEAF]]
@@ -687,22 +681,29 @@ def stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
         leads.append(np.abs(ordered[:, -1]) if ens.n_outputs == 1 else ordered[:, -1] - ordered[:, -2])
     mean = _LEAD_KEPT * np.concatenate([[0.0], np.cumsum([lead.mean() for lead in leads])])
     spread = _LEAD_SPREAD * np.sqrt(np.concatenate([[0.0], np.cumsum([lead.var() for lead in leads])]))
+    z = (mean[checkpoints] - _needed_lead(ens, checkpoints)) / np.maximum(spread[checkpoints], 1e-300)
+    return np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z])
+
+
+def _needed_lead(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
+    """Per check point, the lead over the runner-up the early exit's bounds ask of a row:
+    the mean over classes of the widest gap to another class (one output: half the
+    bounds' width)."""
+    ee = ens.early_exit
+    assert ee is not None
     at = np.searchsorted(ee.checkpoints, checkpoints)
     lower, upper = np.asarray(ee.lower, dtype=np.float64)[at], np.asarray(ee.upper, dtype=np.float64)[at]
     if ens.n_outputs == 1:
-        need = (upper[:, 0] - lower[:, 0]) / 2
-    else:
-        gaps = upper[:, None, :] - lower[:, :, None]  # [check, class, other]
-        gaps[:, np.arange(ens.n_outputs), np.arange(ens.n_outputs)] = -np.inf
-        need = gaps.max(axis=2).mean(axis=1)
-    z = (mean[checkpoints] - need) / np.maximum(spread[checkpoints], 1e-300)
-    return np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z])
+        return (upper[:, 0] - lower[:, 0]) / 2
+    gaps = upper[:, None, :] - lower[:, :, None]  # [check, class, other]
+    gaps[:, np.arange(ens.n_outputs), np.arange(ens.n_outputs)] = -np.inf
+    return gaps.max(axis=2).mean(axis=1)
 
 
 def round_stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
     """:func:`stop_shares` for one-tree-per-class boosting, whose leaf rows hold one class
     each: per check point, ``sqrt(1 - need / reach)`` of the rows stop (none where the
-    bounds need more), with ``need`` as there and ``reach`` the lead the trees before it
+    bounds need more), with ``need`` :func:`_needed_lead` and ``reach`` the lead the trees before it
     can build, the mean over classes of their trees' largest leaves less the mean over
     classes of the smallest. Fitted to the interpreter on digits (600 rows, 10 classes,
     depth 3; the share stopped by each round against need / reach): at most 0.025, 0.05
@@ -711,8 +712,6 @@ def round_stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
     0.62, 0.74, 0.84); XGBoost 20 rounds 0.18 (0.43 for 0.26 after round 8, first to
     stop any) and scikit-learn GradientBoosting 10 rounds 0.30 (0.35 for 0.04 after
     round 4): the rule stops rows one check early there, not at the wrong end."""
-    ee = ens.early_exit
-    assert ee is not None
     k = ens.n_outputs
     leaves = np.asarray(ens.leaves, dtype=np.float64)
     top = np.zeros((ens.n_trees + 1, k))
@@ -723,12 +722,7 @@ def round_stop_shares(ens: Ensemble, checkpoints: np.ndarray) -> np.ndarray:
         top[i + 1, int(ens.tree_output[i])] += values.max()
         low[i + 1] = low[i] + values.min()
     reach = top.mean(axis=1) - low / k
-    at = np.searchsorted(ee.checkpoints, checkpoints)
-    lower, upper = np.asarray(ee.lower, dtype=np.float64)[at], np.asarray(ee.upper, dtype=np.float64)[at]
-    gaps = upper[:, None, :] - lower[:, :, None]  # [check, class, other]
-    gaps[:, np.arange(k), np.arange(k)] = -np.inf
-    need = gaps.max(axis=2).mean(axis=1)
-    ratio = need / np.maximum(reach[checkpoints], 1e-300)
+    ratio = _needed_lead(ens, checkpoints) / np.maximum(reach[checkpoints], 1e-300)
     return np.sqrt(np.clip(1 - ratio, 0.0, 1.0))
 
 
